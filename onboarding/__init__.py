@@ -1,0 +1,1 @@
+"""onboarding (see DESIGN.md)."""
