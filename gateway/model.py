@@ -471,3 +471,27 @@ def iter_terms(obj: Any, prefix: str = "") -> Iterator[tuple[str, str, Any]]:
                 yield from iter_terms(item, p)
             else:
                 yield (f.term, p, item)
+
+
+# --- EN 16931 semantic data types of the numeric terms ---------------------------
+# (EN 16931-1 §6.5): syntaxes attach different things to each (UBL puts a
+# currencyID on amounts and unit prices), and the decimal rules BR-DEC apply to amounts.
+AMOUNT_TERMS = frozenset(
+    f"BT-{n}" for n in (92, 93, 99, 100, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115,
+                        116, 117, 131, 136, 137, 141, 142))
+UNIT_PRICE_TERMS = frozenset({"BT-146", "BT-147", "BT-148"})
+QUANTITY_TERMS = frozenset({"BT-129", "BT-149"})
+PERCENTAGE_TERMS = frozenset(f"BT-{n}" for n in (94, 96, 101, 103, 119, 138, 143, 152))
+
+
+def datatype(tid: str) -> Optional[str]:
+    """EN 16931 data type of a numeric term: amount, unit_price, quantity, percentage."""
+    if tid in AMOUNT_TERMS:
+        return "amount"
+    if tid in UNIT_PRICE_TERMS:
+        return "unit_price"
+    if tid in QUANTITY_TERMS:
+        return "quantity"
+    if tid in PERCENTAGE_TERMS:
+        return "percentage"
+    return None

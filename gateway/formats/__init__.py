@@ -1,0 +1,70 @@
+"""Syntaxes in and out of the EN 16931 model: ``read_document`` and ``write_document``.
+
+Code here knows syntaxes (bytes, trees, XSDs); business meaning lives in the
+mapping files. Every reader returns a ``Document`` (the model plus a source
+map to point findings at the original file); every writer a ``Rendering``
+(bytes plus the business terms the target could not carry).
+"""
+from __future__ import annotations
+
+from lxml import etree
+
+from ..errors import UnknownFormatError
+from ..findings import Finding
+from ..model import Invoice
+from ..xml import safe
+from . import cii, ubl
+from .base import Document, Rendering
+from .detect import NS_ZUGFERD1, sniff
+
+__all__ = ["Document", "Rendering", "read_document", "write_document", "validate_document",
+           "WRITABLE", "detect"]
+
+XML_SYNTAXES = {"ubl": ubl.SYNTAX, "cii": cii.SYNTAX}
+WRITABLE = tuple(XML_SYNTAXES)
+
+
+def _xml_syntax(root: etree._Element):
+    for syntax in XML_SYNTAXES.values():
+        if syntax.owns(root):
+            return syntax
+    q = etree.QName(root)
+    if q.namespace == NS_ZUGFERD1:
+        raise UnknownFormatError(
+            "ZUGFeRD 1.0 (CrossIndustryDocument) is not supported: it predates EN 16931; "
+            "ask the sender for ZUGFeRD 2.x / Factur-X (CII D16B)")
+    raise UnknownFormatError(f"unknown XML document root {{{q.namespace}}}{q.localname} "
+                             "(expected UBL Invoice/CreditNote or CII CrossIndustryInvoice)",
+                             line=root.sourceline)
+
+
+def detect(data: bytes) -> str:
+    """The syntax name of a document: 'ubl', 'cii', 'pdf', 'edifact'."""
+    kind = sniff(data)
+    if kind != "xml":
+        return kind
+    return _xml_syntax(safe.parse(data)).name
+
+
+def read_document(data: bytes) -> Document:
+    """Read any supported document into the model (format detected)."""
+    kind = sniff(data)
+    if kind == "xml":
+        root = safe.parse(data)
+        return _xml_syntax(root).read(root)
+    raise UnknownFormatError(f"{kind.upper()} input is recognised but not readable yet")
+
+
+def write_document(invoice: Invoice, syntax: str, *, validate: bool = False) -> Rendering:
+    """Write the model in a syntax; ``validate`` also checks the output against the XSD."""
+    try:
+        target = XML_SYNTAXES[syntax]
+    except KeyError:
+        raise ValueError(f"cannot write {syntax!r}; choose one of {', '.join(WRITABLE)}") from None
+    return target.write(invoice, validate=validate)
+
+
+def validate_document(doc: Document) -> list[Finding]:
+    """Reading problems plus every EN 16931 rule, each pointed at its place in the source."""
+    from ..rules import validate
+    return doc.findings + doc.locate(validate(doc.invoice))

@@ -1,0 +1,536 @@
+"""The mapping engine: a syntax tree and the EN 16931 model, both ways.
+
+It walks the model's groups and the mapping file's nodes together. Reading
+selects elements with each node's path and converts text to typed values;
+writing finds or creates elements along the same paths. It knows nothing of
+any particular syntax: XML documents, EDIFACT and CSV all reach it as element
+trees built by their adapters in ``gateway/formats``.
+
+Both directions report what they could not carry: values that do not parse
+(read) and terms the target mapping has no place for (write).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Optional
+
+from lxml import etree
+
+from .. import model
+from ..errors import MappingError
+from ..findings import WARNING, Finding
+from .paths import Path
+from .spec import Alternative, GroupNode, LeafNode, MappingSpec, Node
+
+_TEMPLATE_TERM = re.compile(r"\{((?:BT|BG)-\d+(?:-\d+)?)\}")
+
+
+# --- results ---------------------------------------------------------------------------
+
+@dataclass
+class SourceMap:
+    """Model path -> the element (and attribute) a value was read from."""
+    root: Optional[etree._Element] = None
+    places: dict[str, tuple[etree._Element, Optional[str]]] = field(default_factory=dict)
+    describe: Any = None   # syntax-specific: element -> human location; default: an XPath
+
+    def add(self, mpath: str, element: etree._Element, attribute: Optional[str] = None) -> None:
+        self.places[mpath] = (element, attribute)
+
+    def lookup(self, mpath: Optional[str]) -> tuple[Optional[str], Optional[int]]:
+        """(location, line) of a model path, or of its nearest recorded ancestor."""
+        p = mpath
+        while p:
+            hit = self.places.get(p)
+            if hit is not None:
+                el, attr = hit
+                where = self.describe(el, attr) if self.describe else xpath_of(el, attr)
+                return where, el.sourceline
+            p = _parent_path(p)
+        return None, None
+
+    def locate(self, findings: list[Finding]) -> list[Finding]:
+        """Fill in location and line of findings that name a model path."""
+        for f in findings:
+            if f.path and not f.location:
+                f.location, line = self.lookup(f.path)
+                f.line = f.line or line
+        return findings
+
+
+def _parent_path(p: str) -> str:
+    if p.endswith("]"):
+        return p[: p.rfind("[")]
+    return p.rpartition(".")[0]
+
+
+def xpath_of(el: etree._Element, attribute: Optional[str] = None) -> str:
+    """A readable XPath with prefixes and positions: /Invoice/cac:InvoiceLine[2]/cbc:ID."""
+    parts = []
+    node = el
+    while node is not None:
+        q = etree.QName(node)
+        prefix = node.prefix
+        name = f"{prefix}:{q.localname}" if prefix else q.localname
+        parent = node.getparent()
+        if parent is not None:
+            same = [c for c in parent if c.tag == node.tag]
+            if len(same) > 1:
+                name += f"[{same.index(node) + 1}]"
+        parts.append(name)
+        node = parent
+    out = "/" + "/".join(reversed(parts))
+    return out + (f"/@{attribute}" if attribute else "")
+
+
+@dataclass
+class Dropped:
+    """A business term present in the model that the target mapping cannot carry."""
+    term: str
+    path: str
+
+    def __str__(self) -> str:
+        return f"{self.term} ({self.path})"
+
+
+@dataclass
+class ReadResult:
+    invoice: model.Invoice
+    source_map: SourceMap
+    findings: list[Finding]
+
+
+@dataclass
+class WriteResult:
+    root: etree._Element
+    dropped: list[Dropped]
+
+
+# --- value conversion ----------------------------------------------------------------------
+
+def _format_value(value: Any, spec: MappingSpec, codes: Optional[dict] = None, fmt: Optional[str] = None) -> str:
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+    elif isinstance(value, date):
+        text = value.strftime(fmt or spec.formats.get("date", "%Y-%m-%d"))
+    elif isinstance(value, bytes):
+        text = base64.b64encode(value).decode("ascii")
+    else:
+        text = str(value)
+    if codes:
+        text = codes.get(text, text)
+    return text
+
+
+class _ValueError(Exception):
+    pass
+
+
+def _parse_value(text: str, typ: Any, spec: MappingSpec, codes: Optional[dict] = None,
+                 fmt: Optional[str] = None) -> Any:
+    if codes:
+        for k, v in codes.items():
+            if v == text:
+                text = k
+                break
+    if typ is Decimal:
+        sep = spec.formats.get("decimal_separator")
+        if sep and sep != ".":
+            text = text.replace(sep, ".")
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            raise _ValueError(f"{text!r} is not a decimal number") from None
+        if not d.is_finite():
+            raise _ValueError(f"{text!r} is not a finite number")
+        return d
+    if typ is date:
+        fmt = fmt or spec.formats.get("date", "%Y-%m-%d")
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            raise _ValueError(f"{text!r} is not a date in the format {fmt}") from None
+    if typ is bytes:
+        try:
+            return base64.b64decode("".join(text.split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise _ValueError("attachment content is not valid base64") from None
+    return text
+
+
+def _compile_template(template: str) -> tuple[re.Pattern, list[tuple[str, list[str]]]]:
+    """'[#{BT-21}#]{BT-22}' -> a regex with one group per term, and the sections to compose."""
+    sections: list[tuple[str, list[str]]] = []   # (text with {terms}, terms); "[..]" sections optional
+    regex = []
+    i = 0
+    for m in re.finditer(r"\[([^\]]*)\]|([^\[]+)", template):
+        optional = m.group(1) is not None
+        chunk = m.group(1) if optional else m.group(2)
+        part_re = []
+        pos = 0
+        for tm in _TEMPLATE_TERM.finditer(chunk):
+            part_re.append(re.escape(chunk[pos:tm.start()]))
+            part_re.append(f"(?P<t{i}>.*?)")
+            i += 1
+            pos = tm.end()
+        part_re.append(re.escape(chunk[pos:]))
+        body = "".join(part_re)
+        regex.append(f"(?:{body})?" if optional else body)
+        sections.append((("[" if optional else "") + chunk, _TEMPLATE_TERM.findall(chunk)))
+    return re.compile("".join(regex) + r"\Z", re.S), sections
+
+
+# --- reading ------------------------------------------------------------------------------
+
+class Reader:
+    def __init__(self, spec: MappingSpec, root: etree._Element):
+        self.spec = spec
+        self.root = root
+        self.findings: list[Finding] = []
+        self.smap = SourceMap(root=root)
+        self.variables: dict[str, str] = {}
+        self._order: Optional[dict] = None
+
+    def run(self) -> ReadResult:
+        # Terms used as path variables ($BT-5) are read first, from the top level.
+        for tid in self.spec.variables:
+            node = self.spec.tree.children.get(tid)
+            if isinstance(node, LeafNode) and not node.repeats:
+                hits = self.select(node, self.root)
+                if hits:
+                    raw = self.raw(hits[0])
+                    if raw:
+                        self.variables[tid] = self._decode_code(raw, node)
+        for tid in self.spec.variables:
+            self.variables.setdefault(tid, "")
+        inv = self.group(model.Invoice, self.spec.tree, self.root, "")
+        return ReadResult(inv or model.Invoice(), self.smap, self.findings)
+
+    @staticmethod
+    def _decode_code(raw: str, node: LeafNode) -> str:
+        if node.codes:
+            for k, v in node.codes.items():
+                if v == raw:
+                    return k
+        return raw
+
+    def select(self, node: Node, ctx: etree._Element) -> list:
+        if not node.places:
+            return [ctx]
+        if node.repeats and len(node.places) > 1:
+            hits = []
+            for alt in node.places:
+                hits.extend(alt.path.select(ctx, self.root, self.variables))
+            return sorted(hits, key=self._doc_order)
+        for alt in node.places:
+            hits = alt.path.select(ctx, self.root, self.variables)
+            if hits:
+                return hits
+        return []
+
+    def _doc_order(self, hit: Any) -> int:
+        if self._order is None:
+            self._order = {el: i for i, el in enumerate(self.root.iter())}
+        el = hit.getparent() if isinstance(hit, str) else hit
+        return self._order.get(el, 0)
+
+    @staticmethod
+    def raw(hit: Any) -> Optional[str]:
+        if isinstance(hit, str):
+            return str(hit)
+        if isinstance(hit, etree._Element):
+            return hit.text
+        return str(hit)
+
+    def group(self, cls: type, node: GroupNode, ctx: etree._Element, mpath: str) -> Any:
+        kwargs: dict[str, Any] = {}
+        if node.text is not None:
+            kwargs.update(self.template_values(cls, node.text, ctx.text or ""))
+        for child in node.children.values():
+            f = child.field
+            cpath = f"{mpath}.{f.name}" if mpath else f.name
+            hits = self.select(child, ctx)
+            if f.repeats:
+                if not child.repeats:
+                    hits = hits[:1]
+                items = []
+                for i, hit in enumerate(hits):
+                    v = self.value(child, hit, f"{cpath}[{i}]")
+                    if v is not None:
+                        items.append(v)
+                kwargs[f.name] = items
+            elif hits:
+                kwargs[f.name] = self.value(child, hits[0], cpath)
+        obj = cls(**kwargs)
+        if mpath:
+            self.smap.add(mpath, ctx)
+        return obj
+
+    def template_values(self, cls: type, template: str, text: str) -> dict[str, Any]:
+        regex, sections = _compile_template(template)
+        terms = [t for _, ts in sections for t in ts]
+        m = regex.match(text.strip())
+        if not m:
+            return {}
+        by_term = {f.term: f.name for f in model.term_fields(cls)}
+        out = {}
+        for i, t in enumerate(terms):
+            v = m.group(f"t{i}")
+            if v:
+                out[by_term[t]] = v.strip()
+        return out
+
+    def value(self, node: Node, hit: Any, mpath: str) -> Any:
+        if isinstance(node, GroupNode):
+            if not isinstance(hit, etree._Element):
+                raise MappingError(f"{node.source}: a group must be located at an element")
+            obj = self.group(node.field.type, node, hit, mpath)
+            if node.field.repeats:
+                return obj
+            return None if model.is_empty(obj) else obj
+        assert isinstance(node, LeafNode)
+        typ = node.field.type
+        if model.is_compound(typ):
+            values = {}
+            subs = {sf.term: sf for sf in model.term_fields(typ)}
+            main = subs[""]
+            values[main.name] = self.scalar(node, hit, main.type, mpath)
+            owner = hit.getparent() if isinstance(hit, str) else hit
+            for suffix, p in node.subs.items():
+                sf = subs[suffix]
+                got = p.select(owner, self.root, self.variables)
+                if got:
+                    values[sf.name] = self.scalar(node, got[0], sf.type, f"{mpath}.{sf.name}", codes=False)
+            obj = typ(**values)
+            return None if model.is_empty(obj) else obj
+        return self.scalar(node, hit, typ, mpath)
+
+    def scalar(self, node: LeafNode, hit: Any, typ: Any, mpath: str, codes: bool = True) -> Any:
+        text = self.raw(hit)
+        if text is None:
+            return None
+        if node.strip or typ is not str:
+            text = text.strip()
+        if text == "":
+            return None
+        if isinstance(hit, str):
+            el, attr = hit.getparent(), getattr(hit, "attrname", None)
+        else:
+            el, attr = hit, None
+        if el is not None:
+            self.smap.add(mpath, el, attr)
+        try:
+            if not codes:
+                return _parse_value(text, typ, self.spec)
+            return _parse_value(text, typ, self.spec, node.codes, node.format)
+        except _ValueError as exc:
+            where = self.smap.describe(el, attr) if self.smap.describe else xpath_of(el, attr)
+            self.findings.append(Finding(
+                rule="READ-VALUE", message=f"{node.term}: {exc}", terms=(node.term,), path=mpath,
+                location=where, line=el.sourceline if el is not None else None))
+            return None
+
+
+# --- writing ------------------------------------------------------------------------------
+
+class Writer:
+    def __init__(self, spec: MappingSpec, invoice: model.Invoice, root: Optional[etree._Element] = None):
+        self.spec = spec
+        self.invoice = invoice
+        if root is None:
+            if not spec.root:
+                raise MappingError(f"{spec.file}: no 'root' element to write")
+            nsmap = {(k or None): v for k, v in spec.namespaces.items()}
+            root = etree.Element(Path(spec.root, spec.namespaces).qname(spec.root)
+                                 if ":" in spec.root else
+                                 (f"{{{spec.namespaces['']}}}{spec.root}" if "" in spec.namespaces else spec.root),
+                                 nsmap=nsmap)
+        self.root = root
+        self.dropped: list[Dropped] = []
+        self.variables = {}
+        for tid in spec.variables:
+            node = spec.tree.children.get(tid)
+            f = next((f for f in model.term_fields(model.Invoice) if f.term == tid), None)
+            v = getattr(invoice, f.name) if f else None
+            if v is None or isinstance(v, list) or dataclasses.is_dataclass(v):
+                self.variables[tid] = ""
+            else:
+                self.variables[tid] = (_format_value(v, spec, node.codes, node.format)
+                                       if isinstance(node, LeafNode) else str(v))
+
+    def run(self) -> WriteResult:
+        self.group(self.invoice, self.spec.tree, self.root, "")
+        return WriteResult(self.root, self.dropped)
+
+    def drop(self, value: Any, tid: str, mpath: str) -> None:
+        if dataclasses.is_dataclass(value) and not model.is_compound(type(value)):
+            for sub_tid, sub_path, _ in model.iter_terms(value, mpath):
+                self.dropped.append(Dropped(sub_tid, sub_path))
+        elif model.is_compound(type(value)):
+            for sf in model.term_fields(type(value)):
+                if not model.is_empty(getattr(value, sf.name)):
+                    self.dropped.append(Dropped(tid + sf.term, mpath if sf.term == "" else f"{mpath}.{sf.name}"))
+        else:
+            self.dropped.append(Dropped(tid, mpath))
+
+    def group(self, obj: Any, node: GroupNode, el: etree._Element, mpath: str) -> None:
+        template_terms = set(_TEMPLATE_TERM.findall(node.text)) if node.text else set()
+        if node.text is not None:
+            el.text = self.compose(obj, node.text)
+        for f in model.term_fields(type(obj)):
+            value = getattr(obj, f.name)
+            if model.is_empty(value) or f.term in node.children or f.term in template_terms:
+                continue
+            cpath = f"{mpath}.{f.name}" if mpath else f.name
+            if f.repeats:
+                for i, item in enumerate(value):
+                    self.drop(item, f.term, f"{cpath}[{i}]")
+            else:
+                self.drop(value, f.term, cpath)
+        # broadcast terms last: they go into every element the other terms created
+        for child in sorted(node.children.values(), key=lambda n: isinstance(n, LeafNode) and n.broadcast):
+            f = child.field
+            value = getattr(obj, f.name)
+            cpath = f"{mpath}.{f.name}" if mpath else f.name
+            if f.repeats:
+                if not value:
+                    continue
+                items = value if child.repeats else value[:1]
+                for i, item in enumerate(value[len(items):], start=len(items)):
+                    self.drop(item, f.term, f"{cpath}[{i}]")
+                for i, item in enumerate(items):
+                    self.write_node(child, item, el, obj, f"{cpath}[{i}]", new_item=child.repeats)
+            elif not model.is_empty(value):
+                self.write_node(child, value, el, obj, cpath, new_item=False)
+        if node.const and mpath and not model.is_empty(obj):
+            self.consts(node, el)
+
+    def consts(self, node: Node, el: etree._Element) -> None:
+        for ptext, value in node.const.items():
+            p = Path(ptext, self.spec.namespaces)
+            target = p.ensure(el, self.root, self.variables)
+            if p.target_attribute:
+                target.set(p.target_attribute, value)
+            else:
+                target.text = value
+
+    def choose(self, node: Node, value: Any, parent_obj: Any) -> Optional[Alternative]:
+        alts = node.write_alternatives()
+        for alt in alts:
+            if alt.when:
+                cond = self._term_value(value, node.term, alt.when, parent_obj)
+                if model.is_empty(cond):
+                    continue
+            if alt.matches is not None:
+                main = value
+                if model.is_compound(type(value)):
+                    main = getattr(value, model.term_fields(type(value))[0].name)
+                if main is None or not alt.matches.search(str(main)):
+                    continue
+            return alt
+        return None
+
+    @staticmethod
+    def _term_value(value: Any, own: str, tid: str, parent_obj: Any) -> Any:
+        if tid.startswith(own) and dataclasses.is_dataclass(value):
+            suffix = tid[len(own):]
+            for sf in model.term_fields(type(value)):
+                if sf.term == suffix:
+                    return getattr(value, sf.name)
+        for f in model.term_fields(type(parent_obj)):
+            if f.term == tid:
+                return getattr(parent_obj, f.name)
+        return None
+
+    def write_node(self, node: Node, value: Any, ctx: etree._Element, parent_obj: Any, mpath: str,
+                   *, new_item: bool) -> None:
+        if not node.write_alternatives():
+            if new_item:
+                raise MappingError(f"{node.source}: a repeating term needs an 'each' path")
+            target = ctx
+            alt = None
+        else:
+            alt = self.choose(node, value, parent_obj)
+            if alt is None:
+                self.drop(value, node.term, mpath)
+                return
+            target = None
+        if isinstance(node, GroupNode):
+            if alt is not None:
+                target = alt.path.ensure(ctx, self.root, self.variables, new_item=new_item)
+            self.group(value, node, target, mpath)
+            return
+        assert isinstance(node, LeafNode)
+        if model.is_compound(type(value)):
+            main = next(sf for sf in model.term_fields(type(value)) if sf.term == "")
+            main_value = getattr(value, main.name)
+        else:
+            main_value = value
+        if alt is not None and node.broadcast:
+            for t in alt.path.ensure_all(ctx, self.root, self.variables):
+                self.put(node, alt.path, t, main_value)
+            return
+        if alt is not None:
+            target = alt.path.ensure(ctx, self.root, self.variables, new_item=new_item)
+        self.put(node, alt.path if alt else None, target, main_value)
+        if model.is_compound(type(value)):
+            for sf in model.term_fields(type(value)):
+                sv = getattr(value, sf.name)
+                if sf.term == "" or model.is_empty(sv):
+                    continue
+                p = node.subs.get(sf.term)
+                if p is None:
+                    self.drop(sv, node.term + sf.term, f"{mpath}.{sf.name}")
+                    continue
+                owner = p.ensure(target, self.root, self.variables)
+                text = _format_value(sv, self.spec)
+                if p.target_attribute:
+                    owner.set(p.target_attribute, text)
+                else:
+                    owner.text = text
+        if node.const:
+            self.consts(node, target)
+
+    def put(self, node: LeafNode, path: Optional[Path], target: etree._Element, value: Any) -> None:
+        if value is None:
+            return
+        text = _format_value(value, self.spec, node.codes, node.format)
+        attr = path.target_attribute if path else None
+        if attr:
+            target.set(attr, text)
+            return
+        target.text = text
+        attrs = dict(self.spec.datatype_attrs.get(model.datatype(node.term) or "", {}))
+        attrs.update(node.attrs)
+        for k, v in attrs.items():
+            v = self.variables.get(v[1:], "") if v.startswith("$") else v
+            if v:
+                target.set(k, v)
+
+    def compose(self, obj: Any, template: str) -> str:
+        by_term = {f.term: getattr(obj, f.name) for f in model.term_fields(type(obj))}
+        _, sections = _compile_template(template)
+        out = []
+        for chunk, terms in sections:
+            optional = chunk.startswith("[")
+            body = chunk[1:] if optional else chunk
+            if optional and any(model.is_empty(by_term.get(t)) for t in terms):
+                continue
+            out.append(_TEMPLATE_TERM.sub(lambda m: str(by_term.get(m.group(1)) or ""), body))
+        return "".join(out)
+
+
+def read(spec: MappingSpec, root: etree._Element) -> ReadResult:
+    """Read a syntax tree into the model through a mapping."""
+    return Reader(spec, root).run()
+
+
+def write(spec: MappingSpec, invoice: model.Invoice, root: Optional[etree._Element] = None) -> WriteResult:
+    """Write the model into a syntax tree through a mapping; say what could not be carried."""
+    return Writer(spec, invoice, root).run()

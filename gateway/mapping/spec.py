@@ -1,0 +1,229 @@
+"""Loading mapping files: YAML in, a compiled tree of nodes out.
+
+A mapping file mirrors the EN 16931 model: under ``terms`` every key is a
+business group (BG-n) or term (BT-n) and says where it lives in the syntax.
+Whether a key is a group or a term is known from the model, so the file never
+says it. ``extends`` names a base mapping that the file refines: a partner
+flavour is a small file of overrides, not new code. See mappings/README.md.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any, Optional
+
+import yaml
+
+from .. import model
+from ..errors import MappingError
+from .paths import Path
+
+_TERM_KEY = re.compile(r"^(BT|BG)-\d+(-\d+)?$")
+GROUP_KEYS = {"at", "each", "const", "text", "note"}
+LEAF_KEYS = {"path", "each", "write", "codes", "format", "attrs", "broadcast", "const", "when", "note",
+             "strip"}
+
+
+@dataclass
+class Alternative:
+    """One place a term may live; on writing, the first whose condition holds is used."""
+    path: Path
+    when: Optional[str] = None          # a sub-term id (BT-29-1) that must be present
+    matches: Optional[re.Pattern] = None  # or a pattern the value must match
+
+
+@dataclass
+class Node:
+    term: str
+    field: model.TermField
+    repeats: bool                       # the mapping repeats it ("each")
+    places: list[Alternative]           # where it is (empty: the context itself)
+    write_places: Optional[list[Alternative]] = None
+    const: dict[str, str] = field(default_factory=dict)
+    note: Optional[str] = None
+    source: str = ""                    # "file.yaml: BG-4/BT-29" for error messages
+
+    def write_alternatives(self) -> list[Alternative]:
+        return self.write_places if self.write_places is not None else self.places
+
+
+@dataclass
+class GroupNode(Node):
+    children: dict[str, "Node"] = field(default_factory=dict)   # in file order
+    text: Optional[str] = None          # template composing the element text from child terms
+
+
+@dataclass
+class LeafNode(Node):
+    subs: dict[str, Path] = field(default_factory=dict)  # compound sub-terms: "-1" -> path
+    codes: Optional[dict[str, str]] = None   # model code -> syntax code
+    format: Optional[str] = None
+    attrs: dict[str, str] = field(default_factory=dict)
+    broadcast: bool = False
+    strip: bool = True
+
+
+@dataclass
+class MappingSpec:
+    name: str
+    syntax: str
+    file: str
+    description: str
+    root: Optional[str]
+    namespaces: dict[str, str]
+    formats: dict[str, str]
+    datatype_attrs: dict[str, dict[str, str]]
+    codelists: dict[str, dict[str, str]]
+    select: dict[str, list[str]]
+    tree: GroupNode
+    variables: set[str]
+    raw: dict[str, Any]
+
+
+def _deep_merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            if v is None and k in out:      # "BT-x: ~" in a flavour removes the term
+                del out[k]
+            else:
+                out[k] = _deep_merge(base.get(k), v) if k in base else v
+        return out
+    return copy.deepcopy(over)
+
+
+def load_raw(path: FsPath, search_dir: FsPath, _seen: tuple = ()) -> dict[str, Any]:
+    """Read a mapping file, with its ``extends`` chain merged in."""
+    if path in _seen:
+        raise MappingError(f"{path.name}: circular 'extends'")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{path.name}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise MappingError(f"{path.name}: a mapping file is a YAML mapping")
+    base_name = data.pop("extends", None)
+    if base_name:
+        base = load_raw(search_dir / f"{base_name}.yaml", search_dir, _seen + (path,))
+        base.pop("name", None)
+        base.pop("description", None)
+        data = _deep_merge(base, data)
+    return data
+
+
+def compile_mapping(path: FsPath, search_dir: Optional[FsPath] = None) -> MappingSpec:
+    raw = load_raw(path, search_dir or path.parent)
+    name = raw.get("name") or path.stem
+    ns = {("" if k in (None, "") else k): v for k, v in (raw.get("namespaces") or {}).items()}
+    compiler = _Compiler(path.name, ns, raw.get("codelists") or {})
+    terms = raw.get("terms")
+    if not isinstance(terms, dict):
+        raise MappingError(f"{path.name}: 'terms' is missing")
+    root_field = model.TermField("", "invoice", model.Invoice, False)
+    tree = GroupNode(term="", field=root_field, repeats=False, places=[], source=path.name)
+    tree.children = compiler.children(model.Invoice, terms, "")
+    select = {k: [str(v) for v in vs] for k, vs in (raw.get("select") or {}).items()}
+    return MappingSpec(
+        name=name, syntax=raw.get("syntax", ""), file=str(path), description=raw.get("description", ""),
+        root=raw.get("root"), namespaces=ns, formats=raw.get("formats") or {},
+        datatype_attrs=raw.get("datatype_attributes") or {}, codelists=raw.get("codelists") or {},
+        select=select, tree=tree, variables=compiler.variables, raw=raw)
+
+
+class _Compiler:
+    def __init__(self, filename: str, namespaces: dict[str, str], codelists: dict[str, Any]):
+        self.filename = filename
+        self.ns = namespaces
+        self.codelists = codelists
+        self.variables: set[str] = set()
+
+    def error(self, where: str, msg: str) -> MappingError:
+        return MappingError(f"{self.filename}: {where}: {msg}")
+
+    def path(self, text: Any, where: str) -> Path:
+        if not isinstance(text, str):
+            raise self.error(where, f"a path is a string, not {text!r}")
+        p = Path(text, self.ns)
+        self.variables |= p.variables
+        return p
+
+    def places(self, spec: Any, where: str) -> list[Alternative]:
+        items = spec if isinstance(spec, list) else [spec]
+        out = []
+        for item in items:
+            if isinstance(item, dict):
+                alt = Alternative(self.path(item.get("path"), where), when=item.get("when"))
+                if "matches" in item:
+                    alt.matches = re.compile(item["matches"])
+                out.append(alt)
+            else:
+                out.append(Alternative(self.path(item, where)))
+        return out
+
+    def children(self, cls: type, spec: dict[str, Any], where: str) -> dict[str, Node]:
+        by_term = {f.term: f for f in model.term_fields(cls)}
+        out: dict[str, Node] = {}
+        for key, value in spec.items():
+            key = str(key)
+            here = f"{where}/{key}" if where else key
+            if not _TERM_KEY.match(key):
+                raise self.error(here, "expected a business term or group id (BT-n / BG-n)")
+            f = by_term.get(key)
+            if f is None:
+                raise self.error(here, f"{key} is not a term of {cls.__name__} in the EN 16931 model")
+            out[key] = self.node(f, value, here)
+        return out
+
+    def node(self, f: model.TermField, spec: Any, where: str) -> Node:
+        if not isinstance(spec, dict):
+            spec = {"path": spec}
+        is_group = dataclasses.is_dataclass(f.type) and not model.is_compound(f.type)
+        allowed = GROUP_KEYS if is_group else LEAF_KEYS
+        sub_terms = {k for k in spec if _TERM_KEY.match(str(k))}
+        unknown = set(spec) - allowed - sub_terms
+        if unknown:
+            raise self.error(where, f"unknown keys {sorted(unknown)} (allowed: {sorted(allowed)})")
+        repeats = "each" in spec
+        if repeats and not f.repeats:
+            raise self.error(where, f"{f.term} occurs at most once in the model: use 'path'/'at', not 'each'")
+        loc = spec.get("each", spec.get("at", spec.get("path")))
+        places = self.places(loc, where) if loc is not None else []
+        const = {str(k): str(v) for k, v in (spec.get("const") or {}).items()}
+        for k in const:
+            self.path(k, where)
+        common = dict(term=f.term, field=f, repeats=repeats, places=places, const=const,
+                      note=spec.get("note"), source=f"{self.filename}: {where}")
+        if is_group:
+            g = GroupNode(**common, text=spec.get("text"))
+            g.children = self.children(f.type, {k: v for k, v in spec.items() if k in sub_terms}, where)
+            return g
+        leaf = LeafNode(**common, format=spec.get("format"), broadcast=bool(spec.get("broadcast")),
+                        strip=spec.get("strip", True))
+        if "write" in spec:
+            leaf.write_places = self.places(spec["write"], where)
+        if "attrs" in spec:
+            leaf.attrs = {str(k): str(v) for k, v in spec["attrs"].items()}
+            for v in leaf.attrs.values():
+                if v.startswith("$"):
+                    self.variables.add(v[1:])
+        codes = spec.get("codes")
+        if isinstance(codes, str):
+            if codes not in self.codelists:
+                raise self.error(where, f"unknown code list {codes!r}")
+            codes = self.codelists[codes]
+        if codes is not None:
+            leaf.codes = {str(k): str(v) for k, v in codes.items()}
+        if sub_terms:
+            if not model.is_compound(f.type):
+                raise self.error(where, f"{f.term} has no sub-terms")
+            suffixes = {sf.term for sf in model.term_fields(f.type)}
+            for k in sub_terms:
+                k = str(k)
+                suffix = k[len(f.term):]
+                if not k.startswith(f.term) or suffix not in suffixes:
+                    raise self.error(where, f"{k} is not a sub-term of {f.term}")
+                leaf.subs[suffix] = self.path(spec[k], f"{where}/{k}")
+        return leaf
