@@ -220,9 +220,17 @@ class Reader:
                     return k
         return raw
 
-    def select(self, node: Node, ctx: etree._Element) -> list:
+    def select(self, node: Node, ctx: Optional[etree._Element]) -> list:
         if not node.places:
-            return [ctx]
+            return [ctx] if ctx is not None else []
+        if ctx is None:   # inside a group absent from this document: only absolute paths can hit
+            node_places = [a for a in node.places if a.path.absolute]
+            hits = []
+            for alt in node_places:
+                hits = alt.path.select(self.root, self.root, self.variables)
+                if hits:
+                    break
+            return hits if not node.repeats else sorted(hits, key=self._doc_order)
         if node.repeats and len(node.places) > 1:
             hits = []
             for alt in node.places:
@@ -267,10 +275,38 @@ class Reader:
                 kwargs[f.name] = items
             elif hits:
                 kwargs[f.name] = self.value(child, hits[0], cpath)
+                if isinstance(child, LeafNode) and child.broadcast and len(hits) > 1:
+                    self.broadcast_rest(child, hits, cpath)
+            elif isinstance(child, GroupNode) and not child.repeats and self._has_absolute(child):
+                obj = self.group(f.type, child, None, cpath)
+                kwargs[f.name] = None if model.is_empty(obj) else obj
         obj = cls(**kwargs)
-        if mpath:
+        if mpath and ctx is not None:
             self.smap.add(mpath, ctx)
         return obj
+
+    @staticmethod
+    def _has_absolute(node: GroupNode) -> bool:
+        for c in node.children.values():
+            if any(a.path.absolute for a in c.places):
+                return True
+            if isinstance(c, GroupNode) and Reader._has_absolute(c):
+                return True
+        return False
+
+    def broadcast_rest(self, node: LeafNode, hits: list, mpath: str) -> None:
+        """A term the syntax repeats (BT-81 in every PaymentMeans): all copies must agree."""
+        first = self.raw(hits[0])
+        for i, hit in enumerate(hits[1:], start=1):
+            el = hit.getparent() if isinstance(hit, str) else hit
+            self.smap.add(f"{mpath}#{i}", el, getattr(hit, "attrname", None))
+            other = self.raw(hit)
+            if (other or "").strip() != (first or "").strip():
+                self.findings.append(Finding(
+                    rule="READ-CONFLICT", severity=WARNING, terms=(node.term,), path=mpath,
+                    message=f"{node.term} occurs several times with different values "
+                            f"({(first or '').strip()!r}, {(other or '').strip()!r}); the first is kept",
+                    location=xpath_of(el), line=el.sourceline))
 
     def template_values(self, cls: type, template: str, text: str) -> dict[str, Any]:
         regex, sections = _compile_template(template)
@@ -311,13 +347,24 @@ class Reader:
             return None if model.is_empty(obj) else obj
         return self.scalar(node, hit, typ, mpath)
 
+    @staticmethod
+    def _is_placeholder(text: str, typ: Any, node: LeafNode) -> bool:
+        if not node.absent:
+            return False
+        if typ is Decimal:
+            try:
+                return any(Decimal(text) == Decimal(a) for a in node.absent)
+            except InvalidOperation:
+                return False
+        return text in node.absent
+
     def scalar(self, node: LeafNode, hit: Any, typ: Any, mpath: str, codes: bool = True) -> Any:
         text = self.raw(hit)
         if text is None:
             return None
         if node.strip or typ is not str:
             text = text.strip()
-        if text == "":
+        if text == "" or self._is_placeholder(text, typ, node):
             return None
         if isinstance(hit, str):
             el, attr = hit.getparent(), getattr(hit, "attrname", None)
@@ -366,6 +413,9 @@ class Writer:
 
     def run(self) -> WriteResult:
         self.group(self.invoice, self.spec.tree, self.root, "")
+        _prune_empty(self.root)
+        for p in self.spec.skeleton:
+            p.ensure(self.root, self.root, self.variables)
         return WriteResult(self.root, self.dropped)
 
     def drop(self, value: Any, tid: str, mpath: str) -> None:
@@ -412,12 +462,16 @@ class Writer:
             self.consts(node, el)
 
     def consts(self, node: Node, el: etree._Element) -> None:
+        """Fill what the syntax requires beside the terms, where nothing is there yet."""
         for ptext, value in node.const.items():
+            if value.startswith("$"):
+                value = self.variables.get(value[1:], "")
             p = Path(ptext, self.spec.namespaces)
             target = p.ensure(el, self.root, self.variables)
             if p.target_attribute:
-                target.set(p.target_attribute, value)
-            else:
+                if target.get(p.target_attribute) is None:
+                    target.set(p.target_attribute, value)
+            elif not (target.text or "").strip():
                 target.text = value
 
     def choose(self, node: Node, value: Any, parent_obj: Any) -> Optional[Alternative]:
@@ -426,6 +480,10 @@ class Writer:
             if alt.when:
                 cond = self._term_value(value, node.term, alt.when, parent_obj)
                 if model.is_empty(cond):
+                    continue
+            if alt.unless_same:
+                vals = [self._term_value(value, node.term, t, parent_obj) for t in alt.unless_same]
+                if vals[0] is not None and all(v == vals[0] for v in vals[1:]):
                     continue
             if alt.matches is not None:
                 main = value
@@ -436,16 +494,19 @@ class Writer:
             return alt
         return None
 
-    @staticmethod
-    def _term_value(value: Any, own: str, tid: str, parent_obj: Any) -> Any:
+    def _term_value(self, value: Any, own: str, tid: str, parent_obj: Any) -> Any:
+        """A condition's term: a sub-term of the value, a sibling, or a document-level term."""
+        if tid == own:
+            return value
         if tid.startswith(own) and dataclasses.is_dataclass(value):
             suffix = tid[len(own):]
             for sf in model.term_fields(type(value)):
                 if sf.term == suffix:
                     return getattr(value, sf.name)
-        for f in model.term_fields(type(parent_obj)):
-            if f.term == tid:
-                return getattr(parent_obj, f.name)
+        for obj in (parent_obj, self.invoice):
+            for f in model.term_fields(type(obj)):
+                if f.term == tid:
+                    return getattr(obj, f.name)
         return None
 
     def write_node(self, node: Node, value: Any, ctx: etree._Element, parent_obj: Any, mpath: str,
@@ -524,6 +585,14 @@ class Writer:
                 continue
             out.append(_TEMPLATE_TERM.sub(lambda m: str(by_term.get(m.group(1)) or ""), body))
         return "".join(out)
+
+
+def _prune_empty(el: etree._Element) -> bool:
+    """Remove descendants with no text, no attributes and no children left; True if el is empty."""
+    for child in list(el):
+        if _prune_empty(child):
+            el.remove(child)
+    return len(el) == 0 and not (el.text or "").strip() and not el.attrib
 
 
 def read(spec: MappingSpec, root: etree._Element) -> ReadResult:

@@ -184,22 +184,26 @@ class Path:
 
     def ensure_all(self, ctx: etree._Element, root: etree._Element,
                    variables: TMapping[str, str]) -> list[etree._Element]:
-        """Every element the path's parent part matches (created once if none): for broadcast terms."""
+        """For broadcast terms: the path's end under *every* match of its first step.
+
+        ``cac:PaymentMeans/cbc:PaymentMeansCode`` gives a code element in each
+        payment means (one is created if there is none)."""
         steps = self.element_steps()
         start = root if self.absolute else ctx
-        if len(steps) <= 1:
-            parents = [start]
-        else:
-            parent_xp = etree.XPath("/".join(s.xpath for s in steps[:-1]), namespaces=self.namespaces)
-            parents = parent_xp(start, **variables) if self.variables else parent_xp(start)
-            if not parents:
-                node = start
-                for step in steps[:-1]:
-                    node = self._walk(node, step, variables, create_new=False)
-                parents = [node]
         if not steps:
-            return parents
-        return [self._walk(p, steps[-1], variables, create_new=False) for p in parents]
+            return [start]
+        first, rest = steps[0], steps[1:]
+        if first.find is None:
+            heads = [self._walk(start, first, variables, create_new=False)]
+        else:
+            heads = first.find(start, **variables) if self.variables else first.find(start)
+            heads = list(heads) or [self._walk(start, first, variables, create_new=False)]
+        out = []
+        for node in heads:
+            for step in rest:
+                node = self._walk(node, step, variables, create_new=False)
+            out.append(node)
+        return out
 
     def _walk(self, node: etree._Element, step: Step, variables: TMapping[str, str],
               *, create_new: bool) -> etree._Element:

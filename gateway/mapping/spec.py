@@ -22,9 +22,9 @@ from ..errors import MappingError
 from .paths import Path
 
 _TERM_KEY = re.compile(r"^(BT|BG)-\d+(-\d+)?$")
-GROUP_KEYS = {"at", "each", "const", "text", "note"}
-LEAF_KEYS = {"path", "each", "write", "codes", "format", "attrs", "broadcast", "const", "when", "note",
-             "strip"}
+GROUP_KEYS = {"at", "each", "write", "const", "text", "note"}
+LEAF_KEYS = {"path", "each", "write", "codes", "format", "attrs", "broadcast", "const", "note",
+             "strip", "absent"}
 
 
 @dataclass
@@ -32,6 +32,7 @@ class Alternative:
     """One place a term may live; on writing, the first whose condition holds is used."""
     path: Path
     when: Optional[str] = None          # a sub-term id (BT-29-1) that must be present
+    unless_same: tuple[str, ...] = ()   # skip when these terms have equal values (BT-6 = BT-5)
     matches: Optional[re.Pattern] = None  # or a pattern the value must match
 
 
@@ -64,6 +65,7 @@ class LeafNode(Node):
     attrs: dict[str, str] = field(default_factory=dict)
     broadcast: bool = False
     strip: bool = True
+    absent: tuple[str, ...] = ()          # syntax placeholders that mean "no value" ("NA", "0")
 
 
 @dataclass
@@ -78,6 +80,7 @@ class MappingSpec:
     datatype_attrs: dict[str, dict[str, str]]
     codelists: dict[str, dict[str, str]]
     select: dict[str, list[str]]
+    skeleton: list[Path]                # containers the syntax requires even when empty
     tree: GroupNode
     variables: set[str]
     raw: dict[str, Any]
@@ -130,7 +133,8 @@ def compile_mapping(path: FsPath, search_dir: Optional[FsPath] = None) -> Mappin
         name=name, syntax=raw.get("syntax", ""), file=str(path), description=raw.get("description", ""),
         root=raw.get("root"), namespaces=ns, formats=raw.get("formats") or {},
         datatype_attrs=raw.get("datatype_attributes") or {}, codelists=raw.get("codelists") or {},
-        select=select, tree=tree, variables=compiler.variables, raw=raw)
+        select=select, skeleton=[compiler.path(p, "skeleton") for p in raw.get("skeleton") or []],
+        tree=tree, variables=compiler.variables, raw=raw)
 
 
 class _Compiler:
@@ -155,7 +159,8 @@ class _Compiler:
         out = []
         for item in items:
             if isinstance(item, dict):
-                alt = Alternative(self.path(item.get("path"), where), when=item.get("when"))
+                alt = Alternative(self.path(item.get("path"), where), when=item.get("when"),
+                                  unless_same=tuple(item.get("unless_same", ())))
                 if "matches" in item:
                     alt.matches = re.compile(item["matches"])
                 out.append(alt)
@@ -192,18 +197,22 @@ class _Compiler:
         loc = spec.get("each", spec.get("at", spec.get("path")))
         places = self.places(loc, where) if loc is not None else []
         const = {str(k): str(v) for k, v in (spec.get("const") or {}).items()}
-        for k in const:
+        for k, v in const.items():
             self.path(k, where)
+            if v.startswith("$"):
+                self.variables.add(v[1:])
         common = dict(term=f.term, field=f, repeats=repeats, places=places, const=const,
                       note=spec.get("note"), source=f"{self.filename}: {where}")
+        if "write" in spec:
+            common["write_places"] = self.places(spec["write"], where)
         if is_group:
             g = GroupNode(**common, text=spec.get("text"))
             g.children = self.children(f.type, {k: v for k, v in spec.items() if k in sub_terms}, where)
             return g
+        absent = spec.get("absent", ())
         leaf = LeafNode(**common, format=spec.get("format"), broadcast=bool(spec.get("broadcast")),
-                        strip=spec.get("strip", True))
-        if "write" in spec:
-            leaf.write_places = self.places(spec["write"], where)
+                        strip=spec.get("strip", True),
+                        absent=tuple(str(a) for a in (absent if isinstance(absent, list) else [absent])))
         if "attrs" in spec:
             leaf.attrs = {str(k): str(v) for k, v in spec["attrs"].items()}
             for v in leaf.attrs.values():
