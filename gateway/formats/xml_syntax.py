@@ -13,6 +13,8 @@ from lxml import etree
 
 from .. import mapping
 from ..errors import InputError
+from ..findings import WARNING, Finding
+from ..mapping.engine import xpath_of
 from ..model import Invoice
 from ..xml import safe
 from ..xml.schema import XmlSchema
@@ -43,7 +45,8 @@ class XmlSyntax:
         for spec in self.specs():
             if self.root_tag(spec) == root.tag:
                 result = mapping.read(spec, root)
-                return Document(self.name, spec.name, result.invoice, result.source_map, result.findings)
+                findings = result.findings + unread_findings(result.source_map, spec)
+                return Document(self.name, spec.name, result.invoice, result.source_map, findings)
         raise InputError(f"{etree.QName(root).localname} is not a {self.name.upper()} document root")
 
     def read_bytes(self, data: bytes) -> Document:
@@ -67,6 +70,19 @@ class XmlSyntax:
         schema.sort_children(result.root)
         findings = schema.validate(result.root) if validate else []
         return Rendering(self.name, spec.name, safe.serialize(result.root), result.dropped, findings)
+
+
+def unread_findings(smap: mapping.SourceMap, spec: mapping.MappingSpec) -> list[Finding]:
+    """Content the mapping does not read: a warning each, so nothing is dropped unseen."""
+    out = []
+    for el, attr in smap.unread(spec.structural):
+        value = el.get(attr) if attr else el.text.strip()
+        out.append(Finding(
+            rule="READ-UNMAPPED", severity=WARNING,
+            message=f"{'attribute' if attr else 'element'} not part of EN 16931 as mapped by {spec.name}; "
+                    f"its value {value[:60]!r} is kept only in the original",
+            location=xpath_of(el, attr), line=el.sourceline))
+    return out
 
 
 def getattr_term(invoice: Invoice, tid: str):

@@ -55,6 +55,30 @@ class SourceMap:
             p = _parent_path(p)
         return None, None
 
+    def unread(self, structural: list = ()) -> list[tuple[etree._Element, Optional[str]]]:
+        """Values in the source no mapping entry read: (element, attribute or None).
+
+        Leaf texts and attributes count; those matched by the mapping's
+        ``structural`` paths (scaffolding such as UBL's TaxScheme 'VAT') do not."""
+        if self.root is None:
+            return []
+        # element proxies are the keys: holding them keeps lxml's proxy identity stable
+        used = set(self.places.values())
+        for xp in structural:
+            for hit in xp(self.root):
+                if isinstance(hit, str):
+                    used.add((hit.getparent(), getattr(hit, "attrname", None)))
+                else:
+                    used.add((hit, None))
+        out = []
+        for el in self.root.iter(etree.Element):
+            if len(el) == 0 and (el.text or "").strip() and (el, None) not in used:
+                out.append((el, None))
+            for attr in el.attrib:
+                if (el, attr) not in used and not attr.startswith("{http://www.w3.org/2001/XMLSchema-instance}"):
+                    out.append((el, attr))
+        return out
+
     def locate(self, findings: list[Finding]) -> list[Finding]:
         """Fill in location and line of findings that name a model path."""
         for f in findings:

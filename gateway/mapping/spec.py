@@ -81,6 +81,7 @@ class MappingSpec:
     codelists: dict[str, dict[str, str]]
     select: dict[str, list[str]]
     skeleton: list[Path]                # containers the syntax requires even when empty
+    structural: list[Any]               # XPaths of syntax scaffolding that carries no business term
     tree: GroupNode
     variables: set[str]
     raw: dict[str, Any]
@@ -134,6 +135,7 @@ def compile_mapping(path: FsPath, search_dir: Optional[FsPath] = None) -> Mappin
         root=raw.get("root"), namespaces=ns, formats=raw.get("formats") or {},
         datatype_attrs=raw.get("datatype_attributes") or {}, codelists=raw.get("codelists") or {},
         select=select, skeleton=[compiler.path(p, "skeleton") for p in raw.get("skeleton") or []],
+        structural=[compiler.xpath(p, "structural") for p in raw.get("structural") or []],
         tree=tree, variables=compiler.variables, raw=raw)
 
 
@@ -153,6 +155,14 @@ class _Compiler:
         p = Path(text, self.ns)
         self.variables |= p.variables
         return p
+
+    def xpath(self, text: str, where: str) -> Any:
+        """A read-only XPath (any XPath 1.0), for lists such as ``structural``."""
+        from lxml import etree
+        try:
+            return etree.XPath(text, namespaces={k: v for k, v in self.ns.items() if k})
+        except etree.XPathSyntaxError as exc:
+            raise self.error(where, f"invalid XPath {text!r}: {exc}") from None
 
     def places(self, spec: Any, where: str) -> list[Alternative]:
         items = spec if isinstance(spec, list) else [spec]
