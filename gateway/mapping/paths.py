@@ -142,6 +142,10 @@ class Path:
             if s.is_attribute:
                 raise MappingError(f"attribute step {s.name!r} must be last in path {text!r}")
         self.variables = set(re.findall(r"\$([A-Za-z][\w.\-]*)", text))
+        unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", "", text)
+        for prefix in re.findall(r"(?<![\w:$.-])([A-Za-z_][\w.-]*):(?!:)[A-Za-z_*]", unquoted):
+            if prefix not in self.namespaces:
+                raise MappingError(f"unknown namespace prefix {prefix!r} in path {text!r}")
         self.read_xpath = "/".join(s.xpath for s in self.steps) or "."
         self._select = self._compile(self.read_xpath)
 

@@ -152,7 +152,10 @@ class _Compiler:
     def path(self, text: Any, where: str) -> Path:
         if not isinstance(text, str):
             raise self.error(where, f"a path is a string, not {text!r}")
-        p = Path(text, self.ns)
+        try:
+            p = Path(text, self.ns)
+        except MappingError as exc:
+            raise self.error(where, str(exc)) from None
         self.variables |= p.variables
         return p
 
