@@ -1,0 +1,74 @@
+"""Detection and rejection at the public entry point, read_document."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gateway.errors import HostileInputError, InputError, UnknownFormatError
+from gateway.formats import detect, read_document, write_document
+from tests.corpus import CORPUS, requires_corpus
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE Invoice [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"><ID>&x;</ID></Invoice>"""
+
+LAUGHS = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">""" + b"".join(
+    b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10)
+) + b"""]><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2">&lol9;</Invoice>"""
+
+
+@pytest.mark.parametrize("data", [XXE, LAUGHS], ids=["xxe", "billion-laughs"])
+def test_entity_attacks_are_rejected_quickly_without_leaking(data):
+    start = time.monotonic()
+    with pytest.raises(HostileInputError) as err:
+        read_document(data)
+    assert time.monotonic() - start < 2
+    assert "DOCTYPE" in str(err.value)
+    assert "root:" not in str(err.value)          # nothing of /etc/passwd
+
+
+def test_malformed_xml_names_line_and_column():
+    with pytest.raises(InputError) as err:
+        read_document(b'<?xml version="1.0"?>\n<Invoice>\n  <ID>1</Invoice>')
+    assert err.value.line == 3 and err.value.column is not None
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"\x00\x01binary", "not a document"),
+    (b"<Order xmlns='urn:x'/>", "unknown XML document root"),
+    (b"<rsm:CrossIndustryDocument xmlns:rsm='urn:ferd:CrossIndustryDocument:invoice:1p0'/>", "ZUGFeRD 1.0"),
+    (b"UNA:+.? 'UNB+UNOC:3+A+B+200101:1200+1'", "EDIFACT"),
+])
+def test_unknown_or_unsupported_input_gets_a_clear_error(data, message):
+    with pytest.raises(UnknownFormatError) as err:
+        read_document(data)
+    assert message in str(err.value)
+
+
+@requires_corpus
+def test_detect_names_the_syntax():
+    assert detect((CORPUS / "ubl/cen-en16931/ubl-tc434-example1.xml").read_bytes()) == "ubl"
+    assert detect((CORPUS / "cii/cen-en16931/CII_example1.xml").read_bytes()) == "cii"
+    pdf = next(CORPUS.glob("facturx/**/*.pdf"))
+    assert detect(pdf.read_bytes()) == "pdf"
+
+
+@requires_corpus
+def test_credit_note_is_written_with_the_credit_note_root():
+    self_billed = read_document((CORPUS / "cii/zugferd-corpus/EN16931_Gutschrift.cii.xml").read_bytes())
+    assert self_billed.invoice.type_code == "389"          # self-billed invoice: stays an Invoice
+    assert write_document(self_billed.invoice, "ubl").mapping == "ubl-invoice"
+    cn = read_document((CORPUS / "ubl/cen-en16931-testfiles/CreditNote-Min_content_with_VAT.xml").read_bytes())
+    assert cn.invoice.is_credit_note and cn.mapping == "ubl-creditnote"
+    out = write_document(cn.invoice, "ubl", validate=True)
+    assert out.mapping == "ubl-creditnote" and b"<CreditNote " in out.data and out.findings == []
+    assert b"CreditNoteLine" in out.data and b"CreditedQuantity" in out.data
+
+
+def test_unknown_target_syntax_is_refused():
+    from gateway.model import Invoice
+    with pytest.raises(ValueError) as err:
+        write_document(Invoice(), "pdf")
+    assert "ubl, cii" in str(err.value)
