@@ -1,0 +1,95 @@
+"""Reading the model the way the rules need it, tolerant of partial models.
+
+Rules must never crash on a model a reader half-filled: these helpers turn
+missing groups into ``None`` or empty lists, and give the few derived facts
+many rules share (the VAT category of a line, the seller's tax identifiers).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Optional
+
+from gateway.model import DocumentTotals
+
+from .xpath import normalize_space
+
+
+def get(obj: Any, dotted: str) -> Any:
+    """``get(inv, "seller.postal_address.country_code")``: None when any step is missing."""
+    for name in dotted.split("."):
+        if obj is None:
+            return None
+        obj = getattr(obj, name, None)
+    return obj
+
+
+def items(seq: Any) -> Iterator[tuple[int, Any]]:
+    """(index, item) for each item of a repeating group, skipping holes."""
+    if not isinstance(seq, (list, tuple)):
+        return
+    for i, item in enumerate(seq):
+        if item is not None:
+            yield i, item
+
+
+def totals(inv: Any) -> DocumentTotals:
+    """BG-22, which both syntaxes' schemas make mandatory: an empty one when absent.
+
+    The schematron checks the totals in the context of the totals element
+    (cac:LegalMonetaryTotal), which XSD-valid UBL and CII always have; on the
+    model we therefore treat BG-22 as always there, so that a missing total
+    is reported (BR-12 ...) rather than silently skipped."""
+    t = getattr(inv, "totals", None)
+    return t if t is not None else DocumentTotals()
+
+
+def cat(code: Any) -> str:
+    """A VAT category code as the schematron compares it (normalize-space)."""
+    return normalize_space(code)
+
+
+def line_category(line: Any) -> Optional[str]:
+    """BT-151 of a line, None when the line has no VAT information at all."""
+    vat = getattr(line, "vat", None)
+    code = getattr(vat, "category_code", None)
+    return None if code is None else cat(code)
+
+
+def line_rate(line: Any) -> Any:
+    return get(line, "vat.rate")
+
+
+def seller_vat_ids(inv: Any) -> bool:
+    """BT-31 or BT-63: a VAT identifier of the seller or its tax representative.
+
+    UBL: ``AccountingSupplierParty/Party/PartyTaxScheme[TaxScheme/ID='VAT']/CompanyID``
+    or ``TaxRepresentativeParty/PartyTaxScheme[TaxScheme/ID='VAT']/CompanyID``."""
+    return get(inv, "seller.vat_identifier") is not None or \
+        get(inv, "tax_representative.vat_identifier") is not None
+
+
+def seller_any_tax_ids(inv: Any) -> bool:
+    """BT-31, BT-32 or BT-63: any tax identifier of the seller, or the representative's VAT id.
+
+    UBL: ``AccountingSupplierParty/Party/PartyTaxScheme/CompanyID`` - with no
+    filter on the tax scheme, so the seller tax registration identifier
+    (BT-32) counts too (CII: ``SpecifiedTaxRegistration/ID[@schemeID = ('VA', 'FC')]``)."""
+    return seller_vat_ids(inv) or get(inv, "seller.tax_registration_identifier") is not None
+
+
+def buyer_vat_id(inv: Any) -> bool:
+    """BT-48."""
+    return get(inv, "buyer.vat_identifier") is not None
+
+
+def buyer_legal_id(inv: Any) -> bool:
+    """BT-47 (UBL ``PartyLegalEntity/CompanyID``)."""
+    return get(inv, "buyer.legal_registration_identifier") is not None
+
+
+def address_paths(inv: Any) -> Iterator[tuple[str, Any]]:
+    """(path, address) of every postal address on the invoice that is there."""
+    for path in ("seller.postal_address", "buyer.postal_address",
+                 "tax_representative.postal_address", "delivery.deliver_to_address"):
+        addr = get(inv, path)
+        if addr is not None:
+            yield path, addr

@@ -1,0 +1,170 @@
+"""BR-CL-*: coded values shall belong to their code lists.
+
+The lists themselves are data: ``codelists.yaml``, extracted from the CEN
+schematron by ``tools/extract_codelists.py`` and loaded once here. A value
+passes, as in the schematron, when ``normalize-space(value)`` holds no blank
+and is one of the codes (``contains(' A B ', concat(' ', v, ' '))``).
+
+Where the UBL binding checks a term in several places, each occurrence is a
+separate finding (one per identifier, address, line ...).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import yaml
+
+from .access import get, items
+from .registry import Hit, register
+from .xpath import fmt, normalize_space
+
+CODELISTS_FILE = Path(__file__).with_name("codelists.yaml")
+
+
+@lru_cache(maxsize=1)
+def _document() -> dict[str, Any]:
+    with CODELISTS_FILE.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def code_list(name: str) -> tuple[str, ...]:
+    """The codes of one list, as extracted from the schematron."""
+    return tuple(_document()["lists"][name])
+
+
+@lru_cache(maxsize=None)
+def code_set(name: str) -> frozenset[str]:
+    return frozenset(code_list(name))
+
+
+def source() -> str:
+    """Where the lists come from: stylesheet and version."""
+    doc = _document()
+    return f"{doc['source']} {doc['version']}"
+
+
+def in_list(value: Any, name: str, *, upper: bool = False) -> bool:
+    """The schematron's membership test (normalize-space, no inner blank)."""
+    v = normalize_space(value)
+    if " " in v:
+        return False
+    return (v.upper() if upper else v) in code_set(name)
+
+
+def _occurrences(inv: Any, spec: str) -> Iterator[tuple[str, Any]]:
+    """(model path, value) for a path pattern where ``[]`` walks a repeating group.
+
+    ``lines[].item.country_of_origin`` gives ``("lines[0].item.country_of_origin", "FR")`` ...;
+    absent values are skipped (the schematron's context only exists when the element does)."""
+    head, sep, rest = spec.partition("[]")
+    if not sep:
+        value = get(inv, head)
+        if value is not None:
+            yield head, value
+        return
+    for i, item in items(get(inv, head)):
+        prefix = f"{head}[{i}]"
+        if not rest:
+            yield prefix, item
+        else:
+            for path, value in _occurrences(item, rest.lstrip(".")):
+                yield f"{prefix}.{path}", value
+
+
+def _list_rule(rule_id: str, list_name: str, term_specs: list[tuple[str, str]], label: str,
+               *, upper: bool = False, extra: Optional[dict[str, str]] = None) -> None:
+    """Register a rule checking every occurrence of some terms against one list.
+
+    ``extra`` maps a path prefix to another list whose codes are accepted
+    there too (BR-CL-10: SEPA for seller and payee identifiers)."""
+    def check(inv: Any) -> Iterator[Hit]:
+        for spec, term in term_specs:
+            for path, value in _occurrences(inv, spec):
+                if in_list(value, list_name, upper=upper):
+                    continue
+                if extra and any(path.startswith(p) and in_list(value, n) for p, n in extra.items()):
+                    continue
+                yield Hit(path, f"{label} ({term}) {fmt(value)} is not in the {list_name} code list.", (term,))
+    terms = tuple(dict.fromkeys(t for _, t in term_specs))
+    register(rule_id, check, terms=terms, description=f"{label} shall be coded using the {list_name} code list.")
+
+
+# UBL has separate lists for Invoice and CreditNote roots; the model has no
+# root, so the union is checked (which is also the CII binding's list).
+_list_rule("BR-CL-01", "UNTDID_1001", [("type_code", "BT-3")], "Invoice type code")
+_list_rule("BR-CL-04", "ISO_4217", [("currency_code", "BT-5")], "Invoice currency code")
+_list_rule("BR-CL-05", "ISO_4217", [("vat_accounting_currency_code", "BT-6")], "VAT accounting currency code")
+_list_rule("BR-CL-06", "UNTDID_2005_VAT_POINT", [("vat_point_date_code", "BT-8")], "Value added tax point date code")
+_list_rule("BR-CL-07", "UNTDID_1153", [("invoiced_object_identifier.scheme", "BT-18-1"),
+                                       ("lines[].object_identifier.scheme", "BT-128-1")],
+           "Object identifier scheme identifier")
+_list_rule("BR-CL-10", "ISO_6523_ICD", [("seller.identifiers[].scheme", "BT-29-1"),
+                                        ("buyer.identifier.scheme", "BT-46-1"),
+                                        ("payee.identifier.scheme", "BT-60-1")],
+           "Identifier scheme identifier",
+           extra={"seller.": "ICD_EXTRA_SELLER_PAYEE", "payee.": "ICD_EXTRA_SELLER_PAYEE"})
+_list_rule("BR-CL-11", "ISO_6523_ICD", [("seller.legal_registration_identifier.scheme", "BT-30-1"),
+                                        ("buyer.legal_registration_identifier.scheme", "BT-47-1"),
+                                        ("payee.legal_registration_identifier.scheme", "BT-61-1")],
+           "Legal registration identifier scheme identifier")
+_list_rule("BR-CL-13", "UNTDID_7143", [("lines[].item.classification_identifiers[].scheme", "BT-158-1")],
+           "Item classification identifier scheme identifier")
+_list_rule("BR-CL-14", "ISO_3166", [("seller.postal_address.country_code", "BT-40"),
+                                    ("buyer.postal_address.country_code", "BT-55"),
+                                    ("tax_representative.postal_address.country_code", "BT-69"),
+                                    ("delivery.deliver_to_address.country_code", "BT-80")], "Country code")
+_list_rule("BR-CL-15", "ISO_3166", [("lines[].item.country_of_origin", "BT-159")], "Item country of origin")
+_list_rule("BR-CL-16", "UNTDID_4461", [("payment_instructions.means_type_code", "BT-81")], "Payment means type code")
+_list_rule("BR-CL-17", "UNTDID_5305", [("vat_breakdown[].category_code", "BT-118"),
+                                       ("allowances[].vat_category_code", "BT-95"),
+                                       ("charges[].vat_category_code", "BT-102")], "VAT category code")
+_list_rule("BR-CL-18", "UNTDID_5305", [("lines[].vat.category_code", "BT-151")], "Invoiced item VAT category code")
+_list_rule("BR-CL-19", "UNTDID_5189", [("allowances[].reason_code", "BT-98"),
+                                       ("lines[].allowances[].reason_code", "BT-140")], "Allowance reason code")
+_list_rule("BR-CL-20", "UNTDID_7161", [("charges[].reason_code", "BT-105"),
+                                       ("lines[].charges[].reason_code", "BT-145")], "Charge reason code")
+_list_rule("BR-CL-21", "ISO_6523_ICD", [("lines[].item.standard_identifier.scheme", "BT-157-1")],
+           "Item standard identifier scheme identifier")
+_list_rule("BR-CL-22", "VATEX", [("vat_breakdown[].exemption_reason_code", "BT-121")],
+           "VAT exemption reason code", upper=True)
+_list_rule("BR-CL-23", "UNECE_REC20_REC21", [("lines[].quantity_unit_code", "BT-130"),
+                                             ("lines[].price.base_quantity_unit_code", "BT-150")],
+           "Unit of measure code")
+_list_rule("BR-CL-25", "CEF_EAS", [("seller.electronic_address.scheme", "BT-34-1"),
+                                   ("buyer.electronic_address.scheme", "BT-49-1")],
+           "Electronic address scheme identifier")
+_list_rule("BR-CL-26", "ISO_6523_ICD", [("delivery.deliver_to_location_identifier.scheme", "BT-71-1")],
+           "Deliver to location identifier scheme identifier")
+
+
+def br_cl_08(inv: Any) -> Iterator[Hit]:
+    """Invoice note subject codes (BT-21) shall be coded using UNTDID 4451.
+
+    UBL binding: the code is the text between the first two '#' of the note,
+    checked only when it is three characters long, with a substring test."""
+    literal = " " + " ".join(code_list("UNTDID_4451")) + " "
+    for k, note in items(getattr(inv, "notes", None)):
+        code = note.subject_code
+        if code is not None and len(code) == 3 and code not in literal:
+            yield Hit(f"notes[{k}].subject_code",
+                      f"Invoice note subject code (BT-21) {fmt(code)} is not in the UNTDID_4451 code list.")
+
+
+def br_cl_24(inv: Any) -> Iterator[Hit]:
+    """Attachment MIME codes (BT-125-1) shall be one of the MIME types EN 16931 allows.
+
+    UBL binding: compared exactly (no normalize-space)."""
+    for k, doc in items(getattr(inv, "supporting_documents", None)):
+        mime = get(doc, "attachment.mime_code")
+        if mime is not None and mime not in code_set("MIME"):
+            yield Hit(f"supporting_documents[{k}].attachment.mime_code",
+                      f"Attached document MIME code (BT-125-1) {fmt(mime)} is not one EN 16931 allows "
+                      f"({', '.join(code_list('MIME'))}).")
+
+
+register("BR-CL-08", br_cl_08, terms=("BT-21",), description=br_cl_08.__doc__.splitlines()[0])
+register("BR-CL-24", br_cl_24, terms=("BT-125-1",), description=br_cl_24.__doc__.splitlines()[0])
+
+__all__ = ["code_list", "code_set", "in_list", "source"]

@@ -1,0 +1,387 @@
+"""The VAT category rules: BR-S, BR-Z, BR-E, BR-AE, BR-IC, BR-G, BR-O, BR-AF, BR-AG (and BR-B).
+
+Every category has the same ten rules, differing in a few parameters: which
+identifiers the parties must (or must not) have, what rate is allowed, how
+the taxable amount is checked, whether tax is due and whether an exemption
+reason is required. ``CATEGORIES`` holds those parameters, taken from the CEN
+UBL schematron 1.3.16, and one generic function per rule number applies them.
+
+Semantics that look odd but are the schematron's, kept on purpose:
+
+* -01: for S, L and M the category must be in the VAT breakdown exactly when
+  lines or document allowances/charges use it; for the others, as soon as
+  the category appears *anywhere* (breakdown included) the breakdown must
+  have it exactly once.
+* -02/-03/-04 fire once per invoice (the UBL context is the root), not once
+  per line; "Seller tax identifier" means BT-31 *or* BT-32 for S, Z, E, AE,
+  L, M (UBL ``PartyTaxScheme/CompanyID`` without a tax scheme filter) but
+  only BT-31 for G, K, O.
+* -08: S checks each rate within a tolerance of 1 (and a rate nothing uses
+  fails), L and M likewise but need invoice lines, the others compare the
+  exact sum; ``TaxableAmount - 1`` is computed in double precision.
+* -09: S, L, M within +/-1 of round(taxable x rate / 100, 2); others tax = 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Iterator, Optional
+
+from gateway.model import is_empty
+
+from .access import (buyer_legal_id, buyer_vat_id, cat, get, items, line_category, line_rate,
+                     seller_any_tax_ids, seller_vat_ids)
+from .registry import Hit, register
+from .xpath import (add, dec, div100, double_shift, eq, fmt, ge, gt, lt, mul, round2, sub,
+                    xabs, xsum)
+
+_SELLER_ANY = "the Seller VAT identifier (BT-31), the Seller tax registration identifier (BT-32) " \
+              "or the Seller tax representative VAT identifier (BT-63)"
+_SELLER_VAT = "the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63)"
+
+
+@dataclass(frozen=True)
+class Category:
+    family: str                          # rule id prefix: "S" -> BR-S-nn
+    code: str                            # UNTDID 5305 code
+    name: str
+    presence: str                        # "used-iff-listed" | "listed-once"
+    parties: Callable[[Any], bool]       # -02/-03/-04 condition
+    parties_text: str
+    party_terms: tuple[str, ...]
+    rate_ok: Callable[[Optional[Decimal]], bool]
+    rate_text: str
+    taxable: str                         # "per-rate-S" | "per-rate" | "exact"
+    tax: str                             # "rate" | "zero"
+    exemption: str                       # "forbidden" | "required"
+
+
+def _positive(r: Optional[Decimal]) -> bool:
+    return gt(r, 0)
+
+
+def _zero(r: Optional[Decimal]) -> bool:
+    return eq(r, 0)
+
+
+def _not_negative(r: Optional[Decimal]) -> bool:
+    return ge(r, 0)
+
+
+def _absent(r: Optional[Decimal]) -> bool:
+    return r is None
+
+
+def _no_vat_ids(inv: Any) -> bool:
+    return not seller_vat_ids(inv) and not buyer_vat_id(inv)
+
+
+CATEGORIES: tuple[Category, ...] = (
+    Category("S", "S", "Standard rated", "used-iff-listed", seller_any_tax_ids,
+             f"{_SELLER_ANY} shall be present", ("BT-31", "BT-32", "BT-63"),
+             _positive, "greater than zero", "per-rate-S", "rate", "forbidden"),
+    Category("Z", "Z", "Zero rated", "listed-once", seller_any_tax_ids,
+             f"{_SELLER_ANY} shall be present", ("BT-31", "BT-32", "BT-63"),
+             _zero, "0", "exact", "zero", "forbidden"),
+    Category("E", "E", "Exempt from VAT", "listed-once", seller_any_tax_ids,
+             f"{_SELLER_ANY} shall be present", ("BT-31", "BT-32", "BT-63"),
+             _zero, "0", "exact", "zero", "required"),
+    Category("AE", "AE", "Reverse charge", "listed-once",
+             lambda inv: seller_any_tax_ids(inv) and (buyer_vat_id(inv) or buyer_legal_id(inv)),
+             f"{_SELLER_ANY}, and the Buyer VAT identifier (BT-48) or the Buyer legal registration "
+             "identifier (BT-47) shall be present", ("BT-31", "BT-32", "BT-63", "BT-48", "BT-47"),
+             _zero, "0", "exact", "zero", "required"),
+    Category("IC", "K", "Intra-community supply", "listed-once",
+             lambda inv: seller_vat_ids(inv) and buyer_vat_id(inv),
+             f"{_SELLER_VAT}, and the Buyer VAT identifier (BT-48) shall be present",
+             ("BT-31", "BT-63", "BT-48"), _zero, "0", "exact", "zero", "required"),
+    Category("G", "G", "Export outside the EU", "listed-once", seller_vat_ids,
+             f"{_SELLER_VAT} shall be present", ("BT-31", "BT-63"),
+             _zero, "0", "exact", "zero", "required"),
+    Category("O", "O", "Not subject to VAT", "listed-once", _no_vat_ids,
+             "the Seller VAT identifier (BT-31), the Seller tax representative VAT identifier (BT-63) "
+             "and the Buyer VAT identifier (BT-48) shall not be present", ("BT-31", "BT-63", "BT-48"),
+             _absent, "absent", "exact", "zero", "required"),
+    Category("AF", "L", "IGIC (Canary Islands)", "used-iff-listed", seller_any_tax_ids,
+             f"{_SELLER_ANY} shall be present", ("BT-31", "BT-32", "BT-63"),
+             _not_negative, "0 or greater", "per-rate", "rate", "forbidden"),
+    Category("AG", "M", "IPSI (Ceuta and Melilla)", "used-iff-listed", seller_any_tax_ids,
+             f"{_SELLER_ANY} shall be present", ("BT-31", "BT-32", "BT-63"),
+             _not_negative, "0 or greater", "per-rate", "rate", "forbidden"),
+)
+
+
+# --- where a category is used -----------------------------------------------------------
+
+def _lines(inv: Any, code: str) -> list[tuple[int, Any]]:
+    return [(i, ln) for i, ln in items(getattr(inv, "lines", None)) if line_category(ln) == code]
+
+
+def _acs(inv: Any, group: str, code: str) -> list[tuple[int, Any]]:
+    return [(k, ac) for k, ac in items(getattr(inv, group, None)) if cat(ac.vat_category_code) == code
+            and ac.vat_category_code is not None]
+
+
+def _breakdowns(inv: Any, code: str) -> list[tuple[int, Any]]:
+    return [(j, vb) for j, vb in items(getattr(inv, "vat_breakdown", None))
+            if vb.category_code is not None and cat(vb.category_code) == code]
+
+
+def _rule_id(c: Category, n: int) -> str:
+    return f"BR-{c.family}-{n:02d}"
+
+
+def _label(c: Category) -> str:
+    return f"'{c.name}' ({c.code})"
+
+
+# --- the ten rules ------------------------------------------------------------------------
+
+def _r01(c: Category) -> Callable[[Any], Iterator[Hit]]:
+    def check(inv: Any) -> Iterator[Hit]:
+        used = len(_lines(inv, c.code)) + len(_acs(inv, "allowances", c.code)) + len(_acs(inv, "charges", c.code))
+        listed = len(_breakdowns(inv, c.code))
+        if c.presence == "used-iff-listed":
+            if (used > 0) != (listed > 0):
+                yield Hit("vat_breakdown",
+                          f"VAT category {_label(c)} is used by {used} line(s)/allowance(s)/charge(s) "
+                          f"but appears in {listed} VAT breakdown(s): it shall be in the breakdown exactly "
+                          "when lines, allowances or charges use it.")
+        elif (used > 0 or listed > 0) and listed != 1:
+            yield Hit("vat_breakdown", f"VAT category {_label(c)} is used but appears in {listed} VAT "
+                                       "breakdowns (BG-23): there shall be exactly one.")
+    return check
+
+
+def _r_parties(c: Category, group: str, what: str) -> Callable[[Any], Iterator[Hit]]:
+    def check(inv: Any) -> Iterator[Hit]:
+        users = _lines(inv, c.code) if group == "lines" else _acs(inv, group, c.code)
+        if users and not c.parties(inv):
+            first = users[0][0]
+            yield Hit("seller" if c.code != "O" else "seller.vat_identifier",
+                      f"{what} use VAT category {_label(c)} ({group}[{first}] ...), so {c.parties_text}.")
+    return check
+
+
+def _r_rate(c: Category, group: str, term: tuple[str, str]) -> Callable[[Any], Iterator[Hit]]:
+    def check(inv: Any) -> Iterator[Hit]:
+        if group == "lines":
+            found = [(f"lines[{i}].vat.rate", dec(line_rate(ln))) for i, ln in _lines(inv, c.code)]
+        else:
+            found = [(f"{group}[{k}].vat_rate", dec(ac.vat_rate)) for k, ac in _acs(inv, group, c.code)]
+        for path, rate in found:
+            if not c.rate_ok(rate):
+                yield Hit(path, f"The VAT rate ({term[1]}) of {path.rsplit('.', 1)[0]} is {fmt(rate)}: "
+                                f"for VAT category {_label(c)} it shall be {c.rate_text}.")
+    return check
+
+
+def _category_sum(inv: Any, code: str, rate: Optional[Decimal], per_rate: bool) -> tuple[Decimal, Decimal, bool, bool]:
+    """(lines + charges - allowances, charges - allowances, anything uses it, an allowance/charge uses it)."""
+    def match(category: Any, r: Any) -> bool:
+        return category is not None and cat(category) == code and (not per_rate or eq(dec(r), rate))
+    lines = [ln for _, ln in items(getattr(inv, "lines", None)) if get(ln, "vat") is not None
+             and match(ln.vat.category_code, ln.vat.rate)]
+    charges = [a for _, a in items(getattr(inv, "charges", None)) if match(a.vat_category_code, a.vat_rate)]
+    allows = [a for _, a in items(getattr(inv, "allowances", None)) if match(a.vat_category_code, a.vat_rate)]
+    ac = sub(xsum(a.amount for a in charges), xsum(a.amount for a in allows))
+    full = add(xsum(ln.net_amount for ln in lines), ac)
+    return full, ac, bool(lines or charges or allows), bool(charges or allows)
+
+
+def _within_one(taxable: Optional[Decimal], value: Decimal) -> bool:
+    return lt(double_shift(taxable, -1), value) and gt(double_shift(taxable, +1), value)
+
+
+def _r08(c: Category) -> Callable[[Any], Iterator[Hit]]:
+    def check(inv: Any) -> Iterator[Hit]:
+        has_lines = any(True for _ in items(getattr(inv, "lines", None)))
+        for j, vb in _breakdowns(inv, c.code):
+            taxable, rate = dec(vb.taxable_amount), dec(vb.rate)
+            if c.taxable == "exact":
+                full, _, _, _ = _category_sum(inv, c.code, None, per_rate=False)
+                ok = has_lines and eq(taxable, full)
+            elif rate is None:
+                continue  # ``every $rate in xs:decimal(cbc:Percent)`` over nothing
+            else:
+                full, ac, any_use, ac_use = _category_sum(inv, c.code, rate, per_rate=True)
+                if c.taxable == "per-rate-S":
+                    ok = (any_use and _within_one(taxable, full)) or (ac_use and _within_one(taxable, ac))
+                else:
+                    ok = has_lines and _within_one(taxable, full)
+            if not ok:
+                per = f" at rate {fmt(rate)} %" if c.taxable != "exact" else ""
+                yield Hit(f"vat_breakdown[{j}].taxable_amount",
+                          f"VAT breakdown {j + 1} ({c.code}{per}): taxable amount (BT-116) {fmt(taxable)} "
+                          f"but the lines, charges and allowances of that category{per} add up to {fmt(full)}.")
+    return check
+
+
+def _r09(c: Category) -> Callable[[Any], Iterator[Hit]]:
+    def check(inv: Any) -> Iterator[Hit]:
+        for j, vb in _breakdowns(inv, c.code):
+            tax = dec(vb.tax_amount)
+            if c.tax == "zero":
+                if not eq(tax, 0):
+                    yield Hit(f"vat_breakdown[{j}].tax_amount",
+                              f"VAT breakdown {j + 1} ({c.code}): the VAT category tax amount (BT-117) is "
+                              f"{fmt(tax)}; it shall be 0 for VAT category {_label(c)}.")
+                continue
+            expected = round2(mul(xabs(dec(vb.taxable_amount)), div100(dec(vb.rate))))
+            one = Decimal(1)
+            if not (lt(sub(xabs(tax), one), expected) and gt(add(xabs(tax), one), expected)):
+                yield Hit(f"vat_breakdown[{j}].tax_amount",
+                          f"VAT breakdown {j + 1} ({c.code}): tax amount (BT-117) {fmt(tax)} does not match "
+                          f"taxable amount (BT-116) {fmt(vb.taxable_amount)} x rate (BT-119) "
+                          f"{fmt(vb.rate)} % = {fmt(expected)}.")
+    return check
+
+
+def _r10(c: Category) -> Callable[[Any], Iterator[Hit]]:
+    def check(inv: Any) -> Iterator[Hit]:
+        for j, vb in _breakdowns(inv, c.code):
+            has = vb.exemption_reason is not None or vb.exemption_reason_code is not None
+            if c.exemption == "forbidden" and has:
+                yield Hit(f"vat_breakdown[{j}]", f"VAT breakdown {j + 1} ({c.code}) shall not have a VAT "
+                                                 "exemption reason (BT-120) or reason code (BT-121).")
+            elif c.exemption == "required" and not has:
+                yield Hit(f"vat_breakdown[{j}]", f"VAT breakdown {j + 1} ({c.code}) shall have a VAT "
+                                                 "exemption reason (BT-120) or reason code (BT-121).")
+    return check
+
+
+def _register_category(c: Category) -> None:
+    n = _label(c)
+    reg = register
+    reg(_rule_id(c, 1), _r01(c), terms=("BG-23", "BT-118", "BT-151", "BT-95", "BT-102"),
+        description=f"An Invoice that uses VAT category {n} shall have it in the VAT breakdown (BG-23).")
+    reg(_rule_id(c, 2), _r_parties(c, "lines", "Invoice lines"), terms=("BT-151",) + c.party_terms,
+        description=f"An Invoice with a line of VAT category {n}: {c.parties_text}.")
+    reg(_rule_id(c, 3), _r_parties(c, "allowances", "Document level allowances"), terms=("BT-95",) + c.party_terms,
+        description=f"An Invoice with a document level allowance of VAT category {n}: {c.parties_text}.")
+    reg(_rule_id(c, 4), _r_parties(c, "charges", "Document level charges"), terms=("BT-102",) + c.party_terms,
+        description=f"An Invoice with a document level charge of VAT category {n}: {c.parties_text}.")
+    reg(_rule_id(c, 5), _r_rate(c, "lines", ("BT-151", "BT-152")), terms=("BT-151", "BT-152"),
+        description=f"In an Invoice line of VAT category {n} the VAT rate (BT-152) shall be {c.rate_text}.")
+    reg(_rule_id(c, 6), _r_rate(c, "allowances", ("BT-95", "BT-96")), terms=("BT-95", "BT-96"),
+        description=f"In a document level allowance of VAT category {n} the VAT rate (BT-96) shall be {c.rate_text}.")
+    reg(_rule_id(c, 7), _r_rate(c, "charges", ("BT-102", "BT-103")), terms=("BT-102", "BT-103"),
+        description=f"In a document level charge of VAT category {n} the VAT rate (BT-103) shall be {c.rate_text}.")
+    reg(_rule_id(c, 8), _r08(c), terms=("BT-116", "BT-131", "BT-92", "BT-99"),
+        description=f"The VAT category taxable amount (BT-116) of VAT category {n} shall equal the sum of the "
+                    "line net amounts plus charges minus allowances of that category"
+                    + (" and rate." if c.taxable != "exact" else "."))
+    reg(_rule_id(c, 9), _r09(c), terms=("BT-117", "BT-116", "BT-119"),
+        description=f"The VAT category tax amount (BT-117) of VAT category {n} shall "
+                    + ("equal the taxable amount (BT-116) times the rate (BT-119)." if c.tax == "rate" else "be 0."))
+    reg(_rule_id(c, 10), _r10(c), terms=("BT-120", "BT-121"),
+        description=f"A VAT breakdown of VAT category {n} shall "
+                    + ("not " if c.exemption == "forbidden" else "")
+                    + "have a VAT exemption reason code (BT-121) or text (BT-120).")
+
+
+for _c in CATEGORIES:
+    _register_category(_c)
+
+
+# --- rules that only some categories have ------------------------------------------------
+
+def br_ic_11(inv: Any) -> Iterator[Hit]:
+    """In an Invoice with a VAT breakdown of category 'Intra-community supply' the Actual delivery date (BT-72) or the Invoicing period (BG-14) shall not be blank.
+
+    UBL binding: a delivery date longer than one character, or anything in
+    the document InvoicePeriod - which also holds the VAT point date code (BT-8)."""
+    if not _breakdowns(inv, "K"):
+        return
+    delivered = get(inv, "delivery.actual_delivery_date")
+    period = get(inv, "delivery.invoicing_period")
+    if (delivered is not None and len(str(delivered)) > 1) or getattr(inv, "vat_point_date_code", None) is not None \
+            or (period is not None and (period.start_date is not None or period.end_date is not None)):
+        return
+    yield Hit("delivery", "An intra-community supply (VAT category K) needs the Actual delivery date (BT-72) "
+                          "or the Invoicing period (BG-14).")
+
+
+def br_ic_12(inv: Any) -> Iterator[Hit]:
+    """In an Invoice with a VAT breakdown of category 'Intra-community supply' the Deliver to country code (BT-80) shall not be blank."""
+    if not _breakdowns(inv, "K"):
+        return
+    country = get(inv, "delivery.deliver_to_address.country_code")
+    if country is None or len(country) <= 1:
+        yield Hit("delivery.deliver_to_address.country_code",
+                  "An intra-community supply (VAT category K) needs the Deliver to country code (BT-80).")
+
+
+def _o_exclusive(group: str, what: str) -> Callable[[Any], Iterator[Hit]]:
+    """BR-O-11 ... BR-O-14: with a 'Not subject to VAT' breakdown nothing may use another category."""
+    def check(inv: Any) -> Iterator[Hit]:
+        if not _breakdowns(inv, "O"):
+            return
+        if group == "vat_breakdown":
+            others = [(f"vat_breakdown[{j}]", vb.category_code) for j, vb in items(inv.vat_breakdown)
+                      if cat(vb.category_code) != "O"]
+        elif group == "lines":
+            others = [(f"lines[{i}].vat", get(ln, "vat.category_code")) for i, ln in items(inv.lines)
+                      if not is_empty(get(ln, "vat")) and cat(ln.vat.category_code) != "O"]
+        else:
+            others = [(f"{group}[{k}]", ac.vat_category_code) for k, ac in items(getattr(inv, group, None))
+                      if (ac.vat_category_code is not None or ac.vat_rate is not None)
+                      and cat(ac.vat_category_code) != "O"]
+        if others:
+            path, code = others[0]
+            yield Hit(path, f"The Invoice has a 'Not subject to VAT' (O) VAT breakdown, so {what} may use "
+                            f"another VAT category; {path} uses {fmt(code)}.")
+    return check
+
+
+def _b_used(inv: Any, code: str) -> bool:
+    """``//cac:TaxCategory/cbc:ID = code or //cac:ClassifiedTaxCategory/cbc:ID = code`` (exact compare)."""
+    return any(vb.category_code == code for _, vb in items(getattr(inv, "vat_breakdown", None))) \
+        or any(a.vat_category_code == code for _, a in items(getattr(inv, "allowances", None))) \
+        or any(a.vat_category_code == code for _, a in items(getattr(inv, "charges", None))) \
+        or any(get(ln, "vat.category_code") == code for _, ln in items(getattr(inv, "lines", None)))
+
+
+def br_b_01(inv: Any) -> Iterator[Hit]:
+    """An Invoice where the VAT category code is 'Split payment' (B) shall be a domestic Italian invoice.
+
+    UBL binding: every country code in the invoice (addresses and item
+    countries of origin, ``//cbc:IdentificationCode``) shall be IT."""
+    if not _b_used(inv, "B"):
+        return
+    codes = [(f"{p}.country_code", get(inv, f"{p}.country_code"))
+             for p in ("seller.postal_address", "buyer.postal_address", "tax_representative.postal_address",
+                       "delivery.deliver_to_address")]
+    codes += [(f"lines[{i}].item.country_of_origin", get(ln, "item.country_of_origin"))
+              for i, ln in items(getattr(inv, "lines", None))]
+    foreign = [(p, v) for p, v in codes if v is not None and v != "IT"]
+    if foreign:
+        yield Hit(foreign[0][0], f"VAT category 'Split payment' (B) is only for domestic Italian invoices, "
+                                 f"but {foreign[0][0]} is {fmt(foreign[0][1])}.")
+
+
+def br_b_02(inv: Any) -> Iterator[Hit]:
+    """An Invoice that contains an item, an allowance, or a charge at the document level, where the VAT category code is 'Split payment' (B) shall not contain an invoice line, an allowance, or a charge at the document level, where the VAT category code is 'Standard rated' (S)."""
+    if _b_used(inv, "B") and _b_used(inv, "S"):
+        yield Hit("vat_breakdown", "VAT categories 'Split payment' (B) and 'Standard rated' (S) shall not be "
+                                   "used in the same Invoice.")
+
+
+def _doc(fn: Callable[..., Any]) -> str:
+    return (fn.__doc__ or "").strip().splitlines()[0]
+
+
+register("BR-IC-11", br_ic_11, terms=("BT-72", "BG-14"), description=_doc(br_ic_11))
+register("BR-IC-12", br_ic_12, terms=("BT-80",), description=_doc(br_ic_12))
+register("BR-O-11", _o_exclusive("vat_breakdown", "no other VAT breakdown"), terms=("BT-118",),
+         description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain other VAT breakdown groups.")
+register("BR-O-12", _o_exclusive("lines", "no invoice line"), terms=("BT-151",),
+         description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain lines of another VAT category.")
+register("BR-O-13", _o_exclusive("allowances", "no document level allowance"), terms=("BT-95",),
+         description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain document level "
+                     "allowances of another VAT category.")
+register("BR-O-14", _o_exclusive("charges", "no document level charge"), terms=("BT-102",),
+         description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain document level "
+                     "charges of another VAT category.")
+register("BR-B-01", br_b_01, terms=("BT-118", "BT-151", "BT-40", "BT-55"), description=_doc(br_b_01))
+register("BR-B-02", br_b_02, terms=("BT-118", "BT-151", "BT-95", "BT-102"), description=_doc(br_b_02))
