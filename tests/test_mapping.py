@@ -228,6 +228,9 @@ def test_findings_are_located_through_the_source_map(tmp_path):
     res.source_map.locate([f, missing])
     assert (f.location, f.line) == ("/doc/line[2]/amount", 4)
     assert missing.location == "/doc/line[2]"
+    absent = Finding("BR-Z", "test", path="vat_breakdown")              # nothing of it in the file
+    res.source_map.locate([absent])
+    assert (absent.location, absent.line) == ("/doc", 1)
 
 
 def test_extends_overrides_and_removes(tmp_path):

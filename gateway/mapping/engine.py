@@ -53,6 +53,9 @@ class SourceMap:
                 where = self.describe(el, attr) if self.describe else xpath_of(el, attr)
                 return where, el.sourceline
             p = _parent_path(p)
+        if self.root is not None and mpath is not None:   # absent at top level: the document itself
+            where = self.describe(self.root, None) if self.describe else xpath_of(self.root)
+            return where, self.root.sourceline
         return None, None
 
     def unread(self, structural: list = ()) -> list[tuple[etree._Element, Optional[str]]]:
