@@ -30,20 +30,12 @@ class XmlSyntax:
     def specs(self) -> list[mapping.MappingSpec]:
         return [mapping.load(n) for n in self.mapping_names]
 
-    @staticmethod
-    def root_tag(spec: mapping.MappingSpec) -> str:
-        from ..mapping.paths import Path
-        if ":" in (spec.root or ""):
-            return Path(spec.root, spec.namespaces).qname(spec.root)
-        ns = spec.namespaces.get("")
-        return f"{{{ns}}}{spec.root}" if ns else spec.root
-
     def owns(self, root: etree._Element) -> bool:
-        return any(self.root_tag(s) == root.tag for s in self.specs())
+        return any(s.root_tag == root.tag for s in self.specs())
 
     def read(self, root: etree._Element) -> Document:
         for spec in self.specs():
-            if self.root_tag(spec) == root.tag:
+            if spec.root_tag == root.tag:
                 result = mapping.read(spec, root)
                 findings = result.findings + unread_findings(result.source_map, spec)
                 return Document(self.name, spec.name, result.invoice, result.source_map, findings)

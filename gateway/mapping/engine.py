@@ -421,10 +421,7 @@ class Writer:
             if not spec.root:
                 raise MappingError(f"{spec.file}: no 'root' element to write")
             nsmap = {(k or None): v for k, v in spec.namespaces.items()}
-            root = etree.Element(Path(spec.root, spec.namespaces).qname(spec.root)
-                                 if ":" in spec.root else
-                                 (f"{{{spec.namespaces['']}}}{spec.root}" if "" in spec.namespaces else spec.root),
-                                 nsmap=nsmap)
+            root = etree.Element(spec.root_tag, nsmap=nsmap)
         self.root = root
         self.dropped: list[Dropped] = []
         self.variables = {}

@@ -75,6 +75,7 @@ class MappingSpec:
     file: str
     description: str
     root: Optional[str]
+    root_tag: Optional[str]             # the root element in Clark notation, "{ns}local"
     namespaces: dict[str, str]
     formats: dict[str, str]
     datatype_attrs: dict[str, dict[str, str]]
@@ -130,9 +131,16 @@ def compile_mapping(path: FsPath, search_dir: Optional[FsPath] = None) -> Mappin
     tree = GroupNode(term="", field=root_field, repeats=False, places=[], source=path.name)
     tree.children = compiler.children(model.Invoice, terms, "")
     select = {k: [str(v) for v in vs] for k, vs in (raw.get("select") or {}).items()}
+    root = raw.get("root")
+    if root and ":" in root:
+        root_tag = Path(root, ns).qname(root)
+    elif root:
+        root_tag = f"{{{ns['']}}}{root}" if ns.get("") else root
+    else:
+        root_tag = None
     return MappingSpec(
         name=name, syntax=raw.get("syntax", ""), file=str(path), description=raw.get("description", ""),
-        root=raw.get("root"), namespaces=ns, formats=raw.get("formats") or {},
+        root=root, root_tag=root_tag, namespaces=ns, formats=raw.get("formats") or {},
         datatype_attrs=raw.get("datatype_attributes") or {}, codelists=raw.get("codelists") or {},
         select=select, skeleton=[compiler.path(p, "skeleton") for p in raw.get("skeleton") or []],
         structural=[compiler.xpath(p, "structural") for p in raw.get("structural") or []],
