@@ -618,3 +618,16 @@ def test_br_b_split_payment() -> None:
     inv.allowances.append(DocumentAllowance(D("0.00"), vat_category_code="S", vat_rate=D("22"), reason="x"))
     inv.totals.sum_of_allowances = D("0.00")
     assert "BR-B-02" in fired(inv)
+
+
+def test_codelists_yaml_is_what_the_tool_extracts() -> None:
+    """gateway/rules/codelists.yaml is current with the CEN stylesheet (tools/extract_codelists.py --check)."""
+    import importlib.util
+    from pathlib import Path
+    tool = Path(__file__).resolve().parents[1] / "tools" / "extract_codelists.py"
+    spec = importlib.util.spec_from_file_location("extract_codelists", tool)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    if not module.DEFAULT_UBL.is_file():
+        pytest.skip(f"CEN stylesheet not found at {module.DEFAULT_UBL}")
+    assert module.main(["--check"]) == 0

@@ -65,7 +65,9 @@ CII_DIFFERENCES: dict[str, tuple[str, str]] = {
                           "whole code; the lists differ (UBL has SS, CII AN)"),
     "BR-CO-13": (UBL_STRICTER, "without allowances and charges UBL compares BT-109 with BT-106 exactly, CII "
                                "after rounding to two decimals"),
-    "BR-CO-14": (CII_STRICTER, "CII checks BT-110 against the breakdown even when there is no VAT breakdown"),
+    "BR-CO-14": (DIFFERS, "CII checks BT-110 against the breakdown even when there is no VAT breakdown, "
+                          "but does not check at all when BT-110 is missing"),
+    "BR-CO-26": (UBL_STRICTER, "UBL does not count a seller identifier (BT-29) with scheme SEPA, CII does"),
     "BR-CO-15": (UBL_STRICTER, "UBL requires BT-110; CII also accepts BT-112 = BT-109 without it"),
     "BR-CO-16": (DIFFERS, "UBL rounds to two decimals, CII compares exactly"),
     "BR-CO-17": (UBL_STRICTER, "UBL's +/-1 tolerance is strict, CII's inclusive; and " + _SHADOWED),
@@ -75,6 +77,8 @@ CII_DIFFERENCES: dict[str, tuple[str, str]] = {
                                 "the value of BT-110"),
     "BR-DEC-15": (CII_STRICTER, "never fires in UBL (the test's currency filter is always empty); CII checks "
                                 "the value of BT-111"),
+    "BR-CL-06": (DIFFERS, "CII carries UNTDID 2475 codes (5, 29, 72), which the reader translates to the "
+                          "model's UNTDID 2005 (3, 35, 432); other codes pass through untranslated"),
     "BR-CL-08": (DIFFERS, "UBL only checks three-character subject codes, against a shorter UNTDID 4451 list"),
     "BR-CL-10": (DIFFERS, "UBL checks every party identifier scheme here (SEPA allowed for seller and payee); "
                           "CII only global identifiers, the others under BR-CL-11"),

@@ -41,10 +41,13 @@ def _never(inv: Any) -> Iterator[Hit]:
     return iter(())
 
 
-for _id, _terms, _what in (("BR-CO-05", ("BT-97", "BT-98"), "Document level allowance reason code (BT-98) and reason (BT-97)"),
-                           ("BR-CO-06", ("BT-104", "BT-105"), "Document level charge reason code (BT-105) and reason (BT-104)"),
-                           ("BR-CO-07", ("BT-139", "BT-140"), "Invoice line allowance reason code (BT-140) and reason (BT-139)"),
-                           ("BR-CO-08", ("BT-144", "BT-145"), "Invoice line charge reason code (BT-145) and reason (BT-144)")):
+_REASON_PAIRS = (
+    ("BR-CO-05", ("BT-97", "BT-98"), "Document level allowance reason code (BT-98) and reason (BT-97)"),
+    ("BR-CO-06", ("BT-104", "BT-105"), "Document level charge reason code (BT-105) and reason (BT-104)"),
+    ("BR-CO-07", ("BT-139", "BT-140"), "Invoice line allowance reason code (BT-140) and reason (BT-139)"),
+    ("BR-CO-08", ("BT-144", "BT-145"), "Invoice line charge reason code (BT-145) and reason (BT-144)"),
+)
+for _id, _terms, _what in _REASON_PAIRS:
     register(_id, _never, terms=_terms,
              description=f"{_what} shall indicate the same type of allowance or charge "
                          "(the schematron asserts true(): never fires).")
@@ -52,7 +55,8 @@ for _id, _terms, _what in (("BR-CO-05", ("BT-97", "BT-98"), "Document level allo
 
 @rule("BR-CO-09", terms=("BT-31", "BT-48", "BT-63"))
 def br_co_09(inv: Any) -> Iterator[Hit]:
-    """The VAT identifiers (BT-31, BT-48, BT-63) shall have a prefix in accordance with ISO code ISO 3166-1 alpha-2 (Greece may use EL).
+    """The VAT identifiers (BT-31, BT-48, BT-63) shall have a prefix in accordance with ISO code ISO 3166-1 alpha-2
+    (Greece may use EL).
 
     UBL binding: ``contains(' 1A AD ... ', substring(CompanyID, 1, 2))`` - a
     substring test, so a one-character identifier passes; the list is the
@@ -94,12 +98,14 @@ _sum_rule("BR-CO-12", "sum_of_charges", "charges", "BT-108", "BT-99", "Sum of ch
 
 @rule("BR-CO-13", terms=("BT-109", "BT-106", "BT-107", "BT-108"))
 def br_co_13(inv: Any) -> Iterator[Hit]:
-    """Invoice total amount without VAT (BT-109) = Σ Invoice line net amount (BT-106) - Sum of allowances on document level (BT-107) + Sum of charges on document level (BT-108).
+    """Invoice total amount without VAT (BT-109) = Σ Invoice line net amount (BT-106) - Sum of allowances on
+    document level (BT-107) + Sum of charges on document level (BT-108).
 
     UBL binding: rounded to two decimals when there are allowances or
     charges, compared exactly when there are neither."""
     t = totals(inv)
-    net, allow, charge, given = dec(t.sum_of_line_net_amounts), dec(t.sum_of_allowances), dec(t.sum_of_charges), dec(t.total_without_vat)
+    net, allow, charge = dec(t.sum_of_line_net_amounts), dec(t.sum_of_allowances), dec(t.sum_of_charges)
+    given = dec(t.total_without_vat)
     if allow is None and charge is None:
         expected = net
     else:
@@ -126,7 +132,8 @@ def br_co_14(inv: Any) -> Iterator[Hit]:
 
 @rule("BR-CO-15", terms=("BT-112", "BT-109", "BT-110"))
 def br_co_15(inv: Any) -> Iterator[Hit]:
-    """Invoice total amount with VAT (BT-112) = Invoice total amount without VAT (BT-109) + Invoice total VAT amount (BT-110).
+    """Invoice total amount with VAT (BT-112) = Invoice total amount without VAT (BT-109) + Invoice total VAT
+    amount (BT-110).
 
     UBL binding: there must be exactly one tax total in the invoice currency
     (so BT-110 is required; the CII binding also accepts BT-112 = BT-109
@@ -150,7 +157,8 @@ def br_co_15(inv: Any) -> Iterator[Hit]:
 
 @rule("BR-CO-16", terms=("BT-115", "BT-112", "BT-113", "BT-114"))
 def br_co_16(inv: Any) -> Iterator[Hit]:
-    """Amount due for payment (BT-115) = Invoice total amount with VAT (BT-112) - Paid amount (BT-113) + Rounding amount (BT-114)."""
+    """Amount due for payment (BT-115) = Invoice total amount with VAT (BT-112) - Paid amount (BT-113) + Rounding
+    amount (BT-114)."""
     t = totals(inv)
     due, total, paid, rnd = dec(t.amount_due), dec(t.total_with_vat), dec(t.paid_amount), dec(t.rounding_amount)
     if paid is not None and rnd is None:
@@ -169,7 +177,8 @@ def br_co_16(inv: Any) -> Iterator[Hit]:
 
 @rule("BR-CO-17", terms=("BT-117", "BT-116", "BT-119"))
 def br_co_17(inv: Any) -> Iterator[Hit]:
-    """VAT category tax amount (BT-117) = VAT category taxable amount (BT-116) x (VAT category rate (BT-119) / 100), rounded to two decimals.
+    """VAT category tax amount (BT-117) = VAT category taxable amount (BT-116) x (VAT category rate (BT-119) /
+    100), rounded to two decimals.
 
     As in the schematron: within a tolerance of 1 (strictly); a rate that
     rounds to 0 (or no rate) needs a tax amount that rounds to 0."""
@@ -197,7 +206,8 @@ def br_co_18(inv: Any) -> Iterator[Hit]:
 
 @rule("BR-CO-19", terms=("BT-73", "BT-74", "BT-8"))
 def br_co_19(inv: Any) -> Iterator[Hit]:
-    """If Invoicing period (BG-14) is used, the Invoicing period start date (BT-73) or the Invoicing period end date (BT-74) shall be filled, or both."""
+    """If Invoicing period (BG-14) is used, the Invoicing period start date (BT-73) or the Invoicing period end
+    date (BT-74) shall be filled, or both."""
     period = get(inv, "delivery.invoicing_period")
     if period is None or period.start_date is not None or period.end_date is not None:
         return
@@ -209,7 +219,8 @@ def br_co_19(inv: Any) -> Iterator[Hit]:
 
 @rule("BR-CO-20", terms=("BT-134", "BT-135"))
 def br_co_20(inv: Any) -> Iterator[Hit]:
-    """If Invoice line period (BG-26) is used, the Invoice line period start date (BT-134) or the Invoice line period end date (BT-135) shall be filled, or both."""
+    """If Invoice line period (BG-26) is used, the Invoice line period start date (BT-134) or the Invoice line
+    period end date (BT-135) shall be filled, or both."""
     for i, line in items(getattr(inv, "lines", None)):
         period = line.period
         if period is not None and period.start_date is None and period.end_date is None:
@@ -242,7 +253,8 @@ _reason_rule("BR-CO-24", "lines.charges", ("BT-144", "BT-145"), "charge")
 
 @rule("BR-CO-26", terms=("BT-29", "BT-30", "BT-31"))
 def br_co_26(inv: Any) -> Iterator[Hit]:
-    """In order for the buyer to automatically identify a supplier, the Seller identifier (BT-29), the Seller legal registration identifier (BT-30) and/or the Seller VAT identifier (BT-31) shall be present.
+    """In order for the buyer to automatically identify a supplier, the Seller identifier (BT-29), the Seller legal
+    registration identifier (BT-30) and/or the Seller VAT identifier (BT-31) shall be present.
 
     UBL binding: a seller identifier with scheme SEPA (a bank assigned
     creditor identifier) does not count."""

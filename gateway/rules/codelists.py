@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional
 import yaml
 
 from .access import get, items
-from .registry import Hit, register
+from .registry import Hit, first_paragraph, register
 from .xpath import fmt, normalize_space
 
 CODELISTS_FILE = Path(__file__).with_name("codelists.yaml")
@@ -164,7 +164,7 @@ def br_cl_24(inv: Any) -> Iterator[Hit]:
                       f"({', '.join(code_list('MIME'))}).")
 
 
-register("BR-CL-08", br_cl_08, terms=("BT-21",), description=br_cl_08.__doc__.splitlines()[0])
-register("BR-CL-24", br_cl_24, terms=("BT-125-1",), description=br_cl_24.__doc__.splitlines()[0])
+register("BR-CL-08", br_cl_08, terms=("BT-21",), description=first_paragraph(br_cl_08.__doc__))
+register("BR-CL-24", br_cl_24, terms=("BT-125-1",), description=first_paragraph(br_cl_24.__doc__))
 
 __all__ = ["code_list", "code_set", "in_list", "source"]

@@ -142,32 +142,36 @@ def br_20(inv: Any) -> Iterator[Hit]:
 
 # --- invoice lines ------------------------------------------------------------------
 
-def _line_rule(rule_id: str, term: str, description: str, fails: Callable[[Any], bool], field: str) -> None:
+def _line_rule(rule_id: str, term: str, description: str, fails: Callable[[Any], bool], field: str,
+               problem: Callable[[Any], str]) -> None:
     def check(inv: Any) -> Iterator[Hit]:
         for i, line in items(getattr(inv, "lines", None)):
             if fails(line):
-                yield Hit(f"lines[{i}].{field}", f"Invoice line {i + 1}: {description[0].lower()}{description[1:]}")
+                yield Hit(f"lines[{i}].{field}", f"Invoice line {i + 1} {problem(line)}.")
     register(rule_id, check, terms=(term,), description=description)
 
 
 _line_rule("BR-21", "BT-126", "Each Invoice line (BG-25) shall have an Invoice line identifier (BT-126).",
-           lambda ln: blank(ln.identifier), "identifier")
+           lambda ln: blank(ln.identifier), "identifier", lambda ln: "has no Invoice line identifier (BT-126)")
 _line_rule("BR-22", "BT-129", "Each Invoice line (BG-25) shall have an Invoiced quantity (BT-129).",
-           lambda ln: ln.quantity is None, "quantity")
+           lambda ln: ln.quantity is None, "quantity", lambda ln: "has no Invoiced quantity (BT-129)")
 _line_rule("BR-23", "BT-130", "An Invoice line (BG-25) shall have an Invoiced quantity unit of measure code (BT-130).",
-           lambda ln: ln.quantity_unit_code is None, "quantity_unit_code")
+           lambda ln: ln.quantity_unit_code is None, "quantity_unit_code",
+           lambda ln: "has no Invoiced quantity unit of measure code (BT-130)")
 _line_rule("BR-24", "BT-131", "Each Invoice line (BG-25) shall have an Invoice line net amount (BT-131).",
-           lambda ln: ln.net_amount is None, "net_amount")
+           lambda ln: ln.net_amount is None, "net_amount", lambda ln: "has no Invoice line net amount (BT-131)")
 _line_rule("BR-25", "BT-153", "Each Invoice line (BG-25) shall contain the Item name (BT-153).",
-           lambda ln: blank(get(ln, "item.name")), "item.name")
+           lambda ln: blank(get(ln, "item.name")), "item.name", lambda ln: "has no Item name (BT-153)")
 _line_rule("BR-26", "BT-146", "Each Invoice line (BG-25) shall contain the Item net price (BT-146).",
-           lambda ln: get(ln, "price.net_price") is None, "price.net_price")
+           lambda ln: get(ln, "price.net_price") is None, "price.net_price",
+           lambda ln: "has no Item net price (BT-146)")
 # ``(cac:Price/cbc:PriceAmount) >= 0``: false when the price is missing, so BR-27 fires with BR-26
 _line_rule("BR-27", "BT-146", "The Item net price (BT-146) shall NOT be negative.",
-           lambda ln: not ge(dec(get(ln, "price.net_price")), 0), "price.net_price")
+           lambda ln: not ge(dec(get(ln, "price.net_price")), 0), "price.net_price",
+           lambda ln: f"has a negative or missing Item net price (BT-146): {fmt(get(ln, 'price.net_price'))}")
 _line_rule("BR-28", "BT-148", "The Item gross price (BT-148) shall NOT be negative.",
            lambda ln: get(ln, "price.gross_price") is not None and not ge(dec(ln.price.gross_price), 0),
-           "price.gross_price")
+           "price.gross_price", lambda ln: f"has a negative Item gross price (BT-148): {fmt(ln.price.gross_price)}")
 
 
 def _period_check(terms: tuple[str, str], where: str) -> Callable[[Any, str], Iterator[Hit]]:
@@ -185,7 +189,8 @@ _line_period = _period_check(("BT-134", "BT-135"), "invoice line period")
 
 @rule("BR-29", terms=("BT-73", "BT-74"))
 def br_29(inv: Any) -> Iterator[Hit]:
-    """If both Invoicing period start date (BT-73) and end date (BT-74) are given then the end date shall be later or equal to the start date."""
+    """If both Invoicing period start date (BT-73) and end date (BT-74) are given then the end date shall be later
+    or equal to the start date."""
     period = get(inv, "delivery.invoicing_period")
     if period is not None:
         yield from _doc_period(period, "delivery.invoicing_period")
@@ -193,7 +198,8 @@ def br_29(inv: Any) -> Iterator[Hit]:
 
 @rule("BR-30", terms=("BT-134", "BT-135"))
 def br_30(inv: Any) -> Iterator[Hit]:
-    """If both Invoice line period start date (BT-134) and end date (BT-135) are given then the end date shall be later or equal to the start date."""
+    """If both Invoice line period start date (BT-134) and end date (BT-135) are given then the end date shall be
+    later or equal to the start date."""
     for i, line in items(getattr(inv, "lines", None)):
         if line.period is not None:
             yield from _line_period(line.period, f"lines[{i}].period")
@@ -201,8 +207,8 @@ def br_30(inv: Any) -> Iterator[Hit]:
 
 # --- document and line allowances and charges -----------------------------------------
 
-def _ac_rule(rule_id: str, group: str, label: str, term: str, description: str,
-             fails: Callable[[Any], bool], field: str) -> None:
+def _ac_rule(rule_id: str, group: str, label: str, term: Any, description: str,
+             fails: Callable[[Any], bool], field: str, problem: str) -> None:
     def check(inv: Any) -> Iterator[Hit]:
         if group.startswith("lines."):
             sub = group.split(".", 1)[1]
@@ -210,11 +216,12 @@ def _ac_rule(rule_id: str, group: str, label: str, term: str, description: str,
                 for k, ac in items(getattr(line, sub, None)):
                     if fails(ac):
                         yield Hit(f"lines[{i}].{sub}[{k}]" + (f".{field}" if field else ""),
-                                  f"Invoice line {i + 1}, {label} {k + 1}: {description}")
+                                  f"Invoice line {i + 1}, {label} {k + 1} {problem}.")
         else:
             for k, ac in items(getattr(inv, group, None)):
                 if fails(ac):
-                    yield Hit(f"{group}[{k}]" + (f".{field}" if field else ""), f"{label} {k + 1}: {description}")
+                    yield Hit(f"{group}[{k}]" + (f".{field}" if field else ""),
+                              f"Document level {label} {k + 1} {problem}.")
     register(rule_id, check, terms=(term,) if isinstance(term, str) else term, description=description)
 
 
@@ -224,56 +231,61 @@ def _no_reason(ac: Any) -> bool:
 
 _ac_rule("BR-31", "allowances", "document level allowance", "BT-92",
          "Each Document level allowance (BG-20) shall have a Document level allowance amount (BT-92).",
-         lambda a: a.amount is None, "amount")
+         lambda a: a.amount is None, "amount", "has no amount (BT-92)")
 _ac_rule("BR-32", "allowances", "document level allowance", "BT-95",
          "Each Document level allowance (BG-20) shall have a Document level allowance VAT category code (BT-95).",
-         lambda a: a.vat_category_code is None, "vat_category_code")
+         lambda a: a.vat_category_code is None, "vat_category_code", "has no VAT category code (BT-95)")
 _ac_rule("BR-33", "allowances", "document level allowance", ("BT-97", "BT-98"),
          "Each Document level allowance (BG-20) shall have a Document level allowance reason (BT-97) "
-         "or a Document level allowance reason code (BT-98).", _no_reason, "")
+         "or a Document level allowance reason code (BT-98).", _no_reason, "",
+         "has neither a reason (BT-97) nor a reason code (BT-98)")
 _ac_rule("BR-36", "charges", "document level charge", "BT-99",
          "Each Document level charge (BG-21) shall have a Document level charge amount (BT-99).",
-         lambda a: a.amount is None, "amount")
+         lambda a: a.amount is None, "amount", "has no amount (BT-99)")
 _ac_rule("BR-37", "charges", "document level charge", "BT-102",
          "Each Document level charge (BG-21) shall have a Document level charge VAT category code (BT-102).",
-         lambda a: a.vat_category_code is None, "vat_category_code")
+         lambda a: a.vat_category_code is None, "vat_category_code", "has no VAT category code (BT-102)")
 _ac_rule("BR-38", "charges", "document level charge", ("BT-104", "BT-105"),
          "Each Document level charge (BG-21) shall have a Document level charge reason (BT-104) "
-         "or a Document level charge reason code (BT-105).", _no_reason, "")
+         "or a Document level charge reason code (BT-105).", _no_reason, "",
+         "has neither a reason (BT-104) nor a reason code (BT-105)")
 _ac_rule("BR-41", "lines.allowances", "allowance", "BT-136",
          "Each Invoice line allowance (BG-27) shall have an Invoice line allowance amount (BT-136).",
-         lambda a: a.amount is None, "amount")
+         lambda a: a.amount is None, "amount", "has no amount (BT-136)")
 _ac_rule("BR-42", "lines.allowances", "allowance", ("BT-139", "BT-140"),
          "Each Invoice line allowance (BG-27) shall have an Invoice line allowance reason (BT-139) "
-         "or an Invoice line allowance reason code (BT-140).", _no_reason, "")
+         "or an Invoice line allowance reason code (BT-140).", _no_reason, "",
+         "has neither a reason (BT-139) nor a reason code (BT-140)")
 _ac_rule("BR-43", "lines.charges", "charge", "BT-141",
          "Each Invoice line charge (BG-28) shall have an Invoice line charge amount (BT-141).",
-         lambda a: a.amount is None, "amount")
+         lambda a: a.amount is None, "amount", "has no amount (BT-141)")
 _ac_rule("BR-44", "lines.charges", "charge", ("BT-144", "BT-145"),
          "Each Invoice line charge (BG-28) shall have an Invoice line charge reason (BT-144) "
-         "or an Invoice line charge reason code (BT-145).", _no_reason, "")
+         "or an Invoice line charge reason code (BT-145).", _no_reason, "",
+         "has neither a reason (BT-144) nor a reason code (BT-145)")
 
 
 # --- VAT breakdown -------------------------------------------------------------------------
 
-def _vb_rule(rule_id: str, term: str, description: str, fails: Callable[[Any], bool], field: str) -> None:
+def _vb_rule(rule_id: str, term: str, description: str, fails: Callable[[Any], bool], field: str,
+             problem: str) -> None:
     def check(inv: Any) -> Iterator[Hit]:
         for j, vb in items(getattr(inv, "vat_breakdown", None)):
             if fails(vb):
-                yield Hit(f"vat_breakdown[{j}]" + (f".{field}" if field else ""),
-                          f"VAT breakdown {j + 1}: {description[0].lower()}{description[1:]}")
+                yield Hit(f"vat_breakdown[{j}]" + (f".{field}" if field else ""), f"VAT breakdown {j + 1} {problem}.")
     register(rule_id, check, terms=(term,), description=description)
 
 
 _vb_rule("BR-45", "BT-116", "Each VAT breakdown (BG-23) shall have a VAT category taxable amount (BT-116).",
-         lambda vb: vb.taxable_amount is None, "taxable_amount")
+         lambda vb: vb.taxable_amount is None, "taxable_amount", "has no VAT category taxable amount (BT-116)")
 _vb_rule("BR-46", "BT-117", "Each VAT breakdown (BG-23) shall have a VAT category tax amount (BT-117).",
-         lambda vb: vb.tax_amount is None, "tax_amount")
+         lambda vb: vb.tax_amount is None, "tax_amount", "has no VAT category tax amount (BT-117)")
 _vb_rule("BR-47", "BT-118", "Each VAT breakdown (BG-23) shall be defined through a VAT category code (BT-118).",
-         lambda vb: vb.category_code is None, "category_code")
+         lambda vb: vb.category_code is None, "category_code", "has no VAT category code (BT-118)")
 _vb_rule("BR-48", "BT-119", "Each VAT breakdown (BG-23) shall have a VAT category rate (BT-119), "
                             "except if the Invoice is not subject to VAT.",
-         lambda vb: vb.rate is None and normalize_space(vb.category_code) != "O", "rate")
+         lambda vb: vb.rate is None and normalize_space(vb.category_code) != "O", "rate",
+         "has no VAT category rate (BT-119)")
 
 
 # --- payment ---------------------------------------------------------------------------------
@@ -330,7 +342,8 @@ def br_51(inv: Any) -> Iterator[Hit]:
 
 @rule("BR-61", terms=("BT-84", "BT-81"))
 def br_61(inv: Any) -> Iterator[Hit]:
-    """If the Payment means type code (BT-81) means SEPA credit transfer, Local credit transfer or Non-SEPA international credit transfer, the Payment account identifier (BT-84) shall be present."""
+    """If the Payment means type code (BT-81) means SEPA credit transfer, Local credit transfer or Non-SEPA
+    international credit transfer, the Payment account identifier (BT-84) shall be present."""
     pi = getattr(inv, "payment_instructions", None)
     if pi is None or normalize_space(pi.means_type_code) not in ("30", "58"):
         return
@@ -353,7 +366,8 @@ def br_52(inv: Any) -> Iterator[Hit]:
 
 @rule("BR-53", terms=("BT-6", "BT-111"))
 def br_53(inv: Any) -> Iterator[Hit]:
-    """If the VAT accounting currency code (BT-6) is present, then the Invoice total VAT amount in accounting currency (BT-111) shall be provided.
+    """If the VAT accounting currency code (BT-6) is present, then the Invoice total VAT amount in accounting
+    currency (BT-111) shall be provided.
 
     UBL binding: some tax total must be in that currency, so when BT-6
     equals the invoice currency BT-110 satisfies it (the CII binding rejects
@@ -373,7 +387,8 @@ def br_53(inv: Any) -> Iterator[Hit]:
 
 @rule("BR-54", terms=("BT-160", "BT-161"))
 def br_54(inv: Any) -> Iterator[Hit]:
-    """Each Item attribute (BG-32) shall contain an Item attribute name (BT-160) and an Item attribute value (BT-161)."""
+    """Each Item attribute (BG-32) shall contain an Item attribute name (BT-160) and an Item attribute value
+    (BT-161)."""
     for i, line in items(getattr(inv, "lines", None)):
         for k, attr in items(get(line, "item.attributes")):
             if attr.name is None or attr.value is None:

@@ -58,6 +58,11 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
+def first_paragraph(doc: Optional[str]) -> str:
+    """The first paragraph of a docstring, on one line."""
+    return " ".join((doc or "").strip().split("\n\n", 1)[0].split())
+
+
 def family_of(rule_id: str) -> str:
     """'BR-CO-10' -> 'BR-CO', 'BR-01' -> 'BR'."""
     head, _, tail = rule_id.rpartition("-")
@@ -77,9 +82,9 @@ def rule(rule_id: str, *, terms: Iterable[str], severity: str = FATAL,
          description: Optional[str] = None) -> Callable[[Check], Check]:
     """Register the decorated function as business rule ``rule_id``.
 
-    The description defaults to the first line of the function's docstring."""
+    The description defaults to the first paragraph of the function's docstring."""
     def deco(fn: Check) -> Check:
-        desc = description or (fn.__doc__ or rule_id).strip().splitlines()[0]
+        desc = description or first_paragraph(fn.__doc__) or rule_id
         register(rule_id, fn, terms=terms, description=desc, severity=severity)
         return fn
     return deco

@@ -31,7 +31,7 @@ from gateway.model import is_empty
 
 from .access import (buyer_legal_id, buyer_vat_id, cat, get, items, line_category, line_rate,
                      seller_any_tax_ids, seller_vat_ids)
-from .registry import Hit, register
+from .registry import Hit, first_paragraph, register
 from .xpath import (add, dec, div100, double_shift, eq, fmt, ge, gt, lt, mul, round2, sub,
                     xabs, xsum)
 
@@ -287,7 +287,8 @@ for _c in CATEGORIES:
 # --- rules that only some categories have ------------------------------------------------
 
 def br_ic_11(inv: Any) -> Iterator[Hit]:
-    """In an Invoice with a VAT breakdown of category 'Intra-community supply' the Actual delivery date (BT-72) or the Invoicing period (BG-14) shall not be blank.
+    """In an Invoice with a VAT breakdown of category 'Intra-community supply' the Actual delivery date (BT-72) or
+    the Invoicing period (BG-14) shall not be blank.
 
     UBL binding: a delivery date longer than one character, or anything in
     the document InvoicePeriod - which also holds the VAT point date code (BT-8)."""
@@ -303,7 +304,8 @@ def br_ic_11(inv: Any) -> Iterator[Hit]:
 
 
 def br_ic_12(inv: Any) -> Iterator[Hit]:
-    """In an Invoice with a VAT breakdown of category 'Intra-community supply' the Deliver to country code (BT-80) shall not be blank."""
+    """In an Invoice with a VAT breakdown of category 'Intra-community supply' the Deliver to country code (BT-80)
+    shall not be blank."""
     if not _breakdowns(inv, "K"):
         return
     country = get(inv, "delivery.deliver_to_address.country_code")
@@ -361,27 +363,33 @@ def br_b_01(inv: Any) -> Iterator[Hit]:
 
 
 def br_b_02(inv: Any) -> Iterator[Hit]:
-    """An Invoice that contains an item, an allowance, or a charge at the document level, where the VAT category code is 'Split payment' (B) shall not contain an invoice line, an allowance, or a charge at the document level, where the VAT category code is 'Standard rated' (S)."""
+    """An Invoice that contains an item, an allowance, or a charge at the document level, where the VAT category
+    code is 'Split payment' (B) shall not contain an invoice line, an allowance, or a charge at the document
+    level, where the VAT category code is 'Standard rated' (S)."""
     if _b_used(inv, "B") and _b_used(inv, "S"):
         yield Hit("vat_breakdown", "VAT categories 'Split payment' (B) and 'Standard rated' (S) shall not be "
                                    "used in the same Invoice.")
 
 
 def _doc(fn: Callable[..., Any]) -> str:
-    return (fn.__doc__ or "").strip().splitlines()[0]
+    return first_paragraph(fn.__doc__)
 
 
 register("BR-IC-11", br_ic_11, terms=("BT-72", "BG-14"), description=_doc(br_ic_11))
 register("BR-IC-12", br_ic_12, terms=("BT-80",), description=_doc(br_ic_12))
 register("BR-O-11", _o_exclusive("vat_breakdown", "no other VAT breakdown"), terms=("BT-118",),
-         description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain other VAT breakdown groups.")
+         description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain other "
+                     "VAT breakdown groups.")
 register("BR-O-12", _o_exclusive("lines", "no invoice line"), terms=("BT-151",),
-         description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain lines of another VAT category.")
+         description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain lines of "
+                     "another VAT category.")
 register("BR-O-13", _o_exclusive("allowances", "no document level allowance"), terms=("BT-95",),
          description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain document level "
                      "allowances of another VAT category.")
 register("BR-O-14", _o_exclusive("charges", "no document level charge"), terms=("BT-102",),
          description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain document level "
                      "charges of another VAT category.")
-register("BR-B-01", br_b_01, terms=("BT-118", "BT-151", "BT-40", "BT-55"), description=_doc(br_b_01))
-register("BR-B-02", br_b_02, terms=("BT-118", "BT-151", "BT-95", "BT-102"), description=_doc(br_b_02))
+register("BR-B-01", br_b_01, terms=("BT-118", "BT-151", "BT-40", "BT-55"),
+         description=_doc(br_b_01))
+register("BR-B-02", br_b_02, terms=("BT-118", "BT-151", "BT-95", "BT-102"),
+         description=_doc(br_b_02))
