@@ -129,3 +129,18 @@ def test_same_invoice_in_ubl_and_cii_reads_into_the_same_model():
             assert uv == cv, (ubl_path.name, term, uv, cv)
         assert sorted(v for (t, _), v in u.items() if t == "BT-131") == \
             sorted(v for (t, _), v in c.items() if t == "BT-131")
+
+
+@pytest.mark.parametrize("name, currency", [
+    ("ubl/cen-en16931/ubl-tc434-example2.xml", b"<cbc:DocumentCurrencyCode>NOK</cbc:DocumentCurrencyCode>"),
+    ("cii/cen-en16931/CII_example2.xml", b"<ram:InvoiceCurrencyCode>NOK</ram:InvoiceCurrencyCode>"),
+])
+def test_vat_breakdown_is_read_even_without_a_document_currency(name, currency):
+    """An invalid document (no BT-5) must still show its VAT figures, so the rules judge what is there."""
+    data = (CORPUS / name).read_bytes()
+    assert currency in data
+    full = read_document(data).invoice
+    broken = read_document(data.replace(currency, b"")).invoice
+    assert broken.currency_code is None
+    assert broken.vat_breakdown == full.vat_breakdown and len(full.vat_breakdown) >= 2
+    assert broken.totals.total_vat == full.totals.total_vat
