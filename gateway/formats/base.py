@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..findings import Finding
+from .. import mapping
+from ..findings import WARNING, Finding
 from ..mapping import Dropped, SourceMap
 from ..model import Invoice
 
@@ -32,3 +33,16 @@ class Rendering:
     findings: list[Finding] = field(default_factory=list)   # e.g. XSD errors of the output
     media_type: str = "application/xml"
     extension: Optional[str] = ".xml"
+
+
+def unread_findings(smap: mapping.SourceMap, spec: mapping.MappingSpec) -> list[Finding]:
+    """Content the mapping does not read: a warning each, so nothing is dropped unseen."""
+    out = []
+    for el, attr in smap.unread(spec.structural):
+        value = el.get(attr) if attr else el.text.strip()
+        out.append(Finding(
+            rule="READ-UNMAPPED", severity=WARNING,
+            message=f"{'attribute' if attr else 'element'} not part of EN 16931 as mapped by {spec.name}; "
+                    f"its value {value[:60]!r} is kept only in the original",
+            location=smap.where(el, attr), line=el.sourceline))
+    return out

@@ -13,12 +13,10 @@ from lxml import etree
 
 from .. import mapping
 from ..errors import InputError
-from ..findings import WARNING, Finding
-from ..mapping.engine import xpath_of
 from ..model import Invoice
 from ..xml import safe
 from ..xml.schema import XmlSchema
-from .base import Document, Rendering
+from .base import Document, Rendering, unread_findings
 
 
 class XmlSyntax:
@@ -62,19 +60,6 @@ class XmlSyntax:
         schema.sort_children(result.root)
         findings = schema.validate(result.root) if validate else []
         return Rendering(self.name, spec.name, safe.serialize(result.root), result.dropped, findings)
-
-
-def unread_findings(smap: mapping.SourceMap, spec: mapping.MappingSpec) -> list[Finding]:
-    """Content the mapping does not read: a warning each, so nothing is dropped unseen."""
-    out = []
-    for el, attr in smap.unread(spec.structural):
-        value = el.get(attr) if attr else el.text.strip()
-        out.append(Finding(
-            rule="READ-UNMAPPED", severity=WARNING,
-            message=f"{'attribute' if attr else 'element'} not part of EN 16931 as mapped by {spec.name}; "
-                    f"its value {value[:60]!r} is kept only in the original",
-            location=xpath_of(el, attr), line=el.sourceline))
-    return out
 
 
 def getattr_term(invoice: Invoice, tid: str):

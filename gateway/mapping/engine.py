@@ -40,6 +40,10 @@ class SourceMap:
     places: dict[str, tuple[etree._Element, Optional[str]]] = field(default_factory=dict)
     describe: Any = None   # syntax-specific: element -> human location; default: an XPath
 
+    def where(self, el: etree._Element, attribute: Optional[str] = None) -> str:
+        """How a person finds this element in the original: the syntax's own words, else an XPath."""
+        return self.describe(el, attribute) if self.describe else xpath_of(el, attribute)
+
     def add(self, mpath: str, element: etree._Element, attribute: Optional[str] = None) -> None:
         self.places[mpath] = (element, attribute)
 
@@ -50,12 +54,10 @@ class SourceMap:
             hit = self.places.get(p)
             if hit is not None:
                 el, attr = hit
-                where = self.describe(el, attr) if self.describe else xpath_of(el, attr)
-                return where, el.sourceline
+                return self.where(el, attr), el.sourceline
             p = _parent_path(p)
         if self.root is not None and mpath is not None:   # absent at top level: the document itself
-            where = self.describe(self.root, None) if self.describe else xpath_of(self.root)
-            return where, self.root.sourceline
+            return self.where(self.root), self.root.sourceline
         return None, None
 
     def unread(self, structural: list = ()) -> list[tuple[etree._Element, Optional[str]]]:
@@ -216,11 +218,11 @@ def _compile_template(template: str) -> tuple[re.Pattern, list[tuple[str, list[s
 # --- reading ------------------------------------------------------------------------------
 
 class Reader:
-    def __init__(self, spec: MappingSpec, root: etree._Element):
+    def __init__(self, spec: MappingSpec, root: etree._Element, describe: Any = None):
         self.spec = spec
         self.root = root
         self.findings: list[Finding] = []
-        self.smap = SourceMap(root=root)
+        self.smap = SourceMap(root=root, describe=describe)
         self.variables: dict[str, str] = {}
         self._order: Optional[dict] = None
 
@@ -326,14 +328,15 @@ class Reader:
         first = self.raw(hits[0])
         for i, hit in enumerate(hits[1:], start=1):
             el = hit.getparent() if isinstance(hit, str) else hit
-            self.smap.add(f"{mpath}#{i}", el, getattr(hit, "attrname", None))
+            attr = getattr(hit, "attrname", None)
+            self.smap.add(f"{mpath}#{i}", el, attr)
             other = self.raw(hit)
             if (other or "").strip() != (first or "").strip():
                 self.findings.append(Finding(
                     rule="READ-CONFLICT", severity=WARNING, terms=(node.term,), path=mpath,
                     message=f"{node.term} occurs several times with different values "
                             f"({(first or '').strip()!r}, {(other or '').strip()!r}); the first is kept",
-                    location=xpath_of(el), line=el.sourceline))
+                    location=self.smap.where(el, attr), line=el.sourceline))
 
     def template_values(self, cls: type, template: str, text: str) -> dict[str, Any]:
         regex, sections = _compile_template(template)
@@ -404,7 +407,7 @@ class Reader:
                 return _parse_value(text, typ, self.spec)
             return _parse_value(text, typ, self.spec, node.codes, node.format)
         except _ValueError as exc:
-            where = self.smap.describe(el, attr) if self.smap.describe else xpath_of(el, attr)
+            where = self.smap.where(el, attr)
             self.findings.append(Finding(
                 rule="READ-VALUE", message=f"{node.term}: {exc}", terms=(node.term,), path=mpath,
                 location=where, line=el.sourceline if el is not None else None))
@@ -619,9 +622,13 @@ def _prune_empty(el: etree._Element) -> bool:
     return len(el) == 0 and not (el.text or "").strip() and not el.attrib
 
 
-def read(spec: MappingSpec, root: etree._Element) -> ReadResult:
-    """Read a syntax tree into the model through a mapping."""
-    return Reader(spec, root).run()
+def read(spec: MappingSpec, root: etree._Element, describe: Any = None) -> ReadResult:
+    """Read a syntax tree into the model through a mapping.
+
+    ``describe(element, attribute) -> str`` says where a value is in the
+    syntax's own terms (EDIFACT segment and element, CSV row and column);
+    without it, locations are XPaths."""
+    return Reader(spec, root, describe).run()
 
 
 def write(spec: MappingSpec, invoice: model.Invoice, root: Optional[etree._Element] = None) -> WriteResult:
