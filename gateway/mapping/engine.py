@@ -462,7 +462,7 @@ class Writer:
             el.text = self.compose(obj, node.text)
         for f in model.term_fields(type(obj)):
             value = getattr(obj, f.name)
-            if model.is_empty(value) or f.term in node.children or f.term in template_terms:
+            if _absent(value) or f.term in node.children or f.term in template_terms:
                 continue
             cpath = f"{mpath}.{f.name}" if mpath else f.name
             if f.repeats:
@@ -483,7 +483,7 @@ class Writer:
                     self.drop(item, f.term, f"{cpath}[{i}]")
                 for i, item in enumerate(items):
                     self.write_node(child, item, el, obj, f"{cpath}[{i}]", new_item=child.repeats)
-            elif not model.is_empty(value):
+            elif not _absent(value):        # a group empty deep down leaves empty elements: pruned later
                 self.write_node(child, value, el, obj, cpath, new_item=False)
         if node.const and mpath and not model.is_empty(obj):
             self.consts(node, el)
@@ -570,7 +570,7 @@ class Writer:
         if model.is_compound(type(value)):
             for sf in model.term_fields(type(value)):
                 sv = getattr(value, sf.name)
-                if sf.term == "" or model.is_empty(sv):
+                if sf.term == "" or _absent(sv):
                     continue
                 p = node.subs.get(sf.term)
                 if p is None:
@@ -612,6 +612,11 @@ class Writer:
                 continue
             out.append(_TEMPLATE_TERM.sub(lambda m: str(by_term.get(m.group(1)) or ""), body))
         return "".join(out)
+
+
+def _absent(value: Any) -> bool:
+    """Shallow emptiness, for the write path (deep checks there cost more than the pruning they save)."""
+    return value is None or value == "" or value == []
 
 
 def _prune_empty(el: etree._Element) -> bool:

@@ -102,6 +102,7 @@ class Step:
     predicates: list[str] = field(default_factory=list)
     builders: list[tuple[list[str], str]] = field(default_factory=list)  # constructive predicates
     find: Any = None          # compiled XPath selecting matching children
+    tag: Optional[str] = None  # Clark name, for predicate-free element steps (fast path)
 
     @property
     def is_attribute(self) -> bool:
@@ -137,6 +138,8 @@ class Path:
                     step.builders.append((split_steps(m.group("lhs")), m.group("rhs")))
             if not step.is_attribute and name not in (".", ".."):
                 step.find = self._compile(step.xpath)
+                if not preds and "*" not in name:
+                    step.tag = self.qname(name)
             self.steps.append(step)
         for s in self.steps[:-1]:
             if s.is_attribute:
@@ -148,6 +151,7 @@ class Path:
                 raise MappingError(f"unknown namespace prefix {prefix!r} in path {text!r}")
         self.read_xpath = "/".join(s.xpath for s in self.steps) or "."
         self._select = self._compile(self.read_xpath)
+
 
     def _compile(self, xp: str) -> etree.XPath:
         try:
@@ -219,9 +223,14 @@ class Path:
                 raise MappingError(f"path {self.text!r} climbs above the root")
             return parent
         if not create_new:
-            found = step.find(node, **variables) if self.variables else step.find(node)
-            if found:
-                return found[0]
+            if step.tag is not None:        # no predicate: lxml's C-level find is enough
+                hit = node.find(step.tag)
+                if hit is not None:
+                    return hit
+            else:
+                found = step.find(node, **variables) if self.variables else step.find(node)
+                if found:
+                    return found[0]
         child = etree.SubElement(node, self.qname(step.name))
         for lhs, rhs in step.builders:
             value = rhs[1:-1] if rhs[0] in "'\"" else variables.get(rhs[1:], "")
