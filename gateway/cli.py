@@ -29,7 +29,7 @@ import click
 
 from .errors import EdigateError, InputError
 from .findings import Finding
-from .formats import WRITABLE
+from .formats import EXTENSIONS, WRITABLE
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_SETUP = 0, 1, 2, 3
 
@@ -116,8 +116,8 @@ def _reraise_if_debug(ctx: click.Context, exc: BaseException) -> None:
 
 # --- inputs -------------------------------------------------------------------------------
 
-def _xml_files(folder: Path, exclude: Optional[Path] = None) -> list[Path]:
-    """Every ``*.xml`` file (any case) under ``folder``, sorted; symlinked folders not followed."""
+def _document_files(folder: Path, exclude: Optional[Path] = None) -> list[Path]:
+    """Every ``*.xml`` and ``*.pdf`` file (any case) under ``folder``, sorted; symlinked folders not followed."""
     excluded = exclude.resolve() if exclude is not None else None
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
@@ -125,19 +125,19 @@ def _xml_files(folder: Path, exclude: Optional[Path] = None) -> list[Path]:
         if excluded is not None:
             dirnames[:] = [d for d in dirnames if (here / d).resolve() != excluded]
         dirnames.sort()
-        found.extend(here / n for n in sorted(filenames) if n.lower().endswith(".xml"))
+        found.extend(here / n for n in sorted(filenames) if n.lower().endswith((".xml", ".pdf")))
     return found
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
-        out.extend(_xml_files(p) if p.is_dir() else [p])
+        out.extend(_document_files(p) if p.is_dir() else [p])
     return out
 
 
 def _schematron(syntax: str):
-    """The compiled CEN schematron for ``ubl`` or ``cii`` (exit 3 when it cannot be found)."""
+    """The compiled CEN schematron for ``ubl`` or ``cii``/``facturx`` (exit 3 when it cannot be found)."""
     from .xml import schematron
     try:
         return schematron.cen_ubl() if syntax == "ubl" else schematron.cen_cii()
@@ -158,7 +158,7 @@ class _SetupError(click.ClickException):
 def main(ctx: click.Context, debug: bool) -> None:
     """edigate: e-invoices through the EN 16931 model.
 
-    Translate between UBL 2.1 and UN/CEFACT CII (Factur-X / ZUGFeRD XML),
+    Translate between UBL 2.1, UN/CEFACT CII and Factur-X PDF/A-3,
     validate against the EN 16931 business rules, list the mappings.
     Exit codes: 0 ok, 1 invalid document or output, 2 unreadable input,
     3 setup problem (see each command's --help).
@@ -197,7 +197,8 @@ def _translate_one(ctx: click.Context, con: _Console, src: Path, label: str, to:
     if schematron:
         checker = _schematron(to)
         try:
-            fatal = [f for f in checker.run(rendering.data) if f.fatal]
+            xml = getattr(rendering, "xml", None) or rendering.data   # Factur-X: the embedded XML
+            fatal = [f for f in checker.run(xml) if f.fatal]
         except Exception as exc:  # noqa: BLE001
             _reraise_if_debug(ctx, exc)
             con.err(f"error: {label}: schematron check failed: {_input_error(exc)}")
@@ -221,7 +222,7 @@ def _write(dest: Path, data: bytes) -> None:
         raise
 
 
-@main.command(context_settings=CONTEXT_SETTINGS, short_help="Translate a file or a folder to UBL or CII.")
+@main.command(context_settings=CONTEXT_SETTINGS, short_help="Translate a file or a folder to UBL, CII or Factur-X.")
 @click.argument("source", metavar="IN", type=click.Path(exists=True, path_type=Path))
 @click.option("--to", "to", required=True, type=click.Choice(WRITABLE, case_sensitive=False),
               help="Target syntax: ubl (UBL 2.1 Invoice/CreditNote) or cii (CII D16B, Factur-X XML).")
@@ -262,13 +263,13 @@ def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path],
             raise click.UsageError(f"-o {output}: not a folder (IN is a folder)")
         if output.resolve() == source.resolve():
             raise click.UsageError("-o must differ from IN: the outputs would overwrite the inputs")
-        jobs = [(f, output / f.relative_to(source).with_suffix(".xml"))
-                for f in _xml_files(source, exclude=output)]
+        jobs = [(f, output / f.relative_to(source).with_suffix(EXTENSIONS[to]))
+                for f in _document_files(source, exclude=output)]
         batch = True
     else:
         dest = output
         if dest is not None and dest.is_dir():
-            dest = dest / source.with_suffix(".xml").name
+            dest = dest / source.with_suffix(EXTENSIONS[to]).name
         jobs = [(source, dest)]
         batch = False
 

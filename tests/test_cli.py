@@ -394,3 +394,29 @@ def test_console_script(valid_ubl: Path, garbage: Path):
     bad = subprocess.run([str(exe), "validate", str(garbage)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert "not a document edigate recognises" in bad.stdout and "Traceback" not in bad.stderr
+
+
+@requires_corpus
+def test_translate_to_facturx_writes_a_pdf_that_reads_back(tmp_path):
+    src = CORPUS / "ubl/cen-en16931/ubl-tc434-example1.xml"
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run("translate", src, "--to", "facturx", "-o", out, "--schematron")
+    assert res.exit_code == 0, res.output
+    pdf = out / "ubl-tc434-example1.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    back = read_document(pdf.read_bytes())
+    assert back.syntax == "facturx"
+    assert back.invoice == read_document(src.read_bytes()).invoice
+
+
+@requires_corpus
+def test_validate_reads_facturx_pdfs_in_a_folder(tmp_path):
+    shutil.copy(CORPUS / "facturx/zugferd-corpus-xmlrechnung/EN16931_Einfach.pdf", tmp_path / "a.pdf")
+    shutil.copy(CORPUS / "facturx/fnfe-via-zugferd-corpus/Facture_FR_MINIMUM.pdf", tmp_path / "b.pdf")
+    res = run("validate", tmp_path, "--json")
+    assert res.exit_code == 1
+    report = {Path(r["file"]).name: r for r in json.loads(res.stdout)}
+    assert report["a.pdf"]["valid"] and report["a.pdf"]["syntax"] == "facturx"
+    assert not report["b.pdf"]["valid"]
+    assert "BR-16" in {f["rule"] for f in report["b.pdf"]["findings"]}

@@ -13,15 +13,16 @@ from ..errors import UnknownFormatError
 from ..findings import Finding
 from ..model import Invoice
 from ..xml import safe
-from . import cii, ubl
+from . import cii, facturx, ubl
 from .base import Document, Rendering
 from .detect import NS_ZUGFERD1, sniff
 
 __all__ = ["Document", "Rendering", "read_document", "write_document", "validate_document",
-           "WRITABLE", "detect"]
+           "WRITABLE", "EXTENSIONS", "detect"]
 
 XML_SYNTAXES = {"ubl": ubl.SYNTAX, "cii": cii.SYNTAX}
-WRITABLE = tuple(XML_SYNTAXES)
+WRITABLE = (*XML_SYNTAXES, "facturx")
+EXTENSIONS = {"ubl": ".xml", "cii": ".xml", "facturx": ".pdf"}
 
 
 def _xml_syntax(root: etree._Element):
@@ -52,11 +53,18 @@ def read_document(data: bytes) -> Document:
     if kind == "xml":
         root = safe.parse(data)
         return _xml_syntax(root).read(root)
+    if kind == "pdf":
+        return facturx.read(data)
     raise UnknownFormatError(f"{kind.upper()} input is recognised but not readable yet")
 
 
-def write_document(invoice: Invoice, syntax: str, *, validate: bool = False) -> Rendering:
-    """Write the model in a syntax; ``validate`` also checks the output against the XSD."""
+def write_document(invoice: Invoice, syntax: str, *, validate: bool = False, **options) -> Rendering:
+    """Write the model in a syntax; ``validate`` also checks the output against the XSD.
+
+    Factur-X takes ``profile`` and ``lang`` options and always checks its XML
+    against the profile's XSD."""
+    if syntax == "facturx":
+        return facturx.write(invoice, **options)
     try:
         target = XML_SYNTAXES[syntax]
     except KeyError:
