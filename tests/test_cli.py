@@ -213,7 +213,8 @@ def test_translate_output_folder_inside_input_is_not_read_back(valid_ubl: Path, 
 def test_translate_unreadable_single_file(garbage: Path):
     r = run("translate", garbage, "--to", "cii")
     assert r.exit_code == 2
-    assert r.stderr.strip() == f"error: {garbage}: not a document edigate recognises (expected XML, EDIFACT or PDF)"
+    assert r.stderr.strip() == (f"error: {garbage}: not a document edigate recognises (expected XML, EDIFACT, "
+                                "PDF or a CSV export with a known header)")
     assert r.stdout == ""
 
 

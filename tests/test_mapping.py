@@ -304,3 +304,35 @@ def test_shipped_mappings_compile_and_cover_every_term_they_can():
             # The UBL binding gives BG-1's subject code a place only inside the note text (template).
             missing -= {"BT-21", "BT-22"}
         assert missing == set(), (name, sorted(missing))
+
+
+def test_broadcast_compound_values_keep_their_scheme(tmp_path):
+    """A broadcast identifier is written with its scheme in every copy (it once lost it silently)."""
+    spec = mapping(tmp_path, """
+    terms:
+      BG-25:
+        each: t:row
+        BT-126: t:line
+      BG-4:
+        at: .
+        BT-34: {path: "t:row/t:endpoint", broadcast: true, BT-34-1: "@scheme"}
+    """)
+    inv = model.Invoice(seller=model.Seller(electronic_address=model.Identifier("123456789", "0009")),
+                        lines=[model.InvoiceLine(identifier="1"), model.InvoiceLine(identifier="2")])
+    res = write(spec, inv)
+    assert res.dropped == []
+    eps = res.root.findall("{urn:test}row/{urn:test}endpoint")
+    assert [(e.text, e.get("scheme")) for e in eps] == [("123456789", "0009")] * 2
+    assert read(spec, res.root).invoice == inv
+
+
+def test_decimal_separator_applies_both_ways(tmp_path):
+    spec = mapping(tmp_path, """
+    terms:
+      BG-22: {at: t:totals, BT-112: t:total}
+    """)
+    spec.formats["decimal_separator"] = ","
+    inv = model.Invoice(totals=model.DocumentTotals(total_with_vat=Decimal("-1234.50")))
+    root = write(spec, inv).root
+    assert root.findtext("{urn:test}totals/{urn:test}total") == "-1234,50"
+    assert read(spec, root).invoice == inv

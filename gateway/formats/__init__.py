@@ -13,16 +13,16 @@ from ..errors import UnknownFormatError
 from ..findings import Finding
 from ..model import Invoice
 from ..xml import safe
-from . import cii, facturx, ubl
+from . import cii, csv_syntax, facturx, ubl
 from .base import Document, Rendering
 from .detect import NS_ZUGFERD1, sniff
 
-__all__ = ["Document", "Rendering", "read_document", "write_document", "validate_document",
+__all__ = ["Document", "Rendering", "read_document", "read_documents", "write_document", "validate_document",
            "WRITABLE", "EXTENSIONS", "detect"]
 
 XML_SYNTAXES = {"ubl": ubl.SYNTAX, "cii": cii.SYNTAX}
-WRITABLE = (*XML_SYNTAXES, "facturx")
-EXTENSIONS = {"ubl": ".xml", "cii": ".xml", "facturx": ".pdf"}
+WRITABLE = (*XML_SYNTAXES, "facturx", *csv_syntax.DIALECTS)
+EXTENSIONS = {"ubl": ".xml", "cii": ".xml", "facturx": ".pdf", **{n: ".csv" for n in csv_syntax.DIALECTS}}
 
 
 def _xml_syntax(root: etree._Element):
@@ -40,15 +40,29 @@ def _xml_syntax(root: etree._Element):
 
 
 def detect(data: bytes) -> str:
-    """The syntax name of a document: 'ubl', 'cii', 'pdf', 'edifact'."""
+    """The syntax name of a document: 'ubl', 'cii', 'pdf', 'edifact', or a CSV dialect's name."""
+    dialect = csv_syntax.detect_dialect(data)
+    if dialect is not None:
+        return dialect.name
     kind = sniff(data)
     if kind != "xml":
         return kind
     return _xml_syntax(safe.parse(data)).name
 
 
+def read_documents(data: bytes) -> list[Document]:
+    """Every invoice in a file: several for CSV exports, one for the other syntaxes."""
+    dialect = csv_syntax.detect_dialect(data)
+    if dialect is not None:
+        return dialect.read_all(data)
+    return [read_document(data)]
+
+
 def read_document(data: bytes) -> Document:
-    """Read any supported document into the model (format detected)."""
+    """Read any supported document into the model (format detected); one invoice per file."""
+    dialect = csv_syntax.detect_dialect(data)
+    if dialect is not None:
+        return dialect.read_bytes(data)
     kind = sniff(data)
     if kind == "xml":
         root = safe.parse(data)
@@ -65,6 +79,8 @@ def write_document(invoice: Invoice, syntax: str, *, validate: bool = False, **o
     against the profile's XSD."""
     if syntax == "facturx":
         return facturx.write(invoice, **options)
+    if syntax in csv_syntax.DIALECTS:     # no XSD for CSV: the dialect checks its own columns
+        return csv_syntax.DIALECTS[syntax].write(invoice)
     try:
         target = XML_SYNTAXES[syntax]
     except KeyError:

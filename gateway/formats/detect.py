@@ -25,4 +25,5 @@ def sniff(data: bytes) -> str:
         return "edifact"
     if not head:
         raise UnknownFormatError("the file is empty")
-    raise UnknownFormatError("not a document edigate recognises (expected XML, EDIFACT or PDF)")
+    raise UnknownFormatError("not a document edigate recognises (expected XML, EDIFACT, PDF "
+                             "or a CSV export with a known header)")

@@ -146,6 +146,9 @@ class WriteResult:
 def _format_value(value: Any, spec: MappingSpec, codes: Optional[dict] = None, fmt: Optional[str] = None) -> str:
     if isinstance(value, Decimal):
         text = format(value, "f")
+        sep = spec.formats.get("decimal_separator")
+        if sep and sep != ".":
+            text = text.replace(".", sep)
     elif isinstance(value, date):
         text = value.strftime(fmt or spec.formats.get("date", "%Y-%m-%d"))
     elif isinstance(value, bytes):
@@ -560,30 +563,35 @@ class Writer:
             main_value = getattr(value, main.name)
         else:
             main_value = value
-        if alt is not None and node.broadcast:
-            for t in alt.path.ensure_all(ctx, self.root, self.variables):
-                self.put(node, alt.path, t, main_value)
-            return
-        if alt is not None:
-            target = alt.path.ensure(ctx, self.root, self.variables, new_item=new_item)
-        self.put(node, alt.path if alt else None, target, main_value)
-        if model.is_compound(type(value)):
-            for sf in model.term_fields(type(value)):
-                sv = getattr(value, sf.name)
-                if sf.term == "" or _absent(sv):
-                    continue
-                p = node.subs.get(sf.term)
-                if p is None:
-                    self.drop(sv, node.term + sf.term, f"{mpath}.{sf.name}")
-                    continue
-                owner = p.ensure(target, self.root, self.variables)
-                text = _format_value(sv, self.spec)
-                if p.target_attribute:
-                    owner.set(p.target_attribute, text)
-                else:
-                    owner.text = text
-        if node.const:
-            self.consts(node, target)
+        if alt is None:
+            targets = [target]
+        elif node.broadcast:          # into every element the path's first step matches
+            targets = alt.path.ensure_all(ctx, self.root, self.variables)
+        else:
+            targets = [alt.path.ensure(ctx, self.root, self.variables, new_item=new_item)]
+        for target in targets:
+            self.put(node, alt.path if alt else None, target, main_value)
+            if model.is_compound(type(value)):
+                self.put_subterms(node, value, target, mpath)
+            if node.const:
+                self.consts(node, target)
+
+    def put_subterms(self, node: LeafNode, value: Any, target: etree._Element, mpath: str) -> None:
+        """The scheme, MIME code, file name ... of a compound value, beside its main value."""
+        for sf in model.term_fields(type(value)):
+            sv = getattr(value, sf.name)
+            if sf.term == "" or _absent(sv):
+                continue
+            p = node.subs.get(sf.term)
+            if p is None:
+                self.drop(sv, node.term + sf.term, f"{mpath}.{sf.name}")
+                continue
+            owner = p.ensure(target, self.root, self.variables)
+            text = _format_value(sv, self.spec)
+            if p.target_attribute:
+                owner.set(p.target_attribute, text)
+            else:
+                owner.text = text
 
     def put(self, node: LeafNode, path: Optional[Path], target: etree._Element, value: Any) -> None:
         if value is None:
