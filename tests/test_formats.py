@@ -39,7 +39,6 @@ def test_malformed_xml_names_line_and_column():
     (b"\x00\x01binary", "not a document"),
     (b"<Order xmlns='urn:x'/>", "unknown XML document root"),
     (b"<rsm:CrossIndustryDocument xmlns:rsm='urn:ferd:CrossIndustryDocument:invoice:1p0'/>", "ZUGFeRD 1.0"),
-    (b"UNA:+.? 'UNB+UNOC:3+A+B+200101:1200+1'", "EDIFACT"),
 ])
 def test_unknown_or_unsupported_input_gets_a_clear_error(data, message):
     with pytest.raises(UnknownFormatError) as err:
@@ -72,3 +71,18 @@ def test_unknown_target_syntax_is_refused():
     with pytest.raises(ValueError) as err:
         write_document(Invoice(), "pdf")
     assert "ubl, cii" in str(err.value)
+
+
+def test_truncated_edifact_is_refused_with_the_reason():
+    with pytest.raises(InputError) as err:
+        read_document(b"UNA:+.? 'UNB+UNOC:3+A+B+200101:1200+1'")
+    assert "no UNZ" in str(err.value) and "segment" in str(err.value)
+
+
+@requires_corpus
+def test_edifact_envelope_errors_are_fatal_findings_not_silence():
+    """The CEN examples close with a UNZ reference that does not match their UNB (code 28)."""
+    doc = read_document((CORPUS / "edifact/cen-en16931/EDIFACT_EXAMPLE1.TXT").read_bytes())
+    assert doc.invoice.number == "12115118"
+    envelope = [f for f in doc.findings if f.rule == "EDIFACT-28"]
+    assert envelope and envelope[0].fatal and "UNZ" in envelope[0].location

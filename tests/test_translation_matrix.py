@@ -6,7 +6,9 @@ in S (from a corpus UBL/CII original), read, written in T, read again. Claims:
 * nothing changes between the S model and the T model except exactly the
   terms the S -> T write reported as dropped (loss is never silent);
 * T outputs with official artefacts pass them: UBL and CII (and the XML of a
-  Factur-X PDF) the XSD and the CEN EN 16931 schematron with zero fatal errors.
+  Factur-X PDF) the XSD, and the CEN EN 16931 schematron finds no error our
+  rules did not already find in the source model (zero fatal for a valid source;
+  the corpus originals are all valid, see test_translate_corpus.py).
 
 The set of syntaxes is whatever ``gateway.formats.WRITABLE`` offers, so a new
 syntax joins the matrix by being registered.
@@ -20,6 +22,7 @@ import pytest
 
 from gateway import model
 from gateway.formats import WRITABLE, read_document, write_document
+from gateway.rules import validate
 from gateway.xml import schematron
 from tests.corpus import CORPUS, requires_corpus
 
@@ -64,11 +67,20 @@ def test_directed_pair(source, src_syntax, dst_syntax):
     doc = read_document(data)
     assert doc.invoice == src_model
     out = write_document(doc.invoice, dst_syntax, validate=True)
-    assert out.findings == [], [str(f) for f in out.findings]
+    assert [str(f) for f in out.findings if f.fatal] == []
     if dst_syntax in ("ubl", "cii", "facturx"):
+        # A translation adds no error: whatever the official schematron finds in the output, our
+        # rules (which agree with it) already found in the source model. A source that lost a
+        # term in an earlier, reported, hop (e.g. a scheme EDIFACT has no code for) may be invalid.
         xml = getattr(out, "xml", None) or out.data
-        fatal = [str(f) for f in _cen("ubl" if dst_syntax == "ubl" else "cii").run(xml) if f.fatal]
-        assert fatal == []
+        fatal = {f.rule for f in _cen("ubl" if dst_syntax == "ubl" else "cii").run(xml) if f.fatal}
+        already = {f.rule for f in validate(doc.invoice) if f.fatal}
+        if already:   # an invalid model may also break the syntax's own form of the same rule
+            fatal = {r for r in fatal if not r.startswith(("UBL-", "CII-"))}
+        assert fatal <= already, (sorted(fatal - already), sorted(already))
     before, after = _terms(doc.invoice), _terms(read_document(out.data).invoice)
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
-    assert changed == {(d.term, d.path) for d in out.dropped}
+    dropped = {(d.term, d.path) for d in out.dropped}
+    # a value the target can only carry altered (EDIFACT text: line breaks become spaces) is a warning
+    altered = {(f.terms[0], f.path) for f in out.findings if f.terms and f.path and not f.fatal}
+    assert dropped <= changed <= dropped | altered

@@ -14,6 +14,7 @@ from ..findings import Finding
 from ..model import Invoice
 from ..xml import safe
 from . import cii, csv_syntax, facturx, ubl
+from .edifact import documents as edifact
 from .base import Document, Rendering
 from .detect import NS_ZUGFERD1, sniff
 
@@ -21,8 +22,9 @@ __all__ = ["Document", "Rendering", "read_document", "read_documents", "write_do
            "WRITABLE", "EXTENSIONS", "detect"]
 
 XML_SYNTAXES = {"ubl": ubl.SYNTAX, "cii": cii.SYNTAX}
-WRITABLE = (*XML_SYNTAXES, "facturx", *csv_syntax.DIALECTS)
-EXTENSIONS = {"ubl": ".xml", "cii": ".xml", "facturx": ".pdf", **{n: ".csv" for n in csv_syntax.DIALECTS}}
+WRITABLE = (*XML_SYNTAXES, "facturx", *edifact.NAMES, *csv_syntax.DIALECTS)
+EXTENSIONS = {"ubl": ".xml", "cii": ".xml", "facturx": ".pdf", **{n: ".edi" for n in edifact.NAMES},
+              **{n: ".csv" for n in csv_syntax.DIALECTS}}
 
 
 def _xml_syntax(root: etree._Element):
@@ -55,6 +57,8 @@ def read_documents(data: bytes) -> list[Document]:
     dialect = csv_syntax.detect_dialect(data)
     if dialect is not None:
         return dialect.read_all(data)
+    if sniff(data) == "edifact":
+        return edifact.read_all(data)
     return [read_document(data)]
 
 
@@ -69,6 +73,8 @@ def read_document(data: bytes) -> Document:
         return _xml_syntax(root).read(root)
     if kind == "pdf":
         return facturx.read(data)
+    if kind == "edifact":
+        return edifact.read_one(data)
     raise UnknownFormatError(f"{kind.upper()} input is recognised but not readable yet")
 
 
@@ -81,6 +87,8 @@ def write_document(invoice: Invoice, syntax: str, *, validate: bool = False, **o
         return facturx.write(invoice, **options)
     if syntax in csv_syntax.DIALECTS:     # no XSD for CSV: the dialect checks its own columns
         return csv_syntax.DIALECTS[syntax].write(invoice)
+    if syntax in edifact.NAMES:           # the segment table checks the message (findings)
+        return edifact.write(invoice, syntax, **options)
     try:
         target = XML_SYNTAXES[syntax]
     except KeyError:

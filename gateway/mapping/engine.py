@@ -375,7 +375,8 @@ class Reader:
                 sf = subs[suffix]
                 got = p.select(owner, self.root, self.variables)
                 if got:
-                    values[sf.name] = self.scalar(node, got[0], sf.type, f"{mpath}.{sf.name}", codes=False)
+                    values[sf.name] = self.scalar(node, got[0], sf.type, f"{mpath}.{sf.name}",
+                                                  codes=node.sub_codes.get(suffix))
             obj = typ(**values)
             return None if model.is_empty(obj) else obj
         return self.scalar(node, hit, typ, mpath)
@@ -391,7 +392,8 @@ class Reader:
                 return False
         return text in node.absent
 
-    def scalar(self, node: LeafNode, hit: Any, typ: Any, mpath: str, codes: bool = True) -> Any:
+    def scalar(self, node: LeafNode, hit: Any, typ: Any, mpath: str, codes: Any = True) -> Any:
+        """A typed value; ``codes`` is True for the node's own code list, or a sub-term's list (or None)."""
         text = self.raw(hit)
         if text is None:
             return None
@@ -406,9 +408,9 @@ class Reader:
         if el is not None:
             self.smap.add(mpath, el, attr)
         try:
-            if not codes:
-                return _parse_value(text, typ, self.spec)
-            return _parse_value(text, typ, self.spec, node.codes, node.format)
+            if codes is True:
+                return _parse_value(text, typ, self.spec, node.codes, node.format)
+            return _parse_value(text, typ, self.spec, codes or None)
         except _ValueError as exc:
             where = self.smap.where(el, attr)
             self.findings.append(Finding(
@@ -583,11 +585,12 @@ class Writer:
             if sf.term == "" or _absent(sv):
                 continue
             p = node.subs.get(sf.term)
-            if p is None:
-                self.drop(sv, node.term + sf.term, f"{mpath}.{sf.name}")
+            listed = node.sub_codes.get(sf.term, {})
+            if p is None or (sf.term in node.sub_only_listed and str(sv) not in listed):
+                self.drop(sv, node.term + sf.term, f"{mpath}.{sf.name}")   # no place, or no code for it
                 continue
             owner = p.ensure(target, self.root, self.variables)
-            text = _format_value(sv, self.spec)
+            text = _format_value(sv, self.spec, node.sub_codes.get(sf.term))
             if p.target_attribute:
                 owner.set(p.target_attribute, text)
             else:

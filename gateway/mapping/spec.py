@@ -60,6 +60,8 @@ class GroupNode(Node):
 @dataclass
 class LeafNode(Node):
     subs: dict[str, Path] = field(default_factory=dict)  # compound sub-terms: "-1" -> path
+    sub_codes: dict[str, dict[str, str]] = field(default_factory=dict)  # "-1" -> model code -> syntax code
+    sub_only_listed: set[str] = field(default_factory=set)   # sub-terms whose unlisted codes cannot be written
     codes: Optional[dict[str, str]] = None   # model code -> syntax code
     format: Optional[str] = None
     attrs: dict[str, str] = field(default_factory=dict)
@@ -255,5 +257,17 @@ class _Compiler:
                 suffix = k[len(f.term):]
                 if not k.startswith(f.term) or suffix not in suffixes:
                     raise self.error(where, f"{k} is not a sub-term of {f.term}")
-                leaf.subs[suffix] = self.path(spec[k], f"{where}/{k}")
+                sub = spec[k]
+                if isinstance(sub, dict):          # {path: ..., codes: NAME or {model: syntax}}
+                    codes = sub.get("codes")
+                    if isinstance(codes, str):
+                        if codes not in self.codelists:
+                            raise self.error(f"{where}/{k}", f"unknown code list {codes!r}")
+                        codes = self.codelists[codes]
+                    if codes is not None:
+                        leaf.sub_codes[suffix] = {str(a): str(b) for a, b in codes.items()}
+                    if sub.get("only_listed"):
+                        leaf.sub_only_listed.add(suffix)
+                    sub = sub.get("path")
+                leaf.subs[suffix] = self.path(sub, f"{where}/{k}")
         return leaf
