@@ -25,6 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
+import yaml
+
 from ..model import Invoice
 
 __all__ = ["choose_lang", "render_html", "render_pdf", "format_number", "format_amount", "format_money",
@@ -40,172 +42,18 @@ NBSP = "\u00a0"
 
 # --- labels --------------------------------------------------------------------------------
 
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "invoice": "Invoice", "number": "Invoice number", "issue_date": "Issue date",
-        "due_date": "Due date", "currency": "Currency", "seller": "Seller", "buyer": "Buyer",
-        "payee": "Payee", "tax_representative": "Seller's tax representative",
-        "deliver_to": "Delivery", "vat_id": "VAT number", "legal_id": "Registration number",
-        "tax_reg_id": "Tax registration", "identifier": "Identifier",
-        "electronic_address": "Electronic address", "contact": "Contact", "phone": "Phone",
-        "email": "Email", "trading_name": "Trading as",
-        "references": "References", "buyer_reference": "Buyer reference",
-        "purchase_order": "Purchase order", "sales_order": "Sales order", "contract": "Contract",
-        "project": "Project", "despatch_advice": "Despatch advice",
-        "receiving_advice": "Receiving advice", "tender": "Tender or lot",
-        "invoiced_object": "Invoiced object", "buyer_accounting": "Buyer accounting reference",
-        "preceding_invoice": "Preceding invoice", "of": "of", "vat_point_date": "VAT point date",
-        "invoicing_period": "Invoicing period", "delivery_date": "Delivery date",
-        "business_process": "Business process",
-        "lines": "Invoice lines", "line_no": "#", "description": "Description",
-        "quantity": "Qty", "unit": "Unit", "net_price": "Net price", "vat_rate": "VAT",
-        "net_amount": "Net amount", "item_id": "Item no.", "buyer_item_id": "Buyer item no.",
-        "standard_id": "Item ID", "origin": "Origin", "period": "Period",
-        "order_line": "Order line", "gross_price": "gross price", "discount": "discount",
-        "per": "per", "allowance": "Allowance", "charge": "Charge",
-        "allowances_charges": "Document allowances and charges", "reason": "Reason",
-        "base_amount": "Base", "percentage": "Rate", "amount": "Amount",
-        "vat_breakdown": "VAT breakdown", "vat_category": "VAT category",
-        "taxable_amount": "Taxable amount", "vat_amount": "VAT amount",
-        "exemption": "Exemption reason",
-        "totals": "Totals", "sum_lines": "Sum of line net amounts",
-        "sum_allowances": "Allowances", "sum_charges": "Charges",
-        "total_without_vat": "Total excluding VAT", "total_vat": "Total VAT",
-        "total_vat_accounting": "Total VAT in accounting currency",
-        "total_with_vat": "Total including VAT", "paid": "Paid amount",
-        "rounding": "Rounding", "amount_due": "Amount due",
-        "payment": "Payment", "payment_means": "Payment means",
-        "remittance": "Payment reference", "iban": "IBAN", "account_name": "Account name",
-        "bic": "BIC", "card": "Payment card", "card_holder": "Card holder",
-        "mandate": "Mandate reference", "creditor_id": "Creditor identifier",
-        "debited_account": "Debited account", "payment_terms": "Payment terms",
-        "notes": "Notes", "supporting_documents": "Supporting documents",
-        "page": "Page", "page_of": "of", "from": "from", "to": "to",
-    },
-    "fr": {
-        "invoice": "Facture", "number": "Numéro de facture", "issue_date": "Date d'émission",
-        "due_date": "Date d'échéance", "currency": "Devise", "seller": "Vendeur",
-        "buyer": "Acheteur", "payee": "Bénéficiaire du paiement",
-        "tax_representative": "Représentant fiscal du vendeur", "deliver_to": "Livraison",
-        "vat_id": "N° TVA intracommunautaire", "legal_id": "Immatriculation",
-        "tax_reg_id": "Identifiant fiscal", "identifier": "Identifiant",
-        "electronic_address": "Adresse électronique", "contact": "Contact", "phone": "Tél.",
-        "email": "Courriel", "trading_name": "Nom commercial",
-        "references": "Références", "buyer_reference": "Référence acheteur",
-        "purchase_order": "Bon de commande", "sales_order": "Commande client",
-        "contract": "Contrat", "project": "Projet", "despatch_advice": "Avis d'expédition",
-        "receiving_advice": "Avis de réception", "tender": "Appel d'offres ou lot",
-        "invoiced_object": "Objet facturé", "buyer_accounting": "Référence comptable acheteur",
-        "preceding_invoice": "Facture antérieure", "of": "du",
-        "vat_point_date": "Date d'exigibilité de la TVA", "invoicing_period": "Période de facturation",
-        "delivery_date": "Date de livraison", "business_process": "Cadre de facturation",
-        "lines": "Lignes de facture", "line_no": "N°", "description": "Désignation",
-        "quantity": "Qté", "unit": "Unité", "net_price": "Prix unitaire HT", "vat_rate": "TVA",
-        "net_amount": "Montant HT", "item_id": "Réf. article", "buyer_item_id": "Réf. acheteur",
-        "standard_id": "Code article", "origin": "Origine", "period": "Période",
-        "order_line": "Ligne de commande", "gross_price": "prix brut", "discount": "remise",
-        "per": "pour", "allowance": "Remise", "charge": "Frais",
-        "allowances_charges": "Remises et frais sur le total", "reason": "Motif",
-        "base_amount": "Base", "percentage": "Taux", "amount": "Montant",
-        "vat_breakdown": "Détail de la TVA", "vat_category": "Catégorie de TVA",
-        "taxable_amount": "Base HT", "vat_amount": "Montant TVA",
-        "exemption": "Motif d'exonération",
-        "totals": "Totaux", "sum_lines": "Total des lignes HT",
-        "sum_allowances": "Remises", "sum_charges": "Frais",
-        "total_without_vat": "Total HT", "total_vat": "Total TVA",
-        "total_vat_accounting": "Total TVA en devise de comptabilisation",
-        "total_with_vat": "Total TTC", "paid": "Acompte versé", "rounding": "Arrondi",
-        "amount_due": "Net à payer",
-        "payment": "Paiement", "payment_means": "Moyen de paiement",
-        "remittance": "Référence de paiement", "iban": "IBAN", "account_name": "Titulaire du compte",
-        "bic": "BIC", "card": "Carte de paiement", "card_holder": "Titulaire de la carte",
-        "mandate": "Référence du mandat", "creditor_id": "Identifiant créancier SEPA",
-        "debited_account": "Compte débité", "payment_terms": "Conditions de paiement",
-        "notes": "Notes", "supporting_documents": "Pièces justificatives",
-        "page": "Page", "page_of": "sur", "from": "du", "to": "au",
-    },
-}
+def _tables() -> dict:
+    with open(TEMPLATES / "labels.yaml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
 
-# UNTDID 1001 document types
-DOCUMENT_TYPES = {
-    "en": {"380": "Invoice", "381": "Credit note", "383": "Debit note", "384": "Corrected invoice",
-           "386": "Prepayment invoice", "387": "Hire invoice", "388": "Tax invoice",
-           "389": "Self-billed invoice", "393": "Factored invoice", "396": "Factored credit note",
-           "261": "Self-billed credit note", "262": "Consolidated credit note",
-           "326": "Partial invoice", "875": "Partial construction invoice",
-           "876": "Partial final construction invoice", "877": "Final construction invoice",
-           "751": "Invoice information for accounting purposes", "575": "Insurer's invoice",
-           "780": "Freight invoice", "457": "Storno"},
-    "fr": {"380": "Facture", "381": "Avoir", "383": "Note de débit", "384": "Facture rectificative",
-           "386": "Facture d'acompte", "387": "Facture de location", "388": "Facture fiscale",
-           "389": "Autofacture", "393": "Facture affacturée", "396": "Avoir affacturé",
-           "261": "Autofacture d'avoir", "262": "Avoir global", "326": "Facture partielle",
-           "875": "Situation de travaux", "876": "Situation de travaux finale partielle",
-           "877": "Décompte général définitif", "575": "Facture d'assureur",
-           "751": "Information de facture (comptabilité)", "780": "Facture de transport",
-           "457": "Annulation"},
-}
 
-# UNCL 5305 VAT categories
-VAT_CATEGORIES = {
-    "en": {"S": "Standard rate", "Z": "Zero rated", "E": "Exempt", "AE": "Reverse charge",
-           "K": "Intra-community supply", "G": "Export outside the EU", "O": "Not subject to VAT",
-           "L": "Canary Islands (IGIC)", "M": "Ceuta and Melilla (IPSI)", "B": "Split payment"},
-    "fr": {"S": "Taux normal", "Z": "Taux zéro", "E": "Exonéré", "AE": "Autoliquidation",
-           "K": "Livraison intracommunautaire", "G": "Exportation hors UE",
-           "O": "Hors champ de la TVA", "L": "Îles Canaries (IGIC)", "M": "Ceuta et Melilla (IPSI)",
-           "B": "Paiement fractionné"},
-}
-
-# UNCL 4461 payment means
-PAYMENT_MEANS = {
-    "en": {"1": "Not defined", "10": "Cash", "20": "Cheque", "30": "Credit transfer",
-           "31": "Debit transfer", "42": "Payment to bank account", "48": "Bank card",
-           "49": "Direct debit", "54": "Credit card", "55": "Debit card", "57": "Standing agreement",
-           "58": "SEPA credit transfer", "59": "SEPA direct debit", "68": "Online payment service",
-           "97": "Clearing between partners", "ZZZ": "Mutually defined"},
-    "fr": {"1": "Non défini", "10": "Espèces", "20": "Chèque", "30": "Virement",
-           "31": "Virement (débit)", "42": "Paiement sur compte bancaire", "48": "Carte bancaire",
-           "49": "Prélèvement", "54": "Carte de crédit", "55": "Carte de débit",
-           "57": "Accord permanent", "58": "Virement SEPA", "59": "Prélèvement SEPA",
-           "68": "Service de paiement en ligne", "97": "Compensation entre partenaires",
-           "ZZZ": "Défini d'un commun accord"},
-}
-
-# UN/ECE Recommendation 20/21 units most seen on invoices
-UNITS = {
-    "en": {"C62": "unit", "H87": "piece", "EA": "each", "XPP": "piece", "XBX": "box",
-           "XPK": "package", "SET": "set", "PR": "pair", "HUR": "hour", "MIN": "minute",
-           "DAY": "day", "WEE": "week", "MON": "month", "ANN": "year", "KGM": "kg", "GRM": "g",
-           "TNE": "t", "LTR": "l", "MLT": "ml", "MTQ": "m³", "MTR": "m", "MTK": "m²",
-           "KMT": "km", "CMT": "cm", "KWH": "kWh", "LS": "lump sum", "P1": "%", "E48": "service"},
-    "fr": {"C62": "unité", "H87": "pièce", "EA": "unité", "XPP": "pièce", "XBX": "boîte",
-           "XPK": "colis", "SET": "lot", "PR": "paire", "HUR": "heure", "MIN": "minute",
-           "DAY": "jour", "WEE": "semaine", "MON": "mois", "ANN": "an", "KGM": "kg", "GRM": "g",
-           "TNE": "t", "LTR": "l", "MLT": "ml", "MTQ": "m³", "MTR": "m", "MTK": "m²",
-           "KMT": "km", "CMT": "cm", "KWH": "kWh", "LS": "forfait", "P1": "%", "E48": "prestation"},
-}
-
-COUNTRIES = {
-    "en": {"AT": "Austria", "BE": "Belgium", "BG": "Bulgaria", "CH": "Switzerland", "CY": "Cyprus",
-           "CZ": "Czechia", "DE": "Germany", "DK": "Denmark", "EE": "Estonia", "ES": "Spain",
-           "FI": "Finland", "FR": "France", "GB": "United Kingdom", "GR": "Greece", "HR": "Croatia",
-           "HU": "Hungary", "IE": "Ireland", "IS": "Iceland", "IT": "Italy", "LI": "Liechtenstein",
-           "LT": "Lithuania", "LU": "Luxembourg", "LV": "Latvia", "MC": "Monaco", "MT": "Malta",
-           "NL": "Netherlands", "NO": "Norway", "PL": "Poland", "PT": "Portugal", "RO": "Romania",
-           "SE": "Sweden", "SI": "Slovenia", "SK": "Slovakia", "US": "United States",
-           "CA": "Canada", "AU": "Australia", "NZ": "New Zealand", "SG": "Singapore", "JP": "Japan",
-           "CN": "China"},
-    "fr": {"AT": "Autriche", "BE": "Belgique", "BG": "Bulgarie", "CH": "Suisse", "CY": "Chypre",
-           "CZ": "Tchéquie", "DE": "Allemagne", "DK": "Danemark", "EE": "Estonie", "ES": "Espagne",
-           "FI": "Finlande", "FR": "France", "GB": "Royaume-Uni", "GR": "Grèce", "HR": "Croatie",
-           "HU": "Hongrie", "IE": "Irlande", "IS": "Islande", "IT": "Italie", "LI": "Liechtenstein",
-           "LT": "Lituanie", "LU": "Luxembourg", "LV": "Lettonie", "MC": "Monaco", "MT": "Malte",
-           "NL": "Pays-Bas", "NO": "Norvège", "PL": "Pologne", "PT": "Portugal", "RO": "Roumanie",
-           "SE": "Suède", "SI": "Slovénie", "SK": "Slovaquie", "US": "États-Unis",
-           "CA": "Canada", "AU": "Australie", "NZ": "Nouvelle-Zélande", "SG": "Singapour",
-           "JP": "Japon", "CN": "Chine"},
-}
+_TABLES = _tables()
+LABELS: dict[str, dict[str, str]] = _TABLES["labels"]
+DOCUMENT_TYPES: dict[str, dict[str, str]] = _TABLES["document_types"]
+VAT_CATEGORIES: dict[str, dict[str, str]] = _TABLES["vat_categories"]
+PAYMENT_MEANS: dict[str, dict[str, str]] = _TABLES["payment_means"]
+UNITS: dict[str, dict[str, str]] = _TABLES["units"]
+COUNTRIES: dict[str, dict[str, str]] = _TABLES["countries"]
 
 # ISO 6523 ICD / EAS schemes worth a name on paper (the rest is shown as the code)
 SCHEMES = {"0002": "SIRENE", "0009": "SIRET", "0007": "SE org.", "0088": "GLN", "0060": "DUNS",
