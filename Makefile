@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/translate.py
+	$(BIN)/python bench/edifact.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -22,6 +22,7 @@ from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.machine import describe  # noqa: E402
 
 from lxml import etree  # noqa: E402
 
@@ -50,26 +51,8 @@ def timed(fn: Callable[[], None], repeat: int) -> tuple[float, float]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-
-    def version(pkg: str) -> str:
-        try:
-            return metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
     libxml2 = ".".join(map(str, etree.LIBXML_VERSION))
-    return (f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}\n"
-            f"Python {platform.python_version()} ({platform.python_implementation()}), "
-            f"lxml {version('lxml')} (libxml2 {libxml2}), saxonche {version('saxonche')}")
-
+    return describe("lxml", "saxonche") + f" (libxml2 {libxml2})"
 
 def _load() -> str:
     try:

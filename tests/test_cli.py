@@ -373,14 +373,21 @@ def test_formats():
     assert r.exit_code == 0, r.output
     for name in ("cii", "ubl-invoice", "ubl-creditnote"):
         assert any(line.split()[:3] == [name, name.split("-")[0], "reads,"] for line in r.stdout.splitlines())
+    for name, syntax, to in (("edifact-invoic-d14b", "edifact", "edifact-d14b"), ("csv-lines", "csv", "csv-lines")):
+        assert any(line.split()[:5] == [name, syntax, "reads,", "writes", f"({to})"] for line in r.stdout.splitlines())
     assert "translate --to: ubl, cii" in r.stdout
+    assert "EDIFACT INVOIC interchanges" in r.stdout and "not readable yet" not in r.stdout
 
 
 def test_help_texts():
-    for cmd in ("translate", "validate", "formats"):
+    for cmd in ("translate", "validate", "formats", "ack"):
         r = run(cmd, "--help")
         assert r.exit_code == 0 and "Usage: " in r.stdout
     assert "Exit codes" in run("validate", "--help").stdout
+    assert "Exit codes: 0 accepted, 1 rejected" in run("ack", "--help").stdout
+    group = run("--help").stdout
+    for syntax in ("ubl", "cii", "facturx", "edifact-d14b", "edifact-eancom", "csv-lines", "csv-records"):
+        assert syntax in group
 
 
 def test_console_script(valid_ubl: Path, garbage: Path):
@@ -421,3 +428,309 @@ def test_validate_reads_facturx_pdfs_in_a_folder(tmp_path):
     assert report["a.pdf"]["valid"] and report["a.pdf"]["syntax"] == "facturx"
     assert not report["b.pdf"]["valid"]
     assert "BR-16" in {f["rule"] for f in report["b.pdf"]["findings"]}
+
+
+# --- files of several invoices, EDIFACT and CSV, ack ---------------------------------------
+
+from gateway.formats import csv_syntax  # noqa: E402
+from gateway.formats.edifact import invoic  # noqa: E402
+from gateway.formats.edifact.contrl import read_contrl  # noqa: E402
+from gateway.formats.edifact.syntax import Party, new_interchange, write_interchange  # noqa: E402
+from gateway.xml import schemas  # noqa: E402
+
+BOTS_TWO_INVOIC = CORPUS / "edifact/bots-plugins/json_to_invoice_invoic01.edi"    # 2 INVOIC (EANCOM)
+
+
+def invoices(*numbers: str):
+    """Valid invoices (each in another VAT category, so they differ) with these numbers, and
+    nothing INVOIC D14B cannot carry (no BT-34), so they survive an interchange unchanged."""
+    out = []
+    for number, category in zip(numbers, ["S", "Z", "E", "S", "Z"]):
+        inv = build_invoice(category)
+        inv.number = number
+        inv.seller.electronic_address = None
+        out.append(inv)
+    return out
+
+
+def interchange(*invs, line_break: str = "\n") -> bytes:
+    """One INVOIC D14B interchange holding a message per invoice (references 1, 2, ...)."""
+    messages = [invoic.write_message(inv, "d14b", reference=str(i)).message() for i, inv in enumerate(invs, 1)]
+    ic = new_interchange(sender=Party("4000001000005", "14"), recipient=Party("4000001000012", "14"), control_ref="IC42",
+                         line_break=line_break, messages=messages)
+    return write_interchange(ic)
+
+
+def xsd_errors(data: bytes) -> list:
+    root = etree.fromstring(data)
+    return schemas.for_root_tag(root.tag).validate(root)
+
+
+def clear(invoice, path: str) -> None:
+    """Set the model value at ``path`` (``seller.electronic_address``, ``lines[0].note``) to None."""
+    obj, *steps = [invoice] + path.replace("]", "").replace("[", ".").split(".")
+    for step in steps[:-1]:
+        obj = obj[int(step)] if step.isdigit() else getattr(obj, step)
+        if obj is None:
+            return
+    last = steps[-1]
+    if last.isdigit():
+        obj[int(last)] = None
+    else:
+        setattr(obj, last, None)
+
+
+def dropped_paths(stderr: str) -> list[str]:
+    import re
+    return re.findall(r"BT-[\w-]+ \(([^)]+)\) cannot be carried by", stderr)
+
+
+@pytest.fixture
+def multi_edi(tmp_path: Path) -> tuple[Path, list]:
+    """Three invoices in one interchange: an ordinary number, one with a '/', and a duplicate number."""
+    invs = invoices("INV-1", "2024/002", "INV-1")
+    path = tmp_path / "multi.edi"
+    path.write_bytes(interchange(*invs))
+    return path, invs
+
+
+def test_translate_interchange_of_several_invoices_gives_one_file_each(multi_edi, tmp_path: Path):
+    path, invs = multi_edi
+    out = tmp_path / "out"
+    r = run("translate", path, "--to", "ubl", "-o", out)
+    assert r.exit_code == 0, r.output
+    # named by invoice number, sanitised; the duplicate falls back to its position in the file
+    assert sorted(p.name for p in out.iterdir()) == ["multi-2024_002.xml", "multi-3.xml", "multi-INV-1.xml"]
+    for name, inv in (("multi-INV-1.xml", invs[0]), ("multi-2024_002.xml", invs[1]), ("multi-3.xml", invs[2])):
+        data = (out / name).read_bytes()
+        assert xsd_errors(data) == []
+        assert read_document(data).invoice == inv
+    assert "1 file (3 invoices): 3 translated, 0 with invalid output, 0 unreadable" in r.stderr
+    assert r.stdout == ""
+
+
+def test_translate_several_invoices_needs_an_output_folder(multi_edi, tmp_path: Path):
+    path, _ = multi_edi
+    r = run("translate", path, "--to", "ubl")                 # stdout takes one invoice only
+    assert r.exit_code == 2 and "holds several invoices" in r.stderr and "-o/--output" in r.stderr
+    assert r.stdout == ""
+    existing = tmp_path / "file.xml"
+    existing.write_text("keep me")
+    r = run("translate", path, "--to", "ubl", "-o", existing)
+    assert r.exit_code == 2 and "not a folder" in r.stderr
+    assert existing.read_text() == "keep me"
+
+
+@requires_corpus
+def test_translate_corpus_interchange_of_two_invoic(tmp_path: Path):
+    """The bots EANCOM interchange holds 2 INVOIC: 2 UBL files named by invoice number. The
+    messages carry no amount due (BT-115: no MOA 9/388 in EANCOM's summary section), which the
+    UBL XSD requires (PayableAmount): each output is written, reads back, and fails the XSD (exit 1)."""
+    out = tmp_path / "out"
+    r = run("translate", BOTS_TWO_INVOIC, "--to", "ubl", "-o", out, "-q")
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["json_to_invoice_invoic01-20051098.xml", "json_to_invoice_invoic01-20051099.xml"]
+    for name, number in zip(names, ("20051098", "20051099")):
+        data = (out / name).read_bytes()
+        doc = read_document(data)
+        assert doc.syntax == "ubl" and doc.invoice.number == number
+        assert doc.invoice.totals.amount_due is None
+        errors = xsd_errors(data)
+        assert errors and all("LegalMonetaryTotal" in f.message and "PayableAmount" in f.message for f in errors)
+        assert f"{BOTS_TWO_INVOIC}#{names.index(name) + 1} (invoice {number}): output fails the ubl XSD" in r.stderr
+    assert r.exit_code == 1, r.output
+
+
+def test_translate_csv_export_of_several_invoices(tmp_path: Path):
+    invs = invoices("A-1", "B-2")
+    src = tmp_path / "export.csv"
+    src.write_bytes(csv_syntax.DIALECTS["csv-lines"].write_all(invs).data)
+    out = tmp_path / "out"
+    r = run("translate", src, "--to", "ubl", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["export-A-1.xml", "export-B-2.xml"]
+    for inv in invs:
+        data = (out / f"export-{inv.number}.xml").read_bytes()
+        assert xsd_errors(data) == []
+        assert read_document(data).invoice == inv
+    r = run("validate", src)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [f"PASS  {src}#1 (invoice A-1) (csv-lines)", f"PASS  {src}#2 (invoice B-2) (csv-lines)",
+                                     "1 file (2 invoices): 2 valid, 0 invalid, 0 unreadable"]
+
+
+def test_translate_to_edifact_and_back_loses_only_what_is_reported(valid_ubl: Path, tmp_path: Path):
+    edi, back = tmp_path / "invoice.edi", tmp_path / "back.xml"
+    r = run("translate", valid_ubl, "--to", "edifact-d14b", "-o", edi)
+    assert r.exit_code == 0, r.output
+    assert edi.read_bytes().startswith(b"UNA:+.?*'\nUNB+UNOC:4+")       # bytes as the writer made them
+    drops = dropped_paths(r.stderr)
+    assert "seller.electronic_address" in drops                          # BT-34 has no place in D14B
+    r2 = run("translate", edi, "--to", "ubl", "-o", back)
+    assert r2.exit_code == 0, r2.output
+    assert xsd_errors(back.read_bytes()) == []
+    expected = read_document(valid_ubl.read_bytes()).invoice
+    for path in drops:
+        clear(expected, path)
+    assert read_document(back.read_bytes()).invoice == expected
+
+
+def test_translate_prints_writer_warnings_and_fails_on_fatal_writer_findings(tmp_path: Path, monkeypatch):
+    from gateway.model import InvoiceNote
+    inv = build_invoice()
+    inv.notes = [InvoiceNote(note="first line\nsecond line")]      # EDIFACT text has no line breaks
+    src = tmp_path / "note.xml"
+    src.write_bytes(write_document(inv, "ubl").data)
+    r = run("translate", src, "--to", "edifact-d14b")
+    assert r.exit_code == 0, r.output
+    assert f"warning: {src}: edifact-d14b output: [warning] EDIFACT-TEXT" in r.stderr
+    assert run("translate", src, "--to", "edifact-d14b", "-q").stderr == ""
+    # a fatal finding of the writer is an invalid output: written, and exit 1
+    import gateway.formats as formats
+    from gateway.findings import Finding
+    real = formats.write_document
+
+    def broken(invoice, syntax, **kw):
+        rendering = real(invoice, syntax, **kw)
+        rendering.findings.append(Finding(rule="EDIFACT-STRUCTURE", message="no room for it"))
+        return rendering
+
+    monkeypatch.setattr(formats, "write_document", broken)
+    out = tmp_path / "out.edi"
+    r = run("translate", src, "--to", "edifact-d14b", "-o", out)
+    assert r.exit_code == 1, r.output
+    assert f"error: {src}: invalid edifact-d14b output: [fatal] EDIFACT-STRUCTURE: no room for it" in r.stderr
+    assert out.read_bytes().startswith(b"UNA")
+
+
+def test_translate_schematron_is_for_xml_targets(valid_ubl: Path):
+    r = run("translate", valid_ubl, "--to", "edifact-d14b", "--schematron")
+    assert r.exit_code == 2 and "--schematron checks XML outputs" in r.stderr
+
+
+def test_validate_reports_each_invoice_and_edifact_syntax_findings(tmp_path: Path):
+    invs = invoices("INV-1", "INV-2", "INV-3")
+    data = interchange(*invs)
+    # message 2's UNT count is wrong: that message (only) is rejected
+    second = data.index(b"UNH+2+")
+    unt = data.index(b"UNT+", second)
+    data = data[:unt] + b"UNT+99" + data[data.index(b"+", unt + 4):]
+    path = tmp_path / "three.edi"
+    path.write_bytes(data)
+    r = run("validate", path)
+    assert r.exit_code == 1, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"PASS  {path}#1 (invoice INV-1) (edifact)"
+    assert lines[1] == f"FAIL  {path}#2 (message 2) (edifact, 1 fatal)"
+    assert lines[2].startswith("  [fatal] EDIFACT-29: UNT says 99 segments, message 2 has ")
+    assert lines[3] == f"PASS  {path}#3 (invoice INV-3) (edifact)"
+    assert lines[-1] == "1 file (3 invoices): 2 valid, 1 invalid, 0 unreadable"
+    docs = json.loads(run("validate", "--json", path).stdout)
+    assert [(d["index"], d.get("invoice"), d["valid"]) for d in docs] == [(1, "INV-1", True), (2, None, False),
+                                                                           (3, "INV-3", True)]
+    assert fatal_rules(docs[1]["findings"]) == {"EDIFACT-29"}
+    # translate: the rejected message is not translated (exit 2), the others are
+    out = tmp_path / "out"
+    r = run("translate", path, "--to", "cii", "-o", out)
+    assert r.exit_code == 2, r.output
+    assert f"error: {path}#2 (message 2): message 2 (INVOIC) rejected by the EDIFACT syntax checks" in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["three-INV-1.xml", "three-INV-3.xml"]
+    assert "1 file (3 invoices): 2 translated, 0 with invalid output, 1 unreadable" in r.stderr
+
+
+def test_an_interchange_rejected_by_its_envelope_fails_every_invoice(tmp_path: Path):
+    data = interchange(*invoices("INV-1", "INV-2")).replace(b"UNZ+2+IC42", b"UNZ+5+IC42")
+    path = tmp_path / "count.edi"
+    path.write_bytes(data)
+    r = run("validate", path)
+    assert r.exit_code == 1, r.output
+    assert r.stdout.count("[fatal] EDIFACT-29: ") == 2
+    assert f"FAIL  {path}#1 (invoice INV-1) (edifact, 1 fatal)" in r.stdout
+    out = tmp_path / "out"
+    r = run("translate", path, "--to", "ubl", "-o", out)
+    assert r.exit_code == 1, r.output                # outputs written, but from a rejected interchange
+    assert f"error: {path}: interchange rejected: [fatal] EDIFACT-29" in r.stderr
+    assert len(list(out.iterdir())) == 2
+
+
+def test_folders_give_edifact_csv_and_edifact_txt_files(tmp_path: Path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.edi").write_bytes(interchange(*invoices("A-1", "A-2")))
+    (folder / "b.TXT").write_bytes(write_document(build_invoice(), "edifact-d14b").data)
+    (folder / "c.csv").write_bytes(write_document(build_invoice(), "csv-records").data)
+    (folder / "notes.txt").write_text("not EDIFACT, not collected")
+    r = run("validate", folder)
+    assert r.exit_code == 0, r.output
+    assert [l.split()[1] for l in r.stdout.splitlines()[:-1]] == [
+        f"{folder / 'a.edi'}#1", f"{folder / 'a.edi'}#2", str(folder / "b.TXT"), str(folder / "c.csv")]
+    assert r.stdout.splitlines()[-1] == "3 files (4 invoices): 4 valid, 0 invalid, 0 unreadable"
+    out = tmp_path / "out"
+    r = run("translate", folder, "--to", "ubl", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["a-A-1.xml", "a-A-2.xml", "b.xml", "c.xml"]
+
+
+# --- ack ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def good_edi(tmp_path: Path) -> Path:
+    path = tmp_path / "good.edi"
+    path.write_bytes(interchange(*invoices("INV-1", "INV-2")))
+    return path
+
+
+def test_ack_accepted_interchange(good_edi: Path):
+    r = run("ack", good_edi, "--our-id", "4000001000012:14", "--control-ref", "C1")
+    assert r.exit_code == 0, r.output
+    [report] = read_contrl(r.stdout_bytes)
+    assert report.accepted and report.action == "7"
+    assert report.interchange_ref == "IC42" and report.sender.id == "4000001000005"
+    assert report.envelope.sender.id == "4000001000012" and report.envelope.control_ref == "C1"
+    assert r.stderr.strip() == f"{good_edi}: accepted: interchange IC42 from 4000001000005:14, 2 messages"
+
+
+def test_ack_wrong_unt_count_rejects_that_message(good_edi: Path, tmp_path: Path):
+    data = good_edi.read_bytes()
+    unt = data.index(b"UNT+", data.index(b"UNH+2+"))
+    good_edi.write_bytes(data[:unt] + b"UNT+3" + data[data.index(b"+", unt + 4):])
+    out = tmp_path / "contrl.edi"
+    r = run("ack", good_edi, "-o", out)
+    assert r.exit_code == 1, r.output
+    assert r.stdout == ""
+    [report] = read_contrl(out.read_bytes())
+    assert not report.accepted and report.action == "7"            # the interchange itself is fine
+    assert report.rejected_refs == ["2"]
+    assert report.message("2").codes == ["29"]
+    assert "rejected: interchange IC42 from 4000001000005:14: 1 of 2 messages rejected: 2 (29)" in r.stderr
+
+
+def test_ack_truncated_interchange_is_rejected(good_edi: Path):
+    data = good_edi.read_bytes()
+    good_edi.write_bytes(data[:len(data) * 2 // 3])
+    r = run("ack", good_edi)
+    assert r.exit_code == 1, r.output
+    [report] = read_contrl(r.stdout_bytes)
+    assert not report.accepted and report.action == "4" and report.code == "13"
+    assert "rejected: interchange IC42" in r.stderr and "interchange rejected (code 13)" in r.stderr
+
+
+def test_ack_refuses_what_is_not_edifact(valid_ubl: Path, garbage: Path):
+    for path in (valid_ubl, garbage):
+        r = run("ack", path)
+        assert r.exit_code == 2, r.output
+        assert r.stdout == "" and r.stderr.startswith(f"error: {path}: ")
+        assert "Traceback" not in r.output
+
+
+def test_translate_interchange_whose_segments_lie_past_line_65535(tmp_path: Path):
+    """Large interchanges written a segment per line put messages past line 65535, which lxml
+    cannot hold as a source line; the invoices there must still be read."""
+    data = interchange(*invoices("FAR-1", "FAR-2"))
+    unb_end = data.index(b"'\n", data.index(b"UNB+")) + 2
+    path = tmp_path / "far.edi"
+    path.write_bytes(data[:unb_end] + b"\n" * 70_000 + data[unb_end:])    # blank lines between segments
+    out = tmp_path / "out"
+    r = run("translate", path, "--to", "ubl", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["far-FAR-1.xml", "far-FAR-2.xml"]

@@ -34,6 +34,9 @@ from typing import Any, Iterable, Optional
 
 from lxml import etree
 
+# lxml keeps source lines in 16 bits; beyond that the segment number and byte offset still locate it
+MAX_SOURCELINE = 65535
+
 from ...findings import FATAL, WARNING, Finding
 from .grammar import ElementDef, Entry, Grammar, Representation, SegmentDef
 
@@ -193,7 +196,7 @@ def build_tree(segments: Iterable[Any], grammar: Grammar) -> MessageTree:
             if entry.group:
                 g = etree.SubElement(frame.element, entry.element_name)
                 tree.places[g] = Place(seg.number, seg.tag, group=entry.name)
-                if seg.line:
+                if seg.line and seg.line <= MAX_SOURCELINE:
                     g.sourceline = seg.line
                 _add_segment(tree, g, seg)
                 frames.append(_Frame(entry.children, g, entry, pos=0, counts={0: 1}, start=seg))
@@ -271,7 +274,7 @@ def _add_segment(tree: MessageTree, parent: etree._Element, seg: Segment) -> etr
     sdef = tree.grammar.segments.get(seg.tag)
     el = etree.SubElement(parent, f"S_{seg.tag}")
     tree.places[el] = Place(seg.number, seg.tag)
-    if seg.line:
+    if seg.line and seg.line <= MAX_SOURCELINE:
         el.sourceline = seg.line
     layout = sdef.elements if sdef else ()
     for i, first in enumerate(seg.elements):
