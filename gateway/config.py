@@ -1,0 +1,110 @@
+"""Run-time settings: environment variables over embedded defaults.
+
+The embedded default needs nothing set: a SQLite database and the payload
+store live under ``EDIGATE_HOME`` (``./var``). Scale-out changes only
+configuration (``EDIGATE_DATABASE_URL=postgresql://…``, a shared payload
+volume). Nothing here runs at import: call ``load_settings()``.
+
+| variable | default | meaning |
+|---|---|---|
+| EDIGATE_HOME | ./var | where run-time state lives |
+| EDIGATE_DATABASE_URL | sqlite:///<home>/edigate.db | SQLAlchemy URL (``postgresql://`` uses psycopg 3) |
+| EDIGATE_PAYLOAD_DIR | <home>/payloads | the content-addressed payload store |
+| EDIGATE_CERTS_DIR | ./certs | AS2 certificates and keys, SFTP host keys |
+| EDIGATE_MAX_INBOUND_SIZE | 100M | largest inbound message accepted (bytes; K/M/G suffixes) |
+| EDIGATE_JOBS_URL | sqlite:///<home>/jobs.db | the job queue (``redis://`` for scale-out) |
+| EDIGATE_HOST | 127.0.0.1 | address the web app (AS2, API, pages) listens on |
+| EDIGATE_HTTP_PORT | 8080 | its port |
+| EDIGATE_SFTP_PORT | 2222 | the SFTP server's port |
+| EDIGATE_PUBLIC_URL | http://<host>:<port> | the base URL partners reach us at (async MDN URL…) |
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional
+
+from .errors import EdigateError
+
+PREFIX = "EDIGATE_"
+
+
+class ConfigError(EdigateError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    payload_dir: Path
+    certs_dir: Path
+    max_inbound_size: int
+    jobs_url: str
+    host: str
+    http_port: int
+    sftp_port: int
+    public_url: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
+
+
+def parse_size(text: str, *, name: str = "size") -> int:
+    """``"100M"`` → 104857600; plain digits are bytes; K/M/G/T are powers of 1024."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ConfigError(f"{name}={text!r}: expected a size such as 1048576, 512K, 100M or 2G")
+    return int(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+def _port(text: str, name: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise ConfigError(f"{name}={text!r}: expected a TCP port number (1-65535)")
+    return port
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
+    """Settings from ``env`` (default ``os.environ``); empty values count as unset."""
+    if env is None:
+        env = os.environ
+
+    def get(name: str) -> Optional[str]:
+        value = env.get(PREFIX + name)
+        return value if value not in (None, "") else None
+
+    home = Path(get("HOME") or "./var").expanduser()
+    database_url = get("DATABASE_URL") or sqlite_url(home / "edigate.db")
+    if "://" not in database_url:
+        raise ConfigError(f"{PREFIX}DATABASE_URL={database_url!r}: expected a URL such as "
+                          "sqlite:///var/edigate.db or postgresql://user@host/db")
+    max_size = get("MAX_INBOUND_SIZE")
+    host = get("HOST") or "127.0.0.1"
+    http_port = _port(get("HTTP_PORT") or "8080", PREFIX + "HTTP_PORT")
+    return Settings(
+        home=home,
+        database_url=database_url,
+        payload_dir=Path(get("PAYLOAD_DIR") or home / "payloads").expanduser(),
+        certs_dir=Path(get("CERTS_DIR") or "./certs").expanduser(),
+        max_inbound_size=parse_size(max_size, name=PREFIX + "MAX_INBOUND_SIZE") if max_size else 100 * 1024 ** 2,
+        jobs_url=get("JOBS_URL") or sqlite_url(home / "jobs.db"),
+        host=host,
+        http_port=http_port,
+        sftp_port=_port(get("SFTP_PORT") or "2222", PREFIX + "SFTP_PORT"),
+        public_url=(get("PUBLIC_URL") or f"http://{host}:{http_port}").rstrip("/"),
+    )

@@ -1,0 +1,94 @@
+"""Engines and sessions for SQLite (embedded default) and PostgreSQL (scale-out).
+
+SQLite is opened in WAL mode (readers never block the writer), with foreign
+keys enforced, ``synchronous=FULL`` (a committed exchange survives a power
+cut, as the acknowledgement promised) and a busy timeout so concurrent
+writers wait instead of failing. ``postgresql://`` URLs use psycopg 3.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator, Union
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def normalise_url(url: Union[str, URL]) -> URL:
+    """``postgresql://`` / ``postgres://`` → ``postgresql+psycopg://``; other URLs unchanged."""
+    u = make_url(url) if isinstance(url, str) else url
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u
+
+
+def make_engine(url: Union[str, URL], *, foreign_keys: bool = True, echo: bool = False, **kwargs: Any) -> sa.Engine:
+    """An engine set up for the gateway. ``foreign_keys=False`` is for SQLite migrations only
+    (table rebuilds must not cascade)."""
+    u = normalise_url(url)
+    if u.get_backend_name() == "sqlite":
+        database = u.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        connect_args = kwargs.pop("connect_args", {})
+        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        engine = sa.create_engine(u, echo=echo, connect_args=connect_args, **kwargs)
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            try:
+                if database and database != ":memory:":
+                    cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+                cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                cur.execute("PRAGMA synchronous=FULL")
+            finally:
+                cur.close()
+
+        return engine
+    if u.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(u, echo=echo, **kwargs)
+
+
+def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:
+    # expire_on_commit=False: objects stay readable after the transaction that loaded them.
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@lru_cache(maxsize=None)
+def _default_factory(url: str) -> sessionmaker[Session]:
+    return make_sessionmaker(make_engine(url))
+
+
+@contextmanager
+def session_scope(bind: Union[sa.Engine, sessionmaker[Session], str, None] = None) -> Iterator[Session]:
+    """One unit of work: commit if the block ends normally, roll back if it raises.
+
+    ``bind``: an engine, a sessionmaker, a URL, or nothing (the configured
+    ``EDIGATE_DATABASE_URL``; one engine per URL per process).
+    """
+    if bind is None:
+        from ..config import load_settings
+        bind = load_settings().database_url
+    if isinstance(bind, str):
+        factory = _default_factory(bind)
+    elif isinstance(bind, sa.Engine):
+        factory = make_sessionmaker(bind)
+    else:
+        factory = bind
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
