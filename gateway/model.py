@@ -431,6 +431,19 @@ def term_fields(cls: type) -> tuple[TermField, ...]:
     return _FIELDS[cls]
 
 
+_NO_DEFAULT = object()
+
+
+def term_value(obj: Any, tid: str, default: Any = _NO_DEFAULT) -> Any:
+    """The value of the field tagged ``tid`` on a model object (KeyError without a default)."""
+    for f in term_fields(type(obj)):
+        if f.term == tid:
+            return getattr(obj, f.name)
+    if default is _NO_DEFAULT:
+        raise KeyError(tid)
+    return default
+
+
 def is_compound(cls: Any) -> bool:
     """A compound value (Identifier, BinaryObject...) rather than a group."""
     return dataclasses.is_dataclass(cls) and any(f.term == "" for f in term_fields(cls))

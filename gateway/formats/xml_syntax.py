@@ -13,7 +13,7 @@ from lxml import etree
 
 from .. import mapping
 from ..errors import InputError
-from ..model import Invoice
+from ..model import Invoice, term_value
 from ..xml import safe
 from ..xml.schema import XmlSchema
 from .base import Document, Rendering, unread_findings
@@ -48,7 +48,7 @@ class XmlSyntax:
             if not spec.select:
                 fallback = fallback or spec
                 continue
-            if all(str(getattr_term(invoice, t)) in values for t, values in spec.select.items()):
+            if all(str(term_value(invoice, t)) in values for t, values in spec.select.items()):
                 return spec
         assert fallback is not None, f"{self.name}: no default mapping"
         return fallback
@@ -61,10 +61,3 @@ class XmlSyntax:
         findings = schema.validate(result.root) if validate else []
         return Rendering(self.name, spec.name, safe.serialize(result.root), result.dropped, findings)
 
-
-def getattr_term(invoice: Invoice, tid: str):
-    from ..model import term_fields
-    for f in term_fields(Invoice):
-        if f.term == tid:
-            return getattr(invoice, f.name)
-    raise KeyError(tid)
