@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Optional
 
 from lxml import etree
@@ -164,13 +165,18 @@ class _ValueError(Exception):
     pass
 
 
-def _parse_value(text: str, typ: Any, spec: MappingSpec, codes: Optional[dict] = None,
-                 fmt: Optional[str] = None) -> Any:
+def _decode(text: str, codes: Optional[dict]) -> str:
+    """A syntax code back to the model's (codes map model -> syntax); unknown codes pass through."""
     if codes:
         for k, v in codes.items():
             if v == text:
-                text = k
-                break
+                return k
+    return text
+
+
+def _parse_value(text: str, typ: Any, spec: MappingSpec, codes: Optional[dict] = None,
+                 fmt: Optional[str] = None) -> Any:
+    text = _decode(text, codes)
     if typ is Decimal:
         sep = spec.formats.get("decimal_separator")
         if sep and sep != ".":
@@ -196,6 +202,7 @@ def _parse_value(text: str, typ: Any, spec: MappingSpec, codes: Optional[dict] =
     return text
 
 
+@lru_cache(maxsize=None)
 def _compile_template(template: str) -> tuple[re.Pattern, list[tuple[str, list[str]]]]:
     """'[#{BT-21}#]{BT-22}' -> a regex with one group per term, and the sections to compose."""
     sections: list[tuple[str, list[str]]] = []   # (text with {terms}, terms); "[..]" sections optional
@@ -238,37 +245,24 @@ class Reader:
                 if hits:
                     raw = self.raw(hits[0])
                     if raw:
-                        self.variables[tid] = self._decode_code(raw, node)
+                        self.variables[tid] = _decode(raw, node.codes)
         for tid in self.spec.variables:
             self.variables.setdefault(tid, "")
         inv = self.group(model.Invoice, self.spec.tree, self.root, "")
         return ReadResult(inv or model.Invoice(), self.smap, self.findings)
 
-    @staticmethod
-    def _decode_code(raw: str, node: LeafNode) -> str:
-        if node.codes:
-            for k, v in node.codes.items():
-                if v == raw:
-                    return k
-        return raw
-
     def select(self, node: Node, ctx: Optional[etree._Element]) -> list:
         if not node.places:
             return [ctx] if ctx is not None else []
+        places = node.places
         if ctx is None:   # inside a group absent from this document: only absolute paths can hit
-            node_places = [a for a in node.places if a.path.absolute]
+            places = [a for a in places if a.path.absolute]
+        if node.repeats and len(places) > 1:
             hits = []
-            for alt in node_places:
-                hits = alt.path.select(self.root, self.root, self.variables)
-                if hits:
-                    break
-            return hits if not node.repeats else sorted(hits, key=self._doc_order)
-        if node.repeats and len(node.places) > 1:
-            hits = []
-            for alt in node.places:
+            for alt in places:
                 hits.extend(alt.path.select(ctx, self.root, self.variables))
             return sorted(hits, key=self._doc_order)
-        for alt in node.places:
+        for alt in places:
             hits = alt.path.select(ctx, self.root, self.variables)
             if hits:
                 return hits
@@ -435,8 +429,7 @@ class Writer:
         self.variables = {}
         for tid in spec.variables:
             node = spec.tree.children.get(tid)
-            f = next((f for f in model.term_fields(model.Invoice) if f.term == tid), None)
-            v = getattr(invoice, f.name) if f else None
+            v = model.term_value(invoice, tid, None)
             if v is None or isinstance(v, list) or dataclasses.is_dataclass(v):
                 self.variables[tid] = ""
             else:
@@ -495,10 +488,9 @@ class Writer:
 
     def consts(self, node: Node, el: etree._Element) -> None:
         """Fill what the syntax requires beside the terms, where nothing is there yet."""
-        for ptext, value in node.const.items():
+        for p, value in node.const:
             if value.startswith("$"):
                 value = self.variables.get(value[1:], "")
-            p = Path(ptext, self.spec.namespaces)
             target = p.ensure(el, self.root, self.variables)
             if p.target_attribute:
                 if target.get(p.target_attribute) is None:
@@ -531,14 +523,13 @@ class Writer:
         if tid == own:
             return value
         if tid.startswith(own) and dataclasses.is_dataclass(value):
-            suffix = tid[len(own):]
-            for sf in model.term_fields(type(value)):
-                if sf.term == suffix:
-                    return getattr(value, sf.name)
+            sub = model.term_value(value, tid[len(own):], _NOT_HERE)
+            if sub is not _NOT_HERE:
+                return sub
         for obj in (parent_obj, self.invoice):
-            for f in model.term_fields(type(obj)):
-                if f.term == tid:
-                    return getattr(obj, f.name)
+            found = model.term_value(obj, tid, _NOT_HERE)
+            if found is not _NOT_HERE:
+                return found
         return None
 
     def write_node(self, node: Node, value: Any, ctx: etree._Element, parent_obj: Any, mpath: str,
@@ -623,6 +614,9 @@ class Writer:
                 continue
             out.append(_TEMPLATE_TERM.sub(lambda m: str(by_term.get(m.group(1)) or ""), body))
         return "".join(out)
+
+
+_NOT_HERE = object()   # "this object has no such term" (as opposed to a term whose value is None)
 
 
 def _absent(value: Any) -> bool:

@@ -43,7 +43,7 @@ class Node:
     repeats: bool                       # the mapping repeats it ("each")
     places: list[Alternative]           # where it is (empty: the context itself)
     write_places: Optional[list[Alternative]] = None
-    const: dict[str, str] = field(default_factory=dict)
+    const: list[tuple[Path, str]] = field(default_factory=list)   # (where, value) filled on write
     note: Optional[str] = None
     source: str = ""                    # "file.yaml: BG-4/BT-29" for error messages
 
@@ -219,11 +219,8 @@ class _Compiler:
             raise self.error(where, f"{f.term} occurs at most once in the model: use 'path'/'at', not 'each'")
         loc = spec.get("each", spec.get("at", spec.get("path")))
         places = self.places(loc, where) if loc is not None else []
-        const = {str(k): str(v) for k, v in (spec.get("const") or {}).items()}
-        for k, v in const.items():
-            self.path(k, where)
-            if v.startswith("$"):
-                self.variables.add(v[1:])
+        const = [(self.path(str(k), where), str(v)) for k, v in (spec.get("const") or {}).items()]
+        self.variables |= {v[1:] for _, v in const if v.startswith("$")}
         common = dict(term=f.term, field=f, repeats=repeats, places=places, const=const,
                       note=spec.get("note"), source=f"{self.filename}: {where}")
         if "write" in spec:
