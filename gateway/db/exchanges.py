@@ -88,6 +88,7 @@ class Exchange(StatusHistory, Base):
     mdn_disposition: Mapped[Optional[str]] = mapped_column(sa.String(500))
     mdn_at: Mapped[Optional[datetime]]
     mdn_due_at: Mapped[Optional[datetime]]             # outbound async: give up waiting then
+    mdn_url: Mapped[Optional[str]] = mapped_column(sa.String(1000))  # inbound async: where the MDN we owe goes
     mic: Mapped[Optional[str]] = mapped_column(sa.String(200))       # base64 digest, as in the MDN
     mic_algorithm: Mapped[Optional[str]] = mapped_column(sa.String(16))
     # Life cycle.

@@ -1,0 +1,120 @@
+"""Background jobs on huey: SQLite in the embedded default, Redis for scale-out.
+
+The database, not the queue, is the truth about what is due: an inbound exchange
+``acknowledged`` awaits processing, an outbound one ``queued``/``retrying`` with
+``next_attempt_at`` awaits sending, ``awaiting_mdn`` past ``mdn_due_at`` has timed
+out. A job is only a prompt to look at one row, and every job claims its row
+with a compare-and-set before acting, so a job run twice (a worker restarted, the
+sweep and a prompt racing) does its work once. The sweep (at start and every
+minute) re-prompts whatever is due and has no job, e.g. after a crash between
+a commit and an enqueue.
+
+Workers: ``edigate serve`` runs a consumer in-process (threads); ``edigate worker``
+runs one on its own, as many as wanted, against the same database and queue.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Optional
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+
+if TYPE_CHECKING:
+    from .runtime import Gateway
+
+log = logging.getLogger("edigate.jobs")
+
+# An inbound exchange left acknowledged this long is prompted again by the sweep.
+PROCESS_GRACE = timedelta(seconds=30)
+
+
+def make_huey(url: str, *, name: str = "edigate", immediate: bool = False) -> Huey:
+    """``sqlite:///path/jobs.db`` → SqliteHuey; ``redis://…`` → RedisHuey."""
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+        path = Path(url[len("sqlite:///"):]).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name, filename=str(path), immediate=immediate, utc=True)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHuey(name, url=url, immediate=immediate, utc=True)
+    raise ValueError(f"jobs URL {url!r}: expected sqlite:///PATH or redis://HOST:PORT/DB")
+
+
+def _naive_utc(when: datetime) -> datetime:
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    return when
+
+
+class Jobs:
+    """The gateway's tasks on its huey instance. ``process(id)``, ``send(id, at=None)``."""
+
+    def __init__(self, gateway: "Gateway", *, immediate: bool = False):
+        self.gateway = gateway
+        self.huey = make_huey(gateway.settings.jobs_url, immediate=immediate)
+        gw, h = gateway, self.huey
+
+        @h.task(name="process_exchange")
+        def process_exchange(exchange_id: int) -> None:
+            from .pipeline import process_exchange as run
+            run(gw, exchange_id)
+
+        @h.task(name="send_exchange")
+        def send_exchange(exchange_id: int) -> None:
+            from .outbox import send_exchange as run
+            run(gw, exchange_id)
+
+        @h.task(name="send_mdn")
+        def send_mdn(exchange_id: int) -> None:
+            from .inbox import send_owed_mdn as run
+            run(gw, exchange_id)
+
+        @h.periodic_task(crontab(minute="*"), name="sweep")
+        def sweep() -> None:
+            self.sweep()
+
+        self._process, self._send, self._send_mdn, self._sweep = process_exchange, send_exchange, send_mdn, sweep
+
+    # --- prompts ------------------------------------------------------------------
+    def process(self, exchange_id: int) -> None:
+        self._process(exchange_id)
+
+    def send(self, exchange_id: int, *, at: Optional[datetime] = None) -> None:
+        if at is None or self.huey.immediate:
+            self._send(exchange_id)
+        else:
+            self._send.schedule(args=(exchange_id,), eta=_naive_utc(at))
+
+    def send_mdn(self, exchange_id: int, *, at: Optional[datetime] = None) -> None:
+        if at is None or self.huey.immediate:
+            self._send_mdn(exchange_id)
+        else:
+            self._send_mdn.schedule(args=(exchange_id,), eta=_naive_utc(at))
+
+    def sweep(self, now: Optional[datetime] = None) -> dict[str, int]:
+        """Prompt everything due that may have lost its job; time out overdue async MDNs."""
+        from .outbox import due_sends, expire_async_mdns
+        from .pipeline import awaiting_processing
+        from .inbox import owed_mdns
+        now = now or datetime.now(timezone.utc)
+        counts = {"process": 0, "send": 0, "mdn_timeouts": 0, "mdn": 0}
+        counts["mdn_timeouts"] = expire_async_mdns(self.gateway, now=now)
+        for ex_id in awaiting_processing(self.gateway, before=now - PROCESS_GRACE):
+            self._process(ex_id)
+            counts["process"] += 1
+        for ex_id in due_sends(self.gateway, now=now):
+            self._send(ex_id)
+            counts["send"] += 1
+        for ex_id in owed_mdns(self.gateway, now=now):
+            self._send_mdn(ex_id)
+            counts["mdn"] += 1
+        if any(counts.values()):
+            log.info("sweep: %s", counts)
+        return counts
+
+    # --- consumers ----------------------------------------------------------------
+    def consumer(self, workers: int = 2):
+        """A huey consumer on threads; ``.start()`` it in-process or ``.run()`` it as a worker."""
+        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
+                                         check_worker_health=True, scheduler_interval=1)

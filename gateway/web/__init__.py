@@ -1,0 +1,69 @@
+"""The web app: AS2 endpoint, REST API, operator pages — one Flask app on one port.
+
+    app = create_app(Gateway(settings))
+
+``/as2`` is public (AS2 authenticates by signatures and certificates); ``/api/…``
+wants a bearer token; the operator pages want a logged-in user and carry CSRF
+tokens on every form. The ``Gateway`` (database, payload store, jobs) is in
+``app.extensions["edigate"]``; ``gateway()`` returns it inside a request.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Optional
+
+from flask import Flask, current_app
+
+from ..runtime import Gateway
+
+
+def gateway() -> Gateway:
+    """The Gateway of the app handling the current request."""
+    return current_app.extensions["edigate"]
+
+
+def secret_key(home: Path) -> bytes:
+    """``EDIGATE_SECRET_KEY``, else a random key made once and kept in ``<home>/secret_key``
+    (0600): sessions survive restarts and nothing secret is ever committed."""
+    env = os.environ.get("EDIGATE_SECRET_KEY")
+    if env:
+        return env.encode()
+    path = Path(home) / "secret_key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
+
+
+def create_app(gw: Optional[Gateway] = None, *, testing: bool = False) -> Flask:
+    gw = gw or Gateway()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret_key(gw.settings.home),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=gw.settings.max_inbound_size,
+        TESTING=testing,
+    )
+    app.extensions["edigate"] = gw
+
+    from flask_wtf.csrf import CSRFProtect
+    csrf = CSRFProtect(app)
+
+    from .as2 import bp as as2_bp
+    from .api import bp as api_bp
+    from .pages import bp as pages_bp
+    csrf.exempt(as2_bp)          # AS2 partners authenticate by signature, not by session
+    csrf.exempt(api_bp)          # bearer tokens, no cookies: nothing for CSRF to ride on
+    app.register_blueprint(as2_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(pages_bp)
+    return app
