@@ -96,10 +96,11 @@ class Jobs:
         """Prompt everything due that may have lost its job; time out overdue async MDNs."""
         from .outbox import due_sends, expire_async_mdns
         from .pipeline import awaiting_processing
-        from .inbox import owed_mdns
+        from .inbox import owed_mdns, recover_stored
         now = now or datetime.now(timezone.utc)
         counts = {"process": 0, "send": 0, "mdn_timeouts": 0, "mdn": 0}
         counts["mdn_timeouts"] = expire_async_mdns(self.gateway, now=now)
+        recover_stored(self.gateway, now=now)
         for ex_id in awaiting_processing(self.gateway, before=now - PROCESS_GRACE):
             self._process(ex_id)
             counts["process"] += 1

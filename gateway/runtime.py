@@ -37,6 +37,15 @@ class Gateway:
         self.payloads = PayloadStore(self.settings.payload_dir, max_size=self.settings.max_inbound_size)
         from .jobs import Jobs
         self.jobs = Jobs(self, immediate=immediate_jobs)
+        self._directory = None
+
+    @property
+    def directory(self):
+        """Our AS2 identities and partners' AS2 settings, from the database, cached."""
+        if self._directory is None:
+            from .partnerships import Directory
+            self._directory = Directory(self)
+        return self._directory
 
     @contextmanager
     def session(self) -> Iterator[Session]:

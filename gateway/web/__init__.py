@@ -2,7 +2,7 @@
 
     app = create_app(Gateway(settings))
 
-``/as2`` is public (AS2 authenticates by signatures and certificates); ``/api/…``
+``/as2`` (the transport's WSGI app) is public (AS2 authenticates by signatures and certificates); ``/api/…``
 wants a bearer token; the operator pages want a logged-in user and carry CSRF
 tokens on every form. The ``Gateway`` (database, payload store, jobs) is in
 ``app.extensions["edigate"]``; ``gateway()`` returns it inside a request.
@@ -17,6 +17,9 @@ from typing import Optional
 from flask import Flask, current_app
 
 from ..runtime import Gateway
+
+
+AS2_PATH = "/as2"
 
 
 def gateway() -> Gateway:
@@ -58,12 +61,17 @@ def create_app(gw: Optional[Gateway] = None, *, testing: bool = False) -> Flask:
     from flask_wtf.csrf import CSRFProtect
     csrf = CSRFProtect(app)
 
-    from .as2 import bp as as2_bp
     from .api import bp as api_bp
     from .pages import bp as pages_bp
-    csrf.exempt(as2_bp)          # AS2 partners authenticate by signature, not by session
     csrf.exempt(api_bp)          # bearer tokens, no cookies: nothing for CSRF to ride on
-    app.register_blueprint(as2_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
+
+    # AS2 partners authenticate by signatures and certificates, not by session: the transport's
+    # own WSGI app answers /as2 (streaming body, exact headers), beside Flask, not inside it.
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from ..inbox import As2Inbox
+    from ..transports.as2 import wsgi_app
+    app.extensions["edigate.as2"] = endpoint = As2Inbox(gw).endpoint()
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {AS2_PATH: wsgi_app(endpoint)})
     return app

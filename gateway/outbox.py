@@ -1,0 +1,264 @@
+"""Send: an outbound exchange is a durable job that ends acknowledged, or failed with its reason.
+
+``send_exchange`` claims a due exchange (compare-and-set ``queued``/``retrying`` →
+``sending``, so two workers never send it at once), builds the AS2 message (the
+Message-ID is fixed at the first attempt and reused by every retry: a receiver
+that has it answers ``duplicate-document``), keeps the raw message, posts it
+and judges the MDN. Failures that may pass (network, 5xx, no MDN in time) are
+retried with backoff up to a bound; the rest fail at once. Never "sent" on a
+failure, never "acknowledged" without a signed MDN proving our MIC.
+
+Per-partner switches live in ``Partner.as2_options``: ``retry_backoff_seconds``
+(list), ``max_attempts``, ``mdn_timeout_minutes`` (async), ``duplicate_unproven``
+(``fail`` — default — or ``accept``): what a ``duplicate-document`` MDN without
+our MIC means (django-pyas2 answers so even when the first copy had failed).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Optional
+
+import sqlalchemy as sa
+
+from .db import AS2Identity, Delivery, DocumentRecord, Exchange, Partner, utcnow
+from .partnerships import Directory
+from .transports.as2 import As2SendError, AwaitingAsyncMdn, MdnResult, build, send
+
+log = logging.getLogger("edigate.outbox")
+
+BACKOFF_SECONDS = (60, 300, 900, 3600, 14400)
+MAX_ATTEMPTS = 6
+MDN_TIMEOUT_MINUTES = 60.0
+SENDING_LEASE = timedelta(minutes=15)      # a "sending" row older than this lost its worker
+
+# Exchange status → the status its delivery follows with.
+_DELIVERY_STATUS = {"sending": "sending", "awaiting_mdn": "awaiting_ack", "acknowledged": "acknowledged",
+                    "sent": "delivered", "retrying": "retrying", "failed": "failed", "rejected": "failed",
+                    "queued": "pending"}
+
+
+def _options(partner: Optional[Partner]) -> dict:
+    return dict(partner.as2_options or {}) if partner is not None else {}
+
+
+def _backoff(partner: Optional[Partner], attempt: int) -> timedelta:
+    steps = _options(partner).get("retry_backoff_seconds") or BACKOFF_SECONDS
+    return timedelta(seconds=float(steps[min(attempt - 1, len(steps) - 1)]))
+
+
+def _max_attempts(partner: Optional[Partner]) -> int:
+    return int(_options(partner).get("max_attempts") or MAX_ATTEMPTS)
+
+
+def _set(ex: Exchange, status: str, reason: Optional[str] = None, *, at: Optional[datetime] = None) -> None:
+    """Set the exchange status and let its deliveries and documents follow."""
+    ex.set_status(status, reason, at=at)
+    s = sa.orm.object_session(ex)
+    follow = _DELIVERY_STATUS.get(status)
+    if s is None or follow is None:
+        return
+    for d in s.scalars(sa.select(Delivery).where(Delivery.exchange_id == ex.id)):
+        if d.status != follow and follow in d.TRANSITIONS.get(d.status, ()):
+            d.set_status(follow, reason, at=at)
+            d.attempts = ex.attempts
+            _follow_document(d.document)
+
+
+def _follow_document(doc: DocumentRecord) -> None:
+    statuses = {d.status for d in doc.deliveries}
+    if statuses and statuses <= {"acknowledged", "delivered"}:
+        doc.status = "delivered"
+    elif "failed" in statuses:
+        doc.status = "failed"
+    elif doc.status in ("delivered", "failed"):
+        doc.status = "routed"
+
+
+def claim(gw, exchange_id: int, *, now: Optional[datetime] = None) -> bool:
+    """Compare-and-set a due outbound exchange to ``sending``; False if someone else has it."""
+    now = now or utcnow()
+    with gw.session() as s:
+        n = s.execute(sa.update(Exchange)
+                      .where(Exchange.id == exchange_id, Exchange.direction == "out",
+                             Exchange.status.in_(("queued", "retrying")))
+                      .values(status="sending", status_at=now, attempts=Exchange.attempts + 1,
+                              reason=None)
+                      .execution_options(synchronize_session=False)).rowcount
+        if n != 1:
+            return False
+        ex = s.get(Exchange, exchange_id)
+        ex.history.append(ex._event("sending", now, f"attempt {ex.attempts}"))
+        for d in s.scalars(sa.select(Delivery).where(Delivery.exchange_id == ex.id)):
+            if "sending" in d.TRANSITIONS.get(d.status, ()):
+                d.set_status("sending", f"attempt {ex.attempts}", at=now)
+    return True
+
+
+def send_exchange(gw, exchange_id: int) -> Optional[str]:
+    """One attempt at an outbound exchange; returns its status afterwards (None: not ours to send)."""
+    if not claim(gw, exchange_id):
+        return None
+    directory = gw.directory
+    with gw.session() as s:
+        ex = s.get(Exchange, exchange_id)
+        partner = ex.partner
+        try:
+            if ex.channel != "as2":
+                raise ValueError(f"channel {ex.channel} cannot be sent yet")
+            if partner is None or not partner.as2_id:
+                raise ValueError("no AS2 partner for this exchange")
+            if not partner.as2_url:
+                raise ValueError(f"partner {partner.name} has no AS2 URL")
+            lib_partner = directory.partner_for(partner)
+            identity = directory.identity_for(partner.as2_identity)
+            content = gw.payloads.get(ex.content_sha256)
+            message = build(content, ex.filename, ex.content_type or "application/octet-stream",
+                            identity=identity, partner=lib_partner, message_id=ex.message_id,
+                            subject=f"{ex.filename or 'document'} from {identity.as2_name}")
+        except Exception as e:                      # configuration: retrying will not help
+            _set(ex, "failed", f"cannot build the AS2 message: {type(e).__name__}: {e}")
+            return ex.status
+        raw = gw.payloads.put(message.raw)
+        ex.message_id, ex.as2_from, ex.as2_to = message.message_id, identity.as2_name, lib_partner.as2_name
+        ex.payload_key, ex.payload_size = raw.key, raw.size
+        ex.mic, ex.mic_algorithm, ex.mdn_mode = message.mic, message.mic_alg, message.mdn_mode
+        opts, attempts, max_attempts = _options(partner), ex.attempts, _max_attempts(partner)
+        backoff = _backoff(partner, attempts)
+    # The HTTP exchange happens outside any transaction (it may take minutes).
+    try:
+        outcome = send(message)
+    except As2SendError as e:
+        outcome = e
+    now = utcnow()
+    retry_at = None
+    with gw.session() as s:
+        ex = s.get(Exchange, exchange_id)
+        if isinstance(outcome, As2SendError):
+            if outcome.retryable and attempts < max_attempts:
+                retry_at = now + backoff
+                ex.next_attempt_at = retry_at
+                _set(ex, "retrying", f"attempt {attempts} of {max_attempts}: {outcome}; "
+                                     f"next at {retry_at:%Y-%m-%d %H:%M:%S}Z", at=now)
+            else:
+                why = "not retryable" if not outcome.retryable else f"after {attempts} attempts"
+                _set(ex, "failed", f"{outcome} ({why})", at=now)
+        elif isinstance(outcome, AwaitingAsyncMdn):
+            minutes = float(opts.get("mdn_timeout_minutes") or MDN_TIMEOUT_MINUTES)
+            ex.mdn_due_at = now + timedelta(minutes=minutes)
+            _set(ex, "awaiting_mdn", f"HTTP {outcome.http_status}; asynchronous MDN due by "
+                                     f"{ex.mdn_due_at:%Y-%m-%d %H:%M:%S}Z", at=now)
+        else:
+            _judge(gw, ex, outcome, opts, now)
+        status = ex.status
+    if retry_at is not None:
+        gw.jobs.send(exchange_id, at=retry_at)
+    return status
+
+
+def _judge(gw, ex: Exchange, result: MdnResult, opts: dict, now: datetime) -> None:
+    """Record an MDN (sync or async) on its exchange and settle the status."""
+    if result.raw:
+        ex.mdn_payload_key = gw.payloads.put(result.raw).key
+    ex.mdn_message_id = result.mdn_message_id
+    ex.mdn_disposition = str(result.disposition) if result.disposition else None
+    ex.mdn_at = now
+    ex.mdn_due_at = None
+    status = result.status
+    if status == "delivered":
+        _set(ex, "acknowledged", f"MDN {ex.mdn_disposition}"
+                                 + (", MIC verified" if result.mic_matches else ""), at=now)
+    elif status == "refused":
+        _set(ex, "rejected", f"partner refused: {result.disposition}"
+                             + (f" ({result.text.strip()[:300]})" if result.text else ""), at=now)
+    elif status == "duplicate-unproven" and opts.get("duplicate_unproven") == "accept":
+        _set(ex, "acknowledged", "duplicate-document without MIC, accepted by partner policy "
+                                 "(duplicate_unproven=accept)", at=now)
+    elif status == "duplicate-unproven":
+        _set(ex, "failed", "partner answered duplicate-document without our MIC: it has seen this "
+                           "Message-ID but nothing proves it holds this content; check with the partner, "
+                           "then retry (or set duplicate_unproven=accept for it)", at=now)
+    else:
+        _set(ex, "failed", f"invalid MDN: {result.error}", at=now)
+
+
+class As2Outbox:
+    """Asynchronous MDNs posted to our endpoint, matched with what we sent."""
+
+    def __init__(self, gw, directory: Directory):
+        self.gw, self.directory = gw, directory
+
+    def find_outbound(self, message_id: str):
+        with self.gw.session() as s:
+            ex = s.scalar(sa.select(Exchange).where(Exchange.direction == "out",
+                                                    Exchange.message_id == message_id))
+            if ex is None or ex.partner is None:
+                return None
+            return SimpleNamespace(message_id=ex.message_id, mic=ex.mic, mic_alg=ex.mic_algorithm,
+                                   partner=self.directory.partner_for(ex.partner),
+                                   require_signed_mdn=ex.partner.as2_mdn_signed, exchange_id=ex.id)
+
+    def record_mdn(self, result: MdnResult) -> None:
+        if not result.known_original:
+            log.warning("async MDN for unknown message %s: %s", result.original_message_id, result.error)
+            return
+        now = utcnow()
+        with self.gw.session() as s:
+            ex = s.scalar(sa.select(Exchange).where(Exchange.direction == "out",
+                                                    Exchange.message_id == result.original_message_id))
+            if ex is None:
+                return
+            if ex.status not in ("awaiting_mdn", "sending", "retrying"):
+                ex.note(f"late asynchronous MDN ignored ({result.disposition}); status stays {ex.status}")
+                return
+            if ex.status == "retrying":          # it came after all: no need for the resend
+                ex.set_status("sending", "asynchronous MDN arrived while waiting to resend", at=now)
+            _judge(self.gw, ex, result, _options(ex.partner), now)
+
+
+def due_sends(gw, *, now: datetime) -> list[int]:
+    """Outbound exchanges due now, plus those whose sender died mid-send (lease expired)."""
+    with gw.session() as s:
+        stale = s.scalars(sa.select(Exchange).where(
+            Exchange.direction == "out", Exchange.status == "sending",
+            Exchange.status_at < now - SENDING_LEASE)).all()
+        for ex in stale:
+            ex.next_attempt_at = now
+            _set(ex, "retrying", "the sending worker stopped mid-send; sending again (same Message-ID)", at=now)
+        return list(s.scalars(sa.select(Exchange.id).where(
+            Exchange.direction == "out", Exchange.status.in_(("queued", "retrying")),
+            Exchange.next_attempt_at <= now)))
+
+
+def expire_async_mdns(gw, *, now: datetime) -> int:
+    """Async MDNs overdue: resend (same Message-ID) while attempts remain, else fail."""
+    n = 0
+    with gw.session() as s:
+        for ex in s.scalars(sa.select(Exchange).where(
+                Exchange.direction == "out", Exchange.status == "awaiting_mdn",
+                Exchange.mdn_due_at < now)).all():
+            n += 1
+            if ex.attempts < _max_attempts(ex.partner):
+                ex.next_attempt_at = now
+                _set(ex, "retrying", f"no asynchronous MDN by {ex.mdn_due_at:%Y-%m-%d %H:%M:%S}Z; "
+                                     "sending again", at=now)
+            else:
+                _set(ex, "failed", f"no asynchronous MDN by {ex.mdn_due_at:%Y-%m-%d %H:%M:%S}Z "
+                                   f"after {ex.attempts} attempts", at=now)
+    return n
+
+
+def queue_file(gw, data: bytes, *, partner_id: int, filename: Optional[str] = None,
+               content_type: str = "application/octet-stream", session=None) -> Exchange:
+    """A new outbound AS2 exchange carrying ``data`` (stored first), due now."""
+    ref = gw.payloads.put(data)
+    ex = Exchange.outbound("as2", partner_id=partner_id, filename=filename, content_type=content_type,
+                           content_sha256=ref.key, content_size=ref.size)
+    if session is not None:
+        session.add(ex)
+        return ex
+    with gw.session() as s:
+        s.add(ex)
+    gw.jobs.send(ex.id)
+    return ex
