@@ -1,11 +1,11 @@
-# The two commands a newcomer types: `make test` and (once the server exists) `make serve`.
+# The two commands a newcomer types: `make serve` and `make test`.
 # Both set everything up first: Debian packages (when root), the virtualenv, the project.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test install bench clean
+.PHONY: test serve install bench clean
 
 install: $(STAMP)
 
@@ -19,9 +19,15 @@ $(STAMP): pyproject.toml packaging/debian-packages.txt
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The gateway on its embedded defaults: SQLite + payloads under var/, huey on SQLite,
+# development certificates under certs/ (generated), waitress on 127.0.0.1:8080.
+serve: $(STAMP)
+	$(BIN)/edigate serve
+
 bench: $(STAMP)
 	$(BIN)/python bench/translate.py
 	$(BIN)/python bench/edifact.py
+	$(BIN)/python bench/as2.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -33,7 +33,7 @@ log = logging.getLogger("edigate.inbox")
 ASYNC_MDN_DELAY = timedelta(seconds=1)       # let the sender record that it awaits the MDN
 ASYNC_MDN_BACKOFF = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5),
                      timedelta(minutes=30), timedelta(hours=2))
-STORED_GRACE = timedelta(seconds=30)
+STORED_GRACE = timedelta(seconds=10)
 
 
 class DuplicateUpload(EdigateError):
@@ -54,7 +54,7 @@ def receive_file(gw, data: bytes, *, channel: str, partner_id: Optional[int] = N
     with gw.session() as s:
         if message_id is not None:
             seen = s.scalar(sa.select(Exchange.id).where(
-                Exchange.direction == "in", Exchange.message_id == message_id,
+                Exchange.direction == "in", Exchange.channel == channel, Exchange.message_id == message_id,
                 Exchange.partner_id.is_(None) if partner_id is None else Exchange.partner_id == partner_id))
             if seen is not None:
                 raise DuplicateUpload(seen)
@@ -72,6 +72,8 @@ def receive_file(gw, data: bytes, *, channel: str, partner_id: Optional[int] = N
                 seen = s2.scalar(sa.select(Exchange.id).where(
                     Exchange.direction == "in", Exchange.partner_id == partner_id,
                     Exchange.message_id == message_id))
+            if seen is None:
+                raise
             raise DuplicateUpload(seen) from None
     gw.jobs.process(ex.id)
     return ex
@@ -242,13 +244,13 @@ def owed_mdns(gw, *, now: datetime) -> list[int]:
             Exchange.next_attempt_at.is_not(None), Exchange.next_attempt_at <= now)))
 
 
-def recover_stored(gw, *, now: datetime) -> list[int]:
+def recover_stored(gw, *, now: datetime, grace: timedelta = STORED_GRACE) -> list[int]:
     """Exchanges stored but never marked acknowledged (a crash between store and MDN):
     we hold the bytes, so they are processed; the sender's resend gets ``duplicate-document``."""
     with gw.session() as s:
         rows = s.scalars(sa.select(Exchange).where(
             Exchange.direction == "in", Exchange.status == "stored",
-            Exchange.status_at < now - STORED_GRACE)).all()
+            Exchange.status_at <= now - grace)).all()
         for ex in rows:
             ex.set_status("acknowledged", "recovered: stored, acknowledgement not on record "
                                           "(interrupted before the MDN went out)")

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("edigate.jobs")
 
-# An inbound exchange left acknowledged this long is prompted again by the sweep.
-PROCESS_GRACE = timedelta(seconds=30)
+# An inbound exchange left acknowledged this long is prompted again by the sweep (prompting
+# twice is harmless: the work is claimed by compare-and-set; the grace only saves effort).
+PROCESS_GRACE = timedelta(seconds=10)
 
 
 def make_huey(url: str, *, name: str = "edigate", immediate: bool = False) -> Huey:
@@ -92,16 +93,17 @@ class Jobs:
         else:
             self._send_mdn.schedule(args=(exchange_id,), eta=_naive_utc(at))
 
-    def sweep(self, now: Optional[datetime] = None) -> dict[str, int]:
-        """Prompt everything due that may have lost its job; time out overdue async MDNs."""
+    def sweep(self, now: Optional[datetime] = None, *, grace: timedelta = PROCESS_GRACE) -> dict[str, int]:
+        """Prompt everything due that may have lost its job; time out overdue async MDNs.
+        At start-up ``grace=0``: whatever is pending was left by a process that stopped."""
         from .outbox import due_sends, expire_async_mdns
         from .pipeline import awaiting_processing
         from .inbox import owed_mdns, recover_stored
         now = now or datetime.now(timezone.utc)
-        counts = {"process": 0, "send": 0, "mdn_timeouts": 0, "mdn": 0}
+        counts = {"process": 0, "send": 0, "mdn_timeouts": 0, "mdn": 0, "recovered": 0}
         counts["mdn_timeouts"] = expire_async_mdns(self.gateway, now=now)
-        recover_stored(self.gateway, now=now)
-        for ex_id in awaiting_processing(self.gateway, before=now - PROCESS_GRACE):
+        counts["recovered"] = len(recover_stored(self.gateway, now=now, grace=grace))
+        for ex_id in awaiting_processing(self.gateway, before=now - grace + timedelta(microseconds=1)):
             self._process(ex_id)
             counts["process"] += 1
         for ex_id in due_sends(self.gateway, now=now):

@@ -77,12 +77,14 @@ def _follow_document(doc: DocumentRecord) -> None:
 
 
 def claim(gw, exchange_id: int, *, now: Optional[datetime] = None) -> bool:
-    """Compare-and-set a due outbound exchange to ``sending``; False if someone else has it."""
+    """Compare-and-set a due outbound exchange to ``sending``; False if someone else has it or
+    it is not due yet (a prompt that comes early sends nothing)."""
     now = now or utcnow()
     with gw.session() as s:
         n = s.execute(sa.update(Exchange)
                       .where(Exchange.id == exchange_id, Exchange.direction == "out",
-                             Exchange.status.in_(("queued", "retrying")))
+                             Exchange.status.in_(("queued", "retrying")),
+                             sa.or_(Exchange.next_attempt_at.is_(None), Exchange.next_attempt_at <= now))
                       .values(status="sending", status_at=now, attempts=Exchange.attempts + 1,
                               reason=None)
                       .execution_options(synchronize_session=False)).rowcount
@@ -96,9 +98,10 @@ def claim(gw, exchange_id: int, *, now: Optional[datetime] = None) -> bool:
     return True
 
 
-def send_exchange(gw, exchange_id: int) -> Optional[str]:
-    """One attempt at an outbound exchange; returns its status afterwards (None: not ours to send)."""
-    if not claim(gw, exchange_id):
+def send_exchange(gw, exchange_id: int, *, now: Optional[datetime] = None) -> Optional[str]:
+    """One attempt at an outbound exchange; returns its status afterwards (None: not ours to send:
+    taken by another worker, settled, or not due ``now``)."""
+    if not claim(gw, exchange_id, now=now):
         return None
     directory = gw.directory
     with gw.session() as s:

@@ -15,7 +15,6 @@ import secrets
 import signal
 import sys
 import threading
-from pathlib import Path
 from typing import Optional
 
 import sqlalchemy as sa
@@ -92,7 +91,8 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: int
     app = create_app(gw)
     consumer = gw.jobs.consumer(workers=workers)
     consumer.start()
-    gw.jobs.sweep()
+    from datetime import timedelta
+    gw.jobs.sweep(grace=timedelta(0))     # what a stopped process left pending
 
     base = f"http://{settings.host}:{settings.http_port}"
     lines = [

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from .access import ROLES, ApiToken, User, authenticate_token, check_login, issue_token
 from .base import CHANNELS, Base, StatusError, UTCDateTime, utcnow
 from .documents import (DELIVERY_STATUSES, DOCUMENT_STATUSES, Delivery, DeliveryEvent, DocumentRecord,
                         RenderingRecord, duplicate_key, summarise)
@@ -28,6 +29,7 @@ __all__ = [
     "Exchange", "ExchangeEvent", "DIRECTIONS", "INBOUND_STATUSES", "OUTBOUND_STATUSES",
     "DocumentRecord", "RenderingRecord", "Delivery", "DeliveryEvent", "DOCUMENT_STATUSES",
     "DELIVERY_STATUSES", "summarise", "duplicate_key",
+    "User", "ApiToken", "ROLES", "issue_token", "authenticate_token", "check_login",
     "make_engine", "make_sessionmaker", "normalise_url", "session_scope",
     "MIGRATIONS", "alembic_config", "migrate", "current_revision", "head_revision",
 ]

@@ -1,0 +1,276 @@
+"""The operator pages: what came in and went out, what failed and why, and the retry button.
+
+Server-rendered Jinja2, no JavaScript. Every page wants a logged-in user
+(``auth.login_required``); every POST form carries a CSRF token (the app's
+``CSRFProtect``); search forms are GETs, so a filtered list is a link one can
+share. Downloads reuse ``downloads`` under the session login. Pages are sent
+with a strict Content-Security-Policy (only our own stylesheet) and never
+framed.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from ..db import (CHANNELS, DIRECTIONS, DOCUMENT_STATUSES, Certificate, DocumentRecord, Exchange, Partner,
+                  StatusError, check_login)
+from ..db.exchanges import STATUSES as EXCHANGE_STATUSES
+from . import downloads, gateway, params
+from .auth import allowed, current_user, log_in, log_out, login_required, require_permission, safe_next
+from .serialise import EXPIRY_WARNING, retryable
+
+bp = Blueprint("pages", __name__)
+
+ATTENTION = (("out", "failed"), ("out", "rejected"), ("in", "failed"))
+_OK = {"processed", "acknowledged", "sent", "delivered", "valid", "routed"}
+_BAD = {"failed", "rejected", "invalid"}
+_WAITING = {"received", "stored", "queued", "sending", "awaiting_mdn", "retrying", "pending",
+            "awaiting_ack", "held"}
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+
+
+# --- template helpers ----------------------------------------------------------------------
+
+def status_class(status: Optional[str]) -> str:
+    """The badge colour of a status: ok, bad, waiting or neutral."""
+    if status in _OK:
+        return "ok"
+    if status in _BAD:
+        return "bad"
+    if status in _WAITING:
+        return "waiting"
+    return "neutral"
+
+
+def when(value: Optional[datetime]) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def page_url(offset: int) -> str:
+    """The current list with the same filters at another offset."""
+    args = {k: v for k, v in request.args.items() if k != "offset" and v != ""}
+    if offset:
+        args["offset"] = offset
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"status_class": status_class, "when": when, "page_url": page_url, "allowed": allowed,
+            "retryable": retryable}
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _error_page(status: int, title: str, message: str):
+    return render_template("error.html", title=title, message=message), status
+
+
+@bp.errorhandler(CSRFError)
+def _csrf(e: CSRFError):
+    return _error_page(400, "Form refused", "The form has expired or did not come from this site: "
+                                            "go back, reload the page and try again.")
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+@bp.errorhandler(405)
+def _http(e: HTTPException):
+    return _error_page(e.code or 500, e.name, e.description or "")
+
+
+@bp.errorhandler(downloads.PayloadMissing)
+def _payload_missing(e: downloads.PayloadMissing):
+    return _error_page(500, "Payload missing", str(e))
+
+
+# --- login ---------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    target = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_user() is not None:
+            return redirect(target)
+        return render_template("login.html", next=target)
+    username = request.form.get("username", "")
+    with gateway().session() as s:
+        user = check_login(s, username, request.form.get("password", ""))
+    if user is None:
+        flash("Unknown user, wrong password, or account disabled.", "error")
+        return render_template("login.html", next=target, username=username)
+    log_in(user)
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout():
+    log_out()
+    flash("Logged out.", "info")
+    return redirect(url_for("pages.login"))
+
+
+# --- dashboard -----------------------------------------------------------------------------
+
+@bp.get("/")
+@login_required
+def dashboard():
+    now = datetime.now(timezone.utc)
+    with gateway().session() as s:
+        rows = s.execute(sa.select(Exchange.direction, Exchange.status, sa.func.count())
+                         .group_by(Exchange.direction, Exchange.status)).all()
+        counts = sorted(rows, key=lambda r: ((r[0], r[1]) not in ATTENTION, r[0], -r[2], r[1]))
+        attention = s.scalars(
+            sa.select(Exchange)
+            .where(sa.or_(*(sa.and_(Exchange.direction == d, Exchange.status == st) for d, st in ATTENTION)))
+            .order_by(Exchange.status_at.desc(), Exchange.id.desc()).limit(20)).all()
+        certificates = s.scalars(Certificate.expiring(EXPIRY_WARNING, now=now)).all()
+        return render_template("dashboard.html", counts=counts, attention=attention,
+                               certificates=certificates, now=now)
+
+
+# --- exchanges -----------------------------------------------------------------------------
+
+def _search(parse: Callable[[Any], tuple[dict[str, Any], params.Page]], search: Callable[..., sa.Select],
+            s) -> dict[str, Any]:
+    """Run a list's search from the query string; unusable parameters come back as ``errors``."""
+    try:
+        criteria, page = parse(request.args)
+    except params.BadParameters as e:
+        return {"rows": [], "total": 0, "page": params.Page(params.DEFAULT_LIMIT, 0), "errors": e.details}
+    query = search(**criteria)
+    total = s.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    rows = s.scalars(query.limit(page.limit).offset(page.offset)).all()
+    return {"rows": rows, "total": total, "page": page, "errors": {}}
+
+
+def _partners(s) -> list[tuple[int, str]]:
+    return [tuple(r) for r in s.execute(sa.select(Partner.id, Partner.name).order_by(Partner.name))]
+
+
+@bp.get("/exchanges")
+@login_required
+def exchanges():
+    with gateway().session() as s:
+        result = _search(params.exchange_search, Exchange.search, s)
+        html = render_template("exchanges.html", **result, partners=_partners(s), statuses=EXCHANGE_STATUSES,
+                               directions=DIRECTIONS, channels=CHANNELS, args=request.args)
+    return html, 400 if result["errors"] else 200
+
+
+@bp.get("/exchanges/<int:exchange_id>")
+@login_required
+def exchange(exchange_id: int):
+    with gateway().session() as s:
+        ex = s.get(Exchange, exchange_id)
+        if ex is None:
+            abort(404, f"There is no exchange {exchange_id}.")
+        return render_template("exchange.html", ex=ex)
+
+
+@bp.post("/exchanges/<int:exchange_id>/retry")
+@login_required
+def retry(exchange_id: int):
+    require_permission("retry")
+    try:
+        ex = gateway().retry_exchange(exchange_id, by=g.user.username)
+    except LookupError:
+        abort(404, f"There is no exchange {exchange_id}.")
+    except StatusError as e:
+        flash(f"Not retried: {e}", "error")
+    else:
+        what = "queued for sending again" if ex.direction == "out" else "queued for processing again"
+        flash(f"Exchange {exchange_id} {what}.", "info")
+    return redirect(url_for("pages.exchange", exchange_id=exchange_id))
+
+
+@bp.get("/exchanges/<int:exchange_id>/raw")
+@login_required
+def exchange_raw(exchange_id: int):
+    return downloads.exchange_raw(exchange_id)
+
+
+@bp.get("/exchanges/<int:exchange_id>/content")
+@login_required
+def exchange_content(exchange_id: int):
+    return downloads.exchange_content(exchange_id)
+
+
+@bp.get("/exchanges/<int:exchange_id>/mdn")
+@login_required
+def exchange_mdn(exchange_id: int):
+    return downloads.exchange_mdn(exchange_id)
+
+
+# --- documents -----------------------------------------------------------------------------
+
+@bp.get("/documents")
+@login_required
+def documents():
+    with gateway().session() as s:
+        result = _search(params.document_search, DocumentRecord.search, s)
+        html = render_template("documents.html", **result, partners=_partners(s), statuses=DOCUMENT_STATUSES,
+                               args=request.args)
+    return html, 400 if result["errors"] else 200
+
+
+@bp.get("/documents/<int:document_id>")
+@login_required
+def document(document_id: int):
+    with gateway().session() as s:
+        doc = s.get(DocumentRecord, document_id)
+        if doc is None:
+            abort(404, f"There is no document {document_id}.")
+        return render_template("document.html", doc=doc)
+
+
+@bp.get("/documents/<int:document_id>/original")
+@login_required
+def document_original(document_id: int):
+    return downloads.document_original(document_id)
+
+
+@bp.get("/documents/<int:document_id>/renderings/<int:rendering_id>")
+@login_required
+def document_rendering(document_id: int, rendering_id: int):
+    return downloads.document_rendering(document_id, rendering_id)
+
+
+# --- partners ------------------------------------------------------------------------------
+
+@bp.get("/partners")
+@login_required
+def partners():
+    with gateway().session() as s:
+        rows = s.scalars(sa.select(Partner).order_by(Partner.name, Partner.id)).all()
+        return render_template("partners.html", partners=rows)
+
+
+@bp.get("/partners/<int:partner_id>")
+@login_required
+def partner(partner_id: int):
+    now = datetime.now(timezone.utc)
+    with gateway().session() as s:
+        p = s.get(Partner, partner_id)
+        if p is None:
+            abort(404, f"There is no partner {partner_id}.")
+        certificates = sorted(p.certificates, key=lambda c: (not c.active, c.not_after))
+        return render_template("partner.html", p=p, certificates=certificates, now=now,
+                               soon=now + EXPIRY_WARNING)

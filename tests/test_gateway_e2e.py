@@ -1,0 +1,188 @@
+"""End to end through a running gateway (``edigate serve`` in its own process).
+
+Partner A and partner B are both an independent AS2 implementation, django-pyas2
+(organisations STRANGER and PEER of one django-pyas2 server, see as2peer.py): A
+sends a UBL invoice to our AS2 endpoint; the gateway stores it, answers with a
+signed MDN, reads and checks it, routes it by the buyer's electronic address
+(BT-49) to B, writes it as CII (B's preference) and sends it to B over AS2,
+judging B's signed MDN. Everything is then looked at through the REST API, and
+what B received is compared byte for byte with what the gateway recorded.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from lxml import etree
+
+from gateway import certs
+from gateway.formats import read_document, write_document
+
+from .as2peer import DjangoPyas2Peer, PeerUnavailable, ensure_venv, free_port
+from .gateway_proc import GatewayProcess, setup_records
+from .invoice_builder import build_invoice
+
+from gateway.model import Identifier
+
+B_GLN = "4000001000005"
+NS_CII = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
+
+
+def _invoice_ubl(number: str, *, buyer_gln: str = B_GLN) -> bytes:
+    inv = build_invoice()
+    inv.number = number
+    inv.buyer.electronic_address = Identifier(buyer_gln, "0088")
+    return write_document(inv, "ubl", validate=True).data
+
+
+def _wait(predicate, timeout: float, what: str, interval: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory):
+    try:
+        python = ensure_venv()
+    except PeerUnavailable as e:
+        pytest.skip(str(e))
+    work = tmp_path_factory.mktemp("e2e")
+    keys = SimpleNamespace(ours=certs.ensure_dev_keypair(work / "keys", "edigate"),
+                           peer=certs.ensure_dev_keypair(work / "keys", "peer", password="peer-pass"),
+                           rogue=certs.ensure_dev_keypair(work / "keys", "rogue", password="rogue-pass"))
+
+    def bundle(kp, name):
+        path = work / name
+        path.write_bytes(kp.bundle_pem)
+        os.chmod(path, 0o600)
+        return path
+
+    server = GatewayProcess(work / "gateway")
+    peer_port = free_port()
+    peer = DjangoPyas2Peer(
+        work / "peer", python=python, port=peer_port, our_cert=keys.ours.cert_path,
+        peer_bundle=bundle(keys.peer, "peer.pem"), peer_pass="peer-pass",
+        rogue_bundle=bundle(keys.rogue, "rogue.pem"), rogue_pass="rogue-pass",
+        our_url=server.as2_url, tamper_url=server.base + "/nowhere")
+    gw = server.gateway()
+    rec = setup_records(gw, identity="EDIGATE", our_key=keys.ours.key_path, partners=[
+        dict(name="Supplier A", as2_id="STRANGER", cert_pem=keys.peer.cert_pem,
+             identifiers=[("0088", "3012345000010")], preferred_format="ubl"),
+        dict(name="Buyer B", as2_id="PEER", as2_url=peer.url, cert_pem=keys.peer.cert_pem,
+             identifiers=[("0088", B_GLN)], preferred_format="cii", preferred_channel="as2"),
+    ])
+    gw.close()
+    server.token = rec.token
+    try:
+        peer.setup()
+        peer.start()
+        server.start()
+        yield SimpleNamespace(server=server, peer=peer, keys=keys, ids=rec.partner_ids)
+    finally:
+        server.stop()
+        peer.stop()
+
+
+def test_ubl_from_a_reaches_b_as_cii_over_as2(e2e):
+    server, peer = e2e.server, e2e.peer
+    ubl = _invoice_ubl("E2E-0001")
+    sent = peer.send("STRANGER", "EDIGATE", ubl, "E2E-0001.xml")
+    # A got our signed MDN and accepted it.
+    assert sent["status"] == "S", sent
+    assert sent["mdn"] and sent["mdn"]["signed"], sent
+
+    inbound = _wait(lambda: server.api("/exchanges", direction="in", message_id=sent["message_id"])["items"],
+                    30, "the inbound exchange")[0]
+    assert inbound["partner"]["id"] == e2e.ids["Supplier A"]
+    ex_in = _wait(lambda: (lambda e: e if e["status"] == "processed" else None)(
+        server.api(f"/exchanges/{inbound['id']}")), 60, "processing")
+    assert [h["status"] for h in ex_in["history"]] == ["received", "stored", "acknowledged", "processed"]
+    assert ex_in["mdn"]["disposition"] == "processed" and ex_in["mdn"]["mode"] == "sync" and ex_in["mic"]
+    # The raw AS2 message and the business content are on record (django-pyas2 sends MIME
+    # canonical CRLF line ends; the MIC we verified covers exactly these bytes).
+    content = server.api(f"/exchanges/{inbound['id']}/content")
+    assert content.replace(b"\r\n", b"\n") == ubl and content.count(b"\r\n") == ubl.count(b"\n")
+    assert b"application/pkcs7-mime" in server.api(f"/exchanges/{inbound['id']}/raw")
+
+    (doc_id,) = ex_in["documents"]
+    doc = _wait(lambda: (lambda d: d if d["status"] == "delivered" else None)(server.api(f"/documents/{doc_id}")),
+                90, "delivery to B")
+    assert doc["number"] == "E2E-0001"
+    assert doc["recipient_partner_id"] == e2e.ids["Buyer B"]
+    (delivery,) = doc["deliveries"]
+    assert delivery["format"] == "cii" and delivery["channel"] == "as2" and delivery["status"] == "acknowledged"
+
+    out = server.api(f"/exchanges/{delivery['exchange_id']}")
+    assert out["direction"] == "out" and out["status"] == "acknowledged"
+    assert out["partner"]["id"] == e2e.ids["Buyer B"]
+    assert [h["status"] for h in out["history"]] == ["queued", "sending", "acknowledged"]
+    assert "MIC verified" in out["reason"]
+
+    # What B holds is exactly the CII rendering we recorded, and it is the same invoice.
+    cii = server.api(f"/exchanges/{out['id']}/content")
+    assert etree.QName(etree.fromstring(cii)).namespace == NS_CII
+    got = peer.message(out["message_id"], "IN")
+    assert got is not None and got["status"] == "S", got
+    assert got["payload_sha256"] == hashlib.sha256(cii).hexdigest()
+    assert read_document(cii).invoice.number == "E2E-0001"
+    (rendering,) = doc["renderings"]
+    assert server.api(f"/documents/{doc_id}/renderings/{rendering['id']}") == cii
+
+    # Searching documents by number finds it, by another number does not.
+    assert [d["id"] for d in server.api("/documents", number="E2E-0001")["items"]] == [doc_id]
+    assert server.api("/documents", number="E2E-0002")["items"] == []
+
+
+def test_invalid_invoice_is_rejected_with_its_findings_and_not_delivered(e2e):
+    server, peer = e2e.server, e2e.peer
+    inv = build_invoice()
+    inv.number = "E2E-BAD"
+    inv.buyer.electronic_address = Identifier(B_GLN, "0088")
+    inv.totals.amount_due += 1                 # BR-CO-16: amount due ≠ total − paid + rounding
+    bad = write_document(inv, "ubl").data
+    sent = peer.send("STRANGER", "EDIGATE", bad, "E2E-BAD.xml")
+    assert sent["status"] == "S"               # acknowledged: we have it (then we judge it)
+    inbound = _wait(lambda: [e for e in server.api("/exchanges", direction="in", message_id=sent["message_id"])
+                             ["items"] if e["status"] == "rejected"], 60, "rejection")[0]
+    ex = server.api(f"/exchanges/{inbound['id']}")
+    assert "BR-CO-16" in ex["reason"]
+    (doc_id,) = ex["documents"]
+    doc = server.api(f"/documents/{doc_id}")
+    assert doc["status"] == "invalid" and doc["deliveries"] == []
+    rules = {f["rule"] for f in doc["findings"] if f["severity"] == "fatal"}
+    assert rules == {"BR-CO-16"}
+    finding = next(f for f in doc["findings"] if f["rule"] == "BR-CO-16")
+    assert "BT-115" in finding["terms"] and finding["line"]
+    content = server.api(f"/exchanges/{inbound['id']}/content")        # the bytes stay on record
+    assert content.replace(b"\r\n", b"\n") == bad
+
+
+def test_cli_send_queues_a_durable_job_the_running_server_delivers(e2e, tmp_path):
+    from click.testing import CliRunner
+    from gateway.cli import main
+
+    server, peer = e2e.server, e2e.peer
+    f = tmp_path / "handmade.xml"
+    f.write_bytes(_invoice_ubl("E2E-CLI-1"))
+    env = {k: v for k, v in server.env.items() if k.startswith("EDIGATE_")}
+    r = CliRunner().invoke(main, ["send", str(f), "--to", "Buyer B", "--wait", "60"], env=env)
+    assert r.exit_code == 0, r.output
+    ex_id = int(r.output.split()[1].rstrip(":"))
+    assert r.output.strip().splitlines()[-1].startswith(f"exchange {ex_id}: acknowledged")
+    out = server.api(f"/exchanges/{ex_id}")
+    assert out["filename"] == "handmade.xml" and out["content_type"] == "application/xml"
+    got = peer.message(out["message_id"], "IN")
+    assert got["status"] == "S" and got["payload_sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
+
+    r = CliRunner().invoke(main, ["send", str(f), "--to", "nobody"], env=env)
+    assert r.exit_code == 2 and "no partner 'nobody'" in r.output
