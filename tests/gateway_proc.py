@@ -89,9 +89,9 @@ class GatewayProcess:
                 self.kill()
 
     # --- the REST API as an operator --------------------------------------------------
-    def api(self, path: str, **params):
-        r = requests.get(self.base + "/api/v1" + path, params=params, timeout=30,
-                         headers={"Authorization": f"Bearer {self.token}"})
+    def api(self, path: str, *, method: str = "GET", json=None, **params):
+        r = requests.request(method, self.base + "/api/v1" + path, params=params, json=json, timeout=30,
+                             headers={"Authorization": f"Bearer {self.token}"})
         r.raise_for_status()
         return r.json() if r.headers.get("content-type", "").startswith("application/json") else r.content
 

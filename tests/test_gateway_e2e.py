@@ -81,6 +81,12 @@ def e2e(tmp_path_factory):
         dict(name="Buyer B", as2_id="PEER", as2_url=peer.url, cert_pem=keys.peer.cert_pem,
              identifiers=[("0088", B_GLN)], preferred_format="cii", preferred_channel="as2"),
     ])
+    from gateway.db import AS2Identity, Organisation
+    import sqlalchemy as sa
+    with gw.session() as s:                  # a second AS2 identity of ours: partners ask it async MDNs
+        org = s.scalar(sa.select(Organisation))
+        org.as2_identities.append(AS2Identity(as2_name="EDIGATE-ASYNC", signing_key_ref=str(keys.ours.key_path),
+                                              encryption_key_ref=str(keys.ours.key_path)))
     gw.close()
     server.token = rec.token
     try:
@@ -186,3 +192,101 @@ def test_cli_send_queues_a_durable_job_the_running_server_delivers(e2e, tmp_path
 
     r = CliRunner().invoke(main, ["send", str(f), "--to", "nobody"], env=env)
     assert r.exit_code == 2 and "no partner 'nobody'" in r.output
+
+
+def _exchange_for(server, message_id: str, direction: str = "in"):
+    items = server.api("/exchanges", direction=direction, message_id=message_id)["items"]
+    return server.api(f"/exchanges/{items[0]['id']}") if items else None
+
+
+def test_async_mdn_we_owe_is_posted_by_a_job_and_accepted_by_the_peer(e2e):
+    server, peer = e2e.server, e2e.peer
+    ubl = _invoice_ubl("E2E-ASYNC-IN")
+    sent = peer.send("STRANGER", "EDIGATE-ASYNC", ubl, "async.xml")     # asks an asynchronous MDN
+    ours = _wait(lambda: (lambda e: e if e and e["mdn"]["at"] else None)(
+        _exchange_for(server, sent["message_id"])), 60, "our asynchronous MDN to be delivered")
+    assert ours["mdn"]["mode"] == "async" and ours["mdn"]["url"] and ours["as2_to"] == "EDIGATE-ASYNC"
+    assert any("asynchronous MDN delivered" in (h["reason"] or "") for h in ours["history"])
+    got = _wait(lambda: (lambda m: m if m["status"] == "S" else None)(peer.message(sent["message_id"], "OUT")),
+                30, "the peer to accept our MDN")
+    assert got["mdn"]["signed"]
+
+
+def test_async_mdn_from_the_peer_settles_our_send(e2e, tmp_path):
+    from click.testing import CliRunner
+    from gateway.cli import main
+
+    server, peer = e2e.server, e2e.peer
+    b = e2e.ids["Buyer B"]
+    server.api(f"/partners/{b}", method="PATCH", json={"as2": {"mdn_mode": "async"}})
+    try:
+        f = tmp_path / "async-out.xml"
+        f.write_bytes(_invoice_ubl("E2E-ASYNC-OUT"))
+        env = {k: v for k, v in server.env.items() if k.startswith("EDIGATE_")}
+        r = CliRunner().invoke(main, ["send", str(f), "--to", "Buyer B", "--wait", "30"], env=env)
+        ex_id = int(r.output.split()[1].rstrip(":"))
+        _wait(lambda: server.api(f"/exchanges/{ex_id}")["status"] == "awaiting_mdn", 30, "awaiting_mdn")
+        peer.send_pending_async_mdns()                  # django-pyas2 posts its MDN to our /as2
+        out = _wait(lambda: (lambda e: e if e["status"] == "acknowledged" else None)(
+            server.api(f"/exchanges/{ex_id}")), 30, "the asynchronous MDN")
+        assert out["mdn"]["mode"] == "async" and out["mdn"]["disposition"] == "processed"
+        assert [h["status"] for h in out["history"]] == ["queued", "sending", "awaiting_mdn", "acknowledged"]
+        assert "MIC verified" in out["reason"]
+        assert server.api(f"/exchanges/{ex_id}/mdn")       # the signed MDN itself is kept
+    finally:
+        server.api(f"/partners/{b}", method="PATCH", json={"as2": {"mdn_mode": "sync"}})
+
+
+def test_forged_signature_is_refused_with_the_right_disposition_and_kept_on_record(e2e):
+    server, peer = e2e.server, e2e.peer
+    sent = peer.send("STRANGER", "EDIGATE", _invoice_ubl("E2E-FORGED"), "forged.xml", signing_key="rogue")
+    assert sent["status"] == "E" and sent["mdn"]["signed"], sent
+    rejected = [e for e in server.api("/exchanges", direction="in", status="rejected")["items"]
+                if sent["message_id"] in (e["reason"] or "")]
+    assert len(rejected) == 1
+    ex = server.api(f"/exchanges/{rejected[0]['id']}")
+    assert "authentication-failed" in ex["reason"] and ex["documents"] == []
+    assert ex["mdn"]["disposition"] == "processed/error: authentication-failed"
+    assert len(server.api(f"/exchanges/{ex['id']}/raw")) > 1000       # the refused bytes stay on record
+    # Nothing of it was processed or delivered.
+    assert server.api("/documents", number="E2E-FORGED")["items"] == []
+
+
+def test_a_resend_after_a_lost_mdn_is_judged_by_the_duplicate_unproven_policy(e2e, tmp_path):
+    """We sent, the peer stored, our worker died before recording the MDN; the lease expires, we
+    send again (same Message-ID) and django-pyas2 answers duplicate-document without our MIC."""
+    from datetime import timedelta
+    import sqlalchemy as sa
+    from click.testing import CliRunner
+    from gateway.cli import main
+    from gateway.db import Exchange, Partner, utcnow
+
+    server = e2e.server
+    f = tmp_path / "lost-mdn.xml"
+    f.write_bytes(_invoice_ubl("E2E-LOST-MDN"))
+    env = {k: v for k, v in server.env.items() if k.startswith("EDIGATE_")}
+    r = CliRunner().invoke(main, ["send", str(f), "--to", "Buyer B", "--wait", "30"], env=env)
+    ex_id = int(r.output.split()[1].rstrip(":"))
+    assert server.api(f"/exchanges/{ex_id}")["status"] == "acknowledged"
+    gw = server.gateway()
+    try:
+        with gw.session() as s:                  # as if the worker died mid-send an hour ago
+            s.execute(sa.update(Exchange).where(Exchange.id == ex_id)
+                      .values(status="sending", status_at=utcnow() - timedelta(hours=1)))
+        gw.jobs.sweep()                          # the lease expired: queued again, for the server's workers
+        out = _wait(lambda: (lambda e: e if e["status"] == "failed" else None)(
+            server.api(f"/exchanges/{ex_id}")), 60, "the resend to be judged")
+        assert "duplicate-document without our MIC" in out["reason"]
+        assert "stopped mid-send" in out["history"][-3]["reason"]
+        with gw.session() as s:
+            p = s.get(Partner, e2e.ids["Buyer B"])
+            p.as2_options = {**(p.as2_options or {}), "duplicate_unproven": "accept"}
+        server.api(f"/exchanges/{ex_id}/retry", method="POST")
+        out = _wait(lambda: (lambda e: e if e["status"] == "acknowledged" else None)(
+            server.api(f"/exchanges/{ex_id}")), 60, "the operator's retry")
+        assert "duplicate_unproven=accept" in out["reason"]
+    finally:
+        with gw.session() as s:
+            p = s.get(Partner, e2e.ids["Buyer B"])
+            p.as2_options = {k: v for k, v in (p.as2_options or {}).items() if k != "duplicate_unproven"}
+        gw.close()
