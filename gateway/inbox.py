@@ -50,14 +50,15 @@ def receive_file(gw, data: bytes, *, channel: str, partner_id: Optional[int] = N
                  content_type: Optional[str] = None) -> Exchange:
     """Store ``data`` durably, record it as an acknowledged inbound exchange and queue its
     processing. ``message_id`` (an idempotency key) makes a repeat raise ``DuplicateUpload``."""
-    ref = gw.payloads.put(data)
-    with gw.session() as s:
-        if message_id is not None:
+    if message_id is not None:           # a repeat is answered without storing anything again
+        with gw.session() as s:
             seen = s.scalar(sa.select(Exchange.id).where(
                 Exchange.direction == "in", Exchange.channel == channel, Exchange.message_id == message_id,
                 Exchange.partner_id.is_(None) if partner_id is None else Exchange.partner_id == partner_id))
-            if seen is not None:
-                raise DuplicateUpload(seen)
+        if seen is not None:
+            raise DuplicateUpload(seen)
+    ref = gw.payloads.put(data)
+    with gw.session() as s:
         ex = Exchange.inbound(channel, partner_id=partner_id, message_id=message_id, filename=filename,
                               content_type=content_type, payload_key=ref.key, payload_size=ref.size,
                               content_sha256=ref.key, content_size=ref.size)

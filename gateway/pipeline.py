@@ -14,7 +14,9 @@ Outcomes are on record, never only in a log: an unreadable file makes the
 exchange ``rejected`` with the reason and its place in the file; a document
 with fatal findings is ``invalid`` with every finding (rule id, business
 terms, location); a document nobody is known by is ``held`` with the
-identifiers that were tried; a same seller + number + year is ``duplicate``.
+identifiers that were tried; a same seller + number + year as an earlier valid
+document is ``duplicate`` (an invalid one was never accepted: its corrected resend
+under the same number goes through).
 """
 from __future__ import annotations
 
@@ -78,6 +80,35 @@ def _filename(number: Optional[str], syntax: str, fallback: str) -> str:
     return stem + EXTENSIONS.get(syntax, ".dat")
 
 
+def _plan(gw, docs) -> list[_Planned]:
+    """Check every document, find its recipient, write it in the recipient's format (pure work,
+    plus content-addressed payload puts, which are idempotent)."""
+    planned = [_Planned(i, d, validate_document(d)) for i, d in enumerate(docs)]
+    with gw.session() as s:
+        for p in planned:
+            if any(f.severity == FATAL for f in p.findings):
+                continue
+            route = resolve(s, p.doc.invoice)
+            p.route_reason = route.reason
+            if route.partner is not None:
+                p.recipient_id = route.partner.id
+                p.format = route.partner.preferred_format or DEFAULT_FORMAT
+                p.channel = route.partner.preferred_channel or DEFAULT_CHANNEL
+    for p in planned:
+        if p.recipient_id is None:
+            continue
+        try:
+            r = write_document(p.doc.invoice, p.format, validate=True)
+        except Exception as e:
+            p.rendering_error = f"cannot write {p.format}: {type(e).__name__}: {e}"
+            continue
+        if any(f.severity == FATAL for f in r.findings):
+            p.rendering_error = f"the {p.format} written does not pass its checks: " + \
+                "; ".join(f"{f.rule}: {f.message}" for f in r.findings if f.severity == FATAL)[:1000]
+        p.rendering, p.rendering_key = r, gw.payloads.put(r.data).key
+    return planned
+
+
 def process_exchange(gw, exchange_id: int) -> Optional[str]:
     """Process one acknowledged inbound exchange; returns its final status, or None when it was
     not ours to process (already done, not inbound, not acknowledged)."""
@@ -105,29 +136,15 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
                 return "failed"
         return None
 
-    planned = [_Planned(i, d, validate_document(d)) for i, d in enumerate(docs)]
-    with gw.session() as s:
-        for p in planned:
-            if any(f.severity == FATAL for f in p.findings):
-                continue
-            route = resolve(s, p.doc.invoice)
-            p.route_reason = route.reason
-            if route.partner is not None:
-                p.recipient_id = route.partner.id
-                p.format = route.partner.preferred_format or DEFAULT_FORMAT
-                p.channel = route.partner.preferred_channel or DEFAULT_CHANNEL
-    for p in planned:
-        if p.recipient_id is None:
-            continue
-        try:
-            r = write_document(p.doc.invoice, p.format, validate=True)
-        except Exception as e:
-            p.rendering_error = f"cannot write {p.format}: {type(e).__name__}: {e}"
-            continue
-        if any(f.severity == FATAL for f in r.findings):
-            p.rendering_error = f"the {p.format} written does not pass its checks: " + \
-                "; ".join(f"{f.rule}: {f.message}" for f in r.findings if f.severity == FATAL)[:1000]
-        p.rendering, p.rendering_key = r, gw.payloads.put(r.data).key
+    try:
+        planned = _plan(gw, docs)
+    except Exception as e:          # a bug of ours while checking/routing/writing: on record, retryable
+        log.exception("processing exchange %s failed", exchange_id)
+        with gw.session() as s:
+            if _claim(s, exchange_id, "failed", f"internal error while checking or routing: "
+                                                 f"{type(e).__name__}: {e}", now):
+                return "failed"
+        return None
 
     sends: list[int] = []
     with gw.session() as s:
@@ -148,12 +165,13 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
         records = [(p, DocumentRecord.from_invoice(p.doc.invoice, syntax=p.doc.syntax, mapping=p.doc.mapping,
                                                    exchange=ex, findings=p.findings, position=p.position))
                    for p in planned]
+        s.add_all([rec for _, rec in records])
         for p, rec in records:
-            s.add(rec)
             if not rec.valid:
                 continue
             s.flush()
-            earlier = s.scalar(DocumentRecord.duplicates_of(rec).limit(1)) if rec.duplicate_key else None
+            earlier = s.scalar(DocumentRecord.duplicates_of(rec).where(DocumentRecord.valid.is_(True))
+                               .limit(1)) if rec.duplicate_key else None
             if earlier is not None:
                 rec.status, rec.duplicate_of = "duplicate", earlier
                 rec.findings = rec.findings + [Finding(
