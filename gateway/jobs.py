@@ -15,6 +15,7 @@ runs one on its own, as many as wanted, against the same database and queue.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Optional
 
@@ -59,7 +60,9 @@ class Jobs:
         @h.task(name="process_exchange")
         def process_exchange(exchange_id: int) -> None:
             from .pipeline import process_exchange as run
-            run(gw, exchange_id)
+            status = run(gw, exchange_id)
+            if status is not None:          # None: not ours (already done by another worker)
+                log.info("exchange %d %s by pid %d", exchange_id, status, os.getpid())
 
         @h.task(name="send_exchange")
         def send_exchange(exchange_id: int) -> None:

@@ -78,6 +78,21 @@ def ensure_admin(gw: Gateway) -> Optional[str]:
     return password
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+
+
+def configure_logging() -> None:
+    """INFO and up to stderr, each line with the process id (several processes share a queue),
+    unless logging is configured already. Quieter: huey's per-task start/finish lines (our tasks
+    say what they did) and Alembic's plugin list at every start (its upgrades are still said)."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+    for name in ("huey", "alembic.runtime.plugins"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: int = 8,
           demo: bool = True) -> None:
     import waitress
@@ -135,9 +150,10 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: int
 def work(settings: Optional[Settings] = None, *, workers: int = 2) -> None:
     """A job worker on its own (scale-out: as many as wanted, same database and queue)."""
     gw = Gateway(settings or load_settings())
+    log.info("edigate worker: %d worker threads", workers)
     gw.jobs.consumer(workers=workers).run()
 
 
 if __name__ == "__main__":          # python -m gateway.server
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    configure_logging()
     serve()

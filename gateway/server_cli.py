@@ -18,7 +18,8 @@ from .config import ConfigError, load_settings
 def serve_command(workers: int, threads: int, no_demo: bool) -> None:
     """Run the gateway: AS2 endpoint, REST API and operator pages on EDIGATE_HOST:EDIGATE_HTTP_PORT
     (127.0.0.1:8080), jobs in-process. Settings come from EDIGATE_* variables (see README)."""
-    from .server import serve
+    from .server import configure_logging, serve
+    configure_logging()
     try:
         settings = load_settings()
     except ConfigError as e:
@@ -30,8 +31,13 @@ def serve_command(workers: int, threads: int, no_demo: bool) -> None:
 @click.option("--workers", default=2, show_default=True, help="Worker threads.")
 def worker_command(workers: int) -> None:
     """Run background jobs only (scale-out: any number, same database and job queue)."""
-    from .server import work
-    work(load_settings(), workers=workers)
+    from .server import configure_logging, work
+    configure_logging()
+    try:
+        settings = load_settings()
+    except ConfigError as e:
+        raise click.UsageError(str(e))
+    work(settings, workers=workers)
 
 
 @click.command("send")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from .access import ROLES, ApiToken, User, authenticate_token, check_login, issue_token
+from .sftp import SftpAccount, SftpRemote
 from .base import CHANNELS, Base, StatusError, UTCDateTime, utcnow
 from .documents import (DELIVERY_STATUSES, DOCUMENT_STATUSES, Delivery, DeliveryEvent, DocumentRecord,
                         RenderingRecord, duplicate_key, summarise)
@@ -23,6 +24,7 @@ from .partners import (CERT_USAGES, ENCRYPTION_ALGORITHMS, SCHEMES, SIGNING_ALGO
 from .session import make_engine, make_sessionmaker, normalise_url, session_scope
 
 __all__ = [
+    "SftpAccount", "SftpRemote",
     "Base", "UTCDateTime", "utcnow", "StatusError", "CHANNELS",
     "Organisation", "AS2Identity", "Partner", "PartnerIdentifier", "Certificate",
     "SCHEMES", "SIGNING_ALGORITHMS", "ENCRYPTION_ALGORITHMS", "CERT_USAGES", "normalise_identifier",

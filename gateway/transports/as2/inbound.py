@@ -270,8 +270,9 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
     def done(r: InboundResult) -> InboundResult:
         r.seconds = time.perf_counter() - t0
         level = logging.INFO if r.acknowledged else logging.WARNING
-        log.log(level, "AS2 in %s from %s to %s: %s %s%s", r.message_id, r.as2_from, r.as2_to,
-                r.status, r.disposition or "", f" ({r.error})" if r.error else "")
+        disposition = r.disposition if r.disposition and r.disposition != r.status else ""
+        log.log(level, "AS2 in %s from %s to %s: %s%s%s", r.message_id, r.as2_from, r.as2_to,
+                r.status, f" {disposition}" if disposition else "", f" ({r.error})" if r.error else "")
         return r
 
     missing = [h for h in ("as2-from", "as2-to", "message-id") if not hdr.get(h)]
