@@ -2,7 +2,7 @@
 
 The operator's tools for the records in ``gateway.db.partners``; register
 the groups in the main command line with ``main.add_command(partner_group)``
-(and ``cert_group``, ``org_group``). The commands live in ``gateway.admin``
+(and ``cert_group``, ``org_group``, ``sftp_group``). The commands live in ``gateway.admin``
 (one module per group, plus ``common``), kept small by concern.
 
 Each command opens the configured database (``EDIGATE_DATABASE_URL`` /
@@ -28,6 +28,7 @@ from .admin.cert import cert_group
 from .admin.common import EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEMS, EXIT_SETUP, BadInput
 from .admin.org import org_group
 from .admin.partner import partner_group
+from .admin.sftp import sftp_group
 
-__all__ = ["partner_group", "cert_group", "org_group", "BadInput",
+__all__ = ["partner_group", "cert_group", "org_group", "sftp_group", "BadInput",
            "EXIT_OK", "EXIT_PROBLEMS", "EXIT_BAD_INPUT", "EXIT_SETUP"]

@@ -903,11 +903,11 @@ def formats() -> None:
 
 def _register_commands() -> None:
     """The gateway's commands live in their own modules; the translation commands above stay light."""
-    from .admin_cli import cert_group, org_group, partner_group
+    from .admin_cli import cert_group, org_group, partner_group, sftp_group
     from .server_cli import send_command, serve_command, worker_command
     from .web.cli import token_group, user_group
     for command in (serve_command, worker_command, send_command, partner_group, cert_group, org_group,
-                    user_group, token_group):
+                    user_group, token_group, sftp_group):
         main.add_command(command)
 
 

@@ -74,11 +74,19 @@ class Jobs:
             from .inbox import send_owed_mdn as run
             run(gw, exchange_id)
 
+        @h.task(name="poll_sftp")
+        def poll_sftp(remote_id: int) -> None:
+            from .sftp_outbox import poll_remote
+            counts = poll_remote(gw, remote_id)
+            if counts.get("files"):
+                log.info("SFTP remote %d polled: %s", remote_id, counts)
+
         @h.periodic_task(crontab(minute="*"), name="sweep")
         def sweep() -> None:
             self.sweep()
 
         self._process, self._send, self._send_mdn, self._sweep = process_exchange, send_exchange, send_mdn, sweep
+        self._poll_sftp = poll_sftp
 
     # --- prompts ------------------------------------------------------------------
     def process(self, exchange_id: int) -> None:
@@ -96,6 +104,9 @@ class Jobs:
         else:
             self._send_mdn.schedule(args=(exchange_id,), eta=_naive_utc(at))
 
+    def poll_sftp(self, remote_id: int) -> None:
+        self._poll_sftp(remote_id)
+
     def sweep(self, now: Optional[datetime] = None, *, grace: timedelta = PROCESS_GRACE) -> dict[str, int]:
         """Prompt everything due that may have lost its job; time out overdue async MDNs.
         At start-up ``grace=0``: whatever is pending was left by a process that stopped."""
@@ -103,7 +114,8 @@ class Jobs:
         from .pipeline import awaiting_processing
         from .inbox import owed_mdns, recover_stored
         now = now or datetime.now(timezone.utc)
-        counts = {"process": 0, "send": 0, "mdn_timeouts": 0, "mdn": 0, "recovered": 0}
+        from .sftp_outbox import due_polls
+        counts = {"process": 0, "send": 0, "mdn_timeouts": 0, "mdn": 0, "recovered": 0, "sftp_polls": 0}
         counts["mdn_timeouts"] = expire_async_mdns(self.gateway, now=now)
         counts["recovered"] = len(recover_stored(self.gateway, now=now, grace=grace))
         for ex_id in awaiting_processing(self.gateway, before=now - grace + timedelta(microseconds=1)):
@@ -115,6 +127,9 @@ class Jobs:
         for ex_id in owed_mdns(self.gateway, now=now):
             self._send_mdn(ex_id)
             counts["mdn"] += 1
+        for remote_id in due_polls(self.gateway, now=now):       # the poll itself claims its turn
+            self._poll_sftp(remote_id)
+            counts["sftp_polls"] += 1
         if any(counts.values()):
             log.info("sweep: %s", counts)
         return counts

@@ -52,7 +52,7 @@ def _max_attempts(partner: Optional[Partner]) -> int:
     return int(_options(partner).get("max_attempts") or MAX_ATTEMPTS)
 
 
-def _set(ex: Exchange, status: str, reason: Optional[str] = None, *, at: Optional[datetime] = None) -> None:
+def set_status(ex: Exchange, status: str, reason: Optional[str] = None, *, at: Optional[datetime] = None) -> None:
     """Set the exchange status and let its deliveries and documents follow."""
     ex.set_status(status, reason, at=at)
     s = sa.orm.object_session(ex)
@@ -100,16 +100,50 @@ def claim(gw, exchange_id: int, *, now: Optional[datetime] = None) -> bool:
 
 def send_exchange(gw, exchange_id: int, *, now: Optional[datetime] = None) -> Optional[str]:
     """One attempt at an outbound exchange; returns its status afterwards (None: not ours to send:
-    taken by another worker, settled, or not due ``now``)."""
+    taken by another worker, settled, or not due ``now``). The channel decides how."""
     if not claim(gw, exchange_id, now=now):
         return None
+    with gw.session() as s:
+        channel = s.get(Exchange, exchange_id).channel
+    if channel == "as2":
+        return _send_as2(gw, exchange_id)
+    if channel == "sftp":
+        from .sftp_outbox import deliver
+        return deliver(gw, exchange_id)
+    with gw.session() as s:
+        ex = s.get(Exchange, exchange_id)
+        set_status(ex, "failed", f"channel {channel} has no sender")
+        return ex.status
+
+
+def settle_failure(gw, exchange_id: int, message: str, *, retryable: bool) -> str:
+    """After a failed attempt: ``retrying`` with the partner's backoff while attempts remain and
+    the failure may pass, else ``failed`` with the reason. Schedules the next attempt."""
+    now = utcnow()
+    retry_at = None
+    with gw.session() as s:
+        ex = s.get(Exchange, exchange_id)
+        attempts, max_attempts = ex.attempts, _max_attempts(ex.partner)
+        if retryable and attempts < max_attempts:
+            retry_at = now + _backoff(ex.partner, attempts)
+            ex.next_attempt_at = retry_at
+            set_status(ex, "retrying", f"attempt {attempts} of {max_attempts}: {message}; "
+                                 f"next at {retry_at:%Y-%m-%d %H:%M:%S}Z", at=now)
+        else:
+            why = "not retryable" if not retryable else f"after {attempts} attempts"
+            set_status(ex, "failed", f"{message} ({why})", at=now)
+        status = ex.status
+    if retry_at is not None:
+        gw.jobs.send(exchange_id, at=retry_at)
+    return status
+
+
+def _send_as2(gw, exchange_id: int) -> str:
     directory = gw.directory
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id)
         partner = ex.partner
         try:
-            if ex.channel != "as2":
-                raise ValueError(f"channel {ex.channel} cannot be sent yet")
             if partner is None or not partner.as2_id:
                 raise ValueError("no AS2 partner for this exchange")
             if not partner.as2_url:
@@ -121,43 +155,29 @@ def send_exchange(gw, exchange_id: int, *, now: Optional[datetime] = None) -> Op
                             identity=identity, partner=lib_partner, message_id=ex.message_id,
                             subject=f"{ex.filename or 'document'} from {identity.as2_name}")
         except Exception as e:                      # configuration: retrying will not help
-            _set(ex, "failed", f"cannot build the AS2 message: {type(e).__name__}: {e}")
+            set_status(ex, "failed", f"cannot build the AS2 message: {type(e).__name__}: {e}")
             return ex.status
         raw = gw.payloads.put(message.raw)
         ex.message_id, ex.as2_from, ex.as2_to = message.message_id, identity.as2_name, lib_partner.as2_name
         ex.payload_key, ex.payload_size = raw.key, raw.size
         ex.mic, ex.mic_algorithm, ex.mdn_mode = message.mic, message.mic_alg, message.mdn_mode
-        opts, attempts, max_attempts = _options(partner), ex.attempts, _max_attempts(partner)
-        backoff = _backoff(partner, attempts)
+        opts = _options(partner)
     # The HTTP exchange happens outside any transaction (it may take minutes).
     try:
         outcome = send(message)
     except As2SendError as e:
-        outcome = e
+        return settle_failure(gw, exchange_id, str(e), retryable=e.retryable)
     now = utcnow()
-    retry_at = None
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id)
-        if isinstance(outcome, As2SendError):
-            if outcome.retryable and attempts < max_attempts:
-                retry_at = now + backoff
-                ex.next_attempt_at = retry_at
-                _set(ex, "retrying", f"attempt {attempts} of {max_attempts}: {outcome}; "
-                                     f"next at {retry_at:%Y-%m-%d %H:%M:%S}Z", at=now)
-            else:
-                why = "not retryable" if not outcome.retryable else f"after {attempts} attempts"
-                _set(ex, "failed", f"{outcome} ({why})", at=now)
-        elif isinstance(outcome, AwaitingAsyncMdn):
+        if isinstance(outcome, AwaitingAsyncMdn):
             minutes = float(opts.get("mdn_timeout_minutes") or MDN_TIMEOUT_MINUTES)
             ex.mdn_due_at = now + timedelta(minutes=minutes)
-            _set(ex, "awaiting_mdn", f"HTTP {outcome.http_status}; asynchronous MDN due by "
+            set_status(ex, "awaiting_mdn", f"HTTP {outcome.http_status}; asynchronous MDN due by "
                                      f"{ex.mdn_due_at:%Y-%m-%d %H:%M:%S}Z", at=now)
         else:
             _judge(gw, ex, outcome, opts, now)
-        status = ex.status
-    if retry_at is not None:
-        gw.jobs.send(exchange_id, at=retry_at)
-    return status
+        return ex.status
 
 
 def _judge(gw, ex: Exchange, result: MdnResult, opts: dict, now: datetime) -> None:
@@ -170,20 +190,20 @@ def _judge(gw, ex: Exchange, result: MdnResult, opts: dict, now: datetime) -> No
     ex.mdn_due_at = None
     status = result.status
     if status == "delivered":
-        _set(ex, "acknowledged", f"MDN {ex.mdn_disposition}"
+        set_status(ex, "acknowledged", f"MDN {ex.mdn_disposition}"
                                  + (", MIC verified" if result.mic_matches else ""), at=now)
     elif status == "refused":
-        _set(ex, "rejected", f"partner refused: {result.disposition}"
+        set_status(ex, "rejected", f"partner refused: {result.disposition}"
                              + (f" ({result.text.strip()[:300]})" if result.text else ""), at=now)
     elif status == "duplicate-unproven" and opts.get("duplicate_unproven") == "accept":
-        _set(ex, "acknowledged", "duplicate-document without MIC, accepted by partner policy "
+        set_status(ex, "acknowledged", "duplicate-document without MIC, accepted by partner policy "
                                  "(duplicate_unproven=accept)", at=now)
     elif status == "duplicate-unproven":
-        _set(ex, "failed", "partner answered duplicate-document without our MIC: it has seen this "
+        set_status(ex, "failed", "partner answered duplicate-document without our MIC: it has seen this "
                            "Message-ID but nothing proves it holds this content; check with the partner, "
                            "then retry (or set duplicate_unproven=accept for it)", at=now)
     else:
-        _set(ex, "failed", f"invalid MDN: {result.error}", at=now)
+        set_status(ex, "failed", f"invalid MDN: {result.error}", at=now)
 
 
 class As2Outbox:
@@ -228,7 +248,7 @@ def due_sends(gw, *, now: datetime) -> list[int]:
             Exchange.status_at < now - SENDING_LEASE)).all()
         for ex in stale:
             ex.next_attempt_at = now
-            _set(ex, "retrying", "the sending worker stopped mid-send; sending again (same Message-ID)", at=now)
+            set_status(ex, "retrying", "the sending worker stopped mid-send; sending again (same Message-ID)", at=now)
         return list(s.scalars(sa.select(Exchange.id).where(
             Exchange.direction == "out", Exchange.status.in_(("queued", "retrying")),
             Exchange.next_attempt_at <= now)))
@@ -244,10 +264,10 @@ def expire_async_mdns(gw, *, now: datetime) -> int:
             n += 1
             if ex.attempts < _max_attempts(ex.partner):
                 ex.next_attempt_at = now
-                _set(ex, "retrying", f"no asynchronous MDN by {ex.mdn_due_at:%Y-%m-%d %H:%M:%S}Z; "
+                set_status(ex, "retrying", f"no asynchronous MDN by {ex.mdn_due_at:%Y-%m-%d %H:%M:%S}Z; "
                                      "sending again", at=now)
             else:
-                _set(ex, "failed", f"no asynchronous MDN by {ex.mdn_due_at:%Y-%m-%d %H:%M:%S}Z "
+                set_status(ex, "failed", f"no asynchronous MDN by {ex.mdn_due_at:%Y-%m-%d %H:%M:%S}Z "
                                    f"after {ex.attempts} attempts", at=now)
     return n
 

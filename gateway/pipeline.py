@@ -38,7 +38,7 @@ log = logging.getLogger("edigate.pipeline")
 
 DEFAULT_FORMAT = "ubl"        # what a recipient gets when it has not said
 DEFAULT_CHANNEL = "as2"
-DELIVERABLE_CHANNELS = ("as2",)
+DELIVERABLE_CHANNELS = ("as2", "sftp")
 
 
 @dataclass

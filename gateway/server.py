@@ -104,9 +104,15 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: int
     made_demo = ensure_demo(gw) if demo else False
     password = ensure_admin(gw)
     app = create_app(gw)
+    from .sftp_inbox import SftpInbox
+    from .transports.sftp import host_key_fingerprint
+    sftp_inbox = SftpInbox(gw)
+    sftp = sftp_inbox.server(settings.host, settings.sftp_port)
+    sftp.start()
     consumer = gw.jobs.consumer(workers=workers)
     consumer.start()
     from datetime import timedelta
+    sftp_inbox.rescan()                   # complete uploads a stopped process had not taken yet
     gw.jobs.sweep(grace=timedelta(0))     # what a stopped process left pending
 
     base = f"http://{settings.host}:{settings.http_port}"
@@ -115,6 +121,8 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: int
         f"  operator pages  {base}/",
         f"  REST API        {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)",
         f"  AS2 endpoint    {base}{AS2_PATH}  (MDNs and partners' messages; public URL {settings.public_url})",
+        f"  SFTP server     sftp://{settings.host}:{sftp.port}  (partner accounts under "
+        f"{settings.home / 'sftp'}; host key {host_key_fingerprint(sftp.host_key)})",
         f"  database        {settings.database_url}",
         f"  payloads        {settings.payload_dir}",
         f"  jobs            {settings.jobs_url}  ({workers} worker threads in this process)",
@@ -134,6 +142,7 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: int
             return
         stopping.set()
         print("edigate: stopping", flush=True)
+        sftp.stop()
         consumer.stop(graceful=True)
         raise SystemExit(0)
 
@@ -144,6 +153,7 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: int
                        ident="edigate", _quiet=True, max_request_body_size=settings.max_inbound_size)
     finally:
         if not stopping.is_set():
+            sftp.stop()
             consumer.stop(graceful=True)
 
 

@@ -40,7 +40,9 @@ class GatewayProcess:
         self.base = f"http://127.0.0.1:{self.port}"
         self.as2_url = self.base + "/as2"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("EDIGATE_")}
+        self.sftp_port = free_port()
         self.env.update({"EDIGATE_HOME": str(self.home), "EDIGATE_HTTP_PORT": str(self.port),
+                         "EDIGATE_SFTP_PORT": str(self.sftp_port),
                          "EDIGATE_CERTS_DIR": str(self.home / "certs"), "PYTHONUNBUFFERED": "1"})
         self.env.update(extra_env or {})
         self.settings = load_settings({k: v for k, v in self.env.items() if k.startswith("EDIGATE_")})

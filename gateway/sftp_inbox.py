@@ -1,0 +1,157 @@
+"""Our SFTP server's side of the gateway: accounts from the database, uploads into the pipeline,
+pickups settling deliveries.
+
+A partner's root is ``<home>/sftp/<username>/`` with ``inbound/`` (it uploads)
+and ``outbound/`` (it picks up). A complete upload (closed, or renamed from a
+temporary name) is stored durably and recorded as an acknowledged exchange
+before the partner's ``close`` returns; only then is the file removed from
+``inbound/`` (what a partner sees vanish has been taken). The idempotency key
+is the account, the path and the content's SHA-256, so a file seen again after
+a restart (stored, not yet removed) becomes nothing new.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Optional
+
+import sqlalchemy as sa
+
+from .db import Delivery, Exchange, SftpAccount, utcnow
+from .db.sftp import key_lines
+from .inbox import DuplicateUpload, receive_file
+from .outbox import set_status
+from .transports.sftp import (HOST_KEY_FILENAME, Account, SftpServer, authorized_key_matches, ensure_host_key,
+                              is_delivered)
+
+log = logging.getLogger("edigate.sftp")
+
+TEMPORARY_SUFFIXES = (".part", ".tmp", ".filepart")
+
+
+def accounts_root(gw) -> Path:
+    return gw.settings.home / "sftp"
+
+
+def pickup_message_id(username: str, name: str) -> str:
+    return f"sftp-pickup:{username}/outbound/{name}"
+
+
+class SftpInbox:
+    def __init__(self, gw):
+        self.gw = gw
+        self.root = accounts_root(gw)
+
+    # --- authentication --------------------------------------------------------------
+    def authenticate(self, username: str, password: Optional[str] = None,
+                     public_key=None) -> Optional[Account]:
+        with self.gw.session() as s:
+            acc = s.scalar(sa.select(SftpAccount).where(SftpAccount.username == username))
+            if acc is None or not acc.active or not acc.partner.active:
+                return None
+            if password is not None:
+                ok = acc.check_password(password)
+            elif public_key is not None:
+                ok = authorized_key_matches(public_key, key_lines(acc.authorized_keys))
+            else:
+                ok = False
+            if not ok:
+                return None
+            if password is not None:      # a key login asks twice; record the password one only
+                acc.last_login_at = utcnow()
+            return Account(username=acc.username, root=self.root / acc.username,
+                           ref=(acc.id, acc.partner_id))
+
+    # --- uploads ---------------------------------------------------------------------
+    def on_upload(self, account: Account, relative_path: str, absolute_path: Path) -> None:
+        """Store, record, then remove the file. Raising makes the partner's close fail."""
+        data = Path(absolute_path).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        _, partner_id = account.ref
+        key = f"sftp:{account.username}/{relative_path}:{digest}"
+        try:
+            ex = receive_file(self.gw, data, channel="sftp", partner_id=partner_id,
+                              filename=Path(relative_path).name, message_id=key)
+            log.info("SFTP upload %s/%s: exchange %s (%d bytes)", account.username, relative_path, ex.id, len(data))
+        except DuplicateUpload as dup:
+            log.info("SFTP upload %s/%s: already received as exchange %s", account.username, relative_path,
+                     dup.exchange_id)
+        os.unlink(absolute_path)
+
+    def rescan(self) -> int:
+        """Complete files left in ``inbound/`` by a stop between storing and removing (or before
+        storing: the partner's close then failed, but the file is whole): take them now."""
+        n = 0
+        if not self.root.is_dir():
+            return 0
+        with self.gw.session() as s:
+            accounts = {a.username: (a.id, a.partner_id) for a in s.scalars(sa.select(SftpAccount))}
+        for username, ref in accounts.items():
+            inbound = self.root / username / "inbound"
+            if not inbound.is_dir():
+                continue
+            for path in sorted(inbound.rglob("*")):
+                if not path.is_file() or path.is_symlink() or path.name.startswith(".") \
+                        or path.name.endswith(TEMPORARY_SUFFIXES) or not is_delivered(os.lstat(path)):
+                    continue        # the server marks a complete upload; a cut one is never taken
+                acc = Account(username=username, root=self.root / username, ref=ref)
+                self.on_upload(acc, str(path.relative_to(self.root / username)), path)
+                n += 1
+        return n
+
+    # --- pickups ---------------------------------------------------------------------
+    def _picked_up(self, account: Account, relative_path: str, how: str) -> None:
+        name = Path(relative_path).name
+        with self.gw.session() as s:
+            ex = s.scalar(sa.select(Exchange).where(
+                Exchange.direction == "out", Exchange.channel == "sftp",
+                Exchange.message_id == pickup_message_id(account.username, name)))
+            if ex is None:
+                return
+            for d in s.scalars(sa.select(Delivery).where(Delivery.exchange_id == ex.id)):
+                if d.status == "delivered":
+                    d.set_status("acknowledged", f"{how} by {account.username} over SFTP")
+                    from .outbox import _follow_document
+                    _follow_document(d.document)
+            ex.note(f"{how} by {account.username} over SFTP")
+
+    def on_download(self, account: Account, relative_path: str) -> None:
+        self._picked_up(account, relative_path, "downloaded")
+
+    def on_remove(self, account: Account, relative_path: str) -> None:
+        self._picked_up(account, relative_path, "removed after pickup")
+
+    # --- the server ------------------------------------------------------------------
+    def server(self, host: str, port: int) -> SftpServer:
+        key = ensure_host_key(self.gw.settings.certs_dir / HOST_KEY_FILENAME)
+        return SftpServer(host, port, key, self.authenticate, self.on_upload,
+                          on_download=self.on_download, on_remove=self.on_remove,
+                          max_upload_bytes=self.gw.settings.max_inbound_size)
+
+
+def place_for_pickup(gw, account: SftpAccount, data: bytes, filename: str) -> str:
+    """Write ``data`` into the account's ``outbound/`` atomically (hidden temporary name, fsync,
+    rename): the partner never lists a partial file. Returns the name used (unique)."""
+    outbound = accounts_root(gw) / account.username / "outbound"
+    outbound.mkdir(parents=True, exist_ok=True)
+    stem, dot, ext = filename.rpartition(".")
+    if not dot:
+        stem, ext = filename, ""
+    name, n = filename, 1
+    while (outbound / name).exists():
+        n += 1
+        name = f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}"
+    tmp = outbound / f".{name}.part"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, outbound / name)
+    fd = os.open(outbound, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return name

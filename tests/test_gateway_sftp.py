@@ -1,0 +1,243 @@
+"""SFTP through a running gateway (``edigate serve``): the same pipeline and records as AS2.
+
+* A supplier uploads with the real OpenSSH ``sftp`` client to our server; the
+  invoice is processed and lands, as CII, in the ``outbound/`` of a buyer that
+  picks up from our server (the buyer's ``get`` settles the delivery), and as
+  UBL on a real OpenSSH sshd of a buyer we push to.
+* We poll that sshd: a file left there for us is recorded and removed; the same
+  file fetched again (a delete cut short) records nothing new.
+* Faults: an upload cut mid-way leaves nothing processed; a server killed and
+  restarted with a stored-but-not-removed upload processes it once.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import paramiko
+import pytest
+import sqlalchemy as sa
+
+from gateway.db import Exchange, Partner, SftpAccount, SftpRemote
+from gateway.formats import read_document, write_document
+from gateway.model import Identifier
+from gateway.transports.sftp import HOST_KEY_FILENAME, ensure_host_key, host_key_line
+
+from .gateway_proc import GatewayProcess, setup_records
+from .invoice_builder import build_invoice
+from .sshd_peer import skip_reason, start_sshd_peer
+
+PICKUP_GLN = "4000001000005"
+PUSH_GLN = "3012345000010"
+
+
+def _ubl(number: str, gln: str) -> bytes:
+    inv = build_invoice()
+    inv.number = number
+    inv.buyer.electronic_address = Identifier(gln, "0088")
+    return write_document(inv, "ubl").data
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def _key(path: Path) -> str:
+    """A new Ed25519 key in OpenSSH format at ``path`` (0600); returns its public line."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption())
+    path.write_bytes(pem)
+    path.chmod(0o600)
+    k = paramiko.Ed25519Key(filename=str(path))
+    return f"{k.get_name()} {k.get_base64()}"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    if shutil.which("sftp") is None:
+        pytest.skip("OpenSSH sftp client not found: Debian package `openssh-client` (make test installs it)")
+    work = tmp_path_factory.mktemp("gw-sftp")
+    keys = work / "keys"
+    keys.mkdir()
+    from gateway import certs
+    ours = certs.ensure_dev_keypair(keys, "edigate")
+    supplier_pub, buyer_pub = _key(keys / "supplier"), _key(keys / "buyer")
+    server = GatewayProcess(work / "gateway")
+    reason = skip_reason()
+    peer = None if reason else start_sshd_peer()
+    gw = server.gateway()
+    partners = [
+        dict(name="SFTP supplier", identifiers=[("0088", "5790000435951")]),
+        dict(name="Pickup buyer", identifiers=[("0088", PICKUP_GLN)], preferred_format="cii",
+             preferred_channel="sftp"),
+        dict(name="Push buyer", identifiers=[("0088", PUSH_GLN)], preferred_format="ubl",
+             preferred_channel="sftp"),
+    ]
+    rec = setup_records(gw, identity="EDIGATE", our_key=ours.key_path, partners=partners)
+    with gw.session() as s:
+        for username, pub, partner in (("supplier", supplier_pub, "SFTP supplier"),
+                                       ("buyer", buyer_pub, "Pickup buyer")):
+            s.add(SftpAccount(partner_id=rec.partner_ids[partner], username=username, authorized_keys=pub))
+        if peer is not None:
+            s.add(SftpRemote(partner_id=rec.partner_ids["Push buyer"], host=peer.host, port=peer.port,
+                             username=peer.username, private_key_ref=str(peer.client_key_path),
+                             host_key=peer.host_key_line, push_dir="/inbound", poll_dir="/outbound"))
+    gw.close()
+    server.token = rec.token
+    server.start()
+    host_key = ensure_host_key(server.settings.certs_dir / HOST_KEY_FILENAME)   # made by the server
+    known = work / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{server.sftp_port} {host_key_line(host_key)}\n")
+    try:
+        yield SimpleNamespace(server=server, peer=peer, peer_skip=reason, keys=keys, known=known,
+                              ids=rec.partner_ids, work=work)
+    finally:
+        server.stop()
+        if peer is not None:
+            peer.stop()
+
+
+def _sftp(w, user: str, commands: str, cwd: Path) -> subprocess.CompletedProcess:
+    batch = w.work / f"batch-{user}"
+    batch.write_text(commands.strip() + "\n")
+    return subprocess.run(
+        ["sftp", "-F", "/dev/null", "-P", str(w.server.sftp_port), "-i", str(w.keys / user),
+         "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={w.known}",
+         "-o", "GlobalKnownHostsFile=/dev/null", "-o", "IdentityAgent=none", "-o", "PasswordAuthentication=no",
+         "-b", str(batch), f"{user}@127.0.0.1"],
+        cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+
+
+def _exchanges(w, **filters) -> list[dict]:
+    return w.server.api("/exchanges", **filters)["items"]
+
+
+@pytest.fixture
+def w(world):
+    return world
+
+
+def test_sftp_upload_routed_to_a_pickup_buyer(w, tmp_path):
+    ubl = _ubl("SFTP-0001", PICKUP_GLN)
+    (tmp_path / "SFTP-0001.xml").write_bytes(ubl)
+    r = _sftp(w, "supplier", "put SFTP-0001.xml inbound/.SFTP-0001.xml.part\n"
+                             "rename inbound/.SFTP-0001.xml.part inbound/SFTP-0001.xml\nls inbound", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "SFTP-0001.xml" not in r.stdout.split("ls inbound", 1)[1]     # taken: gone from inbound/
+    ex = _wait(lambda: [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == "SFTP-0001.xml"],
+               30, "the upload's exchange")[0]
+    assert ex["partner"]["id"] == w.ids["SFTP supplier"]
+    assert ex["content_sha256"] == hashlib.sha256(ubl).hexdigest()
+    full = _wait(lambda: (lambda e: e if e["status"] == "processed" else None)(w.server.api(f"/exchanges/{ex['id']}")),
+                 60, "processing")
+    (doc_id,) = full["documents"]
+    doc = _wait(lambda: (lambda d: d if d["deliveries"] and d["deliveries"][0]["status"] == "delivered" else None)(
+        w.server.api(f"/documents/{doc_id}")), 60, "placement for pickup")
+    (delivery,) = doc["deliveries"]
+    assert delivery["channel"] == "sftp" and delivery["format"] == "cii"
+    out = w.server.api(f"/exchanges/{delivery['exchange_id']}")
+    assert out["status"] == "sent" and "buyer/outbound/SFTP-0001.xml" in out["reason"]
+    cii = w.server.api(f"/exchanges/{out['id']}/content")
+
+    # The buyer sees only its own area, and gets exactly the CII we recorded.
+    down = tmp_path / "down"
+    down.mkdir()
+    r = _sftp(w, "buyer", "ls outbound\nget outbound/SFTP-0001.xml\nls inbound", down)
+    assert r.returncode == 0, r.stderr
+    assert (down / "SFTP-0001.xml").read_bytes() == cii
+    assert read_document(cii).invoice.number == "SFTP-0001"
+    r = _sftp(w, "buyer", "get outbound/../../supplier/inbound/x", down)
+    assert r.returncode != 0
+    doc = _wait(lambda: (lambda d: d if d["deliveries"][0]["status"] == "acknowledged" else None)(
+        w.server.api(f"/documents/{doc_id}")), 30, "the pickup to settle the delivery")
+    assert doc["status"] == "delivered"
+    assert "downloaded by buyer over SFTP" in doc["deliveries"][0]["history"][-1]["reason"]
+
+
+def test_push_to_a_partners_sshd_and_poll_from_it(w, tmp_path):
+    if w.peer is None:
+        pytest.skip(w.peer_skip)
+    ubl = _ubl("SFTP-PUSH-1", PUSH_GLN)
+    (tmp_path / "push.xml").write_bytes(ubl)
+    assert _sftp(w, "supplier", "put push.xml inbound/push.xml", tmp_path).returncode == 0
+    pushed = w.peer.chroot / "inbound" / "SFTP-PUSH-1.xml"
+    _wait(pushed.exists, 60, "the push to the partner's sshd")
+    assert read_document(pushed.read_bytes()).invoice.number == "SFTP-PUSH-1"
+    assert not [p for p in (w.peer.chroot / "inbound").iterdir() if p.name.startswith(".")]   # no temp left
+    out = _wait(lambda: [e for e in _exchanges(w, direction="out", channel="sftp", status="sent")
+                         if "SFTP-PUSH-1.xml" in (e["reason"] or "")], 30, "the push record")[0]
+    assert "size checked" in out["reason"] and out["content_sha256"] == hashlib.sha256(pushed.read_bytes()).hexdigest()
+
+    # Polling: a file the partner left for us is recorded once, then removed on their side.
+    from gateway.sftp_outbox import poll_remote
+    left = w.peer.chroot / "outbound" / "from-partner.xml"
+    data = _ubl("SFTP-POLL-1", PICKUP_GLN)
+    left.write_bytes(data)
+    gw = w.server.gateway()
+    try:
+        with gw.session() as s:
+            remote_id = s.scalar(sa.select(SftpRemote.id))
+        counts = poll_remote(gw, remote_id, force=True, settle_seconds=0)
+        assert counts["new"] == 1 and counts["error"] is None, counts
+        assert not left.exists()
+        # The partner's delete was "cut short": the same file is there again; nothing new is recorded.
+        left.write_bytes(data)
+        counts = poll_remote(gw, remote_id, force=True, settle_seconds=0)
+        assert counts["again"] == 1 and counts["new"] == 0, counts
+        with gw.session() as s:
+            n = s.scalar(sa.select(sa.func.count()).select_from(Exchange).where(
+                Exchange.direction == "in", Exchange.content_sha256 == hashlib.sha256(data).hexdigest()))
+        assert n == 1
+    finally:
+        gw.close()
+
+
+def test_an_upload_cut_midway_is_never_processed(w, tmp_path):
+    sock = socket.create_connection(("127.0.0.1", w.server.sftp_port), timeout=10)
+    t = paramiko.Transport(sock)
+    t.connect(username="supplier", pkey=paramiko.Ed25519Key(filename=str(w.keys / "supplier")))
+    sftp = paramiko.SFTPClient.from_transport(t)
+    f = sftp.open("inbound/cut.xml", "wb")
+    f.write(_ubl("SFTP-CUT", PICKUP_GLN)[:700])
+    f.flush()
+    t.close()                                            # gone without closing the file
+    sock.close()
+    time.sleep(1.5)
+    assert [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == "cut.xml"] == []
+
+
+def test_a_restart_with_an_upload_stored_but_not_removed_processes_it_once(w, tmp_path):
+    ubl = _ubl("SFTP-RESTART", PICKUP_GLN)
+    (tmp_path / "r.xml").write_bytes(ubl)
+    assert _sftp(w, "supplier", "put r.xml inbound/r.xml", tmp_path).returncode == 0
+    _wait(lambda: [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == "r.xml"],
+          30, "the first copy")
+    w.server.kill()
+    # As if the process had died after storing and before removing the file from inbound/:
+    inbound = w.server.home / "sftp" / "supplier" / "inbound"
+    (inbound / "r.xml").write_bytes(ubl)
+    (inbound / "new.xml").write_bytes(_ubl("SFTP-AFTER", PICKUP_GLN))     # and one never taken at all
+    (inbound / "cut.xml").write_bytes(b"<Invoice")                        # and a cut upload: never taken
+    for name in ("r.xml", "new.xml"):
+        (inbound / name).chmod(0o440)      # how the server marks a complete upload before taking it
+    w.server.start()
+    _wait(lambda: not (inbound / "r.xml").exists() and not (inbound / "new.xml").exists(), 30, "the rescan")
+    named = lambda name: [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == name]
+    assert len(named("r.xml")) == 1
+    assert len(_wait(lambda: named("new.xml"), 30, "the file left in inbound/")) == 1
+    assert (inbound / "cut.xml").exists() and named("cut.xml") == []
