@@ -130,6 +130,8 @@ class Jobs:
         for remote_id in due_polls(self.gateway, now=now):       # the poll itself claims its turn
             self._poll_sftp(remote_id)
             counts["sftp_polls"] += 1
+        from .sftp_inbox import SftpInbox
+        counts["sftp_partials_removed"] = len(SftpInbox(self.gateway).sweep_partials())
         if any(counts.values()):
             log.info("sweep: %s", counts)
         return counts

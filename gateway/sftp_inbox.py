@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Optional
 
@@ -24,11 +25,12 @@ from .db.sftp import key_lines
 from .inbox import DuplicateUpload, receive_file
 from .outbox import set_status
 from .transports.sftp import (HOST_KEY_FILENAME, Account, SftpServer, authorized_key_matches, ensure_host_key,
-                              is_delivered)
+                              is_delivered, stale_partial_files)
 
 log = logging.getLogger("edigate.sftp")
 
 TEMPORARY_SUFFIXES = (".part", ".tmp", ".filepart")
+PARTIAL_UPLOAD_MAX_AGE = timedelta(hours=24)
 
 
 def accounts_root(gw) -> Path:
@@ -100,6 +102,23 @@ class SftpInbox:
                 self.on_upload(acc, str(path.relative_to(self.root / username)), path)
                 n += 1
         return n
+
+    def sweep_partials(self, older_than: timedelta = PARTIAL_UPLOAD_MAX_AGE, *,
+                       now: Optional[float] = None) -> list[Path]:
+        """Delete cut uploads (never closed, or temporary names never renamed) untouched for
+        ``older_than``: nothing was acknowledged for them, the partner's client saw a failure."""
+        removed = []
+        if not self.root.is_dir():
+            return removed
+        for account_root in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.is_symlink()):
+            for path in stale_partial_files(account_root, older_than, now=now):
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                log.info("SFTP: removed cut upload %s (untouched for %s)", path, older_than)
+                removed.append(path)
+        return removed
 
     # --- pickups ---------------------------------------------------------------------
     def _picked_up(self, account: Account, relative_path: str, how: str) -> None:

@@ -219,6 +219,17 @@ def test_an_upload_cut_midway_is_never_processed(w, tmp_path):
     sock.close()
     time.sleep(1.5)
     assert [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == "cut.xml"] == []
+    # A day later the sweep removes what was cut (nothing was acknowledged for it); whole files stay.
+    from gateway.sftp_inbox import SftpInbox
+    cut = w.server.home / "sftp" / "supplier" / "inbound" / "cut.xml"
+    assert cut.exists()
+    gw = w.server.gateway()
+    try:
+        assert SftpInbox(gw).sweep_partials(now=time.time() + 3600) == []
+        assert SftpInbox(gw).sweep_partials(now=time.time() + 25 * 3600) == [cut]
+    finally:
+        gw.close()
+    assert not cut.exists()
 
 
 def test_a_restart_with_an_upload_stored_but_not_removed_processes_it_once(w, tmp_path):
