@@ -272,10 +272,13 @@ def test_postgresql_redis_web_and_worker_process_everything_once(scale_out):
     second_ids = all_ids - first_ids
     by_worker2 = {ex for _, ex, _ in _processed_lines(worker.logs())} & second_ids
     assert by_worker2, "the worker processed none of the second burst before it was killed"
-    # What the dead worker held was prompted by the sweep and processed by the web process.
-    assert stuck, "the kill interrupted no job"
-    assert f"[{server.proc.pid}] sweep: " in server.log_tail(10 ** 9)
-    assert set(stuck) <= {ex for pid, ex, _ in lines if pid == server.proc.pid}
+    # What the dead worker held (if the kill caught it inside a job: usually, not always — the job
+    # may finish in the instant before SIGKILL lands, or the web process's own minute sweep may
+    # prompt it first) was prompted by a sweep and processed by the web process. Either way, the
+    # assertions above hold: every message processed, exactly once.
+    if stuck:
+        assert f"[{server.proc.pid}] sweep: " in server.log_tail(10 ** 9)
+        assert set(stuck) <= {ex for pid, ex, _ in lines if pid == server.proc.pid}
     gw.close()
 
     print(f"\nscale-out: ready in {t_ready - t0:.1f}s; burst 1: {FIRST} sent in {t_sent1 - t_ready:.1f}s, "
