@@ -54,6 +54,7 @@ log = logging.getLogger("edigate.sftp")
 
 #: What we tell clients we are (instead of paramiko's name and version).
 SERVER_VERSION = "SSH-2.0-edigate_sftp"
+SUBSYSTEM_JOIN_SECONDS = 5.0    # how long a closing connection waits for its SFTP handlers to end
 
 
 class SftpServer:
@@ -180,7 +181,7 @@ class SftpServer:
             th.start()
 
     def _serve(self, conn: socket.socket, peer: str) -> None:
-        transport = None
+        transport = session = None
         try:
             conn.settimeout(None)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -217,6 +218,10 @@ class SftpServer:
             if transport is not None:
                 transport.close()
             conn.close()
+            # A connection is served until its SFTP handlers have ended too: they close the files
+            # left open (a cut upload is settled as "not counted" there), after the transport.
+            for handler in session.subsystems if session is not None else ():
+                handler.join(SUBSYSTEM_JOIN_SECONDS)
             with self._lock:
                 self._transports.discard(transport)
                 self._threads.discard(threading.current_thread())
@@ -233,6 +238,7 @@ class _Session(paramiko.ServerInterface):
         self.account: Optional[Account] = None
         self.jail: Optional[Jail] = None
         self._candidate: Optional[Account] = None   # what the latest successful check returned
+        self.subsystems: list[threading.Thread] = []   # its SFTP handler threads (paramiko's)
 
     @property
     def username(self) -> str:
@@ -300,6 +306,10 @@ class _Subsystem(paramiko.SFTPServer):
       unasked): paramiko's ``check-file`` would read files on our side, and look like a
       download.
     """
+
+    def __init__(self, channel, name, server, *args, **kwargs):
+        super().__init__(channel, name, server, *args, **kwargs)
+        server.subsystems.append(self)
 
     def _send_server_version(self):
         t, data = self._read_packet()
