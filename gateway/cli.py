@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Optional
 import click
 
 from .errors import EdigateError, InputError
+from .filenames import safe_filename
 from .findings import WARNING, Finding
 from .formats import EXTENSIONS, WRITABLE
 
@@ -287,18 +288,9 @@ def _label(path: Path, item: _Item, several: bool) -> str:
     return f"{path}#{item.index}" + (f" ({what})" if what else "")
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _safe_number(number: Optional[str]) -> str:
-    """An invoice number as part of a file name: letters, digits, ``.``, ``_``, ``-`` only."""
-    text = _UNSAFE.sub("_", number or "").strip("._-")
-    return text[:80]
-
-
 def _output_name(stem: str, item: _Item, ext: str, taken: set[str]) -> str:
     """``STEM-<invoice number><ext>``; ``STEM-<index>`` when the number is empty or already taken."""
-    number = _safe_number(item.number)
+    number = safe_filename(item.number, max_length=80)
     candidates = itertools.chain([f"{stem}-{number}"] if number else [], [f"{stem}-{item.index}"],
                                  (f"{stem}-{item.index}_{k}" for k in itertools.count(2)))
     for candidate in candidates:

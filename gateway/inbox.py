@@ -15,7 +15,7 @@ sends again and is answered ``duplicate-document``; the sweep processes it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Optional
@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 
 from .db import Exchange, Partner, utcnow
 from .errors import EdigateError
-from .transports.as2 import (As2Endpoint, As2SendError, DuplicateMessage, InboundResult, MdnResult,
-                             OutgoingMdn, send_async_mdn)
+from .transports.as2 import (As2Endpoint, As2SendError, DuplicateMessage, InboundResult, OutgoingMdn,
+                             send_async_mdn)
 
 log = logging.getLogger("edigate.inbox")
 
@@ -44,7 +44,14 @@ class DuplicateUpload(EdigateError):
         self.exchange_id = exchange_id
 
 
-# --- files (API uploads; SFTP later) ------------------------------------------------------
+# --- files (API uploads, SFTP) -------------------------------------------------------------
+def _upload_seen(s, channel: str, partner_id: Optional[int], message_id: str) -> Optional[int]:
+    """The exchange that already came in with this idempotency key, if any."""
+    return s.scalar(sa.select(Exchange.id).where(
+        Exchange.direction == "in", Exchange.channel == channel, Exchange.message_id == message_id,
+        Exchange.partner_id.is_(None) if partner_id is None else Exchange.partner_id == partner_id))
+
+
 def receive_file(gw, data: bytes, *, channel: str, partner_id: Optional[int] = None,
                  filename: Optional[str] = None, message_id: Optional[str] = None,
                  content_type: Optional[str] = None) -> Exchange:
@@ -52,9 +59,7 @@ def receive_file(gw, data: bytes, *, channel: str, partner_id: Optional[int] = N
     processing. ``message_id`` (an idempotency key) makes a repeat raise ``DuplicateUpload``."""
     if message_id is not None:           # a repeat is answered without storing anything again
         with gw.session() as s:
-            seen = s.scalar(sa.select(Exchange.id).where(
-                Exchange.direction == "in", Exchange.channel == channel, Exchange.message_id == message_id,
-                Exchange.partner_id.is_(None) if partner_id is None else Exchange.partner_id == partner_id))
+            seen = _upload_seen(s, channel, partner_id, message_id)
         if seen is not None:
             raise DuplicateUpload(seen)
     ref = gw.payloads.put(data)
@@ -70,9 +75,7 @@ def receive_file(gw, data: bytes, *, channel: str, partner_id: Optional[int] = N
         except IntegrityError:
             s.rollback()
             with gw.session() as s2:
-                seen = s2.scalar(sa.select(Exchange.id).where(
-                    Exchange.direction == "in", Exchange.partner_id == partner_id,
-                    Exchange.message_id == message_id))
+                seen = _upload_seen(s2, channel, partner_id, message_id)
             if seen is None:
                 raise
             raise DuplicateUpload(seen) from None

@@ -22,7 +22,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 
-from .db import AS2Identity, Delivery, DocumentRecord, Exchange, Partner, utcnow
+from .db import Delivery, DocumentRecord, Exchange, Partner, utcnow
 from .partnerships import Directory
 from .transports.as2 import As2SendError, AwaitingAsyncMdn, MdnResult, build, send
 
@@ -63,10 +63,10 @@ def set_status(ex: Exchange, status: str, reason: Optional[str] = None, *, at: O
         if d.status != follow and follow in d.TRANSITIONS.get(d.status, ()):
             d.set_status(follow, reason, at=at)
             d.attempts = ex.attempts
-            _follow_document(d.document)
+            follow_document(d.document)
 
 
-def _follow_document(doc: DocumentRecord) -> None:
+def follow_document(doc: DocumentRecord) -> None:
     statuses = {d.status for d in doc.deliveries}
     if statuses and statuses <= {"acknowledged", "delivered"}:
         doc.status = "delivered"
@@ -273,14 +273,11 @@ def expire_async_mdns(gw, *, now: datetime) -> int:
 
 
 def queue_file(gw, data: bytes, *, partner_id: int, filename: Optional[str] = None,
-               content_type: str = "application/octet-stream", session=None) -> Exchange:
+               content_type: str = "application/octet-stream") -> Exchange:
     """A new outbound AS2 exchange carrying ``data`` (stored first), due now."""
     ref = gw.payloads.put(data)
     ex = Exchange.outbound("as2", partner_id=partner_id, filename=filename, content_type=content_type,
                            content_sha256=ref.key, content_size=ref.size)
-    if session is not None:
-        session.add(ex)
-        return ex
     with gw.session() as s:
         s.add(ex)
     gw.jobs.send(ex.id)

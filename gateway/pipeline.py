@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from .db import Delivery, DocumentRecord, Exchange, ExchangeEvent, Partner, RenderingRecord, utcnow
 from .errors import EdigateError
+from .filenames import safe_filename
 from .findings import FATAL, Finding
 from .formats import EXTENSIONS, read_documents, validate_document, write_document
 from .routing import resolve
@@ -76,8 +77,7 @@ def _claim(s, exchange_id: int, status: str, reason: str, now: datetime) -> bool
 
 
 def _filename(number: Optional[str], syntax: str, fallback: str) -> str:
-    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in (number or fallback))[:100] or fallback
-    return stem + EXTENSIONS.get(syntax, ".dat")
+    return safe_filename(number, fallback) + EXTENSIONS.get(syntax, ".dat")
 
 
 def _plan(gw, docs) -> list[_Planned]:

@@ -11,15 +11,14 @@ embedded default and a scale-out deployment differ only in ``Settings``::
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Iterator, Optional
+from typing import ContextManager, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .config import Settings, load_settings
-from .db import Exchange, StatusError, make_engine, make_sessionmaker, migrate, utcnow
+from .db import Exchange, StatusError, make_engine, make_sessionmaker, migrate, session_scope, utcnow
 from .store.payloads import PayloadStore
 
 
@@ -47,18 +46,9 @@ class Gateway:
             self._directory = Directory(self)
         return self._directory
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self) -> ContextManager[Session]:
         """One unit of work: committed if the block ends normally, rolled back if it raises."""
-        s = self.sessions()
-        try:
-            yield s
-            s.commit()
-        except BaseException:
-            s.rollback()
-            raise
-        finally:
-            s.close()
+        return session_scope(self.sessions)
 
     # --- operator actions ------------------------------------------------------------
     def retry_exchange(self, exchange_id: int, *, by: str = "operator",
@@ -72,10 +62,11 @@ class Gateway:
             if ex is None:
                 raise LookupError(f"no exchange {exchange_id}")
             reason = f"retry requested by {by}"
+            if not ex.retryable:
+                what = "a failed or refused send" if ex.direction == "out" else \
+                    "an inbound exchange whose processing failed"
+                raise StatusError(f"exchange {ex.id} is {ex.status}: only {what} can be retried")
             if ex.direction == "out":
-                if ex.status not in ("failed", "rejected"):
-                    raise StatusError(f"exchange {ex.id} is {ex.status}: only a failed or refused "
-                                      "send can be retried")
                 ex.set_status("queued", reason, at=at)
                 ex.next_attempt_at = at
                 ex.attempts = 0
@@ -83,9 +74,6 @@ class Gateway:
                     if d.status == "failed":
                         d.set_status("pending", reason, at=at)
             else:
-                if ex.status != "failed":
-                    raise StatusError(f"exchange {ex.id} is {ex.status}: only an inbound exchange "
-                                      "whose processing failed can be retried")
                 ex.set_status("acknowledged", reason, at=at)
             direction = ex.direction
         if direction == "out":

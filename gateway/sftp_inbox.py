@@ -23,7 +23,8 @@ import sqlalchemy as sa
 from .db import Delivery, Exchange, SftpAccount, utcnow
 from .db.sftp import key_lines
 from .inbox import DuplicateUpload, receive_file
-from .outbox import set_status
+from .outbox import follow_document
+from .store.fsync import fsync_dir
 from .transports.sftp import (HOST_KEY_FILENAME, Account, SftpServer, authorized_key_matches, ensure_host_key,
                               is_delivered, stale_partial_files)
 
@@ -132,8 +133,7 @@ class SftpInbox:
             for d in s.scalars(sa.select(Delivery).where(Delivery.exchange_id == ex.id)):
                 if d.status == "delivered":
                     d.set_status("acknowledged", f"{how} by {account.username} over SFTP")
-                    from .outbox import _follow_document
-                    _follow_document(d.document)
+                    follow_document(d.document)
             ex.note(f"{how} by {account.username} over SFTP")
 
     def on_download(self, account: Account, relative_path: str) -> None:
@@ -168,9 +168,5 @@ def place_for_pickup(gw, account: SftpAccount, data: bytes, filename: str) -> st
         f.flush()
         os.fsync(f.fileno())
     os.rename(tmp, outbound / name)
-    fd = os.open(outbound, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(outbound)
     return name

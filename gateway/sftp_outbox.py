@@ -103,7 +103,8 @@ def poll_remote(gw, remote_id: int, *, force: bool = False, settle_seconds: floa
         row = s.get(SftpRemote, remote_id)
         settings, poll_dir, archive = remote_settings(row), row.poll_dir, row.archive_dir
         partner_id = row.partner_id
-        row.last_poll_at = now
+        if force:                         # claim_poll recorded it otherwise
+            row.last_poll_at = now
     counts = {"polled": True, "files": 0, "new": 0, "again": 0}
 
     def store(name: str, data: bytes) -> None:

@@ -26,13 +26,44 @@ from gateway.runtime import Gateway
 REPO = Path(__file__).resolve().parents[1]
 
 
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
+    """``predicate()``'s first truthy value, polled every ``interval`` s; fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-class GatewayProcess:
+class ChildProcess:
+    """A process of ours started by a test: ``kill()`` (SIGKILL: the crash a power cut or the OOM
+    killer gives; nothing flushed) and ``stop()`` (SIGTERM, then SIGKILL after 20 s)."""
+    proc: Optional[subprocess.Popen] = None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class GatewayProcess(ChildProcess):
     def __init__(self, home: Path, *, port: Optional[int] = None, extra_env: Optional[dict] = None,
                  demo: bool = False):
         self.home = Path(home)
@@ -75,20 +106,6 @@ class GatewayProcess:
     def log_tail(self, n: int = 4000) -> str:
         logs = sorted(self.home.parent.glob(f"{self.home.name}-server-*.log"))
         return logs[-1].read_text(errors="replace")[-n:] if logs else ""
-
-    def kill(self) -> None:
-        """SIGKILL: the crash a power cut or the OOM killer gives."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     # --- the REST API as an operator --------------------------------------------------
     def api(self, path: str, *, method: str = "GET", json=None, **params):

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -23,7 +21,7 @@ from gateway import certs
 from gateway.formats import read_document, write_document
 
 from .as2peer import DjangoPyas2Peer, PeerUnavailable, ensure_venv, free_port
-from .gateway_proc import GatewayProcess, setup_records
+from .gateway_proc import GatewayProcess, setup_records, wait_for
 from .invoice_builder import build_invoice
 
 from gateway.model import Identifier
@@ -37,17 +35,6 @@ def _invoice_ubl(number: str, *, buyer_gln: str = B_GLN) -> bytes:
     inv.number = number
     inv.buyer.electronic_address = Identifier(buyer_gln, "0088")
     return write_document(inv, "ubl", validate=True).data
-
-
-def _wait(predicate, timeout: float, what: str, interval: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +94,10 @@ def test_ubl_from_a_reaches_b_as_cii_over_as2(e2e):
     assert sent["status"] == "S", sent
     assert sent["mdn"] and sent["mdn"]["signed"], sent
 
-    inbound = _wait(lambda: server.api("/exchanges", direction="in", message_id=sent["message_id"])["items"],
+    inbound = wait_for(lambda: server.api("/exchanges", direction="in", message_id=sent["message_id"])["items"],
                     30, "the inbound exchange")[0]
     assert inbound["partner"]["id"] == e2e.ids["Supplier A"]
-    ex_in = _wait(lambda: (lambda e: e if e["status"] == "processed" else None)(
+    ex_in = wait_for(lambda: (lambda e: e if e["status"] == "processed" else None)(
         server.api(f"/exchanges/{inbound['id']}")), 60, "processing")
     assert [h["status"] for h in ex_in["history"]] == ["received", "stored", "acknowledged", "processed"]
     assert ex_in["mdn"]["disposition"] == "processed" and ex_in["mdn"]["mode"] == "sync" and ex_in["mic"]
@@ -121,7 +108,7 @@ def test_ubl_from_a_reaches_b_as_cii_over_as2(e2e):
     assert b"application/pkcs7-mime" in server.api(f"/exchanges/{inbound['id']}/raw")
 
     (doc_id,) = ex_in["documents"]
-    doc = _wait(lambda: (lambda d: d if d["status"] == "delivered" else None)(server.api(f"/documents/{doc_id}")),
+    doc = wait_for(lambda: (lambda d: d if d["status"] == "delivered" else None)(server.api(f"/documents/{doc_id}")),
                 90, "delivery to B")
     assert doc["number"] == "E2E-0001"
     assert doc["recipient_partner_id"] == e2e.ids["Buyer B"]
@@ -158,7 +145,7 @@ def test_invalid_invoice_is_rejected_with_its_findings_and_not_delivered(e2e):
     bad = write_document(inv, "ubl").data
     sent = peer.send("STRANGER", "EDIGATE", bad, "E2E-BAD.xml")
     assert sent["status"] == "S"               # acknowledged: we have it (then we judge it)
-    inbound = _wait(lambda: [e for e in server.api("/exchanges", direction="in", message_id=sent["message_id"])
+    inbound = wait_for(lambda: [e for e in server.api("/exchanges", direction="in", message_id=sent["message_id"])
                              ["items"] if e["status"] == "rejected"], 60, "rejection")[0]
     ex = server.api(f"/exchanges/{inbound['id']}")
     assert "BR-CO-16" in ex["reason"]
@@ -203,11 +190,11 @@ def test_async_mdn_we_owe_is_posted_by_a_job_and_accepted_by_the_peer(e2e):
     server, peer = e2e.server, e2e.peer
     ubl = _invoice_ubl("E2E-ASYNC-IN")
     sent = peer.send("STRANGER", "EDIGATE-ASYNC", ubl, "async.xml")     # asks an asynchronous MDN
-    ours = _wait(lambda: (lambda e: e if e and e["mdn"]["at"] else None)(
+    ours = wait_for(lambda: (lambda e: e if e and e["mdn"]["at"] else None)(
         _exchange_for(server, sent["message_id"])), 60, "our asynchronous MDN to be delivered")
     assert ours["mdn"]["mode"] == "async" and ours["mdn"]["url"] and ours["as2_to"] == "EDIGATE-ASYNC"
     assert any("asynchronous MDN delivered" in (h["reason"] or "") for h in ours["history"])
-    got = _wait(lambda: (lambda m: m if m["status"] == "S" else None)(peer.message(sent["message_id"], "OUT")),
+    got = wait_for(lambda: (lambda m: m if m["status"] == "S" else None)(peer.message(sent["message_id"], "OUT")),
                 30, "the peer to accept our MDN")
     assert got["mdn"]["signed"]
 
@@ -225,9 +212,9 @@ def test_async_mdn_from_the_peer_settles_our_send(e2e, tmp_path):
         env = {k: v for k, v in server.env.items() if k.startswith("EDIGATE_")}
         r = CliRunner().invoke(main, ["send", str(f), "--to", "Buyer B", "--wait", "30"], env=env)
         ex_id = int(r.output.split()[1].rstrip(":"))
-        _wait(lambda: server.api(f"/exchanges/{ex_id}")["status"] == "awaiting_mdn", 30, "awaiting_mdn")
+        wait_for(lambda: server.api(f"/exchanges/{ex_id}")["status"] == "awaiting_mdn", 30, "awaiting_mdn")
         peer.send_pending_async_mdns()                  # django-pyas2 posts its MDN to our /as2
-        out = _wait(lambda: (lambda e: e if e["status"] == "acknowledged" else None)(
+        out = wait_for(lambda: (lambda e: e if e["status"] == "acknowledged" else None)(
             server.api(f"/exchanges/{ex_id}")), 30, "the asynchronous MDN")
         assert out["mdn"]["mode"] == "async" and out["mdn"]["disposition"] == "processed"
         assert [h["status"] for h in out["history"]] == ["queued", "sending", "awaiting_mdn", "acknowledged"]
@@ -274,7 +261,7 @@ def test_a_resend_after_a_lost_mdn_is_judged_by_the_duplicate_unproven_policy(e2
             s.execute(sa.update(Exchange).where(Exchange.id == ex_id)
                       .values(status="sending", status_at=utcnow() - timedelta(hours=1)))
         gw.jobs.sweep()                          # the lease expired: queued again, for the server's workers
-        out = _wait(lambda: (lambda e: e if e["status"] == "failed" else None)(
+        out = wait_for(lambda: (lambda e: e if e["status"] == "failed" else None)(
             server.api(f"/exchanges/{ex_id}")), 60, "the resend to be judged")
         assert "duplicate-document without our MIC" in out["reason"]
         assert "stopped mid-send" in out["history"][-3]["reason"]
@@ -282,7 +269,7 @@ def test_a_resend_after_a_lost_mdn_is_judged_by_the_duplicate_unproven_policy(e2
             p = s.get(Partner, e2e.ids["Buyer B"])
             p.as2_options = {**(p.as2_options or {}), "duplicate_unproven": "accept"}
         server.api(f"/exchanges/{ex_id}/retry", method="POST")
-        out = _wait(lambda: (lambda e: e if e["status"] == "acknowledged" else None)(
+        out = wait_for(lambda: (lambda e: e if e["status"] == "acknowledged" else None)(
             server.api(f"/exchanges/{ex_id}")), 60, "the operator's retry")
         assert "duplicate_unproven=accept" in out["reason"]
     finally:

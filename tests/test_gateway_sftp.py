@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import socket
 import subprocess
@@ -24,14 +23,14 @@ import paramiko
 import pytest
 import sqlalchemy as sa
 
-from gateway.db import Exchange, Partner, SftpAccount, SftpRemote
+from gateway.db import Exchange, SftpAccount, SftpRemote
 from gateway.formats import read_document, write_document
 from gateway.model import Identifier
 from gateway.transports.sftp import HOST_KEY_FILENAME, ensure_host_key, host_key_line
 
-from .gateway_proc import GatewayProcess, setup_records
+from .gateway_proc import GatewayProcess, setup_records, wait_for
 from .invoice_builder import build_invoice
-from .sshd_peer import skip_reason, start_sshd_peer
+from .sshd_peer import new_ed25519, skip_reason, start_sshd_peer
 
 PICKUP_GLN = "4000001000005"
 PUSH_GLN = "3012345000010"
@@ -44,29 +43,6 @@ def _ubl(number: str, gln: str) -> bytes:
     return write_document(inv, "ubl").data
 
 
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-def _key(path: Path) -> str:
-    """A new Ed25519 key in OpenSSH format at ``path`` (0600); returns its public line."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-    pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption())
-    path.write_bytes(pem)
-    path.chmod(0o600)
-    k = paramiko.Ed25519Key(filename=str(path))
-    return f"{k.get_name()} {k.get_base64()}"
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     if shutil.which("sftp") is None:
@@ -76,7 +52,7 @@ def world(tmp_path_factory):
     keys.mkdir()
     from gateway import certs
     ours = certs.ensure_dev_keypair(keys, "edigate")
-    supplier_pub, buyer_pub = _key(keys / "supplier"), _key(keys / "buyer")
+    supplier_pub, buyer_pub = new_ed25519(keys / "supplier", "supplier"), new_ed25519(keys / "buyer", "buyer")
     server = GatewayProcess(work / "gateway")
     reason = skip_reason()
     peer = None if reason else start_sshd_peer()
@@ -139,14 +115,14 @@ def test_sftp_upload_routed_to_a_pickup_buyer(w, tmp_path):
                              "rename inbound/.SFTP-0001.xml.part inbound/SFTP-0001.xml\nls inbound", tmp_path)
     assert r.returncode == 0, r.stderr
     assert "SFTP-0001.xml" not in r.stdout.split("ls inbound", 1)[1]     # taken: gone from inbound/
-    ex = _wait(lambda: [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == "SFTP-0001.xml"],
+    ex = wait_for(lambda: [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == "SFTP-0001.xml"],
                30, "the upload's exchange")[0]
     assert ex["partner"]["id"] == w.ids["SFTP supplier"]
     assert ex["content_sha256"] == hashlib.sha256(ubl).hexdigest()
-    full = _wait(lambda: (lambda e: e if e["status"] == "processed" else None)(w.server.api(f"/exchanges/{ex['id']}")),
+    full = wait_for(lambda: (lambda e: e if e["status"] == "processed" else None)(w.server.api(f"/exchanges/{ex['id']}")),
                  60, "processing")
     (doc_id,) = full["documents"]
-    doc = _wait(lambda: (lambda d: d if d["deliveries"] and d["deliveries"][0]["status"] == "delivered" else None)(
+    doc = wait_for(lambda: (lambda d: d if d["deliveries"] and d["deliveries"][0]["status"] == "delivered" else None)(
         w.server.api(f"/documents/{doc_id}")), 60, "placement for pickup")
     (delivery,) = doc["deliveries"]
     assert delivery["channel"] == "sftp" and delivery["format"] == "cii"
@@ -163,7 +139,7 @@ def test_sftp_upload_routed_to_a_pickup_buyer(w, tmp_path):
     assert read_document(cii).invoice.number == "SFTP-0001"
     r = _sftp(w, "buyer", "get outbound/../../supplier/inbound/x", down)
     assert r.returncode != 0
-    doc = _wait(lambda: (lambda d: d if d["deliveries"][0]["status"] == "acknowledged" else None)(
+    doc = wait_for(lambda: (lambda d: d if d["deliveries"][0]["status"] == "acknowledged" else None)(
         w.server.api(f"/documents/{doc_id}")), 30, "the pickup to settle the delivery")
     assert doc["status"] == "delivered"
     assert "downloaded by buyer over SFTP" in doc["deliveries"][0]["history"][-1]["reason"]
@@ -176,10 +152,10 @@ def test_push_to_a_partners_sshd_and_poll_from_it(w, tmp_path):
     (tmp_path / "push.xml").write_bytes(ubl)
     assert _sftp(w, "supplier", "put push.xml inbound/push.xml", tmp_path).returncode == 0
     pushed = w.peer.chroot / "inbound" / "SFTP-PUSH-1.xml"
-    _wait(pushed.exists, 60, "the push to the partner's sshd")
+    wait_for(pushed.exists, 60, "the push to the partner's sshd")
     assert read_document(pushed.read_bytes()).invoice.number == "SFTP-PUSH-1"
     assert not [p for p in (w.peer.chroot / "inbound").iterdir() if p.name.startswith(".")]   # no temp left
-    out = _wait(lambda: [e for e in _exchanges(w, direction="out", channel="sftp", status="sent")
+    out = wait_for(lambda: [e for e in _exchanges(w, direction="out", channel="sftp", status="sent")
                          if "SFTP-PUSH-1.xml" in (e["reason"] or "")], 30, "the push record")[0]
     assert "size checked" in out["reason"] and out["content_sha256"] == hashlib.sha256(pushed.read_bytes()).hexdigest()
 
@@ -236,7 +212,7 @@ def test_a_restart_with_an_upload_stored_but_not_removed_processes_it_once(w, tm
     ubl = _ubl("SFTP-RESTART", PICKUP_GLN)
     (tmp_path / "r.xml").write_bytes(ubl)
     assert _sftp(w, "supplier", "put r.xml inbound/r.xml", tmp_path).returncode == 0
-    _wait(lambda: [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == "r.xml"],
+    wait_for(lambda: [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == "r.xml"],
           30, "the first copy")
     w.server.kill()
     # As if the process had died after storing and before removing the file from inbound/:
@@ -247,8 +223,8 @@ def test_a_restart_with_an_upload_stored_but_not_removed_processes_it_once(w, tm
     for name in ("r.xml", "new.xml"):
         (inbound / name).chmod(0o440)      # how the server marks a complete upload before taking it
     w.server.start()
-    _wait(lambda: not (inbound / "r.xml").exists() and not (inbound / "new.xml").exists(), 30, "the rescan")
+    wait_for(lambda: not (inbound / "r.xml").exists() and not (inbound / "new.xml").exists(), 30, "the rescan")
     named = lambda name: [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == name]
     assert len(named("r.xml")) == 1
-    assert len(_wait(lambda: named("new.xml"), 30, "the file left in inbound/")) == 1
+    assert len(wait_for(lambda: named("new.xml"), 30, "the file left in inbound/")) == 1
     assert (inbound / "cut.xml").exists() and named("cut.xml") == []

@@ -17,11 +17,10 @@ from types import SimpleNamespace
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-import sqlalchemy as sa
 
 from gateway import certs
 from gateway.config import load_settings
-from gateway.db import Delivery, DocumentRecord, Exchange, Partner, utcnow
+from gateway.db import Exchange, Partner, utcnow
 from gateway.outbox import queue_file, send_exchange
 from gateway.runtime import Gateway
 from gateway.transports.as2 import As2Endpoint, As2Identity, As2Partner, DuplicateMessage, wsgi_app

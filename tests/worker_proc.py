@@ -7,17 +7,18 @@ output goes to ``<home>-worker-<name>-<n>.log`` beside the server's logs.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Optional
 
-from .gateway_proc import REPO, GatewayProcess
+from .gateway_proc import REPO, ChildProcess, GatewayProcess
 
 
-class WorkerProcess:
+class WorkerProcess(ChildProcess):
+    """``kill()``: jobs it holds die with it."""
+
     def __init__(self, server: GatewayProcess, *, name: str = "w1", workers: int = 2):
         self.server = server
         self.name = name
@@ -79,17 +80,3 @@ class WorkerProcess:
             if len(cols) > 9 and cols[9] in inodes:
                 ports.add(int(cols[1].rsplit(":", 1)[1], 16))
         return ports
-
-    def kill(self) -> None:
-        """SIGKILL: jobs it holds die with it."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()

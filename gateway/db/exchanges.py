@@ -117,6 +117,12 @@ class Exchange(StatusHistory, Base):
     def _event(self, status: str, at: datetime, reason: Optional[str]) -> ExchangeEvent:
         return ExchangeEvent(status=status, at=at, reason=reason)
 
+    @property
+    def retryable(self) -> bool:
+        """What an operator may retry: an outbound send that failed or was refused, or an
+        inbound exchange whose processing failed."""
+        return self.status in (("failed", "rejected") if self.direction == "out" else ("failed",))
+
     @validates("direction")
     def _check_direction(self, key: str, value: str) -> str:
         return require_one_of(value, DIRECTIONS, "direction")

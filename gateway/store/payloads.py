@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Optional, Union
 
 from ..errors import EdigateError
+from .fsync import fsync_dir
 
 CHUNK_SIZE = 1024 * 1024
 TMP_DIR = ".tmp"
@@ -66,14 +67,6 @@ class PayloadNotFound(PayloadError, LookupError):
 class PayloadRef:
     key: str      # SHA-256 of the content, lower-case hex
     size: int     # bytes
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _chunks(data: Source) -> Iterator[bytes]:
@@ -196,7 +189,7 @@ class PayloadStore:
                     os.unlink(tmp)                     # already stored: no rewrite
                 else:                                  # new, or the stored copy is damaged: (re)place it
                     os.replace(tmp, final)
-                _fsync_dir(final.parent)
+                fsync_dir(final.parent)
             return PayloadRef(key, size)
         except BaseException:
             try:
@@ -225,7 +218,7 @@ class PayloadStore:
                 os.mkdir(child)
             except FileExistsError:
                 pass
-            _fsync_dir(parent)
+            fsync_dir(parent)
         self._durable_dirs.add(leaf)
 
     # --- reading -------------------------------------------------------------------

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..config import load_settings
-from ..db import ROLES, ApiToken, User, issue_token, make_engine, make_sessionmaker, migrate
+from ..db import ROLES, ApiToken, User, issue_token, migrate, session_scope
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -30,19 +30,8 @@ def _session() -> Iterator[Session]:
     """A unit of work on the configured database, migrated to the latest schema first."""
     url = load_settings().database_url
     migrate(url)
-    engine = make_engine(url)
-    try:
-        s = make_sessionmaker(engine)()
-        try:
-            yield s
-            s.commit()
-        except BaseException:
-            s.rollback()
-            raise
-        finally:
-            s.close()
-    finally:
-        engine.dispose()
+    with session_scope(url) as s:
+        yield s
 
 
 def _when(value: Optional[datetime]) -> str:

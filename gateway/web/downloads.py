@@ -11,31 +11,22 @@ The payload's SHA-256 (its store key) is the ETag.
 from __future__ import annotations
 
 import mimetypes
-import re
 from typing import Optional
 
 from flask import Response, send_file
 from werkzeug.exceptions import NotFound
 
 from ..db import DocumentRecord, Exchange, RenderingRecord
+from ..filenames import safe_filename
 from ..store.payloads import PayloadNotFound
 from . import gateway
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MEDIA_EXTENSIONS = {"application/pdf": ".pdf", "text/csv": ".csv", "application/xml": ".xml",
                      "text/xml": ".xml", "application/edifact": ".edi"}
 
 
 class PayloadMissing(RuntimeError):
     """The database names a payload the store does not have: lost data, not a bad request."""
-
-
-def safe_filename(name: Optional[str], default: str) -> str:
-    """``name`` reduced to letters, digits, ``.``, ``_`` and ``-`` (slashes become ``_``: no
-    path; no leading dot), at most 100 characters; ``default`` if nothing is left.
-    ``INV/2025/001`` → ``INV_2025_001``."""
-    text = _UNSAFE.sub("_", name or "").strip("._-")[:100].strip("._-")
-    return text or default
 
 
 def basename(path: Optional[str]) -> str:

@@ -29,11 +29,8 @@ def iso(value: Any) -> Any:
 
 
 def retryable(ex: Exchange) -> bool:
-    """What ``Gateway.retry_exchange`` accepts: an outbound exchange that failed or was
-    refused, or an inbound one whose processing failed."""
-    if ex.direction == "out":
-        return ex.status in ("failed", "rejected")
-    return ex.status == "failed"
+    """What ``Gateway.retry_exchange`` accepts (``Exchange.retryable``)."""
+    return ex.retryable
 
 
 def history(events: Any) -> list[dict[str, Any]]:

@@ -45,6 +45,7 @@ from typing import Callable, Optional, Sequence, Union
 from paramiko import SFTPAttributes, SFTPHandle, SFTPServer, SFTPServerInterface
 from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_PERMISSION_DENIED
 
+from ...store.fsync import fsync_dir
 from .account import AREAS, INBOUND, OUTBOUND, Account
 from .jail import Jail, JailError, JailPath
 
@@ -134,14 +135,6 @@ def _lstat(p: Path) -> Optional[os.stat_result]:
         return None
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class PartnerFilesystem(SFTPServerInterface):
     """paramiko's per-channel filesystem, for one logged-in account.
 
@@ -222,7 +215,7 @@ class PartnerFilesystem(SFTPServerInterface):
             log.debug("sftp %s: %s written (not counted: %s)", self.account.username, p.virtual,
                       "temporary name" if p.area == INBOUND else p.area)
             return SFTP_OK
-        _fsync_dir(p.real.parent)
+        fsync_dir(p.real.parent)
         return self._count(p, fd)
 
     def _count(self, p: JailPath, fd: int) -> int:
@@ -320,7 +313,7 @@ class PartnerFilesystem(SFTPServerInterface):
         if not counts:
             return SFTP_OK
         for d in {old.real.parent, new.real.parent}:
-            _fsync_dir(d)
+            fsync_dir(d)
         fd = os.open(new.real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             status = self._count(new, fd)

@@ -21,6 +21,8 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ...store.fsync import fsync_dir
+
 log = logging.getLogger("edigate.sftp")
 
 #: The usual file name under the certificates directory.
@@ -70,13 +72,5 @@ def _generate(path: Path) -> None:
     key = paramiko.Ed25519Key.from_private_key_file(str(path))
     pub = path.with_name(path.name + ".pub")
     pub.write_text(host_key_line(key, "edigate-sftp") + "\n")
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     log.info("sftp host key generated: %s (%s)", path, host_key_fingerprint(key))
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
