@@ -17,12 +17,16 @@ volume). Nothing here runs at import: call ``load_settings()``.
 | EDIGATE_HTTP_PORT | 8080 | its port |
 | EDIGATE_SFTP_PORT | 2222 | the SFTP server's port |
 | EDIGATE_PUBLIC_URL | http://<host>:<port> | the base URL partners reach us at (async MDN URL…) |
+| EDIGATE_SMTP_URL | smtp://127.0.0.1:25 | outgoing mail: ``smtp://[user:password@]host[:port][?starttls=required\|optional\|off]``, ``smtps://`` for implicit TLS |
+| EDIGATE_MAIL_FROM | edigate@localhost | the sender address of the mail we send |
+| EDIGATE_MAIL_RATE | 600 | most mails sent per minute by one process (throttling) |
+| EDIGATE_DEFAULT_CHANNEL | paper | where an invoice goes when its recipient chose no channel (``paper`` or ``email``) |
 """
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
@@ -47,6 +51,10 @@ class Settings:
     http_port: int
     sftp_port: int
     public_url: str
+    smtp_url: str = field(default="smtp://127.0.0.1:25", repr=False)     # may hold a password
+    mail_from: str = "edigate@localhost"
+    mail_rate_per_minute: int = 600
+    default_channel: str = "paper"
 
     @property
     def is_sqlite(self) -> bool:
@@ -107,4 +115,38 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         http_port=http_port,
         sftp_port=_port(get("SFTP_PORT") or "2222", PREFIX + "SFTP_PORT"),
         public_url=(get("PUBLIC_URL") or f"http://{host}:{http_port}").rstrip("/"),
+        smtp_url=_smtp_url(get("SMTP_URL") or "smtp://127.0.0.1:25"),
+        mail_from=get("MAIL_FROM") or "edigate@localhost",
+        mail_rate_per_minute=_positive(get("MAIL_RATE") or "600", PREFIX + "MAIL_RATE"),
+        default_channel=_one_of(get("DEFAULT_CHANNEL") or "paper", ("paper", "email"), PREFIX + "DEFAULT_CHANNEL"),
     )
+
+
+def _positive(text: str, name: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n <= 0:
+        raise ConfigError(f"{name}={text!r}: expected a positive whole number")
+    return n
+
+
+def _one_of(text: str, allowed: tuple[str, ...], name: str) -> str:
+    if text not in allowed:
+        raise ConfigError(f"{name}={text!r}: expected one of {', '.join(allowed)}")
+    return text
+
+
+def _smtp_url(text: str) -> str:
+    from urllib.parse import parse_qs, urlsplit
+    u = urlsplit(text)
+    starttls = parse_qs(u.query).get("starttls", ["optional"])[0]
+    try:
+        u.port
+    except ValueError:
+        raise ConfigError(f"{PREFIX}SMTP_URL={text!r}: bad port") from None
+    if u.scheme not in ("smtp", "smtps") or not u.hostname or starttls not in ("required", "optional", "off"):
+        raise ConfigError(f"{PREFIX}SMTP_URL={text!r}: expected smtp://[user:password@]host[:port]"
+                          "[?starttls=required|optional|off] or smtps://…")
+    return text

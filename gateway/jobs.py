@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("edigate.jobs")
 
+# Packages beside the gateway that bring their own tasks (e.g. onboarding's mailings): each
+# module has ``register(jobs) -> extension``; an extension may have ``sweep(now) -> dict``.
+EXTENSIONS: tuple[str, ...] = ()
+
 # An inbound exchange left acknowledged this long is prompted again by the sweep (prompting
 # twice is harmless: the work is claimed by compare-and-set; the grace only saves effort).
 PROCESS_GRACE = timedelta(seconds=10)
@@ -87,6 +91,8 @@ class Jobs:
 
         self._process, self._send, self._send_mdn, self._sweep = process_exchange, send_exchange, send_mdn, sweep
         self._poll_sftp = poll_sftp
+        import importlib
+        self.extensions = {name: importlib.import_module(name).register(self) for name in EXTENSIONS}
 
     # --- prompts ------------------------------------------------------------------
     def process(self, exchange_id: int) -> None:
@@ -132,6 +138,9 @@ class Jobs:
             counts["sftp_polls"] += 1
         from .sftp_inbox import SftpInbox
         counts["sftp_partials_removed"] = len(SftpInbox(self.gateway).sweep_partials())
+        for ext in self.extensions.values():
+            if hasattr(ext, "sweep"):
+                counts.update(ext.sweep(now))
         if any(counts.values()):
             log.info("sweep: %s", counts)
         return counts

@@ -15,7 +15,7 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .db import Partner, PartnerIdentifier, SCHEMES, normalise_identifier
+from .db import Network, Partner, PartnerIdentifier, SCHEMES, normalise_identifier
 from .model import Invoice
 
 # EAS / ICD codes that carry a VAT number, plus our own "VAT" spelling.
@@ -27,6 +27,9 @@ class Route:
     partner: Optional[Partner]
     matched: Optional[str] = None                 # e.g. "BT-49 0088:5790000435951"
     tried: list[str] = field(default_factory=list)
+    # Not a member, but listed in an interconnected network's directory: forward to it.
+    network: Optional[Network] = None
+    participant: Optional[tuple[str, str]] = None     # (scheme, value) the network knows it by
 
     @property
     def reason(self) -> str:

@@ -16,8 +16,9 @@ from typing import Any, Iterator, Optional
 from .access import ROLES, ApiToken, User, authenticate_token, check_login, issue_token
 from .sftp import SftpAccount, SftpRemote
 from .base import CHANNELS, Base, StatusError, UTCDateTime, utcnow
-from .documents import (DELIVERY_STATUSES, DOCUMENT_STATUSES, Delivery, DeliveryEvent, DocumentRecord,
-                        RenderingRecord, duplicate_key, summarise)
+from .documents import (BUSINESS_STATUSES, DELIVERY_STATUSES, DOCUMENT_STATUSES, Delivery, DeliveryEvent,
+                        DocumentRecord, DocumentStatusEvent, PrintBatch, RenderingRecord, duplicate_key, summarise)
+from .networks import Network, NetworkParticipant
 from .exchanges import DIRECTIONS, INBOUND_STATUSES, OUTBOUND_STATUSES, Exchange, ExchangeEvent
 from .partners import (CERT_USAGES, ENCRYPTION_ALGORITHMS, SCHEMES, SIGNING_ALGORITHMS, AS2Identity, Certificate,
                        Organisation, Partner, PartnerIdentifier, normalise_identifier)
@@ -31,6 +32,7 @@ __all__ = [
     "Exchange", "ExchangeEvent", "DIRECTIONS", "INBOUND_STATUSES", "OUTBOUND_STATUSES",
     "DocumentRecord", "RenderingRecord", "Delivery", "DeliveryEvent", "DOCUMENT_STATUSES",
     "DELIVERY_STATUSES", "summarise", "duplicate_key",
+    "BUSINESS_STATUSES", "DocumentStatusEvent", "PrintBatch", "Network", "NetworkParticipant",
     "User", "ApiToken", "ROLES", "issue_token", "authenticate_token", "check_login",
     "make_engine", "make_sessionmaker", "normalise_url", "session_scope",
     "MIGRATIONS", "alembic_config", "migrate", "current_revision", "head_revision",

@@ -3,6 +3,8 @@
 * ``User``: a person with a password (hashed by werkzeug, never stored) and a
   role: ``admin`` (everything), ``operator`` (day-to-day actions: retries,
   partner settings), ``staff`` (reads, uploads).
+  ``recipient`` is a login of a recipient organisation (a partner) on the
+  recipient portal and the ERP pull API: it sees that partner's documents only.
 * ``ApiToken``: a bearer token for the REST API, owned by a user and acting
   with that user's role. Only the token's SHA-256 is stored, so a copy of the
   database gives no usable token; the token itself is shown once, at issue.
@@ -22,7 +24,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .base import Base, one_of, require_one_of, utcnow
 
-ROLES = ("admin", "operator", "staff")
+ROLES = ("admin", "operator", "staff", "recipient")
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "edg_"
 TOKEN_DISPLAY_CHARS = 12            # "edg_" + 8 characters: enough to tell tokens apart in a list
@@ -32,12 +34,17 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)   # a token's last use is written at
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (one_of("role", ROLES, "role"),)
+    __table_args__ = (
+        one_of("role", ROLES, "role"),
+        # a recipient login belongs to exactly one partner; staff logins to none
+        sa.CheckConstraint("(role = 'recipient') = (partner_id IS NOT NULL)", name="recipient_partner"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(150), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(16))
+    partner_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("partners.id", ondelete="CASCADE"), index=True)
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[Optional[datetime]]
@@ -57,9 +64,12 @@ class User(Base):
         return value
 
     @classmethod
-    def create(cls, username: str, password: str, role: str = "staff") -> User:
-        """A new, active user (not yet added to a session)."""
-        user = cls(username=username, role=role, active=True)
+    def create(cls, username: str, password: str, role: str = "staff", *,
+               partner_id: Optional[int] = None) -> User:
+        """A new, active user (not yet added to a session); a ``recipient`` needs its ``partner_id``."""
+        if (role == "recipient") != (partner_id is not None):
+            raise ValueError("a recipient login belongs to one partner (partner_id), other roles to none")
+        user = cls(username=username, role=role, active=True, partner_id=partner_id)
         user.set_password(password)
         return user
 

@@ -24,10 +24,16 @@ from .partners import Partner
 
 if TYPE_CHECKING:
     from ..model import Identifier, Invoice
+    from .networks import Network
 
 # valid/invalid: after checking; held: valid, recipient unknown; routed: deliveries
 # created; delivered / failed: all deliveries ended well / one failed.
 DOCUMENT_STATUSES = ("valid", "invalid", "duplicate", "held", "routed", "delivered", "failed")
+
+# The invoice's life seen by its sender and recipient (French e-invoicing life cycle):
+# deposited with us, received by the recipient, then its decisions. The allowed moves
+# live in gateway.lifecycle; the column only holds a known word.
+BUSINESS_STATUSES = ("deposited", "received", "accepted", "refused", "disputed", "payment_sent", "paid")
 
 
 def _id(ident: Optional[Identifier]) -> tuple[Optional[str], Optional[str]]:
@@ -129,13 +135,24 @@ class DocumentRecord(Base):
     duplicate_key: Mapped[Optional[str]] = mapped_column(sa.String(64), index=True)
     duplicate_of_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("documents.id"))
     status: Mapped[str] = mapped_column(sa.String(16))
+    # Life cycle (BUSINESS_STATUSES) as set by the gateway and the recipient, reported to the sender.
+    business_status: Mapped[Optional[str]] = mapped_column(sa.String(16), index=True)
+    business_status_at: Mapped[Optional[datetime]]
+    # A credit note (or corrective invoice) names what it corrects by number (BT-25); once that
+    # document is known, the link is kept.
+    preceding_number: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    corrects_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("documents.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     exchange: Mapped[Exchange] = relationship(back_populates="documents")
     sender: Mapped[Optional[Partner]] = relationship(foreign_keys=[sender_partner_id])
     recipient: Mapped[Optional[Partner]] = relationship(foreign_keys=[recipient_partner_id])
-    duplicate_of: Mapped[Optional[DocumentRecord]] = relationship(remote_side=[id])
+    duplicate_of: Mapped[Optional[DocumentRecord]] = relationship(remote_side=[id], foreign_keys=[duplicate_of_id])
+    corrects: Mapped[Optional[DocumentRecord]] = relationship(remote_side=[id], foreign_keys=[corrects_id])
+    status_events: Mapped[list[DocumentStatusEvent]] = relationship(
+        back_populates="document", cascade="all, delete-orphan",
+        order_by="(DocumentStatusEvent.at, DocumentStatusEvent.id)")
     renderings: Mapped[list[RenderingRecord]] = relationship(
         back_populates="document", cascade="all, delete-orphan", order_by="RenderingRecord.id")
     deliveries: Mapped[list[Delivery]] = relationship(
@@ -144,6 +161,10 @@ class DocumentRecord(Base):
     @validates("status")
     def _check_status(self, key: str, value: str) -> str:
         return require_one_of(value, DOCUMENT_STATUSES, "document status")
+
+    @validates("business_status")
+    def _check_business_status(self, key: str, value: Optional[str]) -> Optional[str]:
+        return require_one_of(value, BUSINESS_STATUSES, "business status", nullable=True)
 
     @classmethod
     def from_invoice(cls, invoice: Invoice, *, syntax: str, mapping: str, exchange: Exchange,
@@ -238,7 +259,9 @@ class RenderingRecord(Base):
 # its reason after bounded retries.
 DELIVERY_TRANSITIONS: dict[Optional[str], frozenset[str]] = {
     None: frozenset({"pending"}),
-    "pending": frozenset({"sending", "failed", "cancelled"}),
+    # pull channels (portal, ERP pull) go straight to delivered ("available"); the recipient's
+    # download or acknowledgement makes it acknowledged
+    "pending": frozenset({"sending", "delivered", "failed", "cancelled"}),
     "sending": frozenset({"delivered", "awaiting_ack", "acknowledged", "retrying", "failed"}),
     "awaiting_ack": frozenset({"acknowledged", "retrying", "failed"}),
     "delivered": frozenset({"acknowledged"}),
@@ -264,6 +287,9 @@ class Delivery(StatusHistory, Base):
     channel: Mapped[str] = mapped_column(sa.String(16))
     rendering_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("renderings.id"))
     exchange_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("exchanges.id"), index=True)  # the last send
+    # Forwarded through an interconnected network (recipient = that network's access point).
+    network_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("networks.id"), index=True)
+    print_batch_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("print_batches.id"), index=True)
     status: Mapped[str] = mapped_column(sa.String(16))
     status_at: Mapped[datetime]
     reason: Mapped[Optional[str]] = mapped_column(sa.Text)           # of the current (final) status
@@ -276,6 +302,8 @@ class Delivery(StatusHistory, Base):
     recipient: Mapped[Partner] = relationship()
     rendering: Mapped[Optional[RenderingRecord]] = relationship()
     exchange: Mapped[Optional[Exchange]] = relationship()
+    network: Mapped[Optional[Network]] = relationship()
+    print_batch: Mapped[Optional[PrintBatch]] = relationship(back_populates="deliveries")
     history: Mapped[list[DeliveryEvent]] = relationship(
         back_populates="delivery", cascade="all, delete-orphan",
         order_by="(DeliveryEvent.at, DeliveryEvent.id)")
@@ -326,3 +354,49 @@ class DeliveryEvent(Base):
 
     def __repr__(self) -> str:
         return f"<DeliveryEvent {self.status} {self.at.isoformat()}>"
+
+
+class DocumentStatusEvent(Base):
+    """One step of a document's life cycle: who set it, why, and whether its sender was told."""
+    __tablename__ = "document_status_events"
+    __table_args__ = (sa.Index(None, "document_id", "at"), sa.Index(None, "reported_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    at: Mapped[datetime]
+    reason: Mapped[Optional[str]] = mapped_column(sa.Text)
+    reason_code: Mapped[Optional[str]] = mapped_column(sa.String(16))    # e.g. UNCL 4343/4451-style codes
+    set_by: Mapped[Optional[str]] = mapped_column(sa.String(200))        # "gateway", "user:alice", "api:erp"
+    # Reporting back to the sender: when, and the outbound exchange that carried it (APERAK).
+    reported_at: Mapped[Optional[datetime]]
+    report_exchange_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("exchanges.id"))
+
+    document: Mapped[DocumentRecord] = relationship(back_populates="status_events")
+
+    @validates("status")
+    def _check_status(self, key: str, value: str) -> str:
+        return require_one_of(value, BUSINESS_STATUSES, "business status")
+
+    def __repr__(self) -> str:
+        return f"<DocumentStatusEvent {self.document_id} {self.status} {self.at.isoformat()}>"
+
+
+class PrintBatch(Base):
+    """Paper: the human-readable PDFs of pending paper deliveries gathered into one file for
+    postal dispatch, each behind a cover sheet with the recipient's address."""
+    __tablename__ = "print_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="ready")      # ready, printed
+    payload_key: Mapped[Optional[str]] = mapped_column(sa.String(64))        # the batch PDF in the store
+    document_count: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    page_count: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    printed_at: Mapped[Optional[datetime]]
+    printed_by: Mapped[Optional[str]] = mapped_column(sa.String(200))
+
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="print_batch", order_by="Delivery.id")
+
+    def __repr__(self) -> str:
+        return f"<PrintBatch {self.id} {self.document_count} document(s) {self.status}>"

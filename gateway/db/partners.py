@@ -128,6 +128,12 @@ class Partner(Base):
         sa.String(8), default="binary", server_default="binary")
     as2_options: Mapped[dict[str, Any]] = mapped_column(default=dict)   # any further switch, by name
 
+    # --- How it receives beyond the transport: the settings of its channel profile (validated by
+    # gateway.channels.profiles: e-mail addresses and templates, attached format, postal address for
+    # paper, the network it is reached through...), and where to write to it about its invoices.
+    channel_settings: Mapped[Optional[dict[str, Any]]] = mapped_column(default=dict)
+    contact_email: Mapped[Optional[str]] = mapped_column(sa.String(320))
+
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

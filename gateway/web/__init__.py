@@ -21,6 +21,10 @@ from ..runtime import Gateway
 
 AS2_PATH = "/as2"
 
+# Packages beside the gateway that bring their own pages (e.g. onboarding): each module has
+# ``init_app(app, csrf)``, registering its blueprints (and exempting what must be).
+EXTENSIONS: tuple[str, ...] = ()
+
 
 def gateway() -> Gateway:
     """The Gateway of the app handling the current request."""
@@ -66,6 +70,9 @@ def create_app(gw: Optional[Gateway] = None, *, testing: bool = False) -> Flask:
     csrf.exempt(api_bp)          # bearer tokens, no cookies: nothing for CSRF to ride on
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
+    import importlib
+    for name in EXTENSIONS:
+        importlib.import_module(name).init_app(app, csrf)
 
     # AS2 partners authenticate by signatures and certificates, not by session: the transport's
     # own WSGI app answers /as2 (streaming body, exact headers), beside Flask, not inside it.
