@@ -23,6 +23,7 @@ from gateway.db import (AS2Identity, Base, Certificate, Delivery, DocumentRecord
                         make_engine, migrate, session_scope)
 from gateway.findings import WARNING, Finding
 from gateway.store import PayloadStore
+import onboarding.models  # noqa: F401  (onboarding's tables are in the same schema)
 from tests.invoice_builder import build_invoice
 
 REPO = Path(__file__).resolve().parents[1]

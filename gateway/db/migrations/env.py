@@ -11,6 +11,7 @@ from sqlalchemy.pool import NullPool
 
 from gateway.config import load_settings
 from gateway.db import Base
+import onboarding.models  # noqa: F401  (its tables live in this database too)
 from gateway.db.session import make_engine, normalise_url
 
 config = context.config
