@@ -901,6 +901,12 @@ def _register_commands() -> None:
     for command in (serve_command, worker_command, send_command, partner_group, cert_group, org_group,
                     user_group, token_group, sftp_group):
         main.add_command(command)
+    from .admin.network import network_group
+    main.add_command(network_group)
+    from onboarding.cli import onboarding_group
+    main.add_command(onboarding_group)
+    from .channels.cli import paper_group
+    main.add_command(paper_group)
 
 
 _register_commands()

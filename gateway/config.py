@@ -17,10 +17,11 @@ volume). Nothing here runs at import: call ``load_settings()``.
 | EDIGATE_HTTP_PORT | 8080 | its port |
 | EDIGATE_SFTP_PORT | 2222 | the SFTP server's port |
 | EDIGATE_PUBLIC_URL | http://<host>:<port> | the base URL partners reach us at (async MDN URL…) |
-| EDIGATE_SMTP_URL | smtp://127.0.0.1:25 | outgoing mail: ``smtp://[user:password@]host[:port][?starttls=required\|optional\|off]``, ``smtps://`` for implicit TLS |
+| EDIGATE_SMTP_URL | smtp://127.0.0.1:25 | outgoing mail: ``smtp://[user:password@]host[:port][?starttls=…]`` (required, optional or off), ``smtps://`` for implicit TLS |
 | EDIGATE_MAIL_FROM | edigate@localhost | the sender address of the mail we send |
 | EDIGATE_MAIL_RATE | 600 | most mails sent per minute by one process (throttling) |
 | EDIGATE_DEFAULT_CHANNEL | paper | where an invoice goes when its recipient chose no channel (``paper`` or ``email``) |
+| EDIGATE_PAPER_BATCH_HOURS | 24 | the sweep gathers pending paper deliveries into a print batch at most this often (0: only by hand, ``edigate paper batch``) |
 """
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ class Settings:
     mail_from: str = "edigate@localhost"
     mail_rate_per_minute: int = 600
     default_channel: str = "paper"
+    paper_batch_hours: float = 24.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -119,6 +121,7 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         mail_from=get("MAIL_FROM") or "edigate@localhost",
         mail_rate_per_minute=_positive(get("MAIL_RATE") or "600", PREFIX + "MAIL_RATE"),
         default_channel=_one_of(get("DEFAULT_CHANNEL") or "paper", ("paper", "email"), PREFIX + "DEFAULT_CHANNEL"),
+        paper_batch_hours=_hours(get("PAPER_BATCH_HOURS") or "24", PREFIX + "PAPER_BATCH_HOURS"),
     )
 
 
@@ -129,6 +132,16 @@ def _positive(text: str, name: str) -> int:
         n = 0
     if n <= 0:
         raise ConfigError(f"{name}={text!r}: expected a positive whole number")
+    return n
+
+
+def _hours(text: str, name: str) -> float:
+    try:
+        n = float(text)
+    except ValueError:
+        n = -1.0
+    if not 0 <= n < 24 * 366:
+        raise ConfigError(f"{name}={text!r}: expected a number of hours (0: never)")
     return n
 
 

@@ -9,6 +9,12 @@ sweep and a prompt racing) does its work once. The sweep (at start and every
 minute) re-prompts whatever is due and has no job, e.g. after a crash between
 a commit and an enqueue.
 
+The sweep also lets held documents leave once their recipient is known
+(``channels.reroute``: only when partners or directories changed, or for newly
+held documents) and builds the day's print batch (``channels.paper``);
+``reroute_held(partner_id=None)`` is the prompt an enrolment or a directory
+refresh gives.
+
 Workers: ``edigate serve`` runs a consumer in-process (threads); ``edigate worker``
 runs one on its own, as many as wanted, against the same database and queue.
 """
@@ -28,7 +34,7 @@ log = logging.getLogger("edigate.jobs")
 
 # Packages beside the gateway that bring their own tasks (e.g. onboarding's mailings): each
 # module has ``register(jobs) -> extension``; an extension may have ``sweep(now) -> dict``.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("gateway.networks", "onboarding.tasks", "gateway.lifecycle")
 
 # An inbound exchange left acknowledged this long is prompted again by the sweep (prompting
 # twice is harmless: the work is claimed by compare-and-set; the grace only saves effort).
@@ -85,12 +91,20 @@ class Jobs:
             if counts.get("files"):
                 log.info("SFTP remote %d polled: %s", remote_id, counts)
 
+        @h.task(name="reroute_held")
+        def reroute_held(partner_id: Optional[int] = None) -> None:
+            from .channels.reroute import reroute_held as run
+            run(gw, partner_id=partner_id)
+
         @h.periodic_task(crontab(minute="*"), name="sweep")
         def sweep() -> None:
             self.sweep()
 
         self._process, self._send, self._send_mdn, self._sweep = process_exchange, send_exchange, send_mdn, sweep
         self._poll_sftp = poll_sftp
+        self._reroute_held = reroute_held
+        from .channels.reroute import RerouteWatch
+        self._reroute_watch = RerouteWatch()
         import importlib
         self.extensions = {name: importlib.import_module(name).register(self) for name in EXTENSIONS}
 
@@ -112,6 +126,11 @@ class Jobs:
 
     def poll_sftp(self, remote_id: int) -> None:
         self._poll_sftp(remote_id)
+
+    def reroute_held(self, partner_id: Optional[int] = None) -> None:
+        """Held documents whose recipient became known get their deliveries (after an enrolment,
+        a directory refresh…); ``partner_id``: only those routed to that partner."""
+        self._reroute_held(partner_id)
 
     def sweep(self, now: Optional[datetime] = None, *, grace: timedelta = PROCESS_GRACE) -> dict[str, int]:
         """Prompt everything due that may have lost its job; time out overdue async MDNs.
@@ -138,6 +157,9 @@ class Jobs:
             counts["sftp_polls"] += 1
         from .sftp_inbox import SftpInbox
         counts["sftp_partials_removed"] = len(SftpInbox(self.gateway).sweep_partials())
+        counts["rerouted"] = self._reroute_watch.run(self.gateway, now)
+        from .channels import paper
+        counts.update(paper.sweep(self.gateway, now))
         for ext in self.extensions.values():
             if hasattr(ext, "sweep"):
                 counts.update(ext.sweep(now))

@@ -7,6 +7,9 @@ that has it answers ``duplicate-document``), keeps the raw message, posts it
 and judges the MDN. Failures that may pass (network, 5xx, no MDN in time) are
 retried with backoff up to a bound; the rest fail at once. Never "sent" on a
 failure, never "acknowledged" without a signed MDN proving our MIC.
+The same claim, retries and backoff carry SFTP (``sftp_outbox.deliver``) and e-mail
+(``channels.email.deliver``); an e-mail a dead worker may already have handed to the
+SMTP server is failed with that reason instead of being resent unasked (``due_sends``).
 
 Per-partner switches live in ``Partner.as2_options``: ``retry_backoff_seconds``
 (list), ``max_attempts``, ``mdn_timeout_minutes`` (async), ``duplicate_unproven``
@@ -22,6 +25,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 
+from .channels.email import handed_off
 from .db import Delivery, DocumentRecord, Exchange, Partner, utcnow
 from .partnerships import Directory
 from .transports.as2 import As2SendError, AwaitingAsyncMdn, MdnResult, build, send
@@ -67,6 +71,8 @@ def set_status(ex: Exchange, status: str, reason: Optional[str] = None, *, at: O
 
 
 def follow_document(doc: DocumentRecord) -> None:
+    """The document's status from its deliveries'; the first delivery to reach its recipient
+    makes the document ``received`` in its life cycle."""
     statuses = {d.status for d in doc.deliveries}
     if statuses and statuses <= {"acknowledged", "delivered"}:
         doc.status = "delivered"
@@ -74,6 +80,11 @@ def follow_document(doc: DocumentRecord) -> None:
         doc.status = "failed"
     elif doc.status in ("delivered", "failed"):
         doc.status = "routed"
+    reached = next((d for d in doc.deliveries if d.status in ("delivered", "acknowledged")), None)
+    session = sa.orm.object_session(doc)
+    if reached is not None and session is not None and doc.business_status in (None, "deposited"):
+        from .channels.status import mark_received
+        mark_received(session, doc, reached, at=reached.status_at)
 
 
 def claim(gw, exchange_id: int, *, now: Optional[datetime] = None) -> bool:
@@ -100,7 +111,8 @@ def claim(gw, exchange_id: int, *, now: Optional[datetime] = None) -> bool:
 
 def send_exchange(gw, exchange_id: int, *, now: Optional[datetime] = None) -> Optional[str]:
     """One attempt at an outbound exchange; returns its status afterwards (None: not ours to send:
-    taken by another worker, settled, or not due ``now``). The channel decides how."""
+    taken by another worker, settled, or not due ``now``). The channel decides how: AS2 here,
+    SFTP in ``sftp_outbox``, e-mail in ``channels.email``."""
     if not claim(gw, exchange_id, now=now):
         return None
     with gw.session() as s:
@@ -110,6 +122,9 @@ def send_exchange(gw, exchange_id: int, *, now: Optional[datetime] = None) -> Op
     if channel == "sftp":
         from .sftp_outbox import deliver
         return deliver(gw, exchange_id)
+    if channel == "email":
+        from .channels.email import deliver as deliver_mail
+        return deliver_mail(gw, exchange_id)
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id)
         set_status(ex, "failed", f"channel {channel} has no sender")
@@ -247,6 +262,12 @@ def due_sends(gw, *, now: datetime) -> list[int]:
             Exchange.direction == "out", Exchange.status == "sending",
             Exchange.status_at < now - SENDING_LEASE)).all()
         for ex in stale:
+            if ex.channel == "email" and handed_off(s, ex):
+                # SMTP cannot tell us whether it took the mail: never send it twice unasked.
+                set_status(ex, "failed", "the sending worker stopped while handing the mail to the SMTP server: "
+                                         "it may have been sent; check with the recipient, then retry "
+                                         "(the same message, same Message-ID)", at=now)
+                continue
             ex.next_attempt_at = now
             set_status(ex, "retrying", "the sending worker stopped mid-send; sending again (same Message-ID)", at=now)
         return list(s.scalars(sa.select(Exchange.id).where(

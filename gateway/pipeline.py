@@ -17,29 +17,35 @@ terms, location); a document nobody is known by is ``held`` with the
 identifiers that were tried; a same seller + number + year as an earlier valid
 document is ``duplicate`` (an invalid one was never accepted: its corrected resend
 under the same number goes through).
+
+How each recipient receives is its channel profile's business (``gateway.channels``:
+AS2, SFTP, e-mail, portal, ERP pull, paper, an interconnected network, or the
+default channel for a recipient that chose none); ``channels.plan`` decides,
+writes and records each delivery, the same way for a held document rerouted
+later (``channels.reroute``). A valid document accepted here is ``deposited``
+in its life cycle; a credit note is linked to the invoice it corrects (BT-25).
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Optional
 
 import sqlalchemy as sa
 
-from .db import Delivery, DocumentRecord, Exchange, ExchangeEvent, Partner, RenderingRecord, utcnow
+from .channels import plan as delivery_plan
+from .channels.status import mark_deposited
+from .db import DocumentRecord, Exchange, ExchangeEvent, summarise, utcnow
 from .errors import EdigateError
-from .filenames import safe_filename
 from .findings import FATAL, Finding
-from .formats import EXTENSIONS, read_documents, validate_document, write_document
+from .formats import read_documents, validate_document
 from .routing import resolve
 
 log = logging.getLogger("edigate.pipeline")
 
-DEFAULT_FORMAT = "ubl"        # what a recipient gets when it has not said
-DEFAULT_CHANNEL = "as2"
-DELIVERABLE_CHANNELS = ("as2", "sftp")
+DEFAULT_FORMAT = delivery_plan.DEFAULT_FORMAT      # what a recipient gets when it has not said
 
 
 @dataclass
@@ -48,14 +54,8 @@ class _Planned:
     position: int
     doc: object
     findings: list[Finding]
-    recipient_id: Optional[int] = None
     route_reason: str = ""
-    format: Optional[str] = None
-    channel: Optional[str] = None
-    rendering: object = None
-    rendering_key: Optional[str] = None
-    rendering_error: Optional[str] = None
-    extra_findings: list[Finding] = field(default_factory=list)
+    delivery: Optional[delivery_plan.DeliveryPlan] = None       # None: nobody to deliver to (held)
 
 
 def awaiting_processing(gw, *, before: datetime) -> list[int]:
@@ -76,13 +76,9 @@ def _claim(s, exchange_id: int, status: str, reason: str, now: datetime) -> bool
     return True
 
 
-def _filename(number: Optional[str], syntax: str, fallback: str) -> str:
-    return safe_filename(number, fallback) + EXTENSIONS.get(syntax, ".dat")
-
-
 def _plan(gw, docs) -> list[_Planned]:
-    """Check every document, find its recipient, write it in the recipient's format (pure work,
-    plus content-addressed payload puts, which are idempotent)."""
+    """Check every document, find its recipient and how it receives, write what it needs (pure
+    work, plus content-addressed payload puts, which are idempotent)."""
     planned = [_Planned(i, d, validate_document(d)) for i, d in enumerate(docs)]
     with gw.session() as s:
         for p in planned:
@@ -90,23 +86,46 @@ def _plan(gw, docs) -> list[_Planned]:
                 continue
             route = resolve(s, p.doc.invoice)
             p.route_reason = route.reason
-            if route.partner is not None:
-                p.recipient_id = route.partner.id
-                p.format = route.partner.preferred_format or DEFAULT_FORMAT
-                p.channel = route.partner.preferred_channel or DEFAULT_CHANNEL
+            p.delivery = delivery_plan.choose(s, gw.settings, route, p.doc.invoice)
     for p in planned:
-        if p.recipient_id is None:
-            continue
-        try:
-            r = write_document(p.doc.invoice, p.format, validate=True)
-        except Exception as e:
-            p.rendering_error = f"cannot write {p.format}: {type(e).__name__}: {e}"
-            continue
-        if any(f.severity == FATAL for f in r.findings):
-            p.rendering_error = f"the {p.format} written does not pass its checks: " + \
-                "; ".join(f"{f.rule}: {f.message}" for f in r.findings if f.severity == FATAL)[:1000]
-        p.rendering, p.rendering_key = r, gw.payloads.put(r.data).key
+        if p.delivery is not None:
+            delivery_plan.prepare(gw, p.delivery, p.doc.invoice, summarise(p.doc.invoice))
     return planned
+
+
+def preceding_number(invoice) -> Optional[str]:
+    """What a credit note (or corrective invoice) corrects: the first preceding invoice reference (BT-25)."""
+    for ref in invoice.preceding_invoices or ():
+        if ref.reference and ref.reference.strip():
+            return ref.reference.strip()[:200]
+    return None
+
+
+def _seller_key(d) -> Optional[str]:
+    """The seller as the duplicate key sees it (``gateway.db.summarise``), from a record's columns."""
+    if d.seller_vat_id:
+        return d.seller_vat_id.strip().upper()
+    if d.seller_id:
+        return f"{d.seller_id_scheme or ''}:{d.seller_id}".upper()
+    if d.seller_endpoint_id:
+        return f"{d.seller_endpoint_scheme or ''}:{d.seller_endpoint_id}".upper()
+    return (d.seller_name or "").strip().upper() or None
+
+
+def link_correction(s, rec: DocumentRecord, invoice) -> None:
+    """``corrects_id``: the earlier valid document of the same seller with the number BT-25 names
+    (of the year BT-26 gives, when it does; else the latest)."""
+    number = rec.preceding_number
+    if not number or _seller_key(rec) is None:
+        return
+    candidates = [d for d in s.scalars(sa.select(DocumentRecord).where(
+        DocumentRecord.number == number, DocumentRecord.valid.is_(True), DocumentRecord.id != rec.id)
+        .order_by(DocumentRecord.id.desc())) if _seller_key(d) == _seller_key(rec)]
+    years = {ref.issue_date.year for ref in invoice.preceding_invoices or () if ref.issue_date}
+    if years:
+        candidates = [d for d in candidates if d.issue_date and d.issue_date.year in years] or candidates
+    if candidates:
+        rec.corrects = candidates[0]
 
 
 def process_exchange(gw, exchange_id: int) -> Optional[str]:
@@ -163,7 +182,8 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
             return None
         ex = s.get(Exchange, exchange_id)
         records = [(p, DocumentRecord.from_invoice(p.doc.invoice, syntax=p.doc.syntax, mapping=p.doc.mapping,
-                                                   exchange=ex, findings=p.findings, position=p.position))
+                                                   exchange=ex, findings=p.findings, position=p.position,
+                                                   preceding_number=preceding_number(p.doc.invoice)))
                    for p in planned]
         s.add_all([rec for _, rec in records])
         for p, rec in records:
@@ -178,38 +198,15 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
                     "DUPLICATE", f"same seller, number {rec.number} and year as document {earlier.id}",
                     terms=("BT-1", "BT-2"), severity="warning").as_dict()]
                 continue
-            if p.recipient_id is None:
+            mark_deposited(s, rec, at=now)
+            link_correction(s, rec, p.doc.invoice)
+            if p.delivery is None:
                 rec.status = "held"
                 rec.findings = rec.findings + [Finding("ROUTE", p.route_reason, severity="warning",
                                                        terms=("BT-49", "BT-46", "BT-47", "BT-48")).as_dict()]
                 continue
-            recipient = s.get(Partner, p.recipient_id)
-            rec.recipient = recipient
-            delivery = Delivery.new(rec, recipient, format=p.format, channel=p.channel, at=now)
-            s.add(delivery)
-            if p.rendering is None or p.rendering_error:
-                if p.rendering is not None:
-                    delivery.rendering = RenderingRecord.from_rendering(
-                        p.rendering, payload_key=p.rendering_key, size=len(p.rendering.data), document=rec)
-                delivery.set_status("failed", p.rendering_error, at=now)
-                rec.status = "failed"
-                continue
-            rendering = RenderingRecord.from_rendering(p.rendering, payload_key=p.rendering_key,
-                                                       size=len(p.rendering.data), document=rec)
-            delivery.rendering = rendering
-            rec.status = "routed"
-            if p.channel not in DELIVERABLE_CHANNELS:
-                delivery.note(f"{p.route_reason}; channel {p.channel} has no sender yet: waiting", at=now)
-                continue
-            out = Exchange.outbound(p.channel, partner_id=recipient.id, at=now,
-                                    filename=_filename(rec.number, p.format, f"document-{exchange_id}-{p.position}"),
-                                    content_type=p.rendering.media_type,
-                                    content_sha256=p.rendering_key, content_size=len(p.rendering.data))
-            s.add(out)
-            s.flush()
-            delivery.exchange_id = out.id
-            delivery.note(f"{p.route_reason}; as {p.format} over {p.channel} (exchange {out.id})", at=now)
-            sends.append(out.id)
+            sends += delivery_plan.record(s, gw, rec, p.delivery, now,
+                                          fallback_name=f"document-{exchange_id}-{p.position}")
     for out_id in sends:
         gw.jobs.send(out_id)
     return status

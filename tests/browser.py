@@ -1,8 +1,6 @@
 """Headless Chromium for the page tests: Playwright driving Debian's ``chromium`` (no browser download).
 
-    from tests.browser import browser, page     # fixtures
-
-    def test_login(page, live_url):
+    def test_login(page, live_url):             # fixtures registered in tests/conftest.py
         page.goto(live_url + "/login") ...
 
 The flags keep Chromium off the network (this machine has none beyond

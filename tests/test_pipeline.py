@@ -27,7 +27,7 @@ from gateway.inbox import DuplicateUpload, receive_file
 from gateway.model import Identifier
 from gateway.runtime import Gateway
 
-from .invoice_builder import build_invoice, clone
+from .invoice_builder import build_invoice
 
 D = Decimal
 GLN = "5790000435951"
@@ -45,7 +45,7 @@ def w(tmp_path):
 
 
 # --- helpers ----------------------------------------------------------------------------
-def _partner(gw, name, *identifiers, fmt=None, channel=None, active=True) -> int:
+def _partner(gw, name, *identifiers, fmt=None, channel="as2", active=True) -> int:
     with gw.session() as s:
         p = Partner(name=name, preferred_format=fmt, preferred_channel=channel, active=active)
         for scheme, value in identifiers:
@@ -477,20 +477,19 @@ def test_process_exchange_from_two_threads_at_once_records_once(w, monkeypatch):
 
 
 # --- channels, failures ------------------------------------------------------------------
-def test_a_channel_without_a_sender_leaves_the_delivery_pending_with_a_note(w):
+def test_a_pull_channel_makes_the_document_available_at_once_without_any_send(w):
     buyer = _partner(w.gw, "Buyer SARL", ("VAT", "FR12345678901"), fmt="cii", channel="portal")
     ex_id = _receive(w, _ubl(_invoice()))
     with w.gw.session() as s:
         assert s.get(Exchange, ex_id).status == "processed"
         (doc,) = _docs(s, ex_id)
-        assert (doc.status, doc.recipient_partner_id) == ("routed", buyer)
+        assert (doc.status, doc.recipient_partner_id, doc.business_status) == ("delivered", buyer, "received")
         (d,) = doc.deliveries
-        assert (d.status, d.channel, d.format, d.exchange_id) == ("pending", "portal", "cii", None)
-        assert d.history[-1].reason == ("routed to Buyer SARL by BT-48 VAT:FR12345678901; "
-                                        "channel portal has no sender yet: waiting")
+        assert (d.status, d.channel, d.format, d.exchange_id) == ("delivered", "portal", "cii", None)
+        assert d.reason == "routed to Buyer SARL by BT-48 VAT:FR12345678901; available in the portal as cii"
         back = read_document(w.gw.payloads.get(d.rendering.payload_key))
         assert (back.syntax, back.invoice.number) == ("cii", "INV-2024-001")
-        assert _outbound(s) == []
+        assert _outbound(s) == []                # no notification address: nothing to send
     assert w.sent == []
 
 

@@ -6,7 +6,7 @@ process and a separate worker process start at the same time on the empty
 database (both migrate it: one waits for the other), then a partner sends 100
 signed, encrypted invoices over AS2 from 2 threads. Every exchange ends
 ``processed`` exactly once — one document, routed to the recipient, with its
-CII rendering and a pending ``portal`` delivery — and both consumers on the
+CII rendering and a ``portal`` delivery, available at once — and both consumers on the
 queue (the one inside ``edigate serve`` and the worker) did part of the work,
 as their logs show by process id.
 
@@ -207,14 +207,14 @@ def test_postgresql_redis_web_and_worker_process_everything_once(scale_out):
                                    DocumentRecord.recipient_partner_id, DocumentRecord.number)
                          .where(DocumentRecord.exchange_id.in_(first_ids))).all()
         assert Counter(d.exchange_id for d in docs) == Counter({ex_id: 1 for ex_id in first_ids})
-        assert {(d.status, d.recipient_partner_id) for d in docs} == {("routed", recipient_id)}
+        assert {(d.status, d.recipient_partner_id) for d in docs} == {("delivered", recipient_id)}
         assert sorted(d.number for d in docs) == [f"SCALE-{i:04d}" for i in range(FIRST)]
         deliveries = s.execute(sa.select(Delivery.document_id, Delivery.format, Delivery.channel, Delivery.status,
                                          RenderingRecord.syntax, RenderingRecord.payload_key)
                                .join(RenderingRecord, Delivery.rendering_id == RenderingRecord.id)
                                .where(Delivery.document_id.in_([d.id for d in docs]))).all()
     assert len(deliveries) == FIRST and len({d.document_id for d in deliveries}) == FIRST
-    assert {(d.format, d.channel, d.status, d.syntax) for d in deliveries} == {("cii", "portal", "pending", "cii")}
+    assert {(d.format, d.channel, d.status, d.syntax) for d in deliveries} == {("cii", "portal", "delivered", "cii")}
     for d in deliveries[:5]:
         assert b"CrossIndustryInvoice" in gw.payloads.get(d.payload_key)
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from .. import identifiers
 from ..db import CHANNELS, AS2Identity, Partner, PartnerIdentifier
 from ..db.partners import MDN_MODES, MICALG_SPELLINGS, SCHEMES, TRANSFER_ENCODINGS
+from ..channels import profiles
 from ..partner_input import as2_name, as2_url, encryption_algorithm, signing_algorithm
 from .common import (CONTEXT_SETTINGS, BadInput, active_certs, add_cert, cert_dict, cert_line,
                      check_as2_name_free, checked, database, day, echo_json, find_partner, iso, read_cert,
@@ -53,6 +54,26 @@ def _partner_options(f: Callable) -> Callable:
                      help="Where compression goes (default: before signing)."),
         click.option("--cte", type=click.Choice(TRANSFER_ENCODINGS), help="Content-Transfer-Encoding of the payload."),
         click.option("--identity", metavar="OUR_AS2_NAME", help="Which of our AS2 identities talks to it."),
+        # channel settings (gateway.channels.profiles); "" clears one
+        click.option("--contact-email", metavar="ADDRESS",
+                     help="Where to write to it about its invoices (also the e-mail fallback)."),
+        click.option("--email-to", metavar="ADDRESS", multiple=True,
+                     help="E-mail channel: an address invoices go to (repeatable; replaces the list)."),
+        click.option("--email-subject", metavar="TEMPLATE",
+                     help="E-mail channel: the subject, a Jinja2 template ({{ number }}, {{ seller }}, "
+                          "{{ amount }}, {{ due_date }}…); \"\" for the default."),
+        click.option("--email-body-file", metavar="FILE",
+                     help="E-mail channel: the body, a Jinja2 template in a UTF-8 file; \"\" for the default."),
+        click.option("--attach", metavar="WHAT", help="E-mail channel: what is attached: "
+                                                      "facturx, ubl, cii or facturx+ubl (default facturx)."),
+        click.option("--mail-lang", metavar="LANG", help="Language of the mails it gets (en, fr; \"\": by the "
+                                                         "buyer's country)."),
+        click.option("--notify", metavar="ADDRESS", multiple=True,
+                     help="Portal channel: who gets the \"new invoice\" mail (repeatable; replaces the list)."),
+        click.option("--postal-address", metavar="ADDRESS",
+                     help="Paper: \"Name; street line; [more lines;] postcode city; country code\"."),
+        click.option("--via-network", metavar="CODE",
+                     help="Network channel: the code of the interconnected network it is reached through."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -110,6 +131,7 @@ def _partner_settings(s: Session, o: dict[str, Any], partner: Optional[Partner])
                            ("cte", "as2_content_transfer_encoding")):
         if o[option] is not None:
             out[column] = o[option]
+    out.update(_channel_settings(s, o, partner, out))
     if o["identity"] is not None:
         name = _blank_is_none(o["identity"])
         ident = None
@@ -120,6 +142,61 @@ def _partner_settings(s: Session, o: dict[str, Any], partner: Optional[Partner])
                 raise BadInput(f"no AS2 identity of ours named {name!r} (known: {known or 'none yet'}; "
                                "see `edigate org identity add`)")
         out["as2_identity"] = ident
+    return out
+
+
+def _read_template(path: str) -> str:
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"--email-body-file {path}: cannot read it as UTF-8 text: {exc}") from None
+
+
+def _channel_settings(s: Session, o: dict[str, Any], partner: Optional[Partner],
+                      columns: dict[str, Any]) -> dict[str, Any]:
+    """``contact_email`` and ``channel_settings`` as the channel options ask, checked by
+    ``gateway.channels.profiles`` (the same checks as the API and registration)."""
+    out: dict[str, Any] = {}
+    contact = partner.contact_email if partner is not None else None
+    if o["contact_email"] is not None:
+        value = _blank_is_none(o["contact_email"])
+        contact = None if value is None else checked(profiles.email_address, value)
+        out["contact_email"] = contact
+    changes: dict[str, dict[str, Any]] = {}
+    if o["email_to"]:
+        changes.setdefault("email", {})["to"] = [a for a in o["email_to"] if a.strip()] or None
+    if o["email_subject"] is not None:
+        changes.setdefault("email", {})["subject"] = _blank_is_none(o["email_subject"])
+    if o["email_body_file"] is not None:
+        path = _blank_is_none(o["email_body_file"])
+        changes.setdefault("email", {})["body"] = None if path is None else _read_template(path)
+    if o["attach"] is not None:
+        changes.setdefault("email", {})["attach"] = _blank_is_none(o["attach"])
+    if o["mail_lang"] is not None:
+        for channel in ("email", "portal"):
+            changes.setdefault(channel, {})["lang"] = _blank_is_none(o["mail_lang"])
+    if o["notify"]:
+        changes.setdefault("portal", {})["notify"] = [a for a in o["notify"] if a.strip()] or None
+    if o["postal_address"] is not None:
+        changes.setdefault("paper", {})["address"] = _blank_is_none(o["postal_address"])
+    if o["via_network"] is not None:
+        changes.setdefault("network", {})["network"] = _blank_is_none(o["via_network"])
+    current = (partner.channel_settings if partner is not None else None) or {}
+    settings = current
+    try:
+        for channel, change in changes.items():
+            settings = profiles.merge(settings, channel, change)
+        if "network" in changes and settings.get("network"):
+            profiles.validate_channel_settings("network", settings["network"], session=s)
+    except profiles.ChannelSettingsError as exc:
+        raise BadInput(f"{exc}") from None
+    if changes:
+        out["channel_settings"] = settings
+    channel = columns.get("preferred_channel", partner.preferred_channel if partner is not None else None)
+    if changes or "preferred_channel" in columns or "contact_email" in out:
+        problem = profiles.readiness(channel, settings, contact)
+        if problem:
+            raise BadInput(problem + " (see --email-to, --contact-email, --via-network)")
     return out
 
 
@@ -147,6 +224,9 @@ def _new_identifiers(s: Session, texts: tuple[str, ...], partner: Optional[Partn
 
 def _warn_incomplete(p: Partner) -> None:
     """An AS2 partner without URL or certificate cannot be sent to yet: say so now, not at 3 a.m."""
+    if p.preferred_channel == "paper" and not ((p.channel_settings or {}).get("paper") or {}).get("address"):
+        warn(f"partner {p.name!r} gets paper but has no postal address (--postal-address): each invoice's buyer "
+             "postal address (BG-8) will be used, and an invoice without one fails")
     if p.preferred_channel != "as2":
         return
     missing = [what for what, ok in (("an AS2 id", p.as2_id), ("a URL", p.as2_url),
@@ -176,9 +256,32 @@ def _partner_dict(p: Partner, now: datetime, *, full: bool) -> dict[str, Any]:
             "require_signed": p.as2_require_signed, "require_encrypted": p.as2_require_encrypted,
             "micalg_spelling": p.as2_micalg_spelling, "content_transfer_encoding": p.as2_content_transfer_encoding,
             "options": p.as2_options, "created_at": iso(p.created_at), "updated_at": iso(p.updated_at),
+            "contact_email": p.contact_email, "channel_settings": p.channel_settings or {},
             "certificates": [cert_dict(c, now) for c in sorted(p.certificates, key=lambda c: c.id)],
         })
     return d
+
+
+def _channel_rows(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    """One line per channel with settings: what an operator needs to see, templates summarised."""
+    rows = []
+    for channel, mine in sorted(settings.items()):
+        if not isinstance(mine, dict):
+            continue
+        parts = []
+        for key, value in mine.items():
+            if key in ("to", "notify"):
+                parts.append(f"{key} {', '.join(value)}")
+            elif key in ("subject",):
+                parts.append(f"subject {value!r}")
+            elif key in ("body", "body_html"):
+                parts.append(f"{key} custom ({len(value)} characters)")
+            elif key == "address":
+                parts.append("address " + profiles.postal_address(value).one_line())
+            else:
+                parts.append(f"{key} {value}")
+        rows.append((f"{channel} settings", "; ".join(parts) or "-"))
+    return rows
 
 
 def _show_partner(p: Partner, now: datetime) -> None:
@@ -197,6 +300,8 @@ def _show_partner(p: Partner, now: datetime) -> None:
     ]
     if p.as2_options:
         rows.append(("options", json.dumps(p.as2_options, ensure_ascii=False)))
+    rows.append(("contact e-mail", p.contact_email or "-"))
+    rows += _channel_rows(p.channel_settings or {})
     click.echo(f"partner #{p.id} {p.name} ({'active' if p.active else 'disabled'})")
     for label, value in rows:
         click.echo(f"  {label + ':':<19}{value}")

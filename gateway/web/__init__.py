@@ -23,7 +23,7 @@ AS2_PATH = "/as2"
 
 # Packages beside the gateway that bring their own pages (e.g. onboarding): each module has
 # ``init_app(app, csrf)``, registering its blueprints (and exempting what must be).
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("onboarding.web",)
 
 
 def gateway() -> Gateway:
@@ -66,10 +66,14 @@ def create_app(gw: Optional[Gateway] = None, *, testing: bool = False) -> Flask:
     csrf = CSRFProtect(app)
 
     from .api import bp as api_bp
+    from .erp_api import bp as erp_bp   # ERP pull: nests itself in the API blueprint (/api/v1/erp)
     from .pages import bp as pages_bp
+    from .portal import bp as portal_bp
     csrf.exempt(api_bp)          # bearer tokens, no cookies: nothing for CSRF to ride on
+    csrf.exempt(erp_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(portal_bp)       # the recipient portal (/portal)
     import importlib
     for name in EXTENSIONS:
         importlib.import_module(name).init_app(app, csrf)

@@ -17,12 +17,13 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.exc import IntegrityError
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
 
+from .. import lifecycle
 from ..db import DocumentRecord, Exchange, Partner, StatusError
 from ..store.payloads import PayloadTooLarge
 from . import downloads, gateway, params, partner_json, serialise
-from .auth import require_permission, require_token
+from .auth import RECIPIENT, allowed, require_permission, require_token
 
 log = logging.getLogger("edigate.api")
 
@@ -330,3 +331,90 @@ def _upload_data() -> tuple[bytes, Optional[str], Optional[str]]:
         content_type = content_type[:200]
     return data, filename, content_type
 
+
+
+# --- document life cycle ---------------------------------------------------------------------
+# A recipient login's token sees the documents addressed to its partner (and may decide on
+# them) and those its partner sent (to follow what their recipients decided); any other
+# document is a 404 to it, as if it did not exist.
+
+STATUS_FIELDS = ("status", "reason", "reason_code")
+
+
+def _visible_document(s, document_id: int) -> DocumentRecord:
+    doc = s.get(DocumentRecord, document_id)
+    user = g.user
+    if doc is None or (user.role == RECIPIENT
+                       and user.partner_id not in (doc.recipient_partner_id, doc.sender_partner_id)):
+        raise NotFound(f"no document {document_id}")
+    return doc
+
+
+def _may_set_status(doc: DocumentRecord) -> bool:
+    user = g.user
+    if user.role == RECIPIENT:
+        return doc.recipient_partner_id == user.partner_id
+    return allowed("documents.status", user)
+
+
+def _status_view(s, doc: DocumentRecord) -> dict[str, Any]:
+    may = []
+    if _may_set_status(doc):
+        may = [st for st in lifecycle.allowed_moves(doc.business_status)
+               if g.user.role != RECIPIENT or st in lifecycle.RECIPIENT_STATUSES]
+    return {"document_id": doc.id, "number": doc.number, "business_status": doc.business_status,
+            "business_status_at": serialise.iso(doc.business_status_at), "may_become": may,
+            "events": [serialise.status_event(e) for e in lifecycle.history(s, doc.id)]}
+
+
+def _status_input() -> dict[str, Optional[str]]:
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise BadRequest("expected a JSON object: {\"status\": …, \"reason\": …, \"reason_code\": …}")
+    problems = {k: "unknown field" for k in body if k not in STATUS_FIELDS}
+    for name in STATUS_FIELDS:
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            problems[name] = "expected a string"
+    if not body.get("status"):
+        problems.setdefault("status", f"required: one of {', '.join(lifecycle.RECIPIENT_STATUSES)}")
+    if problems:
+        raise partner_json.Invalid(problems)
+    return {name: body.get(name) for name in STATUS_FIELDS}
+
+
+@bp.get("/documents/<int:document_id>/status")
+@require_token(recipients=True)
+def document_status(document_id: int) -> Response:
+    with gateway().session() as s:
+        return jsonify(_status_view(s, _visible_document(s, document_id)))
+
+
+@bp.post("/documents/<int:document_id>/status")
+@require_token(recipients=True)
+def set_document_status(document_id: int) -> Response:
+    """The recipient's decision (accepted, refused with a reason, disputed, payment_sent, paid),
+    recorded and reported to the sender (an APERAK for an EDI sender). The same status again
+    answers 200 and records nothing."""
+    wanted = _status_input()
+    gw = gateway()
+    with gw.session() as s:
+        doc = _visible_document(s, document_id)
+        if not _may_set_status(doc):
+            raise Forbidden("only the document's recipient, an admin or an operator may set its status")
+        if g.user.role == RECIPIENT and wanted["status"] not in lifecycle.RECIPIENT_STATUSES:
+            raise partner_json.Invalid({"status": f"a recipient sets one of: {', '.join(lifecycle.RECIPIENT_STATUSES)}"})
+        known = {e.id for e in doc.status_events}
+        try:
+            event = lifecycle.set_business_status(s, doc, wanted["status"], reason=wanted["reason"],
+                                                  reason_code=wanted["reason_code"], by=f"api:{g.user.username}")
+        except StatusError:
+            raise
+        except ValueError as e:
+            raise partner_json.Invalid({"status": str(e)}) from None
+        created = event.id not in known
+    lifecycle.report_pending(gw, document_id=document_id)
+    with gw.session() as s:
+        response = jsonify(_status_view(s, s.get(DocumentRecord, document_id)))
+    response.status_code = 201 if created else 200
+    return response

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..config import load_settings
-from ..db import ROLES, ApiToken, User, issue_token, migrate, session_scope
+from ..db import ROLES, ApiToken, Partner, User, issue_token, migrate, session_scope
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -58,13 +58,32 @@ def user_group() -> None:
     """Users of the operator pages (and owners of API tokens)."""
 
 
+def _partner(s: Session, ref: str) -> Partner:
+    """A partner by id or by exact name (case-insensitive)."""
+    ref = ref.strip()
+    partner = s.get(Partner, int(ref)) if ref.isdigit() else None
+    if partner is None:
+        matches = s.scalars(sa.select(Partner).where(sa.func.lower(Partner.name) == ref.lower())).all()
+        if len(matches) > 1:
+            raise click.ClickException(f"{len(matches)} partners are named {ref!r}: give the partner's id")
+        partner = matches[0] if matches else None
+    if partner is None:
+        raise click.ClickException(f"no partner {ref!r} (give its id or its exact name: edigate partner list)")
+    return partner
+
+
 @user_group.command("add")
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), default="staff", show_default=True,
-              help="admin: everything; operator: retries and partner settings; staff: reading and uploads.")
+              help="admin: everything; operator: retries and partner settings; staff: reading and uploads; "
+                   "recipient: a recipient organisation's login to its portal and ERP pull (needs --partner).")
+@click.option("--partner", "partner_ref", default=None, metavar="PARTNER",
+              help="The partner (id or exact name) a recipient login belongs to.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
-def user_add(username: str, role: str, password_stdin: bool) -> None:
+def user_add(username: str, role: str, partner_ref: Optional[str], password_stdin: bool) -> None:
     """Create a user; the password is asked for (twice) unless given on stdin."""
+    if (role == "recipient") != (partner_ref is not None):
+        raise click.UsageError("--partner goes with --role recipient, and only with it")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -72,13 +91,15 @@ def user_add(username: str, role: str, password_stdin: bool) -> None:
     with _session() as s:
         if s.scalar(sa.select(User.id).where(User.username == username.strip())) is not None:
             raise click.ClickException(f"user {username!r} exists already")
+        partner = _partner(s, partner_ref) if partner_ref is not None else None
         try:
-            user = User.create(username, password, role)
+            user = User.create(username, password, role, partner_id=partner.id if partner else None)
         except ValueError as e:
             raise click.ClickException(str(e)) from None
         s.add(user)
         s.flush()
-        click.echo(f"user {user.username} ({user.role}) created, id {user.id}")
+        of = f" of partner {partner.name} (id {partner.id})" if partner else ""
+        click.echo(f"user {user.username} ({user.role}{of}) created, id {user.id}")
 
 
 @user_group.command("list")
@@ -86,9 +107,10 @@ def user_list() -> None:
     """Every user, with role, state and last login."""
     with _session() as s:
         users = s.scalars(sa.select(User).order_by(User.username)).all()
-        _table(["ID", "USERNAME", "ROLE", "ACTIVE", "CREATED", "LAST LOGIN"],
+        _table(["ID", "USERNAME", "ROLE", "ACTIVE", "CREATED", "LAST LOGIN", "PARTNER"],
                [[str(u.id), u.username, u.role, "yes" if u.active else "no", _when(u.created_at),
-                 _when(u.last_login_at)] for u in users])
+                 _when(u.last_login_at), s.get(Partner, u.partner_id).name if u.partner_id else "-"]
+                for u in users])
 
 
 @user_group.command("disable")

@@ -7,7 +7,9 @@ without a host…) with the same words. Checks types and vocabularies first and 
 partners — same name, AS2 id or identifier (``Conflict``: 409) — before the
 database's unique constraints would. ``identifiers``, when given, is the
 partner's whole list: identifiers missing from it are removed, kept ones keep
-their rows.
+their rows. ``channel_settings`` ({channel: settings}) goes through
+``gateway.channels.profiles`` like the CLI's options; each channel given replaces
+that channel's settings (null removes them), the others stay.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .. import partner_input as checks
+from ..channels import profiles
 from ..db import CHANNELS, AS2Identity, Partner, PartnerIdentifier, normalise_identifier
 from ..db.partners import MDN_MODES, MICALG_SPELLINGS, TRANSFER_ENCODINGS
 
@@ -96,6 +99,7 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "active": ("active", _bool),
     "preferred_format": ("preferred_format", _choice(_formats)),
     "preferred_channel": ("preferred_channel", _choice(CHANNELS)),
+    "contact_email": ("contact_email", lambda v: None if v is None else profiles.email_address(v)),
 }
 AS2_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "id": ("as2_id", _text_check(checks.as2_name)),
@@ -121,7 +125,7 @@ def parse(body: Any, *, creating: bool) -> tuple[dict[str, Any], Optional[list[t
         raise Invalid({"body": "expected a JSON object"})
     errors: dict[str, str] = {}
     columns: dict[str, Any] = {}
-    known = set(FIELDS) | {"identifiers", "as2"}
+    known = set(FIELDS) | {"identifiers", "as2", "channel_settings"}
     for key in body:
         if key not in known:
             errors[key] = "unknown field"
@@ -147,6 +151,22 @@ def parse(body: Any, *, creating: bool) -> tuple[dict[str, Any], Optional[list[t
                         columns[column] = check(as2[key])
                     except ValueError as e:
                         errors[f"as2.{key}"] = str(e)
+    if "channel_settings" in body:
+        given = body["channel_settings"]
+        if not isinstance(given, dict):
+            errors["channel_settings"] = "expected an object {channel: settings or null}"
+        else:
+            changes: dict[str, Any] = {}
+            for channel, settings in given.items():
+                if channel not in CHANNELS:
+                    errors[f"channel_settings.{channel}"] = f"not a channel; expected one of {', '.join(CHANNELS)}"
+                    continue
+                try:
+                    changes[channel] = None if settings is None else \
+                        profiles.validate_channel_settings(channel, settings)
+                except profiles.ChannelSettingsError as e:
+                    errors[f"channel_settings.{e.setting}"] = e.problem
+            columns["channel_settings"] = changes
     identifiers: Optional[list[tuple[str, str]]] = None
     if "identifiers" in body:
         identifiers = []
@@ -187,6 +207,32 @@ def _clashes(s: Session, partner_id: Optional[int], columns: Mapping[str, Any],
                            {"field": "identifiers", "partner": owner})
 
 
+def _settle_channel(s: Session, partner: Optional[Partner], columns: dict[str, Any]) -> None:
+    """The channel settings given merged over the partner's, and the resulting channel usable
+    (an e-mail channel has an address, a network channel a known network)."""
+    changes = columns.pop("channel_settings", None)
+    current = dict((partner.channel_settings if partner is not None else None) or {})
+    if changes is not None:
+        for channel, settings in changes.items():
+            if settings:
+                current[channel] = settings
+            else:
+                current.pop(channel, None)
+        network = current.get("network")
+        if network and "network" in changes:
+            try:
+                profiles.validate_channel_settings("network", network, session=s)
+            except profiles.ChannelSettingsError as e:
+                raise Invalid({"channel_settings.network.network": e.problem}) from None
+        columns["channel_settings"] = current
+    if changes is not None or "preferred_channel" in columns or "contact_email" in columns:
+        channel = columns.get("preferred_channel", partner.preferred_channel if partner is not None else None)
+        contact = columns.get("contact_email", partner.contact_email if partner is not None else None)
+        problem = profiles.readiness(channel, current, contact)
+        if problem:
+            raise Invalid({"channel_settings": problem})
+
+
 def apply(s: Session, partner: Optional[Partner], body: Any) -> Partner:
     """A new partner from ``body`` (``partner`` None) or ``partner`` updated by it; flushed."""
     columns, identifiers = parse(body, creating=partner is None)
@@ -194,6 +240,7 @@ def apply(s: Session, partner: Optional[Partner], body: Any) -> Partner:
     if identity is not None and s.get(AS2Identity, identity) is None:
         raise Invalid({"as2.identity_id": f"no AS2 identity {identity}"})
     _clashes(s, partner.id if partner is not None else None, columns, identifiers)
+    _settle_channel(s, partner, columns)
     if partner is None:
         partner = Partner()
         s.add(partner)

@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Optional
 
-from ..db import (Certificate, Delivery, DocumentRecord, Exchange, Partner, PartnerIdentifier,
-                  RenderingRecord)
+from ..db import (Certificate, Delivery, DocumentRecord, DocumentStatusEvent, Exchange, Partner,
+                  PartnerIdentifier, RenderingRecord)
 
 EXPIRY_WARNING = timedelta(days=30)
 
@@ -70,6 +70,7 @@ def partner(p: Partner, *, detail: bool = False) -> dict[str, Any]:
         "preferred_format": p.preferred_format, "preferred_channel": p.preferred_channel,
         "identifiers": [identifier(i) for i in p.identifiers],
         "as2": as2_settings(p),
+        "contact_email": p.contact_email, "channel_settings": p.channel_settings or {},
         "created_at": iso(p.created_at), "updated_at": iso(p.updated_at),
     }
     if detail:
@@ -123,9 +124,16 @@ def delivery(d: Delivery) -> dict[str, Any]:
     return {
         "id": d.id, "recipient": {"id": d.recipient.id, "name": d.recipient.name},
         "format": d.format, "channel": d.channel, "rendering_id": d.rendering_id, "exchange_id": d.exchange_id,
+        "network_id": d.network_id, "print_batch_id": d.print_batch_id,
         "status": d.status, "status_at": iso(d.status_at), "reason": d.reason, "attempts": d.attempts,
         "next_attempt_at": iso(d.next_attempt_at), "history": history(d.history),
     }
+
+
+def status_event(e: DocumentStatusEvent) -> dict[str, Any]:
+    """One step of the invoice's life cycle, and how its sender was told (an APERAK exchange)."""
+    return {"id": e.id, "status": e.status, "at": iso(e.at), "reason": e.reason, "reason_code": e.reason_code,
+            "set_by": e.set_by, "reported_at": iso(e.reported_at), "report_exchange_id": e.report_exchange_id}
 
 
 def document(doc: DocumentRecord, *, detail: bool = False) -> dict[str, Any]:
@@ -136,9 +144,11 @@ def document(doc: DocumentRecord, *, detail: bool = False) -> dict[str, Any]:
         "sender_partner_id": doc.sender_partner_id, "recipient_partner_id": doc.recipient_partner_id,
         "valid": doc.valid, "fatal_count": doc.fatal_count, "warning_count": doc.warning_count,
         "duplicate_of_id": doc.duplicate_of_id, "status": doc.status,
+        "business_status": doc.business_status, "business_status_at": iso(doc.business_status_at),
         "created_at": iso(doc.created_at), "updated_at": iso(doc.updated_at),
     })
     if detail:
+        out["status_events"] = [status_event(e) for e in doc.status_events]
         out["findings"] = list(doc.findings or [])
         out["renderings"] = [rendering(r) for r in doc.renderings]
         out["deliveries"] = [delivery(d) for d in doc.deliveries]

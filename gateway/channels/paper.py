@@ -1,0 +1,311 @@
+"""Paper: pending paper deliveries gathered into one PDF to print and post.
+
+A paper delivery waits ``pending`` with its human-readable rendering (the
+Factur-X PDF). ``build_print_batch`` takes every one of them (up to a bound) and
+makes one PDF: per invoice a cover sheet (the recipient's postal address where
+a window envelope shows it, the sender, the invoice number, the page count)
+followed by the invoice's pages. The batch is a ``PrintBatch`` with its PDF in
+the payload store; its deliveries become ``delivered`` with ``print_batch_id``.
+An operator who has printed and posted it says so (``mark_printed``): its
+deliveries become ``acknowledged``.
+
+The address is the partner's ``paper.address`` setting, else the buyer's postal
+address on the invoice (BG-8); a delivery with neither fails with the reason.
+Deliveries are claimed by compare-and-set (``print_batch_id IS NULL``) in the
+transaction that records the batch, so two builders at once never print an
+invoice twice: the one that loses the race builds again from what is left.
+
+The sweep builds a batch at most every ``EDIGATE_PAPER_BATCH_HOURS`` (``sweep``);
+``edigate paper batch`` builds one now.
+"""
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, Optional
+
+import sqlalchemy as sa
+import yaml
+
+from ..db import Delivery, Partner, PrintBatch, RenderingRecord, StatusError, utcnow
+from .profiles import ChannelSettingsError, PostalAddress, buyer_address, postal_address
+from .status import acknowledge_delivery
+from .templating import TEMPLATES
+
+log = logging.getLogger("edigate.paper")
+
+BATCH_LIMIT = 500                 # invoices per batch (the rest go in the next)
+MAX_BATCH_BYTES = 2 * 1024 ** 3
+BUILD_LEASE = timedelta(hours=1)  # a batch "building" longer than this lost its builder
+
+
+@dataclass
+class BatchResult:
+    """What ``build_print_batch`` did: the batch (None when nothing could be printed) and the
+    deliveries that failed for want of an address."""
+    batch_id: Optional[int]
+    document_count: int = 0
+    page_count: int = 0
+    payload_key: Optional[str] = None
+    failed: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Letter:
+    delivery_id: int
+    address: PostalAddress
+    invoice: Any
+    pdf: bytes
+    pages: int
+
+
+class _Raced(Exception):
+    """Another builder took some of these deliveries meanwhile."""
+
+
+def _no_fetch(url: str, *args: Any, **kwargs: Any):
+    raise ValueError(f"the cover sheet fetches no external resource ({url[:80]!r})")
+
+
+@lru_cache(maxsize=1)
+def _labels() -> dict:
+    with open(TEMPLATES / "cover.yaml", encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+@lru_cache(maxsize=1)
+def _template():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined)
+    return env.get_template("cover.html")
+
+
+def _sender(invoice: Any) -> dict[str, Any]:
+    seller = invoice.seller
+    a = seller.postal_address if seller is not None else None
+    lines = []
+    if a is not None:
+        lines = [x for x in (a.line1, a.line2, a.line3) if x]
+        place = " ".join(x for x in (a.post_code, a.city) if x)
+        lines += [x for x in (place, a.country_code) if x]
+    return {"name": (seller.name if seller is not None else "") or "", "lines": lines}
+
+
+def cover_sheet(letter: _Letter, *, batch: int, index: int, count: int) -> bytes:
+    """One A4 page: address in the envelope window, sender, what is enclosed."""
+    from weasyprint import HTML
+    from ..formats.render import FRENCH_COUNTRIES, document_title, format_date, format_money
+    inv = letter.invoice
+    lang = "fr" if letter.address.country in FRENCH_COUNTRIES else "en"
+    amount = inv.totals.amount_due if inv.totals is not None else None
+    html = _template().render(
+        lang=lang, t=_labels()[lang], css=(TEMPLATES / "cover.css").read_text(encoding="utf-8"),
+        sender=_sender(inv), address=[x for x in letter.address.label() if x],
+        title=document_title(inv, lang), number=inv.number or "",
+        issue_date=format_date(inv.issue_date, lang) if inv.issue_date else "",
+        due_date=format_date(inv.due_date, lang) if inv.due_date else "",
+        amount=format_money(amount, inv.currency_code, lang) if amount is not None else "",
+        pages=letter.pages, batch=batch, index=index, count=count, delivery=letter.delivery_id)
+    return HTML(string=html, base_url=str(TEMPLATES), url_fetcher=_no_fetch).write_pdf()
+
+
+def paper_address(partner: Optional[Partner], invoice: Any) -> Optional[PostalAddress]:
+    """The partner's ``paper.address``, else the buyer's postal address (BG-8) when usable."""
+    settings = (partner.channel_settings or {}).get("paper") if partner is not None else None
+    if isinstance(settings, dict) and settings.get("address"):
+        try:
+            return postal_address(settings["address"])
+        except ChannelSettingsError:
+            pass
+    return buyer_address(invoice)
+
+
+def pending(s, *, limit: int = BATCH_LIMIT) -> list[tuple[int, Optional[int], Optional[str]]]:
+    """Paper deliveries waiting for a batch: (delivery id, recipient id, rendering payload key)."""
+    rows = s.execute(sa.select(Delivery.id, Delivery.recipient_partner_id, RenderingRecord.payload_key)
+                     .outerjoin(RenderingRecord, Delivery.rendering_id == RenderingRecord.id)
+                     .where(Delivery.channel == "paper", Delivery.status == "pending",
+                            Delivery.print_batch_id.is_(None))
+                     .order_by(Delivery.id).limit(limit)).all()
+    return [tuple(r) for r in rows]
+
+
+def _fail(gw, delivery_id: int, reason: str, now: datetime) -> bool:
+    from ..outbox import follow_document
+    with gw.session() as s:
+        d = s.get(Delivery, delivery_id)
+        if d is None or d.status != "pending" or d.print_batch_id is not None:
+            return False
+        d.set_status("failed", reason, at=now)
+        follow_document(d.document)
+        return True
+
+
+def _letters(gw, rows, now: datetime) -> tuple[list[_Letter], list[int]]:
+    from pypdf import PdfReader
+    from ..formats import read_documents
+    letters, failed = [], []
+    for delivery_id, partner_id, key in rows:
+        try:
+            if key is None:
+                raise ValueError("no human-readable rendering to print")
+            pdf = gw.payloads.get(key)
+            invoice = read_documents(pdf)[0].invoice
+            pages = len(PdfReader(io.BytesIO(pdf)).pages)
+        except Exception as e:
+            if _fail(gw, delivery_id, f"paper: cannot print: {type(e).__name__}: {e}", now):
+                failed.append(delivery_id)
+            continue
+        with gw.session() as s:
+            address = paper_address(s.get(Partner, partner_id) if partner_id else None, invoice)
+        if address is None:
+            if _fail(gw, delivery_id, "paper: no postal address (none in the partner's paper settings, and "
+                                      "the invoice's buyer postal address BG-8 lacks a street line or a city)", now):
+                failed.append(delivery_id)
+            continue
+        letters.append(_Letter(delivery_id, address, invoice, pdf, pages))
+    return letters, failed
+
+
+def _claim(gw, letters: list[_Letter], now: datetime) -> int:
+    """A new batch (``building``) holding the letters' deliveries, claimed by compare-and-set;
+    raises ``_Raced`` when another builder has some of them."""
+    with gw.session() as s:
+        batch = PrintBatch(created_at=now, status="building", document_count=len(letters))
+        s.add(batch)
+        s.flush()
+        ids = [letter.delivery_id for letter in letters]
+        claimed = s.execute(sa.update(Delivery)
+                            .where(Delivery.id.in_(ids), Delivery.print_batch_id.is_(None),
+                                   Delivery.status == "pending")
+                            .values(print_batch_id=batch.id)
+                            .execution_options(synchronize_session=False)).rowcount
+        if claimed != len(ids):
+            s.rollback()
+            raise _Raced()
+        return batch.id
+
+
+def _release(gw, batch_id: int) -> None:
+    """Give a batch that could not be finished back: its deliveries wait for the next one."""
+    with gw.session() as s:
+        s.execute(sa.update(Delivery).where(Delivery.print_batch_id == batch_id, Delivery.status == "pending")
+                  .values(print_batch_id=None).execution_options(synchronize_session=False))
+        s.execute(sa.delete(PrintBatch).where(PrintBatch.id == batch_id, PrintBatch.status == "building"))
+
+
+def _pdf(letters: list[_Letter], batch_id: int) -> tuple[bytes, list[tuple[int, int]]]:
+    """The batch PDF and each letter's (first page, last page)."""
+    from pypdf import PdfReader, PdfWriter
+    writer, page, spans = PdfWriter(), 0, []
+    for n, letter in enumerate(letters, 1):
+        cover = cover_sheet(letter, batch=batch_id, index=n, count=len(letters))
+        first = page + 1
+        for part in (cover, letter.pdf):
+            for p in PdfReader(io.BytesIO(part)).pages:
+                writer.add_page(p)
+                page += 1
+        spans.append((first, page))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue(), spans
+
+
+def _finish(gw, batch_id: int, letters: list[_Letter], key: str, spans: list[tuple[int, int]],
+            now: datetime) -> BatchResult:
+    from ..outbox import follow_document
+    with gw.session() as s:
+        batch = s.get(PrintBatch, batch_id)
+        batch.payload_key, batch.page_count, batch.status = key, spans[-1][1], "ready"
+        for n, (letter, (first, last)) in enumerate(zip(letters, spans), 1):
+            d = s.get(Delivery, letter.delivery_id)
+            d.set_status("delivered", f"in print batch {batch_id}, letter {n} of {len(letters)} (pages "
+                                      f"{first}-{last}), to be posted to {letter.address.one_line()}", at=now)
+            follow_document(d.document)
+        return BatchResult(batch_id, len(letters), batch.page_count, key)
+
+
+def build_print_batch(gw, now: Optional[datetime] = None, *, limit: int = BATCH_LIMIT) -> BatchResult:
+    """Gather pending paper deliveries into one print batch (see the module docstring)."""
+    now = now or utcnow()
+    failed: list[int] = []
+    for _ in range(5):
+        with gw.session() as s:
+            rows = pending(s, limit=limit)
+        letters, no_address = _letters(gw, rows, now)
+        failed += no_address
+        if not letters:
+            return BatchResult(None, failed=failed)
+        try:
+            batch_id = _claim(gw, letters, now)
+        except _Raced:
+            continue
+        try:
+            data, spans = _pdf(letters, batch_id)
+            key = gw.payloads.put(data, max_size=MAX_BATCH_BYTES).key
+            result = _finish(gw, batch_id, letters, key, spans, now)
+        except BaseException:
+            _release(gw, batch_id)
+            raise
+        result.failed = failed
+        log.info("print batch %s: %d invoice(s), %d page(s)", result.batch_id, result.document_count,
+                 result.page_count)
+        return result
+    return BatchResult(None, failed=failed)
+
+
+def mark_printed(gw, batch_id: int, by: str, *, at: Optional[datetime] = None) -> int:
+    """The batch was printed and posted: its deliveries become ``acknowledged``. Returns how many.
+    Raises ``LookupError`` for an unknown batch, ``StatusError`` for one marked already."""
+    at = at or utcnow()
+    with gw.session() as s:
+        batch = s.get(PrintBatch, batch_id)
+        if batch is None:
+            raise LookupError(f"no print batch {batch_id}")
+        n = s.execute(sa.update(PrintBatch).where(PrintBatch.id == batch_id, PrintBatch.status == "ready")
+                      .values(status="printed", printed_at=at, printed_by=by[:200])
+                      .execution_options(synchronize_session=False)).rowcount
+        if n != 1:
+            s.refresh(batch)
+            raise StatusError(f"print batch {batch_id} was already marked printed"
+                              + (f" by {batch.printed_by} at {batch.printed_at:%Y-%m-%d %H:%M}Z"
+                                 if batch.printed_at else ""))
+        done = 0
+        for d in s.scalars(sa.select(Delivery).where(Delivery.print_batch_id == batch_id).order_by(Delivery.id)):
+            done += acknowledge_delivery(s, d, f"printed and posted (print batch {batch_id}, marked by {by})", at)
+        return done
+
+
+def batch_due(gw, now: datetime) -> bool:
+    """Whether the sweep should build a batch: paper waiting, and none built in the last
+    ``paper_batch_hours`` (0: never automatically)."""
+    hours = float(getattr(gw.settings, "paper_batch_hours", 24.0))
+    if hours <= 0:
+        return False
+    with gw.session() as s:
+        if not pending(s, limit=1):
+            return False
+        last = s.scalar(sa.select(sa.func.max(PrintBatch.created_at)))
+    return last is None or last <= now - timedelta(hours=hours)
+
+
+def release_stale(gw, now: datetime, *, after: timedelta = BUILD_LEASE) -> int:
+    """Batches left ``building`` by a process that stopped: their deliveries go back to waiting."""
+    with gw.session() as s:
+        stale = list(s.scalars(sa.select(PrintBatch.id).where(PrintBatch.status == "building",
+                                                              PrintBatch.created_at < now - after)))
+    for batch_id in stale:
+        _release(gw, batch_id)
+    return len(stale)
+
+
+def sweep(gw, now: datetime) -> dict[str, int]:
+    """The sweep's part: give back dead builders' batches, build one when due."""
+    counts = {"print_batches_released": release_stale(gw, now)}
+    if batch_due(gw, now):
+        result = build_print_batch(gw, now)
+        counts.update(print_batch_documents=result.document_count, paper_failed=len(result.failed))
+    return {k: v for k, v in counts.items() if v}

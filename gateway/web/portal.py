@@ -1,0 +1,339 @@
+"""The recipient portal (``/portal``): a recipient organisation's login sees the invoices sent to it.
+
+What it offers: the list of received invoices with search, filters, sort and
+paging (``portal_search``); each invoice's page with its life-cycle history and
+a form to accept, refuse (with a reason), dispute, or mark payment sent / paid;
+downloads in every format and bulk exports of a selection or of the whole
+search, as a CSV list or a ZIP (``portal_files``).
+
+Who: only ``recipient`` logins (``auth.recipient_required``), each kept to its
+own partner's documents: another partner's invoice is a 404, as if it did not
+exist. Gateway users are refused here, as recipients are on the operator pages.
+
+What it sets off: a download (or a ZIP export) acknowledges the portal delivery
+of each invoice it held (``channels.status.acknowledge_delivery``) and, if the
+invoice was not yet ``received``, records that; a status change goes through
+``gateway.lifecycle`` and is reported to the sender at once (an APERAK for an
+EDI sender; the API for everyone).
+
+Like the operator pages: server-rendered, no JavaScript, a CSRF token in every
+POST form, the same strict Content-Security-Policy, never framed.
+"""
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any, Iterable, Optional
+
+import sqlalchemy as sa
+from flask import (Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file,
+                   url_for)
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .. import lifecycle
+from ..db import Delivery, DocumentRecord, Partner, StatusError, check_login, utcnow
+from . import downloads, gateway, params, portal_files, portal_search
+from .auth import RECIPIENT, current_user, log_in, log_out, recipient_required, safe_next
+from .pages import CSP, when
+
+log = logging.getLogger("edigate.portal")
+
+bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+ACTIONS = {"accepted": "Accept", "refused": "Refuse", "disputed": "Dispute", "payment_sent": "Payment sent",
+           "paid": "Paid"}
+_STATUS_CLASS = {"accepted": "ok", "paid": "ok", "payment_sent": "ok", "refused": "bad", "disputed": "waiting",
+                 "received": "neutral", "deposited": "neutral"}
+EXPORTS = ("csv", "zip")
+
+
+# --- template helpers ------------------------------------------------------------------------
+
+def status_class(status: Optional[str]) -> str:
+    return _STATUS_CLASS.get(status or "", "neutral")
+
+
+def status_label(status: Optional[str]) -> str:
+    return (status or "new").replace("_", " ")
+
+
+def list_url(**changes: Any) -> str:
+    """The list with the current search, some values changed (None removes one)."""
+    args = {k: v for k, v in request.args.items() if v != "" and k in portal_search.FIELDS + ("offset",)}
+    for k, v in changes.items():
+        if v is None:
+            args.pop(k, None)
+        else:
+            args[k] = v
+    return url_for("portal.index", **args)
+
+
+def page_url(offset: int) -> str:
+    return list_url(offset=offset or None)
+
+
+def sort_url(key: str, current: portal_search.Criteria) -> str:
+    """Sort by ``key``; the column already sorted on turns round."""
+    order = ("asc" if current.order == "desc" else "desc") if current.sort == key else \
+        ("asc" if key == "number" else "desc")
+    return list_url(sort=key, order=order, offset=None)
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"status_class": status_class, "status_label": status_label, "when": when, "page_url": page_url,
+            "list_url": list_url, "sort_url": sort_url, "formats": portal_files.LABELS, "actions": ACTIONS}
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _error_page(status: int, title: str, message: str):
+    return render_template("portal/error.html", title=title, message=message), status
+
+
+@bp.errorhandler(CSRFError)
+def _csrf(e: CSRFError):
+    return _error_page(400, "Form refused", "The form has expired or did not come from this site: "
+                                            "go back, reload the page and try again.")
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+@bp.errorhandler(405)
+@bp.errorhandler(422)
+def _http(e: HTTPException):
+    return _error_page(e.code or 500, e.name, e.description or "")
+
+
+@bp.errorhandler(downloads.PayloadMissing)
+def _payload_missing(e: downloads.PayloadMissing):
+    log.error("%s", e)
+    return _error_page(500, "File missing", "This file cannot be found on the server; the gateway's "
+                                            "operators have been told.")
+
+
+# --- login -----------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    target = safe_next(request.values.get("next"), url_for("portal.index"))
+    if not target.startswith(bp.url_prefix + "/"):
+        target = url_for("portal.index")
+    if request.method == "GET":
+        user = current_user()
+        if user is not None and user.role == RECIPIENT:
+            return redirect(target)
+        return render_template("portal/login.html", next=target)
+    username = request.form.get("username", "")
+    with gateway().session() as s:
+        user = check_login(s, username, request.form.get("password", ""))
+    if user is None:
+        flash("Unknown user, wrong password, or account disabled.", "error")
+        return render_template("portal/login.html", next=target, username=username), 200
+    if user.role != RECIPIENT:
+        flash("This login is for recipient organisations. Gateway users log in on the operator pages.", "error")
+        return render_template("portal/login.html", next=target, username=username), 403
+    log_in(user)
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout():
+    log_out()
+    flash("Logged out.", "info")
+    return redirect(url_for("portal.login"))
+
+
+# --- the list --------------------------------------------------------------------------------
+
+def _partner() -> Partner:
+    with gateway().session() as s:
+        partner = s.get(Partner, g.user.partner_id)
+    if partner is None:
+        abort(403, "This login's organisation no longer exists.")
+    return partner
+
+
+@bp.get("/")
+@recipient_required
+def index():
+    partner = _partner()
+    errors: dict[str, str] = {}
+    try:
+        criteria = portal_search.parse(request.args)
+    except params.BadParameters as e:
+        criteria, errors = portal_search.Criteria(), e.details
+    with gateway().session() as s:
+        rows, total = [], 0
+        if not errors:
+            q = portal_search.query(partner.id, criteria)
+            total = s.scalar(sa.select(sa.func.count()).select_from(q.order_by(None).subquery()))
+            rows = s.scalars(q.limit(criteria.limit).offset(criteria.offset)).all()
+        html = render_template("portal/index.html", partner=partner, rows=rows, total=total, criteria=criteria,
+                               page=params.Page(criteria.limit, criteria.offset), errors=errors,
+                               args=request.args, senders=portal_search.senders(s, partner.id),
+                               statuses=portal_search.STATUS_FILTERS, fields=portal_search.FIELDS,
+                               max_export=portal_files.MAX_EXPORT)
+    return html, 400 if errors else 200
+
+
+# --- one invoice -----------------------------------------------------------------------------
+
+def _mine(s, document_id: int) -> DocumentRecord:
+    doc = s.get(DocumentRecord, document_id)
+    if doc is None or doc.recipient_partner_id != g.user.partner_id:
+        abort(404, f"There is no invoice {document_id} for your organisation.")
+    return doc
+
+
+def _choices(doc: DocumentRecord) -> list[str]:
+    return [s for s in lifecycle.allowed_moves(doc.business_status) if s in lifecycle.RECIPIENT_STATUSES]
+
+
+@bp.get("/documents/<int:document_id>")
+@recipient_required
+def document(document_id: int):
+    with gateway().session() as s:
+        doc = _mine(s, document_id)
+        partner_id = g.user.partner_id
+        corrected_by = s.scalars(sa.select(DocumentRecord).where(DocumentRecord.corrects_id == doc.id,
+                                                                 DocumentRecord.recipient_partner_id == partner_id)
+                                 .order_by(DocumentRecord.id)).all()
+        corrects = doc.corrects if doc.corrects is not None and \
+            doc.corrects.recipient_partner_id == partner_id else None
+        return render_template("portal/document.html", doc=doc, events=lifecycle.history(s, doc.id),
+                               choices=_choices(doc), original=portal_files.original_is_theirs(s, doc, partner_id),
+                               corrects=corrects, corrected_by=corrected_by)
+
+
+@bp.post("/documents/<int:document_id>/status")
+@recipient_required
+def set_status(document_id: int):
+    gw = gateway()
+    status = (request.form.get("status") or "").strip()
+    back = url_for("portal.document", document_id=document_id)
+    with gw.session() as s:
+        doc = _mine(s, document_id)
+        number = doc.number or f"#{doc.id}"
+        if status not in lifecycle.RECIPIENT_STATUSES:
+            flash(f"Choose what to do with invoice {number}: " + ", ".join(ACTIONS.values()) + ".", "error")
+            return redirect(back, code=303)
+        try:
+            lifecycle.set_business_status(s, doc, status, reason=request.form.get("reason"),
+                                          reason_code=request.form.get("reason_code"),
+                                          by=f"portal:{g.user.username}")
+        except (StatusError, ValueError) as e:
+            s.rollback()
+            flash(f"Invoice {number} not changed: {e}", "error")
+            return redirect(back, code=303)
+        edi = lifecycle.aperak_channel(s, doc) is not None
+    lifecycle.report_pending(gw, document_id=document_id)
+    told = "an EDI message (APERAK) is on its way to the sender" if edi else "the sender sees it in its API"
+    flash(f"Invoice {number}: {status_label(status)}; {told}.", "info")
+    return redirect(back, code=303)
+
+
+# --- downloads and exports --------------------------------------------------------------------
+
+def _acknowledge(gw, document_ids: Iterable[int], what: str) -> None:
+    """The recipient has the invoices: their portal deliveries are acknowledged, and an invoice
+    not yet ``received`` is (reported to its sender like any status)."""
+    from ..channels.status import acknowledge_delivery, mark_received
+    ids = list(document_ids)
+    if not ids:
+        return
+    partner_id, now = g.user.partner_id, utcnow()
+    with gw.session() as s:
+        for d in s.scalars(sa.select(Delivery).where(Delivery.document_id.in_(ids),
+                                                     Delivery.recipient_partner_id == partner_id,
+                                                     Delivery.channel == "portal")):
+            acknowledge_delivery(s, d, f"{what} by {g.user.username} from the portal", at=now)
+            if d.document.business_status in (None, "deposited"):
+                mark_received(s, d.document, d, at=now)
+    for document_id in ids:
+        lifecycle.report_pending(gw, document_id=document_id)
+
+
+@bp.get("/documents/<int:document_id>/download/<fmt>")
+@recipient_required
+def download(document_id: int, fmt: str):
+    gw = gateway()
+    with gw.session() as s:
+        _mine(s, document_id)
+    try:
+        f = portal_files.document_file(gw, document_id, fmt, g.user.partner_id)
+    except portal_files.NotAvailable as e:
+        abort(422, str(e))
+    except LookupError:
+        abort(404, f"There is no invoice {document_id} for your organisation.")
+    response = downloads.payload_response(f.key, filename=f.filename, media_type=f.media_type)
+    _acknowledge(gw, [document_id], f"downloaded as {portal_files.LABELS[fmt]}")
+    return response
+
+
+def _export_selection(s) -> list[DocumentRecord]:
+    """The documents an export is about: the ticked ones, or all that match the search."""
+    partner_id = g.user.partner_id
+    if request.form.get("scope") == "search":
+        try:
+            criteria = portal_search.parse(request.form)
+        except params.BadParameters as e:
+            abort(400, "The search could not be run: " + "; ".join(f"{k}: {v}" for k, v in sorted(e.details.items())))
+        q = portal_search.query(partner_id, criteria)
+    else:
+        raw = request.form.getlist("id")
+        if not raw:
+            abort(400, "Tick the invoices to export first (or export all that match the search).")
+        if not all(v.isdigit() for v in raw):
+            abort(400, "The selection holds something that is not an invoice id.")
+        ids = sorted({int(v) for v in raw})
+        if len(ids) > portal_files.MAX_EXPORT:
+            abort(400, f"An export holds at most {portal_files.MAX_EXPORT} invoices: tick fewer.")
+        q = sa.select(DocumentRecord).where(DocumentRecord.id.in_(ids),
+                                            DocumentRecord.recipient_partner_id == partner_id) \
+            .order_by(DocumentRecord.issue_date.desc().nulls_last(), DocumentRecord.id.desc())
+    docs = s.scalars(q.limit(portal_files.MAX_EXPORT + 1)).all()
+    if len(docs) > portal_files.MAX_EXPORT:
+        abort(400, f"An export holds at most {portal_files.MAX_EXPORT} invoices: narrow the search.")
+    if not docs:
+        abort(404, "None of those invoices is there for your organisation.")
+    return docs
+
+
+@bp.post("/export")
+@recipient_required
+def export():
+    gw = gateway()
+    kind = request.form.get("export") or "csv"
+    if kind not in EXPORTS:
+        abort(400, f"Export as {' or '.join(EXPORTS)}.")
+    fmt = request.form.get("format") or "pdf"
+    if kind == "zip" and fmt not in portal_files.FORMATS:
+        abort(400, f"Put the invoices in the ZIP as one of: {', '.join(portal_files.FORMATS)}.")
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    with gw.session() as s:
+        docs = _export_selection(s)
+        s.expunge_all()
+    if kind == "csv":
+        data = portal_files.summary_csv(docs)
+        response = send_file(io.BytesIO(data), mimetype="text/csv", as_attachment=True,
+                             download_name=f"invoices-{stamp}.csv", max_age=0)
+    else:
+        spool, included = portal_files.zip_export(gw, docs, fmt, g.user.partner_id)
+        response = send_file(spool, mimetype="application/zip", as_attachment=True,
+                             download_name=f"invoices-{fmt}-{stamp}.zip", max_age=0)
+        _acknowledge(gw, included, f"exported as {portal_files.LABELS[fmt]} in a ZIP")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

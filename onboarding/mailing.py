@@ -1,0 +1,581 @@
+"""Sending campaign mail: waves start, reminders follow their cadence, each mail goes out at most once.
+
+The database is the truth about what to send. A mail is a ``CampaignMail`` row,
+one per (invitation, step) — the unique pair is the idempotency key — and a
+job is only a prompt to look at one row:
+
+1. **Waves.** The sweep starts a wave whose date has come (compare-and-set
+   ``scheduled`` → ``running``, so two sweeps never both start it): one
+   ``Invitation`` per counterparty of its segment that may be written to and
+   has no open invitation elsewhere, with the rows of its first steps
+   (``information`` now and ``invitation`` after ``information_lead_days``, or
+   ``invitation`` now).
+2. **Reminders** are scheduled lazily, one at a time: ``reminder-N`` when the
+   step before it went out ``reminder_interval_days`` ago, up to
+   ``reminder_count``, and only while the counterparty has not enrolled, opted
+   out or bounced. The sender checks that again right before each send.
+3. **Prompts.** The sweep queues a job per due row, at most what the
+   campaign's rate can send within ``PROMPT_LEASE`` (``claimed_at`` of a
+   ``scheduled`` row is when it was last prompted), so a big wave does not
+   flood the queue and a prompt lost with a killed worker is made again once
+   the lease is over.
+4. **Sending one row**: wait for the campaign's rate (throttle), then claim the
+   row by compare-and-set ``scheduled`` → ``sending`` and commit, *then* talk
+   SMTP, then record ``sent``. The Message-ID is fixed in the row at the first
+   claim and reused by a retry.
+
+**Crash rule (why a killed worker never sends the same step twice):** a row
+found ``sending`` after ``SENDING_LEASE`` lost its worker somewhere between the
+claim and the record of the result; the mail may or may not have gone out. It
+is **not** resent: it becomes ``uncertain`` for staff to look at (resend by
+hand with ``resend_uncertain``). Reminders still follow it (they carry the same
+link), so nobody is left without one. A missing mail is a small harm; the same
+mail twice from an automated campaign is the harm this design rules out.
+
+SMTP outcomes: a recipient refused with 5xx (at RCPT, or the message at DATA)
+is a **bounce**: the counterparty's address is marked bad and nothing more is
+sent to it. A 4xx, a dropped connection or a 5xx about *us* (sender refused,
+login refused) is retried with backoff up to ``MAX_ATTEMPTS``, then ``failed``.
+(A connection lost after the final "." and before the server's reply is the one
+case SMTP itself leaves ambiguous; it is retried with the same Message-ID, as
+every mail server does.) Bounces that come later as delivery-status
+notifications are read by ``onboarding.bounces``.
+
+Every function takes ``now`` so tests drive the clock; a job prompted with a
+``now`` uses the later of it and the real time.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import smtplib
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any, Callable, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from gateway.db import utcnow
+from gateway.transports.smtp import Mailer, SmtpError, SmtpPermanentError, SmtpTemporaryError
+
+from .campaigns import mail_context
+from .config import OnboardingSettings
+from .links import Secret, open_pixel_url, optout_url, registration_url
+from .models import Campaign, CampaignMail, Counterparty, Invitation, TrackingEvent, Wave
+from .templating import TemplateProblem, render, resolve
+from .tracking import record_bounce, record_event
+
+log = logging.getLogger("edigate.onboarding.mailing")
+
+SENDING_LEASE = timedelta(minutes=10)     # a row "sending" longer than this lost its worker
+PROMPT_LEASE = timedelta(minutes=10)      # a prompted row not sent by then is prompted again
+RETRY_BACKOFF = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4),
+                 timedelta(hours=12))
+MAX_ATTEMPTS = 6
+OPEN_INVITATION = ("pending", "sent", "registering")
+LINK_STEPS_EXCLUDED = ("information",)    # every other step carries the registration link
+
+
+# --- who a wave invites ------------------------------------------------------------------------
+
+def invitable():
+    """SQL condition: a counterparty a campaign may write to (as ``Counterparty.invitable``)."""
+    return sa.and_(Counterparty.status.in_(("new", "invited", "registering")),
+                   Counterparty.email.is_not(None), Counterparty.email != "",
+                   Counterparty.opted_out_at.is_(None), Counterparty.bounced_at.is_(None))
+
+
+def audience(wave: Wave) -> sa.Select:
+    """The counterparties ``wave`` invites when it starts: invitable, of its segment, not yet in
+    this campaign, and with no open invitation in another running or paused campaign (one
+    campaign at a time writes to a company)."""
+    here = sa.select(Invitation.id).where(Invitation.counterparty_id == Counterparty.id,
+                                          Invitation.campaign_id == wave.campaign_id)
+    elsewhere = (sa.select(Invitation.id).join(Campaign, Campaign.id == Invitation.campaign_id)
+                 .where(Invitation.counterparty_id == Counterparty.id, Invitation.status.in_(OPEN_INVITATION),
+                        Campaign.status.in_(("running", "paused"))))
+    q = sa.select(Counterparty).where(invitable(), ~sa.exists(here), ~sa.exists(elsewhere))
+    if wave.segment:
+        q = q.where(Counterparty.segment == wave.segment)
+    return q.order_by(Counterparty.id)
+
+
+def start_wave(session: Session, wave: Wave, now: datetime) -> int:
+    """Invitations and first mail rows for a wave already marked ``running``. Returns the count."""
+    from .links import new_nonce
+    campaign = wave.campaign
+    lead = campaign.information_lead_days
+    invite_at = now + timedelta(days=lead) if lead else now
+    expires = invite_at + timedelta(days=campaign.link_valid_days)
+    counterparties = session.scalars(audience(wave)).all()
+    invitations = [Invitation(campaign_id=campaign.id, wave_id=wave.id, counterparty_id=cp.id, status="pending",
+                              status_at=now, token_nonce=new_nonce(), expires_at=expires, created_at=now)
+                   for cp in counterparties]
+    session.add_all(invitations)
+    session.flush()
+    mails = []
+    for inv in invitations:
+        if lead:
+            mails.append(CampaignMail(invitation_id=inv.id, step="information", status="scheduled", due_at=now,
+                                      created_at=now, updated_at=now))
+        mails.append(CampaignMail(invitation_id=inv.id, step="invitation", status="scheduled", due_at=invite_at,
+                                  created_at=now, updated_at=now))
+    session.add_all(mails)
+    for cp in counterparties:
+        if cp.status == "new":
+            cp.status, cp.status_at = "invited", now
+    session.flush()
+    log.info("wave %d (%s) of campaign %r started: %d invitation(s)", wave.id, wave.name, campaign.name,
+             len(invitations))
+    return len(invitations)
+
+
+def start_due_waves(gw: Any, now: datetime) -> dict[str, int]:
+    """Start every scheduled wave of a running campaign whose date has come."""
+    counts = {"waves_started": 0, "invitations": 0}
+    with gw.session() as s:
+        due = s.scalars(sa.select(Wave.id).join(Campaign, Campaign.id == Wave.campaign_id)
+                        .where(Wave.status == "scheduled", Wave.send_at <= now, Campaign.status == "running")
+                        .order_by(Wave.send_at, Wave.id)).all()
+    for wave_id in due:
+        with gw.session() as s:
+            won = s.execute(sa.update(Wave).where(Wave.id == wave_id, Wave.status == "scheduled")
+                            .values(status="running", started_at=now)
+                            .execution_options(synchronize_session=False)).rowcount
+            if won != 1:
+                continue            # another sweep started it
+            counts["waves_started"] += 1
+            counts["invitations"] += start_wave(s, s.get(Wave, wave_id), now)
+    return counts
+
+
+# --- reminders ---------------------------------------------------------------------------------
+
+def _next_step(step: str) -> int:
+    """``invitation`` → 1, ``reminder-2`` → 3."""
+    return 1 if step == "invitation" else int(step.split("-", 1)[1]) + 1
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert mail rows; a (invitation, step) that exists already (another sweep) is skipped."""
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(CampaignMail.__table__).on_conflict_do_nothing(index_elements=["invitation_id", "step"])
+    n = session.connection().execute(stmt, rows).rowcount
+    return n if n is not None and n >= 0 else len(rows)
+
+
+def schedule_reminders(gw: Any, now: datetime) -> int:
+    """Add the next reminder of every invitation whose last step went out (or may have:
+    ``uncertain``) ``reminder_interval_days`` ago, while reminders remain and the counterparty
+    may still be written to. Returns how many were scheduled."""
+    added = 0
+    with gw.session() as s:
+        campaigns = s.scalars(sa.select(Campaign).where(Campaign.status == "running",
+                                                        Campaign.reminder_count > 0)).all()
+        for c in campaigns:
+            cutoff = now - timedelta(days=c.reminder_interval_days)
+            last = (sa.select(CampaignMail.invitation_id, sa.func.max(CampaignMail.id).label("mail_id"))
+                    .join(Invitation, Invitation.id == CampaignMail.invitation_id)
+                    .where(Invitation.campaign_id == c.id, Invitation.status.in_(OPEN_INVITATION),
+                           CampaignMail.step != "information")
+                    .group_by(CampaignMail.invitation_id).subquery())
+            rows = s.execute(
+                sa.select(CampaignMail.invitation_id, CampaignMail.step)
+                .join(last, CampaignMail.id == last.c.mail_id)
+                .join(Invitation, Invitation.id == CampaignMail.invitation_id)
+                .join(Counterparty, Counterparty.id == Invitation.counterparty_id)
+                .where(CampaignMail.status.in_(("sent", "uncertain")),
+                       sa.func.coalesce(CampaignMail.sent_at, CampaignMail.claimed_at) <= cutoff,
+                       invitable())).all()
+            new = []
+            for inv_id, step in rows:
+                n = _next_step(step)
+                if n <= c.reminder_count:
+                    new.append({"invitation_id": inv_id, "step": f"reminder-{n}", "status": "scheduled",
+                                "due_at": now, "attempts": 0, "created_at": now, "updated_at": now})
+            added += _insert_ignoring_duplicates(s, new)
+    return added
+
+
+# --- prompts -----------------------------------------------------------------------------------
+
+def due_mails(gw: Any, now: datetime, *, default_rate: int) -> list[tuple[int, int]]:
+    """(mail id, campaign id) of the rows to prompt now, marked prompted (``claimed_at``): due,
+    not prompted within ``PROMPT_LEASE``, of running campaigns, at most what each campaign's
+    rate sends within the lease, counting those already prompted."""
+    out: list[tuple[int, int]] = []
+    lease_start = now - PROMPT_LEASE
+    minutes = PROMPT_LEASE.total_seconds() / 60
+    with gw.session() as s:
+        for c in s.scalars(sa.select(Campaign).where(Campaign.status == "running")).all():
+            budget = int((c.mail_rate_per_minute or default_rate) * minutes)
+            mine = sa.select(Invitation.id).where(Invitation.campaign_id == c.id)
+            in_flight = s.scalar(sa.select(sa.func.count()).select_from(CampaignMail).where(
+                CampaignMail.invitation_id.in_(mine), CampaignMail.status == "scheduled",
+                CampaignMail.claimed_at >= lease_start)) or 0
+            limit = budget - in_flight
+            if limit <= 0:
+                continue
+            ids = s.scalars(sa.select(CampaignMail.id).where(
+                CampaignMail.invitation_id.in_(mine), CampaignMail.status == "scheduled",
+                CampaignMail.due_at <= now,
+                sa.or_(CampaignMail.next_attempt_at.is_(None), CampaignMail.next_attempt_at <= now),
+                sa.or_(CampaignMail.claimed_at.is_(None), CampaignMail.claimed_at < lease_start))
+                .order_by(CampaignMail.due_at, CampaignMail.id).limit(limit)).all()
+            for i in range(0, len(ids), 500):
+                s.execute(sa.update(CampaignMail).where(CampaignMail.id.in_(ids[i:i + 500]),
+                                                        CampaignMail.status == "scheduled")
+                          .values(claimed_at=now).execution_options(synchronize_session=False))
+            out.extend((mail_id, c.id) for mail_id in ids)
+    return out
+
+
+def mark_uncertain(gw: Any, now: datetime) -> int:
+    """Rows left ``sending`` past ``SENDING_LEASE``: ``uncertain``, never resent (see the module)."""
+    with gw.session() as s:
+        return s.execute(sa.update(CampaignMail)
+                         .where(CampaignMail.status == "sending", CampaignMail.claimed_at < now - SENDING_LEASE)
+                         .values(status="uncertain", updated_at=now,
+                                 error="the sending worker stopped between claiming this mail and recording the "
+                                       "SMTP result: it may or may not have gone out, so it is not sent again "
+                                       "automatically (resend it by hand if the recipient did not get it)")
+                         .execution_options(synchronize_session=False)).rowcount
+
+
+def resend_uncertain(session: Session, mail_id: int, *, now: Optional[datetime] = None) -> CampaignMail:
+    """Staff decided an ``uncertain`` mail did not go out: schedule it again (same Message-ID)."""
+    now = now or utcnow()
+    mail = session.get(CampaignMail, mail_id)
+    if mail is None:
+        raise LookupError(f"no campaign mail {mail_id}")
+    if mail.status != "uncertain":
+        raise ValueError(f"mail {mail_id} is {mail.status}: only an uncertain mail is resent by hand")
+    mail.status, mail.due_at, mail.next_attempt_at, mail.claimed_at = "scheduled", now, None, None
+    mail.error = "resend requested by staff"
+    return mail
+
+
+def settle(gw: Any, now: datetime) -> dict[str, int]:
+    """Invitations whose link expired with nothing more to send become ``expired``; a running
+    wave with no open invitation left is ``done``."""
+    expired = 0
+    with gw.session() as s:
+        pending = (sa.select(CampaignMail.id).where(CampaignMail.invitation_id == Invitation.id,
+                                                    CampaignMail.status.in_(("scheduled", "sending"))))
+        rows = s.execute(sa.select(Invitation, Campaign).join(Campaign, Campaign.id == Invitation.campaign_id)
+                         .where(Invitation.status.in_(OPEN_INVITATION), Invitation.expires_at < now,
+                                ~sa.exists(pending))).all()
+        for inv, c in rows:
+            reminders = s.scalar(sa.select(sa.func.count()).select_from(CampaignMail).where(
+                CampaignMail.invitation_id == inv.id, CampaignMail.step.like("reminder-%"))) or 0
+            if c.status != "running" or reminders >= c.reminder_count:
+                inv.status, inv.status_at = "expired", now
+                expired += 1
+        s.flush()
+        open_left = sa.select(Invitation.id).where(Invitation.wave_id == Wave.id,
+                                                   Invitation.status.in_(OPEN_INVITATION))
+        done = s.execute(sa.update(Wave).where(Wave.status == "running", ~sa.exists(open_left))
+                         .values(status="done").execution_options(synchronize_session=False)).rowcount
+    return {"invitations_expired": expired, "waves_done": done}
+
+
+# --- building one mail -------------------------------------------------------------------------
+
+def bounce_tag(secret: Secret, mail_id: int) -> str:
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, f"bounce:{mail_id}".encode(), hashlib.sha256).hexdigest()[:10]
+
+
+def return_path(config: OnboardingSettings, secret: Secret, mail_id: int) -> str:
+    """The VERP envelope sender of one mail: ``bounces+<mail id>-<tag>@domain`` (the tag, an HMAC,
+    keeps anyone from bouncing addresses by writing to made-up return paths)."""
+    return f"{config.bounce_local}+{mail_id}-{bounce_tag(secret, mail_id)}@{config.bounce_domain}"
+
+
+def new_message_id(mail_id: int, domain: str) -> str:
+    return f"<edigate-onboarding.{mail_id}.{secrets.token_hex(6)}@{domain}>"
+
+
+def _with_pixel(html: str, pixel_url: str) -> str:
+    from html import escape
+    img = f'<img src="{escape(pixel_url)}" width="1" height="1" alt="" style="display:block;border:0">'
+    i = html.lower().rfind("</body>")
+    return html[:i] + img + html[i:] if i >= 0 else html + img
+
+
+def build_message(session: Session, mail: CampaignMail, *, public_url: str, secret: Secret, mail_from: str,
+                  now: datetime) -> EmailMessage:
+    """The mail of one row: rendered from its campaign's wording, with the registration and
+    opt-out links, ``List-Unsubscribe`` (the opt-out page, which confirms with a button), its
+    fixed Message-ID and, in the HTML part, the open pixel. Raises ``TemplateProblem`` or
+    ``ValueError``. (No ``List-Unsubscribe-Post``: RFC 8058 one-click needs the opt-out POST to
+    take a form without a CSRF token; the public page asks for the token.)"""
+    inv = mail.invitation
+    cp, campaign = inv.counterparty, inv.campaign
+    opt = optout_url(public_url, secret, inv)
+    source = resolve(session, campaign.id, mail.step, cp.language, cp.segment)
+    ctx = mail_context(campaign, cp, registration_url=registration_url(public_url, secret, inv),
+                       optout_url=opt, expires_at=inv.expires_at, step=mail.step)
+    rendered = render(source, ctx)
+    msg = EmailMessage()
+    msg["From"] = campaign.from_address or mail_from
+    try:
+        msg["To"] = Address(display_name=" ".join((cp.contact_name or cp.name).split())[:200], addr_spec=cp.email)
+    except (ValueError, IndexError) as e:
+        raise ValueError(f"cannot write to {cp.email!r}: {e}") from None
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = mail.message_id
+    msg["List-Unsubscribe"] = f"<{opt}>"
+    msg.set_content(rendered.text)
+    if rendered.html:
+        msg.add_alternative(_with_pixel(rendered.html, open_pixel_url(public_url, secret, mail.id)), subtype="html")
+    return msg
+
+
+def stop_reason(inv: Invitation, cp: Counterparty) -> Optional[str]:
+    """Why nothing more may be sent for this invitation, or None."""
+    if cp.opted_out_at is not None:
+        return "the counterparty opted out"
+    if cp.bounced_at is not None:
+        return "the counterparty's address bounced"
+    if cp.status == "enrolled" or inv.used_at is not None or inv.status == "enrolled":
+        return "the counterparty enrolled"
+    if cp.status in ("existing_partner", "reachable_elsewhere"):
+        return f"the counterparty is {cp.status.replace('_', ' ')}"
+    if inv.status not in OPEN_INVITATION:
+        return f"the invitation is {inv.status}"
+    if not cp.email:
+        return "the counterparty has no e-mail address"
+    return None
+
+
+# --- sending one mail --------------------------------------------------------------------------
+
+class Throttle:
+    """At most ``rate`` sends a minute per key (a campaign), shared by a process's threads: each
+    caller gets the next free slot and sleeps until it."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self._next: dict[Any, float] = {}
+        self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
+
+    def wait(self, key: Any, rate_per_minute: int) -> None:
+        interval = 60.0 / rate_per_minute
+        with self._lock:
+            now = self._clock()
+            at = max(now, self._next.get(key, 0.0))
+            self._next[key] = at + interval
+        if at > now:
+            self._sleep(at - now)
+
+
+@dataclass
+class Claimed:
+    """A row claimed for sending, with its mail built: what the SMTP transaction and its record need."""
+    mail_id: int
+    campaign_id: int
+    message: EmailMessage
+    envelope_from: str
+    recipient: str
+    step: str
+    invitation_id: int
+    wave_id: int
+    counterparty_id: int
+
+
+def _recipient_refused(e: SmtpPermanentError) -> bool:
+    """A 5xx about the recipient or this message (a bounce), not about us (sender, login, TLS)."""
+    return bool(e.refused) or isinstance(e.__cause__, smtplib.SMTPDataError)
+
+
+class Sender:
+    """Sends campaign mail rows for one process: a throttle shared by its threads and one SMTP
+    connection per thread (``Mailer`` is not thread-safe)."""
+
+    def __init__(self, gw: Any, config: OnboardingSettings, secret: Secret, *,
+                 mailer_factory: Optional[Callable[[], Mailer]] = None):
+        self.gw, self.config, self.secret = gw, config, secret
+        self.settings = gw.settings
+        self.throttle = Throttle()
+        self._local = threading.local()
+        self._rates: dict[int, tuple[int, float]] = {}
+        self._mailer_factory = mailer_factory or (lambda: Mailer.from_url(self.settings.smtp_url))
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def mailer(self) -> Mailer:
+        m = getattr(self._local, "mailer", None)
+        if m is None:
+            m = self._local.mailer = self._mailer_factory()
+        return m
+
+    def close(self) -> None:
+        m = getattr(self._local, "mailer", None)
+        if m is not None:
+            m.close()
+            self._local.mailer = None
+
+    @staticmethod
+    def _now(now: Optional[datetime]) -> datetime:
+        real = utcnow()
+        return max(real, now) if now is not None else real
+
+    def _rate(self, campaign_id: int) -> int:
+        """The campaign's rate, cached a minute (a change applies within a minute)."""
+        cached = self._rates.get(campaign_id)
+        if cached is not None and time.monotonic() - cached[1] < 60:
+            return cached[0]
+        with self.gw.session() as s:
+            rate = s.scalar(sa.select(Campaign.mail_rate_per_minute).where(Campaign.id == campaign_id))
+        rate = rate or self.settings.mail_rate_per_minute
+        self._rates[campaign_id] = (rate, time.monotonic())
+        return rate
+
+    def send(self, mail_id: int, now: Optional[datetime] = None, *, campaign_id: Optional[int] = None) -> Optional[str]:
+        """One attempt at one row; its status afterwards, or None when it was not ours to send
+        (not due, sent or claimed by another worker, campaign not running). ``campaign_id``
+        (the prompt knows it) saves a look-up before the throttle."""
+        if campaign_id is None:
+            with self.gw.session() as s:
+                campaign_id = s.scalar(sa.select(Invitation.campaign_id).join(CampaignMail.invitation)
+                                       .where(CampaignMail.id == mail_id))
+            if campaign_id is None:
+                return None
+        self.throttle.wait(campaign_id, self._rate(campaign_id))   # before the claim: a kill here costs nothing
+        claimed = self._claim(mail_id, self._now(now))
+        if not isinstance(claimed, Claimed):
+            return claimed
+        try:
+            self.mailer().send(claimed.message, sender=claimed.envelope_from, recipients=[claimed.recipient])
+        except SmtpPermanentError as e:
+            if _recipient_refused(e):
+                return self._bounced(mail_id, str(e), now)
+            return self._retry(mail_id, str(e), now)
+        except SmtpTemporaryError as e:
+            return self._retry(mail_id, str(e), now)
+        except Exception as e:          # noqa: BLE001 - a bug mid-send: we cannot tell if it went out
+            log.exception("campaign mail %d: unexpected error while sending", mail_id)
+            return self._uncertain(mail_id, f"{type(e).__name__}: {e}")
+        return self._sent(claimed, now)
+
+    def _claim(self, mail_id: int, now: datetime):
+        """Check the row and its counterparty, claim it (compare-and-set, committed), build its
+        mail. Returns ``Claimed``, a final status (``cancelled``, ``failed``) or None."""
+        with self.gw.session() as s:
+            mail = s.scalar(sa.select(CampaignMail).where(CampaignMail.id == mail_id).options(
+                joinedload(CampaignMail.invitation).joinedload(Invitation.counterparty),
+                joinedload(CampaignMail.invitation).joinedload(Invitation.campaign)))
+            if mail is None or mail.status != "scheduled" or mail.due_at > now \
+                    or (mail.next_attempt_at is not None and mail.next_attempt_at > now):
+                return None
+            inv = mail.invitation
+            cp, campaign = inv.counterparty, inv.campaign
+            if campaign.status != "running":
+                return None
+            why = stop_reason(inv, cp)
+            if why is not None:
+                n = s.execute(sa.update(CampaignMail).where(CampaignMail.id == mail_id,
+                                                            CampaignMail.status == "scheduled")
+                              .values(status="cancelled", error=f"not sent: {why}", updated_at=now)
+                              .execution_options(synchronize_session=False)).rowcount
+                return "cancelled" if n == 1 else None
+            won = s.execute(sa.update(CampaignMail)
+                            .where(CampaignMail.id == mail_id, CampaignMail.status == "scheduled")
+                            .values(status="sending", claimed_at=now, claimed_by=self.worker,
+                                    attempts=CampaignMail.attempts + 1, updated_at=now)
+                            .execution_options(synchronize_session=False)).rowcount
+            if won != 1:
+                return None
+            for attr, value in (("status", "sending"), ("claimed_at", now), ("claimed_by", self.worker),
+                                ("attempts", mail.attempts + 1), ("updated_at", now)):
+                set_committed_value(mail, attr, value)          # what the UPDATE wrote
+            if mail.message_id is None:
+                mail.message_id = new_message_id(mail.id, self.config.bounce_domain)
+            if mail.step not in LINK_STEPS_EXCLUDED:       # the link is good for link_valid_days from now
+                inv.expires_at = max(inv.expires_at, now + timedelta(days=campaign.link_valid_days))
+            try:
+                message = build_message(s, mail, public_url=self.settings.public_url, secret=self.secret,
+                                        mail_from=self.settings.mail_from, now=now)
+            except (TemplateProblem, ValueError) as e:
+                mail.status, mail.error = "failed", f"cannot build the mail: {e}"
+                record_event(s, inv, "failed", now=now, mail_id=mail.id, detail={"step": mail.step, "reason": str(e)})
+                return "failed"
+            return Claimed(mail.id, campaign.id, message, return_path(self.config, self.secret, mail.id), cp.email,
+                           mail.step, inv.id, inv.wave_id, cp.id)
+
+    def _sent(self, c: Claimed, now: Optional[datetime]) -> str:
+        at = self._now(now)
+        with self.gw.session() as s:
+            n = s.execute(sa.update(CampaignMail)
+                          .where(CampaignMail.id == c.mail_id, CampaignMail.status.in_(("sending", "uncertain")))
+                          .values(status="sent", sent_at=at, smtp_reply="250 accepted", error=None, updated_at=at)
+                          .execution_options(synchronize_session=False)).rowcount
+            if n != 1:
+                return s.scalar(sa.select(CampaignMail.status).where(CampaignMail.id == c.mail_id))
+            if c.step not in LINK_STEPS_EXCLUDED:
+                s.execute(sa.update(Invitation).where(Invitation.id == c.invitation_id, Invitation.status == "pending")
+                          .values(status="sent", status_at=at).execution_options(synchronize_session=False))
+            s.add(TrackingEvent(counterparty_id=c.counterparty_id, campaign_id=c.campaign_id, wave_id=c.wave_id,
+                                invitation_id=c.invitation_id, mail_id=c.mail_id, kind="sent", at=at,
+                                detail={"step": c.step, "message_id": c.message["Message-ID"]}))
+            return "sent"
+
+    def _bounced(self, mail_id: int, reason: str, now: Optional[datetime]) -> str:
+        with self.gw.session() as s:
+            mail = s.get(CampaignMail, mail_id)
+            record_bounce(s, mail, reason, self._now(now), source="smtp")
+            return "bounced"
+
+    def _uncertain(self, mail_id: int, error: str) -> str:
+        with self.gw.session() as s:
+            mail = s.get(CampaignMail, mail_id)
+            if mail.status == "sending":
+                mail.status, mail.error = "uncertain", f"unexpected error while sending, not resent: {error}"
+            return mail.status
+
+    def _retry(self, mail_id: int, error: str, now: Optional[datetime]) -> str:
+        at = self._now(now)
+        retry_at = None
+        with self.gw.session() as s:
+            mail = s.get(CampaignMail, mail_id)
+            if mail.status != "sending":
+                return mail.status
+            campaign_id = mail.invitation.campaign_id
+            if mail.attempts < MAX_ATTEMPTS:
+                retry_at = at + RETRY_BACKOFF[min(mail.attempts - 1, len(RETRY_BACKOFF) - 1)]
+                mail.status, mail.next_attempt_at = "scheduled", retry_at
+                mail.claimed_at = retry_at if not self.gw.jobs.huey.immediate else None
+                mail.error = f"attempt {mail.attempts} of {MAX_ATTEMPTS}: {error}; next at {retry_at:%Y-%m-%d %H:%M}Z"
+            else:
+                mail.status, mail.error = "failed", f"after {mail.attempts} attempts: {error}"
+                record_event(s, mail.invitation, "failed", now=at, mail_id=mail.id,
+                             detail={"step": mail.step, "reason": error[:500]})
+            status = mail.status
+        log.warning("campaign mail %d: %s (%s)", mail_id, error, status)
+        if retry_at is not None:
+            ext = getattr(self.gw.jobs, "extensions", {}).get("onboarding.tasks")
+            if ext is not None and not self.gw.jobs.huey.immediate:
+                ext.prompt(mail_id, campaign_id=campaign_id, at=retry_at)
+        return status
+
+
+__all__ = ["audience", "start_wave", "start_due_waves", "schedule_reminders", "due_mails", "mark_uncertain",
+           "resend_uncertain", "settle", "build_message", "return_path", "bounce_tag", "Sender", "Throttle",
+           "SmtpError", "SENDING_LEASE", "PROMPT_LEASE", "MAX_ATTEMPTS"]

@@ -1,0 +1,108 @@
+"""Onboarding's background jobs, on the gateway's huey (``gateway.jobs.EXTENSIONS``).
+
+``register(jobs)`` adds the task ``onboarding_send_mail(mail_id, now)`` (one
+attempt at one ``CampaignMail`` row, see ``onboarding.mailing``) and returns the
+extension whose ``sweep(now)`` the gateway's sweep calls every minute:
+
+1. rows left ``sending`` past the lease become ``uncertain`` (never resent);
+2. due waves start (invitations + first mail rows);
+3. due reminders are scheduled;
+4. due rows are prompted (queued), within each campaign's rate;
+5. the bounce Maildir is read (``EDIGATE_BOUNCE_MAILDIR``);
+6. expired invitations and finished waves are settled.
+
+Nothing here decides anything: the rows do. A prompt is cheap and may be made
+twice; the claim inside ``Sender.send`` is what makes each mail go once.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Optional
+
+from . import mailing
+from .config import load as load_config
+
+log = logging.getLogger("edigate.onboarding.tasks")
+
+
+class OnboardingJobs:
+    """The extension object: ``prompt(mail_id)``, ``sweep(now)``, ``sender``."""
+
+    def __init__(self, jobs: Any):
+        self.jobs = jobs
+        self.gw = jobs.gateway
+        self.config = load_config(self.gw.settings)       # a bad setting fails the start, loudly
+
+        @jobs.huey.task(name="onboarding_send_mail")
+        def send_mail(mail_id: int, now_iso: Optional[str] = None, campaign_id: Optional[int] = None) -> None:
+            now = datetime.fromisoformat(now_iso) if now_iso else None
+            status = self.sender.send(mail_id, now, campaign_id=campaign_id)
+            if status is not None and status != "sent":
+                log.info("campaign mail %d: %s", mail_id, status)
+
+        self._send_mail = send_mail
+
+    @cached_property
+    def secret(self) -> bytes:
+        """The gateway's secret key (links are signed with it), read when first needed."""
+        return gateway_secret(self.gw.settings.home)
+
+    @cached_property
+    def sender(self) -> mailing.Sender:
+        return mailing.Sender(self.gw, self.config, self.secret)
+
+    def prompt(self, mail_id: int, *, campaign_id: Optional[int] = None, now: Optional[datetime] = None,
+               at: Optional[datetime] = None) -> None:
+        """Queue one attempt at a mail row (``at``: not before then)."""
+        now_iso = now.isoformat() if now is not None else None
+        if at is None or self.jobs.huey.immediate:
+            self._send_mail(mail_id, now_iso, campaign_id)
+        else:
+            from gateway.jobs import _naive_utc
+            self._send_mail.schedule(args=(mail_id, now_iso, campaign_id), eta=_naive_utc(at))
+
+    def sweep(self, now: Optional[datetime] = None) -> dict[str, int]:
+        now = now or datetime.now(timezone.utc)
+        counts: dict[str, int] = {"mails_uncertain": mailing.mark_uncertain(self.gw, now)}
+        counts.update(mailing.start_due_waves(self.gw, now))
+        counts["reminders"] = mailing.schedule_reminders(self.gw, now)
+        due = mailing.due_mails(self.gw, now, default_rate=self.gw.settings.mail_rate_per_minute)
+        for mail_id, campaign_id in due:
+            self.prompt(mail_id, campaign_id=campaign_id, now=now)
+        counts["mails_prompted"] = len(due)
+        if self.config.bounce_maildir is not None:
+            from .bounces import read_maildir
+            counts.update(read_maildir(self.gw, self.config.bounce_maildir, self.config, self.secret, now))
+        counts.update(mailing.settle(self.gw, now))
+        return {k: v for k, v in counts.items() if v}
+
+
+def gateway_secret(home: Path) -> bytes:
+    """``gateway.web.secret_key``, tolerating another process creating the key file at the same
+    moment (it creates it with O_EXCL, then writes: the loser waits for the winner's key)."""
+    import time
+    from gateway.web import secret_key
+    for _ in range(100):
+        try:
+            key = secret_key(home)
+        except FileExistsError:
+            key = b""
+        if key:
+            return key
+        time.sleep(0.02)
+    raise RuntimeError(f"the secret key file in {home} stays empty")
+
+
+def register(jobs: Any) -> OnboardingJobs:
+    return OnboardingJobs(jobs)
+
+
+def extension(gw: Any) -> OnboardingJobs:
+    """The gateway's onboarding extension (registered now if ``gateway.jobs.EXTENSIONS`` lacks it)."""
+    ext = gw.jobs.extensions.get(__name__)
+    if ext is None:
+        ext = gw.jobs.extensions[__name__] = register(gw.jobs)
+    return ext

@@ -1,0 +1,31 @@
+"""Onboarding's web pages, plugged into the gateway's Flask app (``gateway.web.EXTENSIONS``).
+
+* ``registration``: the public pages a counterparty reaches from its invitation
+  (register, opt out, the open pixel): no login, the signed link is the credential.
+* ``staff``: counterparties, imports, campaigns, waves, templates and the funnel,
+  under ``/onboarding``, for logged-in staff, operators and admins.
+
+Templates are under ``templates/onboarding/`` (the staff pages extend the
+gateway's ``base.html``, the public ones their own ``public_base.html``);
+the stylesheet is served at ``/onboarding-static/``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask
+
+NAV = ("Onboarding", "onboarding.index")      # the gateway's navigation shows it to staff roles
+
+
+def init_app(app: Flask, csrf: Any) -> None:
+    """Register the blueprints (every form keeps the app's CSRF protection: nothing is exempted)."""
+    from .registration import bp as registration_bp
+    from .staff import bp as staff_bp
+
+    assets = Blueprint("onboarding_assets", __name__, template_folder="templates", static_folder="static",
+                       static_url_path="/onboarding-static")
+    app.register_blueprint(assets)
+    app.register_blueprint(registration_bp)
+    app.register_blueprint(staff_bp)
+    app.config.setdefault("EDIGATE_NAV", []).append(NAV)

@@ -1,0 +1,97 @@
+"""Checks of what a registering counterparty uploads: its AS2 certificate, its SFTP public key.
+
+The same refusals as the administration CLI (``gateway.partner_input``,
+``gateway.admin.sftp``), with the same words, on bytes from a form instead of
+files on disk: a private key is never accepted, a certificate must parse and
+be valid now, and keys must be strong enough (RSA ≥ 2048 bits, or EC).
+Each function returns the clean value or raises ``ValueError`` with a message
+fit to show next to the field.
+"""
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from gateway.db.sftp import key_lines
+from gateway.partner_input import CertificateFile, read_certificate_file
+
+MAX_CERTIFICATE_SIZE = 64 * 1024
+MAX_KEY_TEXT = 16 * 1024
+MIN_RSA_BITS = 2048
+
+
+def check_certificate(data: bytes, filename: str, *, now: datetime) -> CertificateFile:
+    """The X.509 certificate uploaded as ``filename`` (PEM or DER): parses, holds no private
+    key, is valid at ``now``, and has an RSA key of at least 2048 bits or an EC key."""
+    name = Path(filename or "certificate").name or "certificate"
+    if not data:
+        raise ValueError("no certificate uploaded: choose your AS2 certificate file (.pem, .cer or .crt)")
+    if len(data) > MAX_CERTIFICATE_SIZE:
+        raise ValueError(f"{name} is too large for a certificate ({len(data)} bytes): upload the certificate alone")
+    # read_certificate_file is the one reader of certificates (CLI and here): it reads a path.
+    with tempfile.TemporaryDirectory(prefix="edigate-upload-") as tmp:
+        path = Path(tmp) / "upload"
+        path.write_bytes(data)
+        try:
+            cf = read_certificate_file(path, now=now)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace(str(path), name)) from None
+    if cf.not_before > now:
+        raise ValueError(f"{name}: the certificate is valid only from {cf.not_before:%Y-%m-%d %H:%M} UTC; "
+                         "upload one valid today")
+    key = cf.certificate.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise ValueError(f"{name}: an RSA key of {key.key_size} bits is too weak (at least {MIN_RSA_BITS})")
+    elif not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError(f"{name}: the certificate's key is {type(key).__name__.removeprefix('_')}; "
+                         f"AS2 needs an RSA (≥ {MIN_RSA_BITS} bits) or EC key")
+    return cf
+
+
+def check_public_keys(text: str) -> list[str]:
+    """The OpenSSH public key lines in ``text`` (one or more, ``authorized_keys`` style),
+    each parsed; private keys and other formats are refused with what to do instead."""
+    from gateway.admin.common import BadInput
+    from gateway.admin.sftp import parse_public_key
+
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("paste your SSH public key (the one line of your .pub file, 'ssh-ed25519 AAAA… comment')")
+    if len(text) > MAX_KEY_TEXT:
+        raise ValueError("this is too long for a public key: paste the one line of your .pub file")
+    if "PRIVATE KEY" in text:
+        raise ValueError("this is a PRIVATE key: paste your PUBLIC key instead (the .pub file, "
+                         "'ssh-ed25519 AAAA… comment'); never send a private key to anyone, and replace "
+                         "this one since it has left your hands")
+    if "BEGIN SSH2 PUBLIC KEY" in text:
+        raise ValueError("this key is in the RFC 4716 (SSH2) format: convert it with `ssh-keygen -i -f FILE` "
+                         "and paste the result")
+    if "BEGIN PUBLIC KEY" in text or "BEGIN RSA PUBLIC KEY" in text:
+        raise ValueError("this is a PEM public key: convert it with `ssh-keygen -i -m PKCS8 -f FILE` "
+                         "and paste the result")
+    lines = key_lines(text)
+    out: list[str] = []
+    for i, line in enumerate(lines, 1):
+        where = "the key" if len(lines) == 1 else f"line {i}"
+        try:
+            key = parse_public_key(line, where)
+        except BadInput as exc:
+            raise ValueError(exc.format_message()) from None
+        if key.line not in out:
+            out.append(key.line)
+    return out
+
+
+def fingerprint_of(line: str) -> Optional[str]:
+    """OpenSSH's SHA256 fingerprint of a stored key line (for the confirmation page)."""
+    from gateway.admin.common import BadInput
+    from gateway.admin.sftp import parse_public_key
+    try:
+        return parse_public_key(line, "key").fingerprint
+    except BadInput:
+        return None

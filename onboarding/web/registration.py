@@ -1,0 +1,309 @@
+"""The public pages a counterparty reaches from its invitation: register, opt out, and the open pixel.
+
+* ``/register/<token>``: the self-service registration. A refused link
+  (forged, unknown, expired, used, revoked) gets a page saying which and what
+  to do (404 or 410), never a stack trace. The first visit records ``clicked``,
+  the first submission ``registration_started``; a valid submission becomes an
+  active partner in one transaction (``onboarding.enrol``), then the browser
+  is sent to ``/register/done`` (post/redirect/get: a reload does not submit
+  again; a second submit of the same link gets the "already used" page).
+* ``/optout/<token>``: confirm with a POST button (a mail scanner following
+  links must not unsubscribe anyone); records the opt-out, which stops reminders.
+* ``/t/<token>.gif``: a 1×1 GIF that records ``opened``; it never fails visibly.
+
+No login on these pages (the signed, single-use link is the credential), CSRF on
+every form, a strict CSP (no script at all: the pages work without JavaScript),
+and no Referer (the token is in the URL).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
+                   session as cookie, url_for)
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BuildError
+
+from gateway.db import AS2Identity, Certificate, Network, Partner, SftpAccount, utcnow
+from gateway.web import gateway
+
+from .. import links, tracking
+from ..enrol import AlreadyUsed, EnrolmentConflict, enrol, release_held
+from ..models import Invitation, Registration
+from . import registration_form as rf
+from .credentials import fingerprint_of
+
+log = logging.getLogger("edigate.onboarding.web")
+
+bp = Blueprint("register", __name__)
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+SESSION_KEY = "onboarding_registrations"          # registrations this browser submitted (for /register/done)
+# 43 bytes: the smallest transparent GIF89a, 1×1.
+PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+         b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+# What each refused link means to the person holding it: (HTTP status, title, what happened, what to do).
+LINK_PAGES: dict[str, tuple[int, str, str, str]] = {
+    "forged": (404, "This link is not valid",
+               "The link does not read as one of ours: it may have been cut or changed when it was copied.",
+               "Open the link again from the e-mail (the whole of it), or ask us for a new invitation."),
+    "unknown": (404, "This link is not valid",
+                "The invitation this link belongs to no longer exists.",
+                "Ask us for a new invitation."),
+    "expired": (410, "This link has expired",
+                "Registration links are valid for a limited time, and this one's time is up.",
+                "Ask us for a new invitation: reply to the e-mail or write to the address below."),
+    "used": (410, "This link has already been used",
+             "A registration was submitted with this link already; each link registers once.",
+             "If it was you, nothing more is needed: we have your registration. If not, contact us."),
+    "revoked": (410, "This link has been replaced",
+                "A newer invitation was sent to you, which cancelled this link.",
+                "Use the link in the most recent e-mail from us."),
+}
+
+
+def _secret() -> Any:
+    """The key links are signed with: the app's (``gateway.web.secret_key``), as the mailer signs them."""
+    return current_app.secret_key
+
+
+def _contact() -> str:
+    return gateway().settings.mail_from
+
+
+def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(template, contact=_contact(), **context), status
+
+
+def link_refused(kind: str) -> tuple[str, int]:
+    status, title, what, todo = LINK_PAGES.get(kind, LINK_PAGES["forged"])
+    return _page("onboarding/link_refused.html", status, title=title, what=what, todo=todo, kind=kind)
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers["Referrer-Policy"] = "no-referrer"          # the token is in the URL
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.errorhandler(links.LinkError)
+def _link_error(e: links.LinkError):
+    return link_refused(e.kind)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf(e: CSRFError):
+    return _page("onboarding/public_message.html", 400, title="Form refused",
+                 message="The form has expired or did not come from this site. Nothing was saved: go back, "
+                         "reload the page and submit it again.")
+
+
+@bp.errorhandler(HTTPException)
+def _http(e: HTTPException):
+    if e.code == 413:
+        message = "What you sent is too large (a certificate is a few kilobytes): choose the right file."
+    else:
+        message = e.description or ""
+    return _page("onboarding/public_message.html", e.code or 500, title=e.name, message=message)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(e: Exception):
+    log.exception("public onboarding page failed")
+    return _page("onboarding/public_message.html", 500, title="Something went wrong on our side",
+                 message="Nothing was registered. Please try again in a few minutes; if it keeps failing, "
+                         "write to us.")
+
+
+# --- registration ----------------------------------------------------------------------------
+
+def _form_context(s, inv: Invitation, token: str, values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    return {"token": token, "values": values, "errors": errors, "counterparty": inv.counterparty,
+            "invitation": inv, "networks": rf.networks(s), "channels": rf.CHANNEL_LABELS,
+            "formats": rf.FORMAT_LABELS, "attachments": rf.ATTACH_LABELS, "subject_hint": rf.SUBJECT_HINT,
+            "min_password": rf.MIN_PORTAL_PASSWORD, "kept": rf.kept_certificate(values)}
+
+
+@bp.get("/register/<token>")
+def form(token: str):
+    now = utcnow()
+    with gateway().session() as s:
+        inv = links.read_registration_token(s, _secret(), token, now)
+        tracking.record_click(s, inv, now)
+        return _page("onboarding/register.html", **_form_context(s, inv, token, rf.prefill(inv.counterparty), {}))
+
+
+class _KeptFile:
+    """A certificate carried over from an earlier submission of the form (input is never lost)."""
+
+    def __init__(self, data: bytes, filename: str):
+        self.data, self.filename = data, filename
+
+    def read(self) -> bytes:
+        return self.data
+
+
+def _files() -> dict[str, Any]:
+    upload = request.files.get("as2_certificate")
+    if upload is not None and upload.filename:
+        return {"as2_certificate": upload}
+    kept = request.form.get("as2_certificate_kept", "")
+    if kept.strip():
+        return {"as2_certificate": _KeptFile(kept.encode("ascii", "replace"), "certificate.pem")}
+    return {}
+
+
+@bp.post("/register/<token>")
+def submit(token: str):
+    now = utcnow()
+    gw = gateway()
+    with gw.session() as s:
+        inv = links.read_registration_token(s, _secret(), token, now)
+        tracking.record_registration_started(s, inv, now)
+        checked = rf.check_registration(s, request.form, _files(), now=now, language=inv.counterparty.language)
+        invitation_id = inv.id
+    if checked.enrolment is None:
+        # Read the link again, after the checks: if a concurrent submit (another tab) enrolled
+        # meanwhile, its partner now owns these identifiers; say "already used", as the loser of
+        # the compare-and-set is told, rather than "your SIRET belongs to a partner".
+        with gw.session() as s:
+            inv = links.read_registration_token(s, _secret(), token, now)
+            return _page("onboarding/register.html", 422,
+                         **_form_context(s, inv, token, checked.values, checked.errors))
+    try:
+        with gw.session() as s:
+            enrolled = enrol(s, invitation_id, checked.enrolment, now=now, remote_addr=request.remote_addr)
+    except AlreadyUsed:
+        return link_refused("used")
+    except (EnrolmentConflict, IntegrityError) as exc:
+        field = exc.field if isinstance(exc, EnrolmentConflict) else "name"
+        message = str(exc) if isinstance(exc, EnrolmentConflict) else \
+            "something you gave was registered by someone else meanwhile: check the form and submit again"
+        with gw.session() as s:
+            inv = links.read_registration_token(s, _secret(), token, now)
+            return _page("onboarding/register.html", 422,
+                         **_form_context(s, inv, token, checked.values, {field: message}))
+    release_held(gw, enrolled.partner_id)
+    mine = [r for r in cookie.get(SESSION_KEY, []) if isinstance(r, int)][-4:]
+    cookie[SESSION_KEY] = mine + [enrolled.registration_id]
+    return redirect(url_for("register.done", r=enrolled.registration_id), 303)
+
+
+@bp.get("/register/done")
+def done():
+    """What happens next, for the registration this browser just submitted."""
+    wanted = request.args.get("r", type=int)
+    mine = cookie.get(SESSION_KEY, [])
+    if wanted is None or wanted not in mine:
+        abort(404, "There is no registration of yours to show here. If you submitted one, it was received: "
+                   "we will write to you.")
+    gw = gateway()
+    with gw.session() as s:
+        reg = s.get(Registration, wanted)
+        if reg is None or reg.partner is None:
+            abort(404, "This registration is no longer on record.")
+        return _page("onboarding/registered.html", **_next_steps(s, reg, gw.settings))
+
+
+def _next_steps(s, reg: Registration, settings: Any) -> dict[str, Any]:
+    p: Partner = reg.partner
+    out: dict[str, Any] = {"partner": p, "registration": reg, "channel": p.preferred_channel,
+                           "channel_label": rf.CHANNEL_LABELS.get(p.preferred_channel or "", ""),
+                           "settings": (p.channel_settings or {}).get(p.preferred_channel or "", {}),
+                           "public_url": settings.public_url}
+    identity = s.scalar(sa.select(AS2Identity).where(AS2Identity.active.is_(True)).order_by(AS2Identity.id))
+    out["our_as2_id"] = identity.as2_name if identity else None
+    out["our_as2_url"] = settings.public_url + "/as2"
+    out["our_certificate"] = _our_certificate(s) is not None
+    if p.preferred_channel == "sftp":
+        account = s.scalar(sa.select(SftpAccount).where(SftpAccount.partner_id == p.id))
+        out["sftp_account"] = account
+        out["sftp_fingerprints"] = [fingerprint_of(line) for line in (account.authorized_keys or "").split("\n")
+                                    if line.strip()] if account else []
+        from urllib.parse import urlsplit
+        out["sftp_host"] = urlsplit(settings.public_url).hostname or "localhost"
+        out["sftp_port"] = settings.sftp_port
+    if p.preferred_channel == "network":
+        code = out["settings"].get("network")
+        out["network"] = s.scalar(sa.select(Network).where(Network.code == code)) if code else None
+    out["portal_username"] = reg.data.get("contact_email") if p.preferred_channel == "portal" else None
+    out["portal_url"] = settings.public_url + _portal_path()
+    return out
+
+
+def _portal_path() -> str:
+    """Where recipient logins sign in (the gateway's recipient portal), when the app has one."""
+    try:
+        return url_for("portal.index")
+    except BuildError:
+        return "/"
+
+
+def _our_certificate(s) -> Optional[Certificate]:
+    """The certificate of our AS2 identity partners talk to (the first active one), valid now."""
+    identity = s.scalar(sa.select(AS2Identity).where(AS2Identity.active.is_(True)).order_by(AS2Identity.id))
+    if identity is None:
+        return None
+    now = utcnow()
+    certs = [c for c in identity.organisation.certificates
+             if c.active and c.usage in ("both", "encryption") and c.valid_at(now)]
+    return max(certs, key=lambda c: (c.not_before, c.id)) if certs else None
+
+
+@bp.get("/register/certificate.pem")
+def our_certificate():
+    """Our AS2 certificate (public data): what a new AS2 partner encrypts to and checks us by."""
+    with gateway().session() as s:
+        cert = _our_certificate(s)
+        if cert is None:
+            abort(404, "No certificate of ours is configured yet: write to us and we will send it.")
+        pem = cert.pem
+    return Response(pem, mimetype="application/x-pem-file",
+                    headers={"Content-Disposition": 'attachment; filename="edigate-as2.pem"'})
+
+
+@bp.get("/register/terms")
+def terms():
+    return _page("onboarding/terms.html")
+
+
+# --- opt-out -----------------------------------------------------------------------------------
+
+@bp.get("/optout/<token>")
+def optout_form(token: str):
+    with gateway().session() as s:
+        inv = links.read_optout_token(s, _secret(), token)
+        return _page("onboarding/optout.html", token=token, counterparty=inv.counterparty,
+                     already=inv.counterparty.opted_out_at is not None)
+
+
+@bp.post("/optout/<token>")
+def optout(token: str):
+    now = utcnow()
+    with gateway().session() as s:
+        cp = tracking.record_opt_out(s, _secret(), token, now)
+        return _page("onboarding/optout_done.html", counterparty=cp)
+
+
+# --- open pixel --------------------------------------------------------------------------------
+
+@bp.get("/t/<token>.gif")
+def pixel(token: str):
+    """Records ``opened`` when the token is good; answers the same GIF whatever happens."""
+    try:
+        with gateway().session() as s:
+            tracking.record_open(s, _secret(), token, utcnow())
+    except Exception:                    # noqa: BLE001 - a mail client must never see an error here
+        log.debug("open pixel %s not recorded", token[:12], exc_info=True)
+    return Response(PIXEL, mimetype="image/gif",
+                    headers={"Cache-Control": "no-store, max-age=0", "Content-Length": str(len(PIXEL))})
