@@ -28,6 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/translate.py
 	$(BIN)/python bench/edifact.py
 	$(BIN)/python bench/as2.py
+	$(BIN)/python bench/sftp.py
+	$(BIN)/python bench/campaign.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

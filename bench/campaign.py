@@ -9,11 +9,14 @@ discards) in its own process, receives:
   campaign (no rate limit) with one wave due now, and the job consumer of
   ``edigate serve`` (``--workers`` threads, huey on SQLite, the embedded
   default) in this process. Timed from the sweep that starts the wave
-  (invitations and mail rows created, one job queued per mail) to the last
-  row recorded ``sent``: each mail is a job that claims its row (commit),
-  renders the wording (sandboxed Jinja2), signs its links, talks SMTP over the
-  thread's kept connection, and records ``sent`` with its tracking event
-  (commit). SQLite runs with ``synchronous=FULL``.
+  (invitations and mail rows created, one job queued per ``PROMPT_BATCH`` due
+  mails) to the last row recorded ``sent``: a job takes its run of rows over
+  the thread's kept SMTP connection; per mail it claims the row (committed
+  before SMTP, in the same commit as the previous mail's record), renders the
+  wording (sandboxed Jinja2, the wording looked up once per run), signs its
+  links, talks SMTP, and records ``sent`` with its tracking event (committed
+  with the next claim, or on its own for the run's last mail). SQLite runs
+  with ``synchronous=FULL``.
 * **bare smtplib**: the very messages the pipeline sent, rendered again
   beforehand (not timed), sent one after the other over one ``smtplib.SMTP``
   connection with ``sendmail``: the floor for any sender in Python.
@@ -50,7 +53,7 @@ from onboarding.campaigns import add_wave, create_campaign, start_campaign  # no
 from onboarding.importer import import_csv  # noqa: E402
 from onboarding.mailing import build_message, return_path  # noqa: E402
 from onboarding.models import CampaignMail, Invitation  # noqa: E402
-from onboarding.tasks import extension  # noqa: E402
+from onboarding.tasks import PROMPT_BATCH, extension  # noqa: E402
 from tests.onboarding_fixtures import counterparty_csv  # noqa: E402
 
 
@@ -205,7 +208,7 @@ def main(argv=None) -> int:
           f"{n / import_s:>9.0f}")
     print(f"{'pipeline: wave start + queue, then sending (' + str(args.workers) + ' threads)':<58}"
           f"{pipe['total']:>9.2f}{n / pipe['total']:>9.0f}")
-    print(f"{'  of which: wave start (invitations, rows) + ' + str(n) + ' jobs queued':<58}"
+    print(f"{'  of which: wave start (invitations, rows) + ' + str(-(-n // PROMPT_BATCH)) + ' jobs queued':<58}"
           f"{pipe['start_and_queue']:>9.2f}")
     print(f"{'  of which: sending (claim, render, SMTP, record)':<58}{pipe['sending']:>9.2f}"
           f"{n / pipe['sending']:>9.0f}")

@@ -160,9 +160,12 @@ class Jobs:
         counts["rerouted"] = self._reroute_watch.run(self.gateway, now)
         from .channels import paper
         counts.update(paper.sweep(self.gateway, now))
-        for ext in self.extensions.values():
+        for name, ext in self.extensions.items():
             if hasattr(ext, "sweep"):
-                counts.update(ext.sweep(now))
+                try:
+                    counts.update(ext.sweep(now))
+                except Exception:       # one extension's bug must not stop the gateway's own sweep
+                    log.exception("sweep of %s failed", name)
         if any(counts.values()):
             log.info("sweep: %s", counts)
         return counts

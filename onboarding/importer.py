@@ -571,8 +571,13 @@ def propose_from_held(gw: Any, *, now: Optional[datetime] = None) -> dict[str, i
                               siren=row.get("siren"), siret=row.get("siret"), vat=row.get("vat"),
                               gln=row.get("gln"), dedupe_key=row.dedupe_key, status="new", status_at=now,
                               source="held_document", created_at=now, updated_at=now)
-            s.add(cp)
-            s.flush()
+            try:
+                with s.begin_nested():          # another sweep (process) may propose the same buyer now
+                    s.add(cp)
+                    s.flush()
+            except sa.exc.IntegrityError:
+                counts["known"] += 1
+                continue
             s.add(TrackingEvent(counterparty_id=cp.id, kind="imported", at=now,
                                 detail={"held_document_id": doc.id, "number": doc.number}))
             counts["proposed"] += 1

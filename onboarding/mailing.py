@@ -14,15 +14,17 @@ job is only a prompt to look at one row:
    step before it went out ``reminder_interval_days`` ago, up to
    ``reminder_count``, and only while the counterparty has not enrolled, opted
    out or bounced. The sender checks that again right before each send.
-3. **Prompts.** The sweep queues a job per due row, at most what the
-   campaign's rate can send within ``PROMPT_LEASE`` (``claimed_at`` of a
-   ``scheduled`` row is when it was last prompted), so a big wave does not
-   flood the queue and a prompt lost with a killed worker is made again once
-   the lease is over.
+3. **Prompts.** The sweep queues jobs for the due rows (one job per run of
+   rows, see ``onboarding.tasks``), at most what the campaign's rate can send
+   within ``PROMPT_LEASE`` (``claimed_at`` of a ``scheduled`` row is when it
+   was last prompted), so a big wave does not flood the queue and a prompt
+   lost with a killed worker is made again once the lease is over.
 4. **Sending one row**: wait for the campaign's rate (throttle), then claim the
    row by compare-and-set ``scheduled`` → ``sending`` and commit, *then* talk
    SMTP, then record ``sent``. The Message-ID is fixed in the row at the first
-   claim and reused by a retry.
+   claim and reused by a retry. A run of rows (``Sender.send_many``) shares
+   one commit between a mail's record and the next mail's claim: each mail is
+   still committed as claimed before its SMTP transaction and as sent after.
 
 **Crash rule (why a killed worker never sends the same step twice):** a row
 found ``sending`` after ``SENDING_LEASE`` lost its worker somewhere between the
@@ -73,7 +75,7 @@ from .campaigns import mail_context
 from .config import OnboardingSettings
 from .links import Secret, open_pixel_url, optout_url, registration_url
 from .models import Campaign, CampaignMail, Counterparty, Invitation, TrackingEvent, Wave
-from .templating import TemplateProblem, render, resolve
+from .templating import TemplateProblem, render, resolve, template_step
 from .tracking import record_bounce, record_event
 
 log = logging.getLogger("edigate.onboarding.mailing")
@@ -83,6 +85,7 @@ PROMPT_LEASE = timedelta(minutes=10)      # a prompted row not sent by then is p
 RETRY_BACKOFF = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4),
                  timedelta(hours=12))
 MAX_ATTEMPTS = 6
+RECORD_BEFORE_WAIT = 1.0                  # seconds of throttle wait worth a commit of their own (send_many)
 OPEN_INVITATION = ("pending", "sent", "registering")
 LINK_STEPS_EXCLUDED = ("information",)    # every other step carries the registration link
 
@@ -118,24 +121,27 @@ def start_wave(session: Session, wave: Wave, now: datetime) -> int:
     lead = campaign.information_lead_days
     invite_at = now + timedelta(days=lead) if lead else now
     expires = invite_at + timedelta(days=campaign.link_valid_days)
-    counterparties = session.scalars(audience(wave)).all()
-    invitations = [Invitation(campaign_id=campaign.id, wave_id=wave.id, counterparty_id=cp.id, status="pending",
-                              status_at=now, token_nonce=new_nonce(), expires_at=expires, created_at=now)
-                   for cp in counterparties]
-    session.add_all(invitations)
-    session.flush()
+    # Bulk statements, not objects: a wave is thousands of rows written once in one transaction.
+    cp_ids = session.scalars(audience(wave).with_only_columns(Counterparty.id)).all()
+    inv_rows = session.execute(
+        sa.insert(Invitation).returning(Invitation.id, sort_by_parameter_order=True),
+        [{"campaign_id": campaign.id, "wave_id": wave.id, "counterparty_id": cp_id, "status": "pending",
+          "status_at": now, "token_nonce": new_nonce(), "expires_at": expires, "created_at": now}
+         for cp_id in cp_ids]).scalars().all() if cp_ids else []
     mails = []
-    for inv in invitations:
+    for inv_id in inv_rows:
         if lead:
-            mails.append(CampaignMail(invitation_id=inv.id, step="information", status="scheduled", due_at=now,
-                                      created_at=now, updated_at=now))
-        mails.append(CampaignMail(invitation_id=inv.id, step="invitation", status="scheduled", due_at=invite_at,
-                                  created_at=now, updated_at=now))
-    session.add_all(mails)
-    for cp in counterparties:
-        if cp.status == "new":
-            cp.status, cp.status_at = "invited", now
-    session.flush()
+            mails.append({"invitation_id": inv_id, "step": "information", "status": "scheduled", "due_at": now,
+                          "attempts": 0, "created_at": now, "updated_at": now})
+        mails.append({"invitation_id": inv_id, "step": "invitation", "status": "scheduled", "due_at": invite_at,
+                      "attempts": 0, "created_at": now, "updated_at": now})
+    if mails:
+        session.execute(sa.insert(CampaignMail), mails)
+    for i in range(0, len(cp_ids), 500):
+        session.execute(sa.update(Counterparty).where(Counterparty.id.in_(cp_ids[i:i + 500]),
+                                                      Counterparty.status == "new")
+                        .values(status="invited", status_at=now).execution_options(synchronize_session=False))
+    invitations = inv_rows
     log.info("wave %d (%s) of campaign %r started: %d invitation(s)", wave.id, wave.name, campaign.name,
              len(invitations))
     return len(invitations)
@@ -320,16 +326,23 @@ def _with_pixel(html: str, pixel_url: str) -> str:
 
 
 def build_message(session: Session, mail: CampaignMail, *, public_url: str, secret: Secret, mail_from: str,
-                  now: datetime) -> EmailMessage:
+                  now: datetime, templates: Optional[dict[tuple, Any]] = None) -> EmailMessage:
     """The mail of one row: rendered from its campaign's wording, with the registration and
-    opt-out links, ``List-Unsubscribe`` (the opt-out page, which confirms with a button), its
-    fixed Message-ID and, in the HTML part, the open pixel. Raises ``TemplateProblem`` or
-    ``ValueError``. (No ``List-Unsubscribe-Post``: RFC 8058 one-click needs the opt-out POST to
-    take a form without a CSRF token; the public page asks for the token.)"""
+    opt-out links, ``List-Unsubscribe`` + ``List-Unsubscribe-Post`` (RFC 8058 one-click: a mail
+    provider's POST of ``List-Unsubscribe=One-Click`` to the signed opt-out URL opts out; a person
+    following the link confirms with a button), its fixed Message-ID and, in the HTML part, the
+    open pixel. Raises ``TemplateProblem`` or ``ValueError``. ``templates``: a cache
+    of resolved wordings kept by the caller for a run of mails (one look-up per campaign, step,
+    language and segment instead of one per mail)."""
     inv = mail.invitation
     cp, campaign = inv.counterparty, inv.campaign
     opt = optout_url(public_url, secret, inv)
-    source = resolve(session, campaign.id, mail.step, cp.language, cp.segment)
+    key = (campaign.id, template_step(mail.step), cp.language, cp.segment or "")
+    source = templates.get(key) if templates is not None else None
+    if source is None:
+        source = resolve(session, campaign.id, mail.step, cp.language, cp.segment)
+        if templates is not None:
+            templates[key] = source
     ctx = mail_context(campaign, cp, registration_url=registration_url(public_url, secret, inv),
                        optout_url=opt, expires_at=inv.expires_at, step=mail.step)
     rendered = render(source, ctx)
@@ -343,6 +356,7 @@ def build_message(session: Session, mail: CampaignMail, *, public_url: str, secr
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = mail.message_id
     msg["List-Unsubscribe"] = f"<{opt}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(rendered.text)
     if rendered.html:
         msg.add_alternative(_with_pixel(rendered.html, open_pixel_url(public_url, secret, mail.id)), subtype="html")
@@ -378,13 +392,20 @@ class Throttle:
         self._clock, self._sleep = clock, sleep
 
     def wait(self, key: Any, rate_per_minute: int) -> None:
+        self.sleep(self.reserve(key, rate_per_minute))
+
+    def reserve(self, key: Any, rate_per_minute: int) -> float:
+        """Take the next free slot; the seconds to wait for it (``sleep`` them before sending)."""
         interval = 60.0 / rate_per_minute
         with self._lock:
             now = self._clock()
             at = max(now, self._next.get(key, 0.0))
             self._next[key] = at + interval
-        if at > now:
-            self._sleep(at - now)
+        return at - now
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._sleep(seconds)
 
 
 @dataclass
@@ -452,90 +473,138 @@ class Sender:
         """One attempt at one row; its status afterwards, or None when it was not ours to send
         (not due, sent or claimed by another worker, campaign not running). ``campaign_id``
         (the prompt knows it) saves a look-up before the throttle."""
-        if campaign_id is None:
-            with self.gw.session() as s:
-                campaign_id = s.scalar(sa.select(Invitation.campaign_id).join(CampaignMail.invitation)
-                                       .where(CampaignMail.id == mail_id))
-            if campaign_id is None:
-                return None
-        self.throttle.wait(campaign_id, self._rate(campaign_id))   # before the claim: a kill here costs nothing
-        claimed = self._claim(mail_id, self._now(now))
-        if not isinstance(claimed, Claimed):
-            return claimed
+        return self.send_many([mail_id], now, campaign_id=campaign_id)[mail_id]
+
+    def send_many(self, mail_ids: list[int], now: Optional[datetime] = None, *,
+                  campaign_id: Optional[int] = None) -> dict[int, Optional[str]]:
+        """One attempt at each row, in order, over this thread's SMTP connection; each row's
+        status afterwards (as ``send``). Each mail is still claimed (committed) before its SMTP
+        transaction and recorded after it; what changes is that the record of one mail and the
+        claim of the next share a commit, and the wording is looked up once per run. A kill
+        between the two leaves the sent mail ``sending`` (→ ``uncertain``, never resent) and the
+        next one ``scheduled`` (never talked to SMTP): the crash rule is unchanged."""
+        out: dict[int, Optional[str]] = {}
+        templates: dict[tuple, Any] = {}
+        done: Optional[Claimed] = None          # sent, its record waiting for the next commit
         try:
-            self.mailer().send(claimed.message, sender=claimed.envelope_from, recipients=[claimed.recipient])
-        except SmtpPermanentError as e:
-            if _recipient_refused(e):
-                return self._bounced(mail_id, str(e), now)
-            return self._retry(mail_id, str(e), now)
-        except SmtpTemporaryError as e:
-            return self._retry(mail_id, str(e), now)
-        except Exception as e:          # noqa: BLE001 - a bug mid-send: we cannot tell if it went out
-            log.exception("campaign mail %d: unexpected error while sending", mail_id)
-            return self._uncertain(mail_id, f"{type(e).__name__}: {e}")
-        return self._sent(claimed, now)
+            for mail_id in mail_ids:
+                cid = campaign_id
+                if cid is None:
+                    with self.gw.session() as s:
+                        cid = s.scalar(sa.select(Invitation.campaign_id).join(CampaignMail.invitation)
+                                       .where(CampaignMail.id == mail_id))
+                    if cid is None:
+                        out[mail_id] = None
+                        continue
+                delay = self.throttle.reserve(cid, self._rate(cid))      # before the claim: a kill here costs nothing
+                if delay >= RECORD_BEFORE_WAIT and done is not None:     # a slow campaign: record, then wait
+                    out[done.mail_id] = self._record(done, now)
+                    done = None
+                if delay > 0:
+                    self.throttle.sleep(delay)
+                with self.gw.session() as s:
+                    if done is not None:
+                        out[done.mail_id] = self._record_sent(s, done, now)
+                        done = None
+                    claimed = self._claim_in(s, mail_id, self._now(now), templates)
+                if not isinstance(claimed, Claimed):
+                    out[mail_id] = claimed
+                    continue
+                try:
+                    self.mailer().send(claimed.message, sender=claimed.envelope_from, recipients=[claimed.recipient])
+                except SmtpPermanentError as e:
+                    out[mail_id] = self._bounced(mail_id, str(e), now) if _recipient_refused(e) \
+                        else self._retry(mail_id, str(e), now)
+                except SmtpTemporaryError as e:
+                    out[mail_id] = self._retry(mail_id, str(e), now)
+                except Exception as e:          # noqa: BLE001 - a bug mid-send: we cannot tell if it went out
+                    log.exception("campaign mail %d: unexpected error while sending", mail_id)
+                    out[mail_id] = self._uncertain(mail_id, f"{type(e).__name__}: {e}")
+                else:
+                    done = claimed
+        finally:                                # a run cut short still records what went out
+            if done is not None:
+                out[done.mail_id] = self._record(done, now)
+        return out
 
     def _claim(self, mail_id: int, now: datetime):
-        """Check the row and its counterparty, claim it (compare-and-set, committed), build its
-        mail. Returns ``Claimed``, a final status (``cancelled``, ``failed``) or None."""
+        """``_claim_in`` in its own transaction."""
         with self.gw.session() as s:
-            mail = s.scalar(sa.select(CampaignMail).where(CampaignMail.id == mail_id).options(
-                joinedload(CampaignMail.invitation).joinedload(Invitation.counterparty),
-                joinedload(CampaignMail.invitation).joinedload(Invitation.campaign)))
-            if mail is None or mail.status != "scheduled" or mail.due_at > now \
-                    or (mail.next_attempt_at is not None and mail.next_attempt_at > now):
-                return None
-            inv = mail.invitation
-            cp, campaign = inv.counterparty, inv.campaign
-            if campaign.status != "running":
-                return None
-            why = stop_reason(inv, cp)
-            if why is not None:
-                n = s.execute(sa.update(CampaignMail).where(CampaignMail.id == mail_id,
-                                                            CampaignMail.status == "scheduled")
-                              .values(status="cancelled", error=f"not sent: {why}", updated_at=now)
-                              .execution_options(synchronize_session=False)).rowcount
-                return "cancelled" if n == 1 else None
-            won = s.execute(sa.update(CampaignMail)
-                            .where(CampaignMail.id == mail_id, CampaignMail.status == "scheduled")
-                            .values(status="sending", claimed_at=now, claimed_by=self.worker,
-                                    attempts=CampaignMail.attempts + 1, updated_at=now)
-                            .execution_options(synchronize_session=False)).rowcount
-            if won != 1:
-                return None
-            for attr, value in (("status", "sending"), ("claimed_at", now), ("claimed_by", self.worker),
-                                ("attempts", mail.attempts + 1), ("updated_at", now)):
-                set_committed_value(mail, attr, value)          # what the UPDATE wrote
-            if mail.message_id is None:
-                mail.message_id = new_message_id(mail.id, self.config.bounce_domain)
-            if mail.step not in LINK_STEPS_EXCLUDED:       # the link is good for link_valid_days from now
-                inv.expires_at = max(inv.expires_at, now + timedelta(days=campaign.link_valid_days))
-            try:
-                message = build_message(s, mail, public_url=self.settings.public_url, secret=self.secret,
-                                        mail_from=self.settings.mail_from, now=now)
-            except (TemplateProblem, ValueError) as e:
-                mail.status, mail.error = "failed", f"cannot build the mail: {e}"
-                record_event(s, inv, "failed", now=now, mail_id=mail.id, detail={"step": mail.step, "reason": str(e)})
-                return "failed"
-            return Claimed(mail.id, campaign.id, message, return_path(self.config, self.secret, mail.id), cp.email,
-                           mail.step, inv.id, inv.wave_id, cp.id)
+            return self._claim_in(s, mail_id, now, {})
+
+    def _claim_in(self, s: Session, mail_id: int, now: datetime, templates: dict[tuple, Any]):
+        """Check the row and its counterparty, claim it (compare-and-set, committed with ``s``),
+        build its mail. Returns ``Claimed``, a final status (``cancelled``, ``failed``) or None."""
+        mail = s.scalar(sa.select(CampaignMail).where(CampaignMail.id == mail_id).options(
+            joinedload(CampaignMail.invitation).joinedload(Invitation.counterparty),
+            joinedload(CampaignMail.invitation).joinedload(Invitation.campaign)))
+        if mail is None or mail.status != "scheduled" or mail.due_at > now \
+                or (mail.next_attempt_at is not None and mail.next_attempt_at > now):
+            return None
+        inv = mail.invitation
+        cp, campaign = inv.counterparty, inv.campaign
+        if campaign.status != "running":
+            return None
+        why = stop_reason(inv, cp)
+        if why is not None:
+            n = s.execute(sa.update(CampaignMail).where(CampaignMail.id == mail_id,
+                                                        CampaignMail.status == "scheduled")
+                          .values(status="cancelled", error=f"not sent: {why}", updated_at=now)
+                          .execution_options(synchronize_session=False)).rowcount
+            return "cancelled" if n == 1 else None
+        message_id = mail.message_id or new_message_id(mail.id, self.config.bounce_domain)
+        won = s.execute(sa.update(CampaignMail)
+                        .where(CampaignMail.id == mail_id, CampaignMail.status == "scheduled")
+                        .values(status="sending", claimed_at=now, claimed_by=self.worker, message_id=message_id,
+                                attempts=CampaignMail.attempts + 1, updated_at=now)
+                        .execution_options(synchronize_session=False)).rowcount
+        if won != 1:
+            return None
+        for attr, value in (("status", "sending"), ("claimed_at", now), ("claimed_by", self.worker),
+                            ("message_id", message_id), ("attempts", mail.attempts + 1), ("updated_at", now)):
+            set_committed_value(mail, attr, value)          # what the UPDATE wrote
+        if mail.step not in LINK_STEPS_EXCLUDED:       # the link is good for link_valid_days from now
+            expires = now + timedelta(days=campaign.link_valid_days)
+            if expires > inv.expires_at:
+                s.execute(sa.update(Invitation).where(Invitation.id == inv.id).values(expires_at=expires)
+                          .execution_options(synchronize_session=False))
+                set_committed_value(inv, "expires_at", expires)
+        try:
+            message = build_message(s, mail, public_url=self.settings.public_url, secret=self.secret,
+                                    mail_from=self.settings.mail_from, now=now, templates=templates)
+        except (TemplateProblem, ValueError) as e:
+            mail.status, mail.error = "failed", f"cannot build the mail: {e}"
+            record_event(s, inv, "failed", now=now, mail_id=mail.id, detail={"step": mail.step, "reason": str(e)})
+            return "failed"
+        return Claimed(mail.id, campaign.id, message, return_path(self.config, self.secret, mail.id), cp.email,
+                       mail.step, inv.id, inv.wave_id, cp.id)
+
+    def _record(self, c: Claimed, now: Optional[datetime]) -> str:
+        """``_record_sent`` in its own transaction."""
+        with self.gw.session() as s:
+            return self._record_sent(s, c, now)
 
     def _sent(self, c: Claimed, now: Optional[datetime]) -> str:
+        return self._record(c, now)
+
+    def _record_sent(self, s: Session, c: Claimed, now: Optional[datetime]) -> str:
+        """Record an accepted mail: ``sent``, the invitation ``sent``, its tracking event (Core
+        statements: no objects to load for a row the claim already holds)."""
         at = self._now(now)
-        with self.gw.session() as s:
-            n = s.execute(sa.update(CampaignMail)
-                          .where(CampaignMail.id == c.mail_id, CampaignMail.status.in_(("sending", "uncertain")))
-                          .values(status="sent", sent_at=at, smtp_reply="250 accepted", error=None, updated_at=at)
-                          .execution_options(synchronize_session=False)).rowcount
-            if n != 1:
-                return s.scalar(sa.select(CampaignMail.status).where(CampaignMail.id == c.mail_id))
-            if c.step not in LINK_STEPS_EXCLUDED:
-                s.execute(sa.update(Invitation).where(Invitation.id == c.invitation_id, Invitation.status == "pending")
-                          .values(status="sent", status_at=at).execution_options(synchronize_session=False))
-            s.add(TrackingEvent(counterparty_id=c.counterparty_id, campaign_id=c.campaign_id, wave_id=c.wave_id,
-                                invitation_id=c.invitation_id, mail_id=c.mail_id, kind="sent", at=at,
-                                detail={"step": c.step, "message_id": c.message["Message-ID"]}))
-            return "sent"
+        n = s.execute(sa.update(CampaignMail)
+                      .where(CampaignMail.id == c.mail_id, CampaignMail.status.in_(("sending", "uncertain")))
+                      .values(status="sent", sent_at=at, smtp_reply="250 accepted", error=None, updated_at=at)
+                      .execution_options(synchronize_session=False)).rowcount
+        if n != 1:
+            return s.scalar(sa.select(CampaignMail.status).where(CampaignMail.id == c.mail_id))
+        if c.step not in LINK_STEPS_EXCLUDED:
+            s.execute(sa.update(Invitation).where(Invitation.id == c.invitation_id, Invitation.status == "pending")
+                      .values(status="sent", status_at=at).execution_options(synchronize_session=False))
+        s.execute(sa.insert(TrackingEvent), [{
+            "counterparty_id": c.counterparty_id, "campaign_id": c.campaign_id, "wave_id": c.wave_id,
+            "invitation_id": c.invitation_id, "mail_id": c.mail_id, "kind": "sent", "at": at,
+            "detail": {"step": c.step, "message_id": c.message["Message-ID"]}}])
+        return "sent"
 
     def _bounced(self, mail_id: int, reason: str, now: Optional[datetime]) -> str:
         with self.gw.session() as s:

@@ -47,7 +47,7 @@ def invite(gw, secret: Any, *, name: str = "Dupont Fournitures SARL", siret: Opt
            siren: Optional[str] = None, vat: Optional[str] = None, gln: Optional[str] = None,
            email: str = "compta@dupont.example", contact_name: Optional[str] = "Claire Dupont",
            expires_in: timedelta = timedelta(days=30), campaign: str = "Spring suppliers",
-           segment: str = "suppliers") -> Link:
+           segment: str = "suppliers", language: str = "en") -> Link:
     """A counterparty invited by a campaign's wave, and its registration link (token)."""
     global _n
     _n += 1
@@ -63,7 +63,7 @@ def invite(gw, secret: Any, *, name: str = "Dupont Fournitures SARL", siret: Opt
             s.add(wave)
             s.flush()
         cp = Counterparty(name=name, siret=siret, siren=siren or (siret[:9] if siret else None), vat=vat, gln=gln,
-                          email=email, contact_name=contact_name, segment=segment, language="fr",
+                          email=email, contact_name=contact_name, segment=segment, language=language,
                           dedupe_key=f"TEST:{_n}:{siret or email}", status="invited")
         s.add(cp)
         s.flush()

@@ -128,15 +128,15 @@ def test_import_invite_register_and_see_the_partner_and_the_funnel(server, smtp,
     cert = tmp_path / "societe07.pem"
     cert.write_bytes(certificate(name="societe07"))
     company.set_input_files("#f-as2_certificate", str(cert))
-    company.click("button:text('Register')")                          # terms not accepted yet
-    assert "accept the terms of use" in company.inner_text("#e-terms")
+    company.click("form.register button[type=submit]")                # terms not accepted yet
+    assert "acceptez les conditions d'utilisation" in company.inner_text("#e-terms")   # a French company
     assert company.input_value("#f-contact_name") == "Camille Sept"   # input kept
-    assert "Certificate received: CN=societe07" in company.inner_text("form.register")
+    assert "Certificat reçu : CN=societe07" in company.inner_text("form.register")
     company.check("#f-terms")
-    company.click("button:text('Register')")
+    company.click("form.register button[type=submit]")
     company.wait_for_url(re.compile(r".*/register/done\?r=\d+$"))
     done = company.inner_text("main")
-    assert "Société 07 SARL is registered" in done and f"{base}/as2" in done
+    assert "Société 07 SARL est inscrite" in done and f"{base}/as2" in done
     company.goto(link)                                                # the link is single-use
     assert "This link has already been used" in company.inner_text("h1")
 

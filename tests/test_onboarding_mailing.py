@@ -156,6 +156,7 @@ def test_each_mail_carries_its_links_headers_and_fixed_message_id(gw, smtp_serve
     register = re.search(r"https://edigate\.test/register/\S+", text).group(0)
     optout = re.search(r"https://edigate\.test/optout/\S+", text).group(0)
     assert invitation["List-Unsubscribe"].strip() == f"<{optout}>"     # (folded: a long URL)
+    assert invitation["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"     # RFC 8058
     assert invitation["From"] == "onboarding@edigate.test" and invitation["To"] == "Contact 0 <c0@example.test>"
     html = invitation.get_body(("html",)).get_content()
     assert re.search(r'<img src="https://edigate\.test/t/[^"]+\.gif"', html)
@@ -360,3 +361,43 @@ def test_pause_holds_mail_and_close_cancels_it(gw, smtp_server):  # noqa: F811
     with gw.session() as s:
         assert {w.name: w.status for w in s.scalars(sa.select(Wave))} == {"first": "done", "later": "cancelled"}
         assert {i.status for i in s.scalars(sa.select(Invitation))} == {"stopped"}
+
+
+def test_a_run_of_mails_in_one_job_sends_each_once_and_handles_each_outcome_on_its_own(gw, smtp_server):  # noqa: F811
+    """``send_many`` (one job per run of due rows): a refusal and an opt-out in the middle of the
+    run change only their own row; every other mail goes once, recorded ``sent`` with one event."""
+    from onboarding.campaigns import set_template
+    t0 = utcnow()
+    cid = campaign(gw, 6, t0, mail_rate_per_minute=1_000_000, reminder_count=0)
+    with gw.session() as s:
+        set_template(s, s.get(Campaign, cid), "invitation", "fr", subject="Run {{ company }}",
+                     body_text="Bonjour {{ company }} : {{ registration_url }}\n{{ optout_url }}\n")
+        set_template(s, s.get(Campaign, cid), "invitation", "en", subject="Run {{ company }}",
+                     body_text="Hello {{ company }}: {{ registration_url }}\n{{ optout_url }}\n")
+        w = s.scalar(sa.select(Wave))
+        w.status = "running"
+        from onboarding.mailing import start_wave
+        start_wave(s, w, t0)
+        rows = {m.invitation.counterparty.email: m.id
+                for m in s.scalars(sa.select(CampaignMail).order_by(CampaignMail.id))}
+        s.execute(sa.update(Counterparty).where(Counterparty.email == "c3@example.test")
+                  .values(opted_out_at=t0, status="opted_out"))
+    smtp_server.refuse["c2@example.test"] = "550 5.1.1 no such user"
+    out = extension(gw).sender.send_many(list(rows.values()), t0, campaign_id=cid)
+    by_email = {e: out[i] for e, i in rows.items()}
+    assert by_email == {"c0@example.test": "sent", "c1@example.test": "sent", "c2@example.test": "bounced",
+                        "c3@example.test": "cancelled", "c4@example.test": "sent", "c5@example.test": "sent"}
+    assert steps_received(gw, smtp_server) == {e: ["invitation"] for e in
+                                               ("c0@example.test", "c1@example.test", "c4@example.test",
+                                                "c5@example.test")}
+    assert all(str(m.message["Subject"]).startswith("Run ") for m in smtp_server.messages)
+    with gw.session() as s:
+        status = dict(s.execute(sa.select(CampaignMail.id, CampaignMail.status)).all())
+        assert {e: status[i] for e, i in rows.items()} == by_email
+        sent_events = s.scalars(sa.select(TrackingEvent.mail_id).where(TrackingEvent.kind == "sent")).all()
+        assert sorted(sent_events) == sorted(rows[e] for e, v in by_email.items() if v == "sent")
+        assert s.scalar(sa.select(Invitation.status).join(Counterparty)
+                        .where(Counterparty.email == "c5@example.test")) == "sent"
+    assert extension(gw).sender.send_many(list(rows.values()), t0, campaign_id=cid) == \
+        {i: None for i in rows.values()}                     # a second prompt of the run: nothing to do
+    assert len(smtp_server.messages) == 4

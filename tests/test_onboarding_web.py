@@ -206,7 +206,7 @@ def test_registering_by_email_makes_an_active_partner_in_one_go(gw, client, secr
     assert p.preferred_channel == "email" and p.preferred_format == "facturx"
     assert p.channel_settings == {"email": {"to": ["factures@dupont.example"],
                                             "subject": "Facture {{ number }} de {{ seller }}",
-                                            "attach": "facturx+ubl", "lang": "fr"}}
+                                            "attach": "facturx+ubl", "lang": "en"}}
     assert p.contact_email == "claire@dupont.example"
     assert {(i.scheme, i.value) for i in p.identifiers} == {
         ("0009", SIRET), ("0002", SIREN), ("9957", VAT), ("0088", GLN), ("EM", "compta@dupont.example")}
@@ -333,7 +333,7 @@ def test_portal_registration_makes_a_recipient_login(gw, client, secret) -> None
     assert f"Log in at {gw.settings.public_url}/portal/ with the username claire@dupont.example" in done
     [p] = partners(gw)
     assert p.preferred_channel == "portal" and p.channel_settings == {
-        "portal": {"notify": ["claire@dupont.example"], "lang": "fr"}}
+        "portal": {"notify": ["claire@dupont.example"], "lang": "en"}}
     with gw.session() as s:
         user = s.scalar(sa.select(User).where(User.username == "claire@dupont.example"))
         assert user.role == "recipient" and user.partner_id == p.id and user.check_password("a good long password")

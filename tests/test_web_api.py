@@ -42,7 +42,7 @@ def test_openapi_describes_exactly_the_routes(app, client) -> None:
     assert doc["servers"] == [{"url": API}]
     described = {(path, method) for path, item in doc["paths"].items() for method in item if method != "parameters"}
     assert described == _flask_routes(app)
-    assert len(described) == 22          # 16 + ERP pull (4) + document status (2)
+    assert len(described) == 23          # 16 + ERP pull (4) + document status (2) + redeliver
 
     def resolve(obj):
         if "$ref" in obj:
@@ -75,7 +75,7 @@ def test_every_route_but_the_description_wants_a_token(app, client) -> None:
         if path == "/openapi.json":
             continue
         url = API + path.replace("{partner_id}", "1").replace("{exchange_id}", "1") \
-            .replace("{document_id}", "1").replace("{rendering_id}", "1")
+            .replace("{document_id}", "1").replace("{rendering_id}", "1").replace("{delivery_id}", "1")
         r = client.open(url, method=method.upper())
         assert r.status_code == 401, (method, url)
         assert r.headers["WWW-Authenticate"] == 'Bearer realm="edigate"'

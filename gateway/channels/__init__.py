@@ -8,6 +8,7 @@
 * ``email``: invoice mails and portal notifications, built once, sent by the outbox.
 * ``paper``: print batches (cover sheet + human-readable PDF per invoice).
 * ``reroute``: held documents delivered once their recipient becomes known.
+* ``redelivery``: a failed delivery planned again once the operator has fixed its partner.
 * ``status``: deliveries meeting the invoice's life cycle (``acknowledge_delivery``).
 """
 from __future__ import annotations
@@ -19,10 +20,17 @@ from .profiles import (ATTACH, ChannelProfile, ChannelSettingsError, PostalAddre
 from .status import acknowledge_delivery
 
 __all__ = ["ATTACH", "ChannelProfile", "ChannelSettingsError", "PostalAddress", "profile_for",
-           "validate_all", "validate_channel_settings", "acknowledge_delivery", "reroute_held"]
+           "validate_all", "validate_channel_settings", "acknowledge_delivery", "reroute_held",
+           "redeliver"]
 
 
 def reroute_held(gw, *, partner_id: Optional[int] = None, now=None) -> list[int]:
     """See ``gateway.channels.reroute.reroute_held``."""
     from .reroute import reroute_held as run
     return run(gw, partner_id=partner_id, now=now)
+
+
+def redeliver(gw, delivery_id: int, by: str):
+    """See ``gateway.channels.redelivery.redeliver``."""
+    from .redelivery import redeliver as run
+    return run(gw, delivery_id, by)

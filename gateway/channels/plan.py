@@ -214,15 +214,29 @@ def _rendering_record(rec: DocumentRecord, rendering: Any, key: str) -> Renderin
     return RenderingRecord.from_rendering(rendering, payload_key=key, size=len(rendering.data), document=rec)
 
 
-def record(s, gw, rec: DocumentRecord, plan: DeliveryPlan, now: datetime, *, fallback_name: str) -> list[int]:
+def _replan(delivery: Delivery, recipient: Partner, plan: DeliveryPlan, now: datetime) -> Delivery:
+    """A pending delivery (an operator's redelivery) takes the new plan's channel and format."""
+    delivery.recipient, delivery.format, delivery.channel = recipient, plan.format, plan.channel
+    delivery.network_id, delivery.print_batch_id = plan.network_id, None
+    delivery.exchange_id, delivery.rendering = None, None
+    delivery.attempts, delivery.next_attempt_at = 0, now
+    return delivery
+
+
+def record(s, gw, rec: DocumentRecord, plan: DeliveryPlan, now: datetime, *, fallback_name: str,
+           delivery: Optional[Delivery] = None) -> list[int]:
     """The delivery of ``rec`` as planned, in the caller's transaction; the outbound exchanges
-    to prompt once it commits."""
+    to prompt once it commits. ``delivery``: an existing pending delivery to record it on (a
+    redelivery) instead of a new one."""
     from ..outbox import follow_document
     recipient = s.get(Partner, plan.recipient_id)
     rec.recipient = s.get(Partner, plan.document_recipient_id or plan.recipient_id)
-    delivery = Delivery.new(rec, recipient, format=plan.format, channel=plan.channel, at=now,
-                            network_id=plan.network_id)
-    s.add(delivery)
+    if delivery is None:
+        delivery = Delivery.new(rec, recipient, format=plan.format, channel=plan.channel, at=now,
+                                network_id=plan.network_id)
+        s.add(delivery)
+    else:
+        _replan(delivery, recipient, plan, now)
     records = [_rendering_record(rec, r, key) for r, key in plan.renderings]
     s.add_all(records)
     if records:

@@ -1,4 +1,4 @@
-"""The REST API (``/api/v1``): partners, exchanges, documents, uploads and retries, in JSON.
+"""The REST API (``/api/v1``): partners, exchanges, documents, uploads, retries and redeliveries, in JSON.
 
 Every route wants a bearer token (``auth.require_token``) except the OpenAPI
 description, which is data (``openapi.yaml``) and lists exactly these routes
@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
 
-from .. import lifecycle
-from ..db import DocumentRecord, Exchange, Partner, StatusError
+from .. import channels, lifecycle
+from ..db import Delivery, DocumentRecord, Exchange, Partner, StatusError
 from ..store.payloads import PayloadTooLarge
 from . import downloads, gateway, params, partner_json, serialise
 from .auth import RECIPIENT, allowed, require_permission, require_token
@@ -230,6 +230,23 @@ def retry_exchange(exchange_id: int) -> Response:
         raise NotFound(f"no exchange {exchange_id}") from None
     with gw.session() as s:
         response = jsonify(serialise.exchange(_get(s, Exchange, exchange_id, "exchange"), detail=True))
+    response.status_code = 202
+    return response
+
+
+@bp.post("/deliveries/<int:delivery_id>/redeliver")
+@require_token
+def redeliver(delivery_id: int) -> Response:
+    """A failed delivery planned again with its recipient's current channel profile (409 when it
+    is not failed)."""
+    require_permission("retry")
+    gw = gateway()
+    try:
+        channels.redeliver(gw, delivery_id, by=g.user.username)
+    except LookupError:
+        raise NotFound(f"no delivery {delivery_id}") from None
+    with gw.session() as s:
+        response = jsonify(serialise.delivery(_get(s, Delivery, delivery_id, "delivery")))
     response.status_code = 202
     return response
 

@@ -1,4 +1,4 @@
-"""The operator pages: what came in and went out, what failed and why, and the retry button.
+"""The operator pages: what came in and went out, what failed and why, and the retry and redeliver buttons.
 
 Server-rendered Jinja2, no JavaScript. Every page wants a logged-in user
 (``auth.login_required``); every POST form carries a CSRF token (the app's
@@ -17,8 +17,9 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from ..db import (CHANNELS, DIRECTIONS, DOCUMENT_STATUSES, Certificate, DocumentRecord, Exchange, Partner,
-                  StatusError, check_login)
+from .. import channels
+from ..db import (CHANNELS, DIRECTIONS, DOCUMENT_STATUSES, Certificate, Delivery, DocumentRecord, Exchange,
+                  Partner, StatusError, check_login)
 from ..db.exchanges import STATUSES as EXCHANGE_STATUSES
 from . import downloads, gateway, params
 from .auth import allowed, current_user, log_in, log_out, login_required, require_permission, safe_next
@@ -239,6 +240,29 @@ def document(document_id: int):
         if doc is None:
             abort(404, f"There is no document {document_id}.")
         return render_template("document.html", doc=doc)
+
+
+@bp.post("/deliveries/<int:delivery_id>/redeliver")
+@login_required
+def redeliver(delivery_id: int):
+    require_permission("retry")
+    gw = gateway()
+    with gw.session() as s:
+        d = s.get(Delivery, delivery_id)
+        if d is None:
+            abort(404, f"There is no delivery {delivery_id}.")
+        document_id = d.document_id
+    try:
+        d = channels.redeliver(gw, delivery_id, by=g.user.username)
+    except LookupError:
+        abort(404, f"There is no delivery {delivery_id}.")
+    except StatusError as e:
+        flash(f"Not redelivered: {e}", "error")
+    else:
+        flash(f"Delivery {delivery_id} planned again: now {d.status}"
+              + (f" ({d.reason})" if d.status == "failed" and d.reason else "") + ".",
+              "error" if d.status == "failed" else "info")
+    return redirect(url_for("pages.document", document_id=document_id))
 
 
 @bp.get("/documents/<int:document_id>/original")

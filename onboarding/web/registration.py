@@ -21,7 +21,7 @@ import logging
 from typing import Any, Optional
 
 import sqlalchemy as sa
-from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
+from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
                    session as cookie, url_for)
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,7 @@ from gateway.web import gateway
 from .. import links, tracking
 from ..enrol import AlreadyUsed, EnrolmentConflict, enrol, release_held
 from ..models import Invitation, Registration
+from . import messages
 from . import registration_form as rf
 from .credentials import fingerprint_of
 
@@ -48,24 +49,8 @@ SESSION_KEY = "onboarding_registrations"          # registrations this browser s
 PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
          b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 
-# What each refused link means to the person holding it: (HTTP status, title, what happened, what to do).
-LINK_PAGES: dict[str, tuple[int, str, str, str]] = {
-    "forged": (404, "This link is not valid",
-               "The link does not read as one of ours: it may have been cut or changed when it was copied.",
-               "Open the link again from the e-mail (the whole of it), or ask us for a new invitation."),
-    "unknown": (404, "This link is not valid",
-                "The invitation this link belongs to no longer exists.",
-                "Ask us for a new invitation."),
-    "expired": (410, "This link has expired",
-                "Registration links are valid for a limited time, and this one's time is up.",
-                "Ask us for a new invitation: reply to the e-mail or write to the address below."),
-    "used": (410, "This link has already been used",
-             "A registration was submitted with this link already; each link registers once.",
-             "If it was you, nothing more is needed: we have your registration. If not, contact us."),
-    "revoked": (410, "This link has been replaced",
-                "A newer invitation was sent to you, which cancelled this link.",
-                "Use the link in the most recent e-mail from us."),
-}
+# Each refused link's HTTP status; its wording is in ``messages`` (``<kind>_title/_what/_todo``).
+LINK_STATUS: dict[str, int] = {"forged": 404, "unknown": 404, "expired": 410, "used": 410, "revoked": 410}
 
 
 def _secret() -> Any:
@@ -77,13 +62,39 @@ def _contact() -> str:
     return gateway().settings.mail_from
 
 
+def page_language(counterparty: Any = None) -> str:
+    """The pages' language: ``?lang=`` when given (the FR/EN switch), else the counterparty's,
+    else the browser's preference; remembered for the request (error pages use it too)."""
+    asked = request.args.get("lang")
+    if asked in messages.LANGUAGES:
+        g.onboarding_lang = asked
+    elif counterparty is not None:
+        g.onboarding_lang = messages.pick(counterparty.language)
+    elif "onboarding_lang" not in g:
+        g.onboarding_lang = request.accept_languages.best_match(messages.LANGUAGES) or messages.DEFAULT
+    return g.onboarding_lang
+
+
+def t(key: str, **values: Any) -> str:
+    """A message of the catalogue in the page's language (templates call it)."""
+    return messages.say(page_language(), key, **values)
+
+
+@bp.context_processor
+def _i18n() -> dict[str, Any]:
+    lang = page_language()
+    return {"t": t, "lang": lang, "other_lang": "en" if lang == "fr" else "fr",
+            "lang_arg": request.args.get("lang") if request.args.get("lang") in messages.LANGUAGES else None}
+
+
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     return render_template(template, contact=_contact(), **context), status
 
 
 def link_refused(kind: str) -> tuple[str, int]:
-    status, title, what, todo = LINK_PAGES.get(kind, LINK_PAGES["forged"])
-    return _page("onboarding/link_refused.html", status, title=title, what=what, todo=todo, kind=kind)
+    kind = kind if kind in LINK_STATUS else "forged"
+    return _page("onboarding/link_refused.html", LINK_STATUS[kind], title=t(f"{kind}_title"),
+                 what=t(f"{kind}_what"), todo=t(f"{kind}_todo"), kind=kind)
 
 
 @bp.after_request
@@ -103,9 +114,7 @@ def _link_error(e: links.LinkError):
 
 @bp.errorhandler(CSRFError)
 def _csrf(e: CSRFError):
-    return _page("onboarding/public_message.html", 400, title="Form refused",
-                 message="The form has expired or did not come from this site. Nothing was saved: go back, "
-                         "reload the page and submit it again.")
+    return _page("onboarding/public_message.html", 400, title=t("csrf_title"), message=t("csrf_message"))
 
 
 @bp.errorhandler(HTTPException)
@@ -120,16 +129,15 @@ def _http(e: HTTPException):
 @bp.errorhandler(Exception)
 def _unexpected(e: Exception):
     log.exception("public onboarding page failed")
-    return _page("onboarding/public_message.html", 500, title="Something went wrong on our side",
-                 message="Nothing was registered. Please try again in a few minutes; if it keeps failing, "
-                         "write to us.")
+    return _page("onboarding/public_message.html", 500, title=t("oops_title"), message=t("oops_message"))
 
 
 # --- registration ----------------------------------------------------------------------------
 
 def _form_context(s, inv: Invitation, token: str, values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
     return {"token": token, "values": values, "errors": errors, "counterparty": inv.counterparty,
-            "invitation": inv, "networks": rf.networks(s), "channels": rf.CHANNEL_LABELS,
+            "invitation": inv, "networks": rf.networks(s),
+            "channels": messages.channel_labels(page_language(inv.counterparty)),
             "formats": rf.FORMAT_LABELS, "attachments": rf.ATTACH_LABELS, "subject_hint": rf.SUBJECT_HINT,
             "min_password": rf.MIN_PORTAL_PASSWORD, "kept": rf.kept_certificate(values)}
 
@@ -140,6 +148,7 @@ def form(token: str):
     with gateway().session() as s:
         inv = links.read_registration_token(s, _secret(), token, now)
         tracking.record_click(s, inv, now)
+        page_language(inv.counterparty)
         return _page("onboarding/register.html", **_form_context(s, inv, token, rf.prefill(inv.counterparty), {}))
 
 
@@ -170,7 +179,8 @@ def submit(token: str):
     with gw.session() as s:
         inv = links.read_registration_token(s, _secret(), token, now)
         tracking.record_registration_started(s, inv, now)
-        checked = rf.check_registration(s, request.form, _files(), now=now, language=inv.counterparty.language)
+        checked = rf.check_registration(s, request.form, _files(), now=now, language=inv.counterparty.language,
+                                        page_language=page_language(inv.counterparty))
         invitation_id = inv.id
     if checked.enrolment is None:
         # Read the link again, after the checks: if a concurrent submit (another tab) enrolled
@@ -196,7 +206,8 @@ def submit(token: str):
     release_held(gw, enrolled.partner_id)
     mine = [r for r in cookie.get(SESSION_KEY, []) if isinstance(r, int)][-4:]
     cookie[SESSION_KEY] = mine + [enrolled.registration_id]
-    return redirect(url_for("register.done", r=enrolled.registration_id), 303)
+    return redirect(url_for("register.done", r=enrolled.registration_id,
+                            lang=request.args.get("lang") if request.args.get("lang") in messages.LANGUAGES else None), 303)
 
 
 @bp.get("/register/done")
@@ -212,13 +223,14 @@ def done():
         reg = s.get(Registration, wanted)
         if reg is None or reg.partner is None:
             abort(404, "This registration is no longer on record.")
+        page_language(reg.counterparty)
         return _page("onboarding/registered.html", **_next_steps(s, reg, gw.settings))
 
 
 def _next_steps(s, reg: Registration, settings: Any) -> dict[str, Any]:
     p: Partner = reg.partner
     out: dict[str, Any] = {"partner": p, "registration": reg, "channel": p.preferred_channel,
-                           "channel_label": rf.CHANNEL_LABELS.get(p.preferred_channel or "", ""),
+                           "channel_label": messages.channel_labels(page_language()).get(p.preferred_channel or "", ""),
                            "settings": (p.channel_settings or {}).get(p.preferred_channel or "", {}),
                            "public_url": settings.public_url}
     identity = s.scalar(sa.select(AS2Identity).where(AS2Identity.active.is_(True)).order_by(AS2Identity.id))
@@ -283,15 +295,23 @@ def terms():
 def optout_form(token: str):
     with gateway().session() as s:
         inv = links.read_optout_token(s, _secret(), token)
+        page_language(inv.counterparty)
         return _page("onboarding/optout.html", token=token, counterparty=inv.counterparty,
                      already=inv.counterparty.opted_out_at is not None)
 
 
 @bp.post("/optout/<token>")
 def optout(token: str):
+    """The confirmation button, or a mail provider's RFC 8058 one-click POST (body
+    ``List-Unsubscribe=One-Click``, no cookie, no CSRF token: the signed token is the
+    credential). The view is exempt from the global CSRF check (``init_app``) so the
+    one-click POST gets through; every other POST is checked here, as before."""
+    if request.form.get("List-Unsubscribe") != "One-Click":
+        current_app.extensions["csrf"].protect()          # raises CSRFError: the human form needs its token
     now = utcnow()
     with gateway().session() as s:
         cp = tracking.record_opt_out(s, _secret(), token, now)
+        page_language(cp)
         return _page("onboarding/optout_done.html", counterparty=cp)
 
 

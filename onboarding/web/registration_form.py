@@ -28,6 +28,7 @@ from gateway.partner_input import as2_name, as2_url
 from ..enrol import RECEIVING_CHANNELS, Enrolment, identifier_owner
 from ..models import Counterparty
 from .credentials import check_certificate, check_public_keys
+from .messages import DEFAULT as DEFAULT_LANGUAGE, say
 
 CHANNEL_LABELS = {
     "email": "By e-mail",
@@ -60,6 +61,17 @@ TEXT_FIELDS = ("name", "siret", "siren", "vat", "gln", "email", "contact_name", 
 MIN_PORTAL_PASSWORD = 10
 _VAT = re.compile(r"[A-Z]{2}[0-9A-Z]{2,13}")
 _PHONE = re.compile(r"\+?[0-9 ().\-/]{6,25}")
+
+
+class Errors(dict):
+    """Field name → message, in the page's language (``say``)."""
+
+    def __init__(self, lang: str = DEFAULT_LANGUAGE):
+        super().__init__()
+        self.lang = lang
+
+    def say(self, key: str, **values: Any) -> str:
+        return say(self.lang, key, **values)
 
 
 @dataclass
@@ -134,7 +146,7 @@ def _check_identifiers(v: dict[str, str], errors: dict[str, str], session: Sessi
         else:
             out.append((identifiers.GLN, gln))
     if not (siret or siren or vat or gln) and not any(k in errors for k in ("siret", "siren", "vat", "gln")):
-        errors["siret"] = "give at least one identifier: SIRET (French companies), VAT number or GLN"
+        errors["siret"] = say(getattr(errors, "lang", DEFAULT_LANGUAGE), "e_identifier")
     # SIRET and GLN name one establishment: another partner holding one is this company registered
     # already. SIREN and VAT name the company, which other establishments share: left off, unless
     # nothing else is left to find it by.
@@ -159,15 +171,16 @@ def _check_identifiers(v: dict[str, str], errors: dict[str, str], session: Sessi
 
 
 def _email(v: dict[str, str], errors: dict[str, str], name: str, what: str, *, required: bool = True) -> str:
+    """``what``: the catalogue key of the "give …" message."""
     value = v[name].strip()
     v[name] = value
     if not value:
         if required:
-            errors[name] = f"give {what}"
+            errors[name] = say(getattr(errors, "lang", DEFAULT_LANGUAGE), what)
         return ""
     problem = identifiers.check_email(value)
     if problem or len(value) > 320:
-        errors[name] = f"{value!r} is not an e-mail address (name@example.com)"
+        errors[name] = say(getattr(errors, "lang", DEFAULT_LANGUAGE), "e_not_email", value=value)
     return value.lower() if value else ""
 
 
@@ -188,7 +201,7 @@ def _profile(channel: str, settings: dict[str, Any], errors: dict[str, str], fie
 def _email_settings(v: dict[str, str], errors: dict[str, str], session: Session, lang: str) -> dict[str, Any]:
     """Addresses (one or more), the subject rule and the attachment of the mails carrying its invoices."""
     if not v["email_to"].strip():
-        errors["email_to"] = "give the address(es) your invoices should be sent to"
+        errors["email_to"] = say(getattr(errors, "lang", DEFAULT_LANGUAGE), "e_email_to")
         return {}
     v["email_subject"] = " ".join(v["email_subject"].split())
     settings: dict[str, Any] = {"to": v["email_to"], "attach": v["email_attach"] or DEFAULT_ATTACH, "lang": lang}
@@ -268,39 +281,40 @@ def _network(v: dict[str, str], errors: dict[str, str], session: Session,
 def _format(v: dict[str, str], errors: dict[str, str], name: str) -> str:
     value = v[name] or DEFAULT_FORMAT
     if value not in FORMAT_LABELS:
-        errors[name] = "choose a format from the list"
+        errors[name] = say(getattr(errors, "lang", DEFAULT_LANGUAGE), "e_format")
     return value
 
 
 def check_registration(session: Session, form: Mapping[str, str], files: Mapping[str, Any], *,
-                       now: datetime, language: str = "fr") -> Checked:
+                       now: datetime, language: str = "fr", page_language: Optional[str] = None) -> Checked:
     """The submitted form, checked; ``enrolment`` is set only when every field is right.
-    ``language``: the counterparty's, for the mails that will carry its invoices."""
+    ``language``: the counterparty's, for the mails that will carry its invoices;
+    ``page_language``: the messages' (the page's; the counterparty's when not given)."""
     v = {name: (form.get(name) or "")[:5000] for name in TEXT_FIELDS}
-    errors: dict[str, str] = {}
+    errors = Errors(page_language or language)
     v["name"] = " ".join(v["name"].split())
     if not v["name"]:
-        errors["name"] = "give your company's name"
+        errors["name"] = errors.say("e_name")
     elif len(v["name"]) > 200:
-        errors["name"] = "a company name has at most 200 characters"
+        errors["name"] = errors.say("e_name_long")
     idents = _check_identifiers(v, errors, session)
-    company_email = _email(v, errors, "email", "your company's e-mail address")
+    company_email = _email(v, errors, "email", "e_company_email")
     if company_email and "email" not in errors and identifier_owner(session, "EM", company_email) is None:
         idents.append(("EM", company_email))            # documents may address it by e-mail (EAS EM)
     v["contact_name"] = " ".join(v["contact_name"].split())
     if not v["contact_name"]:
-        errors["contact_name"] = "give the name of the person we can talk to"
+        errors["contact_name"] = errors.say("e_contact_name")
     elif len(v["contact_name"]) > 200:
-        errors["contact_name"] = "a name has at most 200 characters"
-    contact_email = _email(v, errors, "contact_email", "the contact's e-mail address")
+        errors["contact_name"] = errors.say("e_contact_name_long")
+    contact_email = _email(v, errors, "contact_email", "e_contact_email")
     phone = v["contact_phone"].strip()
     v["contact_phone"] = phone
     if phone and (not _PHONE.fullmatch(phone) or sum(c.isdigit() for c in phone) < 6):
-        errors["contact_phone"] = f"{phone!r} is not a phone number (digits, spaces, + ( ) . - /)"
+        errors["contact_phone"] = errors.say("e_phone", value=phone)
 
     channel = v["channel"]
     if channel not in RECEIVING_CHANNELS:
-        errors["channel"] = "choose how you want to receive your invoices"
+        errors["channel"] = errors.say("e_channel")
     extra: dict[str, Any] = {}
     settings: dict[str, Any] = {}
     fmt: Optional[str] = None
@@ -312,9 +326,9 @@ def check_registration(session: Session, form: Mapping[str, str], files: Mapping
     elif channel == "portal":
         password = form.get("portal_password") or ""
         if len(password) < MIN_PORTAL_PASSWORD:
-            errors["portal_password"] = f"choose a password of at least {MIN_PORTAL_PASSWORD} characters"
+            errors["portal_password"] = errors.say("e_password", n=MIN_PORTAL_PASSWORD)
         elif password != (form.get("portal_password2") or ""):
-            errors["portal_password2"] = "the two passwords differ"
+            errors["portal_password2"] = errors.say("e_password2")
         if contact_email and session.scalar(sa.select(User.id).where(User.username == contact_email)):
             errors["contact_email"] = (f"a portal login {contact_email!r} already exists: "
                                        "give another contact address")
@@ -340,7 +354,7 @@ def check_registration(session: Session, form: Mapping[str, str], files: Mapping
             accepted = [f for f in network.formats or () if f in WRITABLE]
             fmt = accepted[0] if accepted else None
     if form.get("terms") != "yes":
-        errors["terms"] = "accept the terms of use to register"
+        errors["terms"] = errors.say("e_terms")
     if errors:
         return Checked(v, errors)
     enrolment = Enrolment(
