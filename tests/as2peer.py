@@ -170,9 +170,11 @@ class DjangoPyas2Peer:
             s = _SETTINGS_PATCH + s
             s = s.replace("ALLOWED_HOSTS = []", "ALLOWED_HOSTS = ['127.0.0.1', 'localhost']")
             s = s.replace("INSTALLED_APPS = [", "INSTALLED_APPS = [\n    'pyas2',")
-            # MEDIA_ROOT, not PYAS2['DATA_DIR'] (with it every inbound message fails: SuspiciousFileOperation)
+            # MEDIA_ROOT, not PYAS2['DATA_DIR'] (with it every inbound message fails: SuspiciousFileOperation).
+            # SQLite: IMMEDIATE transactions, so the shell sending while the server receives waits for the
+            # lock instead of failing at once with "database is locked" (a read lock upgraded to write).
             s += (f"\nMEDIA_ROOT = BASE_DIR / 'data'\nPYAS2 = {{'MDN_URL': '{self.url}'}}\n"
-                  "DATABASES['default']['OPTIONS'] = {'timeout': 30}\n"
+                  "DATABASES['default']['OPTIONS'] = {'timeout': 30, 'transaction_mode': 'IMMEDIATE'}\n"
                   "LOGGING = {'version': 1, 'disable_existing_loggers': False,"
                   " 'handlers': {'f': {'class': 'logging.FileHandler', 'filename': str(BASE_DIR / 'pyas2.log')}},"
                   " 'loggers': {'pyas2': {'handlers': ['f'], 'level': 'INFO'},"
