@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -22,6 +22,7 @@ from ..db import (CHANNELS, DIRECTIONS, DOCUMENT_STATUSES, Certificate, Delivery
                   Partner, StatusError, check_login)
 from ..db.exchanges import STATUSES as EXCHANGE_STATUSES
 from . import downloads, gateway, params
+from .headers import page_headers
 from .auth import allowed, current_user, log_in, log_out, login_required, require_permission, safe_next
 from .serialise import EXPIRY_WARNING, retryable
 
@@ -32,8 +33,6 @@ _OK = {"processed", "acknowledged", "sent", "delivered", "valid", "routed"}
 _BAD = {"failed", "rejected", "invalid"}
 _WAITING = {"received", "stored", "queued", "sending", "awaiting_mdn", "retrying", "pending",
             "awaiting_ack", "held"}
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
 
 
 # --- template helpers ----------------------------------------------------------------------
@@ -69,14 +68,7 @@ def _helpers() -> dict[str, Any]:
             "retryable": retryable}
 
 
-@bp.after_request
-def _headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
+bp.after_request(page_headers)
 
 
 def _error_page(status: int, title: str, message: str):

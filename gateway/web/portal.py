@@ -26,7 +26,7 @@ import logging
 from typing import Any, Iterable, Optional
 
 import sqlalchemy as sa
-from flask import (Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file,
+from flask import (Blueprint, abort, flash, g, redirect, render_template, request, send_file,
                    url_for)
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -35,7 +35,8 @@ from .. import lifecycle
 from ..db import Delivery, DocumentRecord, Partner, StatusError, check_login, utcnow
 from . import downloads, gateway, params, portal_files, portal_search
 from .auth import RECIPIENT, current_user, log_in, log_out, recipient_required, safe_next
-from .pages import CSP, when
+from .headers import page_headers
+from .pages import when
 
 log = logging.getLogger("edigate.portal")
 
@@ -86,14 +87,7 @@ def _helpers() -> dict[str, Any]:
             "list_url": list_url, "sort_url": sort_url, "formats": portal_files.LABELS, "actions": ACTIONS}
 
 
-@bp.after_request
-def _headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
+bp.after_request(page_headers)
 
 
 def _error_page(status: int, title: str, message: str):

@@ -30,6 +30,7 @@ from werkzeug.routing import BuildError
 
 from gateway.db import AS2Identity, Certificate, Network, Partner, SftpAccount, utcnow
 from gateway.web import gateway
+from gateway.web.headers import page_headers
 
 from .. import links, tracking
 from ..enrol import AlreadyUsed, EnrolmentConflict, enrol, release_held
@@ -42,8 +43,6 @@ log = logging.getLogger("edigate.onboarding.web")
 
 bp = Blueprint("register", __name__)
 
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
 SESSION_KEY = "onboarding_registrations"          # registrations this browser submitted (for /register/done)
 # 43 bytes: the smallest transparent GIF89a, 1×1.
 PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
@@ -99,12 +98,8 @@ def link_refused(kind: str) -> tuple[str, int]:
 
 @bp.after_request
 def _headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers["Referrer-Policy"] = "no-referrer"          # the token is in the URL
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
+    return page_headers(response)
 
 
 @bp.errorhandler(links.LinkError)

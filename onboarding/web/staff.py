@@ -22,7 +22,8 @@ from werkzeug.exceptions import Forbidden, HTTPException
 from gateway.db import utcnow
 from gateway.web import gateway
 from gateway.web.auth import login_required
-from gateway.web.pages import CSP, status_class, when
+from gateway.web.headers import page_headers
+from gateway.web.pages import status_class, when
 
 from .. import campaigns as camp
 from .. import importer, mailing, tracking
@@ -67,14 +68,7 @@ def problem(e: Exception) -> str:
     return text[len(field) + 2:] if field and text.startswith(f"{field}: ") else text
 
 
-@bp.after_request
-def _headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
+bp.after_request(page_headers)
 
 
 def _error_page(status: int, title: str, message: str):
