@@ -13,7 +13,6 @@ trust it); ``auth`` = (user, password) requires AUTH LOGIN/PLAIN.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import ssl
 import tempfile
 import threading
@@ -27,11 +26,7 @@ from typing import Callable, Optional
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.gateway_proc import free_port
 
 
 @dataclass
