@@ -15,6 +15,10 @@ Two things are done differently from a partner at a keyboard, and why:
 * a cut upload, a partial download and a rename under a writer use paramiko's SFTP
   client (closing the connection mid-write is exact there; killing ``sftp`` mid-transfer
   depends on timing).
+
+A second, independent client checks what partners' sync tools do after an upload
+(set the file's times, look it up again, rename server-side): rclone (Debian
+``rclone``) with its default settings and an on-the-fly ``:sftp,…:`` remote.
 """
 from __future__ import annotations
 
@@ -37,16 +41,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.transports.sftp import (Account, Jail, JailError, SftpServer, authorized_key_matches,
                                      ensure_host_key, host_key_fingerprint, host_key_line,
-                                     is_delivered, stale_partial_files)
+                                     is_delivered, is_taken, remove_expired_uploads, stale_partial_files)
 
 LOGGER = "edigate.sftp"
 BANNER = "edigate test server: authorised partners only"
 
 
-def _tool(name: str) -> str:
+def _tool(name: str, package: str = "openssh-client") -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"{name} is not installed: apt-get install openssh-client "
+        pytest.fail(f"{name} is not installed: apt-get install {package} "
                     "(see packaging/debian-packages.txt)")
     return path
 
@@ -163,6 +167,16 @@ class Gateway:
         assert r.returncode != 0, f"sftp should have failed:\n{r.stdout}\n{r.stderr}"
         return r
 
+    def rclone(self, *args: str, user: str = "alice") -> subprocess.CompletedProcess:
+        """``rclone`` with its default transfer settings; ``REMOTE:`` in ``args`` is this server
+        (host key pinned, no rclone config file of the machine's)."""
+        remote = (f":sftp,host=127.0.0.1,port={self.server.port},user={user},"
+                  f"key_file={self.tmp / (user + '_key')},known_hosts_file={self.known_hosts}:")
+        env = dict(os.environ, RCLONE_CONFIG=str(self.tmp / "rclone.conf"))
+        return subprocess.run([_tool("rclone", "rclone"), "-v", *(a.replace("REMOTE:", remote) for a in args)],
+                              cwd=self.local, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=120)
+
     def paramiko(self, user: str = "alice") -> tuple[paramiko.Transport, paramiko.SFTPClient]:
         sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -206,25 +220,42 @@ def test_put_counts_once_with_the_exact_bytes_and_get_returns_them(gw):
     assert gw.uploads == [("alice", "inbound/INV-1.xml", sha(data), gw.root() / "inbound/INV-1.xml")]
     assert (gw.root() / "inbound/INV-1.xml").read_bytes() == data
     assert (gw.local / "back.xml").read_bytes() == data
-    assert "-r--r-----" in r.stdout and "INV-1.xml" in r.stdout     # delivered: read-only
+    assert "-r--------" in r.stdout and "INV-1.xml" in r.stdout     # taken: read-only, kept
     assert gw.downloads == []       # reading back one's own upload is no pickup
     assert BANNER in r.stderr
 
 
-def test_a_delivered_name_is_taken_until_the_gateway_takes_the_file(gw, logs):
+def test_a_taken_upload_is_replaced_only_by_a_new_upload_and_a_counted_one_never(gw, logs):
+    inv = gw.root() / "inbound/INV.xml"
     gw.file("INV.xml", b"first")
     gw.ok("put INV.xml inbound/INV.xml")
-    gw.file("INV.xml", b"second")
-    gw.fails("put INV.xml inbound/INV.xml")         # a delivered file is never overwritten
+    assert is_taken(inv.stat())
+    t, client = gw.paramiko()
+    try:
+        for mode in ("a", "r+", "x"):          # append, modify in place, exclusive create
+            with pytest.raises(IOError):
+                client.open("/inbound/INV.xml", mode)
+    finally:
+        t.close()
+    assert inv.read_bytes() == b"first" and len(gw.uploads) == 1
     assert logs("sftp alice:", "'/inbound/INV.xml' refused: a file of that name was already delivered")
-    assert (gw.root() / "inbound/INV.xml").read_bytes() == b"first"
-    # a gateway whose on_upload takes the file (stores the bytes, removes it) frees the name
-    (gw.root() / "inbound/INV.xml").unlink()
-    take = gw.on_upload
-    gw.server.rules.on_upload = lambda a, rel, path: (take(a, rel, path), path.unlink())
-    gw.ok("put INV.xml inbound/INV.xml\nput INV.xml inbound/INV.xml")
-    assert [h for _, _, h, _ in gw.uploads] == [sha(b"first"), sha(b"second"), sha(b"second")]
-    assert not (gw.root() / "inbound/INV.xml").exists()
+    # a new upload of the same name (fixed-name exports) replaces the taken copy and counts on its own
+    gw.file("INV.xml", b"second")
+    gw.ok("put INV.xml inbound/INV.xml")
+    assert [h for _, _, h, _ in gw.uploads] == [sha(b"first"), sha(b"second")]
+    assert inv.read_bytes() == b"second" and is_taken(inv.stat())
+    # counted but not taken (a stop during on_upload: a rescan must still find it): nothing replaces,
+    # renames or removes it
+    inv.chmod(0o440)
+    gw.file("INV.xml", b"third")
+    gw.fails("put INV.xml inbound/INV.xml")
+    gw.fails("rm inbound/INV.xml")
+    assert logs("sftp alice:", "remove '/inbound/INV.xml' refused: delivered, being taken")
+    assert inv.read_bytes() == b"second" and len(gw.uploads) == 2
+    # once taken, the partner may remove its copy
+    inv.chmod(0o400)
+    gw.ok("rm inbound/INV.xml")
+    assert not inv.exists() and len(gw.uploads) == 2
 
 
 def test_temporary_names_count_only_when_renamed_to_a_final_name(gw):
@@ -238,6 +269,16 @@ def test_temporary_names_count_only_when_renamed_to_a_final_name(gw):
     gw.fails("cd inbound\nrename a.xml z.xml")
     gw.fails("cd inbound\nput a.xml c.FILEPART\nrename c.FILEPART a.xml")
     assert len(gw.uploads) == 2 and (gw.root() / "inbound/c.FILEPART").exists()
+    # ... unless the client asks to replace it (posix-rename): a taken file then gives way
+    new = gw.file("a2.xml", b"<Invoice>2</Invoice>\n")
+    gw.ok("cd inbound\nput a2.xml a.xml.part")
+    t, client = gw.paramiko()
+    try:
+        client.posix_rename("/inbound/a.xml.part", "/inbound/a.xml")
+    finally:
+        t.close()
+    assert [(rel, h) for _, rel, h, _ in gw.uploads][2:] == [("inbound/a.xml", sha(new))]
+    assert (gw.root() / "inbound/a.xml").read_bytes() == new
 
 
 def test_an_upload_the_gateway_refuses_fails_for_the_partner_and_stays(gw, logs):
@@ -291,6 +332,115 @@ def test_a_file_still_being_written_is_not_renamed(gw):
         t.close()
 
 
+# ---------------------------------------------------------------- what clients do after an upload
+# A counted upload stays (read-only, marked taken) so that a client's follow-up calls on it work.
+
+OLD = 1_000_000_000         # a file's modification time from long ago (2001), as a client preserves it
+
+
+def test_put_preserving_times_then_chmod_counts_once_and_never_makes_it_writable(gw, logs):
+    """``put -p`` sets times and mode on the open handle before its close; ``chmod`` then sends
+    SETSTAT on the path of the counted file, as rclone, WinSCP and FileZilla do after a close."""
+    data = gw.file("P.xml", b"<Invoice>p</Invoice>\n")
+    os.utime(gw.local / "P.xml", (OLD, OLD))
+    r = gw.ok("cd inbound\nput -p P.xml\nchmod 444 P.xml\nls -l P.xml")
+    assert "-r--------" in r.stdout and "2001" in r.stdout
+    assert [(u, rel, h) for u, rel, h, _ in gw.uploads] == [("alice", "inbound/P.xml", sha(data))]
+    kept = gw.root() / "inbound/P.xml"
+    assert kept.read_bytes() == data and kept.stat().st_mtime == OLD and is_taken(kept.stat())
+    gw.fails("chmod 644 inbound/P.xml")
+    assert logs("sftp alice:", "setstat '/inbound/P.xml' refused: already delivered: it stays read-only")
+    assert is_taken(kept.stat()) and len(gw.uploads) == 1
+
+
+def test_rename_from_a_temporary_name_counts_once_and_the_file_answers_after(gw, logs):
+    data = gw.file("R.xml", b"<Invoice>r</Invoice>\n")
+    r = gw.ok("cd inbound\nput R.xml R.xml.tmp\nrename R.xml.tmp R.xml\nls -l R.xml\nchmod 440 R.xml\n"
+              "get R.xml back.xml")
+    assert "-r--------" in r.stdout
+    assert [(rel, h) for _, rel, h, _ in gw.uploads] == [("inbound/R.xml", sha(data))]
+    assert (gw.local / "back.xml").read_bytes() == data
+    assert not (gw.root() / "inbound/R.xml.tmp").exists()
+    gw.fails("cd inbound\nrename R.xml S.xml")          # a counted file is never renamed
+    assert logs("sftp alice:", "rename '/inbound/R.xml' refused: already delivered")
+    assert (gw.root() / "inbound/R.xml").read_bytes() == data and len(gw.uploads) == 1
+
+
+def test_times_set_on_a_counted_upload_by_path_or_handle_are_applied(gw):
+    data = gw.file("T.xml", b"<t/>")
+    gw.ok("put T.xml inbound/T.xml")
+    kept = gw.root() / "inbound/T.xml"
+    (gw.root() / "outbound/O.xml").write_bytes(b"<o/>")
+    t, client = gw.paramiko()
+    try:
+        client.utime("/inbound/T.xml", (OLD, OLD + 1))                  # SETSTAT
+        assert client.stat("/inbound/T.xml").st_mtime == OLD + 1
+        with client.open("/inbound/T.xml", "r") as f:                   # FSETSTAT on a read handle
+            f.utime((OLD + 2, OLD + 2))
+            f.chmod(0o444)
+            with pytest.raises(IOError):
+                f.chmod(0o640)
+            with pytest.raises(IOError):
+                f.truncate(0)
+            assert f.read() == data
+        with client.open("/outbound/O.xml", "r") as f:                  # what we placed is ours
+            with pytest.raises(IOError):
+                f.utime((OLD, OLD))
+    finally:
+        t.close()
+    assert kept.read_bytes() == data and kept.stat().st_mtime == OLD + 2 and is_taken(kept.stat())
+    assert (gw.root() / "outbound/O.xml").stat().st_mtime > OLD
+    assert len(gw.uploads) == 1
+
+
+def test_rclone_with_default_settings_reports_success_and_counts_each_file_once(gw):
+    """rclone sets each file's modification time after its upload (SETSTAT), reads it back,
+    and compares sizes and times on its next run; a server-side move is a rename, then a
+    lookup of the new name."""
+    batch = gw.local / "batch"
+    batch.mkdir()
+    files = {f"B-{i}.xml": random.Random(i).randbytes(1000 * (i + 1)) for i in range(3)}
+    for name, data in files.items():
+        (batch / name).write_bytes(data)
+        os.utime(batch / name, (OLD, OLD))
+    expected = sorted((f"inbound/{n}", sha(d)) for n, d in files.items())
+
+    def succeeded(r: subprocess.CompletedProcess) -> None:
+        assert r.returncode == 0 and "ERROR" not in r.stderr, f"rclone failed ({r.returncode}):\n{r.stderr}"
+
+    succeeded(gw.rclone("copy", "batch", "REMOTE:inbound"))
+    assert sorted((rel, h) for _, rel, h, _ in gw.uploads) == expected
+    for name, data in files.items():
+        kept = gw.root() / "inbound" / name
+        assert kept.read_bytes() == data and kept.stat().st_mtime == OLD and is_taken(kept.stat())
+    succeeded(gw.rclone("copy", "batch", "REMOTE:inbound"))        # again: nothing to send
+    assert len(gw.uploads) == 3
+
+    one = gw.file("one.xml", b"<Invoice>one</Invoice>\n")
+    succeeded(gw.rclone("copyto", "one.xml", "REMOTE:inbound/ONE.xml"))
+    succeeded(gw.rclone("copyto", "one.xml", "REMOTE:inbound/TWO.xml.tmp"))
+    assert len(gw.uploads) == 4                                     # a temporary name does not count
+    succeeded(gw.rclone("moveto", "REMOTE:inbound/TWO.xml.tmp", "REMOTE:inbound/TWO.xml"))
+    assert sorted((rel, h) for _, rel, h, _ in gw.uploads) == sorted(
+        expected + [("inbound/ONE.xml", sha(one)), ("inbound/TWO.xml", sha(one))])
+    assert not (gw.root() / "inbound/TWO.xml.tmp").exists()
+
+
+def test_taken_uploads_are_removed_after_their_grace_and_nothing_else(gw):
+    inbound = gw.root() / "inbound"
+    gw.file("K.xml", b"<k/>")
+    gw.ok("cd inbound\nput K.xml\nput K.xml cut.part")
+    counted = inbound / "C.xml"         # counted, on_upload cut short by a crash: for the rescan
+    counted.write_bytes(b"<c/>")
+    counted.chmod(0o440)
+    assert remove_expired_uploads(gw.root(), 600) == []
+    assert remove_expired_uploads(gw.root(), 600, now=time.time() + 601) == [inbound / "K.xml"]
+    assert sorted(p.name for p in inbound.iterdir()) == ["C.xml", "cut.part"]
+    gw.ok("cd inbound\nput K.xml")     # the name is free again; the new file has its own grace
+    assert remove_expired_uploads(gw.root(), 600, now=time.time() + 1) == []
+    assert [rel for _, rel, _, _ in gw.uploads] == ["inbound/K.xml", "inbound/K.xml"]
+
+
 def test_uploads_over_the_size_limit_fail(tmp_path):
     g = Gateway(tmp_path, max_upload_bytes=10_000)
     try:
@@ -313,7 +463,7 @@ def test_rm_mkdir_and_rename_only_where_allowed(gw, logs):
     assert not (gw.root() / "inbound/t.part").exists() and not (gw.root() / "inbound/empty").exists()
 
     refusals = [
-        ("cd inbound\nrm sub/f.xml", "remove '/inbound/sub/f.xml' refused: already delivered"),
+        ("cd inbound\nrename sub/f.xml sub/g.xml", "rename '/inbound/sub/f.xml' refused: already delivered"),
         ("mkdir /top", "mkdir '/top' refused"),
         ("mkdir outbound/x", "mkdir '/outbound/x' refused"),
         ("rmdir inbound", "rmdir '/inbound' refused"),

@@ -4,7 +4,7 @@ Rules (anything else: ``SFTP_PERMISSION_DENIED`` and a log line on ``edigate.sft
 
 * ``/`` lists ``inbound`` and ``outbound`` only; nothing can be written there.
 * ``inbound/``: upload, read back, list, ``mkdir``/``rmdir``, ``rename`` within it, and
-  ``rm`` of files not yet delivered (partial or temporary ones).
+  ``rm`` of files not delivered (partial or temporary ones) or already taken (below).
 * ``outbound/``: read, list, ``rm`` (the partner acknowledges a pickup). No uploads,
   unless ``Account.may_write_outbound``. Temporary names there (a file we are still
   writing) are invisible to partners.
@@ -15,32 +15,47 @@ When an upload counts: on the client's close of a file written in ``inbound/`` w
 name is final (not ``.x``, ``x.part``, ``x.tmp``, ``x.filepart``: configurable), or
 when a file with a temporary name is renamed to a final one. Then the file is
 fsynced and marked delivered (mode 0440: no longer writable, removable or
-renamable by the partner; reusing its name fails until the gateway removes it),
-then ``on_upload(account, relative_path, absolute_path)`` runs; only if it returns
-is the client told OK. If it raises, the client's close (or rename, which is
-undone) fails, the mark is taken off, and the file stays for the partner to retry
-or remove. A session that ends without closing a file never counts it: the partial
-file stays writable until ``stale_partial_files`` finds it. So after a crash,
-``is_delivered(os.lstat(f))`` tells a whole file whose ``on_upload`` may not have
-finished (take it) from a cut upload (never take it).
+renamable by the partner), then ``on_upload(account, relative_path, absolute_path)``
+runs; only if it returns is the client told OK, and the file is marked taken (mode
+0400). If it raises, the client's close (or rename, which is undone) fails, the mark
+is taken off, and the file stays for the partner to retry or remove. A session that
+ends without closing a file never counts it: the partial file stays writable until
+``stale_partial_files`` finds it. So after a crash, ``os.lstat(f)`` tells a whole
+file whose ``on_upload`` may not have finished (``is_delivered`` and not
+``is_taken``: take it), one already taken (``is_taken``: leave it) and a cut upload
+(not delivered: never take it).
+
+A taken file stays in ``inbound/``, read-only, because clients follow an upload
+with more calls on it: they set its times (rclone, WinSCP, FileZilla by default),
+stat it, or rename it from a temporary name and then look it up; a file that
+vanished makes them report the upload as failed and send it again. So on a
+delivered file ``stat``/``get`` work, ``setstat``/``fsetstat`` apply times and
+accept modes that grant no write (ignored), while size, owner and write-granting
+modes are refused. It is never renamed. Once taken, it is the partner's copy of
+what the gateway already has: ``rm`` removes it, and a new upload of the same name
+(create and truncate, or a ``posix-rename`` from a temporary name) replaces it and
+counts on its own (the gateway de-duplicates identical content); appending to it
+or opening it with ``O_EXCL`` fails. Left alone, ``remove_expired_uploads``
+removes it once its grace period has passed (the gateway's periodic sweep).
 
 ``on_upload`` runs in the session's thread while the client waits for its answer:
-it should take the bytes (store them durably, enqueue work) and return. The file
-stays, read-only, unless ``on_upload`` deletes it (which frees the name for the
-partner's next upload; the transport never deletes an upload itself).
+it should take the bytes (store them durably, enqueue work) and return, leaving the
+file in place (the transport marks it taken).
 """
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import os
 import stat
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Iterator, Optional, Sequence, Union
 
 from paramiko import SFTPAttributes, SFTPHandle, SFTPServer, SFTPServerInterface
 from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_PERMISSION_DENIED
@@ -60,14 +75,44 @@ DEFAULT_TEMPORARY_SUFFIXES: tuple[str, ...] = (".part", ".tmp", ".filepart")
 
 _NEW_FILE_MODE = 0o640
 _NEW_DIR_MODE = 0o750
-_DELIVERED_MODE = 0o440
+_DELIVERED_MODE = 0o440     # counted: on_upload running, or cut short by a crash
+_TAKEN_MODE = 0o400         # on_upload returned: the gateway has it
 
 
 def is_delivered(st: os.stat_result) -> bool:
     """A regular file the partner finished uploading (closed, or renamed to a final name), so
     counted, or being counted: the server makes it read-only before calling ``on_upload``.
-    A rescan after a crash takes these; a cut upload (never closed) stays writable."""
+    A cut upload (never closed) stays writable."""
     return stat.S_ISREG(st.st_mode) and not st.st_mode & 0o200
+
+
+def is_taken(st: os.stat_result) -> bool:
+    """A delivered file whose ``on_upload`` returned: a rescan after a crash leaves it alone
+    (a delivered file that is not taken is one to take again)."""
+    return is_delivered(st) and stat.S_IMODE(st.st_mode) == _TAKEN_MODE
+
+
+def mark_taken(path: Union[str, os.PathLike, int]) -> None:
+    """Mark a delivered file (path or open descriptor) taken, after its ``on_upload`` returned.
+    Not fsynced: should the mark be lost, a rescan takes the file again, which the gateway
+    de-duplicates."""
+    if isinstance(path, int):
+        os.fchmod(path, _TAKEN_MODE)
+    else:
+        os.chmod(path, _TAKEN_MODE)
+
+
+@contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on a directory: sessions replacing or removing a taken upload and
+    the sweep removing expired ones (possibly another process) take turns, so a sweep never
+    unlinks a new upload that took the name between its check and its unlink."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)        # releases the lock
 
 
 @dataclass
@@ -128,6 +173,33 @@ def stale_partial_files(root: Union[str, os.PathLike], older_than: Union[float, 
     return sorted(out)
 
 
+def remove_expired_uploads(root: Union[str, os.PathLike], older_than: Union[float, timedelta], *,
+                           now: Optional[float] = None) -> list[Path]:
+    """Remove the taken uploads under ``root/inbound`` kept for ``older_than`` seconds; the
+    removed paths. The clock is the file's ctime: set when it was marked taken, moved on by a
+    partner setting its times (which the partner cannot set back). Links are ignored."""
+    if isinstance(older_than, timedelta):
+        older_than = older_than.total_seconds()
+    limit = (time.time() if now is None else now) - older_than
+    removed = []
+    for dirpath, _dirs, files in os.walk(Path(root) / INBOUND, followlinks=False):
+        for name in sorted(files):
+            p = Path(dirpath, name)
+            st = _lstat(p)
+            if st is None or not is_taken(st) or st.st_ctime > limit:
+                continue
+            try:
+                with _directory_lock(p.parent):
+                    st = _lstat(p)          # again, now that no session can replace it
+                    if st is None or not is_taken(st) or st.st_ctime > limit:
+                        continue
+                    os.unlink(p)
+            except FileNotFoundError:
+                continue
+            removed.append(p)
+    return sorted(removed)
+
+
 def _lstat(p: Path) -> Optional[os.stat_result]:
     try:
         return os.lstat(p)
@@ -186,7 +258,7 @@ class PartnerFilesystem(SFTPServerInterface):
                 return self._deny("upload", path, "uploads go to /inbound")
             st = _lstat(p.real)
             if st is not None and p.area == INBOUND and is_delivered(st):
-                return self._deny("upload", path, "a file of that name was already delivered")
+                return self._replace(p, path, flags)
         else:
             if not self._visible(p) or len(p.parts) < 2:
                 return self._deny("read", path, "outside /inbound and /outbound")
@@ -198,11 +270,33 @@ class PartnerFilesystem(SFTPServerInterface):
             if e.errno == errno.ELOOP:
                 return self._deny("open", path, "symlink")
             return SFTPServer.convert_errno(e.errno)
+        return self._handle(p, fd, flags, writing)
+
+    def _handle(self, p: JailPath, fd: int, flags: int, writing: bool):
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
             return SFTP_FAILURE if stat.S_ISDIR(st.st_mode) else SFTP_NO_SUCH_FILE
         return FileHandle(self, p, fd, flags, writing, st.st_size)
+
+    def _replace(self, p: JailPath, path, flags: int):
+        """A new upload (create and truncate) to the name of a taken file: the old one goes, the
+        new one is a new file. Anything else on a delivered file would change what was counted."""
+        new_upload = flags & os.O_CREAT and flags & os.O_TRUNC and not flags & (os.O_EXCL | os.O_APPEND)
+        with _directory_lock(p.real.parent):
+            st = _lstat(p.real)
+            if st is not None and is_delivered(st):
+                if not new_upload or not is_taken(st):
+                    return self._deny("upload", path, "a file of that name was already delivered"
+                                      + ("" if new_upload else " (only a new upload may replace it)"))
+                os.unlink(p.real)
+                log.info("sftp %s: %s replaces the taken upload of that name",
+                         self.account.username, p.virtual)
+            try:
+                fd = os.open(p.real, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, _NEW_FILE_MODE)
+            except OSError as e:
+                return SFTPServer.convert_errno(e.errno)
+        return self._handle(p, fd, flags, True)
 
     def upload_closed(self, p: JailPath, fd: int) -> int:
         """The client closed a file it wrote: make it durable, and count it if its name is final."""
@@ -237,6 +331,10 @@ class PartnerFilesystem(SFTPServerInterface):
             except OSError:
                 pass
             return SFTP_FAILURE
+        try:
+            mark_taken(fd)
+        except OSError as e:        # still delivered: a rescan takes it again, de-duplicated
+            log.error("sftp %s: could not mark %s taken: %s", user, p.virtual, e)
         log.info("sftp %s: upload complete: %s", user, p.virtual)
         return SFTP_OK
 
@@ -263,10 +361,15 @@ class PartnerFilesystem(SFTPServerInterface):
             return SFTP_NO_SUCH_FILE
         if not stat.S_ISREG(st.st_mode):
             return SFTP_FAILURE
-        if p.area == INBOUND and is_delivered(st):
-            return self._deny("remove", path, "already delivered")
         try:
-            os.unlink(p.real)
+            if p.area == INBOUND and is_delivered(st):
+                with _directory_lock(p.real.parent):
+                    st = _lstat(p.real)
+                    if st is not None and is_delivered(st) and not is_taken(st):
+                        return self._deny("remove", path, "delivered, being taken")
+                    os.unlink(p.real)
+            else:
+                os.unlink(p.real)
         except OSError as e:
             return SFTPServer.convert_errno(e.errno)
         log.info("sftp %s: removed %s", self.account.username, p.virtual)
@@ -297,17 +400,17 @@ class PartnerFilesystem(SFTPServerInterface):
         if self.rules.being_written(old.real):
             log.warning("sftp %s: rename %r refused: still being written", self.account.username, oldpath)
             return SFTP_FAILURE
-        with self.rules.lock:       # no two sessions race for the same target name
-            target = _lstat(new.real)
-            if target is not None:
-                if not overwrite or not stat.S_ISREG(target.st_mode):
-                    return SFTP_FAILURE
-                if new.area == INBOUND and is_delivered(target):
-                    return self._deny("rename", newpath, "a file of that name was already delivered")
-            try:
+        try:    # no two sessions race for the same target name, nor a sweep for a taken one
+            with self.rules.lock, _directory_lock(new.real.parent):
+                target = _lstat(new.real)
+                if target is not None:
+                    if not overwrite or not stat.S_ISREG(target.st_mode):
+                        return SFTP_FAILURE
+                    if new.area == INBOUND and is_delivered(target) and not is_taken(target):
+                        return self._deny("rename", newpath, "a file of that name was already delivered")
                 os.rename(old.real, new.real)
-            except OSError as e:
-                return SFTPServer.convert_errno(e.errno)
+        except OSError as e:
+            return SFTPServer.convert_errno(e.errno)
         counts = (new.area == INBOUND and stat.S_ISREG(st.st_mode)
                   and self.rules.is_temporary(old.name) and not self.rules.is_temporary(new.name))
         if not counts:
@@ -405,17 +508,19 @@ class PartnerFilesystem(SFTPServerInterface):
         st = _lstat(p.real)
         if not self._writable(p):
             return self._deny("setstat", path, "attributes only of uploads in /inbound")
-        if st is not None and p.area == INBOUND and is_delivered(st):
-            return self._deny("setstat", path, "already delivered")
         if st is None:
             return SFTP_NO_SUCH_FILE
-        return self.set_attributes(path, attr, p.real)
+        delivered = p.area == INBOUND and is_delivered(st)
+        return self.set_attributes(path, attr, p.real, delivered=delivered)
 
-    def set_attributes(self, path, attr: SFTPAttributes, target) -> int:
+    def set_attributes(self, path, attr: SFTPAttributes, target, *, delivered: bool = False) -> int:
         """Times are applied; permissions ignored (they mark delivered files); size and
-        owner refused."""
+        owner refused. On a delivered file a mode granting write is refused too: it cannot
+        become writable, and a client asking for that means to change it."""
         if attr._flags & (attr.FLAG_SIZE | attr.FLAG_UIDGID):
             return self._deny("setstat", path, "size or owner change")
+        if delivered and attr._flags & attr.FLAG_PERMISSIONS and attr.st_mode & 0o222:
+            return self._deny("setstat", path, "already delivered: it stays read-only")
         if attr._flags & attr.FLAG_AMTIME:
             try:
                 os.utime(target, (attr.st_atime, attr.st_mtime))
@@ -502,9 +607,11 @@ class FileHandle(SFTPHandle):
     def chattr(self, attr):
         if self.fd is None:
             return SFTP_FAILURE
-        if not self.writing:
-            return self.fs._deny("fsetstat", self.p.virtual, "attributes only of files being uploaded")
-        return self.fs.set_attributes(self.p.virtual, attr, self.fd)
+        if self.writing:
+            return self.fs.set_attributes(self.p.virtual, attr, self.fd)
+        if self.p.area == INBOUND and is_delivered(os.fstat(self.fd)):     # one's own upload, read
+            return self.fs.set_attributes(self.p.virtual, attr, self.fd, delivered=True)
+        return self.fs._deny("fsetstat", self.p.virtual, "attributes only of files being uploaded")
 
     def finish(self) -> int:
         fd, self.fd = self.fd, None

@@ -62,7 +62,8 @@ class SftpServer:
 
     ``host_key``: from ``ensure_host_key``. ``authenticate``: see ``Authenticate``.
     ``on_upload(account, relative_path, absolute_path)``: a complete upload in
-    ``inbound/``; raise to refuse it (the partner's close or rename fails).
+    ``inbound/``; raise to refuse it (the partner's close or rename fails); leave the file
+    where it is (it is kept, read-only, for the client's follow-up calls: ``filesystem.py``).
     ``on_download(account, relative_path)``: a file of ``outbound/`` was read to its end
     and closed. ``on_remove(account, relative_path)``: the partner removed a file of
     ``outbound/``. The last two are notices (the partner's operation stands, a failing
