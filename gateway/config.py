@@ -16,6 +16,7 @@ volume). Nothing here runs at import: call ``load_settings()``.
 | EDIGATE_HOST | 127.0.0.1 | address the web app (AS2, API, pages) listens on |
 | EDIGATE_HTTP_PORT | 8080 | its port |
 | EDIGATE_SFTP_PORT | 2222 | the SFTP server's port |
+| EDIGATE_SFTP_UPLOAD_GRACE_MINUTES | 10 | how long a taken upload stays (read-only) in the partner's ``inbound/`` for its client's follow-up calls before the sweep removes it |
 | EDIGATE_PUBLIC_URL | http://<host>:<port> | the base URL partners reach us at (async MDN URL…) |
 | EDIGATE_SMTP_URL | smtp://127.0.0.1:25 | outgoing mail: ``smtp://[user:password@]host[:port][?starttls=…]`` (required, optional or off), ``smtps://`` for implicit TLS |
 | EDIGATE_MAIL_FROM | edigate@localhost | the sender address of the mail we send |
@@ -57,6 +58,7 @@ class Settings:
     mail_rate_per_minute: int = 600
     default_channel: str = "paper"
     paper_batch_hours: float = 24.0
+    sftp_upload_grace_minutes: float = 10.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -122,6 +124,8 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         mail_rate_per_minute=_positive(get("MAIL_RATE") or "600", PREFIX + "MAIL_RATE"),
         default_channel=_one_of(get("DEFAULT_CHANNEL") or "paper", ("paper", "email"), PREFIX + "DEFAULT_CHANNEL"),
         paper_batch_hours=_hours(get("PAPER_BATCH_HOURS") or "24", PREFIX + "PAPER_BATCH_HOURS"),
+        sftp_upload_grace_minutes=_minutes(get("SFTP_UPLOAD_GRACE_MINUTES") or "10",
+                                           PREFIX + "SFTP_UPLOAD_GRACE_MINUTES"),
     )
 
 
@@ -142,6 +146,16 @@ def _hours(text: str, name: str) -> float:
         n = -1.0
     if not 0 <= n < 24 * 366:
         raise ConfigError(f"{name}={text!r}: expected a number of hours (0: never)")
+    return n
+
+
+def _minutes(text: str, name: str) -> float:
+    try:
+        n = float(text)
+    except ValueError:
+        n = -1.0
+    if not 0 <= n <= 24 * 60:
+        raise ConfigError(f"{name}={text!r}: expected a number of minutes (0 to 1440)")
     return n
 
 

@@ -156,7 +156,9 @@ class Jobs:
             self._poll_sftp(remote_id)
             counts["sftp_polls"] += 1
         from .sftp_inbox import SftpInbox
-        counts["sftp_partials_removed"] = len(SftpInbox(self.gateway).sweep_partials())
+        sftp_inbox = SftpInbox(self.gateway)
+        counts["sftp_partials_removed"] = len(sftp_inbox.sweep_partials())
+        counts["sftp_taken_removed"] = len(sftp_inbox.sweep_taken())
         counts["rerouted"] = self._reroute_watch.run(self.gateway, now)
         from .channels import paper
         counts.update(paper.sweep(self.gateway, now))

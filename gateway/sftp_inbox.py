@@ -4,10 +4,18 @@ pickups settling deliveries.
 A partner's root is ``<home>/sftp/<username>/`` with ``inbound/`` (it uploads)
 and ``outbound/`` (it picks up). A complete upload (closed, or renamed from a
 temporary name) is stored durably and recorded as an acknowledged exchange
-before the partner's ``close`` returns; only then is the file removed from
-``inbound/`` (what a partner sees vanish has been taken). The idempotency key
-is the account, the path and the content's SHA-256, so a file seen again after
-a restart (stored, not yet removed) becomes nothing new.
+before the partner's ``close`` (or ``rename``) returns. The file then stays in
+``inbound/``, read-only and marked taken, for ``EDIGATE_SFTP_UPLOAD_GRACE_MINUTES``
+(10): clients follow an upload with calls on it (set its times, stat it, look it
+up after a rename) and report a failure if it vanished. The periodic sweep
+removes it after that; the partner may remove it, or replace it with a new
+upload of the same name, sooner.
+
+Restarts: the idempotency key is the account, the path and the content's
+SHA-256, so a file taken twice becomes nothing new. ``rescan`` at start takes
+only files counted but not marked taken (a stop between the transport's
+"delivered" mark and the record); taken files lying in ``inbound/`` during
+their grace period are left alone.
 """
 from __future__ import annotations
 
@@ -26,12 +34,13 @@ from .inbox import DuplicateUpload, receive_file
 from .outbox import follow_document
 from .store.fsync import fsync_dir
 from .transports.sftp import (HOST_KEY_FILENAME, Account, SftpServer, authorized_key_matches, ensure_host_key,
-                              is_delivered, stale_partial_files)
+                              is_delivered, is_taken, mark_taken, remove_expired_uploads, stale_partial_files)
 
 log = logging.getLogger("edigate.sftp")
 
 TEMPORARY_SUFFIXES = (".part", ".tmp", ".filepart")
 PARTIAL_UPLOAD_MAX_AGE = timedelta(hours=24)
+DEFAULT_UPLOAD_GRACE = timedelta(minutes=10)    # settings.sftp_upload_grace_minutes
 
 
 def accounts_root(gw) -> Path:
@@ -69,7 +78,8 @@ class SftpInbox:
 
     # --- uploads ---------------------------------------------------------------------
     def on_upload(self, account: Account, relative_path: str, absolute_path: Path) -> None:
-        """Store, record, then remove the file. Raising makes the partner's close fail."""
+        """Store and record the file, leaving it in place (the transport marks it taken; the
+        sweep removes it after the grace period). Raising makes the partner's close fail."""
         data = Path(absolute_path).read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         _, partner_id = account.ref
@@ -81,11 +91,11 @@ class SftpInbox:
         except DuplicateUpload as dup:
             log.info("SFTP upload %s/%s: already received as exchange %s", account.username, relative_path,
                      dup.exchange_id)
-        os.unlink(absolute_path)
 
     def rescan(self) -> int:
-        """Complete files left in ``inbound/`` by a stop between storing and removing (or before
-        storing: the partner's close then failed, but the file is whole): take them now."""
+        """Complete files a stopped process counted but did not mark taken (it stopped during
+        ``on_upload``: the partner's close then failed, but the file is whole): take them now,
+        and mark them. Taken files, kept for their grace period, are not read again."""
         n = 0
         if not self.root.is_dir():
             return 0
@@ -97,12 +107,34 @@ class SftpInbox:
                 continue
             for path in sorted(inbound.rglob("*")):
                 if not path.is_file() or path.is_symlink() or path.name.startswith(".") \
-                        or path.name.endswith(TEMPORARY_SUFFIXES) or not is_delivered(os.lstat(path)):
-                    continue        # the server marks a complete upload; a cut one is never taken
+                        or path.name.endswith(TEMPORARY_SUFFIXES):
+                    continue
+                st = os.lstat(path)
+                if not is_delivered(st) or is_taken(st):
+                    continue        # a cut upload is never taken, a taken one not twice
                 acc = Account(username=username, root=self.root / username, ref=ref)
                 self.on_upload(acc, str(path.relative_to(self.root / username)), path)
+                mark_taken(path)
                 n += 1
         return n
+
+    def upload_grace(self) -> timedelta:
+        minutes = getattr(self.gw.settings, "sftp_upload_grace_minutes", None)
+        return DEFAULT_UPLOAD_GRACE if minutes is None else timedelta(minutes=minutes)
+
+    def sweep_taken(self, older_than: Optional[timedelta] = None, *,
+                    now: Optional[float] = None) -> list[Path]:
+        """Remove taken uploads kept in ``inbound/`` for ``older_than`` (default: the grace
+        setting): the gateway has them; their clients' follow-up calls are long over."""
+        older_than = self.upload_grace() if older_than is None else older_than
+        removed = []
+        if not self.root.is_dir():
+            return removed
+        for account_root in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.is_symlink()):
+            for path in remove_expired_uploads(account_root, older_than, now=now):
+                log.info("SFTP: removed taken upload %s (kept for %s)", path, older_than)
+                removed.append(path)
+        return removed
 
     def sweep_partials(self, older_than: timedelta = PARTIAL_UPLOAD_MAX_AGE, *,
                        now: Optional[float] = None) -> list[Path]:

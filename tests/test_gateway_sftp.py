@@ -6,16 +6,24 @@
   UBL on a real OpenSSH sshd of a buyer we push to.
 * We poll that sshd: a file left there for us is recorded and removed; the same
   file fetched again (a delete cut short) records nothing new.
+* What partners' clients do right after an upload works, and each file is
+  recorded once: OpenSSH ``put -p`` then ``chmod``, an upload under a temporary
+  name renamed and looked up again, and rclone with its default settings (it
+  sets the times after the upload, and moves server-side by rename + lookup).
 * Faults: an upload cut mid-way leaves nothing processed; a server killed and
-  restarted with a stored-but-not-removed upload processes it once.
+  restarted takes a counted-but-unrecorded upload once, and leaves alone the
+  taken uploads kept in ``inbound/`` for their grace period (the sweep removes
+  those later).
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import socket
 import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,10 +31,11 @@ import paramiko
 import pytest
 import sqlalchemy as sa
 
+from gateway.config import ConfigError, load_settings
 from gateway.db import Exchange, SftpAccount, SftpRemote
 from gateway.formats import read_document, write_document
 from gateway.model import Identifier
-from gateway.transports.sftp import HOST_KEY_FILENAME, ensure_host_key, host_key_line
+from gateway.transports.sftp import HOST_KEY_FILENAME, ensure_host_key, host_key_line, is_taken
 
 from .gateway_proc import GatewayProcess, setup_records, wait_for
 from .invoice_builder import build_invoice
@@ -99,8 +108,25 @@ def _sftp(w, user: str, commands: str, cwd: Path) -> subprocess.CompletedProcess
         cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
 
 
+def _rclone(w, user: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """rclone with its default transfer settings; ``REMOTE:`` in ``args`` is our server."""
+    if shutil.which("rclone") is None:
+        pytest.fail("rclone is not installed: apt-get install rclone (see packaging/debian-packages.txt)")
+    remote = (f":sftp,host=127.0.0.1,port={w.server.sftp_port},user={user},key_file={w.keys / user},"
+              f"known_hosts_file={w.known}:")
+    return subprocess.run(["rclone", "-v", *(a.replace("REMOTE:", remote) for a in args)], cwd=cwd,
+                          env=dict(os.environ, RCLONE_CONFIG=str(w.work / "rclone.conf")),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+
 def _exchanges(w, **filters) -> list[dict]:
     return w.server.api("/exchanges", **filters)["items"]
+
+
+def _recorded(w, filename: str) -> list[str]:
+    """The content hashes of the inbound SFTP exchanges recorded under ``filename``."""
+    return [e["content_sha256"] for e in _exchanges(w, direction="in", channel="sftp", limit=500)
+            if e["filename"] == filename]
 
 
 @pytest.fixture
@@ -112,9 +138,10 @@ def test_sftp_upload_routed_to_a_pickup_buyer(w, tmp_path):
     ubl = _ubl("SFTP-0001", PICKUP_GLN)
     (tmp_path / "SFTP-0001.xml").write_bytes(ubl)
     r = _sftp(w, "supplier", "put SFTP-0001.xml inbound/.SFTP-0001.xml.part\n"
-                             "rename inbound/.SFTP-0001.xml.part inbound/SFTP-0001.xml\nls inbound", tmp_path)
+                             "rename inbound/.SFTP-0001.xml.part inbound/SFTP-0001.xml\n"
+                             "ls -l inbound/SFTP-0001.xml", tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "SFTP-0001.xml" not in r.stdout.split("ls inbound", 1)[1]     # taken: gone from inbound/
+    assert "-r--------" in r.stdout     # taken, and kept read-only for the client's follow-up calls
     ex = wait_for(lambda: [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == "SFTP-0001.xml"],
                30, "the upload's exchange")[0]
     assert ex["partner"]["id"] == w.ids["SFTP supplier"]
@@ -208,23 +235,85 @@ def test_an_upload_cut_midway_is_never_processed(w, tmp_path):
     assert not cut.exists()
 
 
-def test_a_restart_with_an_upload_stored_but_not_removed_processes_it_once(w, tmp_path):
+def test_clients_follow_up_calls_after_an_upload_work_and_each_file_is_recorded_once(w, tmp_path):
+    preserved = _ubl("SFTP-PRESERVE", PICKUP_GLN)
+    renamed = _ubl("SFTP-RENAMED", PICKUP_GLN)
+    (tmp_path / "P.xml").write_bytes(preserved)
+    (tmp_path / "N.xml").write_bytes(renamed)
+    os.utime(tmp_path / "P.xml", (1_000_000_000, 1_000_000_000))
+    r = _sftp(w, "supplier", "cd inbound\nput -p P.xml\nchmod 444 P.xml\nls -l P.xml\n"
+                             "put N.xml N.xml.tmp\nrename N.xml.tmp N.xml\nls -l N.xml\nchmod 440 N.xml", tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2001" in r.stdout                   # the preserved time, read back
+    assert _recorded(w, "P.xml") == [hashlib.sha256(preserved).hexdigest()]
+    assert _recorded(w, "N.xml") == [hashlib.sha256(renamed).hexdigest()]
+    assert _recorded(w, "N.xml.tmp") == []
+    r = _sftp(w, "supplier", "rename inbound/N.xml inbound/M.xml", tmp_path)
+    assert r.returncode != 0                    # a counted file is never renamed
+    assert _recorded(w, "M.xml") == [] and len(_recorded(w, "N.xml")) == 1
+
+
+def test_rclone_with_default_settings_reports_success_and_each_file_is_recorded_once(w, tmp_path):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    files = {f"RC-{i}.xml": _ubl(f"SFTP-RCLONE-{i}", PICKUP_GLN) for i in range(2)}
+    for name, data in files.items():
+        (batch / name).write_bytes(data)
+    single = _ubl("SFTP-RCLONE-MOVED", PICKUP_GLN)
+    (tmp_path / "one.xml").write_bytes(single)
+    for args in (("copy", "batch", "REMOTE:inbound"),
+                 ("copy", "batch", "REMOTE:inbound"),                   # again: nothing new to send
+                 ("copyto", "one.xml", "REMOTE:inbound/RC-MOVED.xml.tmp"),
+                 ("moveto", "REMOTE:inbound/RC-MOVED.xml.tmp", "REMOTE:inbound/RC-MOVED.xml")):
+        r = _rclone(w, "supplier", *args, cwd=tmp_path)
+        assert r.returncode == 0 and "ERROR" not in r.stderr, f"rclone {args[0]} failed:\n{r.stderr}"
+    for name, data in files.items():
+        assert _recorded(w, name) == [hashlib.sha256(data).hexdigest()]
+    assert _recorded(w, "RC-MOVED.xml") == [hashlib.sha256(single).hexdigest()]
+    assert _recorded(w, "RC-MOVED.xml.tmp") == []
+
+
+def test_a_restart_takes_a_counted_upload_once_and_leaves_taken_ones_to_the_sweep(w, tmp_path):
     ubl = _ubl("SFTP-RESTART", PICKUP_GLN)
     (tmp_path / "r.xml").write_bytes(ubl)
     assert _sftp(w, "supplier", "put r.xml inbound/r.xml", tmp_path).returncode == 0
-    wait_for(lambda: [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == "r.xml"],
-          30, "the first copy")
-    w.server.kill()
-    # As if the process had died after storing and before removing the file from inbound/:
+    assert len(_recorded(w, "r.xml")) == 1      # recorded before the partner's close returned
     inbound = w.server.home / "sftp" / "supplier" / "inbound"
-    (inbound / "r.xml").write_bytes(ubl)
-    (inbound / "new.xml").write_bytes(_ubl("SFTP-AFTER", PICKUP_GLN))     # and one never taken at all
-    (inbound / "cut.xml").write_bytes(b"<Invoice")                        # and a cut upload: never taken
-    for name in ("r.xml", "new.xml"):
-        (inbound / name).chmod(0o440)      # how the server marks a complete upload before taking it
+    assert is_taken(os.lstat(inbound / "r.xml"))
+    w.server.kill()
+    # Left by the stopped process: r.xml, taken and kept for its grace period; new.xml, counted
+    # but killed before it was recorded; t.xml, marked taken (its bytes, never recorded here, show
+    # whether a rescan reads taken files again); a cut upload, never taken.
+    (inbound / "new.xml").write_bytes(_ubl("SFTP-AFTER", PICKUP_GLN))
+    (inbound / "new.xml").chmod(0o440)     # how the server marks a complete upload before taking it
+    (inbound / "t.xml").write_bytes(_ubl("SFTP-TAKEN", PICKUP_GLN))
+    (inbound / "t.xml").chmod(0o400)
+    (inbound / "cut.xml").write_bytes(b"<Invoice")
     w.server.start()
-    wait_for(lambda: not (inbound / "r.xml").exists() and not (inbound / "new.xml").exists(), 30, "the rescan")
-    named = lambda name: [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == name]
-    assert len(named("r.xml")) == 1
-    assert len(wait_for(lambda: named("new.xml"), 30, "the file left in inbound/")) == 1
-    assert (inbound / "cut.xml").exists() and named("cut.xml") == []
+    wait_for(lambda: is_taken(os.lstat(inbound / "new.xml")), 30, "the rescan to take new.xml")
+    assert len(wait_for(lambda: _recorded(w, "new.xml"), 30, "the file left in inbound/")) == 1
+    assert len(_recorded(w, "r.xml")) == 1 and _recorded(w, "t.xml") == [] and _recorded(w, "cut.xml") == []
+    assert (inbound / "r.xml").read_bytes() == ubl and (inbound / "cut.xml").exists()
+
+    from gateway.sftp_inbox import SftpInbox
+    gw = w.server.gateway()
+    try:
+        inbox = SftpInbox(gw)
+        assert inbox.upload_grace() == timedelta(minutes=10)
+        kept = {inbound / n for n in ("r.xml", "new.xml", "t.xml")}
+        assert not kept & set(inbox.sweep_taken())                          # within their grace
+        assert kept <= set(inbox.sweep_taken(now=time.time() + 10 * 60 + 1))
+    finally:
+        gw.close()
+    assert not any(p.exists() for p in kept) and (inbound / "cut.xml").exists()
+    assert len(_recorded(w, "r.xml")) == 1 and len(_recorded(w, "new.xml")) == 1
+
+
+def test_the_upload_grace_setting(tmp_path):
+    from gateway.sftp_inbox import SftpInbox
+    assert load_settings({}).sftp_upload_grace_minutes == 10
+    settings = load_settings({"EDIGATE_HOME": str(tmp_path), "EDIGATE_SFTP_UPLOAD_GRACE_MINUTES": "2.5"})
+    assert SftpInbox(SimpleNamespace(settings=settings)).upload_grace() == timedelta(minutes=2.5)
+    for bad in ("-1", "soon", "1441"):
+        with pytest.raises(ConfigError, match="EDIGATE_SFTP_UPLOAD_GRACE_MINUTES"):
+            load_settings({"EDIGATE_SFTP_UPLOAD_GRACE_MINUTES": bad})
