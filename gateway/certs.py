@@ -80,6 +80,7 @@ class KeyPair:
     key_path: Optional[Path] = None
     cert_path: Optional[Path] = None
     _cert: Optional[x509.Certificate] = field(default=None, repr=False, compare=False)
+    _key: Optional[object] = field(default=None, repr=False, compare=False)
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -88,8 +89,11 @@ class KeyPair:
         return self._cert
 
     def private_key(self):
-        return serialization.load_pem_private_key(
-            self.key_pem, self.password.encode() if self.password else None)
+        """The private key, parsed once (decrypting every inbound message needs it)."""
+        if self._key is None:
+            self._key = serialization.load_pem_private_key(
+                self.key_pem, self.password.encode() if self.password else None)
+        return self._key
 
     @property
     def bundle_pem(self) -> bytes:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from .db import Exchange, Partner, utcnow
 from .errors import EdigateError
 from .transports.as2 import (As2Endpoint, As2SendError, DuplicateMessage, InboundResult, OutgoingMdn,
-                             send_async_mdn)
+                             mdn_url_policy, send_async_mdn)
 
 log = logging.getLogger("edigate.inbox")
 
@@ -125,9 +125,14 @@ class As2Inbox:
                 payload_key=raw.key, payload_size=raw.size,
                 content_sha256=content.key, content_size=content.size,
                 mdn_mode=meta.get("mdn_mode"), mic=meta.get("mic"), mic_algorithm=meta.get("mic_alg"),
-                mdn_url=headers.get("receipt-delivery-option") if meta.get("mdn_mode") == "async" else None)
+                mdn_url=meta.get("mdn_url") if meta.get("mdn_mode") == "async" else None)
             flags = ", ".join(k for k in ("signed", "encrypted", "compressed") if meta.get(k)) or "plain"
+            if meta.get("encryption"):
+                flags += f"; {meta['encryption']}, key transport {meta.get('key_transport')}"
             ex.set_status("stored", f"{content.size} bytes ({flags})")
+            if meta.get("mdn_url_refused"):
+                ex.note(f"asynchronous MDN URL {headers.get('receipt-delivery-option')} refused "
+                        f"({meta['mdn_url_refused']}): the MDN went back in the HTTP response")
             s.add(ex)
             try:
                 s.flush()
@@ -147,6 +152,7 @@ class As2Inbox:
             partner_id = self._partner_id(s, result.as2_from)
             ex = s.scalar(sa.select(Exchange).where(
                 Exchange.direction == "in", Exchange.message_id == result.message_id,
+                Exchange.refused.is_(False),
                 Exchange.partner_id.is_(None) if partner_id is None else Exchange.partner_id == partner_id))
             if result.status == "processed" and ex is not None and ex.status == "stored":
                 self._record_mdn(ex, mdn, mdn_ref, result.disposition, now)
@@ -162,12 +168,11 @@ class As2Inbox:
                 # Nothing acknowledged, but the attempt and its bytes are on record.
                 raw = self.gw.payloads.put(result.raw_message) if result.raw_message else None
                 rec = Exchange.inbound("as2", partner_id=partner_id, as2_from=result.as2_from,
-                                       as2_to=result.as2_to, message_id=None,
+                                       as2_to=result.as2_to, message_id=result.message_id, refused=True,
                                        filename=result.filename, content_type=result.content_type,
                                        payload_key=raw.key if raw else None,
                                        payload_size=raw.size if raw else None)
-                rec.set_status("rejected", f"{result.disposition or result.status}: {result.error}"
-                                           f" (Message-ID {result.message_id})")
+                rec.set_status("rejected", f"{result.disposition or result.status}: {result.error}")
                 self._record_mdn(rec, mdn, mdn_ref, result.disposition, now)
                 s.add(rec)
                 s.flush()
@@ -203,14 +208,23 @@ def _split_raw(raw: bytes) -> tuple[dict, bytes]:
 
 
 def send_owed_mdn(gw, exchange_id: int) -> bool:
-    """Post the asynchronous MDN we owe for an inbound exchange; retried with backoff."""
+    """Post the asynchronous MDN we owe for an inbound exchange; retried with backoff. The URL
+    is judged again by the partner's current profile (it may have changed since)."""
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id)
         if ex is None or ex.mdn_at is not None or not ex.mdn_url or not ex.mdn_payload_key:
             return False
+        partner = gw.directory.partner_for(ex.partner) if ex.partner is not None and ex.partner.as2_id else None
+        problem, allow_private = (mdn_url_policy(ex.mdn_url, partner) if partner is not None
+                                  else ("the sender is not a known partner", False))
+        if problem:
+            ex.mdn_url, ex.next_attempt_at = None, None
+            ex.note(f"asynchronous MDN not sent: {problem}")
+            return False
         headers, body = _split_raw(gw.payloads.get(ex.mdn_payload_key))
         mdn = OutgoingMdn(message_id=ex.mdn_message_id or "", original_message_id=ex.message_id or "",
-                          headers=headers, body=body, mode="async", url=ex.mdn_url)
+                          headers=headers, body=body, mode="async", url=ex.mdn_url,
+                          allow_private=allow_private)
     try:
         code = send_async_mdn(mdn)
         error = None

@@ -47,7 +47,7 @@ class Receiver:
         self.held_mdns = []
         self.lock = threading.Lock()
         ident = As2Identity("RECV", "recv.test", keys)
-        sender = As2Partner("EDIGATE", [our_cert])
+        sender = As2Partner("EDIGATE", [our_cert], mdn_url_private=True)   # our MDN URL is on loopback
         self.endpoint = As2Endpoint(identities={"RECV": ident}, partners={"EDIGATE": sender},
                                     store=self._store, is_duplicate=lambda mid: mid in self.stored,
                                     async_mdn_sender=self.held_mdns.append if async_hold else None)

@@ -3,9 +3,12 @@
 The raw message (as received or as sent) and the MDN live in the payload store;
 the row keeps their keys, the business content's SHA-256, sizes, the MIC and the
 MDN disposition (non-repudiation), and every status change with its time and
-reason. ``(direction, partner_id, message_id)`` is unique: a second insert of
-an AS2 Message-ID already seen from that partner fails in the database itself,
-whatever the number of processes — that is the duplicate detection.
+reason. ``(direction, partner_id, message_id)`` is unique among the messages
+we accepted: a second insert of an AS2 Message-ID already seen from that partner
+fails in the database itself, whatever the number of processes — that is the
+duplicate detection. A refused attempt (``refused``: bad signature, unknown
+partner…) keeps the Message-ID it claimed, so it can be found by it, outside that
+key: a stranger's refused message cannot block the partner's real one.
 """
 from __future__ import annotations
 
@@ -56,7 +59,8 @@ STATUSES = tuple(dict.fromkeys(INBOUND_STATUSES + OUTBOUND_STATUSES))
 class Exchange(StatusHistory, Base):
     __tablename__ = "exchanges"
     __table_args__ = (
-        sa.UniqueConstraint("direction", "partner_id", "message_id"),
+        sa.Index("ux_exchanges_accepted_message_id", "direction", "partner_id", "message_id",
+                 unique=True, sqlite_where=sa.text("NOT refused"), postgresql_where=sa.text("NOT refused")),
         one_of("direction", DIRECTIONS, "direction"),
         sa.Index(None, "status", "next_attempt_at"),     # due retries
         sa.Index(None, "status", "created_at"),          # search by status, newest first
@@ -72,6 +76,7 @@ class Exchange(StatusHistory, Base):
     as2_from: Mapped[Optional[str]] = mapped_column(sa.String(128))
     as2_to: Mapped[Optional[str]] = mapped_column(sa.String(128))
     message_id: Mapped[Optional[str]] = mapped_column(sa.String(1000))   # AS2 Message-ID, SFTP path+mtime, API key…
+    refused: Mapped[bool] = mapped_column(default=False, server_default=sa.false())  # an attempt we refused
     filename: Mapped[Optional[str]] = mapped_column(sa.String(500))
     content_type: Mapped[Optional[str]] = mapped_column(sa.String(200))
     # The raw message on the wire (AS2: headers + body as received / as sent) in the payload store.

@@ -18,15 +18,16 @@ OpenSSL 3.0.x with a two-digit patch level.
 from . import compat  # noqa: F401  (must come before anything importing pyas2lib)
 from .config import (As2Identity, As2Partner, ConfigError, DIGESTS, ENCRYPTIONS, micalg,
                      normalize_digest)
-from .inbound import (DEFAULT_MAX_BYTES, DuplicateMessage, InboundResult, OutgoingMdn, receive,
-                      send_async_mdn)
+from .inbound import (DEFAULT_MAX_BYTES, DuplicateMessage, InboundResult, OutgoingMdn, mdn_url_policy,
+                      receive, send_async_mdn)
 from .mdn import Disposition, MdnResult, check_mdn, parse_disposition, receive_mdn
 from .outbound import As2SendError, AwaitingAsyncMdn, OutboundMessage, build, send
 from .wsgi import As2Endpoint, BackgroundMdnSender, wsgi_app
 
 __all__ = [
     "As2Identity", "As2Partner", "ConfigError", "DIGESTS", "ENCRYPTIONS", "micalg", "normalize_digest",
-    "DEFAULT_MAX_BYTES", "DuplicateMessage", "InboundResult", "OutgoingMdn", "receive", "send_async_mdn",
+    "DEFAULT_MAX_BYTES", "DuplicateMessage", "InboundResult", "OutgoingMdn", "mdn_url_policy", "receive",
+    "send_async_mdn",
     "Disposition", "MdnResult", "check_mdn", "parse_disposition", "receive_mdn",
     "As2SendError", "AwaitingAsyncMdn", "OutboundMessage", "build", "send",
     "As2Endpoint", "BackgroundMdnSender", "wsgi_app",

@@ -1,7 +1,6 @@
 """Small MIME and HTTP helpers shared by the inbound, outbound and MDN sides."""
 from __future__ import annotations
 
-import re
 import socket
 import threading
 from typing import Optional
@@ -51,48 +50,25 @@ def strip_msgid(value: Optional[str]) -> Optional[str]:
     return value.strip().lstrip("<").rstrip(">").strip()
 
 
-_BOUNDARY_RE = re.compile(r'boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))', re.I)
-
-
-def boundary_of(content_type: str) -> Optional[str]:
-    m = _BOUNDARY_RE.search(content_type or "")
-    return (m.group(1) or m.group(2)) if m else None
-
-
-def first_part(body: bytes, boundary: str) -> Optional[bytes]:
-    """The exact bytes of the first body part of a multipart body (RFC 1847 signed content):
-    after the first delimiter line, up to (not including) the CRLF before the next delimiter."""
-    delim = b"--" + boundary.encode("latin-1")
-    pos = 0
-    while True:
-        i = body.find(delim, pos)
-        if i < 0:
-            return None
-        if i == 0 or body[i - 1:i] == b"\n":
-            break
-        pos = i + 1
-    eol = body.find(b"\n", i)
-    if eol < 0:
-        return None
-    start = eol + 1
-    for sep in (b"\r\n" + delim, b"\n" + delim):
-        j = body.find(sep, start)
-        if j >= 0:
-            return body[start:j]
-    return None
-
-
 def looks_like_mdn(headers, body: bytes) -> bool:
-    """An MDN is a multipart/report, or a multipart/signed whose first part is one."""
-    ct = lower_headers(headers).get("content-type", "").lower()
-    if ct.startswith("multipart/report"):
+    """An MDN is a multipart/report, or a multipart/signed whose first part is one. The boundary
+    is taken as written (boundaries are case-sensitive: ``----=_Part_…`` is not ``----=_part_…``)."""
+    from . import mime
+
+    try:
+        entity = mime.parse(raw_message(headers, b""))
+    except mime.MimeError:
+        return False
+    ct = entity.content_type
+    if ct == "multipart/report":
         return True
-    if ct.startswith("multipart/signed"):
-        b = boundary_of(ct)
-        part = first_part(body[:65536], b) if b else None
-        head = (part or b"")[:2048].lower()
-        return b"multipart/report" in head.split(b"\r\n\r\n")[0].split(b"\n\n")[0]
-    return False
+    if ct != "multipart/signed" or not entity.param("boundary"):
+        return False
+    try:
+        parts = mime.split_multipart(body[:65536], entity.param("boundary"), max_parts=4)
+        return bool(parts) and mime.parse(parts[0][:4096]).content_type == "multipart/report"
+    except mime.MimeError:
+        return False
 
 
 class _Sessions(threading.local):

@@ -21,6 +21,7 @@ DIGESTS = ("sha1", "sha224", "sha256", "sha384", "sha512")
 #: Content encryption we send and, by default, accept. 3DES, RC2, RC4 and DES are refused.
 ENCRYPTIONS = ("aes_128_cbc", "aes_192_cbc", "aes_256_cbc")
 WEAK_ENCRYPTIONS = ("tripledes_192_cbc", "rc2_128_cbc", "rc4_128_cbc", "des_64_cbc")
+KEY_ENCRYPTIONS = ("rsaes_pkcs1v15", "rsaes_oaep")
 MDN_MODES = ("sync", "async")
 MICALG_SPELLINGS = ("rfc5751", "rfc3851")     # "sha-256" | "sha256"
 TRANSFER_ENCODINGS = ("binary", "base64")
@@ -135,7 +136,12 @@ class As2Partner:
     allows both orders), ``content_transfer_encoding`` of our MIME parts
     (``binary`` keeps the payload bytes exact; ``base64`` for partners that want
     7-bit parts), ``signature_scheme`` (PKCS#1 v1.5 or PSS), ``key_encryption``
-    (PKCS#1 v1.5 or OAEP).
+    (PKCS#1 v1.5 or OAEP) with ``oaep_hash`` (the OAEP hash and MGF1 hash we write;
+    inbound, OAEP with any SHA-1/SHA-2 hash is read whatever this says).
+
+    Asynchronous MDNs go only where the partner may ask: ``mdn_url_schemes``, and a
+    public address — or the host of the partner's own ``url`` — unless
+    ``mdn_url_private`` allows loopback, private and link-local addresses.
     """
 
     as2_name: str
@@ -167,6 +173,9 @@ class As2Partner:
     content_transfer_encoding: str = "binary"
     signature_scheme: str = "rsassa_pkcs1v15"
     key_encryption: str = "rsaes_pkcs1v15"
+    oaep_hash: str = "sha256"
+    mdn_url_schemes: Sequence[str] = ("https", "http")
+    mdn_url_private: bool = False
     mdn_confirm_text: Optional[str] = None
     _lib: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
@@ -199,8 +208,14 @@ class As2Partner:
             problems.append(f"content-transfer-encoding is one of {TRANSFER_ENCODINGS}")
         if self.signature_scheme not in pyas2lib.as2.SIGNATUR_ALGORITHMS:
             problems.append(f"signature scheme is one of {pyas2lib.as2.SIGNATUR_ALGORITHMS}")
-        if self.key_encryption not in pyas2lib.as2.KEY_ENCRYPTION_ALGORITHMS:
-            problems.append(f"key encryption is one of {pyas2lib.as2.KEY_ENCRYPTION_ALGORITHMS}")
+        if self.key_encryption not in KEY_ENCRYPTIONS:
+            problems.append(f"key encryption is one of {KEY_ENCRYPTIONS}")
+        self.oaep_hash = normalize_digest(self.oaep_hash)
+        if self.oaep_hash not in DIGESTS:
+            problems.append(f"OAEP hash is one of {DIGESTS}")
+        self.mdn_url_schemes = tuple(str(x).lower() for x in self.mdn_url_schemes)
+        if not set(self.mdn_url_schemes) <= {"http", "https"}:
+            problems.append("asynchronous MDN URL schemes are http and/or https")
         needs_cert = self.encrypt or self.require_signed or self.require_signed_mdn
         if needs_cert and not self.certificates:
             problems.append("a certificate is needed (encryption or signature checks are on)")

@@ -1,22 +1,31 @@
 """Receiving: one AS2 request in, one ``InboundResult`` out (never an exception for bad input).
 
-Order of work, so that nothing acknowledged is ever lost and nothing unknown is trusted:
+Order of work, so that nothing acknowledged is ever lost, nothing unknown is
+trusted, and a stranger's bytes cost no more than a small multiple of their size:
 
-1. AS2-To must be one of our identities, AS2-From one of our partners (pyas2lib
-   crashes on an unknown one: we answer first, with ``unknown-trading-partner``);
+1. AS2-To must be one of our identities, AS2-From one of our partners (an unknown
+   one is answered ``unknown-trading-partner``);
 2. size limit (Content-Length first, then while reading);
-3. refuse weak content encryption before decrypting (``insufficient-message-security``);
-4. pyas2lib decrypts, decompresses and verifies; during a rollover each of our
-   decryption keys and each of the partner's certificates is tried;
-5. policy: signed / encrypted where the partner must, accepted digests;
-6. duplicates (Message-ID) get ``processed/warning: duplicate-document`` and are not stored;
-7. ``store(payload, meta)`` — and only when it returned, the positive MDN.
+3. the layers are opened one at a time, outermost first, each judged by the
+   partner's policy *before* it is opened (``_Unwrap``): a message that must be
+   encrypted is refused unless its outer layer is enveloped data (read from the
+   DER, not from a header), weak ciphers before any key operation, compressed
+   data is inflated with a hard cap (the inbound size limit), a signature is
+   verified against each of the partner's certificates (rollover) over the exact
+   bytes received, and each of our keys is tried for decryption;
+4. policy: signed / encrypted where the partner must, accepted digests;
+5. duplicates (Message-ID) get ``processed/warning: duplicate-document`` and are not stored;
+6. ``store(payload, meta)`` — and only when it returned, the positive MDN.
    ``store`` raising means HTTP 503 and no MDN (the sender will retry);
    ``store`` raising ``DuplicateMessage`` (e.g. a unique constraint) is a duplicate.
 
-MDNs are signed when the sender asks (Disposition-Notification-Options) and carry the
-MIC. Asynchronous MDNs (Receipt-Delivery-Option) are returned ready to post
-(``result.mdn.mode == "async"``): ``send_async_mdn`` posts one.
+MDNs are signed when the sender asks (Disposition-Notification-Options, the
+digest it prefers, ``micalg`` spelled as the partner's setting says) and carry the
+MIC. An asynchronous MDN (Receipt-Delivery-Option) is only ever produced for a
+message whose signature verified with the partner's certificate, to a URL the
+partner's profile allows (``mdn_url_policy``); otherwise the answer goes back in
+the HTTP response: an error over HTTP for an unauthenticated sender, the MDN
+itself for an authenticated one whose URL is not allowed.
 """
 from __future__ import annotations
 
@@ -24,64 +33,34 @@ import base64
 import datetime as _dt
 import hashlib
 import logging
+import re
 import time
-import traceback
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email.message import Message
 from typing import Callable, Optional, Union
 from urllib.parse import urlsplit
 
 from . import compat  # noqa: F401
-import pyas2lib
-from pyas2lib.exceptions import (AS2Exception, DecompressionError, DecryptionError,
-                                 InsufficientSecurityError, IntegrityError)
+from pyas2lib.cms import verify_message
 
-from ._mime import (as2_name, excerpt, http_session, lower_headers, raw_message, strip_msgid)
+from . import cms, mime
+from ._mime import as2_name, excerpt, lower_headers, raw_message, strip_msgid
 from .config import As2Identity, As2Partner
+from .mdn_writer import MdnRequest, OutgoingMdn, write_mdn
+from ..safe_http import guarded_session, url_problem
 
 log = logging.getLogger("edigate.as2")
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-
-
-class _DemoteParseErrors(logging.Filter):
-    """pyas2lib logs every refused message (and each rollover attempt) as an ERROR with a full
-    traceback; ``receive`` logs one line with the disposition and the reason instead. The
-    library's record is kept, at DEBUG."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR and str(record.msg).startswith("Failed to parse AS2 message"):
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return True
-
-
-logging.getLogger("pyas2lib").addFilter(_DemoteParseErrors())
-_ASN1_ENCRYPTIONS = {
-    "aes128_cbc": "aes_128_cbc", "aes192_cbc": "aes_192_cbc", "aes256_cbc": "aes_256_cbc",
-    "tripledes_3key": "tripledes_192_cbc", "rc2": "rc2_128_cbc", "rc4": "rc4_128_cbc",
-    "des": "des_64_cbc",
-}
+MAX_LAYERS = 4                  # encrypted, compressed, signed, compressed: no more
+_PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
+_SIGNATURES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
+FAILED_TEXT = ("The AS2 message could not be processed. The disposition-notification report "
+               "has additional details.")
 
 
 class DuplicateMessage(Exception):
     """Raised by ``store()`` when it finds the Message-ID already stored (race-free duplicate check)."""
-
-
-@dataclass
-class OutgoingMdn:
-    """An MDN we produced: returned in the HTTP response (sync) or to be posted to ``url`` (async)."""
-
-    message_id: str
-    original_message_id: str
-    headers: dict
-    body: bytes
-    mode: str                       # "sync" | "async"
-    url: Optional[str] = None
-    signed: bool = False
-
-    @property
-    def raw(self) -> bytes:
-        return raw_message(self.headers, self.body)
 
 
 @dataclass
@@ -124,59 +103,159 @@ class InboundResult:
         return self.mdn if self.mdn is not None and self.mdn.mode == "async" else None
 
 
-def _modifier_for(exc: BaseException) -> str:
-    if isinstance(exc, InsufficientSecurityError):
-        return "insufficient-message-security"
-    if isinstance(exc, DecryptionError):
-        return "decryption-failed"
-    if isinstance(exc, IntegrityError):
-        return "authentication-failed"
-    if isinstance(exc, DecompressionError):
-        return "decompression-failed"
-    if isinstance(exc, AS2Exception) and getattr(exc, "disposition_modifier", "") == "invalid-certificate":
-        return "authentication-failed"
-    names = {f.name for f in traceback.extract_tb(exc.__traceback__)} if exc.__traceback__ else set()
-    if "decrypt_message" in names:
-        return "decryption-failed"
-    if names & {"verify_message", "load_verify_cert", "verify_certificate_chain"}:
-        return "authentication-failed"
-    if "decompress_message" in names or "_decompress_data" in names:
-        return "decompression-failed"
-    return "unexpected-processing-error"
+class _Refusal(Exception):
+    """A layer the partner's policy or the cryptography refuses: ``modifier`` is the MDN's word."""
+
+    def __init__(self, modifier: str, why: str):
+        super().__init__(why)
+        self.modifier = modifier
 
 
-def _header_only_message(hdr: dict, identity: As2Identity, partner_name: str,
-                         message_id: str, sender=None) -> pyas2lib.Message:
-    """A pyas2lib Message carrying only the request headers (lower-case names, as pyas2lib's
-    ``parse`` leaves them): enough for ``Mdn.build``."""
-    m = pyas2lib.Message()
-    m.payload = message_from_bytes(raw_message(hdr, b""))
-    m.message_id = message_id
-    m.receiver = identity.lib_organization(0)
-    m.sender = sender or pyas2lib.Partner(as2_name=partner_name, mdn_confirm_text=None,
-                                          enc_alg="aes_256_cbc")
-    return m
+@dataclass
+class _Unwrap:
+    """The layers of one message, opened outermost first. What was learnt stays on the object
+    when a later layer is refused (``authenticated`` decides whether an async MDN may go)."""
+
+    identity: As2Identity
+    partner: As2Partner
+    limit: int
+    signed: bool = False
+    encrypted: bool = False
+    compressed: bool = False
+    authenticated: bool = False         # a signature verified with one of the partner's certificates
+    signer_index: Optional[int] = None
+    key_index: Optional[int] = None
+    digest_alg: Optional[str] = None
+    mic: Optional[str] = None           # base64, over the signed content (RFC 4130 §7.3.1)
+    mic_source: Optional[bytes] = None  # what an unsigned message's MIC is computed over
+    encryption: Optional[str] = None
+    key_transport: Optional[str] = None
+
+    def __call__(self, entity: mime.Entity) -> mime.Entity:
+        for _ in range(MAX_LAYERS + 1):
+            ctype = entity.content_type
+            if ctype in _PKCS7_MIME:
+                entity = self._cms_layer(entity)
+            elif ctype == "multipart/signed":
+                entity = self._signed_layer(entity)
+            else:
+                self._final_policy()
+                if not self.signed:
+                    self.mic_source = entity.raw if self.encrypted else entity.decoded()
+                return entity
+        raise _Refusal("unexpected-processing-error", f"more than {MAX_LAYERS} nested security layers")
+
+    def _require_encrypted_first(self, what: str) -> None:
+        if self.partner.require_encrypted and not self.encrypted:
+            raise _Refusal("insufficient-message-security",
+                           f"message is not encrypted ({what} found outside any encryption)")
+
+    def _cms_layer(self, entity: mime.Entity) -> mime.Entity:
+        try:
+            der = entity.decoded()
+            kind = cms.content_kind(der)
+        except (mime.MimeError, cms.CmsError) as e:
+            raise _Refusal("unexpected-processing-error", str(e)) from None
+        if kind == "enveloped_data":
+            if self.encrypted or self.signed or self.compressed:
+                raise _Refusal("unexpected-processing-error", "encryption inside another layer")
+            try:
+                self.encryption = cms.encryption_algorithm(der)
+            except cms.CmsError as e:
+                raise _Refusal(e.modifier, str(e)) from None
+            if self.encryption not in self.partner.accepted_encryptions:
+                raise _Refusal("insufficient-message-security",
+                               f"content encryption {self.encryption} is not accepted from {self.partner.as2_name}")
+            try:
+                opened = cms.decrypt(der, self.identity.keys)
+            except cms.CmsError as e:
+                raise _Refusal(e.modifier, str(e)) from None
+            self.encrypted, self.key_index, self.key_transport = True, opened.key_index, opened.key_transport
+            return _inner(opened.content)
+        if kind == "compressed_data":
+            self._require_encrypted_first("compressed data")
+            if self.compressed:
+                raise _Refusal("unexpected-processing-error", "compressed twice")
+            try:
+                content = cms.decompress(der, self.limit)
+            except cms.CmsError as e:
+                raise _Refusal(e.modifier, str(e)) from None
+            self.compressed = True
+            return _inner(content)
+        raise _Refusal("unexpected-processing-error", f"CMS {kind} is not an AS2 layer we read")
+
+    def _signed_layer(self, entity: mime.Entity) -> mime.Entity:
+        self._require_encrypted_first("a signature")
+        if self.signed:
+            raise _Refusal("unexpected-processing-error", "signed twice")
+        try:
+            parts = entity.parts()
+            signature = next((p.decoded() for p in parts[1:] if p.content_type in _SIGNATURES), None)
+        except mime.MimeError as e:
+            raise _Refusal("authentication-failed", f"unreadable signed message: {e}") from None
+        if len(parts) < 2 or signature is None:
+            raise _Refusal("authentication-failed", "multipart/signed without a PKCS#7 signature part")
+        content = parts[0]
+        self.signed = True
+        candidates = [content.raw]
+        canonical = re.sub(rb"\r?\n", b"\r\n", content.raw)
+        if canonical != content.raw:
+            candidates.append(canonical)
+        last = "no certificate for the partner"
+        for index in self.partner.candidate_indexes():
+            try:
+                cert = self.partner.lib_partner(index).load_verify_cert()
+            except Exception as e:
+                last = f"certificate {index}: {e}"
+                continue
+            for data in candidates:
+                try:
+                    digest = verify_message(data, signature, cert)
+                except Exception as e:        # asn1crypto / oscrypto on a forged signature
+                    last = f"{type(e).__name__}: {e}"
+                    continue
+                self.authenticated, self.signer_index = True, index
+                self.digest_alg = digest
+                self.mic = base64.b64encode(hashlib.new(digest, data).digest()).decode()
+                if digest not in self.partner.accepted_digests:
+                    raise _Refusal("insufficient-message-security",
+                                   f"signature digest {digest} is not accepted from {self.partner.as2_name}")
+                return content
+        raise _Refusal("authentication-failed",
+                       f"the signature does not verify with {self.partner.as2_name}'s certificate(s): {last}")
+
+    def _final_policy(self) -> None:
+        if self.partner.require_encrypted and not self.encrypted:
+            raise _Refusal("insufficient-message-security", "message is not encrypted")
+        if self.partner.require_signed and not self.signed:
+            raise _Refusal("insufficient-message-security", "message is not signed")
 
 
-def _make_mdn(message: pyas2lib.Message, hdr: dict, status: str, detail: Optional[str]) -> Optional[OutgoingMdn]:
-    if not hdr.get("disposition-notification-to"):
-        return None
-    url = hdr.get("receipt-delivery-option")
-    mdn = pyas2lib.Mdn(mdn_mode="ASYNC" if url else "SYNC", mdn_url=url)
-    mdn.build(message=message, status=status, detailed_status=detail)
-    return _wrap_mdn(mdn, message.message_id)
+def _inner(content: bytes) -> mime.Entity:
+    """The entity inside a layer; content without MIME headers is the payload itself (some
+    senders encrypt bare EDI), never guessed at as headers."""
+    try:
+        entity = mime.parse(content)
+    except mime.MimeError:
+        entity = None
+    if entity is None or entity.headers.get("content-type") is None:
+        headers = Message()
+        headers["Content-Type"] = "application/octet-stream"
+        return mime.Entity(headers=headers, body=content, raw=content)
+    return entity
 
 
-def _wrap_mdn(mdn: pyas2lib.Mdn, orig_id: str) -> OutgoingMdn:
-    headers = {k: v for k, v in mdn.headers.items()}
-    for k in list(headers):
-        if k.lower() == "user-agent":
-            del headers[k]
-    headers["User-Agent"] = "edigate AS2"
-    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-    return OutgoingMdn(message_id=mdn.message_id, original_message_id=orig_id, headers=headers,
-                       body=mdn.content, mode="async" if mdn.mdn_mode == "ASYNC" else "sync",
-                       url=mdn.mdn_url, signed=ctype.lower().startswith("multipart/signed"))
+def mdn_url_policy(url: str, partner: As2Partner) -> tuple[Optional[str], bool]:
+    """(why ``url`` may not receive an asynchronous MDN, or None; whether it may be on a
+    non-public address). The partner's own host (from its configured URL) is always allowed:
+    the operator vouched for it; elsewhere, public addresses only unless ``mdn_url_private``."""
+    own_host = urlsplit(partner.url).hostname if partner.url else None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        host = None
+    allow_private = partner.mdn_url_private or (own_host is not None and host == own_host)
+    return url_problem(url, allow_private=allow_private, schemes=partner.mdn_url_schemes), allow_private
 
 
 def _read_body(body, limit: int) -> Optional[bytes]:
@@ -193,49 +272,6 @@ def _read_body(body, limit: int) -> Optional[bytes]:
         if size > limit:
             return None
     return b"".join(chunks)
-
-
-def _encryption_of(hdr: dict, body: bytes) -> Optional[str]:
-    """The content encryption of an enveloped-data body, read from its ASN.1 (None: not that)."""
-    ctype = hdr.get("content-type", "").lower()
-    if not ctype.startswith(("application/pkcs7-mime", "application/x-pkcs7-mime")) \
-            or "enveloped-data" not in ctype:
-        return None
-    try:
-        from asn1crypto import cms
-        der = body
-        if hdr.get("content-transfer-encoding", "").lower() == "base64":
-            der = base64.b64decode(body)
-        info = cms.ContentInfo.load(der)["content"]["encrypted_content_info"]
-        alg = info["content_encryption_algorithm"]["algorithm"].native
-        return _ASN1_ENCRYPTIONS.get(alg, alg)
-    except Exception:
-        return None                 # unreadable: decryption will fail and say so
-
-
-def _parse_with_rollover(raw: bytes, identity: As2Identity, partner: As2Partner):
-    """pyas2lib decrypts, decompresses, verifies. During a rollover, each of our keys and each of
-    the partner's certificates is tried: another certificate only after a bad signature, another
-    key only after a failed decryption. When all fail, the failure with the current key and
-    certificate is the one reported."""
-    first_failure = None
-    for k in range(len(identity.keys)):
-        org = identity.lib_organization(k)
-        key_first = None
-        for c in partner.candidate_indexes():
-            lib_partner = partner.lib_partner(c)
-            msg = pyas2lib.Message()
-            _status, (exc, _tb), lib_mdn = msg.parse(
-                raw, find_org_partner_cb=lambda _to, _from, o=org, p=lib_partner: (o, p))
-            if exc is None:
-                return msg, None, lib_mdn, k, c
-            key_first = key_first or (msg, exc, lib_mdn, k, None)
-            if _modifier_for(exc) != "authentication-failed":
-                break                   # not the signature: another certificate cannot help
-        first_failure = first_failure or key_first
-        if _modifier_for(exc) != "decryption-failed":
-            return key_first            # decrypted with this key: another key cannot help
-    return first_failure
 
 
 def _respond(result: InboundResult, mdn: Optional[OutgoingMdn], text: str) -> InboundResult:
@@ -257,7 +293,8 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
     ``identities`` / ``partners``: anything with ``.get(as2_name)`` (a dict, a
     database-backed mapping). ``is_duplicate(message_id)``; ``store(payload, meta)``
     must make the payload durable before returning (``meta`` has the Message-ID,
-    names, filename, content type, MIC, flags and the raw message).
+    names, filename, content type, MIC, flags and the raw message). ``max_bytes``
+    bounds the body, and what decompresses out of it.
     """
     t0 = time.perf_counter()
     hdr = lower_headers(headers)
@@ -266,6 +303,7 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
     result.as2_from = as2_name(hdr.get("as2-from"))
     result.as2_to = as2_name(hdr.get("as2-to"))
     result.subject = hdr.get("subject")
+    request = MdnRequest.from_headers(hdr)
 
     def done(r: InboundResult) -> InboundResult:
         r.seconds = time.perf_counter() - t0
@@ -299,17 +337,28 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
     raw = raw_message(headers, data)
     result.raw_message = raw
 
+    def mdn_for(disposition: str, text: str, *, partner: Optional[As2Partner], url: Optional[str] = None,
+                allow_private: bool = False, mic: Optional[str] = None,
+                mic_alg: Optional[str] = None) -> Optional[OutgoingMdn]:
+        if not request.wanted:
+            return None
+        return write_mdn(identity=identity, request=request, as2_from=result.as2_from,
+                         as2_to=result.as2_to, original_message_id=result.message_id,
+                         disposition=disposition, text=text, mic=mic, mic_alg=mic_alg,
+                         spelling=partner.micalg_spelling if partner else "rfc5751",
+                         signature_scheme=partner.signature_scheme if partner else "rsassa_pkcs1v15",
+                         url=url, allow_private=allow_private)
+
     partner: Optional[As2Partner] = partners.get(result.as2_from)
     if partner is None:
         result.status = "unknown-partner"
         result.disposition = "processed/error: unknown-trading-partner"
         result.error = f"AS2-From {result.as2_from!r} is not a known partner of {identity.as2_name}"
         mdn = None
-        if hdr.get("receipt-delivery-option"):
+        if request.url:
             result.http_status = 403   # never post MDNs to a URL an unknown party gave us
         else:
-            m = _header_only_message(hdr, identity, result.as2_from, result.message_id)
-            mdn = _make_mdn(m, hdr, "processed/error", "unknown-trading-partner")
+            mdn = mdn_for(result.disposition, FAILED_TEXT, partner=None)
             result.http_status = 200 if mdn else 403
         return done(_respond(result, mdn, result.error))
     if partner.max_message_bytes is not None and len(data) > partner.max_message_bytes:
@@ -317,67 +366,83 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
         result.error = f"message over {partner.as2_name}'s limit of {partner.max_message_bytes} bytes"
         return done(_respond(result, None, result.error))
 
-    async_url = hdr.get("receipt-delivery-option")
-    if async_url and urlsplit(async_url).scheme not in ("http", "https"):
-        hdr.pop("receipt-delivery-option")          # mailto: etc.: answer synchronously
-        async_url = None
+    async_url, allow_private, url_refused = request.url, False, None
+    if async_url and urlsplit(async_url).scheme.lower() not in ("http", "https"):
+        async_url = None                            # mailto: etc.: answer synchronously
+    if async_url:
+        url_refused, allow_private = mdn_url_policy(async_url, partner)
+    layers = _Unwrap(identity, partner, max_bytes)
 
-    def refuse(message, modifier: str, why: str) -> InboundResult:
+    def mdn_url() -> Optional[str]:
+        """Where the MDN may go: the sender's URL only if the sender proved who it is and the
+        URL is one the partner may name; else back in the HTTP response."""
+        if not async_url:
+            return None
+        if not layers.authenticated:
+            return None
+        return None if url_refused else async_url
+
+    def refuse(modifier: str, why: str) -> InboundResult:
         result.status = "refused"
         result.disposition = f"processed/error: {modifier}"
         result.error = why
-        mdn = _make_mdn(message, hdr, "processed/error", modifier)
+        result.signed, result.encrypted, result.compressed = layers.signed, layers.encrypted, layers.compressed
+        if async_url and not layers.authenticated:
+            # An unauthenticated sender gets its answer here, never at a URL it chose.
+            result.http_status = 403 if modifier in ("authentication-failed",
+                                                     "insufficient-message-security") else 400
+            return done(_respond(result, None, f"{result.disposition} ({why})"))
+        mdn = mdn_for(result.disposition, FAILED_TEXT, partner=partner, url=mdn_url(),
+                      allow_private=allow_private)
         result.http_status = 200 if mdn else 400
         return done(_respond(result, mdn, f"{result.disposition} ({why})"))
 
-    enc = _encryption_of(hdr, data)
-    if enc is not None and enc not in partner.accepted_encryptions:
-        m = _header_only_message(hdr, identity, partner.as2_name, result.message_id,
-                                 partner.lib_partner(0))
-        return refuse(m, "insufficient-message-security",
-                      f"content encryption {enc} is not accepted from {partner.as2_name}")
+    try:
+        payload_entity = layers(mime.parse(raw))
+        payload = payload_entity.body if payload_entity.content_type.startswith("multipart/") \
+            else payload_entity.decoded()
+    except _Refusal as r:
+        return refuse(r.modifier, str(r))
+    except mime.MimeError as e:
+        return refuse("unexpected-processing-error", f"unreadable MIME: {e}")
 
-    msg, exc, lib_mdn, result.key_index, signer = _parse_with_rollover(raw, identity, partner)
-    result.signer_index = signer if exc is None and msg.signed else None
-    result.signed, result.encrypted, result.compressed = msg.signed, msg.encrypted, msg.compressed
-    if exc is not None:
-        return refuse(msg, _modifier_for(exc), f"{type(exc).__name__}: {exc}")
-    if msg.signed and msg.digest_alg not in partner.accepted_digests:
-        msg.mic = None
-        return refuse(msg, "insufficient-message-security",
-                      f"signature digest {msg.digest_alg} is not accepted from {partner.as2_name}")
-    if partner.require_encrypted and not msg.encrypted:     # pyas2lib checks too; belt and braces
-        return refuse(msg, "insufficient-message-security", "message is not encrypted")
-    if partner.require_signed and not msg.signed:
-        return refuse(msg, "insufficient-message-security", "message is not signed")
-
-    content = msg.content
-    payload = content if isinstance(content, bytes) else content.encode()
+    result.signed, result.encrypted, result.compressed = layers.signed, layers.encrypted, layers.compressed
+    result.signer_index, result.key_index = layers.signer_index, layers.key_index
     result.payload = payload
-    result.filename = msg.payload.get_filename()
-    result.content_type = msg.payload.get_content_type()
-    result.mic = msg.mic.decode() if msg.mic else None
-    result.mic_alg = msg.digest_alg if msg.mic else None
+    result.filename = payload_entity.filename
+    result.content_type = payload_entity.content_type
+    if layers.mic:
+        result.mic, result.mic_alg = layers.mic, layers.digest_alg
+    elif request.signed and layers.mic_source is not None:
+        result.mic_alg = request.digest()
+        result.mic = base64.b64encode(hashlib.new(result.mic_alg, layers.mic_source).digest()).decode()
+    if url_refused and layers.authenticated:
+        log.warning("AS2 in %s from %s: asynchronous MDN URL refused (%s); MDN in the HTTP response",
+                    result.message_id, partner.as2_name, url_refused)
+    confirm = partner.mdn_confirm_text or identity.mdn_confirm_text
 
     def duplicate() -> InboundResult:
         result.status, result.disposition = "duplicate", "processed/warning: duplicate-document"
-        mdn = _make_mdn(msg, hdr, "processed/warning", "duplicate-document")
+        mdn = mdn_for(result.disposition, confirm, partner=partner, url=mdn_url(),
+                      allow_private=allow_private, mic=result.mic, mic_alg=result.mic_alg)
         result.http_status = 200
         return done(_respond(result, mdn, "duplicate-document: this Message-ID was received before"))
 
     try:
         if is_duplicate(result.message_id):
             return duplicate()
+        mdn_mode = "async" if mdn_url() else ("sync" if request.wanted else None)
         meta = {
             "message_id": result.message_id, "as2_from": result.as2_from, "as2_to": result.as2_to,
             "subject": result.subject, "filename": result.filename,
             "content_type": result.content_type, "mic": result.mic, "mic_alg": result.mic_alg,
-            "signed": msg.signed, "encrypted": msg.encrypted, "compressed": msg.compressed,
+            "signed": layers.signed, "encrypted": layers.encrypted, "compressed": layers.compressed,
             "signer_index": result.signer_index, "key_index": result.key_index,
+            "encryption": layers.encryption, "key_transport": layers.key_transport,
             "size": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
             "received_at": (now or (lambda: _dt.datetime.now(_dt.timezone.utc)))(),
-            "headers": dict(hdr), "raw_message": raw,
-            "mdn_mode": "async" if async_url else ("sync" if hdr.get("disposition-notification-to") else None),
+            "headers": dict(hdr), "raw_message": raw, "mdn_mode": mdn_mode,
+            "mdn_url": mdn_url(), "mdn_url_refused": url_refused if async_url else None,
         }
         store(payload, meta)
     except DuplicateMessage:
@@ -391,30 +456,43 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
         return done(result)
     result.stored = True
     result.status, result.disposition, result.http_status = "processed", "processed", 200
-    if lib_mdn is not None and lib_mdn.mdn_url == async_url:
-        mdn = _wrap_mdn(lib_mdn, result.message_id)     # built by pyas2lib while parsing
-    else:
-        mdn = _make_mdn(msg, hdr, "processed", None)
-    return done(_respond(result, mdn, "AS2 message received" + (", MDN to follow" if async_url else "")))
+    mdn = mdn_for("processed", confirm, partner=partner, url=mdn_url(), allow_private=allow_private,
+                  mic=result.mic, mic_alg=result.mic_alg)
+    follows = mdn is not None and mdn.mode == "async"
+    return done(_respond(result, mdn, "AS2 message received" + (", MDN to follow" if follows else "")))
 
 
 def send_async_mdn(mdn: OutgoingMdn, *, timeout: Union[float, tuple] = (10, 60), session=None) -> int:
     """POST an asynchronous MDN to the URL the sender gave; returns the HTTP status (2xx).
-    Raises ``As2SendError`` (retryable unless a 4xx other than 408/429)."""
+
+    The URL is checked again, and the connection goes only to a public address unless
+    ``mdn.allow_private``. Raises ``As2SendError`` (retryable unless a 4xx other than
+    408/425/429, or an address that is refused)."""
     import requests
+    from ..safe_http import ForbiddenAddress
+    from ._mime import http_session
     from .outbound import As2SendError
 
     if mdn.mode != "async" or not mdn.url:
         raise ValueError("not an asynchronous MDN")
-    sess = session or http_session()
+    problem = url_problem(mdn.url, allow_private=mdn.allow_private)
+    if problem:
+        raise As2SendError(f"MDN URL refused: {problem}", retryable=False)
+    sess = session or (http_session() if mdn.allow_private else guarded_session())
     try:
         resp = sess.post(mdn.url, data=mdn.body, headers=mdn.headers, timeout=timeout,
                          allow_redirects=False)
     except requests.RequestException as e:
+        cause: Optional[BaseException] = e
+        for _ in range(10):                 # requests wraps urllib3 wraps our refusal
+            if cause is None or isinstance(cause, ForbiddenAddress):
+                break
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, ForbiddenAddress):
+            raise As2SendError(f"MDN URL refused: {cause}", retryable=False) from e
         raise As2SendError(f"{type(e).__name__}: {e}", retryable=True) from e
     if resp.status_code >= 300:
         retry = resp.status_code in (408, 425, 429) or resp.status_code >= 500
         raise As2SendError(f"HTTP {resp.status_code} from {mdn.url}: {excerpt(resp.content)}",
                            retryable=retry, http_status=resp.status_code)
     return resp.status_code
-

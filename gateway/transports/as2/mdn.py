@@ -12,7 +12,6 @@ and returns the MIC we computed when we signed the message.
 """
 from __future__ import annotations
 
-import email
 import re
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ from . import compat  # noqa: F401
 from pyas2lib.cms import verify_message
 from pyas2lib.exceptions import AS2Exception, IntegrityError
 
-from ._mime import boundary_of, first_part, lower_headers, raw_message, strip_msgid
+from . import mime
+from ._mime import lower_headers, raw_message, strip_msgid
 from .config import normalize_digest
 
 
@@ -104,8 +104,7 @@ class MdnResult:
 class _Parsed:
     headers: dict
     raw: bytes
-    msg: Optional[email.message.Message] = None
-    report: Optional[email.message.Message] = None
+    report: Optional[mime.Entity] = None
     signature: Optional[bytes] = None
     signed_content: Optional[bytes] = None
     fields: dict = field(default_factory=dict)
@@ -113,53 +112,54 @@ class _Parsed:
     error: Optional[str] = None
 
 
+def _fields(text: bytes) -> dict:
+    """The fields of a message/disposition-notification body (RFC 3798 §3.1), lower-case names,
+    folded lines joined; blank lines between field groups are allowed."""
+    out = {}
+    for m in re.finditer(r"^([A-Za-z0-9-]+):[ \t]*(.*(?:\r?\n[ \t].*)*)",
+                         text.decode("utf-8", "replace"), re.M):
+        out.setdefault(m.group(1).lower(), " ".join(m.group(2).split()))
+    return out
+
+
 def _parse(headers, body: bytes) -> _Parsed:
+    """Read an MDN layer by layer with the bounded MIME reader: a sender's MDN is a stranger's
+    bytes too (the asynchronous MDN URL is public), so no recursion into what it nests."""
     hdr = lower_headers(headers)
     raw = raw_message(headers, body)
     p = _Parsed(hdr, raw)
     try:
-        msg = email.message_from_bytes(raw)
-    except Exception as e:  # pragma: no cover - the email parser is lenient
-        p.error = f"unreadable MDN: {e}"
-        return p
-    p.msg = msg
-    ctype = msg.get_content_type()
-    if ctype == "multipart/signed":
-        parts = msg.get_payload()
-        if not isinstance(parts, list) or len(parts) < 2:
-            p.error = "multipart/signed MDN without two parts"
+        entity = mime.parse(raw)
+        if entity.content_type == "multipart/signed":
+            parts = entity.parts()
+            if len(parts) < 2:
+                p.error = "multipart/signed MDN without two parts"
+                return p
+            for part in parts[1:]:
+                if part.content_type in ("application/pkcs7-signature", "application/x-pkcs7-signature"):
+                    p.signature = part.decoded()
+            p.signed_content = parts[0].raw
+            report = parts[0]
+            if p.signature is None:
+                p.error = "signed MDN without a readable signature"
+        elif entity.content_type == "multipart/report":
+            report = entity
+        else:
+            p.error = f"not an MDN (Content-Type {entity.content_type})"
             return p
-        for part in parts[1:]:
-            if part.get_content_type() in ("application/pkcs7-signature", "application/x-pkcs7-signature"):
-                p.signature = part.get_payload(decode=True)
-        p.report = parts[0]
-        b = boundary_of(hdr.get("content-type", "")) or msg.get_boundary()
-        p.signed_content = first_part(body, b) if b else None
-        if p.signature is None or p.signed_content is None:
-            p.error = "signed MDN without a readable signature"
-    elif ctype == "multipart/report":
-        p.report = msg
-    else:
-        p.error = f"not an MDN (Content-Type {ctype})"
+        if report.content_type != "multipart/report":
+            p.error = p.error or "no multipart/report in the MDN"
+            return p
+        p.report = report
+        for part in report.parts():
+            ct = part.content_type
+            if ct == "message/disposition-notification" and not p.fields:
+                p.fields = _fields(part.decoded())
+            elif ct == "text/plain" and p.text is None:
+                p.text = part.decoded().decode("utf-8", "replace").strip()
+    except mime.MimeError as e:
+        p.error = p.error or f"unreadable MDN: {e}"
         return p
-    if p.report is None or p.report.get_content_type() != "multipart/report":
-        p.error = p.error or "no multipart/report in the MDN"
-        return p
-    for part in p.report.walk():
-        ct = part.get_content_type()
-        if ct == "message/disposition-notification":
-            blocks = part.get_payload()
-            if isinstance(blocks, list):
-                for b in blocks:
-                    for k, v in b.items():
-                        p.fields[k.lower()] = " ".join(str(v).split())
-            else:
-                for m in re.finditer(r"^([A-Za-z0-9-]+):[ \t]*(.*(?:\r?\n[ \t].*)*)",
-                                     str(blocks), re.M):
-                    p.fields[m.group(1).lower()] = " ".join(m.group(2).split())
-        elif ct == "text/plain" and p.text is None:
-            t = part.get_payload(decode=True) or b""
-            p.text = t.decode("utf-8", "replace").strip()
     if "disposition" not in p.fields:
         p.error = p.error or "MDN without a Disposition field"
     return p

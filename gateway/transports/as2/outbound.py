@@ -27,9 +27,10 @@ from pathlib import PurePath
 from typing import Mapping, Optional, Union
 
 from . import compat  # noqa: F401
-from pyas2lib.cms import compress_message, encrypt_message, sign_message
+from pyas2lib.cms import compress_message, sign_message
 from pyas2lib.utils import canonicalize, make_mime_boundary, mime_to_bytes, quote_as2name
 
+from . import cms
 from ._mime import excerpt, http_session, looks_like_mdn, raw_message
 from .config import As2Identity, As2Partner, ConfigError, micalg
 from .mdn import MdnResult, check_mdn
@@ -180,12 +181,13 @@ def build(payload: bytes, filename: Optional[str], content_type: str, *,
         entity = compress(entity)
     if partner.encrypt:
         try:
-            cert = partner.lib_partner(0).load_encrypt_cert()
+            partner.lib_partner(0).load_encrypt_cert()          # validity and chain, as configured
         except Exception as e:
             raise ConfigError(f"partner {partner.as2_name}: encryption certificate unusable: {e}") from e
         part = _smime_part("application/pkcs7-mime", "smime.p7m", "enveloped-data")
-        _set_body(part, encrypt_message(mime_to_bytes(entity), partner.encryption_alg, cert,
-                                        partner.key_encryption), cte)
+        _set_body(part, cms.encrypt(mime_to_bytes(entity), partner.certificates[0],
+                                    cipher=partner.encryption_alg, key_encryption=partner.key_encryption,
+                                    oaep_hash=partner.oaep_hash), cte)
         entity = part
 
     headers = {
