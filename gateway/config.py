@@ -23,6 +23,11 @@ volume). Nothing here runs at import: call ``load_settings()``.
 | EDIGATE_MAIL_RATE | 600 | most mails sent per minute by one process (throttling) |
 | EDIGATE_DEFAULT_CHANNEL | paper | where an invoice goes when its recipient chose no channel (``paper`` or ``email``) |
 | EDIGATE_PAPER_BATCH_HOURS | 24 | the sweep gathers pending paper deliveries into a print batch at most this often (0: only by hand, ``edigate paper batch``) |
+| EDIGATE_HTTP_THREADS | 8 | threads running the web app's requests (``edigate serve --threads`` wins) |
+| EDIGATE_HTTP_CONNECTION_LIMIT | 1000 | most open HTTP connections; beyond it new ones wait in the kernel's backlog |
+| EDIGATE_HTTP_IDLE_TIMEOUT | 60 | seconds an HTTP connection may stay silent (no request running) before it is closed |
+| EDIGATE_HTTP_HEADER_TIMEOUT | 30 | seconds a client has to send a request's line and headers from its first byte (0: no limit) |
+| EDIGATE_HTTP_MAX_HEADER_SIZE | 64K | largest request line + headers accepted (bytes; K/M suffixes) |
 """
 from __future__ import annotations
 
@@ -58,6 +63,11 @@ class Settings:
     mail_rate_per_minute: int = 600
     default_channel: str = "paper"
     paper_batch_hours: float = 24.0
+    http_threads: int = 8
+    http_connection_limit: int = 1000
+    http_idle_timeout: int = 60
+    http_header_timeout: int = 30
+    http_max_header_size: int = 64 * 1024
     sftp_upload_grace_minutes: float = 10.0
 
     @property
@@ -124,6 +134,11 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         mail_rate_per_minute=_positive(get("MAIL_RATE") or "600", PREFIX + "MAIL_RATE"),
         default_channel=_one_of(get("DEFAULT_CHANNEL") or "paper", ("paper", "email"), PREFIX + "DEFAULT_CHANNEL"),
         paper_batch_hours=_hours(get("PAPER_BATCH_HOURS") or "24", PREFIX + "PAPER_BATCH_HOURS"),
+        http_threads=_positive(get("HTTP_THREADS") or "8", PREFIX + "HTTP_THREADS"),
+        http_connection_limit=_positive(get("HTTP_CONNECTION_LIMIT") or "1000", PREFIX + "HTTP_CONNECTION_LIMIT"),
+        http_idle_timeout=_positive(get("HTTP_IDLE_TIMEOUT") or "60", PREFIX + "HTTP_IDLE_TIMEOUT"),
+        http_header_timeout=_seconds(get("HTTP_HEADER_TIMEOUT") or "30", PREFIX + "HTTP_HEADER_TIMEOUT"),
+        http_max_header_size=_header_size(get("HTTP_MAX_HEADER_SIZE") or "64K", PREFIX + "HTTP_MAX_HEADER_SIZE"),
         sftp_upload_grace_minutes=_minutes(get("SFTP_UPLOAD_GRACE_MINUTES") or "10",
                                            PREFIX + "SFTP_UPLOAD_GRACE_MINUTES"),
     )
@@ -136,6 +151,26 @@ def _positive(text: str, name: str) -> int:
         n = 0
     if n <= 0:
         raise ConfigError(f"{name}={text!r}: expected a positive whole number")
+    return n
+
+
+def _seconds(text: str, name: str) -> int:
+    """Whole seconds, 0 allowed (no limit)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise ConfigError(f"{name}={text!r}: expected whole seconds (0: no limit)")
+    return n
+
+
+def _header_size(text: str, name: str) -> int:
+    """A header limit: at least 4K (a browser's cookies and an AS2 message's headers fit),
+    at most 1M (each slow client may hold that much memory)."""
+    n = parse_size(text, name=name)
+    if not 4096 <= n <= 1024 ** 2:
+        raise ConfigError(f"{name}={text!r}: expected a size from 4K to 1M")
     return n
 
 

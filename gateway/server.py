@@ -6,6 +6,18 @@ organisation, two partners) when the database is empty, a first operator
 account — then runs the job consumer in-process (threads) and the web app
 (AS2 endpoint, REST API, operator pages) under waitress on 127.0.0.1, and
 says what runs where.
+
+Why waitress, configured as in ``web_server()``: it reads every connection
+in one event loop (poll(), so past select()'s 1024 descriptors) and hands a
+worker thread only a complete request, buffered; so idle and slow clients
+cost a socket each, never a thread, and 500 idle connections plus 50 clients
+trickling headers leave the health check, the API and AS2 answering at once.
+Thread-per-connection servers (cheroot, gunicorn's gthread worker) give a
+slow client a thread until their timeout: measured with cheroot and 10
+threads, 50 trickling clients (or 500 idle ones) time every request out.
+What waitress lacks is a deadline for a request's headers: its
+``channel_timeout`` counts silence, and a client sending one byte a second is
+never silent; ``_header_deadline_channel`` adds that deadline.
 """
 from __future__ import annotations
 
@@ -15,7 +27,8 @@ import secrets
 import signal
 import sys
 import threading
-from typing import Optional
+import time
+from typing import Any, Optional
 
 import sqlalchemy as sa
 
@@ -93,9 +106,119 @@ def configure_logging() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: int = 8,
+# Descriptors kept for everything but HTTP connections: the database, the payload store, the SFTP
+# server and its clients, logs, temporary files of spooled bodies.
+FD_RESERVE = 256
+
+
+def raise_open_files_limit() -> tuple[int, int]:
+    """Soft RLIMIT_NOFILE raised to the hard limit (``(soft, hard)`` after; ``(-1, -1)`` where
+    there is no such limit): every HTTP connection is a descriptor, and the common soft default
+    of 1024 holds too few of them."""
+    try:
+        import resource
+    except ImportError:                 # Windows: no RLIMIT_NOFILE
+        return -1, -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # An unlimited hard limit still cannot exceed the kernel's nr_open (2**20 by default).
+    for target in ((hard,) if hard != resource.RLIM_INFINITY else (2 ** 20, 65536)):
+        if soft != resource.RLIM_INFINITY and soft < target:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                break
+            except (ValueError, OSError):
+                continue
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def _header_deadline_channel(seconds: int) -> Optional[type]:
+    """waitress's connection class with a deadline for a request's line and headers, counted from
+    the request's first byte: a client still not done after ``seconds`` is disconnected, however
+    steadily it trickles. None when ``seconds`` is 0 or waitress's parser no longer looks the way
+    this relies on (a waitress upgrade: the load test says so)."""
+    from waitress.channel import HTTPChannel
+    from waitress.parser import HTTPRequestParser
+
+    if not seconds or not hasattr(HTTPRequestParser, "headers_finished") or \
+            not hasattr(HTTPChannel, "request"):
+        return None
+
+    class HeaderDeadlineChannel(HTTPChannel):
+        header_timeout = seconds
+        cut = 0                           # connections cut, and when that was last logged
+        reported = 0.0
+        _timed_request: Any = None
+        _timed_since = 0.0
+
+        def readable(self) -> bool:
+            # The event loop asks every connection this at least once a second, data or not: the
+            # place to notice a deadline passing. A request being read is in self.request until
+            # complete; self.requests holds those handed to worker threads.
+            request = self.request
+            if request is not None and not request.headers_finished and not self.requests:
+                now = time.monotonic()
+                if request is not self._timed_request:
+                    self._timed_request, self._timed_since = request, now
+                elif now - self._timed_since > self.header_timeout:
+                    self.will_close = True        # writable() now; handle_write() closes
+                    self._count_cut(now)
+                    return False
+            return super().readable()
+
+        @classmethod
+        def _count_cut(cls, now: float) -> None:
+            cls.cut += 1
+            if now - cls.reported >= 60:          # at most a line a minute, even under attack
+                cls.reported = now
+                log.warning("HTTP: %d connection(s) closed so far for not sending a request's headers "
+                            "within %d s (slow or stalled clients)", cls.cut, cls.header_timeout)
+
+    return HeaderDeadlineChannel
+
+
+def web_server(app: Any, settings: Settings, *, threads: Optional[int] = None) -> tuple[Any, str]:
+    """The waitress server for ``app`` on ``settings.host:http_port``, bound and listening but not
+    yet serving (``.run()``), and a line saying its limits. Connections past the limit wait in the
+    kernel's backlog; the limit is lowered to fit the open-files limit when that is too low."""
+    import waitress.server
+
+    threads = threads or settings.http_threads
+    soft, _hard = raise_open_files_limit()
+    limit = settings.http_connection_limit
+    if soft > 0 and limit > soft - FD_RESERVE:
+        limit = max(16, soft - FD_RESERVE)
+        log.warning("EDIGATE_HTTP_CONNECTION_LIMIT=%d does not fit in %d open files: %d connections "
+                    "(raise the hard limit: ulimit -Hn, LimitNOFILE= in systemd)",
+                    settings.http_connection_limit, soft, limit)
+    sockets: dict = {}
+    server = waitress.server.create_server(
+        app, map=sockets, host=settings.host, port=settings.http_port, ident="edigate",
+        threads=threads,
+        connection_limit=limit,
+        channel_timeout=settings.http_idle_timeout,
+        cleanup_interval=max(1, min(30, settings.http_idle_timeout // 4)),   # idle ones cut ≤ 25% late
+        asyncore_use_poll=True,            # select() fails past descriptor 1024
+        max_request_header_size=settings.http_max_header_size,
+        max_request_body_size=settings.max_inbound_size,
+    )
+    channel = _header_deadline_channel(settings.http_header_timeout)
+    if channel is not None:
+        for listener in sockets.values():
+            if isinstance(listener, waitress.server.BaseWSGIServer):
+                listener.channel_class = channel
+    elif settings.http_header_timeout:
+        log.warning("HTTP: this waitress version cannot be given a header deadline; "
+                    "slow clients are cut only after %d s of silence", settings.http_idle_timeout)
+    headers = f"request headers within {settings.http_header_timeout} s and " if channel is not None \
+        else "request headers (no time limit) within "
+    limits = (f"waitress, {threads} threads, up to {limit} connections (open files {soft}), "
+              f"idle timeout {settings.http_idle_timeout} s, {headers}{settings.http_max_header_size} bytes, "
+              f"bodies up to {settings.max_inbound_size} bytes")
+    return server, limits
+
+
+def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Optional[int] = None,
           demo: bool = True) -> None:
-    import waitress
     from .web import AS2_PATH, create_app
 
     settings = settings or load_settings()
@@ -104,6 +227,7 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: int
     made_demo = ensure_demo(gw) if demo else False
     password = ensure_admin(gw)
     app = create_app(gw)
+    http, http_limits = web_server(app, settings, threads=threads)     # bound now: a busy port fails here
     from .sftp_inbox import SftpInbox
     from .transports.sftp import host_key_fingerprint
     sftp_inbox = SftpInbox(gw)
@@ -118,7 +242,7 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: int
     base = f"http://{settings.host}:{settings.http_port}"
     lines = [
         "edigate is running",
-        f"  operator pages  {base}/",
+        f"  operator pages  {base}/  (health check: {base}/health)",
         f"  REST API        {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)",
         f"  AS2 endpoint    {base}{AS2_PATH}  (MDNs and partners' messages; public URL {settings.public_url})",
         f"  SFTP server     sftp://{settings.host}:{sftp.port}  (partner accounts under "
@@ -127,6 +251,7 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: int
         f"  payloads        {settings.payload_dir}",
         f"  jobs            {settings.jobs_url}  ({workers} worker threads in this process)",
         f"  certificates    {settings.certs_dir}",
+        f"  web server      {http_limits}",
     ]
     if made_demo:
         lines.append(f"  demo setup      identity {DEMO_IDENTITY}; partners "
@@ -149,8 +274,7 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: int
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        waitress.serve(app, host=settings.host, port=settings.http_port, threads=threads,
-                       ident="edigate", _quiet=True, max_request_body_size=settings.max_inbound_size)
+        http.run()
     finally:
         if not stopping.is_set():
             sftp.stop()

@@ -13,9 +13,9 @@ from .config import ConfigError, load_settings
 
 @click.command("serve")
 @click.option("--workers", default=2, show_default=True, help="Job worker threads in this process.")
-@click.option("--threads", default=8, show_default=True, help="HTTP threads.")
+@click.option("--threads", type=int, default=None, help="HTTP threads (default: EDIGATE_HTTP_THREADS, 8).")
 @click.option("--no-demo", is_flag=True, help="Do not load the demo setup into an empty database.")
-def serve_command(workers: int, threads: int, no_demo: bool) -> None:
+def serve_command(workers: int, threads: int | None, no_demo: bool) -> None:
     """Run the gateway: AS2 endpoint, REST API and operator pages on EDIGATE_HOST:EDIGATE_HTTP_PORT
     (127.0.0.1:8080), jobs in-process. Settings come from EDIGATE_* variables (see README)."""
     from .server import configure_logging, serve

@@ -74,6 +74,12 @@ def create_app(gw: Optional[Gateway] = None, *, testing: bool = False) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(portal_bp)       # the recipient portal (/portal)
+    @app.get("/health")
+    def health():
+        """For load balancers and monitors: no login, no database, nothing written; it answers
+        when the web server does."""
+        return {"status": "ok"}
+
     import importlib
     for name in EXTENSIONS:
         importlib.import_module(name).init_app(app, csrf)
