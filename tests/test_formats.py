@@ -86,3 +86,79 @@ def test_edifact_envelope_errors_are_fatal_findings_not_silence():
     assert doc.invoice.number == "12115118"
     envelope = [f for f in doc.findings if f.rule == "EDIFACT-28"]
     assert envelope and envelope[0].fatal and "UNZ" in envelope[0].location
+
+
+# --- locations stay linear in the number of same-name siblings ------------------------------
+
+def _seconds(work, setup=lambda: None) -> float:
+    """The best of three runs of ``work(setup())``, without the garbage collector (whose passes
+    grow with the heap); ``setup`` is not timed."""
+    import gc
+    best = float("inf")
+    for _ in range(3):
+        given = setup()
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            work(given)
+            best = min(best, time.perf_counter() - start)
+        finally:
+            gc.enable()
+    return best
+
+
+def _cii_with_line_taxes(n: int) -> bytes:
+    """A CII invoice whose line carries its ApplicableTradeTax n times (one read, n - 1 reported unread)."""
+    from tests.invoice_builder import build_invoice
+    data = write_document(build_invoice(), "cii").data
+    start = data.index(b"<ram:ApplicableTradeTax>")
+    end = data.index(b"</ram:ApplicableTradeTax>", start) + len(b"</ram:ApplicableTradeTax>")
+    return data[:start] + data[start:end] * n + data[end:]
+
+
+def test_many_same_name_siblings_are_located_in_linear_time():
+    """Each unread sibling is reported with its position; finding that position must not rescan
+    the siblings every time (3,000 taxes in one line took seconds)."""
+    n = 600
+    small, large = _cii_with_line_taxes(n), _cii_with_line_taxes(4 * n)
+    doc = read_document(large)
+    unread = [f for f in doc.findings if f.rule == "READ-UNMAPPED"]
+    assert len(unread) == 2 * (4 * n - 1)            # category code and rate of every tax but the first
+    assert unread[-1].location.endswith(f"/ram:ApplicableTradeTax[{4 * n}]/ram:RateApplicablePercent")
+    ratio = _seconds(lambda _: read_document(large)) / _seconds(lambda _: read_document(small))
+    assert ratio < 8, f"reading 4x the siblings took {ratio:.1f}x the time (linear: ~4, quadratic: ~16)"
+
+
+def test_findings_on_many_invoice_lines_are_located_in_linear_time():
+    """A finding on each of thousands of lines: each located at its line, in linear time
+    (locating alone is timed: reading and checking are linear and would hide it)."""
+    import copy
+    from gateway.rules import validate
+    from tests.invoice_builder import build_invoice
+
+    def ubl(n: int) -> bytes:
+        inv = build_invoice()
+        line = inv.lines[0]
+        line.item.name = None                          # BR-25 on every line
+        inv.lines = [copy.deepcopy(line) for _ in range(n)]
+        for i, ln in enumerate(inv.lines, 1):
+            ln.identifier = str(i)
+        return write_document(inv, "ubl").data
+
+    def checked(data: bytes):
+        doc = read_document(data)
+        return doc, [f for f in validate(doc.invoice) if f.rule == "BR-25"]
+
+    def locate(given) -> None:
+        doc, findings = given
+        doc.locate(findings)
+
+    n = 750
+    small, large = ubl(n), ubl(4 * n)
+    doc, findings = checked(large)
+    doc.locate(findings)
+    assert len(findings) == 4 * n
+    assert findings[-1].location == f"/Invoice/cac:InvoiceLine[{4 * n}]/cac:Item"
+    ratio = _seconds(locate, lambda: checked(large)) / _seconds(locate, lambda: checked(small))
+    assert ratio < 8, f"4x the lines took {ratio:.1f}x the time (linear: ~4, quadratic: ~16)"

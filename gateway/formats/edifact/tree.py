@@ -143,6 +143,7 @@ class MessageTree:
         # element proxies are the keys: holding them keeps lxml's proxy identity stable
         self.places: dict[etree._Element, Place] = {}
         self.findings: list[Finding] = []
+        self._positions: Any = None          # the engine's SiblingPositions, made when first needed
 
     def place(self, el: etree._Element) -> Optional[Place]:
         return self.places.get(el)
@@ -154,8 +155,10 @@ class MessageTree:
             return str(p)
         if el is self.root or el.getparent() is None:
             return f"message {self.grammar.message} {self.grammar.directory}"
-        from ...mapping.engine import xpath_of
-        return xpath_of(el, attribute)
+        from ...mapping.engine import SiblingPositions, xpath_of
+        if self._positions is None:
+            self._positions = SiblingPositions()
+        return xpath_of(el, attribute, self._positions)
 
     def _finding(self, rule: str, message: str, place: Optional[Place], line: Optional[int],
                  severity: str = WARNING) -> None:
