@@ -14,9 +14,10 @@ names (``gateway/model.py``), each the name of one business term or group;
   a repeating one an array of objects.
 
 ``from_dict`` refuses what it cannot take (an unknown key, a wrong type, a bad
-decimal or date) with ``ModelJsonError`` naming the path, so a hand-written or
-damaged file never becomes a silently different invoice. This module imports
-only the model.
+decimal or date, a number out of its data type's bounds, ``gateway/numbers.py``)
+with ``ModelJsonError`` naming the path, so a hand-written or damaged file never
+becomes a silently different invoice. This module imports only the model and
+those bounds.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator
 
 from .model import Invoice, term_fields
+from .numbers import NumberError, checked
 
 FORMAT = "en16931-json/1"          # named in the API, so a later change of shape is a new name
 
@@ -73,7 +75,7 @@ def to_dict(invoice: Invoice) -> dict[str, Any]:
 
 # --- JSON → model ----------------------------------------------------------------------------
 
-def _scalar(kind: type, value: Any, path: str) -> Any:
+def _scalar(kind: type, value: Any, path: str, tid: str = "") -> Any:
     if kind is str:
         if not isinstance(value, str):
             raise ModelJsonError(path, f"expected a string, got {type(value).__name__}")
@@ -85,11 +87,14 @@ def _scalar(kind: type, value: Any, path: str) -> Any:
             raise ModelJsonError(path, f"expected a decimal as a string, got {type(value).__name__}")
         try:
             number = Decimal(str(value).strip())
-        except InvalidOperation:
+        except (InvalidOperation, ValueError):     # ValueError: an int past Python's str() limit
             raise ModelJsonError(path, f"{value!r} is not a decimal number") from None
         if not number.is_finite():
             raise ModelJsonError(path, f"{value!r} is not a finite decimal number")
-        return number
+        try:
+            return checked(number, tid, str(value))     # bounded as every reader bounds it
+        except NumberError as exc:
+            raise ModelJsonError(path, f"{tid}: {exc}") from None
     if kind is date:
         if not isinstance(value, str):
             raise ModelJsonError(path, f"expected a date YYYY-MM-DD, got {type(value).__name__}")
@@ -107,10 +112,10 @@ def _scalar(kind: type, value: Any, path: str) -> Any:
     raise TypeError(f"no JSON form for {kind!r}")        # a model change this module missed
 
 
-def _item(kind: type, value: Any, path: str) -> Any:
+def _item(kind: type, value: Any, path: str, tid: str) -> Any:
     if dataclasses.is_dataclass(kind):
         return _build(kind, value, path)
-    return _scalar(kind, value, path)
+    return _scalar(kind, value, path, tid)
 
 
 def _build(cls: type, data: Any, path: str) -> Any:
@@ -130,9 +135,9 @@ def _build(cls: type, data: Any, path: str) -> Any:
         if f.repeats:
             if not isinstance(value, list):
                 raise ModelJsonError(here, f"expected an array, got {type(value).__name__}")
-            values[name] = [_item(f.type, v, f"{here}[{i}]") for i, v in enumerate(value)]
+            values[name] = [_item(f.type, v, f"{here}[{i}]", f.term) for i, v in enumerate(value)]
         else:
-            values[name] = _item(f.type, value, here)
+            values[name] = _item(f.type, value, here, f.term)
     return cls(**values)
 
 

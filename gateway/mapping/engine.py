@@ -25,7 +25,8 @@ from typing import Any, Optional
 from lxml import etree
 
 from .. import model
-from ..errors import MappingError
+from ..errors import InputError, MappingError
+from ..numbers import NumberError, checked, problem
 from ..findings import WARNING, Finding
 from .paths import Path
 from .spec import Alternative, GroupNode, LeafNode, MappingSpec, Node
@@ -178,8 +179,12 @@ class WriteResult:
 
 # --- value conversion ----------------------------------------------------------------------
 
-def _format_value(value: Any, spec: MappingSpec, codes: Optional[dict] = None, fmt: Optional[str] = None) -> str:
+def _format_value(value: Any, spec: MappingSpec, codes: Optional[dict] = None, fmt: Optional[str] = None,
+                  term: Optional[str] = None) -> str:
     if isinstance(value, Decimal):
+        why = problem(value, term)     # never expand a number no invoice holds (1E+999999999)
+        if why is not None:
+            raise NumberError(f"{value} {why}")
         text = format(value, "f")
         sep = spec.formats.get("decimal_separator")
         if sep and sep != ".":
@@ -209,7 +214,9 @@ def _decode(text: str, codes: Optional[dict]) -> str:
 
 
 def _parse_value(text: str, typ: Any, spec: MappingSpec, codes: Optional[dict] = None,
-                 fmt: Optional[str] = None) -> Any:
+                 fmt: Optional[str] = None, term: Optional[str] = None) -> Any:
+    """A typed value of a term's text; ``_ValueError`` when it is not one, ``NumberError``
+    when it is a number out of the bounds of the term's data type (``gateway/numbers.py``)."""
     text = _decode(text, codes)
     if typ is Decimal:
         sep = spec.formats.get("decimal_separator")
@@ -221,7 +228,7 @@ def _parse_value(text: str, typ: Any, spec: MappingSpec, codes: Optional[dict] =
             raise _ValueError(f"{text!r} is not a decimal number") from None
         if not d.is_finite():
             raise _ValueError(f"{text!r} is not a finite number")
-        return d
+        return checked(d, term, text)
     if typ is date:
         fmt = fmt or spec.formats.get("date", "%Y-%m-%d")
         try:
@@ -437,8 +444,11 @@ class Reader:
             self.smap.add(mpath, el, attr)
         try:
             if codes is True:
-                return _parse_value(text, typ, self.spec, node.codes, node.format)
+                return _parse_value(text, typ, self.spec, node.codes, node.format, node.term)
             return _parse_value(text, typ, self.spec, codes or None)
+        except NumberError as exc:       # no invoice holds it: the document is refused
+            raise InputError(f"{node.term}: {exc}", location=self.smap.where(el, attr),
+                             line=el.sourceline if el is not None else None) from None
         except _ValueError as exc:
             where = self.smap.where(el, attr)
             self.findings.append(Finding(
@@ -467,8 +477,11 @@ class Writer:
             if v is None or isinstance(v, list) or dataclasses.is_dataclass(v):
                 self.variables[tid] = ""
             else:
-                self.variables[tid] = (_format_value(v, spec, node.codes, node.format)
-                                       if isinstance(node, LeafNode) else str(v))
+                try:
+                    self.variables[tid] = (_format_value(v, spec, node.codes, node.format, tid)
+                                           if isinstance(node, LeafNode) else str(v))
+                except NumberError as exc:
+                    raise _unwritable(tid, tid, exc) from None
 
     def run(self) -> WriteResult:
         self.group(self.invoice, self.spec.tree, self.root, "")
@@ -597,7 +610,10 @@ class Writer:
         else:
             targets = [alt.path.ensure(ctx, self.root, self.variables, new_item=new_item)]
         for target in targets:
-            self.put(node, alt.path if alt else None, target, main_value)
+            try:
+                self.put(node, alt.path if alt else None, target, main_value)
+            except NumberError as exc:
+                raise _unwritable(node.term, mpath, exc) from None
             if model.is_compound(type(value)):
                 self.put_subterms(node, value, target, mpath)
             if node.const:
@@ -624,7 +640,7 @@ class Writer:
     def put(self, node: LeafNode, path: Optional[Path], target: etree._Element, value: Any) -> None:
         if value is None:
             return
-        text = _format_value(value, self.spec, node.codes, node.format)
+        text = _format_value(value, self.spec, node.codes, node.format, node.term)
         attr = path.target_attribute if path else None
         if attr:
             target.set(attr, text)
@@ -651,6 +667,11 @@ class Writer:
 
 
 _NOT_HERE = object()   # "this object has no such term" (as opposed to a term whose value is None)
+
+
+def _unwritable(term: str, mpath: str, exc: NumberError) -> InputError:
+    """A model value no syntax can hold (built around the readers): the invoice is refused."""
+    return InputError(f"{term}: {exc}; the invoice cannot be written", location=mpath)
 
 
 def _absent(value: Any) -> bool:

@@ -22,6 +22,8 @@ import re
 from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 from typing import Any, Iterable, Optional
 
+from ..numbers import plain
+
 Num = Optional[Decimal]
 
 # wide enough that no product or sum of invoice amounts is ever rounded
@@ -178,5 +180,5 @@ def fmt(value: Any) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return plain(value)           # bounded: exponent notation for what would be huge
     return repr(value) if isinstance(value, str) else str(value)

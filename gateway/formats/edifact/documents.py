@@ -51,7 +51,11 @@ def read_all(data: bytes) -> list[Document]:
             refused.append(f"{where}: " + "; ".join(
                 i.text for i in message.issues + (message.group.issues if message.group else []) if i.fatal))
             continue
-        doc = invoic.read_message(message)
+        try:
+            doc = invoic.read_message(message)
+        except InputError as exc:       # this message only (e.g. a number no invoice holds)
+            refused.append(f"{where}: {exc}")
+            continue
         doc.findings = envelope + [_finding(i) for i in message.issues] + doc.findings
         docs.append(doc)
     if not docs:

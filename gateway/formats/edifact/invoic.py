@@ -25,6 +25,7 @@ from ...errors import InputError
 from ...findings import WARNING, Finding
 from ...mapping import Dropped
 from ...model import Invoice
+from ...numbers import problem
 from ..base import Document, unread_findings
 from . import grammar as grammars
 from .tree import MessageTree, Segment, adapt, build_tree, tree_to_segments
@@ -163,7 +164,9 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, str):
         return _CONTROL.sub(" ", value)
     if isinstance(value, Decimal):
-        return value.normalize() if value.is_finite() and value != 0 else (Decimal(0) if value == 0 else value)
+        if problem(value, None) is not None:
+            return value                # beyond every data type: left for the writer to refuse
+        return value.normalize() if value != 0 else Decimal(0)
     if isinstance(value, list):
         return [_canonical(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
