@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/as2.py
 	$(BIN)/python bench/sftp.py
 	$(BIN)/python bench/campaign.py
+	$(BIN)/python bench/web_load.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
