@@ -162,3 +162,37 @@ def test_findings_on_many_invoice_lines_are_located_in_linear_time():
     assert findings[-1].location == f"/Invoice/cac:InvoiceLine[{4 * n}]/cac:Item"
     ratio = _seconds(locate, lambda: checked(large)) / _seconds(locate, lambda: checked(small))
     assert ratio < 8, f"4x the lines took {ratio:.1f}x the time (linear: ~4, quadratic: ~16)"
+
+
+# --- a price base quantity without a price -------------------------------------------------
+
+@pytest.mark.parametrize("syntax", ["cii", "facturx", "ubl"])
+@pytest.mark.parametrize("base_quantity", [None, "1"])
+def test_price_base_quantity_without_a_price_is_dropped_not_a_crash(syntax, base_quantity):
+    """BT-149/BT-150 live in the net or gross price: a line without either has no place for them.
+    They are reported as dropped, and the output has no XSD error the invoice without them lacks."""
+    from decimal import Decimal
+    from gateway.model import PriceDetails
+    from tests.invoice_builder import build_invoice
+
+    def written(price):
+        inv = build_invoice()
+        inv.lines[0].price = price
+        r = write_document(inv, syntax, validate=True)
+        return r, sorted(str(f) for f in r.findings if f.fatal)
+
+    qty = Decimal(base_quantity) if base_quantity else None
+    rendering, errors = written(PriceDetails(base_quantity=qty, base_quantity_unit_code="C62"))
+    dropped = {(d.term, d.path) for d in rendering.dropped}
+    assert ("BT-150", "lines[0].price.base_quantity_unit_code") in dropped
+    assert (("BT-149", "lines[0].price.base_quantity") in dropped) == (qty is not None)
+    assert errors == written(None)[1]                   # whatever the missing net price (BR-26) costs
+    assert b"BasisQuantity" not in rendering.data and b"BaseQuantity" not in rendering.data
+
+    # with its price, the base quantity is carried and read back; its unit alone has no element
+    rendering, errors = written(PriceDetails(net_price=Decimal("50"), base_quantity=qty,
+                                             base_quantity_unit_code="C62"))
+    assert not errors
+    assert {d.term for d in rendering.dropped} & {"BT-149", "BT-150"} == (set() if qty else {"BT-150"})
+    price = read_document(rendering.data).invoice.lines[0].price
+    assert (price.base_quantity, price.base_quantity_unit_code) == ((qty, "C62") if qty else (None, None))

@@ -336,3 +336,51 @@ def test_decimal_separator_applies_both_ways(tmp_path):
     root = write(spec, inv).root
     assert root.findtext("{urn:test}totals/{urn:test}total") == "-1234,50"
     assert read(spec, root).invoice == inv
+
+
+def test_a_wildcard_step_that_matches_nothing_drops_the_term(tmp_path):
+    """A path step such as t:*[...] names no element to create: with nothing to match, the term
+    has no place and is reported as dropped (it once became an element named '*' and crashed)."""
+    spec = mapping(tmp_path, """
+    terms:
+      BG-25:
+        each: t:line
+        BT-126: t:id
+        BG-29:
+          at: t:agreement
+          BT-146: t:net/t:amount
+          BT-149: {path: "t:*[self::t:net or self::t:gross]/t:base", broadcast: true}
+          BT-150: {path: "t:*[self::t:net or self::t:gross]/t:base/@unit", broadcast: true}
+    """)
+    priced = model.InvoiceLine("1", price=model.PriceDetails(net_price=Decimal("5"), base_quantity=Decimal("2"),
+                                                             base_quantity_unit_code="C62"))
+    unpriced = model.InvoiceLine("2", price=model.PriceDetails(base_quantity_unit_code="C62"))
+    result = write(spec, model.Invoice(lines=[priced, unpriced]))
+    assert [(d.term, d.path) for d in result.dropped] == [("BT-150", "lines[1].price.base_quantity_unit_code")]
+    base = result.root.find("{urn:test}line/{urn:test}agreement/{urn:test}net/{urn:test}base")
+    assert (base.text, base.get("unit")) == ("2", "C62")
+    assert read(spec, result.root).invoice.lines == [priced, model.InvoiceLine("2")]
+
+
+def test_when_with_several_terms_needs_them_all(tmp_path):
+    spec = mapping(tmp_path, """
+    terms:
+      BG-25:
+        each: t:line
+        BT-126: t:id
+        BG-29:
+          at: t:price
+          BT-146: t:amount
+          BT-149: {path: t:base, write: [{path: t:base, when: BT-146}]}
+          BT-150: {path: t:base/@unit, write: [{path: t:base/@unit, when: [BT-146, BT-149]}]}
+    """)
+    lines = [model.InvoiceLine("1", price=model.PriceDetails(net_price=Decimal("5"), base_quantity_unit_code="C62")),
+             model.InvoiceLine("2", price=model.PriceDetails(base_quantity=Decimal("2"),
+                                                             base_quantity_unit_code="C62")),
+             model.InvoiceLine("3", price=model.PriceDetails(net_price=Decimal("5"), base_quantity=Decimal("2"),
+                                                             base_quantity_unit_code="C62"))]
+    result = write(spec, model.Invoice(lines=lines))
+    assert [(d.term, d.path) for d in result.dropped] == [
+        ("BT-150", "lines[0].price.base_quantity_unit_code"),
+        ("BT-149", "lines[1].price.base_quantity"), ("BT-150", "lines[1].price.base_quantity_unit_code")]
+    assert read(spec, result.root).invoice.lines[2] == lines[2]

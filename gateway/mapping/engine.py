@@ -28,7 +28,7 @@ from .. import model
 from ..errors import InputError, MappingError
 from ..numbers import NumberError, checked, problem
 from ..findings import WARNING, Finding
-from .paths import Path
+from .paths import NoPlace, Path
 from .spec import Alternative, GroupNode, LeafNode, MappingSpec, Node
 
 _TEMPLATE_TERM = re.compile(r"\{((?:BT|BG)-\d+(?:-\d+)?)\}")
@@ -548,10 +548,8 @@ class Writer:
     def choose(self, node: Node, value: Any, parent_obj: Any) -> Optional[Alternative]:
         alts = node.write_alternatives()
         for alt in alts:
-            if alt.when:
-                cond = self._term_value(value, node.term, alt.when, parent_obj)
-                if model.is_empty(cond):
-                    continue
+            if any(model.is_empty(self._term_value(value, node.term, t, parent_obj)) for t in alt.when):
+                continue
             if alt.unless_same:
                 vals = [self._term_value(value, node.term, t, parent_obj) for t in alt.unless_same]
                 if vals[0] is not None and all(v == vals[0] for v in vals[1:]):
@@ -592,23 +590,27 @@ class Writer:
                 self.drop(value, node.term, mpath)
                 return
             target = None
-        if isinstance(node, GroupNode):
-            if alt is not None:
-                target = alt.path.ensure(ctx, self.root, self.variables, new_item=new_item)
-            self.group(value, node, target, mpath)
+        try:
+            if isinstance(node, GroupNode):
+                if alt is not None:
+                    target = alt.path.ensure(ctx, self.root, self.variables, new_item=new_item)
+                self.group(value, node, target, mpath)
+                return
+            assert isinstance(node, LeafNode)
+            if alt is None:
+                targets = [target]
+            elif node.broadcast:          # into every element the path's first step matches
+                targets = alt.path.ensure_all(ctx, self.root, self.variables)
+            else:
+                targets = [alt.path.ensure(ctx, self.root, self.variables, new_item=new_item)]
+        except NoPlace:                   # e.g. BT-150 beside a price the invoice does not have
+            self.drop(value, node.term, mpath)
             return
-        assert isinstance(node, LeafNode)
         if model.is_compound(type(value)):
             main = next(sf for sf in model.term_fields(type(value)) if sf.term == "")
             main_value = getattr(value, main.name)
         else:
             main_value = value
-        if alt is None:
-            targets = [target]
-        elif node.broadcast:          # into every element the path's first step matches
-            targets = alt.path.ensure_all(ctx, self.root, self.variables)
-        else:
-            targets = [alt.path.ensure(ctx, self.root, self.variables, new_item=new_item)]
         for target in targets:
             try:
                 self.put(node, alt.path if alt else None, target, main_value)

@@ -29,6 +29,11 @@ from lxml import etree
 
 from ..errors import MappingError
 
+class NoPlace(Exception):
+    """Writing: a step that finds nothing cannot be created (a wildcard such as ``ram:*[...]``
+    names no element); the value has no place in this document and is reported as dropped."""
+
+
 _CONSTRUCTIVE = re.compile(
     r"""^\s*(?P<lhs>[@\w:.\-/]+?)\s*=\s*(?P<rhs>'[^']*'|"[^"]*"|\$[A-Za-z][\w.\-]*)\s*$""")
 
@@ -107,6 +112,11 @@ class Step:
     @property
     def is_attribute(self) -> bool:
         return self.name.startswith("@")
+
+    @property
+    def creatable(self) -> bool:
+        """Whether writing can create the element this step names (a wildcard names none)."""
+        return "*" not in self.name and "::" not in self.name
 
     @property
     def xpath(self) -> str:
@@ -195,7 +205,8 @@ class Path:
         """For broadcast terms: the path's end under *every* match of its first step.
 
         ``cac:PaymentMeans/cbc:PaymentMeansCode`` gives a code element in each
-        payment means (one is created if there is none)."""
+        payment means (one is created if there is none; ``NoPlace`` when the
+        first step is a wildcard that matches nothing)."""
         steps = self.element_steps()
         start = root if self.absolute else ctx
         if not steps:
@@ -231,6 +242,8 @@ class Path:
                 found = step.find(node, **variables) if self.variables else step.find(node)
                 if found:
                     return found[0]
+        if not step.creatable:
+            raise NoPlace(f"nothing matches {step.xpath!r} of path {self.text!r}, and it names no element to create")
         child = etree.SubElement(node, self.qname(step.name))
         for lhs, rhs in step.builders:
             value = rhs[1:-1] if rhs[0] in "'\"" else variables.get(rhs[1:], "")

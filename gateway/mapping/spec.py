@@ -31,7 +31,7 @@ LEAF_KEYS = {"path", "each", "write", "codes", "format", "attrs", "broadcast", "
 class Alternative:
     """One place a term may live; on writing, the first whose condition holds is used."""
     path: Path
-    when: Optional[str] = None          # a sub-term id (BT-29-1) that must be present
+    when: tuple[str, ...] = ()          # terms that must be present (a sub-term BT-29-1, a sibling ...)
     unless_same: tuple[str, ...] = ()   # skip when these terms have equal values (BT-6 = BT-5)
     matches: Optional[re.Pattern] = None  # or a pattern the value must match
 
@@ -182,7 +182,9 @@ class _Compiler:
         out = []
         for item in items:
             if isinstance(item, dict):
-                alt = Alternative(self.path(item.get("path"), where), when=item.get("when"),
+                when = item.get("when") or ()
+                alt = Alternative(self.path(item.get("path"), where),
+                                  when=(when,) if isinstance(when, str) else tuple(when),
                                   unless_same=tuple(item.get("unless_same", ())))
                 if "matches" in item:
                     alt.matches = re.compile(item["matches"])
