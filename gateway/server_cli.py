@@ -50,7 +50,10 @@ def worker_command(workers: int) -> None:
 def send_command(file: Path, partner_ref: str, content_type: str | None, wait_seconds: float | None,
                  now: bool) -> None:
     """Send FILE to a partner over AS2 as a durable job; prints the exchange and its outcome.
-    Exit 0 when acknowledged (or queued without --wait/--now), 1 when it failed or was refused."""
+
+    Exit 0 when acknowledged (or sent, when no MDN was asked; or queued, without --wait/--now),
+    1 when it failed or was refused, 3 when --wait/--now ended before a final state (retrying,
+    awaiting an MDN: the server goes on with it)."""
     from .db import Exchange, Partner
     from .outbox import queue_file
     from .runtime import Gateway
@@ -78,7 +81,10 @@ def send_command(file: Path, partner_ref: str, content_type: str | None, wait_se
             break
         time.sleep(0.2)
     click.echo(f"exchange {ex.id}: {status}" + (f" ({reason})" if reason else ""))
-    sys.exit(1 if status in ("failed", "rejected") else 0)
+    if status in ("failed", "rejected"):
+        sys.exit(1)
+    waited = wait_seconds is not None or now
+    sys.exit(0 if status in ("acknowledged", "sent") or not waited else 3)
 
 
 def _content_type(data: bytes) -> str:

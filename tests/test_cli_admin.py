@@ -472,6 +472,33 @@ def test_cert_expiring_counts_expired_but_not_retired(home: Path) -> None:
     assert run("cert", "expiring").exit_code == 0
 
 
+def test_cert_export_gives_our_current_certificate_in_pem_or_der_and_never_a_key(home: Path) -> None:
+    kp = keypair("ours")
+    key = write(home, "ours.key.pem", kp.key_pem)
+    os.chmod(key, 0o600)
+    ok("org", "add", "Ours", "--as2-name", "OURS-AS2", "--key", key, "--cert", write(home, "ours.pem", kp.cert_pem))
+    pem = ok("cert", "export").stdout_bytes
+    assert x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex() == fingerprint(kp)
+    assert b"PRIVATE KEY" not in pem
+    out = home / "ours.cer"
+    said = ok("cert", "export", "--org", "Ours", "--der", "-o", out)
+    assert x509.load_der_x509_certificate(out.read_bytes()).fingerprint(hashes.SHA256()).hex() == fingerprint(kp)
+    assert fingerprint(kp) in said.stderr and "DER" in said.stderr
+    # A renewal makes the newer one current; the old one stays exportable by its number.
+    ok("cert", "import", "Ours", write(home, "renewed.pem", renewed(kp)), "--org")
+    newest = x509.load_pem_x509_certificate(ok("cert", "export").stdout_bytes)
+    assert newest.serial_number != kp.certificate.serial_number
+    first = x509.load_pem_x509_certificate(ok("cert", "export", "1").stdout_bytes)
+    assert first.serial_number == kp.certificate.serial_number
+    refused("cert", "export", "99", says="no certificate #99")
+    ok("org", "add", "Second", "--as2-name", "SECOND-AS2", "--dev")
+    refused("cert", "export", says="several organisations of ours")
+
+
+def test_cert_export_without_an_organisation(home: Path) -> None:
+    refused("cert", "export", says="no organisation of ours yet")
+
+
 # --- org ---------------------------------------------------------------------------------------------
 
 def test_org_add_dev_makes_and_records_a_key_pair(home: Path) -> None:

@@ -244,3 +244,18 @@ def test_async_mdn_posted_to_our_endpoint_settles_the_exchange_and_its_delivery(
         rcv.close()
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_cli_send_wait_exits_0_only_when_acknowledged(world, monkeypatch):
+    """``edigate send --wait``: a wait that ends before a final state is exit 3, not success."""
+    from click.testing import CliRunner
+    from gateway.cli import main
+
+    monkeypatch.setenv("EDIGATE_HOME", str(world.gw.settings.home))
+    f = world.gw.settings.home / "x.edi"
+    f.write_bytes(b"UNA:+.? 'UNB+UNOC:3+A+B'")
+    r = CliRunner().invoke(main, ["send", str(f), "--to", "Receiver", "--wait", "0.5"])
+    assert r.exit_code == 3, r.output                   # nobody sends it here: still queued
+    assert r.output.strip().splitlines()[-1].endswith(": queued")
+    r = CliRunner().invoke(main, ["send", str(f), "--to", "Receiver"])
+    assert r.exit_code == 0, r.output                   # queued is what was asked without --wait

@@ -7,11 +7,15 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+_DER = Encoding.DER
 
 from gateway.db import Exchange, Partner, User
 from gateway.web.auth import safe_next
-from tests.web_seed import (CONTENT_IN, PASSWORD, RAW_IN, RENDERING_CII, Prompts, app, client, gw,  # noqa: F401
-                            people, seeded)
+from tests.web_seed import (CONTENT_IN, PASSWORD, RAW_IN, RENDERING_CII, T0, Prompts, _self_signed,  # noqa: F401
+                            app, client, gw, people, seeded)
 
 
 def csrf(client, url: str = "/login") -> str:
@@ -304,6 +308,31 @@ def test_partner_pages(gw, as_user, seeded) -> None:
     assert client.get("/partners/999").status_code == 404
 
 
+def test_our_certificates_page_offers_pem_and_der(gw, as_user, client, seeded) -> None:
+    from cryptography import x509
+    from gateway.db import Certificate, Organisation
+
+    with gw.session() as s:
+        org = s.scalar(sa.select(Organisation).where(Organisation.name == "Our Company"))
+        ours = Certificate.from_pem(_self_signed(300, name="edigate-ours", before=T0), organisation=org)
+        s.add(ours)
+        s.flush()
+        cert_id, fp = ours.id, ours.fingerprint_sha256
+    browser = as_user("sam")
+    page = text(browser.get("/certificates"))
+    assert "Our Company" in section(page, "Our Company") and "CN=edigate-ours" in page and fp in page
+    assert "acme-soon" not in page                              # partners' certificates are on their pages
+    pem = browser.get(f"/certificates/{cert_id}.pem")
+    assert pem.status_code == 200 and "attachment" in pem.headers["Content-Disposition"]
+    der = browser.get(f"/certificates/{cert_id}.der")
+    assert der.headers["Content-Type"] == "application/pkix-cert"
+    assert x509.load_pem_x509_certificate(pem.data).public_bytes(_DER) == der.data
+    assert b"PRIVATE" not in pem.data
+    assert browser.get(f"/certificates/{cert_id}.key").status_code == 404
+    assert browser.get("/certificates/999.pem").status_code == 404
+    assert client.get(f"/certificates/{cert_id}.pem").status_code == 302        # a login first
+
+
 def test_pages_escape_what_partners_send(gw, as_user, seeded) -> None:
     with gw.session() as s:
         s.get(Partner, seeded.acme).name = "<script>alert(1)</script>"
@@ -321,3 +350,25 @@ def test_security_headers(client, people) -> None:
     assert "/static/edigate.css" in body and "<script" not in body and "style=" not in body
     css = client.get("/static/edigate.css")
     assert css.status_code == 200 and b"http" not in css.data                # nothing from elsewhere
+
+
+# --- numbers past what the database holds ----------------------------------------------------
+
+TOO_BIG = 2 ** 63
+
+
+def test_ids_offsets_and_limits_out_of_range(as_user, seeded) -> None:
+    """Flask's int converter and the list's ``int()`` took numbers SQLite cannot hold (a 500): an
+    id out of range is a page that is not there, an offset or partner out of range a form error."""
+    client = as_user("olivia")
+    for url in (f"/exchanges/{TOO_BIG}", f"/exchanges/{TOO_BIG}/raw", f"/documents/{TOO_BIG}",
+                f"/documents/{seeded.doc1}/renderings/{TOO_BIG}", f"/partners/{TOO_BIG}",
+                f"/exchanges/{TOO_BIG - 1}"):
+        assert client.get(url).status_code == 404, url
+    r = client.post(f"/deliveries/{TOO_BIG}/redeliver", data={"csrf_token": csrf(client, "/")})
+    assert r.status_code == 404
+    for url, name in ((f"/exchanges?offset={TOO_BIG}", "offset"), (f"/documents?partner={TOO_BIG}", "partner"),
+                      (f"/documents?limit={TOO_BIG}", "limit")):
+        r = client.get(url)
+        assert r.status_code == 400 and name in text(r), url
+    assert client.get(f"/exchanges?offset={TOO_BIG - 1}").status_code == 200

@@ -31,6 +31,46 @@ def cert_group() -> None:
     """
 
 
+@cert_group.command("export", context_settings=CONTEXT_SETTINGS)
+@click.argument("cert_id", metavar="[ID]", type=int, required=False)
+@click.option("--org", "org_ref", metavar="NAME",
+              help="The current certificate of this organisation of ours (default: our only one).")
+@click.option("--der", "as_der", is_flag=True, help="DER instead of PEM.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE instead of standard output.")
+def cert_export(cert_id: Optional[int], org_ref: Optional[str], as_der: bool, output: Optional[Path]) -> None:
+    """Write a certificate to hand to a partner: by default our organisation's current one
+    (partners encrypt to it and verify our signatures and MDNs with it), or certificate ID.
+    Only the certificate: never a private key."""
+    with database() as s:
+        if cert_id is not None:
+            if org_ref is not None:
+                raise BadInput("give a certificate ID or --org, not both")
+            cert = s.get(Certificate, cert_id)
+            if cert is None:
+                raise BadInput(f"no certificate #{cert_id} (see `edigate cert list`)")
+        else:
+            if org_ref is not None:
+                org = find_org(s, org_ref)
+            else:
+                orgs = s.scalars(sa.select(Organisation).order_by(Organisation.id)).all()
+                if len(orgs) != 1:
+                    raise BadInput("several organisations of ours: say which with --org NAME" if orgs
+                                   else "no organisation of ours yet (edigate org add)")
+                org = orgs[0]
+            cert = s.scalars(Certificate.valid(usage="signing", organisation=org)).first()
+            if cert is None:
+                raise BadInput(f"organisation {org.name} has no valid active certificate")
+        data = cert.der if as_der else cert.pem.encode("ascii")
+        if output is not None:
+            output.write_bytes(data)
+            click.echo(f"certificate #{cert.id} of {cert_owner(cert)} ({cert.subject}, SHA-256 "
+                       f"{cert.fingerprint_sha256}) written to {output} as {'DER' if as_der else 'PEM'}",
+                       err=True)
+        else:
+            click.echo(data, nl=False)          # bytes: written to the binary stream as they are
+
+
 @cert_group.command("import", context_settings=CONTEXT_SETTINGS)
 @click.argument("owner")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

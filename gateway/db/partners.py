@@ -244,6 +244,22 @@ class Certificate(Base):
         at = at or datetime.now(timezone.utc)
         return self.active and self.not_before <= at < self.not_after
 
+    @property
+    def der(self) -> bytes:
+        """The certificate in DER (some partners' AS2 products import only that)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        return x509.load_pem_x509_certificate(self.pem.encode("ascii")).public_bytes(Encoding.DER)
+
+    @property
+    def download_name(self) -> str:
+        """A file name for it: owner and fingerprint, no path characters."""
+        owner = self.organisation.name if self.organisation is not None else (
+            self.partner.name if self.partner is not None else "certificate")
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in owner).strip("-") or "certificate"
+        return f"{safe}-{self.fingerprint_sha256[:12]}"
+
     @staticmethod
     def expiring(within: timedelta, *, now: Optional[datetime] = None) -> sa.Select[tuple[Certificate]]:
         """Active certificates whose validity ends within ``within`` (already expired ones too),

@@ -13,13 +13,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .. import channels
 from ..db import (CHANNELS, DIRECTIONS, DOCUMENT_STATUSES, Certificate, Delivery, DocumentRecord, Exchange,
-                  Partner, StatusError, check_login)
+                  Organisation, Partner, StatusError, check_login)
 from ..db.exchanges import STATUSES as EXCHANGE_STATUSES
 from . import downloads, gateway, params
 from .headers import page_headers
@@ -290,3 +290,32 @@ def partner(partner_id: int):
         certificates = sorted(p.certificates, key=lambda c: (not c.active, c.not_after))
         return render_template("partner.html", p=p, certificates=certificates, now=now,
                                soon=now + EXPIRY_WARNING)
+
+
+# --- our certificates ------------------------------------------------------------------------
+
+@bp.get("/certificates")
+@login_required
+def certificates():
+    """Our organisations' certificates, for handing to partners (PEM or DER)."""
+    now = datetime.now(timezone.utc)
+    with gateway().session() as s:
+        orgs = s.scalars(sa.select(Organisation).order_by(Organisation.name, Organisation.id)).all()
+        listed = [(o, sorted(o.certificates, key=lambda c: (not c.active, -c.not_before.timestamp())))
+                  for o in orgs]
+        return render_template("certificates.html", organisations=listed, now=now, soon=now + EXPIRY_WARNING)
+
+
+@bp.get("/certificates/<int:cert_id>.<any(pem, der):fmt>")
+@login_required
+def certificate_file(cert_id: int, fmt: str):
+    """One certificate as a file (ours or a partner's): only the certificate, never a key."""
+    with gateway().session() as s:
+        cert = s.get(Certificate, cert_id)
+        if cert is None:
+            abort(404, f"There is no certificate {cert_id}.")
+        data = cert.pem.encode("ascii") if fmt == "pem" else cert.der
+        mimetype = "application/x-pem-file" if fmt == "pem" else "application/pkix-cert"
+        name = f"{cert.download_name}.{'pem' if fmt == 'pem' else 'cer'}"
+    return Response(data, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -269,9 +269,7 @@ def encrypt(data: bytes, certificate: bytes, *, cipher: str = "aes_256_cbc",
 
 # --- compression ---------------------------------------------------------------------------
 
-def decompress(der: bytes, limit: int) -> bytes:
-    """The content of a compressed-data structure (RFC 3274, zlib), at most ``limit`` bytes:
-    inflated a chunk at a time, so a bomb stops at the cap instead of filling memory."""
+def _compressed_content(der: bytes) -> bytes:
     data = _content(der, "compressed_data", "decompression-failed")
     try:
         alg = data["compression_algorithm"]["algorithm"].native
@@ -282,21 +280,37 @@ def decompress(der: bytes, limit: int) -> bytes:
         raise CmsError(f"compression {alg} is not supported", "decompression-failed")
     if not isinstance(compressed, (bytes, bytearray)):
         raise CmsError("compressed data without content", "decompression-failed")
+    return bytes(compressed)
+
+
+def _inflate(compressed: bytes, limit: int, *, head_only: bool = False) -> bytearray:
     inflater = zlib.decompressobj()
-    out, size, pending = [], 0, bytes(compressed)
+    out, pending = bytearray(), compressed
     try:
         while pending and not inflater.eof:
-            chunk = inflater.decompress(pending, min(_CHUNK, limit + 1 - size))
-            size += len(chunk)
-            if size > limit:
+            chunk = inflater.decompress(pending, min(_CHUNK, limit + 1 - len(out)))
+            if len(out) + len(chunk) > limit:
+                if head_only:
+                    return out + chunk[:limit - len(out)]
                 raise TooLarge(limit)
-            out.append(chunk)
+            out += chunk
             pending = inflater.unconsumed_tail
             if not chunk and not pending:
                 break
     except zlib.error as e:
         raise CmsError(f"decompression failed: {e}", "decompression-failed") from None
-    if not inflater.eof:
+    if not inflater.eof and not head_only:
         raise CmsError("decompression failed: the compressed stream is truncated", "decompression-failed")
-    return b"".join(out)
+    return out
 
+
+def decompress(der: bytes, limit: int) -> bytearray:
+    """The content of a compressed-data structure (RFC 3274, zlib), at most ``limit`` bytes:
+    inflated a chunk at a time, so a bomb stops at the cap instead of filling memory."""
+    return _inflate(_compressed_content(der), limit)
+
+
+def decompress_head(der: bytes, n: int = 64 * 1024) -> bytes:
+    """The first ``n`` bytes of the compressed content, to judge what it is before paying for
+    the rest (a signature required: is it a signed entity at all?)."""
+    return bytes(_inflate(_compressed_content(der), n, head_only=True))

@@ -36,7 +36,6 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from email.message import Message
 from typing import Callable, Optional, Union
 from urllib.parse import urlsplit
 
@@ -152,7 +151,7 @@ class _Unwrap:
 
     def _cms_layer(self, entity: mime.Entity) -> mime.Entity:
         try:
-            der = entity.decoded()
+            der = bytes(entity.decoded())
             kind = cms.content_kind(der)
         except (mime.MimeError, cms.CmsError) as e:
             raise _Refusal("unexpected-processing-error", str(e)) from None
@@ -177,6 +176,8 @@ class _Unwrap:
             if self.compressed:
                 raise _Refusal("unexpected-processing-error", "compressed twice")
             try:
+                if self.partner.require_signed and not self.signed:
+                    self._require_signed_inside(cms.decompress_head(der))
                 content = cms.decompress(der, self.limit)
             except cms.CmsError as e:
                 raise _Refusal(e.modifier, str(e)) from None
@@ -184,23 +185,40 @@ class _Unwrap:
             return _inner(content)
         raise _Refusal("unexpected-processing-error", f"CMS {kind} is not an AS2 layer we read")
 
+    @staticmethod
+    def _require_signed_inside(head: bytes) -> None:
+        """Compressed outside the signature (RFC 5402 allows it) when a signature is required:
+        the content must begin as a signed entity, or nothing more of it is inflated."""
+        try:
+            kind = mime.parse(head).content_type if head else "nothing"
+        except mime.MimeError:
+            kind = "unreadable MIME"
+        if kind != "multipart/signed":
+            raise _Refusal("insufficient-message-security",
+                           f"message is not signed (the compressed content is {kind})")
+
     def _signed_layer(self, entity: mime.Entity) -> mime.Entity:
         self._require_encrypted_first("a signature")
         if self.signed:
             raise _Refusal("unexpected-processing-error", "signed twice")
         try:
             parts = entity.parts()
-            signature = next((p.decoded() for p in parts[1:] if p.content_type in _SIGNATURES), None)
+            signature = next((bytes(p.decoded()) for p in parts[1:] if p.content_type in _SIGNATURES), None)
         except mime.MimeError as e:
             raise _Refusal("authentication-failed", f"unreadable signed message: {e}") from None
         if len(parts) < 2 or signature is None:
             raise _Refusal("authentication-failed", "multipart/signed without a PKCS#7 signature part")
         content = parts[0]
         self.signed = True
-        candidates = [content.raw]
-        canonical = re.sub(rb"\r?\n", b"\r\n", content.raw)
-        if canonical != content.raw:
-            candidates.append(canonical)
+
+        def candidates():
+            """The signed bytes as received; then, only if that failed, with CRLF line ends (a
+            sender whose MIME library signed CRLF but sent bare LF)."""
+            yield content.raw
+            canonical = re.sub(rb"\r?\n", b"\r\n", content.raw)
+            if canonical != content.raw:
+                yield canonical
+
         last = "no certificate for the partner"
         for index in self.partner.candidate_indexes():
             try:
@@ -208,7 +226,7 @@ class _Unwrap:
             except Exception as e:
                 last = f"certificate {index}: {e}"
                 continue
-            for data in candidates:
+            for data in candidates():
                 try:
                     digest = verify_message(data, signature, cert)
                 except Exception as e:        # asn1crypto / oscrypto on a forged signature
@@ -231,7 +249,7 @@ class _Unwrap:
             raise _Refusal("insufficient-message-security", "message is not signed")
 
 
-def _inner(content: bytes) -> mime.Entity:
+def _inner(content) -> mime.Entity:
     """The entity inside a layer; content without MIME headers is the payload itself (some
     senders encrypt bare EDI), never guessed at as headers."""
     try:
@@ -239,9 +257,7 @@ def _inner(content: bytes) -> mime.Entity:
     except mime.MimeError:
         entity = None
     if entity is None or entity.headers.get("content-type") is None:
-        headers = Message()
-        headers["Content-Type"] = "application/octet-stream"
-        return mime.Entity(headers=headers, body=content, raw=content)
+        return mime.header_only("application/octet-stream", content)
     return entity
 
 
@@ -399,8 +415,8 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
 
     try:
         payload_entity = layers(mime.parse(raw))
-        payload = payload_entity.body if payload_entity.content_type.startswith("multipart/") \
-            else payload_entity.decoded()
+        payload = bytes(payload_entity.body if payload_entity.content_type.startswith("multipart/")
+                        else payload_entity.decoded())
     except _Refusal as r:
         return refuse(r.modifier, str(r))
     except mime.MimeError as e:

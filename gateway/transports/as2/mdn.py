@@ -137,8 +137,8 @@ def _parse(headers, body: bytes) -> _Parsed:
                 return p
             for part in parts[1:]:
                 if part.content_type in ("application/pkcs7-signature", "application/x-pkcs7-signature"):
-                    p.signature = part.decoded()
-            p.signed_content = parts[0].raw
+                    p.signature = bytes(part.decoded())
+            p.signed_content = bytes(parts[0].raw)
             report = parts[0]
             if p.signature is None:
                 p.error = "signed MDN without a readable signature"
@@ -154,9 +154,9 @@ def _parse(headers, body: bytes) -> _Parsed:
         for part in report.parts():
             ct = part.content_type
             if ct == "message/disposition-notification" and not p.fields:
-                p.fields = _fields(part.decoded())
+                p.fields = _fields(bytes(part.decoded()))
             elif ct == "text/plain" and p.text is None:
-                p.text = part.decoded().decode("utf-8", "replace").strip()
+                p.text = bytes(part.decoded()).decode("utf-8", "replace").strip()
     except mime.MimeError as e:
         p.error = p.error or f"unreadable MDN: {e}"
         return p

@@ -13,14 +13,14 @@ one level per call, so the depth is the caller's loop, never the sender's.
 """
 from __future__ import annotations
 
-import base64
 import binascii
 import quopri
+import re
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from typing import Optional
+from typing import Optional, Union
 
 MAX_HEADER_BYTES = 64 * 1024        # one entity's header block
 MAX_PARTS = 32                      # parts of one multipart (AS2 uses two)
@@ -30,15 +30,15 @@ class MimeError(ValueError):
     """The bytes are not a MIME entity we can read (the message says why)."""
 
 
-def _header_end(data: bytes) -> tuple[int, int]:
+def _header_end(data: memoryview) -> tuple[int, int]:
     """(end of the header block, start of the body): the first empty line, CRLF or bare LF."""
-    if data.startswith(b"\r\n"):
+    head = bytes(data[:MAX_HEADER_BYTES + 4])
+    if head.startswith(b"\r\n"):
         return 0, 2
-    if data.startswith(b"\n"):
+    if head.startswith(b"\n"):
         return 0, 1
-    limit = min(len(data), MAX_HEADER_BYTES + 4)
-    crlf = data.find(b"\r\n\r\n", 0, limit)
-    lf = data.find(b"\n\n", 0, limit)
+    crlf = head.find(b"\r\n\r\n")
+    lf = head.find(b"\n\n")
     if crlf >= 0 and (lf < 0 or crlf < lf):
         return crlf + 2, crlf + 4
     if lf >= 0:
@@ -48,13 +48,22 @@ def _header_end(data: bytes) -> tuple[int, int]:
     return len(data), len(data)         # headers only, empty body
 
 
+Bytes = Union[bytes, bytearray, memoryview]
+
+
 @dataclass(frozen=True)
 class Entity:
-    """One MIME entity: its headers (parsed), its body and its whole text, as received."""
+    """One MIME entity: its headers (parsed) and its whole text as received. ``raw`` and ``body``
+    are views into the buffer the entity was read from: a 100 MB part is never copied to be
+    looked at, split or hashed."""
 
     headers: Message
-    body: bytes
-    raw: bytes
+    raw: memoryview
+    body_offset: int
+
+    @property
+    def body(self) -> memoryview:
+        return self.raw[self.body_offset:]
 
     @property
     def content_type(self) -> str:
@@ -76,18 +85,18 @@ class Entity:
     def filename(self) -> Optional[str]:
         return self.headers.get_filename()
 
-    def decoded(self) -> bytes:
-        """The body with its Content-Transfer-Encoding undone."""
+    def decoded(self) -> Bytes:
+        """The body with its Content-Transfer-Encoding undone (a view when there was none)."""
         cte = (self.get("content-transfer-encoding") or "7bit").lower()
         if cte in ("7bit", "8bit", "binary"):
             return self.body
         if cte == "base64":
             try:
-                return base64.b64decode(b"".join(self.body.split()), validate=False)
+                return binascii.a2b_base64(self.body)     # skips line breaks and stray characters
             except (binascii.Error, ValueError) as e:
                 raise MimeError(f"bad base64 body: {e}") from None
         if cte == "quoted-printable":
-            return quopri.decodestring(self.body)
+            return quopri.decodestring(bytes(self.body))
         raise MimeError(f"unknown Content-Transfer-Encoding {cte!r}")
 
     def parts(self, max_parts: int = MAX_PARTS) -> list[Entity]:
@@ -100,65 +109,51 @@ class Entity:
         return [parse(p) for p in split_multipart(self.body, boundary, max_parts)]
 
 
-def parse(data: bytes) -> Entity:
-    """One entity: the header block parsed (headers only), the body as the bytes that follow."""
-    data = bytes(data)
-    head_end, body_start = _header_end(data)
+def parse(data: Bytes) -> Entity:
+    """One entity: the header block parsed (headers only), the body the bytes that follow."""
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    head_end, body_start = _header_end(view)
     if head_end > MAX_HEADER_BYTES:
         raise MimeError(f"MIME headers over {MAX_HEADER_BYTES} bytes")
-    headers = BytesHeaderParser(policy=compat32).parsebytes(data[:head_end])
-    return Entity(headers=headers, body=data[body_start:], raw=data)
+    headers = BytesHeaderParser(policy=compat32).parsebytes(bytes(view[:head_end]))
+    return Entity(headers=headers, raw=view, body_offset=body_start)
 
 
-def _delimiter_at(body: bytes, i: int, delim: bytes) -> bool:
-    """Is ``body[i:]`` a delimiter line: the delimiter, then ``--`` or only white space to the end of line?"""
-    after = i + len(delim)
-    if body.startswith(b"--", after):
-        return True
-    eol = body.find(b"\n", after)
-    rest = body[after:] if eol < 0 else body[after:eol]
-    return not rest.rstrip(b"\r").strip(b" \t")
+def header_only(content_type: str, data: Bytes) -> Entity:
+    """An entity for content that came without MIME headers (the bytes are all body)."""
+    headers = Message()
+    headers["Content-Type"] = content_type
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    return Entity(headers=headers, raw=view, body_offset=0)
 
 
-def _next_delimiter(body: bytes, pos: int, delim: bytes) -> int:
-    """Index of the next delimiter that starts a line at or after ``pos``, or -1."""
-    if pos == 0 and body.startswith(delim) and _delimiter_at(body, 0, delim):
-        return 0
-    needle = b"\n" + delim
-    i = body.find(needle, max(pos - 1, 0))
-    while i >= 0:
-        if _delimiter_at(body, i + 1, delim):
-            return i + 1
-        i = body.find(needle, i + 1)
-    return -1
-
-
-def split_multipart(body: bytes, boundary: str, max_parts: int = MAX_PARTS) -> list[bytes]:
-    """The exact bytes of each body part (RFC 2046 §5.1.1): what lies between delimiter lines,
-    without the line break that belongs to the next delimiter. A missing close delimiter ends
-    the last part at the end of the body (senders get this wrong; nothing is lost)."""
-    delim = b"--" + boundary.encode("latin-1", "replace")
-    j = _next_delimiter(body, 0, delim)
-    if j < 0:
+def split_multipart(body: Bytes, boundary: str, max_parts: int = MAX_PARTS) -> list[memoryview]:
+    """The exact bytes of each body part (RFC 2046 §5.1.1), as views: what lies between
+    delimiter lines, without the line break that belongs to the next delimiter. A delimiter is
+    ``--boundary`` at the start of a line followed by ``--`` or only white space to the end of
+    the line. A missing close delimiter ends the last part at the end of the body (senders get
+    this wrong; nothing is lost)."""
+    view = body if isinstance(body, memoryview) else memoryview(body)
+    delim = re.escape(b"--" + boundary.encode("latin-1", "replace"))
+    pattern = re.compile(rb"(?:\A|(?<=\n))" + delim + rb"(?:(--)|[ \t]*(?:\r?\n|\r?\Z))")
+    matches = pattern.finditer(view)
+    first = next(matches, None)
+    if first is None:
         raise MimeError("multipart body without its boundary")
-    parts: list[bytes] = []
-    while True:
-        after = j + len(delim)
-        if body.startswith(b"--", after):
-            return parts
-        eol = body.find(b"\n", after)
-        if eol < 0:
-            return parts                        # a delimiter at the very end: nothing follows
-        start = eol + 1
-        k = _next_delimiter(body, start, delim)
-        end = len(body) if k < 0 else k
-        if k >= 0 and end > start and body[end - 1:end] == b"\n":
+    parts: list[memoryview] = []
+    current = first
+    while current.group(1) is None:             # not the close delimiter
+        start = current.end()
+        following = next(matches, None)
+        end = len(view) if following is None else following.start()
+        if following is not None and end > start and view[end - 1] == 0x0A:
             end -= 1
-            if end > start and body[end - 1:end] == b"\r":
+            if end > start and view[end - 1] == 0x0D:
                 end -= 1
-        parts.append(body[start:max(end, start)])
+        parts.append(view[start:max(end, start)])
         if len(parts) > max_parts:
             raise MimeError(f"multipart with more than {max_parts} parts")
-        if k < 0:
-            return parts
-        j = k
+        if following is None:
+            break
+        current = following
+    return parts
