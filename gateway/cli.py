@@ -358,9 +358,13 @@ class _Translated:
 
 def _translate_doc(ctx: click.Context, con: _Console, doc, label: str, to: str, schematron: bool,
                    quiet: bool, shown: set[str]) -> _Translated:
+    from .errors import RenderError
     from .formats import write_document
     try:
         rendering = write_document(doc.invoice, to, validate=True)
+    except RenderError as exc:       # the document is fine; its PDF is beyond the renderer's caps
+        con.err(f"error: {label}: cannot write {to}: {exc}")
+        return _Translated(EXIT_INVALID)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
         _reraise_if_debug(ctx, exc)
         con.err(f"error: {label}: {_input_error(exc)}")

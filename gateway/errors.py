@@ -40,6 +40,18 @@ class UnknownFormatError(InputError):
     """No syntax we know was recognised in the input."""
 
 
+class RenderError(InputError):
+    """The document cannot be laid out for people within the renderer's caps.
+
+    ``limit`` names the cap: "lines", "text", "pages", "time", "memory" or
+    "renderer" (the rendering process failed otherwise). The document itself may
+    be fine: its XML syntaxes can still be written."""
+
+    def __init__(self, message: str, *, limit: str):
+        super().__init__(message)
+        self.limit = limit
+
+
 class MappingError(EdigateError):
     """A mapping file is wrong: a bug in data, reported with the file and the term."""
 

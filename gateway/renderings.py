@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from .db import DocumentRecord, RenderingRecord
-from .errors import EdigateError
+from .errors import EdigateError, RenderError
 from .findings import FATAL
 from .formats import WRITABLE, read_documents, write_document
 from .model import Invoice
@@ -50,7 +50,7 @@ def _fatal(findings: list) -> list[str]:
 def rendering_for(gw, document_id: int, syntax: str) -> RenderingRecord:
     """The document written in ``syntax`` (one of ``gateway.formats.WRITABLE``): the record
     kept from before, else a new one. Raises ``CannotRender`` when the output does not pass
-    its checks (nothing is kept then)."""
+    its checks, or the PDF renderer refuses it (``RenderError``); nothing is kept then."""
     if syntax not in WRITABLE:
         raise CannotRender(f"cannot write {syntax!r}; choose one of {', '.join(WRITABLE)}")
     with gw.session() as s:
@@ -68,7 +68,10 @@ def rendering_for(gw, document_id: int, syntax: str) -> RenderingRecord:
 
     # the slow part (reading, writing, XSD, PDF) outside any transaction, like the pipeline
     invoice = read_invoice(gw, document)
-    rendering = write_document(invoice, syntax, validate=True)
+    try:
+        rendering = write_document(invoice, syntax, validate=True)
+    except RenderError as e:                # beyond the PDF renderer's caps: refused, nothing kept
+        raise CannotRender(f"the {syntax} cannot be written: {e}") from None
     problems = [f"{f.rule}: {f.message}" for f in rendering.findings if f.severity == FATAL]
     if problems:
         raise CannotRender(f"the {syntax} written does not pass its checks: " + "; ".join(problems)[:1000])
