@@ -27,15 +27,16 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import policy
 from email.message import Message
-from email.parser import BytesParser, HeaderParser
+from email.parser import HeaderParser
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+
+from gateway.transports import mime
 
 from .config import OnboardingSettings
 from .links import Secret
@@ -76,37 +77,46 @@ def _value(field_value: Optional[str]) -> Optional[str]:
     return text.split(";", 1)[1].strip() if ";" in text else text
 
 
+def _blocks(text: str) -> list[Message]:
+    """The field groups of a message/delivery-status body, separated by blank lines (RFC 3464)."""
+    return [HeaderParser().parsestr(b) for b in re.split(r"\r?\n[ \t]*\r?\n", text) if b.strip()]
+
+
 def parse_dsn(data: bytes) -> Optional[Dsn]:
-    """The delivery-status report in a mail, or None when it is not one."""
-    msg = BytesParser(policy=policy.compat32).parsebytes(data[:MAX_DSN_SIZE])
-    if msg.get_content_type() != "multipart/report" or \
-            (msg.get_param("report-type") or "").lower() != "delivery-status":
+    """The delivery-status report in a mail, or None when it is not one. Read with the bounded
+    MIME reader, one level at a time: a returned mail is a stranger's bytes, and the standard
+    parser recurses into however many levels of nesting it holds."""
+    try:
+        report = mime.parse(data[:MAX_DSN_SIZE])
+        if report.content_type != "multipart/report" or \
+                (report.param("report-type") or "").lower() != "delivery-status":
+            return None
+        parts = report.parts()
+    except mime.MimeError:
         return None
     dsn = Dsn()
     for name in ADDRESS_HEADERS:
-        dsn.addressed_to += [a for _, a in getaddresses([str(v) for v in msg.get_all(name, [])]) if a]
-    for part in msg.walk():
-        ctype = part.get_content_type()
+        dsn.addressed_to += [a for _, a in getaddresses([str(v) for v in report.headers.get_all(name, [])]) if a]
+    for part in parts:
+        ctype = part.content_type
+        try:
+            body = bytes(part.decoded())
+        except mime.MimeError:
+            continue
         if ctype == "message/delivery-status":
-            blocks = part.get_payload()
-            if isinstance(blocks, str):          # not parsed into blocks: do it by hand
-                blocks = [HeaderParser().parsestr(b) for b in re.split(r"\r?\n\r?\n", blocks) if b.strip()]
-            for block in blocks:            # the per-message block has no Action: skipped
-                if not isinstance(block, Message) or block.get("Action") is None:
+            for block in _blocks(body.decode("utf-8", "replace")):
+                if block.get("Action") is None:         # the per-message block: skipped
                     continue
                 dsn.recipients.append(DsnRecipient(_value(block.get("Final-Recipient")),
                                                    (block.get("Action") or "").strip().lower(),
                                                    (block.get("Status") or "").strip() or None,
                                                    _value(block.get("Diagnostic-Code"))))
-        elif ctype == "text/rfc822-headers" and dsn.original_message_id is None:
-            payload = part.get_payload(decode=True) or b""
-            headers = HeaderParser().parsestr(payload.decode("utf-8", "replace"), headersonly=True)
-            dsn.original_message_id = (headers.get("Message-ID") or "").strip() or None
-        elif ctype == "message/rfc822" and dsn.original_message_id is None:
-            inner = part.get_payload()
-            inner = inner[0] if isinstance(inner, list) and inner else inner
-            if isinstance(inner, Message):
-                dsn.original_message_id = (inner.get("Message-ID") or "").strip() or None
+        elif ctype in ("text/rfc822-headers", "message/rfc822") and dsn.original_message_id is None:
+            try:
+                returned = mime.parse(body)
+            except mime.MimeError:
+                continue
+            dsn.original_message_id = (returned.get("Message-ID") or "").strip() or None
     return dsn
 
 

@@ -29,7 +29,7 @@ from asn1crypto import cms as asn1_cms
 from gateway import certs
 from gateway.transports.as2 import (As2Endpoint, As2Identity, As2Partner, As2SendError, OutgoingMdn,
                                     build, check_mdn, receive, send_async_mdn, wsgi_app)
-from gateway.transports.as2 import mime
+from gateway.transports import mime
 from gateway.transports.as2._mime import looks_like_mdn
 from gateway.transports.as2.mdn_writer import MdnRequest, write_mdn
 

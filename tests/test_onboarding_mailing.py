@@ -291,6 +291,26 @@ def test_dsn_matching_is_by_signed_return_path_or_our_message_id_and_only_failur
                         .where(TrackingEvent.kind == "bounced")) == 2
 
 
+def test_a_returned_mail_nested_thousands_deep_is_read_without_recursion():
+    """A DSN is a stranger's bytes: 3,000 nested parts inside a delivery report are one level
+    the reader never enters (the standard email parser ends in RecursionError)."""
+    from onboarding.bounces import parse_dsn
+
+    inner = b"Content-Type: text/plain\r\n\r\nx"
+    for i in range(3_000):
+        inner = (f'Content-Type: multipart/mixed; boundary="n{i}"\r\n\r\n--n{i}\r\n'.encode()
+                 + inner + f"\r\n--n{i}--\r\n".encode())
+    report = (b'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n'
+              b"--r\r\nContent-Type: message/delivery-status\r\n\r\n"
+              b"Reporting-MTA: dns; relay.example\r\n\r\n"
+              b"Final-Recipient: rfc822; c9@example.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+              b"\r\n--r\r\n" + inner + b"\r\n--r--\r\n")
+    dsn_read = parse_dsn(report)
+    assert [(r.final_recipient, r.action, r.status) for r in dsn_read.recipients] == \
+        [("c9@example.test", "failed", "5.1.1")]
+    assert parse_dsn(inner) is None
+
+
 def test_throttle_spaces_sends_per_campaign():
     clock = [100.0]
     slept: list[float] = []

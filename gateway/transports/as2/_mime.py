@@ -53,7 +53,7 @@ def strip_msgid(value: Optional[str]) -> Optional[str]:
 def looks_like_mdn(headers, body: bytes) -> bool:
     """An MDN is a multipart/report, or a multipart/signed whose first part is one. The boundary
     is taken as written (boundaries are case-sensitive: ``----=_Part_…`` is not ``----=_part_…``)."""
-    from . import mime
+    from .. import mime
 
     try:
         entity = mime.parse(raw_message(headers, b""))

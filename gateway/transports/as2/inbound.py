@@ -42,7 +42,8 @@ from urllib.parse import urlsplit
 from . import compat  # noqa: F401
 from pyas2lib.cms import verify_message
 
-from . import cms, mime
+from . import cms
+from .. import mime
 from ._mime import as2_name, excerpt, lower_headers, raw_message, strip_msgid
 from .config import As2Identity, As2Partner
 from .mdn_writer import MdnRequest, OutgoingMdn, write_mdn

@@ -21,7 +21,7 @@ from . import compat  # noqa: F401
 from pyas2lib.cms import verify_message
 from pyas2lib.exceptions import AS2Exception, IntegrityError
 
-from . import mime
+from .. import mime
 from ._mime import lower_headers, raw_message, strip_msgid
 from .config import normalize_digest
 

@@ -1,4 +1,4 @@
-"""MIME entities read from a stranger's bytes, one layer at a time and bounded.
+"""MIME entities read from a stranger's bytes, one layer at a time and bounded (AS2, returned mail).
 
 Python's email parser reads a whole message tree at once, recursing into every
 nested multipart (2,000 nested parts end in ``RecursionError``), and rewrites
