@@ -5,10 +5,12 @@ Exit codes (``translate`` and ``validate``; the highest that applies wins):
     0  everything read; translate: every output written and valid
        (warnings such as dropped business terms allowed);
        validate: no document has a fatal finding
-    1  translate: some output fails the XSD or its writer's checks (or,
-       with --schematron, the CEN schematron), or an EDIFACT input
-       interchange is rejected by its envelope checks (the outputs are
-       still written); validate: some document has fatal findings
+    1  translate: some source breaks EN 16931 (its fatal findings are
+       reported first, by rule id, term and place), some output fails the
+       XSD or its writer's checks (or, with --schematron, the CEN
+       schematron), or an EDIFACT input interchange is rejected by its
+       envelope checks (the outputs are still written); validate: some
+       document has fatal findings
     2  some input could not be read or translated at all (also click's
        exit code for command-line usage errors)
     3  setup problem: the schematron stylesheet asked for cannot be found
@@ -359,8 +361,12 @@ class _Translated:
 def _translate_doc(ctx: click.Context, con: _Console, doc, label: str, to: str, schematron: bool,
                    quiet: bool, shown: set[str]) -> _Translated:
     from .errors import RenderError
-    from .formats import write_document
+    from .formats import validate_document, write_document
     try:
+        # the source's own fatal findings first: they explain what the output's checks say after
+        source_fatal = [f for f in validate_document(doc) if f.fatal]
+        for f in source_fatal:
+            con.err(f"error: {label}: the source breaks EN 16931: {format_finding(f)}")
         rendering = write_document(doc.invoice, to, validate=True)
     except RenderError as exc:       # the document is fine; its PDF is beyond the renderer's caps
         con.err(f"error: {label}: cannot write {to}: {exc}")
@@ -372,9 +378,9 @@ def _translate_doc(ctx: click.Context, con: _Console, doc, label: str, to: str, 
     data = rendering.data
     if isinstance(data, str):        # every writer gives bytes; never let text reach a binary sink
         data = data.encode("utf-8")
-    result = _Translated(EXIT_OK, bytes(data))
+    result = _Translated(EXIT_INVALID if source_fatal else EXIT_OK, bytes(data))
     if not quiet:
-        _shown_findings(con, label, doc.findings, shown)
+        _shown_findings(con, label, [f for f in doc.findings if not f.fatal], shown)
         for d in rendering.dropped:
             con.err(f"warning: {label}: {d.term} ({d.path}) cannot be carried by {to} and was dropped")
     for f in rendering.findings:
@@ -514,17 +520,20 @@ def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path],
     holding several invoices (an EDIFACT interchange, a CSV export) gives
     one output per invoice, named NAME-<invoice number>.<ext> (NAME-<n>,
     the invoice's position, when the number is empty or taken), in the -o
-    folder. Every output is checked (XSD, or the EDIFACT/CSV writer's own
-    checks). A warning names each business term the target cannot carry.
-    An output that fails validation is still written. Unreadable inputs are
-    reported on one line each and the batch goes on.
+    folder. Every source is checked against the EN 16931 rules (its fatal
+    findings are reported first) and every output too (XSD, or the
+    EDIFACT/CSV writer's own checks). A warning names each business term
+    the target cannot carry. An output that fails validation is still
+    written. Unreadable inputs are reported on one line each and the batch
+    goes on.
 
     \b
-    Exit codes: 0 all translated (warnings allowed), 1 some output fails the
-    XSD or its writer's checks (or the schematron with --schematron), or an
-    EDIFACT input interchange is rejected by its envelope checks (outputs
-    still written), 2 some input could not be read or translated, 3
-    schematron not found. The highest that applies wins.
+    Exit codes: 0 all translated (warnings allowed), 1 some source breaks
+    EN 16931, some output fails the XSD or its writer's checks (or the
+    schematron with --schematron), or an EDIFACT input interchange is
+    rejected by its envelope checks (outputs still written), 2 some input
+    could not be read or translated, 3 schematron not found. The highest
+    that applies wins.
 
     \b
     Examples:
@@ -568,7 +577,7 @@ def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path],
         files = f"{len(jobs)} file{'s' if len(jobs) != 1 else ''}"
         if len(statuses) != len(jobs):
             files += f" ({len(statuses)} invoice{'s' if len(statuses) != 1 else ''})"
-        con.err(f"{files}: {counts[EXIT_OK]} translated, {counts[EXIT_INVALID]} with invalid "
+        con.err(f"{files}: {counts[EXIT_OK]} translated, {counts[EXIT_INVALID]} with findings or invalid "
                 f"output, {counts[EXIT_UNREADABLE]} unreadable")
     ctx.exit(max(statuses, default=EXIT_OK))
 

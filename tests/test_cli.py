@@ -157,19 +157,41 @@ def test_translate_output_failing_the_xsd_exits_1(tmp_path: Path):
     assert out.is_file()                         # still written, to be inspected
 
 
+
+@pytest.mark.parametrize("source, to", [("ubl", "cii"), ("cii", "ubl"), ("csv-records", "ubl")])
+def test_translate_reports_the_sources_fatal_findings_first(source: str, to: str, tmp_path: Path):
+    """A source without an invoice number (BR-02): its own finding, by rule, term and place, comes
+    before what the output's XSD says about the consequence; the output is still written, exit 1."""
+    inv = build_invoice()
+    inv.number = None
+    src, out = tmp_path / f"no-number.{source}", tmp_path / "out"
+    src.write_bytes(write_document(inv, source).data)
+    for args in ((), ("--quiet",)):                    # fatal findings are no warnings: always shown
+        r = run("translate", src, "--to", to, "-o", out, *args)
+        assert r.exit_code == 1, r.output
+        errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+        assert errors[0].startswith(f"error: {src}: the source breaks EN 16931: [fatal] BR-02 (BT-1): "), errors
+        assert " @ " in errors[0]                       # the place in the source
+        own = [i for i, line in enumerate(errors) if "the source breaks EN 16931" in line]
+        xsd = [i for i, line in enumerate(errors) if "output fails the" in line and "XSD" in line]
+        assert xsd and min(xsd) > max(own)              # the consequence (no ID element) comes after
+        assert read_document(out.read_bytes()).syntax == to
+
+
 def test_translate_folder(valid_ubl: Path, invalid_ubl: Path, tmp_path: Path):
     src, out = tmp_path / "in", tmp_path / "out"
     (src / "sub").mkdir(parents=True)
     shutil.copy(valid_ubl, src / "a.xml")
-    shutil.copy(invalid_ubl, src / "sub" / "b.XML")      # business-rule errors do not stop a translation
-    (src / "sub" / "notes.txt").write_text("not an input")
+    shutil.copy(invalid_ubl, src / "sub" / "b.XML")      # business-rule errors do not stop a translation,
+    (src / "sub" / "notes.txt").write_text("not an input")   # they are reported (exit 1)
     r = run("translate", src, "--to", "cii", "-o", out)
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output
+    assert f"error: {src / 'sub' / 'b.XML'}: the source breaks EN 16931: [fatal] BR-CO-10 (BT-106" in r.stderr
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["a.xml", "sub/b.xml"]
     for p in out.rglob("*.xml"):
         assert read_document(p.read_bytes()).syntax == "cii"
     assert "translating 2 files to cii" in r.stderr      # the progress bar (label only off a terminal)
-    assert "2 files: 2 translated, 0 with invalid output, 0 unreadable" in r.stderr
+    assert "2 files: 1 translated, 1 with findings or invalid output, 0 unreadable" in r.stderr
     assert r.stdout == ""
 
 
@@ -186,7 +208,7 @@ def test_translate_folder_goes_on_after_unreadable_files(valid_ubl: Path, xxe: P
     assert any(str(src / "2-malformed.xml") in l and "line 3, column" in l for l in lines)
     assert "Traceback" not in r.output
     assert (out / "3-good.xml").is_file() and not (out / "1-xxe.xml").exists()
-    assert "3 files: 1 translated, 0 with invalid output, 2 unreadable" in r.stderr
+    assert "3 files: 1 translated, 0 with findings or invalid output, 2 unreadable" in r.stderr
 
 
 def test_translate_folder_usage_errors(valid_ubl: Path, tmp_path: Path):
@@ -234,7 +256,7 @@ def test_translate_never_overwrites_its_input(valid_ubl: Path, tmp_path: Path):
     r = run("translate", src, "--to", "cii", "-o", tmp_path / "out")
     assert r.exit_code == 2, r.output
     assert "another input was written there" in r.stderr
-    assert "2 files: 1 translated, 0 with invalid output, 1 unreadable" in r.stderr
+    assert "2 files: 1 translated, 0 with findings or invalid output, 1 unreadable" in r.stderr
 
 
 def test_translate_schematron_missing_is_a_setup_error(valid_ubl: Path, tmp_path: Path, monkeypatch):
@@ -505,7 +527,7 @@ def test_translate_interchange_of_several_invoices_gives_one_file_each(multi_edi
         data = (out / name).read_bytes()
         assert xsd_errors(data) == []
         assert read_document(data).invoice == inv
-    assert "1 file (3 invoices): 3 translated, 0 with invalid output, 0 unreadable" in r.stderr
+    assert "1 file (3 invoices): 3 translated, 0 with findings or invalid output, 0 unreadable" in r.stderr
     assert r.stdout == ""
 
 
@@ -635,7 +657,7 @@ def test_validate_reports_each_invoice_and_edifact_syntax_findings(tmp_path: Pat
     assert r.exit_code == 2, r.output
     assert f"error: {path}#2 (message 2): message 2 (INVOIC) rejected by the EDIFACT syntax checks" in r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["three-INV-1.xml", "three-INV-3.xml"]
-    assert "1 file (3 invoices): 2 translated, 0 with invalid output, 1 unreadable" in r.stderr
+    assert "1 file (3 invoices): 2 translated, 0 with findings or invalid output, 1 unreadable" in r.stderr
 
 
 def test_an_interchange_rejected_by_its_envelope_fails_every_invoice(tmp_path: Path):
