@@ -170,6 +170,9 @@ def enrol(session: Session, invitation_id: int, enrolment: Enrolment, *, now: da
         if session.scalar(sa.select(Partner.id).where(Partner.as2_id == enrolment.as2_id)) is not None:
             raise EnrolmentConflict("as2_id", f"AS2 id {enrolment.as2_id!r} is taken: choose another")
         partner.as2_id, partner.as2_url = enrolment.as2_id, enrolment.as2_url
+        # The counterparty named that URL itself: connect only to public addresses until an
+        # operator who knows better clears this option.
+        partner.as2_options = {**(partner.as2_options or {}), "public_url_only": True}
         result["as2_id"] = enrolment.as2_id
     session.add(partner)
     session.flush()

@@ -31,6 +31,7 @@ from gateway.transports.as2 import (As2Endpoint, As2Identity, As2Partner, As2Sen
                                     build, check_mdn, receive, send_async_mdn, wsgi_app)
 from gateway.transports import mime
 from gateway.transports.as2._mime import looks_like_mdn
+from gateway.transports.safe_http import is_public
 from gateway.transports.as2.mdn_writer import MdnRequest, write_mdn
 
 US, THEM = "EDIGATE", "PARTNER"
@@ -228,7 +229,6 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_when_connecting(li
         address = socket.gethostbyname(name)
     except OSError:
         pytest.skip("this machine's own name does not resolve")
-    from gateway.transports.safe_http import is_public
     if is_public(address):
         pytest.skip(f"{name} resolves to a public address here")
     mdn = OutgoingMdn("m@x", "o@x", {"Content-Type": "text/plain"}, b"x", "async",
@@ -236,6 +236,26 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_when_connecting(li
     with pytest.raises(As2SendError, match="not a public address") as e:
         send_async_mdn(mdn)
     assert not e.value.retryable and listener.hits == []
+
+
+def test_a_registered_partner_url_is_posted_to_only_on_a_public_address(world, listener):
+    """A counterparty that registered itself named its AS2 URL: ``public_url_only``."""
+    from gateway.transports.as2 import send
+    name = socket.gethostname()
+    partner = dataclasses.replace(world.partner, public_url_only=True,
+                                  url=f"http://127.0.0.1:{listener.port}/as2")
+    out = build(b"x", "x.edi", "application/EDIFACT", identity=world.us, partner=partner)
+    with pytest.raises(As2SendError, match="partner URL refused") as e:
+        send(out)
+    assert not e.value.retryable
+    try:
+        private = not is_public(socket.gethostbyname(name))
+    except OSError:
+        private = False
+    if private:                                     # a name: refused when the socket connects
+        with pytest.raises(As2SendError, match="not a public address"):
+            send(out, url=f"http://{name}:{listener.port}/as2")
+    assert listener.hits == []
 
 
 # ---------------------------------------------------------------- 3. deep MIME nesting

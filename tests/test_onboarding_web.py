@@ -260,6 +260,10 @@ def test_as2_registration_checks_the_certificate_and_says_where_to_send(gw, clie
         assert r.status_code == 422
         assert message in field_error(r, "as2_certificate"), field_error(r, "as2_certificate")
         assert "/tmp" not in text(r)
+    for internal in ("http://127.0.0.1:8080/admin", "http://169.254.169.254/latest/meta-data",
+                     "https://10.1.2.3/as2", "http://localhost/as2"):      # a stranger names where we post
+        r = submit(client, link, dict(as2, as2_url=internal), {"as2_certificate": (certificate(), "dupont.pem")})
+        assert "cannot be reached from the Internet" in field_error(r, "as2_url"), internal
     r = submit(client, link, dict(as2, as2_url="ftp://x"), {"as2_certificate": (certificate(), "dupont.pem")})
     assert "is not an http:// or https:// URL" in field_error(r, "as2_url")
     assert field_error(r, "as2_certificate") is None
@@ -272,6 +276,7 @@ def test_as2_registration_checks_the_certificate_and_says_where_to_send(gw, clie
     [p] = partners(gw)
     assert (p.preferred_channel, p.as2_id, p.as2_url, p.preferred_format) == \
         ("as2", "DUPONT-AS2", "https://as2.dupont.example/receive", "cii")
+    assert p.as2_options.get("public_url_only") is True         # our posts go to public addresses only
     with gw.session() as s:
         [cert] = s.scalars(sa.select(Certificate).where(Certificate.partner_id == p.id)).all()
         assert cert.active and cert.usage == "both" and "dupont-as2" in cert.subject

@@ -71,6 +71,17 @@ def url_problem(url: Optional[str], *, allow_private: bool = False,
     return None
 
 
+def forbidden_cause(exc: BaseException) -> Optional[ForbiddenAddress]:
+    """The ``ForbiddenAddress`` behind an exception requests raised (it wraps urllib3's, which
+    wraps ours), or None: a refused address is final, not worth a retry."""
+    cause: Optional[BaseException] = exc
+    for _ in range(10):
+        if cause is None or isinstance(cause, ForbiddenAddress):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _check_peer(sock: socket.socket, host: str) -> None:
     peer = sock.getpeername()[0]
     if not is_public(peer):

@@ -97,6 +97,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "e_password": "choose a password of at least {n} characters",
         "e_password2": "the two passwords differ",
         "e_format": "choose a format from the list",
+        "e_as2_url_private": "this address cannot be reached from the Internet ({why}): give the public URL "
+                             "of your AS2 server",
         "e_terms": "accept the terms of use to register",
     },
     "fr": {
@@ -184,6 +186,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "e_password": "choisissez un mot de passe d'au moins {n} caractères",
         "e_password2": "les deux mots de passe diffèrent",
         "e_format": "choisissez un format dans la liste",
+        "e_as2_url_private": "cette adresse n'est pas joignable depuis Internet ({why}) : indiquez l'URL "
+                             "publique de votre serveur AS2",
         "e_terms": "acceptez les conditions d'utilisation pour vous inscrire",
     },
 }

@@ -24,6 +24,7 @@ from gateway.db import AS2Identity, Network, NetworkParticipant, Partner, User
 from gateway.db.partners import normalise_identifier
 from gateway.formats import WRITABLE
 from gateway.partner_input import as2_name, as2_url
+from gateway.transports.safe_http import url_problem
 
 from ..enrol import RECEIVING_CHANNELS, Enrolment, identifier_owner
 from ..models import Counterparty
@@ -218,6 +219,9 @@ def _as2(v: dict[str, str], files: Mapping[str, Any], errors: dict[str, str], se
         out["as2_url"] = as2_url(v["as2_url"]) if v["as2_url"].strip() else None
         if out["as2_url"] is None:
             errors["as2_url"] = "give the URL your AS2 server receives messages on (https://…)"
+        elif (why := url_problem(out["as2_url"])) is not None:
+            # A stranger names this address, and the gateway will post invoices to it.
+            errors["as2_url"] = say(getattr(errors, "lang", DEFAULT_LANGUAGE), "e_as2_url_private", why=why)
     except ValueError as exc:
         errors["as2_url"] = str(exc)
     name = v["as2_id"].strip()

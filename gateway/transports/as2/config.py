@@ -142,6 +142,8 @@ class As2Partner:
     Asynchronous MDNs go only where the partner may ask: ``mdn_url_schemes``, and a
     public address — or the host of the partner's own ``url`` — unless
     ``mdn_url_private`` allows loopback, private and link-local addresses.
+    ``public_url_only``: ``url`` came from someone we do not know yet (self-registration):
+    the connection goes only to a public address.
     """
 
     as2_name: str
@@ -176,6 +178,7 @@ class As2Partner:
     oaep_hash: str = "sha256"
     mdn_url_schemes: Sequence[str] = ("https", "http")
     mdn_url_private: bool = False
+    public_url_only: bool = False       # our posts to ``url`` connect only to public addresses
     mdn_confirm_text: Optional[str] = None
     _lib: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)

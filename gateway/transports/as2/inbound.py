@@ -486,7 +486,7 @@ def send_async_mdn(mdn: OutgoingMdn, *, timeout: Union[float, tuple] = (10, 60),
     ``mdn.allow_private``. Raises ``As2SendError`` (retryable unless a 4xx other than
     408/425/429, or an address that is refused)."""
     import requests
-    from ..safe_http import ForbiddenAddress
+    from ..safe_http import forbidden_cause
     from ._mime import http_session
     from .outbound import As2SendError
 
@@ -500,13 +500,9 @@ def send_async_mdn(mdn: OutgoingMdn, *, timeout: Union[float, tuple] = (10, 60),
         resp = sess.post(mdn.url, data=mdn.body, headers=mdn.headers, timeout=timeout,
                          allow_redirects=False)
     except requests.RequestException as e:
-        cause: Optional[BaseException] = e
-        for _ in range(10):                 # requests wraps urllib3 wraps our refusal
-            if cause is None or isinstance(cause, ForbiddenAddress):
-                break
-            cause = cause.__cause__ or cause.__context__
-        if isinstance(cause, ForbiddenAddress):
-            raise As2SendError(f"MDN URL refused: {cause}", retryable=False) from e
+        refused = forbidden_cause(e)
+        if refused is not None:
+            raise As2SendError(f"MDN URL refused: {refused}", retryable=False) from e
         raise As2SendError(f"{type(e).__name__}: {e}", retryable=True) from e
     if resp.status_code >= 300:
         retry = resp.status_code in (408, 425, 429) or resp.status_code >= 500

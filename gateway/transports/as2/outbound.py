@@ -31,6 +31,7 @@ from pyas2lib.cms import compress_message, sign_message
 from pyas2lib.utils import canonicalize, make_mime_boundary, mime_to_bytes, quote_as2name
 
 from . import cms
+from ..safe_http import forbidden_cause, guarded_session, url_problem
 from ._mime import excerpt, http_session, looks_like_mdn, raw_message
 from .config import As2Identity, As2Partner, ConfigError, micalg
 from .mdn import MdnResult, check_mdn
@@ -247,11 +248,18 @@ def send(outbound: OutboundMessage, *, timeout: Timeout = (10, 300), session=Non
         raise ConfigError(f"partner {outbound.partner_name} has no URL")
     headers = dict(outbound.headers)
     headers.update(outbound.partner.http_headers or {})
-    sess = session or http_session()
+    if outbound.partner.public_url_only:
+        problem = url_problem(target)
+        if problem:
+            raise As2SendError(f"partner URL refused: {problem}", retryable=False)
+    sess = session or (guarded_session() if outbound.partner.public_url_only else http_session())
     try:
         resp = sess.post(target, data=outbound.body, headers=headers,
                          auth=outbound.partner.http_auth, timeout=timeout, allow_redirects=False)
     except requests.RequestException as e:
+        refused = forbidden_cause(e)
+        if refused is not None:
+            raise As2SendError(f"partner URL refused: {refused}", retryable=False) from e
         raise As2SendError(f"{type(e).__name__}: {e}", retryable=True) from e
     content = resp.content
     if resp.status_code >= 300:
