@@ -426,3 +426,23 @@ def test_model_json_refuses_what_is_not_an_invoice_and_says_where(data, path) ->
     with pytest.raises(ModelJsonError) as e:
         from_dict(data)
     assert str(e.value).startswith(path + ":")
+
+
+# --- numbers past what the database holds ----------------------------------------------------
+
+TOO_BIG = 2 ** 63
+
+
+def test_ids_and_partners_out_of_range(client, world) -> None:
+    """Ids past a signed 64-bit integer overflowed SQLite's (a 500): a 404 in a path, a 400 in a
+    query or a body."""
+    a = world.receive("A-900", ALPHA_GLN)
+    for path in (f"/invoices/{TOO_BIG}", f"/invoices/{TOO_BIG}/content"):
+        r = client.get(ERP + path, headers=world.auth("alpha-erp"))
+        assert r.status_code == 404 and r.is_json, path
+    r = client.get(f"{ERP}/invoices", query_string={"partner": TOO_BIG}, headers=world.auth("olivia"))
+    assert r.status_code == 400 and "partner" in r.get_json()["details"]
+    r = client.post(f"{ERP}/invoices/ack", json={"ids": [a, TOO_BIG]}, headers=world.auth("alpha-erp"))
+    assert r.status_code == 400
+    assert world.delivery(a).status == "delivered"                          # nothing acknowledged
+    assert _ack(client, world, "alpha-erp", [a, TOO_BIG - 1])["unknown"] == [TOO_BIG - 1]

@@ -574,3 +574,30 @@ def test_user_add_recipient_from_the_command_line(tmp_path) -> None:
     assert "x" not in users
     listing = run("list").output
     assert re.search(r"ap-clerk\s+recipient\s+yes.*Buyer SARL", listing)
+
+
+# --- numbers past what the database holds ------------------------------------------------------
+
+TOO_BIG = 2 ** 63
+
+
+@pytest.mark.parametrize("query, complaint", [
+    (f"offset={TOO_BIG}", "offset"), (f"limit={TOO_BIG}", "limit"), ("amount_min=1e999999999", "amount_min"),
+    ("amount_max=-1E+999999999", "amount_max"), ("amount_min=NaN", "amount_min"), ("amount_max=Infinity", "amount_max"),
+    ("amount_min=" + "9" * 5000, "amount_min"), ("amount_min=1e-999999999", "amount_min"),
+])
+def test_searches_with_numbers_out_of_range(reader, query, complaint) -> None:
+    """Offsets past SQLite's integers and amounts with huge exponents raised (OverflowError,
+    decimal.Overflow: a 500); they are form errors like any other unusable value."""
+    r = reader.get(f"/portal/?{query}")
+    assert r.status_code == 400 and "The search could not be run" in text(r) and complaint in text(r), query
+
+
+def test_invoice_ids_out_of_range(portal, seeded) -> None:
+    c = portal()
+    for url in (f"/portal/documents/{TOO_BIG}", f"/portal/documents/{TOO_BIG}/download/pdf"):
+        assert c.get(url).status_code == 404, url
+    r = _export(c, scope="selection", export="csv", id=[str(seeded.docs["GLX-7"]), str(TOO_BIG)])
+    assert r.status_code == 400 and "not an invoice id" in text(r)
+    r = _export(c, scope="search", export="csv", offset=str(TOO_BIG), amount_min="1e999999999")
+    assert r.status_code == 400 and "amount_min" in text(r)

@@ -34,38 +34,68 @@ def _flask_routes(app) -> set[tuple[str, str]]:
     return routes
 
 
-def test_openapi_describes_exactly_the_routes(app, client) -> None:
+def _resolve(doc: dict, obj: dict) -> dict:
+    if "$ref" in obj:
+        node = doc
+        for part in obj["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        return node
+    return obj
+
+
+def test_openapi_is_generated_and_describes_exactly_the_routes(app, client) -> None:
+    """The document is generated from the routes and their schemas (no hand-written copy left to
+    drift): every route is in it, with its path parameters, its token, its error shape."""
+    from pathlib import Path
+
+    import gateway.web
+    assert not list(Path(gateway.web.__file__).parent.glob("openapi.y*ml"))
     r = client.get(f"{API}/openapi.json")                 # public: no token
     assert r.status_code == 200
     doc = r.get_json()
     assert doc["openapi"].startswith("3.1")
     assert doc["servers"] == [{"url": API}]
+    assert doc["security"] == [{"bearer": []}]
+    assert doc["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "description": "An edigate API token (edg_…)"}
+    assert set(doc["components"]["schemas"]["Error"]["required"]) == {"error", "details"}
     described = {(path, method) for path, item in doc["paths"].items() for method in item if method != "parameters"}
     assert described == _flask_routes(app)
     assert len(described) == 23          # 16 + ERP pull (4) + document status (2) + redeliver
 
-    def resolve(obj):
-        if "$ref" in obj:
-            node = doc
-            for part in obj["$ref"].lstrip("#/").split("/"):
-                node = node[part]
-            return node
-        return obj
-
     for path, item in doc["paths"].items():
-        declared_at_path = [resolve(p) for p in item.get("parameters", [])]
+        declared_at_path = [_resolve(doc, p) for p in item.get("parameters", [])]
         for method, op in item.items():
             if method == "parameters":
                 continue
-            params = declared_at_path + [resolve(p) for p in op.get("parameters", [])]
-            in_path = {p["name"] for p in params if p["in"] == "path"}
-            assert in_path == set(re.findall(r"{(\w+)}", path)), (path, method)
+            params = declared_at_path + [_resolve(doc, p) for p in op.get("parameters", [])]
+            in_path = {p["name"]: p["schema"] for p in params if p["in"] == "path"}
+            assert set(in_path) == set(re.findall(r"{(\w+)}", path)), (path, method)
+            assert all(s == {"type": "integer", "minimum": 1, "maximum": 2 ** 63 - 1} for s in in_path.values())
             codes = set(op["responses"])
             if path == "/openapi.json":
                 assert op["security"] == []
             else:
-                assert "security" not in op and "401" in codes, (path, method)   # the global bearer applies
+                assert "security" not in op and {"401", "403"} <= codes, (path, method)   # the global bearer
+                assert "WWW-Authenticate" in _resolve(doc, op["responses"]["401"])["headers"]
             assert codes & {"200", "201", "202"}, (path, method)
+            for code in codes - {"200", "201", "202"}:
+                content = _resolve(doc, op["responses"][code])["content"]
+                assert content == {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+            assert op["operationId"] and op["summary"], (path, method)
+
+
+def test_downloads_list_every_media_type_they_answer_with(client) -> None:
+    from gateway.web.downloads import MEDIA_TYPES, served_type
+
+    doc = client.get(f"{API}/openapi.json").get_json()
+    for path in ("/exchanges/{exchange_id}/raw", "/exchanges/{exchange_id}/content", "/exchanges/{exchange_id}/mdn",
+                 "/documents/{document_id}/original", "/documents/{document_id}/renderings/{rendering_id}",
+                 "/erp/invoices/{document_id}/content"):
+        assert set(doc["paths"][path]["get"]["responses"]["200"]["content"]) == set(MEDIA_TYPES), path
+    assert served_type("application/EDIFACT") == "application/edifact"
+    assert served_type("text/csv; charset=utf-8") == "text/csv"
+    assert served_type("application/pkcs7-mime") == served_type("text/html") == "application/octet-stream"
 
 
 # --- authentication -------------------------------------------------------------------------
@@ -470,3 +500,43 @@ def test_upload_of_a_real_invoice_is_processed(gw, client, people) -> None:
     assert doc["valid"] is True and doc["syntax"] == "ubl" and doc["exchange_id"] == ex["id"]
     r = client.get(f"{API}/documents/{doc_id}/original", headers=people.auth("sam"))
     assert r.data == invoice
+
+
+# --- numbers past what the database holds ----------------------------------------------------
+
+TOO_BIG = 2 ** 63              # one past the largest id SQLite and PostgreSQL hold (a signed 64-bit integer)
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/partners/{n}"), ("PATCH", "/partners/{n}"), ("GET", "/exchanges/{n}"), ("GET", "/exchanges/{n}/raw"),
+    ("POST", "/exchanges/{n}/retry"), ("POST", "/deliveries/{n}/redeliver"), ("GET", "/documents/{n}"),
+    ("GET", "/documents/{n}/original"), ("GET", "/documents/1/renderings/{n}"), ("GET", "/documents/{n}/status"),
+])
+def test_ids_past_the_largest_are_not_found(client, people, seeded, method, path) -> None:
+    """Flask's own int converter routed any size of number to the view, whose lookup then overflowed
+    SQLite's integer (a 500); the largest id is still looked up (and not found)."""
+    for n, status in ((TOO_BIG, 404), (TOO_BIG * 10 ** 30, 404), (TOO_BIG - 1, 404)):
+        r = client.open(API + path.format(n=n), method=method, json={}, headers=people.auth("admin"))
+        assert r.status_code == status, (method, path, n, r.get_data(as_text=True))
+        assert r.is_json and set(r.get_json()) == {"error", "details"}
+
+
+@pytest.mark.parametrize("query, name", [
+    (f"offset={TOO_BIG}", "offset"), (f"limit={TOO_BIG}", "limit"), (f"partner={TOO_BIG}", "partner"),
+    ("partner=0", "partner"), ("offset=-1", "offset"),
+])
+def test_offsets_limits_and_partner_ids_out_of_range_are_400(client, people, seeded, query, name) -> None:
+    for path in ("/exchanges", "/documents") + (("/partners",) if name != "partner" else ()):
+        r = client.get(f"{API}{path}?{query}", headers=people.auth("sam"))
+        assert r.status_code == 400, (path, query, r.get_data(as_text=True))
+        assert name in r.get_json()["details"]
+    r = client.get(f"{API}/exchanges?offset={TOO_BIG - 1}", headers=people.auth("sam"))   # the largest: an empty page
+    assert r.status_code == 200 and r.get_json()["items"] == []
+
+
+def test_upload_and_partner_bodies_with_ids_out_of_range(client, people, seeded) -> None:
+    r = client.post(f"{API}/documents?partner={TOO_BIG}", data=b"x", headers=people.auth("sam"))
+    assert r.status_code == 400 and "partner" in r.get_json()["details"]
+    r = client.patch(f"{API}/partners/{seeded.acme}", json={"as2": {"identity_id": TOO_BIG}},
+                     headers=people.auth("admin"))
+    assert r.status_code == 422 and "as2.identity_id" in r.get_json()["details"]

@@ -65,13 +65,15 @@ def create_app(gw: Optional[Gateway] = None, *, testing: bool = False) -> Flask:
     from flask_wtf.csrf import CSRFProtect
     csrf = CSRFProtect(app)
 
+    from . import bounds, openapi
+    bounds.install(app)          # <int:…> in every route: ids 1..2^63-1 only (else no route: 404)
     from .api import bp as api_bp
     from .erp_api import bp as erp_bp   # ERP pull: nests itself in the API blueprint (/api/v1/erp)
     from .pages import bp as pages_bp
     from .portal import bp as portal_bp
     csrf.exempt(api_bp)          # bearer tokens, no cookies: nothing for CSRF to ride on
     csrf.exempt(erp_bp)
-    app.register_blueprint(api_bp)
+    openapi.init_app(app).register_blueprint(api_bp)    # the OpenAPI document is generated from it
     app.register_blueprint(pages_bp)
     app.register_blueprint(portal_bp)       # the recipient portal (/portal)
     @app.get("/health")

@@ -23,6 +23,17 @@ from . import gateway
 
 _MEDIA_EXTENSIONS = {"application/pdf": ".pdf", "text/csv": ".csv", "application/xml": ".xml",
                      "text/xml": ".xml", "application/edifact": ".edi"}
+# What a download is ever served as (the API's description lists exactly these): the syntaxes
+# the gateway reads and writes, JSON, plain text; anything else — a media type a partner
+# declared, a guess from a file name — goes out as application/octet-stream.
+MEDIA_TYPES = ("application/xml", "text/xml", "application/pdf", "text/csv", "application/edifact",
+               "application/json", "text/plain", "application/octet-stream")
+
+
+def served_type(declared: Optional[str]) -> str:
+    """``declared`` (``application/EDIFACT``, ``text/csv; charset=utf-8``) as one of ``MEDIA_TYPES``."""
+    value = (declared or "").split(";")[0].strip().lower()
+    return value if value in MEDIA_TYPES else "application/octet-stream"
 
 
 class PayloadMissing(RuntimeError):
@@ -48,7 +59,7 @@ def payload_response(key: Optional[str], *, filename: str, media_type: str = "ap
         f = gateway().payloads.open(key)
     except PayloadNotFound:
         raise PayloadMissing(f"payload {key} is missing from the payload store") from None
-    response = send_file(f, mimetype=media_type, as_attachment=True, download_name=filename,
+    response = send_file(f, mimetype=served_type(media_type), as_attachment=True, download_name=filename,
                          conditional=False, etag=False, max_age=0)
     response.set_etag(key)
     response.headers["X-Content-Type-Options"] = "nosniff"

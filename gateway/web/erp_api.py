@@ -22,8 +22,9 @@ for the partner named by ``?partner=<id>``; other roles are refused.
 
 This blueprint nests inside the API's (importing this module registers it
 there, before the app registers the API): it shares the API's JSON errors,
-its ``no-store`` caching and its OpenAPI description (``openapi.yaml``), and,
-like the API, is exempt from CSRF (bearer tokens, no cookies).
+its ``no-store`` caching and its generated OpenAPI description (its requests
+and answers are ``schemas``' ``Erp*``), and, like the API, is exempt from CSRF
+(bearer tokens, no cookies).
 """
 from __future__ import annotations
 
@@ -32,29 +33,32 @@ import logging
 import mimetypes
 from typing import Any, Optional
 
+from dataclasses import dataclass, field
+from datetime import datetime
+
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask import Response, current_app, g, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
+from marshmallow.utils import missing
 from sqlalchemy.orm import selectinload
-from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, UnprocessableEntity
+from werkzeug.exceptions import Conflict, Forbidden, NotFound, UnprocessableEntity
 
 from ..channels.status import acknowledge_delivery
 from ..db import Delivery, DocumentRecord, Partner, utcnow
 from ..filenames import safe_filename
 from ..store.payloads import PayloadNotFound
-from . import downloads, gateway, params
+from . import downloads, gateway, params, schemas
+from .api import _downloads, answer
 from .api import bp as api_bp
-from .auth import bearer_token, require_token
-from .serialise import iso
+from .auth import bearer_token
+from .openapi import Blueprint
 
 log = logging.getLogger("edigate.erp")
 
-bp = Blueprint("erp", __name__, url_prefix="/erp")
+bp = Blueprint("erp", __name__, url_prefix="/erp", description="ERP pull: a recipient's ERP fetches its invoices")
 
 CHANNEL = "erp"
 AVAILABLE, ACKNOWLEDGED = "delivered", "acknowledged"
-DEFAULT_LIMIT, MAX_LIMIT = 20, 100
-MAX_ACK_IDS = 1000
 CURSOR_SALT = "edigate.erp.cursor"
 # what each item links to; ``content`` also takes any syntax of gateway.formats.WRITABLE
 LINK_FORMATS = ("json", "ubl", "cii", "facturx", "csv", "original")
@@ -63,25 +67,23 @@ DEFAULT_CSV = "csv-lines"
 
 # --- who: the partner the request acts for ------------------------------------------------
 
-def _partner_id() -> int:
+def _partner_id(args: dict[str, Any]) -> int:
     user = g.user
-    requested = (request.args.get("partner") or "").strip()
+    requested: Optional[int] = args.get("partner")
     if user.role == "recipient":
-        if requested and requested != str(user.partner_id):
+        if requested is not None and requested != user.partner_id:
             raise Forbidden("a recipient's token acts for its own partner only")
         return user.partner_id
     if not user.has_role("admin", "operator"):
         raise Forbidden("the ERP pull API is for recipient logins, or for an admin or operator "
                         "acting for a partner (?partner=<id>)")
-    if not requested:
+    if requested is None:
         raise params.BadParameters({"partner": "an admin's or operator's token must name the partner "
                                                "it pulls for: ?partner=<id>"})
-    if not requested.isdigit():
-        raise params.BadParameters({"partner": f"{requested!r} is not a partner id"})
     with gateway().session() as s:
-        if s.get(Partner, int(requested)) is None:
+        if s.get(Partner, requested) is None:
             raise NotFound(f"no partner {requested}")
-    return int(requested)
+    return requested
 
 
 def _url(endpoint: str, partner_id: int, **values: Any) -> str:
@@ -101,9 +103,9 @@ def _cursor(partner_id: int, after: int) -> str:
     return _signer().dumps({"p": partner_id, "after": after})
 
 
-def _after(partner_id: int) -> int:
+def _after(partner_id: int, cursor: Optional[str]) -> int:
     """The delivery id the requested page starts after (0: from the start)."""
-    text = (request.args.get("cursor") or "").strip()
+    text = (cursor or "").strip()
     if not text:
         return 0
     try:
@@ -116,15 +118,6 @@ def _after(partner_id: int) -> int:
     if value["p"] != partner_id:
         raise params.BadParameters({"cursor": "this cursor was issued for another partner"})
     return value["after"]
-
-
-def _limit() -> int:
-    text = (request.args.get("limit") or "").strip()
-    if not text:
-        return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise params.BadParameters({"limit": f"{text!r}: give a whole number from 1 to {MAX_LIMIT}"})
-    return int(text)
 
 
 # --- items ---------------------------------------------------------------------------------
@@ -147,45 +140,48 @@ def _delivery(s, partner_id: int, document_id: int) -> Delivery:
     return d
 
 
-def _identifier(scheme: Optional[str], value: Optional[str]) -> Optional[dict[str, Any]]:
-    return {"scheme": scheme, "value": value} if value else None
+def _when(d: Delivery, status: str) -> Optional[datetime]:
+    return next((e.at for e in d.history if e.status == status), None)
 
 
-def _when(d: Delivery, status: str) -> Optional[str]:
-    return iso(next((e.at for e in d.history if e.status == status), None))
+@dataclass
+class Item:
+    """One invoice as its ERP sees it, what ``schemas.ErpInvoice`` writes: the delivery, its
+    document, the links for the caller, and the invoice as JSON (``_Models``)."""
+
+    delivery: Delivery
+    links: dict[str, Any]
+    models: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def document(self) -> DocumentRecord:
+        return self.delivery.document
+
+    @property
+    def status(self) -> str:
+        return "available" if self.delivery.status == AVAILABLE else "acknowledged"
+
+    @property
+    def available_at(self) -> Optional[datetime]:
+        return _when(self.delivery, AVAILABLE)
+
+    @property
+    def acknowledged_at(self) -> Optional[datetime]:
+        return _when(self.delivery, ACKNOWLEDGED)
+
+    def __getattr__(self, name: str) -> Any:           # model, invoice, invoice_error (absent: left out)
+        if name in ("model", "invoice", "invoice_error"):
+            return self.models.get(name, missing)
+        raise AttributeError(name)
 
 
-def _summary(d: Delivery, partner_id: int) -> dict[str, Any]:
-    doc = d.document
-    return {
-        "id": doc.id,
-        "delivery_id": d.id,
-        "status": "available" if d.status == AVAILABLE else "acknowledged",
-        "available_at": _when(d, AVAILABLE),
-        "acknowledged_at": _when(d, ACKNOWLEDGED),
-        "received_at": iso(doc.created_at),
-        "number": doc.number,
-        "type_code": doc.type_code,
-        "issue_date": iso(doc.issue_date),
-        "due_date": iso(doc.due_date),
-        "currency": doc.currency,
-        "sender": {
-            "partner_id": doc.sender_partner_id,
-            "partner_name": doc.sender.name if doc.sender is not None else None,
-            "name": doc.seller_name, "vat_id": doc.seller_vat_id,
-            "id": _identifier(doc.seller_id_scheme, doc.seller_id),
-            "endpoint": _identifier(doc.seller_endpoint_scheme, doc.seller_endpoint_id),
-        },
-        "buyer": {"name": doc.buyer_name, "vat_id": doc.buyer_vat_id},
-        "totals": {"without_vat": iso(doc.total_without_vat), "vat": iso(doc.total_vat),
-                   "with_vat": iso(doc.total_with_vat), "amount_due": iso(doc.amount_due)},
-        "format": d.format,
-        "links": {
-            "self": _url("api.erp.get_invoice", partner_id, document_id=doc.id),
-            "content": {f: _url("api.erp.invoice_content", partner_id, document_id=doc.id, format=f)
-                        for f in LINK_FORMATS},
-        },
-    }
+def _item(d: Delivery, partner_id: int) -> Item:
+    document_id = d.document_id
+    return Item(d, {
+        "self": _url("api.erp.get_invoice", partner_id, document_id=document_id),
+        "content": {f: _url("api.erp.invoice_content", partner_id, document_id=document_id, format=f)
+                    for f in LINK_FORMATS},
+    })
 
 
 class _Models:
@@ -214,45 +210,67 @@ class _Models:
 # --- routes --------------------------------------------------------------------------------
 
 @bp.get("/invoices")
-@require_token(recipients=True)
-def list_invoices() -> Response:
-    partner_id = _partner_id()
-    after, limit = _after(partner_id), _limit()
+@bp.authenticated(recipients=True)
+@bp.arguments(schemas.ErpListArgs, location="query")
+@bp.response(200, schemas.ErpInvoicePage)
+@bp.errors(400, 404)
+def list_invoices(args: dict[str, Any]) -> Response:
+    """The recipient's available, unacknowledged invoices, oldest first (ERP pull)
+
+    A recipient login's token lists its own partner's invoices; an admin's or operator's token
+    must name the partner with `partner`. Page with `next_cursor` (opaque, signed; null on the
+    last page). Nothing leaves this list until acknowledged: start each pull without a cursor.
+    """
+    partner_id = _partner_id(args)
+    after, limit = _after(partner_id, args.get("cursor")), args["limit"]
+    models = _Models()
     with gateway().session() as s:
         rows = s.scalars(_deliveries(partner_id)
                          .where(Delivery.status == AVAILABLE, Delivery.id > after)
                          .order_by(Delivery.id).limit(limit + 1)).all()
         page, more = rows[:limit], len(rows) > limit
-        items = [(_summary(d, partner_id), d.document) for d in page]
+        items = [_item(d, partner_id) for d in page]
+        for item in items:
+            item.models = models.json(item.document)
         next_cursor = _cursor(partner_id, page[-1].id) if more else None
-    models = _Models()
-    out = [{**summary, **models.json(doc)} for summary, doc in items]
-    return jsonify({"items": out, "next_cursor": next_cursor, "limit": limit})
+        return answer(schemas.ErpInvoicePage, {"items": items, "next_cursor": next_cursor, "limit": limit})
 
 
 @bp.get("/invoices/<int:document_id>")
-@require_token(recipients=True)
-def get_invoice(document_id: int) -> Response:
-    partner_id = _partner_id()
+@bp.authenticated(recipients=True)
+@bp.arguments(schemas.ErpArgs, location="query")
+@bp.response(200, schemas.ErpInvoice)
+@bp.errors(400, 404)
+def get_invoice(args: dict[str, Any], document_id: int) -> Response:
+    """One of the recipient's invoices (available or acknowledged), with its JSON model"""
+    partner_id = _partner_id(args)
     with gateway().session() as s:
-        d = _delivery(s, partner_id, document_id)
-        summary, doc = _summary(d, partner_id), d.document
-    return jsonify({**summary, **_Models().json(doc)})
+        item = _item(_delivery(s, partner_id, document_id), partner_id)
+        item.models = _Models().json(item.document)
+        return answer(schemas.ErpInvoice, item)
 
 
 @bp.get("/invoices/<int:document_id>/content")
-@require_token(recipients=True)
-def invoice_content(document_id: int) -> Response:
-    """The invoice's bytes in one format (default: the recipient's own), as an attachment."""
+@bp.authenticated(recipients=True)
+@bp.arguments(schemas.ErpContentArgs, location="query")
+@_downloads
+@bp.errors(400, 404, 409, 422, 500)
+def invoice_content(args: dict[str, Any], document_id: int) -> Response:
+    """The invoice's bytes in one format, as an attachment; the same bytes every time
+
+    Written on demand from the original and kept. `Edigate-Dropped-Terms` names the business
+    terms the syntax could not carry (the JSON and the original have them). Default format:
+    the recipient's own.
+    """
     from ..formats import WRITABLE
     from ..formats.csv_syntax import DIALECTS
 
-    partner_id = _partner_id()
+    partner_id = _partner_id(args)
     with gateway().session() as s:
         d = _delivery(s, partner_id, document_id)
         doc, own_format = d.document, d.format
         siblings = list(doc.exchange.documents)
-    fmt = (request.args.get("format") or "").strip() or (own_format if own_format in WRITABLE else "ubl")
+    fmt = args.get("format") or (own_format if own_format in WRITABLE else "ubl")
     if fmt == "csv":                  # the recipient's CSV dialect if it has one, else the usual one
         fmt = own_format if own_format in DIALECTS else DEFAULT_CSV
     stem = safe_filename(doc.number, f"invoice-{doc.id}")
@@ -260,8 +278,6 @@ def invoice_content(document_id: int) -> Response:
         return _json_content(doc, stem)
     if fmt == "original":
         return _original(doc, siblings, partner_id, stem)
-    if fmt not in WRITABLE:
-        raise params.BadParameters({"format": f"{fmt!r} is not one of: json, original, csv, {', '.join(WRITABLE)}"})
     from ..renderings import CannotRender, rendering_for
     try:
         r = rendering_for(gateway(), doc.id, fmt)
@@ -303,27 +319,20 @@ def _original(doc: DocumentRecord, siblings: list[DocumentRecord], partner_id: i
                                       missing=f"document {doc.id} has no original stored")
 
 
-def _ack_ids() -> list[int]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("ids"), list):
-        raise BadRequest('expected a JSON body {"ids": [<invoice id>, …]} (Content-Type: application/json)')
-    ids = body["ids"]
-    bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int) or i < 1]
-    if bad:
-        raise BadRequest(f"ids are invoice ids (positive whole numbers); not: {json.dumps(bad[:10])}")
-    if not 1 <= len(ids) <= MAX_ACK_IDS:
-        raise BadRequest(f"acknowledge 1 to {MAX_ACK_IDS} ids at a time")
-    return list(dict.fromkeys(ids))         # once each, in the order given
-
-
 @bp.post("/invoices/ack")
-@require_token(recipients=True)
-def acknowledge() -> Response:
-    """Mark invoices as safely received by the ERP. Idempotent: an id acknowledged before is
-    reported as such; ids that are not this recipient's available invoices are reported back,
-    never silently ignored."""
-    partner_id = _partner_id()
-    ids = _ack_ids()
+@bp.authenticated(recipients=True)
+@bp.arguments(schemas.ErpArgs, location="query")
+@bp.arguments(schemas.ErpAckInput)
+@bp.response(200, schemas.ErpAck, description="What became of each id")
+@bp.errors(400, 404)
+def acknowledge(args: dict[str, Any], body: dict[str, Any]) -> Response:
+    """Acknowledge invoices the ERP has safely stored (idempotent)
+
+    An id acknowledged before is reported as such; ids that are not this recipient's available
+    invoices are reported back, never silently ignored.
+    """
+    partner_id = _partner_id(args)
+    ids = list(dict.fromkeys(body["ids"]))         # once each, in the order given
     token = bearer_token() or ""
     reason = f"acknowledged over the ERP pull API by {g.user.username} (token {token[:12]}…)"
     done: list[int] = []
@@ -348,7 +357,8 @@ def acknowledge() -> Response:
     unknown = [i for i in ids if i not in found]
     if done:
         log.info("ERP pull: partner %s: %s acknowledged %d invoice(s)", partner_id, g.user.username, len(done))
-    return jsonify({"acknowledged": done, "already_acknowledged": before, "unknown": unknown, "refused": refused})
+    return answer(schemas.ErpAck, {"acknowledged": done, "already_acknowledged": before, "unknown": unknown,
+                                   "refused": refused})
 
 
 # nested: /api/v1/erp/…, endpoints api.erp.*; done once, at import, before any app registers the API

@@ -29,11 +29,12 @@ import sqlalchemy as sa
 from flask import (Blueprint, abort, flash, g, redirect, render_template, request, send_file,
                    url_for)
 from flask_wtf.csrf import CSRFError
+from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from .. import lifecycle
 from ..db import Delivery, DocumentRecord, Partner, StatusError, check_login, utcnow
-from . import downloads, gateway, params, portal_files, portal_search
+from . import downloads, gateway, params, portal_files, portal_search, schemas
 from .auth import RECIPIENT, current_user, log_in, log_out, recipient_required, safe_next
 from .headers import page_headers
 from .pages import when
@@ -47,6 +48,7 @@ ACTIONS = {"accepted": "Accept", "refused": "Refuse", "disputed": "Dispute", "pa
 _STATUS_CLASS = {"accepted": "ok", "paid": "ok", "payment_sent": "ok", "refused": "bad", "disputed": "waiting",
                  "received": "neutral", "deposited": "neutral"}
 EXPORTS = ("csv", "zip")
+_INVOICE_ID = schemas.Id()          # a ticked invoice: an id in range, as everywhere else
 
 
 # --- template helpers ------------------------------------------------------------------------
@@ -288,9 +290,10 @@ def _export_selection(s) -> list[DocumentRecord]:
         raw = request.form.getlist("id")
         if not raw:
             abort(400, "Tick the invoices to export first (or export all that match the search).")
-        if not all(v.isdigit() for v in raw):
+        try:
+            ids = sorted({_INVOICE_ID.deserialize(v) for v in raw})
+        except ValidationError:
             abort(400, "The selection holds something that is not an invoice id.")
-        ids = sorted({int(v) for v in raw})
         if len(ids) > portal_files.MAX_EXPORT:
             abort(400, f"An export holds at most {portal_files.MAX_EXPORT} invoices: tick fewer.")
         q = sa.select(DocumentRecord).where(DocumentRecord.id.in_(ids),

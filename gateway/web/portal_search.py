@@ -8,20 +8,21 @@ nothing a visitor types widens that. Filters (all optional, empty = absent):
 life-cycle status; ``none`` for documents without one). Sort: ``sort`` one of
 ``date`` (issue date, the default), ``amount``, ``number``, ``received``; ``order``
 ``desc`` (default) or ``asc``; ties broken by id, missing values last. Paging:
-``limit`` (1-200, default 25) and ``offset``. Unusable values raise
-``params.BadParameters`` naming each.
+``limit`` (1-200, default 25) and ``offset`` (0 to 2^63-1). Amounts are finite, below
+10^15, with at most 6 decimals. Unusable values raise ``params.BadParameters`` naming each.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Mapping, Optional
 
 import sqlalchemy as sa
+from marshmallow import EXCLUDE, Schema
 
 from ..db import BUSINESS_STATUSES, DocumentRecord
-from . import params
+from . import params, schemas
 
 SORTS = {
     "date": DocumentRecord.issue_date,
@@ -32,6 +33,7 @@ SORTS = {
 ORDERS = ("desc", "asc")
 STATUS_FILTERS = BUSINESS_STATUSES + ("none",)
 DEFAULT_LIMIT, MAX_LIMIT = 25, 200
+TEXT_LIMIT = 200
 # what the search form sends: kept on links (paging, sorting) and on the export form
 FIELDS = ("number", "issued_from", "issued_to", "sender", "amount_min", "amount_max", "status", "sort", "order",
           "limit")
@@ -52,43 +54,38 @@ class Criteria:
     offset: int = 0
 
 
-def _amount(r: params._Reader, name: str) -> Optional[Decimal]:
-    value = r.text(name)
-    if value is None:
-        return None
-    try:
-        amount = Decimal(value.replace(" ", "").replace(",", "."))
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite() or abs(amount) >= Decimal("1e15"):
-        r.errors[name] = f"{value!r} is not an amount (e.g. 1250.00)"
-        return None
-    return amount
+class PortalSearch(Schema):
+    """The search form, read with the API's fields (``schemas``): the same ids, offsets, dates and
+    bounded amounts (``1e999999999`` is a form error, not an overflow)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    number = schemas.Text(TEXT_LIMIT)
+    sender = schemas.Text(TEXT_LIMIT)
+    issued_from = schemas.Day()
+    issued_to = schemas.Day()
+    amount_min = schemas.Amount()
+    amount_max = schemas.Amount()
+    status = schemas.Choice(STATUS_FILTERS)
+    sort = schemas.Choice(SORTS, load_default="date")
+    order = schemas.Choice(ORDERS, load_default="desc")
+    limit = schemas.Limit(DEFAULT_LIMIT, MAX_LIMIT)
+    offset = schemas.Offset()
 
 
 def parse(args: Mapping[str, str]) -> Criteria:
-    """The criteria in a query string (see the module docstring)."""
-    r = params._Reader(args)
-    text_limit = 200
-    number, sender = r.text("number"), r.text("sender")
-    for name, value in (("number", number), ("sender", sender)):
-        if value is not None and len(value) > text_limit:
-            r.errors[name] = f"at most {text_limit} characters"
-    values = dict(
-        number=number, sender=sender,
-        issued_from=r.day("issued_from"), issued_to=r.day("issued_to"),
-        amount_min=_amount(r, "amount_min"), amount_max=_amount(r, "amount_max"),
-        status=r.choice("status", STATUS_FILTERS),
-        sort=r.choice("sort", SORTS) or "date", order=r.choice("order", ORDERS) or "desc",
-        limit=r.integer("limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT) or DEFAULT_LIMIT,
-        offset=r.integer("offset", default=0, minimum=0) or 0,
-    )
-    if values["issued_from"] and values["issued_to"] and values["issued_from"] > values["issued_to"]:
-        r.errors["issued_to"] = "is before issued_from"
-    if values["amount_min"] is not None and values["amount_max"] is not None \
+    """The criteria in a query string or form (see the module docstring); blank fields are absent."""
+    values = params.read(PortalSearch, args, form=True)
+    errors: dict[str, str] = {}
+    if values.get("issued_from") and values.get("issued_to") and values["issued_from"] > values["issued_to"]:
+        errors["issued_to"] = "is before issued_from"
+    if values.get("amount_min") is not None and values.get("amount_max") is not None \
             and values["amount_min"] > values["amount_max"]:
-        r.errors["amount_max"] = "is below amount_min"
-    return Criteria(**r.done(values))
+        errors["amount_max"] = "is below amount_min"
+    if errors:
+        raise params.BadParameters(errors)
+    return Criteria(**{k: v for k, v in values.items() if v is not None})
 
 
 def _contains(column, text: str):
