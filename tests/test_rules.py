@@ -450,7 +450,9 @@ CL_CASES: list[tuple[str, Mutation, set[str]]] = [
     ("BR-CL-21", setattrs("lines[0].item.standard_identifier", Identifier("1", "GTIN")), {"BR-CL-21"}),
     ("BR-CL-22", setattrs("vat_breakdown[0].exemption_reason_code", "VATEX-XX"), {"BR-CL-22", "BR-S-10"}),
     ("BR-CL-23", setattrs("lines[0].quantity_unit_code", "PIECES"), {"BR-CL-23"}),
-    ("BR-CL-23 base quantity", setattrs("lines[0].price.base_quantity_unit_code", "X"), {"BR-CL-23"}),
+    ("BR-CL-23 base quantity", do(setattrs("lines[0].price.base_quantity", D("1")),   # the unit of a
+                                  setattrs("lines[0].price.base_quantity_unit_code", "X")),   # quantity
+     {"BR-CL-23"}),
     ("BR-CL-24", setattrs("supporting_documents", [SupportingDocument(
         reference="A1", attachment=BinaryObject(b"x", "application/zip", "a.zip"))]), {"BR-CL-24"}),
     ("BR-CL-25", setattrs("buyer.electronic_address", Identifier("x", "9999")), {"BR-CL-25"}),
