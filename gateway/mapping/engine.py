@@ -26,8 +26,8 @@ from lxml import etree
 
 from .. import model
 from ..errors import InputError, MappingError
-from ..numbers import NumberError, checked, problem
 from ..findings import WARNING, Finding
+from ..numbers import NumberError, checked, problem
 from .paths import NoPlace, Path
 from .spec import Alternative, GroupNode, LeafNode, MappingSpec, Node
 
