@@ -1,8 +1,6 @@
 """Detection and rejection at the public entry point, read_document."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from gateway.errors import HostileInputError, InputError, UnknownFormatError
@@ -19,12 +17,10 @@ LAUGHS = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">""" + b"".j
 
 
 @pytest.mark.parametrize("data", [XXE, LAUGHS], ids=["xxe", "billion-laughs"])
-def test_entity_attacks_are_rejected_quickly_without_leaking(data):
-    start = time.monotonic()
+def test_entity_attacks_are_rejected_before_expansion_without_leaking(data):
     with pytest.raises(HostileInputError) as err:
         read_document(data)
-    assert time.monotonic() - start < 2
-    assert "DOCTYPE" in str(err.value)
+    assert "DOCTYPE" in str(err.value)             # refused at the DOCTYPE: nothing was expanded
     assert "root:" not in str(err.value)          # nothing of /etc/passwd
 
 
@@ -90,22 +86,26 @@ def test_edifact_envelope_errors_are_fatal_findings_not_silence():
 
 # --- locations stay linear in the number of same-name siblings ------------------------------
 
-def _seconds(work, setup=lambda: None) -> float:
-    """The best of three runs of ``work(setup())``, without the garbage collector (whose passes
-    grow with the heap); ``setup`` is not timed."""
-    import gc
-    best = float("inf")
-    for _ in range(3):
-        given = setup()
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            work(given)
-            best = min(best, time.perf_counter() - start)
-        finally:
-            gc.enable()
-    return best
+def _steps(work, setup=lambda: None) -> int:
+    """How many Python lines ``work(setup())`` executes (``sys.settrace`` line events, every
+    frame; a loop counts each turn): a measure of work that, unlike seconds, is the same on
+    every run and every machine. ``setup`` is not counted."""
+    import sys
+    given = setup()
+    count = 0
+
+    def tracer(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        work(given)
+    finally:
+        sys.settrace(None)
+    return count
 
 
 def _cii_with_line_taxes(n: int) -> bytes:
@@ -120,19 +120,19 @@ def _cii_with_line_taxes(n: int) -> bytes:
 def test_many_same_name_siblings_are_located_in_linear_time():
     """Each unread sibling is reported with its position; finding that position must not rescan
     the siblings every time (3,000 taxes in one line took seconds)."""
-    n = 600
+    n = 150
     small, large = _cii_with_line_taxes(n), _cii_with_line_taxes(4 * n)
     doc = read_document(large)
     unread = [f for f in doc.findings if f.rule == "READ-UNMAPPED"]
     assert len(unread) == 2 * (4 * n - 1)            # category code and rate of every tax but the first
     assert unread[-1].location.endswith(f"/ram:ApplicableTradeTax[{4 * n}]/ram:RateApplicablePercent")
-    ratio = _seconds(lambda _: read_document(large)) / _seconds(lambda _: read_document(small))
-    assert ratio < 8, f"reading 4x the siblings took {ratio:.1f}x the time (linear: ~4, quadratic: ~16)"
+    ratio = _steps(lambda _: read_document(large)) / _steps(lambda _: read_document(small))
+    assert ratio < 6, f"reading 4x the siblings took {ratio:.1f}x the work (linear: ~4, quadratic: ~16)"
 
 
 def test_findings_on_many_invoice_lines_are_located_in_linear_time():
     """A finding on each of thousands of lines: each located at its line, in linear time
-    (locating alone is timed: reading and checking are linear and would hide it)."""
+    (locating alone is measured: reading and checking are linear and would hide it)."""
     import copy
     from gateway.rules import validate
     from tests.invoice_builder import build_invoice
@@ -154,14 +154,14 @@ def test_findings_on_many_invoice_lines_are_located_in_linear_time():
         doc, findings = given
         doc.locate(findings)
 
-    n = 750
+    n = 150
     small, large = ubl(n), ubl(4 * n)
     doc, findings = checked(large)
     doc.locate(findings)
     assert len(findings) == 4 * n
     assert findings[-1].location == f"/Invoice/cac:InvoiceLine[{4 * n}]/cac:Item"
-    ratio = _seconds(locate, lambda: checked(large)) / _seconds(locate, lambda: checked(small))
-    assert ratio < 8, f"4x the lines took {ratio:.1f}x the time (linear: ~4, quadratic: ~16)"
+    ratio = _steps(locate, lambda: checked(large)) / _steps(locate, lambda: checked(small))
+    assert ratio < 6, f"4x the lines took {ratio:.1f}x the work (linear: ~4, quadratic: ~16)"
 
 
 # --- a price base quantity without a price -------------------------------------------------
