@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test serve install bench clean
+.PHONY: test serve install bench api-check clean
 
 install: $(STAMP)
 
@@ -23,6 +23,13 @@ test: $(STAMP)
 # development certificates under certs/ (generated), waitress on 127.0.0.1:8080.
 serve: $(STAMP)
 	$(BIN)/edigate serve
+
+# The REST API against its own OpenAPI description: schemathesis (every check, valid and invalid
+# requests) with many more examples per operation than the suite's run; EXAMPLES=… to change.
+EXAMPLES ?= 300
+api-check: $(STAMP)
+	EDIGATE_API_CHECK_EXAMPLES=$(EXAMPLES) EDIGATE_API_CHECK_SEED=$${SEED:-$$(date +%s)} \
+		$(BIN)/pytest -q -p no:cacheprovider tests/test_api_schemathesis.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/translate.py

@@ -476,7 +476,7 @@ def test_upload_is_stored_and_idempotent(gw, client, people, seeded) -> None:
 
 @pytest.mark.parametrize("query, kwargs, status", [
     ("", {"data": b""}, 400),
-    ("?partner=999", {"data": b"x"}, 422),
+    ("?partner=999", {"data": b"x"}, 404),
     ("?partner=abc", {"data": b"x"}, 400),
     ("", {"data": {"other": (__import__("io").BytesIO(b"x"), "a.xml")}, "content_type": "multipart/form-data"}, 400),
 ])

@@ -348,7 +348,7 @@ UPLOAD_BODY = {"required": True, "content": {
              headers={"Location": {"schema": {"type": "string"}}})
 @bp.alt_response(200, schema=schemas.Upload, description="Seen before (same Idempotency-Key): the first exchange",
                  success=True, headers={"Location": {"schema": {"type": "string"}}})
-@bp.errors(400, 413, 422)
+@bp.errors(400, 404, 413)
 def upload_document(args: dict[str, Any], headers: dict[str, Any]) -> Response:
     """Send a document in; stored durably and queued for processing before the answer
 
@@ -364,7 +364,7 @@ def upload_document(args: dict[str, Any], headers: dict[str, Any]) -> Response:
     if partner_id is not None:
         with gw.session() as s:
             if s.get(Partner, partner_id) is None:
-                raise partner_json.Invalid({"partner": f"no partner {partner_id}"})
+                raise NotFound(f"no partner {partner_id}")
     key = headers.get("idempotency_key")
     data, filename, content_type = _upload_data(args.get("filename"))
     try:

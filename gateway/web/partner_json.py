@@ -4,7 +4,7 @@ The body's shape, types and vocabularies, and the checks the administration CLI
 also uses (``gateway.partner_input``: SHA-1, 3DES, a URL without a host…), are
 ``schemas.PartnerInput``'s: it reports every problem at once (the API answers
 422). What needs the database is here: the AS2 identity named must exist
-(``Invalid``), no other partner may have the same name, AS2 id or identifier
+(else ``Conflict``: 409, like a clash), no other partner may have the same name, AS2 id or identifier
 (``Conflict``: 409, before the unique constraints would), and the resulting
 channel must be usable. ``identifiers``, when given, is the partner's whole
 list: identifiers missing from it are removed, kept ones keep their rows.
@@ -83,7 +83,7 @@ def apply(s: Session, partner: Optional[Partner], values: Mapping[str, Any]) -> 
     identifiers: Optional[list[tuple[str, str]]] = columns.pop("identifiers", None)
     identity = columns.get("as2_identity_id")
     if identity is not None and s.get(AS2Identity, identity) is None:
-        raise Invalid({"as2.identity_id": f"no AS2 identity {identity}"})
+        raise Conflict(f"no AS2 identity {identity} (see `edigate org list`)", {"field": "as2.identity_id"})
     _clashes(s, partner.id if partner is not None else None, columns, identifiers)
     _settle_channel(s, partner, columns)
     if partner is None:

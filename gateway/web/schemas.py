@@ -63,6 +63,8 @@ class BoundedInt(fields.Integer):
             if not self.text or not _DIGITS.fullmatch(value):
                 raise self.make_error("invalid")
             value = int(value)
+        elif isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 63:
+            value = int(value)             # JSON's 7.0 is the integer 7 (JSON Schema says so too)
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -84,11 +86,14 @@ class Text(fields.String):
     """A string, stripped; empty means absent (a filter not given)."""
 
     def __init__(self, max_length: int = MAX_TEXT, **kwargs: Any) -> None:
-        super().__init__(validate=validate.Length(max=max_length, error=f"at most {max_length} characters"),
-                         error_messages={"invalid": "expected a string"}, **kwargs)
+        self.max_length = max_length
+        metadata = {"maxLength": max_length, **kwargs.pop("metadata", {})}
+        super().__init__(error_messages={"invalid": "expected a string"}, metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: Optional[str], data: Any, **kwargs: Any) -> Optional[str]:
         text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > self.max_length:
+            raise ValidationError(f"at most {self.max_length} characters")
         return text.strip() or None
 
 
@@ -377,7 +382,7 @@ class _Checked(fields.String):
 
     def __init__(self, check: Callable[[str], str], max_length: int = 128, **kwargs: Any) -> None:
         self.check = check
-        super().__init__(allow_none=True, validate=validate.Length(max=max_length),
+        super().__init__(allow_none=True,
                          error_messages={"invalid": f"expected a string of at most {max_length} characters, or null"},
                          **kwargs)
 
@@ -407,13 +412,20 @@ class StrictBool(fields.Boolean):
 
 
 class AS2Input(Body):
-    id = _Checked(checks.as2_name, data_key="id", attribute="as2_id",
-                  metadata={"description": "Its AS2 name (AS2-From / AS2-To)"})
-    url = _Checked(checks.as2_url, 1000, attribute="as2_url")
+    id = _Checked(checks.as2_name, data_key="id", attribute="as2_id", metadata={
+        "description": "Its AS2 name (AS2-From / AS2-To): printable ASCII, no quotes, backslashes or blanks at "
+                       "either end", "pattern": r"^[!#-\[\]-~](?:[ !#-\[\]-~]{0,126}[!#-\[\]-~])?$"})
+    url = _Checked(checks.as2_url, 1000, attribute="as2_url", metadata={
+        "description": "Where it receives AS2 messages", "maxLength": 1000,
+        "pattern": r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,250}[A-Za-z0-9])?(?::[0-9]{1,5})?(?:/[!-~]*)?$"})
     identity_id = Id(text=False, allow_none=True, attribute="as2_identity_id",
                      metadata={"description": "Which of our AS2 identities talks to it"})
-    signing_algorithm = _Checked(checks.signing_algorithm, attribute="as2_signing_algorithm")
-    encryption_algorithm = _Checked(checks.encryption_algorithm, attribute="as2_encryption_algorithm")
+    signing_algorithm = _Checked(checks.signing_algorithm, attribute="as2_signing_algorithm", metadata={
+        "enum": [*checks.STRONG_SIGNING, None], "description": "Also written SHA-256 and the like; SHA-1 and MD5 "
+                                                               "are refused"})
+    encryption_algorithm = _Checked(checks.encryption_algorithm, attribute="as2_encryption_algorithm", metadata={
+        "enum": [*checks.ENCRYPTION_ALGORITHMS, None], "description": "Also written AES-256-CBC and the like; "
+                                                                      "3DES, DES, RC2, RC4 are refused"})
     compress = StrictBool(attribute="as2_compress")
     mdn_mode = Choice(MDN_MODES, attribute="as2_mdn_mode")
     mdn_signed = StrictBool(attribute="as2_mdn_signed")
@@ -492,8 +504,9 @@ class PartnerInput(Body):
     preferred_format = Choice(writable_formats(), allow_none=True,
                               metadata={"description": "The syntax it receives (ubl, cii, facturx, edifact-d96a, …)"})
     preferred_channel = Choice(CHANNELS, allow_none=True)
-    contact_email = EmailAddress(allow_none=True, metadata={"description": "Where to write to it about its invoices "
-                                                                           "(also the e-mail fallback)"})
+    contact_email = EmailAddress(allow_none=True, metadata={
+        "description": "Where to write to it about its invoices (also the e-mail fallback)", "maxLength": 254,
+        "pattern": profiles._EMAIL.pattern})
     identifiers = fields.List(IdentifierItem())
     as2 = fields.Nested(AS2Input)
     channel_settings = ChannelSettings()
