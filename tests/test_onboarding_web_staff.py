@@ -350,3 +350,17 @@ def test_a_counterparty_page_shows_its_timeline(gw, sam) -> None:
     assert "Alpha SARL" in text(r) and '<tr data-kind="imported">' in r.get_data(as_text=True)
     assert "Not invited yet" in text(r)
     assert sam.get("/onboarding/counterparties/999").status_code == 404
+
+
+def test_numbers_past_the_largest_id_are_not_a_server_error(gw, sam) -> None:
+    """An offset or a wave id past a signed 64-bit integer reached SQLite (OverflowError: a 500);
+    like any unusable number it now counts as not given."""
+    too_big = 2 ** 63
+    upload(sam, csv_text(GOOD))
+    campaign_id = _campaign(gw, status="running")
+    assert sam.get(f"/onboarding/counterparties?offset={too_big}").status_code == 200
+    for url in (f"/onboarding/campaigns/{campaign_id}/funnel?wave={too_big}",
+                f"/onboarding/campaigns/{campaign_id}/funnel.csv?wave={too_big}",
+                f"/onboarding/campaigns/{campaign_id}/counterparties.csv?wave={too_big}",
+                f"/onboarding/campaigns/{too_big}/funnel"):
+        assert sam.get(url).status_code in (200, 404), url

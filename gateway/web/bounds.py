@@ -63,6 +63,21 @@ def install(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
 
 
+def record_id(text: str) -> int:
+    """``text`` as a record id (plain digits, ``1..MAX_ID``); ``ValueError`` otherwise. Usable as
+    werkzeug's ``request.args.get(name, type=record_id)``, which then gives the default."""
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+        raise ValueError(f"{text!r} is not a record id")
+    return int(text)
+
+
+def offset(text: str) -> int:
+    """``text`` as an offset (plain digits, ``0..MAX_OFFSET``); ``ValueError`` otherwise."""
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_OFFSET:
+        raise ValueError(f"{text!r} is not an offset")
+    return int(text)
+
+
 def amount(text: str) -> Optional[Decimal]:
     """``text`` as an amount (``1250.00``, ``1 250,00``), or None when it is not one: finite, below
     10^15 in size and with at most 6 decimals. The digits and exponent are looked at before any

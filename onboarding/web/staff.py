@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden, HTTPException
 
 from gateway.db import utcnow
-from gateway.web import gateway
+from gateway.web import bounds, gateway
 from gateway.web.auth import login_required
 from gateway.web.headers import page_headers
 from gateway.web.pages import status_class, when
@@ -133,7 +133,7 @@ def _counterparty_search(args) -> tuple[sa.Select, dict[str, str]]:
 @bp.get("/counterparties")
 @staff_required
 def counterparties():
-    offset = max(request.args.get("offset", 0, type=int) or 0, 0)
+    offset = request.args.get("offset", 0, type=bounds.offset)
     with gateway().session() as s:
         query, errors = _counterparty_search(request.args)
         if errors:
@@ -414,7 +414,7 @@ def wave_cancel(wave_id: int):
 @bp.get("/campaigns/<int:campaign_id>/funnel")
 @staff_required
 def funnel(campaign_id: int):
-    wave_id = request.args.get("wave", type=int)
+    wave_id = request.args.get("wave", type=bounds.record_id)
     with gateway().session() as s:
         c = _get(s, Campaign, campaign_id, "campaign")
         wave = _get(s, Wave, wave_id, "wave") if wave_id is not None else None
@@ -427,7 +427,7 @@ def funnel(campaign_id: int):
 @bp.get("/campaigns/<int:campaign_id>/funnel.csv")
 @staff_required
 def funnel_csv(campaign_id: int):
-    wave_id = request.args.get("wave", type=int)
+    wave_id = request.args.get("wave", type=bounds.record_id)
     with gateway().session() as s:
         _get(s, Campaign, campaign_id, "campaign")
         return _csv(tracking.funnel_csv(s, campaign_id, wave_id),
@@ -437,7 +437,7 @@ def funnel_csv(campaign_id: int):
 @bp.get("/campaigns/<int:campaign_id>/counterparties.csv")
 @staff_required
 def campaign_counterparties_csv(campaign_id: int):
-    wave_id = request.args.get("wave", type=int)
+    wave_id = request.args.get("wave", type=bounds.record_id)
     with gateway().session() as s:
         _get(s, Campaign, campaign_id, "campaign")
         return _csv(tracking.counterparties_csv(s, campaign_id, wave_id),
@@ -506,7 +506,7 @@ def template(campaign_id: int, step: str, language: str):
         except camp.CampaignInputError as e:
             abort(400, str(e))
         return _template_page(s, c, step, language, segment=segment,
-                              counterparty_id=request.args.get("counterparty", type=int))
+                              counterparty_id=request.args.get("counterparty", type=bounds.record_id))
 
 
 @bp.post("/campaigns/<int:campaign_id>/templates/<step>/<language>")
