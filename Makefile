@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test serve install bench api-check clean
+.PHONY: test serve install bench api-check fuzz clean
 
 install: $(STAMP)
 
@@ -30,6 +30,18 @@ EXAMPLES ?= 300
 api-check: $(STAMP)
 	EDIGATE_API_CHECK_EXAMPLES=$(EXAMPLES) EDIGATE_API_CHECK_SEED=$${SEED:-$$(date +%s)} \
 		$(BIN)/pytest -q -p no:cacheprovider tests/test_api_schemathesis.py
+
+# The parsers and writers under a long coverage-guided run (atheris, one process, nice'd): FUZZ_RUNS
+# inputs over EDIFACT, UBL, CII, CSV and Factur-X seeded with the shared corpus; fuzz-report/ gets
+# report.txt, report.json and every input that crashed, hung (10 s per phase) or took over 1 GiB.
+FUZZ_RUNS ?= 1000000
+FUZZ_STAMP := $(VENV)/.fuzz-stamp
+$(FUZZ_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[test,fuzz]'
+	touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP)
+	nice -n 10 $(BIN)/python tests/fuzz/run.py --runs $(FUZZ_RUNS) --out fuzz-report
 
 bench: $(STAMP)
 	$(BIN)/python bench/translate.py

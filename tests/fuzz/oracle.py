@@ -1,0 +1,171 @@
+"""What one fuzzed input must do: be read or cleanly refused, then validated and written everywhere.
+
+``check(data, syntax)`` runs the path every document takes in the gateway:
+
+* ``read``: ``read_documents`` (format detected) gives invoices, or raises an
+  ``InputError`` (any subclass: ``HostileInputError``, ``UnknownFormatError``
+  …), which is a clean refusal;
+* ``validate``: ``validate_document`` (reading findings + EN 16931 rules) on
+  each invoice;
+* ``write:<syntax>``: ``write_document`` to every writable syntax
+  (``gateway.formats.WRITABLE``, what ``edigate formats`` lists); a writer may
+  report dropped terms and findings, and may refuse with an ``InputError``
+  (the PDF renderer's ``RenderError`` beyond its caps), nothing else.
+
+Any other exception is a crash, located at the innermost frame in
+``gateway/``. A crash whose message matches ``KNOWN`` is a defect already being
+fixed elsewhere: reported as known, kept apart from new crashes.
+"""
+from __future__ import annotations
+
+import re
+import time
+import traceback
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+from gateway.errors import InputError, RenderError
+
+SYNTAXES = ("edifact", "ubl", "cii", "csv", "facturx")   # the readable syntaxes, each a fuzz target
+MAX_DOCUMENTS = 3          # invoices of one input validated and written (a CSV or interchange may hold many)
+
+# Defects someone is fixing at the time of writing: (message pattern, what it is). Remove when fixed.
+KNOWN: tuple[tuple[str, str], ...] = (
+    (r"Invalid tag name '\*'", "CII writer: an item price (BG-29) without a net price (BT-146)"),
+)
+
+_GATEWAY = str(Path(__file__).resolve().parents[2] / "gateway")
+
+
+@dataclass
+class Crash:
+    """An unexpected exception: where, what, and whether it is a known defect."""
+    phase: str                 # "read", "validate", "write:cii" ...
+    type: str
+    message: str
+    where: str                 # innermost frame in gateway/: "gateway/x.py:12 in f"
+    traceback: str
+    known: Optional[str] = None
+
+    @property
+    def signature(self) -> str:
+        """What makes two crashes the same bug: phase kind, exception type and place."""
+        return f"{self.phase}|{self.type}|{self.where}"
+
+
+@dataclass
+class Outcome:
+    """What became of one input."""
+    syntax: str
+    documents: int = 0                     # invoices read
+    validated: int = 0                     # invoices validated
+    written: int = 0                       # invoices written to every target
+    refusal: Optional[str] = None          # the InputError that refused it at reading
+    render_refusals: list[str] = field(default_factory=list)   # RenderError limits met while writing
+    write_refusals: int = 0                # other InputErrors of writers
+    crash: Optional[Crash] = None
+    memory: bool = False                   # the crash is a MemoryError
+    seconds: dict[str, float] = field(default_factory=dict)    # per phase kind
+
+    @property
+    def refused(self) -> bool:
+        return self.refusal is not None
+
+
+def _crash(phase: str, exc: BaseException) -> Crash:
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if f.filename.startswith(_GATEWAY)]
+    frame = (mine or frames or [None])[-1]
+    where = (f"{Path(frame.filename).relative_to(Path(_GATEWAY).parent) if frame.filename.startswith(_GATEWAY) else frame.filename}:"
+             f"{frame.lineno} in {frame.name}") if frame else "?"
+    message = str(exc)[:500]
+    known = next((what for pattern, what in KNOWN if re.search(pattern, message)), None)
+    return Crash(phase, type(exc).__name__, message, where,
+                 "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-6000:], known)
+
+
+@lru_cache(maxsize=1)
+def _fixed_page() -> bytes:
+    from gateway.formats import render
+    from tests.invoice_builder import build_invoice
+    return render.render_pdf(build_invoice(), lang="en")
+
+
+@contextmanager
+def fixed_layout() -> Iterator[None]:
+    """WeasyPrint's layout replaced by one fixed page, everything else of the Factur-X writer kept:
+    the CII and its profile XSDs, ``render_html`` with its bounds, the embedding, the metadata.
+
+    The layout runs in a separate process within time and memory caps (``render.html_to_pdf``),
+    whose every failure is a ``RenderError`` by construction; a long run lays out a sample."""
+    from gateway.formats import render
+    page = _fixed_page()
+    real = render.html_to_pdf
+    render.html_to_pdf = lambda html, **kwargs: page
+    try:
+        yield
+    finally:
+        render.html_to_pdf = real
+
+
+def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = None,
+          targets: Optional[tuple[str, ...]] = None, layout: bool = True,
+          write_filter: Optional[Callable[[Any], bool]] = None) -> Outcome:
+    """Read, validate and write ``data`` (a mutant of a ``syntax`` seed); never raises but for
+    KeyboardInterrupt/SystemExit. ``phase(name)`` is called as each phase starts (watchdogs);
+    ``targets``: the syntaxes to write (default all); ``layout=False``: Factur-X written with
+    ``fixed_layout()``; ``write_filter(document)``: whether to write that one (default: all)."""
+    from gateway.formats import WRITABLE, read_documents, validate_document, write_document
+
+    out = Outcome(syntax)
+    targets = WRITABLE if targets is None else targets
+    current = "read"
+
+    def start(name: str) -> float:
+        nonlocal current
+        current = name
+        if phase is not None:
+            phase(name)
+        return time.monotonic()
+
+    def stop(kind: str, t0: float) -> None:
+        out.seconds[kind] = out.seconds.get(kind, 0.0) + time.monotonic() - t0
+
+    try:
+        t0 = start("read")
+        try:
+            docs = read_documents(data)
+        except InputError as exc:
+            out.refusal = f"{type(exc).__name__}: {str(exc)[:200]}"
+            return out
+        finally:
+            stop("read", t0)
+        out.documents = len(docs)
+        for doc in docs[:MAX_DOCUMENTS]:
+            t0 = start("validate")
+            validate_document(doc)
+            stop("validate", t0)
+            out.validated += 1
+            if write_filter is not None and not write_filter(doc):
+                continue
+            out.written += 1
+            for target in targets:
+                t0 = start(f"write:{target}")
+                try:
+                    with (fixed_layout() if target == "facturx" and not layout else nullcontext()):
+                        write_document(doc.invoice, target, validate=True)
+                except RenderError as exc:
+                    out.render_refusals.append(exc.limit)
+                except InputError:
+                    out.write_refusals += 1
+                finally:
+                    stop("write", t0)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:       # noqa: BLE001 - this is what the fuzzer looks for
+        out.crash = _crash(current, exc)
+        out.memory = isinstance(exc, MemoryError)
+    return out
