@@ -19,17 +19,22 @@ here (corpus files are not copied into the repository).
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections import Counter
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from gateway.formats import read_documents, write_document
+from gateway.model import Identifier
 
 from .corpus import CORPUS, requires_corpus
 from .fuzz.oracle import SYNTAXES, check
 from .fuzz.seeds import corpus_seeds, mutant
 from .invoice_builder import build_invoice
 
+REPO = Path(__file__).resolve().parents[1]
 SEED = 20261207
 PER_SYNTAX = 16
 SEEDS_PER_SYNTAX = 6        # corpus files mutated per syntax (a seeded sample)
@@ -89,3 +94,35 @@ def test_the_vat_breakdown_rules_sum_each_category_once_not_once_per_breakdown(m
     assert summed["items"] <= 3 * 300, summed        # one pass per category, not 300 x 300
     # the verdict is the one the sums give: 300 breakdowns each claiming the whole category's 100.00
     assert any(f.rule == "BR-S-08" for f in findings)
+
+
+def _rich_lines_and_breakdowns(n: int):
+    """``_breakdowns_and_lines(n)`` whose line fills many columns (each row holds many cells)."""
+    inv = _breakdowns_and_lines(1)
+    line = inv.lines[0]
+    line.note, line.purchase_order_line_reference, line.buyer_accounting_reference = "Note", "PO-1", "ACC-1"
+    line.object_identifier = Identifier("OBJ-1", "AAA")
+    item = line.item
+    item.description, item.sellers_identifier, item.buyers_identifier = "A widget", "S-1", "B-1"
+    item.standard_identifier, item.country_of_origin = Identifier("4000001000005", "0160"), "DE"
+    line.price.gross_price, line.price.price_discount = Decimal("55"), Decimal("5")
+    inv.lines, inv.vat_breakdown = [line] * n, inv.vat_breakdown * n
+    return inv
+
+
+def test_csv_lines_puts_the_nth_group_item_in_the_nth_row_without_looking_into_the_rows(tmp_path):
+    # the duplicated CSV again: writing csv-lines looked for "the first row without a VAT breakdown"
+    # for every breakdown, reading every cell of every row (3,000 of each: minutes); the n-th item
+    # now goes to the n-th row ($position). Run apart, so that a quadratic writer fails on the guard.
+    script = tmp_path / "write.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "from tests.test_fuzz_parsers import _rich_lines_and_breakdowns\n"
+        "from gateway.formats import read_documents, write_document\n"
+        "data = write_document(_rich_lines_and_breakdowns(3000), 'csv-lines').data\n"
+        "back = read_documents(data)[0].invoice\n"
+        "print(len(back.lines), len(back.vat_breakdown), back.lines[2999].item.buyers_identifier)\n")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["3000", "3000", "B-1"]

@@ -526,8 +526,14 @@ class Writer:
                 items = value if child.repeats else value[:1]
                 for i, item in enumerate(value[len(items):], start=len(items)):
                     self.drop(item, f.term, f"{cpath}[{i}]")
+                outer = self.variables.get("position")
                 for i, item in enumerate(items):
+                    self.variables["position"] = str(i + 1)     # $position: the item's, 1-based
                     self.write_node(child, item, el, obj, f"{cpath}[{i}]", new_item=child.repeats)
+                if outer is None:
+                    self.variables.pop("position", None)
+                else:
+                    self.variables["position"] = outer
             elif not _absent(value):        # a group empty deep down leaves empty elements: pruned later
                 self.write_node(child, value, el, obj, cpath, new_item=False)
         if node.const and mpath and not model.is_empty(obj):
