@@ -14,7 +14,7 @@ this process and is told by ``run.py`` from what it left in STATE_DIR:
   stacks and exits; ``STATE_DIR/current.bin`` and ``current.phase`` say what;
 * more than 1 GiB resident: libFuzzer's ``-rss_limit_mb`` (given by run.py).
 
-Mutations are libFuzzer's, and for ``FUZZ_STRUCTURAL_SHARE`` (30 %) of them the
+Mutations are libFuzzer's, and for ``FUZZ_STRUCTURAL_SHARE`` (20 %) of them the
 structural mutators of ``seeds.py`` (elements, segments, rows deleted or
 duplicated, hostile values, deep nesting), which keep a document readable far
 enough to reach the mapping, the rules and the writers.
@@ -54,8 +54,9 @@ PHASE_SECONDS = float(os.environ.get("FUZZ_PHASE_SECONDS", "10"))
 WRITE_EVERY = int(os.environ.get("FUZZ_WRITE_EVERY", "20"))
 LAYOUT_EVERY = int(os.environ.get("FUZZ_LAYOUT_EVERY", "25"))
 TARGET_RUNS = int(os.environ.get("FUZZ_TARGET_RUNS", "0"))      # stop after this many inputs (0: libFuzzer's -runs)
-STRUCTURAL_SHARE = float(os.environ.get("FUZZ_STRUCTURAL_SHARE", "0.3"))   # custom mutations (seeds.mutate)
+STRUCTURAL_SHARE = float(os.environ.get("FUZZ_STRUCTURAL_SHARE", "0.2"))   # custom mutations (seeds.mutate)
 SAVED_PER_SIGNATURE = 3
+INSTRUMENTED = [m for m in os.environ.get("FUZZ_INSTRUMENT", "gateway").split(",") if m]   # coverage from these
 os.environ.setdefault("EDIGATE_RENDER_TIMEOUT", "8")
 
 
@@ -176,7 +177,7 @@ def main(argv: list[str]) -> None:
     import atheris
     syntax, folder = argv[1], Path(argv[2])
     state = State(syntax, folder)
-    with atheris.instrument_imports(include=["gateway"]):
+    with atheris.instrument_imports(include=INSTRUMENTED):
         import gateway.formats          # noqa: F401 - instrumented: the code under test
         import gateway.rules            # noqa: F401
     from tests.fuzz.oracle import check

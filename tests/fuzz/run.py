@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
@@ -38,7 +38,7 @@ if str(REPO) not in sys.path:
 from tests.fuzz.oracle import SYNTAXES  # noqa: E402
 
 HARNESS = Path(__file__).with_name("harness.py")
-MAX_LEN = 65536
+MAX_LEN = 32768           # bytes: above every corpus seed but one 34 KB CII (taken truncated)
 COUNTS = ("inputs", "read", "refused", "documents", "validated", "written", "laid_out", "render_refused",
           "write_refused", "crashes", "known_crashes", "memory")
 
@@ -119,7 +119,16 @@ class Totals:
         self.syntax[syntax][key].append({"phase": phase, "input": f"{folder}/{name}.bin", "size": len(data)})
         self.syntax[syntax]["counts"]["inputs"] += 1      # the input it died on was tried too
 
-    def report(self, planned: int, settings: dict) -> dict:
+    def report(self, planned: int, settings: dict, running: Optional[tuple[str, Path]] = None) -> dict:
+        """Write OUT/report.json and report.txt; ``running``: (syntax, state) of a process still at
+        work, whose counts so far are included."""
+        if running is not None and (running[1] / "stats.json").is_file():
+            saved = json.loads(json.dumps(self.syntax[running[0]]))
+            self.add_stats(*running)
+            try:
+                return self.report(planned, settings)
+            finally:
+                self.syntax[running[0]] = saved
         total = {k: sum(t["counts"][k] for t in self.syntax.values()) for k in COUNTS}
         summary = {
             "planned_inputs": planned, "settings": settings, "elapsed_seconds": round(time.time() - self.started),
@@ -183,7 +192,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--runs", type=int, default=int(os.environ.get("FUZZ_RUNS", "1000000")))
     ap.add_argument("--out", type=Path, default=REPO / "fuzz-report")
     ap.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
-    ap.add_argument("--round", type=int, default=100_000, help="inputs per syntax per round, at most")
+    ap.add_argument("--round", type=int, default=50_000, help="inputs per syntax per round, at most")
     ap.add_argument("--phase-seconds", type=float, default=10.0)
     ap.add_argument("--rss-mb", type=int, default=1024)
     ap.add_argument("--seed", type=int, default=1)
@@ -196,7 +205,8 @@ def main(argv: list[str]) -> int:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     seeds = prepare_seeds(args.corpus, out)
-    settings = {"phase_seconds": args.phase_seconds, "rss_limit_mb": args.rss_mb, "max_len": MAX_LEN,
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
+    settings = {"commit": commit or "?", "phase_seconds": args.phase_seconds, "rss_limit_mb": args.rss_mb, "max_len": MAX_LEN,
                 "seed": args.seed, "seeds": seeds, "round": args.round, "python": sys.version.split()[0]}
     totals = Totals(out)
     share = {s: args.runs // len(syntaxes) + (1 if i < args.runs % len(syntaxes) else 0)
@@ -220,7 +230,13 @@ def main(argv: list[str]) -> int:
                        str(out / "corpus" / syntax), str(out / "seeds" / syntax)]
                 print(f"[{time.strftime('%H:%M:%S')}] {syntax}: {want:,} inputs (process {launch})", flush=True)
                 with open(state / "log.txt", "wb") as log:
-                    rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+                    child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+                    while True:                 # the report follows the running process too
+                        try:
+                            rc = child.wait(timeout=30)
+                            break
+                        except subprocess.TimeoutExpired:
+                            totals.report(args.runs, settings, running=(syntax, state))
                 tried = totals.add_stats(syntax, state)
                 tail = (state / "log.txt").read_bytes()[-6000:].decode("utf-8", "replace")
                 kind = _classify(rc, tail, tried >= want)
