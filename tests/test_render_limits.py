@@ -204,3 +204,19 @@ def test_a_download_whose_pdf_is_refused_cannot_be_rendered_and_keeps_nothing(tm
         assert rendering_for(w.gw, doc.id, "facturx").syntax == "facturx"
     finally:
         w.gw.close()
+
+
+def test_a_paper_cover_sheet_shows_long_values_cut_and_is_laid_out_within_the_caps(monkeypatch):
+    from gateway.channels.paper import _Letter, cover_sheet
+    from gateway.channels.profiles import PostalAddress
+    inv = build_invoice()
+    inv.seller.name = "Seller " * 20_000                       # 140,000 characters, on the cover twice
+    address = PostalAddress("Buyer SARL", ("B" * 50_000,), "75001", "Paris", "FR")     # as BG-8 gives it
+    letter = _Letter(1, address, inv, b"", 1)
+    text = _pdf_text(cover_sheet(letter, batch=1, index=1, count=1))
+    assert "caractères de plus dans le XML joint" in text and "Paris" in text
+    assert "B" * 201 not in text.replace(" ", "").replace(ZWSP, "")
+    monkeypatch.setenv("EDIGATE_RENDER_TIMEOUT", "0.01")          # the cover goes through the same caps
+    with pytest.raises(RenderError) as e:
+        cover_sheet(letter, batch=1, index=1, count=1)
+    assert e.value.limit == "time"

@@ -66,10 +66,6 @@ class _Raced(Exception):
     """Another builder took some of these deliveries meanwhile."""
 
 
-def _no_fetch(url: str, *args: Any, **kwargs: Any):
-    raise ValueError(f"the cover sheet fetches no external resource ({url[:80]!r})")
-
-
 @lru_cache(maxsize=1)
 def _labels() -> dict:
     with open(TEMPLATES / "cover.yaml", encoding="utf-8") as f:
@@ -94,22 +90,33 @@ def _sender(invoice: Any) -> dict[str, Any]:
     return {"name": (seller.name if seller is not None else "") or "", "lines": lines}
 
 
+COVER_TEXT = 200        # characters of one value on the cover (a name, an address line)
+
+
 def cover_sheet(letter: _Letter, *, batch: int, index: int, count: int) -> bytes:
-    """One A4 page: address in the envelope window, sender, what is enclosed."""
-    from weasyprint import HTML
-    from ..formats.render import FRENCH_COUNTRIES, document_title, format_date, format_money
+    """One A4 page: address in the envelope window, sender, what is enclosed. Laid out like the
+    invoice's own page (``render.html_to_pdf``: bounded time and memory), every value from the
+    invoice cut and breakable (``render.printable``)."""
+    from ..formats.render import (FRENCH_COUNTRIES, document_title, format_date, format_money, html_to_pdf,
+                                  printable)
     inv = letter.invoice
     lang = "fr" if letter.address.country in FRENCH_COUNTRIES else "en"
     amount = inv.totals.amount_due if inv.totals is not None else None
+
+    def shown(text: str) -> str:
+        return printable(text, COVER_TEXT, lang=lang)
+
+    sender = _sender(inv)
     html = _template().render(
         lang=lang, t=_labels()[lang], css=(TEMPLATES / "cover.css").read_text(encoding="utf-8"),
-        sender=_sender(inv), address=[x for x in letter.address.label() if x],
-        title=document_title(inv, lang), number=inv.number or "",
+        sender={"name": shown(sender["name"]), "lines": [shown(x) for x in sender["lines"][:6]]},
+        address=[shown(x) for x in letter.address.label() if x],
+        title=document_title(inv, lang), number=shown(inv.number or ""),
         issue_date=format_date(inv.issue_date, lang) if inv.issue_date else "",
         due_date=format_date(inv.due_date, lang) if inv.due_date else "",
-        amount=format_money(amount, inv.currency_code, lang) if amount is not None else "",
+        amount=shown(format_money(amount, inv.currency_code, lang)) if amount is not None else "",
         pages=letter.pages, batch=batch, index=index, count=count, delivery=letter.delivery_id)
-    return HTML(string=html, base_url=str(TEMPLATES), url_fetcher=_no_fetch).write_pdf()
+    return html_to_pdf(html, base_url=str(TEMPLATES))
 
 
 def paper_address(partner: Optional[Partner], invoice: Any) -> Optional[PostalAddress]:
