@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from machine import describe  # noqa: E402
 
 from gateway import certs  # noqa: E402
-from gateway.formats import write_document  # noqa: E402
+from gateway.syntaxes import write_document  # noqa: E402
 from gateway.transports.as2 import As2Identity, As2Partner, build, send  # noqa: E402
 from tests.as2peer import DjangoPyas2Peer, PeerUnavailable, ensure_venv, free_port  # noqa: E402
 from tests.gateway_proc import GatewayProcess, setup_records  # noqa: E402
@@ -112,7 +112,7 @@ def categorise(stats: pstats.Stats) -> dict[str, float]:
 def profile_receive(work: Path, keys, payload_for, count: int) -> dict[str, float]:
     """edigate's receive path in-process (no HTTP): store, MDN, the records; processing excluded."""
     from gateway.config import load_settings
-    from gateway.inbox import As2Inbox
+    from gateway.flow.receive import As2Inbox
     from gateway.runtime import Gateway
     home = work / "profile"
     gw = Gateway(load_settings({"EDIGATE_HOME": str(home), "EDIGATE_CERTS_DIR": str(home / "certs")}))

@@ -85,11 +85,11 @@ def rss_mib() -> float:
 
 def source_message():
     """(segments of one INVOIC D14B message, separators, syntax level, where it came from)."""
-    from gateway.formats.edifact.syntax import read_interchange
+    from gateway.syntaxes.edifact.syntax import read_interchange
     if EXAMPLE.is_file():
         data, origin = EXAMPLE.read_bytes(), f"corpus {EXAMPLE.relative_to(CORPUS)}"
     else:
-        from gateway.formats import write_document
+        from gateway.syntaxes import write_document
         from tests.invoice_builder import build_invoice
         data, origin = write_document(build_invoice(), "edifact-d14b").data, \
             "write_document(build_invoice(), 'edifact-d14b') (no shared corpus)"
@@ -101,7 +101,7 @@ def source_message():
 
 def generate(path: Path, invoices: int, prefix_bytes: int, line_breaks: bool = False) -> dict:
     """Write the interchange to ``path`` message by message; returns its facts (size, counts, prefix)."""
-    from gateway.formats.edifact.syntax import LEVELS, Segment
+    from gateway.syntaxes.edifact.syntax import LEVELS, Segment
     segments, seps, level, origin = source_message()
     codec = LEVELS[level].codec if level in LEVELS else "utf-8"
     term = seps.segment + ("\n" if line_breaks else "")
@@ -152,9 +152,9 @@ def _prefix(facts: dict) -> bytes:
 
 
 def work_translate(facts: dict, limit: int) -> dict:
-    from gateway.formats import write_document
-    from gateway.formats.edifact import invoic
-    from gateway.formats.edifact.syntax import iter_messages
+    from gateway.syntaxes import write_document
+    from gateway.syntaxes.edifact import invoic
+    from gateway.syntaxes.edifact.syntax import iter_messages
 
     with open(facts["file"], "rb") as f:                       # warm-up: mappings, grammar, writers
         first = next(iter(iter_messages(f)))
@@ -185,7 +185,7 @@ def work_translate(facts: dict, limit: int) -> dict:
 
 
 def _our_parse(stream) -> dict:
-    from gateway.formats.edifact.syntax import iter_messages
+    from gateway.syntaxes.edifact.syntax import iter_messages
     segments = messages = fields = 0
     reader = iter_messages(stream)
     for message in reader:
@@ -200,7 +200,7 @@ def _our_parse(stream) -> dict:
 
 def work_syntax(facts: dict, prefix: bool) -> dict:
     import io
-    from gateway.formats.edifact import syntax  # noqa: F401  (import cost outside the timing)
+    from gateway.syntaxes.edifact import syntax  # noqa: F401  (import cost outside the timing)
     if prefix:
         data = _prefix(facts)
         base = rss_mib()
@@ -234,7 +234,7 @@ def work_pydifact(facts: dict) -> dict:
 
 def facturx_inputs(count: int = 20) -> tuple[list, str]:
     """Models of ``count`` corpus invoices the baseline marks PASS (CII and UBL alternately)."""
-    from gateway.formats import read_document
+    from gateway.syntaxes import read_document
     entries = sorted(baseline().items())
     picked = {s: [rel for rel, e in entries if e.status == "PASS" and e.syntax == s] for s in ("CII", "UBL")}
     order = [rel for pair in zip(picked["CII"], picked["UBL"]) for rel in pair]
@@ -247,7 +247,7 @@ def facturx_inputs(count: int = 20) -> tuple[list, str]:
 
 
 def work_facturx() -> dict:
-    from gateway.formats import write_document
+    from gateway.syntaxes import write_document
     models, origin = facturx_inputs()
     write_document(models[0], "facturx")                       # warm-up: fonts, templates, XSDs
     write_document(models[0], "cii")

@@ -71,7 +71,7 @@ def main() -> int:
               "(VALIDATION_BASELINE.txt missing); nothing to measure.", file=sys.stderr)
         return 0
 
-    from gateway.formats import read_document, write_document
+    from gateway.syntaxes import read_document, write_document
     from gateway.rules import validate
     from gateway.xml import schematron
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
-from .errors import EdigateError
+from gateway.model.errors import EdigateError
 
 PREFIX = "EDIGATE_"
 

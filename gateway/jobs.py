@@ -34,7 +34,7 @@ log = logging.getLogger("edigate.jobs")
 
 # Packages beside the gateway that bring their own tasks (e.g. onboarding's mailings): each
 # module has ``register(jobs) -> extension``; an extension may have ``sweep(now) -> dict``.
-EXTENSIONS: tuple[str, ...] = ("gateway.networks", "onboarding.tasks", "gateway.lifecycle")
+EXTENSIONS: tuple[str, ...] = ("gateway.networks.directory", "onboarding.tasks", "gateway.flow.lifecycle")
 
 # An inbound exchange left acknowledged this long is prompted again by the sweep (prompting
 # twice is harmless: the work is claimed by compare-and-set; the grace only saves effort).
@@ -69,31 +69,31 @@ class Jobs:
 
         @h.task(name="process_exchange")
         def process_exchange(exchange_id: int) -> None:
-            from .pipeline import process_exchange as run
+            from gateway.flow.process import process_exchange as run
             status = run(gw, exchange_id)
             if status is not None:          # None: not ours (already done by another worker)
                 log.info("exchange %d %s by pid %d", exchange_id, status, os.getpid())
 
         @h.task(name="send_exchange")
         def send_exchange(exchange_id: int) -> None:
-            from .outbox import send_exchange as run
+            from gateway.delivery.attempts import send_exchange as run
             run(gw, exchange_id)
 
         @h.task(name="send_mdn")
         def send_mdn(exchange_id: int) -> None:
-            from .inbox import send_owed_mdn as run
+            from gateway.flow.receive import send_owed_mdn as run
             run(gw, exchange_id)
 
         @h.task(name="poll_sftp")
         def poll_sftp(remote_id: int) -> None:
-            from .sftp_outbox import poll_remote
+            from gateway.channels.sftp_out import poll_remote
             counts = poll_remote(gw, remote_id)
             if counts.get("files"):
                 log.info("SFTP remote %d polled: %s", remote_id, counts)
 
         @h.task(name="reroute_held")
         def reroute_held(partner_id: Optional[int] = None) -> None:
-            from .channels.reroute import reroute_held as run
+            from gateway.flow.reroute import reroute_held as run
             run(gw, partner_id=partner_id)
 
         @h.periodic_task(crontab(minute="*"), name="sweep")
@@ -103,7 +103,7 @@ class Jobs:
         self._process, self._send, self._send_mdn, self._sweep = process_exchange, send_exchange, send_mdn, sweep
         self._poll_sftp = poll_sftp
         self._reroute_held = reroute_held
-        from .channels.reroute import RerouteWatch
+        from gateway.flow.reroute import RerouteWatch
         self._reroute_watch = RerouteWatch()
         import importlib
         self.extensions = {name: importlib.import_module(name).register(self) for name in EXTENSIONS}
@@ -135,11 +135,11 @@ class Jobs:
     def sweep(self, now: Optional[datetime] = None, *, grace: timedelta = PROCESS_GRACE) -> dict[str, int]:
         """Prompt everything due that may have lost its job; time out overdue async MDNs.
         At start-up ``grace=0``: whatever is pending was left by a process that stopped."""
-        from .outbox import due_sends, expire_async_mdns
-        from .pipeline import awaiting_processing
-        from .inbox import owed_mdns, recover_stored
+        from gateway.delivery.attempts import due_sends, expire_async_mdns
+        from gateway.flow.process import awaiting_processing
+        from gateway.flow.receive import owed_mdns, recover_stored
         now = now or datetime.now(timezone.utc)
-        from .sftp_outbox import due_polls
+        from gateway.channels.sftp_out import due_polls
         counts = {"process": 0, "send": 0, "mdn_timeouts": 0, "mdn": 0, "recovered": 0, "sftp_polls": 0}
         counts["mdn_timeouts"] = expire_async_mdns(self.gateway, now=now)
         counts["recovered"] = len(recover_stored(self.gateway, now=now, grace=grace))
@@ -155,7 +155,7 @@ class Jobs:
         for remote_id in due_polls(self.gateway, now=now):       # the poll itself claims its turn
             self._poll_sftp(remote_id)
             counts["sftp_polls"] += 1
-        from .sftp_inbox import SftpInbox
+        from gateway.channels.sftp_in import SftpInbox
         sftp_inbox = SftpInbox(self.gateway)
         counts["sftp_partials_removed"] = len(sftp_inbox.sweep_partials())
         counts["sftp_taken_removed"] = len(sftp_inbox.sweep_taken())

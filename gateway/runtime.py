@@ -42,7 +42,7 @@ class Gateway:
     def directory(self):
         """Our AS2 identities and partners' AS2 settings, from the database, cached."""
         if self._directory is None:
-            from .partnerships import Directory
+            from gateway.partners.as2_settings import Directory
             self._directory = Directory(self)
         return self._directory
 

@@ -228,7 +228,7 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
     password = ensure_admin(gw)
     app = create_app(gw)
     http, http_limits = web_server(app, settings, threads=threads)     # bound now: a busy port fails here
-    from .sftp_inbox import SftpInbox
+    from gateway.channels.sftp_in import SftpInbox
     from .transports.sftp import host_key_fingerprint
     sftp_inbox = SftpInbox(gw)
     sftp = sftp_inbox.server(settings.host, settings.sftp_port)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway.db import utcnow
-from gateway.errors import EdigateError
+from gateway.model.errors import EdigateError
 
 from .models import LANGUAGES, STEPS, Campaign, CampaignTemplate, Counterparty, Invitation, Wave
 from .templating import (RenderedMail, TemplateProblem, check_template, long_date, render, resolve,

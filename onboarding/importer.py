@@ -10,7 +10,7 @@ line uses), one header line naming the columns in French or English
 Each row is checked whole, every problem named (a row with a bad SIRET *and*
 a bad e-mail says both): the company name is required; SIREN, SIRET (Luhn,
 and La Poste's rule), French VAT (its key), GLN (GS1 check digit) through
-``gateway.identifiers``; SIREN/SIRET/VAT agreeing with each other; one valid
+``gateway.model.identifiers``; SIREN/SIRET/VAT agreeing with each other; one valid
 e-mail address (needed to invite); language fr or en. A refused row writes
 nothing; the others are imported.
 
@@ -23,7 +23,7 @@ De-duplication, so that nobody is invited twice or invited needlessly:
 * against the gateway's **partners** (any identifier): ``existing_partner``,
   with ``partner_id``, never invited;
 * against the directories of **interconnected networks**: ``reachable_elsewhere``,
-  with ``network_id``, never invited (``gateway.routing.lookup_participant``
+  with ``network_id``, never invited (``gateway.flow.route.lookup_participant``
   decides which network, as routing would).
 
 ``propose_from_held`` makes counterparties of the buyers of held documents
@@ -43,10 +43,10 @@ from typing import Any, Iterable, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gateway import identifiers
+from gateway.model import identifiers
 from gateway.db import NetworkParticipant, Partner, PartnerIdentifier, utcnow
-from gateway.errors import EdigateError
-from gateway.routing import VAT_SCHEMES
+from gateway.model.errors import EdigateError
+from gateway.flow.route import VAT_SCHEMES
 
 from .models import LANGUAGES, Counterparty, ImportBatch, TrackingEvent
 
@@ -347,7 +347,7 @@ def _partner_index(session: Session, pairs: set[tuple[str, str]]) -> dict[tuple[
 
 def _listed(session: Session, scheme: str, value: str) -> Optional[NetworkParticipant]:
     try:
-        from gateway.routing import lookup_participant
+        from gateway.flow.route import lookup_participant
     except ImportError:             # an older gateway: any active network's listing
         from gateway.db import Network
         schemes = VAT_SCHEMES if scheme == "VAT" else (scheme,)

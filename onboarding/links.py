@@ -29,7 +29,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from gateway.db import utcnow
-from gateway.errors import EdigateError
+from gateway.model.errors import EdigateError
 
 from .models import Invitation
 

@@ -39,7 +39,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 
-from gateway.errors import EdigateError
+from gateway.model.errors import EdigateError
 
 from .models import LANGUAGES, STEPS, CampaignTemplate
 

@@ -2,7 +2,7 @@
 
 The test process prepares the database (organisation, partners, a user and an
 API token) through the same models the server uses, starts ``python -m
-gateway.cli serve --no-demo`` on a free loopback port, and talks to it over HTTP
+gateway.cli.documents serve --no-demo`` on a free loopback port, and talks to it over HTTP
 like a partner or an operator would. ``kill()`` is a SIGKILL: nothing is
 flushed, nothing is said goodbye.
 """

@@ -13,10 +13,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Optional
 
-from gateway.model import (Buyer, BuyerPostalAddress, DeliverToAddress, DeliveryInformation,
-                           DocumentTotals, Identifier, InvoiceLine, Invoice, ItemInformation,
-                           LineVatInformation, PriceDetails, ProcessControl, Seller,
-                           SellerPostalAddress, VatBreakdown)
+from gateway.model.invoice import (Buyer, BuyerPostalAddress, DeliverToAddress, DeliveryInformation,
+                                   DocumentTotals, Identifier, InvoiceLine, Invoice, ItemInformation,
+                                   LineVatInformation, PriceDetails, ProcessControl, Seller,
+                                   SellerPostalAddress, VatBreakdown)
 
 D = Decimal
 
@@ -89,7 +89,7 @@ def _refresh_totals(inv: Invoice) -> None:
 
 def add_allowance(inv: Invoice, amount: Decimal = D("10.00")) -> Invoice:
     """A valid document level allowance in the invoice's VAT category, totals adjusted."""
-    from gateway.model import DocumentAllowance
+    from gateway.model.invoice import DocumentAllowance
     line_vat = inv.lines[0].vat
     inv.allowances.append(DocumentAllowance(amount=amount, vat_category_code=line_vat.category_code,
                                             vat_rate=line_vat.rate, reason="Discount", reason_code="95"))
@@ -99,7 +99,7 @@ def add_allowance(inv: Invoice, amount: Decimal = D("10.00")) -> Invoice:
 
 def add_charge(inv: Invoice, amount: Decimal = D("5.00")) -> Invoice:
     """A valid document level charge in the invoice's VAT category, totals adjusted."""
-    from gateway.model import DocumentCharge
+    from gateway.model.invoice import DocumentCharge
     line_vat = inv.lines[0].vat
     inv.charges.append(DocumentCharge(amount=amount, vat_category_code=line_vat.category_code,
                                       vat_rate=line_vat.rate, reason="Freight", reason_code="FC"))

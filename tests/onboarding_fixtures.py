@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from gateway.config import load_settings
-from gateway.identifiers import gs1_check_digit, luhn_ok
+from gateway.model.identifiers import gs1_check_digit, luhn_ok
 from gateway.runtime import Gateway
 
 

@@ -24,9 +24,9 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 
 from gateway.db import DocumentRecord, Exchange, Partner, SftpAccount, User, issue_token
-from gateway.formats import write_document
-from gateway.inbox import receive_file
-from gateway.sftp_inbox import accounts_root
+from gateway.syntaxes import write_document
+from gateway.flow.receive import receive_file
+from gateway.channels.sftp_in import accounts_root
 
 from .invoice_builder import build_invoice
 

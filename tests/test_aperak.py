@@ -9,9 +9,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from gateway.errors import InputError
-from gateway.formats.aperak import STATUS_CODES, AperakParty, StatusReport, build_aperak, read_aperak
-from gateway.formats.edifact.syntax import Party, read_interchange
+from gateway.model.errors import InputError
+from gateway.syntaxes.aperak import STATUS_CODES, AperakParty, StatusReport, build_aperak, read_aperak
+from gateway.syntaxes.edifact.syntax import Party, read_interchange
 
 AT = datetime(2025, 4, 2, 9, 30, tzinfo=timezone.utc)
 US = Party("5412345000013", "14")

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from gateway.channels import acknowledge_delivery
 from gateway.config import load_settings
 from gateway.db import Delivery, DocumentRecord, DocumentStatusEvent, Exchange, Partner, User, issue_token, utcnow
-from gateway.formats import read_document, write_document
-from gateway.inbox import receive_file
-from gateway.model import Identifier, PrecedingInvoiceReference
-from gateway.outbox import SENDING_LEASE, claim, due_sends, send_exchange
+from gateway.syntaxes import read_document, write_document
+from gateway.flow.receive import receive_file
+from gateway.model.invoice import Identifier, PrecedingInvoiceReference
+from gateway.delivery.attempts import SENDING_LEASE, claim, due_sends, send_exchange
 from gateway.runtime import Gateway
 from gateway.web import create_app
 

@@ -37,8 +37,8 @@ from lxml import etree
 
 from gateway import certs
 from gateway.db import SftpAccount, User
-from gateway.formats import read_document, write_document
-from gateway.model import Identifier
+from gateway.syntaxes import read_document, write_document
+from gateway.model.invoice import Identifier
 from gateway.transports.sftp import HOST_KEY_FILENAME, ensure_host_key, host_key_line
 
 from .as2peer import DjangoPyas2Peer, PeerUnavailable, ensure_venv, free_port

@@ -19,8 +19,8 @@ from pypdf import PdfReader
 from gateway.channels import paper
 from gateway.config import load_settings
 from gateway.db import Delivery, DocumentRecord, Partner, PrintBatch, StatusError, utcnow
-from gateway.formats import write_document
-from gateway.inbox import receive_file
+from gateway.syntaxes import write_document
+from gateway.flow.receive import receive_file
 from gateway.runtime import Gateway
 
 from .invoice_builder import build_invoice
@@ -217,7 +217,7 @@ def test_no_automatic_batch_when_the_interval_is_zero(tmp_path):
 
 
 def test_edigate_paper_commands(w, monkeypatch):
-    from gateway.cli import main
+    from gateway.cli.documents import main
     monkeypatch.setenv("EDIGATE_HOME", str(w.tmp / "home"))
     monkeypatch.delenv("EDIGATE_DATABASE_URL", raising=False)
     _partner(w.gw, "Alpha SARL", "FR12345678901", ADDRESS_A)

@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from gateway.admin_cli import partner_group
+from gateway.cli.admin import partner_group
 from gateway.channels.profiles import (ChannelSettingsError, EmailProfile, PaperProfile, PortalProfile,
                                        PostalAddress, TransportProfile, profile_for, validate_all,
                                        validate_channel_settings)
 from gateway.db import Network, Partner, migrate, session_scope
-from gateway.model import Identifier
+from gateway.model.invoice import Identifier
 from tests.invoice_builder import build_invoice
 from tests.web_seed import app, client, gw, people, seeded  # noqa: F401
 

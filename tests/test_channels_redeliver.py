@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from gateway.channels import paper, redeliver
 from gateway.config import load_settings
 from gateway.db import Delivery, DocumentRecord, Partner, StatusError, User, issue_token
-from gateway.formats import write_document
-from gateway.inbox import receive_file
+from gateway.syntaxes import write_document
+from gateway.flow.receive import receive_file
 from gateway.runtime import Gateway
 from gateway.web import create_app
 

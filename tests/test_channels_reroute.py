@@ -12,13 +12,13 @@ import pytest
 import sqlalchemy as sa
 
 from gateway import certs
-from gateway.channels import reroute
+from gateway.flow import reroute
 from gateway.config import load_settings
 from gateway.db import DocumentRecord, Exchange, Network, NetworkParticipant, Partner, utcnow
-from gateway.formats import read_document, write_document
-from gateway.inbox import receive_file
-from gateway.model import Identifier
-from gateway.outbox import send_exchange
+from gateway.syntaxes import read_document, write_document
+from gateway.flow.receive import receive_file
+from gateway.model.invoice import Identifier
+from gateway.delivery.attempts import send_exchange
 from gateway.runtime import Gateway
 
 from .gateway_proc import setup_records

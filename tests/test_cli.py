@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from gateway.cli import main
-from gateway.formats import read_document, write_document
+from gateway.cli.documents import main
+from gateway.syntaxes import read_document, write_document
 from gateway.xml import schematron
 from tests.corpus import CORPUS, requires_corpus
 from tests.invoice_builder import build_invoice
@@ -454,10 +454,10 @@ def test_validate_reads_facturx_pdfs_in_a_folder(tmp_path):
 
 # --- files of several invoices, EDIFACT and CSV, ack ---------------------------------------
 
-from gateway.formats import csv_syntax  # noqa: E402
-from gateway.formats.edifact import invoic  # noqa: E402
-from gateway.formats.edifact.contrl import read_contrl  # noqa: E402
-from gateway.formats.edifact.syntax import Party, new_interchange, write_interchange  # noqa: E402
+from gateway.syntaxes import csv_syntax  # noqa: E402
+from gateway.syntaxes.edifact import invoic  # noqa: E402
+from gateway.syntaxes.edifact.contrl import read_contrl  # noqa: E402
+from gateway.syntaxes.edifact.syntax import Party, new_interchange, write_interchange  # noqa: E402
 from gateway.xml import schemas  # noqa: E402
 
 BOTS_TWO_INVOIC = CORPUS / "edifact/bots-plugins/json_to_invoice_invoic01.edi"    # 2 INVOIC (EANCOM)
@@ -598,7 +598,7 @@ def test_translate_to_edifact_and_back_loses_only_what_is_reported(valid_ubl: Pa
 
 
 def test_translate_prints_writer_warnings_and_fails_on_fatal_writer_findings(tmp_path: Path, monkeypatch):
-    from gateway.model import InvoiceNote
+    from gateway.model.invoice import InvoiceNote
     inv = build_invoice()
     inv.notes = [InvoiceNote(note="first line\nsecond line")]      # EDIFACT text has no line breaks
     src = tmp_path / "note.xml"
@@ -608,8 +608,8 @@ def test_translate_prints_writer_warnings_and_fails_on_fatal_writer_findings(tmp
     assert f"warning: {src}: edifact-d14b output: [warning] EDIFACT-TEXT" in r.stderr
     assert run("translate", src, "--to", "edifact-d14b", "-q").stderr == ""
     # a fatal finding of the writer is an invalid output: written, and exit 1
-    import gateway.formats as formats
-    from gateway.findings import Finding
+    import gateway.syntaxes as formats
+    from gateway.model.findings import Finding
     real = formats.write_document
 
     def broken(invoice, syntax, **kw):

@@ -30,9 +30,9 @@ import sqlalchemy as sa
 
 from connectors.pull import LOCK_NAME, TEMP_SUFFIX, file_name
 from gateway.db import Delivery, DocumentRecord, Partner, User, issue_token
-from gateway.formats import read_documents, write_document
-from gateway.model import Identifier
-from gateway.model_json import from_dict
+from gateway.syntaxes import read_documents, write_document
+from gateway.model.invoice import Identifier
+from gateway.model.json_form import from_dict
 
 from .gateway_proc import REPO, GatewayProcess, free_port, wait_for
 from .invoice_builder import build_invoice

@@ -22,10 +22,11 @@ from decimal import Decimal
 
 import pytest
 
-from gateway import mapping, model
-from gateway.errors import HostileInputError, InputError, MappingError
-from gateway.formats import read_document, validate_document, write_document
-from gateway.formats.csv_syntax import DIALECTS, CsvSyntax, detect_dialect
+from gateway import mapping
+from gateway.model import invoice as model
+from gateway.model.errors import HostileInputError, InputError, MappingError
+from gateway.syntaxes import read_document, validate_document, write_document
+from gateway.syntaxes.csv_syntax import DIALECTS, CsvSyntax, detect_dialect
 from gateway.rules import validate
 from tests.corpus import CORPUS, baseline, rel, requires_corpus
 from tests.invoice_builder import build_invoice, clone

@@ -21,7 +21,7 @@ from gateway.config import ConfigError, load_settings, parse_size
 from gateway.db import (AS2Identity, Base, Certificate, Delivery, DocumentRecord, Exchange, Organisation, Partner,
                         RenderingRecord, StatusError, current_revision, head_revision,
                         make_engine, migrate, session_scope)
-from gateway.findings import WARNING, Finding
+from gateway.model.findings import WARNING, Finding
 from gateway.store import PayloadStore
 import onboarding.models  # noqa: F401  (onboarding's tables are in the same schema)
 from tests.invoice_builder import build_invoice
@@ -523,7 +523,7 @@ def test_outbound_retries(engine, session) -> None:
 # --- documents, renderings, deliveries ---------------------------------------------------------
 
 def test_document_rendering_delivery_round_trip(engine, session, tmp_path) -> None:
-    from gateway.formats import write_document
+    from gateway.syntaxes import write_document
 
     acme = make_partner(session, "Acme")
     beta = make_partner(session, "Beta", preferred_format="cii", preferred_channel="as2")

@@ -26,12 +26,12 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from gateway import model
-from gateway.errors import InputError
-from gateway.formats import read_document
-from gateway.formats.edifact import grammar as grammars
-from gateway.formats.edifact import invoic
-from gateway.formats.edifact.tree import Segment, build_tree, tree_to_segments
+from gateway.model import invoice as model
+from gateway.model.errors import InputError
+from gateway.syntaxes import read_document
+from gateway.syntaxes.edifact import grammar as grammars
+from gateway.syntaxes.edifact import invoic
+from gateway.syntaxes.edifact.tree import Segment, build_tree, tree_to_segments
 from tests.corpus import CORPUS, baseline, rel, requires_corpus
 
 EDIFACT = CORPUS / "edifact"
@@ -69,7 +69,7 @@ def tokenise(text: str) -> list[Segment]:
 
 def _tokenise_with_syntax_layer(text: str) -> list[Segment]:
     try:
-        from gateway.formats.edifact import syntax
+        from gateway.syntaxes.edifact import syntax
     except ImportError:
         pytest.skip("neither pydifact nor the EDIFACT syntax layer is there to tokenise test input")
     out = []
@@ -567,7 +567,7 @@ def test_stub_messages_of_a_mixed_interchange_are_read_for_what_they_hold():
 
 def _syntax():
     try:
-        from gateway.formats.edifact import syntax
+        from gateway.syntaxes.edifact import syntax
         return syntax
     except ImportError:                                 # not written yet: pydifact stands in
         pytest.skip("the EDIFACT syntax layer is not there yet")

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import InputError
-from gateway.findings import FATAL, WARNING
-from gateway.formats.edifact import contrl
-from gateway.formats.edifact.syntax import (Interchange, InterchangeReader, InterchangeWriter, Message, Party, Segment,
-                                            Separators, SyntaxIssue, iter_messages, new_interchange, read_interchange,
-                                            read_interchanges, write_interchange)
+from gateway.model.errors import InputError
+from gateway.model.findings import FATAL, WARNING
+from gateway.syntaxes.edifact import contrl
+from gateway.syntaxes.edifact.syntax import (Interchange, InterchangeReader, InterchangeWriter, Message,
+                                             Party, Segment, Separators, SyntaxIssue, iter_messages,
+                                             new_interchange, read_interchange, read_interchanges,
+                                             write_interchange)
 from tests.corpus import CORPUS, corpus_files, rel, requires_corpus
 
 EDIFACT_FILES = corpus_files("edifact/**/*.edi") + corpus_files("edifact/**/*.TXT")

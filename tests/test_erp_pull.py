@@ -3,7 +3,7 @@ through Flask's test client: invoices reach the recipients through the real pipe
 (``receive_file`` → process → route → a delivery on the ``erp`` channel), and every
 answer is checked against the records and the bytes read back.
 
-Also the JSON form of the EN 16931 model (``gateway.model_json``) on its own.
+Also the JSON form of the EN 16931 model (``gateway.model.json_form``) on its own.
 """
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from werkzeug.http import parse_options_header
 
 from gateway.config import load_settings
 from gateway.db import Delivery, DocumentRecord, Partner, RenderingRecord, User, issue_token
-from gateway.formats import read_documents, write_document
-from gateway.formats.csv_syntax import DIALECTS
-from gateway.inbox import receive_file
-from gateway.model import (BinaryObject, Identifier, InvoiceNote, LineAllowance, PaymentInstructions,
-                           CreditTransfer, PrecedingInvoiceReference, SupportingDocument)
-from gateway.model_json import FORMAT, ModelJsonError, from_dict, term_paths, to_dict
+from gateway.syntaxes import read_documents, write_document
+from gateway.syntaxes.csv_syntax import DIALECTS
+from gateway.flow.receive import receive_file
+from gateway.model.invoice import (BinaryObject, Identifier, InvoiceNote, LineAllowance, PaymentInstructions,
+                                   CreditTransfer, PrecedingInvoiceReference, SupportingDocument)
+from gateway.model.json_form import FORMAT, ModelJsonError, from_dict, term_paths, to_dict
 from gateway.runtime import Gateway
 from gateway.web import create_app
 

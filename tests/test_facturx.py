@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from gateway import model
-from gateway.errors import HostileInputError, InputError, UnknownFormatError
-from gateway.formats import facturx, read_document, render
+from gateway.model import invoice as model
+from gateway.model.errors import HostileInputError, InputError, UnknownFormatError
+from gateway.syntaxes import facturx, read_document, render
 from gateway.xml import safe, schematron
 from tests.corpus import CORPUS, baseline, corpus_files, rel, requires_corpus
 from tests.invoice_builder import build_invoice

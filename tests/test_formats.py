@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import HostileInputError, InputError, UnknownFormatError
-from gateway.formats import detect, read_document, write_document
+from gateway.model.errors import HostileInputError, InputError, UnknownFormatError
+from gateway.syntaxes import detect, read_document, write_document
 from tests.corpus import CORPUS, requires_corpus
 
 XXE = b"""<?xml version="1.0"?>
@@ -63,7 +63,7 @@ def test_credit_note_is_written_with_the_credit_note_root():
 
 
 def test_unknown_target_syntax_is_refused():
-    from gateway.model import Invoice
+    from gateway.model.invoice import Invoice
     with pytest.raises(ValueError) as err:
         write_document(Invoice(), "pdf")
     assert "ubl, cii" in str(err.value)
@@ -172,7 +172,7 @@ def test_price_base_quantity_without_a_price_is_dropped_not_a_crash(syntax, base
     """BT-149/BT-150 live in the net or gross price: a line without either has no place for them.
     They are reported as dropped, and the output has no XSD error the invoice without them lacks."""
     from decimal import Decimal
-    from gateway.model import PriceDetails
+    from gateway.model.invoice import PriceDetails
     from tests.invoice_builder import build_invoice
 
     def written(price):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.model import Identifier
+from gateway.model.invoice import Identifier
 
 from .corpus import CORPUS, requires_corpus
 from .fuzz.oracle import SYNTAXES, check
@@ -119,7 +119,7 @@ def test_csv_lines_puts_the_nth_group_item_in_the_nth_row_without_looking_into_t
         "import sys\n"
         f"sys.path.insert(0, {str(REPO)!r})\n"
         "from tests.test_fuzz_parsers import _rich_lines_and_breakdowns\n"
-        "from gateway.formats import read_documents, write_document\n"
+        "from gateway.syntaxes import read_documents, write_document\n"
         "data = write_document(_rich_lines_and_breakdowns(3000), 'csv-lines').data\n"
         "back = read_documents(data)[0].invoice\n"
         "print(len(back.lines), len(back.vat_breakdown), back.lines[2999].item.buyers_identifier)\n")

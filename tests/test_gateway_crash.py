@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from gateway import certs
 from gateway.db import DocumentRecord, Exchange
-from gateway.formats import write_document
-from gateway.model import Identifier
+from gateway.syntaxes import write_document
+from gateway.model.invoice import Identifier
 from gateway.transports.as2 import As2Identity, As2Partner, As2SendError, build, send
 
 from .gateway_proc import GatewayProcess, setup_records

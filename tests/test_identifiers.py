@@ -1,4 +1,4 @@
-"""Identifier schemes and check digits (gateway.identifiers): known numbers, every one-digit typo,
+"""Identifier schemes and check digits (gateway.model.identifiers): known numbers, every one-digit typo,
 and agreement with python-stdnum's implementations where it is installed."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from gateway.identifiers import check, gs1_check_digit, luhn_ok, parse, scheme_code
+from gateway.model.identifiers import check, gs1_check_digit, luhn_ok, parse, scheme_code
 
 # Checked by hand with the algorithms (and by python-stdnum): Luhn for SIREN/SIRET, GS1 mod 10 for GLN,
 # (12 + 3 × SIREN) mod 97 for the French VAT key.

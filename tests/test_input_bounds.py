@@ -15,10 +15,10 @@ from decimal import Decimal
 
 import pytest
 
-from gateway import model_json
-from gateway.errors import InputError
-from gateway.formats import read_documents, validate_document, write_document
-from gateway.numbers import BOUNDS, bounds_of, plain
+from gateway.model import json_form as model_json
+from gateway.model.errors import InputError
+from gateway.syntaxes import read_documents, validate_document, write_document
+from gateway.model.numbers import BOUNDS, bounds_of, plain
 from gateway.rules.xpath import fmt
 from tests.invoice_builder import build_invoice
 from tests.web_seed import app, client, gw, people  # noqa: F401 - fixtures
@@ -122,7 +122,7 @@ def test_bounds_leave_decimal_rules_to_the_rules() -> None:
 
 
 def test_every_numeric_term_has_bounds_of_its_data_type() -> None:
-    from gateway.model import AMOUNT_TERMS, PERCENTAGE_TERMS, QUANTITY_TERMS, UNIT_PRICE_TERMS
+    from gateway.model.invoice import AMOUNT_TERMS, PERCENTAGE_TERMS, QUANTITY_TERMS, UNIT_PRICE_TERMS
     for terms, kind in ((AMOUNT_TERMS, "amount"), (UNIT_PRICE_TERMS, "unit_price"),
                         (QUANTITY_TERMS, "quantity"), (PERCENTAGE_TERMS, "percentage")):
         assert {bounds_of(t) for t in terms} == {BOUNDS[kind]}

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from gateway import model
-from gateway.errors import MappingError
+from gateway.model import invoice as model
+from gateway.model.errors import MappingError
 from gateway.mapping import read, write
 from gateway.mapping.spec import compile_mapping
 from gateway.xml import safe
@@ -214,7 +214,7 @@ def test_values_that_do_not_parse_are_findings_with_a_line(tmp_path):
 
 
 def test_findings_are_located_through_the_source_map(tmp_path):
-    from gateway.findings import Finding
+    from gateway.model.findings import Finding
     spec = mapping(tmp_path, """
     terms:
       BG-25:

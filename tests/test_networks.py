@@ -1,4 +1,4 @@
-"""Network directories (gateway.directory_files, gateway.networks, ``edigate network``): reading
+"""Network directories (gateway.networks.listing, gateway.networks.directory, ``edigate network``): reading
 CSV, JSON and Peppol-Directory-like XML (hostile XML and bad rows included, reported by line),
 fetching from files and from a real HTTP server on loopback (size limit, timeout), refreshes that
 replace the participant set in bulk or keep it when they fail, the claimed schedule (two workers
@@ -19,14 +19,14 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
-from gateway.admin.network import network_group
-from gateway.admin.partner import partner_group
+from gateway.cli.network import network_group
+from gateway.cli.partner import partner_group
 from gateway.config import load_settings
 from gateway.db import Network, NetworkParticipant, Partner, migrate, session_scope
-from gateway.directory_files import DirectoryError, Problem, fetch, read
-from gateway.identifiers import gs1_check_digit
-from gateway.networks import (FAILED, RETRY_FAILED, claim_refresh, due_directories, import_directory,
-                              refresh_network)
+from gateway.networks.listing import DirectoryError, Problem, fetch, read
+from gateway.model.identifiers import gs1_check_digit
+from gateway.networks.directory import (FAILED, RETRY_FAILED, claim_refresh, due_directories,
+                                        import_directory, refresh_network)
 from gateway.runtime import Gateway
 
 GLN = "5790000435951"

@@ -7,7 +7,7 @@ import json
 
 from click.testing import CliRunner
 
-from gateway.cli import main
+from gateway.cli.documents import main
 
 from .onboarding_fixtures import counterparty_csv
 from .smtp_server import smtp_server  # noqa: F401  (fixture)

@@ -25,7 +25,7 @@ COMPANIES = 50
 
 def luhn_siret(n: int) -> str:
     """The n-th made-up SIRET that passes both checks (its SIREN and itself: Luhn)."""
-    from gateway.identifiers import luhn_ok
+    from gateway.model.identifiers import luhn_ok
     siren = next(s for k in range(n * 10 + 100000000, n * 10 + 100000010)
                  if luhn_ok(s := f"{k:09d}"))
     return next(siret for k in range(100) if luhn_ok(siret := f"{siren}{k:05d}"))

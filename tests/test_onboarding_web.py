@@ -504,8 +504,8 @@ def test_the_open_pixel_records_once_and_never_fails(gw, client, secret) -> None
 def test_documents_held_for_the_company_are_delivered_once_it_registers(gw, client, secret) -> None:
     """An invoice for a buyer nobody knew was held; the buyer registers (portal): it is delivered."""
     from gateway.db import Delivery, DocumentRecord
-    from gateway.formats import write_document
-    from gateway.inbox import receive_file
+    from gateway.syntaxes import write_document
+    from gateway.flow.receive import receive_file
     from tests.invoice_builder import build_invoice
 
     with gw.session() as s:

@@ -16,15 +16,15 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-import gateway.pipeline as pipeline
+import gateway.flow.process as pipeline
 from gateway.config import load_settings
 from gateway.db import Delivery, DocumentRecord, Exchange, Partner, RenderingRecord
-from gateway.formats import WRITABLE, read_document, write_document
-from gateway.formats.csv_syntax import DIALECTS
-from gateway.formats.edifact import invoic
-from gateway.formats.edifact.syntax import new_interchange, write_interchange
-from gateway.inbox import DuplicateUpload, receive_file
-from gateway.model import Identifier
+from gateway.syntaxes import WRITABLE, read_document, write_document
+from gateway.syntaxes.csv_syntax import DIALECTS
+from gateway.syntaxes.edifact import invoic
+from gateway.syntaxes.edifact.syntax import new_interchange, write_interchange
+from gateway.flow.receive import DuplicateUpload, receive_file
+from gateway.model.invoice import Identifier
 from gateway.runtime import Gateway
 
 from .invoice_builder import build_invoice

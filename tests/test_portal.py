@@ -19,11 +19,11 @@ from click.testing import CliRunner
 
 from gateway.config import load_settings
 from gateway.db import Delivery, DocumentRecord, RenderingRecord, User, make_engine, session_scope
-from gateway.formats import read_document
-from gateway.formats.aperak import read_aperak
+from gateway.syntaxes import read_document
+from gateway.syntaxes.aperak import read_aperak
 from gateway.runtime import Gateway
 from gateway.web import create_app
-from gateway.web.cli import user_group
+from gateway.cli.users import user_group
 
 from .portal_seed import INVOICES, PASSWORD, Spec, invoice_for, pickup_dir, seed_documents, seed_partners, send
 
@@ -417,8 +417,8 @@ def test_a_download_acknowledges_the_portal_delivery(portal, gw, seeded) -> None
 
 def test_an_original_holding_others_invoices_is_not_offered(portal, gw, seeded) -> None:
     """A CSV export from the sender's ERP with one invoice for Buyer and one for Other."""
-    from gateway.formats.csv_syntax import DIALECTS
-    from gateway.inbox import receive_file
+    from gateway.syntaxes.csv_syntax import DIALECTS
+    from gateway.flow.receive import receive_file
     mine, theirs = Spec("MIX-1", ACME_1.issued, "10.00", "globex"), Spec("MIX-2", ACME_1.issued, "20.00",
                                                                          "globex", to="other")
     dialect = DIALECTS["csv-lines"]

@@ -18,8 +18,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from gateway.config import load_settings
-from gateway.formats import read_document
-from gateway.formats.aperak import read_aperak
+from gateway.syntaxes import read_document
+from gateway.syntaxes.aperak import read_aperak
 from gateway.runtime import Gateway
 from gateway.web import create_app
 

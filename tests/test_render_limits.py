@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import RenderError
-from gateway.formats import read_document, write_document
-from gateway.formats import render
-from gateway.formats.render import RenderLimits, ZWSP, format_amount, printable, render_html, render_pdf
-from gateway.model import InvoiceNote
+from gateway.model.errors import RenderError
+from gateway.syntaxes import read_document, write_document
+from gateway.syntaxes import render
+from gateway.syntaxes.render import RenderLimits, ZWSP, format_amount, printable, render_html, render_pdf
+from gateway.model.invoice import InvoiceNote
 
 from .invoice_builder import build_invoice
 from .smtp_server import smtp_server  # noqa: F401 - a fixture
@@ -190,7 +190,7 @@ def test_an_email_delivery_whose_pdf_is_refused_fails_naming_the_cap_and_mails_n
 
 
 def test_a_download_whose_pdf_is_refused_cannot_be_rendered_and_keeps_nothing(tmp_path, smtp_server, monkeypatch):
-    from gateway.renderings import CannotRender, rendering_for
+    from gateway.flow.renderings import CannotRender, rendering_for
     from .test_channels import _doc, _gateway, _partner, _receive
     w = _gateway(tmp_path, smtp_server)
     try:

@@ -1,6 +1,6 @@
-"""Routing (gateway.routing): members first, then the directories of interconnected networks,
+"""Routing (gateway.flow.route): members first, then the directories of interconnected networks,
 else held with what was tried; and ``lookup_participant`` for onboarding. Real database
-(SQLite under tmp_path), real directory imports (gateway.networks)."""
+(SQLite under tmp_path), real directory imports (gateway.networks.directory)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -9,9 +9,9 @@ import pytest
 
 from gateway.config import load_settings
 from gateway.db import Network, Partner
-from gateway.model import Identifier
-from gateway.networks import import_directory
-from gateway.routing import lookup_participant, resolve
+from gateway.model.invoice import Identifier
+from gateway.networks.directory import import_directory
+from gateway.flow.route import lookup_participant, resolve
 from gateway.runtime import Gateway
 
 from .invoice_builder import build_invoice

@@ -13,13 +13,13 @@ from typing import Any, Callable
 
 import pytest
 
-from gateway.findings import FATAL, WARNING
-from gateway.model import (DocumentAllowance, Identifier, InvoiceLine, InvoiceNote, InvoicingPeriod,
-                           ItemAttribute, ClassificationIdentifier, DeliverToAddress, DeliveryInformation,
-                           LineAllowance, LineCharge, LinePeriod, Payee, PaymentCard, PaymentInstructions,
-                           CreditTransfer, PrecedingInvoiceReference, SellerTaxRepresentative,
-                           SupportingDocument, BinaryObject, TaxRepresentativePostalAddress, VatBreakdown,
-                           Invoice)
+from gateway.model.findings import FATAL, WARNING
+from gateway.model.invoice import (DocumentAllowance, Identifier, InvoiceLine, InvoiceNote, InvoicingPeriod,
+                                   ItemAttribute, ClassificationIdentifier, DeliverToAddress,
+                                   DeliveryInformation, LineAllowance, LineCharge, LinePeriod, Payee,
+                                   PaymentCard, PaymentInstructions, CreditTransfer,
+                                   PrecedingInvoiceReference, SellerTaxRepresentative, SupportingDocument,
+                                   BinaryObject, TaxRepresentativePostalAddress, VatBreakdown, Invoice)
 from gateway.rules import RULES, covered_rule_ids, rules_by_family, validate
 from gateway.rules.xpath import fraction_digits, round2, xround
 

@@ -141,7 +141,7 @@ def _bases() -> list[Path]:
 
 @pytest.mark.parametrize("path", _bases(), ids=[rel(p) for p in _bases()])
 def test_mutants_agree_with_the_official_schematron(path: Path, cen) -> None:
-    from gateway.formats import read_document
+    from gateway.syntaxes import read_document
     syntax = "UBL" if rel(path).startswith("ubl/") else "CII"
     data = path.read_bytes()
     todo = list(mutations(etree.fromstring(data)))

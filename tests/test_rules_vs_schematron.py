@@ -52,9 +52,9 @@ FILES = _files()
 
 def _read(path: Path):
     try:
-        from gateway.formats import read_document
+        from gateway.syntaxes import read_document
     except ImportError:
-        pytest.skip("gateway.formats.read_document is not there yet")
+        pytest.skip("gateway.syntaxes.read_document is not there yet")
     try:
         return read_document(path.read_bytes()).invoice
     except Exception as exc:  # noqa: BLE001 - a reader problem, reported by the reader's own tests
@@ -147,7 +147,7 @@ def test_compare(syntax: str, mine: Counter, official: Counter, ok: bool) -> Non
 
 
 # --- the hand-built cases of test_rules.py, written out and judged by the official rules ---------------
-# Each case of tests/test_rules.py is written as UBL and as CII (gateway.formats.write_document), the
+# Each case of tests/test_rules.py is written as UBL and as CII (gateway.syntaxes.write_document), the
 # official schematron judges the written file, and our rules judge the model: they must agree as on
 # the corpus. A case the writer cannot express faithfully (the document read back gives other
 # findings than the model it was written from: empty strings and empty groups are not written) is
@@ -183,7 +183,7 @@ def _builder_cases() -> list:
 @pytest.mark.parametrize("syntax", ["UBL", "CII"])
 @pytest.mark.parametrize("build,mutate", _builder_cases())
 def test_builder_cases_agree_when_written(build, mutate, syntax: str, cen, request) -> None:
-    from gateway.formats import read_document, write_document
+    from gateway.syntaxes import read_document, write_document
     case = request.node.callspec.id.rsplit("-", 1)[0]
     if case in WRITER_CANNOT_EXPRESS:
         pytest.skip(WRITER_CANNOT_EXPRESS[case])

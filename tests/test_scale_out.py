@@ -33,9 +33,9 @@ import sqlalchemy as sa
 from gateway import certs
 from gateway.db import (Delivery, DocumentRecord, Exchange, RenderingRecord, current_revision, head_revision,
                         utcnow)
-from gateway.formats import write_document
+from gateway.syntaxes import write_document
 from gateway.jobs import PROCESS_GRACE
-from gateway.model import Identifier
+from gateway.model.invoice import Identifier
 from gateway.transports.as2 import As2Identity, As2Partner, As2SendError, build, send
 
 from .gateway_proc import GatewayProcess, setup_records

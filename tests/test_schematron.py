@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from gateway.errors import HostileInputError, InputError
-from gateway.findings import FATAL
+from gateway.model.errors import HostileInputError, InputError
+from gateway.model.findings import FATAL
 from gateway.xml import schematron
 from gateway.xml.schematron import Schematron, SchematronNotFoundError, load_schematron
 from tests.corpus import CORPUS, baseline, corpus_files, requires_corpus

@@ -1,4 +1,4 @@
-"""``edigate sftp`` (gateway.admin.sftp): accounts on our server and remotes read back from the
+"""``edigate sftp`` (gateway.cli.sftp): accounts on our server and remotes read back from the
 database, refusals that write nothing, and ``remote test`` / ``poll`` against a real OpenSSH peer
 (tests/sshd_peer.py; those tests are skipped, saying why, where it cannot run)."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
-from gateway.admin_cli import partner_group, sftp_group
+from gateway.cli.admin import partner_group, sftp_group
 from gateway.db import Exchange, Partner, SftpAccount, SftpRemote, migrate, session_scope
 from gateway.db.sftp import key_lines
 from gateway.transports.sftp.account import authorized_key_matches

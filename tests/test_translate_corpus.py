@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import model
-from gateway.formats import read_document, write_document
+from gateway.model import invoice as model
+from gateway.syntaxes import read_document, write_document
 from gateway.xml import schematron
 from tests.corpus import CORPUS, baseline, rel, requires_corpus
 

@@ -10,7 +10,7 @@ in S (from a corpus UBL/CII original), read, written in T, read again. Claims:
   rules did not already find in the source model (zero fatal for a valid source;
   the corpus originals are all valid, see test_translate_corpus.py).
 
-The set of syntaxes is whatever ``gateway.formats.WRITABLE`` offers, so a new
+The set of syntaxes is whatever ``gateway.syntaxes.WRITABLE`` offers, so a new
 syntax joins the matrix by being registered.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from functools import lru_cache
 
 import pytest
 
-from gateway import model
-from gateway.formats import WRITABLE, read_document, write_document
+from gateway.model import invoice as model
+from gateway.syntaxes import WRITABLE, read_document, write_document
 from gateway.rules import validate
 from gateway.xml import schematron
 from tests.corpus import CORPUS, requires_corpus

@@ -313,7 +313,7 @@ def test_exchange_downloads_are_the_stored_bytes(gw, client, people, seeded) -> 
 
 @pytest.fixture
 def prompts(gw) -> Prompts:
-    """The retry prompts a send or a processing job; those run in gateway.outbox / gateway.pipeline
+    """The retry prompts a send or a processing job; those run in gateway.delivery.attempts / gateway.flow.process
     (tested there) and would try a real AS2 connection here. What the API owes is the state
     change and the prompt, so the prompts are recorded instead."""
     p = Prompts()
@@ -487,7 +487,7 @@ def test_upload_refusals(client, people, query, kwargs, status) -> None:
 
 def test_upload_of_a_real_invoice_is_processed(gw, client, people) -> None:
     """End to end through the pipeline (jobs run at once here): the upload becomes a document."""
-    from gateway.formats import write_document
+    from gateway.syntaxes import write_document
     from tests.invoice_builder import build_invoice
 
     invoice = write_document(build_invoice(), "ubl").data

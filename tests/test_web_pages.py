@@ -203,7 +203,7 @@ def test_the_retry_button_is_for_operators_on_retryable_exchanges(as_user, seede
 
 @pytest.fixture
 def prompts(gw) -> Prompts:
-    """The send the retry prompts belongs to gateway.outbox (tested there) and would open a real
+    """The send the retry prompts belongs to gateway.delivery.attempts (tested there) and would open a real
     AS2 connection; the page owes the state change and the prompt, so prompts are recorded."""
     p = Prompts()
     gw.jobs.send = p.recorder("send")

@@ -6,7 +6,7 @@ import time
 import pytest
 from lxml import etree
 
-from gateway.errors import HostileInputError, InputError
+from gateway.model.errors import HostileInputError, InputError
 from gateway.xml.safe import DOCTYPE_MESSAGE, parse, serialize
 from tests.corpus import corpus_files, rel, requires_corpus
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from lxml import etree
 
-from gateway.findings import FATAL
+from gateway.model.findings import FATAL
 from gateway.xml import schemas
 from gateway.xml.safe import parse
 from gateway.xml.schema import XmlSchema, load_schema

@@ -17,7 +17,7 @@ from typing import Optional
 
 from .profiles import (ATTACH, ChannelProfile, ChannelSettingsError, PostalAddress, profile_for,
                        validate_all, validate_channel_settings)
-from .status import acknowledge_delivery
+from gateway.delivery.state import acknowledge_delivery
 
 __all__ = ["ATTACH", "ChannelProfile", "ChannelSettingsError", "PostalAddress", "profile_for",
            "validate_all", "validate_channel_settings", "acknowledge_delivery", "reroute_held",
@@ -25,12 +25,12 @@ __all__ = ["ATTACH", "ChannelProfile", "ChannelSettingsError", "PostalAddress", 
 
 
 def reroute_held(gw, *, partner_id: Optional[int] = None, now=None) -> list[int]:
-    """See ``gateway.channels.reroute.reroute_held``."""
-    from .reroute import reroute_held as run
+    """See ``gateway.flow.reroute.reroute_held``."""
+    from gateway.flow.reroute import reroute_held as run
     return run(gw, partner_id=partner_id, now=now)
 
 
 def redeliver(gw, delivery_id: int, by: str):
-    """See ``gateway.channels.redelivery.redeliver``."""
-    from .redelivery import redeliver as run
+    """See ``gateway.flow.redeliver.redeliver``."""
+    from gateway.flow.redeliver import redeliver as run
     return run(gw, delivery_id, by)

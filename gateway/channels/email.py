@@ -122,7 +122,7 @@ def handed_off(session: Any, ex: Exchange) -> bool:
 
 def deliver(gw, exchange_id: int) -> str:
     """Send a claimed ``email`` exchange's stored message; returns the exchange's status after."""
-    from ..outbox import set_status, settle_failure
+    from gateway.delivery.attempts import set_status, settle_failure
     from ..transports.smtp import SmtpError, SmtpPermanentError
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id)

@@ -32,7 +32,7 @@ import yaml
 
 from ..db import Delivery, Partner, PrintBatch, RenderingRecord, StatusError, utcnow
 from .profiles import ChannelSettingsError, PostalAddress, buyer_address, postal_address
-from .status import acknowledge_delivery
+from gateway.delivery.state import acknowledge_delivery
 from .templating import TEMPLATES
 
 log = logging.getLogger("edigate.paper")
@@ -97,8 +97,8 @@ def cover_sheet(letter: _Letter, *, batch: int, index: int, count: int) -> bytes
     """One A4 page: address in the envelope window, sender, what is enclosed. Laid out like the
     invoice's own page (``render.html_to_pdf``: bounded time and memory), every value from the
     invoice cut and breakable (``render.printable``)."""
-    from ..formats.render import (FRENCH_COUNTRIES, document_title, format_date, format_money, html_to_pdf,
-                                  printable)
+    from gateway.syntaxes.render import (FRENCH_COUNTRIES, document_title, format_date, format_money,
+                                         html_to_pdf, printable)
     inv = letter.invoice
     lang = "fr" if letter.address.country in FRENCH_COUNTRIES else "en"
     amount = inv.totals.amount_due if inv.totals is not None else None
@@ -141,7 +141,7 @@ def pending(s, *, limit: int = BATCH_LIMIT) -> list[tuple[int, Optional[int], Op
 
 
 def _fail(gw, delivery_id: int, reason: str, now: datetime) -> bool:
-    from ..outbox import follow_document
+    from gateway.delivery.attempts import follow_document
     with gw.session() as s:
         d = s.get(Delivery, delivery_id)
         if d is None or d.status != "pending" or d.print_batch_id is not None:
@@ -153,7 +153,7 @@ def _fail(gw, delivery_id: int, reason: str, now: datetime) -> bool:
 
 def _letters(gw, rows, now: datetime) -> tuple[list[_Letter], list[int]]:
     from pypdf import PdfReader
-    from ..formats import read_documents
+    from gateway.syntaxes import read_documents
     letters, failed = [], []
     for delivery_id, partner_id, key in rows:
         try:
@@ -223,7 +223,7 @@ def _pdf(letters: list[_Letter], batch_id: int) -> tuple[bytes, list[tuple[int, 
 
 def _finish(gw, batch_id: int, letters: list[_Letter], key: str, spans: list[tuple[int, int]],
             now: datetime) -> BatchResult:
-    from ..outbox import follow_document
+    from gateway.delivery.attempts import follow_document
     with gw.session() as s:
         batch = s.get(PrintBatch, batch_id)
         batch.payload_key, batch.page_count, batch.status = key, spans[-1][1], "ready"

@@ -91,8 +91,8 @@ def default(name: str, lang: str) -> str:
 def fields(summary: Mapping[str, Any], lang: str, *, attachments: str = "", link: str = "") -> dict[str, Any]:
     """The template fields from a document summary (``gateway.db.summarise`` or a
     ``DocumentRecord``'s columns of the same names), formatted for ``lang``."""
-    from ..formats.render import DOCUMENT_TYPES, format_date, format_money
-    from ..model import CREDIT_NOTE_TYPE_CODES
+    from gateway.syntaxes.render import DOCUMENT_TYPES, format_date, format_money
+    from gateway.model.invoice import CREDIT_NOTE_TYPE_CODES
     code = (summary.get("type_code") or "380").strip()
     credit = code in CREDIT_NOTE_TYPE_CODES
     default_title = {"en": ("Invoice", "Credit note"), "fr": ("Facture", "Avoir")}[lang][credit]

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from ..findings import FATAL, Finding
+from gateway.model.findings import FATAL, Finding
 from .base import CHANNELS, Amount, Base, StatusHistory, require_one_of, utcnow
 from .exchanges import Exchange
 from .partners import Partner
 
 if TYPE_CHECKING:
-    from ..model import Identifier, Invoice
+    from gateway.model.invoice import Identifier, Invoice
     from .networks import Network
 
 # valid/invalid: after checking; held: valid, recipient unknown; routed: deliveries
@@ -32,7 +32,7 @@ DOCUMENT_STATUSES = ("valid", "invalid", "duplicate", "held", "routed", "deliver
 
 # The invoice's life seen by its sender and recipient (French e-invoicing life cycle):
 # deposited with us, received by the recipient, then its decisions. The allowed moves
-# live in gateway.lifecycle; the column only holds a known word.
+# live in gateway.flow.lifecycle; the column only holds a known word.
 BUSINESS_STATUSES = ("deposited", "received", "accepted", "refused", "disputed", "payment_sent", "paid")
 
 
@@ -245,7 +245,7 @@ class RenderingRecord(Base):
 
     @classmethod
     def from_rendering(cls, rendering: Any, *, payload_key: str, size: int, **columns: Any) -> RenderingRecord:
-        """From a ``gateway.formats.Rendering`` whose bytes were put in the store."""
+        """From a ``gateway.syntaxes.Rendering`` whose bytes were put in the store."""
         return cls(syntax=rendering.syntax, mapping=rendering.mapping, payload_key=payload_key, size=size,
                    media_type=rendering.media_type,
                    dropped=[{"term": d.term, "path": d.path} for d in rendering.dropped],

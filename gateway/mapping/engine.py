@@ -24,10 +24,10 @@ from typing import Any, Optional
 
 from lxml import etree
 
-from .. import model
-from ..errors import InputError, MappingError
-from ..findings import WARNING, Finding
-from ..numbers import NumberError, checked, problem
+from gateway.model import invoice as model
+from gateway.model.errors import InputError, MappingError
+from gateway.model.findings import WARNING, Finding
+from gateway.model.numbers import NumberError, checked, problem
 from .paths import NoPlace, Path
 from .spec import Alternative, GroupNode, LeafNode, MappingSpec, Node
 

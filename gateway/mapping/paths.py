@@ -27,7 +27,7 @@ from typing import Any, Mapping as TMapping, Optional, Sequence
 
 from lxml import etree
 
-from ..errors import MappingError
+from gateway.model.errors import MappingError
 
 class NoPlace(Exception):
     """Writing: a step that finds nothing cannot be created (a wildcard such as ``ram:*[...]``

@@ -17,8 +17,8 @@ from typing import Any, Optional
 
 import yaml
 
-from .. import model
-from ..errors import MappingError
+from gateway.model import invoice as model
+from gateway.model.errors import MappingError
 from .paths import Path
 
 _TERM_KEY = re.compile(r"^(BT|BG)-\d+(-\d+)?$")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from gateway.findings import Finding
+from gateway.model.findings import Finding
 
 from . import calculation, codelists, core, decimals, vat  # noqa: F401 - importing registers the rules
 from .registry import RULES, Rule

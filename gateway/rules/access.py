@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Optional
 
-from gateway.model import DocumentTotals
+from gateway.model.invoice import DocumentTotals
 
 from .xpath import normalize_space
 

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, NamedTuple, Optional
 
-from gateway.findings import FATAL, WARNING, Finding
+from gateway.model.findings import FATAL, WARNING, Finding
 
 log = logging.getLogger(__name__)
 

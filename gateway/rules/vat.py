@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Optional
 
-from gateway.model import is_empty
+from gateway.model.invoice import is_empty
 
 from .access import (buyer_legal_id, buyer_vat_id, cat, get, items, line_category, line_rate,
                      seller_any_tax_ids, seller_vat_ids)

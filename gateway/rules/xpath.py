@@ -22,7 +22,7 @@ import re
 from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 from typing import Any, Iterable, Optional
 
-from ..numbers import plain
+from gateway.model.numbers import plain
 
 Num = Optional[Decimal]
 

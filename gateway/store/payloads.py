@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Optional, Union
 
-from ..errors import EdigateError
+from gateway.model.errors import EdigateError
 from .fsync import fsync_dir
 
 CHUNK_SIZE = 1024 * 1024

@@ -35,7 +35,7 @@ from email.utils import make_msgid
 from typing import Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ..errors import EdigateError
+from gateway.model.errors import EdigateError
 
 DEFAULT_TIMEOUT = 30.0
 

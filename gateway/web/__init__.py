@@ -89,7 +89,7 @@ def create_app(gw: Optional[Gateway] = None, *, testing: bool = False) -> Flask:
     # AS2 partners authenticate by signatures and certificates, not by session: the transport's
     # own WSGI app answers /as2 (streaming body, exact headers), beside Flask, not inside it.
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
-    from ..inbox import As2Inbox
+    from gateway.flow.receive import As2Inbox
     from ..transports.as2 import wsgi_app
     app.extensions["edigate.as2"] = endpoint = As2Inbox(gw).endpoint()
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {AS2_PATH: wsgi_app(endpoint)})

@@ -19,7 +19,8 @@ from flask import Response, current_app, g, jsonify, request, url_for
 from marshmallow import Schema
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
 
-from .. import channels, lifecycle
+from gateway import channels
+from gateway.flow import lifecycle
 from ..db import Delivery, DocumentRecord, Exchange, Partner, StatusError
 from ..store.payloads import PayloadTooLarge
 from . import downloads, gateway, params, partner_json, schemas
@@ -357,7 +358,7 @@ def upload_document(args: dict[str, Any], headers: dict[str, Any]) -> Response:
     Factur-X, EDIFACT, CSV); its media type is kept as declared.
     """
     require_permission("documents.upload")
-    from ..inbox import DuplicateUpload, receive_file
+    from gateway.flow.receive import DuplicateUpload, receive_file
 
     gw = gateway()
     partner_id = args.get("partner")

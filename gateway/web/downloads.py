@@ -17,7 +17,7 @@ from flask import Response, send_file
 from werkzeug.exceptions import NotFound
 
 from ..db import DocumentRecord, Exchange, RenderingRecord
-from ..filenames import safe_filename
+from gateway.store.filenames import safe_filename
 from ..store.payloads import PayloadNotFound
 from . import gateway
 
@@ -46,7 +46,7 @@ def basename(path: Optional[str]) -> str:
 
 
 def extension(syntax: str, media_type: str) -> str:
-    from ..formats import EXTENSIONS          # lxml and mappings: only when a rendering is downloaded
+    from gateway.syntaxes import EXTENSIONS          # lxml and mappings: only when a rendering is downloaded
     return EXTENSIONS.get(syntax) or _MEDIA_EXTENSIONS.get(media_type.split(";")[0].strip().lower()) or ".bin"
 
 

@@ -8,7 +8,7 @@ that is ``delivered`` (available) at once and waits for the ERP. The ERP
    id) to de-duplicate by, the summary, the invoice as JSON (``model_json``) and
    links to each syntax;
 2. fetches the syntax it imports (``GET /erp/invoices/<id>/content?format=…``):
-   written on demand from the original and kept (``gateway.renderings``), so a
+   written on demand from the original and kept (``gateway.flow.renderings``), so a
    second fetch gives the same bytes;
 3. acknowledges what it has safely stored (``POST /erp/invoices/ack``): only
    then does an invoice leave the list. Anything not acknowledged comes back on
@@ -43,9 +43,9 @@ from marshmallow.utils import missing
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Conflict, Forbidden, NotFound, UnprocessableEntity
 
-from ..channels.status import acknowledge_delivery
+from gateway.delivery.state import acknowledge_delivery
 from ..db import Delivery, DocumentRecord, Partner, utcnow
-from ..filenames import safe_filename
+from gateway.store.filenames import safe_filename
 from ..store.payloads import PayloadNotFound
 from . import downloads, gateway, params, schemas
 from .api import _downloads, answer
@@ -60,7 +60,7 @@ bp = Blueprint("erp", __name__, url_prefix="/erp", description="ERP pull: a reci
 CHANNEL = "erp"
 AVAILABLE, ACKNOWLEDGED = "delivered", "acknowledged"
 CURSOR_SALT = "edigate.erp.cursor"
-# what each item links to; ``content`` also takes any syntax of gateway.formats.WRITABLE
+# what each item links to; ``content`` also takes any syntax of gateway.syntaxes.WRITABLE
 LINK_FORMATS = ("json", "ubl", "cii", "facturx", "csv", "original")
 DEFAULT_CSV = "csv-lines"
 
@@ -191,8 +191,8 @@ class _Models:
         self.files: dict[str, list] = {}
 
     def json(self, doc: DocumentRecord) -> dict[str, Any]:
-        from ..formats import read_documents
-        from ..model_json import FORMAT, to_dict
+        from gateway.syntaxes import read_documents
+        from gateway.model.json_form import FORMAT, to_dict
 
         key = doc.exchange.content_sha256
         try:
@@ -262,8 +262,8 @@ def invoice_content(args: dict[str, Any], document_id: int) -> Response:
     terms the syntax could not carry (the JSON and the original have them). Default format:
     the recipient's own.
     """
-    from ..formats import WRITABLE
-    from ..formats.csv_syntax import DIALECTS
+    from gateway.syntaxes import WRITABLE
+    from gateway.syntaxes.csv_syntax import DIALECTS
 
     partner_id = _partner_id(args)
     with gateway().session() as s:
@@ -278,7 +278,7 @@ def invoice_content(args: dict[str, Any], document_id: int) -> Response:
         return _json_content(doc, stem)
     if fmt == "original":
         return _original(doc, siblings, partner_id, stem)
-    from ..renderings import CannotRender, rendering_for
+    from gateway.flow.renderings import CannotRender, rendering_for
     try:
         r = rendering_for(gateway(), doc.id, fmt)
     except CannotRender as e:

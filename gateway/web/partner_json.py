@@ -1,7 +1,7 @@
 """A partner from the API (POST / PATCH /api/v1/partners) applied to the record.
 
 The body's shape, types and vocabularies, and the checks the administration CLI
-also uses (``gateway.partner_input``: SHA-1, 3DES, a URL without a host…), are
+also uses (``gateway.partners.checks``: SHA-1, 3DES, a URL without a host…), are
 ``schemas.PartnerInput``'s: it reports every problem at once (the API answers
 422). What needs the database is here: the AS2 identity named must exist
 (else ``Conflict``: 409, like a clash), no other partner may have the same name, AS2 id or identifier

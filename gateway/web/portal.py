@@ -13,7 +13,7 @@ exist. Gateway users are refused here, as recipients are on the operator pages.
 What it sets off: a download (or a ZIP export) acknowledges the portal delivery
 of each invoice it held (``channels.status.acknowledge_delivery``) and, if the
 invoice was not yet ``received``, records that; a status change goes through
-``gateway.lifecycle`` and is reported to the sender at once (an APERAK for an
+``gateway.flow.lifecycle`` and is reported to the sender at once (an APERAK for an
 EDI sender; the API for everyone).
 
 Like the operator pages: server-rendered, no JavaScript, a CSRF token in every
@@ -32,7 +32,7 @@ from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from .. import lifecycle
+from gateway.flow import lifecycle
 from ..db import Delivery, DocumentRecord, Partner, StatusError, check_login, utcnow
 from . import downloads, gateway, params, portal_files, portal_search, schemas
 from .auth import RECIPIENT, current_user, log_in, log_out, recipient_required, safe_next
@@ -244,7 +244,7 @@ def set_status(document_id: int):
 def _acknowledge(gw, document_ids: Iterable[int], what: str) -> None:
     """The recipient has the invoices: their portal deliveries are acknowledged, and an invoice
     not yet ``received`` is (reported to its sender like any status)."""
-    from ..channels.status import acknowledge_delivery, mark_received
+    from gateway.delivery.state import acknowledge_delivery, mark_received
     ids = list(document_ids)
     if not ids:
         return

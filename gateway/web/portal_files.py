@@ -3,7 +3,7 @@
 Formats: ``original`` (the file as the sender sent it), ``pdf`` (Factur-X: the
 readable PDF with its XML inside), ``ubl``, ``cii``, ``csv`` (the recipient's own
 CSV dialect when it chose one, else ``csv-lines``). The written ones come from
-``gateway.renderings.rendering_for``: written once from the original, checked,
+``gateway.flow.renderings.rendering_for``: written once from the original, checked,
 kept as a ``RenderingRecord``, the same bytes every time after.
 
 The original is offered only when every invoice of the file it came in is the
@@ -11,7 +11,7 @@ recipient's: a CSV export or an EDIFACT interchange may carry invoices for
 others, and those are none of this recipient's business.
 
 File names are the invoice number reduced to ``[A-Za-z0-9._-]``
-(``gateway.filenames.safe_filename``) plus the format's extension; inside a ZIP
+(``gateway.store.filenames.safe_filename``) plus the format's extension; inside a ZIP
 a name already used gets the document id, so no member hides another and none
 can climb out of the folder it is unpacked into. A ZIP ends with ``index.csv``
 (the list, as the CSV export gives it) and, when some invoice could not be
@@ -37,8 +37,8 @@ from typing import IO, Iterable, Optional
 import sqlalchemy as sa
 
 from ..db import DocumentRecord, Partner
-from ..filenames import safe_filename
-from ..formats.csv_syntax import DIALECTS
+from gateway.store.filenames import safe_filename
+from gateway.syntaxes.csv_syntax import DIALECTS
 from .downloads import basename, extension
 from .serialise import iso
 
@@ -63,7 +63,7 @@ class DocumentFile:
 
 
 def syntax_for(fmt: str, partner: Optional[Partner]) -> Optional[str]:
-    """The ``gateway.formats`` syntax a portal format stands for (None: the original)."""
+    """The ``gateway.syntaxes`` syntax a portal format stands for (None: the original)."""
     if fmt not in FORMATS:
         raise NotAvailable(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "csv" and partner is not None and (partner.preferred_format or "") in DIALECTS:
@@ -81,7 +81,7 @@ def original_is_theirs(session, doc: DocumentRecord, partner_id: int) -> bool:
 
 def document_file(gw, doc_id: int, fmt: str, partner_id: int) -> DocumentFile:
     """Where the bytes of one of the partner's invoices in ``fmt`` are (written if need be)."""
-    from ..renderings import CannotRender, rendering_for
+    from gateway.flow.renderings import CannotRender, rendering_for
     with gw.session() as s:
         doc = s.get(DocumentRecord, doc_id)
         if doc is None or doc.recipient_partner_id != partner_id:

@@ -22,13 +22,13 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate
 from marshmallow.utils import missing
 
-from .. import partner_input as checks
+from gateway.partners import checks as checks
 from ..channels import profiles
 from ..db import BUSINESS_STATUSES, CHANNELS, DIRECTIONS, DOCUMENT_STATUSES, normalise_identifier
 from ..db.documents import DELIVERY_STATUSES
 from ..db.exchanges import STATUSES as EXCHANGE_STATUSES
 from ..db.partners import MDN_MODES, MICALG_SPELLINGS, TRANSFER_ENCODINGS
-from ..lifecycle import MAX_REASON, MAX_REASON_CODE, RECIPIENT_STATUSES
+from gateway.flow.lifecycle import MAX_REASON, MAX_REASON_CODE, RECIPIENT_STATUSES
 from . import bounds
 from .serialise import EXPIRY_WARNING, iso
 
@@ -39,7 +39,7 @@ MAX_TEXT = 200
 
 
 def writable_formats() -> tuple[str, ...]:
-    from ..formats import WRITABLE
+    from gateway.syntaxes import WRITABLE
     return WRITABLE
 
 
@@ -378,7 +378,7 @@ class Body(Schema):
 
 
 class _Checked(fields.String):
-    """A string (or null) put through one of ``gateway.partner_input``'s checks, as the CLI does."""
+    """A string (or null) put through one of ``gateway.partners.checks``'s checks, as the CLI does."""
 
     def __init__(self, check: Callable[[str], str], max_length: int = 128, **kwargs: Any) -> None:
         self.check = check

@@ -31,7 +31,7 @@ from typing import Union
 
 from lxml import etree
 
-from gateway.errors import HostileInputError, InputError
+from gateway.model.errors import HostileInputError, InputError
 
 __all__ = ["parse", "serialize", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH"]
 

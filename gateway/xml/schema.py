@@ -38,7 +38,7 @@ from typing import Optional, Union
 
 from lxml import etree
 
-from gateway.findings import FATAL, Finding
+from gateway.model.findings import FATAL, Finding
 
 __all__ = ["XmlSchema", "load_schema"]
 

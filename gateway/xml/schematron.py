@@ -44,8 +44,8 @@ from typing import Optional, Union
 
 from lxml import etree
 
-from gateway.errors import EdigateError
-from gateway.findings import FATAL, Finding
+from gateway.model.errors import EdigateError
+from gateway.model.findings import FATAL, Finding
 from gateway.xml import safe
 
 __all__ = ["Schematron", "SchematronNotFoundError", "load_schematron", "cen_ubl", "cen_cii",

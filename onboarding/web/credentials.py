@@ -1,7 +1,7 @@
 """Checks of what a registering counterparty uploads: its AS2 certificate, its SFTP public key.
 
-The same refusals as the administration CLI (``gateway.partner_input``,
-``gateway.admin.sftp``), with the same words, on bytes from a form instead of
+The same refusals as the administration CLI (``gateway.partners.checks``,
+``gateway.cli.sftp``), with the same words, on bytes from a form instead of
 files on disk: a private key is never accepted, a certificate must parse and
 be valid now, and keys must be strong enough (RSA ≥ 2048 bits, or EC).
 Each function returns the clean value or raises ``ValueError`` with a message
@@ -17,7 +17,7 @@ from typing import Optional
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway.db.sftp import key_lines
-from gateway.partner_input import CertificateFile, read_certificate_file
+from gateway.partners.checks import CertificateFile, read_certificate_file
 
 MAX_CERTIFICATE_SIZE = 64 * 1024
 MAX_KEY_TEXT = 16 * 1024
@@ -56,8 +56,8 @@ def check_certificate(data: bytes, filename: str, *, now: datetime) -> Certifica
 def check_public_keys(text: str) -> list[str]:
     """The OpenSSH public key lines in ``text`` (one or more, ``authorized_keys`` style),
     each parsed; private keys and other formats are refused with what to do instead."""
-    from gateway.admin.common import BadInput
-    from gateway.admin.sftp import parse_public_key
+    from gateway.cli.common import BadInput
+    from gateway.cli.sftp import parse_public_key
 
     text = (text or "").strip()
     if not text:
@@ -89,8 +89,8 @@ def check_public_keys(text: str) -> list[str]:
 
 def fingerprint_of(line: str) -> Optional[str]:
     """OpenSSH's SHA256 fingerprint of a stored key line (for the confirmation page)."""
-    from gateway.admin.common import BadInput
-    from gateway.admin.sftp import parse_public_key
+    from gateway.cli.common import BadInput
+    from gateway.cli.sftp import parse_public_key
     try:
         return parse_public_key(line, "key").fingerprint
     except BadInput:

@@ -18,12 +18,12 @@ from typing import Any, Mapping, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gateway import identifiers
+from gateway.model import identifiers
 from gateway.channels.profiles import DEFAULT_ATTACH, ChannelSettingsError, validate_channel_settings
 from gateway.db import AS2Identity, Network, NetworkParticipant, Partner, User
 from gateway.db.partners import normalise_identifier
-from gateway.formats import WRITABLE
-from gateway.partner_input import as2_name, as2_url
+from gateway.syntaxes import WRITABLE
+from gateway.partners.checks import as2_name, as2_url
 from gateway.transports.safe_http import url_problem
 
 from ..enrol import RECEIVING_CHANNELS, Enrolment, identifier_owner

@@ -178,7 +178,7 @@ def main(argv: list[str]) -> None:
     syntax, folder = argv[1], Path(argv[2])
     state = State(syntax, folder)
     with atheris.instrument_imports(include=INSTRUMENTED):
-        import gateway.formats          # noqa: F401 - instrumented: the code under test
+        import gateway.syntaxes          # noqa: F401 - instrumented: the code under test
         import gateway.rules            # noqa: F401
     from tests.fuzz.oracle import check
     from tests.fuzz.seeds import embed, mutate
@@ -244,7 +244,7 @@ def main(argv: list[str]) -> None:
 def _warm_up(syntax: str, check: Any) -> None:
     """Load what the first inputs would otherwise load under the watchdog (mappings, XSDs, the
     rendering process): one valid invoice in this syntax, read, validated and written everywhere."""
-    from gateway.formats import write_document
+    from gateway.syntaxes import write_document
     from tests.invoice_builder import build_invoice
     written_as = {"csv": "csv-lines", "edifact": "edifact-d14b"}.get(syntax, syntax)
     out = check(write_document(build_invoice(), written_as).data, syntax)

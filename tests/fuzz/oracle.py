@@ -8,7 +8,7 @@
 * ``validate``: ``validate_document`` (reading findings + EN 16931 rules) on
   each invoice;
 * ``write:<syntax>``: ``write_document`` to every writable syntax
-  (``gateway.formats.WRITABLE``, what ``edigate formats`` lists); a writer may
+  (``gateway.syntaxes.WRITABLE``, what ``edigate formats`` lists); a writer may
   report dropped terms and findings, and may refuse with an ``InputError``
   (the PDF renderer's ``RenderError`` beyond its caps), nothing else.
 
@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-from gateway.errors import InputError, RenderError
+from gateway.model.errors import InputError, RenderError
 
 SYNTAXES = ("edifact", "ubl", "cii", "csv", "facturx")   # the readable syntaxes, each a fuzz target
 MAX_DOCUMENTS = 3          # invoices of one input validated and written (a CSV or interchange may hold many)
@@ -88,7 +88,7 @@ def _crash(phase: str, exc: BaseException) -> Crash:
 
 @lru_cache(maxsize=1)
 def _fixed_page() -> bytes:
-    from gateway.formats import render
+    from gateway.syntaxes import render
     from tests.invoice_builder import build_invoice
     return render.render_pdf(build_invoice(), lang="en")
 
@@ -100,7 +100,7 @@ def fixed_layout() -> Iterator[None]:
 
     The layout runs in a separate process within time and memory caps (``render.html_to_pdf``),
     whose every failure is a ``RenderError`` by construction; a long run lays out a sample."""
-    from gateway.formats import render
+    from gateway.syntaxes import render
     page = _fixed_page()
     real = render.html_to_pdf
     render.html_to_pdf = lambda html, **kwargs: page
@@ -117,7 +117,7 @@ def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = 
     KeyboardInterrupt/SystemExit. ``phase(name)`` is called as each phase starts (watchdogs);
     ``targets``: the syntaxes to write (default all); ``layout=False``: Factur-X written with
     ``fixed_layout()``; ``write_filter(document)``: whether to write that one (default: all)."""
-    from gateway.formats import WRITABLE, read_documents, validate_document, write_document
+    from gateway.syntaxes import WRITABLE, read_documents, validate_document, write_document
 
     out = Outcome(syntax)
     targets = WRITABLE if targets is None else targets

@@ -1,6 +1,6 @@
 """Seeds from the shared corpus, one list per readable syntax, and seeded mutators for each.
 
-``corpus_seeds(corpus)`` sorts the corpus files by what ``gateway.formats``
+``corpus_seeds(corpus)`` sorts the corpus files by what ``gateway.syntaxes``
 detects in them (UBL, CII, EDIFACT, Factur-X PDF); CSV has no corpus files, so
 its seeds are corpus invoices written in the two CSV dialects. For Factur-X the
 embedded XML is what carries the invoice: ``embed(xml)`` wraps a (mutated) CII
@@ -42,8 +42,8 @@ HOSTILE_VALUES = (
 # --- seeds -----------------------------------------------------------------------------------------
 
 def _detected(data: bytes) -> Optional[str]:
-    from gateway.errors import InputError
-    from gateway.formats import detect
+    from gateway.model.errors import InputError
+    from gateway.syntaxes import detect
     try:
         kind = detect(data)
     except InputError:
@@ -56,8 +56,8 @@ def corpus_seeds(corpus: Path, csv_sources: Optional[int] = None) -> dict[str, l
     """{syntax: [(name, bytes)]} for edifact, ubl, cii, csv and facturx; empty lists without a corpus.
     CSV seeds are the UBL and CII seeds (the first ``csv_sources`` of each, default all) written
     in both dialects."""
-    from gateway.errors import InputError
-    from gateway.formats import read_documents, write_document
+    from gateway.model.errors import InputError
+    from gateway.syntaxes import read_documents, write_document
     seeds: dict[str, list[tuple[str, bytes]]] = {s: [] for s in ("edifact", "ubl", "cii", "csv", "facturx")}
     if not corpus.is_dir():
         return seeds
@@ -84,8 +84,8 @@ def corpus_seeds(corpus: Path, csv_sources: Optional[int] = None) -> dict[str, l
 
 def embedded_xml(pdf: bytes) -> Optional[bytes]:
     """The invoice XML a Factur-X PDF carries (None when it has none we can take out)."""
-    from gateway.errors import InputError
-    from gateway.formats.facturx import MAX_PDF_BYTES, MAX_XML_BYTES, _extract
+    from gateway.model.errors import InputError
+    from gateway.syntaxes.facturx import MAX_PDF_BYTES, MAX_XML_BYTES, _extract
     try:
         return _extract(pdf, MAX_PDF_BYTES, MAX_XML_BYTES)[1]
     except InputError:

@@ -1,0 +1,175 @@
+"""``edigate cert``: certificates of partners and of our organisations.
+
+Importing never deactivates anything: during a rollover the old and the new
+certificate are both active (signatures by either are accepted) until the
+operator retires the old one. ``cert expiring`` exits 1 when something needs
+doing, so cron or a monitoring check can run it as is.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Optional
+
+import click
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gateway.db import Certificate, Organisation, Partner
+from gateway.db.partners import CERT_USAGES
+from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_OK, EXIT_PROBLEMS, BadInput, Owner, add_cert,
+                                cert_dict, cert_owner, cert_state, database, day, echo_json, find_org,
+                                find_partner, read_cert, report_rollover, table, utc_now, warn)
+from gateway.cli.org import key_for_certificate
+
+
+@click.group("cert", context_settings=CONTEXT_SETTINGS)
+def cert_group() -> None:
+    """Certificates of partners and of our organisations: import, list, retire, expiry watch.
+
+    Exit codes: 0 done, 1 (`cert expiring`) some certificate expires soon, 2 refused.
+    """
+
+
+@cert_group.command("export", context_settings=CONTEXT_SETTINGS)
+@click.argument("cert_id", metavar="[ID]", type=int, required=False)
+@click.option("--org", "org_ref", metavar="NAME",
+              help="The current certificate of this organisation of ours (default: our only one).")
+@click.option("--der", "as_der", is_flag=True, help="DER instead of PEM.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE instead of standard output.")
+def cert_export(cert_id: Optional[int], org_ref: Optional[str], as_der: bool, output: Optional[Path]) -> None:
+    """Write a certificate to hand to a partner: by default our organisation's current one
+    (partners encrypt to it and verify our signatures and MDNs with it), or certificate ID.
+    Only the certificate: never a private key."""
+    with database() as s:
+        if cert_id is not None:
+            if org_ref is not None:
+                raise BadInput("give a certificate ID or --org, not both")
+            cert = s.get(Certificate, cert_id)
+            if cert is None:
+                raise BadInput(f"no certificate #{cert_id} (see `edigate cert list`)")
+        else:
+            if org_ref is not None:
+                org = find_org(s, org_ref)
+            else:
+                orgs = s.scalars(sa.select(Organisation).order_by(Organisation.id)).all()
+                if len(orgs) != 1:
+                    raise BadInput("several organisations of ours: say which with --org NAME" if orgs
+                                   else "no organisation of ours yet (edigate org add)")
+                org = orgs[0]
+            cert = s.scalars(Certificate.valid(usage="signing", organisation=org)).first()
+            if cert is None:
+                raise BadInput(f"organisation {org.name} has no valid active certificate")
+        data = cert.der if as_der else cert.pem.encode("ascii")
+        if output is not None:
+            output.write_bytes(data)
+            click.echo(f"certificate #{cert.id} of {cert_owner(cert)} ({cert.subject}, SHA-256 "
+                       f"{cert.fingerprint_sha256}) written to {output} as {'DER' if as_der else 'PEM'}",
+                       err=True)
+        else:
+            click.echo(data, nl=False)          # bytes: written to the binary stream as they are
+
+
+@cert_group.command("import", context_settings=CONTEXT_SETTINGS)
+@click.argument("owner")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--usage", type=click.Choice(CERT_USAGES), default="both", show_default=True)
+@click.option("--org", "for_org", is_flag=True, help="OWNER is one of our organisations, not a partner.")
+@click.option("--allow-expired", is_flag=True, help="Import an expired certificate anyway.")
+def cert_import(owner: str, file: Path, usage: str, for_org: bool, allow_expired: bool) -> None:
+    """Add the certificate in FILE (PEM or DER) to OWNER. Its other certificates stay active
+    (rollover): retire the old one when the switch is done."""
+    with database() as s:
+        target: Owner = find_org(s, owner) if for_org else find_partner(s, owner)
+        cf = read_cert(file, allow_expired)
+        key_ref = key_for_certificate(target, cf) if isinstance(target, Organisation) else None
+        cert = add_cert(s, target, cf, usage, key_ref=key_ref)
+        kind = "partner" if isinstance(target, Partner) else "organisation"
+        click.echo(f"imported certificate #{cert.id} for {kind} {target.name}: {cert.subject}, usage {usage}, "
+                   f"valid {day(cert.not_before)} → {day(cert.not_after)}" + (f", key {key_ref}" if key_ref else ""))
+        if isinstance(target, Organisation) and key_ref is None:
+            warn(f"no key of organisation {target.name} matches this certificate: it cannot sign or decrypt "
+                 "until its key is added (`edigate org identity add … --key FILE --cert FILE`)")
+        if cert.not_after <= utc_now():
+            warn(f"certificate #{cert.id} has expired (imported with --allow-expired)")
+        report_rollover(target, cert)
+
+
+def _owner_filter(s: Session, ref: str) -> sa.ColumnElement[bool]:
+    """Certificates of every partner and organisation ``ref`` names."""
+    conditions = []
+    for find, column in ((find_partner, Certificate.partner_id), (find_org, Certificate.organisation_id)):
+        try:
+            conditions.append(column == find(s, ref).id)
+        except BadInput:
+            pass
+    if not conditions:
+        raise BadInput(f"no partner nor organisation {ref!r}")
+    return sa.or_(*conditions)
+
+
+@cert_group.command("list", context_settings=CONTEXT_SETTINGS)
+@click.option("--owner", metavar="NAME", help="Only the certificates of this partner or organisation.")
+@click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
+def cert_list(owner: Optional[str], as_json: bool) -> None:
+    """Every certificate (retired ones too), with its owner and state."""
+    now = utc_now()
+    with database() as s:
+        query = sa.select(Certificate).order_by(Certificate.id)
+        if owner is not None:
+            query = query.where(_owner_filter(s, owner))
+        certs = s.scalars(query).all()
+        if as_json:
+            echo_json([cert_dict(c, now) for c in certs])
+            return
+        if not certs:
+            click.echo("no certificates")
+            return
+        table(["#", "owner", "usage", "subject", "not after", "state"],
+               [[str(c.id), cert_owner(c), c.usage, c.subject, day(c.not_after), cert_state(c, now)]
+                for c in certs])
+
+
+@cert_group.command("retire", context_settings=CONTEXT_SETTINGS)
+@click.argument("cert_id", metavar="ID", type=int)
+def cert_retire(cert_id: int) -> None:
+    """Stop using certificate ID (kept for the record, no longer active)."""
+    now = utc_now()
+    with database() as s:
+        c = s.get(Certificate, cert_id)
+        if c is None:
+            raise BadInput(f"no certificate #{cert_id} (see `edigate cert list`)")
+        if not c.active:
+            click.echo(f"certificate #{c.id} of {cert_owner(c)} is already retired")
+            return
+        c.active = False
+        s.flush()
+        click.echo(f"retired certificate #{c.id} of {cert_owner(c)} ({c.subject}, until {day(c.not_after)})")
+        owner: Owner = c.partner if c.partner is not None else c.organisation
+        for use in ("signing", "encryption"):
+            if not any(x.valid_at(now) and x.usage in (use, "both") for x in owner.certificates):
+                warn(f"{cert_owner(c)} has no valid active certificate for {use} left")
+
+
+@cert_group.command("expiring", context_settings=CONTEXT_SETTINGS)
+@click.option("--within", "days", type=click.IntRange(min=0), default=30, show_default=True, metavar="DAYS",
+              help="Look this many days ahead.")
+@click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
+@click.pass_context
+def cert_expiring(ctx: click.Context, days: int, as_json: bool) -> None:
+    """Active certificates expiring within DAYS, or already expired. Exit 1 if there are any
+    (for cron and monitoring), 0 otherwise."""
+    now = utc_now()
+    with database() as s:
+        certs = s.scalars(Certificate.expiring(timedelta(days=days), now=now)).all()
+        if as_json:
+            echo_json([cert_dict(c, now) for c in certs])
+        else:
+            for c in certs:
+                left = (c.not_after - now).days
+                when = f"expired {-left} days ago" if c.not_after <= now else f"expires in {left} days"
+                click.echo(f"#{c.id} {cert_owner(c)}: {c.subject}, {when} ({day(c.not_after)})")
+        if not certs:
+            click.echo(f"no active certificate expires within {days} days", err=True)
+    ctx.exit(EXIT_PROBLEMS if certs else EXIT_OK)

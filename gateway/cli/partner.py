@@ -1,0 +1,489 @@
+"""``edigate partner``: trading partners, their identifiers, format, channel and AS2 settings.
+
+``add`` and ``set`` share one set of options and one checking function, so a
+setting is refused for the same reasons whichever way it is given; ``set``
+changes only the options given.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import click
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gateway.model import identifiers
+from gateway.db import CHANNELS, AS2Identity, Partner, PartnerIdentifier
+from gateway.db.partners import MDN_MODES, MICALG_SPELLINGS, SCHEMES, TRANSFER_ENCODINGS
+from gateway.channels import profiles
+from gateway.partners.checks import as2_name, as2_url, encryption_algorithm, signing_algorithm
+from gateway.cli.common import (CONTEXT_SETTINGS, BadInput, active_certs, add_cert, cert_dict, cert_line,
+                                check_as2_name_free, checked, database, day, echo_json, find_partner, iso,
+                                read_cert, report_rollover, soonest_expiry, table, utc_now, warn)
+
+
+def _partner_options(f: Callable) -> Callable:
+    """The settings ``partner add`` and ``partner set`` share (set changes only those given)."""
+    options = [
+        click.option("--as2-id", metavar="ID", help="The partner's AS2 name (AS2-From of what it sends)."),
+        click.option("--url", metavar="URL", help="Where the partner receives AS2 messages (http/https)."),
+        click.option("--format", "fmt", metavar="FORMAT",
+                     help="The syntax it wants documents in (ubl, cii, facturx, … see `edigate formats`)."),
+        click.option("--channel", metavar="CHANNEL", help=f"How documents reach it: {', '.join(CHANNELS)}."),
+        click.option("--id", "ids", metavar="SCHEME:VALUE", multiple=True,
+                     help="An identifier (repeatable): SIRET:…, SIREN:…, GLN:…, VAT:FR…, EM:… or codes (0009:…)."),
+        click.option("--cert", "cert_file", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Its certificate (PEM or DER), usage both; see also `edigate cert import`."),
+        click.option("--mdn", type=click.Choice(MDN_MODES), help="The receipt (MDN) we ask for."),
+        click.option("--mdn-signed/--mdn-unsigned", default=None, help="Ask for signed MDNs (default) or not."),
+        click.option("--sign", "sign", metavar="ALG", help="Sign what we send with ALG (sha256, sha384, sha512)."),
+        click.option("--no-sign", is_flag=True, help="Do not sign what we send."),
+        click.option("--encrypt", metavar="ALG", help="Encrypt what we send with ALG (aes_256_cbc, …)."),
+        click.option("--no-encrypt", is_flag=True, help="Do not encrypt what we send."),
+        click.option("--require-signed/--no-require-signed", default=None,
+                     help="Refuse unsigned messages from it (default: refuse)."),
+        click.option("--require-encrypted/--no-require-encrypted", default=None,
+                     help="Refuse unencrypted messages from it (default: refuse)."),
+        click.option("--micalg-spelling", type=click.Choice(MICALG_SPELLINGS),
+                     help="rfc5751: micalg=sha-256 (default); rfc3851: sha256, for older partners."),
+        click.option("--compress/--no-compress", default=None, help="Compress what we send."),
+        click.option("--compress-before-signing/--compress-after-signing", default=None,
+                     help="Where compression goes (default: before signing)."),
+        click.option("--cte", type=click.Choice(TRANSFER_ENCODINGS), help="Content-Transfer-Encoding of the payload."),
+        click.option("--identity", metavar="OUR_AS2_NAME", help="Which of our AS2 identities talks to it."),
+        # channel settings (gateway.channels.profiles); "" clears one
+        click.option("--contact-email", metavar="ADDRESS",
+                     help="Where to write to it about its invoices (also the e-mail fallback)."),
+        click.option("--email-to", metavar="ADDRESS", multiple=True,
+                     help="E-mail channel: an address invoices go to (repeatable; replaces the list)."),
+        click.option("--email-subject", metavar="TEMPLATE",
+                     help="E-mail channel: the subject, a Jinja2 template ({{ number }}, {{ seller }}, "
+                          "{{ amount }}, {{ due_date }}…); \"\" for the default."),
+        click.option("--email-body-file", metavar="FILE",
+                     help="E-mail channel: the body, a Jinja2 template in a UTF-8 file; \"\" for the default."),
+        click.option("--attach", metavar="WHAT", help="E-mail channel: what is attached: "
+                                                      "facturx, ubl, cii or facturx+ubl (default facturx)."),
+        click.option("--mail-lang", metavar="LANG", help="Language of the mails it gets (en, fr; \"\": by the "
+                                                         "buyer's country)."),
+        click.option("--notify", metavar="ADDRESS", multiple=True,
+                     help="Portal channel: who gets the \"new invoice\" mail (repeatable; replaces the list)."),
+        click.option("--postal-address", metavar="ADDRESS",
+                     help="Paper: \"Name; street line; [more lines;] postcode city; country code\"."),
+        click.option("--via-network", metavar="CODE",
+                     help="Network channel: the code of the interconnected network it is reached through."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+EXPIRED_HINT = "ask the partner for its new one; `edigate cert import --allow-expired` imports it anyway"
+
+
+def _blank_is_none(value: Optional[str]) -> Optional[str]:
+    return None if value is not None and not value.strip() else value
+
+
+def _partner_settings(s: Session, o: dict[str, Any], partner: Optional[Partner]) -> dict[str, Any]:
+    """The column values the options ask for, all checked; options not given are left out.
+    An empty string clears an optional setting (``--url ""``)."""
+    out: dict[str, Any] = {}
+    if o["as2_id"] is not None:
+        value = _blank_is_none(o["as2_id"])
+        if value is not None:
+            checked(as2_name, value)
+            check_as2_name_free(s, value, partner)
+        out["as2_id"] = value
+    if o["url"] is not None:
+        value = _blank_is_none(o["url"])
+        out["as2_url"] = None if value is None else checked(as2_url, value)
+    if o["fmt"] is not None:
+        value = _blank_is_none(o["fmt"])
+        if value is not None:
+            from gateway.syntaxes import WRITABLE      # heavy: only when a format is given
+            value = value.strip().lower()
+            if value not in WRITABLE:
+                raise BadInput(f"unknown format {o['fmt']!r}; choose one of {', '.join(WRITABLE)}")
+        out["preferred_format"] = value
+    if o["channel"] is not None:
+        value = _blank_is_none(o["channel"])
+        if value is not None:
+            value = value.strip().lower()
+            if value not in CHANNELS:
+                raise BadInput(f"unknown channel {o['channel']!r}; choose one of {', '.join(CHANNELS)}")
+        out["preferred_channel"] = value
+    for flag, alg, column, parse in (("no_sign", "sign", "as2_signing_algorithm", signing_algorithm),
+                                     ("no_encrypt", "encrypt", "as2_encryption_algorithm", encryption_algorithm)):
+        if o[flag] and o[alg]:
+            raise BadInput(f"--{alg} and --no-{alg} contradict each other")
+        if o[flag]:
+            out[column] = None
+        elif o[alg]:
+            out[column] = checked(parse, o[alg])
+    for option, column in (("mdn", "as2_mdn_mode"), ("mdn_signed", "as2_mdn_signed"),
+                           ("require_signed", "as2_require_signed"),
+                           ("require_encrypted", "as2_require_encrypted"),
+                           ("micalg_spelling", "as2_micalg_spelling"), ("compress", "as2_compress"),
+                           ("compress_before_signing", "as2_compress_before_signing"),
+                           ("cte", "as2_content_transfer_encoding")):
+        if o[option] is not None:
+            out[column] = o[option]
+    out.update(_channel_settings(s, o, partner, out))
+    if o["identity"] is not None:
+        name = _blank_is_none(o["identity"])
+        ident = None
+        if name is not None:
+            ident = s.scalar(sa.select(AS2Identity).where(AS2Identity.as2_name == name))
+            if ident is None:
+                known = ", ".join(s.scalars(sa.select(AS2Identity.as2_name).order_by(AS2Identity.as2_name)))
+                raise BadInput(f"no AS2 identity of ours named {name!r} (known: {known or 'none yet'}; "
+                               "see `edigate org identity add`)")
+        out["as2_identity"] = ident
+    return out
+
+
+def _read_template(path: str) -> str:
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"--email-body-file {path}: cannot read it as UTF-8 text: {exc}") from None
+
+
+def _channel_settings(s: Session, o: dict[str, Any], partner: Optional[Partner],
+                      columns: dict[str, Any]) -> dict[str, Any]:
+    """``contact_email`` and ``channel_settings`` as the channel options ask, checked by
+    ``gateway.channels.profiles`` (the same checks as the API and registration)."""
+    out: dict[str, Any] = {}
+    contact = partner.contact_email if partner is not None else None
+    if o["contact_email"] is not None:
+        value = _blank_is_none(o["contact_email"])
+        contact = None if value is None else checked(profiles.email_address, value)
+        out["contact_email"] = contact
+    changes: dict[str, dict[str, Any]] = {}
+    if o["email_to"]:
+        changes.setdefault("email", {})["to"] = [a for a in o["email_to"] if a.strip()] or None
+    if o["email_subject"] is not None:
+        changes.setdefault("email", {})["subject"] = _blank_is_none(o["email_subject"])
+    if o["email_body_file"] is not None:
+        path = _blank_is_none(o["email_body_file"])
+        changes.setdefault("email", {})["body"] = None if path is None else _read_template(path)
+    if o["attach"] is not None:
+        changes.setdefault("email", {})["attach"] = _blank_is_none(o["attach"])
+    if o["mail_lang"] is not None:
+        for channel in ("email", "portal"):
+            changes.setdefault(channel, {})["lang"] = _blank_is_none(o["mail_lang"])
+    if o["notify"]:
+        changes.setdefault("portal", {})["notify"] = [a for a in o["notify"] if a.strip()] or None
+    if o["postal_address"] is not None:
+        changes.setdefault("paper", {})["address"] = _blank_is_none(o["postal_address"])
+    if o["via_network"] is not None:
+        changes.setdefault("network", {})["network"] = _blank_is_none(o["via_network"])
+    current = (partner.channel_settings if partner is not None else None) or {}
+    settings = current
+    try:
+        for channel, change in changes.items():
+            settings = profiles.merge(settings, channel, change)
+        if "network" in changes and settings.get("network"):
+            profiles.validate_channel_settings("network", settings["network"], session=s)
+    except profiles.ChannelSettingsError as exc:
+        raise BadInput(f"{exc}") from None
+    if changes:
+        out["channel_settings"] = settings
+    channel = columns.get("preferred_channel", partner.preferred_channel if partner is not None else None)
+    if changes or "preferred_channel" in columns or "contact_email" in out:
+        problem = profiles.readiness(channel, settings, contact)
+        if problem:
+            raise BadInput(problem + " (see --email-to, --contact-email, --via-network)")
+    return out
+
+
+def _parse_identifier(text: str) -> tuple[str, str]:
+    """``SCHEME:VALUE`` → (code, value), refused when the scheme is unknown or the value fails its check."""
+    scheme, value = checked(identifiers.parse, text)
+    problem = identifiers.check(scheme, value)
+    if problem:
+        raise BadInput(f"identifier {text!r}: {problem}")
+    return scheme, value
+
+
+def _new_identifiers(s: Session, texts: tuple[str, ...], partner: Optional[Partner]) -> list[tuple[str, str]]:
+    """The identifiers in ``texts`` the partner does not have yet; refused if another partner has one."""
+    new: list[tuple[str, str]] = []
+    for text in texts:
+        scheme, value = _parse_identifier(text)
+        holder = s.scalar(Partner.by_identifier(scheme, value))
+        if holder is not None and holder is not partner:
+            raise BadInput(f"identifier {scheme}:{value} already belongs to partner {holder.name!r} (#{holder.id})")
+        if holder is None and (scheme, value) not in new:
+            new.append((scheme, value))
+    return new
+
+
+def _warn_incomplete(p: Partner) -> None:
+    """An AS2 partner without URL or certificate cannot be sent to yet: say so now, not at 3 a.m."""
+    if p.preferred_channel == "paper" and not ((p.channel_settings or {}).get("paper") or {}).get("address"):
+        warn(f"partner {p.name!r} gets paper but has no postal address (--postal-address): each invoice's buyer "
+             "postal address (BG-8) will be used, and an invoice without one fails")
+    if p.preferred_channel != "as2":
+        return
+    missing = [what for what, ok in (("an AS2 id", p.as2_id), ("a URL", p.as2_url),
+                                     ("a certificate", active_certs(p))) if not ok]
+    if missing:
+        listed = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
+        warn(f"partner {p.name!r} uses AS2 but is still missing {listed}: sending to it will fail")
+
+
+def _ident_text(i: PartnerIdentifier) -> str:
+    return f"{i.scheme}:{i.value}" + (f" ({i.label})" if i.scheme in SCHEMES else "")
+
+
+def _partner_dict(p: Partner, now: datetime, *, full: bool) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": p.id, "name": p.name, "active": p.active,
+        "identifiers": [{"scheme": i.scheme, "value": i.value, "label": i.label} for i in p.identifiers],
+        "as2_id": p.as2_id, "format": p.preferred_format, "channel": p.preferred_channel,
+        "certificate_expiry": iso(soonest_expiry(p.certificates)),
+    }
+    if full:
+        d.update({
+            "as2_url": p.as2_url, "identity": p.as2_identity.as2_name if p.as2_identity else None,
+            "signing_algorithm": p.as2_signing_algorithm, "encryption_algorithm": p.as2_encryption_algorithm,
+            "compress": p.as2_compress, "compress_before_signing": p.as2_compress_before_signing,
+            "mdn_mode": p.as2_mdn_mode, "mdn_signed": p.as2_mdn_signed,
+            "require_signed": p.as2_require_signed, "require_encrypted": p.as2_require_encrypted,
+            "micalg_spelling": p.as2_micalg_spelling, "content_transfer_encoding": p.as2_content_transfer_encoding,
+            "options": p.as2_options, "created_at": iso(p.created_at), "updated_at": iso(p.updated_at),
+            "contact_email": p.contact_email, "channel_settings": p.channel_settings or {},
+            "certificates": [cert_dict(c, now) for c in sorted(p.certificates, key=lambda c: c.id)],
+        })
+    return d
+
+
+def _channel_rows(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    """One line per channel with settings: what an operator needs to see, templates summarised."""
+    rows = []
+    for channel, mine in sorted(settings.items()):
+        if not isinstance(mine, dict):
+            continue
+        parts = []
+        for key, value in mine.items():
+            if key in ("to", "notify"):
+                parts.append(f"{key} {', '.join(value)}")
+            elif key in ("subject",):
+                parts.append(f"subject {value!r}")
+            elif key in ("body", "body_html"):
+                parts.append(f"{key} custom ({len(value)} characters)")
+            elif key == "address":
+                parts.append("address " + profiles.postal_address(value).one_line())
+            else:
+                parts.append(f"{key} {value}")
+        rows.append((f"{channel} settings", "; ".join(parts) or "-"))
+    return rows
+
+
+def _show_partner(p: Partner, now: datetime) -> None:
+    on = {True: "yes", False: "no"}
+    rows = [
+        ("identifiers", ", ".join(_ident_text(i) for i in p.identifiers) or "-"),
+        ("format", p.preferred_format or "-"), ("channel", p.preferred_channel or "-"),
+        ("our identity", p.as2_identity.as2_name if p.as2_identity else "(default)"),
+        ("AS2 id", p.as2_id or "-"), ("AS2 URL", p.as2_url or "-"),
+        ("signing", p.as2_signing_algorithm or "none"), ("encryption", p.as2_encryption_algorithm or "none"),
+        ("compression", (("before" if p.as2_compress_before_signing else "after") + " signing")
+         if p.as2_compress else "none"),
+        ("MDN", f"{p.as2_mdn_mode}" + (", signed" if p.as2_mdn_signed else ", unsigned")),
+        ("require signed", on[p.as2_require_signed]), ("require encrypted", on[p.as2_require_encrypted]),
+        ("micalg spelling", p.as2_micalg_spelling), ("transfer encoding", p.as2_content_transfer_encoding),
+    ]
+    if p.as2_options:
+        rows.append(("options", json.dumps(p.as2_options, ensure_ascii=False)))
+    rows.append(("contact e-mail", p.contact_email or "-"))
+    rows += _channel_rows(p.channel_settings or {})
+    click.echo(f"partner #{p.id} {p.name} ({'active' if p.active else 'disabled'})")
+    for label, value in rows:
+        click.echo(f"  {label + ':':<19}{value}")
+    click.echo("  certificates:" + ("" if p.certificates else " none"))
+    for c in sorted(p.certificates, key=lambda c: c.id):
+        click.echo(f"    {cert_line(c, now)}")
+
+
+@click.group("partner", context_settings=CONTEXT_SETTINGS)
+def partner_group() -> None:
+    """Trading partners: identifiers, format and channel, AS2 settings, certificates.
+
+    A partner is named by its name, its number, a SCHEME:VALUE identifier or its AS2 id.
+    Exit codes: 0 done, 2 refused (nothing written).
+    """
+
+
+@partner_group.command("add", context_settings=CONTEXT_SETTINGS)
+@click.argument("name")
+@_partner_options
+def partner_add(name: str, **o: Any) -> None:
+    """Add partner NAME. Unset AS2 settings take the safe defaults (sha256, aes_256_cbc,
+    compression, signed synchronous MDN, signed and encrypted inbound required)."""
+    name = name.strip()
+    if not name:
+        raise BadInput("a partner needs a name")
+    with database() as s:
+        other = s.scalar(sa.select(Partner).where(Partner.name == name))
+        if other is not None:
+            raise BadInput(f"a partner named {name!r} already exists (#{other.id}); "
+                           f"change it with `edigate partner set {name!r} …`")
+        values = _partner_settings(s, o, None)
+        new_ids = _new_identifiers(s, o["ids"], None)
+        cf = read_cert(o["cert_file"], expired_hint=EXPIRED_HINT) if o["cert_file"] else None
+        # None given at construction would let the column defaults (sha256, aes_256_cbc) win:
+        # insert without them, then set them to None on the stored row.
+        p = Partner(name=name, **{k: v for k, v in values.items() if v is not None})
+        for scheme, value in new_ids:
+            p.add_identifier(scheme, value)
+        s.add(p)
+        s.flush()
+        for key in [k for k, v in values.items() if v is None]:
+            setattr(p, key, None)
+        s.flush()
+        if cf is not None:
+            add_cert(s, p, cf, "both")
+        click.echo(f"added partner #{p.id} {p.name}"
+                   + (f": {', '.join(_ident_text(i) for i in p.identifiers)}" if p.identifiers else ""))
+        if not p.identifiers:
+            warn(f"partner {name!r} has no identifier: documents cannot be routed to it by identifier "
+                  "(add one with `edigate partner id add`)")
+        _warn_incomplete(p)
+
+
+@partner_group.command("set", context_settings=CONTEXT_SETTINGS)
+@click.argument("ref", metavar="PARTNER")
+@click.option("--rename", metavar="NEW_NAME", help="Give the partner a new name.")
+@_partner_options
+def partner_set(ref: str, rename: Optional[str], **o: Any) -> None:
+    """Change the settings given (the others stay). --id adds identifiers, --cert adds a
+    certificate; an empty value clears an optional setting (--url "", --identity "")."""
+    with database() as s:
+        p = find_partner(s, ref)
+        values = _partner_settings(s, o, p)
+        if rename is not None:
+            rename = rename.strip()
+            other = s.scalar(sa.select(Partner).where(Partner.name == rename))
+            if not rename or (other is not None and other is not p):
+                raise BadInput(f"cannot rename to {rename!r}: " + ("empty name" if not rename
+                               else f"partner #{other.id} has that name"))
+            values["name"] = rename
+        new_ids = _new_identifiers(s, o["ids"], p)
+        cf = read_cert(o["cert_file"], expired_hint=EXPIRED_HINT) if o["cert_file"] else None
+        changed = [k for k, v in values.items() if getattr(p, k) != v]
+        for key, value in values.items():
+            setattr(p, key, value)
+        for scheme, value in new_ids:
+            p.add_identifier(scheme, value)
+        s.flush()
+        cert = add_cert(s, p, cf, "both") if cf is not None else None
+        what = changed + [f"identifier {sc}:{v}" for sc, v in new_ids] + ([f"certificate #{cert.id}"] if cert else [])
+        click.echo(f"partner #{p.id} {p.name}: " + (f"changed {', '.join(what)}" if what else "nothing to change"))
+        if cert is not None:
+            report_rollover(p, cert)
+        _warn_incomplete(p)
+
+
+@partner_group.command("list", context_settings=CONTEXT_SETTINGS)
+@click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
+def partner_list(as_json: bool) -> None:
+    """Every partner: identifiers, AS2 id, format/channel, soonest certificate expiry."""
+    now = utc_now()
+    with database() as s:
+        partners = s.scalars(sa.select(Partner).order_by(Partner.name)).all()
+        if as_json:
+            echo_json([_partner_dict(p, now, full=False) for p in partners])
+            return
+        if not partners:
+            click.echo("no partners yet (see `edigate partner add`)")
+            return
+        rows = [[str(p.id), p.name + ("" if p.active else " (disabled)"),
+                 ", ".join(f"{i.scheme}:{i.value}" for i in p.identifiers) or "-", p.as2_id or "-",
+                 f"{p.preferred_format or '-'}/{p.preferred_channel or '-'}", day(soonest_expiry(p.certificates))]
+                for p in partners]
+        table(["#", "name", "identifiers", "AS2 id", "format/channel", "cert expires"], rows)
+
+
+@partner_group.command("show", context_settings=CONTEXT_SETTINGS)
+@click.argument("ref", metavar="NAME|ID")
+@click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
+def partner_show(ref: str, as_json: bool) -> None:
+    """Everything about one partner, its certificates and their validity included."""
+    now = utc_now()
+    with database() as s:
+        p = find_partner(s, ref)
+        if as_json:
+            echo_json(_partner_dict(p, now, full=True))
+        else:
+            _show_partner(p, now)
+
+
+@partner_group.group("id", context_settings=CONTEXT_SETTINGS)
+def partner_id() -> None:
+    """A partner's identifiers (SCHEME:VALUE, unique across partners)."""
+
+
+@partner_id.command("add", context_settings=CONTEXT_SETTINGS)
+@click.argument("ref", metavar="PARTNER")
+@click.argument("identifier", metavar="SCHEME:VALUE")
+def partner_id_add(ref: str, identifier: str) -> None:
+    """Give PARTNER one more identifier."""
+    with database() as s:
+        p = find_partner(s, ref)
+        new = _new_identifiers(s, (identifier,), p)
+        if not new:
+            scheme, value = _parse_identifier(identifier)
+            click.echo(f"partner {p.name} already has {scheme}:{value}")
+            return
+        ident = p.add_identifier(*new[0])
+        s.flush()
+        click.echo(f"partner {p.name}: added {_ident_text(ident)}")
+
+
+@partner_id.command("remove", context_settings=CONTEXT_SETTINGS)
+@click.argument("ref", metavar="PARTNER")
+@click.argument("identifier", metavar="SCHEME:VALUE")
+def partner_id_remove(ref: str, identifier: str) -> None:
+    """Take an identifier away from PARTNER (no check-digit test: a wrong one must be removable)."""
+    with database() as s:
+        p = find_partner(s, ref)
+        scheme, value = checked(identifiers.parse, identifier)
+        ident = next((i for i in p.identifiers if (i.scheme, i.value) == (scheme, value)), None)
+        if ident is None:
+            have = ", ".join(f"{i.scheme}:{i.value}" for i in p.identifiers) or "none"
+            raise BadInput(f"partner {p.name!r} has no identifier {scheme}:{value} (it has: {have})")
+        p.identifiers.remove(ident)
+        s.flush()
+        click.echo(f"partner {p.name}: removed {scheme}:{value}")
+        if not p.identifiers:
+            warn(f"partner {p.name!r} has no identifier left: documents cannot be routed to it by identifier")
+
+
+def _set_active(ref: str, active: bool) -> None:
+    with database() as s:
+        p = find_partner(s, ref)
+        word = "enabled" if active else "disabled"
+        if p.active == active:
+            click.echo(f"partner {p.name} is already {word}")
+            return
+        p.active = active
+        click.echo(f"partner {p.name} {word}")
+
+
+@partner_group.command("disable", context_settings=CONTEXT_SETTINGS)
+@click.argument("ref", metavar="PARTNER")
+def partner_disable(ref: str) -> None:
+    """Stop exchanging with PARTNER (its records stay)."""
+    _set_active(ref, False)
+
+
+@partner_group.command("enable", context_settings=CONTEXT_SETTINGS)
+@click.argument("ref", metavar="PARTNER")
+def partner_enable(ref: str) -> None:
+    """Exchange with PARTNER again."""
+    _set_active(ref, True)

@@ -1,0 +1,212 @@
+"""The one path every received document takes: detect → read → validate → route → write → deliver.
+
+``process_exchange`` works on an inbound exchange that is ``acknowledged`` (its
+bytes are durable). The slow, pure part (reading, checking, writing each
+recipient's format, storing renderings in the content-addressed store) runs
+outside any transaction; then one short transaction claims the exchange
+(compare-and-set ``acknowledged`` → ``processed``) and records documents,
+renderings, deliveries and the outbound exchanges together. A crash anywhere
+before that commit leaves the exchange ``acknowledged`` for the sweep; a second
+worker racing the first finds the claim taken and records nothing: a file is
+never processed twice.
+
+Outcomes are on record, never only in a log: an unreadable file makes the
+exchange ``rejected`` with the reason and its place in the file; a document
+with fatal findings is ``invalid`` with every finding (rule id, business
+terms, location); a document nobody is known by is ``held`` with the
+identifiers that were tried; a same seller + number + year as an earlier valid
+document is ``duplicate`` (an invalid one was never accepted: its corrected resend
+under the same number goes through).
+
+How each recipient receives is its channel profile's business (``gateway.channels``:
+AS2, SFTP, e-mail, portal, ERP pull, paper, an interconnected network, or the
+default channel for a recipient that chose none); ``channels.plan`` decides,
+writes and records each delivery, the same way for a held document rerouted
+later (``channels.reroute``). A valid document accepted here is ``deposited``
+in its life cycle; a credit note is linked to the invoice it corrects (BT-25).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Optional
+
+import sqlalchemy as sa
+
+from gateway.flow import plan as delivery_plan
+from gateway.delivery.state import mark_deposited
+from gateway.db import DocumentRecord, Exchange, ExchangeEvent, summarise, utcnow
+from gateway.model.errors import EdigateError
+from gateway.model.findings import FATAL, Finding
+from gateway.syntaxes import read_documents, validate_document
+from gateway.flow.route import resolve
+
+log = logging.getLogger("edigate.pipeline")
+
+DEFAULT_FORMAT = delivery_plan.DEFAULT_FORMAT      # what a recipient gets when it has not said
+
+
+@dataclass
+class _Planned:
+    """One document of the file, understood and (when deliverable) written for its recipient."""
+    position: int
+    doc: object
+    findings: list[Finding]
+    route_reason: str = ""
+    delivery: Optional[delivery_plan.DeliveryPlan] = None       # None: nobody to deliver to (held)
+
+
+def awaiting_processing(gw, *, before: datetime) -> list[int]:
+    """Inbound exchanges acknowledged before ``before`` and still unprocessed (for the sweep)."""
+    with gw.session() as s:
+        return list(s.scalars(sa.select(Exchange.id).where(
+            Exchange.direction == "in", Exchange.status == "acknowledged", Exchange.status_at < before)))
+
+
+def _claim(s, exchange_id: int, status: str, reason: str, now: datetime) -> bool:
+    n = s.execute(sa.update(Exchange)
+                  .where(Exchange.id == exchange_id, Exchange.status == "acknowledged")
+                  .values(status=status, status_at=now, reason=reason)
+                  .execution_options(synchronize_session=False)).rowcount
+    if n != 1:
+        return False
+    s.add(ExchangeEvent(exchange_id=exchange_id, status=status, at=now, reason=reason))
+    return True
+
+
+def _plan(gw, docs) -> list[_Planned]:
+    """Check every document, find its recipient and how it receives, write what it needs (pure
+    work, plus content-addressed payload puts, which are idempotent)."""
+    planned = [_Planned(i, d, validate_document(d)) for i, d in enumerate(docs)]
+    with gw.session() as s:
+        for p in planned:
+            if any(f.severity == FATAL for f in p.findings):
+                continue
+            route = resolve(s, p.doc.invoice)
+            p.route_reason = route.reason
+            p.delivery = delivery_plan.choose(s, gw.settings, route, p.doc.invoice)
+    for p in planned:
+        if p.delivery is not None:
+            delivery_plan.prepare(gw, p.delivery, p.doc.invoice, summarise(p.doc.invoice))
+    return planned
+
+
+def preceding_number(invoice) -> Optional[str]:
+    """What a credit note (or corrective invoice) corrects: the first preceding invoice reference (BT-25)."""
+    for ref in invoice.preceding_invoices or ():
+        if ref.reference and ref.reference.strip():
+            return ref.reference.strip()[:200]
+    return None
+
+
+def _seller_key(d) -> Optional[str]:
+    """The seller as the duplicate key sees it (``gateway.db.summarise``), from a record's columns."""
+    if d.seller_vat_id:
+        return d.seller_vat_id.strip().upper()
+    if d.seller_id:
+        return f"{d.seller_id_scheme or ''}:{d.seller_id}".upper()
+    if d.seller_endpoint_id:
+        return f"{d.seller_endpoint_scheme or ''}:{d.seller_endpoint_id}".upper()
+    return (d.seller_name or "").strip().upper() or None
+
+
+def link_correction(s, rec: DocumentRecord, invoice) -> None:
+    """``corrects_id``: the earlier valid document of the same seller with the number BT-25 names
+    (of the year BT-26 gives, when it does; else the latest)."""
+    number = rec.preceding_number
+    if not number or _seller_key(rec) is None:
+        return
+    candidates = [d for d in s.scalars(sa.select(DocumentRecord).where(
+        DocumentRecord.number == number, DocumentRecord.valid.is_(True), DocumentRecord.id != rec.id)
+        .order_by(DocumentRecord.id.desc())) if _seller_key(d) == _seller_key(rec)]
+    years = {ref.issue_date.year for ref in invoice.preceding_invoices or () if ref.issue_date}
+    if years:
+        candidates = [d for d in candidates if d.issue_date and d.issue_date.year in years] or candidates
+    if candidates:
+        rec.corrects = candidates[0]
+
+
+def process_exchange(gw, exchange_id: int) -> Optional[str]:
+    """Process one acknowledged inbound exchange; returns its final status, or None when it was
+    not ours to process (already done, not inbound, not acknowledged)."""
+    with gw.session() as s:
+        ex = s.get(Exchange, exchange_id)
+        if ex is None or ex.direction != "in" or ex.status != "acknowledged":
+            return None
+        content_key, filename = ex.content_sha256, ex.filename
+    now = utcnow()
+    try:
+        data = gw.payloads.get(content_key)
+        docs = read_documents(data)
+        if not docs:
+            raise EdigateError("the file holds no invoice")
+    except EdigateError as e:
+        where = f" in {PurePosixPath(filename).name}" if filename else ""
+        with gw.session() as s:
+            if _claim(s, exchange_id, "rejected", f"unreadable{where}: {e}", now):
+                return "rejected"
+        return None
+    except Exception as e:          # a bug of ours: keep the exchange for an operator's retry
+        log.exception("processing exchange %s failed", exchange_id)
+        with gw.session() as s:
+            if _claim(s, exchange_id, "failed", f"internal error while reading: {type(e).__name__}: {e}", now):
+                return "failed"
+        return None
+
+    try:
+        planned = _plan(gw, docs)
+    except Exception as e:          # a bug of ours while checking/routing/writing: on record, retryable
+        log.exception("processing exchange %s failed", exchange_id)
+        with gw.session() as s:
+            if _claim(s, exchange_id, "failed", f"internal error while checking or routing: "
+                                                 f"{type(e).__name__}: {e}", now):
+                return "failed"
+        return None
+
+    sends: list[int] = []
+    with gw.session() as s:
+        fatal_of = [sum(1 for f in p.findings if f.severity == FATAL) for p in planned]
+        accepted = sum(1 for n in fatal_of if n == 0)
+        if accepted == 0:
+            status = "rejected"
+            first = next((f for p in planned for f in p.findings if f.severity == FATAL), None)
+            reason = (f"{len(planned)} document(s), none valid: {sum(fatal_of)} fatal finding(s)"
+                      + (f", first {first.rule}: {first.message}" if first else ""))
+        else:
+            status = "processed"
+            reason = f"{len(planned)} document(s): {accepted} valid, {len(planned) - accepted} invalid"
+        if not _claim(s, exchange_id, status, reason[:2000], now):
+            s.rollback()
+            return None
+        ex = s.get(Exchange, exchange_id)
+        records = [(p, DocumentRecord.from_invoice(p.doc.invoice, syntax=p.doc.syntax, mapping=p.doc.mapping,
+                                                   exchange=ex, findings=p.findings, position=p.position,
+                                                   preceding_number=preceding_number(p.doc.invoice)))
+                   for p in planned]
+        s.add_all([rec for _, rec in records])
+        for p, rec in records:
+            if not rec.valid:
+                continue
+            s.flush()
+            earlier = s.scalar(DocumentRecord.duplicates_of(rec).where(DocumentRecord.valid.is_(True))
+                               .limit(1)) if rec.duplicate_key else None
+            if earlier is not None:
+                rec.status, rec.duplicate_of = "duplicate", earlier
+                rec.findings = rec.findings + [Finding(
+                    "DUPLICATE", f"same seller, number {rec.number} and year as document {earlier.id}",
+                    terms=("BT-1", "BT-2"), severity="warning").as_dict()]
+                continue
+            mark_deposited(s, rec, at=now)
+            link_correction(s, rec, p.doc.invoice)
+            if p.delivery is None:
+                rec.status = "held"
+                rec.findings = rec.findings + [Finding("ROUTE", p.route_reason, severity="warning",
+                                                       terms=("BT-49", "BT-46", "BT-47", "BT-48")).as_dict()]
+                continue
+            sends += delivery_plan.record(s, gw, rec, p.delivery, now,
+                                          fallback_name=f"document-{exchange_id}-{p.position}")
+    for out_id in sends:
+        gw.jobs.send(out_id)
+    return status

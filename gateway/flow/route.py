@@ -1,0 +1,161 @@
+"""Route: who an invoice is for, found by the buyer's identifiers.
+
+The buyer's electronic address (BT-49, scheme BT-49-1) is what e-invoicing
+networks route on, so it comes first; then the buyer identifier (BT-46), the
+legal registration identifier (BT-47) and the VAT identifier (BT-48). Every
+identifier tried is reported, so a held document says exactly what was looked
+for. Identifiers without a scheme are not guessed at (a bare number could be
+a SIRET or a GLN).
+
+Precedence: a member of this gateway (an active partner known by any of the
+identifiers) first, whichever identifier finds it; only then the directories
+of the interconnected networks (active networks whose access point partner is
+active), in the same identifier order. A member is never sent the long way
+round through another network. Several networks listing the same identifier
+are settled by the lowest network id (the oldest interconnection), and the
+reason says which others list it too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gateway.db import Network, NetworkParticipant, Partner, PartnerIdentifier, SCHEMES, normalise_identifier
+from gateway.model.invoice import Invoice
+
+# EAS / ICD codes that carry a VAT number, plus our own "VAT" spelling.
+VAT_SCHEMES = ("VAT",) + tuple(code for code, label in SCHEMES.items() if label.startswith("VAT"))
+
+
+@dataclass
+class Route:
+    partner: Optional[Partner]
+    matched: Optional[str] = None                 # e.g. "BT-49 0088:5790000435951"
+    tried: list[str] = field(default_factory=list)
+    # Not a member, but listed in an interconnected network's directory: forward to it.
+    network: Optional[Network] = None
+    participant: Optional[tuple[str, str]] = None     # (scheme, value) the network knows it by
+    also_listed_by: list[str] = field(default_factory=list)     # other networks' codes listing it
+    networks_searched: int = 0                     # active network directories looked in
+
+    @property
+    def reason(self) -> str:
+        if self.partner is not None:
+            return f"routed to {self.partner.name} by {self.matched}"
+        if self.network is not None:
+            scheme, value = self.participant or ("?", "?")
+            text = f"reachable through network {self.network.code} as {scheme}:{value} (by {self.matched})"
+            if self.also_listed_by:
+                text += (f"; also listed by {', '.join(self.also_listed_by)}: {self.network.code} chosen "
+                         "as the oldest interconnection")
+            return text
+        if not self.tried:
+            return "no buyer identifier with a scheme (BT-49, BT-46, BT-47, BT-48) to route by"
+        text = "no partner known by " + ", ".join(self.tried)
+        if self.networks_searched:
+            text += f"; not listed in the directory of any of the {self.networks_searched} interconnected network(s)"
+        return text
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    label: str                                   # "BT-49 0088:5790000435951"
+    keys: tuple[tuple[str, str], ...]            # normalised (scheme, value) pairs to look for
+
+
+def _candidates(invoice: Invoice) -> list[_Candidate]:
+    b = invoice.buyer
+    if b is None:
+        return []
+    raw = []
+    for term, ident in (("BT-49", b.electronic_address), ("BT-46", b.identifier),
+                        ("BT-47", b.legal_registration_identifier)):
+        if ident is not None and ident.value and ident.scheme:
+            raw.append((term, (ident.scheme,), ident.value))
+    if b.vat_identifier:
+        raw.append(("BT-48", VAT_SCHEMES, b.vat_identifier))
+    out = []
+    for term, schemes, value in raw:
+        try:
+            keys = tuple(normalise_identifier(sc, value) for sc in schemes)
+        except ValueError:
+            continue
+        out.append(_Candidate(f"{term} {schemes[0] if len(schemes) == 1 else 'VAT'}:{keys[0][1]}", keys))
+    return out
+
+
+def _matching(column_scheme, column_value, keys: tuple[tuple[str, str], ...]):
+    return sa.or_(*(sa.and_(column_scheme == sc, column_value == v) for sc, v in keys))
+
+
+def _member(session: Session, keys: tuple[tuple[str, str], ...]) -> Optional[Partner]:
+    return session.scalar(
+        sa.select(Partner).join(PartnerIdentifier)
+        .where(_matching(PartnerIdentifier.scheme, PartnerIdentifier.value, keys), Partner.active.is_(True))
+        .limit(1))
+
+
+def _usable_networks():
+    """Active networks whose access point (a partner) is active too."""
+    return sa.and_(Network.active.is_(True), Partner.active.is_(True))
+
+
+def _listings(session: Session, keys: tuple[tuple[str, str], ...]) -> list[NetworkParticipant]:
+    """Every usable network's listing of one of ``keys``, oldest network first."""
+    return list(session.scalars(
+        sa.select(NetworkParticipant)
+        .join(Network, NetworkParticipant.network_id == Network.id)
+        .join(Partner, Network.partner_id == Partner.id)
+        .where(_matching(NetworkParticipant.scheme, NetworkParticipant.value, keys), _usable_networks())
+        .order_by(Network.id, NetworkParticipant.id)))
+
+
+def resolve(session: Session, invoice: Invoice) -> Route:
+    """The member the invoice is addressed to, else the network that reaches it, else a Route
+    saying what was tried."""
+    route = Route(partner=None)
+    candidates = _candidates(invoice)
+    route.tried = [c.label for c in candidates]
+    for c in candidates:
+        partner = _member(session, c.keys)
+        if partner is not None:
+            route.partner, route.matched = partner, c.label
+            return route
+    if not candidates:
+        return route
+    for c in candidates:
+        listed = _listings(session, c.keys)
+        if listed:
+            first = listed[0]
+            route.network, route.matched = first.network, c.label
+            route.participant = (first.scheme, first.value)
+            route.also_listed_by = sorted({p.network.code for p in listed if p.network_id != first.network_id})
+            return route
+    route.networks_searched = session.scalar(
+        sa.select(sa.func.count()).select_from(Network).join(Partner, Network.partner_id == Partner.id)
+        .where(_usable_networks())) or 0
+    return route
+
+
+def lookup_participant(session: Session, scheme: str, value: str) -> Optional[NetworkParticipant]:
+    """The listing of ``scheme``/``value`` in an interconnected network's directory (oldest usable
+    network first), or None. ``scheme`` is a code or a label (``SIRET``, ``GLN``, ``VAT``…); a VAT
+    number is looked for under every VAT scheme, as routing does. Onboarding uses it to leave alone
+    a counterparty another network already reaches."""
+    from gateway.model.identifiers import scheme_code
+    try:
+        code = scheme_code(scheme, value)
+    except ValueError:
+        if scheme.strip().upper() != "VAT":
+            return None
+        code = "VAT"
+    schemes = VAT_SCHEMES if code in VAT_SCHEMES else (code,)
+    try:
+        keys = tuple(normalise_identifier(sc, value) for sc in schemes)
+    except ValueError:
+        return None
+    listed = _listings(session, keys)
+    return listed[0] if listed else None
