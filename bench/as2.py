@@ -38,9 +38,9 @@ from machine import describe  # noqa: E402
 from gateway import certs  # noqa: E402
 from gateway.syntaxes import write_document  # noqa: E402
 from gateway.transports.as2 import As2Identity, As2Partner, build, send  # noqa: E402
-from tests.as2peer import DjangoPyas2Peer, PeerUnavailable, ensure_venv, free_port  # noqa: E402
-from tests.gateway_proc import GatewayProcess, setup_records  # noqa: E402
-from tests.invoice_builder import build_invoice  # noqa: E402
+from tests.peers.pyas2 import DjangoPyas2Peer, PeerUnavailable, ensure_venv, free_port  # noqa: E402
+from tests.support.gateway_process import GatewayProcess, setup_records  # noqa: E402
+from tests.support.invoice_builder import build_invoice  # noqa: E402
 
 
 def invoice_of_size(size: int, n: int) -> bytes:

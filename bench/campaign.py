@@ -54,7 +54,7 @@ from onboarding.importer import import_csv  # noqa: E402
 from onboarding.mailing import build_message, return_path  # noqa: E402
 from onboarding.models import CampaignMail, Invitation  # noqa: E402
 from onboarding.tasks import PROMPT_BATCH, extension  # noqa: E402
-from tests.onboarding_fixtures import counterparty_csv  # noqa: E402
+from tests.support.onboarding_fixtures import counterparty_csv  # noqa: E402
 
 
 def log(text: str) -> None:

@@ -50,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.machine import describe  # noqa: E402
 
-from tests.corpus import CORPUS, baseline  # noqa: E402
+from tests.support.corpus import CORPUS, baseline  # noqa: E402
 
 EXAMPLE = CORPUS / "edifact" / "cen-en16931" / "EDIFACT_EXAMPLE1.TXT"
 MB = 1_000_000
@@ -90,7 +90,7 @@ def source_message():
         data, origin = EXAMPLE.read_bytes(), f"corpus {EXAMPLE.relative_to(CORPUS)}"
     else:
         from gateway.syntaxes import write_document
-        from tests.invoice_builder import build_invoice
+        from tests.support.invoice_builder import build_invoice
         data, origin = write_document(build_invoice(), "edifact-d14b").data, \
             "write_document(build_invoice(), 'edifact-d14b') (no shared corpus)"
     ic = read_interchange(data)
@@ -242,7 +242,7 @@ def facturx_inputs(count: int = 20) -> tuple[list, str]:
     models = [read_document((CORPUS / rel).read_bytes()).invoice for rel in order[:count]]
     if models:
         return models, f"{len(models)} corpus invoices (baseline PASS, CII and UBL)"
-    from tests.invoice_builder import build_invoice
+    from tests.support.invoice_builder import build_invoice
     return [build_invoice() for _ in range(count)], f"{count} x build_invoice() (no shared corpus)"
 
 

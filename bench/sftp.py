@@ -13,7 +13,7 @@ per target (Ed25519 key login, host key pinned in a known_hosts file), to:
   in-process workers then read, validate and route it in the background:
   nobody is addressed, so each document ends ``held`` and the exchange
   ``processed``;
-* OpenSSH sshd (``tests/sshd_peer.py``: a second sshd on loopback, chrooted
+* OpenSSH sshd (``tests/peers/sshd.py``: a second sshd on loopback, chrooted
   ``internal-sftp``), which only writes the file (no fsync unless the client
   asks for one; ``--sshd-fsync`` adds a row where ``sftp -f`` asks, per file).
 
@@ -54,8 +54,8 @@ import sqlalchemy as sa  # noqa: E402
 from gateway import certs  # noqa: E402
 from gateway.db import DocumentRecord, Exchange, SftpAccount  # noqa: E402
 from gateway.transports.sftp import HOST_KEY_FILENAME, ensure_host_key, host_key_line  # noqa: E402
-from tests.gateway_proc import GatewayProcess, setup_records  # noqa: E402
-from tests.sshd_peer import SSHD, SshdPeer, new_ed25519, skip_reason  # noqa: E402
+from tests.support.gateway_process import GatewayProcess, setup_records  # noqa: E402
+from tests.peers.sshd import SSHD, SshdPeer, new_ed25519, skip_reason  # noqa: E402
 
 WARMUP = 5
 

@@ -26,7 +26,7 @@ from bench.machine import describe  # noqa: E402
 
 from lxml import etree  # noqa: E402
 
-from tests.corpus import CORPUS, baseline  # noqa: E402
+from tests.support.corpus import CORPUS, baseline  # noqa: E402
 
 
 def files_by_syntax() -> dict[str, list[tuple[str, bytes]]]:

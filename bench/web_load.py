@@ -13,8 +13,8 @@ another, ``--rounds`` times each:
 
 first with no other client, then with ``--idle`` TCP connections that send
 nothing and ``--slow`` clients trickling a request's headers a byte every
-half second (``tests/web_load.py``, the same load as
-``tests/test_web_server_load.py``), all held open. It prints p50, p99 and max
+half second (``tests/support/web_load.py``, the same load as
+``tests/e2e/test_web_server_load.py``), all held open. It prints p50, p99 and max
 per request with and without load, their ratio, and the first request after
 the load arrived (the server is still accepting the backlog then). The target
 is an answer within 2 s under load: the verdict line compares every latency
@@ -37,8 +37,8 @@ sys.path.insert(0, str(REPO / "bench"))
 from machine import describe  # noqa: E402
 
 from gateway.db.access import User, issue_token  # noqa: E402
-from tests.gateway_proc import GatewayProcess  # noqa: E402
-from tests.web_load import LoadClients, probe, probe_requests  # noqa: E402
+from tests.support.gateway_process import GatewayProcess  # noqa: E402
+from tests.support.web_load import LoadClients, probe, probe_requests  # noqa: E402
 
 TARGET = 2.0            # seconds: the longest any of the three may take under load
 TIMEOUT = 30.0          # a request taking this long counts as hung and stops the bench

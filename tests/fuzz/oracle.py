@@ -89,7 +89,7 @@ def _crash(phase: str, exc: BaseException) -> Crash:
 @lru_cache(maxsize=1)
 def _fixed_page() -> bytes:
     from gateway.syntaxes import render
-    from tests.invoice_builder import build_invoice
+    from tests.support.invoice_builder import build_invoice
     return render.render_pdf(build_invoice(), lang="en")
 
 
