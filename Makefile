@@ -29,7 +29,7 @@ serve: $(STAMP)
 EXAMPLES ?= 300
 api-check: $(STAMP)
 	EDIGATE_API_CHECK_EXAMPLES=$(EXAMPLES) EDIGATE_API_CHECK_SEED=$${SEED:-$$(date +%s)} \
-		$(BIN)/pytest -q -p no:cacheprovider tests/test_api_schemathesis.py
+		$(BIN)/pytest -q -p no:cacheprovider tests/integration/test_api_schemathesis.py
 
 # The parsers and writers under a long coverage-guided run (atheris, one process, nice'd): FUZZ_RUNS
 # inputs over EDIFACT, UBL, CII, CSV and Factur-X seeded with the shared corpus; fuzz-report/ gets
