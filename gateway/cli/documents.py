@@ -28,6 +28,7 @@ and summaries go to stderr.
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import os
@@ -43,7 +44,10 @@ import click
 from gateway.model.errors import EdigateError, InputError
 from gateway.store.filenames import safe_filename
 from gateway.model.findings import WARNING, Finding
-from gateway.syntaxes import EXTENSIONS, WRITABLE
+from gateway import mapping
+from gateway.syntaxes import extension, flavour, flavours, registry, syntax_of, writable
+from gateway.syntaxes.registry import SYNTAXES
+from gateway.syntaxes.xml_syntax import XML
 
 if TYPE_CHECKING:
     from gateway.syntaxes import Document
@@ -174,11 +178,15 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def _schematron(syntax: str):
-    """The compiled CEN schematron for ``ubl`` or ``cii``/``facturx`` (exit 3 when it cannot be found)."""
+# the CEN schematron that checks the XML a syntax writes (Factur-X: its embedded CII)
+_CEN_SCHEMATRON = {"ubl": "ubl", "cii": "cii", "facturx": "cii"}
+
+
+def _schematron(kind: str):
+    """The compiled CEN schematron for ``ubl`` or ``cii`` (exit 3 when it cannot be found)."""
     from gateway.xml import schematron
     try:
-        return schematron.cen_ubl() if syntax == "ubl" else schematron.cen_cii()
+        return schematron.cen_ubl() if kind == "ubl" else schematron.cen_cii()
     except schematron.SchematronNotFoundError as exc:
         raise _SetupError(str(exc)) from None
 
@@ -317,26 +325,23 @@ def _shown_findings(con: _Console, label: str, findings: Iterable[Finding], show
 
 # --- the group ----------------------------------------------------------------------------
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class _Root(click.Group):
+    """The root group: its help lists the flavours the mapping files declare."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(inspect.cleandoc(self.help or "").replace("{flavours}", flavours_help()))
+
+
+@click.group(cls=_Root, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="edigate", prog_name="edigate")
 @click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
     """edigate: e-invoices through the EN 16931 model.
 
-    \b
-    Syntaxes, read (detected) and written (translate --to):
-      ubl             OASIS UBL 2.1 Invoice/CreditNote (Peppol BIS 3)
-      cii             UN/CEFACT CII D16B (Factur-X / ZUGFeRD 2 XML)
-      facturx         Factur-X / ZUGFeRD PDF/A-3 with its CII XML
-      edifact-d14b    UN/EDIFACT INVOIC D14B (the CEN binding)
-      edifact-d96a    UN/EDIFACT INVOIC D96A
-      edifact-eancom  EANCOM 1997 INVOIC (D96A EAN008)
-      edifact-d01b    UN/EDIFACT INVOIC D01B
-                      (an interchange may hold several invoices)
-      csv-lines       ERP CSV export, one row per invoice line
-      csv-records     ERP CSV export with H/L record types
-                      (a CSV file may hold several invoices)
+    {flavours}
 
     Translate between them, validate against the EN 16931 business rules,
     acknowledge EDIFACT interchanges with CONTRL, list the mappings.
@@ -349,7 +354,24 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 # --- translate ----------------------------------------------------------------------------
 
-_XML_TARGETS = ("ubl", "cii", "facturx")
+def _schematron_kind(to: str) -> Optional[str]:
+    """Which CEN schematron checks what the flavour ``to`` writes (None: not XML)."""
+    return _CEN_SCHEMATRON.get(flavour(to).syntax)
+
+
+class _FlavourChoice(click.Choice):
+    """The writable flavours, read from the mapping files when the option is used or shown."""
+
+    def __init__(self) -> None:
+        super().__init__((), case_sensitive=False)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return writable()
+
+    @choices.setter
+    def choices(self, value: Iterable[str]) -> None:
+        """Click sets the choices it was given (none): they are the registry's."""
 
 
 @dataclass
@@ -388,11 +410,11 @@ def _translate_doc(ctx: click.Context, con: _Console, doc, label: str, to: str, 
             if not quiet:
                 con.err(f"warning: {label}: {to} output: {format_finding(f)}")
             continue
-        what = f"output fails the {to} XSD" if to in _XML_TARGETS else f"invalid {to} output"
+        what = f"output fails the {to} XSD" if _schematron_kind(to) else f"invalid {to} output"
         con.err(f"error: {label}: {what}: {format_finding(f)}")
         result.status = EXIT_INVALID
     if schematron:
-        checker = _schematron(to)
+        checker = _schematron(_schematron_kind(to))
         try:
             xml = getattr(rendering, "xml", None) or rendering.data   # Factur-X: the embedded XML
             fatal = [f for f in checker.run(xml) if f.fatal]
@@ -431,7 +453,7 @@ def _translate_file(ctx: click.Context, con: _Console, job: _Job, to: str, schem
                     written: set[Path]) -> list[int]:
     """Translate every invoice of one file; the status of each (an empty file: one status)."""
     name = str(job.src)
-    ext = EXTENSIONS[to]
+    ext = extension(to)
     reader = _Invoices(job.src)
     statuses: list[int] = []
     shown: set[str] = set()
@@ -501,9 +523,9 @@ def _translate_file(ctx: click.Context, con: _Console, job: _Job, to: str, schem
 @main.command(context_settings=CONTEXT_SETTINGS,
               short_help="Translate a file or a folder to UBL, CII, Factur-X, EDIFACT or CSV.")
 @click.argument("source", metavar="IN", type=click.Path(exists=True, path_type=Path))
-@click.option("--to", "to", required=True, type=click.Choice(WRITABLE, case_sensitive=False),
-              help="Target syntax: ubl (UBL 2.1 Invoice/CreditNote), cii (CII D16B, Factur-X XML), facturx "
-                   "(PDF/A-3), edifact-d14b/-d96a/-eancom/-d01b (INVOIC interchange), csv-lines/csv-records.")
+@click.option("--to", "to", required=True, type=_FlavourChoice(),
+              help="Target flavour: one of the mapping files' flavours (edigate --help and edigate formats "
+                   "say what each is), a partner's own ones included.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output file (or folder) for a file of one invoice; output folder, required, for a folder "
                    "or a file of several invoices. Without it a single translation goes to stdout.")
@@ -545,9 +567,10 @@ def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path],
     to = to.lower()
     con = _Console()
     if schematron:
-        if to not in _XML_TARGETS:
-            raise click.UsageError(f"--schematron checks XML outputs ({', '.join(_XML_TARGETS)}), not {to}")
-        _schematron(to)  # fail early (exit 3) if the stylesheet is missing; compiles it once
+        if _schematron_kind(to) is None:
+            xml = [f.name for f in flavours() if f.syntax in _CEN_SCHEMATRON]
+            raise click.UsageError(f"--schematron checks XML outputs ({', '.join(xml)}), not {to}")
+        _schematron(_schematron_kind(to))  # fail early (exit 3) if the stylesheet is missing; compiles it once
     if source.is_dir():
         if output is None:
             raise click.UsageError("translating a folder needs -o/--output, an output folder")
@@ -555,14 +578,14 @@ def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path],
             raise click.UsageError(f"-o {output}: not a folder (IN is a folder)")
         if output.resolve() == source.resolve():
             raise click.UsageError("-o must differ from IN: the outputs would overwrite the inputs")
-        jobs = [_Job(f, output / f.relative_to(source).with_suffix(EXTENSIONS[to]),
+        jobs = [_Job(f, output / f.relative_to(source).with_suffix(extension(to)),
                      folder=output / f.relative_to(source).parent)
                 for f in _document_files(source, exclude=output)]
         batch = True
     else:
         dest = output
         if dest is not None and dest.is_dir():
-            dest = dest / source.with_suffix(EXTENSIONS[to]).name
+            dest = dest / source.with_suffix(extension(to)).name
         jobs = [_Job(source, dest, folder=output, single_input=True)]
         batch = False
 
@@ -618,10 +641,15 @@ class _Report:
         return d
 
 
+def _is_xml(doc: "Document") -> bool:
+    """Whether the file ``doc`` was read from is the UBL or CII XML itself."""
+    return syntax_of(doc.syntax) in XML
+
+
 def _schematron_findings(doc, data: bytes) -> list[Finding]:
     """The CEN schematron's fatal findings: on the file for UBL/CII, else on the model written as CII."""
-    if doc.syntax in ("ubl", "cii"):
-        return [f for f in _schematron(doc.syntax).run(data) if f.fatal]
+    if _is_xml(doc):
+        return [f for f in _schematron(_CEN_SCHEMATRON[syntax_of(doc.syntax)]).run(data) if f.fatal]
     from gateway.syntaxes import write_document
     rendering = write_document(doc.invoice, "cii")
     return [f for f in _schematron("cii").run(rendering.data) if f.fatal]
@@ -652,7 +680,7 @@ def _validate_file(ctx: click.Context, path: Path, schematron: bool) -> list[_Re
             r.syntax, r.invoice = doc.syntax, doc.invoice.number
             r.findings = validate_document(doc)
             if schematron:
-                if data is None and doc.syntax in ("ubl", "cii"):
+                if data is None and _is_xml(doc):
                     data = path.read_bytes()
                 r.schematron = _schematron_findings(doc, data)
             reports.append(r)
@@ -863,47 +891,77 @@ def ack(ctx: click.Context, source: Path, output: Optional[Path], our_id: Option
 
 # --- formats ------------------------------------------------------------------------------
 
+def flavours_help() -> str:
+    """The root group's list of flavours, from the mapping files (a ``\\b`` paragraph for click)."""
+    found = flavours()
+    width = max((len(f.name) for f in found), default=0) + 2
+    lines = ["\b", "Syntaxes, read (detected) and written (translate --to):"]
+    for i, f in enumerate(found):
+        lines.append(f"  {f.name:<{width}}{f.summary}")
+        several = SYNTAXES[f.syntax].several
+        if several and (i + 1 == len(found) or found[i + 1].syntax != f.syntax):
+            lines.append(f"  {'':<{width}}({several})")
+    return "\n".join(lines)
+
+
 @main.command(context_settings=CONTEXT_SETTINGS)
-def formats() -> None:
-    """List the mappings and what each reads and writes."""
-    from gateway import mapping
-    from gateway.syntaxes import XML_SYNTAXES, csv_syntax
-    from gateway.syntaxes.edifact import documents as edifact_documents
-    from gateway.syntaxes.edifact import invoic
+@click.pass_context
+def formats(ctx: click.Context) -> None:
+    """List the mappings and what each reads and writes.
 
-    serves: dict[str, list[str]] = {}        # mapping name -> the translate --to names it serves
-    for syntax_name, syntax in XML_SYNTAXES.items():
-        for n in syntax.mapping_names:
-            serves.setdefault(n, []).append(syntax_name)
-    serves.setdefault("cii", []).append("facturx")         # Factur-X carries CII
-    for to, flavour in edifact_documents.NAMES.items():
-        serves.setdefault(invoic.FLAVOURS[flavour], []).append(to)
-    for to, dialect in csv_syntax.DIALECTS.items():
-        serves.setdefault(dialect.mapping_name, []).append(to)
-    wired_names = {name: ", ".join(tos) for name, tos in serves.items()}
-
-    click.echo(f"Mappings in {mapping.mappings_dir()}:")
+    The mappings are the shipped ones and those of the folders EDIGATE_MAPPINGS names (a
+    later folder adds mappings, or replaces one by its name); a mapping file with a syntax
+    is a flavour that translate --to, a partner's preferred format and a network's
+    formats can name. Exit code 1 when a mapping file cannot be used (it says why).
+    """
+    reg = registry.registry()
+    serves: dict[str, list[str]] = {}        # mapping name -> the flavours it serves
+    for f in reg.flavours.values():
+        for name in f.mappings:
+            serves.setdefault(name, []).append(f.name)
+    folders = [str(f) for f in reg.folders]
+    click.echo(f"Mappings in {folders[0]}" + (f", then {', '.join(folders[1:])} (each adds mappings, or replaces "
+                                             "one of the same name)" if len(folders) > 1 else "") + ":")
     specs: dict[str, object] = {}
-    for name in mapping.available():
+    for file in reg.files:
         try:
-            specs[name] = mapping.load(name)
+            if file.error is not None:
+                raise file.error
+            specs[file.name] = mapping.load(file.name)
         except EdigateError as exc:
-            specs[name] = exc
+            specs[file.name] = exc
     width = max((len(n) for n in specs), default=0)
     syntax_width = max([4] + [len(s.syntax) for s in specs.values() if not isinstance(s, EdigateError)])
-    for name, spec in specs.items():
+    failed = False
+    for file in reg.files:
+        spec = specs[file.name]
         if isinstance(spec, EdigateError):
-            click.echo(f"  {name:<{width}}  error: {spec}")
+            click.echo(f"  {file.name:<{width}}  error: {spec}")
+            failed = True
             continue
-        role = f"reads, writes ({wired_names[name]})" if name in wired_names else "not used by a syntax (flavour)"
-        line = f"  {name:<{width}}  {spec.syntax:<{syntax_width}}  {role:<30}  {spec.description}"
+        if file.name in serves:
+            role = f"reads, writes ({', '.join(serves[file.name])})"
+        elif file.syntax:
+            role = f"not usable: flavour {file.flavour}"
+        else:
+            role = "base of other mappings"
+        line = f"  {file.name:<{width}}  {spec.syntax:<{syntax_width}}  {role:<30}  {spec.description}"
         if spec.select:
             line += "; written for " + "; ".join(f"{t} in {', '.join(v)}" for t, v in spec.select.items())
+        if file.path.parent != reg.folders[0]:
+            line += f"; from {file.path.parent}" + (" (replaces the one before it)" if file.replaces else "")
         click.echo(line)
-    click.echo(f"translate --to: {', '.join(WRITABLE)}. Input syntax is detected: UBL 2.1 Invoice/CreditNote, "
-               "CII D16B, Factur-X/ZUGFeRD 2 PDF, EDIFACT INVOIC interchanges (D14B, D96A, EANCOM D96A EAN008, "
-               f"D01B; several invoices each), CSV exports ({', '.join(csv_syntax.DIALECTS)}; several invoices "
-               "each). ack: CONTRL for EDIFACT interchanges.")
+    for name, error in reg.broken.items():
+        if name not in specs:                # a flavour, not a file: its files disagree
+            click.echo(f"  {name:<{width}}  error: {error}")
+            failed = True
+    edifact = ", ".join(f.name for f in registry.of_syntax("edifact"))
+    csv = ", ".join(f.name for f in registry.of_syntax("csv"))
+    click.echo(f"translate --to: {', '.join(reg.flavours)}. Input syntax is detected: "
+               f"{SYNTAXES['ubl'].reads}, {SYNTAXES['cii'].reads}, {SYNTAXES['facturx'].reads}, "
+               f"{SYNTAXES['edifact'].reads} ({edifact}; several invoices each), {SYNTAXES['csv'].reads} "
+               f"({csv}; several invoices each). ack: CONTRL for EDIFACT interchanges.")
+    ctx.exit(EXIT_INVALID if failed else EXIT_OK)
 
 
 def _register_commands() -> None:

@@ -102,7 +102,7 @@ class Partner(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
-    # What it wants to receive: a syntax of gateway.syntaxes.WRITABLE, over one of CHANNELS.
+    # What it wants to receive: a flavour of gateway.syntaxes.writable(), over one of CHANNELS.
     preferred_format: Mapped[Optional[str]] = mapped_column(sa.String(40))
     preferred_channel: Mapped[Optional[str]] = mapped_column(sa.String(16))
     # Which of our AS2 identities talks to it (None: the default one).
@@ -146,8 +146,8 @@ class Partner(Base):
     @validates("preferred_format")
     def _check_format(self, key: str, value: Optional[str]) -> Optional[str]:
         if value is not None:
-            from gateway.syntaxes import WRITABLE      # heavy (lxml, mappings): only when a format is set
-            require_one_of(value, WRITABLE, "preferred format")
+            from gateway.syntaxes import writable      # heavy (lxml, mappings): only when a format is set
+            require_one_of(value, writable(), "preferred format")
         return value
 
     @validates("preferred_channel")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.db import DocumentRecord, RenderingRecord
 from gateway.model.errors import EdigateError, RenderError
 from gateway.model.findings import FATAL
-from gateway.syntaxes import WRITABLE, read_documents, write_document
+from gateway.syntaxes import read_documents, writable, write_document
 from gateway.model.invoice import Invoice
 
 
@@ -48,11 +48,11 @@ def _fatal(findings: list) -> list[str]:
 
 
 def rendering_for(gw, document_id: int, syntax: str) -> RenderingRecord:
-    """The document written in ``syntax`` (one of ``gateway.syntaxes.WRITABLE``): the record
+    """The document written in ``syntax`` (one of ``gateway.syntaxes.writable()``): the record
     kept from before, else a new one. Raises ``CannotRender`` when the output does not pass
     its checks, or the PDF renderer refuses it (``RenderError``); nothing is kept then."""
-    if syntax not in WRITABLE:
-        raise CannotRender(f"cannot write {syntax!r}; choose one of {', '.join(WRITABLE)}")
+    if syntax not in writable():
+        raise CannotRender(f"cannot write {syntax!r}; choose one of {', '.join(writable())}")
     with gw.session() as s:
         record = _stored(s, document_id, syntax)
         if record is None:

@@ -4,7 +4,7 @@ It walks the model's groups and the mapping file's nodes together. Reading
 selects elements with each node's path and converts text to typed values;
 writing finds or creates elements along the same paths. It knows nothing of
 any particular syntax: XML documents, EDIFACT and CSV all reach it as element
-trees built by their adapters in ``gateway/formats``.
+trees built by their adapters in ``gateway/syntaxes``.
 
 Both directions report what they could not carry: values that do not parse
 (read) and terms the target mapping has no place for (write).

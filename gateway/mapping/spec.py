@@ -4,7 +4,9 @@ A mapping file mirrors the EN 16931 model: under ``terms`` every key is a
 business group (BG-n) or term (BT-n) and says where it lives in the syntax.
 Whether a key is a group or a term is known from the model, so the file never
 says it. ``extends`` names a base mapping that the file refines: a partner
-flavour is a small file of overrides, not new code. See mappings/README.md.
+flavour is a small file of overrides, not new code. Every file is checked
+against the JSON Schema (``schema.py``) as it is read, before any merging.
+See mappings/README.md.
 """
 from __future__ import annotations
 
@@ -12,13 +14,16 @@ import copy
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path as FsPath
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import yaml
+from lxml import etree
 
 from gateway.model import invoice as model
 from gateway.model.errors import MappingError
+from . import schema
 from .paths import Path
 
 _TERM_KEY = re.compile(r"^(BT|BG)-\d+(-\d+)?$")
@@ -102,27 +107,67 @@ def _deep_merge(base: Any, over: Any) -> Any:
     return copy.deepcopy(over)
 
 
-def load_raw(path: FsPath, search_dir: FsPath, _seen: tuple = ()) -> dict[str, Any]:
-    """Read a mapping file, with its ``extends`` chain merged in."""
+# What a file says of itself only: a file that extends another does not inherit these.
+OWN_KEYS = ("name", "flavour", "description", "summary")
+
+Finder = Callable[[str, FsPath], FsPath]
+"""``find(name, below)``: the file of the mapping ``name`` that the file ``below`` extends."""
+
+
+def same_folder(name: str, below: FsPath) -> FsPath:
+    """The default finder: a base lives beside the file that extends it."""
+    return below.parent / f"{name}.yaml"
+
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)    # libyaml when present: same data, faster
+
+
+@lru_cache(maxsize=256)
+def _parsed(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    """One file read, parsed and checked against the schema (cached while it is unchanged)."""
+    file = FsPath(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(f"{file}: cannot read the mapping file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise MappingError(f"{file}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{file.name}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise MappingError(f"{file.name}: a mapping file is a YAML mapping")
+    schema.check(data, file, text)
+    return data
+
+
+def read_file(path: FsPath) -> dict[str, Any]:
+    """A mapping file's own content, checked against the schema (``extends`` not applied)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise MappingError(f"{path}: no such mapping file ({exc.strerror or exc})") from None
+    return copy.deepcopy(_parsed(str(path), st.st_mtime_ns, st.st_size))
+
+
+def load_raw(path: FsPath, find: Finder = same_folder, _seen: tuple = ()) -> dict[str, Any]:
+    """Read a mapping file, with its ``extends`` chain merged in (each file checked on its own)."""
     if path in _seen:
         raise MappingError(f"{path.name}: circular 'extends'")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise MappingError(f"{path.name}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise MappingError(f"{path.name}: a mapping file is a YAML mapping")
+    data = read_file(path)
     base_name = data.pop("extends", None)
     if base_name:
-        base = load_raw(search_dir / f"{base_name}.yaml", search_dir, _seen + (path,))
-        base.pop("name", None)
-        base.pop("description", None)
+        base = load_raw(find(str(base_name), path), find, _seen + (path,))
+        for key in OWN_KEYS:
+            base.pop(key, None)
         data = _deep_merge(base, data)
     return data
 
 
-def compile_mapping(path: FsPath, search_dir: Optional[FsPath] = None) -> MappingSpec:
-    raw = load_raw(path, search_dir or path.parent)
+def compile_mapping(path: FsPath, find: Finder = same_folder) -> MappingSpec:
+    """The compiled mapping of the file ``path``; ``find`` locates the files it extends."""
+    raw = load_raw(path, find)
     name = raw.get("name") or path.stem
     ns = {("" if k in (None, "") else k): v for k, v in (raw.get("namespaces") or {}).items()}
     compiler = _Compiler(path.name, ns, raw.get("codelists") or {})
@@ -171,7 +216,6 @@ class _Compiler:
 
     def xpath(self, text: str, where: str) -> Any:
         """A read-only XPath (any XPath 1.0), for lists such as ``structural``."""
-        from lxml import etree
         try:
             return etree.XPath(text, namespaces={k: v for k, v in self.ns.items() if k})
         except etree.XPathSyntaxError as exc:

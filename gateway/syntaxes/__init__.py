@@ -1,36 +1,56 @@
 """Syntaxes in and out of the EN 16931 model: ``read_document`` and ``write_document``.
 
 Code here knows syntaxes (bytes, trees, XSDs); business meaning lives in the
-mapping files. Every reader returns a ``Document`` (the model plus a source
-map to point findings at the original file); every writer a ``Rendering``
-(bytes plus the business terms the target could not carry).
+mapping files, and so does the list of flavours: every mapping file on the
+search path with a ``syntax:`` is one (``registry``). Every reader returns a
+``Document`` (the model plus a source map to point findings at the original
+file); every writer a ``Rendering`` (bytes plus the business terms the target
+could not carry).
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from lxml import etree
 
-from gateway.model.errors import UnknownFormatError
+from gateway.model.errors import MappingError, UnknownFormatError
 from gateway.model.findings import Finding
 from gateway.model.invoice import Invoice
-from gateway.xml import safe
-from gateway.syntaxes import cii, csv_syntax, facturx, ubl
-from gateway.syntaxes.edifact import documents as edifact
+from gateway.rules import validate as check_rules
+from gateway.syntaxes import csv_syntax, facturx, xml_syntax
 from gateway.syntaxes.base import Document, Rendering
 from gateway.syntaxes.detect import NS_ZUGFERD1, sniff
+from gateway.syntaxes.edifact import documents as edifact
+from gateway.syntaxes.registry import Flavour, flavour, flavours, writable
+from gateway.xml import safe
 
-__all__ = ["Document", "Rendering", "read_document", "read_documents", "write_document", "validate_document",
-           "WRITABLE", "EXTENSIONS", "detect"]
-
-XML_SYNTAXES = {"ubl": ubl.SYNTAX, "cii": cii.SYNTAX}
-WRITABLE = (*XML_SYNTAXES, "facturx", *edifact.NAMES, *csv_syntax.DIALECTS)
-EXTENSIONS = {"ubl": ".xml", "cii": ".xml", "facturx": ".pdf", **{n: ".edi" for n in edifact.NAMES},
-              **{n: ".csv" for n in csv_syntax.DIALECTS}}
+__all__ = ["Document", "Rendering", "Flavour", "read_document", "read_documents", "write_document",
+           "validate_document", "detect", "flavours", "flavour", "writable", "extension", "syntax_of"]
 
 
-def _xml_syntax(root: etree._Element):
-    for syntax in XML_SYNTAXES.values():
-        if syntax.owns(root):
-            return syntax
+def extension(name: str) -> Optional[str]:
+    """The file extension of what the flavour ``name`` writes (``.xml``), None for no usable flavour."""
+    found = _usable(name)
+    return found.extension if found else None
+
+
+def syntax_of(name: str) -> Optional[str]:
+    """The syntax of the flavour ``name`` (``csv`` for a partner's CSV dialect), None for no usable flavour."""
+    found = _usable(name)
+    return found.syntax if found else None
+
+
+def _usable(name: str) -> Optional[Flavour]:
+    try:
+        return flavour(name)
+    except (ValueError, MappingError):
+        return None
+
+
+def _xml_syntax(root: etree._Element) -> xml_syntax.XmlSyntax:
+    syntax = xml_syntax.owner(root)
+    if syntax is not None:
+        return syntax
     q = etree.QName(root)
     if q.namespace == NS_ZUGFERD1:
         raise UnknownFormatError(
@@ -79,24 +99,34 @@ def read_document(data: bytes) -> Document:
 
 
 def write_document(invoice: Invoice, syntax: str, *, validate: bool = False, **options) -> Rendering:
-    """Write the model in a syntax; ``validate`` also checks the output against the XSD.
+    """Write the model in the flavour ``syntax``; ``validate`` also checks the output against the XSD.
 
     Factur-X takes ``profile`` and ``lang`` options and always checks its XML
-    against the profile's XSD."""
-    if syntax == "facturx":
-        return facturx.write(invoice, **options)
-    if syntax in csv_syntax.DIALECTS:     # no XSD for CSV: the dialect checks its own columns
-        return csv_syntax.DIALECTS[syntax].write(invoice)
-    if syntax in edifact.NAMES:           # the segment table checks the message (findings)
-        return edifact.write(invoice, syntax, **options)
+    against the profile's XSD; EDIFACT takes the interchange's ``sender``,
+    ``recipient`` and ``prepared``."""
     try:
-        target = XML_SYNTAXES[syntax]
-    except KeyError:
-        raise ValueError(f"cannot write {syntax!r}; choose one of {', '.join(WRITABLE)}") from None
-    return target.write(invoice, validate=validate)
+        target = flavour(syntax)
+    except ValueError:
+        raise ValueError(f"cannot write {syntax!r}; choose one of {', '.join(writable())}") from None
+    if target.syntax == "facturx":
+        return facturx.write(invoice, **options)
+    if target.syntax == "csv":        # no XSD for CSV: the dialect checks its own columns
+        return csv_syntax.dialect(target.name).write(invoice)
+    if target.syntax == "edifact":    # the segment table checks the message (findings)
+        return edifact.write(invoice, target.name, **options)
+    return xml_syntax.of(target).write(invoice, validate=validate)
 
 
 def validate_document(doc: Document) -> list[Finding]:
     """Reading problems plus every EN 16931 rule, each pointed at its place in the source."""
-    from gateway.rules import validate
-    return doc.findings + doc.locate(validate(doc.invoice))
+    return doc.findings + doc.locate(check_rules(doc.invoice))
+
+
+def __getattr__(name: str):
+    """``WRITABLE`` and ``EXTENSIONS``, the lists this module once held, read from the registry
+    for code not yet moved to ``writable()`` and ``extension()``; they go once nothing uses them."""
+    if name == "WRITABLE":
+        return writable()
+    if name == "EXTENSIONS":
+        return {f.name: f.extension for f in flavours()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

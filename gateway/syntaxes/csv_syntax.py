@@ -52,7 +52,8 @@ The ``csv:`` key of a dialect's mapping file::
       limits: {field_chars: 100000, record_chars: 1000000, rows: 100000}
 
 plus, as in every mapping, ``formats: {date: ..., decimal_separator: ...}`` and ``codelists``.
-A partner flavour ``extends`` a dialect and overrides any of it.
+A partner flavour ``extends`` a dialect and overrides any of it; every mapping file of
+syntax ``csv`` on the search path is a dialect (``dialects()``).
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ import csv
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Iterable, Iterator, Optional
 
 from lxml import etree
@@ -71,11 +73,13 @@ from gateway.mapping import Dropped
 from gateway.mapping.paths import Path
 from gateway.mapping.spec import GroupNode, LeafNode, MappingSpec, Node
 from gateway.model.invoice import Invoice
+from gateway.syntaxes import registry
 from gateway.syntaxes.base import Document, Rendering, unread_findings
+from gateway.syntaxes.registry import Flavour
 
-__all__ = ["CsvSyntax", "DIALECTS", "detect_dialect", "MEDIA_TYPE"]
+__all__ = ["CsvSyntax", "dialect", "dialects", "detect_dialect", "MEDIA_TYPE"]
 
-MEDIA_TYPE = "text/csv"
+MEDIA_TYPE = registry.SYNTAXES["csv"].media_type
 _BOM = b"\xef\xbb\xbf"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -566,7 +570,7 @@ class CsvSyntax:
     """One CSV dialect: its mapping file gives the terms and, under ``csv:``, the byte layout."""
 
     media_type = MEDIA_TYPE
-    extension = ".csv"
+    extension = registry.SYNTAXES["csv"].extension
 
     def __init__(self, name: str, mapping_name: Optional[str] = None):
         self.name = name
@@ -817,21 +821,39 @@ def describe(el: etree._Element, attribute: Optional[str] = None) -> str:
     return f"rows {first}-{last}" if str(last) != first else f"row {first}"
 
 
-DIALECTS: dict[str, CsvSyntax] = {
-    "csv-lines": CsvSyntax("csv-lines"),
-    "csv-records": CsvSyntax("csv-records"),
-}
+def dialects() -> list[CsvSyntax]:
+    """Every CSV flavour on the search path, in listing order (shipped ones first)."""
+    return [_dialect(f) for f in registry.of_syntax("csv")]
+
+
+def dialect(name: str) -> CsvSyntax:
+    """The CSV flavour ``name`` (ValueError when ``name`` is no CSV flavour)."""
+    found = registry.flavour(name)
+    if found.syntax != "csv":
+        raise ValueError(f"{name} is not a CSV flavour ({found.syntax})")
+    return _dialect(found)
+
+
+@lru_cache(maxsize=64)
+def _dialect(flavour: Flavour) -> CsvSyntax:
+    return CsvSyntax(flavour.name, flavour.mappings[0])
 
 
 def detect_dialect(data: bytes) -> Optional[CsvSyntax]:
-    """The dialect whose header row this is (the one recognising most columns), or None."""
+    """The dialect whose header row this is (the one recognising most columns; of equals, the
+    first listed), or None."""
     best: Optional[CsvSyntax] = None
     best_score = -1
-    for dialect in DIALECTS.values():
-        try:
-            score = dialect._header_score(data)
-        except MappingError:
-            raise
+    for candidate in dialects():
+        score = candidate._header_score(data)
         if score is not None and score > best_score:
-            best, best_score = dialect, score
+            best, best_score = candidate, score
     return best
+
+
+def __getattr__(name: str):
+    """``DIALECTS``, the table this module once held, read from the registry for code not yet
+    moved to ``dialects()`` and ``dialect()``; it goes once nothing uses it."""
+    if name == "DIALECTS":
+        return {d.name: d for d in dialects()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """Factur-X / ZUGFeRD 2.x: a PDF/A-3 invoice for people carrying the CII D16B XML for machines.
 
-Writing (``write``): the model goes through the CII mapping
-(``write_document(invoice, "cii")``) with BT-24 set to the chosen Factur-X
+Writing (``write``): the model goes through the CII flavour the syntax carries
+(``registry.SYNTAXES["facturx"].carries``) with BT-24 set to the chosen Factur-X
 profile's guideline and the result restricted to that profile's XSD; the human-readable invoice is rendered by ``render.py`` (Jinja2 +
 WeasyPrint, PDF/A-3b: fonts embedded, sRGB OutputIntent); the factur-x
 package (``generate_from_binary``) embeds the XML as ``factur-x.xml``
@@ -62,7 +62,7 @@ from gateway.model.findings import FATAL, WARNING, Finding
 from gateway.mapping import Dropped
 from gateway.model.invoice import Invoice, ProcessControl, iter_terms
 from gateway.xml import safe
-from gateway.syntaxes import cii
+from gateway.syntaxes import registry, render, xml_syntax
 from gateway.syntaxes.base import Document, Rendering
 from gateway.syntaxes.detect import NS_ZUGFERD1, sniff
 
@@ -70,8 +70,8 @@ __all__ = ["read", "write", "FacturXRendering", "Profile", "PROFILES", "detect_p
            "profile_of_guideline", "MAX_PDF_BYTES", "MAX_XML_BYTES", "XML_NAMES"]
 
 NAME = "facturx"
-MEDIA_TYPE = "application/pdf"
-EXTENSION = ".pdf"
+MEDIA_TYPE = registry.SYNTAXES[NAME].media_type
+EXTENSION = registry.SYNTAXES[NAME].extension
 XML_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml")   # in order of preference
 MAX_ATTACHMENTS = 1000        # embedded files looked at, at most
 
@@ -284,10 +284,16 @@ def _terms(invoice: Invoice) -> dict:
     return {(t, p): v for t, p, v in iter_terms(invoice)}
 
 
+def _carried() -> xml_syntax.XmlSyntax:
+    """The CII flavour the PDF carries."""
+    return xml_syntax.of(registry.flavour(registry.SYNTAXES[NAME].carries))
+
+
 def _pruned_terms(full: etree._Element, pruned: etree._Element) -> list[Dropped]:
     """The business terms present in ``full`` and missing (or different) in ``pruned``."""
-    before = _terms(cii.SYNTAX.read(full).invoice)
-    after = _terms(cii.SYNTAX.read(pruned).invoice)
+    carried = _carried()
+    before = _terms(carried.read(full).invoice)
+    after = _terms(carried.read(pruned).invoice)
     return [Dropped(t, p) for (t, p), v in before.items() if after.get((t, p)) != v]
 
 
@@ -301,9 +307,8 @@ class _Xml:
 
 def _cii_for(invoice: Invoice, level: str, *, prune: bool = True) -> tuple[_Xml, bool]:
     """The CII of ``invoice`` restricted to ``level``: (result, whether anything was pruned)."""
-    from gateway.syntaxes import write_document
     inv = _set_guideline(invoice, PROFILES[level].guideline)
-    out = write_document(inv, "cii")
+    out = _carried().write(inv)
     root = safe.parse(out.data)
     dropped = list(out.dropped)
     pruned = False
@@ -346,8 +351,7 @@ class FacturXRendering(Rendering):
 
 
 def _pdf_metadata(invoice: Invoice, lang: str) -> dict[str, str]:
-    from gateway.syntaxes.render import document_title
-    title = document_title(invoice, lang)
+    title = render.document_title(invoice, lang)
     seller = (invoice.seller.name if invoice.seller else None) or ""
     number = invoice.number or ""
     when = invoice.issue_date.isoformat() if invoice.issue_date else ""
@@ -413,7 +417,6 @@ def write(invoice: Invoice, *, profile: Optional[str] = None, lang: Optional[str
     ``findings`` holds the profile XSD's complaints about the embedded XML.
     """
     import facturx
-    from gateway.syntaxes import render
 
     lang = render.choose_lang(invoice, lang)
     xml = _choose(invoice, profile)
@@ -569,11 +572,12 @@ def read(data: bytes, *, max_bytes: Optional[int] = None, max_xml_bytes: Optiona
         raise UnknownFormatError(
             "ZUGFeRD 1.0 is not supported: its XML (CrossIndustryDocument) predates EN 16931; "
             "ask the sender for ZUGFeRD 2.x / Factur-X (CII D16B)", location=name)
-    if not cii.SYNTAX.owns(root):
+    carried = _carried()
+    if not carried.owns(root):
         q = etree.QName(root)
         raise UnknownFormatError(f"the {name} embedded in the PDF is not a CII CrossIndustryInvoice "
                                  f"(root {{{q.namespace}}}{q.localname})", location=name)
-    doc = cii.SYNTAX.read(root)
+    doc = carried.read(root)
     findings = list(doc.findings)
     bt24 = doc.invoice.process_control.specification_identifier if doc.invoice.process_control else None
     mismatch = _level_mismatch(level, bt24)

@@ -1,29 +1,39 @@
-"""An XML syntax (UBL, CII) is data: its mappings and its XSD.
+"""An XML flavour (UBL, CII) is data: its mapping files and the XSD of their root element.
 
 Reading picks the mapping whose root element matches the document; writing
 picks the mapping whose ``select`` matches the invoice (UBL CreditNote for
 credit-note type codes), writes through it, then puts every element in the
-order the XSD requires, so mapping files never care about element order.
+order the XSD requires, so mapping files never care about element order. The
+XSD is the official one of the mapping's root (``gateway.xml.schemas``).
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from functools import lru_cache
+from typing import Optional
 
 from lxml import etree
 
 from gateway import mapping
-from gateway.model.errors import InputError
+from gateway.model.errors import InputError, MappingError
 from gateway.model.invoice import Invoice, term_value
-from gateway.xml import safe
-from gateway.xml.schema import XmlSchema
+from gateway.syntaxes import registry
 from gateway.syntaxes.base import Document, Rendering, unread_findings
+from gateway.syntaxes.registry import Flavour
+from gateway.xml import safe, schemas
+from gateway.xml.schema import XmlSchema
+
+XML = ("ubl", "cii")                  # the syntaxes whose documents are XML trees as they are
 
 
 class XmlSyntax:
-    def __init__(self, name: str, mapping_names: list[str], schema_for: Callable[[str], XmlSchema]):
+    """One XML flavour: ``name`` and the mapping files that serve it."""
+
+    def __init__(self, name: str, mapping_names: tuple[str, ...]):
         self.name = name
         self.mapping_names = mapping_names
-        self.schema_for = schema_for          # mapping name -> XmlSchema
+
+    def __repr__(self) -> str:
+        return f"XmlSyntax({self.name!r})"
 
     def specs(self) -> list[mapping.MappingSpec]:
         return [mapping.load(n) for n in self.mapping_names]
@@ -43,6 +53,7 @@ class XmlSyntax:
         return self.read(safe.parse(data))
 
     def choose(self, invoice: Invoice) -> mapping.MappingSpec:
+        """The mapping whose ``select`` the invoice matches, else the one without ``select``."""
         fallback: Optional[mapping.MappingSpec] = None
         for spec in self.specs():
             if not spec.select:
@@ -50,14 +61,45 @@ class XmlSyntax:
                 continue
             if all(str(term_value(invoice, t)) in values for t, values in spec.select.items()):
                 return spec
-        assert fallback is not None, f"{self.name}: no default mapping"
+        if fallback is None:
+            raise MappingError(f"{self.name}: no mapping file without 'select' to write the other invoices "
+                               f"({', '.join(self.mapping_names)})")
         return fallback
 
     def write(self, invoice: Invoice, *, validate: bool = False) -> Rendering:
         spec = self.choose(invoice)
         result = mapping.write(spec, invoice)
-        schema = self.schema_for(spec.name)
+        schema = _schema(spec)
         schema.sort_children(result.root)
         findings = schema.validate(result.root) if validate else []
         return Rendering(self.name, spec.name, safe.serialize(result.root), result.dropped, findings)
 
+
+def _schema(spec: mapping.MappingSpec) -> XmlSchema:
+    schema = schemas.for_root_tag(spec.root_tag or "")
+    if schema is None:
+        raise MappingError(f"{spec.file}: root {spec.root!r}: no official XSD is known for it "
+                           "(UBL Invoice, UBL CreditNote, CII CrossIndustryInvoice)")
+    return schema
+
+
+def of(flavour: Flavour) -> XmlSyntax:
+    """The syntax object of an XML flavour."""
+    if flavour.syntax not in XML:
+        raise ValueError(f"{flavour.name} is not an XML flavour ({flavour.syntax})")
+    return _of(flavour.name, flavour.mappings)
+
+
+@lru_cache(maxsize=64)
+def _of(name: str, mapping_names: tuple[str, ...]) -> XmlSyntax:
+    return XmlSyntax(name, mapping_names)
+
+
+def owner(root: etree._Element) -> Optional[XmlSyntax]:
+    """The first XML flavour (in listing order: shipped ones first) that reads this root element."""
+    for flavour in registry.flavours():
+        if flavour.syntax in XML:
+            syntax = of(flavour)
+            if syntax.owns(root):
+                return syntax
+    return None

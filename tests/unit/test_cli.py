@@ -477,7 +477,7 @@ def invoices(*numbers: str):
 
 def interchange(*invs, line_break: str = "\n") -> bytes:
     """One INVOIC D14B interchange holding a message per invoice (references 1, 2, ...)."""
-    messages = [invoic.write_message(inv, "d14b", reference=str(i)).message() for i, inv in enumerate(invs, 1)]
+    messages = [invoic.write_message(inv, "edifact-d14b", reference=str(i)).message() for i, inv in enumerate(invs, 1)]
     ic = new_interchange(sender=Party("4000001000005", "14"), recipient=Party("4000001000012", "14"), control_ref="IC42",
                          line_break=line_break, messages=messages)
     return write_interchange(ic)

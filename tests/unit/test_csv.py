@@ -26,12 +26,13 @@ from gateway import mapping
 from gateway.model import invoice as model
 from gateway.model.errors import HostileInputError, InputError, MappingError
 from gateway.syntaxes import read_document, validate_document, write_document
-from gateway.syntaxes.csv_syntax import DIALECTS, CsvSyntax, detect_dialect
+from gateway.syntaxes.csv_syntax import CsvSyntax, detect_dialect, dialect, dialects
 from gateway.rules import validate
 from tests.support.corpus import CORPUS, baseline, rel, requires_corpus
 from tests.support.invoice_builder import build_invoice, clone
 
 D = Decimal
+DIALECTS = {name: dialect(name) for name in ("csv-lines", "csv-records")}    # the shipped ones
 LINES = DIALECTS["csv-lines"]
 RECORDS = DIALECTS["csv-records"]
 
@@ -533,6 +534,11 @@ def test_values_with_delimiters_quotes_and_line_breaks_round_trip():
 
 # --- detection, dialect files ------------------------------------------------------------------
 
+def test_the_dialects_are_the_csv_mapping_files():
+    assert [d.name for d in dialects()] == ["csv-lines", "csv-records"]
+    assert [(d.name, d.mapping_name) for d in dialects()] == [("csv-lines", "csv-lines"), ("csv-records", "csv-records")]
+
+
 def test_detect_dialect_by_header_row():
     assert detect_dialect(ERP_LINES) is LINES and LINES.sniff(ERP_LINES)
     assert detect_dialect(ERP_RECORDS) is RECORDS and not LINES.sniff(ERP_RECORDS)
@@ -548,7 +554,7 @@ def test_documents_say_which_dialect_read_them():
 
 
 def _flavour(tmp_path, monkeypatch, text: str) -> CsvSyntax:
-    shutil.copy(mapping.mappings_dir() / "csv-lines.yaml", tmp_path / "csv-lines.yaml")
+    shutil.copy(mapping.builtin_dir() / "csv-lines.yaml", tmp_path / "csv-lines.yaml")
     (tmp_path / "acme.yaml").write_text(text, encoding="utf-8")
     monkeypatch.setenv("EDIGATE_MAPPINGS", str(tmp_path))
     return CsvSyntax("acme")

@@ -28,7 +28,7 @@ from lxml import etree
 
 from gateway.model import invoice as model
 from gateway.model.errors import InputError
-from gateway.syntaxes import read_document
+from gateway.syntaxes import read_document, registry
 from gateway.syntaxes.edifact import grammar as grammars
 from gateway.syntaxes.edifact import invoic
 from gateway.syntaxes.edifact.tree import Segment, build_tree, tree_to_segments
@@ -39,7 +39,13 @@ CEN = EDIFACT / "cen-en16931"
 CEN_XSD = CORPUS / "xsd" / "edifact-iso20625" / "INVOIC_D14B_ISO20625.xsd"
 CEN_SCHEMATRON = CORPUS / "schematron" / "EN16931-EDIFACT-validation.xslt"
 CEN_NUMBERS = (1, 2, 4, 6, 8)                 # the examples with an ISO 20625 rendering
-FLAVOURS = tuple(invoic.FLAVOURS)
+# flavour -> its mapping file, as shipped (the registry finds them from the files' syntax key)
+FLAVOURS = {
+    "edifact-d14b": "edifact-invoic-d14b",        # the CEN EN 16931 binding
+    "edifact-d96a": "edifact-invoic-d96a",
+    "edifact-eancom": "edifact-invoic-eancom",    # EANCOM 1997 INVOIC (D96A, association code EAN008)
+    "edifact-d01b": "edifact-invoic-d01b",
+}
 
 
 # --- tokenising (a stand-in for the syntax layer) ---------------------------------------------------
@@ -258,7 +264,7 @@ def test_tree_to_segments_orders_by_the_table_and_trims():
 def test_write_reports_what_the_syntax_cannot_hold():
     invoice = model.Invoice(number="X1", type_code="380", currency_code="EUR",
                             lines=[model.InvoiceLine(identifier="LINE-000001", net_amount=Decimal("1"))])
-    written = invoic.write_message(invoice, "d14b")
+    written = invoic.write_message(invoice, "edifact-d14b")
     assert any("D_1082" in f.message and "an..6" in f.message for f in written.findings)
     assert str(written.segments[0]) == "UNH+1+INVOIC:D:14B:UN"
     assert str(written.segments[-1]) == f"UNT+{len(written.segments)}+1"
@@ -278,13 +284,17 @@ def test_repeated_elements_become_repeated_tree_elements_and_back():
 
 
 @pytest.mark.parametrize("s009, flavour", [
-    (("INVOIC", "D", "96A", "EAN008"), "eancom"),
-    (("INVOIC", "D", "96A", ""), "d96a"),
-    (("INVOIC", "D", "01B", "EAN011"), "d01b"),
-    (("INVOIC", "D", "14B", ""), "d14b"),
+    (("INVOIC", "D", "96A", "EAN008"), "edifact-eancom"),
+    (("INVOIC", "D", "96A", ""), "edifact-d96a"),
+    (("INVOIC", "D", "01B", "EAN011"), "edifact-d01b"),
+    (("INVOIC", "D", "14B", ""), "edifact-d14b"),
 ])
 def test_unh_picks_the_mapping(s009, flavour):
     assert invoic.flavour_for(*s009) == flavour
+
+
+def test_the_edifact_flavours_are_the_shipped_mapping_files():
+    assert {f.name: f.mappings for f in registry.of_syntax("edifact")} == {n: (m,) for n, m in FLAVOURS.items()}
 
 
 @pytest.mark.parametrize("s009", [("ORDERS", "D", "96A", "EAN008"), ("INVOIC", "D", "97A", "EDIN03")])
@@ -444,8 +454,8 @@ def _artefact_difference(rule: str, invoice: model.Invoice) -> bool:
 @pytest.mark.parametrize("path", VALID, ids=VALID_IDS)
 def test_written_d14b_passes_the_cen_edifact_schematron(path, cen_edifact):
     doc = read_document(path.read_bytes())
-    written = invoic.write_message(doc.invoice, "d14b")
-    tree = invoic.tree_of(written, "d14b")
+    written = invoic.write_message(doc.invoice, "edifact-d14b")
+    tree = invoic.tree_of(written, "edifact-d14b")
     fatal = [f for f in cen_edifact.run(tree) if f.fatal]
     unexplained = [str(f) for f in fatal if not _artefact_difference(_rule_id(f), doc.invoice)]
     assert unexplained == []
@@ -455,8 +465,8 @@ def test_written_d14b_passes_the_cen_edifact_schematron(path, cen_edifact):
 @pytest.mark.parametrize("path", VALID, ids=VALID_IDS)
 def test_what_the_iso20625_schema_rejects_in_our_output_was_reported(path):
     schema = etree.XMLSchema(etree.parse(str(CEN_XSD)))
-    written = invoic.write_message(read_document(path.read_bytes()).invoice, "d14b")
-    tree = invoic.tree_of(written, "d14b")
+    written = invoic.write_message(read_document(path.read_bytes()).invoice, "edifact-d14b")
+    tree = invoic.tree_of(written, "edifact-d14b")
     if schema.validate(tree):
         return
     reported = " ".join(f.message for f in written.findings)
@@ -513,7 +523,7 @@ def test_eancom_round_trip_through_text_keeps_the_model(name, index, message):
     assert first.mapping == "edifact-invoic-eancom"
     assert first.invoice.lines and first.invoice.totals and first.invoice.vat_breakdown
     assert not [f for f in first.findings if f.rule in ("READ-VALUE", "EDIFACT-STRUCTURE")]
-    written = invoic.write_message(first.invoice, "eancom")
+    written = invoic.write_message(first.invoice, "edifact-eancom")
     assert written.dropped == []
     text = render(written.segments)
     assert "NAD+SU+" in text and "::9'" in text and "CUX+2:EUR:4'" in text
@@ -603,8 +613,8 @@ def test_written_message_goes_through_the_syntax_layer_and_back(name, flavour):
     invoice = read_document((CORPUS / name).read_bytes()).invoice
     written = invoic.write_message(invoice, flavour)
     ic = syntax.new_interchange(sender="SENDER", recipient="RECIPIENT", control_ref="1",
-                                syntax_level="UNOW" if flavour == "d14b" else "UNOC",
-                                syntax_version=4 if flavour == "d14b" else 3, messages=[written.message()])
+                                syntax_level="UNOW" if flavour == "edifact-d14b" else "UNOC",
+                                syntax_version=4 if flavour == "edifact-d14b" else 3, messages=[written.message()])
     data = syntax.write_interchange(ic)
     again = invoic.read_message(syntax.read_interchange(data).messages[0])
     _assert_only_reported_changes(invoice, again.invoice, written)
@@ -620,7 +630,7 @@ def test_translation_keeps_the_model_except_the_reported_drops(path, flavour):
     written = invoic.write_message(doc.invoice, flavour)
     assert [f for f in written.findings if f.fatal] == []
     again = invoic.read_message(written.segments)
-    assert again.mapping == invoic.FLAVOURS[flavour]
+    assert again.mapping == FLAVOURS[flavour]
     assert again.findings == []                    # nothing misplaced, nothing unread, nothing unparsable
     _assert_only_reported_changes(doc.invoice, again.invoice, written)
 

@@ -20,7 +20,7 @@ from werkzeug.http import parse_options_header
 from gateway.config import load_settings
 from gateway.db import Delivery, DocumentRecord, Partner, RenderingRecord, User, issue_token
 from gateway.syntaxes import read_documents, write_document
-from gateway.syntaxes.csv_syntax import DIALECTS
+from gateway.syntaxes.csv_syntax import dialect
 from gateway.flow.receive import receive_file
 from gateway.model.invoice import (BinaryObject, Identifier, InvoiceNote, LineAllowance, PaymentInstructions,
                                    CreditTransfer, PrecedingInvoiceReference, SupportingDocument)
@@ -336,7 +336,7 @@ def test_the_original_is_not_handed_out_when_it_holds_someone_elses_invoice(clie
         inv.number = number
         inv.buyer.electronic_address = Identifier(gln, "0088")
         invoices.append(inv)
-    receive_file(world.gw, DIALECTS["csv-lines"].write_all(invoices).data, channel="api", filename="mixed.csv")
+    receive_file(world.gw, dialect("csv-lines").write_all(invoices).data, channel="api", filename="mixed.csv")
     (item,) = _list(client, world, "alpha-erp")["items"]
     assert item["number"] == "MIX-1" and from_dict(item["invoice"]).number == "MIX-1"
     r = client.get(f"{ERP}/invoices/{item['id']}/content?format=original", headers=world.auth("alpha-erp"))

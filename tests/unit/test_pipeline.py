@@ -19,8 +19,8 @@ import sqlalchemy as sa
 import gateway.flow.process as pipeline
 from gateway.config import load_settings
 from gateway.db import Delivery, DocumentRecord, Exchange, Partner, RenderingRecord
-from gateway.syntaxes import WRITABLE, read_document, write_document
-from gateway.syntaxes.csv_syntax import DIALECTS
+from gateway.syntaxes import read_document, writable, write_document
+from gateway.syntaxes.csv_syntax import dialect
 from gateway.syntaxes.edifact import invoic
 from gateway.syntaxes.edifact.syntax import new_interchange, write_interchange
 from gateway.flow.receive import DuplicateUpload, receive_file
@@ -220,7 +220,7 @@ def test_a_buyer_without_any_schemed_identifier_is_held_with_that_reason(w):
 
 
 # --- each recipient format ------------------------------------------------------------
-@pytest.mark.parametrize("fmt", WRITABLE)
+@pytest.mark.parametrize("fmt", writable())
 def test_the_recipient_gets_its_preferred_format(w, fmt):
     buyer = _partner(w.gw, "Buyer SARL", ("VAT", "FR12345678901"), fmt=fmt)
     ex_id = _receive(w, _ubl(_invoice()))
@@ -322,11 +322,11 @@ def _three_invoices():
 
 
 def _csv_lines(invoices) -> bytes:
-    return DIALECTS["csv-lines"].write_all(invoices).data
+    return dialect("csv-lines").write_all(invoices).data
 
 
 def _edifact(invoices) -> bytes:
-    msgs = [invoic.write_message(inv, "d14b", reference=str(i + 1)).message() for i, inv in enumerate(invoices)]
+    msgs = [invoic.write_message(inv, "edifact-d14b", reference=str(i + 1)).message() for i, inv in enumerate(invoices)]
     return write_interchange(new_interchange(sender="SELLER", recipient="GATEWAY", control_ref="IC1",
                                              messages=msgs), line_break="\n")
 

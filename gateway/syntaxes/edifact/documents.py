@@ -6,7 +6,7 @@ meet: every usable INVOIC message becomes a Document carrying its syntax
 issues as findings; a message the syntax layer rejected, or a non-invoice
 message, is reported, never silently skipped. Writing wraps one message in a
 UNB/UNZ envelope whose parties come from the invoice (until partner profiles
-give them, issue #4).
+give them).
 """
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ from gateway.syntaxes.base import Document, Rendering
 from gateway.syntaxes.edifact import invoic
 from gateway.syntaxes.edifact.syntax import (Party, SyntaxIssue, new_interchange, read_interchange,
                                              write_interchange)
+from gateway.syntaxes.registry import SYNTAXES
 
-MEDIA_TYPE = "application/EDIFACT"
-NAMES = {f"edifact-{flavour}": flavour for flavour in invoic.FLAVOURS}   # edifact-d14b, edifact-eancom ...
+MEDIA_TYPE = SYNTAXES["edifact"].media_type
+EXTENSION = SYNTAXES["edifact"].extension
 
 
 def _finding(issue: SyntaxIssue) -> Finding:
@@ -87,8 +88,7 @@ def _party(*candidates: Optional[Identifier], fallback: Optional[str]) -> Party:
 def write(invoice: Invoice, name: str = "edifact-d14b", *, sender: Optional[str] = None,
           recipient: Optional[str] = None, prepared: Optional[datetime] = None) -> Rendering:
     """One invoice as an interchange with one INVOIC message in the flavour ``name``."""
-    flavour = NAMES[name]
-    written = invoic.write_message(invoice, flavour)
+    written = invoic.write_message(invoice, name)
     seller, buyer = invoice.seller, invoice.buyer
     s = Party.of(sender) if sender else _party(
         seller and seller.electronic_address, *(seller.identifiers if seller else []),
@@ -101,7 +101,7 @@ def write(invoice: Invoice, name: str = "edifact-d14b", *, sender: Optional[str]
                          syntax_level="UNOW" if _needs_unicode(written) else "UNOC",
                          messages=[written.message()])
     data = write_interchange(ic, line_break="\n")
-    return Rendering(name, written.mapping, data, written.dropped, written.findings, MEDIA_TYPE, ".edi")
+    return Rendering(name, written.mapping, data, written.dropped, written.findings, MEDIA_TYPE, EXTENSION)
 
 
 def _needs_unicode(written: invoic.WrittenMessage) -> bool:

@@ -1,7 +1,9 @@
 """INVOIC messages in and out of the EN 16931 model: the glue between segments and the engine.
 
 Reading: the message's UNH (S009: type, version, release, association code)
-picks the mapping file (``mappings/edifact-invoic-*.yaml``); the mapping names
+picks the flavour whose mapping's ``unh`` matches (``flavour_for``: the EDIFACT
+flavours are the mapping files of syntax ``edifact`` on the search path,
+``mappings/edifact-invoic-*.yaml`` and any overlay's); the mapping names
 its grammar; the grammar builds the ISO 20625 element tree; the mapping engine
 reads the tree like any other. Writing goes the same way back.
 
@@ -27,33 +29,56 @@ from gateway.model.findings import WARNING, Finding
 from gateway.mapping import Dropped
 from gateway.model.invoice import Invoice
 from gateway.model.numbers import problem
+from gateway.syntaxes import registry
 from gateway.syntaxes.base import Document, unread_findings
 from gateway.syntaxes.edifact import grammar as grammars
+from gateway.syntaxes.edifact.syntax import Message, Segment as SyntaxSegment
 from gateway.syntaxes.edifact.tree import MessageTree, Segment, adapt, build_tree, tree_to_segments
+from gateway.syntaxes.registry import Flavour
 
 SYNTAX = "edifact"
 
-# flavour -> mapping file
-FLAVOURS = {
-    "d14b": "edifact-invoic-d14b",        # the CEN EN 16931 binding
-    "d96a": "edifact-invoic-d96a",
-    "eancom": "edifact-invoic-eancom",    # EANCOM 1997 INVOIC (D96A, association code EAN008)
-    "d01b": "edifact-invoic-d01b",
-}
-
 
 def flavour_for(message: str, version: str, release: str, association: str = "") -> str:
-    """The flavour for a UNH S009: ``("INVOIC", "D", "96A", "EAN008")`` -> ``"eancom"``."""
+    """The flavour that reads a UNH S009: ``("INVOIC", "D", "96A", "EAN008")`` -> ``"edifact-eancom"``.
+
+    Each EDIFACT mapping's ``unh`` says what it reads: the message, version and release,
+    and, when it has one, the association code, whose letters name the association
+    (EAN008 reads EAN007 too). A mapping with an association is preferred to one without;
+    of equals, the first listed (shipped ones first)."""
     if message != "INVOIC":
         raise InputError(f"{message} messages are not invoices (expected INVOIC)")
-    key = f"{version}{release}".upper()
-    if key == "D96A" and association.upper().startswith("EAN"):
-        return "eancom"
-    for flavour, name in FLAVOURS.items():
-        if flavour == key.lower():
-            return flavour
-    raise InputError(f"INVOIC {version}:{release} is not supported "
-                     f"(supported: D:96A, D:96A EANCOM, D:01B, D:14B)")
+    key = (version.upper(), release.upper())
+    by_association, plain = [], []
+    for flavour in registry.of_syntax(SYNTAX):
+        unh = _unh(flavour)
+        if (str(unh.get("version", "")).upper(), str(unh.get("release", "")).upper()) != key:
+            continue
+        if not unh.get("association"):
+            plain.append(flavour.name)
+        elif _letters(str(unh["association"])) == _letters(association):
+            by_association.append(flavour.name)
+    if by_association or plain:
+        return (by_association or plain)[0]
+    raise InputError(f"INVOIC {version}:{release} is not supported (supported: {', '.join(_supported())})")
+
+
+def _unh(flavour: Flavour) -> dict:
+    return registry.mapping_file(flavour.mappings[0]).data.get("unh") or {}
+
+
+def _letters(association: str) -> str:
+    """The association an association code names: its letters (EAN of EAN008)."""
+    return re.match(r"[A-Za-z]*", association.strip()).group(0).upper()
+
+
+def _supported() -> list[str]:
+    out = []
+    for flavour in registry.of_syntax(SYNTAX):
+        unh = _unh(flavour)
+        out.append(f"{unh.get('version', '?')}:{unh.get('release', '?')}"
+                   + (f" {unh['association']}" if unh.get("association") else ""))
+    return out
 
 
 def _s009(segment: Segment) -> tuple[str, str, str, str]:
@@ -63,11 +88,15 @@ def _s009(segment: Segment) -> tuple[str, str, str, str]:
 
 
 def spec_for(flavour: str) -> mapping.MappingSpec:
+    """The mapping of the EDIFACT flavour ``flavour`` (``edifact-d14b``)."""
     try:
-        return mapping.load(FLAVOURS[flavour])
-    except KeyError:
+        found = registry.flavour(flavour)
+    except ValueError:
+        found = None
+    if found is None or found.syntax != SYNTAX:
         raise ValueError(f"unknown EDIFACT INVOIC flavour {flavour!r}; "
-                         f"choose one of {', '.join(FLAVOURS)}") from None
+                         f"choose one of {', '.join(f.name for f in registry.of_syntax(SYNTAX))}")
+    return mapping.load(found.mappings[0])
 
 
 def grammar_of(spec: mapping.MappingSpec) -> grammars.Grammar:
@@ -111,13 +140,12 @@ class WrittenMessage:
     dropped: list[Dropped] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
-    def message(self) -> Any:
+    def message(self) -> Message:
         """The syntax layer's ``Message`` of these segments, for ``new_interchange``/``write_interchange``."""
-        from gateway.syntaxes.edifact.syntax import Message, Segment as SyntaxSegment
         return Message([SyntaxSegment(s.tag, s.elements, repeats=s.repeats or None) for s in self.segments])
 
 
-def write_message(invoice: Invoice, flavour: str = "d14b", *, reference: str = "1") -> WrittenMessage:
+def write_message(invoice: Invoice, flavour: str = "edifact-d14b", *, reference: str = "1") -> WrittenMessage:
     """Write the model as one INVOIC message; ``reference`` is UNH/UNT 0062."""
     spec = spec_for(flavour)
     g = grammar_of(spec)

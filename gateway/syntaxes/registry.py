@@ -1,0 +1,197 @@
+"""Which flavours there are: found from the mapping files' own ``syntax:`` key.
+
+Code knows *syntaxes* (``SYNTAXES``: how bytes become a tree and back); the mapping
+files on the search path (``gateway.mapping.search_path``) name the *flavours*: a
+file with a ``syntax`` (its own or its base's) serves the flavour its ``flavour`` key
+names, or the flavour of its own name. UBL and CII flavours may have several files
+(Invoice and CreditNote), chosen on write by ``select``; an EDIFACT or CSV flavour is
+one file. A container syntax carries another flavour's document (Factur-X carries the
+CII in a PDF) and is a flavour of its own as long as that one exists.
+
+What can be read and written, ``translate --to``, a partner's preferred format, the
+CLI help and ``edigate formats`` all come from here. A file that cannot be read is not
+a flavour: ``flavour(name)`` raises its error, ``broken`` lists it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from gateway import mapping
+from gateway.mapping.spec import load_raw, read_file
+from gateway.model.errors import MappingError
+
+
+@dataclass(frozen=True)
+class Syntax:
+    """A syntax the code reads and writes; its flavours come from mapping files."""
+    name: str
+    reads: str                      # what it reads, as ``edigate formats`` says it
+    extension: str                  # of a written file
+    media_type: str
+    several: str = ""               # when a file may hold several invoices, what holds them
+    files_per_flavour: int = 1      # 0: any number, chosen on write by ``select``
+    carries: str = ""               # a container: the flavour whose document it carries
+    summary: str = ""               # a container's one line (others: their mapping files')
+
+
+SYNTAXES: dict[str, Syntax] = {s.name: s for s in (
+    Syntax("ubl", "UBL 2.1 Invoice/CreditNote", ".xml", "application/xml", files_per_flavour=0),
+    Syntax("cii", "CII D16B", ".xml", "application/xml", files_per_flavour=0),
+    Syntax("facturx", "Factur-X/ZUGFeRD 2 PDF", ".pdf", "application/pdf", carries="cii",
+           summary="Factur-X / ZUGFeRD PDF/A-3 with its CII XML"),
+    Syntax("edifact", "EDIFACT INVOIC interchanges", ".edi", "application/EDIFACT",
+           several="an interchange may hold several invoices"),
+    Syntax("csv", "CSV exports", ".csv", "text/csv", several="a CSV file may hold several invoices"),
+)}
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """A name to read and write by: its syntax and the mapping files that serve it."""
+    name: str
+    syntax: str
+    mappings: tuple[str, ...]       # mapping names; a container's: those of the flavour it carries
+    summary: str
+    carries: Optional[str] = None   # a container: the flavour it carries
+
+    @property
+    def extension(self) -> str:
+        return SYNTAXES[self.syntax].extension
+
+    @property
+    def media_type(self) -> str:
+        return SYNTAXES[self.syntax].media_type
+
+
+@dataclass(frozen=True)
+class MappingFile:
+    """One file on the search path, as ``edigate formats`` lists it."""
+    name: str
+    path: Path
+    syntax: str = ""                # "" : a base for others, no flavour of its own
+    flavour: str = ""
+    description: str = ""
+    summary: str = ""
+    select: dict = field(default_factory=dict, hash=False)
+    replaces: Optional[Path] = None  # the file of the same name before it on the path
+    error: Optional[MappingError] = field(default=None, hash=False)
+    data: dict = field(default_factory=dict, hash=False, repr=False)   # its content, ``extends`` applied
+
+
+@dataclass(frozen=True)
+class Registry:
+    folders: tuple[Path, ...]
+    files: tuple[MappingFile, ...]
+    flavours: dict[str, Flavour] = field(hash=False)          # usable ones, in listing order
+    broken: dict[str, MappingError] = field(hash=False)       # flavour or file name -> why not
+
+
+def registry() -> Registry:
+    """The flavours of the current search path (read once per search path)."""
+    return _registry(mapping.folders())
+
+
+def forget() -> None:
+    """Read the mapping files again on next use (after changing them)."""
+    _registry.cache_clear()
+    mapping.forget()
+
+
+def flavours() -> list[Flavour]:
+    """Every usable flavour, in listing order (by syntax, then shipped ones first)."""
+    return list(registry().flavours.values())
+
+
+def flavour(name: str) -> Flavour:
+    """The flavour ``name``; ValueError naming the choices when there is none, the file's
+    MappingError when its file is broken."""
+    reg = registry()
+    found = reg.flavours.get(name)
+    if found is not None:
+        return found
+    if name in reg.broken:
+        raise reg.broken[name]
+    raise ValueError(f"unknown flavour {name!r}; choose one of {', '.join(reg.flavours)}")
+
+
+def writable() -> tuple[str, ...]:
+    """The names to write by (``translate --to``, a partner's preferred format)."""
+    return tuple(registry().flavours)
+
+
+def mapping_file(name: str) -> MappingFile:
+    """The mapping file ``name`` as found (its content read without compiling it)."""
+    for f in registry().files:
+        if f.name == name:
+            return f
+    raise ValueError(f"no mapping {name!r} on the search path")
+
+
+def of_syntax(syntax: str) -> list[Flavour]:
+    """The usable flavours of one syntax, in listing order."""
+    return [f for f in registry().flavours.values() if f.syntax == syntax]
+
+
+@lru_cache(maxsize=16)
+def _registry(folders: tuple[Path, ...]) -> Registry:
+    files = [_describe(name, path, folders) for name, path in mapping.files().items()]
+    groups: dict[str, list[MappingFile]] = {}
+    broken: dict[str, MappingError] = {}
+    for f in files:
+        if f.error is not None:
+            broken[f.name] = f.error
+        elif f.syntax:
+            groups.setdefault(f.flavour, []).append(f)
+    found: dict[str, Flavour] = {}
+    for name, members in groups.items():
+        try:
+            found[name] = _flavour(name, members)
+        except MappingError as exc:
+            broken[name] = exc
+    for syntax in SYNTAXES.values():      # containers, named after their syntax
+        carried = found.get(syntax.carries) if syntax.carries else None
+        if carried is not None:
+            found[syntax.name] = Flavour(syntax.name, syntax.name, carried.mappings, syntax.summary,
+                                         carries=carried.name)
+    order = list(SYNTAXES)
+    position = {name: i for i, name in enumerate(found)}
+    listed = sorted(found.values(), key=lambda f: (order.index(f.syntax), position[f.name]))
+    return Registry(folders, tuple(files), {f.name: f for f in listed}, broken)
+
+
+def _describe(name: str, path: Path, folders: tuple[Path, ...]) -> MappingFile:
+    """One file: what it says of itself, with what it inherits through ``extends``."""
+    before = folders[:folders.index(path.parent)] if path.parent in folders else ()
+    replaced = [f / path.name for f in before if (f / path.name).is_file()]
+    replaces = replaced[-1] if replaced else None
+    try:
+        own = read_file(path)
+        merged = load_raw(path, mapping.find)
+    except MappingError as exc:
+        return MappingFile(name, path, replaces=replaces, error=exc)
+    flavour_name = own.get("flavour") or name
+    if flavour_name in SYNTAXES and SYNTAXES[flavour_name].carries:
+        return MappingFile(name, path, replaces=replaces, error=MappingError(
+            f"{path}: flavour {flavour_name!r} is the name of the syntax that carries "
+            f"{SYNTAXES[flavour_name].carries}; a mapping file cannot serve it"))
+    description = own.get("description") or ""
+    return MappingFile(name, path, syntax=merged.get("syntax") or "", flavour=flavour_name,
+                       description=description, summary=own.get("summary") or description,
+                       select=merged.get("select") or {}, replaces=replaces, data=merged)
+
+
+def _flavour(name: str, members: list[MappingFile]) -> Flavour:
+    syntaxes = {m.syntax for m in members}
+    files = ", ".join(m.path.name for m in members)
+    if len(syntaxes) > 1:
+        raise MappingError(f"flavour {name!r}: its files ({files}) are of different syntaxes "
+                           f"({', '.join(sorted(syntaxes))})")
+    syntax = SYNTAXES[members[0].syntax]
+    if syntax.files_per_flavour and len(members) > syntax.files_per_flavour:
+        raise MappingError(f"flavour {name!r} has several files ({files}); a {syntax.name} flavour is one file "
+                           "(several files are chosen among by 'select' in UBL and CII only)")
+    default = next((m for m in members if not m.select), members[0])
+    return Flavour(name, syntax.name, tuple(m.name for m in members), default.summary)
