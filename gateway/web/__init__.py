@@ -1,11 +1,25 @@
-"""The web app: AS2 endpoint, REST API, operator pages — one Flask app on one port.
+"""The web app: REST API, operator pages, recipient portal, channels' endpoints — one Flask app on one port.
 
     app = create_app(Gateway(settings))
 
-``/as2`` (the transport's WSGI app) is public (AS2 authenticates by signatures and certificates); ``/api/…``
-wants a bearer token; the operator pages want a logged-in user and carry CSRF
-tokens on every form. The ``Gateway`` (database, payload store, jobs) is in
-``app.extensions["edigate"]``; ``gateway()`` returns it inside a request.
+Channels' endpoints (``/as2``: the AS2 transport's WSGI app) are public (AS2 authenticates by
+signatures and certificates); ``/api/…`` wants a bearer token; the operator pages and the
+portal want a logged-in user and carry CSRF tokens on every form. The ``Gateway``
+(database, payload store, jobs) is in ``app.extensions["edigate"]``; ``gateway()`` returns
+it inside a request.
+
+The parts, each a package:
+
+* ``kit``: what every blueprint shares: the error answers (JSON for the API, an HTML
+  error page per kind of page), the login doors and decorators, bearer tokens, roles,
+  the pages' security headers;
+* ``api``: the REST API and its ERP pull, described by marshmallow schemas that validate
+  requests, write answers and generate the OpenAPI document;
+* ``operator``: the operator pages; ``portal``: the recipient portal;
+* ``downloads`` (stored bytes as attachments) and ``bounds`` (ids and amounts in range),
+  shared by all three.
+
+Extensions (e.g. onboarding) add their blueprints through ``init_app`` and use the same kit.
 """
 from __future__ import annotations
 
@@ -14,21 +28,22 @@ import secrets
 from pathlib import Path
 from typing import Optional
 
-from flask import Flask, current_app
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from .. import extensions
+from ..delivery.channel import registry
 from ..runtime import Gateway
+from . import bounds
+from .api import bp as api_bp
+from .api import openapi
+from .api.erp import bp as erp_bp
+from .kit.current import EXTENSION, gateway
+from .operator import bp as operator_bp
+from .portal import bp as portal_bp
 
-
-AS2_PATH = "/as2"
-
-# Packages beside the gateway that bring their own pages (e.g. onboarding): each module has
-# ``init_app(app, csrf)``, registering its blueprints (and exempting what must be).
-EXTENSIONS: tuple[str, ...] = ("onboarding.web",)
-
-
-def gateway() -> Gateway:
-    """The Gateway of the app handling the current request."""
-    return current_app.extensions["edigate"]
+__all__ = ["create_app", "gateway", "secret_key"]
 
 
 def secret_key(home: Path) -> bytes:
@@ -52,7 +67,7 @@ def secret_key(home: Path) -> bytes:
 
 def create_app(gw: Optional[Gateway] = None, *, testing: bool = False) -> Flask:
     gw = gw or Gateway()
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder=None)       # templates: each blueprint's own
     app.config.update(
         SECRET_KEY=secret_key(gw.settings.home),
         SESSION_COOKIE_HTTPONLY=True,
@@ -60,37 +75,30 @@ def create_app(gw: Optional[Gateway] = None, *, testing: bool = False) -> Flask:
         MAX_CONTENT_LENGTH=gw.settings.max_inbound_size,
         TESTING=testing,
     )
-    app.extensions["edigate"] = gw
+    app.extensions[EXTENSION] = gw
 
-    from flask_wtf.csrf import CSRFProtect
     csrf = CSRFProtect(app)
-
-    from . import bounds, openapi
     bounds.install(app)          # <int:…> in every route: ids 1..2^63-1 only (else no route: 404)
-    from .api import bp as api_bp
-    from .erp_api import bp as erp_bp   # ERP pull: nests itself in the API blueprint (/api/v1/erp)
-    from .pages import bp as pages_bp
-    from .portal import bp as portal_bp
     csrf.exempt(api_bp)          # bearer tokens, no cookies: nothing for CSRF to ride on
-    csrf.exempt(erp_bp)
+    csrf.exempt(erp_bp)          # the ERP pull, nested in the API blueprint (/api/v1/erp)
     openapi.init_app(app).register_blueprint(api_bp)    # the OpenAPI document is generated from it
-    app.register_blueprint(pages_bp)
+    app.register_blueprint(operator_bp)
     app.register_blueprint(portal_bp)       # the recipient portal (/portal)
+
     @app.get("/health")
     def health():
         """For load balancers and monitors: no login, no database, nothing written; it answers
         when the web server does."""
         return {"status": "ok"}
 
-    import importlib
-    for name in EXTENSIONS:
-        importlib.import_module(name).init_app(app, csrf)
+    # installed extensions (``gateway.extensions``, e.g. onboarding) register their blueprints
+    for _ext, init_app in extensions.with_hook("init_app"):
+        init_app(app, csrf)
 
-    # AS2 partners authenticate by signatures and certificates, not by session: the transport's
-    # own WSGI app answers /as2 (streaming body, exact headers), beside Flask, not inside it.
-    from werkzeug.middleware.dispatcher import DispatcherMiddleware
-    from gateway.flow.receive import As2Inbox
-    from ..transports.as2 import wsgi_app
-    app.extensions["edigate.as2"] = endpoint = As2Inbox(gw).endpoint()
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {AS2_PATH: wsgi_app(endpoint)})
+    # Channels' public endpoints (AS2: partners authenticate by signatures and certificates, not
+    # by session) answer beside Flask, not inside it: their own WSGI apps see the streaming body
+    # and the exact headers.
+    mounts = {path: wsgi for channel in registry for path, wsgi in channel.wsgi_mounts(gw).items()}
+    if mounts:
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounts)
     return app

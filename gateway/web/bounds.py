@@ -8,7 +8,7 @@ number cannot name a record, and handing it to the driver raises
 * in a URL, Flask's ``int`` converter is replaced on the app (``install``) by
   ``IdConverter``, which matches ``1..MAX_ID`` only: ``/partners/<int:partner_id>``
   with a larger number is simply not a route (a 404), like ``/partners/abc``;
-* in a query string or a body, the marshmallow fields of ``gateway.web.schemas``
+* in a query string or a body, the marshmallow fields of ``gateway.web.api.schemas``
   (``Id``, ``Offset``, ``Limit``, ``Amount``) refuse values out of range with a
   message naming the range (a 400 in the API, a form error on the pages).
 

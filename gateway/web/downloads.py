@@ -17,9 +17,10 @@ from flask import Response, send_file
 from werkzeug.exceptions import NotFound
 
 from ..db import DocumentRecord, Exchange, RenderingRecord
-from gateway.store.filenames import safe_filename
+from ..store.filenames import safe_filename
 from ..store.payloads import PayloadNotFound
-from . import gateway
+from .kit.current import gateway
+from .kit.errors import PayloadMissing
 
 _MEDIA_EXTENSIONS = {"application/pdf": ".pdf", "text/csv": ".csv", "application/xml": ".xml",
                      "text/xml": ".xml", "application/edifact": ".edi"}
@@ -36,18 +37,14 @@ def served_type(declared: Optional[str]) -> str:
     return value if value in MEDIA_TYPES else "application/octet-stream"
 
 
-class PayloadMissing(RuntimeError):
-    """The database names a payload the store does not have: lost data, not a bad request."""
-
-
 def basename(path: Optional[str]) -> str:
     """The last part of a partner-given path (``/in/acme/inv.xml`` → ``inv.xml``)."""
     return (path or "").replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def extension(syntax: str, media_type: str) -> str:
-    from gateway.syntaxes import EXTENSIONS          # lxml and mappings: only when a rendering is downloaded
-    return EXTENSIONS.get(syntax) or _MEDIA_EXTENSIONS.get(media_type.split(";")[0].strip().lower()) or ".bin"
+    from gateway.syntaxes import extension           # lxml and mappings: only when a rendering is downloaded
+    return extension(syntax) or _MEDIA_EXTENSIONS.get(media_type.split(";")[0].strip().lower()) or ".bin"
 
 
 def payload_response(key: Optional[str], *, filename: str, media_type: str = "application/octet-stream",

@@ -1,4 +1,4 @@
-"""Onboarding's web pages, plugged into the gateway's Flask app (``gateway.web.EXTENSIONS``).
+"""Onboarding's web pages, plugged into the gateway's Flask app (the extension's ``init_app`` hook).
 
 * ``registration``: the public pages a counterparty reaches from its invitation
   (register, opt out, the open pixel): no login, the signed link is the credential.
@@ -7,7 +7,10 @@
 
 Templates are under ``templates/onboarding/`` (the staff pages extend the
 gateway's ``base.html``, the public ones their own ``public_base.html``);
-the stylesheet is served at ``/onboarding-static/``.
+the stylesheet is served at ``/onboarding-static/``. Errors, login and headers are the
+gateway's web kit (``gateway.web.kit``): the staff pages answer errors with the operator
+error page and log in through the operator door; the public pages have their own kind of
+error page (both languages), registered through the same kit.
 """
 from __future__ import annotations
 

@@ -23,14 +23,14 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
                    session as cookie, url_for)
-from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
 
 from gateway.db import AS2Identity, Certificate, Network, Partner, SftpAccount, utcnow
-from gateway.web import gateway
-from gateway.web.headers import page_headers
+from gateway.web.kit.current import gateway
+from gateway.web.kit.errors import ErrorPages, page_errors
+from gateway.web.kit.headers import public_page_headers
 
 from .. import links, tracking
 from ..enrol import AlreadyUsed, EnrolmentConflict, enrol, release_held
@@ -96,35 +96,29 @@ def link_refused(kind: str) -> tuple[str, int]:
                  what=t(f"{kind}_what"), todo=t(f"{kind}_todo"), kind=kind)
 
 
-@bp.after_request
-def _headers(response: Response) -> Response:
-    response.headers["Referrer-Policy"] = "no-referrer"          # the token is in the URL
-    return page_headers(response)
+bp.after_request(public_page_headers)          # the token is in the URL: no Referer
 
 
-@bp.errorhandler(links.LinkError)
-def _link_error(e: links.LinkError):
-    return link_refused(e.kind)
+# --- errors: the kit's, drawn as these pages in the visitor's language ---------------------------
+
+def _message_page(status: int, title: str, message: str) -> tuple[str, int]:
+    return _page("onboarding/public_message.html", status, title=title, message=message)
 
 
-@bp.errorhandler(CSRFError)
-def _csrf(e: CSRFError):
-    return _page("onboarding/public_message.html", 400, title=t("csrf_title"), message=t("csrf_message"))
-
-
-@bp.errorhandler(HTTPException)
-def _http(e: HTTPException):
+def _describe(e: HTTPException) -> str:
     if e.code == 413:
-        message = "What you sent is too large (a certificate is a few kilobytes): choose the right file."
-    else:
-        message = e.description or ""
-    return _page("onboarding/public_message.html", e.code or 500, title=e.name, message=message)
+        return "What you sent is too large (a certificate is a few kilobytes): choose the right file."
+    return e.description or ""
 
 
-@bp.errorhandler(Exception)
-def _unexpected(e: Exception):
+def _unexpected(e: Exception) -> tuple[str, str]:
     log.exception("public onboarding page failed")
-    return _page("onboarding/public_message.html", 500, title=t("oops_title"), message=t("oops_message"))
+    return t("oops_title"), t("oops_message")
+
+
+PUBLIC_PAGES = ErrorPages(page=_message_page, csrf=lambda: (t("csrf_title"), t("csrf_message")),
+                          describe=_describe, payload_missing=None, unexpected=_unexpected)
+page_errors(bp, PUBLIC_PAGES, also={links.LinkError: lambda e: link_refused(e.kind)})
 
 
 # --- registration ----------------------------------------------------------------------------

@@ -16,14 +16,15 @@ from typing import Any, Callable, Optional, TypeVar
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import Forbidden, HTTPException
+from werkzeug.exceptions import Forbidden
 
 from gateway.db import utcnow
-from gateway.web import bounds, gateway
-from gateway.web.auth import login_required
-from gateway.web.headers import page_headers
-from gateway.web.pages import status_class, when
+from gateway.web import bounds
+from gateway.web.kit.current import gateway
+from gateway.web.kit.display import status_class, when
+from gateway.web.kit.errors import OPERATOR_PAGES, page_errors
+from gateway.web.kit.headers import page_headers
+from gateway.web.kit.login import login_required
 
 from .. import campaigns as camp
 from .. import importer, mailing, tracking
@@ -69,22 +70,7 @@ def problem(e: Exception) -> str:
 
 
 bp.after_request(page_headers)
-
-
-def _error_page(status: int, title: str, message: str):
-    return render_template("error.html", title=title, message=message, status_class=status_class,
-                           when=when), status
-
-
-@bp.errorhandler(CSRFError)
-def _csrf(e: CSRFError):
-    return _error_page(400, "Form refused", "The form has expired or did not come from this site: "
-                                            "go back, reload the page and try again.")
-
-
-@bp.errorhandler(HTTPException)
-def _http(e: HTTPException):
-    return _error_page(e.code or 500, e.name, e.description or "")
+page_errors(bp, OPERATOR_PAGES)          # in the operator pages' frame (their base.html)
 
 
 def _get(s, model, ident: int, what: str):

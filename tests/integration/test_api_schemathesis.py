@@ -22,7 +22,8 @@ import schemathesis
 from gateway.config import load_settings
 from gateway.db import User, issue_token
 from gateway.runtime import Gateway
-from gateway.web import create_app, erp_api
+from gateway.web import create_app
+from gateway.web.api import erp as erp_api
 from itsdangerous import URLSafeSerializer
 from werkzeug.serving import WSGIRequestHandler, make_server
 

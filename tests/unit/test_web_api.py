@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from gateway.db import (INBOUND_STATUSES, OUTBOUND_STATUSES, ApiToken, Exchange, Partner, PartnerIdentifier,
                         StatusError, User, issue_token)
-from gateway.web import serialise
+from gateway.web.api import serialise
 from tests.support.web_seed import (CONTENT_IN, MDN_IN, RAW_IN, RENDERING_CII, Prompts, app, client, gw,  # noqa: F401
                             people, seeded)
 
@@ -49,7 +49,7 @@ def test_openapi_is_generated_and_describes_exactly_the_routes(app, client) -> N
     from pathlib import Path
 
     import gateway.web
-    assert not list(Path(gateway.web.__file__).parent.glob("openapi.y*ml"))
+    assert not list(Path(gateway.web.__file__).parent.rglob("openapi.y*ml"))
     r = client.get(f"{API}/openapi.json")                 # public: no token
     assert r.status_code == 200
     doc = r.get_json()

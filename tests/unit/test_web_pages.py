@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 _DER = Encoding.DER
 
 from gateway.db import Exchange, Partner, User
-from gateway.web.auth import safe_next
+from gateway.web.kit.login import safe_next
 from tests.support.web_seed import (CONTENT_IN, PASSWORD, RAW_IN, RENDERING_CII, T0, Prompts, _self_signed,  # noqa: F401
                             app, client, gw, people, seeded)
 

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from ..db import Exchange
+from ...db import Exchange
 
 EXPIRY_WARNING = timedelta(days=30)
 

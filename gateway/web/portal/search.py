@@ -21,8 +21,8 @@ from typing import Mapping, Optional
 import sqlalchemy as sa
 from marshmallow import EXCLUDE, Schema
 
-from ..db import BUSINESS_STATUSES, DocumentRecord
-from . import params, schemas
+from ...db import BUSINESS_STATUSES, DocumentRecord
+from ..api import params, schemas
 
 SORTS = {
     "date": DocumentRecord.issue_date,

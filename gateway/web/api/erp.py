@@ -43,14 +43,16 @@ from marshmallow.utils import missing
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Conflict, Forbidden, NotFound, UnprocessableEntity
 
-from gateway.delivery.state import acknowledge_delivery
-from ..db import Delivery, DocumentRecord, Partner, utcnow
-from gateway.store.filenames import safe_filename
-from ..store.payloads import PayloadNotFound
-from . import downloads, gateway, params, schemas
-from .api import _downloads, answer
-from .api import bp as api_bp
-from .auth import bearer_token
+from ...db import Delivery, DocumentRecord, Partner, utcnow
+from ...delivery.state import acknowledge_delivery
+from ...store.filenames import safe_filename
+from ...store.payloads import PayloadNotFound
+from .. import downloads
+from ..kit.current import gateway
+from ..kit.tokens import bearer_token
+from . import params, schemas
+from .blueprint import answer, download_doc
+from .blueprint import bp as api_bp
 from .openapi import Blueprint
 
 log = logging.getLogger("edigate.erp")
@@ -60,7 +62,7 @@ bp = Blueprint("erp", __name__, url_prefix="/erp", description="ERP pull: a reci
 CHANNEL = "erp"
 AVAILABLE, ACKNOWLEDGED = "delivered", "acknowledged"
 CURSOR_SALT = "edigate.erp.cursor"
-# what each item links to; ``content`` also takes any syntax of gateway.syntaxes.WRITABLE
+# what each item links to; ``content`` also takes any flavour of gateway.syntaxes.writable()
 LINK_FORMATS = ("json", "ubl", "cii", "facturx", "csv", "original")
 DEFAULT_CSV = "csv-lines"
 
@@ -253,7 +255,7 @@ def get_invoice(args: dict[str, Any], document_id: int) -> Response:
 @bp.get("/invoices/<int:document_id>/content")
 @bp.authenticated(recipients=True)
 @bp.arguments(schemas.ErpContentArgs, location="query")
-@_downloads
+@download_doc
 @bp.errors(400, 404, 409, 422, 500)
 def invoice_content(args: dict[str, Any], document_id: int) -> Response:
     """The invoice's bytes in one format, as an attachment; the same bytes every time
@@ -262,17 +264,16 @@ def invoice_content(args: dict[str, Any], document_id: int) -> Response:
     terms the syntax could not carry (the JSON and the original have them). Default format:
     the recipient's own.
     """
-    from gateway.syntaxes import WRITABLE
-    from gateway.syntaxes.csv_syntax import DIALECTS
+    from gateway.syntaxes import syntax_of, writable
 
     partner_id = _partner_id(args)
     with gateway().session() as s:
         d = _delivery(s, partner_id, document_id)
         doc, own_format = d.document, d.format
         siblings = list(doc.exchange.documents)
-    fmt = args.get("format") or (own_format if own_format in WRITABLE else "ubl")
+    fmt = args.get("format") or (own_format if own_format in writable() else "ubl")
     if fmt == "csv":                  # the recipient's CSV dialect if it has one, else the usual one
-        fmt = own_format if own_format in DIALECTS else DEFAULT_CSV
+        fmt = own_format if syntax_of(own_format or "") == "csv" else DEFAULT_CSV
     stem = safe_filename(doc.number, f"invoice-{doc.id}")
     if fmt == "json":
         return _json_content(doc, stem)

@@ -4,7 +4,7 @@ These marshmallow schemas are the single description of the API. flask-smorest
 (``gateway.web.api``) uses them to validate every request before a view runs, to
 write every JSON answer, and to generate the OpenAPI document served at
 ``/api/v1/openapi.json``; the operator pages and the recipient portal read their
-search forms with the same fields (``gateway.web.params``, ``portal_search``), so
+search forms with the same fields (``params``, ``gateway.web.portal.search``), so
 an id, an offset, a limit, a date or an amount means the same everywhere.
 
 Conventions the fields carry: datetimes are ISO 8601 in UTC with ``Z``; dates are
@@ -23,13 +23,13 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 from marshmallow.utils import missing
 
 from gateway.partners import checks as checks
-from ..channels import profiles
-from ..db import BUSINESS_STATUSES, CHANNELS, DIRECTIONS, DOCUMENT_STATUSES, normalise_identifier
-from ..db.documents import DELIVERY_STATUSES
-from ..db.exchanges import STATUSES as EXCHANGE_STATUSES
-from ..db.partners import MDN_MODES, MICALG_SPELLINGS, TRANSFER_ENCODINGS
+from ... import channels
+from ...db import BUSINESS_STATUSES, DIRECTIONS, DOCUMENT_STATUSES, normalise_identifier
+from ...db.documents import DELIVERY_STATUSES
+from ...db.exchanges import STATUSES as EXCHANGE_STATUSES
+from ...db.partners import MDN_MODES, MICALG_SPELLINGS, TRANSFER_ENCODINGS
 from gateway.flow.lifecycle import MAX_REASON, MAX_REASON_CODE, RECIPIENT_STATUSES
-from . import bounds
+from .. import bounds
 from .serialise import EXPIRY_WARNING, iso
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
@@ -39,8 +39,8 @@ MAX_TEXT = 200
 
 
 def writable_formats() -> tuple[str, ...]:
-    from gateway.syntaxes import WRITABLE
-    return WRITABLE
+    from gateway.syntaxes import writable
+    return writable()
 
 
 # --- fields --------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ class ExchangeArgs(PageArgs):
     partner = Id(metadata={"description": "Partner id"})
     status = Choice(EXCHANGE_STATUSES)
     direction = Choice(DIRECTIONS)
-    channel = Choice(CHANNELS)
+    channel = Choice(channels.names())
     message_id = Text(998)
     since = Moment(metadata={"description": "Created at or after (a date, or a date-time; UTC when no zone)"})
     until = Moment(end_of_day=True, metadata={"description": "Created before; a bare date includes that whole day"})
@@ -397,7 +397,7 @@ class _Checked(fields.String):
 class EmailAddress(fields.String):
     def _deserialize(self, value: Any, attr: Optional[str], data: Any, **kwargs: Any) -> str:
         try:
-            return profiles.email_address(value)
+            return channels.email_address(value)
         except ValueError as e:
             raise ValidationError(str(e)) from None
 
@@ -465,30 +465,43 @@ class IdentifierItem(fields.Nested):
         return scheme, value_
 
 
+def channel_settings_schemas() -> dict[str, dict[str, Any]]:
+    """Each channel's settings as a JSON Schema, by channel name, for the description.
+
+    This is where the partner schema takes its channels' settings schemas from the channel
+    registry (``gateway.delivery.channel``: each channel module in ``gateway/channels/``
+    describes its own settings). Until it does, each channel's settings are described as a
+    free object here, and checked by their channel when a partner is created or changed."""
+    return {}
+
+
 class ChannelSettings(fields.Dict):
-    """``{channel: settings or null}``, each channel's settings checked by ``channels.profiles``."""
+    """``{channel: settings or null}``, each channel's settings checked by its channel (``gateway.channels``)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(keys=fields.String(), values=fields.Raw(allow_none=True),
-                         metadata={"description": "Settings per channel (gateway/channels/profiles.py); each channel "
-                                                  "given replaces that channel's settings, null removes them. email: "
-                                                  "to, subject, body, body_html, attach, lang; portal: notify, lang; "
-                                                  "paper: address; network: network (its code). Refusals name the "
-                                                  "setting (`channel_settings.email.to[0]`)",
-                                   "additionalProperties": {"type": ["object", "null"]}},
-                         **kwargs)
+        metadata: dict[str, Any] = {
+            "description": "Settings per channel (each channel's module in gateway/channels/); each channel "
+                           "given replaces that channel's settings, null removes them. email: "
+                           "to, subject, body, body_html, attach, lang; portal: notify, lang; "
+                           "paper: address; network: network (its code). Refusals name the "
+                           "setting (`channel_settings.email.to[0]`)",
+            "additionalProperties": {"type": ["object", "null"]}}
+        described = channel_settings_schemas()
+        if described:
+            metadata["properties"] = {name: {"oneOf": [schema, {"type": "null"}]} for name, schema in described.items()}
+        super().__init__(keys=fields.String(), values=fields.Raw(allow_none=True), metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: Optional[str], data: Any, **kwargs: Any) -> dict[str, Any]:
         given = super()._deserialize(value, attr, data, **kwargs)
         changes: dict[str, Any] = {}
         problems: dict[str, str] = {}
         for channel, settings in given.items():
-            if channel not in CHANNELS:
-                problems[channel] = f"not a channel; expected one of {', '.join(CHANNELS)}"
+            if channel not in channels.names():
+                problems[channel] = f"not a channel; expected one of {', '.join(channels.names())}"
                 continue
             try:
-                changes[channel] = None if settings is None else profiles.validate_channel_settings(channel, settings)
-            except profiles.ChannelSettingsError as e:
+                changes[channel] = None if settings is None else channels.validate_channel_settings(channel, settings)
+            except channels.ChannelSettingsError as e:
                 problems[e.setting] = e.problem
         if problems:
             raise ValidationError(problems)
@@ -503,10 +516,10 @@ class PartnerInput(Body):
     active = StrictBool()
     preferred_format = Choice(writable_formats(), allow_none=True,
                               metadata={"description": "The syntax it receives (ubl, cii, facturx, edifact-d96a, …)"})
-    preferred_channel = Choice(CHANNELS, allow_none=True)
+    preferred_channel = Choice(channels.names(), allow_none=True)
     contact_email = EmailAddress(allow_none=True, metadata={
         "description": "Where to write to it about its invoices (also the e-mail fallback)", "maxLength": 254,
-        "pattern": profiles._EMAIL.pattern})
+        "pattern": channels.EMAIL_PATTERN.pattern})
     identifiers = fields.List(IdentifierItem())
     as2 = fields.Nested(AS2Input)
     channel_settings = ChannelSettings()

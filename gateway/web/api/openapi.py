@@ -7,12 +7,12 @@ marshmallow schemas (``schemas``) that validate requests; this module adapts it:
   not JSON, or not a JSON object, is a 400; a value a schema refuses is a 400 (query)
   or 422 (body) in the API's one error shape, ``{"error": …, "details": {field: …}}``;
 * ``Api`` documents that error shape (``schemas.Error``) for every error status and
-  leaves error handling to the API blueprint: the operator pages, the portal and
-  onboarding keep their HTML error pages;
+  leaves error handling to the API blueprint (``kit.errors.json_errors``): the operator
+  pages, the portal and onboarding keep their HTML error pages;
 * ``Paths`` writes paths relative to the one server, ``/api/v1``, and gives each
   operation an ``operationId`` from its view's name (``list_partners`` →
   ``listPartners``); the bearer token is the document's security scheme;
-* ``bp.authenticated`` is ``auth.require_token`` plus its 401 (and 403) in the document;
+* ``bp.authenticated`` is ``kit.tokens.require_token`` plus its 401 (and 403) in the document;
   ``bp.errors(…)`` documents the other error statuses a route answers.
 """
 from __future__ import annotations
@@ -22,14 +22,16 @@ from typing import Any, Callable, Mapping, Optional, TypeVar
 
 import flask_smorest
 from flask_smorest.utils import prepare_response
-from flask import Flask, Response, jsonify
+from flask import Flask
 from marshmallow import Schema, ValidationError
 from marshmallow.utils import missing
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest
 
-from . import bounds, schemas
-from .auth import require_token
+from .. import bounds
+from ..kit.errors import ApiError
+from ..kit.tokens import require_token
+from . import schemas
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,22 +51,6 @@ ERRORS: dict[int, str] = {
     422: "Well-formed but invalid values (details: per field)",
     500: "The gateway's fault, logged (e.g. a stored file is missing)",
 }
-
-
-class ApiError(Exception):
-    """An answer in the API's error shape (``schemas.Error``)."""
-
-    def __init__(self, status: int, message: str, details: Optional[Mapping[str, Any]] = None):
-        super().__init__(message)
-        self.status, self.message, self.details = status, message, details
-
-
-def error(status: int, message: str, details: Any = None, headers: Optional[dict[str, str]] = None) -> Response:
-    """The API's one error answer: ``{"error": message, "details": details}``."""
-    response = jsonify({"error": message, "details": details})
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
 
 
 class Parser(FlaskParser):
@@ -116,7 +102,7 @@ class Blueprint(flask_smorest.Blueprint):
         return decorate
 
     def authenticated(self, view: Optional[F] = None, *, recipients: bool = False):
-        """``auth.require_token``, outermost (it runs before the query or body is read, so an
+        """``kit.tokens.require_token``, outermost (it runs before the query or body is read, so an
         anonymous caller learns nothing but 401), documented: 401, and 403 (the role).
         ``recipients``: a recipient login's token may call it (see ``require_token``)."""
 
@@ -172,7 +158,7 @@ redeliveries, the invoice life cycle and the ERP pull. Every route but this desc
 `Authorization: Bearer <token>` (tokens: `edigate token create`). Times are ISO 8601 in UTC,
 amounts are decimal strings, ids are 1 to 2^63-1. Lists page with `limit` and `offset`; the ERP
 pull pages with an opaque `next_cursor`. Every error is `{"error": "...", "details": ...}`.
-Generated from the code (gateway/web/schemas.py): it is what the gateway validates and answers."""
+Generated from the code (gateway/web/api/schemas.py): it is what the gateway validates and answers."""
 
 
 def init_app(app: Flask) -> Api:

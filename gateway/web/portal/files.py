@@ -36,11 +36,11 @@ from typing import IO, Iterable, Optional
 
 import sqlalchemy as sa
 
-from ..db import DocumentRecord, Partner
-from gateway.store.filenames import safe_filename
-from gateway.syntaxes.csv_syntax import DIALECTS
-from .downloads import basename, extension
-from .serialise import iso
+from ...db import DocumentRecord, Partner
+from ...store.filenames import safe_filename
+from ...syntaxes import syntax_of
+from ..api.serialise import iso
+from ..downloads import basename, extension
 
 FORMATS = {"original": None, "pdf": "facturx", "ubl": "ubl", "cii": "cii", "csv": "csv-lines"}
 LABELS = {"original": "Original", "pdf": "PDF (Factur-X)", "ubl": "UBL", "cii": "CII", "csv": "CSV"}
@@ -66,7 +66,7 @@ def syntax_for(fmt: str, partner: Optional[Partner]) -> Optional[str]:
     """The ``gateway.syntaxes`` syntax a portal format stands for (None: the original)."""
     if fmt not in FORMATS:
         raise NotAvailable(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if fmt == "csv" and partner is not None and (partner.preferred_format or "") in DIALECTS:
+    if fmt == "csv" and partner is not None and syntax_of(partner.preferred_format or "") == "csv":
         return partner.preferred_format
     return FORMATS[fmt]
 

@@ -1,17 +1,18 @@
 """The recipient portal (``/portal``): a recipient organisation's login sees the invoices sent to it.
 
 What it offers: the list of received invoices with search, filters, sort and
-paging (``portal_search``); each invoice's page with its life-cycle history and
+paging (``search``); each invoice's page with its life-cycle history and
 a form to accept, refuse (with a reason), dispute, or mark payment sent / paid;
 downloads in every format and bulk exports of a selection or of the whole
-search, as a CSV list or a ZIP (``portal_files``).
+search, as a CSV list or a ZIP (``files``).
 
-Who: only ``recipient`` logins (``auth.recipient_required``), each kept to its
+Who: only ``recipient`` logins (``kit.login.recipient_required``; the login and logout
+views are the kit's portal door), each kept to its
 own partner's documents: another partner's invoice is a 404, as if it did not
 exist. Gateway users are refused here, as recipients are on the operator pages.
 
 What it sets off: a download (or a ZIP export) acknowledges the portal delivery
-of each invoice it held (``channels.status.acknowledge_delivery``) and, if the
+of each invoice it held (``delivery.state.acknowledge_delivery``) and, if the
 invoice was not yet ``received``, records that; a status change goes through
 ``gateway.flow.lifecycle`` and is reported to the sender at once (an APERAK for an
 EDI sender; the API for everyone).
@@ -26,22 +27,25 @@ import logging
 from typing import Any, Iterable, Optional
 
 import sqlalchemy as sa
-from flask import (Blueprint, abort, flash, g, redirect, render_template, request, send_file,
-                   url_for)
-from flask_wtf.csrf import CSRFError
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
 
-from gateway.flow import lifecycle
-from ..db import Delivery, DocumentRecord, Partner, StatusError, check_login, utcnow
-from . import downloads, gateway, params, portal_files, portal_search, schemas
-from .auth import RECIPIENT, current_user, log_in, log_out, recipient_required, safe_next
-from .headers import page_headers
-from .pages import when
+from ...db import Delivery, DocumentRecord, Partner, StatusError, utcnow
+from ...delivery.state import acknowledge_delivery, mark_received
+from ...flow import lifecycle
+from .. import downloads
+from ..api import params, schemas
+from ..kit.current import gateway
+from ..kit.display import when
+from ..kit.errors import PORTAL_PAGES, page_errors
+from ..kit.headers import page_headers
+from ..kit.login import PORTAL, login_views, recipient_required
+from . import files as portal_files
+from . import search as portal_search
 
 log = logging.getLogger("edigate.portal")
 
-bp = Blueprint("portal", __name__, url_prefix="/portal")
+bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 
 ACTIONS = {"accepted": "Accept", "refused": "Refuse", "disputed": "Dispute", "payment_sent": "Payment sent",
            "paid": "Paid"}
@@ -90,64 +94,8 @@ def _helpers() -> dict[str, Any]:
 
 
 bp.after_request(page_headers)
-
-
-def _error_page(status: int, title: str, message: str):
-    return render_template("portal/error.html", title=title, message=message), status
-
-
-@bp.errorhandler(CSRFError)
-def _csrf(e: CSRFError):
-    return _error_page(400, "Form refused", "The form has expired or did not come from this site: "
-                                            "go back, reload the page and try again.")
-
-
-@bp.errorhandler(400)
-@bp.errorhandler(403)
-@bp.errorhandler(404)
-@bp.errorhandler(405)
-@bp.errorhandler(422)
-def _http(e: HTTPException):
-    return _error_page(e.code or 500, e.name, e.description or "")
-
-
-@bp.errorhandler(downloads.PayloadMissing)
-def _payload_missing(e: downloads.PayloadMissing):
-    log.error("%s", e)
-    return _error_page(500, "File missing", "This file cannot be found on the server; the gateway's "
-                                            "operators have been told.")
-
-
-# --- login -----------------------------------------------------------------------------------
-
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    target = safe_next(request.values.get("next"), url_for("portal.index"))
-    if not target.startswith(bp.url_prefix + "/"):
-        target = url_for("portal.index")
-    if request.method == "GET":
-        user = current_user()
-        if user is not None and user.role == RECIPIENT:
-            return redirect(target)
-        return render_template("portal/login.html", next=target)
-    username = request.form.get("username", "")
-    with gateway().session() as s:
-        user = check_login(s, username, request.form.get("password", ""))
-    if user is None:
-        flash("Unknown user, wrong password, or account disabled.", "error")
-        return render_template("portal/login.html", next=target, username=username), 200
-    if user.role != RECIPIENT:
-        flash("This login is for recipient organisations. Gateway users log in on the operator pages.", "error")
-        return render_template("portal/login.html", next=target, username=username), 403
-    log_in(user)
-    return redirect(target)
-
-
-@bp.post("/logout")
-def logout():
-    log_out()
-    flash("Logged out.", "info")
-    return redirect(url_for("portal.login"))
+page_errors(bp, PORTAL_PAGES)
+login_views(bp, PORTAL)          # /portal/login, /portal/logout
 
 
 # --- the list --------------------------------------------------------------------------------
@@ -244,7 +192,6 @@ def set_status(document_id: int):
 def _acknowledge(gw, document_ids: Iterable[int], what: str) -> None:
     """The recipient has the invoices: their portal deliveries are acknowledged, and an invoice
     not yet ``received`` is (reported to its sender like any status)."""
-    from gateway.delivery.state import acknowledge_delivery, mark_received
     ids = list(document_ids)
     if not ids:
         return

@@ -2,8 +2,9 @@
 
 A strict Content Security Policy (no script at all, styles and images from us only, forms
 posted to us only, never framed), no MIME sniffing, and no caching of pages that show
-business data. One function, registered by each blueprint with ``bp.after_request(page_headers)``,
-so the pages cannot drift apart.
+business data. Registered by each page blueprint with ``bp.after_request(page_headers)``
+(``public_page_headers`` for pages whose URL holds a credential), so the pages cannot
+drift apart.
 """
 from __future__ import annotations
 
@@ -21,3 +22,9 @@ def page_headers(response: Response) -> Response:
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def public_page_headers(response: Response) -> Response:
+    """``page_headers`` for pages whose URL carries a token (a signed link): never a Referer."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return page_headers(response)

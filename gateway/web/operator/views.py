@@ -1,58 +1,42 @@
 """The operator pages: what came in and went out, what failed and why, and the retry and redeliver buttons.
 
-Server-rendered Jinja2, no JavaScript. Every page wants a logged-in user
-(``auth.login_required``); every POST form carries a CSRF token (the app's
+Server-rendered Jinja2 (``templates/``), no JavaScript. Every page wants a
+logged-in user (``kit.login.login_required``; the login and logout views are the
+kit's operator door); every POST form carries a CSRF token (the app's
 ``CSRFProtect``); search forms are GETs, so a filtered list is a link one can
-share. Downloads reuse ``downloads`` under the session login. Pages are sent
-with a strict Content-Security-Policy (only our own stylesheet) and never
-framed.
+share. Downloads reuse ``downloads`` under the session login. Errors are the
+kit's operator error page; pages are sent with a strict Content-Security-Policy
+(only our own stylesheet) and never framed (``kit.headers``).
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
 
-from .. import channels
-from ..db import (CHANNELS, DIRECTIONS, DOCUMENT_STATUSES, Certificate, Delivery, DocumentRecord, Exchange,
-                  Organisation, Partner, StatusError, check_login)
-from ..db.exchanges import STATUSES as EXCHANGE_STATUSES
-from . import downloads, gateway, params
-from .headers import page_headers
-from .auth import allowed, current_user, log_in, log_out, login_required, require_permission, safe_next
-from .serialise import EXPIRY_WARNING, retryable
+from ... import channels
+from ...db import (DIRECTIONS, DOCUMENT_STATUSES, Certificate, Delivery, DocumentRecord, Exchange,
+                   Organisation, Partner, StatusError)
+from ...db.exchanges import STATUSES as EXCHANGE_STATUSES
+from ...flow import redeliver as redelivery
+from .. import downloads
+from ..api import params
+from ..api.serialise import EXPIRY_WARNING, retryable
+from ..kit.current import gateway
+from ..kit.display import status_class, when
+from ..kit.errors import OPERATOR_PAGES, page_errors
+from ..kit.headers import page_headers
+from ..kit.login import OPERATOR, login_required, login_views
+from ..kit.roles import allowed, require_permission
 
-bp = Blueprint("pages", __name__)
+bp = Blueprint("pages", __name__, template_folder="templates")
 
 ATTENTION = (("out", "failed"), ("out", "rejected"), ("in", "failed"))
-_OK = {"processed", "acknowledged", "sent", "delivered", "valid", "routed"}
-_BAD = {"failed", "rejected", "invalid"}
-_WAITING = {"received", "stored", "queued", "sending", "awaiting_mdn", "retrying", "pending",
-            "awaiting_ack", "held"}
 
 
 # --- template helpers ----------------------------------------------------------------------
-
-def status_class(status: Optional[str]) -> str:
-    """The badge colour of a status: ok, bad, waiting or neutral."""
-    if status in _OK:
-        return "ok"
-    if status in _BAD:
-        return "bad"
-    if status in _WAITING:
-        return "waiting"
-    return "neutral"
-
-
-def when(value: Optional[datetime]) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
 
 def page_url(offset: int) -> str:
     """The current list with the same filters at another offset."""
@@ -69,55 +53,8 @@ def _helpers() -> dict[str, Any]:
 
 
 bp.after_request(page_headers)
-
-
-def _error_page(status: int, title: str, message: str):
-    return render_template("error.html", title=title, message=message), status
-
-
-@bp.errorhandler(CSRFError)
-def _csrf(e: CSRFError):
-    return _error_page(400, "Form refused", "The form has expired or did not come from this site: "
-                                            "go back, reload the page and try again.")
-
-
-@bp.errorhandler(400)
-@bp.errorhandler(403)
-@bp.errorhandler(404)
-@bp.errorhandler(405)
-def _http(e: HTTPException):
-    return _error_page(e.code or 500, e.name, e.description or "")
-
-
-@bp.errorhandler(downloads.PayloadMissing)
-def _payload_missing(e: downloads.PayloadMissing):
-    return _error_page(500, "Payload missing", str(e))
-
-
-# --- login ---------------------------------------------------------------------------------
-
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    target = safe_next(request.values.get("next"))
-    if request.method == "GET":
-        if current_user() is not None:
-            return redirect(target)
-        return render_template("login.html", next=target)
-    username = request.form.get("username", "")
-    with gateway().session() as s:
-        user = check_login(s, username, request.form.get("password", ""))
-    if user is None:
-        flash("Unknown user, wrong password, or account disabled.", "error")
-        return render_template("login.html", next=target, username=username)
-    log_in(user)
-    return redirect(target)
-
-
-@bp.post("/logout")
-def logout():
-    log_out()
-    flash("Logged out.", "info")
-    return redirect(url_for("pages.login"))
+page_errors(bp, OPERATOR_PAGES)
+login_views(bp, OPERATOR)          # /login, /logout
 
 
 # --- dashboard -----------------------------------------------------------------------------
@@ -164,7 +101,7 @@ def exchanges():
     with gateway().session() as s:
         result = _search(params.exchange_search, Exchange.search, s)
         html = render_template("exchanges.html", **result, partners=_partners(s), statuses=EXCHANGE_STATUSES,
-                               directions=DIRECTIONS, channels=CHANNELS, args=request.args)
+                               directions=DIRECTIONS, channels=channels.names(), args=request.args)
     return html, 400 if result["errors"] else 200
 
 
@@ -245,7 +182,7 @@ def redeliver(delivery_id: int):
             abort(404, f"There is no delivery {delivery_id}.")
         document_id = d.document_id
     try:
-        d = channels.redeliver(gw, delivery_id, by=g.user.username)
+        d = redelivery.redeliver(gw, delivery_id, by=g.user.username)
     except LookupError:
         abort(404, f"There is no delivery {delivery_id}.")
     except StatusError as e:

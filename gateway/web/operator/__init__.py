@@ -1,0 +1,10 @@
+"""The operator pages (``/``): exchanges, documents, partners, certificates, for the gateway's own users.
+
+``views.bp`` is the blueprint (its templates in ``templates/``: ``base.html`` frames every
+operator page, extensions' staff pages too).
+"""
+from __future__ import annotations
+
+from .views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,11 @@
+"""The recipient portal (``/portal``): a recipient organisation's login sees, decides on, downloads
+and exports the invoices sent to it.
+
+``views.bp`` is the blueprint (templates in ``templates/portal/``); ``search`` reads the
+list's search form into a query, ``files`` gives invoices as downloads and exports.
+"""
+from __future__ import annotations
+
+from .views import bp
+
+__all__ = ["bp"]
