@@ -112,7 +112,7 @@ def categorise(stats: pstats.Stats) -> dict[str, float]:
 def profile_receive(work: Path, keys, payload_for, count: int) -> dict[str, float]:
     """edigate's receive path in-process (no HTTP): store, MDN, the records; processing excluded."""
     from gateway.config import load_settings
-    from gateway.flow.receive import As2Inbox
+    from gateway.channels.as2 import As2Inbox
     from gateway.runtime import Gateway
     home = work / "profile"
     gw = Gateway(load_settings({"EDIGATE_HOME": str(home), "EDIGATE_CERTS_DIR": str(home / "certs")}))

@@ -9,11 +9,13 @@ sweep and a prompt racing) does its work once. The sweep (at start and every
 minute) re-prompts whatever is due and has no job, e.g. after a crash between
 a commit and an enqueue.
 
-The sweep also lets held documents leave once their recipient is known
-(``channels.reroute``: only when partners or directories changed, or for newly
-held documents) and builds the day's print batch (``channels.paper``);
+The sweep also asks every channel what is due for it (``Channel.due``: SFTP
+polls, asynchronous MDNs owed or overdue, the day's print batch…), and lets held
+documents leave once their recipient is known (``flow.reroute``: only when
+partners or directories changed, or for newly held documents);
 ``reroute_held(partner_id=None)`` is the prompt an enrolment or a directory
-refresh gives.
+refresh gives. Channels bring their own tasks (``Channel.tasks``), prompted by
+name.
 
 Workers: ``edigate serve`` runs a consumer in-process (threads); ``edigate worker``
 runs one on its own, as many as wanted, against the same database and queue.
@@ -27,14 +29,16 @@ from typing import TYPE_CHECKING, Optional
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
+from gateway import extensions
+from gateway.delivery import attempts
+from gateway.delivery.channel import registry
+from gateway.flow import lifecycle, process, receive, reroute
+from gateway.networks import directory
+
 if TYPE_CHECKING:
     from .runtime import Gateway
 
 log = logging.getLogger("edigate.jobs")
-
-# Packages beside the gateway that bring their own tasks (e.g. onboarding's mailings): each
-# module has ``register(jobs) -> extension``; an extension may have ``sweep(now) -> dict``.
-EXTENSIONS: tuple[str, ...] = ("gateway.networks.directory", "onboarding.tasks", "gateway.flow.lifecycle")
 
 # An inbound exchange left acknowledged this long is prompted again by the sweep (prompting
 # twice is harmless: the work is claimed by compare-and-set; the grace only saves effort).
@@ -60,7 +64,8 @@ def _naive_utc(when: datetime) -> datetime:
 
 
 class Jobs:
-    """The gateway's tasks on its huey instance. ``process(id)``, ``send(id, at=None)``."""
+    """The gateway's tasks on its huey instance: ``process(id)``, ``send(id, at=None)``,
+    ``reroute_held(partner_id)``, and each channel's own by name (``prompt("send_mdn", id)``)."""
 
     def __init__(self, gateway: "Gateway", *, immediate: bool = False):
         self.gateway = gateway
@@ -69,63 +74,51 @@ class Jobs:
 
         @h.task(name="process_exchange")
         def process_exchange(exchange_id: int) -> None:
-            from gateway.flow.process import process_exchange as run
-            status = run(gw, exchange_id)
+            status = process.process_exchange(gw, exchange_id)
             if status is not None:          # None: not ours (already done by another worker)
                 log.info("exchange %d %s by pid %d", exchange_id, status, os.getpid())
 
         @h.task(name="send_exchange")
         def send_exchange(exchange_id: int) -> None:
-            from gateway.delivery.attempts import send_exchange as run
-            run(gw, exchange_id)
-
-        @h.task(name="send_mdn")
-        def send_mdn(exchange_id: int) -> None:
-            from gateway.flow.receive import send_owed_mdn as run
-            run(gw, exchange_id)
-
-        @h.task(name="poll_sftp")
-        def poll_sftp(remote_id: int) -> None:
-            from gateway.channels.sftp_out import poll_remote
-            counts = poll_remote(gw, remote_id)
-            if counts.get("files"):
-                log.info("SFTP remote %d polled: %s", remote_id, counts)
+            attempts.send_exchange(gw, exchange_id)
 
         @h.task(name="reroute_held")
         def reroute_held(partner_id: Optional[int] = None) -> None:
-            from gateway.flow.reroute import reroute_held as run
-            run(gw, partner_id=partner_id)
+            reroute.reroute_held(gw, partner_id=partner_id)
 
         @h.periodic_task(crontab(minute="*"), name="sweep")
         def sweep() -> None:
             self.sweep()
 
-        self._process, self._send, self._send_mdn, self._sweep = process_exchange, send_exchange, send_mdn, sweep
-        self._poll_sftp = poll_sftp
+        self._process, self._send, self._sweep = process_exchange, send_exchange, sweep
         self._reroute_held = reroute_held
-        from gateway.flow.reroute import RerouteWatch
-        self._reroute_watch = RerouteWatch()
-        import importlib
-        self.extensions = {name: importlib.import_module(name).register(self) for name in EXTENSIONS}
+        self._tasks: dict[str, object] = {}
+        for channel in registry:
+            for name, fn in channel.tasks().items():
+                self._tasks[name] = h.task(name=name)(_bound(gw, fn))
+        self._reroute_watch = reroute.RerouteWatch()
+        # the gateway's own periodic work besides the channels': directory refreshes, status reports
+        self._parts = {"directories": directory.register(self).sweep,
+                       "status reports": lambda now: {"status_reports": lifecycle.report_pending(gw)}}
+        # installed extensions (``gateway.extensions``: e.g. onboarding's mailings), by name
+        self.extensions = {ext.name: register(self) for ext, register in extensions.with_hook("register_jobs")}
 
     # --- prompts ------------------------------------------------------------------
     def process(self, exchange_id: int) -> None:
         self._process(exchange_id)
 
     def send(self, exchange_id: int, *, at: Optional[datetime] = None) -> None:
-        if at is None or self.huey.immediate:
-            self._send(exchange_id)
-        else:
-            self._send.schedule(args=(exchange_id,), eta=_naive_utc(at))
+        self._schedule(self._send, exchange_id, at=at)
 
-    def send_mdn(self, exchange_id: int, *, at: Optional[datetime] = None) -> None:
-        if at is None or self.huey.immediate:
-            self._send_mdn(exchange_id)
-        else:
-            self._send_mdn.schedule(args=(exchange_id,), eta=_naive_utc(at))
+    def prompt(self, name: str, *args, at: Optional[datetime] = None) -> None:
+        """A channel's own task (``tasks()`` of a registered channel), now or ``at``."""
+        self._schedule(self._tasks[name], *args, at=at)
 
-    def poll_sftp(self, remote_id: int) -> None:
-        self._poll_sftp(remote_id)
+    def _schedule(self, task, *args, at: Optional[datetime] = None) -> None:
+        if at is None or self.huey.immediate:
+            task(*args)
+        else:
+            task.schedule(args=args, eta=_naive_utc(at))
 
     def reroute_held(self, partner_id: Optional[int] = None) -> None:
         """Held documents whose recipient became known get their deliveries (after an enrolment,
@@ -133,35 +126,29 @@ class Jobs:
         self._reroute_held(partner_id)
 
     def sweep(self, now: Optional[datetime] = None, *, grace: timedelta = PROCESS_GRACE) -> dict[str, int]:
-        """Prompt everything due that may have lost its job; time out overdue async MDNs.
+        """Prompt everything due that may have lost its job, and let each channel do what is due.
         At start-up ``grace=0``: whatever is pending was left by a process that stopped."""
-        from gateway.delivery.attempts import due_sends, expire_async_mdns
-        from gateway.flow.process import awaiting_processing
-        from gateway.flow.receive import owed_mdns, recover_stored
         now = now or datetime.now(timezone.utc)
-        from gateway.channels.sftp_out import due_polls
-        counts = {"process": 0, "send": 0, "mdn_timeouts": 0, "mdn": 0, "recovered": 0, "sftp_polls": 0}
-        counts["mdn_timeouts"] = expire_async_mdns(self.gateway, now=now)
-        counts["recovered"] = len(recover_stored(self.gateway, now=now, grace=grace))
-        for ex_id in awaiting_processing(self.gateway, before=now - grace + timedelta(microseconds=1)):
+        gw = self.gateway
+        counts = {"process": 0, "send": 0}
+        counts["recovered"] = len(receive.recover_stored(gw, now=now, grace=grace))
+        for ex_id in process.awaiting_processing(gw, before=now - grace + timedelta(microseconds=1)):
             self._process(ex_id)
             counts["process"] += 1
-        for ex_id in due_sends(self.gateway, now=now):
+        for ex_id in attempts.due_sends(gw, now=now):
             self._send(ex_id)
             counts["send"] += 1
-        for ex_id in owed_mdns(self.gateway, now=now):
-            self._send_mdn(ex_id)
-            counts["mdn"] += 1
-        for remote_id in due_polls(self.gateway, now=now):       # the poll itself claims its turn
-            self._poll_sftp(remote_id)
-            counts["sftp_polls"] += 1
-        from gateway.channels.sftp_in import SftpInbox
-        sftp_inbox = SftpInbox(self.gateway)
-        counts["sftp_partials_removed"] = len(sftp_inbox.sweep_partials())
-        counts["sftp_taken_removed"] = len(sftp_inbox.sweep_taken())
-        counts["rerouted"] = self._reroute_watch.run(self.gateway, now)
-        from .channels import paper
-        counts.update(paper.sweep(self.gateway, now))
+        for channel in registry:
+            try:
+                counts.update(channel.due(gw, now))
+            except Exception:       # one channel's bug must not stop the others' sweep
+                log.exception("sweep of channel %s failed", channel.name)
+        counts["rerouted"] = self._reroute_watch.run(gw, now)
+        for name, part in self._parts.items():
+            try:
+                counts.update(part(now))
+            except Exception:       # one part's bug must not stop the rest of the sweep
+                log.exception("sweep of %s failed", name)
         for name, ext in self.extensions.items():
             if hasattr(ext, "sweep"):
                 try:
@@ -177,3 +164,11 @@ class Jobs:
         """A huey consumer on threads; ``.start()`` it in-process or ``.run()`` it as a worker."""
         return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
                                          check_worker_health=True, scheduler_interval=1)
+
+
+def _bound(gw: "Gateway", fn):
+    """A channel's task function with the gateway as its first argument (huey sends the rest)."""
+    def task(*args):
+        return fn(gw, *args)
+    task.__name__ = getattr(fn, "__name__", "task")
+    return task

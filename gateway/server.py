@@ -28,11 +28,13 @@ import signal
 import sys
 import threading
 import time
+from datetime import timedelta
 from typing import Any, Optional
 
 import sqlalchemy as sa
 
 from .config import Settings, load_settings
+from .delivery.channel import registry
 from .runtime import Gateway
 
 log = logging.getLogger("edigate.server")
@@ -219,7 +221,7 @@ def web_server(app: Any, settings: Settings, *, threads: Optional[int] = None) -
 
 def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Optional[int] = None,
           demo: bool = True) -> None:
-    from .web import AS2_PATH, create_app
+    from .web import create_app
 
     settings = settings or load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -228,15 +230,11 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
     password = ensure_admin(gw)
     app = create_app(gw)
     http, http_limits = web_server(app, settings, threads=threads)     # bound now: a busy port fails here
-    from gateway.channels.sftp_in import SftpInbox
-    from .transports.sftp import host_key_fingerprint
-    sftp_inbox = SftpInbox(gw)
-    sftp = sftp_inbox.server(settings.host, settings.sftp_port)
-    sftp.start()
+    services = [service for channel in registry for service in channel.services(gw)]
+    for service in services:
+        service.start()
     consumer = gw.jobs.consumer(workers=workers)
     consumer.start()
-    from datetime import timedelta
-    sftp_inbox.rescan()                   # complete uploads a stopped process had not taken yet
     gw.jobs.sweep(grace=timedelta(0))     # what a stopped process left pending
 
     base = f"http://{settings.host}:{settings.http_port}"
@@ -244,9 +242,12 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
         "edigate is running",
         f"  operator pages  {base}/  (health check: {base}/health)",
         f"  REST API        {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)",
-        f"  AS2 endpoint    {base}{AS2_PATH}  (MDNs and partners' messages; public URL {settings.public_url})",
-        f"  SFTP server     sftp://{settings.host}:{sftp.port}  (partner accounts under "
-        f"{settings.home / 'sftp'}; host key {host_key_fingerprint(sftp.host_key)})",
+    ]
+    for channel in registry:
+        for path in channel.public_paths:
+            lines.append(f"  {channel.label + ' endpoint':<15} {base}{path}  (public URL {settings.public_url})")
+    lines += [f"  {label:<15} {text}" for label, text in (service.describe() for service in services)]
+    lines += [
         f"  database        {settings.database_url}",
         f"  payloads        {settings.payload_dir}",
         f"  jobs            {settings.jobs_url}  ({workers} worker threads in this process)",
@@ -262,13 +263,17 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
 
     stopping = threading.Event()
 
+    def stop_all() -> None:
+        for service in services:
+            service.stop()
+        consumer.stop(graceful=True)
+
     def stop(signum, frame):
         if stopping.is_set():
             return
         stopping.set()
         print("edigate: stopping", flush=True)
-        sftp.stop()
-        consumer.stop(graceful=True)
+        stop_all()
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
@@ -277,8 +282,7 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
         http.run()
     finally:
         if not stopping.is_set():
-            sftp.stop()
-            consumer.stop(graceful=True)
+            stop_all()
 
 
 def work(settings: Optional[Settings] = None, *, workers: int = 2) -> None:

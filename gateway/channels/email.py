@@ -6,19 +6,23 @@ its key to ``Exchange.payload_key``. Every attempt sends those same bytes, so a
 resend carries the same Message-ID and a reader (or a mail filter) can tell it
 from a new mail.
 
-``deliver`` is the sender ``outbox.send_exchange`` calls for an ``email`` exchange
-it claimed: the SMTP server accepting the mail makes the exchange ``sent`` (its
-delivery ``delivered``); a 5xx reply fails it with the server's words; a 4xx
-reply or a network problem retries it with the partner's backoff
-(``outbox.settle_failure``).
+``deliver`` is the channel's sender (``delivery.attempts.send_exchange`` calls it
+for an ``email`` exchange it claimed): the SMTP server accepting the mail makes
+the exchange ``sent`` (its delivery ``delivered``); a 5xx reply fails it with the
+server's words; a 4xx reply or a network problem retries it with the partner's
+backoff (``delivery.attempts.settle_failure``).
 
 SMTP has no idempotency key, so the one moment a crash could send a mail twice
 (after the server took it, before we recorded so) is guarded instead: just
 before handing the mail over, the exchange's history gets ``HANDOFF`` (committed).
 An exchange found ``sending`` by a dead worker *after* that note is not sent
-again automatically (``outbox.due_sends`` fails it with a reason saying the mail
-may have gone, and an operator's retry resends the same message); one that died
+again automatically (``lease_expired`` fails it with a reason saying the mail may
+have gone, and an operator's retry resends the same message); one that died
 before it is simply retried.
+
+A recipient's e-mail settings (``email`` in its channel settings): ``to``,
+``subject``, ``body``, ``body_html`` (its own templates, sandboxed Jinja2),
+``attach`` (facturx, ubl, cii, facturx+ubl), ``lang``.
 """
 from __future__ import annotations
 
@@ -28,12 +32,21 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import formatdate, getaddresses, make_msgid
-from typing import Any, Iterable, Optional
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Mapping, Optional
 
 import sqlalchemy as sa
 
-from ..db import Exchange, ExchangeEvent, utcnow
-from . import templating
+from gateway.channels import templating
+from gateway.channels.settings import addresses, email_address, language
+from gateway.db import Exchange, ExchangeEvent, utcnow
+from gateway.delivery.attempts import settle_failure
+from gateway.delivery.channel import Channel, ChannelSettingsError, DeliveryPlan
+from gateway.delivery.state import set_status
+from gateway.store.filenames import safe_filename
+from gateway.syntaxes import extension
+from gateway.transports.smtp import Mailer, SmtpError, SmtpPermanentError
 
 log = logging.getLogger("edigate.email")
 
@@ -104,7 +117,6 @@ def recipients(msg: EmailMessage) -> list[str]:
 def _mailer(settings: Any):
     """One mailer per SMTP URL in this process, used under a lock: the connection is reused
     and the rate limit (``mail_rate_per_minute``) holds for the whole process."""
-    from ..transports.smtp import Mailer
     key = (settings.smtp_url, settings.mail_rate_per_minute)
     with _MAILERS_LOCK:
         if key not in _MAILERS:
@@ -122,8 +134,6 @@ def handed_off(session: Any, ex: Exchange) -> bool:
 
 def deliver(gw, exchange_id: int) -> str:
     """Send a claimed ``email`` exchange's stored message; returns the exchange's status after."""
-    from gateway.delivery.attempts import set_status, settle_failure
-    from ..transports.smtp import SmtpError, SmtpPermanentError
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id)
         if not ex.payload_key:
@@ -161,3 +171,162 @@ def outbound(*, partner_id: int, raw_key: str, raw_size: int, message_id: str, f
                              payload_key=raw_key, payload_size=raw_size,
                              content_sha256=content_sha256 or raw_key,
                              content_size=content_size if content_size is not None else raw_size)
+
+
+# --- the channel ----------------------------------------------------------------------------
+
+ATTACH = ("facturx", "ubl", "cii", "facturx+ubl")
+DEFAULT_ATTACH = "facturx"
+_ATTACH_ALIASES = {"ubl+facturx": "facturx+ubl", "pdf": "facturx", "factur-x": "facturx"}
+
+
+@dataclass(frozen=True)
+class EmailProfile:
+    addresses: tuple[str, ...]
+    subject: Optional[str] = None          # None: the shipped default in the reader's language
+    body: Optional[str] = None
+    body_html: Optional[str] = None
+    attach: str = DEFAULT_ATTACH
+    lang: Optional[str] = None             # None: by the buyer's country
+    why: str = ""
+    channel: str = field(default="email", init=False)
+
+    @property
+    def syntaxes(self) -> tuple[str, ...]:
+        return tuple(self.attach.split("+"))
+
+
+def _email_of_buyer(invoice: Any) -> Optional[str]:
+    buyer = getattr(invoice, "buyer", None)
+    ident = getattr(buyer, "electronic_address", None) if buyer is not None else None
+    if ident is None or (ident.scheme or "").strip().upper() != "EM" or not ident.value:
+        return None
+    try:
+        return email_address(ident.value)
+    except ValueError:
+        return None
+
+
+def _filename(number: Optional[str], syntax: str, fallback: str) -> str:
+    return safe_filename(number, fallback) + (extension(syntax) or ".dat")
+
+
+class EmailChannel(Channel):
+    """Invoices by e-mail, each recipient with its own addresses, templates and attachments."""
+
+    name, label, order = "email", "E-mail", 50
+    self_service = True
+    settings_keys = ("to", "subject", "body", "body_html", "attach", "lang")
+
+    def validate_settings(self, settings: Mapping[str, Any], *, session: Any = None) -> dict[str, Any]:
+        super().validate_settings(settings)
+        out: dict[str, Any] = {}
+        if "to" in settings:
+            out["to"] = addresses(settings["to"], "email.to", required=False)
+        for key, html in (("subject", False), ("body", False), ("body_html", True)):
+            if settings.get(key) is not None:
+                try:
+                    out[key] = templating.check(settings[key], html=html)
+                except templating.TemplateProblem as e:
+                    raise ChannelSettingsError(f"email.{key}", str(e)) from None
+        if "subject" in out and len(out["subject"]) > 500:
+            raise ChannelSettingsError("email.subject", "at most 500 characters")
+        attach = settings.get("attach")
+        if attach is not None:
+            norm = attach.strip().lower().replace(" ", "") if isinstance(attach, str) else attach
+            norm = _ATTACH_ALIASES.get(norm, norm)
+            if norm not in ATTACH:
+                raise ChannelSettingsError("email.attach", f"{attach!r}: expected one of {', '.join(ATTACH)}")
+            out["attach"] = norm
+        if settings.get("lang") is not None:
+            out["lang"] = language(settings["lang"], "email.lang")
+        return out
+
+    def settings_schema(self) -> dict[str, Any]:
+        text = {"type": "string"}
+        return {"type": "object", "additionalProperties": False, "properties": {
+            "to": {"type": "array", "items": {"type": "string", "format": "email"}, "maxItems": 20},
+            "subject": text, "body": text, "body_html": text,
+            "attach": {"type": "string", "enum": list(ATTACH)},
+            "lang": {"type": ["string", "null"], "enum": [*templating.LANGS, None]}}}
+
+    def readiness(self, settings: Mapping[str, Any], contact_email: Optional[str]) -> Optional[str]:
+        if not settings.get("to") and not contact_email:
+            return "the email channel needs at least one address (email.to, or a contact e-mail)"
+        return None
+
+    def _profile(self, to: list[str], mine: Mapping[str, Any], why: str = "") -> EmailProfile:
+        return EmailProfile(addresses=tuple(to), subject=mine.get("subject"), body=mine.get("body"),
+                            body_html=mine.get("body_html"), attach=mine.get("attach", DEFAULT_ATTACH),
+                            lang=mine.get("lang"), why=why)
+
+    def profile(self, partner: Any, settings: Mapping[str, Any], *, gateway_settings: Any,
+                invoice: Any = None, why: str = "") -> EmailProfile:
+        to = settings.get("to") or ([partner.contact_email] if partner.contact_email else [])
+        if not to:
+            raise ChannelSettingsError("email.to", "the email channel needs at least one address "
+                                                   "(email.to, or the partner's contact e-mail)")
+        return self._profile(to, settings, why)
+
+    def fallback_profile(self, partner: Any, settings: Mapping[str, Any], invoice: Any) -> Optional[EmailProfile]:
+        """As the gateway's default channel for a partner that chose none: to its e-mail
+        settings, else its contact e-mail, else the buyer's electronic address (BT-49, scheme
+        EM); None when there is no address at all."""
+        to, source = None, ""
+        if settings.get("to"):
+            to, source = list(settings["to"]), "its e-mail settings"
+        elif partner.contact_email:
+            to, source = [partner.contact_email], "its contact e-mail"
+        else:
+            buyer = _email_of_buyer(invoice)
+            if buyer:
+                to, source = [buyer], "the buyer's electronic address (BT-49, scheme EM)"
+        if not to:
+            return None
+        return self._profile(to, settings, f"no channel chosen: default e-mail to {', '.join(to)} ({source})")
+
+    def plan(self, session: Any, plan: DeliveryPlan, partner: Any, invoice: Any) -> DeliveryPlan:
+        profile: EmailProfile = plan.profile
+        plan.format, plan.syntaxes, plan.transport = profile.attach, profile.syntaxes, self.name
+        plan.lang = templating.language_for(invoice, profile.lang)
+        return plan
+
+    def prepare(self, gw: Any, plan: DeliveryPlan, invoice: Any, summary: dict[str, Any]) -> None:
+        number = summary.get("number")
+        attachments = [(_filename(number, r.syntax, "invoice"), r.media_type, r.data) for r, _ in plan.renderings]
+        if len({name for name, _, _ in attachments}) < len(attachments):      # ubl and cii both .xml
+            attachments = [(f"{name.rsplit('.', 1)[0]}-{r.syntax}.{name.rsplit('.', 1)[1]}", mt, data)
+                           for (name, mt, data), (r, _) in zip(attachments, plan.renderings)]
+        message_id = new_message_id(gw.settings.mail_from)
+        raw = build_invoice_mail(plan.profile, summary, attachments, lang=plan.lang,
+                                 mail_from=gw.settings.mail_from, message_id=message_id)
+        ref = gw.payloads.put(raw)
+        plan.extra["mail"] = (ref.key, ref.size, message_id)
+
+    def record(self, session: Any, gw: Any, rec: Any, delivery: Any, plan: DeliveryPlan, now: datetime,
+               *, fallback_name: str) -> list[int]:
+        primary, key = plan.renderings[0]
+        mail_key, mail_size, message_id = plan.extra["mail"]
+        out = outbound(partner_id=plan.recipient_id, raw_key=mail_key, raw_size=mail_size,
+                       message_id=message_id, at=now,
+                       filename=_filename(rec.number, plan.syntaxes[0], fallback_name),
+                       content_sha256=key, content_size=len(primary.data))
+        session.add(out)
+        session.flush()
+        delivery.exchange_id = out.id
+        delivery.note(f"{plan.reason}; as {plan.format} by e-mail to {', '.join(plan.profile.addresses)} "
+                      f"(exchange {out.id})", at=now)
+        return [out.id]
+
+    def send(self, gw: Any, exchange_id: int) -> str:
+        return deliver(gw, exchange_id)
+
+    def lease_expired(self, session: Any, exchange: Any) -> Optional[str]:
+        if handed_off(session, exchange):
+            # SMTP cannot tell us whether it took the mail: never send it twice unasked.
+            return ("the sending worker stopped while handing the mail to the SMTP server: it may have been "
+                    "sent; check with the recipient, then retry (the same message, same Message-ID)")
+        return None
+
+
+channel = EmailChannel()

@@ -25,15 +25,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import sqlalchemy as sa
 import yaml
 
-from ..db import Delivery, Partner, PrintBatch, RenderingRecord, StatusError, utcnow
-from .profiles import ChannelSettingsError, PostalAddress, buyer_address, postal_address
-from gateway.delivery.state import acknowledge_delivery
-from .templating import TEMPLATES
+from gateway.channels.settings import PostalAddress, buyer_address, postal_address
+from gateway.channels.templating import TEMPLATES
+from gateway.db import Delivery, Partner, PrintBatch, RenderingRecord, StatusError, utcnow
+from gateway.delivery.channel import Channel, ChannelSettingsError, DeliveryPlan
+from gateway.delivery.state import acknowledge_delivery, follow_document
 
 log = logging.getLogger("edigate.paper")
 
@@ -141,7 +142,6 @@ def pending(s, *, limit: int = BATCH_LIMIT) -> list[tuple[int, Optional[int], Op
 
 
 def _fail(gw, delivery_id: int, reason: str, now: datetime) -> bool:
-    from gateway.delivery.attempts import follow_document
     with gw.session() as s:
         d = s.get(Delivery, delivery_id)
         if d is None or d.status != "pending" or d.print_batch_id is not None:
@@ -223,7 +223,6 @@ def _pdf(letters: list[_Letter], batch_id: int) -> tuple[bytes, list[tuple[int, 
 
 def _finish(gw, batch_id: int, letters: list[_Letter], key: str, spans: list[tuple[int, int]],
             now: datetime) -> BatchResult:
-    from gateway.delivery.attempts import follow_document
     with gw.session() as s:
         batch = s.get(PrintBatch, batch_id)
         batch.payload_key, batch.page_count, batch.status = key, spans[-1][1], "ready"
@@ -316,3 +315,67 @@ def sweep(gw, now: datetime) -> dict[str, int]:
         result = build_print_batch(gw, now)
         counts.update(print_batch_documents=result.document_count, paper_failed=len(result.failed))
     return {k: v for k, v in counts.items() if v}
+
+
+# --- the channel ----------------------------------------------------------------------------
+
+FORMAT = "facturx"      # the human-readable PDF (with its XML for whoever scans it)
+
+
+@dataclass(frozen=True)
+class PaperProfile:
+    address: Optional[PostalAddress] = None      # None: the buyer's postal address (BG-8)
+    why: str = ""
+    channel: str = field(default="paper", init=False)
+
+
+class PaperChannel(Channel):
+    """Letters: the deliveries wait for the next print batch (``due``) and are posted by hand."""
+
+    name, label, order = "paper", "Paper", 80
+    settings_keys = ("address",)
+
+    def validate_settings(self, settings: Mapping[str, Any], *, session: Any = None) -> dict[str, Any]:
+        super().validate_settings(settings)
+        if settings.get("address") is not None:
+            return {"address": postal_address(settings["address"]).as_dict()}
+        return {}
+
+    def settings_schema(self) -> dict[str, Any]:
+        line = {"type": "string", "maxLength": 200}
+        return {"type": "object", "additionalProperties": False, "properties": {"address": {
+            "oneOf": [{"type": "string"}, {"type": "object", "additionalProperties": False, "properties": {
+                "name": line, "lines": {"type": "array", "items": line, "minItems": 1, "maxItems": 4},
+                "postcode": {"type": "string", "maxLength": 20}, "city": {"type": "string", "maxLength": 100},
+                "country": {"type": "string", "pattern": "^[A-Z]{2}$"}}}]}}}
+
+    def profile(self, partner: Any, settings: Mapping[str, Any], *, gateway_settings: Any,
+                invoice: Any = None, why: str = "") -> PaperProfile:
+        address = postal_address(settings["address"]) if settings.get("address") else None
+        return PaperProfile(address=address, why=why)
+
+    def fallback_profile(self, partner: Any, settings: Mapping[str, Any], invoice: Any) -> PaperProfile:
+        return self.profile(partner, settings, gateway_settings=None, why="no channel chosen: default paper")
+
+    def plan(self, session: Any, plan: DeliveryPlan, partner: Any, invoice: Any) -> DeliveryPlan:
+        plan.format, plan.syntaxes = FORMAT, (FORMAT,)
+        address = plan.profile.address or buyer_address(invoice)
+        if address is None:
+            plan.failure = (f"paper: no postal address for {partner.name}: none in its settings (paper.address; "
+                            "`edigate partner set … --postal-address`) and the invoice's buyer postal address "
+                            "(BG-8) lacks a street line (BT-50) or a city (BT-52)")
+        else:
+            source = "" if plan.profile.address else " (the buyer's postal address, BG-8)"
+            plan.reason += f"; on paper to {address.one_line()}{source}"
+        return plan
+
+    def record(self, session: Any, gw: Any, rec: Any, delivery: Any, plan: DeliveryPlan, now: datetime,
+               *, fallback_name: str) -> list[int]:
+        delivery.note(f"{plan.reason}; as {plan.format}: waiting for the next print batch", at=now)
+        return []
+
+    def due(self, gw: Any, now: datetime) -> dict[str, int]:
+        return sweep(gw, now)
+
+
+channel = PaperChannel()

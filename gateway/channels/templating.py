@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from gateway.syntaxes.render import choose_lang
+
 TEMPLATES = Path(__file__).with_name("templates")
 LANGS = ("en", "fr")
 
@@ -122,3 +124,12 @@ def record_summary(doc: Any) -> dict[str, Any]:
     """The summary fields of a ``DocumentRecord``."""
     return {k: getattr(doc, k) for k in ("number", "type_code", "issue_date", "due_date", "seller_name",
                                          "buyer_name", "amount_due", "total_with_vat", "currency")}
+
+
+def language_for(invoice: Any, wanted: Optional[str]) -> str:
+    """The language of a mail about ``invoice``: ``wanted`` (the recipient's setting), else by the
+    buyer's country; English when neither says."""
+    try:
+        return choose_lang(invoice, wanted)
+    except ValueError:
+        return "en"

@@ -1,8 +1,9 @@
 """``edigate partner``: trading partners, their identifiers, format, channel and AS2 settings.
 
-``add`` and ``set`` share one set of options and one checking function, so a
-setting is refused for the same reasons whichever way it is given; ``set``
-changes only the options given.
+``add`` and ``set`` share one set of options, and every change goes through
+``gateway.partners.service`` (as the API's and the registration's do), so a setting
+is refused for the same reasons whichever way it is given; ``set`` changes only
+the options given.
 """
 from __future__ import annotations
 
@@ -13,16 +14,15 @@ from typing import Any, Callable, Optional
 
 import click
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
-from gateway.model import identifiers
-from gateway.db import CHANNELS, AS2Identity, Partner, PartnerIdentifier
+from gateway import channels
+from gateway.cli.common import (CONTEXT_SETTINGS, BadInput, active_certs, add_cert, cert_dict, cert_line, checked,
+                                day, echo_json, find_partner, iso, read_cert, report_rollover, soonest_expiry, table,
+                                transaction, utc_now, warn)
+from gateway.db import Partner, PartnerIdentifier
 from gateway.db.partners import MDN_MODES, MICALG_SPELLINGS, SCHEMES, TRANSFER_ENCODINGS
-from gateway.channels import profiles
-from gateway.partners.checks import as2_name, as2_url, encryption_algorithm, signing_algorithm
-from gateway.cli.common import (CONTEXT_SETTINGS, BadInput, active_certs, add_cert, cert_dict, cert_line,
-                                check_as2_name_free, checked, database, day, echo_json, find_partner, iso,
-                                read_cert, report_rollover, soonest_expiry, table, utc_now, warn)
+from gateway.model import identifiers
+from gateway.partners.service import PartnerError, PartnerService
 
 
 def _partner_options(f: Callable) -> Callable:
@@ -32,7 +32,7 @@ def _partner_options(f: Callable) -> Callable:
         click.option("--url", metavar="URL", help="Where the partner receives AS2 messages (http/https)."),
         click.option("--format", "fmt", metavar="FORMAT",
                      help="The syntax it wants documents in (ubl, cii, facturx, … see `edigate formats`)."),
-        click.option("--channel", metavar="CHANNEL", help=f"How documents reach it: {', '.join(CHANNELS)}."),
+        click.option("--channel", metavar="CHANNEL", help=f"How documents reach it: {', '.join(channels.names())}."),
         click.option("--id", "ids", metavar="SCHEME:VALUE", multiple=True,
                      help="An identifier (repeatable): SIRET:…, SIREN:…, GLN:…, VAT:FR…, EM:… or codes (0009:…)."),
         click.option("--cert", "cert_file", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
@@ -54,7 +54,7 @@ def _partner_options(f: Callable) -> Callable:
                      help="Where compression goes (default: before signing)."),
         click.option("--cte", type=click.Choice(TRANSFER_ENCODINGS), help="Content-Transfer-Encoding of the payload."),
         click.option("--identity", metavar="OUR_AS2_NAME", help="Which of our AS2 identities talks to it."),
-        # channel settings (gateway.channels.profiles); "" clears one
+        # channel settings (gateway.channels); "" clears one
         click.option("--contact-email", metavar="ADDRESS",
                      help="Where to write to it about its invoices (also the e-mail fallback)."),
         click.option("--email-to", metavar="ADDRESS", multiple=True,
@@ -82,47 +82,32 @@ def _partner_options(f: Callable) -> Callable:
 
 EXPIRED_HINT = "ask the partner for its new one; `edigate cert import --allow-expired` imports it anyway"
 
+def _refused(e: PartnerError) -> BadInput:
+    """The service's refusal as the command line says it, with what to do where it helps."""
+    if e.field == "channel_settings":
+        return BadInput(f"{e} (see --email-to, --contact-email, --via-network)")
+    if e.field == "as2.identity_id":
+        return BadInput(f"{e}; see `edigate org identity add`")
+    return BadInput(str(e))
 
-def _blank_is_none(value: Optional[str]) -> Optional[str]:
-    return None if value is not None and not value.strip() else value
 
-
-def _partner_settings(s: Session, o: dict[str, Any], partner: Optional[Partner]) -> dict[str, Any]:
-    """The column values the options ask for, all checked; options not given are left out.
-    An empty string clears an optional setting (``--url ""``)."""
-    out: dict[str, Any] = {}
-    if o["as2_id"] is not None:
-        value = _blank_is_none(o["as2_id"])
-        if value is not None:
-            checked(as2_name, value)
-            check_as2_name_free(s, value, partner)
-        out["as2_id"] = value
-    if o["url"] is not None:
-        value = _blank_is_none(o["url"])
-        out["as2_url"] = None if value is None else checked(as2_url, value)
-    if o["fmt"] is not None:
-        value = _blank_is_none(o["fmt"])
-        if value is not None:
-            from gateway.syntaxes import WRITABLE      # heavy: only when a format is given
-            value = value.strip().lower()
-            if value not in WRITABLE:
-                raise BadInput(f"unknown format {o['fmt']!r}; choose one of {', '.join(WRITABLE)}")
-        out["preferred_format"] = value
-    if o["channel"] is not None:
-        value = _blank_is_none(o["channel"])
-        if value is not None:
-            value = value.strip().lower()
-            if value not in CHANNELS:
-                raise BadInput(f"unknown channel {o['channel']!r}; choose one of {', '.join(CHANNELS)}")
-        out["preferred_channel"] = value
-    for flag, alg, column, parse in (("no_sign", "sign", "as2_signing_algorithm", signing_algorithm),
-                                     ("no_encrypt", "encrypt", "as2_encryption_algorithm", encryption_algorithm)):
+def _values(o: dict[str, Any], partner: Optional[Partner]) -> dict[str, Any]:
+    """The partner settings the options ask for, as ``PartnerService`` takes them; options not
+    given are left out, and an empty string clears an optional setting (``--url ""``)."""
+    values: dict[str, Any] = {}
+    for option, column in (("as2_id", "as2_id"), ("url", "as2_url"), ("fmt", "preferred_format"),
+                           ("channel", "preferred_channel"), ("contact_email", "contact_email"),
+                           ("identity", "as2_identity")):
+        if o[option] is not None:
+            values[column] = o[option]
+    for flag, alg, column in (("no_sign", "sign", "as2_signing_algorithm"),
+                              ("no_encrypt", "encrypt", "as2_encryption_algorithm")):
         if o[flag] and o[alg]:
             raise BadInput(f"--{alg} and --no-{alg} contradict each other")
         if o[flag]:
-            out[column] = None
+            values[column] = None
         elif o[alg]:
-            out[column] = checked(parse, o[alg])
+            values[column] = o[alg]
     for option, column in (("mdn", "as2_mdn_mode"), ("mdn_signed", "as2_mdn_signed"),
                            ("require_signed", "as2_require_signed"),
                            ("require_encrypted", "as2_require_encrypted"),
@@ -130,19 +115,11 @@ def _partner_settings(s: Session, o: dict[str, Any], partner: Optional[Partner])
                            ("compress_before_signing", "as2_compress_before_signing"),
                            ("cte", "as2_content_transfer_encoding")):
         if o[option] is not None:
-            out[column] = o[option]
-    out.update(_channel_settings(s, o, partner, out))
-    if o["identity"] is not None:
-        name = _blank_is_none(o["identity"])
-        ident = None
-        if name is not None:
-            ident = s.scalar(sa.select(AS2Identity).where(AS2Identity.as2_name == name))
-            if ident is None:
-                known = ", ".join(s.scalars(sa.select(AS2Identity.as2_name).order_by(AS2Identity.as2_name)))
-                raise BadInput(f"no AS2 identity of ours named {name!r} (known: {known or 'none yet'}; "
-                               "see `edigate org identity add`)")
-        out["as2_identity"] = ident
-    return out
+            values[column] = o[option]
+    settings = _channel_settings(o, partner)
+    if settings is not None:
+        values["channel_settings"] = settings
+    return values
 
 
 def _read_template(path: str) -> str:
@@ -152,16 +129,9 @@ def _read_template(path: str) -> str:
         raise BadInput(f"--email-body-file {path}: cannot read it as UTF-8 text: {exc}") from None
 
 
-def _channel_settings(s: Session, o: dict[str, Any], partner: Optional[Partner],
-                      columns: dict[str, Any]) -> dict[str, Any]:
-    """``contact_email`` and ``channel_settings`` as the channel options ask, checked by
-    ``gateway.channels.profiles`` (the same checks as the API and registration)."""
-    out: dict[str, Any] = {}
-    contact = partner.contact_email if partner is not None else None
-    if o["contact_email"] is not None:
-        value = _blank_is_none(o["contact_email"])
-        contact = None if value is None else checked(profiles.email_address, value)
-        out["contact_email"] = contact
+def _channel_settings(o: dict[str, Any], partner: Optional[Partner]) -> Optional[dict[str, Any]]:
+    """The settings of each channel an option changes, merged over the partner's (the options
+    change single settings; the service replaces whole channels); None: no channel option given."""
     changes: dict[str, dict[str, Any]] = {}
     if o["email_to"]:
         changes.setdefault("email", {})["to"] = [a for a in o["email_to"] if a.strip()] or None
@@ -181,45 +151,24 @@ def _channel_settings(s: Session, o: dict[str, Any], partner: Optional[Partner],
         changes.setdefault("paper", {})["address"] = _blank_is_none(o["postal_address"])
     if o["via_network"] is not None:
         changes.setdefault("network", {})["network"] = _blank_is_none(o["via_network"])
-    current = (partner.channel_settings if partner is not None else None) or {}
-    settings = current
+    if not changes:
+        return None
+    settings = (partner.channel_settings if partner is not None else None) or {}
     try:
         for channel, change in changes.items():
-            settings = profiles.merge(settings, channel, change)
-        if "network" in changes and settings.get("network"):
-            profiles.validate_channel_settings("network", settings["network"], session=s)
-    except profiles.ChannelSettingsError as exc:
+            settings = channels.merge(settings, channel, change)
+    except channels.ChannelSettingsError as exc:
         raise BadInput(f"{exc}") from None
-    if changes:
-        out["channel_settings"] = settings
-    channel = columns.get("preferred_channel", partner.preferred_channel if partner is not None else None)
-    if changes or "preferred_channel" in columns or "contact_email" in out:
-        problem = profiles.readiness(channel, settings, contact)
-        if problem:
-            raise BadInput(problem + " (see --email-to, --contact-email, --via-network)")
-    return out
+    return {channel: settings.get(channel) for channel in changes}
 
 
-def _parse_identifier(text: str) -> tuple[str, str]:
-    """``SCHEME:VALUE`` → (code, value), refused when the scheme is unknown or the value fails its check."""
-    scheme, value = checked(identifiers.parse, text)
-    problem = identifiers.check(scheme, value)
-    if problem:
-        raise BadInput(f"identifier {text!r}: {problem}")
-    return scheme, value
+def _blank_is_none(value: Optional[str]) -> Optional[str]:
+    return None if value is not None and not value.strip() else value
 
 
-def _new_identifiers(s: Session, texts: tuple[str, ...], partner: Optional[Partner]) -> list[tuple[str, str]]:
-    """The identifiers in ``texts`` the partner does not have yet; refused if another partner has one."""
-    new: list[tuple[str, str]] = []
-    for text in texts:
-        scheme, value = _parse_identifier(text)
-        holder = s.scalar(Partner.by_identifier(scheme, value))
-        if holder is not None and holder is not partner:
-            raise BadInput(f"identifier {scheme}:{value} already belongs to partner {holder.name!r} (#{holder.id})")
-        if holder is None and (scheme, value) not in new:
-            new.append((scheme, value))
-    return new
+def _identifier(text: str) -> tuple[str, str]:
+    """``SCHEME:VALUE`` (a code or a label: SIRET, GLN…) → (code, value)."""
+    return checked(identifiers.parse, text)
 
 
 def _warn_incomplete(p: Partner) -> None:
@@ -277,7 +226,7 @@ def _channel_rows(settings: dict[str, Any]) -> list[tuple[str, str]]:
             elif key in ("body", "body_html"):
                 parts.append(f"{key} custom ({len(value)} characters)")
             elif key == "address":
-                parts.append("address " + profiles.postal_address(value).one_line())
+                parts.append("address " + channels.postal_address(value).one_line())
             else:
                 parts.append(f"{key} {value}")
         rows.append((f"{channel} settings", "; ".join(parts) or "-"))
@@ -325,33 +274,23 @@ def partner_group() -> None:
 def partner_add(name: str, **o: Any) -> None:
     """Add partner NAME. Unset AS2 settings take the safe defaults (sha256, aes_256_cbc,
     compression, signed synchronous MDN, signed and encrypted inbound required)."""
-    name = name.strip()
-    if not name:
-        raise BadInput("a partner needs a name")
-    with database() as s:
-        other = s.scalar(sa.select(Partner).where(Partner.name == name))
-        if other is not None:
-            raise BadInput(f"a partner named {name!r} already exists (#{other.id}); "
-                           f"change it with `edigate partner set {name!r} …`")
-        values = _partner_settings(s, o, None)
-        new_ids = _new_identifiers(s, o["ids"], None)
+    with transaction() as s:
+        partners = PartnerService(s)
+        values = _values(o, None)
+        ids = [_identifier(text) for text in o["ids"]]
         cf = read_cert(o["cert_file"], expired_hint=EXPIRED_HINT) if o["cert_file"] else None
-        # None given at construction would let the column defaults (sha256, aes_256_cbc) win:
-        # insert without them, then set them to None on the stored row.
-        p = Partner(name=name, **{k: v for k, v in values.items() if v is not None})
-        for scheme, value in new_ids:
-            p.add_identifier(scheme, value)
-        s.add(p)
-        s.flush()
-        for key in [k for k, v in values.items() if v is None]:
-            setattr(p, key, None)
-        s.flush()
+        try:
+            p = partners.create({"name": name, **values}, identifiers=ids)
+        except PartnerError as e:
+            if e.field == "name" and e.conflict:
+                raise BadInput(f"{e}; change it with `edigate partner set {e.value!r} …`") from None
+            raise _refused(e) from None
         if cf is not None:
             add_cert(s, p, cf, "both")
         click.echo(f"added partner #{p.id} {p.name}"
                    + (f": {', '.join(_ident_text(i) for i in p.identifiers)}" if p.identifiers else ""))
         if not p.identifiers:
-            warn(f"partner {name!r} has no identifier: documents cannot be routed to it by identifier "
+            warn(f"partner {p.name!r} has no identifier: documents cannot be routed to it by identifier "
                   "(add one with `edigate partner id add`)")
         _warn_incomplete(p)
 
@@ -363,24 +302,22 @@ def partner_add(name: str, **o: Any) -> None:
 def partner_set(ref: str, rename: Optional[str], **o: Any) -> None:
     """Change the settings given (the others stay). --id adds identifiers, --cert adds a
     certificate; an empty value clears an optional setting (--url "", --identity "")."""
-    with database() as s:
+    with transaction() as s:
+        partners = PartnerService(s)
         p = find_partner(s, ref)
-        values = _partner_settings(s, o, p)
+        values = _values(o, p)
         if rename is not None:
-            rename = rename.strip()
-            other = s.scalar(sa.select(Partner).where(Partner.name == rename))
-            if not rename or (other is not None and other is not p):
-                raise BadInput(f"cannot rename to {rename!r}: " + ("empty name" if not rename
-                               else f"partner #{other.id} has that name"))
             values["name"] = rename
-        new_ids = _new_identifiers(s, o["ids"], p)
+        ids = [_identifier(text) for text in o["ids"]]
         cf = read_cert(o["cert_file"], expired_hint=EXPIRED_HINT) if o["cert_file"] else None
-        changed = [k for k, v in values.items() if getattr(p, k) != v]
-        for key, value in values.items():
-            setattr(p, key, value)
-        for scheme, value in new_ids:
-            p.add_identifier(scheme, value)
-        s.flush()
+        try:
+            partners.check(p, values)                   # every setting, before anything changes
+            new_ids = [(i.scheme, i.value) for i in partners.add_identifiers(p, ids)]
+            changed = partners.update(p, values)
+        except PartnerError as e:
+            if e.field == "name" and e.conflict:
+                raise BadInput(f"cannot rename to {rename!r}: partner #{e.holder_id} has that name") from None
+            raise _refused(e) from None
         cert = add_cert(s, p, cf, "both") if cf is not None else None
         what = changed + [f"identifier {sc}:{v}" for sc, v in new_ids] + ([f"certificate #{cert.id}"] if cert else [])
         click.echo(f"partner #{p.id} {p.name}: " + (f"changed {', '.join(what)}" if what else "nothing to change"))
@@ -394,7 +331,7 @@ def partner_set(ref: str, rename: Optional[str], **o: Any) -> None:
 def partner_list(as_json: bool) -> None:
     """Every partner: identifiers, AS2 id, format/channel, soonest certificate expiry."""
     now = utc_now()
-    with database() as s:
+    with transaction() as s:
         partners = s.scalars(sa.select(Partner).order_by(Partner.name)).all()
         if as_json:
             echo_json([_partner_dict(p, now, full=False) for p in partners])
@@ -415,7 +352,7 @@ def partner_list(as_json: bool) -> None:
 def partner_show(ref: str, as_json: bool) -> None:
     """Everything about one partner, its certificates and their validity included."""
     now = utc_now()
-    with database() as s:
+    with transaction() as s:
         p = find_partner(s, ref)
         if as_json:
             echo_json(_partner_dict(p, now, full=True))
@@ -433,16 +370,17 @@ def partner_id() -> None:
 @click.argument("identifier", metavar="SCHEME:VALUE")
 def partner_id_add(ref: str, identifier: str) -> None:
     """Give PARTNER one more identifier."""
-    with database() as s:
+    with transaction() as s:
         p = find_partner(s, ref)
-        new = _new_identifiers(s, (identifier,), p)
-        if not new:
-            scheme, value = _parse_identifier(identifier)
+        scheme, value = _identifier(identifier)
+        try:
+            added = PartnerService(s).add_identifiers(p, [(scheme, value)])
+        except PartnerError as e:
+            raise _refused(e) from None
+        if not added:
             click.echo(f"partner {p.name} already has {scheme}:{value}")
             return
-        ident = p.add_identifier(*new[0])
-        s.flush()
-        click.echo(f"partner {p.name}: added {_ident_text(ident)}")
+        click.echo(f"partner {p.name}: added {_ident_text(added[0])}")
 
 
 @partner_id.command("remove", context_settings=CONTEXT_SETTINGS)
@@ -450,28 +388,25 @@ def partner_id_add(ref: str, identifier: str) -> None:
 @click.argument("identifier", metavar="SCHEME:VALUE")
 def partner_id_remove(ref: str, identifier: str) -> None:
     """Take an identifier away from PARTNER (no check-digit test: a wrong one must be removable)."""
-    with database() as s:
+    with transaction() as s:
         p = find_partner(s, ref)
-        scheme, value = checked(identifiers.parse, identifier)
-        ident = next((i for i in p.identifiers if (i.scheme, i.value) == (scheme, value)), None)
-        if ident is None:
-            have = ", ".join(f"{i.scheme}:{i.value}" for i in p.identifiers) or "none"
-            raise BadInput(f"partner {p.name!r} has no identifier {scheme}:{value} (it has: {have})")
-        p.identifiers.remove(ident)
-        s.flush()
+        scheme, value = _identifier(identifier)
+        try:
+            PartnerService(s).remove_identifier(p, scheme, value)
+        except PartnerError as e:
+            raise _refused(e) from None
         click.echo(f"partner {p.name}: removed {scheme}:{value}")
         if not p.identifiers:
             warn(f"partner {p.name!r} has no identifier left: documents cannot be routed to it by identifier")
 
 
 def _set_active(ref: str, active: bool) -> None:
-    with database() as s:
+    with transaction() as s:
         p = find_partner(s, ref)
         word = "enabled" if active else "disabled"
-        if p.active == active:
+        if not PartnerService(s).set_active(p, active):
             click.echo(f"partner {p.name} is already {word}")
             return
-        p.active = active
         click.echo(f"partner {p.name} {word}")
 
 

@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from gateway.db import Partner, SftpAccount, SftpRemote
 from gateway.db.sftp import MIN_PASSWORD_LENGTH, key_lines
-from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, checked, current_settings,
-                                database, echo_json, find_partner, iso, table, warn)
+from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, checked, current,
+                                transaction, echo_json, find_partner, iso, table, warn)
 
 if TYPE_CHECKING:
     import paramiko     # imported where used: the other admin commands start faster without it
@@ -332,7 +332,7 @@ def account_add(ref: str, username: str, password_stdin: bool, key_files: tuple[
         raise BadInput("an SFTP account needs a password (--password-stdin), a public key (--key FILE), or both")
     password = _read_password() if password_stdin else None
     keys = _new_keys(key_files)
-    with database() as s:
+    with transaction() as s:
         p = find_partner(s, ref)
         acc = checked(lambda u: SftpAccount(username=u), username)
         other = s.scalar(sa.select(SftpAccount).where(SftpAccount.username == acc.username))
@@ -375,7 +375,7 @@ def account_set(username: str, password_stdin: bool, add_files: tuple[Path, ...]
     both = {k.fingerprint for k in adding} & set(removing)
     if both:
         raise BadInput(f"key {sorted(both)[0]} is both added and removed")
-    with database() as s:
+    with transaction() as s:
         acc = _find_account(s, username)
         stored = _stored_keys(acc)
         changes: list[str] = []
@@ -414,7 +414,7 @@ def account_set(username: str, password_stdin: bool, add_files: tuple[Path, ...]
 @click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
 def account_list(as_json: bool) -> None:
     """Every account on our SFTP server: partner, password or not, key fingerprints, last login."""
-    with database() as s:
+    with transaction() as s:
         accounts = s.scalars(sa.select(SftpAccount).order_by(SftpAccount.username)).all()
         if as_json:
             echo_json([_account_dict(a) for a in accounts])
@@ -474,7 +474,7 @@ def remote_set(ref: str, host: Optional[str], port: Optional[int], username: Opt
         values["poll_interval_seconds"] = interval
     if disable is not None:
         values["active"] = not disable
-    with database() as s:
+    with transaction() as s:
         p = find_partner(s, ref)
         row = s.scalar(sa.select(SftpRemote).where(SftpRemote.partner_id == p.id))
         created = row is None
@@ -528,7 +528,7 @@ def remote_set(ref: str, host: Optional[str], port: Optional[int], username: Opt
 @click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
 def remote_list(as_json: bool) -> None:
     """Every partner's SFTP server: login, directories, schedule, last poll and its error."""
-    with database() as s:
+    with transaction() as s:
         rows = s.scalars(sa.select(SftpRemote).join(SftpRemote.partner).order_by(Partner.name)).all()
         if as_json:
             echo_json([_remote_dict(r) for r in rows])
@@ -550,9 +550,9 @@ def remote_test(ref: str) -> None:
 
     Exit 0 when everything worked, 1 with the error otherwise. Nothing is written.
     """
-    from gateway.channels.sftp_out import remote_settings
+    from gateway.channels.sftp import remote_settings
     from gateway.transports.sftp.client import HostKeyMismatch, SftpError, connect
-    with database() as s:
+    with transaction() as s:
         p = find_partner(s, ref)
         row = _remote_of(s, p)
         name, settings, active = p.name, remote_settings(row), row.active
@@ -598,10 +598,8 @@ def remote_test(ref: str) -> None:
 def poll_now(ref: str, settle: float, as_json: bool) -> None:
     """Fetch what PARTNER left on its server now, whatever the schedule; each file is recorded
     before it is deleted (or archived) there. Exit 1 when the poll failed."""
-    from gateway.runtime import Gateway
-    from gateway.channels.sftp_out import poll_remote
-    settings = current_settings()
-    with database(settings) as s:
+    from gateway.channels.sftp import poll_remote
+    with transaction() as s:
         p = find_partner(s, ref)
         row = _remote_of(s, p)
         if not row.poll_dir:
@@ -611,11 +609,7 @@ def poll_now(ref: str, settle: float, as_json: bool) -> None:
             raise BadInput(f"the SFTP remote of partner {p.name!r} is disabled "
                            f"(`edigate sftp remote set {p.name!r} --enable`)")
         remote_id, where = row.id, f"{row.username}@{row.host}:{row.port} {row.poll_dir}"
-    gw = Gateway(settings)
-    try:
-        counts = poll_remote(gw, remote_id, force=True, settle_seconds=settle)
-    finally:
-        gw.engine.dispose()
+    counts = poll_remote(current().gateway(), remote_id, force=True, settle_seconds=settle)
     if as_json:
         echo_json(counts)
     else:

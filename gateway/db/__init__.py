@@ -15,7 +15,7 @@ from typing import Any, Iterator, Optional
 
 from .access import ROLES, ApiToken, User, authenticate_token, check_login, issue_token
 from .sftp import SftpAccount, SftpRemote
-from .base import CHANNELS, Base, StatusError, UTCDateTime, utcnow
+from .base import Base, StatusError, UTCDateTime, utcnow
 from .documents import (BUSINESS_STATUSES, DELIVERY_STATUSES, DOCUMENT_STATUSES, Delivery, DeliveryEvent,
                         DocumentRecord, DocumentStatusEvent, PrintBatch, RenderingRecord, duplicate_key, summarise)
 from .networks import Network, NetworkParticipant
@@ -26,7 +26,7 @@ from .session import make_engine, make_sessionmaker, normalise_url, session_scop
 
 __all__ = [
     "SftpAccount", "SftpRemote",
-    "Base", "UTCDateTime", "utcnow", "StatusError", "CHANNELS",
+    "Base", "UTCDateTime", "utcnow", "StatusError",
     "Organisation", "AS2Identity", "Partner", "PartnerIdentifier", "Certificate",
     "SCHEMES", "SIGNING_ALGORITHMS", "ENCRYPTION_ALGORITHMS", "CERT_USAGES", "normalise_identifier",
     "Exchange", "ExchangeEvent", "DIRECTIONS", "INBOUND_STATUSES", "OUTBOUND_STATUSES",

@@ -100,7 +100,11 @@ def check_transition(transitions: Mapping[Optional[str], frozenset[str]], old: O
 
 
 # Channels documents come in and go out by (transports know how; this is the vocabulary).
-CHANNELS = ("as2", "sftp", "api", "portal", "email", "network", "erp", "paper")
+def require_channel(value: Optional[str], *, nullable: bool = False) -> Optional[str]:
+    """A channel the gateway knows (``gateway.delivery.channel.registry``: the channels are
+    declared there, not here)."""
+    from gateway.delivery.channel import registry      # a leaf module; it loads channels when asked
+    return require_one_of(value, registry.names(), "channel", nullable=nullable)
 
 
 class StatusHistory:

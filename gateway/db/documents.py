@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from gateway.model.findings import FATAL, Finding
-from .base import CHANNELS, Amount, Base, StatusHistory, require_one_of, utcnow
+from .base import Amount, Base, StatusHistory, require_channel, require_one_of, utcnow
 from .exchanges import Exchange
 from .partners import Partner
 
@@ -316,7 +316,7 @@ class Delivery(StatusHistory, Base):
 
     @validates("channel")
     def _check_channel(self, key: str, value: str) -> str:
-        return require_one_of(value, CHANNELS, "channel")
+        return require_channel(value)
 
     @classmethod
     def new(cls, document: DocumentRecord, recipient: Partner, *, format: str, channel: str,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from .base import CHANNELS, Base, StatusHistory, one_of, require_one_of, utcnow
+from .base import Base, StatusHistory, one_of, require_channel, require_one_of, utcnow
 from .partners import Organisation, Partner
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class Exchange(StatusHistory, Base):
 
     @validates("channel")
     def _check_channel(self, key: str, value: str) -> str:
-        return require_one_of(value, CHANNELS, "channel")
+        return require_channel(value)
 
     @classmethod
     def inbound(cls, channel: str, *, at: Optional[datetime] = None, **columns) -> Exchange:

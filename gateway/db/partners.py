@@ -18,23 +18,12 @@ from typing import TYPE_CHECKING, Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from .base import CHANNELS, Base, one_of, require_one_of, utcnow
+from gateway.model.identifiers import SCHEMES, normalise_identifier  # noqa: F401 (re-exported by gateway.db)
+
+from .base import Base, one_of, require_channel, require_one_of, utcnow
 
 if TYPE_CHECKING:
     from .exchanges import Exchange
-
-# Identifier schemes (ISO 6523 ICD / EAS codes) seen most; any code is accepted.
-SCHEMES = {
-    "0002": "SIREN",
-    "0009": "SIRET",
-    "0060": "DUNS",
-    "0088": "GLN",
-    "0106": "KvK (NL)",
-    "0208": "KBO/BCE (BE)",
-    "9930": "VAT (DE)",
-    "9957": "VAT (FR)",
-    "EM": "e-mail address",
-}
 
 SIGNING_ALGORITHMS = ("sha1", "sha224", "sha256", "sha384", "sha512")     # pyas2lib spellings; no md5
 ENCRYPTION_ALGORITHMS = ("aes_128_cbc", "aes_192_cbc", "aes_256_cbc")      # never 3DES, RC2 or RC4
@@ -42,17 +31,6 @@ MDN_MODES = ("sync", "async", "none")
 MICALG_SPELLINGS = ("rfc5751", "rfc3851")          # "sha-256" (RFC 5751) or "sha256" (older partners)
 TRANSFER_ENCODINGS = ("binary", "base64", "8bit")
 CERT_USAGES = ("signing", "encryption", "both")
-
-
-def normalise_identifier(scheme: str, value: str) -> tuple[str, str]:
-    """One spelling per identifier: scheme upper-case; value without blanks, upper-case
-    (e-mail addresses lower-case), so 'fr 12 345…' and 'FR12345…' are the same partner."""
-    scheme = scheme.strip().upper()
-    value = "".join(value.split())
-    value = value.lower() if scheme == "EM" else value.upper()
-    if not scheme or not value:
-        raise ValueError("an identifier needs a scheme and a value")
-    return scheme, value
 
 
 class Organisation(Base):
@@ -102,7 +80,7 @@ class Partner(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
-    # What it wants to receive: a flavour of gateway.syntaxes.writable(), over one of CHANNELS.
+    # What it wants to receive: a flavour of gateway.syntaxes.writable(), over one of the channels (gateway.channels).
     preferred_format: Mapped[Optional[str]] = mapped_column(sa.String(40))
     preferred_channel: Mapped[Optional[str]] = mapped_column(sa.String(16))
     # Which of our AS2 identities talks to it (None: the default one).
@@ -129,7 +107,7 @@ class Partner(Base):
     as2_options: Mapped[dict[str, Any]] = mapped_column(default=dict)   # any further switch, by name
 
     # --- How it receives beyond the transport: the settings of its channel profile (validated by
-    # gateway.channels.profiles: e-mail addresses and templates, attached format, postal address for
+    # gateway.channels: e-mail addresses and templates, attached format, postal address for
     # paper, the network it is reached through...), and where to write to it about its invoices.
     channel_settings: Mapped[Optional[dict[str, Any]]] = mapped_column(default=dict)
     contact_email: Mapped[Optional[str]] = mapped_column(sa.String(320))
@@ -152,7 +130,7 @@ class Partner(Base):
 
     @validates("preferred_channel")
     def _check_channel(self, key: str, value: Optional[str]) -> Optional[str]:
-        return require_one_of(value, CHANNELS, "channel", nullable=True)
+        return require_channel(value, nullable=True)
 
     def add_identifier(self, scheme: str, value: str) -> PartnerIdentifier:
         scheme, value = normalise_identifier(scheme, value)

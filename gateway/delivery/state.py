@@ -1,35 +1,100 @@
-"""Where deliveries meet the invoice's life cycle: deposited, received, acknowledged.
+"""One place for statuses: an exchange's, its deliveries', its documents', and the life cycle.
 
-The gateway sets two steps of the life cycle itself: ``deposited`` when it accepts a
-valid document (routed, or held until its recipient is known), and ``received``
-when a delivery reaches the recipient (``delivered`` or ``acknowledged``: in its
-AS2 server, its SFTP folder, its mailbox, its portal, its ERP's queue, or in the
-post). Both go through ``gateway.flow.lifecycle.set_business_status`` so the events
-are recorded and reported to the sender like the recipient's own decisions.
-Neither ever moves a document backwards: a document already accepted or paid stays so.
+Exchanges, deliveries and documents each keep their own status history (the
+transitions allowed are in ``gateway.db``); what moves what is here:
 
-``acknowledge_delivery`` is what the portal and the ERP pull call when the
-recipient downloads or acknowledges a document.
+* ``set_status(exchange, …)``: an outbound exchange's status, its deliveries
+  following (``sending`` → ``sending``, ``awaiting_mdn`` → ``awaiting_ack``…) and their
+  documents after them (``follow_document``);
+* ``follow_document``: a document is ``delivered`` when every delivery reached its
+  recipient, ``failed`` when one failed; the first delivery to reach the recipient
+  makes it ``received`` in its life cycle;
+* the life cycle (``set_business_status``) and its moves::
+
+    (none) ──► deposited ──► received ──► accepted ──► payment_sent ──► paid
+                                 │            └──────────────────────────▲
+                                 ├──► refused (a reason is required)
+                                 └──► disputed ──► accepted | refused
+
+  one move recorded as a ``DocumentStatusEvent`` (who, when, why), the document's
+  ``business_status`` moved with a compare-and-set, so two people deciding at once
+  cannot both win. Setting the status a document already has changes nothing (a form
+  sent twice, an ERP retrying). A decision (accepted, refused, disputed) on a document
+  still ``deposited`` first records ``received``: the recipient has it, since it is
+  deciding on it. Any other move raises ``StatusError`` naming the moves allowed.
+  The gateway sets two steps itself: ``deposited`` when it accepts a valid document
+  (``mark_deposited``), ``received`` when a delivery reaches the recipient
+  (``mark_received``); neither ever moves a document backwards.
+
+What the sender is told of each status is ``gateway.flow.lifecycle``'s.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Optional
 
-from gateway.db import Delivery, DocumentRecord, utcnow
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from gateway.db import (BUSINESS_STATUSES, Delivery, DocumentRecord, DocumentStatusEvent, Exchange, StatusError,
+                        utcnow)
 
 BY = "gateway"
 
+# Exchange status → the status its deliveries follow with.
+_DELIVERY_STATUS = {"sending": "sending", "awaiting_mdn": "awaiting_ack", "acknowledged": "acknowledged",
+                    "sent": "delivered", "retrying": "retrying", "failed": "failed", "rejected": "failed",
+                    "queued": "pending"}
 
-def _set(session: Any, doc: DocumentRecord, status: str, reason: str, at: Optional[datetime]) -> None:
-    from gateway.flow.lifecycle import set_business_status
-    set_business_status(session, doc, status, reason=reason, by=BY, at=at)
+
+# --- exchanges, deliveries, documents ------------------------------------------------------------
+
+def set_status(ex: Exchange, status: str, reason: Optional[str] = None, *, at: Optional[datetime] = None) -> None:
+    """Set the exchange status and let its deliveries and documents follow."""
+    ex.set_status(status, reason, at=at)
+    s = sa.orm.object_session(ex)
+    follow = _DELIVERY_STATUS.get(status)
+    if s is None or follow is None:
+        return
+    for d in s.scalars(sa.select(Delivery).where(Delivery.exchange_id == ex.id)):
+        if d.status != follow and follow in d.TRANSITIONS.get(d.status, ()):
+            d.set_status(follow, reason, at=at)
+            d.attempts = ex.attempts
+            follow_document(d.document)
+
+
+def follow_document(doc: DocumentRecord) -> None:
+    """The document's status from its deliveries'; the first delivery to reach its recipient
+    makes the document ``received`` in its life cycle."""
+    statuses = {d.status for d in doc.deliveries}
+    if statuses and statuses <= {"acknowledged", "delivered"}:
+        doc.status = "delivered"
+    elif "failed" in statuses:
+        doc.status = "failed"
+    elif doc.status in ("delivered", "failed"):
+        doc.status = "routed"
+    reached = next((d for d in doc.deliveries if d.status in ("delivered", "acknowledged")), None)
+    session = sa.orm.object_session(doc)
+    if reached is not None and session is not None and doc.business_status in (None, "deposited"):
+        mark_received(session, doc, reached, at=reached.status_at)
+
+
+def acknowledge_delivery(session: Any, delivery: Delivery, reason: str, at: Optional[datetime] = None) -> bool:
+    """The recipient fetched or acknowledged the document: ``delivered`` → ``acknowledged``
+    (the document follows). False when the delivery is not waiting for that (already
+    acknowledged, or not delivered yet)."""
+    if delivery.status != "delivered":
+        return False
+    delivery.set_status("acknowledged", reason, at=at or utcnow())
+    follow_document(delivery.document)
+    return True
 
 
 def mark_deposited(session: Any, doc: DocumentRecord, *, at: Optional[datetime] = None) -> None:
     """A valid document accepted by the gateway (routed or held)."""
     if doc.business_status is None:
-        _set(session, doc, "deposited", "accepted by the gateway", at)
+        set_business_status(session, doc, "deposited", reason="accepted by the gateway", by=BY, at=at)
 
 
 def mark_received(session: Any, doc: DocumentRecord, delivery: Delivery, *, at: Optional[datetime] = None) -> None:
@@ -37,17 +102,120 @@ def mark_received(session: Any, doc: DocumentRecord, delivery: Delivery, *, at: 
     if doc.business_status in (None, "deposited"):
         if doc.business_status is None:
             mark_deposited(session, doc, at=at)
-        _set(session, doc, "received", f"{delivery.status} over {delivery.channel}"
-             + (f" to {delivery.recipient.name}" if delivery.recipient is not None else ""), at)
+        set_business_status(session, doc, "received", by=BY, at=at,
+                            reason=f"{delivery.status} over {delivery.channel}"
+                            + (f" to {delivery.recipient.name}" if delivery.recipient is not None else ""))
 
 
-def acknowledge_delivery(session: Any, delivery: Delivery, reason: str, at: Optional[datetime] = None) -> bool:
-    """The recipient fetched or acknowledged the document: ``delivered`` → ``acknowledged``
-    (the document follows). False when the delivery is not waiting for that (already
-    acknowledged, or not delivered yet)."""
-    from gateway.delivery.attempts import follow_document
-    if delivery.status != "delivered":
-        return False
-    delivery.set_status("acknowledged", reason, at=at or utcnow())
-    follow_document(delivery.document)
-    return True
+# --- the life cycle ------------------------------------------------------------------------------
+
+MOVES: dict[Optional[str], frozenset[str]] = {
+    None: frozenset({"deposited", "received"}),
+    "deposited": frozenset({"received"}),
+    "received": frozenset({"accepted", "refused", "disputed"}),
+    "disputed": frozenset({"accepted", "refused"}),
+    "accepted": frozenset({"payment_sent", "paid"}),
+    "payment_sent": frozenset({"paid"}),
+    "refused": frozenset(),
+    "paid": frozenset(),
+}
+DECISIONS = frozenset({"accepted", "refused", "disputed"})
+REASON_REQUIRED = frozenset({"refused"})
+# What the recipient (or an operator for it) may set; deposited/received are the gateway's.
+RECIPIENT_STATUSES = ("accepted", "refused", "disputed", "payment_sent", "paid")
+MAX_REASON = 1000
+MAX_REASON_CODE = 16
+
+
+def allowed_moves(current: Optional[str]) -> list[str]:
+    """The statuses a document in ``current`` may move to (decisions from ``deposited``
+    included: they record ``received`` first)."""
+    moves = set(MOVES.get(current, ()))
+    if current in (None, "deposited"):
+        moves |= DECISIONS
+    return [s for s in BUSINESS_STATUSES if s in moves]
+
+
+def _clean(reason: Optional[str], reason_code: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    reason = " ".join((reason or "").split()) or None
+    if reason is not None and len(reason) > MAX_REASON:
+        raise ValueError(f"a reason is at most {MAX_REASON} characters (this one has {len(reason)})")
+    reason_code = (reason_code or "").strip() or None
+    if reason_code is not None and (len(reason_code) > MAX_REASON_CODE or not reason_code.isprintable()
+                                    or any(c.isspace() for c in reason_code)):
+        raise ValueError(f"a reason code is 1 to {MAX_REASON_CODE} printable characters without blanks")
+    return reason, reason_code
+
+
+def _move(session: Session, document: DocumentRecord, old: Optional[str], new: str, at: datetime) -> None:
+    """Compare-and-set the document's status from ``old`` to ``new``."""
+    current = DocumentRecord.business_status.is_(None) if old is None else DocumentRecord.business_status == old
+    n = session.execute(sa.update(DocumentRecord).where(DocumentRecord.id == document.id, current)
+                        .values(business_status=new, business_status_at=at, updated_at=utcnow())
+                        .execution_options(synchronize_session=False)).rowcount
+    if n != 1:
+        raise StatusError(f"document {document.id}: its status changed meanwhile (it was {old or 'not set'}); "
+                          "reload it and decide again")
+    set_committed_value(document, "business_status", new)
+    set_committed_value(document, "business_status_at", at)
+
+
+def set_business_status(session: Session, document: DocumentRecord, status: str, *, reason: Optional[str] = None,
+                        reason_code: Optional[str] = None, by: str = "gateway",
+                        at: Optional[datetime] = None) -> DocumentStatusEvent:
+    """Move ``document`` to ``status`` (see the module docstring); returns the event recorded,
+    or the document's latest event when it already had that status. Raises ``StatusError``
+    for a move the life cycle does not allow, ``ValueError`` for unusable values (unknown
+    status, refusal without a reason, naive time, over-long reason)."""
+    if status not in BUSINESS_STATUSES:
+        raise ValueError(f"business status {status!r} is not one of: {', '.join(BUSINESS_STATUSES)}")
+    reason, reason_code = _clean(reason, reason_code)
+    at = at or utcnow()
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("naive datetime: give status times a time zone (UTC)")
+    if document.id is None:
+        session.flush()
+    session.refresh(document, ["business_status", "business_status_at"])
+    current = document.business_status
+    if current == status:
+        latest = session.scalar(sa.select(DocumentStatusEvent).where(DocumentStatusEvent.document_id == document.id)
+                                .order_by(DocumentStatusEvent.at.desc(), DocumentStatusEvent.id.desc()).limit(1))
+        if latest is not None:
+            return latest
+        event = DocumentStatusEvent(document_id=document.id, status=status, at=at, set_by=by[:200],
+                                    reason=reason, reason_code=reason_code)
+        session.add(event)                   # a status set without its event: record it once
+        session.flush()
+        return event
+    if status in REASON_REQUIRED and not reason:
+        raise ValueError(f"{status}: give a reason (the sender is told it)")
+    steps = [status]
+    if status in DECISIONS and current in (None, "deposited"):
+        steps = ["received", status]
+    elif status not in MOVES.get(current, frozenset()):
+        where = f"from {current}" if current else "before any status"
+        choices = ", ".join(allowed_moves(current)) or "nothing (final status)"
+        raise StatusError(f"document {document.id}: {where} it cannot become {status}; it may become {choices}")
+    if document.business_status_at is not None and at < document.business_status_at:
+        at = document.business_status_at            # times never go backwards in one history
+    event = None
+    old = current
+    for step in steps:
+        _move(session, document, old, step, at)
+        implied = step != status
+        event = DocumentStatusEvent(document_id=document.id, status=step, at=at, set_by=by[:200],
+                                    reason="implied: the recipient decided on it" if implied else reason,
+                                    reason_code=None if implied else reason_code)
+        session.add(event)
+        old = step
+    session.flush()
+    session.expire(document, ["status_events"])
+    return event
+
+
+def history(session: Session, document_id: int) -> list[DocumentStatusEvent]:
+    """A document's life-cycle events, oldest first."""
+    return list(session.scalars(sa.select(DocumentStatusEvent).where(DocumentStatusEvent.document_id == document_id)
+                                .order_by(DocumentStatusEvent.at, DocumentStatusEvent.id)))
+
+

@@ -1,29 +1,16 @@
 """An invoice's life after delivery: the recipient's decisions, and the sender told of each.
 
-The statuses (``gateway.db.BUSINESS_STATUSES``) and the moves between them::
-
-    (none) ──► deposited ──► received ──► accepted ──► payment_sent ──► paid
-                                 │            └──────────────────────────▲
-                                 ├──► refused (a reason is required)
-                                 └──► disputed ──► accepted | refused
-
-``set_business_status`` records one move as a ``DocumentStatusEvent`` (who, when,
-why) and moves ``DocumentRecord.business_status`` with a compare-and-set, so two
-people deciding at once cannot both win. Setting the status a document already
-has changes nothing (a form sent twice, an ERP retrying). A decision (accepted,
-refused, disputed) on a document still ``deposited`` first records ``received``:
-the recipient has it, since it is deciding on it. Any other move raises
-``StatusError`` naming the moves allowed from where the document is.
-
-``report_to_sender`` tells the sender. Every status is visible at once through
-the API (``GET /api/v1/documents/<id>/status``); a sender that sent the invoice
-as EDIFACT over AS2 or SFTP also gets an APERAK (``gateway.syntaxes.aperak``),
-queued as an outbound exchange on that channel. Reporting is one transaction:
-the exchange is created and the event marked ``reported_at`` /
-``report_exchange_id`` together, guarded by ``reported_at IS NULL``; a crash
-before the commit leaves the event unreported for the sweep (``report_pending``),
-a crash after it leaves a queued exchange the send sweep picks up. So each
-status reaches an EDI sender once, whatever fails in between.
+The statuses and the moves between them are ``gateway.delivery.state``'s (one place
+for statuses); this module is the life cycle as the path sees it: what a recipient
+may set (``RECIPIENT_STATUSES``), and ``report_to_sender``. Every status is visible
+at once through the API (``GET /api/v1/documents/<id>/status``); a sender that
+sent the invoice as EDIFACT over a channel that carries status messages (AS2, SFTP)
+also gets an APERAK (``gateway.syntaxes.aperak``), queued as an outbound exchange on
+that channel. Reporting is one transaction: the exchange is created and the event
+marked ``reported_at`` / ``report_exchange_id`` together, guarded by ``reported_at IS
+NULL``; a crash before the commit leaves the event unreported for the sweep
+(``report_pending``), a crash after it leaves a queued exchange the send sweep picks
+up. So each status reaches an EDI sender once, whatever fails in between.
 """
 from __future__ import annotations
 
@@ -34,155 +21,38 @@ from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from gateway.db import (BUSINESS_STATUSES, DocumentRecord, DocumentStatusEvent, Exchange, Partner,
-                        SftpAccount, SftpRemote, StatusError, utcnow)
+from gateway.db import DocumentRecord, DocumentStatusEvent, Exchange, Partner, utcnow
+from gateway.delivery.channel import registry
+from gateway.delivery.state import (DECISIONS, MAX_REASON, MAX_REASON_CODE, MOVES, REASON_REQUIRED,  # noqa: F401
+                                    RECIPIENT_STATUSES, allowed_moves, history, set_business_status)
+from gateway.model.errors import EdigateError
+from gateway.store.filenames import safe_filename
+from gateway.syntaxes.aperak import MEDIA_TYPE, AperakParty, StatusReport, build_aperak
+from gateway.syntaxes.edifact.syntax import Party, read_interchange
 
 log = logging.getLogger("edigate.lifecycle")
 
-MOVES: dict[Optional[str], frozenset[str]] = {
-    None: frozenset({"deposited", "received"}),
-    "deposited": frozenset({"received"}),
-    "received": frozenset({"accepted", "refused", "disputed"}),
-    "disputed": frozenset({"accepted", "refused"}),
-    "accepted": frozenset({"payment_sent", "paid"}),
-    "payment_sent": frozenset({"paid"}),
-    "refused": frozenset(),
-    "paid": frozenset(),
-}
-DECISIONS = frozenset({"accepted", "refused", "disputed"})
-REASON_REQUIRED = frozenset({"refused"})
-# What the recipient (or an operator for it) may set; deposited/received are the gateway's.
-RECIPIENT_STATUSES = ("accepted", "refused", "disputed", "payment_sent", "paid")
-NOT_SENT_AS_APERAK = frozenset({"deposited"})      # the AS2 MDN / SFTP close already said so
-MAX_REASON = 1000
-MAX_REASON_CODE = 16
-EDI_CHANNELS = ("as2", "sftp")
-
-
-def allowed_moves(current: Optional[str]) -> list[str]:
-    """The statuses a document in ``current`` may move to (decisions from ``deposited``
-    included: they record ``received`` first)."""
-    moves = set(MOVES.get(current, ()))
-    if current in (None, "deposited"):
-        moves |= DECISIONS
-    return [s for s in BUSINESS_STATUSES if s in moves]
-
-
-def _clean(reason: Optional[str], reason_code: Optional[str]) -> tuple[Optional[str], Optional[str]]:
-    reason = " ".join((reason or "").split()) or None
-    if reason is not None and len(reason) > MAX_REASON:
-        raise ValueError(f"a reason is at most {MAX_REASON} characters (this one has {len(reason)})")
-    reason_code = (reason_code or "").strip() or None
-    if reason_code is not None and (len(reason_code) > MAX_REASON_CODE or not reason_code.isprintable()
-                                    or any(c.isspace() for c in reason_code)):
-        raise ValueError(f"a reason code is 1 to {MAX_REASON_CODE} printable characters without blanks")
-    return reason, reason_code
-
-
-def _move(session: Session, document: DocumentRecord, old: Optional[str], new: str, at: datetime) -> None:
-    """Compare-and-set the document's status from ``old`` to ``new``."""
-    current = DocumentRecord.business_status.is_(None) if old is None else DocumentRecord.business_status == old
-    n = session.execute(sa.update(DocumentRecord).where(DocumentRecord.id == document.id, current)
-                        .values(business_status=new, business_status_at=at, updated_at=utcnow())
-                        .execution_options(synchronize_session=False)).rowcount
-    if n != 1:
-        raise StatusError(f"document {document.id}: its status changed meanwhile (it was {old or 'not set'}); "
-                          "reload it and decide again")
-    set_committed_value(document, "business_status", new)
-    set_committed_value(document, "business_status_at", at)
-
-
-def set_business_status(session: Session, document: DocumentRecord, status: str, *, reason: Optional[str] = None,
-                        reason_code: Optional[str] = None, by: str = "gateway",
-                        at: Optional[datetime] = None) -> DocumentStatusEvent:
-    """Move ``document`` to ``status`` (see the module docstring); returns the event recorded,
-    or the document's latest event when it already had that status. Raises ``StatusError``
-    for a move the life cycle does not allow, ``ValueError`` for unusable values (unknown
-    status, refusal without a reason, naive time, over-long reason)."""
-    if status not in BUSINESS_STATUSES:
-        raise ValueError(f"business status {status!r} is not one of: {', '.join(BUSINESS_STATUSES)}")
-    reason, reason_code = _clean(reason, reason_code)
-    at = at or utcnow()
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("naive datetime: give status times a time zone (UTC)")
-    if document.id is None:
-        session.flush()
-    session.refresh(document, ["business_status", "business_status_at"])
-    current = document.business_status
-    if current == status:
-        latest = session.scalar(sa.select(DocumentStatusEvent).where(DocumentStatusEvent.document_id == document.id)
-                                .order_by(DocumentStatusEvent.at.desc(), DocumentStatusEvent.id.desc()).limit(1))
-        if latest is not None:
-            return latest
-        event = DocumentStatusEvent(document_id=document.id, status=status, at=at, set_by=by[:200],
-                                    reason=reason, reason_code=reason_code)
-        session.add(event)                   # a status set without its event: record it once
-        session.flush()
-        return event
-    if status in REASON_REQUIRED and not reason:
-        raise ValueError(f"{status}: give a reason (the sender is told it)")
-    steps = [status]
-    if status in DECISIONS and current in (None, "deposited"):
-        steps = ["received", status]
-    elif status not in MOVES.get(current, frozenset()):
-        where = f"from {current}" if current else "before any status"
-        choices = ", ".join(allowed_moves(current)) or "nothing (final status)"
-        raise StatusError(f"document {document.id}: {where} it cannot become {status}; it may become {choices}")
-    if document.business_status_at is not None and at < document.business_status_at:
-        at = document.business_status_at            # times never go backwards in one history
-    event = None
-    old = current
-    for step in steps:
-        _move(session, document, old, step, at)
-        implied = step != status
-        event = DocumentStatusEvent(document_id=document.id, status=step, at=at, set_by=by[:200],
-                                    reason="implied: the recipient decided on it" if implied else reason,
-                                    reason_code=None if implied else reason_code)
-        session.add(event)
-        old = step
-    session.flush()
-    session.expire(document, ["status_events"])
-    return event
-
-
-def history(session: Session, document_id: int) -> list[DocumentStatusEvent]:
-    """A document's life-cycle events, oldest first."""
-    return list(session.scalars(sa.select(DocumentStatusEvent).where(DocumentStatusEvent.document_id == document_id)
-                                .order_by(DocumentStatusEvent.at, DocumentStatusEvent.id)))
-
+NOT_SENT_AS_APERAK = frozenset({"deposited"})      # the transport's acknowledgement already said so
 
 # --- telling the sender ----------------------------------------------------------------------
 
-def _has_sftp(session: Session, partner_id: int) -> bool:
-    remote = session.scalar(sa.select(SftpRemote.id).where(SftpRemote.partner_id == partner_id,
-                                                           SftpRemote.active.is_(True),
-                                                           SftpRemote.push_dir.is_not(None)))
-    account = session.scalar(sa.select(SftpAccount.id).where(SftpAccount.partner_id == partner_id,
-                                                             SftpAccount.active.is_(True)).limit(1))
-    return remote is not None or account is not None
-
-
 def aperak_channel(session: Session, document: DocumentRecord) -> Optional[str]:
     """The channel an APERAK for ``document`` goes back by, or None when its sender is not an
-    EDI sender (not EDIFACT, no known sender, or no AS2/SFTP way back). The channel the
-    invoice came by comes first, then the sender's preferred one."""
+    EDI sender (not EDIFACT, no known sender, or no channel that carries status messages back
+    to it). The channel the invoice came by comes first, then the sender's preferred one."""
     sender: Optional[Partner] = document.sender
     if document.syntax != "edifact" or sender is None or not sender.active:
         return None
-    for channel in (document.exchange.channel, sender.preferred_channel):
-        if channel == "as2" and sender.as2_id:
-            return "as2"
-        if channel == "sftp" and _has_sftp(session, sender.id):
-            return "sftp"
+    for name in (document.exchange.channel, sender.preferred_channel):
+        channel = registry.get(name)
+        if channel is not None and channel.carries_status and channel.reaches(session, sender):
+            return channel.name
     return None
 
 
 def _original_message(gw, document: DocumentRecord):
     """(interchange, message) of the INVOIC the document was read from, or (None, None)."""
-    from gateway.model.errors import EdigateError
-    from gateway.syntaxes.edifact.syntax import read_interchange
     try:
         ic = read_interchange(gw.payloads.get(document.exchange.content_sha256))
     except (EdigateError, LookupError, OSError, ValueError):
@@ -194,8 +64,6 @@ def _original_message(gw, document: DocumentRecord):
 
 
 def _aperak_bytes(gw, event: DocumentStatusEvent) -> bytes:
-    from gateway.syntaxes.aperak import AperakParty, StatusReport, build_aperak
-    from gateway.syntaxes.edifact.syntax import Party
     doc = event.document
     buyer = AperakParty(doc.buyer_endpoint_id or doc.buyer_id or doc.buyer_vat_id,
                         doc.buyer_endpoint_scheme if doc.buyer_endpoint_id else
@@ -231,8 +99,6 @@ def report_to_sender(gw, event_id: int) -> Optional[int]:
     """Tell the sender of one status event; returns the APERAK's outbound exchange id (None when
     the sender is told through the API only). Idempotent: an event already reported returns
     what it was reported with."""
-    from gateway.store.filenames import safe_filename
-    from gateway.syntaxes.aperak import MEDIA_TYPE
     exchange_id = None
     with gw.session() as s:
         event = s.get(DocumentStatusEvent, event_id)

@@ -20,7 +20,7 @@ under the same number goes through).
 
 How each recipient receives is its channel profile's business (``gateway.channels``:
 AS2, SFTP, e-mail, portal, ERP pull, paper, an interconnected network, or the
-default channel for a recipient that chose none); ``channels.plan`` decides,
+default channel for a recipient that chose none); ``flow.plan`` decides,
 writes and records each delivery, the same way for a held document rerouted
 later (``channels.reroute``). A valid document accepted here is ``deposited``
 in its life cycle; a credit note is linked to the invoice it corrects (BT-25).
@@ -35,13 +35,14 @@ from typing import Optional
 
 import sqlalchemy as sa
 
-from gateway.flow import plan as delivery_plan
-from gateway.delivery.state import mark_deposited
 from gateway.db import DocumentRecord, Exchange, ExchangeEvent, summarise, utcnow
+from gateway.delivery.channel import DeliveryPlan
+from gateway.delivery.state import mark_deposited
+from gateway.flow import plan as delivery_plan
+from gateway.flow.route import resolve
 from gateway.model.errors import EdigateError
 from gateway.model.findings import FATAL, Finding
 from gateway.syntaxes import read_documents, validate_document
-from gateway.flow.route import resolve
 
 log = logging.getLogger("edigate.pipeline")
 
@@ -55,7 +56,7 @@ class _Planned:
     doc: object
     findings: list[Finding]
     route_reason: str = ""
-    delivery: Optional[delivery_plan.DeliveryPlan] = None       # None: nobody to deliver to (held)
+    delivery: Optional[DeliveryPlan] = None       # None: nobody to deliver to (held)
 
 
 def awaiting_processing(gw, *, before: datetime) -> list[int]:

@@ -5,7 +5,7 @@ address for paper, a syntax that cannot be written) or after its sends (a mailbo
 refusing, a partner's AS2 server giving up). Retrying the outbound exchange only
 helps the second kind, and only with the old settings; once the operator has fixed
 the partner, ``redeliver`` plans the document again exactly as the pipeline does
-(``channels.plan``: same routing, same channel profile, same syntaxes), on the same
+(``flow.plan``: same routing, same channel profile, same syntaxes), on the same
 delivery row: ``failed`` → ``pending`` with who asked, then the new plan's outcome
 (a new outbound exchange, the next print batch, available to pull, or failed again
 with the new reason).

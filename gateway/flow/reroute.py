@@ -3,7 +3,7 @@
 A valid document nobody was known by is ``held`` (``gateway.flow.process``). When a
 partner enrols, gets a new identifier or is enabled, or a network directory
 starts listing the buyer, ``reroute_held`` gives each such document its
-delivery exactly as the pipeline would have (``channels.plan``: same channel
+delivery exactly as the pipeline would have (``flow.plan``: same channel
 profile, same syntaxes, same records), reading the invoice again from the
 original bytes kept with its exchange.
 

@@ -42,6 +42,11 @@ class Route:
     networks_searched: int = 0                     # active network directories looked in
 
     @property
+    def via(self) -> Optional[str]:
+        """The channel a route without a member of ours goes by (None: nobody to deliver to)."""
+        return "network" if self.partner is None and self.network is not None else None
+
+    @property
     def reason(self) -> str:
         if self.partner is not None:
             return f"routed to {self.partner.name} by {self.matched}"

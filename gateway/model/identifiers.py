@@ -4,9 +4,9 @@ Why here and not in the database layer: a partner is found by its
 identifiers, so a mistyped SIRET creates a partner nobody ever reaches and
 misroutes the invoices meant for it. Catching the typo when it is entered
 (CLI, onboarding) is the cheap place; the database only normalises spelling
-(``gateway.db.partners.normalise_identifier``).
+(``normalise_identifier``).
 
-* ``scheme_code("SIRET")`` → ``"0009"``: labels of ``gateway.db.partners.SCHEMES``
+* ``scheme_code("SIRET")`` → ``"0009"``: labels of ``SCHEMES``
   (case-insensitive; "VAT" picks the country from the value's prefix), or a code;
 * ``parse("SIRET:732 829 320 00074")`` → ``("0009", "73282932000074")``;
 * ``check(scheme, value)`` → ``None`` or the problem in words, for the schemes
@@ -19,7 +19,31 @@ from __future__ import annotations
 import re
 from typing import Callable, Optional
 
-from gateway.db.partners import SCHEMES, normalise_identifier
+
+# Identifier schemes (ISO 6523 ICD / EAS codes) seen most; any code is accepted.
+SCHEMES = {
+    "0002": "SIREN",
+    "0009": "SIRET",
+    "0060": "DUNS",
+    "0088": "GLN",
+    "0106": "KvK (NL)",
+    "0208": "KBO/BCE (BE)",
+    "9930": "VAT (DE)",
+    "9957": "VAT (FR)",
+    "EM": "e-mail address",
+}
+
+
+def normalise_identifier(scheme: str, value: str) -> tuple[str, str]:
+    """One spelling per identifier: scheme upper-case; value without blanks, upper-case
+    (e-mail addresses lower-case), so 'fr 12 345…' and 'FR12345…' are the same partner."""
+    scheme = scheme.strip().upper()
+    value = "".join(value.split())
+    value = value.lower() if scheme == "EM" else value.upper()
+    if not scheme or not value:
+        raise ValueError("an identifier needs a scheme and a value")
+    return scheme, value
+
 
 SIREN, SIRET, GLN, VAT_FR, EMAIL = "0002", "0009", "0088", "9957", "EM"
 

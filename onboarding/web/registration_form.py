@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway.model import identifiers
-from gateway.channels.profiles import DEFAULT_ATTACH, ChannelSettingsError, validate_channel_settings
+from gateway.channels import ChannelSettingsError, validate_channel_settings
+from gateway.channels.email import DEFAULT_ATTACH
 from gateway.db import AS2Identity, Network, NetworkParticipant, Partner, User
 from gateway.db.partners import normalise_identifier
-from gateway.syntaxes import WRITABLE
+from gateway.syntaxes import writable
 from gateway.partners.checks import as2_name, as2_url
 from gateway.transports.safe_http import url_problem
 
@@ -46,7 +47,7 @@ FORMAT_LABELS = {
     "edifact-d96a": "EDIFACT INVOIC D96A",
     "edifact-d01b": "EDIFACT INVOIC D01B",
 }
-# What an e-mail carries (gateway.channels.profiles.ATTACH).
+# What an e-mail carries (gateway.channels.email.ATTACH).
 ATTACH_LABELS = {
     "facturx": "Factur-X PDF (readable, with its XML inside)",
     "facturx+ubl": "Factur-X PDF and a UBL XML file",
@@ -355,7 +356,7 @@ def check_registration(session: Session, form: Mapping[str, str], files: Mapping
         if network is not None:
             extra["network_id"] = network.id
             settings = _profile("network", {"network": network.code}, errors, {"network.": "network_id"}, session)
-            accepted = [f for f in network.formats or () if f in WRITABLE]
+            accepted = [f for f in network.formats or () if f in writable()]
             fmt = accepted[0] if accepted else None
     if form.get("terms") != "yes":
         errors["terms"] = errors.say("e_terms")

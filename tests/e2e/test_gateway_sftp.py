@@ -187,7 +187,7 @@ def test_push_to_a_partners_sshd_and_poll_from_it(w, tmp_path):
     assert "size checked" in out["reason"] and out["content_sha256"] == hashlib.sha256(pushed.read_bytes()).hexdigest()
 
     # Polling: a file the partner left for us is recorded once, then removed on their side.
-    from gateway.channels.sftp_out import poll_remote
+    from gateway.channels.sftp import poll_remote
     left = w.peer.chroot / "outbound" / "from-partner.xml"
     data = _ubl("SFTP-POLL-1", PICKUP_GLN)
     left.write_bytes(data)
@@ -223,7 +223,7 @@ def test_an_upload_cut_midway_is_never_processed(w, tmp_path):
     time.sleep(1.5)
     assert [e for e in _exchanges(w, direction="in", channel="sftp") if e["filename"] == "cut.xml"] == []
     # A day later the sweep removes what was cut (nothing was acknowledged for it); whole files stay.
-    from gateway.channels.sftp_in import SftpInbox
+    from gateway.channels.sftp import SftpInbox
     cut = w.server.home / "sftp" / "supplier" / "inbound" / "cut.xml"
     assert cut.exists()
     gw = w.server.gateway()
@@ -295,7 +295,7 @@ def test_a_restart_takes_a_counted_upload_once_and_leaves_taken_ones_to_the_swee
     assert len(_recorded(w, "r.xml")) == 1 and _recorded(w, "t.xml") == [] and _recorded(w, "cut.xml") == []
     assert (inbound / "r.xml").read_bytes() == ubl and (inbound / "cut.xml").exists()
 
-    from gateway.channels.sftp_in import SftpInbox
+    from gateway.channels.sftp import SftpInbox
     gw = w.server.gateway()
     try:
         inbox = SftpInbox(gw)
@@ -310,7 +310,7 @@ def test_a_restart_takes_a_counted_upload_once_and_leaves_taken_ones_to_the_swee
 
 
 def test_the_upload_grace_setting(tmp_path):
-    from gateway.channels.sftp_in import SftpInbox
+    from gateway.channels.sftp import SftpInbox
     assert load_settings({}).sftp_upload_grace_minutes == 10
     settings = load_settings({"EDIGATE_HOME": str(tmp_path), "EDIGATE_SFTP_UPLOAD_GRACE_MINUTES": "2.5"})
     assert SftpInbox(SimpleNamespace(settings=settings)).upload_grace() == timedelta(minutes=2.5)

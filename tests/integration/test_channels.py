@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from gateway.channels import acknowledge_delivery
+from gateway.delivery.state import acknowledge_delivery
 from gateway.config import load_settings
 from gateway.db import Delivery, DocumentRecord, DocumentStatusEvent, Exchange, Partner, User, issue_token, utcnow
 from gateway.syntaxes import read_document, write_document

@@ -11,7 +11,8 @@ import shutil
 import pytest
 import sqlalchemy as sa
 
-from gateway.channels import paper, redeliver
+from gateway.channels import paper
+from gateway.flow.redeliver import redeliver
 from gateway.config import load_settings
 from gateway.db import Delivery, DocumentRecord, Partner, StatusError, User, issue_token
 from gateway.syntaxes import write_document

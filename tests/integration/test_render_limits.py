@@ -208,7 +208,7 @@ def test_a_download_whose_pdf_is_refused_cannot_be_rendered_and_keeps_nothing(tm
 
 def test_a_paper_cover_sheet_shows_long_values_cut_and_is_laid_out_within_the_caps(monkeypatch):
     from gateway.channels.paper import _Letter, cover_sheet
-    from gateway.channels.profiles import PostalAddress
+    from gateway.channels import PostalAddress
     inv = build_invoice()
     inv.seller.name = "Seller " * 20_000                       # 140,000 characters, on the cover twice
     address = PostalAddress("Buyer SARL", ("B" * 50_000,), "75001", "Paris", "FR")     # as BG-8 gives it

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from gateway.db import DocumentRecord, Exchange, Partner, SftpAccount, User, issue_token
 from gateway.syntaxes import write_document
 from gateway.flow.receive import receive_file
-from gateway.channels.sftp_in import accounts_root
+from gateway.channels.sftp import accounts_root
 
 from tests.support.invoice_builder import build_invoice
 

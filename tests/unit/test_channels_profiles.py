@@ -1,4 +1,4 @@
-"""Channel profiles as data (gateway/channels/profiles.py): what is accepted, normalised and refused
+"""Channel profiles as data (each channel's settings in gateway/channels/): what is accepted, normalised and refused
 (naming the setting), the fallback for a recipient that chose no channel, and the same checks
 behind ``edigate partner add/set`` and the REST API's partner JSON."""
 from __future__ import annotations
@@ -12,10 +12,13 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from gateway.cli.admin import partner_group
-from gateway.channels.profiles import (ChannelSettingsError, EmailProfile, PaperProfile, PortalProfile,
-                                       PostalAddress, TransportProfile, profile_for, validate_all,
-                                       validate_channel_settings)
+from gateway.cli.partner import partner_group
+from gateway.channels import ChannelSettingsError, PostalAddress, validate_all, validate_channel_settings
+from gateway.channels.email import EmailProfile
+from gateway.channels.paper import PaperProfile
+from gateway.channels.portal import PortalProfile
+from gateway.delivery.channel import SimpleProfile
+from gateway.flow.plan import profile_for
 from gateway.db import Network, Partner, migrate, session_scope
 from gateway.model.invoice import Identifier
 from tests.support.invoice_builder import build_invoice
@@ -141,7 +144,7 @@ def test_no_channel_default_email_without_any_address_goes_to_paper():
 
 def test_no_channel_but_as2_settings_on_record_keeps_as2():
     prof = profile_for(_partner(None, as2_id="BUYER", as2_url="https://as2.buyer.example/as2"), EMAIL)
-    assert prof == TransportProfile(channel="as2", why="no channel chosen; AS2 settings on record: AS2")
+    assert prof == SimpleProfile(channel="as2", why="no channel chosen; AS2 settings on record: AS2")
 
 
 # --- the CLI ---------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ import pytest
 from gateway import certs
 from gateway.config import load_settings
 from gateway.db import Exchange, Partner, utcnow
-from gateway.delivery.attempts import queue_file, send_exchange
+from gateway.channels.as2 import queue_file
+from gateway.delivery.attempts import send_exchange
 from gateway.runtime import Gateway
 from gateway.transports.as2 import As2Endpoint, As2Identity, As2Partner, DuplicateMessage, wsgi_app
 
@@ -249,7 +250,7 @@ def test_async_mdn_posted_to_our_endpoint_settles_the_exchange_and_its_delivery(
 def test_cli_send_wait_exits_0_only_when_acknowledged(world, monkeypatch):
     """``edigate send --wait``: a wait that ends before a final state is exit 3, not success."""
     from click.testing import CliRunner
-    from gateway.cli.documents import main
+    from gateway.cli import main
 
     monkeypatch.setenv("EDIGATE_HOME", str(world.gw.settings.home))
     f = world.gw.settings.home / "x.edi"
