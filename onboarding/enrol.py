@@ -16,7 +16,9 @@ transaction rolls everything back, the link included.
 nobody was known by the new partner's identifiers are routed again.
 
 Why here and not in the web layer: the pages only collect and check input; a
-CLI or an API can enrol with the same guarantees.
+CLI or an API can enrol with the same guarantees. The partner itself is made by
+``gateway.partners.service`` (as the CLI's and the API's are), whose refusals
+this module words for a stranger: what is taken, never by whom.
 """
 from __future__ import annotations
 
@@ -30,8 +32,9 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gateway.db import Certificate, Network, Partner, SftpAccount, User
+from gateway.db import Network, Partner, SftpAccount, User
 from gateway.db.partners import SCHEMES
+from gateway.partners.service import PartnerError, PartnerService
 
 from .models import Invitation, Registration
 from .tracking import record_event, stop_mailing
@@ -154,30 +157,23 @@ def enrol(session: Session, invitation_id: int, enrolment: Enrolment, *, now: da
     invitation = session.get(Invitation, invitation_id)
     cp = invitation.counterparty
 
-    for scheme, value in enrolment.identifiers:
-        other = identifier_owner(session, scheme, value)
-        if other is not None:
-            raise EnrolmentConflict(_identifier_field(scheme),
-                                    f"{SCHEMES.get(scheme, scheme)} {value} already belongs to a partner "
-                                    "of this gateway: contact us rather than registering again")
-    partner = Partner(name=free_partner_name(session, enrolment, cp.id), active=True,
-                      preferred_format=enrolment.preferred_format, preferred_channel=enrolment.channel,
-                      channel_settings=dict(enrolment.channel_settings), contact_email=enrolment.contact_email)
-    for scheme, value in enrolment.identifiers:
-        partner.add_identifier(scheme, value)
+    values: dict[str, Any] = {
+        "name": free_partner_name(session, enrolment, cp.id), "active": True,
+        "preferred_format": enrolment.preferred_format, "preferred_channel": enrolment.channel,
+        "channel_settings": dict(enrolment.channel_settings), "contact_email": enrolment.contact_email}
     result: dict[str, Any] = {}
     if enrolment.channel == "as2":
-        if session.scalar(sa.select(Partner.id).where(Partner.as2_id == enrolment.as2_id)) is not None:
-            raise EnrolmentConflict("as2_id", f"AS2 id {enrolment.as2_id!r} is taken: choose another")
-        partner.as2_id, partner.as2_url = enrolment.as2_id, enrolment.as2_url
         # The counterparty named that URL itself: connect only to public addresses until an
         # operator who knows better clears this option.
-        partner.as2_options = {**(partner.as2_options or {}), "public_url_only": True}
+        values.update(as2_id=enrolment.as2_id, as2_url=enrolment.as2_url, as2_options={"public_url_only": True})
         result["as2_id"] = enrolment.as2_id
-    session.add(partner)
-    session.flush()
+    partners = PartnerService(session)
+    try:
+        partner = partners.create(values, identifiers=enrolment.identifiers)
+    except PartnerError as e:
+        raise _refusal(e, enrolment) from None
     if enrolment.channel == "as2" and enrolment.certificate_pem:
-        session.add(Certificate.from_pem(enrolment.certificate_pem, usage="both", partner=partner))
+        partners.add_certificate(partner, enrolment.certificate_pem, "both")
     elif enrolment.channel == "sftp":
         account = SftpAccount(partner_id=partner.id, username=sftp_username(session, partner.name),
                               authorized_keys="\n".join(enrolment.sftp_keys) + "\n")
@@ -206,6 +202,26 @@ def enrol(session: Session, invitation_id: int, enrolment: Enrolment, *, now: da
     session.flush()
     return Enrolled(partner_id=partner.id, partner_name=partner.name, registration_id=registration.id,
                     counterparty_id=cp.id, channel=enrolment.channel, **result)
+
+
+def _refusal(e: PartnerError, enrolment: Enrolment) -> EnrolmentConflict:
+    """The partner service's refusal as the registration form says it: to a stranger, never
+    who holds an identifier or an AS2 id, only that it is taken."""
+    if e.field == "identifiers" and e.conflict:
+        scheme, value = e.value
+        return EnrolmentConflict(_identifier_field(scheme),
+                                 f"{SCHEMES.get(scheme, scheme)} {value} already belongs to a partner "
+                                 "of this gateway: contact us rather than registering again")
+    if e.field == "as2.id" and e.conflict:
+        return EnrolmentConflict("as2_id", f"AS2 id {enrolment.as2_id!r} is taken: choose another")
+    if e.field == "identifiers" and e.value:
+        return EnrolmentConflict(_identifier_field(e.value[0]), e.problem)
+    return EnrolmentConflict(_FORM_FIELDS.get(e.field, "channel"), e.problem)
+
+
+# The form's fields for the partner settings it collects (the rest belong to the channel part).
+_FORM_FIELDS = {"name": "name", "as2.id": "as2_id", "as2.url": "as2_url", "contact_email": "contact_email",
+                "preferred_format": "preferred_format"}
 
 
 def _identifier_field(scheme: str) -> str:

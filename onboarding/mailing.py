@@ -71,6 +71,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from gateway.db import utcnow
 from gateway.transports.smtp import Mailer, SmtpError, SmtpPermanentError, SmtpTemporaryError
 
+from . import NAME
 from .campaigns import mail_context
 from .config import OnboardingSettings
 from .links import Secret, open_pixel_url, optout_url, registration_url
@@ -639,7 +640,7 @@ class Sender:
             status = mail.status
         log.warning("campaign mail %d: %s (%s)", mail_id, error, status)
         if retry_at is not None:
-            ext = getattr(self.gw.jobs, "extensions", {}).get("onboarding.tasks")
+            ext = getattr(self.gw.jobs, "extensions", {}).get(NAME)
             if ext is not None and not self.gw.jobs.huey.immediate:
                 ext.prompt(mail_id, campaign_id=campaign_id, at=retry_at)
         return status

@@ -1,4 +1,4 @@
-"""Onboarding's background jobs, on the gateway's huey (``gateway.jobs.EXTENSIONS``).
+"""Onboarding's background jobs, on the gateway's huey (the extension's ``register_jobs`` hook).
 
 ``register(jobs)`` adds the tasks ``onboarding_send_mail(mail_id, now)`` (one
 attempt at one ``CampaignMail`` row, see ``onboarding.mailing``; retries use it)
@@ -26,7 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional
 
-from . import mailing
+from . import NAME, mailing
 from .config import load as load_config
 from .held import HeldProposals
 
@@ -134,8 +134,8 @@ def register(jobs: Any) -> OnboardingJobs:
 
 
 def extension(gw: Any) -> OnboardingJobs:
-    """The gateway's onboarding extension (registered now if ``gateway.jobs.EXTENSIONS`` lacks it)."""
-    ext = gw.jobs.extensions.get(__name__)
+    """The gateway's onboarding jobs (registered now if the extension is not installed)."""
+    ext = gw.jobs.extensions.get(NAME)
     if ext is None:
-        ext = gw.jobs.extensions[__name__] = register(gw.jobs)
+        ext = gw.jobs.extensions[NAME] = register(gw.jobs)
     return ext

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from gateway.db import Certificate, Organisation, Partner
 from gateway.db.partners import CERT_USAGES
 from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_OK, EXIT_PROBLEMS, BadInput, Owner, add_cert,
-                                cert_dict, cert_owner, cert_state, database, day, echo_json, find_org,
+                                cert_dict, cert_owner, cert_state, transaction, day, echo_json, find_org,
                                 find_partner, read_cert, report_rollover, table, utc_now, warn)
 from gateway.cli.org import key_for_certificate
 
@@ -42,7 +42,7 @@ def cert_export(cert_id: Optional[int], org_ref: Optional[str], as_der: bool, ou
     """Write a certificate to hand to a partner: by default our organisation's current one
     (partners encrypt to it and verify our signatures and MDNs with it), or certificate ID.
     Only the certificate: never a private key."""
-    with database() as s:
+    with transaction() as s:
         if cert_id is not None:
             if org_ref is not None:
                 raise BadInput("give a certificate ID or --org, not both")
@@ -80,7 +80,7 @@ def cert_export(cert_id: Optional[int], org_ref: Optional[str], as_der: bool, ou
 def cert_import(owner: str, file: Path, usage: str, for_org: bool, allow_expired: bool) -> None:
     """Add the certificate in FILE (PEM or DER) to OWNER. Its other certificates stay active
     (rollover): retire the old one when the switch is done."""
-    with database() as s:
+    with transaction() as s:
         target: Owner = find_org(s, owner) if for_org else find_partner(s, owner)
         cf = read_cert(file, allow_expired)
         key_ref = key_for_certificate(target, cf) if isinstance(target, Organisation) else None
@@ -115,7 +115,7 @@ def _owner_filter(s: Session, ref: str) -> sa.ColumnElement[bool]:
 def cert_list(owner: Optional[str], as_json: bool) -> None:
     """Every certificate (retired ones too), with its owner and state."""
     now = utc_now()
-    with database() as s:
+    with transaction() as s:
         query = sa.select(Certificate).order_by(Certificate.id)
         if owner is not None:
             query = query.where(_owner_filter(s, owner))
@@ -136,7 +136,7 @@ def cert_list(owner: Optional[str], as_json: bool) -> None:
 def cert_retire(cert_id: int) -> None:
     """Stop using certificate ID (kept for the record, no longer active)."""
     now = utc_now()
-    with database() as s:
+    with transaction() as s:
         c = s.get(Certificate, cert_id)
         if c is None:
             raise BadInput(f"no certificate #{cert_id} (see `edigate cert list`)")
@@ -161,7 +161,7 @@ def cert_expiring(ctx: click.Context, days: int, as_json: bool) -> None:
     """Active certificates expiring within DAYS, or already expired. Exit 1 if there are any
     (for cron and monitoring), 0 otherwise."""
     now = utc_now()
-    with database() as s:
+    with transaction() as s:
         certs = s.scalars(Certificate.expiring(timedelta(days=days), now=now)).all()
         if as_json:
             echo_json([cert_dict(c, now) for c in certs])

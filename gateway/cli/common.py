@@ -1,61 +1,37 @@
-"""What the administration commands share: the database transaction, refusals, output,
-finding partners and organisations by what operators call them, storing certificates.
+"""What the commands share: finding partners, organisations and users by what operators call
+them, output (tables, JSON, dates), certificates.
 
-A refusal is a ``BadInput`` (exit 2): raised inside ``database()``, it rolls the
+A refusal is a ``BadInput`` (exit 2): raised inside ``transaction()``, it rolls the
 whole transaction back, so a refused command has written nothing.
 """
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import click
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway.model import identifiers
-from gateway.config import ConfigError, Settings, load_settings
-from gateway.db import AS2Identity, Certificate, Organisation, Partner, migrate, session_scope
+from gateway.cli.context import CONTEXT_SETTINGS, current, transaction  # noqa: F401  (for the commands)
+from gateway.cli.errors import (EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEMS, EXIT_SETUP,  # noqa: F401
+                                BadInput, SetupError)
+from gateway.config import Settings
+from gateway.db import AS2Identity, Certificate, Organisation, Partner, User
 from gateway.partners.checks import CertificateFile, ExpiredCertificateError, read_certificate_file
-
-EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_SETUP = 0, 1, 2, 3
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from gateway.partners.service import PartnerError, PartnerService
 
 Owner = Union[Partner, Organisation]
 
 
-class BadInput(click.ClickException):
-    """Refused input: the message says what and why; the transaction is rolled back."""
-    exit_code = EXIT_BAD_INPUT
-
-
-class SetupError(click.ClickException):
-    exit_code = EXIT_SETUP
-
-
-# --- database and shared helpers ---------------------------------------------------------------
+# --- shared helpers -----------------------------------------------------------------------------
 
 def current_settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        raise SetupError(str(exc)) from None
-
-
-@contextmanager
-def database(settings: Optional[Settings] = None) -> Iterator[Session]:
-    """One transaction on the configured database, migrated first. A unique constraint hit at
-    commit (another process was quicker than our checks) is bad input too, not a traceback."""
-    settings = settings or current_settings()
-    migrate(settings.database_url)
-    try:
-        with session_scope(settings.database_url) as session:
-            yield session
-    except sa.exc.IntegrityError as exc:
-        raise BadInput(f"conflicts with an existing record ({exc.orig}); nothing written") from None
+    """The run's settings (a setting that cannot be used: ``SetupError``, exit 3)."""
+    return current().settings
 
 
 def checked(fn: Callable[[str], Any], value: str) -> Any:
@@ -72,6 +48,11 @@ def warn(message: str) -> None:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def minute(dt: Optional[datetime]) -> str:
+    """``2026-03-01 09:30`` in UTC, or ``-``."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if dt else "-"
 
 
 def day(dt: Optional[datetime]) -> str:
@@ -166,14 +147,20 @@ def find_org(s: Session, ref: str) -> Organisation:
     return o
 
 
+def find_user(s: Session, username: str) -> User:
+    """A user of the pages by username (a missing one: exit 1, as the user commands always did)."""
+    user = s.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    return user
+
+
 def check_as2_name_free(s: Session, name: str, partner: Optional[Partner] = None) -> None:
     """AS2 names identify both ends of a message: one may belong to one party only."""
-    ours = s.scalar(sa.select(AS2Identity).where(AS2Identity.as2_name == name))
-    if ours is not None:
-        raise BadInput(f"AS2 name {name!r} is already ours (organisation {ours.organisation.name})")
-    other = s.scalar(sa.select(Partner).where(Partner.as2_id == name))
-    if other is not None and other is not partner:
-        raise BadInput(f"AS2 id {name!r} already belongs to partner {other.name!r} (#{other.id})")
+    try:
+        PartnerService(s).as2_name_free(name, partner)
+    except PartnerError as e:
+        raise BadInput(str(e)) from None
 
 
 # --- certificates (shared by partner, org and cert commands) ----------------------------------
@@ -189,26 +176,17 @@ def read_cert(path: Path, allow_expired: bool = False,
 
 
 def add_cert(s: Session, owner: Owner, cf: CertificateFile, usage: str, key_ref: Optional[str] = None) -> Certificate:
-    """Store ``cf`` for ``owner`` beside the certificates it has (a rollover keeps both active)."""
-    what = f"partner {owner.name!r}" if isinstance(owner, Partner) else f"organisation {owner.name!r}"
-    cert = Certificate.from_pem(cf.pem, usage=usage, key_ref=key_ref)
-    for c in owner.certificates:
-        if c.fingerprint_sha256 == cert.fingerprint_sha256:
-            state = "active" if c.active else "retired"
-            raise BadInput(f"{what} already has this certificate as #{c.id} ({state}); nothing imported")
-    if isinstance(owner, Partner):
-        cert.partner = owner
-    else:
-        cert.organisation = owner
-    s.add(cert)
-    s.flush()
+    """Store ``cf`` for ``owner`` beside the certificates it has (a rollover keeps both active),
+    through the partner service; what the operator should know goes to stderr."""
+    try:
+        added = PartnerService(s).add_certificate(owner, cf.pem, usage, key_ref)
+    except PartnerError as e:
+        raise BadInput(str(e)) from None
     for note in cf.notes:
         warn(note)
-    elsewhere = s.scalars(sa.select(Certificate).where(
-        Certificate.fingerprint_sha256 == cert.fingerprint_sha256, Certificate.id != cert.id)).all()
-    for c in elsewhere:
+    for c in added.also_held_by:
         warn(f"the same certificate is also #{c.id} of {cert_owner(c)}")
-    return cert
+    return added.certificate
 
 
 def report_rollover(owner: Owner, cert: Certificate) -> None:

@@ -1,4 +1,5 @@
-"""The ``edigate`` command line: ``translate``, ``validate``, ``ack`` and ``formats``.
+"""``edigate translate``, ``validate``, ``ack`` and ``formats``: documents, no database (the root
+group, ``gateway.cli.main``, names these commands and imports this module when one runs).
 
 Exit codes (``translate`` and ``validate``; the highest that applies wins):
 
@@ -28,7 +29,6 @@ and summaries go to stderr.
 """
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
 import os
@@ -131,7 +131,7 @@ def _input_error(exc: BaseException) -> str:
 
 
 def _reraise_if_debug(ctx: click.Context, exc: BaseException) -> None:
-    if (ctx.obj or {}).get("debug") and not isinstance(exc, (InputError, OSError)):
+    if ctx.find_root().params.get("debug") and not isinstance(exc, (InputError, OSError)):
         raise exc
 
 
@@ -323,35 +323,6 @@ def _shown_findings(con: _Console, label: str, findings: Iterable[Finding], show
             con.err(text)
 
 
-# --- the group ----------------------------------------------------------------------------
-
-class _Root(click.Group):
-    """The root group: its help lists the flavours the mapping files declare."""
-
-    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_paragraph()
-        with formatter.indentation():
-            formatter.write_text(inspect.cleandoc(self.help or "").replace("{flavours}", flavours_help()))
-
-
-@click.group(cls=_Root, context_settings=CONTEXT_SETTINGS)
-@click.version_option(package_name="edigate", prog_name="edigate")
-@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors.")
-@click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
-    """edigate: e-invoices through the EN 16931 model.
-
-    {flavours}
-
-    Translate between them, validate against the EN 16931 business rules,
-    acknowledge EDIFACT interchanges with CONTRL, list the mappings.
-    Exit codes: 0 ok, 1 invalid document or output (ack: rejected), 2
-    unreadable input, 3 setup problem (see each command's --help).
-    """
-    ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
-
-
 # --- translate ----------------------------------------------------------------------------
 
 def _schematron_kind(to: str) -> Optional[str]:
@@ -520,7 +491,7 @@ def _translate_file(ctx: click.Context, con: _Console, job: _Job, to: str, schem
     return statuses
 
 
-@main.command(context_settings=CONTEXT_SETTINGS,
+@click.command(context_settings=CONTEXT_SETTINGS,
               short_help="Translate a file or a folder to UBL, CII, Factur-X, EDIFACT or CSV.")
 @click.argument("source", metavar="IN", type=click.Path(exists=True, path_type=Path))
 @click.option("--to", "to", required=True, type=_FlavourChoice(),
@@ -712,7 +683,7 @@ def _print_report(con: _Console, r: _Report, quiet: bool) -> None:
         con.out(f"  {format_finding(f, 'schematron')}")
 
 
-@main.command(context_settings=CONTEXT_SETTINGS, short_help="Check documents against the EN 16931 rules.")
+@click.command(context_settings=CONTEXT_SETTINGS, short_help="Check documents against the EN 16931 rules.")
 @click.argument("paths", metavar="FILE_OR_DIR...", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True,
@@ -805,7 +776,7 @@ def _ack_summary(ic, index: int, several: bool) -> tuple[bool, str]:
     return False, f"rejected: {who}: " + "; ".join(parts)
 
 
-@main.command(context_settings=CONTEXT_SETTINGS, short_help="Acknowledge an EDIFACT interchange with CONTRL.")
+@click.command(context_settings=CONTEXT_SETTINGS, short_help="Acknowledge an EDIFACT interchange with CONTRL.")
 @click.argument("source", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the CONTRL here (default: stdout).")
@@ -904,7 +875,7 @@ def flavours_help() -> str:
     return "\n".join(lines)
 
 
-@main.command(context_settings=CONTEXT_SETTINGS)
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.pass_context
 def formats(ctx: click.Context) -> None:
     """List the mappings and what each reads and writes.
@@ -962,25 +933,3 @@ def formats(ctx: click.Context) -> None:
                f"{SYNTAXES['edifact'].reads} ({edifact}; several invoices each), {SYNTAXES['csv'].reads} "
                f"({csv}; several invoices each). ack: CONTRL for EDIFACT interchanges.")
     ctx.exit(EXIT_INVALID if failed else EXIT_OK)
-
-
-def _register_commands() -> None:
-    """The gateway's commands live in their own modules; the translation commands above stay light."""
-    from gateway.cli.admin import cert_group, org_group, partner_group, sftp_group
-    from gateway.cli.serve import send_command, serve_command, worker_command
-    from gateway.cli.users import token_group, user_group
-    for command in (serve_command, worker_command, send_command, partner_group, cert_group, org_group,
-                    user_group, token_group, sftp_group):
-        main.add_command(command)
-    from gateway.cli.network import network_group
-    main.add_command(network_group)
-    from onboarding.cli import onboarding_group
-    main.add_command(onboarding_group)
-    from gateway.cli.paper import paper_group
-    main.add_command(paper_group)
-
-
-_register_commands()
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -16,6 +16,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
+from urllib.parse import urlsplit
 
 import click
 import sqlalchemy as sa
@@ -23,9 +24,11 @@ from sqlalchemy.orm import Session
 
 from gateway.model import identifiers
 from gateway.db import Network, NetworkParticipant, Partner, SftpAccount, SftpRemote
+from gateway.flow.route import lookup_participant
+from gateway.networks.directory import import_directory, is_failed, next_refresh, refresh_network
 from gateway.networks.listing import FORMATS, MAX_BYTES, DirectoryError, fetch, guess_format, is_url
-from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, checked, current_settings,
-                                database, echo_json, find_partner, iso, table, utc_now, warn)
+from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, checked, current,
+                                transaction, echo_json, find_partner, iso, table, utc_now, warn)
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_INTERVAL = 60
@@ -58,13 +61,13 @@ def interval_text(seconds: int) -> str:
 
 
 def _formats(text: str) -> list[str]:
-    from gateway.syntaxes import WRITABLE          # heavy: only when formats are given
+    from gateway.syntaxes import writable          # heavy: only when formats are given
     out: list[str] = []
     for name in (n.strip().lower() for n in text.split(",")):
         if not name:
             continue
-        if name not in WRITABLE:
-            raise BadInput(f"unknown format {name!r}; choose among {', '.join(WRITABLE)}")
+        if name not in writable():
+            raise BadInput(f"unknown format {name!r}; choose among {', '.join(writable())}")
         if name not in out:
             out.append(name)
     if not out:
@@ -76,7 +79,6 @@ def _source(text: str) -> str:
     """An http(s) URL as given, or a local file's absolute path (workers run elsewhere)."""
     text = text.strip()
     if is_url(text):
-        from urllib.parse import urlsplit
         if not urlsplit(text).hostname:
             raise BadInput(f"directory URL {text!r} has no host")
         return text
@@ -177,7 +179,6 @@ def find_network(s: Session, ref: str) -> Network:
 # --- output --------------------------------------------------------------------------------------
 
 def _state(n: Network) -> str:
-    from gateway.networks.directory import is_failed
     if not n.directory_source and n.refreshed_at is None:
         return "no directory"
     if n.refreshed_at is None:
@@ -192,7 +193,6 @@ def _minute(dt: Optional[datetime]) -> str:
 
 
 def _network_dict(n: Network) -> dict[str, Any]:
-    from gateway.networks.directory import next_refresh
     return {"id": n.id, "code": n.code, "name": n.name, "active": n.active,
             "partner": n.partner.name, "partner_id": n.partner_id, "formats": n.formats,
             "addressing": n.addressing, "directory_source": n.directory_source,
@@ -202,7 +202,6 @@ def _network_dict(n: Network) -> dict[str, Any]:
 
 
 def _show(n: Network) -> None:
-    from gateway.networks.directory import next_refresh
     p = n.partner
     transport = f"AS2 {p.as2_id} at {p.as2_url}" if p.as2_id and p.as2_url else (p.preferred_channel or "-")
     nxt = next_refresh(n) if n.directory_source else None
@@ -252,7 +251,7 @@ def network_add(code: str, **o: Any) -> None:
     if o["partner_ref"] is None:
         raise BadInput("a network needs its access point: --partner PARTNER")
     o["formats"] = o["formats"] if o["formats"] is not None else "ubl"
-    with database() as s:
+    with transaction() as s:
         other = s.scalar(sa.select(Network).where(sa.func.lower(Network.code) == code.lower()))
         if other is not None:
             raise BadInput(f"a network {other.code!r} already exists (#{other.id}); "
@@ -276,7 +275,7 @@ def network_add(code: str, **o: Any) -> None:
 @click.option("--enable/--disable", "active", default=None, help="Route through it, or stop (its records stay).")
 def network_set(ref: str, active: Optional[bool], **o: Any) -> None:
     """Change the settings given (the others stay)."""
-    with database() as s:
+    with transaction() as s:
         n = find_network(s, ref)
         values = _settings(s, o, n)
         if active is not None:
@@ -294,7 +293,7 @@ def network_set(ref: str, active: Optional[bool], **o: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
 def network_list(as_json: bool) -> None:
     """Every network: access point, formats, participants, last refresh."""
-    with database() as s:
+    with transaction() as s:
         networks = s.scalars(sa.select(Network).order_by(Network.code)).all()
         if as_json:
             echo_json([_network_dict(n) for n in networks])
@@ -315,7 +314,7 @@ def network_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
 def network_show(ref: str, sample: int, as_json: bool) -> None:
     """One network: access point, formats, directory, participant count, last refresh and its error."""
-    with database() as s:
+    with transaction() as s:
         n = find_network(s, ref)
         listed = s.execute(sa.select(NetworkParticipant.scheme, NetworkParticipant.value, NetworkParticipant.name)
                            .where(NetworkParticipant.network_id == n.id)
@@ -341,22 +340,17 @@ def network_import(ref: str, source: str, fmt: Optional[str], allow_empty: bool)
     """Replace the network's participants with those listed in FILE, once (the scheduled refresh
     still reads the network's own source). Exit 1 when invalid rows were skipped, 2 when the file
     cannot be used (nothing changed)."""
-    from gateway.networks.directory import import_directory
-    from gateway.runtime import Gateway
     fmt = fmt or guess_format(source)
     if fmt is None:
         raise BadInput(f"cannot tell the format of {source!r}: give --format ({', '.join(FORMATS)})")
-    with database() as s:
+    with transaction() as s:
         network_id = find_network(s, ref).id
     try:
         data = fetch(source, max_bytes=MAX_BYTES)
     except DirectoryError as e:
         raise BadInput(str(e)) from None
-    gw = Gateway(current_settings())
-    try:
-        result = import_directory(gw, network_id, data, fmt, source=source, now=utc_now(), allow_empty=allow_empty)
-    finally:
-        gw.close()
+    result = import_directory(current().gateway(), network_id, data, fmt, source=source, now=utc_now(),
+                              allow_empty=allow_empty)
     if not result.ok:
         raise BadInput(f"{result.error}; nothing changed")
     _report(result)
@@ -369,19 +363,13 @@ def network_import(ref: str, source: str, fmt: Optional[str], allow_empty: bool)
 def network_refresh(ref: str) -> None:
     """Fetch the network's directory from its source now, whatever the schedule. A failed
     refresh keeps the participants listed before (exit 1, the error is recorded)."""
-    from gateway.networks.directory import refresh_network
-    from gateway.runtime import Gateway
-    with database() as s:
+    with transaction() as s:
         n = find_network(s, ref)
         if not n.directory_source:
             raise BadInput(f"network {n.code} has no directory source: set one with "
                            f"`edigate network set {n.code} --directory PATH|URL`, or use `edigate network import`")
         network_id = n.id
-    gw = Gateway(current_settings())
-    try:
-        result = refresh_network(gw, network_id, utc_now(), force=True)
-    finally:
-        gw.close()
+    result = refresh_network(current().gateway(), network_id, utc_now(), force=True)
     if not result.ok:
         raise Failed(result.error or "refresh failed")
     _report(result)
@@ -393,11 +381,10 @@ def network_refresh(ref: str) -> None:
 @click.argument("identifier", metavar="SCHEME:VALUE")
 def network_find(identifier: str) -> None:
     """Which network reaches SCHEME:VALUE (a member of ours comes first when routing). Exit 1: none."""
-    from gateway.flow.route import lookup_participant
     scheme, sep, value = identifier.partition(":")
     if not sep or not scheme.strip() or not value.strip():
         raise BadInput(f"{identifier!r}: expected SCHEME:VALUE, e.g. SIRET:73282932000074 or 0088:4000001000005")
-    with database() as s:
+    with transaction() as s:
         member = None
         try:
             member = s.scalar(Partner.by_identifier(*identifiers.parse(identifier)))

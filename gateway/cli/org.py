@@ -19,7 +19,7 @@ from gateway.config import Settings
 from gateway.db import AS2Identity, Organisation, Partner
 from gateway.partners.checks import CertificateFile, as2_name, same_public_key
 from gateway.cli.common import (CONTEXT_SETTINGS, BadInput, add_cert, cert_dict, cert_line,
-                                check_as2_name_free, checked, current_settings, database, day, echo_json,
+                                check_as2_name_free, checked, current_settings, transaction, day, echo_json,
                                 find_org, iso, read_cert, soonest_expiry, table, utc_now, warn)
 
 
@@ -140,7 +140,7 @@ def org_add(name: str, as2: str, key_file: Optional[Path], cert_file: Optional[P
     if not name:
         raise BadInput("an organisation needs a name")
     settings = current_settings()
-    with database(settings) as s:
+    with transaction() as s:
         if s.scalar(sa.select(Organisation).where(Organisation.name == name)) is not None:
             raise BadInput(f"organisation {name!r} already exists (add identities with `edigate org identity add`)")
         org = Organisation(name=name)
@@ -151,7 +151,7 @@ def org_add(name: str, as2: str, key_file: Optional[Path], cert_file: Optional[P
 @click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
 def org_list(as_json: bool) -> None:
     """Our organisations, their AS2 names and soonest certificate expiry."""
-    with database() as s:
+    with transaction() as s:
         orgs = s.scalars(sa.select(Organisation).order_by(Organisation.name)).all()
         if as_json:
             echo_json([{"id": o.id, "name": o.name, "as2_names": [i.as2_name for i in o.as2_identities],
@@ -171,7 +171,7 @@ def org_list(as_json: bool) -> None:
 def org_show(ref: str, as_json: bool) -> None:
     """One organisation: its AS2 identities, key references and certificates."""
     now = utc_now()
-    with database() as s:
+    with transaction() as s:
         o = find_org(s, ref)
         users = dict(s.execute(sa.select(Partner.as2_identity_id, sa.func.count())
                                .group_by(Partner.as2_identity_id)).all())
@@ -206,5 +206,5 @@ def org_identity() -> None:
 def org_identity_add(ref: str, as2: str, key_file: Optional[Path], cert_file: Optional[Path], dev: bool) -> None:
     """Give organisation ORG one more AS2 identity."""
     settings = current_settings()
-    with database(settings) as s:
+    with transaction() as s:
         _add_identity(s, settings, find_org(s, ref), as2, key_file, cert_file, dev)

@@ -16,14 +16,11 @@ from typing import Optional
 import click
 import sqlalchemy as sa
 
-from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, current_settings, echo_json, iso,
-                                table, utc_now)
+from gateway.channels.paper import build_print_batch, mark_printed
+from gateway.cli.common import CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, echo_json, iso, table, utc_now
+from gateway.cli.context import pass_gateway
 from gateway.db import Delivery, PrintBatch, StatusError
-
-
-def _gateway():
-    from gateway.runtime import Gateway
-    return Gateway(current_settings())
+from gateway.runtime import Gateway
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -42,86 +39,72 @@ def paper_group() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the batch PDF here.")
 @click.option("--limit", type=click.IntRange(1, 5000), default=500, show_default=True,
               help="Most invoices in one batch (the rest wait for the next).")
-def paper_batch(output: Optional[Path], limit: int) -> None:
+@pass_gateway
+def paper_batch(gw: Gateway, output: Optional[Path], limit: int) -> None:
     """Gather every pending paper delivery into one print batch now."""
-    from gateway.channels.paper import build_print_batch
-    gw = _gateway()
-    try:
-        result = build_print_batch(gw, utc_now(), limit=limit)
-        for delivery_id in result.failed:
-            click.echo(f"warning: delivery {delivery_id} failed: no postal address or nothing to print "
-                       "(see its history)", err=True)
-        if result.batch_id is None:
-            click.echo("nothing to print: no paper delivery is waiting")
-            raise SystemExit(EXIT_PROBLEMS)
-        if output is not None:
-            _write(output, gw.payloads.get(result.payload_key))
-        click.echo(f"print batch {result.batch_id}: {result.document_count} invoice(s), {result.page_count} page(s)"
-                   + (f", written to {output}" if output else f" (`edigate paper pdf {result.batch_id} -o FILE`)"))
-    finally:
-        gw.close()
+    result = build_print_batch(gw, utc_now(), limit=limit)
+    for delivery_id in result.failed:
+        click.echo(f"warning: delivery {delivery_id} failed: no postal address or nothing to print "
+                   "(see its history)", err=True)
+    if result.batch_id is None:
+        click.echo("nothing to print: no paper delivery is waiting")
+        raise SystemExit(EXIT_PROBLEMS)
+    if output is not None:
+        _write(output, gw.payloads.get(result.payload_key))
+    click.echo(f"print batch {result.batch_id}: {result.document_count} invoice(s), {result.page_count} page(s)"
+               + (f", written to {output}" if output else f" (`edigate paper pdf {result.batch_id} -o FILE`)"))
 
 
 @paper_group.command("list", context_settings=CONTEXT_SETTINGS)
 @click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
-def paper_list(as_json: bool) -> None:
+@pass_gateway
+def paper_list(gw: Gateway, as_json: bool) -> None:
     """The print batches, newest first, and how many paper deliveries wait for the next one."""
-    gw = _gateway()
-    try:
-        with gw.session() as s:
-            batches = s.scalars(sa.select(PrintBatch).order_by(PrintBatch.id.desc())).all()
-            waiting = s.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
-                Delivery.channel == "paper", Delivery.status == "pending", Delivery.print_batch_id.is_(None)))
-            rows = [{"id": b.id, "created_at": iso(b.created_at), "status": b.status,
-                     "documents": b.document_count, "pages": b.page_count, "printed_at": iso(b.printed_at),
-                     "printed_by": b.printed_by} for b in batches]
-        if as_json:
-            echo_json({"waiting": waiting, "batches": rows})
-            return
-        if rows:
-            table(["#", "created", "status", "invoices", "pages", "printed"],
-                  [[str(r["id"]), r["created_at"][:16], r["status"], str(r["documents"]), str(r["pages"]),
-                    f"{(r['printed_at'] or '')[:16]} {r['printed_by'] or ''}".strip() or "-"] for r in rows])
-        else:
-            click.echo("no print batch yet")
-        click.echo(f"{waiting} paper delivery(ies) waiting for the next batch")
-    finally:
-        gw.close()
+    with gw.session() as s:
+        batches = s.scalars(sa.select(PrintBatch).order_by(PrintBatch.id.desc())).all()
+        waiting = s.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
+            Delivery.channel == "paper", Delivery.status == "pending", Delivery.print_batch_id.is_(None)))
+        rows = [{"id": b.id, "created_at": iso(b.created_at), "status": b.status,
+                 "documents": b.document_count, "pages": b.page_count, "printed_at": iso(b.printed_at),
+                 "printed_by": b.printed_by} for b in batches]
+    if as_json:
+        echo_json({"waiting": waiting, "batches": rows})
+        return
+    if rows:
+        table(["#", "created", "status", "invoices", "pages", "printed"],
+              [[str(r["id"]), r["created_at"][:16], r["status"], str(r["documents"]), str(r["pages"]),
+                f"{(r['printed_at'] or '')[:16]} {r['printed_by'] or ''}".strip() or "-"] for r in rows])
+    else:
+        click.echo("no print batch yet")
+    click.echo(f"{waiting} paper delivery(ies) waiting for the next batch")
 
 
 @paper_group.command("pdf", context_settings=CONTEXT_SETTINGS)
 @click.argument("batch_id", type=int)
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
-def paper_pdf(batch_id: int, output: Path) -> None:
+@pass_gateway
+def paper_pdf(gw: Gateway, batch_id: int, output: Path) -> None:
     """Write print batch BATCH_ID's PDF to a file."""
-    gw = _gateway()
-    try:
-        with gw.session() as s:
-            batch = s.get(PrintBatch, batch_id)
-            if batch is None or not batch.payload_key:
-                raise BadInput(f"no print batch {batch_id} (see `edigate paper list`)")
-            key = batch.payload_key
-        _write(output, gw.payloads.get(key))
-        click.echo(f"print batch {batch_id} written to {output}")
-    finally:
-        gw.close()
+    with gw.session() as s:
+        batch = s.get(PrintBatch, batch_id)
+        if batch is None or not batch.payload_key:
+            raise BadInput(f"no print batch {batch_id} (see `edigate paper list`)")
+        key = batch.payload_key
+    _write(output, gw.payloads.get(key))
+    click.echo(f"print batch {batch_id} written to {output}")
 
 
 @paper_group.command("printed", context_settings=CONTEXT_SETTINGS)
 @click.argument("batch_id", type=int)
 @click.option("--by", metavar="NAME", default=lambda: os.environ.get("USER") or "operator",
               help="Who printed and posted it (default: $USER).")
-def paper_printed(batch_id: int, by: str) -> None:
+@pass_gateway
+def paper_printed(gw: Gateway, batch_id: int, by: str) -> None:
     """Print batch BATCH_ID was printed and posted: its deliveries become acknowledged."""
-    from gateway.channels.paper import mark_printed
-    gw = _gateway()
     try:
-        try:
-            n = mark_printed(gw, batch_id, by, at=utc_now())
-        except LookupError as e:
-            raise BadInput(f"{e.args[0]} (see `edigate paper list`)") from None
-        except StatusError as e:
-            raise BadInput(str(e)) from None
-        click.echo(f"print batch {batch_id} printed by {by}: {n} delivery(ies) acknowledged")
-    finally:
-        gw.close()
+        n = mark_printed(gw, batch_id, by, at=utc_now())
+    except LookupError as e:
+        raise BadInput(f"{e.args[0]} (see `edigate paper list`)") from None
+    except StatusError as e:
+        raise BadInput(str(e)) from None
+    click.echo(f"print batch {batch_id} printed by {by}: {n} delivery(ies) acknowledged")

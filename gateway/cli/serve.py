@@ -1,14 +1,20 @@
-"""``edigate serve``, ``edigate worker``, ``edigate send``: running the gateway and sending through it."""
+"""``edigate serve`` and ``edigate worker``: running the gateway (web, AS2, SFTP, jobs) or its workers."""
 from __future__ import annotations
 
-import sys
-import time
-from pathlib import Path
-
 import click
-import sqlalchemy as sa
 
-from gateway.config import ConfigError, load_settings
+from gateway.cli.context import current
+from gateway.cli.errors import SetupError
+from gateway.config import Settings
+from gateway.server import configure_logging, serve, work
+
+
+def _settings() -> Settings:
+    """The settings, a setting that cannot be used being a usage error (exit 2) as it always was here."""
+    try:
+        return current().settings
+    except SetupError as e:
+        raise click.UsageError(e.message) from None
 
 
 @click.command("serve")
@@ -18,85 +24,13 @@ from gateway.config import ConfigError, load_settings
 def serve_command(workers: int, threads: int | None, no_demo: bool) -> None:
     """Run the gateway: AS2 endpoint, REST API and operator pages on EDIGATE_HOST:EDIGATE_HTTP_PORT
     (127.0.0.1:8080), jobs in-process. Settings come from EDIGATE_* variables (see README)."""
-    from gateway.server import configure_logging, serve
     configure_logging()
-    try:
-        settings = load_settings()
-    except ConfigError as e:
-        raise click.UsageError(str(e))
-    serve(settings, workers=workers, threads=threads, demo=not no_demo)
+    serve(_settings(), workers=workers, threads=threads, demo=not no_demo)
 
 
 @click.command("worker")
 @click.option("--workers", default=2, show_default=True, help="Worker threads.")
 def worker_command(workers: int) -> None:
     """Run background jobs only (scale-out: any number, same database and job queue)."""
-    from gateway.server import configure_logging, work
     configure_logging()
-    try:
-        settings = load_settings()
-    except ConfigError as e:
-        raise click.UsageError(str(e))
-    work(settings, workers=workers)
-
-
-@click.command("send")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--to", "partner_ref", required=True, help="Partner name, AS2 id or database id.")
-@click.option("--content-type", default=None, help="MIME type (default: from the file's syntax).")
-@click.option("--wait", "wait_seconds", type=float, default=None,
-              help="Wait up to this many seconds for the final state (the server's workers send it).")
-@click.option("--now", is_flag=True, help="Send from this process instead of queueing for the server.")
-def send_command(file: Path, partner_ref: str, content_type: str | None, wait_seconds: float | None,
-                 now: bool) -> None:
-    """Send FILE to a partner over AS2 as a durable job; prints the exchange and its outcome.
-
-    Exit 0 when acknowledged (or sent, when no MDN was asked; or queued, without --wait/--now),
-    1 when it failed or was refused, 3 when --wait/--now ended before a final state (retrying,
-    awaiting an MDN: the server goes on with it)."""
-    from gateway.db import Exchange, Partner
-    from gateway.delivery.attempts import queue_file
-    from gateway.runtime import Gateway
-
-    gw = Gateway(load_settings(), immediate_jobs=now)
-    with gw.session() as s:
-        q = sa.select(Partner).where(sa.or_(Partner.name == partner_ref, Partner.as2_id == partner_ref,
-                                            Partner.id == (int(partner_ref) if partner_ref.isdigit() else -1)))
-        partner = s.scalar(q)
-        if partner is None:
-            click.echo(f"error: no partner {partner_ref!r} (edigate partner list)", err=True)
-            sys.exit(2)
-        partner_id, name = partner.id, partner.name
-    data = file.read_bytes()
-    ctype = content_type or _content_type(data)
-    ex = queue_file(gw, data, partner_id=partner_id, filename=file.name, content_type=ctype)
-    click.echo(f"exchange {ex.id}: {file.name} ({len(data)} bytes, {ctype}) to {name}")
-    deadline = time.monotonic() + (wait_seconds or 0)
-    while True:
-        with gw.session() as s:
-            ex = s.get(Exchange, ex.id)
-            status, reason = ex.status, ex.reason
-        final = status in ("acknowledged", "sent", "failed", "rejected")
-        if final or time.monotonic() >= deadline:
-            break
-        time.sleep(0.2)
-    click.echo(f"exchange {ex.id}: {status}" + (f" ({reason})" if reason else ""))
-    if status in ("failed", "rejected"):
-        sys.exit(1)
-    waited = wait_seconds is not None or now
-    sys.exit(0 if status in ("acknowledged", "sent") or not waited else 3)
-
-
-def _content_type(data: bytes) -> str:
-    from gateway.syntaxes import detect
-    try:
-        kind = detect(data)
-    except Exception:
-        return "application/octet-stream"
-    if kind in ("ubl", "cii"):
-        return "application/xml"
-    if kind == "pdf":
-        return "application/pdf"
-    if kind == "edifact":
-        return "application/EDIFACT"
-    return "text/csv" if kind.startswith("csv") else "application/octet-stream"
+    work(_settings(), workers=workers)

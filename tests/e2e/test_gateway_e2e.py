@@ -164,7 +164,7 @@ def test_invalid_invoice_is_rejected_with_its_findings_and_not_delivered(e2e):
 
 def test_cli_send_queues_a_durable_job_the_running_server_delivers(e2e, tmp_path):
     from click.testing import CliRunner
-    from gateway.cli.documents import main
+    from gateway.cli import main
 
     server, peer = e2e.server, e2e.peer
     f = tmp_path / "handmade.xml"
@@ -203,7 +203,7 @@ def test_async_mdn_we_owe_is_posted_by_a_job_and_accepted_by_the_peer(e2e):
 
 def test_async_mdn_from_the_peer_settles_our_send(e2e, tmp_path):
     from click.testing import CliRunner
-    from gateway.cli.documents import main
+    from gateway.cli import main
 
     server, peer = e2e.server, e2e.peer
     b = e2e.ids["Buyer B"]
@@ -247,7 +247,7 @@ def test_a_resend_after_a_lost_mdn_is_judged_by_the_duplicate_unproven_policy(e2
     from datetime import timedelta
     import sqlalchemy as sa
     from click.testing import CliRunner
-    from gateway.cli.documents import main
+    from gateway.cli import main
     from gateway.db import Exchange, Partner, utcnow
 
     server = e2e.server

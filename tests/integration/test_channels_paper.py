@@ -217,7 +217,7 @@ def test_no_automatic_batch_when_the_interval_is_zero(tmp_path):
 
 
 def test_edigate_paper_commands(w, monkeypatch):
-    from gateway.cli.documents import main
+    from gateway.cli import main
     monkeypatch.setenv("EDIGATE_HOME", str(w.tmp / "home"))
     monkeypatch.delenv("EDIGATE_DATABASE_URL", raising=False)
     _partner(w.gw, "Alpha SARL", "FR12345678901", ADDRESS_A)

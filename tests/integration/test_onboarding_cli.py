@@ -7,7 +7,7 @@ import json
 
 from click.testing import CliRunner
 
-from gateway.cli.documents import main
+from gateway.cli import main
 
 from tests.support.onboarding_fixtures import counterparty_csv
 from tests.peers.smtp import smtp_server  # noqa: F401  (fixture)

@@ -82,7 +82,7 @@ def test_a_buyer_proposed_meanwhile_by_another_sweep_is_counted_known_not_an_err
 
 
 def test_a_failing_extension_sweep_does_not_stop_the_gateway_sweep(gw, monkeypatch) -> None:
-    ext = gw.jobs.extensions["onboarding.tasks"]
+    ext = gw.jobs.extensions["onboarding"]
 
     def broken(now):
         raise RuntimeError("a bug in an extension")

@@ -17,7 +17,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
-from gateway.cli.admin import partner_group, sftp_group
+from gateway.cli.partner import partner_group
+from gateway.cli.sftp import sftp_group
 from gateway.db import Exchange, Partner, SftpAccount, SftpRemote, migrate, session_scope
 from gateway.db.sftp import key_lines
 from gateway.transports.sftp.account import authorized_key_matches

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from gateway.cli.documents import main
+from gateway.cli import main
 from gateway.syntaxes import read_document, write_document
 from gateway.xml import schematron
 from tests.support.corpus import CORPUS, requires_corpus
@@ -566,7 +566,7 @@ def test_translate_corpus_interchange_of_two_invoic(tmp_path: Path):
 def test_translate_csv_export_of_several_invoices(tmp_path: Path):
     invs = invoices("A-1", "B-2")
     src = tmp_path / "export.csv"
-    src.write_bytes(csv_syntax.DIALECTS["csv-lines"].write_all(invs).data)
+    src.write_bytes(csv_syntax.dialect("csv-lines").write_all(invs).data)
     out = tmp_path / "out"
     r = run("translate", src, "--to", "ubl", "-o", out)
     assert r.exit_code == 0, r.output

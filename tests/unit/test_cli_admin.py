@@ -1,4 +1,4 @@
-"""``edigate partner / cert / org`` (gateway.cli.admin): outcomes read back from the database,
+"""``edigate partner / cert / org`` (gateway.cli.partner, cert, org): outcomes read back from the database,
 exit codes, and refusals that write nothing."""
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from click.testing import CliRunner, Result
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from gateway.cli.admin import cert_group, org_group, partner_group
+from gateway.cli.cert import cert_group
+from gateway.cli.org import org_group
+from gateway.cli.partner import partner_group
 from gateway.certs import KeyPair, load_private_key, make_self_signed
 from gateway.db import AS2Identity, Certificate, Organisation, Partner, PartnerIdentifier, migrate, session_scope
 

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-import gateway.jobs
 from gateway.flow import lifecycle
 from gateway.config import load_settings
 from gateway.db import DocumentRecord, DocumentStatusEvent, Exchange, Partner, StatusError, utcnow
@@ -244,9 +243,7 @@ def test_a_crash_before_the_commit_leaves_the_event_for_the_sweep(gw, seeded, mo
 
 def test_a_crash_after_the_commit_is_sent_by_the_sweep_once(tmp_path, monkeypatch) -> None:
     """The APERAK exchange was committed but its send prompt was lost: the gateway's sweep
-    (with the life cycle registered as a jobs extension) sends it, and reports nothing twice."""
-    if "gateway.flow.lifecycle" not in gateway.jobs.EXTENSIONS:
-        monkeypatch.setattr(gateway.jobs, "EXTENSIONS", gateway.jobs.EXTENSIONS + ("gateway.flow.lifecycle",))
+    (status reports are part of every sweep) sends it, and reports nothing twice."""
     gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
     try:
         seeded = seed_partners(gw)

@@ -263,5 +263,5 @@ def test_cli_import_prints_each_row_and_exits_1_when_rows_were_rejected(tmp_path
 
 
 def _main():
-    from gateway.cli.documents import main
+    from gateway.cli import main
     return main

@@ -23,7 +23,7 @@ from gateway.syntaxes import read_document
 from gateway.syntaxes.aperak import read_aperak
 from gateway.runtime import Gateway
 from gateway.web import create_app
-from gateway.cli.users import user_group
+from gateway.cli.user import user_group
 
 from tests.support.portal_seed import INVOICES, PASSWORD, Spec, invoice_for, pickup_dir, seed_documents, seed_partners, send
 
@@ -417,11 +417,11 @@ def test_a_download_acknowledges_the_portal_delivery(portal, gw, seeded) -> None
 
 def test_an_original_holding_others_invoices_is_not_offered(portal, gw, seeded) -> None:
     """A CSV export from the sender's ERP with one invoice for Buyer and one for Other."""
-    from gateway.syntaxes.csv_syntax import DIALECTS
+    from gateway.syntaxes.csv_syntax import dialect as csv_dialect
     from gateway.flow.receive import receive_file
     mine, theirs = Spec("MIX-1", ACME_1.issued, "10.00", "globex"), Spec("MIX-2", ACME_1.issued, "20.00",
                                                                          "globex", to="other")
-    dialect = DIALECTS["csv-lines"]
+    dialect = csv_dialect("csv-lines")
     rows = [dialect.write(invoice_for(s)).data.decode("utf-8-sig").splitlines() for s in (mine, theirs)]
     data = ("\ufeff" + "\r\n".join(rows[0] + rows[1][1:]) + "\r\n").encode("utf-8")
     ex = receive_file(gw, data, channel="api", partner_id=seeded.partners["globex"], filename="mix.csv")

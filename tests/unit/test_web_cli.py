@@ -1,4 +1,4 @@
-"""``edigate user …`` / ``edigate token …`` (gateway.cli.users) on a fresh database under tmp_path."""
+"""``edigate user …`` / ``edigate token …`` (gateway.cli.user, gateway.cli.token) on a fresh database under tmp_path."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from gateway.db import ApiToken, User, authenticate_token, make_engine, session_scope
-from gateway.cli.users import token_group, user_group
+from gateway.cli.token import token_group
+from gateway.cli.user import user_group
 
 
 @pytest.fixture
