@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-NAME = "onboarding"         # the entry point's name: ``jobs.extensions[NAME]``
-
 commands = {
     "onboarding": ("onboarding.cli:onboarding_group",
                    "Onboarding campaigns: counterparties, campaigns, waves, reminders, the funnel."),

@@ -221,12 +221,6 @@ def cancel_wave(session: Session, wave: Wave) -> Wave:
     return wave
 
 
-def wave_audience(wave: Wave) -> sa.Select:
-    """The counterparties a wave would invite if it started now (``session.scalars(...)``)."""
-    from .mailing import audience
-    return audience(wave)
-
-
 # --- templates ---------------------------------------------------------------------------------
 
 def set_template(session: Session, campaign: Campaign, step: str, language: str, *, subject: str,

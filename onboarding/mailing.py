@@ -71,7 +71,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from gateway.db import utcnow
 from gateway.transports.smtp import Mailer, SmtpError, SmtpPermanentError, SmtpTemporaryError
 
-from . import NAME
 from .campaigns import mail_context
 from .config import OnboardingSettings
 from .links import Secret, open_pixel_url, optout_url, registration_url
@@ -433,8 +432,9 @@ class Sender:
     connection per thread (``Mailer`` is not thread-safe)."""
 
     def __init__(self, gw: Any, config: OnboardingSettings, secret: Secret, *,
-                 mailer_factory: Optional[Callable[[], Mailer]] = None):
+                 mailer_factory: Optional[Callable[[], Mailer]] = None, retry: Optional[Callable[..., None]] = None):
         self.gw, self.config, self.secret = gw, config, secret
+        self.retry = retry          # prompts a retry at its time (the jobs' ``prompt``); None: the sweep finds it
         self.settings = gw.settings
         self.throttle = Throttle()
         self._local = threading.local()
@@ -640,9 +640,8 @@ class Sender:
             status = mail.status
         log.warning("campaign mail %d: %s (%s)", mail_id, error, status)
         if retry_at is not None:
-            ext = getattr(self.gw.jobs, "extensions", {}).get(NAME)
-            if ext is not None and not self.gw.jobs.huey.immediate:
-                ext.prompt(mail_id, campaign_id=campaign_id, at=retry_at)
+            if self.retry is not None and not self.gw.jobs.huey.immediate:
+                self.retry(mail_id, campaign_id=campaign_id, at=retry_at)
         return status
 
 

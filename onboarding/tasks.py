@@ -26,12 +26,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional
 
-from . import NAME, mailing
+from . import mailing
 from .config import load as load_config
 from .held import HeldProposals
 
 log = logging.getLogger("edigate.onboarding.tasks")
 
+NAME = "onboarding"         # the extension's entry-point name (pyproject.toml): ``jobs.extensions[NAME]``
 PROMPT_BATCH = 50       # due rows per job: one job, one SMTP connection, one commit per mail for a run
 
 
@@ -70,7 +71,7 @@ class OnboardingJobs:
 
     @cached_property
     def sender(self) -> mailing.Sender:
-        return mailing.Sender(self.gw, self.config, self.secret)
+        return mailing.Sender(self.gw, self.config, self.secret, retry=self.prompt)
 
     def prompt(self, mail_id: int, *, campaign_id: Optional[int] = None, now: Optional[datetime] = None,
                at: Optional[datetime] = None) -> None:
