@@ -30,6 +30,7 @@ log = logging.getLogger("edigate.api")
 
 bp = Blueprint("api", __name__, url_prefix=PREFIX, description="The gateway's records and actions")
 
+
 def _partner_refusal(e: PartnerError) -> tuple[int, str, Any]:
     """A partner change the service refused: 409 when the value is another record's (the
     partner holding an identifier named), 422 when it cannot be used."""

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from flask import Response, url_for
 
 from ...db import Partner
+from ...partners.service import PartnerService
 from ..kit.current import gateway
 from ..kit.roles import require_permission
-from ...partners.service import PartnerService
 from . import params, schemas
 from .blueprint import answer, bp, get_or_404, paged
 

@@ -60,7 +60,7 @@ PASSED_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
 Translate = Callable[[Any], tuple[int, str, Any]]          # an exception → (status, message, details)
 
 
-def json_errors(bp: Blueprint, *, translate: Mapping[type[Exception], Translate] = {},
+def json_errors(bp: Blueprint, *, translate: Optional[Mapping[type[Exception], Translate]] = None,
                 prefix: Optional[str] = None, logger: logging.Logger = log) -> None:
     """Answer every error of ``bp`` (and of the blueprints nested in it) in JSON (module docstring)."""
 
@@ -95,7 +95,7 @@ def json_errors(bp: Blueprint, *, translate: Mapping[type[Exception], Translate]
     bp.register_error_handler(500, internal)
     bp.register_error_handler(ApiError, api_error)
     bp.register_error_handler(PayloadMissing, payload_missing)
-    for exception, how in translate.items():
+    for exception, how in (translate or {}).items():
         bp.register_error_handler(exception, translated(how))
     if prefix is not None:
         bp.app_errorhandler(404)(unrouted)
@@ -157,7 +157,7 @@ PORTAL_PAGES = ErrorPages(page=template_page("portal/error.html"), payload_missi
 
 
 def page_errors(bp: Blueprint, kind: ErrorPages,
-                also: Mapping[type[Exception], Callable[[Any], ResponseReturnValue]] = {}) -> None:
+                also: Optional[Mapping[type[Exception], Callable[[Any], ResponseReturnValue]]] = None) -> None:
     """Answer every error of ``bp`` with ``kind``'s error page (module docstring)."""
 
     def refused_form(e: CSRFError) -> ResponseReturnValue:
@@ -166,13 +166,10 @@ def page_errors(bp: Blueprint, kind: ErrorPages,
     def http_error(e: HTTPException) -> ResponseReturnValue:
         return kind.page(e.code or 500, e.name, kind.describe(e))
 
-    def payload_missing(e: PayloadMissing) -> ResponseReturnValue:
-        assert kind.payload_missing is not None
-        return kind.page(500, *kind.payload_missing(e))
-
-    def unexpected(e: Exception) -> ResponseReturnValue:
-        assert kind.unexpected is not None
-        return kind.page(500, *kind.unexpected(e))
+    def worded(words: Callable[[Exception], tuple[str, str]]) -> Callable[[Exception], ResponseReturnValue]:
+        def answer(e: Exception) -> ResponseReturnValue:
+            return kind.page(500, *words(e))
+        return answer
 
     def own(answer: Callable[[Any], ResponseReturnValue]) -> Callable[[Exception], ResponseReturnValue]:
         def handle(e: Exception) -> ResponseReturnValue:
@@ -182,8 +179,8 @@ def page_errors(bp: Blueprint, kind: ErrorPages,
     bp.register_error_handler(CSRFError, refused_form)
     bp.register_error_handler(HTTPException, http_error)
     if kind.payload_missing is not None:
-        bp.register_error_handler(PayloadMissing, payload_missing)
-    if kind.unexpected is not None:
-        bp.register_error_handler(Exception, unexpected)
-    for exception, answer in also.items():
+        bp.register_error_handler(PayloadMissing, worded(kind.payload_missing))
+    if kind.unexpected is not None:           # any other exception (Flask picks the closest class)
+        bp.register_error_handler(Exception, worded(kind.unexpected))
+    for exception, answer in (also or {}).items():
         bp.register_error_handler(exception, own(answer))
