@@ -120,13 +120,3 @@ def write_document(invoice: Invoice, syntax: str, *, validate: bool = False, **o
 def validate_document(doc: Document) -> list[Finding]:
     """Reading problems plus every EN 16931 rule, each pointed at its place in the source."""
     return doc.findings + doc.locate(check_rules(doc.invoice))
-
-
-def __getattr__(name: str):
-    """``WRITABLE`` and ``EXTENSIONS``, the lists this module once held, read from the registry
-    for code not yet moved to ``writable()`` and ``extension()``; they go once nothing uses them."""
-    if name == "WRITABLE":
-        return writable()
-    if name == "EXTENSIONS":
-        return {f.name: f.extension for f in flavours()}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,7 @@ When the recipient of an invoice accepts, refuses, disputes or pays it, a
 sender that trades EDIFACT learns it the way EDI partners expect: an
 application acknowledgement (UN/EDIFACT ``APERAK:D:96A:UN``) in its own
 interchange, sent back over the channel the invoice came by. The envelope is
-written as ``edigate ack`` writes a CONTRL (``formats.edifact.contrl``): the
+written as ``edigate ack`` writes a CONTRL (``syntaxes.edifact.contrl``): the
 received UNB's parties swapped, the received syntax version, UNOC unless a
 character needs UNOW (UTF-8).
 

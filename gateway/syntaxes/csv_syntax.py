@@ -849,11 +849,3 @@ def detect_dialect(data: bytes) -> Optional[CsvSyntax]:
         if score is not None and score > best_score:
             best, best_score = candidate, score
     return best
-
-
-def __getattr__(name: str):
-    """``DIALECTS``, the table this module once held, read from the registry for code not yet
-    moved to ``dialects()`` and ``dialect()``; it goes once nothing uses it."""
-    if name == "DIALECTS":
-        return {d.name: d for d in dialects()}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

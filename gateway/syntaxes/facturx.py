@@ -62,6 +62,8 @@ from gateway.model.findings import FATAL, WARNING, Finding
 from gateway.mapping import Dropped
 from gateway.model.invoice import Invoice, ProcessControl, iter_terms
 from gateway.xml import safe
+from gateway.xml.schema import load_schema
+from gateway.xml.schemas import facturx_dir
 from gateway.syntaxes import registry, render, xml_syntax
 from gateway.syntaxes.base import Document, Rendering
 from gateway.syntaxes.detect import NS_ZUGFERD1, sniff
@@ -166,7 +168,6 @@ def detect_profile(invoice: Invoice) -> str:
 
 @lru_cache(maxsize=None)
 def _xsd(level: str) -> tuple[etree.XMLSchema, threading.Lock]:
-    from gateway.xml.schemas import facturx_dir
     path = facturx_dir() / PROFILES[level].xsd
     doc = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
     return etree.XMLSchema(doc), threading.Lock()
@@ -192,8 +193,6 @@ def _prune_undeclared(level: str, root: etree._Element) -> bool:
     orders children for the writers); types it cannot resolve, and types with a
     wildcard, are left alone.
     """
-    from gateway.xml.schema import load_schema
-    from gateway.xml.schemas import facturx_dir
     model = load_schema(facturx_dir() / PROFILES[level].xsd).model()
     removed = False
     stack = [(root, model.global_element_type(root.tag))]

@@ -8,7 +8,7 @@
 * ``validate``: ``validate_document`` (reading findings + EN 16931 rules) on
   each invoice;
 * ``write:<syntax>``: ``write_document`` to every writable syntax
-  (``gateway.syntaxes.WRITABLE``, what ``edigate formats`` lists); a writer may
+  (``gateway.syntaxes.writable()``, what ``edigate formats`` lists); a writer may
   report dropped terms and findings, and may refuse with an ``InputError``
   (the PDF renderer's ``RenderError`` beyond its caps), nothing else.
 
@@ -117,10 +117,10 @@ def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = 
     KeyboardInterrupt/SystemExit. ``phase(name)`` is called as each phase starts (watchdogs);
     ``targets``: the syntaxes to write (default all); ``layout=False``: Factur-X written with
     ``fixed_layout()``; ``write_filter(document)``: whether to write that one (default: all)."""
-    from gateway.syntaxes import WRITABLE, read_documents, validate_document, write_document
+    from gateway.syntaxes import read_documents, validate_document, writable, write_document
 
     out = Outcome(syntax)
-    targets = WRITABLE if targets is None else targets
+    targets = writable() if targets is None else targets
     current = "read"
 
     def start(name: str) -> float:

@@ -37,6 +37,7 @@ from lxml import etree
 # lxml keeps source lines in 16 bits; beyond that the segment number and byte offset still locate it
 MAX_SOURCELINE = 65535
 
+from gateway.mapping.engine import SiblingPositions, xpath_of
 from gateway.model.findings import FATAL, WARNING, Finding
 from gateway.syntaxes.edifact.grammar import ElementDef, Entry, Grammar, Representation, SegmentDef
 
@@ -143,7 +144,7 @@ class MessageTree:
         # element proxies are the keys: holding them keeps lxml's proxy identity stable
         self.places: dict[etree._Element, Place] = {}
         self.findings: list[Finding] = []
-        self._positions: Any = None          # the engine's SiblingPositions, made when first needed
+        self._positions: Optional[SiblingPositions] = None      # made when first needed
 
     def place(self, el: etree._Element) -> Optional[Place]:
         return self.places.get(el)
@@ -155,7 +156,6 @@ class MessageTree:
             return str(p)
         if el is self.root or el.getparent() is None:
             return f"message {self.grammar.message} {self.grammar.directory}"
-        from gateway.mapping.engine import SiblingPositions, xpath_of
         if self._positions is None:
             self._positions = SiblingPositions()
         return xpath_of(el, attribute, self._positions)
