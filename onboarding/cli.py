@@ -22,26 +22,15 @@ from typing import Any, Optional
 import click
 import sqlalchemy as sa
 
-from gateway.config import ConfigError, load_settings
-
-EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_SETUP = 0, 1, 2, 3
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class BadInput(click.ClickException):
-    exit_code = EXIT_BAD_INPUT
-
-
-class SetupError(click.ClickException):
-    exit_code = EXIT_SETUP
+from gateway.cli.context import CONTEXT_SETTINGS, current
+from gateway.cli.errors import EXIT_OK, EXIT_PROBLEMS, BadInput, SetupError
+from gateway.config import ConfigError
 
 
 def _gateway(immediate: bool = False):
-    from gateway.runtime import Gateway
-    try:
-        return Gateway(load_settings(), immediate_jobs=immediate)
-    except ConfigError as e:
-        raise SetupError(str(e)) from None
+    """The run's gateway (``gateway.cli.context``: built on first use, closed when the run ends);
+    ``immediate``: jobs run here as they are queued."""
+    return current().gateway(immediate_jobs=immediate)
 
 
 def _when(text: str) -> datetime:

@@ -53,8 +53,12 @@ class CliContext:
         """The gateway (database migrated to the latest schema first). ``immediate_jobs``: jobs
         run in this process as they are queued (``send --now``, ``onboarding run``)."""
         if self._gateway is None:
+            from gateway.config import ConfigError
             from gateway.runtime import Gateway
-            self._gateway = Gateway(self.settings, immediate_jobs=immediate_jobs)
+            try:
+                self._gateway = Gateway(self.settings, immediate_jobs=immediate_jobs)
+            except ConfigError as exc:          # an extension's own setting (onboarding's bounce address…)
+                raise SetupError(str(exc)) from None
         elif self._gateway.jobs.huey.immediate != immediate_jobs:
             raise RuntimeError("the gateway of this run was built with other job settings")
         return self._gateway
