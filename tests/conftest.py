@@ -1,5 +1,120 @@
-# Shared fixtures: a real PostgreSQL server for the session (see tests/peers/postgres.py).
+"""What every test can ask for, registered once: the peers, the gateway factories, the markers.
+
+Layout (see README, "The tests"):
+
+* ``unit/``: in-process only (no peer, server or outside program);
+* ``integration/``: one real peer or outside program each (django-pyas2, sshd, PostgreSQL,
+  Redis, SMTP, Chromium, OpenSSL, poppler, rclone, a child process…);
+* ``e2e/``: a running ``edigate serve`` (or several processes of ours);
+* ``peers/``: one module per peer, its fixture registered here;
+* ``support/``: builders, seeds, corpus access, processes, ``free_port``, ``wait_for``.
+
+Each test gets the marker of its folder (``pytest -m unit``); ``slow`` marks the few long
+ones; ``xdist_group`` keeps tests that share something outside their own temporary folder
+on one worker (``make test`` runs in parallel with ``--dist loadgroup``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import pytest
+
+from gateway.config import load_settings
+from gateway.runtime import Gateway
+
+# The peers, session-scoped where starting one costs something. Defined once, here: a module
+# importing a session fixture would get its own copy (and two sync Playwrights collide).
+from tests.peers.chromium import browser, page  # noqa: F401
 from tests.peers.postgres import postgres_server, postgres_url  # noqa: F401
-# Headless Chromium (see tests/peers/chromium.py): one Playwright for the whole session, defined once here;
-# a module importing the fixtures would get its own session copy, and two sync Playwrights collide.
-from tests.peers.chromium import browser, page  # noqa: F401,E402
+from tests.peers.pyas2 import pyas2_python  # noqa: F401
+from tests.peers.redis_server import redis_server, redis_url  # noqa: F401
+from tests.peers.smtp import smtp_server  # noqa: F401
+from tests.peers.sshd import sshd_peer  # noqa: F401
+from tests.support.database import MigratedTemplate, copying_template
+from tests.support.gateway_process import GatewayProcess
+
+TESTS = Path(__file__).resolve().parent
+FOLDERS = {
+    "unit": "in-process only: no peer, server or outside program (tests/unit)",
+    "integration": "one real peer or outside program (tests/integration)",
+    "e2e": "a running edigate serve or several processes of ours (tests/e2e)",
+}
+MARKERS = {
+    **FOLDERS,
+    "slow": "takes tens of seconds on its own (pytest -m 'not slow' leaves it out)",
+    "real_migrations": "opens new SQLite databases through the Alembic migrations, not the session's migrated copy",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, what in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {what}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The marker of the folder a test is in: ``unit``, ``integration`` or ``e2e``."""
+    for item in items:
+        try:
+            folder = item.path.resolve().relative_to(TESTS).parts[0]
+        except ValueError:
+            continue
+        if folder in FOLDERS:
+            item.add_marker(folder)
+
+
+# --- databases: a migrated copy instead of a migration per test ------------------------------
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> MigratedTemplate:
+    """One SQLite file migrated by the real migrations, the first time a test needs a database."""
+    return MigratedTemplate(tmp_path_factory.mktemp("migrated-sqlite"))
+
+
+@pytest.fixture(autouse=True)
+def _new_sqlite_databases_are_copies(request: pytest.FixtureRequest,
+                                     migrated_sqlite: MigratedTemplate) -> Iterator[None]:
+    """See tests/support/database.py; ``@pytest.mark.real_migrations`` turns it off."""
+    if request.node.get_closest_marker("real_migrations"):
+        yield
+        return
+    with copying_template(migrated_sqlite):
+        yield
+
+
+# --- the gateway: in this process, or a running edigate serve ------------------------------
+
+@pytest.fixture
+def make_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
+    """``make_gateway(**env)``: a ``Gateway`` in this process on a fresh home under ``tmp_path``
+    (``EDIGATE_*`` settings as keywords; ``home=`` another folder; jobs run at once unless
+    ``immediate_jobs=False``). Closed after the test."""
+    made: list[Gateway] = []
+
+    def make(home: Optional[Path] = None, *, immediate_jobs: bool = True, **env: str) -> Gateway:
+        home = Path(home) if home is not None else tmp_path / ("home" if not made else f"home-{len(made)}")
+        gw = Gateway(load_settings({"EDIGATE_HOME": str(home), **env}), immediate_jobs=immediate_jobs)
+        made.append(gw)
+        return gw
+
+    yield make
+    for gw in reversed(made):
+        gw.close()
+
+
+@pytest.fixture
+def make_gateway_process(tmp_path: Path) -> Iterator[Callable[..., GatewayProcess]]:
+    """``make_gateway_process(**kwargs)``: an ``edigate serve`` of its own on free ports and a
+    fresh home under ``tmp_path`` (``GatewayProcess``: prepare records through ``.gateway()``,
+    then ``.start()``). Stopped after the test."""
+    made: list[GatewayProcess] = []
+
+    def make(home: Optional[Path] = None, **kwargs) -> GatewayProcess:
+        home = Path(home) if home is not None else tmp_path / ("gateway" if not made else f"gateway-{len(made)}")
+        server = GatewayProcess(home, **kwargs)
+        made.append(server)
+        return server
+
+    yield make
+    for server in reversed(made):
+        server.stop()

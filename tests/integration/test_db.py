@@ -29,6 +29,7 @@ from tests.support.invoice_builder import build_invoice
 REPO = Path(__file__).resolve().parents[2]
 UTC = timezone.utc
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+pytestmark = pytest.mark.real_migrations      # the migrations are what is tested here: no migrated copies
 
 
 # --- fixtures: a migrated database per test, on each engine ---------------------------------

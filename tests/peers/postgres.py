@@ -15,7 +15,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
+
+from tests.support.ports import free_port
 
 INSTALL_HINT = "Debian package `postgresql` (make test installs it)"
 
@@ -39,11 +40,6 @@ def find_bindir() -> Optional[Path]:
     found = shutil.which("initdb")
     return Path(found).parent if found else None
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PostgresServer:

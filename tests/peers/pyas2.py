@@ -26,7 +26,6 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,10 @@ import urllib.request
 import uuid
 from pathlib import Path
 from typing import Optional
+
+import pytest
+
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ["django-pyas2==1.2.3", "Django>=5.2,<5.3"]
@@ -52,11 +55,6 @@ PARTNER_PROFILES = {
 class PeerUnavailable(RuntimeError):
     """The peer's virtualenv could not be built (no network to PyPI, no venv module, …)."""
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ensure_venv(cache: Path = CACHE) -> Path:
@@ -314,3 +312,14 @@ class DjangoPyas2Peer:
 
     def send_pending_async_mdns(self) -> str:
         return self.manage("manageas2server", "--async-mdns")
+
+
+@pytest.fixture(scope="session")
+def pyas2_python() -> Path:
+    """The python of django-pyas2's virtualenv (built once per machine), or the test is skipped
+    saying why. Each module runs its own ``DjangoPyas2Peer`` with it: the peer's partners point
+    at that module's endpoints (an in-process server, or a running gateway)."""
+    try:
+        return ensure_venv()
+    except PeerUnavailable as e:
+        pytest.skip(str(e))

@@ -1,4 +1,4 @@
-"""A real Redis server for the tests (huey's scale-out queue): one per test, on loopback.
+"""A real Redis server for the tests (huey's scale-out queue): one per session, on loopback.
 
 Debian's ``redis-server`` package; when it is absent the tests that need it are
 skipped, saying so (``make test`` installs the package). The server runs in the
@@ -6,15 +6,13 @@ foreground as a child of the test process, in a temporary directory, with no
 persistence (no RDB snapshots, no AOF): started in a few milliseconds, gone
 without a trace when stopped.
 
-Fixtures: ``redis_server`` (function scope; ``.url(db)``) and ``redis_url``
-(``redis://127.0.0.1:PORT/0``). Import them where needed
-(``from tests.peers.redis_server import redis_server, redis_url``).
+Fixtures (registered in tests/conftest.py): ``redis_server`` (session; ``.url(db)``,
+``.flush()``) and ``redis_url`` (``redis://127.0.0.1:PORT/0``, every database emptied first).
 """
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,6 +20,9 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
+import redis
+
+from tests.support.ports import free_port
 
 INSTALL_HINT = "Debian package `redis-server` (make test installs it)"
 
@@ -35,11 +36,6 @@ def find_redis_server() -> Optional[str]:
         (p for p in ("/usr/bin/redis-server", "/usr/sbin/redis-server") if os.access(p, os.X_OK)), None)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class RedisServer:
     def __init__(self, executable: str):
@@ -52,7 +48,6 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def _ping(self) -> bool:
-        import redis
         try:
             return bool(redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1,
                                     socket_connect_timeout=1).ping())
@@ -89,14 +84,18 @@ class RedisServer:
                 self.proc.kill()
                 self.proc.wait(10)
 
+    def flush(self) -> None:
+        """Every key of every database gone (FLUSHALL): a clean server for the next test."""
+        redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5).flushall()
+
     def stop(self) -> None:
         self._kill()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    pytest.importorskip("redis", reason="the redis client (pip install redis) is needed for Redis tests")
+    """One server for the session (per test process); ``redis_url`` empties it for each test."""
     executable = find_redis_server()
     if executable is None:
         pytest.skip(f"redis-server not found: {INSTALL_HINT}")
@@ -110,4 +109,6 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
+    """Database 0 of the session's server, emptied: each test starts with no keys at all."""
+    redis_server.flush()
     return redis_server.url()

@@ -26,7 +26,7 @@ from typing import Callable, Optional
 
 import pytest
 
-from tests.support.gateway_process import free_port
+from tests.support.ports import free_port
 
 
 @dataclass
@@ -161,5 +161,7 @@ class SmtpServer:
 
 @pytest.fixture
 def smtp_server():
+    """A fresh server per test, not one per session: it starts in milliseconds, and a test's
+    mailbox, refusals and failures are then its own (no mail of an earlier test arrives late)."""
     with SmtpServer() as server:
         yield server

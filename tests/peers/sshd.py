@@ -21,6 +21,7 @@ why. Keys are made with ``cryptography`` (Ed25519, OpenSSH format), so
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import re
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+
+from tests.support.ports import free_port
 
 SSHD = Path(os.environ.get("EDIGATE_SSHD", "/usr/sbin/sshd"))
 INSTALL_HINT = "Debian package `openssh-server` (make test installs it)"
@@ -54,11 +57,6 @@ def skip_reason() -> Optional[str]:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def new_ed25519(path: Path, comment: str) -> str:
     """Write an unencrypted OpenSSH Ed25519 private key to ``path`` (0600); its public key line."""
@@ -78,13 +76,16 @@ def new_ed25519(path: Path, comment: str) -> str:
 
 
 def ensure_user(name: str) -> pwd.struct_passwd:
-    """A system user without a shell; '*' as password, since a locked ('!') one is refused even for keys."""
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/",
-                        "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)
-    subprocess.run(["usermod", "-p", "*", name], check=True, capture_output=True)
+    """A system user without a shell; '*' as password, since a locked ('!') one is refused even for keys.
+    Under a lock: test processes running side by side may all start a peer at once."""
+    with open(f"/run/edigate-sftp-peer-{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/",
+                            "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)
+        subprocess.run(["usermod", "-p", "*", name], check=True, capture_output=True)
     return pwd.getpwnam(name)
 
 
@@ -261,3 +262,15 @@ def start_sshd_peer(username: str = PEER_USER) -> SshdPeer:
     except Exception:
         peer.stop()
         raise
+
+
+@pytest.fixture(scope="session")
+def sshd_peer():
+    """One running peer for the session (per test process); skipped, saying why, where it cannot run.
+    Tests empty its ``inbound/`` and ``outbound/`` before use and read ``host_key_line`` when they
+    need it (a test may rotate the host key)."""
+    peer = start_sshd_peer()
+    try:
+        yield peer
+    finally:
+        peer.stop()
