@@ -77,6 +77,24 @@ class Totals:
             for s in SYNTAXES}
         self.started = time.time()
 
+    def resume(self) -> int:
+        """Fold in every process OUT/state holds and the early ends the last report listed;
+        the number of the last process."""
+        previous = self.out / "report.json"
+        if previous.is_file():
+            for syntax, old in json.loads(previous.read_text(encoding="utf-8"))["syntaxes"].items():
+                if syntax in self.syntax:
+                    for key in ("hangs", "memory_blowups", "harness_deaths"):
+                        self.syntax[syntax][key] = old.get(key, [])
+                        self.syntax[syntax]["counts"]["inputs"] += len(old.get(key, []))
+        last = 0
+        for state in sorted((self.out / "state").glob("*-*")):
+            number, syntax = state.name.split("-", 1)
+            if syntax in self.syntax:
+                self.add_stats(syntax, state)
+                last = max(last, int(number))
+        return last
+
     def add_stats(self, syntax: str, state: Path) -> int:
         """Fold a finished process's stats.json in; how many inputs it tried."""
         path = state / "stats.json"
@@ -177,6 +195,15 @@ def _text(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def shares(runs: int, syntaxes: tuple[str, ...], weights: str) -> dict[str, int]:
+    """The runs per syntax: equal, or as ``weights`` ("ubl=2,csv=1"; a syntax not named weighs 1)."""
+    given = dict((k.strip(), float(v)) for k, v in (w.split("=") for w in weights.split(",") if w.strip()))
+    w = {s: given.get(s, 1.0) for s in syntaxes}
+    out = {s: int(runs * w[s] / sum(w.values())) for s in syntaxes}
+    out[syntaxes[0]] += runs - sum(out.values())
+    return out
+
+
 def _classify(rc: int, log_tail: str, done: bool) -> str:
     if done and rc == 0:
         return "done"
@@ -197,6 +224,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--rss-mb", type=int, default=1024)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--syntax", action="append", choices=SYNTAXES, help="only these (repeatable)")
+    ap.add_argument("--weights", default="", help="share of the runs per syntax, e.g. 'ubl=2,csv=1' (default: equal)")
+    ap.add_argument("--resume", action="store_true", help="go on from what OUT/state already holds")
     args = ap.parse_args(argv[1:])
     if not args.corpus.is_dir():
         print(f"no corpus at {args.corpus}: nothing to seed the fuzzer with", file=sys.stderr)
@@ -209,10 +238,11 @@ def main(argv: list[str]) -> int:
     settings = {"commit": commit or "?", "phase_seconds": args.phase_seconds, "rss_limit_mb": args.rss_mb, "max_len": MAX_LEN,
                 "seed": args.seed, "seeds": seeds, "round": args.round, "python": sys.version.split()[0]}
     totals = Totals(out)
-    share = {s: args.runs // len(syntaxes) + (1 if i < args.runs % len(syntaxes) else 0)
-             for i, s in enumerate(syntaxes)}
+    share = shares(args.runs, syntaxes, args.weights)
     done = dict.fromkeys(syntaxes, 0)
-    launch = 0
+    launch = totals.resume() if args.resume else 0
+    for syntax in syntaxes:
+        done[syntax] = totals.syntax[syntax]["counts"]["inputs"]
     while any(done[s] < share[s] for s in syntaxes):
         for syntax in syntaxes:
             goal = min(share[syntax], done[syntax] + args.round)
