@@ -34,6 +34,7 @@ api-check: $(STAMP)
 # The parsers and writers under a long coverage-guided run (atheris, one process, nice'd): FUZZ_RUNS
 # inputs over EDIFACT, UBL, CII, CSV and Factur-X seeded with the shared corpus; fuzz-report/ gets
 # report.txt, report.json and every input that crashed, hung (10 s per phase) or took over 1 GiB.
+# FUZZ_ARGS='--resume --weights ubl=3,csv=1' goes on from the folder and shares the runs unequally.
 FUZZ_RUNS ?= 1000000
 FUZZ_STAMP := $(VENV)/.fuzz-stamp
 $(FUZZ_STAMP): $(STAMP)
@@ -41,7 +42,7 @@ $(FUZZ_STAMP): $(STAMP)
 	touch $(FUZZ_STAMP)
 
 fuzz: $(FUZZ_STAMP)
-	nice -n 10 $(BIN)/python tests/fuzz/run.py --runs $(FUZZ_RUNS) --out fuzz-report
+	nice -n 10 $(BIN)/python tests/fuzz/run.py --runs $(FUZZ_RUNS) --out fuzz-report $(FUZZ_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/translate.py
