@@ -37,20 +37,22 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Optional
 
 import click
 
-from gateway.model.errors import EdigateError, InputError
-from gateway.store.filenames import safe_filename
+from gateway import mapping, syntaxes
+from gateway.model.errors import EdigateError, InputError, RenderError
 from gateway.model.findings import WARNING, Finding
-from gateway import mapping
-from gateway.syntaxes import extension, flavour, flavours, registry, syntax_of, writable
+from gateway.store.filenames import safe_filename
+from gateway.syntaxes import Document, extension, flavour, flavours, registry, syntax_of, writable
+from gateway.syntaxes.detect import sniff
+from gateway.syntaxes.edifact import invoic
+from gateway.syntaxes.edifact.contrl import build_contrl
+from gateway.syntaxes.edifact.syntax import Party, iter_messages
 from gateway.syntaxes.registry import SYNTAXES
 from gateway.syntaxes.xml_syntax import XML
-
-if TYPE_CHECKING:
-    from gateway.syntaxes import Document
+from gateway.xml import schematron
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_SETUP = 0, 1, 2, 3
 
@@ -142,7 +144,6 @@ _MAYBE_EDIFACT = (".txt",)          # collected from folders only when they hold
 
 
 def _looks_like_edifact(path: Path) -> bool:
-    from gateway.syntaxes.detect import sniff
     try:
         with open(path, "rb") as f:
             return sniff(f.read(1024)) == "edifact"
@@ -184,7 +185,6 @@ _CEN_SCHEMATRON = {"ubl": "ubl", "cii": "cii", "facturx": "cii"}
 
 def _schematron(kind: str):
     """The compiled CEN schematron for ``ubl`` or ``cii`` (exit 3 when it cannot be found)."""
-    from gateway.xml import schematron
     try:
         return schematron.cen_ubl() if kind == "ubl" else schematron.cen_cii()
     except schematron.SchematronNotFoundError as exc:
@@ -230,7 +230,6 @@ class _Invoices:
         self.trailing: list[Finding] = []
 
     def __iter__(self) -> Iterator[_Item]:
-        from gateway.syntaxes.detect import sniff
         with open(self.path, "rb") as f:
             head = f.read(1024)
         try:
@@ -240,15 +239,12 @@ class _Invoices:
         if edifact:
             yield from self._edifact()
             return
-        from gateway.syntaxes import read_documents
-        docs = read_documents(self.path.read_bytes())
+        docs = syntaxes.read_documents(self.path.read_bytes())
         for i, doc in enumerate(docs, 1):
             self.syntax = doc.syntax
             yield _Item(i, doc)
 
     def _edifact(self) -> Iterator[_Item]:
-        from gateway.syntaxes.edifact import invoic
-        from gateway.syntaxes.edifact.syntax import iter_messages
         self.syntax = "edifact"
         index = 0
         skipped = []
@@ -353,14 +349,12 @@ class _Translated:
 
 def _translate_doc(ctx: click.Context, con: _Console, doc, label: str, to: str, schematron: bool,
                    quiet: bool, shown: set[str]) -> _Translated:
-    from gateway.model.errors import RenderError
-    from gateway.syntaxes import validate_document, write_document
     try:
         # the source's own fatal findings first: they explain what the output's checks say after
-        source_fatal = [f for f in validate_document(doc) if f.fatal]
+        source_fatal = [f for f in syntaxes.validate_document(doc) if f.fatal]
         for f in source_fatal:
             con.err(f"error: {label}: the source breaks EN 16931: {format_finding(f)}")
-        rendering = write_document(doc.invoice, to, validate=True)
+        rendering = syntaxes.write_document(doc.invoice, to, validate=True)
     except RenderError as exc:       # the document is fine; its PDF is beyond the renderer's caps
         con.err(f"error: {label}: cannot write {to}: {exc}")
         return _Translated(EXIT_INVALID)
@@ -621,14 +615,12 @@ def _schematron_findings(doc, data: bytes) -> list[Finding]:
     """The CEN schematron's fatal findings: on the file for UBL/CII, else on the model written as CII."""
     if _is_xml(doc):
         return [f for f in _schematron(_CEN_SCHEMATRON[syntax_of(doc.syntax)]).run(data) if f.fatal]
-    from gateway.syntaxes import write_document
-    rendering = write_document(doc.invoice, "cii")
+    rendering = syntaxes.write_document(doc.invoice, "cii")
     return [f for f in _schematron("cii").run(rendering.data) if f.fatal]
 
 
 def _validate_file(ctx: click.Context, path: Path, schematron: bool) -> list[_Report]:
     """One report per invoice of the file (one report for a file that cannot be read)."""
-    from gateway.syntaxes import validate_document
     reader = _Invoices(path)
     reports: list[_Report] = []
     try:
@@ -649,7 +641,7 @@ def _validate_file(ctx: click.Context, path: Path, schematron: bool) -> list[_Re
                 continue
             doc = item.doc
             r.syntax, r.invoice = doc.syntax, doc.invoice.number
-            r.findings = validate_document(doc)
+            r.findings = syntaxes.validate_document(doc)
             if schematron:
                 if data is None and _is_xml(doc):
                     data = path.read_bytes()
@@ -808,9 +800,6 @@ def ack(ctx: click.Context, source: Path, output: Optional[Path], our_id: Option
     Examples:
       edigate ack inbox/interchange.edi -o outbox/contrl.edi --our-id 4000001000012:14
     """
-    from gateway.syntaxes.detect import sniff
-    from gateway.syntaxes.edifact.contrl import build_contrl
-    from gateway.syntaxes.edifact.syntax import Party, iter_messages
     con = _Console()
     try:
         with open(source, "rb") as f:
