@@ -7,6 +7,7 @@ formats`` see it, and reading recognises it where it differs from the shipped on
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import textwrap
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 
 from gateway import mapping
 from gateway.cli import main
+from gateway.db import migrate
 from gateway.db.partners import Partner
 from gateway.model.errors import MappingError
 from gateway.syntaxes import (extension, flavour, read_document, read_documents, registry, syntax_of, writable,
@@ -142,6 +144,22 @@ def test_a_partner_may_name_its_own_flavour(tmp_path, monkeypatch):
     overlay(tmp_path / "partners", monkeypatch, {"acme-csv": ACME_CSV})
     assert Partner(name="ACME", preferred_format="acme-csv").preferred_format == "acme-csv"
     assert Partner(name="B", preferred_format="edifact-eancom").preferred_format == "edifact-eancom"
+
+
+def test_partner_add_and_set_take_a_partner_flavour(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDIGATE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("EDIGATE_DATABASE_URL", raising=False)
+    (tmp_path / "home").mkdir()
+    migrate(f"sqlite:///{tmp_path / 'home'}/edigate.db")
+    r = run("partner", "add", "ACME", "--channel", "sftp", "--format", "acme-csv")
+    assert r.exit_code == 2 and "unknown format 'acme-csv'" in r.output
+    overlay(tmp_path / "partners", monkeypatch, {"acme-csv": ACME_CSV})
+    r = run("partner", "add", "ACME", "--channel", "sftp", "--format", "acme-csv")
+    assert r.exit_code == 0, r.output
+    listed = json.loads(run("partner", "list", "--json").stdout)
+    assert [(p["name"], p["format"]) for p in listed] == [("ACME", "acme-csv")]
+    assert run("partner", "set", "ACME", "--format", "csv-lines").exit_code == 0
+    assert json.loads(run("partner", "list", "--json").stdout)[0]["format"] == "csv-lines"
 
 
 def test_a_partner_xml_flavour_writes_its_way_and_ubl_still_reads_it(tmp_path, monkeypatch):
