@@ -20,25 +20,24 @@ import base64
 import binascii
 import posixpath
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import click
+import paramiko
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gateway.channels.sftp import poll_remote, remote_settings
+from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, checked, current, echo_json,
+                                find_partner, iso, table, transaction, warn)
 from gateway.db import Partner, SftpAccount, SftpRemote
 from gateway.db.sftp import MIN_PASSWORD_LENGTH, key_lines
-from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, checked, current,
-                                transaction, echo_json, find_partner, iso, table, warn)
+from gateway.partners import ssh_keys
+from gateway.partners.ssh_keys import PublicKey
+from gateway.transports.sftp.client import (_KEY_TYPES, HostKeyMismatch, SftpError, _parse_pin, connect,
+                                            load_private_key)
 
-if TYPE_CHECKING:
-    import paramiko     # imported where used: the other admin commands start faster without it
-
-# The public key types our SFTP server and OpenSSH agree on (no DSA, no certificates).
-KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa")
-MIN_RSA_BITS = 2048
 MIN_POLL_INTERVAL = 30
 MAX_KEY_FILE = 64 * 1024
 LISTED_NAMES = 20           # names shown per directory by `remote test`
@@ -55,44 +54,12 @@ def _minute(dt: Any) -> str:
 
 # --- public keys (accounts on our server) --------------------------------------------------------
 
-@dataclass(frozen=True)
-class PublicKey:
-    key_type: str
-    base64: str
-    comment: str
-    fingerprint: str        # OpenSSH's SHA256:…
-
-    @property
-    def line(self) -> str:
-        return f"{self.key_type} {self.base64}" + (f" {self.comment}" if self.comment else "")
-
-
 def parse_public_key(line: str, where: str) -> PublicKey:
-    """An OpenSSH public key line (``ssh-ed25519 AAAA… comment``), parsed by paramiko; refused otherwise."""
-    import paramiko
-    from gateway.transports.sftp.client import fingerprint
-    fields = line.strip().split(None, 2)
-    if len(fields) < 2 or fields[0] not in KEY_TYPES:
-        if any(f in KEY_TYPES for f in fields[1:]):
-            raise BadInput(f"{where}: options before the key (from=…, command=…) are not supported: "
-                           "give the bare public key line")
-        if fields and fields[0].startswith(("ssh-", "ecdsa-", "sk-")):
-            raise BadInput(f"{where}: key type {fields[0]!r} is not supported (use one of {', '.join(KEY_TYPES)})")
-        raise BadInput(f"{where}: not an OpenSSH public key line ('ssh-ed25519 AAAA… comment')")
-    key_type, b64 = fields[0], fields[1]
+    """``gateway.partners.ssh_keys.parse_public_key``, a refusal being bad input (exit 2)."""
     try:
-        blob = base64.b64decode(b64, validate=True)
-        key = paramiko.PKey.from_type_string(key_type, blob)
-    except (binascii.Error, ValueError, TypeError, paramiko.SSHException, paramiko.UnknownKeyType) as exc:
-        raise BadInput(f"{where}: the {key_type} key does not parse ({exc})") from None
-    if key.get_name() != key_type or key.asbytes() != blob:
-        raise BadInput(f"{where}: the {key_type} key does not parse (its data is damaged, cut short, "
-                       "or of another type)")
-    if key_type == "ssh-rsa" and key.get_bits() < MIN_RSA_BITS:
-        raise BadInput(f"{where}: an RSA key of {key.get_bits()} bits is too weak (at least {MIN_RSA_BITS}; "
-                       "Ed25519 is better)")
-    return PublicKey(key_type, key.get_base64(), fields[2].strip() if len(fields) > 2 else "",
-                     fingerprint(blob))
+        return ssh_keys.parse_public_key(line, where)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def read_public_keys(path: Path) -> list[PublicKey]:
@@ -218,8 +185,6 @@ def _remote_username(value: str) -> str:
 
 def _our_key(path: Path) -> tuple[str, paramiko.PKey]:
     """(absolute path, key) of our private key, refused unless it loads, unencrypted, and only we can read it."""
-    import paramiko
-    from gateway.transports.sftp.client import SftpError, load_private_key
     try:
         key = load_private_key(str(path))
     except SftpError as exc:
@@ -240,8 +205,6 @@ def _our_key(path: Path) -> tuple[str, paramiko.PKey]:
 
 def _host_key_pin(value: str) -> str:
     """A pin ``connect`` will accept: ``SHA256:…`` (43 base64 characters) or a public key line, normalised."""
-    import paramiko
-    from gateway.transports.sftp.client import _KEY_TYPES, SftpError, _parse_pin
     try:
         pin = _parse_pin(value)
     except SftpError as exc:
@@ -267,7 +230,6 @@ def _host_key_pin(value: str) -> str:
 
 
 def _pin_fingerprint(pin: str) -> str:
-    from gateway.transports.sftp.client import SftpError, _parse_pin
     try:
         return _parse_pin(pin).fingerprint
     except SftpError:
@@ -550,8 +512,6 @@ def remote_test(ref: str) -> None:
 
     Exit 0 when everything worked, 1 with the error otherwise. Nothing is written.
     """
-    from gateway.channels.sftp import remote_settings
-    from gateway.transports.sftp.client import HostKeyMismatch, SftpError, connect
     with transaction() as s:
         p = find_partner(s, ref)
         row = _remote_of(s, p)
@@ -598,7 +558,6 @@ def remote_test(ref: str) -> None:
 def poll_now(ref: str, settle: float, as_json: bool) -> None:
     """Fetch what PARTNER left on its server now, whatever the schedule; each file is recorded
     before it is deleted (or archived) there. Exit 1 when the poll failed."""
-    from gateway.channels.sftp import poll_remote
     with transaction() as s:
         p = find_partner(s, ref)
         row = _remote_of(s, p)

@@ -1,7 +1,7 @@
 """Checks of what a registering counterparty uploads: its AS2 certificate, its SFTP public key.
 
 The same refusals as the administration CLI (``gateway.partners.checks``,
-``gateway.cli.sftp``), with the same words, on bytes from a form instead of
+``gateway.partners.ssh_keys``), with the same words, on bytes from a form instead of
 files on disk: a private key is never accepted, a certificate must parse and
 be valid now, and keys must be strong enough (RSA ≥ 2048 bits, or EC).
 Each function returns the clean value or raises ``ValueError`` with a message
@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway.db.sftp import key_lines
 from gateway.partners.checks import CertificateFile, read_certificate_file
+from gateway.partners.ssh_keys import parse_public_key
 
 MAX_CERTIFICATE_SIZE = 64 * 1024
 MAX_KEY_TEXT = 16 * 1024
@@ -56,9 +57,6 @@ def check_certificate(data: bytes, filename: str, *, now: datetime) -> Certifica
 def check_public_keys(text: str) -> list[str]:
     """The OpenSSH public key lines in ``text`` (one or more, ``authorized_keys`` style),
     each parsed; private keys and other formats are refused with what to do instead."""
-    from gateway.cli.common import BadInput
-    from gateway.cli.sftp import parse_public_key
-
     text = (text or "").strip()
     if not text:
         raise ValueError("paste your SSH public key (the one line of your .pub file, 'ssh-ed25519 AAAA… comment')")
@@ -78,10 +76,7 @@ def check_public_keys(text: str) -> list[str]:
     out: list[str] = []
     for i, line in enumerate(lines, 1):
         where = "the key" if len(lines) == 1 else f"line {i}"
-        try:
-            key = parse_public_key(line, where)
-        except BadInput as exc:
-            raise ValueError(exc.format_message()) from None
+        key = parse_public_key(line, where)
         if key.line not in out:
             out.append(key.line)
     return out
@@ -89,9 +84,7 @@ def check_public_keys(text: str) -> list[str]:
 
 def fingerprint_of(line: str) -> Optional[str]:
     """OpenSSH's SHA256 fingerprint of a stored key line (for the confirmation page)."""
-    from gateway.cli.common import BadInput
-    from gateway.cli.sftp import parse_public_key
     try:
         return parse_public_key(line, "key").fingerprint
-    except BadInput:
+    except ValueError:
         return None
