@@ -230,6 +230,15 @@ def test_files_that_cannot_serve_a_flavour_are_refused(tmp_path, monkeypatch):
     assert writable() == SHIPPED + ("six",)
 
 
+def test_files_are_read_once_until_forgotten(tmp_path, monkeypatch):
+    folder = overlay(tmp_path / "partners", monkeypatch, {})
+    assert writable() == SHIPPED
+    (folder / "acme-csv.yaml").write_text(textwrap.dedent(ACME_CSV), encoding="utf-8")
+    assert writable() == SHIPPED
+    registry.forget()
+    assert writable() == SHIPPED + ("acme-csv",)
+
+
 def test_the_search_path_must_name_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("EDIGATE_MAPPINGS", str(tmp_path / "missing"))
     with pytest.raises(MappingError, match="EDIGATE_MAPPINGS: .*missing is not a folder"):

@@ -16,6 +16,7 @@ from gateway import mapping
 from gateway.mapping import schema
 from gateway.mapping.spec import compile_mapping, read_file
 from gateway.model.errors import MappingError
+from gateway.syntaxes.registry import SYNTAXES
 
 SHIPPED = sorted(mapping.builtin_dir().glob("*.yaml"))
 
@@ -38,6 +39,10 @@ def test_the_schema_is_a_json_schema_and_ships_as_package_data():
     assert schema.SCHEMA_FILE.parent == Path(mapping.__file__).parent
     pyproject = (Path(mapping.__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8")
     assert '"mapping/*.json"' in pyproject
+
+
+def test_the_schema_names_the_syntaxes_that_read_mapping_files():
+    assert schema.schema()["properties"]["syntax"]["enum"] == [s.name for s in SYNTAXES.values() if not s.carries]
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
