@@ -41,8 +41,10 @@ from gateway.syntaxes import read_document, write_document
 from gateway.model.invoice import Identifier
 from gateway.transports.sftp import HOST_KEY_FILENAME, ensure_host_key, host_key_line
 
-from tests.peers.pyas2 import DjangoPyas2Peer, PeerUnavailable, ensure_venv, free_port
-from tests.support.gateway_process import REPO, GatewayProcess, setup_records, wait_for
+from tests.peers.pyas2 import DjangoPyas2Peer
+from tests.support.ports import free_port
+from tests.support.gateway_process import REPO, GatewayProcess, setup_records
+from tests.support.waiting import wait_for
 from tests.support.invoice_builder import build_invoice
 from tests.peers.smtp import SmtpServer
 from tests.peers.sshd import new_ed25519
@@ -81,13 +83,10 @@ def _portal(server: GatewayProcess, username: str, password: str) -> requests.Se
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, pyas2_python):
     if shutil.which("sftp") is None:
         pytest.skip("OpenSSH sftp client not found: Debian package `openssh-client` (make test installs it)")
-    try:
-        python = ensure_venv()
-    except PeerUnavailable as e:
-        pytest.skip(str(e))
+    python = pyas2_python
     work = tmp_path_factory.mktemp("channels-e2e")
     keydir = work / "keys"
     keys = SimpleNamespace(ours=certs.ensure_dev_keypair(keydir, "edigate"),

@@ -34,7 +34,9 @@ from gateway.syntaxes import read_documents, write_document
 from gateway.model.invoice import Identifier
 from gateway.model.json_form import from_dict
 
-from tests.support.gateway_process import REPO, GatewayProcess, free_port, wait_for
+from tests.support.gateway_process import REPO, GatewayProcess
+from tests.support.ports import free_port
+from tests.support.waiting import wait_for
 from tests.support.invoice_builder import build_invoice
 
 D = Decimal

@@ -20,8 +20,10 @@ from lxml import etree
 from gateway import certs
 from gateway.syntaxes import read_document, write_document
 
-from tests.peers.pyas2 import DjangoPyas2Peer, PeerUnavailable, ensure_venv, free_port
-from tests.support.gateway_process import GatewayProcess, setup_records, wait_for
+from tests.peers.pyas2 import DjangoPyas2Peer
+from tests.support.ports import free_port
+from tests.support.gateway_process import GatewayProcess, setup_records
+from tests.support.waiting import wait_for
 from tests.support.invoice_builder import build_invoice
 
 from gateway.model.invoice import Identifier
@@ -38,11 +40,8 @@ def _invoice_ubl(number: str, *, buyer_gln: str = B_GLN) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def e2e(tmp_path_factory):
-    try:
-        python = ensure_venv()
-    except PeerUnavailable as e:
-        pytest.skip(str(e))
+def e2e(tmp_path_factory, pyas2_python):
+    python = pyas2_python
     work = tmp_path_factory.mktemp("e2e")
     keys = SimpleNamespace(ours=certs.ensure_dev_keypair(work / "keys", "edigate"),
                            peer=certs.ensure_dev_keypair(work / "keys", "peer", password="peer-pass"),

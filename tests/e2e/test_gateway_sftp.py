@@ -37,7 +37,8 @@ from gateway.syntaxes import read_document, write_document
 from gateway.model.invoice import Identifier
 from gateway.transports.sftp import HOST_KEY_FILENAME, ensure_host_key, host_key_line, is_taken
 
-from tests.support.gateway_process import GatewayProcess, setup_records, wait_for
+from tests.support.gateway_process import GatewayProcess, setup_records
+from tests.support.waiting import wait_for
 from tests.support.invoice_builder import build_invoice
 from tests.peers.sshd import new_ed25519, skip_reason, start_sshd_peer
 

@@ -29,7 +29,8 @@ from onboarding.mailing import PROMPT_LEASE, SENDING_LEASE
 from onboarding.models import CampaignMail
 from onboarding.tasks import extension
 
-from tests.support.gateway_process import GatewayProcess, wait_for
+from tests.support.gateway_process import GatewayProcess
+from tests.support.waiting import wait_for
 from tests.support.onboarding_fixtures import counterparty_csv
 from tests.peers.smtp import SmtpServer, _Handler
 from tests.support.worker_process import WorkerProcess

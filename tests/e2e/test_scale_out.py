@@ -40,7 +40,6 @@ from gateway.transports.as2 import As2Identity, As2Partner, As2SendError, build,
 
 from tests.support.gateway_process import GatewayProcess, setup_records
 from tests.support.invoice_builder import build_invoice
-from tests.peers.redis_server import redis_server, redis_url  # noqa: F401  (fixtures)
 from tests.support.worker_process import WorkerProcess
 
 FIRST, SECOND = 100, 50

@@ -18,7 +18,9 @@ import pytest
 from gateway.config import ConfigError, load_settings
 from gateway.db.access import User, issue_token
 
-from tests.support.gateway_process import REPO, GatewayProcess, free_port, wait_for
+from tests.support.gateway_process import REPO, GatewayProcess
+from tests.support.ports import free_port
+from tests.support.waiting import wait_for
 from tests.support.web_load import LoadClients, probe, probe_requests
 
 ANSWERED = 10.0         # seconds: a request taking longer is a hung request, not a slow one

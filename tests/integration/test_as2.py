@@ -30,7 +30,8 @@ from gateway import certs
 from gateway.transports.as2 import (As2Endpoint, As2Identity, As2Partner, AwaitingAsyncMdn,
                                     BackgroundMdnSender, ConfigError, DuplicateMessage, MdnResult,
                                     build, check_mdn, parse_disposition, receive, send, wsgi_app)
-from tests.peers.pyas2 import DjangoPyas2Peer, PeerUnavailable, ensure_venv, free_port
+from tests.peers.pyas2 import DjangoPyas2Peer
+from tests.support.ports import free_port
 
 OUR_NAMES = ["EDIGATE", "EDIGATE-ASYNC", "EDIGATE-SIGNONLY", "EDIGATE-PLAIN", "EDIGATE-TAMPER"]
 EDI = (b"UNA:+.? 'UNB+UNOC:3+PEER:14+EDIGATE:14+250101:1200+1'UNH+1+INVOIC:D:96A:UN'"
@@ -178,12 +179,9 @@ class OurSide:
 
 
 @pytest.fixture(scope="session")
-def peer_env(keys, tmp_path_factory):
+def peer_env(keys, tmp_path_factory, pyas2_python):
     """Our HTTP server and a running django-pyas2, for the whole session."""
-    try:
-        python = ensure_venv()
-    except PeerUnavailable as e:
-        pytest.skip(str(e))
+    python = pyas2_python
     port = free_port()
     ours = OurSide(keys, f"http://127.0.0.1:{port}/pyas2/as2receive")
     work = tmp_path_factory.mktemp("django-pyas2")

@@ -26,7 +26,6 @@ from gateway.runtime import Gateway
 from gateway.web import create_app
 
 from tests.support.invoice_builder import build_invoice
-from tests.peers.smtp import smtp_server  # noqa: F401
 
 MAIL_FROM = "invoices@edigate.example"
 PUBLIC = "https://edigate.example"

@@ -21,7 +21,6 @@ from gateway.runtime import Gateway
 from gateway.web import create_app
 
 from tests.support.invoice_builder import build_invoice
-from tests.peers.smtp import smtp_server  # noqa: F401
 
 VAT = ("VAT", "FR12345678901")          # the buyer of build_invoice()
 ADDRESS = {"name": "Buyer SARL", "lines": ["12 rue de la Paix"], "postcode": "75002", "city": "Paris",

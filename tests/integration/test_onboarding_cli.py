@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from gateway.cli import main
 
 from tests.support.onboarding_fixtures import counterparty_csv
-from tests.peers.smtp import smtp_server  # noqa: F401  (fixture)
 
 
 def test_import_campaign_wave_preview_run_and_funnel(tmp_path, smtp_server):  # noqa: F811

@@ -12,7 +12,6 @@ from onboarding.held import PROPOSE_EVERY
 from onboarding.models import Counterparty
 from onboarding.tasks import extension
 from tests.support.onboarding_fixtures import onboarding_gateway, siret
-from tests.peers.smtp import smtp_server  # noqa: F401
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from onboarding.models import Campaign, CampaignMail, Counterparty, Invitation, 
 from onboarding.tasks import extension
 
 from tests.support.onboarding_fixtures import counterparty_csv, dsn, onboarding_gateway, siret
-from tests.peers.smtp import smtp_server  # noqa: F401  (fixture)
 
 DAY = timedelta(days=1)
 

@@ -23,7 +23,7 @@ from gateway.syntaxes.aperak import read_aperak
 from gateway.runtime import Gateway
 from gateway.web import create_app
 
-from tests.support.gateway_process import free_port
+from tests.support.ports import free_port
 from tests.support.portal_seed import INVOICES, PASSWORD, invoice_for, pickup_dir, seed_documents, seed_partners
 
 ACME_1 = INVOICES[0]

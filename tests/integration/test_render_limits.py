@@ -29,7 +29,6 @@ from gateway.syntaxes.render import RenderLimits, ZWSP, format_amount, printable
 from gateway.model.invoice import InvoiceNote
 
 from tests.support.invoice_builder import build_invoice
-from tests.peers.smtp import smtp_server  # noqa: F401 - a fixture
 
 REPO = Path(__file__).resolve().parents[2]
 GUARD = 300          # seconds: only a renderer that stalls gets near this

@@ -22,7 +22,7 @@ from gateway.cli.sftp import sftp_group
 from gateway.db import Exchange, Partner, SftpAccount, SftpRemote, migrate, session_scope
 from gateway.db.sftp import key_lines
 from gateway.transports.sftp.account import authorized_key_matches
-from tests.peers.sshd import SshdPeer, new_ed25519, start_sshd_peer
+from tests.peers.sshd import SshdPeer, new_ed25519
 
 PASSWORD = "correct horse battery"
 
@@ -310,13 +310,10 @@ def test_test_and_poll_need_a_remote(home: Path) -> None:
 
 # --- against a real OpenSSH server ---------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def peer() -> SshdPeer:
-    p = start_sshd_peer()
-    try:
-        yield p
-    finally:
-        p.stop()
+@pytest.fixture
+def peer(sshd_peer: SshdPeer) -> SshdPeer:
+    """The session's sshd (tests/peers/sshd.py)."""
+    return sshd_peer
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from gateway.transports.sftp.client import (AuthenticationFailed, HostKeyMismatc
                                             RemoteFileExists, SftpError, SftpRemote, connect, fingerprint,
                                             is_candidate, poll, push, stable_files)
 from tests.support.corpus import CORPUS, corpus_files  # noqa: E402
-from tests.peers.sshd import PREAUTH_END, SshdPeer, new_ed25519, start_sshd_peer  # noqa: E402
+from tests.peers.sshd import PREAUTH_END, SshdPeer, new_ed25519  # noqa: E402
 
 
 def payload(n: int, seed: int = 0) -> bytes:
@@ -47,13 +47,10 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def peer() -> SshdPeer:
-    p = start_sshd_peer()
-    try:
-        yield p
-    finally:
-        p.stop()
+@pytest.fixture
+def peer(sshd_peer: SshdPeer) -> SshdPeer:
+    """The session's sshd (tests/peers/sshd.py)."""
+    return sshd_peer
 
 
 @pytest.fixture
