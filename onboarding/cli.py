@@ -26,6 +26,15 @@ from gateway.cli.context import CONTEXT_SETTINGS, current
 from gateway.cli.errors import EXIT_OK, EXIT_PROBLEMS, BadInput, SetupError
 from gateway.config import ConfigError
 
+from . import campaigns
+from .campaigns import (CampaignInputError, add_wave, create_campaign, find_campaign, preview, set_template,
+                        start_campaign)
+from .importer import ImportFileError, import_csv, propose_from_held
+from .models import Campaign, Counterparty, Wave
+from .tasks import extension
+from .templating import TemplateProblem
+from .tracking import counterparties_csv, funnel, funnel_csv
+
 
 def _gateway(immediate: bool = False):
     """The run's gateway (``gateway.cli.context``: built on first use, closed when the run ends);
@@ -44,7 +53,6 @@ def _when(text: str) -> datetime:
 
 
 def _campaign(s, ref: str):
-    from .campaigns import find_campaign
     try:
         return find_campaign(s, ref)
     except LookupError as e:
@@ -52,8 +60,6 @@ def _campaign(s, ref: str):
 
 
 def _refused(fn, *args, **kwargs):
-    from .campaigns import CampaignInputError
-    from .templating import TemplateProblem
     try:
         return fn(*args, **kwargs)
     except (CampaignInputError, TemplateProblem) as e:
@@ -74,7 +80,6 @@ def onboarding_group() -> None:
 def import_command(file: Path, as_json: bool, created_by: Optional[str]) -> None:
     """Import counterparties from a CSV file (see onboarding/importer.py for the columns). Prints
     what happened to every row; exit 1 when some rows were rejected (the others are imported)."""
-    from .importer import ImportFileError, import_csv
     gw = _gateway()
     try:
         with gw.session() as s:
@@ -101,7 +106,6 @@ def import_command(file: Path, as_json: bool, created_by: Optional[str]) -> None
 @onboarding_group.command("propose-held")
 def propose_held_command() -> None:
     """Make counterparties of the buyers of held documents (nobody known to deliver to)."""
-    from .importer import propose_from_held
     counts = propose_from_held(_gateway())
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
 
@@ -139,7 +143,6 @@ def _campaign_dict(c) -> dict[str, Any]:
 @click.option("--by", "created_by", default=None)
 def campaign_create(name: str, start: bool, **settings: Any) -> None:
     """Create a campaign (draft unless --start)."""
-    from .campaigns import create_campaign, start_campaign
     gw = _gateway()
     created_by = settings.pop("created_by")
     with gw.session() as s:
@@ -152,7 +155,6 @@ def campaign_create(name: str, start: bool, **settings: Any) -> None:
 @campaign_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def campaign_list(as_json: bool) -> None:
-    from .models import Campaign
     with _gateway().session() as s:
         campaigns = s.scalars(sa.select(Campaign).order_by(Campaign.id)).all()
         rows = [_campaign_dict(c) for c in campaigns]
@@ -169,7 +171,6 @@ def campaign_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def campaign_show(campaign: str, as_json: bool) -> None:
     """A campaign's settings, waves and funnel."""
-    from .tracking import funnel
     with _gateway().session() as s:
         c = _campaign(s, campaign)
         data = _campaign_dict(c)
@@ -191,7 +192,6 @@ def _status_command(name: str, action: str):
     @campaign_group.command(name)
     @click.argument("campaign")
     def command(campaign: str) -> None:
-        from . import campaigns
         with _gateway().session() as s:
             c = _campaign(s, campaign)
             _refused(getattr(campaigns, action), s, c)
@@ -219,7 +219,6 @@ def wave_group() -> None:
 @click.option("--segment", default="", help="Only this segment (default: every segment).")
 def wave_add(campaign: str, name: str, send_at: str, segment: str) -> None:
     """Add a wave to a campaign."""
-    from .campaigns import add_wave
     with _gateway().session() as s:
         c = _campaign(s, campaign)
         w = _refused(add_wave, s, c, name, _when(send_at), segment)
@@ -243,8 +242,6 @@ def template_group() -> None:
 @click.option("--html", "show_html", is_flag=True, help="Show the HTML part too.")
 def template_preview(campaign: str, step: str, language: str, segment: str, counterparty_id: Optional[int],
                      show_html: bool) -> None:
-    from .campaigns import preview
-    from .models import Counterparty
     gw = _gateway()
     with gw.session() as s:
         c = _campaign(s, campaign)
@@ -270,7 +267,6 @@ def template_preview(campaign: str, step: str, language: str, segment: str, coun
 def template_set(campaign: str, step: str, language: str, segment: str, subject: str, text_file: Path,
                  html_file: Optional[Path]) -> None:
     """Give a campaign its own wording for a step/language/segment (checked by rendering it)."""
-    from .campaigns import set_template
     with _gateway().session() as s:
         c = _campaign(s, campaign)
         t = _refused(set_template, s, c, step, language, subject=subject,
@@ -286,7 +282,6 @@ def template_set(campaign: str, step: str, language: str, segment: str, subject:
 def run_command(now_text: str) -> None:
     """One onboarding sweep now, in this process: start due waves, schedule due reminders, send
     what is due (at the campaigns' rates), read the bounce mailbox."""
-    from .tasks import extension
     gw = _gateway(immediate=True)
     try:
         counts = extension(gw).sweep(_when(now_text))
@@ -303,8 +298,6 @@ def run_command(now_text: str) -> None:
 def funnel_command(campaign: str, wave_name: Optional[str], as_csv: bool, counterparties: bool) -> None:
     """A campaign's funnel: invited, sent, opened, clicked, started registering, enrolled; and
     who bounced or opted out."""
-    from .models import Wave
-    from .tracking import counterparties_csv, funnel, funnel_csv
     with _gateway().session() as s:
         c = _campaign(s, campaign)
         wave_id = None

@@ -21,12 +21,16 @@ twice; the claim inside ``Sender.send`` is what makes each mail go once.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional
 
+from gateway.jobs import _naive_utc
+
 from . import mailing
+from .bounces import read_maildir
 from .config import load as load_config
 from .held import HeldProposals
 
@@ -80,7 +84,6 @@ class OnboardingJobs:
         if at is None or self.jobs.huey.immediate:
             self._send_mail(mail_id, now_iso, campaign_id)
         else:
-            from gateway.jobs import _naive_utc
             self._send_mail.schedule(args=(mail_id, now_iso, campaign_id), eta=_naive_utc(at))
 
     def prompt_many(self, mail_ids: list[int], *, campaign_id: int, now: Optional[datetime] = None) -> None:
@@ -97,7 +100,6 @@ class OnboardingJobs:
             self.prompt_many(ids, campaign_id=campaign_id, now=now)
         counts["mails_prompted"] = len(due)
         if self.config.bounce_maildir is not None:
-            from .bounces import read_maildir
             counts.update(read_maildir(self.gw, self.config.bounce_maildir, self.config, self.secret, now))
         counts["counterparties_proposed"] = self.held.run(now)
         counts.update(mailing.settle(self.gw, now))
@@ -117,7 +119,6 @@ def _runs(due: list[tuple[int, int]], size: int) -> list[tuple[int, list[int]]]:
 def gateway_secret(home: Path) -> bytes:
     """``gateway.web.secret_key``, tolerating another process creating the key file at the same
     moment (it creates it with O_EXCL, then writes: the loser waits for the winner's key)."""
-    import time
     from gateway.web import secret_key
     for _ in range(100):
         try:

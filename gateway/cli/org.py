@@ -15,6 +15,7 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gateway.certs import ensure_dev_keypair, load_private_key
 from gateway.config import Settings
 from gateway.db import AS2Identity, Organisation, Partner
 from gateway.partners.checks import CertificateFile, as2_name, same_public_key
@@ -52,7 +53,6 @@ def _key_material(s: Session, settings: Settings, as2: str, key_file: Optional[P
         return _dev_key(s, settings, as2)
     if key_file is None or cert_file is None:
         return None
-    from gateway.certs import load_private_key
     cf = read_cert(cert_file, expired_hint="make or obtain a new certificate for the key")
     try:
         key = load_private_key(key_file)
@@ -79,7 +79,6 @@ def _check_key_unused(s: Session, key_ref: str) -> None:
 
 
 def _dev_key(s: Session, settings: Settings, as2: str) -> tuple[str, CertificateFile]:
-    from gateway.certs import ensure_dev_keypair
     directory = settings.certs_dir.resolve()
     name = dev_key_name(as2)
     _check_key_unused(s, str(directory / f"{name}.key.pem"))
@@ -94,7 +93,6 @@ def _dev_key(s: Session, settings: Settings, as2: str) -> tuple[str, Certificate
 def key_for_certificate(org: Organisation, cf: CertificateFile) -> Optional[str]:
     """The key of one of ``org``'s identities that ``cf`` certifies, if any: a renewed
     certificate for a key we hold is then recorded with it, usable at once."""
-    from gateway.certs import load_private_key
     refs = sorted({r for i in org.as2_identities for r in (i.signing_key_ref, i.encryption_key_ref) if r})
     for ref in refs:
         try:
