@@ -16,6 +16,7 @@ from typing import Optional
 from flask import Response, send_file
 from werkzeug.exceptions import NotFound
 
+from .. import syntaxes
 from ..db import DocumentRecord, Exchange, RenderingRecord
 from ..store.filenames import safe_filename
 from ..store.payloads import PayloadNotFound
@@ -43,8 +44,8 @@ def basename(path: Optional[str]) -> str:
 
 
 def extension(syntax: str, media_type: str) -> str:
-    from gateway.syntaxes import extension           # lxml and mappings: only when a rendering is downloaded
-    return extension(syntax) or _MEDIA_EXTENSIONS.get(media_type.split(";")[0].strip().lower()) or ".bin"
+    """The file extension of a rendering: its flavour's, else its media type's, else ``.bin``."""
+    return syntaxes.extension(syntax) or _MEDIA_EXTENSIONS.get(media_type.split(";")[0].strip().lower()) or ".bin"
 
 
 def payload_response(key: Optional[str], *, filename: str, media_type: str = "application/octet-stream",

@@ -18,6 +18,10 @@ from typing import Any
 
 from flask import Blueprint, Flask
 
+from .registration import bp as registration_bp
+from .registration import optout
+from .staff import bp as staff_bp
+
 NAV = ("Onboarding", "onboarding.index")      # the gateway's navigation shows it to staff roles
 
 
@@ -25,13 +29,9 @@ def init_app(app: Flask, csrf: Any) -> None:
     """Register the blueprints. Every form keeps the app's CSRF protection; the opt-out POST is
     exempted from the global check only because it checks the token itself unless the request is
     an RFC 8058 one-click unsubscribe (``registration.optout``)."""
-    from .registration import bp as registration_bp
-    from .staff import bp as staff_bp
-
     assets = Blueprint("onboarding_assets", __name__, template_folder="templates", static_folder="static",
                        static_url_path="/onboarding-static")
     app.register_blueprint(assets)
-    from .registration import optout
     csrf.exempt(optout)
     app.register_blueprint(registration_bp)
     app.register_blueprint(staff_bp)

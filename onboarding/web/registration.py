@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
@@ -231,7 +232,6 @@ def _next_steps(s, reg: Registration, settings: Any) -> dict[str, Any]:
         out["sftp_account"] = account
         out["sftp_fingerprints"] = [fingerprint_of(line) for line in (account.authorized_keys or "").split("\n")
                                     if line.strip()] if account else []
-        from urllib.parse import urlsplit
         out["sftp_host"] = urlsplit(settings.public_url).hostname or "localhost"
         out["sftp_port"] = settings.sftp_port
     if p.preferred_channel == "network":

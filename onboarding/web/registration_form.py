@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Mapping, Optional
 
 import sqlalchemy as sa
+from cryptography import x509
 from sqlalchemy.orm import Session
 
 from gateway.model import identifiers
@@ -256,7 +257,6 @@ def kept_certificate(values: Mapping[str, str]) -> Optional[dict[str, str]]:
     pem = values.get("as2_certificate_kept") or ""
     if not pem:
         return None
-    from cryptography import x509
     try:
         cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
     except ValueError:

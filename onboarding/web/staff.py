@@ -11,7 +11,7 @@ what they say, field by field.
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional, TypeVar
 
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ from gateway.web.kit.headers import page_headers
 from gateway.web.kit.login import login_required
 
 from .. import campaigns as camp
-from .. import importer, mailing, tracking
+from .. import importer, mailing, tasks, tracking
 from ..models import (COUNTERPARTY_STATUSES, LANGUAGES, STEPS, Campaign, CampaignMail, CampaignTemplate,
                       Counterparty, ImportBatch, Invitation, Registration, Wave)
 from ..templating import TemplateProblem, TemplateSource, render, resolve, sample_context
@@ -355,8 +355,7 @@ def wave_add(campaign_id: int):
 def _kick(now: datetime) -> dict[str, int]:
     """Run onboarding's sweep now (waves due start, their mails are queued) rather than at the
     next minute; the sweep is idempotent, so racing the scheduled one is harmless."""
-    from ..tasks import extension
-    return extension(gateway()).sweep(now)
+    return tasks.extension(gateway()).sweep(now)
 
 
 @bp.post("/waves/<int:wave_id>/start")
@@ -447,7 +446,6 @@ def _preview(s, c: Campaign, step: str, language: str, segment: str, counterpart
     base = sample_context(language, segment, public_url=gateway().settings.public_url, campaign=c.name)
     mail_step = "reminder-1" if step == "reminder" else step
     if counterparty is not None:
-        from datetime import timedelta
         ctx = camp.mail_context(c, counterparty, registration_url=base["registration_url"],
                                 optout_url=base["optout_url"], expires_at=utcnow() + timedelta(days=c.link_valid_days),
                                 step=mail_step)

@@ -45,8 +45,11 @@ from werkzeug.exceptions import Conflict, Forbidden, NotFound, UnprocessableEnti
 
 from ...db import Delivery, DocumentRecord, Partner, utcnow
 from ...delivery.state import acknowledge_delivery
+from ...flow.renderings import CannotRender, rendering_for
+from ...model.json_form import FORMAT, to_dict
 from ...store.filenames import safe_filename
 from ...store.payloads import PayloadNotFound
+from ...syntaxes import read_documents, syntax_of, writable
 from .. import downloads
 from ..kit.current import gateway
 from ..kit.tokens import bearer_token
@@ -193,9 +196,6 @@ class _Models:
         self.files: dict[str, list] = {}
 
     def json(self, doc: DocumentRecord) -> dict[str, Any]:
-        from gateway.syntaxes import read_documents
-        from gateway.model.json_form import FORMAT, to_dict
-
         key = doc.exchange.content_sha256
         try:
             if key not in self.files:
@@ -264,8 +264,6 @@ def invoice_content(args: dict[str, Any], document_id: int) -> Response:
     terms the syntax could not carry (the JSON and the original have them). Default format:
     the recipient's own.
     """
-    from gateway.syntaxes import syntax_of, writable
-
     partner_id = _partner_id(args)
     with gateway().session() as s:
         d = _delivery(s, partner_id, document_id)
@@ -279,7 +277,6 @@ def invoice_content(args: dict[str, Any], document_id: int) -> Response:
         return _json_content(doc, stem)
     if fmt == "original":
         return _original(doc, siblings, partner_id, stem)
-    from gateway.flow.renderings import CannotRender, rendering_for
     try:
         r = rendering_for(gateway(), doc.id, fmt)
     except CannotRender as e:

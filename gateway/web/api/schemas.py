@@ -28,6 +28,7 @@ from ...db import BUSINESS_STATUSES, DIRECTIONS, DOCUMENT_STATUSES, normalise_id
 from ...db.documents import DELIVERY_STATUSES
 from ...db.exchanges import STATUSES as EXCHANGE_STATUSES
 from ...db.partners import MDN_MODES, MICALG_SPELLINGS, TRANSFER_ENCODINGS
+from ...syntaxes import writable
 from gateway.flow.lifecycle import MAX_REASON, MAX_REASON_CODE, RECIPIENT_STATUSES
 from .. import bounds
 from .serialise import EXPIRY_WARNING, iso
@@ -39,7 +40,6 @@ MAX_TEXT = 200
 
 
 def writable_formats() -> tuple[str, ...]:
-    from gateway.syntaxes import writable
     return writable()
 
 

@@ -37,6 +37,7 @@ from typing import IO, Iterable, Optional
 import sqlalchemy as sa
 
 from ...db import DocumentRecord, Partner
+from ...flow.renderings import CannotRender, rendering_for
 from ...store.filenames import safe_filename
 from ...syntaxes import syntax_of
 from ..api.serialise import iso
@@ -81,7 +82,6 @@ def original_is_theirs(session, doc: DocumentRecord, partner_id: int) -> bool:
 
 def document_file(gw, doc_id: int, fmt: str, partner_id: int) -> DocumentFile:
     """Where the bytes of one of the partner's invoices in ``fmt`` are (written if need be)."""
-    from gateway.flow.renderings import CannotRender, rendering_for
     with gw.session() as s:
         doc = s.get(DocumentRecord, doc_id)
         if doc is None or doc.recipient_partner_id != partner_id:
