@@ -22,8 +22,8 @@ from werkzeug.exceptions import NotFound
 from ...db import StatusError
 from ...partners.service import PartnerError
 from .. import downloads
-from ..kit.errors import json_errors
-from . import params, partner_json
+from ..kit.errors import INVALID_VALUES, json_errors
+from . import params
 from .openapi import PREFIX, Blueprint
 
 log = logging.getLogger("edigate.api")
@@ -36,15 +36,13 @@ def _partner_refusal(e: PartnerError) -> tuple[int, str, Any]:
     partner holding an identifier named), 422 when it cannot be used."""
     if e.conflict:
         return 409, str(e), {"field": e.field, **({"partner": e.holder_id} if e.field == "identifiers" else {})}
-    return 422, "invalid values", {e.field: e.problem}
+    return 422, INVALID_VALUES, {e.field: e.problem}
 
 
 # the API's own exceptions, as (status, message, details)
 ERRORS: dict[type[Exception], Callable[[Any], tuple[int, str, Any]]] = {
     params.BadParameters: lambda e: (400, str(e), e.details),
-    partner_json.Invalid: lambda e: (422, "invalid values", e.details),
-    partner_json.Conflict: lambda e: (409, str(e), e.details),
-    PartnerError: lambda e: _partner_refusal(e),
+    PartnerError: _partner_refusal,
     # a unique constraint another request won a race for (the checks before it lost)
     IntegrityError: lambda e: (409, "conflicts with an existing record", {"constraint": str(e.orig)}),
     StatusError: lambda e: (409, str(e), None),

@@ -11,8 +11,9 @@ from werkzeug.exceptions import Forbidden, NotFound
 from ...db import DocumentRecord, StatusError
 from ...flow import lifecycle
 from ..kit.current import gateway
+from ..kit.errors import INVALID_VALUES, ApiError
 from ..kit.roles import RECIPIENT, allowed
-from . import partner_json, schemas
+from . import schemas
 from .blueprint import answer, bp
 
 # --- document life cycle ---------------------------------------------------------------------
@@ -79,7 +80,7 @@ def set_document_status(wanted: dict[str, Any], document_id: int) -> Response:
         if not _may_set_status(doc):
             raise Forbidden("only the document's recipient, an admin or an operator may set its status")
         if g.user.role == RECIPIENT and wanted["status"] not in lifecycle.RECIPIENT_STATUSES:
-            raise partner_json.Invalid({"status": f"a recipient sets one of: {', '.join(lifecycle.RECIPIENT_STATUSES)}"})
+            raise ApiError(422, INVALID_VALUES, {"status": f"a recipient sets one of: {', '.join(lifecycle.RECIPIENT_STATUSES)}"})
         known = {e.id for e in doc.status_events}
         try:
             event = lifecycle.set_business_status(s, doc, wanted["status"], reason=wanted.get("reason"),
@@ -87,7 +88,7 @@ def set_document_status(wanted: dict[str, Any], document_id: int) -> Response:
         except StatusError:
             raise
         except ValueError as e:
-            raise partner_json.Invalid({"status": str(e)}) from None
+            raise ApiError(422, INVALID_VALUES, {"status": str(e)}) from None
         created = event.id not in known
     lifecycle.report_pending(gw, document_id=document_id)
     with gw.session() as s:

@@ -29,7 +29,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest
 
 from .. import bounds
-from ..kit.errors import ApiError
+from ..kit.errors import INVALID_VALUES, ApiError
 from ..kit.tokens import require_token
 from . import schemas
 
@@ -83,7 +83,7 @@ class Parser(FlaskParser):
         details = schemas.flatten(messages.get(location, messages))
         if location in ("query", "querystring", "headers"):
             raise ApiError(status, "invalid query parameters: " + ", ".join(sorted(details)), details)
-        raise ApiError(status, "invalid values", details)
+        raise ApiError(status, INVALID_VALUES, details)
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -54,6 +54,8 @@ def error(status: int, message: str, details: Any = None, headers: Optional[dict
     return response
 
 
+INVALID_VALUES = "invalid values"           # the message of a 422: what is wrong is in the details, by field
+
 # the headers of an HTTP error worth passing on to a client
 PASSED_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
 
