@@ -24,6 +24,7 @@ pytest.importorskip("paramiko", reason="paramiko is needed for the SFTP transpor
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
+from gateway.transports.sftp import client as sftp_client  # noqa: E402
 from gateway.transports.sftp.client import (AuthenticationFailed, HostKeyMismatch, RemoteEntry,  # noqa: E402
                                             RemoteFileExists, SftpError, SftpRemote, connect, fingerprint,
                                             is_candidate, poll, push, stable_files)
@@ -536,12 +537,30 @@ def test_growing_file_is_left_until_it_settles(session, dirs):
     assert stored["growing.edi"] == b"UNB+UNOC:3+A+B'UNH+1+INVOIC:D:96A:UN'"
 
 
-def test_settle_seconds_waits_between_listings(session, dirs):
+def test_settle_seconds_waits_between_listings(session, dirs, monkeypatch):
+    """What poll does, in order (recorded, not timed): list, sleep settle_seconds, list again."""
     _, outbound = dirs
     put(outbound, "a.xml", b"<a/>")
-    t0 = time.perf_counter()
-    poll(session, "outbound", store=lambda n, d: None, settle_seconds=0.3)
-    assert time.perf_counter() - t0 >= 0.3
+    steps = []
+    list_files = sftp_client.list_files
+
+    class Clock:
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+        def sleep(self, seconds):
+            steps.append(("sleep", seconds))
+            time.sleep(seconds)
+
+    def listing(*args, **kwargs):
+        steps.append("list")
+        return list_files(*args, **kwargs)
+
+    monkeypatch.setattr(sftp_client, "time", Clock())
+    monkeypatch.setattr(sftp_client, "list_files", listing)
+    polled = poll(session, "outbound", store=lambda n, d: None, settle_seconds=0.3)
+    assert steps == ["list", ("sleep", 0.3), "list"]
+    assert [p.name for p in polled] == ["a.xml"]
 
 
 def test_stable_files_compares_size_and_mtime():

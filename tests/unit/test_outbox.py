@@ -22,6 +22,7 @@ from gateway import certs
 from gateway.config import load_settings
 from gateway.db import Exchange, Partner, utcnow
 from gateway.channels.as2 import queue_file
+from gateway.delivery import attempts
 from gateway.delivery.attempts import send_exchange
 from gateway.runtime import Gateway
 from gateway.transports.as2 import As2Endpoint, As2Identity, As2Partner, DuplicateMessage, wsgi_app
@@ -103,21 +104,25 @@ def _exchange(gw, ex_id) -> Exchange:
         return ex
 
 
-def test_transient_failures_are_retried_with_backoff_and_the_same_message_id(world):
+def test_transient_failures_are_retried_with_backoff_and_the_same_message_id(world, monkeypatch):
     gw, rcv = world.gw, world.receiver
     rcv.script = [503, 502]
     ex = queue_file(gw, b"UNA:+.? '" + b"x" * 2000, partner_id=world.partner_id, filename="a.edi",
                     content_type="application/EDIFACT")
     assert world.scheduled == [(ex.id, None)]
     t0 = utcnow()
-    assert send_exchange(gw, ex.id) == "retrying"
+    clock = [t0]                                  # the attempts' clock, stopped: backoffs exact, not timed
+    monkeypatch.setattr(attempts, "utcnow", lambda: clock[0])
+    assert send_exchange(gw, ex.id, now=t0) == "retrying"
     (_, at1) = world.scheduled[-1]
-    assert timedelta(seconds=4) < at1 - t0 < timedelta(seconds=15)           # backoff step 1: 5 s
-    assert send_exchange(gw, ex.id) is None                                  # an early prompt sends nothing
+    assert at1 - t0 == timedelta(seconds=5)                                  # backoff step 1: 5 s
+    assert send_exchange(gw, ex.id, now=at1 - timedelta(seconds=1)) is None  # an early prompt sends nothing
     assert len(rcv.seen) == 1
+    clock[0] = at1
     assert send_exchange(gw, ex.id, now=at1) == "retrying"
     (_, at2) = world.scheduled[-1]
-    assert timedelta(seconds=55) < at2 - at1 < timedelta(seconds=75)         # backoff step 2: 60 s
+    assert at2 - at1 == timedelta(seconds=60)                                # backoff step 2: 60 s
+    clock[0] = at2
     assert send_exchange(gw, ex.id, now=at2) == "acknowledged"
     e = _exchange(gw, ex.id)
     assert [h.status for h in e.history] == ["queued", "sending", "retrying", "sending", "retrying",

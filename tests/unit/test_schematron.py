@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 
 import pytest
@@ -21,9 +20,8 @@ CEN_DIR = CORPUS / "schematron"
 def cen(monkeypatch_module):
     """Both CEN stylesheets, compiled once for the whole module."""
     monkeypatch_module.setenv(schematron.ENV_DIR, str(CEN_DIR))
-    t0 = time.perf_counter()
     ubl, cii = schematron.cen_ubl(), schematron.cen_cii()
-    return {"UBL": ubl, "CII": cii, "seconds": time.perf_counter() - t0}
+    return {"UBL": ubl, "CII": cii}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +47,6 @@ def test_stylesheets_are_the_cen_ones_and_compiled_once(cen):
     assert "CEN" in cen["UBL"].ruleset and "CEN" in cen["CII"].ruleset
     assert schematron.cen_ubl() is cen["UBL"]
     assert load_schematron(str(CEN_DIR / "." / "EN16931-CII-validation.xslt")) is cen["CII"]
-    assert cen["UBL"].compile_seconds < 10
 
 
 @requires_corpus
@@ -128,13 +125,26 @@ def test_ubl_rules_run_without_the_corpus_and_refuse_hostile_input():
 
 
 @requires_corpus
-def test_run_is_fast_once_compiled(cen):
+def test_run_is_fast_once_compiled(cen, monkeypatch):
+    """Counted, not timed: a run transforms with the stylesheet compiled once, never compiles again."""
     data = (CORPUS / "ubl/cen-en16931/guide-example1.xml").read_bytes()
-    cen["UBL"].run(data)
-    t0 = time.perf_counter()
+    first = cen["UBL"].run(data)
+    compiled = cen["UBL"]._exe
+    processor = schematron._saxon()
+    compilers = []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(processor, name)
+
+        def new_xslt30_processor(self):
+            compilers.append("xslt30")
+            return processor.new_xslt30_processor()
+
+    monkeypatch.setattr(schematron, "_saxon", Counting)
     for _ in range(5):
-        cen["UBL"].run(data)
-    assert (time.perf_counter() - t0) / 5 < 0.5
+        assert cen["UBL"].run(data) == first
+    assert compilers == [] and cen["UBL"]._exe is compiled
 
 
 # --- locating the stylesheets ---------------------------------------------------------------
