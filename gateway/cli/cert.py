@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from gateway.db import Certificate, Organisation, Partner
 from gateway.db.partners import CERT_USAGES
-from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_OK, EXIT_PROBLEMS, BadInput, Owner, add_cert,
-                                cert_dict, cert_owner, cert_state, transaction, day, echo_json, find_org,
-                                find_partner, read_cert, report_rollover, table, utc_now, warn)
+from gateway.cli.certificates import Owner, add_cert, cert_dict, cert_owner, cert_state, read_cert, report_rollover
+from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_OK, EXIT_PROBLEMS, BadInput, day, echo_json, find_org,
+                                find_partner, table, transaction, utc_now, warn)
 from gateway.cli.org import key_for_certificate
 
 

@@ -1,5 +1,5 @@
 """What the commands share: finding partners, organisations and users by what operators call
-them, output (tables, JSON, dates), certificates.
+them, and output (tables, JSON, dates). Certificates are in ``gateway.cli.certificates``.
 
 A refusal is a ``BadInput`` (exit 2): raised inside ``transaction()``, it rolls the
 whole transaction back, so a refused command has written nothing.
@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
 import click
 import sqlalchemy as sa
@@ -20,11 +19,8 @@ from gateway.cli.context import CONTEXT_SETTINGS, current, transaction  # noqa: 
 from gateway.cli.errors import (EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEMS, EXIT_SETUP,  # noqa: F401
                                 BadInput, SetupError)
 from gateway.config import Settings
-from gateway.db import AS2Identity, Certificate, Organisation, Partner, User
-from gateway.partners.checks import CertificateFile, ExpiredCertificateError, read_certificate_file
-from gateway.partners.service import PartnerError, PartnerService
+from gateway.db import AS2Identity, Organisation, Partner, User
 
-Owner = Union[Partner, Organisation]
 
 
 # --- shared helpers -----------------------------------------------------------------------------
@@ -73,43 +69,6 @@ def table(headers: list[str], rows: list[list[str]]) -> None:
         click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
 
 
-def cert_state(c: Certificate, now: datetime) -> str:
-    if not c.active:
-        return "retired"
-    if c.not_after <= now:
-        return "expired"
-    if c.not_before > now:
-        return "not yet valid"
-    return "valid"
-
-
-def cert_owner(c: Certificate) -> str:
-    return f"partner {c.partner.name}" if c.partner is not None else f"org {c.organisation.name}"
-
-
-def cert_dict(c: Certificate, now: datetime) -> dict[str, Any]:
-    return {"id": c.id, "owner": cert_owner(c), "usage": c.usage, "subject": c.subject, "issuer": c.issuer,
-            "serial": c.serial, "fingerprint_sha256": c.fingerprint_sha256, "not_before": iso(c.not_before),
-            "not_after": iso(c.not_after), "active": c.active, "state": cert_state(c, now),
-            "days_left": (c.not_after - now).days, "key_ref": c.key_ref}
-
-
-def cert_line(c: Certificate, now: datetime) -> str:
-    state = cert_state(c, now)
-    if state == "valid":
-        state = f"valid, {(c.not_after - now).days} days left"
-    return (f"#{c.id} {c.usage:<10} {c.subject}  {day(c.not_before)} → {day(c.not_after)} ({state})"
-            f"  sha256 {c.fingerprint_sha256[:16]}…")
-
-
-def soonest_expiry(certs: list[Certificate]) -> Optional[datetime]:
-    return min((c.not_after for c in certs if c.active), default=None)
-
-
-def active_certs(owner: Owner) -> list[Certificate]:
-    return sorted((c for c in owner.certificates if c.active), key=lambda c: (c.not_before, c.id))
-
-
 # --- finding records -----------------------------------------------------------------------------
 
 def find_partner(s: Session, ref: str) -> Partner:
@@ -153,49 +112,3 @@ def find_user(s: Session, username: str) -> User:
     if user is None:
         raise click.ClickException(f"no user {username!r}")
     return user
-
-
-def check_as2_name_free(s: Session, name: str, partner: Optional[Partner] = None) -> None:
-    """AS2 names identify both ends of a message: one may belong to one party only."""
-    try:
-        PartnerService(s).as2_name_free(name, partner)
-    except PartnerError as e:
-        raise BadInput(str(e)) from None
-
-
-# --- certificates (shared by partner, org and cert commands) ----------------------------------
-
-def read_cert(path: Path, allow_expired: bool = False,
-              expired_hint: str = "pass --allow-expired to import it anyway") -> CertificateFile:
-    try:
-        return read_certificate_file(path, allow_expired=allow_expired)
-    except ExpiredCertificateError as exc:
-        raise BadInput(f"{exc} ({expired_hint})") from None
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
-
-
-def add_cert(s: Session, owner: Owner, cf: CertificateFile, usage: str, key_ref: Optional[str] = None) -> Certificate:
-    """Store ``cf`` for ``owner`` beside the certificates it has (a rollover keeps both active),
-    through the partner service; what the operator should know goes to stderr."""
-    try:
-        added = PartnerService(s).add_certificate(owner, cf.pem, usage, key_ref)
-    except PartnerError as e:
-        raise BadInput(str(e)) from None
-    for note in cf.notes:
-        warn(note)
-    for c in added.also_held_by:
-        warn(f"the same certificate is also #{c.id} of {cert_owner(c)}")
-    return added.certificate
-
-
-def report_rollover(owner: Owner, cert: Certificate) -> None:
-    now = utc_now()
-    active = active_certs(owner)
-    others = [c for c in active if c.id != cert.id]
-    if others:
-        listing = ", ".join(f"#{c.id} (until {day(c.not_after)})" for c in active)
-        click.echo(f"  {len(active)} active certificates now: {listing}. Rollover: all are accepted; "
-                   f"retire the old one with `edigate cert retire ID` once the switch is done.")
-    if cert.not_before > now:
-        click.echo(f"  not valid before {cert.not_before:%Y-%m-%d %H:%M} UTC: until then the others are used.")

@@ -1,10 +1,11 @@
-"""What the commands of one ``edigate`` run share: the settings and the gateway, on the click context.
+"""What the commands of one ``edigate`` run share: the settings, the database and the gateway,
+on the click context.
 
-The root group puts a ``CliContext`` in ``ctx.obj``; a command asks it for the ``Gateway``
-(database sessions, payload store, jobs) with ``@pass_gateway`` or ``current().gateway()``,
-or for one transaction with ``transaction()``. The gateway is built on first use, once per
-run (commands that only read files, such as ``translate``, never build it), and closed when
-the run ends. A group invoked on its own (``partner_group`` in tests) gets a context too.
+The root group puts a ``CliContext`` in ``ctx.obj``; a command asks it for one transaction
+with ``transaction()``, or for the ``Gateway`` (payload store, jobs) with ``@pass_gateway`` or
+``current().gateway()``. Each is built on first use, once per run (commands that only read
+files, such as ``translate``, build neither), and closed when the run ends. A group invoked
+on its own (``partner_group`` in tests) gets a context too.
 
 This module stays light (click only): the gateway's parts are imported when first needed,
 so listing the commands costs nothing of the database or the job queue.
@@ -31,12 +32,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CliContext:
-    """The settings and the gateway of one run, each made once, when first asked for."""
+    """The settings, the database and the gateway of one run, each made once, when first asked
+    for. A command that only reads and writes records (``partner``, ``user``, ``exchange list``…)
+    gets the database alone; the gateway (payload store, job queue, the channels' tasks) is
+    built for the commands that send, process, poll or sweep, and uses the same database."""
 
     def __init__(self, *, debug: bool = False):
         self.debug = debug
         self._settings: Optional[Settings] = None
         self._gateway: Optional[Gateway] = None
+        self._engine: Any = None
+        self._sessions: Optional[Callable[[], Session]] = None
 
     @property
     def settings(self) -> "Settings":
@@ -56,12 +62,25 @@ class CliContext:
             from gateway.config import ConfigError
             from gateway.runtime import Gateway
             try:
-                self._gateway = Gateway(self.settings, immediate_jobs=immediate_jobs)
+                self._gateway = Gateway(self.settings, immediate_jobs=immediate_jobs,
+                                        migrate_db=self._sessions is None)
             except ConfigError as exc:          # an extension's own setting (onboarding's bounce address…)
                 raise SetupError(str(exc)) from None
         elif self._gateway.jobs.huey.immediate != immediate_jobs:
             raise RuntimeError("the gateway of this run was built with other job settings")
         return self._gateway
+
+    def sessions(self) -> Callable[[], "Session"]:
+        """The database's session factory, the schema migrated first: the gateway's when it is
+        built, else the run's own (the job queue and the channels are not needed to read a record)."""
+        if self._gateway is not None:
+            return self._gateway.sessions
+        if self._sessions is None:
+            from gateway.db import make_engine, make_sessionmaker, migrate
+            migrate(self.settings.database_url)
+            self._engine = make_engine(self.settings.database_url)
+            self._sessions = make_sessionmaker(self._engine)
+        return self._sessions
 
     @contextmanager
     def transaction(self) -> Iterator["Session"]:
@@ -69,8 +88,9 @@ class CliContext:
         ``BadInput`` inside writes nothing). A unique constraint hit at commit (another process
         was quicker than our checks) is bad input too, not a traceback."""
         import sqlalchemy as sa
+        from gateway.db import session_scope
         try:
-            with self.gateway().session() as session:
+            with session_scope(self.sessions()) as session:
                 yield session
         except sa.exc.IntegrityError as exc:
             raise BadInput(f"conflicts with an existing record ({exc.orig}); nothing written") from None
@@ -79,6 +99,9 @@ class CliContext:
         if self._gateway is not None:
             self._gateway.close()
             self._gateway = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = self._sessions = None
 
 
 def current() -> CliContext:

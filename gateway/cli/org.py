@@ -19,9 +19,10 @@ from gateway.certs import ensure_dev_keypair, load_private_key
 from gateway.config import Settings
 from gateway.db import AS2Identity, Organisation, Partner
 from gateway.partners.checks import CertificateFile, as2_name, same_public_key
-from gateway.cli.common import (CONTEXT_SETTINGS, BadInput, add_cert, cert_dict, cert_line,
-                                check_as2_name_free, checked, current_settings, transaction, day, echo_json,
-                                find_org, iso, read_cert, soonest_expiry, table, utc_now, warn)
+from gateway.partners.service import PartnerError, PartnerService
+from gateway.cli.certificates import add_cert, cert_dict, cert_line, read_cert, soonest_expiry
+from gateway.cli.common import (CONTEXT_SETTINGS, BadInput, checked, current_settings, day, echo_json, find_org, iso,
+                                table, transaction, utc_now, warn)
 
 
 def dev_key_name(as2: str) -> str:
@@ -106,7 +107,10 @@ def key_for_certificate(org: Organisation, cf: CertificateFile) -> Optional[str]
 def _add_identity(s: Session, settings: Settings, org: Organisation, as2: str, key_file: Optional[Path],
                   cert_file: Optional[Path], dev: bool) -> AS2Identity:
     checked(as2_name, as2)
-    check_as2_name_free(s, as2)
+    try:
+        PartnerService(s).as2_name_free(as2)        # one party per AS2 name: ours, or a partner's
+    except PartnerError as e:
+        raise BadInput(str(e)) from None
     material = _key_material(s, settings, as2, key_file, cert_file, dev)
     key_ref = material[0] if material else None
     ident = AS2Identity(as2_name=as2, signing_key_ref=key_ref, encryption_key_ref=key_ref)

@@ -16,8 +16,9 @@ import click
 import sqlalchemy as sa
 
 from gateway import channels
-from gateway.cli.common import (CONTEXT_SETTINGS, BadInput, active_certs, add_cert, cert_dict, cert_line, checked,
-                                day, echo_json, find_partner, iso, read_cert, report_rollover, soonest_expiry, table,
+from gateway.cli.certificates import (active_certs, add_cert, cert_dict, cert_line, read_cert, report_rollover,
+                                      soonest_expiry)
+from gateway.cli.common import (CONTEXT_SETTINGS, BadInput, checked, day, echo_json, find_partner, iso, table,
                                 transaction, utc_now, warn)
 from gateway.db import Partner, PartnerIdentifier
 from gateway.db.partners import MDN_MODES, MICALG_SPELLINGS, SCHEMES, TRANSFER_ENCODINGS
@@ -32,7 +33,9 @@ def _partner_options(f: Callable) -> Callable:
         click.option("--url", metavar="URL", help="Where the partner receives AS2 messages (http/https)."),
         click.option("--format", "fmt", metavar="FORMAT",
                      help="The syntax it wants documents in (ubl, cii, facturx, … see `edigate formats`)."),
-        click.option("--channel", metavar="CHANNEL", help=f"How documents reach it: {', '.join(channels.names())}."),
+        click.option("--channel", metavar="CHANNEL",
+                     help="How documents reach it: one of the channels installed (as2, sftp, email, portal, erp, "
+                          "paper, network…; another is refused with the list)."),
         click.option("--id", "ids", metavar="SCHEME:VALUE", multiple=True,
                      help="An identifier (repeatable): SIRET:…, SIREN:…, GLN:…, VAT:FR…, EM:… or codes (0009:…)."),
         click.option("--cert", "cert_file", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
@@ -74,6 +77,10 @@ def _partner_options(f: Callable) -> Callable:
                      help="Paper: \"Name; street line; [more lines;] postcode city; country code\"."),
         click.option("--via-network", metavar="CODE",
                      help="Network channel: the code of the interconnected network it is reached through."),
+        click.option("--channel-setting", "channel_setting", metavar="CHANNEL.KEY=VALUE", multiple=True,
+                     help="Any channel's setting (repeatable), as its channel checks it: VALUE is text, or "
+                          "JSON when it starts with [ or {; an empty VALUE clears it (email.attach=ubl, "
+                          "email.to='[\"ap@b.example\"]')."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -151,6 +158,9 @@ def _channel_settings(o: dict[str, Any], partner: Optional[Partner]) -> Optional
         changes.setdefault("paper", {})["address"] = _blank_is_none(o["postal_address"])
     if o["via_network"] is not None:
         changes.setdefault("network", {})["network"] = _blank_is_none(o["via_network"])
+    for text in o["channel_setting"]:
+        channel, key, value = _channel_setting(text)
+        changes.setdefault(channel, {})[key] = value
     if not changes:
         return None
     settings = (partner.channel_settings if partner is not None else None) or {}
@@ -160,6 +170,22 @@ def _channel_settings(o: dict[str, Any], partner: Optional[Partner]) -> Optional
     except channels.ChannelSettingsError as exc:
         raise BadInput(f"{exc}") from None
     return {channel: settings.get(channel) for channel in changes}
+
+
+def _channel_setting(text: str) -> tuple[str, str, Any]:
+    """``CHANNEL.KEY=VALUE`` → (channel, key, value): JSON when the value starts with [ or {,
+    else the text; empty: None (the setting is cleared). Whether the channel and the key exist
+    is the channel's to say."""
+    name, sep, value = text.partition("=")
+    channel, dot, key = name.strip().partition(".")
+    if not sep or not dot or not channel or not key:
+        raise BadInput(f"--channel-setting {text!r}: expected CHANNEL.KEY=VALUE, e.g. email.attach=ubl")
+    if value.lstrip().startswith(("[", "{")):
+        try:
+            return channel, key, json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"--channel-setting {text!r}: the value is not JSON ({exc})") from None
+    return channel, key, _blank_is_none(value)
 
 
 def _blank_is_none(value: Optional[str]) -> Optional[str]:

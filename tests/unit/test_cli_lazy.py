@@ -81,7 +81,7 @@ def test_a_bad_setting_is_a_setup_error_before_any_work(args, tmp_path, monkeypa
     assert not (tmp_path / "edigate.db").exists()
 
 
-def test_the_gateway_is_built_once_and_closed_at_exit(tmp_path, monkeypatch) -> None:
+def test_the_gateway_is_built_once_when_needed_and_closed_at_exit(tmp_path, monkeypatch) -> None:
     from gateway.cli import context as cli_context
     from gateway.runtime import Gateway
 
@@ -106,7 +106,10 @@ def test_the_gateway_is_built_once_and_closed_at_exit(tmp_path, monkeypatch) -> 
             pass
         with cli_context.transaction():
             pass
-        assert cli_context.current().gateway() is built[0]
+        assert built == []                  # records alone: the database, not the job queue
+        assert cli_context.current().gateway() is cli_context.current().gateway() is built[0]
+        with cli_context.transaction() as s:
+            assert s.bind.url == built[0].engine.url
 
     group = click.Group("g", commands={"twice": twice})
     r = CliRunner().invoke(group, ["twice"])
