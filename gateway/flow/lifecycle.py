@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Optional
 
 import sqlalchemy as sa
@@ -150,9 +149,3 @@ def report_pending(gw, *, document_id: Optional[int] = None, limit: int = 500) -
         except Exception:              # one bad event must not stop the others: logged, retried next sweep
             log.exception("reporting status event %s failed", event_id)
     return n
-
-
-def register(jobs) -> SimpleNamespace:
-    """The ``gateway.jobs.EXTENSIONS`` hook: the sweep reports what was left unreported."""
-    gw = jobs.gateway
-    return SimpleNamespace(sweep=lambda now: {"status_reports": report_pending(gw)})

@@ -249,7 +249,7 @@ def _prompt_reroute(gw, result: RefreshResult) -> None:
         reroute()
 
 
-# --- the jobs extension (gateway.jobs.EXTENSIONS) ------------------------------------------------
+# --- its part of the jobs: the refresh task, and due refreshes in every sweep ------------------------
 
 class _DirectoryJobs:
     def __init__(self, jobs):
@@ -272,5 +272,5 @@ class _DirectoryJobs:
 
 
 def register(jobs) -> _DirectoryJobs:
-    """``gateway.jobs`` extension hook: the refresh task, and due refreshes prompted by the sweep."""
+    """For ``gateway.jobs``: the refresh task, and due refreshes prompted by every sweep."""
     return _DirectoryJobs(jobs)
