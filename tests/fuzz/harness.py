@@ -9,9 +9,10 @@ crash stops the run: it is counted and its input saved under
 ``STATE_DIR/crashes`` (three per signature). What the oracle cannot catch ends
 this process and is told by ``run.py`` from what it left in STATE_DIR:
 
-* a phase (read, validate, one write) lasting more than ``FUZZ_PHASE_SECONDS``
-  (10): faulthandler's watchdog, re-armed as each phase starts, dumps the
-  stacks and exits; ``STATE_DIR/current.bin`` and ``current.phase`` say what;
+* a phase (read, validate, one write) using more than ``FUZZ_PHASE_SECONDS``
+  (10) of CPU: the ``Watchdog`` dumps the stacks and exits (and libFuzzer's
+  ``-timeout`` ends an input stuck in wall time); ``STATE_DIR/current.bin`` and
+  ``current.phase`` say what;
 * more than 1 GiB resident: libFuzzer's ``-rss_limit_mb`` (given by run.py).
 
 Mutations are libFuzzer's, and for ``FUZZ_STRUCTURAL_SHARE`` (20 %) of them the
@@ -39,12 +40,13 @@ import json
 import os
 import random
 import sys
+import threading
 import time
 from dataclasses import fields, is_dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
@@ -118,6 +120,33 @@ def model_shapes(obj: Any, path: str = "", out: set | None = None) -> set:
 
 # --- the run's state -------------------------------------------------------------------------------
 
+class Watchdog(threading.Thread):
+    """Ends the process when a phase has used more than ``limit`` seconds of CPU.
+
+    CPU time, not wall time: the machine is shared, and other work must not turn a slow
+    moment into a hang. A phase blocked without using CPU is caught by libFuzzer's
+    ``-timeout`` (wall time per input, set by run.py)."""
+
+    def __init__(self, limit: float):
+        super().__init__(daemon=True, name="phase-watchdog")
+        self.limit = limit
+        self.current: Optional[tuple[str, float]] = None      # (phase, CPU seconds at its start)
+        self.start()
+
+    def start_phase(self, name: Optional[str]) -> None:
+        self.current = None if name is None else (name, time.process_time())
+
+    def run(self) -> None:
+        while True:
+            time.sleep(0.2)
+            current = self.current
+            if current is not None and time.process_time() - current[1] > self.limit:
+                sys.stderr.write(f"\nPhase timeout: {current[0]} used more than {self.limit:g} s of CPU\n")
+                faulthandler.dump_traceback(all_threads=True)
+                sys.stderr.flush()
+                os._exit(70)
+
+
 class State:
     """Counts and saved inputs of this process, in STATE_DIR (cumulative over its life)."""
 
@@ -135,6 +164,7 @@ class State:
         self.readable = 0
         self.started = time.time()
         self.last_flush = 0.0
+        self.watchdog = Watchdog(PHASE_SECONDS)
         self.current = open(folder / "current.bin", "wb", buffering=0)
         self.phase_fd = os.open(folder / "current.phase", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
 
@@ -145,7 +175,10 @@ class State:
 
     def phase(self, name: str) -> None:
         os.pwrite(self.phase_fd, name.encode().ljust(32), 0)
-        faulthandler.dump_traceback_later(PHASE_SECONDS, exit=True)
+        self.watchdog.start_phase(name)
+
+    def idle(self) -> None:
+        self.watchdog.start_phase(None)
 
     def save_crash(self, data: bytes, crash: Any) -> None:
         entry = self.signatures.setdefault(crash.signature, {
@@ -196,7 +229,7 @@ def main(argv: list[str]) -> None:
             data = embed(data)                       # the input is the invoice XML
         laid_out = state.counts["written"] % LAYOUT_EVERY == 0
         out = check(data, syntax, phase=state.phase, layout=laid_out, write_filter=write_this)
-        faulthandler.cancel_dump_traceback_later()
+        state.idle()
         c = state.counts
         c["inputs"] += 1
         if out.refused:

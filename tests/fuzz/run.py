@@ -207,7 +207,8 @@ def shares(runs: int, syntaxes: tuple[str, ...], weights: str) -> dict[str, int]
 def _classify(rc: int, log_tail: str, done: bool) -> str:
     if done and rc == 0:
         return "done"
-    if "Timeout (0:" in log_tail or "ALARM: working on the last Unit" in log_tail or "libFuzzer: timeout" in log_tail:
+    if any(m in log_tail for m in ("Phase timeout:", "Timeout (0:", "ALARM: working on the last Unit",
+                                   "libFuzzer: timeout")):
         return "hang"
     if "out-of-memory" in log_tail or "MemoryError" in log_tail or rc == -9:
         return "memory"
