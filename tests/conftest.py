@@ -33,6 +33,7 @@ from tests.peers.smtp import smtp_server  # noqa: F401
 from tests.peers.sshd import sshd_peer  # noqa: F401
 from tests.support.database import MigratedTemplate, copying_template
 from tests.support.gateway_process import GatewayProcess
+from tests.support.passwords import cheap_password_hashes
 
 TESTS = Path(__file__).resolve().parent
 FOLDERS = {
@@ -79,6 +80,13 @@ def _new_sqlite_databases_are_copies(request: pytest.FixtureRequest,
         yield
         return
     with copying_template(migrated_sqlite):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _password_hashes_at_a_tests_cost() -> Iterator[None]:
+    """See tests/support/passwords.py: scrypt, cheaper, in this process only."""
+    with cheap_password_hashes():
         yield
 
 
