@@ -34,11 +34,10 @@ ADDRESS_B = {"name": "Beta GmbH", "lines": ["Hauptstraße 5"], "postcode": "1011
 
 
 @pytest.fixture
-def w(tmp_path):
-    gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path / "home")}), immediate_jobs=True)
+def w(make_gateway, tmp_path):
+    gw = make_gateway()
     gw.jobs.send = lambda exchange_id, at=None: None
-    yield SimpleNamespace(gw=gw, tmp=tmp_path)
-    gw.close()
+    return SimpleNamespace(gw=gw, tmp=tmp_path)
 
 
 def _partner(gw, name, vat, address=None, channel="paper") -> int:

@@ -13,11 +13,9 @@ import sqlalchemy as sa
 
 from gateway.channels import paper
 from gateway.flow.redeliver import redeliver
-from gateway.config import load_settings
 from gateway.db import Delivery, DocumentRecord, Partner, StatusError, User, issue_token
 from gateway.syntaxes import write_document
 from gateway.flow.receive import receive_file
-from gateway.runtime import Gateway
 from gateway.web import create_app
 
 from tests.support.invoice_builder import build_invoice
@@ -28,11 +26,8 @@ ADDRESS = {"name": "Buyer SARL", "lines": ["12 rue de la Paix"], "postcode": "75
 
 
 @pytest.fixture
-def gw(tmp_path, smtp_server):
-    g = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path / "home"), "EDIGATE_SMTP_URL": smtp_server.url,
-                               "EDIGATE_MAIL_FROM": "invoices@edigate.example"}), immediate_jobs=True)
-    yield g
-    g.close()
+def gw(make_gateway, smtp_server):
+    return make_gateway(EDIGATE_SMTP_URL=smtp_server.url, EDIGATE_MAIL_FROM="invoices@edigate.example")
 
 
 def _partner(gw, channel, settings) -> int:

@@ -45,10 +45,8 @@ def gln(n: int) -> str:
 # --- fixtures ---------------------------------------------------------------------------------
 
 @pytest.fixture
-def gw(tmp_path: Path) -> Iterator[Gateway]:
-    g = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path / "home")}), immediate_jobs=True)
-    yield g
-    g.close()
+def gw(make_gateway) -> Gateway:
+    return make_gateway()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

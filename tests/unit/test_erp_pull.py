@@ -17,7 +17,6 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.http import parse_options_header
 
-from gateway.config import load_settings
 from gateway.db import Delivery, DocumentRecord, Partner, RenderingRecord, User, issue_token
 from gateway.syntaxes import read_documents, write_document
 from gateway.syntaxes.csv_syntax import dialect
@@ -38,10 +37,8 @@ ALPHA_GLN, BETA_GLN, GAMMA_GLN = "4000001000005", "4000002000004", "400000300000
 # --- fixtures ------------------------------------------------------------------------------
 
 @pytest.fixture
-def gw(tmp_path):
-    gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
-    yield gw
-    gw.close()
+def gw(make_gateway, tmp_path):
+    return make_gateway(tmp_path)
 
 
 @pytest.fixture

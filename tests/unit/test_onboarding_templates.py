@@ -7,8 +7,6 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from gateway.config import load_settings
-from gateway.runtime import Gateway
 from onboarding.campaigns import CampaignInputError, create_campaign, delete_template, preview, set_template
 from onboarding.models import CampaignTemplate, Counterparty
 from onboarding.templating import TemplateProblem, default_template
@@ -17,10 +15,8 @@ OPT = "\n{{ optout_url }}"
 
 
 @pytest.fixture
-def gw(tmp_path):
-    g = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path / "home")}))
-    yield g
-    g.close()
+def gw(make_gateway):
+    return make_gateway(immediate_jobs=False)
 
 
 @pytest.fixture
