@@ -53,8 +53,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {what}")
 
 
+# What a unit test may not ask for: a peer, or a gateway in its own process.
+NOT_IN_UNIT = {"postgres_server", "postgres_url", "redis_server", "redis_url", "smtp_server", "sshd_peer",
+               "pyas2_python", "browser", "page", "make_gateway_process"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The marker of the folder a test is in: ``unit``, ``integration`` or ``e2e``."""
+    """The marker of the folder a test is in: ``unit``, ``integration`` or ``e2e``; a test in
+    ``unit/`` that asks for a peer is refused (it belongs in ``integration/``)."""
+    misplaced = []
     for item in items:
         try:
             folder = item.path.resolve().relative_to(TESTS).parts[0]
@@ -62,6 +69,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         if folder in FOLDERS:
             item.add_marker(folder)
+        if folder == "unit" and NOT_IN_UNIT & set(getattr(item, "fixturenames", ())):
+            misplaced.append(f"{item.nodeid} uses {', '.join(sorted(NOT_IN_UNIT & set(item.fixturenames)))}")
+    if misplaced:
+        raise pytest.UsageError("tests in tests/unit/ that need a peer belong in tests/integration/:\n  "
+                                + "\n  ".join(misplaced))
 
 
 # --- databases: a migrated copy instead of a migration per test ------------------------------
