@@ -25,6 +25,7 @@ from gateway.model.invoice import Identifier
 from gateway.transports.as2 import As2Identity, As2Partner, As2SendError, build, send
 
 from tests.support.gateway_process import GatewayProcess, setup_records
+from tests.support.waiting import wait_for
 from tests.support.invoice_builder import build_invoice
 
 TOTAL = 500
@@ -144,10 +145,7 @@ def test_sigkill_mid_burst_loses_nothing_and_stores_nothing_twice(burst_setup):
             left = s.scalar(sa.select(sa.func.count()).select_from(Exchange).where(
                 Exchange.direction == "in", Exchange.as2_from == "BURST", Exchange.status != "processed"))
             return left == 0
-    deadline = time.monotonic() + 180
-    while not settled():
-        assert time.monotonic() < deadline, "not every exchange was processed"
-        time.sleep(0.5)
+    wait_for(settled, 180, "every exchange to be processed", interval=0.5)
     with gw.session() as s:
         per_exchange = s.execute(sa.select(DocumentRecord.exchange_id, sa.func.count())
                                  .group_by(DocumentRecord.exchange_id)).all()

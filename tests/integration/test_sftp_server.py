@@ -188,11 +188,8 @@ class Gateway:
                   pkey=self.keys[user])
         return t, paramiko.SFTPClient.from_transport(t)
 
-    def wait_idle(self, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self.server.connections and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert self.server.connections == 0, "the server still serves a connection"
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        wait_for(lambda: self.server.connections == 0, timeout, "the server to serve no connection", interval=0.02)
 
 
 @pytest.fixture
