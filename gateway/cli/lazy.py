@@ -26,6 +26,11 @@ def resolve(target: str) -> click.Command:
     return command
 
 
+def stand_in(name: str, ref: CommandRef) -> click.Command:
+    """An empty command with ``ref``'s summary: click shortens it as it would the real one's."""
+    return click.Command(name, short_help=ref.summary) if ref.whole else click.Command(name, help=ref.summary)
+
+
 class LazyGroup(click.Group):
     """``refs()`` gives the commands by name, each imported when it is used. Commands added with
     ``add_command`` are listed beside them as usual."""
@@ -64,8 +69,6 @@ class LazyGroup(click.Group):
                     continue
                 rows.append((name, command.get_short_help_str(limit)))
                 continue
-            ref = self.refs(ctx)[name]
-            stand_in = click.Command(name, short_help=ref.summary) if ref.whole else click.Command(name, help=ref.summary)
-            rows.append((name, stand_in.get_short_help_str(limit)))
+            rows.append((name, stand_in(name, self.refs(ctx)[name]).get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)

@@ -72,7 +72,8 @@ def test_a_channel_registered_by_the_tests_is_set_up_from_the_command_line(home,
 
 
 def test_the_generic_option_means_what_the_channel_options_mean(home) -> None:
-    assert run("partner", "add", "A", "--channel", "email", "--email-to", "ap@a.example", "--attach", "ubl").exit_code == 0
+    r = run("partner", "add", "A", "--channel", "email", "--email-to", "ap@a.example", "--attach", "ubl")
+    assert r.exit_code == 0, r.output
     r = run("partner", "add", "B", "--channel", "email", "--channel-setting", 'email.to=["ap@a.example"]',
             "--channel-setting", "email.attach=ubl")
     assert r.exit_code == 0, r.output
