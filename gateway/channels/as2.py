@@ -369,7 +369,7 @@ def queue_file(gw, data: bytes, *, partner_id: int, filename: Optional[str] = No
 class As2Channel(Channel):
     """AS2: the partner's AS2 settings live on its record (``Partner.as2_*``), not in a profile."""
 
-    name, label, order = "as2", "AS2", 10
+    name, label = "as2", "AS2"
     public_paths = (PATH,)
     self_service = True
     carries_status = True

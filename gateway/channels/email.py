@@ -214,7 +214,7 @@ def _filename(number: Optional[str], syntax: str, fallback: str) -> str:
 class EmailChannel(Channel):
     """Invoices by e-mail, each recipient with its own addresses, templates and attachments."""
 
-    name, label, order = "email", "E-mail", 50
+    name, label = "email", "E-mail"
     self_service = True
     settings_keys = ("to", "subject", "body", "body_html", "attach", "lang")
 

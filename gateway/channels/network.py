@@ -76,7 +76,7 @@ def plan_for(s, network: Network, participant: Optional[tuple[str, str]], reason
 
 
 class NetworkChannel(Channel):
-    name, label, order = "network", "Network", 60
+    name, label = "network", "Network"
     self_service = True
     settings_keys = ("network",)
 

@@ -332,7 +332,7 @@ class PaperProfile:
 class PaperChannel(Channel):
     """Letters: the deliveries wait for the next print batch (``due``) and are posted by hand."""
 
-    name, label, order = "paper", "Paper", 80
+    name, label = "paper", "Paper"
     settings_keys = ("address",)
 
     def validate_settings(self, settings: Mapping[str, Any], *, session: Any = None) -> dict[str, Any]:

@@ -28,7 +28,7 @@ class PortalProfile:
 
 
 class PortalChannel(Channel):
-    name, label, order = "portal", "Portal", 40
+    name, label = "portal", "Portal"
     self_service = True
     settings_keys = ("notify", "lang")
 

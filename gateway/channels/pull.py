@@ -10,8 +10,8 @@ from gateway.delivery.channel import Channel, DeliveryPlan
 
 
 class PullChannel(Channel):
-    def __init__(self, name: str, label: str, order: int, self_service: bool = False):
-        self.name, self.label, self.order, self.self_service = name, label, order, self_service
+    def __init__(self, name: str, label: str, self_service: bool = False):
+        self.name, self.label, self.self_service = name, label, self_service
 
     def record(self, session: Any, gw: Any, rec: Any, delivery: Any, plan: DeliveryPlan, now: datetime,
                *, fallback_name: str) -> list[int]:
@@ -20,5 +20,5 @@ class PullChannel(Channel):
         return []
 
 
-erp = PullChannel("erp", "ERP pull", 70)
-api = PullChannel("api", "REST API", 30)
+erp = PullChannel("erp", "ERP pull")
+api = PullChannel("api", "REST API")

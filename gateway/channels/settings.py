@@ -11,13 +11,13 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from gateway.channels import templating
 from gateway.delivery.channel import ChannelSettingsError
 
 MAX_ADDRESSES = 20
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+LANGS = ("en", "fr")           # what mails are written in (defaults as data in channels/templates/)
 
 
 def email_address(text: Any) -> str:
@@ -56,8 +56,8 @@ def language(value: Any, setting: str) -> Optional[str]:
     """A language we write mails in (``fr``, ``en``), or None: by the buyer's country."""
     if value is None:
         return None
-    if not isinstance(value, str) or value.strip().lower()[:2] not in templating.LANGS:
-        raise ChannelSettingsError(setting, f"expected one of {', '.join(templating.LANGS)} (or null: by the "
+    if not isinstance(value, str) or value.strip().lower()[:2] not in LANGS:
+        raise ChannelSettingsError(setting, f"expected one of {', '.join(LANGS)} (or null: by the "
                                             "buyer's country)")
     return value.strip().lower()[:2]
 

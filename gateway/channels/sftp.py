@@ -355,7 +355,7 @@ class SftpService:
 
 
 class SftpChannel(Channel):
-    name, label, order = "sftp", "SFTP", 20
+    name, label = "sftp", "SFTP"
     self_service = True
     carries_status = True
 

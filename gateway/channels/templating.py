@@ -17,10 +17,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from gateway.syntaxes.render import choose_lang
+from gateway.channels.settings import LANGS  # noqa: F401 (the languages of the defaults below)
+from gateway.model.invoice import CREDIT_NOTE_TYPE_CODES
+from gateway.syntaxes.render import DOCUMENT_TYPES, choose_lang, format_date, format_money
 
 TEMPLATES = Path(__file__).with_name("templates")
-LANGS = ("en", "fr")
 
 # What a template can use; every value is a string (or a bool for credit_note).
 FIELDS: dict[str, str] = {
@@ -93,8 +94,6 @@ def default(name: str, lang: str) -> str:
 def fields(summary: Mapping[str, Any], lang: str, *, attachments: str = "", link: str = "") -> dict[str, Any]:
     """The template fields from a document summary (``gateway.db.summarise`` or a
     ``DocumentRecord``'s columns of the same names), formatted for ``lang``."""
-    from gateway.syntaxes.render import DOCUMENT_TYPES, format_date, format_money
-    from gateway.model.invoice import CREDIT_NOTE_TYPE_CODES
     code = (summary.get("type_code") or "380").strip()
     credit = code in CREDIT_NOTE_TYPE_CODES
     default_title = {"en": ("Invoice", "Credit note"), "fr": ("Facture", "Avoir")}[lang][credit]

@@ -77,7 +77,6 @@ class Channel:
 
     name: str = ""
     label: str = ""                 # what people read (forms, lists)
-    order: int = 100                # where it comes in lists
     self_service: bool = False      # offered on the registration form
     carries_status: bool = False    # can carry an EDI status message (APERAK) back to a sender
     settings_keys: tuple[str, ...] = ()
@@ -180,37 +179,55 @@ class SimpleProfile:
 
 
 class Registry:
-    """The channels this gateway knows, by name. The built-in ones register when
-    ``gateway.channels`` is imported; others come from ``edigate.channels`` entry points
-    (or ``register`` in a test)."""
+    """The channels this gateway knows, by name: the ``edigate.channels`` entry points (the
+    gateway's own are declared in its pyproject.toml, a plug-in's in its own), and any channel
+    a test ``register``s. Listing names reads only the entry points' metadata; a channel's module
+    is imported the first time that channel is asked for (the command line stays light)."""
 
     def __init__(self) -> None:
+        self._entry_points: Optional[dict[str, Any]] = None
         self._channels: dict[str, Channel] = {}
-        self._entry_points_loaded = False
+        self._added: list[str] = []           # registered by hand, in order
+        self._removed: set[str] = set()
+
+    def _points(self) -> dict[str, Any]:
+        if self._entry_points is None:
+            self._entry_points = {ep.name: ep for ep in entry_points(group=ENTRY_POINTS)}
+        return self._entry_points
 
     def register(self, channel: Channel) -> Channel:
         if not channel.name or not channel.name.replace("_", "").isalnum() or len(channel.name) > 16:
             raise ValueError(f"a channel name is 1 to 16 letters, digits or _, not {channel.name!r}")
         self._channels[channel.name] = channel
+        self._removed.discard(channel.name)
+        if channel.name not in self._points() and channel.name not in self._added:
+            self._added.append(channel.name)
         return channel
 
     def unregister(self, name: str) -> None:
         self._channels.pop(name, None)
+        if name in self._added:
+            self._added.remove(name)
+        else:
+            self._removed.add(name)
 
-    def _load_entry_points(self) -> None:
-        if self._entry_points_loaded:
-            return
-        self._entry_points_loaded = True
-        for ep in entry_points(group=ENTRY_POINTS):
-            try:
-                obj = ep.load()
-                self.register(obj() if isinstance(obj, type) else obj)
-            except Exception:           # a broken plug-in must not take the gateway down
-                log.exception("channel entry point %s could not be loaded", ep.name)
+    def names(self) -> tuple[str, ...]:
+        """Every channel's name, in the order they are declared (entry points, then by hand)."""
+        return tuple(n for n in (*self._points(), *self._added) if n not in self._removed)
 
     def get(self, name: Optional[str]) -> Optional[Channel]:
-        self._load_entry_points()
-        return self._channels.get(name or "")
+        if not name or name in self._removed:
+            return None
+        channel = self._channels.get(name)
+        if channel is None and name in self._points():
+            try:
+                obj = self._points()[name].load()
+            except Exception:           # a broken plug-in must not take the gateway down
+                log.exception("channel entry point %s could not be loaded", name)
+                return None
+            channel = obj() if isinstance(obj, type) else obj
+            self._channels[name] = channel
+        return channel
 
     def __getitem__(self, name: str) -> Channel:
         channel = self.get(name)
@@ -219,11 +236,7 @@ class Registry:
         return channel
 
     def __iter__(self) -> Iterator[Channel]:
-        self._load_entry_points()
-        return iter(sorted(self._channels.values(), key=lambda c: (c.order, c.name)))
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self)
+        return iter([c for c in (self.get(n) for n in self.names()) if c is not None])
 
     def self_service(self) -> tuple[str, ...]:
         """The channels a counterparty may choose when it registers itself."""

@@ -34,7 +34,7 @@ GLN = "5790000435951"
 class PigeonChannel(Channel):
     """Carries a file to a loft; each loft has a ring number (its only setting)."""
 
-    name, label, order = "pigeon", "Carrier pigeon", 90
+    name, label = "pigeon", "Carrier pigeon"
     settings_keys = ("ring",)
 
     def __init__(self) -> None:

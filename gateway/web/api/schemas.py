@@ -466,13 +466,11 @@ class IdentifierItem(fields.Nested):
 
 
 def channel_settings_schemas() -> dict[str, dict[str, Any]]:
-    """Each channel's settings as a JSON Schema, by channel name, for the description.
-
-    This is where the partner schema takes its channels' settings schemas from the channel
-    registry (``gateway.delivery.channel``: each channel module in ``gateway/channels/``
-    describes its own settings). Until it does, each channel's settings are described as a
-    free object here, and checked by their channel when a partner is created or changed."""
-    return {}
+    """Each channel's settings as a JSON Schema, by channel name, for the description: the
+    partner schema takes them from the channel registry (``gateway.delivery.channel``: each
+    channel module in ``gateway/channels/`` describes its own settings); the channel checks them
+    when a partner is created or changed."""
+    return {channel.name: channel.settings_schema() for channel in channels.registry}
 
 
 class ChannelSettings(fields.Dict):
@@ -481,10 +479,10 @@ class ChannelSettings(fields.Dict):
     def __init__(self, **kwargs: Any) -> None:
         metadata: dict[str, Any] = {
             "description": "Settings per channel (each channel's module in gateway/channels/); each channel "
-                           "given replaces that channel's settings, null removes them. email: "
-                           "to, subject, body, body_html, attach, lang; portal: notify, lang; "
-                           "paper: address; network: network (its code). Refusals name the "
-                           "setting (`channel_settings.email.to[0]`)",
+                           "given replaces that channel's settings, null removes them. "
+                           + "; ".join(f"{c.name}: {', '.join(c.settings_keys)}" for c in channels.registry
+                                       if c.settings_keys)
+                           + ". Refusals name the setting (`channel_settings.email.to[0]`)",
             "additionalProperties": {"type": ["object", "null"]}}
         described = channel_settings_schemas()
         if described:
