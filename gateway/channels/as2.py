@@ -31,8 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.db import Exchange, Partner, utcnow
 from gateway.delivery.attempts import max_attempts, options, settle_failure
-from gateway.delivery.channel import Channel, DeliveryPlan
-from gateway.delivery.outbound import file_exchange
+from gateway.delivery.outbound import FileChannel
 from gateway.delivery.state import set_status
 from gateway.partners.as2_settings import Directory
 from gateway.transports.as2 import (As2Endpoint, As2SendError, AwaitingAsyncMdn, DuplicateMessage, InboundResult,
@@ -366,7 +365,7 @@ def queue_file(gw, data: bytes, *, partner_id: int, filename: Optional[str] = No
 
 # --- the channel ----------------------------------------------------------------------------
 
-class As2Channel(Channel):
+class As2Channel(FileChannel):
     """AS2: the partner's AS2 settings live on its record (``Partner.as2_*``), not in a profile."""
 
     name, label = "as2", "AS2"
@@ -381,16 +380,6 @@ class As2Channel(Channel):
 
     def implied_why(self) -> str:
         return "no channel chosen; AS2 settings on record: AS2"
-
-    def plan(self, session: Any, plan: DeliveryPlan, partner: Any, invoice: Any) -> DeliveryPlan:
-        plan.transport = self.name
-        return plan
-
-    def record(self, session: Any, gw: Any, rec: Any, delivery: Any, plan: DeliveryPlan, now: datetime,
-               *, fallback_name: str) -> list[int]:
-        how = "" if plan.channel != self.name else f"; as {plan.format} over {plan.transport}"
-        return [file_exchange(session, delivery, plan, rec, now, fallback_name=fallback_name,
-                              note=f"{plan.reason}{how}")]
 
     def send(self, gw: Any, exchange_id: int) -> str:
         return send_exchange(gw, exchange_id)

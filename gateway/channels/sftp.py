@@ -40,8 +40,7 @@ import sqlalchemy as sa
 from gateway.db import Delivery, Exchange, SftpAccount, SftpRemote, utcnow
 from gateway.db.sftp import key_lines
 from gateway.delivery.attempts import settle_failure
-from gateway.delivery.channel import Channel, DeliveryPlan
-from gateway.delivery.outbound import file_exchange
+from gateway.delivery.outbound import FileChannel
 from gateway.delivery.state import follow_document, set_status
 from gateway.flow.receive import DuplicateUpload, receive_file
 from gateway.store.fsync import fsync_dir
@@ -354,20 +353,10 @@ class SftpService:
                                f"{self.inbox.root}; host key {host_key_fingerprint(self.server.host_key)})")
 
 
-class SftpChannel(Channel):
+class SftpChannel(FileChannel):
     name, label = "sftp", "SFTP"
     self_service = True
     carries_status = True
-
-    def plan(self, session: Any, plan: DeliveryPlan, partner: Any, invoice: Any) -> DeliveryPlan:
-        plan.transport = self.name
-        return plan
-
-    def record(self, session: Any, gw: Any, rec: Any, delivery: Any, plan: DeliveryPlan, now: datetime,
-               *, fallback_name: str) -> list[int]:
-        how = "" if plan.channel != self.name else f"; as {plan.format} over {plan.transport}"
-        return [file_exchange(session, delivery, plan, rec, now, fallback_name=fallback_name,
-                              note=f"{plan.reason}{how}")]
 
     def send(self, gw: Any, exchange_id: int) -> str:
         return deliver(gw, exchange_id)

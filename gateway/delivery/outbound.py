@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 from gateway.db import Exchange
-from gateway.delivery.channel import DeliveryPlan
+from gateway.delivery.channel import Channel, DeliveryPlan
 from gateway.store.filenames import safe_filename
 from gateway.syntaxes import extension
 
@@ -33,3 +33,18 @@ def file_exchange(session: Any, delivery: Any, plan: DeliveryPlan, rec: Any, now
     delivery.exchange_id = out.id
     delivery.note(f"{note} (exchange {out.id})", at=now)
     return out.id
+
+
+class FileChannel(Channel):
+    """A channel that carries the delivery's rendering as one file in an exchange of its own
+    (AS2, SFTP): planned over itself, recorded as that exchange."""
+
+    def plan(self, session: Any, plan: DeliveryPlan, partner: Any, invoice: Any) -> DeliveryPlan:
+        plan.transport = self.name
+        return plan
+
+    def record(self, session: Any, gw: Any, rec: Any, delivery: Any, plan: DeliveryPlan, now: datetime,
+               *, fallback_name: str) -> list[int]:
+        how = "" if plan.channel != self.name else f"; as {plan.format} over {plan.transport}"
+        return [file_exchange(session, delivery, plan, rec, now, fallback_name=fallback_name,
+                              note=f"{plan.reason}{how}")]
