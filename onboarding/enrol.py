@@ -34,14 +34,13 @@ from sqlalchemy.orm import Session
 
 from gateway.db import Network, Partner, SftpAccount, User
 from gateway.db.partners import SCHEMES
+from gateway.delivery.channel import registry
 from gateway.partners.service import PartnerError, PartnerService
 
 from .models import Invitation, Registration
 from .tracking import record_event, stop_mailing
 
 log = logging.getLogger("edigate.onboarding.enrol")
-
-RECEIVING_CHANNELS = ("email", "portal", "as2", "sftp", "network")
 
 
 class AlreadyUsed(Exception):
@@ -65,7 +64,7 @@ class Enrolment:
     company_email: str
     contact_name: str
     contact_email: str
-    channel: str                                    # one of RECEIVING_CHANNELS
+    channel: str                                    # a self-service channel (registry.self_service())
     contact_phone: Optional[str] = None
     preferred_format: Optional[str] = None
     channel_settings: dict[str, Any] = field(default_factory=dict)
@@ -151,8 +150,9 @@ def enrol(session: Session, invitation_id: int, enrolment: Enrolment, *, now: da
     """The active partner ``enrolment`` describes, made from invitation ``invitation_id`` in the
     session's transaction (commit is the caller's). Raises ``AlreadyUsed`` if the link was spent,
     ``EnrolmentConflict`` if an identifier, AS2 id or login is taken."""
-    if enrolment.channel not in RECEIVING_CHANNELS:
-        raise ValueError(f"unknown channel {enrolment.channel!r}")
+    if enrolment.channel not in registry.self_service():
+        raise ValueError(f"channel {enrolment.channel!r} is not one a counterparty may choose "
+                         f"({', '.join(registry.self_service())})")
     spend_link(session, invitation_id, now)
     invitation = session.get(Invitation, invitation_id)
     cp = invitation.counterparty

@@ -3,11 +3,15 @@
 Data, not code: one catalogue per language, the same keys in each (``tests`` check that);
 ``{name}`` placeholders are filled by ``say(lang, key, **values)``. Templates call ``t("key")``
 (``registration.py`` puts it in their context); the form's checks call ``say`` with the page's
-language, so a French counterparty reads French labels and French error messages.
+language, so a French counterparty reads French labels and French error messages. A channel is
+named by its ``ch_<name>`` message, or, for one the catalogues do not know (a plug-in's), by its
+own ``label`` (``channel_labels``).
 """
 from __future__ import annotations
 
 from typing import Any
+
+from gateway.delivery.channel import registry
 
 LANGUAGES = ("fr", "en")
 DEFAULT = "en"
@@ -204,5 +208,18 @@ def say(lang: str, key: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+def say_or(lang: str, key: str, default: str, **values: Any) -> str:
+    """The message ``key`` when a catalogue has it (as ``say``), else ``default``."""
+    if key in MESSAGES.get(lang, {}) or key in MESSAGES[DEFAULT]:
+        return say(lang, key, **values)
+    return default
+
+
 def channel_labels(lang: str) -> dict[str, str]:
-    return {c: say(lang, f"ch_{c}") for c in ("email", "portal", "as2", "sftp", "network")}
+    """Every channel's name as people read it: the catalogue's ``ch_<name>`` (how the form asks,
+    e.g. "By e-mail"), else the channel's own ``label``, else its name."""
+    out = {}
+    for name in registry.names():
+        channel = registry.get(name)
+        out[name] = say_or(lang, f"ch_{name}", (channel.label if channel is not None else "") or name)
+    return out

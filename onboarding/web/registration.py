@@ -36,7 +36,7 @@ from gateway.web.kit.headers import public_page_headers
 from .. import links, tracking
 from ..enrol import AlreadyUsed, EnrolmentConflict, enrol, release_held
 from ..models import Invitation, Registration
-from . import messages
+from . import channel_forms, messages
 from . import registration_form as rf
 from .credentials import fingerprint_of
 
@@ -126,10 +126,7 @@ page_errors(bp, PUBLIC_PAGES, also={links.LinkError: lambda e: link_refused(e.ki
 
 def _form_context(s, inv: Invitation, token: str, values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
     return {"token": token, "values": values, "errors": errors, "counterparty": inv.counterparty,
-            "invitation": inv, "networks": rf.networks(s),
-            "channels": messages.channel_labels(page_language(inv.counterparty)),
-            "formats": rf.FORMAT_LABELS, "attachments": rf.ATTACH_LABELS, "subject_hint": rf.SUBJECT_HINT,
-            "min_password": rf.MIN_PORTAL_PASSWORD, "kept": rf.kept_certificate(values)}
+            "invitation": inv, "channels": channel_forms.offers(s, page_language(inv.counterparty), values)}
 
 
 @bp.get("/register/<token>")
@@ -142,26 +139,6 @@ def form(token: str):
         return _page("onboarding/register.html", **_form_context(s, inv, token, rf.prefill(inv.counterparty), {}))
 
 
-class _KeptFile:
-    """A certificate carried over from an earlier submission of the form (input is never lost)."""
-
-    def __init__(self, data: bytes, filename: str):
-        self.data, self.filename = data, filename
-
-    def read(self) -> bytes:
-        return self.data
-
-
-def _files() -> dict[str, Any]:
-    upload = request.files.get("as2_certificate")
-    if upload is not None and upload.filename:
-        return {"as2_certificate": upload}
-    kept = request.form.get("as2_certificate_kept", "")
-    if kept.strip():
-        return {"as2_certificate": _KeptFile(kept.encode("ascii", "replace"), "certificate.pem")}
-    return {}
-
-
 @bp.post("/register/<token>")
 def submit(token: str):
     now = utcnow()
@@ -169,7 +146,7 @@ def submit(token: str):
     with gw.session() as s:
         inv = links.read_registration_token(s, _secret(), token, now)
         tracking.record_registration_started(s, inv, now)
-        checked = rf.check_registration(s, request.form, _files(), now=now, language=inv.counterparty.language,
+        checked = rf.check_registration(s, request.form, request.files, now=now, language=inv.counterparty.language,
                                         page_language=page_language(inv.counterparty))
         invitation_id = inv.id
     if checked.enrolment is None:
