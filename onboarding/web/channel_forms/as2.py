@@ -97,5 +97,5 @@ def context(session: Session, values: Mapping[str, str]) -> dict[str, Any]:
     return {"formats": FORMAT_LABELS, "kept": kept_certificate(values)}
 
 
-FORM = ChannelForm(read=read, template="onboarding/channels/as2.html", fields=("as2_url", "as2_id", "as2_format"),
+FORM = ChannelForm(read=read, template="onboarding/_channel_as2.html", fields=("as2_url", "as2_id", "as2_format"),
                    prefill=prefill, context=context)

@@ -47,5 +47,5 @@ def context(session: Session, values: Mapping[str, str]) -> dict[str, Any]:
     return {"attachments": ATTACH_LABELS, "subject_hint": SUBJECT_HINT}
 
 
-FORM = ChannelForm(read=read, template="onboarding/channels/email.html",
+FORM = ChannelForm(read=read, template="onboarding/_channel_email.html",
                    fields=("email_to", "email_subject", "email_attach"), prefill=prefill, context=context)

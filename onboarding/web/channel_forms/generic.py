@@ -43,5 +43,5 @@ def for_channel(channel: Channel, lang: str = messages.DEFAULT) -> ChannelForm:
     def context(session: Session, values: Mapping[str, str]) -> dict[str, Any]:
         return {"inputs": [(f, messages.say_or(lang, f"ch_{name}_{key}", key)) for key, f in zip(keys, fields)]}
 
-    return ChannelForm(read=read, template="onboarding/channels/settings.html", fields=fields, prefill=prefill,
+    return ChannelForm(read=read, template="onboarding/_channel_settings.html", fields=fields, prefill=prefill,
                        context=context)

@@ -61,5 +61,5 @@ def disabled(context: Mapping[str, Any]) -> bool:
     return not context["networks"]
 
 
-FORM = ChannelForm(read=read, template="onboarding/channels/network.html", fields=("network_id",),
+FORM = ChannelForm(read=read, template="onboarding/_channel_network.html", fields=("network_id",),
                    prefill=prefill, context=context, disabled=disabled)

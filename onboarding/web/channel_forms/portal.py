@@ -34,4 +34,4 @@ def context(session: Session, values: Mapping[str, str]) -> dict[str, Any]:
     return {"min_password": MIN_PORTAL_PASSWORD}
 
 
-FORM = ChannelForm(read=read, template="onboarding/channels/portal.html", context=context)
+FORM = ChannelForm(read=read, template="onboarding/_channel_portal.html", context=context)

@@ -30,5 +30,5 @@ def context(session: Session, values: Mapping[str, str]) -> dict[str, Any]:
     return {"formats": FORMAT_LABELS}
 
 
-FORM = ChannelForm(read=read, template="onboarding/channels/sftp.html", fields=("sftp_key", "sftp_format"),
+FORM = ChannelForm(read=read, template="onboarding/_channel_sftp.html", fields=("sftp_key", "sftp_format"),
                    prefill=prefill, context=context)
