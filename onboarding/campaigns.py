@@ -121,7 +121,7 @@ def update_campaign(session: Session, campaign: Campaign, **changes: Any) -> Cam
 
 def find_campaign(session: Session, ref: str | int) -> Campaign:
     """A campaign by id or name; ``LookupError`` saying so when there is none."""
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+    if isinstance(ref, int) or (isinstance(ref, str) and (ref.isascii() and ref.isdigit())):
         c = session.get(Campaign, int(ref))
         if c is not None:
             return c

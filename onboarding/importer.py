@@ -210,7 +210,7 @@ def read_table(text: str) -> tuple[list[Optional[str]], list[str], list[tuple[in
 # --- checking one row --------------------------------------------------------------------------
 
 def _digits_hint(value: str, n: int, what: str) -> str:
-    if value.isdigit() and len(value) == n - 1:
+    if (value.isascii() and value.isdigit()) and len(value) == n - 1:
         return f" (a leading zero lost by a spreadsheet? a {what} has {n} digits)"
     if re.fullmatch(r"\d+([.,]\d+)?E\+?\d+", value, re.IGNORECASE):
         return " (a spreadsheet wrote it as a number: format the column as text)"
@@ -247,7 +247,7 @@ def check_row(line: int, columns: list[Optional[str]], cells: list[str]) -> Row:
         row.reasons.append(f"bad SIREN: {siren_problem}{_digits_hint(siren, 9, 'SIREN')}")
     if siren and siret and not siren_problem and not siret_problem and siret[:9] != siren:
         row.reasons.append(f"SIREN {siren} and SIRET {siret} do not match (a SIRET starts with its SIREN)")
-    if siret and not siren and siret.isdigit() and len(siret) == 14:
+    if siret and not siren and (siret.isascii() and siret.isdigit()) and len(siret) == 14:
         siren = siret[:9]
     values["siren"], values["siret"] = siren, siret
 

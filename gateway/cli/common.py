@@ -77,7 +77,7 @@ def find_partner(s: Session, ref: str) -> Partner:
     if p is None:
         same = s.scalars(sa.select(Partner).where(sa.func.lower(Partner.name) == ref.lower())).all()
         p = same[0] if len(same) == 1 else None
-    if p is None and ref.isdigit():
+    if p is None and (ref.isascii() and ref.isdigit()):
         p = s.get(Partner, int(ref))
     if p is None and ":" in ref:
         try:
@@ -98,7 +98,7 @@ def find_org(s: Session, ref: str) -> Organisation:
     if o is None:
         ident = s.scalar(sa.select(AS2Identity).where(AS2Identity.as2_name == ref))
         o = ident.organisation if ident is not None else None
-    if o is None and ref.isdigit():
+    if o is None and (ref.isascii() and ref.isdigit()):
         o = s.get(Organisation, int(ref))
     if o is None:
         known = ", ".join(s.scalars(sa.select(Organisation.name).order_by(Organisation.name))) or "none yet"

@@ -168,7 +168,7 @@ def find_network(s: Session, ref: str) -> Network:
     if n is None:
         same = s.scalars(sa.select(Network).where(sa.func.lower(Network.code) == ref.lower())).all()
         n = same[0] if len(same) == 1 else None
-    if n is None and ref.isdigit():
+    if n is None and (ref.isascii() and ref.isdigit()):
         n = s.get(Network, int(ref))
     if n is None:
         known = ", ".join(s.scalars(sa.select(Network.code).order_by(Network.code))) or "none yet"

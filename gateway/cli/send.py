@@ -29,9 +29,10 @@ def send_command(file: Path, partner_ref: str, content_type: str | None, wait_se
     1 when it failed or was refused, 3 when --wait/--now ended before a final state (retrying,
     awaiting an MDN: the server goes on with it)."""
     gw = current().gateway(immediate_jobs=now)
+    number = int(partner_ref) if partner_ref.isascii() and partner_ref.isdigit() else -1
     with gw.session() as s:
         q = sa.select(Partner).where(sa.or_(Partner.name == partner_ref, Partner.as2_id == partner_ref,
-                                            Partner.id == (int(partner_ref) if partner_ref.isdigit() else -1)))
+                                            Partner.id == number))
         partner = s.scalar(q)
         if partner is None:
             click.echo(f"error: no partner {partner_ref!r} (edigate partner list)", err=True)

@@ -27,7 +27,7 @@ def user_group() -> None:
 def _partner(s: Session, ref: str) -> Partner:
     """A partner by id or by exact name (case-insensitive)."""
     ref = ref.strip()
-    partner = s.get(Partner, int(ref)) if ref.isdigit() else None
+    partner = s.get(Partner, int(ref)) if (ref.isascii() and ref.isdigit()) else None
     if partner is None:
         matches = s.scalars(sa.select(Partner).where(sa.func.lower(Partner.name) == ref.lower())).all()
         if len(matches) > 1:

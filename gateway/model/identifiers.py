@@ -167,7 +167,7 @@ def check_vat_fr(value: str) -> Optional[str]:
         problem = check_siren(siren)
         if problem:
             return f"VAT number {value}: {problem}"
-    if key.isdigit() and int(key) != (12 + 3 * int(siren)) % 97:
+    if (key.isascii() and key.isdigit()) and int(key) != (12 + 3 * int(siren)) % 97:
         return (f"VAT number {value}: key {key} does not match SIREN {siren} "
                 f"(expected {(12 + 3 * int(siren)) % 97:02d}): a typo?")
     return None

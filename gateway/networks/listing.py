@@ -130,7 +130,7 @@ def _fetch_url(url: str, max_bytes: int, timeout: float, total: float) -> bytes:
             if r.status_code != 200:
                 raise DirectoryError(f"{url}: HTTP {r.status_code} {r.reason or ''}".rstrip())
             declared = r.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
+            if (declared.isascii() and declared.isdigit()) and int(declared) > max_bytes:
                 raise DirectoryError(f"{url}: {int(declared):,} bytes announced, more than the "
                                      f"{max_bytes:,} accepted for a directory")
             chunks, size = [], 0

@@ -29,7 +29,7 @@ def _sort_key(rule_id: str) -> tuple[int, int, str]:
     r = RULES[rule_id]
     fam = _ORDER.index(r.family) if r.family in _ORDER else len(_ORDER)
     num = rule_id.rsplit("-", 1)[1]
-    return fam, int(num) if num.isdigit() else 0, rule_id
+    return fam, int(num) if (num.isascii() and num.isdigit()) else 0, rule_id
 
 
 def validate(invoice: Any, *, rules: Optional[Iterable[str]] = None, strict: bool = False) -> list[Finding]:

@@ -66,7 +66,7 @@ def first_paragraph(doc: Optional[str]) -> str:
 def family_of(rule_id: str) -> str:
     """'BR-CO-10' -> 'BR-CO', 'BR-01' -> 'BR'."""
     head, _, tail = rule_id.rpartition("-")
-    return head if tail.isdigit() else rule_id
+    return head if (tail.isascii() and tail.isdigit()) else rule_id
 
 
 def register(rule_id: str, check: Check, *, terms: Iterable[str], description: str,

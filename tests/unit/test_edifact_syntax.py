@@ -594,3 +594,20 @@ def test_contrl_receipt_extra_issues_groups_and_streamed_interchanges():
     assert len(list(reader)) == 3
     (streamed,) = contrl.read_contrl(contrl.build_contrl(reader.interchange, control_ref="C10"))
     assert [(m.ref, m.code) for m in streamed.messages] == [("2", "28")] and streamed.action == "7"
+
+
+@pytest.mark.parametrize("digits", ["²2", "2²", "¹", "٣"])
+def test_numbers_in_the_envelope_are_ascii_digits_or_a_syntax_error(digits):
+    """Latin-1 and UTF-8 hold characters that ``str.isdigit`` takes as digits but ``int`` refuses
+    (superscripts) or reads as another script's digits: counts, references and dates in the
+    envelope are ISO 9735 numbers, so each is reported (a syntax error on its segment), never a
+    crash and never a number read from a non-ASCII digit. Found by the long fuzz run."""
+    odd = next(c for c in digits if not c.isascii())
+    unb = "UNB+UNOW:3+SENDER:14+RECIPIENT:14+240101:1200+REF1"
+    dated = f"UNB+UNOW:3+SENDER:14+RECIPIENT:14+2401{odd}1:1200+REF1"
+    for data in (interchange(*invoice("1", "BGM+380+1")[:-1], f"UNT+{digits}+1", unb=unb, encoding="utf-8"),
+                 interchange(*invoice("1", "BGM+380+1"), unz=f"UNZ+{digits}+REF1", unb=unb, encoding="utf-8"),
+                 interchange(*invoice("1", "BGM+380+1"), unb=dated, encoding="utf-8")):
+        ic = read_interchange(data)
+        assert not ic.accepted or not all(m.usable for m in ic.messages), data
+        assert ic.issues or any(m.issues for m in ic.messages), data

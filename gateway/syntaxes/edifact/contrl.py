@@ -264,7 +264,7 @@ class ContrlReport:
 
 
 def _int(value: Optional[str]) -> Optional[int]:
-    return int(value) if value is not None and value.isdigit() else None
+    return int(value) if value is not None and (value.isascii() and value.isdigit()) else None
 
 
 def _error_fields(seg: Segment, first: int) -> tuple:

@@ -888,9 +888,9 @@ def _item_segments(item) -> Iterator[Segment]:
 
 
 def _parse_datetime(date: Optional[str], time: Optional[str]) -> Optional[datetime]:
-    if not date or not date.isdigit() or len(date) not in (6, 8):
+    if not date or not (date.isascii() and date.isdigit()) or len(date) not in (6, 8):
         return None
-    t = time if time and time.isdigit() and len(time) in (4, 6) else "0000"
+    t = time if time and (time.isascii() and time.isdigit()) and len(time) in (4, 6) else "0000"
     try:
         return datetime.strptime(date + t[:4], ("%Y%m%d" if len(date) == 8 else "%y%m%d") + "%H%M")
     except ValueError:
@@ -1150,7 +1150,7 @@ class InterchangeReader:
                               component=comp))
         date, time = unb.get(4, 1), unb.get(4, 2)
         if date is not None and time is not None:
-            if _parse_datetime(date, time) is None or not time.isdigit() or len(time) not in (4, 6):
+            if _parse_datetime(date, time) is None or not (time.isascii() and time.isdigit()) or len(time) not in (4, 6):
                 add(_issue_at(unb, "12", f"UNB date/time {date}:{time} is not a valid date and time",
                               level="interchange", element=4))
             elif version in SUPPORTED_VERSIONS and len(date) != (8 if version == "4" else 6):
@@ -1540,7 +1540,7 @@ class InterchangeReader:
         if count is None:
             msg.issues.append(_issue_at(unt, "13", "UNT segment count is missing", element=1, level="message",
                                         ref=msg.ref))
-        elif not count.isdigit():
+        elif not (count.isascii() and count.isdigit()):
             msg.issues.append(_issue_at(unt, "12", f"UNT segment count {count!r} is not a number", element=1,
                                         level="message", ref=msg.ref))
         elif int(count) != n:
@@ -1559,7 +1559,7 @@ class InterchangeReader:
         count, r = seg.get(1), seg.get(2)
         if count is None:
             issues.append(_issue_at(seg, "13", f"{seg.tag} control count is missing", element=1, level=level))
-        elif not count.isdigit():
+        elif not (count.isascii() and count.isdigit()):
             issues.append(_issue_at(seg, "12", f"{seg.tag} control count {count!r} is not a number", element=1,
                                     level=level))
         elif int(count) != expected and (alt is None or int(count) != alt):
@@ -1583,7 +1583,7 @@ class InterchangeReader:
         length, before = uno.get(4, 1), uno.get(4, 2)
         pkg = Package(uno, b"", offset=uno.offset)
         problem = None
-        if length is None or not length.isdigit():
+        if length is None or not (length.isascii() and length.isdigit()):
             problem = ("13" if length is None else "12", "UNO object length (S022/0810) is missing or not a number")
         elif before not in (None, "0"):
             problem = ("15", "UNO with segments before the object (0814) is not supported")

@@ -342,7 +342,7 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
         return done(_respond(result, None, result.error))
 
     declared = hdr.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if declared and (declared.isascii() and declared.isdigit()) and int(declared) > max_bytes:
         result.status, result.http_status = "too-large", 413
         result.error = f"message of {declared} bytes is over the limit of {max_bytes}"
         return done(_respond(result, None, result.error))

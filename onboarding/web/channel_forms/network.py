@@ -22,7 +22,7 @@ def _chosen(inp: ChannelInput) -> Optional[Network]:
     """The chosen network, which must list one of the identifiers given."""
     v, errors, idents = inp.values, inp.errors, inp.identifiers
     raw = v["network_id"].strip()
-    network = inp.session.get(Network, int(raw)) if raw.isdigit() else None
+    network = inp.session.get(Network, int(raw)) if (raw.isascii() and raw.isdigit()) else None
     if network is None or not network.active:
         errors["network_id"] = "choose the network you belong to from the list"
         return None
