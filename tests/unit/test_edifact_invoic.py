@@ -45,6 +45,11 @@ FLAVOURS = {
     "edifact-d96a": "edifact-invoic-d96a",
     "edifact-eancom": "edifact-invoic-eancom",    # EANCOM 1997 INVOIC (D96A, association code EAN008)
     "edifact-d01b": "edifact-invoic-d01b",
+    "edifact-d93a": "edifact-invoic-d93a",
+    "edifact-d97a": "edifact-invoic-d97a",
+    "edifact-d07a": "edifact-invoic-d07a",
+    "edifact-d10a": "edifact-invoic-d10a",
+    "edifact-eancom-d01b": "edifact-invoic-eancom-d01b",   # EANCOM 2002 INVOIC (D01B, EAN010)
 }
 
 
@@ -286,8 +291,15 @@ def test_repeated_elements_become_repeated_tree_elements_and_back():
 @pytest.mark.parametrize("s009, flavour", [
     (("INVOIC", "D", "96A", "EAN008"), "edifact-eancom"),
     (("INVOIC", "D", "96A", ""), "edifact-d96a"),
-    (("INVOIC", "D", "01B", "EAN011"), "edifact-d01b"),
+    (("INVOIC", "D", "01B", "EAN011"), "edifact-eancom-d01b"),   # EANCOM 2002, a later edition's code
+    (("INVOIC", "D", "01B", "EAN010"), "edifact-eancom-d01b"),
+    (("INVOIC", "D", "01B", ""), "edifact-d01b"),
     (("INVOIC", "D", "14B", ""), "edifact-d14b"),
+    (("INVOIC", "D", "97A", ""), "edifact-d97a"),
+    (("INVOIC", "D", "97A", "EDIN03"), "edifact-d97a"),          # another association's code: the plain D97A
+    (("INVOIC", "D", "93A", ""), "edifact-d93a"),
+    (("INVOIC", "D", "07A", ""), "edifact-d07a"),
+    (("INVOIC", "D", "10A", ""), "edifact-d10a"),
 ])
 def test_unh_picks_the_mapping(s009, flavour):
     assert invoic.flavour_for(*s009) == flavour
@@ -297,7 +309,7 @@ def test_the_edifact_flavours_are_the_shipped_mapping_files():
     assert {f.name: f.mappings for f in registry.of_syntax("edifact")} == {n: (m,) for n, m in FLAVOURS.items()}
 
 
-@pytest.mark.parametrize("s009", [("ORDERS", "D", "96A", "EAN008"), ("INVOIC", "D", "97A", "EDIN03")])
+@pytest.mark.parametrize("s009", [("ORDERS", "D", "96A", "EAN008"), ("INVOIC", "D", "95B", "EDIN03")])
 def test_unsupported_messages_are_refused_by_name(s009):
     with pytest.raises(InputError) as err:
         invoic.flavour_for(*s009)
@@ -540,14 +552,15 @@ def messages_from_text(text: str) -> list[list[Segment]]:
                                           [k for k, s in enumerate(segs) if s.tag == "UNT"])]
 
 
-# --- (d) D01B: the EDI.Net sample ----------------------------------------------------------------------
+# --- (d) D01B: the EDI.Net sample (EANCOM 2002) ----------------------------------------------------------
 
 @requires_corpus
 def test_d01b_sample_is_placed_and_read():
-    """EAN011 without BGM, pretty-printed, with almost every segment of the table: all placed."""
+    """EAN011 without BGM, pretty-printed, with almost every segment of the table: all placed. Its
+    association code makes it EANCOM 2002: the EANCOM reading of D01B takes it."""
     [message] = messages(EDIFACT / "edi-net" / "edifact.Issue203.edi")
     doc = invoic.read_message(message)
-    assert doc.mapping == "edifact-invoic-d01b"
+    assert doc.mapping == "edifact-invoic-eancom-d01b"
     structure = [f.message for f in doc.findings if f.rule.startswith("EDIFACT-")]
     assert structure == ["mandatory segment BGM is missing before segment 2 (DTM)"]
     inv = doc.invoice
@@ -561,6 +574,12 @@ def test_d01b_sample_is_placed_and_read():
     assert [(a.amount, a.percentage) for a in line.allowances] == [(Decimal("12.20"), Decimal("0.75"))]
     assert inv.totals.total_with_vat == Decimal("45612.20")                 # MOA 86
     assert [(v.category_code, v.rate, v.tax_amount) for v in inv.vat_breakdown] == [("S", Decimal(21), Decimal("154.76"))]
+    # the freight charge's amount is MOA 8 (EANCOM's allowance or charge amount): EANCOM reads it,
+    # the plain D01B reading (MOA 23) reports it unread
+    assert [(c.amount, c.reason_code) for c in inv.charges] == [(Decimal("125.00"), "FC")]
+    plain = invoic.read_message(message, flavour="edifact-d01b")
+    assert [c.amount for c in plain.invoice.charges] == [None]
+    assert any(f.rule == "READ-UNMAPPED" and "'125.00'" in f.message for f in plain.findings)
 
 
 @requires_corpus

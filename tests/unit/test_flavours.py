@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -26,7 +27,8 @@ from gateway.syntaxes import (extension, flavour, read_document, read_documents,
 from gateway.syntaxes.edifact import invoic
 from tests.support.invoice_builder import build_invoice
 
-SHIPPED = ("ubl", "cii", "facturx", "edifact-d01b", "edifact-d14b", "edifact-d96a", "edifact-eancom",
+SHIPPED = ("ubl", "cii", "facturx", "edifact-d01b", "edifact-d07a", "edifact-d10a", "edifact-d14b",
+           "edifact-d93a", "edifact-d96a", "edifact-d97a", "edifact-eancom-d01b", "edifact-eancom",
            "csv-lines", "csv-records")
 
 ACME_CSV = """
@@ -59,7 +61,7 @@ def test_the_shipped_flavours_come_from_the_shipped_files(monkeypatch):
         "facturx": ("facturx", ("cii",)),
         **{n: ("edifact", (n.replace("edifact-", "edifact-invoic-"),)) for n in SHIPPED if n.startswith("edifact")},
         "csv-lines": ("csv", ("csv-lines",)), "csv-records": ("csv", ("csv-records",))}
-    assert [extension(n) for n in SHIPPED] == [".xml", ".xml", ".pdf"] + [".edi"] * 4 + [".csv"] * 2
+    assert [extension(n) for n in SHIPPED] == [".xml", ".xml", ".pdf"] + [".edi"] * 9 + [".csv"] * 2
     assert extension("json") is None and syntax_of("nothing") is None
     assert mapping.folders() == (mapping.builtin_dir(),)
 
@@ -95,7 +97,7 @@ def test_translate_to_a_partner_flavour_and_the_listings_show_it(tmp_path, monke
     assert line.split()[:4] == ["acme-csv", "csv", "reads,", "writes"] and f"from {folder}" in line
     assert f"then {folder}" in r.stdout.splitlines()[0]
     assert "csv-records, acme-csv. Input syntax" in r.stdout
-    assert "acme-csv        ACME's ERP export (tabs, ISO dates)" in run("--help").stdout
+    assert re.search(r"\n +acme-csv +ACME's ERP export \(tabs, ISO dates\)\n", run("--help").stdout)
     assert "acme-csv" in run("translate", "--help").stdout
 
 

@@ -252,6 +252,52 @@ def test_extends_overrides_and_removes(tmp_path):
     assert root.find("{urn:test}buyer-ref") is None
 
 
+def test_rename_replaces_whole_names_in_what_the_base_says_all_at_once(tmp_path):
+    """A base over one segment table, carried to a table numbered otherwise: G_SG4 and G_SG48 are
+    different names, and two renames that meet (SG48 -> SG49, SG49 -> SG50) do not chain."""
+    mapping(tmp_path, """
+    structural: ["//t:G_SG48/t:q"]
+    terms:
+      BT-1: "t:G_SG4/t:number"
+      BT-10: "t:G_SG48[t:q='R']/t:ref"
+      BT-11: "t:G_SG49/t:project"
+      BT-12: {path: "t:G_SG4/t:contract", const: {"../t:G_SG48": "x"}}
+    """, name="base")
+    flavour = mapping(tmp_path, head=False, body="""
+    name: flavour
+    extends: base
+    rename: {G_SG48: G_SG49, G_SG49: G_SG50}
+    terms:
+      BT-11: "t:G_SG7/t:project"
+    """, name="flavour")
+    assert "rename" not in flavour.raw
+    root = write(flavour, model.Invoice(number="7", buyer_reference="R1", project_reference="P",
+                                        contract_reference="C")).root
+    ns = {"t": "urn:test"}
+    assert root.xpath("t:G_SG4/t:number/text()", namespaces=ns) == ["7"]
+    assert root.xpath("t:G_SG49[t:q='R']/t:ref/text()", namespaces=ns) == ["R1"]     # SG48 -> SG49
+    assert root.xpath("t:G_SG7/t:project/text()", namespaces=ns) == ["P"]            # the file's own path
+    assert root.xpath("t:G_SG4/t:G_SG49/text()", namespaces=ns) == ["x"]             # a const's key too
+    assert root.find("{urn:test}G_SG48") is None and root.find("{urn:test}G_SG50") is None
+    assert [x.path for x in flavour.structural] == ["//t:G_SG49/t:q"]
+    # a file extending the renamed one meets the new names, not the rename again
+    third = mapping(tmp_path, head=False, body="""
+    name: third
+    extends: flavour
+    """, name="third")
+    assert [x.path for x in third.structural] == ["//t:G_SG49/t:q"]
+
+
+def test_rename_needs_a_base(tmp_path):
+    with pytest.raises(MappingError) as err:
+        mapping(tmp_path, """
+        rename: {G_SG1: G_SG2}
+        terms:
+          BT-1: t:number
+        """, name="alone")
+    assert "alone.yaml" in str(err.value) and "'rename'" in str(err.value) and "extends" in str(err.value)
+
+
 @pytest.mark.parametrize("body, message", [
     ("terms:\n  BT-999: t:x\n", "BT-999 is not a term of Invoice"),
     ("terms:\n  BG-4:\n    at: t:s\n    BT-44: t:name\n", "BT-44 is not a term of Seller"),
