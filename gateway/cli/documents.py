@@ -44,6 +44,7 @@ import click
 from gateway import mapping, syntaxes
 from gateway.model.errors import EdigateError, InputError, RenderError
 from gateway.model.findings import WARNING, Finding
+from gateway.rules.profiles import DEFAULT_PROFILE, ProfileError, UnknownProfileError, get_profile, profile_names
 from gateway.store.filenames import safe_filename
 from gateway.syntaxes import Document, extension, flavour, flavours, registry, syntax_of, writable
 from gateway.syntaxes.detect import sniff
@@ -110,8 +111,10 @@ _SVRL_STEP = re.compile(r"\*:([\w.-]+)\[namespace-uri\(\)='[^']*'\]")
 
 
 def format_finding(f: Finding, source: Optional[str] = None) -> str:
-    """``[fatal] BR-CO-10 (BT-106): message @ location (line N)``; ``source`` labels the rule."""
-    head = f"[{f.severity}] " + (f"{source} " if source else "") + f.rule
+    """``[fatal] BR-CO-10 (BT-106): message @ location (line N)``; ``source`` labels the rule; a rule of
+    another rule set than EN 16931 is named with it (``peppol:PEPPOL-EN16931-R001``)."""
+    rule = f"{f.rule_set}:{f.rule}" if f.rule_set and f.rule_set != "en16931" else f.rule
+    head = f"[{f.severity}] " + (f"{source} " if source else "") + rule
     if f.terms:
         head += f" ({','.join(f.terms)})"
     text = f"{head}: {_message(f)}"
@@ -193,6 +196,29 @@ def _schematron(kind: str):
 
 class _SetupError(click.ClickException):
     exit_code = EXIT_SETUP
+
+
+def _known_profile(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """--profile: a profile's name (an unknown one is a usage error, exit 2, naming the known ones)."""
+    try:
+        return get_profile(value.strip().lower()).name
+    except UnknownProfileError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _usable_profile(name: str) -> None:
+    """Load the profile's rule sets now: one that is not available is a setup problem (exit 3)."""
+    try:
+        get_profile(name).require()
+    except ProfileError as exc:
+        raise _SetupError(str(exc)) from None
+
+
+def _profile_option(f):
+    return click.option("--profile", default=DEFAULT_PROFILE, show_default=True, callback=_known_profile,
+                        metavar="PROFILE",
+                        help="The validation profile: which rule sets check the documents ("
+                             + ", ".join(profile_names()) + "; gateway/rules/profiles.yaml).")(f)
 
 
 # --- the invoices of one file -------------------------------------------------------------
@@ -348,12 +374,13 @@ class _Translated:
 
 
 def _translate_doc(ctx: click.Context, con: _Console, doc, label: str, to: str, schematron: bool,
-                   quiet: bool, shown: set[str]) -> _Translated:
+                   quiet: bool, shown: set[str], profile: str = DEFAULT_PROFILE) -> _Translated:
     try:
         # the source's own fatal findings first: they explain what the output's checks say after
-        source_fatal = [f for f in syntaxes.validate_document(doc) if f.fatal]
+        source_fatal = [f for f in syntaxes.validate_document(doc, profile) if f.fatal]
+        breaks = "EN 16931" if profile == DEFAULT_PROFILE else f"the {profile} profile"
         for f in source_fatal:
-            con.err(f"error: {label}: the source breaks EN 16931: {format_finding(f)}")
+            con.err(f"error: {label}: the source breaks {breaks}: {format_finding(f)}")
         rendering = syntaxes.write_document(doc.invoice, to, validate=True)
     except RenderError as exc:       # the document is fine; its PDF is beyond the renderer's caps
         con.err(f"error: {label}: cannot write {to}: {exc}")
@@ -415,7 +442,7 @@ class _Job:
 
 
 def _translate_file(ctx: click.Context, con: _Console, job: _Job, to: str, schematron: bool, quiet: bool,
-                    written: set[Path]) -> list[int]:
+                    written: set[Path], profile: str = DEFAULT_PROFILE) -> list[int]:
     """Translate every invoice of one file; the status of each (an empty file: one status)."""
     name = str(job.src)
     ext = extension(to)
@@ -454,7 +481,7 @@ def _translate_file(ctx: click.Context, con: _Console, job: _Job, to: str, schem
                     con.err(f"error: {label}: refusing to write {dest}: {why}")
                     statuses.append(EXIT_UNREADABLE)
                     continue
-            result = _translate_doc(ctx, con, item.doc, label, to, schematron, quiet, shown)
+            result = _translate_doc(ctx, con, item.doc, label, to, schematron, quiet, shown, profile)
             if result.data is not None:
                 try:
                     if dest is None:
@@ -497,9 +524,10 @@ def _translate_file(ctx: click.Context, con: _Console, job: _Job, to: str, schem
 @click.option("--schematron", is_flag=True,
               help="Also check every output with the official CEN EN 16931 schematron (slower; XML targets).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings (dropped terms, unread content).")
+@_profile_option
 @click.pass_context
 def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path], schematron: bool,
-              quiet: bool) -> None:
+              quiet: bool, profile: str) -> None:
     """Translate IN (a file, or a folder searched recursively) to another syntax.
 
     The input syntax is detected. Folders are searched for *.xml, *.pdf,
@@ -507,8 +535,8 @@ def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path],
     holding several invoices (an EDIFACT interchange, a CSV export) gives
     one output per invoice, named NAME-<invoice number>.<ext> (NAME-<n>,
     the invoice's position, when the number is empty or taken), in the -o
-    folder. Every source is checked against the EN 16931 rules (its fatal
-    findings are reported first) and every output too (XSD, or the
+    folder. Every source is checked against the rules of the validation
+    profile, EN 16931 by default (its fatal findings are reported first) and every output too (XSD, or the
     EDIFACT/CSV writer's own checks). A warning names each business term
     the target cannot carry. An output that fails validation is still
     written. Unreadable inputs are reported on one line each and the batch
@@ -516,21 +544,24 @@ def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path],
 
     \b
     Exit codes: 0 all translated (warnings allowed), 1 some source breaks
-    EN 16931, some output fails the XSD or its writer's checks (or the
+    the profile's rules, some output fails the XSD or its writer's checks (or the
     schematron with --schematron), or an EDIFACT input interchange is
     rejected by its envelope checks (outputs still written), 2 some input
-    could not be read or translated, 3 schematron not found. The highest
+    could not be read or translated (or an unknown --profile), 3 schematron
+    not found or a profile whose rule sets are not installed. The highest
     that applies wins.
 
     \b
     Examples:
       edigate translate invoice.xml --to cii > invoice.cii.xml
+      edigate translate invoice.xml --to ubl --profile peppol -o peppol.xml
       edigate translate inbox/ --to ubl -o outbox/
       edigate translate interchange.edi --to ubl -o outbox/
       edigate translate invoice.xml --to edifact-d14b -o invoice.edi
     """
     to = to.lower()
     con = _Console()
+    _usable_profile(profile)
     if schematron:
         if _schematron_kind(to) is None:
             xml = [f.name for f in flavours() if f.syntax in _CEN_SCHEMATRON]
@@ -558,7 +589,7 @@ def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path],
     written: set[Path] = set()
     label = f"translating {len(jobs)} file{'s' if len(jobs) != 1 else ''} to {to}"
     for job in con.iterate(jobs, label, show=batch):
-        statuses += _translate_file(ctx, con, job, to, schematron, quiet, written)
+        statuses += _translate_file(ctx, con, job, to, schematron, quiet, written, profile)
 
     counts = {s: statuses.count(s) for s in (EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE)}
     if batch or len(statuses) > 1:
@@ -582,6 +613,7 @@ class _Report:
     label: Optional[str] = None          # FILE#N (invoice NUMBER) for a file of several invoices
     invoice: Optional[str] = None        # the invoice number (BT-1)
     index: Optional[int] = None          # position in a file of several invoices
+    profile: str = DEFAULT_PROFILE       # the validation profile the findings come from
 
     @property
     def valid(self) -> bool:
@@ -593,7 +625,7 @@ class _Report:
         return EXIT_UNREADABLE if self.error else EXIT_OK if self.valid else EXIT_INVALID
 
     def as_dict(self) -> dict:
-        d = {"file": self.file, "syntax": self.syntax, "valid": self.valid,
+        d = {"file": self.file, "syntax": self.syntax, "profile": self.profile, "valid": self.valid,
              "findings": [f.as_dict() for f in self.findings]}
         if self.index is not None:
             d["index"] = self.index
@@ -619,7 +651,8 @@ def _schematron_findings(doc, data: bytes) -> list[Finding]:
     return [f for f in _schematron("cii").run(rendering.data) if f.fatal]
 
 
-def _validate_file(ctx: click.Context, path: Path, schematron: bool) -> list[_Report]:
+def _validate_file(ctx: click.Context, path: Path, schematron: bool,
+                   profile: str = DEFAULT_PROFILE) -> list[_Report]:
     """One report per invoice of the file (one report for a file that cannot be read)."""
     reader = _Invoices(path)
     reports: list[_Report] = []
@@ -629,7 +662,7 @@ def _validate_file(ctx: click.Context, path: Path, schematron: bool) -> list[_Re
         data = None
         for item in items:
             r = _Report(str(path), label=_label(path, item, several) if several else None,
-                        index=item.index if several else None)
+                        index=item.index if several else None, profile=profile)
             if item.doc is None:            # an EDIFACT message the syntax checks reject: its findings
                 r.syntax = reader.syntax
                 r.invoice = None
@@ -641,7 +674,7 @@ def _validate_file(ctx: click.Context, path: Path, schematron: bool) -> list[_Re
                 continue
             doc = item.doc
             r.syntax, r.invoice = doc.syntax, doc.invoice.number
-            r.findings = syntaxes.validate_document(doc)
+            r.findings = syntaxes.validate_document(doc, profile)
             if schematron:
                 if data is None and _is_xml(doc):
                     data = path.read_bytes()
@@ -651,7 +684,7 @@ def _validate_file(ctx: click.Context, path: Path, schematron: bool) -> list[_Re
         raise
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
         _reraise_if_debug(ctx, exc)
-        return [_Report(str(path), syntax=reader.syntax, error=_input_error(exc))]
+        return [_Report(str(path), syntax=reader.syntax, error=_input_error(exc), profile=profile)]
     for r in reports:              # the interchange's verdict concerns every invoice in it
         r.findings = r.findings + reader.trailing
     return reports
@@ -686,10 +719,11 @@ def _print_report(con: _Console, r: _Report, quiet: bool) -> None:
                    "EDIFACT, CSV and PDF inputs); its fatal findings are shown as 'schematron' and count "
                    "for the verdict.")
 @click.option("-q", "--quiet", is_flag=True, help="Hide warnings; show fatal findings only.")
+@_profile_option
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, schematron: bool,
-             quiet: bool) -> None:
-    """Check documents against the EN 16931 business rules.
+             quiet: bool, profile: str) -> None:
+    """Check documents against the EN 16931 business rules, or the rule sets of --profile.
 
     Folders are searched recursively for *.xml, *.pdf, *.edi, *.edifact,
     *.csv files and *.txt files holding EDIFACT. For each invoice: PASS or
@@ -701,16 +735,23 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, schemat
     they reject fails every invoice in it.
 
     \b
+    --profile peppol adds the Peppol BIS Billing 3.0 rules (see
+    gateway/rules/profiles.yaml for the profiles); every finding of a
+    business rule names its rule set, and the report its profile.
+
+    \b
     Exit codes: 0 all valid (no fatal finding), 1 some document has fatal
-    findings, 2 some input could not be read at all, 3 schematron not found.
-    The highest that applies wins.
+    findings, 2 some input could not be read at all (or an unknown
+    --profile), 3 schematron not found or a profile whose rule sets are not
+    installed. The highest that applies wins.
     """
     con = _Console()
+    _usable_profile(profile)
     files = _expand(paths)
     label = f"validating {len(files)} files"
     reports: list[_Report] = []
     for path in con.iterate(files, label, show=len(files) > 1):
-        for r in _validate_file(ctx, path, schematron):
+        for r in _validate_file(ctx, path, schematron, profile):
             reports.append(r)
             if not as_json:
                 _print_report(con, r, quiet)
@@ -721,6 +762,8 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, schemat
     if len(reports) != len(files):
         head += f" ({len(reports)} invoice{'s' if len(reports) != 1 else ''})"
     summary = f"{head}: {valid} valid, {len(reports) - valid - unreadable} invalid, {unreadable} unreadable"
+    if profile != DEFAULT_PROFILE:          # the default's report reads as it always has
+        summary += f" (profile {profile})"
     if as_json:
         docs = [r.as_dict() for r in reports]
         if quiet:

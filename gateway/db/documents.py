@@ -132,6 +132,8 @@ class DocumentRecord(Base):
     fatal_count: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     warning_count: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     findings: Mapped[list[Any]] = mapped_column(default=list)         # [Finding.as_dict(), …]
+    # The validation profile the findings come from (gateway/rules/profiles.yaml).
+    validation_profile: Mapped[str] = mapped_column(sa.String(40), default="en16931", server_default="en16931")
     duplicate_key: Mapped[Optional[str]] = mapped_column(sa.String(64), index=True)
     duplicate_of_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("documents.id"))
     status: Mapped[str] = mapped_column(sa.String(16))

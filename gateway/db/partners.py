@@ -111,6 +111,9 @@ class Partner(Base):
     # paper, the network it is reached through...), and where to write to it about its invoices.
     channel_settings: Mapped[Optional[dict[str, Any]]] = mapped_column(default=dict)
     contact_email: Mapped[Optional[str]] = mapped_column(sa.String(320))
+    # The validation profile its invoices are checked with (gateway/rules/profiles.yaml: en16931,
+    # peppol, fr ...); None: the default (EN 16931).
+    validation_profile: Mapped[Optional[str]] = mapped_column(sa.String(40))
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -126,6 +129,13 @@ class Partner(Base):
         if value is not None:
             from gateway.syntaxes import writable      # heavy (lxml, mappings): only when a format is set
             require_one_of(value, writable(), "preferred format")
+        return value
+
+    @validates("validation_profile")
+    def _check_profile(self, key: str, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            from gateway.rules.profiles import profile_names     # reads profiles.yaml once
+            require_one_of(value, profile_names(), "validation profile")
         return value
 
     @validates("preferred_channel")

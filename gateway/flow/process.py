@@ -13,7 +13,9 @@ never processed twice.
 Outcomes are on record, never only in a log: an unreadable file makes the
 exchange ``rejected`` with the reason and its place in the file; a document
 with fatal findings is ``invalid`` with every finding (rule id, business
-terms, location); a document nobody is known by is ``held`` with the
+terms, location) - the rules are those of the sending partner's validation
+profile (``gateway.rules.profiles``; EN 16931 unless it says otherwise), and
+the document records which; a document nobody is known by is ``held`` with the
 identifiers that were tried; a same seller + number + year as an earlier valid
 document is ``duplicate`` (an invalid one was never accepted: its corrected resend
 under the same number goes through).
@@ -42,6 +44,7 @@ from gateway.flow import plan as delivery_plan
 from gateway.flow.route import resolve
 from gateway.model.errors import EdigateError
 from gateway.model.findings import FATAL, Finding
+from gateway.rules import DEFAULT_PROFILE, ProfileError
 from gateway.syntaxes import read_documents, validate_document
 
 log = logging.getLogger("edigate.pipeline")
@@ -77,10 +80,11 @@ def _claim(s, exchange_id: int, status: str, reason: str, now: datetime) -> bool
     return True
 
 
-def _plan(gw, docs) -> list[_Planned]:
-    """Check every document, find its recipient and how it receives, write what it needs (pure
-    work, plus content-addressed payload puts, which are idempotent)."""
-    planned = [_Planned(i, d, validate_document(d)) for i, d in enumerate(docs)]
+def _plan(gw, docs, profile: str) -> list[_Planned]:
+    """Check every document with the validation ``profile``, find its recipient and how it
+    receives, write what it needs (pure work, plus content-addressed payload puts, which are
+    idempotent)."""
+    planned = [_Planned(i, d, validate_document(d, profile)) for i, d in enumerate(docs)]
     with gw.session() as s:
         for p in planned:
             if any(f.severity == FATAL for f in p.findings):
@@ -92,6 +96,12 @@ def _plan(gw, docs) -> list[_Planned]:
         if p.delivery is not None:
             delivery_plan.prepare(gw, p.delivery, p.doc.invoice, summarise(p.doc.invoice))
     return planned
+
+
+def validation_profile(sender) -> str:
+    """The profile a sender's documents are checked with: its own (``validation_profile``), else
+    the default (EN 16931)."""
+    return (sender.validation_profile if sender is not None else None) or DEFAULT_PROFILE
 
 
 def preceding_number(invoice) -> Optional[str]:
@@ -137,6 +147,7 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
         if ex is None or ex.direction != "in" or ex.status != "acknowledged":
             return None
         content_key, filename = ex.content_sha256, ex.filename
+        profile = validation_profile(ex.partner)
     now = utcnow()
     try:
         data = gw.payloads.get(content_key)
@@ -157,7 +168,12 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
         return None
 
     try:
-        planned = _plan(gw, docs)
+        planned = _plan(gw, docs, profile)
+    except ProfileError as e:       # the sender's profile names rules that are not there: on record, retryable
+        with gw.session() as s:
+            if _claim(s, exchange_id, "failed", f"cannot check with the sender's validation profile: {e}", now):
+                return "failed"
+        return None
     except Exception as e:          # a bug of ours while checking/routing/writing: on record, retryable
         log.exception("processing exchange %s failed", exchange_id)
         with gw.session() as s:
@@ -184,6 +200,7 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
         ex = s.get(Exchange, exchange_id)
         records = [(p, DocumentRecord.from_invoice(p.doc.invoice, syntax=p.doc.syntax, mapping=p.doc.mapping,
                                                    exchange=ex, findings=p.findings, position=p.position,
+                                                   validation_profile=profile,
                                                    preceding_number=preceding_number(p.doc.invoice)))
                    for p in planned]
         s.add_all([rec for _, rec in records])

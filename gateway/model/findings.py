@@ -24,6 +24,7 @@ class Finding:
     location: Optional[str] = None  # where in the source: XPath, "segment 12 (MOA), element 1", "row 3, column Amount"
     line: Optional[int] = None      # line in the source file, when known
     extra: dict[str, Any] = field(default_factory=dict)
+    rule_set: Optional[str] = None  # the rule set of a business rule ("en16931", "peppol" ...), None otherwise
 
     @property
     def fatal(self) -> bool:
@@ -34,6 +35,8 @@ class Finding:
         d["terms"] = list(self.terms)
         if not d["extra"]:
             del d["extra"]
+        if d["rule_set"] is None:
+            del d["rule_set"]
         return d
 
     def __str__(self) -> str:

@@ -9,7 +9,8 @@ all create and change partners here, with the same checks and the same refusals.
 
 Identifiers are (scheme, value) pairs, the scheme a code (0009) or a label (SIRET).
 Values are the partner's columns (``name``, ``as2_id``, ``as2_url``, ``preferred_format``,
-``preferred_channel``, ``contact_email``, ``active``, the ``as2_*`` settings), plus
+``preferred_channel``, ``contact_email``, ``validation_profile`` (the rules its invoices
+are checked with: ``gateway.rules.profiles``), ``active``, the ``as2_*`` settings), plus
 ``as2_identity`` (one of our AS2 names) or ``as2_identity_id``, and ``channel_settings``:
 ``{channel: settings}`` replacing each channel given (None or ``{}`` removes it), the others
 kept. A value of None clears an optional setting; a key left out is left alone.
@@ -36,6 +37,7 @@ from gateway.db import AS2Identity, Certificate, Organisation, Partner, PartnerI
 from gateway.db.partners import MDN_MODES, MICALG_SPELLINGS, TRANSFER_ENCODINGS
 from gateway.model import identifiers
 from gateway.partners import checks
+from gateway.rules.profiles import check_profile_name
 
 Owner = Union[Partner, Organisation]
 
@@ -43,7 +45,7 @@ Owner = Union[Partner, Organisation]
 FIELDS: dict[str, str] = {
     "name": "name", "active": "active",
     "preferred_format": "preferred_format", "preferred_channel": "preferred_channel",
-    "contact_email": "contact_email",
+    "contact_email": "contact_email", "validation_profile": "validation_profile",
     "as2_id": "as2.id", "as2_url": "as2.url",
     "as2_signing_algorithm": "as2.signing_algorithm", "as2_encryption_algorithm": "as2.encryption_algorithm",
     "as2_compress": "as2.compress", "as2_compress_before_signing": "as2.compress_before_signing",
@@ -277,6 +279,8 @@ class PartnerService:
                 value = checks.encryption_algorithm(value)
             elif key == "contact_email":
                 value = channels.email_address(value)
+            elif key == "validation_profile":
+                value = check_profile_name(value)
             elif key == "preferred_format":
                 given, value = value, value.strip().lower()
                 if value not in _writable():

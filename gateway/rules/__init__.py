@@ -1,58 +1,72 @@
-"""EN 16931 business rules on the model, agreeing with the CEN schematron.
+"""Business rules on the model, by rule set, applied through profiles.
 
-``validate(invoice)`` runs every registered rule and returns its findings;
-``RULES`` maps each rule id to its ``Rule`` (id, terms, severity,
-description); ``covered_rule_ids()`` names the schematron rules implemented
-here, so that our verdict can be compared with the official one on exactly
-those (see tests/test_rules_vs_schematron.py and COVERAGE.md).
+``validate(invoice, profile="en16931")`` runs the rule sets of a profile
+(``profiles.yaml``: ``en16931``, ``peppol``, ``fr``, ``fr-extended``) and
+returns their findings, each carrying its rule set. The ``en16931`` set is the
+EN 16931 business rules, agreeing with the CEN schematron; ``peppol``
+(``gateway.rules.peppol``) the Peppol BIS Billing 3.0 rules, agreeing with the
+Peppol schematron. ``RULES`` maps each EN 16931 rule id to its ``Rule`` (id,
+terms, severity, description); ``covered_rule_ids(rule_set)`` names the
+schematron rules a set implements, so that our verdict can be compared with
+the official one on exactly those (see tests/unit/test_rules_vs_schematron.py,
+COVERAGE.md and PEPPOL-COVERAGE.md).
 
-The rules follow the UBL binding of the CEN schematron 1.3.16 where the UBL
-and CII bindings differ in meaning (COVERAGE.md lists those differences).
+The EN 16931 rules follow the UBL binding of the CEN schematron 1.3.16 where
+the UBL and CII bindings differ in meaning (COVERAGE.md lists those
+differences).
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from gateway.model.findings import Finding
+from gateway.model.findings import WARNING, Finding
 
 from . import calculation, codelists, core, decimals, vat  # noqa: F401 - importing registers the rules
-from .registry import RULES, Rule
+from .profiles import (DEFAULT_PROFILE, Profile, ProfileError, RuleSetUnavailableError, UnknownProfileError,
+                       get_profile, load_rule_set, profile_names, rule_order)
+from .registry import DEFAULT_RULE_SET, RULE_SETS, RULES, Rule
 
-__all__ = ["RULES", "Rule", "validate", "covered_rule_ids", "rules_by_family"]
-
-# families in the order findings are reported
-_ORDER = ("BR", "BR-CO", "BR-DEC", "BR-CL", "BR-S", "BR-Z", "BR-E", "BR-AE", "BR-IC", "BR-G", "BR-O",
-          "BR-AF", "BR-AG", "BR-B")
-
-
-def _sort_key(rule_id: str) -> tuple[int, int, str]:
-    r = RULES[rule_id]
-    fam = _ORDER.index(r.family) if r.family in _ORDER else len(_ORDER)
-    num = rule_id.rsplit("-", 1)[1]
-    return fam, int(num) if (num.isascii() and num.isdigit()) else 0, rule_id
+__all__ = ["RULES", "RULE_SETS", "Rule", "validate", "covered_rule_ids", "rules_by_family", "DEFAULT_PROFILE",
+           "Profile", "ProfileError", "UnknownProfileError", "RuleSetUnavailableError", "get_profile",
+           "profile_names"]
 
 
-def validate(invoice: Any, *, rules: Optional[Iterable[str]] = None, strict: bool = False) -> list[Finding]:
-    """All findings of the EN 16931 rules on ``invoice``.
+def validate(invoice: Any, *, profile: str = DEFAULT_PROFILE, rules: Optional[Iterable[str]] = None,
+             strict: bool = False, syntax: Optional[str] = None) -> list[Finding]:
+    """All findings of the rule sets of ``profile`` on ``invoice`` (each finding names its rule set).
 
     Never raises on a weird or partial model: a rule that cannot evaluate
     the data it meets does not apply (``strict=True`` makes it raise
-    instead, for tests). ``rules`` restricts the run to some rule ids."""
-    ids = sorted(RULES if rules is None else (r for r in rules if r in RULES), key=_sort_key)
-    findings: list[Finding] = []
-    for rule_id in ids:
-        findings.extend(RULES[rule_id].run(invoice, strict=strict))
+    instead, for tests). ``rules`` restricts the run to some rule ids;
+    ``syntax`` is the syntax the document was read from (``ubl``, ``cii`` ...),
+    for rule sets a profile binds to some syntaxes. An unknown profile, or one
+    naming a rule set nobody registers, raises ``ProfileError`` saying so."""
+    p = get_profile(profile)
+    chosen, skipped = p.plan(syntax)
+    if rules is not None:
+        wanted = set(rules)
+        chosen = [r for r in chosen if r.id in wanted]
+    findings: list[Finding] = [
+        Finding(rule="PROFILE-SYNTAX", severity=WARNING, rule_set=u.name,
+                message=f"rule set {u.name} of profile {p.name} applies to {', '.join(u.syntaxes)} documents; "
+                        f"not applied to this {syntax} document")
+        for u in skipped]
+    for r in chosen:
+        found = r.run(invoice, strict=strict)
+        if found:
+            findings.extend(found)
     return findings
 
 
-def covered_rule_ids() -> set[str]:
-    """The ids of the schematron rules this package implements."""
-    return set(RULES)
+def covered_rule_ids(rule_set: str = DEFAULT_RULE_SET) -> set[str]:
+    """The ids of the schematron rules a rule set implements (EN 16931 by default)."""
+    return set(load_rule_set(rule_set))
 
 
-def rules_by_family() -> dict[str, list[str]]:
+def rules_by_family(rule_set: str = DEFAULT_RULE_SET) -> dict[str, list[str]]:
     """Rule ids grouped by family (BR, BR-CO, BR-S ...), in rule order."""
     out: dict[str, list[str]] = {}
-    for rule_id in sorted(RULES, key=_sort_key):
-        out.setdefault(RULES[rule_id].family, []).append(rule_id)
+    rules = load_rule_set(rule_set)
+    for r in sorted(rules.values(), key=rule_order):
+        out.setdefault(r.family, []).append(r.id)
     return out

@@ -1,10 +1,16 @@
-"""The rule registry: every EN 16931 business rule, known by its id.
+"""The rule registry: business rules known by rule set and id.
 
 A rule is a small function over the model that yields one ``Hit`` per
 offending group or value (the schematron fires once per offending element,
 and so do we, so counts can be compared). The ``@rule`` decorator registers
-it with the business terms it concerns; ``Rule.run`` turns hits into
-``Finding``s carrying the rule id, severity and terms.
+it in its **rule set** (``en16931`` unless told: the CEN rules; ``peppol``:
+Peppol BIS Billing 3.0; national sets such as ``fr``) with the business terms
+it concerns; ``Rule.run`` turns hits into ``Finding``s carrying the rule id,
+its rule set, severity and terms.
+
+Rule ids are unique within a set; two sets may use the same id (a national
+set redefining a rule). ``RULES`` is the ``en16931`` set, as before; which
+sets a validation applies is a *profile*'s business (``profiles.py``).
 """
 from __future__ import annotations
 
@@ -16,7 +22,10 @@ from gateway.model.findings import FATAL, WARNING, Finding
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FATAL", "WARNING", "Hit", "Rule", "RULES", "rule", "register"]
+__all__ = ["FATAL", "WARNING", "Hit", "Rule", "RULES", "RULE_SETS", "DEFAULT_RULE_SET", "rule", "register",
+           "rules_of"]
+
+DEFAULT_RULE_SET = "en16931"
 
 
 class Hit(NamedTuple):
@@ -37,6 +46,7 @@ class Rule:
     description: str
     family: str
     check: Check
+    rule_set: str = DEFAULT_RULE_SET
 
     def run(self, invoice: Any, *, strict: bool = False) -> list[Finding]:
         """The findings of this rule on one invoice.
@@ -49,13 +59,22 @@ class Rule:
         except Exception:  # noqa: BLE001 - see docstring
             if strict:
                 raise
-            log.debug("rule %s does not apply", self.id, exc_info=True)
+            log.debug("rule %s/%s does not apply", self.rule_set, self.id, exc_info=True)
+            return []
+        if not hits:
             return []
         return [Finding(rule=self.id, message=f"{self.id}: {h.message}", severity=self.severity,
-                        terms=h.terms or self.terms, path=h.path) for h in hits]
+                        terms=h.terms or self.terms, path=h.path, rule_set=self.rule_set) for h in hits]
 
 
-RULES: dict[str, Rule] = {}
+# rule set name -> {rule id -> Rule}, in registration order
+RULE_SETS: dict[str, dict[str, Rule]] = {DEFAULT_RULE_SET: {}}
+RULES: dict[str, Rule] = RULE_SETS[DEFAULT_RULE_SET]
+
+
+def rules_of(rule_set: str) -> dict[str, Rule]:
+    """The rules registered in ``rule_set`` so far (empty when none is)."""
+    return RULE_SETS.get(rule_set, {})
 
 
 def first_paragraph(doc: Optional[str]) -> str:
@@ -70,21 +89,27 @@ def family_of(rule_id: str) -> str:
 
 
 def register(rule_id: str, check: Check, *, terms: Iterable[str], description: str,
-             severity: str = FATAL) -> Rule:
-    if rule_id in RULES:
-        raise ValueError(f"rule {rule_id} registered twice")
-    r = Rule(rule_id, tuple(terms), severity, description, family_of(rule_id), check)
-    RULES[rule_id] = r
+             severity: str = FATAL, rule_set: str = DEFAULT_RULE_SET, family: Optional[str] = None) -> Rule:
+    """Register ``check`` as rule ``rule_id`` of ``rule_set``; ``family`` defaults to the id's
+    prefix (``BR-CO`` for ``BR-CO-10``)."""
+    if severity not in (FATAL, WARNING):
+        raise ValueError(f"rule {rule_id}: severity must be {FATAL!r} or {WARNING!r}, not {severity!r}")
+    rules = RULE_SETS.setdefault(rule_set, {})
+    if rule_id in rules:
+        raise ValueError(f"rule {rule_id} registered twice in rule set {rule_set}")
+    r = Rule(rule_id, tuple(terms), severity, description, family or family_of(rule_id), check, rule_set)
+    rules[rule_id] = r
     return r
 
 
-def rule(rule_id: str, *, terms: Iterable[str], severity: str = FATAL,
-         description: Optional[str] = None) -> Callable[[Check], Check]:
-    """Register the decorated function as business rule ``rule_id``.
+def rule(rule_id: str, *, terms: Iterable[str], severity: str = FATAL, description: Optional[str] = None,
+         rule_set: str = DEFAULT_RULE_SET, family: Optional[str] = None) -> Callable[[Check], Check]:
+    """Register the decorated function as business rule ``rule_id`` of ``rule_set``.
 
     The description defaults to the first paragraph of the function's docstring."""
     def deco(fn: Check) -> Check:
         desc = description or first_paragraph(fn.__doc__) or rule_id
-        register(rule_id, fn, terms=terms, description=desc, severity=severity)
+        register(rule_id, fn, terms=terms, description=desc, severity=severity, rule_set=rule_set,
+                 family=family)
         return fn
     return deco

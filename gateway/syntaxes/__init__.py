@@ -16,6 +16,7 @@ from lxml import etree
 from gateway.model.errors import MappingError, UnknownFormatError
 from gateway.model.findings import Finding
 from gateway.model.invoice import Invoice
+from gateway.rules import DEFAULT_PROFILE
 from gateway.rules import validate as check_rules
 from gateway.syntaxes import csv_syntax, facturx, xml_syntax
 from gateway.syntaxes.base import Document, Rendering
@@ -117,6 +118,9 @@ def write_document(invoice: Invoice, syntax: str, *, validate: bool = False, **o
     return xml_syntax.of(target).write(invoice, validate=validate)
 
 
-def validate_document(doc: Document) -> list[Finding]:
-    """Reading problems plus every EN 16931 rule, each pointed at its place in the source."""
-    return doc.findings + doc.locate(check_rules(doc.invoice))
+def validate_document(doc: Document, profile: str = DEFAULT_PROFILE) -> list[Finding]:
+    """Reading problems plus every rule of the validation ``profile`` (``gateway.rules.profiles``;
+    EN 16931 by default), each pointed at its place in the source. ``ProfileError`` when the
+    profile cannot be used."""
+    syntax = syntax_of(doc.syntax) or doc.syntax
+    return doc.findings + doc.locate(check_rules(doc.invoice, profile=profile, syntax=syntax))

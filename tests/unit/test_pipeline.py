@@ -520,7 +520,7 @@ def test_a_bug_while_reading_fails_the_exchange_and_an_operator_retry_processes_
 def test_a_bug_while_checking_fails_the_exchange_on_record_not_only_in_a_log(w, monkeypatch):
     _partner(w.gw, "Buyer SARL", ("VAT", "FR12345678901"))
 
-    def broken(doc):
+    def broken(doc, profile=None):
         raise KeyError("rule bug")
 
     monkeypatch.setattr(pipeline, "validate_document", broken)

@@ -28,6 +28,7 @@ from ...db import BUSINESS_STATUSES, DIRECTIONS, DOCUMENT_STATUSES, normalise_id
 from ...db.documents import DELIVERY_STATUSES
 from ...db.exchanges import STATUSES as EXCHANGE_STATUSES
 from ...db.partners import MDN_MODES, MICALG_SPELLINGS, TRANSFER_ENCODINGS
+from ...rules.profiles import profile_names
 from ...syntaxes import writable
 from gateway.flow.lifecycle import MAX_REASON, MAX_REASON_CODE, RECIPIENT_STATUSES
 from .. import bounds
@@ -515,6 +516,8 @@ class PartnerInput(Body):
     preferred_format = Choice(writable_formats(), allow_none=True,
                               metadata={"description": "The syntax it receives (ubl, cii, facturx, edifact-d96a, …)"})
     preferred_channel = Choice(channels.names(), allow_none=True)
+    validation_profile = Choice(profile_names(), allow_none=True, metadata={
+        "description": "The rules its invoices are checked with (en16931, peppol, …); null: en16931"})
     contact_email = EmailAddress(allow_none=True, metadata={
         "description": "Where to write to it about its invoices (also the e-mail fallback)", "maxLength": 254,
         "pattern": channels.EMAIL_PATTERN.pattern})
@@ -615,6 +618,7 @@ class Partner(Schema):
     active = fields.Boolean()
     preferred_format = Null()
     preferred_channel = Null()
+    validation_profile = Null(metadata={"description": "The rules its invoices are checked with; null: en16931"})
     identifiers = fields.List(fields.Nested(Identifier))
     as2 = Whole(AS2Settings)
     contact_email = Null()
@@ -737,6 +741,7 @@ Document = Schema.from_dict({
     "line_count": Null(fields.Integer),
     "sender_partner_id": Null(fields.Integer), "recipient_partner_id": Null(fields.Integer),
     "valid": fields.Boolean(), "fatal_count": fields.Integer(), "warning_count": fields.Integer(),
+    "validation_profile": Str(metadata={"description": "The profile it was checked with (en16931, peppol, …)"}),
     "duplicate_of_id": Null(fields.Integer), "status": Str(metadata={"enum": list(DOCUMENT_STATUSES)}),
     "business_status": Null(metadata={"enum": [*BUSINESS_STATUSES, None]}),
     "business_status_at": Null(UtcDateTime),
@@ -746,7 +751,8 @@ Document = Schema.from_dict({
 Finding = {"type": "object", "properties": {
     "rule": {"type": "string"}, "severity": {"type": "string"}, "terms": {"type": "array", "items": {"type": "string"}},
     "message": {"type": "string"}, "path": {"type": ["string", "null"]}, "location": {"type": ["string", "null"]},
-    "line": {"type": ["integer", "null"]}}}
+    "line": {"type": ["integer", "null"]},
+    "rule_set": {"type": "string", "description": "The rule set of a business rule (en16931, peppol, …)"}}}
 
 
 class DocumentDetail(Document):  # type: ignore[valid-type, misc]

@@ -21,6 +21,7 @@ from ...db import (DIRECTIONS, DOCUMENT_STATUSES, Certificate, Delivery, Documen
                    Organisation, Partner, StatusError)
 from ...db.exchanges import STATUSES as EXCHANGE_STATUSES
 from ...flow import redeliver as redelivery
+from ...rules.profiles import DEFAULT_PROFILE, ProfileError, get_profile
 from .. import downloads
 from ..api import params
 from ..api.serialise import EXPIRY_WARNING, retryable
@@ -151,6 +152,15 @@ def exchange_mdn(exchange_id: int):
 
 # --- documents -----------------------------------------------------------------------------
 
+def _profile_label(name: str | None) -> str:
+    """'Peppol BIS Billing 3.0 (peppol)': a validation profile as the pages show it."""
+    name = name or DEFAULT_PROFILE
+    try:
+        return f"{get_profile(name).label('en')} ({name})"
+    except ProfileError:
+        return f"{name} (no longer known)"
+
+
 @bp.get("/documents")
 @login_required
 def documents():
@@ -168,7 +178,7 @@ def document(document_id: int):
         doc = s.get(DocumentRecord, document_id)
         if doc is None:
             abort(404, f"There is no document {document_id}.")
-        return render_template("document.html", doc=doc)
+        return render_template("document.html", doc=doc, profile_label=_profile_label)
 
 
 @bp.post("/deliveries/<int:delivery_id>/redeliver")
@@ -226,7 +236,7 @@ def partner(partner_id: int):
             abort(404, f"There is no partner {partner_id}.")
         certificates = sorted(p.certificates, key=lambda c: (not c.active, c.not_after))
         return render_template("partner.html", p=p, certificates=certificates, now=now,
-                               soon=now + EXPIRY_WARNING)
+                               soon=now + EXPIRY_WARNING, profile_label=_profile_label)
 
 
 # --- our certificates ------------------------------------------------------------------------
