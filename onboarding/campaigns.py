@@ -19,7 +19,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gateway.db import utcnow
+from gateway.db import compare_and_set, utcnow
 from gateway.model.errors import EdigateError
 
 from .models import LANGUAGES, STEPS, Campaign, CampaignTemplate, Counterparty, Invitation, Wave
@@ -155,17 +155,13 @@ def close_campaign(session: Session, campaign: Campaign, now: Optional[datetime]
     now = now or utcnow()
     _set_status(campaign, "closed", ("draft", "running", "paused"))
     inv_ids = sa.select(Invitation.id).where(Invitation.campaign_id == campaign.id)
-    session.execute(sa.update(CampaignMail).where(CampaignMail.invitation_id.in_(inv_ids),
-                                                  CampaignMail.status == "scheduled")
-                    .values(status="cancelled", error="campaign closed", updated_at=now)
-                    .execution_options(synchronize_session=False))
-    session.execute(sa.update(Invitation).where(Invitation.campaign_id == campaign.id,
-                                                Invitation.status.in_(("pending", "sent", "registering")))
-                    .values(status="stopped", status_at=now).execution_options(synchronize_session=False))
-    session.execute(sa.update(Wave).where(Wave.campaign_id == campaign.id, Wave.status == "scheduled")
-                    .values(status="cancelled").execution_options(synchronize_session=False))
-    session.execute(sa.update(Wave).where(Wave.campaign_id == campaign.id, Wave.status == "running")
-                    .values(status="done").execution_options(synchronize_session=False))
+    compare_and_set(session, CampaignMail, CampaignMail.invitation_id.in_(inv_ids), CampaignMail.status == "scheduled",
+                    status="cancelled", error="campaign closed", updated_at=now)
+    compare_and_set(session, Invitation,
+                    Invitation.campaign_id == campaign.id, Invitation.status.in_(("pending", "sent", "registering")),
+                    status="stopped", status_at=now)
+    compare_and_set(session, Wave, Wave.campaign_id == campaign.id, Wave.status == "scheduled", status="cancelled")
+    compare_and_set(session, Wave, Wave.campaign_id == campaign.id, Wave.status == "running", status="done")
     session.flush()
     session.expire_all()
     return campaign

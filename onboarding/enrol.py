@@ -32,7 +32,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gateway.db import Network, Partner, SftpAccount, User
+from gateway.db import Network, Partner, SftpAccount, User, compare_and_set
 from gateway.db.partners import SCHEMES
 from gateway.delivery.channel import registry
 from gateway.partners.service import PartnerError, PartnerService
@@ -105,12 +105,9 @@ def spend_link(session: Session, invitation_id: int, now: datetime) -> None:
 
     First write of the transaction on purpose: SQLite then takes its write lock here (the
     loser waits, then sees ``used_at`` set), PostgreSQL locks the row (the loser re-reads it)."""
-    result = session.execute(
-        sa.update(Invitation)
-        .where(Invitation.id == invitation_id, Invitation.used_at.is_(None))
-        .values(used_at=now, status="enrolled", status_at=now)
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
+    won = compare_and_set(session, Invitation, Invitation.id == invitation_id, Invitation.used_at.is_(None),
+                          used_at=now, status="enrolled", status_at=now)
+    if won != 1:
         raise AlreadyUsed(f"invitation {invitation_id}'s link has already been used")
 
 

@@ -68,7 +68,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from gateway.db import utcnow
+from gateway.db import compare_and_set, utcnow
 from gateway.transports.smtp import Mailer, SmtpError, SmtpPermanentError, SmtpTemporaryError
 
 from .campaigns import mail_context
@@ -138,9 +138,8 @@ def start_wave(session: Session, wave: Wave, now: datetime) -> int:
     if mails:
         session.execute(sa.insert(CampaignMail), mails)
     for i in range(0, len(cp_ids), 500):
-        session.execute(sa.update(Counterparty).where(Counterparty.id.in_(cp_ids[i:i + 500]),
-                                                      Counterparty.status == "new")
-                        .values(status="invited", status_at=now).execution_options(synchronize_session=False))
+        compare_and_set(session, Counterparty, Counterparty.id.in_(cp_ids[i:i + 500]), Counterparty.status == "new",
+                        status="invited", status_at=now)
     invitations = inv_rows
     log.info("wave %d (%s) of campaign %r started: %d invitation(s)", wave.id, wave.name, campaign.name,
              len(invitations))
@@ -156,9 +155,8 @@ def start_due_waves(gw: Any, now: datetime) -> dict[str, int]:
                         .order_by(Wave.send_at, Wave.id)).all()
     for wave_id in due:
         with gw.session() as s:
-            won = s.execute(sa.update(Wave).where(Wave.id == wave_id, Wave.status == "scheduled")
-                            .values(status="running", started_at=now)
-                            .execution_options(synchronize_session=False)).rowcount
+            won = compare_and_set(s, Wave, Wave.id == wave_id, Wave.status == "scheduled",
+                                  status="running", started_at=now)
             if won != 1:
                 continue            # another sweep started it
             counts["waves_started"] += 1
@@ -245,9 +243,9 @@ def due_mails(gw: Any, now: datetime, *, default_rate: int) -> list[tuple[int, i
                 sa.or_(CampaignMail.claimed_at.is_(None), CampaignMail.claimed_at < lease_start))
                 .order_by(CampaignMail.due_at, CampaignMail.id).limit(limit)).all()
             for i in range(0, len(ids), 500):
-                s.execute(sa.update(CampaignMail).where(CampaignMail.id.in_(ids[i:i + 500]),
-                                                        CampaignMail.status == "scheduled")
-                          .values(claimed_at=now).execution_options(synchronize_session=False))
+                compare_and_set(s, CampaignMail,
+                                CampaignMail.id.in_(ids[i:i + 500]), CampaignMail.status == "scheduled",
+                                claimed_at=now)
             out.extend((mail_id, c.id) for mail_id in ids)
     return out
 
@@ -255,13 +253,12 @@ def due_mails(gw: Any, now: datetime, *, default_rate: int) -> list[tuple[int, i
 def mark_uncertain(gw: Any, now: datetime) -> int:
     """Rows left ``sending`` past ``SENDING_LEASE``: ``uncertain``, never resent (see the module)."""
     with gw.session() as s:
-        return s.execute(sa.update(CampaignMail)
-                         .where(CampaignMail.status == "sending", CampaignMail.claimed_at < now - SENDING_LEASE)
-                         .values(status="uncertain", updated_at=now,
-                                 error="the sending worker stopped between claiming this mail and recording the "
-                                       "SMTP result: it may or may not have gone out, so it is not sent again "
-                                       "automatically (resend it by hand if the recipient did not get it)")
-                         .execution_options(synchronize_session=False)).rowcount
+        return compare_and_set(s, CampaignMail,
+                               CampaignMail.status == "sending", CampaignMail.claimed_at < now - SENDING_LEASE,
+                               status="uncertain", updated_at=now,
+                               error="the sending worker stopped between claiming this mail and recording the "
+                                     "SMTP result: it may or may not have gone out, so it is not sent again "
+                                     "automatically (resend it by hand if the recipient did not get it)")
 
 
 def resend_uncertain(session: Session, mail_id: int, *, now: Optional[datetime] = None) -> CampaignMail:
@@ -296,8 +293,7 @@ def settle(gw: Any, now: datetime) -> dict[str, int]:
         s.flush()
         open_left = sa.select(Invitation.id).where(Invitation.wave_id == Wave.id,
                                                    Invitation.status.in_(OPEN_INVITATION))
-        done = s.execute(sa.update(Wave).where(Wave.status == "running", ~sa.exists(open_left))
-                         .values(status="done").execution_options(synchronize_session=False)).rowcount
+        done = compare_and_set(s, Wave, Wave.status == "running", ~sa.exists(open_left), status="done")
     return {"invitations_expired": expired, "waves_done": done}
 
 
@@ -548,17 +544,13 @@ class Sender:
             return None
         why = stop_reason(inv, cp)
         if why is not None:
-            n = s.execute(sa.update(CampaignMail).where(CampaignMail.id == mail_id,
-                                                        CampaignMail.status == "scheduled")
-                          .values(status="cancelled", error=f"not sent: {why}", updated_at=now)
-                          .execution_options(synchronize_session=False)).rowcount
+            n = compare_and_set(s, CampaignMail, CampaignMail.id == mail_id, CampaignMail.status == "scheduled",
+                                status="cancelled", error=f"not sent: {why}", updated_at=now)
             return "cancelled" if n == 1 else None
         message_id = mail.message_id or new_message_id(mail.id, self.config.bounce_domain)
-        won = s.execute(sa.update(CampaignMail)
-                        .where(CampaignMail.id == mail_id, CampaignMail.status == "scheduled")
-                        .values(status="sending", claimed_at=now, claimed_by=self.worker, message_id=message_id,
-                                attempts=CampaignMail.attempts + 1, updated_at=now)
-                        .execution_options(synchronize_session=False)).rowcount
+        won = compare_and_set(s, CampaignMail, CampaignMail.id == mail_id, CampaignMail.status == "scheduled",
+                              status="sending", claimed_at=now, claimed_by=self.worker, message_id=message_id,
+                              attempts=CampaignMail.attempts + 1, updated_at=now)
         if won != 1:
             return None
         for attr, value in (("status", "sending"), ("claimed_at", now), ("claimed_by", self.worker),
@@ -567,8 +559,7 @@ class Sender:
         if mail.step not in LINK_STEPS_EXCLUDED:       # the link is good for link_valid_days from now
             expires = now + timedelta(days=campaign.link_valid_days)
             if expires > inv.expires_at:
-                s.execute(sa.update(Invitation).where(Invitation.id == inv.id).values(expires_at=expires)
-                          .execution_options(synchronize_session=False))
+                compare_and_set(s, Invitation, Invitation.id == inv.id, expires_at=expires)
                 set_committed_value(inv, "expires_at", expires)
         try:
             message = build_message(s, mail, public_url=self.settings.public_url, secret=self.secret,
@@ -592,15 +583,14 @@ class Sender:
         """Record an accepted mail: ``sent``, the invitation ``sent``, its tracking event (Core
         statements: no objects to load for a row the claim already holds)."""
         at = self._now(now)
-        n = s.execute(sa.update(CampaignMail)
-                      .where(CampaignMail.id == c.mail_id, CampaignMail.status.in_(("sending", "uncertain")))
-                      .values(status="sent", sent_at=at, smtp_reply="250 accepted", error=None, updated_at=at)
-                      .execution_options(synchronize_session=False)).rowcount
+        n = compare_and_set(s, CampaignMail,
+                            CampaignMail.id == c.mail_id, CampaignMail.status.in_(("sending", "uncertain")),
+                            status="sent", sent_at=at, smtp_reply="250 accepted", error=None, updated_at=at)
         if n != 1:
             return s.scalar(sa.select(CampaignMail.status).where(CampaignMail.id == c.mail_id))
         if c.step not in LINK_STEPS_EXCLUDED:
-            s.execute(sa.update(Invitation).where(Invitation.id == c.invitation_id, Invitation.status == "pending")
-                      .values(status="sent", status_at=at).execution_options(synchronize_session=False))
+            compare_and_set(s, Invitation, Invitation.id == c.invitation_id, Invitation.status == "pending",
+                            status="sent", status_at=at)
         s.execute(sa.insert(TrackingEvent), [{
             "counterparty_id": c.counterparty_id, "campaign_id": c.campaign_id, "wave_id": c.wave_id,
             "invitation_id": c.invitation_id, "mail_id": c.mail_id, "kind": "sent", "at": at,

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gateway.db import utcnow
+from gateway.db import compare_and_set, utcnow
 
 from .links import LinkError, Secret, read_open_token, read_optout_token
 from .models import CampaignMail, Counterparty, Invitation, TrackingEvent, Wave
@@ -80,16 +80,14 @@ def stop_mailing(session: Session, counterparty_id: int, now: datetime, *, invit
     ``invitation_status`` (opted_out, bounced): nothing more goes out to it. Returns the mails
     cancelled. (The sender checks the counterparty again right before each send as well.)"""
     invitation_ids = sa.select(Invitation.id).where(Invitation.counterparty_id == counterparty_id)
-    n = session.execute(sa.update(CampaignMail)
-                        .where(CampaignMail.invitation_id.in_(invitation_ids), CampaignMail.status == "scheduled")
-                        .values(status="cancelled", error=f"counterparty {invitation_status.replace('_', ' ')}",
-                                updated_at=now)
-                        .execution_options(synchronize_session=False)).rowcount
-    session.execute(sa.update(Invitation)
-                    .where(Invitation.counterparty_id == counterparty_id,
-                           Invitation.status.in_(("pending", "sent", "registering")))
-                    .values(status=invitation_status, status_at=now)
-                    .execution_options(synchronize_session=False))
+    n = compare_and_set(session, CampaignMail,
+                        CampaignMail.invitation_id.in_(invitation_ids), CampaignMail.status == "scheduled",
+                        status="cancelled", error=f"counterparty {invitation_status.replace('_', ' ')}",
+                        updated_at=now)
+    compare_and_set(session, Invitation,
+                    Invitation.counterparty_id == counterparty_id,
+                    Invitation.status.in_(("pending", "sent", "registering")),
+                    status=invitation_status, status_at=now)
     return n
 
 

@@ -32,7 +32,7 @@ import yaml
 
 from gateway.channels.settings import PostalAddress, buyer_address, postal_address
 from gateway.channels.templating import TEMPLATES
-from gateway.db import Delivery, Partner, PrintBatch, RenderingRecord, StatusError, utcnow
+from gateway.db import Delivery, Partner, PrintBatch, RenderingRecord, StatusError, compare_and_set, utcnow
 from gateway.delivery.channel import Channel, ChannelSettingsError, DeliveryPlan
 from gateway.delivery.state import acknowledge_delivery, follow_document
 
@@ -185,11 +185,9 @@ def _claim(gw, letters: list[_Letter], now: datetime) -> int:
         s.add(batch)
         s.flush()
         ids = [letter.delivery_id for letter in letters]
-        claimed = s.execute(sa.update(Delivery)
-                            .where(Delivery.id.in_(ids), Delivery.print_batch_id.is_(None),
-                                   Delivery.status == "pending")
-                            .values(print_batch_id=batch.id)
-                            .execution_options(synchronize_session=False)).rowcount
+        claimed = compare_and_set(s, Delivery,
+                                  Delivery.id.in_(ids), Delivery.print_batch_id.is_(None), Delivery.status == "pending",
+                                  print_batch_id=batch.id)
         if claimed != len(ids):
             s.rollback()
             raise _Raced()
@@ -199,8 +197,8 @@ def _claim(gw, letters: list[_Letter], now: datetime) -> int:
 def _release(gw, batch_id: int) -> None:
     """Give a batch that could not be finished back: its deliveries wait for the next one."""
     with gw.session() as s:
-        s.execute(sa.update(Delivery).where(Delivery.print_batch_id == batch_id, Delivery.status == "pending")
-                  .values(print_batch_id=None).execution_options(synchronize_session=False))
+        compare_and_set(s, Delivery, Delivery.print_batch_id == batch_id, Delivery.status == "pending",
+                        print_batch_id=None)
         s.execute(sa.delete(PrintBatch).where(PrintBatch.id == batch_id, PrintBatch.status == "building"))
 
 
@@ -271,9 +269,8 @@ def mark_printed(gw, batch_id: int, by: str, *, at: Optional[datetime] = None) -
         batch = s.get(PrintBatch, batch_id)
         if batch is None:
             raise LookupError(f"no print batch {batch_id}")
-        n = s.execute(sa.update(PrintBatch).where(PrintBatch.id == batch_id, PrintBatch.status == "ready")
-                      .values(status="printed", printed_at=at, printed_by=by[:200])
-                      .execution_options(synchronize_session=False)).rowcount
+        n = compare_and_set(s, PrintBatch, PrintBatch.id == batch_id, PrintBatch.status == "ready",
+                            status="printed", printed_at=at, printed_by=by[:200])
         if n != 1:
             s.refresh(batch)
             raise StatusError(f"print batch {batch_id} was already marked printed"

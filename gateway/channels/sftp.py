@@ -37,7 +37,7 @@ from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
 
-from gateway.db import Delivery, Exchange, SftpAccount, SftpRemote, utcnow
+from gateway.db import Delivery, Exchange, SftpAccount, SftpRemote, compare_and_set, utcnow
 from gateway.db.sftp import key_lines
 from gateway.delivery.attempts import settle_failure
 from gateway.delivery.outbound import FileChannel
@@ -279,11 +279,10 @@ def claim_poll(gw, remote_id: int, now: datetime) -> bool:
         if row is None or not row.active or not row.poll_dir:
             return False
         due = now - timedelta(seconds=row.poll_interval_seconds)
-        n = s.execute(sa.update(SftpRemote)
-                      .where(SftpRemote.id == remote_id,
-                             sa.or_(SftpRemote.last_poll_at.is_(None), SftpRemote.last_poll_at <= due))
-                      .values(last_poll_at=now)
-                      .execution_options(synchronize_session=False)).rowcount
+        n = compare_and_set(s, SftpRemote,
+                            SftpRemote.id == remote_id,
+                            sa.or_(SftpRemote.last_poll_at.is_(None), SftpRemote.last_poll_at <= due),
+                            last_poll_at=now)
         return n == 1
 
 

@@ -3,7 +3,8 @@
 One module per concern: ``partners`` (our organisations, partners, identifiers,
 certificates), ``exchanges`` (messages in and out, status history),
 ``documents`` (documents, renderings, deliveries), ``session`` (engines,
-sessions). The schema is owned by the Alembic migrations in ``migrations/``;
+sessions, and ``compare_and_set``: the claim of a row by its expected state).
+The schema is owned by the Alembic migrations in ``migrations/``;
 ``migrate(url)`` brings a database to the latest one.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .networks import Network, NetworkParticipant
 from .exchanges import DIRECTIONS, INBOUND_STATUSES, OUTBOUND_STATUSES, Exchange, ExchangeEvent
 from .partners import (CERT_USAGES, ENCRYPTION_ALGORITHMS, SCHEMES, SIGNING_ALGORITHMS, AS2Identity, Certificate,
                        Organisation, Partner, PartnerIdentifier, normalise_identifier)
-from .session import make_engine, make_sessionmaker, normalise_url, session_scope
+from .session import compare_and_set, make_engine, make_sessionmaker, normalise_url, session_scope
 
 __all__ = [
     "SftpAccount", "SftpRemote",
@@ -34,7 +35,7 @@ __all__ = [
     "DELIVERY_STATUSES", "summarise", "duplicate_key",
     "BUSINESS_STATUSES", "DocumentStatusEvent", "PrintBatch", "Network", "NetworkParticipant",
     "User", "ApiToken", "ROLES", "issue_token", "authenticate_token", "check_login",
-    "make_engine", "make_sessionmaker", "normalise_url", "session_scope",
+    "make_engine", "make_sessionmaker", "normalise_url", "session_scope", "compare_and_set",
     "MIGRATIONS", "alembic_config", "migrate", "current_revision", "head_revision",
 ]
 

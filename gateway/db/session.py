@@ -92,3 +92,19 @@ def session_scope(bind: Union[sa.Engine, sessionmaker[Session], str, None] = Non
         raise
     finally:
         session.close()
+
+
+def compare_and_set(session: Session, model: Any, *conditions: Any, **values: Any) -> int:
+    """``UPDATE model SET values WHERE conditions``; the number of rows it changed.
+
+    This is how a worker claims a row (or moves its status) when others may be at it too: the
+    WHERE clause states the state the caller expects (``status == "queued"``, ``used_at IS
+    NULL``…), and the row count says whether it still held, that is whether this worker won
+    (1) or someone else got there first (0). The database decides, in one statement, under its
+    own row lock; nothing is read first. The session's identity map is deliberately not
+    synchronised (``synchronize_session=False``): objects already loaded keep the values they
+    had, and the caller reloads (``session.get`` after a win, ``refresh``) or sets what the
+    UPDATE wrote when it reads them again.
+    """
+    return session.execute(sa.update(model).where(*conditions).values(**values)
+                           .execution_options(synchronize_session=False)).rowcount

@@ -21,7 +21,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 
-from gateway.db import Delivery, Exchange, Partner, utcnow
+from gateway.db import Delivery, Exchange, Partner, compare_and_set, utcnow
 from gateway.delivery.channel import registry
 from gateway.delivery.state import set_status
 
@@ -52,13 +52,11 @@ def claim(gw, exchange_id: int, *, now: Optional[datetime] = None) -> bool:
     it is not due yet (a prompt that comes early sends nothing)."""
     now = now or utcnow()
     with gw.session() as s:
-        n = s.execute(sa.update(Exchange)
-                      .where(Exchange.id == exchange_id, Exchange.direction == "out",
-                             Exchange.status.in_(("queued", "retrying")),
-                             sa.or_(Exchange.next_attempt_at.is_(None), Exchange.next_attempt_at <= now))
-                      .values(status="sending", status_at=now, attempts=Exchange.attempts + 1,
-                              reason=None)
-                      .execution_options(synchronize_session=False)).rowcount
+        n = compare_and_set(s, Exchange,
+                            Exchange.id == exchange_id, Exchange.direction == "out",
+                            Exchange.status.in_(("queued", "retrying")),
+                            sa.or_(Exchange.next_attempt_at.is_(None), Exchange.next_attempt_at <= now),
+                            status="sending", status_at=now, attempts=Exchange.attempts + 1, reason=None)
         if n != 1:
             return False
         ex = s.get(Exchange, exchange_id)

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.db import (BUSINESS_STATUSES, Delivery, DocumentRecord, DocumentStatusEvent, Exchange, StatusError,
-                        utcnow)
+                        compare_and_set, utcnow)
 
 BY = "gateway"
 
@@ -150,9 +150,8 @@ def _clean(reason: Optional[str], reason_code: Optional[str]) -> tuple[Optional[
 def _move(session: Session, document: DocumentRecord, old: Optional[str], new: str, at: datetime) -> None:
     """Compare-and-set the document's status from ``old`` to ``new``."""
     current = DocumentRecord.business_status.is_(None) if old is None else DocumentRecord.business_status == old
-    n = session.execute(sa.update(DocumentRecord).where(DocumentRecord.id == document.id, current)
-                        .values(business_status=new, business_status_at=at, updated_at=utcnow())
-                        .execution_options(synchronize_session=False)).rowcount
+    n = compare_and_set(session, DocumentRecord, DocumentRecord.id == document.id, current,
+                        business_status=new, business_status_at=at, updated_at=utcnow())
     if n != 1:
         raise StatusError(f"document {document.id}: its status changed meanwhile (it was {old or 'not set'}); "
                           "reload it and decide again")

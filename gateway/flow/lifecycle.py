@@ -21,7 +21,7 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gateway.db import DocumentRecord, DocumentStatusEvent, Exchange, Partner, utcnow
+from gateway.db import DocumentRecord, DocumentStatusEvent, Exchange, Partner, compare_and_set, utcnow
 from gateway.delivery.channel import registry
 from gateway.delivery.state import (DECISIONS, MAX_REASON, MAX_REASON_CODE, MOVES, REASON_REQUIRED,  # noqa: F401
                                     RECIPIENT_STATUSES, allowed_moves, history, set_business_status)
@@ -87,10 +87,9 @@ def _aperak_bytes(gw, event: DocumentStatusEvent) -> bytes:
 
 
 def _mark(session: Session, event_id: int, at: datetime, exchange_id: Optional[int] = None) -> bool:
-    n = session.execute(sa.update(DocumentStatusEvent)
-                        .where(DocumentStatusEvent.id == event_id, DocumentStatusEvent.reported_at.is_(None))
-                        .values(reported_at=at, report_exchange_id=exchange_id)
-                        .execution_options(synchronize_session=False)).rowcount
+    n = compare_and_set(session, DocumentStatusEvent,
+                        DocumentStatusEvent.id == event_id, DocumentStatusEvent.reported_at.is_(None),
+                        reported_at=at, report_exchange_id=exchange_id)
     return n == 1
 
 

@@ -37,7 +37,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 
-from gateway.db import DocumentRecord, Exchange, ExchangeEvent, summarise, utcnow
+from gateway.db import DocumentRecord, Exchange, ExchangeEvent, compare_and_set, summarise, utcnow
 from gateway.delivery.channel import DeliveryPlan
 from gateway.delivery.state import mark_deposited
 from gateway.flow import plan as delivery_plan
@@ -70,10 +70,8 @@ def awaiting_processing(gw, *, before: datetime) -> list[int]:
 
 
 def _claim(s, exchange_id: int, status: str, reason: str, now: datetime) -> bool:
-    n = s.execute(sa.update(Exchange)
-                  .where(Exchange.id == exchange_id, Exchange.status == "acknowledged")
-                  .values(status=status, status_at=now, reason=reason)
-                  .execution_options(synchronize_session=False)).rowcount
+    n = compare_and_set(s, Exchange, Exchange.id == exchange_id, Exchange.status == "acknowledged",
+                        status=status, status_at=now, reason=reason)
     if n != 1:
         return False
     s.add(ExchangeEvent(exchange_id=exchange_id, status=status, at=now, reason=reason))

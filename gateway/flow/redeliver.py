@@ -18,9 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-import sqlalchemy as sa
-
-from gateway.db import Delivery, DocumentRecord, StatusError, summarise, utcnow
+from gateway.db import Delivery, DocumentRecord, StatusError, compare_and_set, summarise, utcnow
 from gateway.flow import plan as delivery_plan
 
 
@@ -59,10 +57,8 @@ def redeliver(gw, delivery_id: int, by: str, *, now: Optional[datetime] = None) 
     plan.reason = f"redelivery requested by {by}: {plan.reason}"
     delivery_plan.prepare(gw, plan, invoice, summarise(invoice))
     with gw.session() as s:
-        claimed = s.execute(sa.update(Delivery)
-                            .where(Delivery.id == delivery_id, Delivery.status == "failed")
-                            .values(updated_at=now)
-                            .execution_options(synchronize_session=False)).rowcount
+        claimed = compare_and_set(s, Delivery, Delivery.id == delivery_id, Delivery.status == "failed",
+                                  updated_at=now)
         if claimed != 1:
             raise StatusError(f"delivery {delivery_id} is no longer failed: redelivered meanwhile")
         d = s.get(Delivery, delivery_id)

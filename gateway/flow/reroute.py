@@ -25,7 +25,7 @@ from typing import Any, Iterable, Optional
 import sqlalchemy as sa
 
 from gateway.db import (DocumentRecord, Exchange, Network, NetworkParticipant, Partner, PartnerIdentifier,
-                        summarise, utcnow)
+                        compare_and_set, summarise, utcnow)
 from gateway.model.invoice import Buyer, Identifier, Invoice
 from gateway.flow import plan as delivery_plan
 
@@ -94,10 +94,8 @@ def reroute_held(gw, *, partner_id: Optional[int] = None, now: Optional[datetime
         delivery_plan.prepare(gw, plan, invoice, summarise(invoice))
         sends: list[int] = []
         with gw.session() as s:
-            claimed = s.execute(sa.update(DocumentRecord)
-                                .where(DocumentRecord.id == doc_id, DocumentRecord.status == "held")
-                                .values(status="routed", updated_at=now)
-                                .execution_options(synchronize_session=False)).rowcount
+            claimed = compare_and_set(s, DocumentRecord, DocumentRecord.id == doc_id, DocumentRecord.status == "held",
+                                      status="routed", updated_at=now)
             if claimed != 1:
                 continue                        # another call has it
             rec = s.get(DocumentRecord, doc_id)

@@ -35,7 +35,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gateway.db import Network, NetworkParticipant, utcnow
+from gateway.db import Network, NetworkParticipant, compare_and_set, utcnow
 from gateway.networks.listing import DirectoryError, Listing, Problem, fetch, read
 
 log = logging.getLogger("edigate.networks")
@@ -105,12 +105,11 @@ def claim_refresh(gw, network_id: int, now: datetime) -> bool:
         if due is not None and due > now:
             return False
         earlier = network.refreshed_at
-        done = s.execute(sa.update(Network)
-                         .where(Network.id == network_id,
-                                Network.refreshed_at.is_(None) if earlier is None
-                                else Network.refreshed_at == earlier)
-                         .values(refreshed_at=now)
-                         .execution_options(synchronize_session=False)).rowcount
+        done = compare_and_set(s, Network,
+                               Network.id == network_id,
+                               (Network.refreshed_at.is_(None) if earlier is None
+                                else Network.refreshed_at == earlier),
+                               refreshed_at=now)
         return done == 1
 
 
@@ -169,8 +168,7 @@ def replace_participants(gw, network_id: int, listing: Listing, now: datetime, *
     with gw.session() as s:
         # Write first: the network row is then ours (PostgreSQL row lock, SQLite write lock) until
         # commit, so two imports of one network cannot interleave their reads and writes.
-        s.execute(sa.update(Network).where(Network.id == network_id).values(updated_at=now)
-                  .execution_options(synchronize_session=False))
+        compare_and_set(s, Network, Network.id == network_id, updated_at=now)
         network = s.get(Network, network_id)
         if network is None:
             return RefreshResult(str(network_id), ok=False, error=f"no network {network_id} (deleted meanwhile?)")
@@ -208,8 +206,7 @@ def _replace(s: Session, network_id: int, listing: Listing, now: datetime) -> tu
            for key, e in wanted.items() if key not in existing]
     for chunk in _chunks(gone):
         s.execute(sa.delete(P).where(P.id.in_(chunk)).execution_options(synchronize_session=False))
-    s.execute(sa.update(P).where(P.network_id == network_id).values(seen_at=now)
-              .execution_options(synchronize_session=False))
+    compare_and_set(s, P, P.network_id == network_id, seen_at=now)
     for chunk in _chunks(renamed):
         s.execute(sa.update(P), chunk)                  # bulk UPDATE by primary key
     for chunk in _chunks(new):

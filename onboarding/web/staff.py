@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import Forbidden
 
-from gateway.db import utcnow
+from gateway.db import compare_and_set, utcnow
 from gateway.web import bounds
 from gateway.web.kit.current import gateway
 from gateway.web.kit.display import status_class, when
@@ -366,8 +366,7 @@ def wave_start(wave_id: int):
     with gateway().session() as s:
         wave = _get(s, Wave, wave_id, "wave")
         campaign_id, campaign_status = wave.campaign_id, wave.campaign.status
-        moved = s.execute(sa.update(Wave).where(Wave.id == wave_id, Wave.status == "scheduled")
-                          .values(send_at=now).execution_options(synchronize_session=False)).rowcount
+        moved = compare_and_set(s, Wave, Wave.id == wave_id, Wave.status == "scheduled", send_at=now)
     if not moved:
         flash("This wave has already started (or was cancelled).", "error")
     elif campaign_status != "running":
