@@ -37,7 +37,7 @@ mail twice from an automated campaign is the harm this design rules out.
 SMTP outcomes: a recipient refused with 5xx (at RCPT, or the message at DATA)
 is a **bounce**: the counterparty's address is marked bad and nothing more is
 sent to it. A 4xx, a dropped connection or a 5xx about *us* (sender refused,
-login refused) is retried with backoff up to ``MAX_ATTEMPTS``, then ``failed``.
+login refused) is retried with backoff (``RETRY``) up to its ``max_attempts``, then ``failed``.
 (A connection lost after the final "." and before the server's reply is the one
 case SMTP itself leaves ambiguous; it is retried with the same Message-ID, as
 every mail server does.) Bounces that come later as delivery-status
@@ -69,6 +69,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.db import compare_and_set, utcnow
+from gateway.delivery.retry import RetryPolicy
 from gateway.transports.smtp import Mailer, SmtpError, SmtpPermanentError, SmtpTemporaryError
 
 from .campaigns import mail_context
@@ -82,9 +83,8 @@ log = logging.getLogger("edigate.onboarding.mailing")
 
 SENDING_LEASE = timedelta(minutes=10)     # a row "sending" longer than this lost its worker
 PROMPT_LEASE = timedelta(minutes=10)      # a prompted row not sent by then is prompted again
-RETRY_BACKOFF = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4),
-                 timedelta(hours=12))
-MAX_ATTEMPTS = 6
+RETRY = RetryPolicy(steps=(timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4),
+                           timedelta(hours=12)), max_attempts=6)
 RECORD_BEFORE_WAIT = 1.0                  # seconds of throttle wait worth a commit of their own (send_many)
 OPEN_INVITATION = ("pending", "sent", "registering")
 LINK_STEPS_EXCLUDED = ("information",)    # every other step carries the registration link
@@ -618,11 +618,12 @@ class Sender:
             if mail.status != "sending":
                 return mail.status
             campaign_id = mail.invitation.campaign_id
-            if mail.attempts < MAX_ATTEMPTS:
-                retry_at = at + RETRY_BACKOFF[min(mail.attempts - 1, len(RETRY_BACKOFF) - 1)]
+            if not RETRY.exhausted(mail.attempts):
+                retry_at = at + RETRY.delay(mail.attempts)
                 mail.status, mail.next_attempt_at = "scheduled", retry_at
                 mail.claimed_at = retry_at if not self.gw.jobs.huey.immediate else None
-                mail.error = f"attempt {mail.attempts} of {MAX_ATTEMPTS}: {error}; next at {retry_at:%Y-%m-%d %H:%M}Z"
+                mail.error = (f"attempt {mail.attempts} of {RETRY.max_attempts}: {error}; "
+                              f"next at {retry_at:%Y-%m-%d %H:%M}Z")
             else:
                 mail.status, mail.error = "failed", f"after {mail.attempts} attempts: {error}"
                 record_event(s, mail.invitation, "failed", now=at, mail_id=mail.id,
@@ -637,4 +638,4 @@ class Sender:
 
 __all__ = ["audience", "start_wave", "start_due_waves", "schedule_reminders", "due_mails", "mark_uncertain",
            "resend_uncertain", "settle", "build_message", "return_path", "bounce_tag", "Sender", "Throttle",
-           "SmtpError", "SENDING_LEASE", "PROMPT_LEASE", "MAX_ATTEMPTS"]
+           "SmtpError", "SENDING_LEASE", "PROMPT_LEASE", "RETRY"]

@@ -30,8 +30,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from gateway.db import Exchange, Partner, utcnow
-from gateway.delivery.attempts import max_attempts, options, settle_failure
+from gateway.delivery.attempts import options, retry_policy, settle_failure
 from gateway.delivery.outbound import FileChannel
+from gateway.delivery.retry import RetryPolicy
 from gateway.delivery.state import set_status
 from gateway.partners.as2_settings import Directory
 from gateway.transports.as2 import (As2Endpoint, As2SendError, AwaitingAsyncMdn, DuplicateMessage, InboundResult,
@@ -43,8 +44,9 @@ log = logging.getLogger("edigate.as2")
 PATH = "/as2"
 MDN_TIMEOUT_MINUTES = 60.0
 ASYNC_MDN_DELAY = timedelta(seconds=1)       # let the sender record that it awaits the MDN
-ASYNC_MDN_BACKOFF = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5),
-                     timedelta(minutes=30), timedelta(hours=2))
+ASYNC_MDN_RETRY = RetryPolicy(steps=(timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5),
+                                     timedelta(minutes=30), timedelta(hours=2)),
+                              max_attempts=6)     # a wait after each of the first five, given up after the sixth
 
 
 # --- inbound ------------------------------------------------------------------------------
@@ -202,8 +204,8 @@ def send_owed_mdn(gw, exchange_id: int) -> bool:
             ex.note(f"asynchronous MDN delivered to {ex.mdn_url} (HTTP {code})")
             return True
         ex.attempts = (ex.attempts or 0) + 1
-        if error.retryable and ex.attempts <= len(ASYNC_MDN_BACKOFF):
-            ex.next_attempt_at = now + ASYNC_MDN_BACKOFF[ex.attempts - 1]
+        if error.retryable and not ASYNC_MDN_RETRY.exhausted(ex.attempts):
+            ex.next_attempt_at = now + ASYNC_MDN_RETRY.delay(ex.attempts)
             ex.note(f"asynchronous MDN to {ex.mdn_url} failed ({error}); next attempt "
                     f"{ex.next_attempt_at:%Y-%m-%d %H:%M:%S}Z")
             at = ex.next_attempt_at
@@ -341,7 +343,7 @@ def expire_async_mdns(gw, *, now: datetime) -> int:
                 Exchange.direction == "out", Exchange.status == "awaiting_mdn",
                 Exchange.mdn_due_at < now)).all():
             n += 1
-            if ex.attempts < max_attempts(ex.partner):
+            if not retry_policy(ex.partner).exhausted(ex.attempts):
                 ex.next_attempt_at = now
                 set_status(ex, "retrying", f"no asynchronous MDN by {ex.mdn_due_at:%Y-%m-%d %H:%M:%S}Z; "
                                      "sending again", at=now)

@@ -10,8 +10,8 @@ that has it answers "duplicate". A worker that dies mid-send leaves a ``sending`
 row whose lease expires (``due_sends``): sent again, unless its channel says a
 second send could deliver twice (e-mail handed to the SMTP server).
 
-The retry policy is one, stored with the partner (``Partner.as2_options``):
-``retry_backoff_seconds`` (list) and ``max_attempts``.
+The retry policy is ``RETRY`` unless the partner's options (``Partner.as2_options``)
+say otherwise: ``retry_backoff_seconds`` (list) and ``max_attempts``.
 """
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ import sqlalchemy as sa
 
 from gateway.db import Delivery, Exchange, Partner, compare_and_set, utcnow
 from gateway.delivery.channel import registry
+from gateway.delivery.retry import RetryPolicy
 from gateway.delivery.state import set_status
 
 log = logging.getLogger("edigate.attempts")
 
-BACKOFF_SECONDS = (60, 300, 900, 3600, 14400)
-MAX_ATTEMPTS = 6
+RETRY = RetryPolicy(steps=(60, 300, 900, 3600, 14400), max_attempts=6)     # seconds; a partner may set its own
 SENDING_LEASE = timedelta(minutes=15)      # a "sending" row older than this lost its worker
 
 
@@ -37,14 +37,9 @@ def options(partner: Optional[Partner]) -> dict:
     return dict(partner.as2_options or {}) if partner is not None else {}
 
 
-def backoff(partner: Optional[Partner], attempt: int) -> timedelta:
-    """How long to wait after failed attempt number ``attempt`` (1-based)."""
-    steps = options(partner).get("retry_backoff_seconds") or BACKOFF_SECONDS
-    return timedelta(seconds=float(steps[min(attempt - 1, len(steps) - 1)]))
-
-
-def max_attempts(partner: Optional[Partner]) -> int:
-    return int(options(partner).get("max_attempts") or MAX_ATTEMPTS)
+def retry_policy(partner: Optional[Partner]) -> RetryPolicy:
+    """The partner's retry policy: ``RETRY`` with its ``retry_backoff_seconds`` and ``max_attempts``."""
+    return RetryPolicy.from_options(options(partner), RETRY)
 
 
 def claim(gw, exchange_id: int, *, now: Optional[datetime] = None) -> bool:
@@ -93,11 +88,11 @@ def settle_failure(gw, exchange_id: int, message: str, *, retryable: bool) -> st
     retry_at = None
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id)
-        attempts, most = ex.attempts, max_attempts(ex.partner)
-        if retryable and attempts < most:
-            retry_at = now + backoff(ex.partner, attempts)
+        attempts, policy = ex.attempts, retry_policy(ex.partner)
+        if retryable and not policy.exhausted(attempts):
+            retry_at = now + policy.delay(attempts)
             ex.next_attempt_at = retry_at
-            set_status(ex, "retrying", f"attempt {attempts} of {most}: {message}; "
+            set_status(ex, "retrying", f"attempt {attempts} of {policy.max_attempts}: {message}; "
                                        f"next at {retry_at:%Y-%m-%d %H:%M:%S}Z", at=now)
         else:
             why = "not retryable" if not retryable else f"after {attempts} attempts"
