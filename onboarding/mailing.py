@@ -71,6 +71,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from gateway.db import compare_and_set, utcnow
 from gateway.delivery.retry import RetryPolicy
 from gateway.transports.smtp import Mailer, SmtpError, SmtpPermanentError, SmtpTemporaryError
+from gateway.transports.throttle import Throttle
 
 from .campaigns import mail_context
 from .config import OnboardingSettings
@@ -377,32 +378,6 @@ def stop_reason(inv: Invitation, cp: Counterparty) -> Optional[str]:
 
 
 # --- sending one mail --------------------------------------------------------------------------
-
-class Throttle:
-    """At most ``rate`` sends a minute per key (a campaign), shared by a process's threads: each
-    caller gets the next free slot and sleeps until it."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        self._next: dict[Any, float] = {}
-        self._lock = threading.Lock()
-        self._clock, self._sleep = clock, sleep
-
-    def wait(self, key: Any, rate_per_minute: int) -> None:
-        self.sleep(self.reserve(key, rate_per_minute))
-
-    def reserve(self, key: Any, rate_per_minute: int) -> float:
-        """Take the next free slot; the seconds to wait for it (``sleep`` them before sending)."""
-        interval = 60.0 / rate_per_minute
-        with self._lock:
-            now = self._clock()
-            at = max(now, self._next.get(key, 0.0))
-            self._next[key] = at + interval
-        return at - now
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            self._sleep(seconds)
-
 
 @dataclass
 class Claimed:

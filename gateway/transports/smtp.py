@@ -27,8 +27,6 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
-import threading
-import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -36,6 +34,7 @@ from typing import Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from gateway.model.errors import EdigateError
+from gateway.transports.throttle import Throttle
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -109,9 +108,8 @@ class Mailer:
     def __init__(self, config: SmtpConfig, *, rate_per_minute: Optional[int] = None):
         self.config = config
         self._smtp: Optional[smtplib.SMTP] = None
-        self._interval = 60.0 / rate_per_minute if rate_per_minute else 0.0
-        self._next_at = 0.0
-        self._lock = threading.Lock()
+        self._rate = rate_per_minute or 0
+        self._throttle = Throttle()
 
     @classmethod
     def from_url(cls, url: str, *, rate_per_minute: Optional[int] = None, **config) -> Mailer:
@@ -171,16 +169,6 @@ class Mailer:
 
     # --- sending ----------------------------------------------------------------------------
 
-    def _throttle(self) -> None:
-        if not self._interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            wait = self._next_at - now
-            self._next_at = max(now, self._next_at) + self._interval
-        if wait > 0:
-            time.sleep(wait)
-
     def send(self, message: EmailMessage, *, sender: Optional[str] = None,
              recipients: Optional[list[str]] = None) -> SmtpResult:
         """Send ``message`` (a ``Message-ID`` is added when it has none). Raises ``SmtpPermanentError``
@@ -188,7 +176,8 @@ class Mailer:
         later; returns the recipients refused among those accepted otherwise."""
         if not message.get("Message-ID"):
             message["Message-ID"] = new_message_id()
-        self._throttle()
+        if self._rate:
+            self._throttle.wait(None, self._rate)       # one pace per Mailer: the first send does not wait
         for attempt in (1, 2):
             if self._smtp is None:
                 self._smtp = self._connect()
