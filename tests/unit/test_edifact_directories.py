@@ -312,3 +312,38 @@ def test_the_eancom_2002_corpus_sample_is_refused_by_the_syntax_layer_for_its_en
     with pytest.raises(InputError) as err:
         read_documents(path.read_bytes())
     assert re.search(r"UNT says 13 segments.*UNT reference '1' does not match UNH reference '12'", str(err.value))
+
+
+# --- D10A and the CEN artefacts of D14B ----------------------------------------------------------------
+
+def _valid_sources() -> list:
+    from tests.support.corpus import baseline
+    return sorted(CORPUS / p for p, e in baseline().items() if e.status == "PASS" and p.split("/")[0] in ("ubl", "cii"))
+
+
+@requires_corpus
+def test_d10a_trees_are_the_d14b_trees_but_for_the_release():
+    """D10A has D14B's table and the D14B binding: what we write is the CEN ISO 20625 rendering the
+    CEN EDIFACT schematron and XSD judge (for D14B, in test_edifact_invoic.py), but for UNH 0054."""
+    from lxml import etree
+    sources = _valid_sources()
+    assert len(sources) >= 80
+    for path in sources:
+        invoice = read_document(path.read_bytes()).invoice
+        d14b = invoic.tree_of(invoic.write_message(invoice, "edifact-d14b"), "edifact-d14b")
+        d10a = invoic.tree_of(invoic.write_message(invoice, "edifact-d10a"), "edifact-d10a")
+        assert (d14b.findtext("S_UNH/C_S009/D_0054"), d10a.findtext("S_UNH/C_S009/D_0054")) == ("14B", "10A")
+        for t in (d14b, d10a):
+            t.find("S_UNH/C_S009/D_0054").text = "-"
+        assert etree.tostring(d10a) == etree.tostring(d14b), path
+
+
+def test_edigate_formats_lists_the_new_flavours():
+    from click.testing import CliRunner
+    from gateway.cli import main
+    r = CliRunner().invoke(main, ["formats"])
+    assert r.exit_code == 0, r.output
+    for flavour, (name, _, _) in NEW.items():
+        line = next(ln for ln in r.stdout.splitlines() if ln.split()[:1] == [name])
+        assert line.split()[1:4] == ["edifact", "reads,", "writes"] and f"({flavour})" in line
+        assert flavour in r.stdout.splitlines()[-1].split("translate --to: ")[1].split(". Input")[0].split(", ")
