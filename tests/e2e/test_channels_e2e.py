@@ -195,6 +195,8 @@ def _delivery_reaches(server: GatewayProcess, doc_id: int, status: str, what: st
     """Wait until the document's one delivery is ``status``; (document, delivery)."""
     def reached():
         doc = server.api(f"/documents/{doc_id}")
+        if not doc["deliveries"]:           # not planned yet (a held document waits for its reroute)
+            return None
         (d,) = doc["deliveries"]
         assert d["status"] != "failed", d
         return (doc, d) if d["status"] == status else None
