@@ -7,7 +7,10 @@ any particular syntax: XML documents, EDIFACT and CSV all reach it as element
 trees built by their adapters in ``gateway/syntaxes``.
 
 Both directions report what they could not carry: values that do not parse
-(read) and terms the target mapping has no place for (write).
+(read) and terms the target mapping has no place for (write). Writing also
+reports what it adds: a term the invoice does not have but the target syntax
+needs (a mapping ``default``) is written and reported as a ``WRITE-ADDED``
+warning naming the term and its model path.
 """
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ from gateway.model.errors import InputError, MappingError
 from gateway.model.findings import WARNING, Finding
 from gateway.model.numbers import NumberError, checked, problem
 from .paths import NoPlace, Path
-from .spec import Alternative, GroupNode, LeafNode, MappingSpec, Node
+from .spec import Alternative, Default, GroupNode, LeafNode, MappingSpec, Node
+
+ADDED = "WRITE-ADDED"      # a value the invoice does not have, written because the syntax needs it
 
 _TEMPLATE_TERM = re.compile(r"\{((?:BT|BG)-\d+(?:-\d+)?)\}")
 
@@ -175,6 +180,7 @@ class ReadResult:
 class WriteResult:
     root: etree._Element
     dropped: list[Dropped]
+    findings: list[Finding] = field(default_factory=list)    # values added (WRITE-ADDED warnings)
 
 
 # --- value conversion ----------------------------------------------------------------------
@@ -470,6 +476,7 @@ class Writer:
             root = etree.Element(spec.root_tag, nsmap=nsmap)
         self.root = root
         self.dropped: list[Dropped] = []
+        self.findings: list[Finding] = []
         self.variables = {}
         for tid in spec.variables:
             node = spec.tree.children.get(tid)
@@ -488,7 +495,7 @@ class Writer:
         _prune_empty(self.root)
         for p in self.spec.skeleton:
             p.ensure(self.root, self.root, self.variables)
-        return WriteResult(self.root, self.dropped)
+        return WriteResult(self.root, self.dropped, self.findings)
 
     def drop(self, value: Any, tid: str, mpath: str) -> None:
         if dataclasses.is_dataclass(value) and not model.is_compound(type(value)):
@@ -536,8 +543,36 @@ class Writer:
                     self.variables["position"] = outer
             elif not _absent(value):        # a group empty deep down leaves empty elements: pruned later
                 self.write_node(child, value, el, obj, cpath, new_item=False)
+            elif isinstance(child, LeafNode) and child.default is not None:
+                self.write_default(child, el, obj, cpath)
         if node.const and mpath and not model.is_empty(obj):
             self.consts(node, el)
+
+    def write_default(self, node: LeafNode, el: etree._Element, obj: Any, mpath: str) -> None:
+        """A term the invoice does not have and the syntax needs: its default, written and reported."""
+        value = self.default_value(node, node.default)
+        if value is None:
+            return
+        written = len(self.dropped)
+        self.write_node(node, value, el, obj, mpath, new_item=False)
+        if len(self.dropped) > written:        # no place for it after all: nothing was added
+            del self.dropped[written:]
+            return
+        text = _format_value(value, self.spec, None, node.format, node.term)
+        self.findings.append(Finding(
+            rule=ADDED, severity=WARNING, terms=(node.term,), path=mpath,
+            message=f"{node.term} is not in the invoice, but {self.spec.name} needs it: written as {text} "
+                    f"({node.default.describe()})"))
+
+    def default_value(self, node: LeafNode, default: Default) -> Any:
+        typ = node.field.type
+        if default.sum_of is not None:
+            values = [v for t, _, v in model.iter_terms(self.invoice) if t == default.sum_of and isinstance(v, Decimal)]
+            return sum(values, Decimal(0))
+        try:
+            return _parse_value(default.value, typ, self.spec, None, node.format, node.term)
+        except (_ValueError, NumberError) as exc:
+            raise MappingError(f"{node.source}: default {default.value!r}: {exc}") from None
 
     def consts(self, node: Node, el: etree._Element) -> None:
         """Fill what the syntax requires beside the terms, where nothing is there yet."""

@@ -29,7 +29,7 @@ from .paths import Path
 _TERM_KEY = re.compile(r"^(BT|BG)-\d+(-\d+)?$")
 GROUP_KEYS = {"at", "each", "write", "const", "text", "note"}
 LEAF_KEYS = {"path", "each", "write", "codes", "format", "attrs", "broadcast", "const", "note",
-             "strip", "absent"}
+             "strip", "absent", "default"}
 
 
 @dataclass
@@ -73,6 +73,18 @@ class LeafNode(Node):
     broadcast: bool = False
     strip: bool = True
     absent: tuple[str, ...] = ()          # syntax placeholders that mean "no value" ("NA", "0")
+    default: Optional["Default"] = None   # what to write when the invoice has no value (the syntax needs one)
+
+
+@dataclass(frozen=True)
+class Default:
+    """The value a syntax needs when the invoice has none: a constant, or the sum of a term's values
+    (``{sum: BT-117}``). Written only on write, and reported there as added."""
+    value: Optional[str] = None         # a constant, as the model would hold it
+    sum_of: Optional[str] = None        # the sum of every value of this term in the invoice
+
+    def describe(self) -> str:
+        return f"the sum of {self.sum_of}" if self.sum_of else "the mapping's default"
 
 
 @dataclass
@@ -262,6 +274,19 @@ class _Compiler:
                 out.append(Alternative(self.path(item, where)))
         return out
 
+    def default(self, f: model.TermField, spec: Any, where: str) -> Default:
+        """``default: VALUE`` or ``default: {sum: BT-n}`` (a term of the same data type)."""
+        if f.repeats:
+            raise self.error(where, f"{f.term} repeats: a default is for a term that occurs once")
+        if isinstance(spec, dict):
+            term = str(spec.get("sum", ""))
+            if set(spec) != {"sum"} or not _TERM_KEY.match(term) or term.startswith("BG"):
+                raise self.error(where, "a computed default is {sum: BT-n}")
+            if model.datatype(term) != model.datatype(f.term) or model.datatype(term) is None:
+                raise self.error(where, f"default: {term} is not of the data type of {f.term}")
+            return Default(sum_of=term)
+        return Default(value=str(spec))
+
     def children(self, cls: type, spec: dict[str, Any], where: str) -> dict[str, Node]:
         by_term = {f.term: f for f in model.term_fields(cls)}
         out: dict[str, Node] = {}
@@ -304,6 +329,8 @@ class _Compiler:
         leaf = LeafNode(**common, format=spec.get("format"), broadcast=bool(spec.get("broadcast")),
                         strip=spec.get("strip", True),
                         absent=tuple(str(a) for a in (absent if isinstance(absent, list) else [absent])))
+        if spec.get("default") is not None:
+            leaf.default = self.default(f, spec["default"], where)
         if "attrs" in spec:
             leaf.attrs = {str(k): str(v) for k, v in spec["attrs"].items()}
             for v in leaf.attrs.values():

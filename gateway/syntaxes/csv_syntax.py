@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -72,6 +73,7 @@ from gateway.model.errors import HostileInputError, InputError, MappingError
 from gateway.mapping import Dropped
 from gateway.mapping.paths import Path
 from gateway.mapping.spec import GroupNode, LeafNode, MappingSpec, Node
+from gateway.model.findings import Finding
 from gateway.model.invoice import Invoice
 from gateway.syntaxes import registry
 from gateway.syntaxes.base import Document, Rendering, unread_findings
@@ -744,25 +746,26 @@ class CsvSyntax:
                                          f"{s.encoding}", location=f"row {i + 1}, column '{col}'") from None
             raise
 
-    def _written(self, invoice: Invoice) -> tuple[list[list[str]], list[Dropped]]:
+    def _written(self, invoice: Invoice) -> tuple[list[list[str]], list[Dropped], list[Finding]]:
         result = mapping.write(self.spec, invoice)
-        return self._rows_of(result.root), result.dropped
+        return self._rows_of(result.root), result.dropped, result.findings
 
     def write(self, invoice: Invoice) -> Rendering:
         """One invoice as a CSV file: the header row, then its rows."""
-        rows, dropped = self._written(invoice)
+        rows, dropped, added = self._written(invoice)
         data = self._encode([list(self.settings.columns)] + rows)
-        return Rendering(self.name, self.spec.name, data, dropped, [], MEDIA_TYPE, self.extension)
+        return Rendering(self.name, self.spec.name, data, dropped, added, MEDIA_TYPE, self.extension)
 
     def write_all(self, invoices: Iterable[Invoice]) -> Rendering:
         """Several invoices in one file. Dropped terms are named ``invoices[i].<model path>``."""
         s = self.settings
         rows: list[list[str]] = [list(s.columns)]
         dropped: list[Dropped] = []
+        added: list[Finding] = []
         keys: dict[str, int] = {}
         invoices = list(invoices)
         for i, inv in enumerate(invoices):
-            inv_rows, inv_dropped = self._written(inv)
+            inv_rows, inv_dropped, inv_added = self._written(inv)
             if s.layout == "lines" and len(invoices) > 1:
                 col = s.columns.index(s.invoice_column)
                 key = next((r[col] for r in inv_rows if r[col]), "")
@@ -774,7 +777,9 @@ class CsvSyntax:
                 keys[key] = i
             rows.extend(inv_rows)
             dropped.extend(Dropped(d.term, f"invoices[{i}].{d.path}") for d in inv_dropped)
-        return Rendering(self.name, self.spec.name, self._encode(rows), dropped, [], MEDIA_TYPE, self.extension)
+            added.extend(dataclasses.replace(f, path=f"invoices[{i}].{f.path}") for f in inv_added)
+        return Rendering(self.name, self.spec.name, self._encode(rows), dropped, added, MEDIA_TYPE,
+                         self.extension)
 
 
 def _cell(s: Settings, column: str, text: str) -> str:

@@ -302,6 +302,7 @@ class _Xml:
     root: etree._Element
     mapping: str
     dropped: list[Dropped]
+    added: list[Finding] = field(default_factory=list)      # values the CII writer added (WRITE-ADDED)
 
 
 def _cii_for(invoice: Invoice, level: str, *, prune: bool = True) -> tuple[_Xml, bool]:
@@ -316,7 +317,7 @@ def _cii_for(invoice: Invoice, level: str, *, prune: bool = True) -> tuple[_Xml,
         pruned = _prune(level, root)
         if pruned:
             dropped += _pruned_terms(full, root)
-    return _Xml(level, root, out.mapping, dropped), pruned
+    return _Xml(level, root, out.mapping, dropped, [f for f in out.findings if not f.fatal]), pruned
 
 
 def _choose(invoice: Invoice, profile: Optional[str]) -> _Xml:
@@ -420,9 +421,9 @@ def write(invoice: Invoice, *, profile: Optional[str] = None, lang: Optional[str
     lang = render.choose_lang(invoice, lang)
     xml = _choose(invoice, profile)
     prof = PROFILES[xml.level]
-    findings = [Finding(rule="XSD", message=e.message, severity=FATAL, line=e.line or None,
-                        location=e.path or None, extra={"schema": prof.xsd})
-                for e in _xsd_errors(xml.level, xml.root)]
+    findings = xml.added + [Finding(rule="XSD", message=e.message, severity=FATAL, line=e.line or None,
+                                    location=e.path or None, extra={"schema": prof.xsd})
+                            for e in _xsd_errors(xml.level, xml.root)]
     xml_bytes = safe.serialize(xml.root)
     dropped = list(xml.dropped)
     source_bt24 = invoice.process_control.specification_identifier if invoice.process_control else None

@@ -71,7 +71,7 @@ class XmlSyntax:
         result = mapping.write(spec, invoice)
         schema = _schema(spec)
         schema.sort_children(result.root)
-        findings = schema.validate(result.root) if validate else []
+        findings = result.findings + (schema.validate(result.root) if validate else [])
         return Rendering(self.name, spec.name, safe.serialize(result.root), result.dropped, findings)
 
 

@@ -183,6 +183,53 @@ def test_absent_placeholder_and_fill_constants(tmp_path):
     assert root.findtext("{urn:test}order/{urn:test}id") == "PO-9"    # a const never overwrites
 
 
+def test_a_default_is_written_for_a_missing_term_and_reported_as_added(tmp_path):
+    spec = mapping(tmp_path, """
+    terms:
+      BG-22:
+        at: t:totals
+        BT-109: t:net
+        BT-110: {path: t:vat, default: {sum: BT-117}}
+        BT-113: {path: t:paid, default: "0.00"}
+      BG-23:
+        each: t:breakdown
+        BT-117: t:tax
+    """)
+    inv = model.Invoice(totals=model.DocumentTotals(total_without_vat=Decimal("100.00")),
+                        vat_breakdown=[model.VatBreakdown(tax_amount=Decimal("1.50")),
+                                       model.VatBreakdown(tax_amount=Decimal("2.25"))])
+    result = write(spec, inv)
+    totals = result.root.find("{urn:test}totals")
+    assert (totals.findtext("{urn:test}vat"), totals.findtext("{urn:test}paid")) == ("3.75", "0.00")
+    assert [(f.rule, f.severity, f.terms, f.path) for f in result.findings] == [
+        ("WRITE-ADDED", "warning", ("BT-110",), "totals.total_vat"),
+        ("WRITE-ADDED", "warning", ("BT-113",), "totals.paid_amount")]
+    assert "3.75" in result.findings[0].message and "sum of BT-117" in result.findings[0].message
+    assert result.dropped == []
+    back = read(spec, result.root).invoice.totals
+    assert (back.total_vat, back.paid_amount) == (Decimal("3.75"), Decimal("0.00"))
+    # a value the invoice has is written as it is, and nothing is reported
+    inv.totals.total_vat, inv.totals.paid_amount = Decimal("3.70"), Decimal("5.00")
+    result = write(spec, inv)
+    assert result.root.findtext("{urn:test}totals/{urn:test}vat") == "3.70" and result.findings == []
+
+
+@pytest.mark.parametrize("default, message", [
+    ("{sum: BT-118}", "BT-118 is not of the data type of BT-110"),
+    ("{sum: BG-23}", "a computed default is {sum: BT-n}"),
+    ("{sum: BT-117, times: 2}", "BT-110/default/times: unknown keys ['times']"),
+])
+def test_a_default_that_cannot_be_computed_is_refused_by_name(tmp_path, default, message):
+    with pytest.raises(MappingError) as err:
+        mapping(tmp_path, f"""
+        terms:
+          BG-22:
+            at: t:totals
+            BT-110: {{path: t:vat, default: {default}}}
+        """)
+    assert message in str(err.value) and "BT-110" in str(err.value)
+
+
 def test_terms_without_a_place_are_reported_as_dropped(tmp_path):
     spec = mapping(tmp_path, """
     terms:

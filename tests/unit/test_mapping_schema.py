@@ -105,8 +105,8 @@ def test_each_problem_is_named_in_the_words_of_the_mapping_language(tmp_path: Pa
         f"{path}: syntax: expected one of 'ubl', 'cii', 'edifact', 'csv', not 'csvv' (line 2)",
         f"{path}: terms/BT-1: expected a string or a list or a mapping or ~ (nothing), not 3 (line 5)",
         f"{path}: terms/BT-2/colour: unknown keys ['colour'] (allowed: ['absent', 'at', 'attrs', 'broadcast', "
-        "'codes', 'const', 'each', 'format', 'note', 'path', 'strip', 'text', 'write'] and business terms "
-        "(BT-n/BG-n)) (line 6)",
+        "'codes', 'const', 'default', 'each', 'format', 'note', 'path', 'strip', 'text', 'write'] and business "
+        "terms (BT-n/BG-n)) (line 6)",
         f"{path}: terms/foo: expected a business term or group id (BT-n / BG-n) (line 7)",
     ]
 

@@ -168,7 +168,7 @@ def write_message(invoice: Invoice, flavour: str = "edifact-d14b", *, reference:
     segments, findings = tree_to_segments(root, g)
     count.text = str(len(segments))
     segments[-1].elements[0] = [count.text]
-    return WrittenMessage(spec.name, segments, root, result.dropped, text_findings + findings)
+    return WrittenMessage(spec.name, segments, root, result.dropped, text_findings + result.findings + findings)
 
 
 _CONTROL = re.compile(r"\r\n|[\x00-\x1f\x7f]")

@@ -1,0 +1,123 @@
+"""Translations where the target syntax's binding asks more of an invoice than the source's did.
+
+Built invoices (``tests/support/invoice_builder.py``), written in one syntax and
+translated to another, each judged by the official artefacts of both ends (XSD
+and CEN schematron; the CEN EDIFACT schematron for D14B):
+
+* an invoice not subject to VAT (every line of category O) may leave out the
+  invoice total VAT amount (BT-110) in CII and EDIFACT; UBL needs it (the XSD's
+  ``cac:TaxTotal/cbc:TaxAmount``, BR-CO-15's one tax total in the document
+  currency): the UBL writer adds it, 0.00 (the sum of the VAT breakdown, BR-CO-14),
+  and reports it as added (``WRITE-ADDED``); CII and EDIFACT add nothing.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from gateway.cli import main
+from gateway.mapping.engine import ADDED
+from gateway.model.invoice import InvoiceLine, ItemInformation, LineVatInformation, PriceDetails
+from gateway.rules import validate
+from gateway.syntaxes import read_document, write_document
+from gateway.syntaxes.edifact import invoic
+from gateway.xml import schematron
+from tests.support.corpus import CORPUS, requires_corpus
+from tests.support.invoice_builder import _refresh_totals, build_invoice
+
+D = Decimal
+UBL_NS = {"cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+          "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"}
+CII_NS = {"ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
+CEN_EDIFACT = CORPUS / "schematron" / "EN16931-EDIFACT-validation.xslt"
+
+pytestmark = requires_corpus        # the CEN schematrons judge every output
+
+
+@pytest.fixture(scope="module")
+def cen():
+    return {"ubl": schematron.cen_ubl(), "cii": schematron.cen_cii()}
+
+
+@pytest.fixture(scope="module")
+def cen_edifact():
+    if not CEN_EDIFACT.is_file():
+        pytest.skip("CEN EDIFACT schematron not in the corpus")
+    return schematron.load_schematron(CEN_EDIFACT, ruleset="CEN EN 16931 EDIFACT (2017)")
+
+
+def _fatal(findings) -> list[str]:
+    return [str(f) for f in findings if f.fatal]
+
+
+# --- an invoice not subject to VAT, without BT-110 ------------------------------------------------
+
+def not_subject_to_vat(type_code: str = "380"):
+    """Two lines of category O, their O breakdown (tax 0.00), and no invoice total VAT amount."""
+    inv = build_invoice("O")
+    inv.type_code = type_code
+    inv.payment_terms = "30 days net"
+    inv.lines.append(InvoiceLine(identifier="2", quantity=D("1"), quantity_unit_code="C62", net_amount=D("40.00"),
+                                 price=PriceDetails(net_price=D("40.00")), vat=LineVatInformation(category_code="O"),
+                                 item=ItemInformation(name="Advice")))
+    _refresh_totals(inv)
+    inv.totals.total_vat = None
+    return inv
+
+
+@pytest.mark.parametrize("source", ["cii", "edifact-d14b"])
+def test_the_sources_without_total_vat_are_valid_in_their_own_syntax(source, cen, cen_edifact):
+    """What the UBL tests below start from: CII and EDIFACT allow an invoice without BT-110."""
+    out = write_document(not_subject_to_vat(), source, validate=True)
+    assert _fatal(out.findings) == []
+    assert not [f for f in out.findings if f.rule == ADDED]          # nothing added: these may leave it out
+    if source == "cii":
+        root = etree.fromstring(out.data)
+        assert root.find(".//ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:TaxTotalAmount",
+                         CII_NS) is None
+        assert _fatal(cen["cii"].run(out.data)) == []
+    else:
+        assert b"MOA+176:" not in out.data                            # no invoice total VAT amount
+        tree = invoic.tree_of(invoic.write_message(not_subject_to_vat(), source), source)
+        assert _fatal(cen_edifact.run(tree)) == []
+    assert read_document(out.data).invoice.totals.total_vat is None
+
+
+@pytest.mark.parametrize("type_code", ["380", "381"], ids=["invoice", "credit-note"])
+@pytest.mark.parametrize("source", ["cii", "edifact-d14b", "edifact-d96a", "edifact-d01b"])
+def test_an_invoice_without_total_vat_becomes_valid_ubl_with_the_value_reported(source, type_code, cen):
+    doc = read_document(write_document(not_subject_to_vat(type_code), source).data)
+    assert doc.invoice.totals.total_vat is None
+    out = write_document(doc.invoice, "ubl", validate=True)
+    assert _fatal(out.findings) == []                                 # the UBL XSD
+    assert _fatal(cen["ubl"].run(out.data)) == []                     # BR-CO-14, BR-CO-15, BR-O-*: all hold
+    root = etree.fromstring(out.data)
+    totals = root.findall("cac:TaxTotal/cbc:TaxAmount", UBL_NS)
+    assert [(D(t.text), t.get("currencyID")) for t in totals] == [(D(0), "EUR")]   # EDIFACT's 0 is CII's 0.00
+    [added] = [f for f in out.findings if f.rule == ADDED]
+    assert (added.severity, added.terms, added.path) == ("warning", ("BT-110",), "totals.total_vat")
+    assert f"written as {totals[0].text} (the sum of BT-117)" in added.message
+    back = read_document(out.data).invoice
+    assert back.totals.total_vat == D(0)
+    assert _fatal(validate(back)) == []
+
+
+def test_a_total_vat_the_invoice_has_is_written_as_it_is_and_nothing_is_reported():
+    inv = not_subject_to_vat()
+    inv.totals.total_vat = D("0.00")
+    out = write_document(inv, "ubl", validate=True)
+    assert out.findings == []
+    standard = write_document(build_invoice("S"), "ubl", validate=True)
+    assert standard.findings == []
+    assert etree.fromstring(standard.data).findtext("cac:TaxTotal/cbc:TaxAmount", namespaces=UBL_NS) == "19.00"
+
+
+def test_translate_says_what_it_added(tmp_path):
+    src = tmp_path / "o.xml"
+    src.write_bytes(write_document(not_subject_to_vat(), "cii").data)
+    result = CliRunner().invoke(main, ["translate", str(src), "--to", "ubl", "-o", str(tmp_path / "o-ubl.xml")])
+    assert "ubl output: [warning] WRITE-ADDED (BT-110)" in result.stderr
+    assert "output fails" not in result.stderr
