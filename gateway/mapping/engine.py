@@ -348,7 +348,7 @@ class Reader:
                 kwargs[f.name] = items
             elif hits:
                 kwargs[f.name] = self.value(child, hits[0], cpath)
-                if isinstance(child, LeafNode) and child.broadcast and len(hits) > 1:
+                if isinstance(child, LeafNode) and child.broadcast and not child.into_first and len(hits) > 1:
                     self.broadcast_rest(child, hits, cpath)
             elif isinstance(child, GroupNode) and not child.repeats and self._has_absolute(child):
                 obj = self.group(f.type, child, None, cpath)
@@ -522,7 +522,7 @@ class Writer:
                     self.drop(item, f.term, f"{cpath}[{i}]")
             else:
                 self.drop(value, f.term, cpath)
-        # broadcast terms last: they go into every element the other terms created
+        # broadcast terms last: they go into every element the other terms created (or the first)
         for child in sorted(node.children.values(), key=lambda n: isinstance(n, LeafNode) and n.broadcast):
             f = child.field
             value = getattr(obj, f.name)
@@ -640,7 +640,7 @@ class Writer:
             assert isinstance(node, LeafNode)
             if alt is None:
                 targets = [target]
-            elif node.broadcast:          # into every element the path's first step matches
+            elif node.broadcast and not node.into_first:   # into every element the path's first step matches
                 targets = alt.path.ensure_all(ctx, self.root, self.variables)
             else:
                 targets = [alt.path.ensure(ctx, self.root, self.variables, new_item=new_item)]

@@ -113,13 +113,23 @@ def _describe(error: ValidationError, file: Path, root: Optional[yaml.Node]) -> 
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         problem = f"expected {' or '.join(_TYPE_WORDS.get(t, t) for t in wanted)}, not {_shown(error.instance)}"
     elif error.validator == "enum":
-        problem = f"expected one of {', '.join(repr(v) for v in error.validator_value)}, not {_shown(error.instance)}"
+        choices = ", ".join(_yaml_word(v) for v in error.validator_value)
+        problem = f"expected one of {choices}, not {_shown(error.instance)}"
     elif error.validator == "pattern" and error.validator_value == "^[a-z0-9][a-z0-9._-]*$":
         problem = (f"{_shown(error.instance)} is not a name: lower-case letters, digits, '.', '_' and '-', "
                    "starting with a letter or digit")
     where = "/".join(str(p) for p in place) or "(the file)"
     line = _line(root, place)
     return line, f"{file}: {where}: {problem}" + (f" (line {line})" if line else "")
+
+
+def _yaml_word(value: Any) -> str:
+    """A value as the file would say it: true, false, ~ (nothing), or the quoted text."""
+    if value is None:
+        return "~ (nothing)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 def _shown(value: Any) -> str:

@@ -71,6 +71,7 @@ class LeafNode(Node):
     format: Optional[str] = None
     attrs: dict[str, str] = field(default_factory=dict)
     broadcast: bool = False
+    into_first: bool = False              # broadcast: first: written (after the others) into the first only
     strip: bool = True
     absent: tuple[str, ...] = ()          # syntax placeholders that mean "no value" ("NA", "0")
     default: Optional["Default"] = None   # what to write when the invoice has no value (the syntax needs one)
@@ -326,8 +327,9 @@ class _Compiler:
             g.children = self.children(f.type, {k: v for k, v in spec.items() if k in sub_terms}, where)
             return g
         absent = spec.get("absent", ())
-        leaf = LeafNode(**common, format=spec.get("format"), broadcast=bool(spec.get("broadcast")),
-                        strip=spec.get("strip", True),
+        broadcast = spec.get("broadcast")
+        leaf = LeafNode(**common, format=spec.get("format"), broadcast=bool(broadcast),
+                        into_first=broadcast == "first", strip=spec.get("strip", True),
                         absent=tuple(str(a) for a in (absent if isinstance(absent, list) else [absent])))
         if spec.get("default") is not None:
             leaf.default = self.default(f, spec["default"], where)

@@ -111,6 +111,31 @@ def test_broadcast_copies_that_disagree_are_reported(tmp_path):
     assert "'58'" in res.findings[0].message
 
 
+def test_broadcast_first_writes_into_the_first_element_once_the_others_are_there(tmp_path):
+    """UBL's payment means text and a credit note's due date: once among repeated elements."""
+    spec = mapping(tmp_path, """
+    terms:
+      BT-9: {path: t:means/t:due, broadcast: first}
+      BG-16:
+        at: .
+        BG-17:
+          each: t:means+/t:account
+          BT-84: t:id
+        BT-81: {path: t:means/t:code, broadcast: true}
+        BT-82: {path: t:means/t:code/@name, broadcast: first}
+    """)
+    accounts = [model.CreditTransfer("A"), model.CreditTransfer("B")]
+    inv = model.Invoice(due_date=date(2026, 3, 31), payment_instructions=model.PaymentInstructions(
+        means_type_code="58", means_text="SEPA", credit_transfers=accounts))
+    root = write(spec, inv).root
+    t = "{urn:test}"
+    assert [(m.findtext(f"{t}code"), m.find(f"{t}code").get("name"), m.findtext(f"{t}due"),
+             m.findtext(f"{t}account/{t}id")) for m in root.findall(f"{t}means")] == \
+        [("58", "SEPA", "2026-03-31", "A"), ("58", None, None, "B")]
+    result = read(spec, root)
+    assert result.invoice == inv and result.findings == []
+
+
 def test_compound_identifier_with_scheme(tmp_path):
     spec = mapping(tmp_path, """
     terms:

@@ -123,8 +123,8 @@ def test_a_broken_base_is_named_not_the_file_that_extends_it(tmp_path: Path):
         extends: base
         """)
     message = refusal(flavour)
-    assert message.startswith(f"{tmp_path / 'base.yaml'}: terms/BT-1/broadcast: expected true or false or ~ "
-                              "(nothing), not 'yes please' (line 4)")
+    assert message.startswith(f"{tmp_path / 'base.yaml'}: terms/BT-1/broadcast: expected one of true, false, "
+                              "'first', ~ (nothing), not 'yes please' (line 4)")
 
 
 def test_only_the_first_problems_are_listed(tmp_path: Path):

@@ -8,10 +8,15 @@ and CEN schematron; the CEN EDIFACT schematron for D14B):
   invoice total VAT amount (BT-110) in CII and EDIFACT; UBL needs it (the XSD's
   ``cac:TaxTotal/cbc:TaxAmount``, BR-CO-15's one tax total in the document
   currency): the UBL writer adds it, 0.00 (the sum of the VAT breakdown, BR-CO-14),
-  and reports it as added (``WRITE-ADDED``); CII and EDIFACT add nothing.
+  and reports it as added (``WRITE-ADDED``); CII and EDIFACT add nothing;
+* several payment instructions (BG-17 accounts under one BG-16): each UBL
+  ``cac:PaymentMeans`` carries the code (BT-81) and its own account, and the
+  payment means text (BT-82) is written once, in the first (UBL-SR-46), as is a
+  credit note's due date (BT-9, UBL-SR-45).
 """
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -20,7 +25,8 @@ from lxml import etree
 
 from gateway.cli import main
 from gateway.mapping.engine import ADDED
-from gateway.model.invoice import InvoiceLine, ItemInformation, LineVatInformation, PriceDetails
+from gateway.model.invoice import (CreditTransfer, InvoiceLine, ItemInformation, LineVatInformation,
+                                   PaymentInstructions, PriceDetails)
 from gateway.rules import validate
 from gateway.syntaxes import read_document, write_document
 from gateway.syntaxes.edifact import invoic
@@ -121,3 +127,66 @@ def test_translate_says_what_it_added(tmp_path):
     result = CliRunner().invoke(main, ["translate", str(src), "--to", "ubl", "-o", str(tmp_path / "o-ubl.xml")])
     assert "ubl output: [warning] WRITE-ADDED (BT-110)" in result.stderr
     assert "output fails" not in result.stderr
+
+
+# --- several payment instructions --------------------------------------------------------------
+
+IBANS = ["DE89370400440532013000", "DE02120300000000202051", "FR7630006000011234567890189"]
+
+
+def paid_into(n: int, type_code: str = "380"):
+    inv = build_invoice("S")
+    inv.type_code = type_code
+    inv.due_date = date(2024, 3, 31)        # a credit note carries it in cac:PaymentMeans
+    inv.payment_instructions = PaymentInstructions(
+        means_type_code="58", means_text="SEPA credit transfer", remittance_information="INV-2024-001",
+        credit_transfers=[CreditTransfer(IBANS[i], f"Seller account {i + 1}", "COBADEFFXXX") for i in range(n)])
+    return inv
+
+
+def _payment_means(ubl: bytes) -> list[tuple]:
+    root = etree.fromstring(ubl)
+    return [(pm.findtext("cbc:PaymentMeansCode", namespaces=UBL_NS),
+             pm.find("cbc:PaymentMeansCode", UBL_NS).get("name"),
+             pm.findtext("cbc:PaymentDueDate", namespaces=UBL_NS),
+             pm.findtext("cac:PayeeFinancialAccount/cbc:ID", namespaces=UBL_NS))
+            for pm in root.findall("cac:PaymentMeans", UBL_NS)]
+
+
+def _one_text_then_codes_and_own_accounts(n: int, type_code: str) -> list[tuple]:
+    """The code in each, the text (and a credit note's due date) in the first only, each its account."""
+    due = "2024-03-31" if type_code == "381" else None          # an invoice has cbc:DueDate instead
+    return [("58", "SEPA credit transfer" if i == 0 else None, due if i == 0 else None, IBANS[i])
+            for i in range(n)]
+
+
+KINDS = pytest.mark.parametrize("type_code", ["380", "381"], ids=["invoice", "credit-note"])
+
+
+@KINDS
+@pytest.mark.parametrize("n", [2, 3])
+def test_several_payment_instructions_from_cii_make_valid_ubl(n, type_code, cen):
+    cii = write_document(paid_into(n, type_code), "cii", validate=True)
+    assert _fatal(cii.findings) == [] and _fatal(cen["cii"].run(cii.data)) == []
+    assert len(etree.fromstring(cii.data).findall(".//ram:SpecifiedTradeSettlementPaymentMeans", CII_NS)) == n
+    doc = read_document(cii.data)
+    out = write_document(doc.invoice, "ubl", validate=True)
+    assert out.findings == []
+    fatal = [f for f in cen["ubl"].run(out.data) if f.fatal]
+    assert [str(f) for f in fatal] == []                             # no UBL-SR-45/46 among them
+    assert _payment_means(out.data) == _one_text_then_codes_and_own_accounts(n, type_code)
+    assert read_document(out.data).invoice.payment_instructions == doc.invoice.payment_instructions
+
+
+@KINDS
+@pytest.mark.parametrize("n", [2, 3])
+def test_several_payment_instructions_go_from_ubl_to_cii_and_back(n, type_code, cen):
+    ubl = write_document(paid_into(n, type_code), "ubl", validate=True)
+    assert _fatal(cen["ubl"].run(ubl.data)) == []
+    assert _payment_means(ubl.data) == _one_text_then_codes_and_own_accounts(n, type_code)
+    cii = write_document(read_document(ubl.data).invoice, "cii", validate=True)
+    assert _fatal(cii.findings) == [] and _fatal(cen["cii"].run(cii.data)) == []
+    again = write_document(read_document(cii.data).invoice, "ubl", validate=True)
+    assert again.findings == [] and _fatal(cen["ubl"].run(again.data)) == []
+    assert _payment_means(again.data) == _one_text_then_codes_and_own_accounts(n, type_code)
+    assert read_document(again.data).invoice == read_document(ubl.data).invoice
