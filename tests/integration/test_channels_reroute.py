@@ -23,7 +23,7 @@ from gateway.runtime import Gateway
 
 from tests.support.gateway_process import setup_records
 from tests.support.invoice_builder import build_invoice
-from tests.unit.test_outbox import Receiver
+from tests.integration.test_outbox import Receiver
 
 GLN = "5790000435951"
 

@@ -1,6 +1,6 @@
 """The registration form offers the registry's self-service channels, a plug-in's too.
 
-``CarrierPigeon`` below is a channel only these tests register (as tests/unit/test_channel_plugin.py
+``CarrierPigeon`` below is a channel only these tests register (as tests/integration/test_channel_plugin.py
 does): self-service, with two settings and its own checks. Nothing in onboarding names it, yet the
 form offers it (its label, one input per setting), reads its settings, has the channel check them
 (a refusal next to its input, naming the setting) and enrols a partner receiving over it.

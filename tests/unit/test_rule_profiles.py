@@ -290,7 +290,7 @@ API = "/api/v1"
 def test_the_api_and_the_pages_name_the_profile(gw, app, client, people, example_profiles) -> None:  # noqa: F811
     from gateway.db import DocumentRecord
     from gateway.syntaxes import write_document
-    from tests.unit.test_web_pages import login, text
+    from tests.integration.test_web_pages import login, text
     import sqlalchemy as sa
     gw.jobs.send = lambda exchange_id, at=None: None
     _sent_by(gw, "example", write_document(_unreferenced(), "ubl").data)

@@ -3,7 +3,7 @@ route, write, deliver) on a real Gateway (SQLite and payload store under tmp_pat
 
 Processing runs for real, at enqueue (``immediate_jobs=True``). Only the *send* prompt is
 replaced by a recorder: no AS2 partner runs in these tests, and sending itself is covered
-by tests/unit/test_outbox.py. So every test sees exactly which outbound exchanges the pipeline
+by tests/integration/test_outbox.py. So every test sees exactly which outbound exchanges the pipeline
 queued, and nothing leaves the process.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ def w(tmp_path):
     gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path / "home")}), immediate_jobs=True)
     sent: list[int] = []
     # No AS2 partner runs in these tests: record the send prompts instead of sending
-    # (outbound AS2 is covered by tests/unit/test_outbox.py). Processing itself stays real.
+    # (outbound AS2 is covered by tests/integration/test_outbox.py). Processing itself stays real.
     gw.jobs.send = lambda exchange_id, at=None: sent.append(exchange_id)
     yield SimpleNamespace(gw=gw, sent=sent, tmp=tmp_path)
     gw.close()
