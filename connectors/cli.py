@@ -16,7 +16,7 @@ Exit codes:
     0    every available invoice written and acknowledged (--once), or stopped
     1    some invoices could not be fetched or acknowledged: they stay on the gateway
          for the next pull (the others were written and acknowledged)
-    2    usage: bad options, no token
+    2    usage: bad options, no token, a format the gateway does not offer
     3    the gateway refused the token (401) or its role (403)
     4    the gateway is unreachable or failing (--once; --every retries with backoff)
     5    the folder cannot be written, or another connector is pulling into it
@@ -36,7 +36,7 @@ from typing import Optional
 
 import click
 
-from .pull import EXTENSIONS, AuthRefused, Client, GatewayUnavailable, PullError, PullResult, pull, save_state
+from .pull import FORMAT_NAME, AuthRefused, Client, GatewayUnavailable, PullError, PullResult, pull, save_state
 
 log = logging.getLogger("edigate.connector")
 
@@ -74,6 +74,14 @@ def read_token(token_file: Optional[Path]) -> str:
     return token
 
 
+def _format_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A format's name has the shape of one; whether the gateway offers it, the gateway says."""
+    value = value.strip().lower()
+    if not FORMAT_NAME.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not a format name (see `edigate formats`, or json)")
+    return value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def main() -> None:
     """edigate's ERP connector: fetches received invoices for an ERP to import."""
@@ -87,8 +95,9 @@ def main() -> None:
               help=f"File holding the API token (else ${TOKEN_ENV}).")
 @click.option("--to", "directory", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The folder the ERP imports from (must exist).")
-@click.option("--format", "fmt", required=True, type=click.Choice(list(EXTENSIONS)),
-              help="csv: the recipient's CSV dialect (else csv-lines); json: the EN 16931 model.")
+@click.option("--format", "fmt", required=True, callback=_format_name, metavar="FORMAT",
+              help="A format as `edigate formats` lists it (ubl, cii, facturx, edifact-d96a, ...); "
+                   "csv: the recipient's CSV dialect (else csv-lines); json: the EN 16931 model.")
 @click.option("--once", is_flag=True, help="Pull what is available now, then exit (the default).")
 @click.option("--every", metavar="DURATION", help="Pull again after DURATION (60s, 5m, 1h), until stopped.")
 @click.option("--partner", type=int, help="For an operator's token: the partner to pull for.")

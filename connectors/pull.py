@@ -43,10 +43,14 @@ log = logging.getLogger("edigate.connector")
 USER_AGENT = "edigate-connector/1"
 TEMP_SUFFIX = ".edigate-tmp"
 LOCK_NAME = ".edigate-connector.lock"
-# the formats a folder can take, with the file extension each gets
-EXTENSIONS = {"json": ".json", "ubl": ".xml", "cii": ".xml", "facturx": ".pdf", "csv": ".csv",
-              "csv-lines": ".csv", "csv-records": ".csv", "edifact-d96a": ".edi", "edifact-d01b": ".edi",
-              "edifact-d14b": ".edi", "edifact-eancom": ".edi"}
+# A format is a flavour name the gateway knows (``edigate formats``) or ``json``: the gateway is
+# the one list, and refuses a name it does not know on the first invoice; each file's extension
+# is the one the gateway gives its download (Content-Disposition), so a new flavour needs
+# nothing here.
+FORMAT_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}")
+_MEDIA_EXTENSIONS = {"application/json": ".json", "application/xml": ".xml", "text/xml": ".xml",
+                     "application/pdf": ".pdf", "text/csv": ".csv", "application/edifact": ".edi"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -84,6 +88,11 @@ class FolderError(PullError):
 class ProtocolError(PullError):
     """The gateway answered something this connector does not understand (a 4xx on the list)."""
     exit_code = 6
+
+
+class FormatRefused(PullError):
+    """The gateway does not offer the format asked for (as a wrong option would be: exit 2)."""
+    exit_code = 2
 
 
 class ItemFailed(Exception):
@@ -143,17 +152,43 @@ class Client:
             raise ProtocolError("the invoice list has no items")
         return page
 
-    def content(self, invoice_id: int, fmt: str) -> bytes:
+    def content(self, invoice_id: int, fmt: str) -> tuple[bytes, str]:
+        """The invoice in ``fmt`` and the file extension the gateway gives it. A format the
+        gateway does not know stops the pull (``FormatRefused``): every invoice would fail."""
         r = self._request("GET", f"/invoices/{int(invoice_id)}/content", params={"format": fmt})
+        if r.status_code in (400, 422) and _refuses_format(r):
+            raise FormatRefused(f"the gateway does not offer the format {fmt!r}: {_error(r)}")
         if r.status_code != 200:
             raise ItemFailed(f"{r.status_code}: {_error(r)}")
-        return r.content
+        return r.content, extension_of(r)
 
     def acknowledge(self, ids: list[int]) -> dict[str, Any]:
         r = self._request("POST", "/invoices/ack", json={"ids": list(ids)})
         if r.status_code != 200:
             raise ProtocolError(f"acknowledging: the gateway answered {r.status_code}: {_error(r)}")
         return _json(r, "the acknowledgement")
+
+
+def _refuses_format(r: requests.Response) -> bool:
+    """A 400 or 422 naming the ``format`` parameter (the API's refusal, field by field)."""
+    try:
+        details = r.json().get("details")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(details, dict) and "format" in details
+
+
+def extension_of(r: requests.Response) -> str:
+    """The extension of the file name the gateway gave (``Content-Disposition``), else of its media
+    type, else ``.bin``; only letters and digits, never a path."""
+    disposition = r.headers.get("Content-Disposition", "")
+    found = re.search(r'filename="?([^";]+)"?', disposition)
+    if found:
+        suffix = Path(found.group(1)).suffix
+        if _EXTENSION.fullmatch(suffix):
+            return suffix.lower()
+    media = r.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    return _MEDIA_EXTENSIONS.get(media, ".bin")
 
 
 def _error(r: requests.Response) -> str:
@@ -179,12 +214,12 @@ def _json(r: requests.Response, what: str) -> dict[str, Any]:
 
 # --- the folder ----------------------------------------------------------------------------
 
-def file_name(item: dict[str, Any], fmt: str) -> str:
+def file_name(item: dict[str, Any], extension: str) -> str:
     """The invoice's file name: its id, then its number, both reduced to safe characters.
     The same invoice always gets the same name; two invoices never share one (ids differ)."""
     invoice_id = int(item["id"])
     number = _UNSAFE.sub("_", str(item.get("number") or "")).strip("._-")[:80].strip("._-")
-    return f"{invoice_id}-{number}{EXTENSIONS[fmt]}" if number else f"{invoice_id}{EXTENSIONS[fmt]}"
+    return f"{invoice_id}-{number}{extension}" if number else f"{invoice_id}{extension}"
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -277,8 +312,8 @@ class PullResult:
 def pull(client: Client, directory: Path, fmt: str, *, page_size: Optional[int] = None) -> PullResult:
     """Everything available now: each page's invoices written, then acknowledged; then the next
     page. Raises ``PullError`` when the pull cannot go on (what was acknowledged stays so)."""
-    if fmt not in EXTENSIONS:
-        raise ValueError(f"format {fmt!r}: choose one of {', '.join(EXTENSIONS)}")
+    if not FORMAT_NAME.fullmatch(fmt):
+        raise ValueError(f"format {fmt!r}: a format name as `edigate formats` lists them, or json")
     directory = Path(directory)
     if not directory.is_dir():
         raise FolderError(f"{directory} is not a folder")
@@ -296,12 +331,12 @@ def pull(client: Client, directory: Path, fmt: str, *, page_size: Optional[int] 
             for item in page["items"]:
                 invoice_id = int(item["id"])
                 try:
-                    data = client.content(invoice_id, fmt)
+                    data, extension = client.content(invoice_id, fmt)
                 except ItemFailed as e:
                     log.warning("invoice %s (%s): not fetched as %s: %s", invoice_id, item.get("number"), fmt, e)
                     result.failed.append((invoice_id, str(e)))
                     continue
-                name = file_name(item, fmt)
+                name = file_name(item, extension)
                 try:
                     changed = write_atomically(directory, name, data)
                 except OSError as e:

@@ -317,18 +317,35 @@ def test_an_invoice_that_cannot_be_fetched_is_left_for_the_next_pull(server, tmp
     assert {status for status, _ in _deliveries(server, rcpt).values()} == {"acknowledged"}
 
 
-@pytest.mark.parametrize("fmt, number, suffix", [("json", "J/2025/7", ".json"), ("ubl", "J/2025/8", ".xml")])
-def test_json_and_ubl_files_are_the_apis_bytes(server, tmp_path, fmt, number, suffix) -> None:
+@pytest.mark.parametrize("fmt, number, suffix", [("json", "J/2025/7", ".json"), ("ubl", "J/2025/8", ".xml"),
+                                                 ("edifact-d97a", "J/2025/9", ".edi")])
+def test_json_ubl_and_edifact_files_are_the_apis_bytes(server, tmp_path, fmt, number, suffix) -> None:
+    """Any flavour the gateway writes can be pulled, named with the extension the gateway gives
+    its download: the connector lists none (D.97A came after it)."""
     rcpt = _recipient(server, tmp_path, fmt="cii")
     (doc_id,) = _seed(server, rcpt, [number])
     done = _run(_connector(server.base + "/api/v1/", rcpt, fmt))              # --once is the default
     assert done.returncode == 0, done.stderr
     name = f"{doc_id}-{number.replace('/', '_')}{suffix}"
-    assert list(_files(rcpt.folder)) == [name] == [file_name({"id": doc_id, "number": number}, fmt)]
+    assert list(_files(rcpt.folder)) == [name] == [file_name({"id": doc_id, "number": number}, suffix)]
     data = (rcpt.folder / name).read_bytes()
     assert data == _api(server, rcpt, f"/invoices/{doc_id}/content", format=fmt).content
     invoice = from_dict(json.loads(data)) if fmt == "json" else read_documents(data)[0].invoice
+    if fmt.startswith("edifact"):
+        assert b"INVOIC:D:97A:UN" in data
     assert (invoice.number, invoice.totals.amount_due) == (number, D("119.00"))
+
+
+def test_a_format_the_gateway_does_not_offer_stops_the_pull_as_a_usage_error(server, tmp_path) -> None:
+    rcpt = _recipient(server, tmp_path)
+    (doc_id,) = _seed(server, rcpt, ["F-1"])
+    done = _run(_connector(server.base, rcpt, "edifact-d42z"))
+    assert done.returncode == 2, done.stderr
+    assert "the gateway does not offer the format 'edifact-d42z'" in done.stderr
+    assert list(_files(rcpt.folder)) == []
+    assert {status for status, _ in _deliveries(server, rcpt).values()} == {"delivered"}   # not acknowledged
+    done = _run(_connector(server.base, rcpt, "../ubl"))
+    assert done.returncode == 2 and "is not a format name" in done.stderr
 
 
 def test_the_token_may_come_from_the_environment(server, tmp_path) -> None:
