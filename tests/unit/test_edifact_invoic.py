@@ -418,6 +418,46 @@ def test_cen_example_agrees_with_its_cii_and_ubl_versions(n):
         assert values(ours, term) == values(ubl, term), (term, values(ours, term), values(ubl, term))
 
 
+def _payee_accounts(segments: list[Segment]) -> list[tuple]:
+    """(account C078/3194, holder C078/3192, institution C088/3433) of each FII+RB, as CEN writes them."""
+    def comp(seg, element, component):
+        try:
+            return seg.elements[element][component] or None
+        except IndexError:
+            return None
+    return [(comp(s, 1, 0), comp(s, 1, 1), comp(s, 2, 0)) for s in segments
+            if s.tag == "FII" and s.elements[0] == ["RB"]]
+
+
+@requires_corpus
+@pytest.mark.parametrize("name", ["EDIFACT_EXAMPLE0.TXT", "EDIFACT_EXAMPLE0a.TXT"] +
+                         [f"EDIFACT_EXAMPLE{n}.TXT" for n in CEN_NUMBERS])
+def test_cen_example_payment_accounts_reach_ubl_and_come_back_in_the_same_form(name):
+    """Every FII+RB of the seller (account in C078/3194, BIC in C088/3433) is a BG-17 (BT-84, BT-86):
+    the UBL has one cac:PaymentMeans per account and neither our rules nor the CEN UBL schematron
+    find BR-61 (a credit transfer without its account); D14B writes the FII back as it was."""
+    from gateway.rules import validate
+    from gateway.syntaxes import write_document
+    from gateway.xml import schematron
+    [message] = messages(CEN / name)
+    accounts = _payee_accounts(message)
+    assert all(account for account, _, _ in accounts)
+    invoice = invoic.read_message(message).invoice
+    transfers = invoice.payment_instructions.credit_transfers if invoice.payment_instructions else []
+    assert [(t.account_identifier, t.account_name, t.service_provider_identifier) for t in transfers] == accounts
+    assert not [f for f in validate(invoice) if f.rule == "BR-61"]
+    out = write_document(invoice, "ubl", validate=True)
+    ns = {"cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+          "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"}
+    means = etree.fromstring(out.data).findall("cac:PaymentMeans", ns)
+    assert [(m.findtext("cac:PayeeFinancialAccount/cbc:ID", namespaces=ns),
+             m.findtext("cac:PayeeFinancialAccount/cac:FinancialInstitutionBranch/cbc:ID", namespaces=ns))
+            for m in means] == [(account, bic) for account, _, bic in accounts]
+    assert "BR-61" not in {f.rule for f in schematron.cen_ubl().run(out.data)}
+    written = invoic.write_message(invoice, "edifact-d14b")
+    assert _payee_accounts(written.segments) == accounts
+
+
 # --- (b) what we write, judged by the CEN EDIFACT schematron and the ISO 20625 XSD -----------------
 
 @pytest.fixture(scope="module")
