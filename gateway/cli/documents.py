@@ -221,6 +221,21 @@ def _profile_option(f):
                              + ", ".join(profile_names()) + "; gateway/rules/profiles.yaml).")(f)
 
 
+def _tolerate_option(f):
+    return click.option("--tolerate-unz-reference", is_flag=True,
+                        help="Read on an EDIFACT interchange whose UNZ reference (0020) is not its UNB's "
+                             "(ISO 9735 syntax error 28, which rejects it by default; the CEN EN 16931 "
+                             "examples carry the message reference there): reported as a warning "
+                             "EDIFACT-28 at the UNZ instead.")(f)
+
+
+def _unz_reference_hint(con: "_Console", name: str, findings: Iterable[Finding]) -> None:
+    """Say how to read on when the one thing wrong with an envelope is its UNZ reference."""
+    if any(f.fatal and f.rule == "EDIFACT-28" and "(UNZ)" in (f.location or "") for f in findings):
+        con.err(f"hint: {name}: the UNZ reference is not the interchange's (UNB) reference; "
+                "--tolerate-unz-reference reads such an interchange on, with a warning")
+
+
 # --- the invoices of one file -------------------------------------------------------------
 
 @dataclass
@@ -250,8 +265,9 @@ class _Invoices:
     ``read_documents``: one item per invoice.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, tolerate_unz_reference: bool = False):
         self.path = path
+        self.tolerate_unz_reference = tolerate_unz_reference
         self.syntax: Optional[str] = None
         self.trailing: list[Finding] = []
 
@@ -275,7 +291,7 @@ class _Invoices:
         index = 0
         skipped = []
         with open(self.path, "rb") as f:
-            reader = iter_messages(f)
+            reader = iter_messages(f, tolerate_unz_reference=self.tolerate_unz_reference)
             for message in reader:
                 where = f"message {message.ref} ({message.type or '?'})"
                 if message.type != "INVOIC":
@@ -442,11 +458,12 @@ class _Job:
 
 
 def _translate_file(ctx: click.Context, con: _Console, job: _Job, to: str, schematron: bool, quiet: bool,
-                    written: set[Path], profile: str = DEFAULT_PROFILE) -> list[int]:
+                    written: set[Path], profile: str = DEFAULT_PROFILE,
+                    tolerate_unz_reference: bool = False) -> list[int]:
     """Translate every invoice of one file; the status of each (an empty file: one status)."""
     name = str(job.src)
     ext = extension(to)
-    reader = _Invoices(job.src)
+    reader = _Invoices(job.src, tolerate_unz_reference=tolerate_unz_reference)
     statuses: list[int] = []
     shown: set[str] = set()
     taken: set[str] = set()
@@ -507,6 +524,7 @@ def _translate_file(ctx: click.Context, con: _Console, job: _Job, to: str, schem
             con.err(f"error: {name}: interchange rejected: {format_finding(f)}")
         elif not quiet:
             con.err(f"warning: {name}: input: {format_finding(f)}")
+    _unz_reference_hint(con, name, rejected)
     if rejected:    # the outputs are written, but what they came from must not be taken as sound
         statuses = [max(s, EXIT_INVALID) for s in statuses]
     return statuses
@@ -525,9 +543,10 @@ def _translate_file(ctx: click.Context, con: _Console, job: _Job, to: str, schem
               help="Also check every output with the official CEN EN 16931 schematron (slower; XML targets).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings (dropped terms, unread content).")
 @_profile_option
+@_tolerate_option
 @click.pass_context
 def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path], schematron: bool,
-              quiet: bool, profile: str) -> None:
+              quiet: bool, profile: str, tolerate_unz_reference: bool) -> None:
     """Translate IN (a file, or a folder searched recursively) to another syntax.
 
     The input syntax is detected. Folders are searched for *.xml, *.pdf,
@@ -549,7 +568,8 @@ def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path],
     rejected by its envelope checks (outputs still written), 2 some input
     could not be read or translated (or an unknown --profile), 3 schematron
     not found or a profile whose rule sets are not installed. The highest
-    that applies wins.
+    that applies wins. With --tolerate-unz-reference, a UNZ reference that
+    is not the UNB's is a warning (EDIFACT-28), not a rejection.
 
     \b
     Examples:
@@ -589,7 +609,7 @@ def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path],
     written: set[Path] = set()
     label = f"translating {len(jobs)} file{'s' if len(jobs) != 1 else ''} to {to}"
     for job in con.iterate(jobs, label, show=batch):
-        statuses += _translate_file(ctx, con, job, to, schematron, quiet, written, profile)
+        statuses += _translate_file(ctx, con, job, to, schematron, quiet, written, profile, tolerate_unz_reference)
 
     counts = {s: statuses.count(s) for s in (EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE)}
     if batch or len(statuses) > 1:
@@ -651,10 +671,10 @@ def _schematron_findings(doc, data: bytes) -> list[Finding]:
     return [f for f in _schematron("cii").run(rendering.data) if f.fatal]
 
 
-def _validate_file(ctx: click.Context, path: Path, schematron: bool,
-                   profile: str = DEFAULT_PROFILE) -> list[_Report]:
+def _validate_file(ctx: click.Context, path: Path, schematron: bool, profile: str = DEFAULT_PROFILE,
+                   tolerate_unz_reference: bool = False) -> list[_Report]:
     """One report per invoice of the file (one report for a file that cannot be read)."""
-    reader = _Invoices(path)
+    reader = _Invoices(path, tolerate_unz_reference=tolerate_unz_reference)
     reports: list[_Report] = []
     try:
         first, items = _peek(iter(reader))
@@ -720,9 +740,10 @@ def _print_report(con: _Console, r: _Report, quiet: bool) -> None:
                    "for the verdict.")
 @click.option("-q", "--quiet", is_flag=True, help="Hide warnings; show fatal findings only.")
 @_profile_option
+@_tolerate_option
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, schematron: bool,
-             quiet: bool, profile: str) -> None:
+             quiet: bool, profile: str, tolerate_unz_reference: bool) -> None:
     """Check documents against the EN 16931 business rules, or the rule sets of --profile.
 
     Folders are searched recursively for *.xml, *.pdf, *.edi, *.edifact,
@@ -732,7 +753,9 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, schemat
     invoices reports each as FILE#N (invoice NUMBER). EDIFACT syntax and
     envelope problems are findings too (rule EDIFACT-<code>, the UN/ECE
     syntax error code); a message they reject is a FAIL, and an interchange
-    they reject fails every invoice in it.
+    they reject fails every invoice in it. --tolerate-unz-reference accepts
+    an interchange whose UNZ reference is not its UNB's (a warning
+    EDIFACT-28 then, which ISO 9735 would reject).
 
     \b
     --profile peppol adds the Peppol BIS Billing 3.0 rules (see
@@ -751,10 +774,12 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, schemat
     label = f"validating {len(files)} files"
     reports: list[_Report] = []
     for path in con.iterate(files, label, show=len(files) > 1):
-        for r in _validate_file(ctx, path, schematron, profile):
+        found = _validate_file(ctx, path, schematron, profile, tolerate_unz_reference)
+        for r in found:
             reports.append(r)
             if not as_json:
                 _print_report(con, r, quiet)
+        _unz_reference_hint(con, str(path), found[0].findings if found else ())
 
     valid = sum(r.valid for r in reports)
     unreadable = sum(r.error is not None for r in reports)
@@ -799,7 +824,9 @@ def _ack_summary(ic, index: int, several: bool) -> tuple[bool, str]:
     count = ic.message_count or len(receipts)
     accepted = not ic_codes and not group_codes and not rejected
     if accepted:
-        return True, f"accepted: {who}, {count} message{'s' if count != 1 else ''}"
+        tolerated = sorted({i.code for i in ic.issues if i.tolerated})
+        return True, f"accepted: {who}, {count} message{'s' if count != 1 else ''}" + (
+            f" (tolerated, reported in the CONTRL: code {', '.join(tolerated)})" if tolerated else "")
     parts = []
     if ic_codes:
         parts.append("interchange rejected (code " + ", ".join(ic_codes) + ")")
@@ -820,9 +847,10 @@ def _ack_summary(ic, index: int, several: bool) -> tuple[bool, str]:
                    "(default: the received interchange's recipient).")
 @click.option("--control-ref", metavar="REF",
               help="The CONTRL interchange's control reference (default: from the date and time).")
+@_tolerate_option
 @click.pass_context
 def ack(ctx: click.Context, source: Path, output: Optional[Path], our_id: Optional[str],
-        control_ref: Optional[str]) -> None:
+        control_ref: Optional[str], tolerate_unz_reference: bool) -> None:
     """Check the syntax of the EDIFACT interchange in FILE and write its CONTRL.
 
     The CONTRL (syntax and service report message) answers in the received
@@ -832,7 +860,10 @@ def ack(ctx: click.Context, source: Path, output: Optional[Path], our_id: Option
     error code. The file is read as a stream, so a large interchange costs
     little memory; an accepted interchange is then acknowledged by its UCI
     alone. A file holding several interchanges gets one CONTRL each. A
-    one-line summary per interchange goes to stderr.
+    one-line summary per interchange goes to stderr. With
+    --tolerate-unz-reference an interchange whose UNZ reference is not its
+    UNB's is acknowledged (7), its UCI naming the error all the same
+    (code 28, UNZ element 2).
 
     \b
     Exit codes: 0 accepted, 1 rejected in part or whole (the CONTRL is
@@ -850,7 +881,7 @@ def ack(ctx: click.Context, source: Path, output: Optional[Path], our_id: Option
         if kind != "edifact":
             raise InputError(f"not an EDIFACT interchange (the file holds {kind.upper()})")
         with open(source, "rb") as f:
-            reader = iter_messages(f)
+            reader = iter_messages(f, tolerate_unz_reference=tolerate_unz_reference)
             for _ in reader:
                 pass
         interchanges = reader.interchanges
@@ -889,6 +920,7 @@ def ack(ctx: click.Context, source: Path, output: Optional[Path], our_id: Option
         return
     for line in lines:
         con.err(f"{source}: {line}")
+    _unz_reference_hint(con, str(source), [i.finding() for ic in interchanges for i in ic.issues])
     ctx.exit(EXIT_OK if accepted else EXIT_INVALID)
 
 

@@ -23,6 +23,7 @@ from gateway.cli.common import (CONTEXT_SETTINGS, BadInput, checked, day, echo_j
 from gateway.db import Partner, PartnerIdentifier
 from gateway.db.partners import MDN_MODES, MICALG_SPELLINGS, SCHEMES, TRANSFER_ENCODINGS
 from gateway.model import identifiers
+from gateway.partners.checks import TOLERATE_UNZ_REFERENCE
 from gateway.partners.service import PartnerError, PartnerService
 
 
@@ -60,6 +61,9 @@ def _partner_options(f: Callable) -> Callable:
                      help="Where compression goes (default: before signing)."),
         click.option("--cte", type=click.Choice(TRANSFER_ENCODINGS), help="Content-Transfer-Encoding of the payload."),
         click.option("--identity", metavar="OUR_AS2_NAME", help="Which of our AS2 identities talks to it."),
+        click.option("--tolerate-unz-reference/--no-tolerate-unz-reference", "tolerate_unz_reference", default=None,
+                     help="Read on its EDIFACT interchanges whose UNZ reference is not the UNB's (ISO 9735 "
+                          "rejects them, the default); each document then carries a warning EDIFACT-28."),
         # channel settings (gateway.channels); "" clears one
         click.option("--contact-email", metavar="ADDRESS",
                      help="Where to write to it about its invoices (also the e-mail fallback)."),
@@ -126,6 +130,10 @@ def _values(o: dict[str, Any], partner: Optional[Partner]) -> dict[str, Any]:
                            ("cte", "as2_content_transfer_encoding")):
         if o[option] is not None:
             values[column] = o[option]
+    if o["tolerate_unz_reference"] is not None:      # one switch among the partner's options, the others kept
+        options = dict((partner.as2_options if partner is not None else None) or {})
+        options[TOLERATE_UNZ_REFERENCE] = o["tolerate_unz_reference"]
+        values["as2_options"] = options
     settings = _channel_settings(o, partner)
     if settings is not None:
         values["channel_settings"] = settings

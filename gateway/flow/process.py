@@ -18,7 +18,10 @@ profile (``gateway.rules.profiles``; EN 16931 unless it says otherwise), and
 the document records which; a document nobody is known by is ``held`` with the
 identifiers that were tried; a same seller + number + year as an earlier valid
 document is ``duplicate`` (an invalid one was never accepted: its corrected resend
-under the same number goes through).
+under the same number goes through). An EDIFACT interchange whose UNZ reference is
+not its UNB's is rejected, as ISO 9735 says, unless the sender's options say
+``edifact_tolerate_unz_reference``: then each of its documents carries the
+mismatch as a warning (EDIFACT-28, with its place) and goes on.
 
 How each recipient receives is its channel profile's business (``gateway.channels``:
 AS2, SFTP, e-mail, portal, ERP pull, paper, an interconnected network, or the
@@ -44,6 +47,7 @@ from gateway.flow import plan as delivery_plan
 from gateway.flow.route import resolve
 from gateway.model.errors import EdigateError
 from gateway.model.findings import FATAL, Finding
+from gateway.partners.checks import tolerates_unz_reference
 from gateway.rules import DEFAULT_PROFILE, ProfileError
 from gateway.syntaxes import read_documents, validate_document
 
@@ -102,6 +106,14 @@ def validation_profile(sender) -> str:
     return (sender.validation_profile if sender is not None else None) or DEFAULT_PROFILE
 
 
+def reading_options(sender) -> dict:
+    """How a sender's files are read, from its options: it may accept what ISO 9735 rejects, an
+    EDIFACT interchange whose UNZ reference is not its UNB's (then a warning on each document)."""
+    if sender is not None and tolerates_unz_reference(sender.as2_options):
+        return {"tolerate_unz_reference": True}
+    return {}
+
+
 def preceding_number(invoice) -> Optional[str]:
     """What a credit note (or corrective invoice) corrects: the first preceding invoice reference (BT-25)."""
     for ref in invoice.preceding_invoices or ():
@@ -146,10 +158,11 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
             return None
         content_key, filename = ex.content_sha256, ex.filename
         profile = validation_profile(ex.partner)
+        reading = reading_options(ex.partner)
     now = utcnow()
     try:
         data = gw.payloads.get(content_key)
-        docs = read_documents(data)
+        docs = read_documents(data, **reading)
         if not docs:
             raise EdigateError("the file holds no invoice")
     except EdigateError as e:

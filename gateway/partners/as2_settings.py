@@ -17,10 +17,12 @@ import sqlalchemy as sa
 
 from gateway.certs import KeyPair
 from gateway.db import AS2Identity, Certificate, Partner
+from gateway.partners import checks
 from gateway.transports.as2 import As2Identity, As2Partner
 
-# Options in Partner.as2_options that are ours, not the transport's.
-GATEWAY_OPTIONS = {"duplicate_unproven", "max_attempts", "mdn_timeout_minutes"}
+# Options in Partner.as2_options that are ours, not the transport's (and the reading switches of
+# gateway.partners.checks: how what the partner sends is read).
+GATEWAY_OPTIONS = {"duplicate_unproven", "max_attempts", "mdn_timeout_minutes", *checks.READING_SWITCHES}
 _PARTNER_FIELDS = {f.name for f in fields(As2Partner) if not f.name.startswith("_")}
 
 

@@ -150,3 +150,26 @@ def as2_name(text: str) -> str:
         raise ValueError(f"{text!r} is not a usable AS2 name: 1 to 128 printable ASCII characters, "
                          "without quotes, backslashes or blanks at either end")
     return text
+
+
+# Switches in a partner's options (``Partner.as2_options``, the API's ``as2.options``) that change
+# how what it sends is read. Each is true or false.
+TOLERATE_UNZ_REFERENCE = "edifact_tolerate_unz_reference"   # read on when its UNZ 0020 is not its UNB's
+READING_SWITCHES = (TOLERATE_UNZ_REFERENCE,)
+
+
+def partner_options(options: Any) -> dict[str, Any]:
+    """A partner's options, its reading switches checked: ``ValueError("KEY: …")`` for one that is
+    not true or false."""
+    if not isinstance(options, dict):
+        raise ValueError("expected an object of options")
+    for key in READING_SWITCHES:
+        if key in options and not isinstance(options[key], bool):
+            raise ValueError(f"{key}: expected true or false, not {options[key]!r}")
+    return dict(options)
+
+
+def tolerates_unz_reference(options: Any) -> bool:
+    """Whether a partner's options say to read on an EDIFACT interchange whose UNZ reference is
+    not its UNB's (ISO 9735 syntax error 28: rejected unless the partner's setting says so)."""
+    return isinstance(options, dict) and options.get(TOLERATE_UNZ_REFERENCE) is True

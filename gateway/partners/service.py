@@ -259,7 +259,10 @@ class PartnerService:
         if key == "as2_options":
             if value is not None and not isinstance(value, Mapping):
                 raise PartnerError(name, f"{name}: expected an object of options")
-            return dict(value) if value is not None else None
+            try:
+                return checks.partner_options(dict(value)) if value is not None else None
+            except ValueError as exc:
+                raise PartnerError(f"{name}.{str(exc).partition(':')[0]}", f"{name}.{exc}") from None
         if value is not None and not isinstance(value, str):
             raise PartnerError(name, f"{name}: expected text")
         value = _blank_is_none(value)

@@ -73,13 +73,15 @@ def detect(data: bytes) -> str:
     return _xml_syntax(safe.parse(data)).name
 
 
-def read_documents(data: bytes) -> list[Document]:
-    """Every invoice in a file: several for CSV exports, one for the other syntaxes."""
+def read_documents(data: bytes, *, tolerate_unz_reference: bool = False) -> list[Document]:
+    """Every invoice in a file: several for CSV exports and EDIFACT interchanges, one for the other
+    syntaxes. ``tolerate_unz_reference``: read on an EDIFACT interchange whose UNZ reference is not
+    its UNB's (a warning then, not an error: a sender's setting)."""
     dialect = csv_syntax.detect_dialect(data)
     if dialect is not None:
         return dialect.read_all(data)
     if sniff(data) == "edifact":
-        return edifact.read_all(data)
+        return edifact.read_all(data, tolerate_unz_reference=tolerate_unz_reference)
     return [read_document(data)]
 
 

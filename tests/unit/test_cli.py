@@ -737,6 +737,62 @@ def test_ack_truncated_interchange_is_rejected(good_edi: Path):
     assert "rejected: interchange IC42" in r.stderr and "interchange rejected (code 13)" in r.stderr
 
 
+# --- a UNZ reference that is not the UNB's: refused, unless tolerated ----------------------------
+
+def test_a_unz_reference_that_is_not_the_unb_s_is_refused_unless_tolerated(good_edi: Path, tmp_path: Path):
+    good_edi.write_bytes(good_edi.read_bytes().replace(b"UNZ+2+IC42", b"UNZ+2+INV-1"))
+    place = "interchange segment"
+    r = run("validate", good_edi)
+    assert r.exit_code == 1, r.output
+    assert r.stdout.count("[fatal] EDIFACT-28: UNZ reference 'INV-1' does not match 'IC42' @ " + place) == 2
+    assert "--tolerate-unz-reference" in r.stderr
+    r = run("validate", good_edi, "--tolerate-unz-reference", "--json")
+    assert r.exit_code == 0, r.output
+    for report in json.loads(r.stdout):
+        [finding] = [f for f in report["findings"] if f["rule"] == "EDIFACT-28"]
+        assert finding["severity"] == "warning" and "(UNZ), element 2" in finding["location"]
+        assert finding["extra"]["code"] == "28" and finding["extra"]["tolerated"] is True
+    out = tmp_path / "out"
+    r = run("translate", good_edi, "--to", "ubl", "-o", out)
+    assert r.exit_code == 1 and "interchange rejected: [fatal] EDIFACT-28" in r.stderr, r.output
+    r = run("translate", good_edi, "--to", "ubl", "-o", out, "--tolerate-unz-reference")
+    assert r.exit_code == 0, r.output
+    assert f"warning: {good_edi}: input: [warning] EDIFACT-28: UNZ reference 'INV-1'" in r.stderr
+    assert "interchange rejected" not in r.stderr and len(list(out.iterdir())) == 2
+    r = run("ack", good_edi, "--control-ref", "C1")
+    assert r.exit_code == 1, r.output
+    [report] = read_contrl(r.stdout_bytes)
+    assert (report.action, report.code, report.tag, report.element) == ("4", "28", "UNZ", 2)
+    r = run("ack", good_edi, "--control-ref", "C1", "--tolerate-unz-reference")
+    assert r.exit_code == 0, r.output
+    [report] = read_contrl(r.stdout_bytes)
+    assert report.accepted and (report.action, report.code, report.tag, report.element) == ("7", "28", "UNZ", 2)
+    assert "accepted: interchange IC42" in r.stderr and "tolerated, reported in the CONTRL: code 28" in r.stderr
+
+
+CEN_EDIFACT = CORPUS / "edifact/cen-en16931"
+
+
+@requires_corpus
+@pytest.mark.parametrize("name", ["EDIFACT_EXAMPLE1.TXT", "EDIFACT_EXAMPLE4.TXT"])
+def test_cen_examples_are_refused_by_default_and_translate_to_valid_ubl_when_tolerated(name, tmp_path: Path):
+    """Examples 1 and 4 have nothing else wrong (2 and 6 break BR-CO-09 in their data, 8 carries a
+    cp1252 octet in UNOW, 0 and 0a keep example 1's UNT count)."""
+    path = CEN_EDIFACT / name
+    r = run("validate", path)
+    assert r.exit_code == 1 and "[fatal] EDIFACT-28: UNZ reference" in r.stdout, r.output
+    r = run("validate", path, "--tolerate-unz-reference", "--schematron")
+    assert r.exit_code == 0, r.output
+    assert "[warning] EDIFACT-28: UNZ reference" in r.stdout and "(UNZ), element 2" in r.stdout
+    out = tmp_path / "out.xml"
+    r = run("translate", path, "--to", "ubl", "-o", out, "--schematron")
+    assert r.exit_code == 1 and "interchange rejected: [fatal] EDIFACT-28" in r.stderr, r.output
+    r = run("translate", path, "--to", "ubl", "-o", out, "--schematron", "--tolerate-unz-reference")
+    assert r.exit_code == 0, r.output
+    assert "input: [warning] EDIFACT-28" in r.stderr and "error:" not in r.stderr
+    assert read_document(out.read_bytes()).invoice.payment_instructions.credit_transfers
+
+
 def test_ack_refuses_what_is_not_edifact(valid_ubl: Path, garbage: Path):
     for path in (valid_ubl, garbage):
         r = run("ack", path)

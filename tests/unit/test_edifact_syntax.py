@@ -397,6 +397,62 @@ def test_counts_and_references_of_every_trailer():
     assert ok.accepted and not ok.messages[0].usable and ok.messages[1].usable
 
 
+def test_a_unz_reference_that_is_not_the_unb_s_is_tolerated_only_when_asked():
+    """ISO 9735 rejects it (code 28), and so do we by default; a sender's setting reads on, with a
+    warning at the same place, and every other envelope check stays as it is."""
+    data = interchange(*invoice("1"), *invoice("2"), unz="UNZ+2+1")
+    strict = read_interchange(data)
+    [issue] = strict.issues
+    assert (issue.code, issue.severity, issue.tag, issue.element, issue.tolerated) == ("28", FATAL, "UNZ", 2, False)
+    assert not strict.accepted and not any(m.usable for m in strict.messages)
+    lenient = read_interchange(data, tolerate_unz_reference=True)
+    [issue] = lenient.issues
+    assert (issue.code, issue.severity, issue.tag, issue.element, issue.tolerated) == ("28", WARNING, "UNZ", 2, True)
+    assert lenient.accepted and all(m.usable for m in lenient.messages)
+    assert issue.location == strict.issues[0].location and "tolerated" in issue.text
+    finding = issue.finding()
+    assert (finding.rule, finding.severity, finding.extra["code"], finding.extra["tolerated"]) == \
+        ("EDIFACT-28", WARNING, "28", True)
+    # only the UNZ reference: its count, a UNT reference and a UNE reference are still errors
+    worse = read_interchange(interchange(*invoice("1"), *invoice("2"), unz="UNZ+5+1"), tolerate_unz_reference=True)
+    assert [(i.code, i.severity) for i in worse.issues] == [("29", FATAL), ("28", WARNING)] and not worse.accepted
+    unt = read_interchange(data.replace(b"UNT+2+2'", b"UNT+2+9'"), tolerate_unz_reference=True)
+    assert [(i.code, i.fatal) for i in unt.messages[1].issues] == [("28", True)]
+    grouped = read_interchange(interchange("UNG+INVOIC+S+R+240101:1200+G1+UN+D:96A", *invoice("1"), "UNE+1+G9",
+                                           unz="UNZ+1+REF1"), tolerate_unz_reference=True)
+    assert [(i.code, i.fatal) for i in grouped.groups[0].issues] == [("28", True)]
+    streamed = iter_messages(io.BytesIO(data), tolerate_unz_reference=True)
+    assert [m.ref for m in streamed] == ["1", "2"] and streamed.interchange.accepted
+
+
+def test_contrl_acknowledges_a_tolerated_unz_reference_and_names_it():
+    data = three_messages(unz="UNZ+3+3")
+    (rejected,) = contrl.read_contrl(contrl.build_contrl(read_interchange(data), control_ref="C1"))
+    assert (rejected.action, rejected.code, rejected.tag, rejected.element) == ("4", "28", "UNZ", 2)
+    (report,) = contrl.read_contrl(contrl.build_contrl(read_interchange(data, tolerate_unz_reference=True),
+                                                       control_ref="C1"))
+    assert (report.action, report.code, report.tag, report.element) == ("7", "28", "UNZ", 2)
+    assert report.accepted and [(m.ref, m.action) for m in report.messages] == [(r, "7") for r in "123"]
+    reader = iter_messages(io.BytesIO(data), tolerate_unz_reference=True)
+    list(reader)
+    (streamed,) = contrl.read_contrl(contrl.build_contrl(reader.interchange, control_ref="C2"))
+    assert (streamed.action, streamed.code, streamed.tag, streamed.element) == ("7", "28", "UNZ", 2)
+
+
+@requires_corpus
+@pytest.mark.parametrize("name", ["EDIFACT_EXAMPLE1.TXT", "EDIFACT_EXAMPLE2.TXT", "EDIFACT_EXAMPLE4.TXT",
+                                  "EDIFACT_EXAMPLE6.TXT", "EDIFACT_EXAMPLE8.TXT"])
+def test_the_cen_examples_unz_reference_is_their_only_envelope_error_and_can_be_tolerated(name):
+    path = CORPUS / "edifact/cen-en16931" / name
+    strict = read_interchange(path.read_bytes())
+    assert [(i.code, i.tag, i.fatal) for i in strict.issues] == [("28", "UNZ", True)]
+    lenient = read_interchange(path.read_bytes(), tolerate_unz_reference=True)
+    assert lenient.accepted and [(i.code, i.tag, i.fatal, i.tolerated) for i in lenient.issues] == \
+        [("28", "UNZ", False, True)]
+    # what is wrong inside a message stays wrong (example 8's cp1252 octet in a UNOW interchange)
+    assert fatal_codes(lenient) == ({("message", "21")} if name == "EDIFACT_EXAMPLE8.TXT" else set())
+
+
 def test_functional_groups():
     data = interchange("UNG+INVOIC+S+R+240101:1200+G1+UN+D:96A", *invoice("1"), *invoice("2"), "UNE+3+G1",
                        "UNG+INVOIC+S+R+240101:1200+G2+UN+D:96A", *invoice("3"), "UNE+1+G2", unz="UNZ+2+REF1")

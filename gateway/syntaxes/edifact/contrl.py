@@ -19,7 +19,11 @@ when known) and rejects everything; a group error into UCF; an error on UNH or
 UNT into UCM; an error in a body segment into UCS (segment position in the
 message, UNH = 1) and UCD (element:component position). UCI/UCF/UCM carry one
 error code each: further ones on UNH/UNT are reported as UCS/UCD pointing at the
-service segment's position. Only fatal issues are reported; warnings never are.
+service segment's position. Only fatal issues are reported; warnings never are,
+except an interchange error the reader was told to tolerate (``tolerated``: a
+UNZ reference that is not the UNB's, code 28): the UCI then acknowledges the
+interchange (7) and names the error all the same (0085, 0013, S011), so the
+sender learns what ISO 9735 would have rejected.
 
 ``report="all"`` puts a UCM for every message (7 or 4) when the messages were
 kept (``read_interchange``); a streamed interchange keeps only its rejected
@@ -113,8 +117,9 @@ def contrl_interchange(received: Interchange, *, control_ref: str, our_id: Union
     extra = list(extra)
 
     ic_errors = [i for i in received.issues if i.fatal] + [i for i in extra if i.fatal and i.level == "interchange"]
+    tolerated = [i for i in received.issues if i.tolerated and not i.fatal]
     body: list[Segment] = []
-    uci_head = ic_errors[0] if ic_errors else None
+    uci_head = ic_errors[0] if ic_errors else tolerated[0] if tolerated else None
     if receipt_only:
         body.append(Segment.build("UCI", received.control_ref, received.sender.components(),
                                   received.recipient.components(), RECEIVED))

@@ -28,17 +28,20 @@ EXTENSION = SYNTAXES["edifact"].extension
 
 
 def _finding(issue: SyntaxIssue) -> Finding:
+    extra = {"level": issue.level, "code": issue.code, **({"tolerated": True} if issue.tolerated else {})}
     return Finding(rule=f"EDIFACT-{issue.code}", message=issue.text,
                    severity=FATAL if issue.fatal else WARNING, location=issue.location or None,
-                   line=issue.line, extra={"level": issue.level, "code": issue.code})
+                   line=issue.line, extra=extra)
 
 
-def read_all(data: bytes) -> list[Document]:
+def read_all(data: bytes, *, tolerate_unz_reference: bool = False) -> list[Document]:
     """Every INVOIC message of an interchange as a Document.
 
     Raises InputError when nothing usable is there (the interchange itself is
-    rejected, or it holds no usable INVOIC message), naming the reasons."""
-    interchange = read_interchange(data)
+    rejected, or it holds no usable INVOIC message), naming the reasons.
+    ``tolerate_unz_reference``: a UNZ reference that is not the UNB's is a
+    warning (EDIFACT-28, tolerated) instead of an error (see ``syntax``)."""
+    interchange = read_interchange(data, tolerate_unz_reference=tolerate_unz_reference)
     # Envelope errors (a UNZ count or reference that does not match) reject the interchange
     # for acknowledgement (CONTRL), but the messages themselves may be sound: they are read,
     # and carry the envelope error as a fatal finding, so no check ever passes them.

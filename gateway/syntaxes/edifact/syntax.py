@@ -88,6 +88,15 @@ Warnings never reject: repertoire (21) unless ``strict_charset``, line breaks
 in data, UNB date written in the other syntax version's format, a test
 indicator other than 1, data after the last UNZ (also in ``reader.issues``).
 
+Tolerated deviations: ISO 9735 rejects an interchange whose UNZ reference
+(0020) is not its UNB's, and so does the reader by default. Some senders put
+another reference there (the CEN EN 16931 EDIFACT examples carry the message
+reference); ``tolerate_unz_reference=True`` (a partner's setting, or the CLI's
+``--tolerate-unz-reference``) makes that one issue a warning with
+``tolerated=True``, still code 28 at the UNZ's element 2, and the interchange is
+read on. A CONTRL reports a tolerated issue in its UCI, with action 7
+(acknowledged), so the sender learns of it.
+
 Streaming verdicts arrive late: ``iter_messages`` yields each message when its
 UNT is read, with its own checks done; group and interchange checks (UNE, UNZ,
 truncation) are known only when the reader gets there. ``Message.usable`` is
@@ -492,6 +501,7 @@ class SyntaxIssue:
     offset: Optional[int] = None     # byte offset in the input
     line: Optional[int] = None
     ref: Optional[str] = None        # message (or group) reference concerned
+    tolerated: bool = False          # an error ISO 9735 rejects, accepted by the reader's settings
 
     @property
     def fatal(self) -> bool:
@@ -520,6 +530,8 @@ class SyntaxIssue:
 
     def finding(self) -> Finding:
         extra = {"code": self.code, "level": self.level}
+        if self.tolerated:
+            extra["tolerated"] = True
         if self.offset is not None:
             extra["offset"] = self.offset
         if self.segment is not None:
@@ -920,12 +932,13 @@ class InterchangeReader:
 
     def __init__(self, stream: BinaryIO, *, chunk_size: int = 1 << 16, max_segment_length: int = 1 << 20,
                  max_object_size: int = 64 << 20, strict_charset: bool = False, retain: bool = False,
-                 packages: bool = False, max_tracked_refs: int = 100_000):
+                 packages: bool = False, max_tracked_refs: int = 100_000, tolerate_unz_reference: bool = False):
         self._stream = stream
         self.chunk_size = max(1, chunk_size)
         self.max_segment_length = max_segment_length
         self.max_object_size = max_object_size
         self.strict_charset = strict_charset
+        self.tolerate_unz_reference = tolerate_unz_reference
         self.retain = retain
         self.yield_packages = packages
         self.max_tracked_refs = max_tracked_refs
@@ -1572,11 +1585,17 @@ class InterchangeReader:
                                     level=level))
 
     def _check_unz(self, ic: Interchange, unz: Segment) -> None:
+        before = len(ic.issues)
         if ic.groups:
             self._check_count(ic.issues, unz, len(ic.groups), ic.control_ref, "interchange", "groups")
         else:       # syntax 4 counts messages and packages; a count of the messages alone is accepted too
             self._check_count(ic.issues, unz, ic.message_count + ic.package_count, ic.control_ref, "interchange",
                               "messages and packages" if ic.package_count else "messages", alt=ic.message_count)
+        if self.tolerate_unz_reference:
+            for issue in ic.issues[before:]:
+                if issue.code == "28" and issue.element == 2:       # UNZ 0020 is not the UNB's reference
+                    issue.severity, issue.tolerated = WARNING, True
+                    issue.text += " (ISO 9735 syntax error 28, tolerated as asked: the interchange is read on)"
 
     def _read_object(self, ic: Interchange, uno: Segment) -> Package:
         """After a UNO: the object's octets (length in UNO S022/0810), then the UNP right after them."""
