@@ -1,4 +1,5 @@
-"""Mail wording: defaults from data files in French and English, campaign overrides by language and
+"""Mail wording on a campaign of a gateway's database: defaults in French and English (the data
+files themselves are checked in tests/unit/test_onboarding_templates.py), campaign overrides by language and
 segment (most specific wins), previews, and the sandbox: what staff write cannot reach Python,
 misspelt variables and a missing opt-out link are refused when saved, HTML is escaped, subjects
 stay one header line."""
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 
 from onboarding.campaigns import CampaignInputError, create_campaign, delete_template, preview, set_template
 from onboarding.models import CampaignTemplate, Counterparty
-from onboarding.templating import TemplateProblem, default_template
+from onboarding.templating import TemplateProblem
 
 OPT = "\n{{ optout_url }}"
 
@@ -128,12 +129,3 @@ def test_a_template_edited_by_hand_without_opt_out_still_gets_the_link(gw, campa
     r = _preview(gw, campaign_id, "invitation", "en")
     assert r.text.startswith("Register: https://edigate.test/register/")
     assert r.text.rstrip().endswith("To stop receiving these messages: https://edigate.test/optout/EXAMPLE-TOKEN")
-
-
-def test_default_templates_are_data_files_in_the_package():
-    from importlib import resources
-    files = {p.name for p in resources.files("onboarding").joinpath("templates").iterdir()}
-    for step in ("information", "invitation", "reminder"):
-        for lang in ("fr", "en"):
-            assert {f"{step}.{lang}.subject.txt", f"{step}.{lang}.txt", f"{step}.{lang}.html"} <= files
-            assert default_template(step, lang).origin == "default"

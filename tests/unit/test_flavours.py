@@ -4,10 +4,10 @@ The shipped ``mappings/`` folder, then the overlay folders of EDIGATE_MAPPINGS: 
 an overlay adds a flavour (a partner's CSV dialect, its own UBL) or replaces a shipped
 one by name; translate --to, a partner's preferred format, the help and ``edigate
 formats`` see it, and reading recognises it where it differs from the shipped ones.
+A partner taking such a flavour on a gateway's home is tested in tests/integration/test_flavours.py.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -19,7 +19,6 @@ from click.testing import CliRunner
 
 from gateway import mapping
 from gateway.cli import main
-from gateway.db import migrate
 from gateway.db.partners import Partner
 from gateway.model.errors import MappingError
 from gateway.syntaxes import (extension, flavour, read_document, read_documents, registry, syntax_of, writable,
@@ -27,7 +26,9 @@ from gateway.syntaxes import (extension, flavour, read_document, read_documents,
 from gateway.syntaxes.edifact import invoic
 from tests.support.invoice_builder import build_invoice
 
-SHIPPED = ("ubl", "cii", "facturx", "edifact-d01b", "edifact-d07a", "edifact-d10a", "edifact-d14b",
+PROFILES = ("basic", "basicwl", "en16931", "extended-ctc-fr", "extended", "minimum")   # Factur-X, in file order
+SHIPPED = ("ubl", "cii", *(f"cii-{p}" for p in PROFILES), "facturx", *(f"facturx-{p}" for p in PROFILES),
+           "edifact-d01b", "edifact-d07a", "edifact-d10a", "edifact-d14b",
            "edifact-d93a", "edifact-d96a", "edifact-d97a", "edifact-eancom-d01b", "edifact-eancom",
            "csv-lines", "csv-records")
 
@@ -59,9 +60,13 @@ def test_the_shipped_flavours_come_from_the_shipped_files(monkeypatch):
     assert {f.name: (f.syntax, f.mappings) for f in registry.flavours()} == {
         "ubl": ("ubl", ("ubl-creditnote", "ubl-invoice")), "cii": ("cii", ("cii",)),
         "facturx": ("facturx", ("cii",)),
+        **{f"cii-{p}": ("cii", (f"cii-{p}",)) for p in PROFILES},
+        **{f"facturx-{p}": ("facturx", (f"cii-{p}",)) for p in PROFILES},
         **{n: ("edifact", (n.replace("edifact-", "edifact-invoic-"),)) for n in SHIPPED if n.startswith("edifact")},
         "csv-lines": ("csv", ("csv-lines",)), "csv-records": ("csv", ("csv-records",))}
-    assert [extension(n) for n in SHIPPED] == [".xml", ".xml", ".pdf"] + [".edi"] * 9 + [".csv"] * 2
+    assert [extension(n) for n in SHIPPED] == [".xml"] * 8 + [".pdf"] * 7 + [".edi"] * 9 + [".csv"] * 2
+    assert {f.name: f.carries for f in registry.of_syntax("facturx")} == {
+        "facturx": "cii", **{f"facturx-{p}": f"cii-{p}" for p in PROFILES}}
     assert extension("json") is None and syntax_of("nothing") is None
     assert mapping.folders() == (mapping.builtin_dir(),)
 
@@ -146,22 +151,6 @@ def test_a_partner_may_name_its_own_flavour(tmp_path, monkeypatch):
     overlay(tmp_path / "partners", monkeypatch, {"acme-csv": ACME_CSV})
     assert Partner(name="ACME", preferred_format="acme-csv").preferred_format == "acme-csv"
     assert Partner(name="B", preferred_format="edifact-eancom").preferred_format == "edifact-eancom"
-
-
-def test_partner_add_and_set_take_a_partner_flavour(tmp_path, monkeypatch):
-    monkeypatch.setenv("EDIGATE_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("EDIGATE_DATABASE_URL", raising=False)
-    (tmp_path / "home").mkdir()
-    migrate(f"sqlite:///{tmp_path / 'home'}/edigate.db")
-    r = run("partner", "add", "ACME", "--channel", "sftp", "--format", "acme-csv")
-    assert r.exit_code == 2 and "unknown format 'acme-csv'" in r.output
-    overlay(tmp_path / "partners", monkeypatch, {"acme-csv": ACME_CSV})
-    r = run("partner", "add", "ACME", "--channel", "sftp", "--format", "acme-csv")
-    assert r.exit_code == 0, r.output
-    listed = json.loads(run("partner", "list", "--json").stdout)
-    assert [(p["name"], p["format"]) for p in listed] == [("ACME", "acme-csv")]
-    assert run("partner", "set", "ACME", "--format", "csv-lines").exit_code == 0
-    assert json.loads(run("partner", "list", "--json").stdout)[0]["format"] == "csv-lines"
 
 
 def test_a_partner_xml_flavour_writes_its_way_and_ubl_still_reads_it(tmp_path, monkeypatch):

@@ -3,12 +3,7 @@ Overrides, previews and the sandbox, on a campaign of a gateway's database, are 
 tests/integration/test_onboarding_templates.py."""
 from __future__ import annotations
 
-import pytest
-import sqlalchemy as sa
-
-from onboarding.campaigns import CampaignInputError, create_campaign, delete_template, preview, set_template
-from onboarding.models import CampaignTemplate, Counterparty
-from onboarding.templating import TemplateProblem, default_template
+from onboarding.templating import default_template
 
 
 def test_default_templates_are_data_files_in_the_package():

@@ -3,13 +3,7 @@ every language. The pages speaking the counterparty's language, on a gateway's w
 tested in tests/integration/test_onboarding_web_i18n.py."""
 from __future__ import annotations
 
-import pytest
-
-from onboarding import links
-from onboarding.models import Invitation
 from onboarding.web.messages import MESSAGES
-from tests.support.onboarding_web_seed import company_form, csrf_of, field_error, invite, text
-from tests.support.web_seed import app, client, gw  # noqa: F401
 
 
 def test_every_language_has_every_message() -> None:
