@@ -2,9 +2,13 @@
 
 Layout (see README, "The tests"):
 
-* ``unit/``: in-process only (no peer, server or outside program);
-* ``integration/``: one real peer or outside program each (django-pyas2, sshd, PostgreSQL,
-  Redis, SMTP, Chromium, OpenSSL, poppler, rclone, a child process…);
+* ``unit/``: our modules in this process, without a gateway's home: no database, no Flask app,
+  no ``Gateway`` (``make_gateway`` and the seeds of ``support/`` build one), no peer, server,
+  outside program or child process;
+* ``integration/``: a gateway's home wired in this process (its database, the flow, the web
+  app, the command line on a migrated home), or one real peer or outside program each
+  (django-pyas2, sshd, PostgreSQL, Redis, SMTP, Chromium, OpenSSL, poppler, rclone, a child
+  process…);
 * ``e2e/``: a running ``edigate serve`` (or several processes of ours);
 * ``peers/``: one module per peer, its fixture registered here;
 * ``support/``: builders, seeds, corpus access, processes, ``free_port``, ``wait_for``.
@@ -31,14 +35,14 @@ from tests.peers.pyas2 import pyas2_python  # noqa: F401
 from tests.peers.redis_server import redis_server, redis_url  # noqa: F401
 from tests.peers.smtp import smtp_server  # noqa: F401
 from tests.peers.sshd import sshd_peer  # noqa: F401
-from tests.support.database import MigratedTemplate, copying_template
+from tests.support.database import MigratedTemplate, copying_template, refusing_migrations
 from tests.support.gateway_process import GatewayProcess
 from tests.support.passwords import cheap_password_hashes
 
 TESTS = Path(__file__).resolve().parent
 FOLDERS = {
-    "unit": "in-process only: no peer, server or outside program (tests/unit)",
-    "integration": "one real peer or outside program (tests/integration)",
+    "unit": "in-process, without a gateway's home: no database, web app, Gateway, peer or child process (tests/unit)",
+    "integration": "a gateway's home in-process (database, flow, web app), or a real peer or outside program (tests/integration)",
     "e2e": "a running edigate serve or several processes of ours (tests/e2e)",
 }
 MARKERS = {
@@ -53,14 +57,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {what}")
 
 
-# What a unit test may not ask for: a peer, or a gateway in its own process.
+# What a unit test may not ask for: a peer, a gateway in its own process, or a gateway's home in this
+# one (make_gateway, which the web and onboarding seeds of tests/support build on).
 NOT_IN_UNIT = {"postgres_server", "postgres_url", "redis_server", "redis_url", "smtp_server", "sshd_peer",
-               "pyas2_python", "browser", "page", "make_gateway_process"}
+               "pyas2_python", "browser", "page", "make_gateway_process", "make_gateway"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The marker of the folder a test is in: ``unit``, ``integration`` or ``e2e``; a test in
-    ``unit/`` that asks for a peer is refused (it belongs in ``integration/``)."""
+    ``unit/`` that asks for a peer or a gateway is refused (it belongs in ``integration/``)."""
     misplaced = []
     for item in items:
         try:
@@ -72,7 +77,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if folder == "unit" and NOT_IN_UNIT & set(getattr(item, "fixturenames", ())):
             misplaced.append(f"{item.nodeid} uses {', '.join(sorted(NOT_IN_UNIT & set(item.fixturenames)))}")
     if misplaced:
-        raise pytest.UsageError("tests in tests/unit/ that need a peer belong in tests/integration/:\n  "
+        raise pytest.UsageError("tests in tests/unit/ that need a peer or a gateway belong in tests/integration/:\n  "
                                 + "\n  ".join(misplaced))
 
 
@@ -87,7 +92,12 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> MigratedTemplat
 @pytest.fixture(autouse=True)
 def _new_sqlite_databases_are_copies(request: pytest.FixtureRequest,
                                      migrated_sqlite: MigratedTemplate) -> Iterator[None]:
-    """See tests/support/database.py; ``@pytest.mark.real_migrations`` turns it off."""
+    """See tests/support/database.py; ``@pytest.mark.real_migrations`` turns it off. A unit
+    test opens no database: one that does fails, as it belongs in tests/integration/."""
+    if request.node.get_closest_marker("unit"):
+        with refusing_migrations("a unit test has no gateway home; this one belongs in tests/integration/"):
+            yield
+        return
     if request.node.get_closest_marker("real_migrations"):
         yield
         return

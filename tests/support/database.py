@@ -11,6 +11,10 @@ pragmas included, so what a test sees does not change.
 Tests about the migrations themselves opt out with ``@pytest.mark.real_migrations``; the
 gateway's own processes (``edigate serve``, workers, the CLI run as a program) always
 migrate for real.
+
+A unit test has no database at all (``refusing_migrations``): every gateway's home, a
+``Gateway``, the web app on it or a command on a home, opens its database by migrating it
+first, so a unit test doing so fails, naming where it belongs.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
+import pytest
 from alembic import command
 
 from gateway.db import migrate, normalise_url
@@ -73,6 +78,21 @@ def copying_template(template: MigratedTemplate) -> Iterator[None]:
         return None
 
     command.upgrade = upgrade_or_copy
+    try:
+        yield
+    finally:
+        command.upgrade = upgrade
+
+
+@contextmanager
+def refusing_migrations(why: str) -> Iterator[None]:
+    """While inside: opening a gateway's database (its migration to a revision) fails the test with ``why``."""
+    upgrade = command.upgrade
+
+    def refuse(config, revision, *args, **kwargs):
+        pytest.fail(f"{why} (it opened the database {config.attributes.get('url')})", pytrace=False)
+
+    command.upgrade = refuse
     try:
         yield
     finally:
