@@ -1,10 +1,9 @@
-"""The ``edigate`` command line: translate, validate, formats, exit codes, the console script."""
+"""The ``edigate`` command line in this process: translate, validate, formats, exit codes (the console
+script run as a program is tested in tests/integration/test_cli.py)."""
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from gateway.xml import schematron
 from tests.support.corpus import CORPUS, requires_corpus
 from tests.support.invoice_builder import build_invoice
 
-REPO = Path(__file__).resolve().parents[2]
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 
@@ -155,7 +153,6 @@ def test_translate_output_failing_the_xsd_exits_1(tmp_path: Path):
     assert r.exit_code == 1, r.output
     assert "output fails the ubl XSD" in r.stderr and "InvoiceLine" in r.stderr
     assert out.is_file()                         # still written, to be inspected
-
 
 
 @pytest.mark.parametrize("source, to", [("ubl", "cii"), ("cii", "ubl"), ("csv-records", "ubl")])
@@ -410,20 +407,6 @@ def test_help_texts():
     group = run("--help").stdout
     for syntax in ("ubl", "cii", "facturx", "edifact-d14b", "edifact-eancom", "csv-lines", "csv-records"):
         assert syntax in group
-
-
-def test_console_script(valid_ubl: Path, garbage: Path):
-    exe = Path(sys.executable).with_name("edigate")
-    if not exe.exists():
-        exe = REPO / ".venv" / "bin" / "edigate"
-    if not exe.exists():
-        pytest.skip("the edigate console script is not installed (make install)")
-    ok = subprocess.run([str(exe), "translate", str(valid_ubl), "--to", "cii"], capture_output=True, timeout=120)
-    assert ok.returncode == 0, ok.stderr.decode()
-    assert read_document(ok.stdout).syntax == "cii"
-    bad = subprocess.run([str(exe), "validate", str(garbage)], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2
-    assert "not a document edigate recognises" in bad.stdout and "Traceback" not in bad.stderr
 
 
 @requires_corpus
