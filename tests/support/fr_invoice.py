@@ -310,3 +310,44 @@ CASES: list[Case] = [
         _do(lambda inv: setattr(inv, "delivery", DeliveryInformation(
             invoicing_period=InvoicingPeriod(date(2026, 1, 1), date(2026, 6, 30)))))), set()),
 ]
+
+
+# --- EXTENDED-CTC-FR: what the fr-extended set judges otherwise than EN 16931 ----------------------------
+
+def _plus(path: str, delta: str) -> Callable[[Invoice], None]:
+    def m(inv: Invoice) -> None:
+        group, name = path.split(".")
+        obj = inv.totals if group == "totals" else inv.vat_breakdown[0]
+        setattr(obj, name, getattr(obj, name) + D(delta))
+    return m
+
+
+# (name, mutation, fatal ids of the fr-extended set, warning ids of the fr-extended set)
+EXTENDED_CASES: list[tuple[str, Callable[[Invoice], None], set, set]] = [
+    ("valid", _do(lambda inv: None), set(), set()),
+    ("sum of line net amounts off by 0.01 (one line)", _plus("totals.sum_of_line_net_amounts", "0.01"), set(), set()),
+    ("sum of line net amounts off by 0.02 (one line)", _plus("totals.sum_of_line_net_amounts", "0.02"),
+     {"BR-FREXT-CO-10"}, set()),
+    ("total without VAT off by 0.01", _seq(_plus("totals.total_without_vat", "0.01"),
+                                           _plus("totals.total_with_vat", "0.01"), _plus("totals.amount_due", "0.01")),
+     set(), set()),
+    ("total with VAT off by 0.02", _seq(_plus("totals.total_with_vat", "0.02"), _plus("totals.amount_due", "0.02")),
+     {"BR-FREXT-CO-15"}, set()),
+    # the UBL stylesheet sums in xs:double: 100.01 - 100.0 is 0.010000000000005116, just over the tolerance
+    ("taxable amount off by 0.01", _plus("vat_breakdown.taxable_amount", "0.01"),
+     {"BR-FREXT-S-08"}, {"BR-FREXT-S-08ini", "BR-FREXT-S-08rev"}),
+    ("taxable amount off by 0.05", _plus("vat_breakdown.taxable_amount", "0.05"),
+     {"BR-FREXT-S-08"}, {"BR-FREXT-S-08ini", "BR-FREXT-S-08rev"}),
+    ("tax amount off by 0.02", _seq(_plus("vat_breakdown.tax_amount", "0.02"), _plus("totals.total_vat", "0.02"),
+                                    _plus("totals.total_with_vat", "0.02"), _plus("totals.amount_due", "0.02")),
+     {"BR-FREXT-S-09"}, set()),
+    ("a line of category Z without its breakdown", _do(lambda inv: inv.lines.append(InvoiceLine(
+        identifier="2", quantity=D("1"), quantity_unit_code="C62", net_amount=D("0.00"),
+        price=PriceDetails(net_price=D("0.00")), vat=LineVatInformation(category_code="Z", rate=D("0")),
+        item=ItemInformation(name="Gratuit")))), {"BR-FREXT-Z-01"}, set()),
+    ("an attribute without name", _line_attribute(None, "Bleu"), {"BR-FREXT-54-1"}, set()),
+    ("a seller identifier of scheme BY", _seller_ids(("BY-1", "BY")), set(), set()),
+    ("a seller identifier of scheme XX", _seller_ids(("XX-1", "XX")), {"BR-FREXT-CL-10"}, set()),
+    ("amount due without due date nor payment terms", _do(lambda inv: setattr(inv, "due_date", None)),
+     {"BR-CO-25"}, set()),
+]
