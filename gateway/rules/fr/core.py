@@ -121,10 +121,10 @@ def br_fr_04_bt_3(inv: Any) -> Iterator[Hit]:
 
 # --- BR-FR-05, BR-FR-06: the mandatory notes ----------------------------------------------------
 
-_MENTIONS = {"PMT": ("the fixed compensation for recovery costs", "frais de recouvrement"),
-             "PMD": ("the late payment penalties", "pénalités de retard"),
-             "AAB": ("the early payment discount or its absence", "escompte ou son absence"),
-             "TXD": ("a tax mention", "mention de taxe")}
+_MENTIONS = {"PMT": ("the fixed compensation for recovery costs", "aux frais de recouvrement"),
+             "PMD": ("the late payment penalties", "aux pénalités de retard"),
+             "AAB": ("the early payment discount or its absence", "à l'escompte ou à son absence"),
+             "TXD": ("a tax mention", "à une mention de taxe")}
 
 
 def _mention_rule(rule_id: str, code: str) -> None:
@@ -133,8 +133,8 @@ def _mention_rule(rule_id: str, code: str) -> None:
     def check(inv: Any) -> Iterator[Hit]:
         if f"#{code}#" not in notes_text(inv):
             yield Hit("notes", f"No note (BG-1) with subject code {code} (BT-21): {what} must be stated. — "
-                               f"La mention relative aux {fr_what} (code {code}) est absente.")
-    check.__doc__ = (f"A note (BG-1) with subject code {code} (BT-21) states {what}. — La mention relative aux "
+                               f"La mention relative {fr_what} (code {code}) est absente.")
+    check.__doc__ = (f"A note (BG-1) with subject code {code} (BT-21) states {what}. — La mention relative "
                      f"{fr_what} (code {code}) est obligatoire dans les notes.\n\nThe UBL stylesheet looks for "
                      f"#{code}# in the notes joined together, as UBL writes a subject code; the CII one for a "
                      f"note whose subject code is {code}.")
@@ -150,7 +150,7 @@ def _once_rule(rule_id: str, code: str) -> None:
             yield Hit("notes", f"The subject code {code} (BT-21) is used {n} times in the notes (BG-1); once at "
                                f"most. — Le code sujet {code} ne doit apparaître qu'une seule fois dans les notes.")
     check.__doc__ = (f"The subject code {code} ({what}, BT-21) appears at most once in the notes (BG-1). — Le code "
-                     f"sujet {code} ({fr_what}) ne doit apparaître qu'une seule fois dans les notes.")
+                     f"sujet {code} ne doit apparaître qu'une seule fois dans les notes.")
     fr(rule_id, terms=("BT-21",))(check)
 
 
