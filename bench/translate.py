@@ -140,6 +140,13 @@ def main() -> int:
             results[(syntax, key)] = med
             print(f"  measured {label.strip()}: {med:.3f} s", file=sys.stderr)
 
+    from bench import french        # the French rules against the FNFE-MPE stylesheets (bench/french.py)
+    fr_rows, fr_results, fr_compiled = french.measures(timed, args.repeat, lambda s: print(s, file=sys.stderr))
+    rows += fr_rows
+    results.update(fr_results)
+    for name, (seconds, ruleset) in fr_compiled.items():
+        compile_s[name], rulesets[name] = seconds, ruleset
+
     print(f"edigate translation bench: {sum(map(len, files.values()))} corpus files whose baseline is PASS "
           f"({len(files['UBL'])} UBL, {len(files['CII'])} CII)")
     print(machine())
@@ -162,6 +169,7 @@ def main() -> int:
                    (f"{syntax} schematron / our rules", r["schematron"] / r["rules"]),
                    (f"{syntax} schematron / {pair} translate", r["schematron"] / r["translate"]),
                    (f"{pair} translate + XSD / translate", r["translate_xsd"] / r["translate"])]
+    ratios += french.ratios(results)
     w = max(len(label) for label, _ in ratios)
     for label, value in ratios:
         print(f"  {label:<{w}}  {value:6.1f}x")

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from ..access import get, items
+from ..access import items
 from ..registry import FATAL, WARNING, Check, Hit, rule
 from ..xpath import blank, normalize_space
 
@@ -49,6 +50,21 @@ def fr(rule_id: str, *, terms: Iterable[str], description: Optional[str] = None)
     ``rule_id`` is the id the UBL stylesheet gives the assert (the CII one, when it differs, is
     in ``bindings.CII_IDS``); the severity is the standard stylesheet's flag, fatal for every one."""
     return rule(rule_id, terms=terms, description=description, rule_set=RULE_SET, family=_family(rule_id))
+
+
+@lru_cache(maxsize=None)
+def _steps(dotted: str) -> tuple[str, ...]:
+    return tuple(dotted.split("."))
+
+
+def get(obj: Any, dotted: str) -> Any:
+    """``access.get`` with the path split once: ``get(inv, "seller.postal_address")``, None when a step is
+    missing (the French rules read many paths of every invoice)."""
+    for name in _steps(dotted):
+        if obj is None:
+            return None
+        obj = getattr(obj, name, None)
+    return obj
 
 
 def text(value: Any) -> str:

@@ -61,18 +61,24 @@ for _t, _what in (("BT-1", "de facture"), ("BT-25", "de facture référencée"))
 
 # --- BR-FR-03: dates from 2000 to 2099 ---------------------------------------------------------
 
-def _dates(inv: Any) -> Iterator[tuple[str, str, Any]]:
-    """(term, path, date) of every date BR-FR-03 checks."""
-    for term, path in (("BT-2", "issue_date"), ("BT-7", "vat_point_date"), ("BT-9", "due_date"),
-                       ("BT-72", "delivery.actual_delivery_date"),
-                       ("BT-73", "delivery.invoicing_period.start_date"),
-                       ("BT-74", "delivery.invoicing_period.end_date")):
-        yield term, path, get(inv, path)
-    for k, ref in items(get(inv, "preceding_invoices")):
-        yield "BT-26", f"preceding_invoices[{k}].issue_date", ref.issue_date
-    for k, line in items(get(inv, "lines")):
-        yield "BT-134", f"lines[{k}].period.start_date", get(line, "period.start_date")
-        yield "BT-135", f"lines[{k}].period.end_date", get(line, "period.end_date")
+_DOCUMENT_DATES = {"BT-2": "issue_date", "BT-7": "vat_point_date", "BT-9": "due_date",
+                   "BT-72": "delivery.actual_delivery_date", "BT-73": "delivery.invoicing_period.start_date",
+                   "BT-74": "delivery.invoicing_period.end_date"}
+
+
+def _dates(inv: Any, term: str) -> Iterator[tuple[str, Any]]:
+    """(path, date) of every date of ``term`` that BR-FR-03 checks."""
+    if term in _DOCUMENT_DATES:
+        path = _DOCUMENT_DATES[term]
+        yield path, get(inv, path)
+    elif term == "BT-26":
+        for k, ref in items(get(inv, "preceding_invoices")):
+            yield f"preceding_invoices[{k}].issue_date", ref.issue_date
+    else:
+        field = "start_date" if term == "BT-134" else "end_date"
+        for k, line in items(get(inv, "lines")):
+            if line.period is not None:
+                yield f"lines[{k}].period.{field}", getattr(line.period, field)
 
 
 _DATE_LABELS = {"BT-2": ("the invoice issue date", "La date d'émission"),
@@ -90,8 +96,8 @@ def _date_rule(term: str) -> None:
     label, fr_label = _DATE_LABELS[term]
 
     def check(inv: Any) -> Iterator[Hit]:
-        for t, path, value in _dates(inv):
-            if t == term and value is not None and not valid_date(value):
+        for path, value in _dates(inv, term):
+            if value is not None and not valid_date(value):
                 yield Hit(path, f"{label[0].upper() + label[1:]} ({term}) is {value}, not in the years 2000 to "
                                 f"2099. — {fr_label} doit contenir une année comprise entre 2000 et 2099.")
     check.__doc__ = (f"{label[0].upper() + label[1:]} ({term}) is a date of the years 2000 to 2099. — {fr_label} "
