@@ -5,7 +5,9 @@
 Every UBL and CII XML file the corpus baseline marks PASS (the official CEN
 schematron finds nothing fatal) is measured, single-threaded, in passes over
 the whole set; each pass is repeated N times after one untimed warm-up pass,
-and the table shows the MEDIAN pass (best pass in brackets). See bench/README.md.
+and the table shows the MEDIAN pass (best pass in brackets). The Peppol BIS
+Billing 3.0 rules are measured against OpenPeppol's schematron on every UBL
+invoice of the corpus (those the agreement test checks). See bench/README.md.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from bench.machine import describe  # noqa: E402
 
 from lxml import etree  # noqa: E402
 
-from tests.support.corpus import CORPUS, baseline  # noqa: E402
+from tests.support.corpus import CORPUS, baseline, rel, ubl_invoice, ubl_invoices  # noqa: E402
 
 
 def files_by_syntax() -> dict[str, list[tuple[str, bytes]]]:
@@ -116,6 +118,10 @@ def main() -> int:
             for m in models:
                 validate(m)
 
+        def rules_unguarded() -> None:
+            for m in models:
+                validate(m, guards=False)
+
         t0 = time.perf_counter()
         sch = schematron.cen_ubl() if syntax == "UBL" else schematron.cen_cii()
         compile_s[syntax] = getattr(sch, "compile_seconds", time.perf_counter() - t0)
@@ -132,12 +138,52 @@ def main() -> int:
             ("write", f"    write_document only (->{target.upper()})", write_only),
             ("translate_xsd", f"    {syntax}->{target.upper()} + XSD check (what the CLI does)", translate_xsd),
             ("rules", f"(d) our rules: gateway.rules.validate ({syntax} models)", rules),
+            ("rules_unguarded", "    the same, every rule run (guards=False)", rules_unguarded),
             ("schematron", f"(c) CEN schematron run ({syntax}, compile excluded)", official),
         ]
         for key, label, fn in measures:
             med, best = timed(fn, args.repeat)
             rows.append((label, n, med, best))
             results[(syntax, key)] = med
+            print(f"  measured {label.strip()}: {med:.3f} s", file=sys.stderr)
+
+    peppol_docs = [(rel(p), ubl_invoice(p)) for p in ubl_invoices()]
+    peppol_models = [read_document(data).invoice for _, data in peppol_docs]
+    peppol_sch = None
+    try:
+        peppol_sch = schematron.peppol_ubl()
+        compile_s["Peppol"] = peppol_sch.compile_seconds
+        rulesets["Peppol"] = peppol_sch.ruleset
+    except schematron.SchematronNotFoundError as exc:
+        print(f"  Peppol schematron not measured: {exc}", file=sys.stderr)
+    if peppol_sch is not None and peppol_docs:
+        n = len(peppol_docs)
+
+        def peppol_rules() -> None:
+            for m in peppol_models:
+                validate(m, profile="peppol", rule_sets=("peppol",))
+
+        def peppol_unguarded() -> None:
+            for m in peppol_models:
+                validate(m, profile="peppol", rule_sets=("peppol",), guards=False)
+
+        def peppol_profile() -> None:
+            for m in peppol_models:
+                validate(m, profile="peppol")
+
+        def peppol_official() -> None:
+            for _, data in peppol_docs:
+                peppol_sch.run(data)
+
+        for key, label, fn in [
+            ("rules", "(e) our Peppol rules: the peppol rule set (UBL models)", peppol_rules),
+            ("rules_unguarded", "    the same, every rule run (guards=False)", peppol_unguarded),
+            ("profile", "    profile peppol: EN 16931 + Peppol rule sets", peppol_profile),
+            ("schematron", "(f) Peppol schematron run (UBL, compile excluded)", peppol_official),
+        ]:
+            med, best = timed(fn, args.repeat)
+            rows.append((label, n, med, best))
+            results[("Peppol", key)] = med
             print(f"  measured {label.strip()}: {med:.3f} s", file=sys.stderr)
 
     from bench import french        # the French rules against the FNFE-MPE stylesheets (bench/french.py)
@@ -150,6 +196,7 @@ def main() -> int:
     print(f"edigate translation bench: {sum(map(len, files.values()))} corpus files whose baseline is PASS "
           f"({len(files['UBL'])} UBL, {len(files['CII'])} CII)")
     print(machine())
+    print(f"Peppol: {len(peppol_docs)} UBL invoices of the corpus (ubl/, fr/ubl/, SBDH payloads of peppol/)")
     print(f"load average before / after: {load_before} / {_load()} (other processes skew the numbers)")
     print(f"each measure: one warm-up pass, then {args.repeat} timed passes over the files; "
           "median pass shown, best pass in brackets; single-threaded\n")
@@ -167,8 +214,14 @@ def main() -> int:
         pair = f"{syntax}->{other[syntax].upper()}"
         ratios += [(f"{pair} translate / lxml floor", r["translate"] / r["floor"]),
                    (f"{syntax} schematron / our rules", r["schematron"] / r["rules"]),
+                   (f"{syntax} our rules, every rule run / with guards", r["rules_unguarded"] / r["rules"]),
                    (f"{syntax} schematron / {pair} translate", r["schematron"] / r["translate"]),
                    (f"{pair} translate + XSD / translate", r["translate_xsd"] / r["translate"])]
+    if ("Peppol", "rules") in results:
+        r = {k: v for (s, k), v in results.items() if s == "Peppol"}
+        ratios += [("Peppol schematron / our Peppol rules", r["schematron"] / r["rules"]),
+                   ("Peppol schematron / our Peppol rules, every rule run", r["schematron"] / r["rules_unguarded"]),
+                   ("Peppol schematron / our profile peppol (EN 16931 + Peppol)", r["schematron"] / r["profile"])]
     ratios += french.ratios(results)
     w = max(len(label) for label, _ in ratios)
     for label, value in ratios:

@@ -24,7 +24,7 @@ from gateway.model.findings import WARNING, Finding
 from . import calculation, codelists, core, decimals, vat  # noqa: F401 - importing registers the rules
 from .profiles import (DEFAULT_PROFILE, Profile, ProfileError, RuleSetUnavailableError, UnknownProfileError,
                        get_profile, load_rule_set, profile_names, rule_order)
-from .registry import DEFAULT_RULE_SET, RULE_SETS, RULES, Rule
+from .registry import DEFAULT_RULE_SET, GUARDS, RULE_SETS, RULES, Rule
 
 __all__ = ["RULES", "RULE_SETS", "Rule", "validate", "covered_rule_ids", "rules_by_family", "DEFAULT_PROFILE",
            "Profile", "ProfileError", "UnknownProfileError", "RuleSetUnavailableError", "get_profile",
@@ -32,7 +32,8 @@ __all__ = ["RULES", "RULE_SETS", "Rule", "validate", "covered_rule_ids", "rules_
 
 
 def validate(invoice: Any, *, profile: str = DEFAULT_PROFILE, rules: Optional[Iterable[str]] = None,
-             strict: bool = False, syntax: Optional[str] = None) -> list[Finding]:
+             strict: bool = False, syntax: Optional[str] = None, guards: bool = True,
+             rule_sets: Optional[Iterable[str]] = None) -> list[Finding]:
     """All findings of the rule sets of ``profile`` on ``invoice`` (each finding names its rule set).
 
     Never raises on a weird or partial model: a rule that cannot evaluate
@@ -40,9 +41,19 @@ def validate(invoice: Any, *, profile: str = DEFAULT_PROFILE, rules: Optional[It
     instead, for tests). ``rules`` restricts the run to some rule ids;
     ``syntax`` is the syntax the document was read from (``ubl``, ``cii`` ...),
     for rule sets a profile binds to some syntaxes. An unknown profile, or one
-    naming a rule set nobody registers, raises ``ProfileError`` saying so."""
+    naming a rule set nobody registers, raises ``ProfileError`` saying so.
+    ``guards=False`` runs every rule, even those a guard shows cannot fire
+    (``registry``: same findings, slower; for tests). ``rule_sets`` runs only
+    those of the profile's rule sets (``("peppol",)``)."""
     p = get_profile(profile)
     chosen, skipped = p.plan(syntax)
+    if rule_sets is not None:
+        key = (p.name, syntax, frozenset(rule_sets))
+        cached = _subsets.get(key)
+        if cached is None or cached[0] is not chosen:
+            cached = _subsets[key] = (chosen, [r for r in chosen if r.rule_set in key[2]],
+                                      [u for u in skipped if u.name in key[2]])
+        chosen, skipped = cached[1], cached[2]
     if rules is not None:
         wanted = set(rules)
         chosen = [r for r in chosen if r.id in wanted]
@@ -51,11 +62,33 @@ def validate(invoice: Any, *, profile: str = DEFAULT_PROFILE, rules: Optional[It
                 message=f"rule set {u.name} of profile {p.name} applies to {', '.join(u.syntaxes)} documents; "
                         f"not applied to this {syntax} document")
         for u in skipped]
+    shown: dict[str, Any] = {}
     for r in chosen:
+        if guards and r.guard is not None:
+            name, value = r.guard
+            values = shown.get(name, _UNSET)
+            if values is _UNSET:
+                values = shown[name] = _guard(name, invoice, strict)
+            if values is not None and value not in values:
+                continue
         found = r.run(invoice, strict=strict)
         if found:
             findings.extend(found)
     return findings
+
+
+_UNSET = object()
+_subsets: dict[tuple, tuple[list[Rule], list[Rule], list]] = {}
+
+
+def _guard(name: str, invoice: Any, strict: bool) -> Any:
+    """What guard ``name`` shows of the invoice; None (run the rules) when it cannot tell."""
+    try:
+        return GUARDS[name](invoice)
+    except Exception:  # noqa: BLE001 - a partial model: let the rules themselves decide
+        if strict:
+            raise
+        return None
 
 
 def covered_rule_ids(rule_set: str = DEFAULT_RULE_SET) -> set[str]:

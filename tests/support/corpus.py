@@ -76,3 +76,36 @@ def baseline() -> dict[str, BaselineEntry]:
         elif last is not None and stripped.startswith("warning:"):
             last.warning = _ids(stripped[len("warning:"):])
     return entries
+
+
+_UBL_ROOTS = ("urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+              "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2")
+_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+
+
+def ubl_invoice(path: Path) -> "bytes | None":
+    """The UBL invoice (or credit note) of a corpus file: the file itself, or the invoice inside an
+    SBDH envelope (the Peppol samples); None when there is none, or only an empty placeholder
+    (no seller: not an invoice)."""
+    from lxml import etree
+
+    from gateway.xml import safe
+    data = path.read_bytes()
+    root = safe.parse(data)
+    if etree.QName(root).namespace in _UBL_ROOTS:
+        return data
+    for el in root.iter():
+        if isinstance(el.tag, str) and etree.QName(el).namespace in _UBL_ROOTS and \
+                etree.QName(el).localname in ("Invoice", "CreditNote"):
+            return etree.tostring(el) if el.find(f"{{{_CAC}}}AccountingSupplierParty") is not None else None
+    return None
+
+
+@lru_cache(maxsize=1)
+def ubl_invoices() -> tuple[Path, ...]:
+    """Every corpus file holding a UBL invoice (``ubl_invoice``): ubl/, fr/ubl/ and peppol/."""
+    if not CORPUS.is_dir():
+        return ()
+    found = sorted(p for top in ("ubl", "fr/ubl", "peppol") for p in (CORPUS / top).rglob("*")
+                   if p.is_file() and p.suffix.lower() == ".xml")
+    return tuple(p for p in found if ubl_invoice(p) is not None)
