@@ -46,7 +46,7 @@ from gateway.model.errors import EdigateError, InputError, RenderError
 from gateway.model.findings import WARNING, Finding
 from gateway.rules.profiles import DEFAULT_PROFILE, ProfileError, UnknownProfileError, get_profile, profile_names
 from gateway.store.filenames import safe_filename
-from gateway.syntaxes import Document, extension, flavour, flavours, registry, syntax_of, writable
+from gateway.syntaxes import Document, extension, facturx, flavour, flavours, registry, syntax_of, writable
 from gateway.syntaxes.detect import sniff
 from gateway.syntaxes.edifact import invoic
 from gateway.syntaxes.edifact.contrl import build_contrl
@@ -190,6 +190,18 @@ def _schematron(kind: str):
     """The compiled CEN schematron for ``ubl`` or ``cii`` (exit 3 when it cannot be found)."""
     try:
         return schematron.cen_ubl() if kind == "ubl" else schematron.cen_cii()
+    except schematron.SchematronNotFoundError as exc:
+        raise _SetupError(str(exc)) from None
+
+
+def _output_schematron(to: str) -> tuple[object, str]:
+    """The schematron that judges what ``to`` writes, and its name: a Factur-X profile's own
+    (``facturx-minimum``, ``cii-minimum``), else the CEN one (exit 3 when it cannot be found)."""
+    level = facturx.of_flavour(to)
+    if level is None:
+        return _schematron(_schematron_kind(to)), "the CEN schematron"
+    try:
+        return facturx.profile_schematron(level), f"the {facturx.PROFILES[level].name} profile schematron"
     except schematron.SchematronNotFoundError as exc:
         raise _SetupError(str(exc)) from None
 
@@ -422,7 +434,7 @@ def _translate_doc(ctx: click.Context, con: _Console, doc, label: str, to: str, 
         con.err(f"error: {label}: {what}: {format_finding(f)}")
         result.status = EXIT_INVALID
     if schematron:
-        checker = _schematron(_schematron_kind(to))
+        checker, checker_name = _output_schematron(to)
         try:
             xml = getattr(rendering, "xml", None) or rendering.data   # Factur-X: the embedded XML
             fatal = [f for f in checker.run(xml) if f.fatal]
@@ -431,7 +443,7 @@ def _translate_doc(ctx: click.Context, con: _Console, doc, label: str, to: str, 
             con.err(f"error: {label}: schematron check failed: {_input_error(exc)}")
             return _Translated(EXIT_UNREADABLE, result.data)
         for f in fatal:
-            con.err(f"error: {label}: output fails the CEN schematron: {format_finding(f, 'schematron')}")
+            con.err(f"error: {label}: output fails {checker_name}: {format_finding(f, 'schematron')}")
         if fatal:
             result.status = EXIT_INVALID
     return result
@@ -540,7 +552,7 @@ def _translate_file(ctx: click.Context, con: _Console, job: _Job, to: str, schem
               help="Output file (or folder) for a file of one invoice; output folder, required, for a folder "
                    "or a file of several invoices. Without it a single translation goes to stdout.")
 @click.option("--schematron", is_flag=True,
-              help="Also check every output with the official CEN EN 16931 schematron (slower; XML targets).")
+              help="Also check every output with the official CEN EN 16931 schematron, or a Factur-X profile's own for its flavours (slower; XML targets).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings (dropped terms, unread content).")
 @_profile_option
 @_tolerate_option
@@ -586,7 +598,7 @@ def translate(ctx: click.Context, source: Path, to: str, output: Optional[Path],
         if _schematron_kind(to) is None:
             xml = [f.name for f in flavours() if f.syntax in _CEN_SCHEMATRON]
             raise click.UsageError(f"--schematron checks XML outputs ({', '.join(xml)}), not {to}")
-        _schematron(_schematron_kind(to))  # fail early (exit 3) if the stylesheet is missing; compiles it once
+        _output_schematron(to)  # fail early (exit 3) if the stylesheet is missing; compiles it once
     if source.is_dir():
         if output is None:
             raise click.UsageError("translating a folder needs -o/--output, an output folder")
@@ -634,6 +646,7 @@ class _Report:
     invoice: Optional[str] = None        # the invoice number (BT-1)
     index: Optional[int] = None          # position in a file of several invoices
     profile: str = DEFAULT_PROFILE       # the validation profile the findings come from
+    facturx_profile: Optional[str] = None  # the Factur-X profile a CII or Factur-X document declares
 
     @property
     def valid(self) -> bool:
@@ -651,6 +664,8 @@ class _Report:
             d["index"] = self.index
         if self.invoice is not None:
             d["invoice"] = self.invoice
+        if self.facturx_profile is not None:
+            d["facturx_profile"] = self.facturx_profile
         if self.schematron is not None:
             d["schematron"] = [f.as_dict() for f in self.schematron]
         if self.error is not None:
@@ -705,7 +720,7 @@ def _validate_file(ctx: click.Context, path: Path, schematron: bool, profile: st
                 reports.append(r)
                 continue
             doc = item.doc
-            r.syntax, r.invoice = doc.syntax, doc.invoice.number
+            r.syntax, r.invoice, r.facturx_profile = doc.syntax, doc.invoice.number, doc.profile
             r.findings = syntaxes.validate_document(doc, profile)
             if schematron:
                 if data is None and _is_xml(doc):
@@ -733,7 +748,10 @@ def _print_report(con: _Console, r: _Report, quiet: bool) -> None:
     counts = [f"{fatal} fatal"] if fatal else []
     if warnings:
         counts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
-    con.out(f"{'PASS' if r.valid else 'FAIL'}  {name} ({', '.join([r.syntax or '?'] + counts)})")
+    kind = [r.syntax or "?"]
+    if r.facturx_profile and r.facturx_profile in facturx.PROFILES and syntax_of(r.syntax or "") == facturx.NAME:
+        kind.append(f"{facturx.PROFILES[r.facturx_profile].name} profile")
+    con.out(f"{'PASS' if r.valid else 'FAIL'}  {name} ({', '.join(kind + counts)})")
     for f in shown:
         con.out(f"  {format_finding(f)}")
     for f in r.schematron or ():

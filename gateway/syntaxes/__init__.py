@@ -93,7 +93,10 @@ def read_document(data: bytes) -> Document:
     kind = sniff(data)
     if kind == "xml":
         root = safe.parse(data)
-        return _xml_syntax(root).read(root)
+        doc = _xml_syntax(root).read(root)
+        if syntax_of(doc.syntax) == facturx.registry.SYNTAXES[facturx.NAME].carries:
+            doc.profile = facturx.profile_of(doc.invoice)      # a Factur-X profile's CII says which
+        return doc
     if kind == "pdf":
         return facturx.read(data)
     if kind == "edifact":
@@ -105,14 +108,20 @@ def write_document(invoice: Invoice, syntax: str, *, validate: bool = False, **o
     """Write the model in the flavour ``syntax``; ``validate`` also checks the output against the XSD.
 
     Factur-X takes ``profile`` and ``lang`` options and always checks its XML
-    against the profile's XSD; EDIFACT takes the interchange's ``sender``,
+    against the profile's XSD; a profile's flavour (``facturx-minimum``) writes that
+    profile; EDIFACT takes the interchange's ``sender``,
     ``recipient`` and ``prepared``."""
     try:
         target = flavour(syntax)
     except ValueError:
         raise ValueError(f"cannot write {syntax!r}; choose one of {', '.join(writable())}") from None
     if target.syntax == "facturx":
-        return facturx.write(invoice, **options)
+        own = facturx.of_flavour(target.name)
+        if own is not None and options.get("profile") not in (None, own):
+            if facturx.normalise_profile(options["profile"]) != own:
+                raise ValueError(f"{target.name} writes the {facturx.PROFILES[own].label} profile, "
+                                 f"not {options['profile']!r}")
+        return facturx.write(invoice, **{**options, "profile": options.get("profile") or own}, flavour=target.name)
     if target.syntax == "csv":        # no XSD for CSV: the dialect checks its own columns
         return csv_syntax.dialect(target.name).write(invoice)
     if target.syntax == "edifact":    # the segment table checks the message (findings)

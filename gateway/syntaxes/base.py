@@ -18,6 +18,7 @@ class Document:
     invoice: Invoice
     source_map: SourceMap
     findings: list[Finding] = field(default_factory=list)   # values that could not be read
+    profile: Optional[str] = None    # the Factur-X profile it declares (CII, Factur-X): "minimum" ...
 
     def locate(self, findings: list[Finding]) -> list[Finding]:
         return self.source_map.locate(findings)

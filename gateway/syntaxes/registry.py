@@ -6,7 +6,10 @@ file with a ``syntax`` (its own or its base's) serves the flavour its ``flavour`
 names, or the flavour of its own name. UBL and CII flavours may have several files
 (Invoice and CreditNote), chosen on write by ``select``; an EDIFACT or CSV flavour is
 one file. A container syntax carries another flavour's document (Factur-X carries the
-CII in a PDF) and is a flavour of its own as long as that one exists.
+CII in a PDF) and is a flavour of its own as long as that one exists; a flavour of the
+carried syntax whose own file has a section named after the container syntax (``facturx:``,
+a Factur-X profile) is carried too, by a container flavour of the name that section gives
+(``facturx-minimum`` carries ``cii-minimum``).
 
 What can be read and written, ``translate --to``, a partner's preferred format, the
 CLI help and ``edigate formats`` all come from here. A file that cannot be read is not
@@ -78,6 +81,7 @@ class MappingFile:
     select: dict = field(default_factory=dict, hash=False)
     replaces: Optional[Path] = None  # the file of the same name before it on the path
     error: Optional[MappingError] = field(default=None, hash=False)
+    carried_as: dict = field(default_factory=dict, hash=False)   # container syntax -> its own section there
     data: dict = field(default_factory=dict, hash=False, repr=False)   # its content, ``extends`` applied
 
 
@@ -151,15 +155,53 @@ def _registry(folders: tuple[Path, ...]) -> Registry:
             found[name] = _flavour(name, members)
         except MappingError as exc:
             broken[name] = exc
+    by_name = {f.name: f for f in files}
     for syntax in SYNTAXES.values():      # containers, named after their syntax
         carried = found.get(syntax.carries) if syntax.carries else None
-        if carried is not None:
-            found[syntax.name] = Flavour(syntax.name, syntax.name, carried.mappings, syntax.summary,
-                                         carries=carried.name)
+        if carried is None:
+            continue
+        found[syntax.name] = Flavour(syntax.name, syntax.name, carried.mappings, syntax.summary,
+                                     carries=carried.name)
+        for inner in [f for f in found.values() if f.syntax == carried.syntax]:
+            section = by_name[inner.mappings[0]].carried_as.get(syntax.name)
+            if not section:
+                continue
+            name = container_name(syntax.name, section)
+            if name in found or name in broken:
+                broken[name] = MappingError(
+                    f"{by_name[inner.mappings[0]].path}: {syntax.name}: flavour {name!r} is already another "
+                    "flavour's name")
+                continue
+            label = str(section.get("conformance") or "")
+            if label.replace(" ", "").lower() != str(section.get("profile")).replace("-", "").lower():
+                label = str(section.get("profile")).upper()     # EXTENDED-CTC-FR, whose XMP says EXTENDED
+            found[name] = Flavour(name, syntax.name, inner.mappings, f"{syntax.summary}, {label} profile",
+                                  carries=inner.name)
     order = list(SYNTAXES)
     position = {name: i for i, name in enumerate(found)}
-    listed = sorted(found.values(), key=lambda f: (order.index(f.syntax), position[f.name]))
+    profile = {f.name for f in found.values() if not f.carries and by_name[f.mappings[0]].carried_as}
+    # a profile flavour (cii-minimum) restricts what is written: the plain flavour (cii) is listed,
+    # and so reads, first
+    listed = sorted(found.values(), key=lambda f: (order.index(f.syntax), f.name in profile, position[f.name]))
     return Registry(folders, tuple(files), {f.name: f for f in listed}, broken)
+
+
+def container_name(container: str, section: dict) -> str:
+    """The name of the container flavour a mapping file's ``container:`` section asks for."""
+    return str(section.get("flavour") or f"{container}-{section.get('profile')}")
+
+
+def section(name: str, container: str) -> Optional[dict]:
+    """The ``container:`` section (``facturx:``, a Factur-X profile) that makes the flavour ``name`` what
+    it is: its own file's, for a flavour of the carried syntax (``cii-minimum``) and for the container
+    flavour carrying it (``facturx-minimum``); None for any other flavour (``cii``, ``facturx``)."""
+    try:
+        found = flavour(name)
+    except (ValueError, MappingError):
+        return None
+    if found.syntax == container and found.name == container:
+        return None                         # the container itself carries the plain flavour
+    return mapping_file(found.mappings[0]).carried_as.get(container) or None
 
 
 def _describe(name: str, path: Path, folders: tuple[Path, ...]) -> MappingFile:
@@ -178,9 +220,11 @@ def _describe(name: str, path: Path, folders: tuple[Path, ...]) -> MappingFile:
             f"{path}: flavour {flavour_name!r} is the name of the syntax that carries "
             f"{SYNTAXES[flavour_name].carries}; a mapping file cannot serve it"))
     description = own.get("description") or ""
+    carried_as = {s.name: own[s.name] for s in SYNTAXES.values() if s.carries and own.get(s.name)}
     return MappingFile(name, path, syntax=merged.get("syntax") or "", flavour=flavour_name,
                        description=description, summary=own.get("summary") or description,
-                       select=merged.get("select") or {}, replaces=replaces, data=merged)
+                       select=merged.get("select") or {}, replaces=replaces, carried_as=carried_as,
+                       data=merged)
 
 
 def _flavour(name: str, members: list[MappingFile]) -> Flavour:

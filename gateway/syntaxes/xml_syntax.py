@@ -4,10 +4,14 @@ Reading picks the mapping whose root element matches the document; writing
 picks the mapping whose ``select`` matches the invoice (UBL CreditNote for
 credit-note type codes), writes through it, then puts every element in the
 order the XSD requires, so mapping files never care about element order. The
-XSD is the official one of the mapping's root (``gateway.xml.schemas``).
+XSD is the official one of the mapping's root (``gateway.xml.schemas``), or, for a file
+that declares a profile (its ``facturx:`` section: a Factur-X profile such as ``cii-minimum``),
+the profile's XSD; such a flavour also writes the profile's guideline in BT-24 and reports a
+different BT-24 of the invoice as dropped.
 """
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from typing import Optional
 
@@ -15,12 +19,13 @@ from lxml import etree
 
 from gateway import mapping
 from gateway.model.errors import InputError, MappingError
-from gateway.model.invoice import Invoice, term_value
+from gateway.model.invoice import Invoice, ProcessControl, term_value
+from gateway.mapping import Dropped
 from gateway.syntaxes import registry
 from gateway.syntaxes.base import Document, Rendering, unread_findings
 from gateway.syntaxes.registry import Flavour
 from gateway.xml import safe, schemas
-from gateway.xml.schema import XmlSchema
+from gateway.xml.schema import XmlSchema, load_schema
 
 XML = ("ubl", "cii")                  # the syntaxes whose documents are XML trees as they are
 
@@ -68,14 +73,44 @@ class XmlSyntax:
 
     def write(self, invoice: Invoice, *, validate: bool = False) -> Rendering:
         spec = self.choose(invoice)
+        profile = declared_profile(spec.name)
+        replaced = []
+        if profile:
+            invoice, replaced = with_guideline(invoice, profile["guideline"])
         result = mapping.write(spec, invoice)
+        result.dropped.extend(replaced)
         schema = _schema(spec)
         schema.sort_children(result.root)
         findings = result.findings + (schema.validate(result.root) if validate else [])
         return Rendering(self.name, spec.name, safe.serialize(result.root), result.dropped, findings)
 
 
+GUIDELINE_PATH = "process_control.specification_identifier"
+
+
+def with_guideline(invoice: Invoice, guideline: str) -> tuple[Invoice, list[Dropped]]:
+    """The invoice with ``guideline`` in BT-24, and BT-24 as dropped when it held another value."""
+    pc = invoice.process_control or ProcessControl()
+    before = (pc.specification_identifier or "").strip()
+    if before == guideline:
+        return invoice, []
+    out = dataclasses.replace(invoice, process_control=dataclasses.replace(pc, specification_identifier=guideline))
+    return out, [Dropped("BT-24", GUIDELINE_PATH)] if before else []
+
+
+def declared_profile(mapping_name: str) -> Optional[dict]:
+    """The profile a mapping file declares (its ``facturx:`` section), None when it declares none."""
+    try:
+        sections = registry.mapping_file(mapping_name).carried_as
+    except ValueError:
+        return None
+    return next(iter(sections.values()), None)
+
+
 def _schema(spec: mapping.MappingSpec) -> XmlSchema:
+    profile = declared_profile(spec.name)
+    if profile and profile.get("xsd"):
+        return load_schema(schemas.facturx_dir() / profile["xsd"])
     schema = schemas.for_root_tag(spec.root_tag or "")
     if schema is None:
         raise MappingError(f"{spec.file}: root {spec.root!r}: no official XSD is known for it "

@@ -117,7 +117,7 @@ def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = 
     KeyboardInterrupt/SystemExit. ``phase(name)`` is called as each phase starts (watchdogs);
     ``targets``: the syntaxes to write (default all); ``layout=False``: Factur-X written with
     ``fixed_layout()``; ``write_filter(document)``: whether to write that one (default: all)."""
-    from gateway.syntaxes import read_documents, validate_document, writable, write_document
+    from gateway.syntaxes import read_documents, syntax_of, validate_document, writable, write_document
 
     out = Outcome(syntax)
     targets = writable() if targets is None else targets
@@ -154,7 +154,7 @@ def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = 
             for target in targets:
                 t0 = start(f"write:{target}")
                 try:
-                    with (fixed_layout() if target == "facturx" and not layout else nullcontext()):
+                    with (fixed_layout() if syntax_of(target) == "facturx" and not layout else nullcontext()):
                         write_document(doc.invoice, target, validate=True)
                 except RenderError as exc:
                     out.render_refusals.append(exc.limit)

@@ -487,7 +487,8 @@ def test_embedded_xml_passes_the_cen_schematron(path, generated):
     ("urn:cen.eu:en16931:2017#conformant#urn:zugferd.de:2p0:extended", "extended"),
     ("urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poa:billing:3.0", "en16931"),
     ("urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0", "en16931"),
-    ("urn:cen.eu:en16931:2017#conformant#urn.cpro.gouv.fr:1p0:extended-ctc-fr", "extended"),
+    ("urn:cen.eu:en16931:2017#conformant#urn.cpro.gouv.fr:1p0:extended-ctc-fr", "extended-ctc-fr"),
+    ("urn:cen.eu:en16931:2017#conformant#urn:example:another-extension", "extended"),
     ("urn:something:else", None),
     (None, None),
 ])
