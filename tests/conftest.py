@@ -63,14 +63,60 @@ NOT_IN_UNIT = {"postgres_server", "postgres_url", "redis_server", "redis_url", "
                "pyas2_python", "browser", "page", "make_gateway_process", "make_gateway"}
 
 
+class _Unknown(Exception):
+    """A marker the expression asks about whose presence is not known for a whole folder."""
+
+
+def _folder_can_match(markexpr: str, folder: str) -> bool:
+    """Whether any test of ``folder`` could match ``-m markexpr``: each test there carries the
+    folder's marker and no other folder's; its other markers may be anything, so every way they
+    could be present is tried (a few markers, so few ways)."""
+    from _pytest.mark.expression import Expression
+    expr = Expression.compile(markexpr)
+
+    def matches(known: dict) -> bool:
+        asked: list = []
+
+        def marked(name: str, /, **kwargs) -> bool:
+            if name in FOLDERS:
+                return name == folder
+            key = (name, tuple(sorted(kwargs.items())))
+            if key not in known:
+                asked.append(key)
+                raise _Unknown
+            return known[key]
+        try:
+            return expr.evaluate(marked)
+        except _Unknown:
+            return matches({**known, asked[0]: True}) or matches({**known, asked[0]: False})
+    return matches({})
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> Optional[bool]:
+    """A folder none of whose tests ``-m`` can select is not collected (``pytest -m unit`` imports
+    no integration or e2e module, their peers and plugins' code). Anything else: pytest decides."""
+    markexpr = config.option.markexpr
+    if not markexpr or collection_path.parent != TESTS or collection_path.name not in FOLDERS:
+        return None
+    try:
+        return None if _folder_can_match(markexpr, collection_path.name) else True
+    except Exception:       # noqa: BLE001 - an expression pytest itself will report on: collect as usual
+        return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The marker of the folder a test is in: ``unit``, ``integration`` or ``e2e``; a test in
     ``unit/`` that asks for a peer or a gateway is refused (it belongs in ``integration/``)."""
     misplaced = []
+    folders: dict[Path, Optional[str]] = {}          # a module's items share its path: resolved once
     for item in items:
-        try:
-            folder = item.path.resolve().relative_to(TESTS).parts[0]
-        except ValueError:
+        if item.path not in folders:
+            try:
+                folders[item.path] = item.path.resolve().relative_to(TESTS).parts[0]
+            except ValueError:
+                folders[item.path] = None
+        folder = folders[item.path]
+        if folder is None:
             continue
         if folder in FOLDERS:
             item.add_marker(folder)
