@@ -8,6 +8,7 @@ only those under ``if TYPE_CHECKING:`` are left out (they never run).
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,9 +68,11 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     return out
 
 
-def graph() -> dict[str, set[str]]:
+@lru_cache(maxsize=1)
+def graph() -> dict[str, frozenset[str]]:
+    """Our modules and what each imports, read once per process (three checks walk it)."""
     modules = _modules()
-    return {name: imports_of(name, path, modules) for name, path in modules.items()}
+    return {name: frozenset(imports_of(name, path, modules)) for name, path in modules.items()}
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
