@@ -275,8 +275,9 @@ def test_postgresql_redis_web_and_worker_process_everything_once(scale_out):
     # may finish in the instant before SIGKILL lands, or the web process's own minute sweep may
     # prompt it first) was prompted by a sweep and processed by the web process. Either way, the
     # assertions above hold: every message processed, exactly once.
+    # (The sweep that prompted them ran in this test's process or in the web process's minute,
+    # whichever came first: only who processed them is the web process's to say.)
     if stuck:
-        assert f"[{server.proc.pid}] sweep: " in server.log_tail(10 ** 9)
         assert set(stuck) <= {ex for pid, ex, _ in lines if pid == server.proc.pid}
     gw.close()
 
