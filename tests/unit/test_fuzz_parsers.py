@@ -25,7 +25,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.model.invoice import Identifier
-from gateway.syntaxes import read_documents, write_document
+from gateway.syntaxes import read_documents, syntax_of, writable, write_document
 
 from tests.support.corpus import CORPUS, requires_corpus
 from tests.fuzz.oracle import SYNTAXES, check
@@ -36,6 +36,9 @@ from tests.support.work import line_events
 SEED = 20261207
 PER_SYNTAX = 16
 SEEDS_PER_SYNTAX = 6        # corpus files mutated per syntax (a seeded sample)
+# Every flavour, but a Factur-X profile as its XML (cii-<profile>): the PDF around it is the same
+# code for every profile, written here as plain facturx (make fuzz writes every PDF flavour too).
+TARGETS = tuple(f for f in writable() if syntax_of(f) != "facturx" or f == "facturx")
 
 
 def _report(crashes: list) -> str:
@@ -55,7 +58,7 @@ def test_mutants_are_read_or_refused_cleanly_then_validated_and_written_everywhe
     laid_out = False
     for i in range(PER_SYNTAX):
         name, seed = rng.choice(seeds)
-        out = check(mutant(rng, seed, syntax), syntax, layout=not laid_out)
+        out = check(mutant(rng, seed, syntax), syntax, layout=not laid_out, targets=TARGETS)
         laid_out = laid_out or out.documents > 0
         outcomes["read" if out.documents else "refused" if out.refused else "crashed"] += 1
         if out.crash is not None:
