@@ -116,7 +116,9 @@ def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = 
     """Read, validate and write ``data`` (a mutant of a ``syntax`` seed); never raises but for
     KeyboardInterrupt/SystemExit. ``phase(name)`` is called as each phase starts (watchdogs);
     ``targets``: the syntaxes to write (default all); ``layout=False``: Factur-X written with
-    ``fixed_layout()``; ``write_filter(document)``: whether to write that one (default: all)."""
+    ``fixed_layout()``; else a document is laid out once, for its first Factur-X flavour (every
+    profile lays out the same rendering of the invoice; the others get the fixed page, the rest of
+    their writer runs); ``write_filter(document)``: whether to write that one (default: all)."""
     from gateway.syntaxes import read_documents, syntax_of, validate_document, writable, write_document
 
     out = Outcome(syntax)
@@ -151,10 +153,13 @@ def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = 
             if write_filter is not None and not write_filter(doc):
                 continue
             out.written += 1
+            laid_out = not layout
             for target in targets:
                 t0 = start(f"write:{target}")
                 try:
-                    with (fixed_layout() if syntax_of(target) == "facturx" and not layout else nullcontext()):
+                    fixed = syntax_of(target) == "facturx" and laid_out
+                    laid_out = laid_out or syntax_of(target) == "facturx"
+                    with (fixed_layout() if fixed else nullcontext()):
                         write_document(doc.invoice, target, validate=True)
                 except RenderError as exc:
                     out.render_refusals.append(exc.limit)

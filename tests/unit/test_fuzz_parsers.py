@@ -9,9 +9,9 @@ nesting, byte flips, truncation, invalid encodings) go through
 then validated and written to every writable syntax without any other
 exception. The seed is fixed, so a failure names an input that can be made
 again; ``make fuzz`` runs the long coverage-guided search. The first readable
-mutant of each syntax is laid out as a real PDF, the others with a fixed page
-(the layout is bounded on its own, tests/integration/test_render_limits.py), which keeps
-the whole test under a minute.
+mutant of each syntax is laid out as a real PDF (once: every Factur-X profile lays
+out the same rendering), the others with a fixed page (the layout is bounded on its
+own, tests/integration/test_render_limits.py), which keeps the whole test under a minute.
 
 The crashes found so far are kept below as regression cases, each input made
 here (corpus files are not copied into the repository).
