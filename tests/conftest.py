@@ -4,7 +4,11 @@ Layout (see README, "The tests"):
 
 * ``unit/``: our modules in this process, without a gateway's home: no database, no Flask app,
   no ``Gateway`` (``make_gateway`` and the seeds of ``support/`` build one), no peer, server,
-  outside program or child process;
+  outside program or child process; the quick loop (``pytest -m unit``, under a minute);
+* ``conformance/``: the same limits, but our outputs and verdicts judged by the official
+  artefacts of the shared corpus (samples through every syntax, XSDs, the CEN, Peppol, French
+  and Factur-X schematrons, agreement on mutants, the seeded fuzz): minutes of CPU, skipped
+  where the corpus is absent;
 * ``integration/``: a gateway's home wired in this process (its database, the flow, the web
   app, the command line on a migrated home), or one real peer or outside program each
   (django-pyas2, sshd, PostgreSQL, Redis, SMTP, Chromium, OpenSSL, poppler, rclone, a child
@@ -42,6 +46,7 @@ from tests.support.passwords import cheap_password_hashes
 TESTS = Path(__file__).resolve().parent
 FOLDERS = {
     "unit": "in-process, without a gateway's home: no database, web app, Gateway, peer or child process (tests/unit)",
+    "conformance": "in-process like unit, judged by the shared corpus' official validators and samples (tests/conformance)",
     "integration": "a gateway's home in-process (database, flow, web app), or a real peer or outside program (tests/integration)",
     "e2e": "a running edigate serve or several processes of ours (tests/e2e)",
 }
@@ -61,6 +66,9 @@ def pytest_configure(config: pytest.Config) -> None:
 # one (make_gateway, which the web and onboarding seeds of tests/support build on).
 NOT_IN_UNIT = {"postgres_server", "postgres_url", "redis_server", "redis_url", "smtp_server", "sshd_peer",
                "pyas2_python", "browser", "page", "make_gateway_process", "make_gateway"}
+
+
+IN_PROCESS = {"unit", "conformance"}     # folders under the limits above
 
 
 class _Unknown(Exception):
@@ -105,8 +113,9 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> Optio
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The marker of the folder a test is in: ``unit``, ``integration`` or ``e2e``; a test in
-    ``unit/`` that asks for a peer or a gateway is refused (it belongs in ``integration/``)."""
+    """The marker of the folder a test is in: ``unit``, ``conformance``, ``integration`` or ``e2e``; a
+    test in ``unit/`` or ``conformance/`` that asks for a peer or a gateway is refused (it belongs in
+    ``integration/``)."""
     misplaced = []
     folders: dict[Path, Optional[str]] = {}          # a module's items share its path: resolved once
     for item in items:
@@ -120,10 +129,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         if folder in FOLDERS:
             item.add_marker(folder)
-        if folder == "unit" and NOT_IN_UNIT & set(getattr(item, "fixturenames", ())):
+        if folder in IN_PROCESS and NOT_IN_UNIT & set(getattr(item, "fixturenames", ())):
             misplaced.append(f"{item.nodeid} uses {', '.join(sorted(NOT_IN_UNIT & set(item.fixturenames)))}")
     if misplaced:
-        raise pytest.UsageError("tests in tests/unit/ that need a peer or a gateway belong in tests/integration/:\n  "
+        raise pytest.UsageError("tests in tests/unit/ or tests/conformance/ that need a peer or a gateway belong in tests/integration/:\n  "
                                 + "\n  ".join(misplaced))
 
 
@@ -140,7 +149,7 @@ def _new_sqlite_databases_are_copies(request: pytest.FixtureRequest,
                                      migrated_sqlite: MigratedTemplate) -> Iterator[None]:
     """See tests/support/database.py; ``@pytest.mark.real_migrations`` turns it off. A unit
     test opens no database: one that does fails, as it belongs in tests/integration/."""
-    if request.node.get_closest_marker("unit"):
+    if request.node.get_closest_marker("unit") or request.node.get_closest_marker("conformance"):
         with refusing_migrations("a unit test has no gateway home; this one belongs in tests/integration/"):
             yield
         return

@@ -8,7 +8,7 @@ EN 16931 business rules, agreeing with the CEN schematron; ``peppol``
 Peppol schematron. ``RULES`` maps each EN 16931 rule id to its ``Rule`` (id,
 terms, severity, description); ``covered_rule_ids(rule_set)`` names the
 schematron rules a set implements, so that our verdict can be compared with
-the official one on exactly those (see tests/unit/test_rules_vs_schematron.py,
+the official one on exactly those (see tests/conformance/test_rules_vs_schematron.py,
 COVERAGE.md and PEPPOL-COVERAGE.md).
 
 The EN 16931 rules follow the UBL binding of the CEN schematron 1.3.16 where

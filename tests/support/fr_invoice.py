@@ -7,7 +7,7 @@ addresses of the French directory (scheme 0225), the invoicing framework
 late payment penalties and discount (PMT, PMD, AAB) and the B2B treatment
 (BAR). ``CASES`` are (name, mutation, the ``fr`` rule ids it must make fire):
 tests/unit/test_rules_fr.py checks our rules on the model, and
-tests/unit/test_rules_fr_vs_schematron.py has each written as UBL and as CII
+tests/conformance/test_rules_fr_vs_schematron.py has each written as UBL and as CII
 and judged by the official FNFE-MPE stylesheets.
 """
 from __future__ import annotations

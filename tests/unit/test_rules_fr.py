@@ -3,7 +3,7 @@
 Each case of tests/support/fr_invoice.py breaks (or keeps) one thing of a
 French invoice that passes every rule: exactly the listed BR-FR rules fire.
 The same cases are judged by the official stylesheets in
-tests/unit/test_rules_fr_vs_schematron.py.
+tests/conformance/test_rules_fr_vs_schematron.py.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The cases of tests/support/fr_invoice.py's ``EXTENDED_CASES``: exactly the listed
 fr-extended rules fire, and the EN 16931 rules the profile replaces never do;
-tests/unit/test_rules_fr_extended_vs_schematron.py has them judged by the
+tests/conformance/test_rules_fr_extended_vs_schematron.py has them judged by the
 official stylesheets too.
 """
 from __future__ import annotations

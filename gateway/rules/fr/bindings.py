@@ -13,7 +13,7 @@ says, per syntax, which way the verdict of the other can differ from ours:
   fire, it fires too.
 * ``DIFFERS``: either may fire without the other.
 
-The agreement test (tests/unit/test_rules_fr_vs_schematron.py) uses these
+The agreement test (tests/conformance/test_rules_fr_vs_schematron.py) uses these
 tables; FR-COVERAGE.md explains them to people.
 """
 from __future__ import annotations

@@ -23,7 +23,7 @@ without lines, which UBL cannot hold, goes to its twin instead: ``facturx-minimu
 ``cii-minimum`` and back),
 each output judged by its profile's own schematron: every pair of them would cost 20 times
 more and test the same CII writer (every profile with every CII and Factur-X sample is
-tests/unit/test_facturx_profiles.py).
+tests/conformance/test_facturx_profiles.py).
 """
 from __future__ import annotations
 

@@ -46,8 +46,8 @@ def test_en16931_guards_change_nothing(path: Path) -> None:
 
 def test_peppol_guards_change_nothing_in_any_country() -> None:
     from gateway.syntaxes import read_document
-    from tests.unit.test_peppol_rules_fuzz import COUNTRIES, _move
-    from tests.unit.test_peppol_rules_vs_schematron import FILES, payload
+    from tests.conformance.test_peppol_rules_fuzz import COUNTRIES, _move
+    from tests.conformance.test_peppol_rules_vs_schematron import FILES, payload
     checked = 0
     for path in FILES:
         data = payload(path)

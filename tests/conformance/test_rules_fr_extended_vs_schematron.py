@@ -4,7 +4,7 @@ EXTENDED-CTC-FR-UBL.xslt and -CII.xslt are the CEN EN 16931 rules with some
 replaced by French versions (BR-FREXT-*). What they judge is what the
 profile's ``en16931`` set (without the rules they replace) and its
 ``fr-extended`` set judge together, so those findings are compared with the
-stylesheet's, on the same documents as tests/unit/test_rules_fr_vs_schematron.py:
+stylesheet's, on the same documents as tests/conformance/test_rules_fr_vs_schematron.py:
 the corpus, the French cases written as UBL and as CII, mutants of the French
 samples. Compared: the verdict and the fatal rule ids of the rules we
 implement; the CEN rules' own UBL/CII differences (``gateway.rules.bindings``)
@@ -35,7 +35,7 @@ from tests.support.agreement import Verdicts
 from tests.support.corpus import rel
 from tests.support.fr_invoice import CASES, EXTENDED_CASES, build_french_invoice
 from tests.support.fr_schematron import FNFE_DIR, stylesheet, xml_of
-from tests.unit.test_rules_fr_vs_schematron import FILES, FRENCH_SAMPLES, _official, mutants, syntax_of
+from tests.conformance.test_rules_fr_vs_schematron import FILES, FRENCH_SAMPLES, _official, mutants, syntax_of
 
 pytestmark = pytest.mark.skipif(not FNFE_DIR.is_dir(), reason=f"FNFE-MPE stylesheets not found at {FNFE_DIR}")
 

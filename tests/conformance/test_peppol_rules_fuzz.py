@@ -1,6 +1,6 @@
 """Mutation agreement for the Peppol rules: corpus invoices broken one place at a time.
 
-Each base file is mutated as tests/unit/test_rules_fuzz.py does (an element
+Each base file is mutated as tests/conformance/test_rules_fuzz.py does (an element
 deleted, a value changed, an attribute dropped or spoiled; the same kinds the
 model cannot carry are left out, plus the Peppol ones below), and also moved
 to the countries the national rules are about: the seller's (and the
@@ -8,7 +8,7 @@ buyer's) country code and the seller's VAT prefix set to NO, DK, IT, SE, GR,
 IS, NL or DE, so the national rule sets run on documents they were not
 written for. For every mutant the ``peppol`` rule set on the model read from
 it must agree with OpenPeppol's schematron on the mutant itself (same
-comparison as tests/unit/test_peppol_rules_vs_schematron.py).
+comparison as tests/conformance/test_peppol_rules_vs_schematron.py).
 
 By default a deterministic sample runs (a few bases, ``BUDGET`` mutants each
 plus the country moves); ``EDIGATE_PEPPOL_FUZZ=<mutants per file>`` (``all``
@@ -25,11 +25,11 @@ import pytest
 from lxml import etree
 
 from tests.support.corpus import rel
-from tests.unit.test_peppol_rules_vs_schematron import (FILES, KNOWN, compare, ours,  # noqa: F401 - fixtures
+from tests.conformance.test_peppol_rules_vs_schematron import (FILES, KNOWN, compare, ours,  # noqa: F401 - fixtures
                                                        payload, peppol_official, peppol_schematron)
-from tests.unit.test_rules_fuzz import _excluded as _excluded_en16931
-from tests.unit.test_rules_fuzz import mutate as mutate_en16931
-from tests.unit.test_rules_fuzz import mutations as mutations_en16931
+from tests.conformance.test_rules_fuzz import _excluded as _excluded_en16931
+from tests.conformance.test_rules_fuzz import mutate as mutate_en16931
+from tests.conformance.test_rules_fuzz import mutations as mutations_en16931
 
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"

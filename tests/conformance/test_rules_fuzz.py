@@ -5,7 +5,7 @@ Here each base file is mutated in one place (an element deleted, a value
 changed, a VAT category or rate replaced, an attribute dropped or spoiled),
 and for every mutant our rules on the model read from it must agree with
 the official CEN schematron on the mutant itself (same comparison as
-tests/unit/test_rules_vs_schematron.py).
+tests/conformance/test_rules_vs_schematron.py).
 
 Mutations whose effect the model cannot carry are not generated; each kind
 is listed in ``_excluded`` with the reason (they are reader/syntax matters,
@@ -30,7 +30,7 @@ from lxml import etree
 
 from gateway.rules import validate
 
-from tests.unit.test_rules_vs_schematron import FILES, cen, compare, rel  # noqa: F401 - cen is a fixture
+from tests.conformance.test_rules_vs_schematron import FILES, cen, compare, rel  # noqa: F401 - cen is a fixture
 
 NUM = re.compile(r"^-?\d+(\.\d+)?$")
 DATE = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")

@@ -14,7 +14,7 @@ of fatal rule ids, the official ones translated to ours
   French way at a time: the buyer's SIREN dropped, another invoicing
   framework, a differing delivery address ...), written as UBL and as CII;
 * mutants of the French samples, one element or value changed as
-  tests/unit/test_rules_fuzz.py does.
+  tests/conformance/test_rules_fuzz.py does.
 
 Where the two bindings mean different things (``bindings.DIFFERENCES``) only
 the documented direction is checked; FR-COVERAGE.md explains each.
@@ -22,7 +22,7 @@ the documented direction is checked; FR-COVERAGE.md explains each.
 The official verdict on a document is computed once per session (``fr_official``).
 By default the mutants of two French samples run (``BUDGET`` each);
 ``EDIGATE_FR_FUZZ=<mutants per file>`` (``all``: every mutant) runs them on
-every French sample. ``python -m tests.unit.test_rules_fr_vs_schematron``
+every French sample. ``python -m tests.conformance.test_rules_fr_vs_schematron``
 prints the agreement table. Everything skips cleanly without the corpus or
 saxonche.
 """
@@ -211,7 +211,7 @@ def french_mutations(root: etree._Element) -> Iterator[tuple[str, int, Optional[
     """Mutations aimed at the French rules, in test_rules_fuzz's form: identifier schemes set to the French
     ones, another invoicing framework (BT-23), another invoice type (BT-3), notes with the French subject
     codes, a SIREN of eight digits."""
-    from tests.unit.test_rules_fuzz import _excluded
+    from tests.conformance.test_rules_fuzz import _excluded
     elements = [e for e in root.iter() if isinstance(e.tag, str)]
     for i, el in enumerate(elements):
         tag = etree.QName(el).localname
@@ -244,7 +244,7 @@ def _without_indicator(elements: list, m: tuple) -> bool:
 def mutants(path: Path, budget: Optional[int]) -> Iterator[tuple[str, bytes]]:
     """(what, bytes) of the mutants of a sample: the generic ones of test_rules_fuzz and the French ones,
     ``budget`` of each sampled (None: all)."""
-    from tests.unit.test_rules_fuzz import mutate, mutations
+    from tests.conformance.test_rules_fuzz import mutate, mutations
     data = path.read_bytes()
     root = etree.fromstring(data)
     elements = [e for e in root.iter() if isinstance(e.tag, str)]
