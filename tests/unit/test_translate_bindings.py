@@ -12,7 +12,9 @@ and CEN schematron; the CEN EDIFACT schematron for D14B):
 * several payment instructions (BG-17 accounts under one BG-16): each UBL
   ``cac:PaymentMeans`` carries the code (BT-81) and its own account, and the
   payment means text (BT-82) is written once, in the first (UBL-SR-46), as is a
-  credit note's due date (BT-9, UBL-SR-45).
+  credit note's due date (BT-9, UBL-SR-45);
+* a VAT total in accounting currency (BT-111) needs its currency (BT-6) in UBL and CII:
+  without it, it is dropped and reported, never written with an empty currency.
 """
 from __future__ import annotations
 
@@ -127,6 +129,32 @@ def test_translate_says_what_it_added(tmp_path):
     result = CliRunner().invoke(main, ["translate", str(src), "--to", "ubl", "-o", str(tmp_path / "o-ubl.xml")])
     assert "ubl output: [warning] WRITE-ADDED (BT-110)" in result.stderr
     assert "output fails" not in result.stderr
+
+
+# --- a VAT total in accounting currency (BT-111) without its currency (BT-6) ------------------------
+
+@pytest.mark.parametrize("target", ["ubl", "cii", "facturx"])
+def test_bt_111_without_bt_6_is_dropped_and_reported_not_written_without_a_currency(target, cen):
+    """BT-111's currency is BT-6 in both XML bindings (``currencyID``); a model holding BT-111
+    without BT-6 (a CSV row, a partial reader) used to get ``currencyID=""``, which the CEN
+    schematron refuses (BR-CL-03). Without BT-6 the value cannot be written: it is dropped and
+    reported; with BT-6 it is written in that currency."""
+    inv = build_invoice("S")
+    inv.totals.total_vat_in_accounting_currency = D("21.50")
+    inv.vat_accounting_currency_code = None
+    out = write_document(inv, target, validate=True)
+    assert _fatal(out.findings) == []
+    assert [(d.term, d.path) for d in out.dropped] == [("BT-111", "totals.total_vat_in_accounting_currency")]
+    xml = getattr(out, "xml", None) or out.data
+    assert b'currencyID=""' not in xml
+    assert _fatal(cen["ubl" if target == "ubl" else "cii"].run(xml)) == []
+    assert read_document(out.data).invoice.totals.total_vat_in_accounting_currency is None
+
+    inv.vat_accounting_currency_code = "SEK"
+    out = write_document(inv, target, validate=True)
+    assert out.dropped == [] and _fatal(out.findings) == []
+    back = read_document(out.data).invoice
+    assert (back.totals.total_vat_in_accounting_currency, back.vat_accounting_currency_code) == (D("21.50"), "SEK")
 
 
 # --- several payment instructions --------------------------------------------------------------
