@@ -18,8 +18,11 @@ from decimal import Decimal
 from typing import Any, Iterator, Optional
 
 # Invoice type codes (UNTDID 1001) that EN 16931 treats as credit notes: a
-# syntax with a separate credit-note root (UBL) uses it for these.
-CREDIT_NOTE_TYPE_CODES = frozenset({"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "532"})
+# syntax with a separate credit-note root (UBL) uses it for these. The list is the
+# CEN UBL schematron's for cbc:CreditNoteTypeCode (BR-CL-01), 502 and 503 included
+# (self-billed and factored credit notes, which the French rules use).
+CREDIT_NOTE_TYPE_CODES = frozenset({"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "502",
+                                    "503", "532"})
 
 
 def term(tid: str, *, default: Any = None) -> Any:

@@ -157,6 +157,37 @@ def test_bt_111_without_bt_6_is_dropped_and_reported_not_written_without_a_curre
     assert (back.totals.total_vat_in_accounting_currency, back.vat_accounting_currency_code) == (D("21.50"), "SEK")
 
 
+# --- UBL's two roots: which type codes are credit notes --------------------------------------------
+
+def _cen_credit_note_codes() -> set[str]:
+    """The codes the CEN UBL schematron accepts in cbc:CreditNoteTypeCode (BR-CL-01), read from it."""
+    import re
+    text = (CORPUS / "schematron" / "EN16931-UBL-validation.xslt").read_text(encoding="utf-8")
+    [codes] = set(re.findall(r"self::cbc:CreditNoteTypeCode and \(\(not\(contains\(normalize-space\(\.\), ' '\)\)"
+                             r" and contains\(' ([0-9 ]+) '", text))
+    return set(codes.split())
+
+
+def test_the_credit_note_codes_are_the_cen_ubl_schematrons():
+    from gateway import mapping
+    from gateway.model.invoice import CREDIT_NOTE_TYPE_CODES
+    assert CREDIT_NOTE_TYPE_CODES == _cen_credit_note_codes()
+    assert set(mapping.load("ubl-creditnote").select["BT-3"]) == CREDIT_NOTE_TYPE_CODES    # the root it selects
+
+
+@pytest.mark.parametrize("type_code", ["502", "503"])
+def test_a_french_credit_note_code_is_written_as_a_ubl_credit_note(type_code, cen):
+    inv = build_invoice("S")
+    inv.type_code = type_code
+    out = write_document(inv, "ubl", validate=True)
+    assert _fatal(out.findings) == []
+    root = etree.fromstring(out.data)
+    assert etree.QName(root).localname == "CreditNote"
+    assert root.findtext("cbc:CreditNoteTypeCode", namespaces=UBL_NS) == type_code
+    assert _fatal(cen["ubl"].run(out.data)) == []
+    assert read_document(out.data).invoice.type_code == type_code
+
+
 # --- several payment instructions --------------------------------------------------------------
 
 IBANS = ["DE89370400440532013000", "DE02120300000000202051", "FR7630006000011234567890189"]
