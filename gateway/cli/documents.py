@@ -997,6 +997,15 @@ def formats(ctx: click.Context) -> None:
             specs[file.name] = exc
     width = max((len(n) for n in specs), default=0)
     syntax_width = max([4] + [len(s.syntax) for s in specs.values() if not isinstance(s, EdigateError)])
+    roles: dict[str, str] = {}
+    for file in reg.files:
+        if file.name in serves:
+            roles[file.name] = f"reads, writes ({', '.join(serves[file.name])})"
+        elif file.syntax:
+            roles[file.name] = f"not usable: flavour {file.flavour}"
+        else:
+            roles[file.name] = "base of other mappings"
+    role_width = max((len(r) for n, r in roles.items() if not isinstance(specs[n], EdigateError)), default=0)
     failed = False
     for file in reg.files:
         spec = specs[file.name]
@@ -1004,13 +1013,7 @@ def formats(ctx: click.Context) -> None:
             click.echo(f"  {file.name:<{width}}  error: {spec}")
             failed = True
             continue
-        if file.name in serves:
-            role = f"reads, writes ({', '.join(serves[file.name])})"
-        elif file.syntax:
-            role = f"not usable: flavour {file.flavour}"
-        else:
-            role = "base of other mappings"
-        line = f"  {file.name:<{width}}  {spec.syntax:<{syntax_width}}  {role:<30}  {spec.description}"
+        line = f"  {file.name:<{width}}  {spec.syntax:<{syntax_width}}  {roles[file.name]:<{role_width}}  {spec.description}"
         if spec.select:
             line += "; written for " + "; ".join(f"{t} in {', '.join(v)}" for t, v in spec.select.items())
         if file.path.parent != reg.folders[0]:

@@ -396,6 +396,11 @@ def test_formats():
         assert any(line.split()[:5] == [name, syntax, "reads,", "writes", f"({to})"] for line in r.stdout.splitlines())
     assert "translate --to: ubl, cii" in r.stdout
     assert "EDIFACT INVOIC interchanges" in r.stdout and "not readable yet" not in r.stdout
+    # a table: each description starts in the same column, however long a mapping's flavours are
+    from gateway import mapping
+    starts = {line.index(mapping.load(line.split()[0]).description)
+              for line in r.stdout.splitlines()[1:] if line.startswith("  ")}
+    assert len(starts) == 1, starts
 
 
 def test_help_texts():
