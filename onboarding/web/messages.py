@@ -42,6 +42,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                                                   "https://as2.example.com/receive",
         "as2_id": "Your AS2 id", "as2_id_hint": "the AS2-From of what you send",
         "as2_certificate": "Your AS2 certificate", "format": "Format",
+        "fmt_ubl": "UBL 2.1 (XML, Peppol BIS 3)", "fmt_cii": "UN/CEFACT CII (XML)",
+        "fmt_facturx": "Factur-X (PDF with embedded CII XML)", "fmt_edifact-d96a": "EDIFACT INVOIC D96A",
+        "fmt_edifact-d01b": "EDIFACT INVOIC D01B",
         "kept": "Certificate received: {subject}, valid until {not_after}. Choose a file only to replace it.",
         "cert_hint": "PEM or DER, the certificate only (never your private key); RSA of 2048 bits or more, or EC.",
         "ssh_key": "Your SSH public key",
@@ -131,6 +134,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                                                    "https://as2.example.com/receive",
         "as2_id": "Votre identifiant AS2", "as2_id_hint": "l'AS2-From de ce que vous envoyez",
         "as2_certificate": "Votre certificat AS2", "format": "Format",
+        "fmt_ubl": "UBL 2.1 (XML, Peppol BIS 3)", "fmt_cii": "UN/CEFACT CII (XML)",
+        "fmt_facturx": "Factur-X (PDF avec le XML CII intégré)", "fmt_edifact-d96a": "EDIFACT INVOIC D96A",
+        "fmt_edifact-d01b": "EDIFACT INVOIC D01B",
         "kept": "Certificat reçu : {subject}, valable jusqu'au {not_after}. Choisissez un fichier seulement pour le "
                 "remplacer.",
         "cert_hint": "PEM ou DER, le certificat seul (jamais votre clé privée) ; RSA de 2048 bits ou plus, ou EC.",
@@ -223,3 +229,11 @@ def channel_labels(lang: str) -> dict[str, str]:
         channel = registry.get(name)
         out[name] = say_or(lang, f"ch_{name}", (channel.label if channel is not None else "") or name)
     return out
+
+
+def format_labels(lang: str, flavours: list[str]) -> dict[str, str]:
+    """Each flavour as people read it: the catalogue's ``fmt_<flavour>``, else the flavour's own
+    summary (its mapping file's), else its name."""
+    from gateway.syntaxes import flavours as all_flavours
+    known = {f.name: f for f in all_flavours()}
+    return {f: say_or(lang, f"fmt_{f}", getattr(known.get(f), "summary", "") or f) for f in flavours}

@@ -84,6 +84,7 @@ def t(key: str, **values: Any) -> str:
 def _i18n() -> dict[str, Any]:
     lang = page_language()
     return {"t": t, "lang": lang, "other_lang": "en" if lang == "fr" else "fr",
+            "format_options": lambda flavours: messages.format_labels(lang, flavours),
             "lang_arg": request.args.get("lang") if request.args.get("lang") in messages.LANGUAGES else None}
 
 

@@ -19,6 +19,9 @@ def test_a_french_counterparty_gets_french_labels_and_french_errors(gw, client, 
     assert '<html lang="fr">' in body
     assert "Recevez vos factures électroniquement" in text(page) and "Raison sociale" in text(page)
     assert "Receive your invoices electronically" not in text(page)
+    # the formats an AS2 or SFTP counterparty may choose, in French too (the catalogues' fmt_<flavour>)
+    assert '<option value="facturx" >Factur-X (PDF avec le XML CII intégré)<' in body.replace('  ', ' ')
+    assert "embedded" not in body
     bad = client.post(link.url, data=dict(company_form(name="", terms=None, contact_phone="abc"),
                                           csrf_token=csrf_of(page)))
     assert bad.status_code == 422

@@ -14,7 +14,7 @@ from gateway.partners.checks import as2_name, as2_url
 from gateway.transports.safe_http import url_problem
 
 from ..credentials import check_certificate
-from .base import DEFAULT_FORMAT, FORMAT_LABELS, ChannelForm, ChannelInput, ChannelPart, choose_format
+from .base import DEFAULT_FORMAT, ChannelForm, ChannelInput, ChannelPart, choose_format, offered_formats
 
 
 class KeptFile:
@@ -94,7 +94,7 @@ def prefill(cp: Any) -> dict[str, str]:
 
 
 def context(session: Session, values: Mapping[str, str]) -> dict[str, Any]:
-    return {"formats": FORMAT_LABELS, "kept": kept_certificate(values)}
+    return {"formats": offered_formats(), "kept": kept_certificate(values)}
 
 
 FORM = ChannelForm(read=read, template="onboarding/_channel_as2.html", fields=("as2_url", "as2_id", "as2_format"),

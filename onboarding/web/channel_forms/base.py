@@ -20,15 +20,18 @@ from gateway.channels import ChannelSettingsError, validate_channel_settings
 
 from ..messages import DEFAULT as DEFAULT_LANGUAGE, say
 
-# Structured syntaxes a partner's own system may read (AS2, SFTP).
-FORMAT_LABELS = {
-    "ubl": "UBL 2.1 (XML)",
-    "cii": "UN/CEFACT CII (XML)",
-    "facturx": "Factur-X (PDF with embedded CII XML)",
-    "edifact-d96a": "EDIFACT INVOIC D96A",
-    "edifact-d01b": "EDIFACT INVOIC D01B",
-}
+# The flavours a counterparty's own system may ask for when it registers for AS2 or SFTP: the
+# common ones, not every directory and profile (operators bind a partner to any flavour). Each is
+# labelled in the page's language by the catalogues' ``fmt_<flavour>`` (``messages.format_labels``).
+OFFERED_FORMATS = ("ubl", "cii", "facturx", "edifact-d96a", "edifact-d01b")
 DEFAULT_FORMAT = "ubl"
+
+
+def offered_formats() -> list[str]:
+    """``OFFERED_FORMATS`` that this gateway writes (a flavour whose mapping is broken is not offered)."""
+    from gateway.syntaxes import writable
+    can = set(writable())
+    return [f for f in OFFERED_FORMATS if f in can]
 
 
 class Errors(dict):
@@ -112,8 +115,8 @@ def check_settings(inp: ChannelInput, channel: str, settings: dict[str, Any], fi
 
 
 def choose_format(inp: ChannelInput, name: str) -> str:
-    """The structured syntax chosen in field ``name`` (one of ``FORMAT_LABELS``)."""
+    """The flavour chosen in field ``name`` (one of ``offered_formats()``)."""
     value = inp.values[name] or DEFAULT_FORMAT
-    if value not in FORMAT_LABELS:
+    if value not in offered_formats():
         inp.errors[name] = inp.errors.say("e_format")
     return value

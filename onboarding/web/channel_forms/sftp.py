@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from sqlalchemy.orm import Session
 
 from ..credentials import check_public_keys
-from .base import DEFAULT_FORMAT, FORMAT_LABELS, ChannelForm, ChannelInput, ChannelPart, choose_format
+from .base import DEFAULT_FORMAT, ChannelForm, ChannelInput, ChannelPart, choose_format, offered_formats
 
 
 def read(inp: ChannelInput) -> ChannelPart:
@@ -27,7 +27,7 @@ def prefill(cp: Any) -> dict[str, str]:
 
 
 def context(session: Session, values: Mapping[str, str]) -> dict[str, Any]:
-    return {"formats": FORMAT_LABELS}
+    return {"formats": offered_formats()}
 
 
 FORM = ChannelForm(read=read, template="onboarding/_channel_sftp.html", fields=("sftp_key", "sftp_format"),
