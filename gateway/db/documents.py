@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from gateway.delivery import statuses as _lifecycle_statuses
 from gateway.model.findings import FATAL, Finding
 from .base import Amount, Base, StatusHistory, require_channel, require_one_of, utcnow
 from .exchanges import Exchange
@@ -31,9 +32,10 @@ if TYPE_CHECKING:
 DOCUMENT_STATUSES = ("valid", "invalid", "duplicate", "held", "routed", "delivered", "failed")
 
 # The invoice's life seen by its sender and recipient (French e-invoicing life cycle):
-# deposited with us, received by the recipient, then its decisions. The allowed moves
-# live in gateway.flow.lifecycle; the column only holds a known word.
-BUSINESS_STATUSES = ("deposited", "received", "accepted", "refused", "disputed", "payment_sent", "paid")
+# deposited with us, received by the recipient, then its decisions, and the French reform's
+# other statuses (gateway/delivery/lifecycle.yaml: names, codes 200-228, moves; the moves are
+# applied by gateway.delivery.state); the column only holds a known word.
+BUSINESS_STATUSES = _lifecycle_statuses.NAMES
 
 
 def _id(ident: Optional[Identifier]) -> tuple[Optional[str], Optional[str]]:

@@ -26,6 +26,16 @@ transitions allowed are in ``gateway.db``); what moves what is here:
   (``mark_deposited``), ``received`` when a delivery reaches the recipient
   (``mark_received``); neither ever moves a document backwards.
 
+  The statuses and moves are data (``lifecycle.yaml``, read by ``gateway.delivery.statuses``):
+  the drawing above is the *core* cycle every document follows. A document in the French
+  reform's scope (validated by a French profile, or already in a French status, or moved by
+  a CDAR message: ``cycle="fr"``) follows the *French* cycle, the statuses 200-228 of
+  XP Z12-012 (issued 201, made available 203, taken in hand 204, partially approved 206,
+  suspended 208, completed 209, rejected 213, endorsed 214, cancelled 220, routing error
+  221, the factoring ones 224-228), whose moves include the core ones; there a status
+  that needs a reason code (206, 207, 208, 210, 213) is refused without one, and a code
+  the status does not allow is refused (``check_reason_code``, BR-FR-CDV-CL-09).
+
 What the sender is told of each status is ``gateway.flow.lifecycle``'s.
 """
 from __future__ import annotations
@@ -39,6 +49,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.db import (BUSINESS_STATUSES, Delivery, DocumentRecord, DocumentStatusEvent, Exchange, StatusError,
                         compare_and_set, utcnow)
+from gateway.delivery.statuses import B2G_REFUSAL_REASONS, CORE, REASONS, START, STATUSES
 
 BY = "gateway"
 
@@ -109,31 +120,72 @@ def mark_received(session: Any, doc: DocumentRecord, delivery: Delivery, *, at: 
 
 # --- the life cycle ------------------------------------------------------------------------------
 
-MOVES: dict[Optional[str], frozenset[str]] = {
-    None: frozenset({"deposited", "received"}),
-    "deposited": frozenset({"received"}),
-    "received": frozenset({"accepted", "refused", "disputed"}),
-    "disputed": frozenset({"accepted", "refused"}),
-    "accepted": frozenset({"payment_sent", "paid"}),
-    "payment_sent": frozenset({"paid"}),
-    "refused": frozenset(),
-    "paid": frozenset(),
-}
-DECISIONS = frozenset({"accepted", "refused", "disputed"})
-REASON_REQUIRED = frozenset({"refused"})
-# What the recipient (or an operator for it) may set; deposited/received are the gateway's.
-RECIPIENT_STATUSES = ("accepted", "refused", "disputed", "payment_sent", "paid")
+CORE_CYCLE, FRENCH_CYCLE = "core", "fr"
+# A document validated by one of these profiles is in the French reform's scope: French cycle.
+FRENCH_PROFILES = frozenset({"fr", "fr-extended", "fr-warning"})
+
+
+def _cycle_moves(cycle: str) -> dict[Optional[str], frozenset[str]]:
+    keep = (lambda name: True) if cycle == FRENCH_CYCLE else (lambda name: STATUSES[name].core)
+    moves: dict[Optional[str], frozenset[str]] = {None: frozenset(s for s in START if keep(s))}
+    for name, st in STATUSES.items():
+        if keep(name):
+            moves[name] = frozenset(m for m in st.moves if keep(m))
+    return moves
+
+
+# The moves of each cycle, from lifecycle.yaml: the core cycle keeps the core statuses' moves
+# between themselves (deposited -> received -> accepted | refused | disputed ...).
+CYCLE_MOVES: dict[str, dict[Optional[str], frozenset[str]]] = {c: _cycle_moves(c) for c in (CORE_CYCLE, FRENCH_CYCLE)}
+MOVES = CYCLE_MOVES[CORE_CYCLE]
+FRENCH_DECISIONS = frozenset(n for n, s in STATUSES.items() if s.decision)
+DECISIONS = frozenset(n for n in FRENCH_DECISIONS if STATUSES[n].core)
+REASON_REQUIRED = frozenset(n for n, s in STATUSES.items() if s.reason_required)
+# What the recipient (or an operator for it) may set in the core cycle; deposited/received are the gateway's.
+RECIPIENT_STATUSES = tuple(n for n in CORE if STATUSES[n].by != "gateway")
 MAX_REASON = 1000
 MAX_REASON_CODE = 16
 
 
-def allowed_moves(current: Optional[str]) -> list[str]:
+def cycle_of(document: Optional[DocumentRecord] = None, current: Optional[str] = None) -> str:
+    """The cycle a document follows: French when it already has a status only the French cycle
+    knows, or was validated by a French profile; the core cycle otherwise."""
+    current = current if document is None else document.business_status
+    if current is not None and current in STATUSES and not STATUSES[current].core:
+        return FRENCH_CYCLE
+    if document is not None and getattr(document, "validation_profile", None) in FRENCH_PROFILES:
+        return FRENCH_CYCLE
+    return CORE_CYCLE
+
+
+def allowed_moves(current: Optional[str], cycle: Optional[str] = None) -> list[str]:
     """The statuses a document in ``current`` may move to (decisions from ``deposited``
-    included: they record ``received`` first)."""
-    moves = set(MOVES.get(current, ()))
+    included: they record ``received`` first), in ``cycle`` (by default the core cycle, or
+    the French one when ``current`` is a French status)."""
+    cycle = cycle or cycle_of(current=current)
+    moves = set(CYCLE_MOVES[cycle].get(current, ()))
     if current in (None, "deposited"):
-        moves |= DECISIONS
+        moves |= FRENCH_DECISIONS if cycle == FRENCH_CYCLE else DECISIONS
     return [s for s in BUSINESS_STATUSES if s in moves]
+
+
+def check_reason_code(status: str, reason_code: Optional[str], *, public_buyer: bool = False) -> None:
+    """French cycle: the reason code a status needs (BR-FR-CDV-15) and the ones it allows
+    (BR-FR-CDV-CL-09; a public-sector buyer's refusal has its own list); ValueError naming them."""
+    st = STATUSES[status]
+    allowed = st.reasons
+    if status == "refused" and public_buyer:
+        allowed = B2G_REFUSAL_REASONS
+    if not reason_code:
+        if st.reason_code_required:
+            raise ValueError(f"{status} ({st.code} {st.fr}): give a reason code, one of: "
+                             + ", ".join(allowed or REASONS))
+        return
+    if reason_code not in REASONS:
+        raise ValueError(f"reason code {reason_code!r} is not a French life-cycle reason code")
+    if allowed is not None and reason_code not in allowed:
+        raise ValueError(f"{status} ({st.code} {st.fr}): reason code {reason_code} is not allowed; "
+                         f"one of: {', '.join(allowed)}")
 
 
 def _clean(reason: Optional[str], reason_code: Optional[str]) -> tuple[Optional[str], Optional[str]]:
@@ -161,11 +213,13 @@ def _move(session: Session, document: DocumentRecord, old: Optional[str], new: s
 
 def set_business_status(session: Session, document: DocumentRecord, status: str, *, reason: Optional[str] = None,
                         reason_code: Optional[str] = None, by: str = "gateway",
-                        at: Optional[datetime] = None) -> DocumentStatusEvent:
+                        at: Optional[datetime] = None, cycle: Optional[str] = None) -> DocumentStatusEvent:
     """Move ``document`` to ``status`` (see the module docstring); returns the event recorded,
     or the document's latest event when it already had that status. Raises ``StatusError``
     for a move the life cycle does not allow, ``ValueError`` for unusable values (unknown
-    status, refusal without a reason, naive time, over-long reason)."""
+    status, refusal without a reason, naive time, over-long reason; in the French cycle, a
+    reason code missing or not allowed for the status). ``cycle`` (``core``, ``fr``) is the
+    document's own (``cycle_of``) unless given."""
     if status not in BUSINESS_STATUSES:
         raise ValueError(f"business status {status!r} is not one of: {', '.join(BUSINESS_STATUSES)}")
     reason, reason_code = _clean(reason, reason_code)
@@ -188,12 +242,16 @@ def set_business_status(session: Session, document: DocumentRecord, status: str,
         return event
     if status in REASON_REQUIRED and not reason:
         raise ValueError(f"{status}: give a reason (the sender is told it)")
+    cycle = cycle or cycle_of(document)
+    if cycle == FRENCH_CYCLE:
+        check_reason_code(status, reason_code)
     steps = [status]
-    if status in DECISIONS and current in (None, "deposited"):
+    decisions = FRENCH_DECISIONS if cycle == FRENCH_CYCLE else DECISIONS
+    if status in decisions and current in (None, "deposited"):
         steps = ["received", status]
-    elif status not in MOVES.get(current, frozenset()):
+    elif status not in CYCLE_MOVES[cycle].get(current, frozenset()):
         where = f"from {current}" if current else "before any status"
-        choices = ", ".join(allowed_moves(current)) or "nothing (final status)"
+        choices = ", ".join(allowed_moves(current, cycle)) or "nothing (final status)"
         raise StatusError(f"document {document.id}: {where} it cannot become {status}; it may become {choices}")
     if document.business_status_at is not None and at < document.business_status_at:
         at = document.business_status_at            # times never go backwards in one history
