@@ -14,7 +14,13 @@ and CEN schematron; the CEN EDIFACT schematron for D14B):
   payment means text (BT-82) is written once, in the first (UBL-SR-46), as is a
   credit note's due date (BT-9, UBL-SR-45);
 * a VAT total in accounting currency (BT-111) needs its currency (BT-6) in UBL and CII:
-  without it, it is dropped and reported, never written with an empty currency.
+  without it, it is dropped and reported, never written with an empty currency;
+* what the French samples showed (tests/conformance/test_french_samples.py): a credit note's
+  project reference (BT-11) is, in UBL, a document reference of type 50 (a CreditNote has no
+  ``cac:ProjectReference``); UBL cannot tell a zero price discount (BT-147) from none, so it is
+  reported dropped; EDIFACT reads FTX AAB, DOC and AGM as other terms, so a note with one of
+  those subject codes (or GEN, read as none) goes without it, reported; several exempt VAT
+  breakdowns keep their own exemption reasons (header FTX AGM, matched by VATEX code).
 """
 from __future__ import annotations
 
@@ -27,8 +33,8 @@ from lxml import etree
 
 from gateway.cli import main
 from gateway.mapping.engine import ADDED
-from gateway.model.invoice import (CreditTransfer, InvoiceLine, ItemInformation, LineVatInformation,
-                                   PaymentInstructions, PriceDetails)
+from gateway.model.invoice import (CreditTransfer, InvoiceLine, InvoiceNote, ItemInformation, LineVatInformation,
+                                   PaymentInstructions, PriceDetails, SupportingDocument, VatBreakdown)
 from gateway.rules import validate
 from gateway.syntaxes import read_document, write_document
 from gateway.syntaxes.edifact import invoic
@@ -249,3 +255,100 @@ def test_several_payment_instructions_go_from_ubl_to_cii_and_back(n, type_code, 
     assert again.findings == [] and _fatal(cen["ubl"].run(again.data)) == []
     assert _payment_means(again.data) == _one_text_then_codes_and_own_accounts(n, type_code)
     assert read_document(again.data).invoice == read_document(ubl.data).invoice
+
+
+# --- what the French samples showed ------------------------------------------------------------------
+
+EDIFACT_BASES = ["edifact-d14b", "edifact-d96a", "edifact-d01b"]      # the others extend these three
+
+
+@pytest.mark.parametrize("type_code", ["380", "381"], ids=["invoice", "credit-note"])
+def test_a_project_reference_is_written_where_each_ubl_root_has_it(type_code, cen):
+    """UBL CreditNote has no cac:ProjectReference: the CEN binding puts BT-11 in a document reference of
+    type 50 there (the CEN schematron's UBL-CR-665 allows no other type code), beside the supporting
+    documents (BG-24), which are read without it."""
+    inv = build_invoice("S")
+    inv.type_code = type_code
+    inv.project_reference = "PROJ-2547"
+    inv.supporting_documents = [SupportingDocument(reference="TS-1", description="Timesheet")]
+    out = write_document(inv, "ubl", validate=True)
+    assert _fatal(out.findings) == [] and out.dropped == []
+    assert _fatal(cen["ubl"].run(out.data)) == []
+    root = etree.fromstring(out.data)
+    if type_code == "381":
+        assert root.find("cac:ProjectReference", UBL_NS) is None
+        assert root.xpath("cac:AdditionalDocumentReference[cbc:DocumentTypeCode='50']/cbc:ID/text()",
+                          namespaces=UBL_NS) == ["PROJ-2547"]
+    else:
+        assert root.findtext("cac:ProjectReference/cbc:ID", namespaces=UBL_NS) == "PROJ-2547"
+    back = read_document(out.data).invoice
+    assert (back.project_reference, back.supporting_documents) == ("PROJ-2547", inv.supporting_documents)
+
+
+def test_a_zero_price_discount_is_reported_dropped_by_ubl():
+    """UBL needs the discount amount beside a gross price and writes 0 when there is none, so it reads 0
+    as no discount: a zero BT-147 (a Factur-X EN 16931 line's allowance of 0.0000) cannot be told apart
+    from none and is reported dropped, never silently lost; a discount is written."""
+    inv = build_invoice("S")
+    inv.lines[0].price = PriceDetails(net_price=D("50.00"), price_discount=D("0.0000"), gross_price=D("50.00"))
+    out = write_document(inv, "ubl", validate=True)
+    assert _fatal(out.findings) == []
+    assert [(d.term, d.path) for d in out.dropped] == [("BT-147", "lines[0].price.price_discount")]
+    price = read_document(out.data).invoice.lines[0].price
+    assert (price.price_discount, price.gross_price) == (None, D("50.00"))
+    inv.lines[0].price = PriceDetails(net_price=D("45.00"), price_discount=D("5.00"), gross_price=D("50.00"))
+    out = write_document(inv, "ubl", validate=True)
+    assert out.dropped == [] and read_document(out.data).invoice.lines[0].price == inv.lines[0].price
+
+
+@pytest.mark.parametrize("flavour", EDIFACT_BASES)
+def test_edifact_notes_keep_out_of_the_qualifiers_read_as_other_terms(flavour):
+    """FTX AAB is the payment terms (BT-20), DOC the process control (BG-2), AGM an exemption reason, GEN a
+    note without subject code: a note with one of those subject codes (the French AAB note on discount
+    terms) goes as a GEN note, its subject code reported dropped; the others keep theirs."""
+    inv = build_invoice("S")
+    inv.seller.electronic_address = None                               # EDIFACT has no place for it
+    inv.payment_terms = None
+    inv.notes = [InvoiceNote("PMT", "Recovery costs 40 EUR."), InvoiceNote("AAB", "No early payment discount."),
+                 InvoiceNote("DOC", "Doc."), InvoiceNote("AGM", "Agm."), InvoiceNote("GEN", "General.")]
+    out = write_document(inv, flavour)
+    assert sorted((d.term, d.path) for d in out.dropped) == [("BT-21", f"notes[{i}].subject_code") for i in (1, 2, 3, 4)]
+    back = read_document(out.data).invoice
+    assert back.notes == [InvoiceNote("PMT", "Recovery costs 40 EUR."), InvoiceNote(None, "No early payment discount."),
+                          InvoiceNote(None, "Doc."), InvoiceNote(None, "Agm."), InvoiceNote(None, "General.")]
+    assert back.payment_terms is None and back.process_control == inv.process_control
+
+
+@pytest.mark.parametrize("flavour", EDIFACT_BASES)
+def test_edifact_exemption_reasons_stay_with_their_breakdowns(flavour):
+    """No FTX in EDIFACT's VAT breakdown group: each exempt breakdown's reason is a header FTX AGM, which
+    names no breakdown. Written one per breakdown, they are read back by VATEX code (-IC is K's, any
+    other E's); a reason without code goes to the breakdowns without a coded one, so a second such
+    reason cannot be told apart: it is reported dropped. A single AGM still goes to every exempt
+    breakdown, as before."""
+    inv = build_invoice("S")
+    inv.seller.electronic_address = None                               # EDIFACT has no place for it
+    inv.vat_breakdown += [
+        VatBreakdown(D("60.00"), D("0.00"), "E", D("0"), "REMBOURSEMENT", "VATEX-EU-79-C"),
+        VatBreakdown(D("9.00"), D("0.90"), "S", D("10.00")),
+        VatBreakdown(D("2.00"), D("0.00"), "K", D("0"), "LIVRAISON INTRACOMMUNAUTAIRE", "VATEX-EU-IC"),
+        VatBreakdown(D("3.00"), D("0.00"), "G", D("0"), "Export outside the EU", None),
+    ]
+    out = write_document(inv, flavour)
+    assert out.dropped == []
+    assert read_document(out.data).invoice.vat_breakdown == inv.vat_breakdown
+
+    def reasons(breakdowns):
+        return [(b.category_code, b.exemption_reason, b.exemption_reason_code) for b in breakdowns]
+    inv.vat_breakdown[1].exemption_reason_code = None                  # the E reason without its code,
+    inv.vat_breakdown[3].exemption_reason = None                       # K's code alone
+    out = write_document(inv, flavour)
+    assert [(d.term, d.path) for d in out.dropped] == [("BT-120", "vat_breakdown[4].exemption_reason")]
+    assert reasons(read_document(out.data).invoice.vat_breakdown) == [
+        ("S", None, None), ("E", "REMBOURSEMENT", None), ("S", None, None), ("K", None, "VATEX-EU-IC"),
+        ("G", "REMBOURSEMENT", None)]                                  # G's own reason: reported dropped
+    inv.vat_breakdown = inv.vat_breakdown[:2] + [VatBreakdown(D("3.00"), D("0.00"), "G", D("0"))]
+    out = write_document(inv, flavour)
+    assert out.dropped == []
+    assert reasons(read_document(out.data).invoice.vat_breakdown) == [
+        ("S", None, None), ("E", "REMBOURSEMENT", None), ("G", "REMBOURSEMENT", None)]
