@@ -698,9 +698,55 @@ def _schematron_findings(doc, data: bytes, profile: str = DEFAULT_PROFILE) -> li
     return found
 
 
+CDAR_PROFILE = "fr-cdar"
+CDAR_STYLESHEET = Path("fr") / "fnfe-rfe-1.4.0.03" / "CDAR" / "BR-FR-CDV-Schematron-CDAR.xslt"
+
+
+def _is_cdar_file(path: Path) -> bool:
+    """Whether a file looks like a CDAR life-cycle message (its root element named in its first KB)."""
+    if path.suffix.lower() != ".xml":
+        return False
+    with open(path, "rb") as f:
+        head = f.read(2048)
+    return b"CrossDomainAcknowledgementAndResponse" in head
+
+
+def _validate_cdar(ctx: click.Context, path: Path, schematron_too: bool) -> _Report:
+    """A CDAR message judged by FNFE-MPE's CDAR rules (rule set fr-cdar); with --schematron, by the
+    official stylesheet too, when it is found beside the other schematrons."""
+    from gateway.rules import cdar as cdar_rules
+    from gateway.syntaxes import cdar
+    r = _Report(str(path), syntax="cdar", profile=CDAR_PROFILE)
+    try:
+        data = path.read_bytes()
+        message = cdar.read_cdar(data)
+        r.invoice = ", ".join(s.invoice_number or "?" for s in message.statuses[:5])
+        r.findings = cdar_rules.validate(data)
+    except click.ClickException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
+        _reraise_if_debug(ctx, exc)
+        r.error = _input_error(exc)
+        return r
+    if schematron_too:
+        sheet = schematron.CORPUS_SCHEMATRON_DIR / CDAR_STYLESHEET
+        env = os.environ.get(schematron.ENV_DIR)
+        if env and (Path(env) / CDAR_STYLESHEET.name).is_file():
+            sheet = Path(env) / CDAR_STYLESHEET.name
+        if not sheet.is_file():
+            raise _SetupError(f"FNFE-MPE's CDAR stylesheet not found: set ${schematron.ENV_DIR} to a folder holding "
+                              f"{CDAR_STYLESHEET.name} (tried {sheet})")
+        checker = schematron.load_schematron(sheet, ruleset="FNFE-MPE CDAR")
+        r.schematron = [f for f in checker.run(data) if f.fatal]
+    return r
+
+
 def _validate_file(ctx: click.Context, path: Path, schematron: bool, profile: str = DEFAULT_PROFILE,
                    tolerate_unz_reference: bool = False) -> list[_Report]:
-    """One report per invoice of the file (one report for a file that cannot be read)."""
+    """One report per invoice of the file (one report for a file that cannot be read); a CDAR
+    life-cycle message is one report, judged by the CDAR rules whatever the profile."""
+    if _is_cdar_file(path):
+        return [_validate_cdar(ctx, path, schematron)]
     reader = _Invoices(path, tolerate_unz_reference=tolerate_unz_reference)
     reports: list[_Report] = []
     try:
@@ -791,6 +837,8 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, schemat
     --profile peppol adds the Peppol BIS Billing 3.0 rules (see
     gateway/rules/profiles.yaml for the profiles); every finding of a
     business rule names its rule set, and the report its profile.
+    A CDAR life-cycle message (French e-invoicing statuses) is judged by
+    FNFE-MPE's CDAR rules (rule set fr-cdar), whatever the profile.
 
     \b
     Exit codes: 0 all valid (no fatal finding), 1 some document has fatal
