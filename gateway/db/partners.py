@@ -30,6 +30,9 @@ ENCRYPTION_ALGORITHMS = ("aes_128_cbc", "aes_192_cbc", "aes_256_cbc")      # nev
 MDN_MODES = ("sync", "async", "none")
 MICALG_SPELLINGS = ("rfc5751", "rfc3851")          # "sha-256" (RFC 5751) or "sha256" (older partners)
 TRANSFER_ENCODINGS = ("binary", "base64", "8bit")
+# How it is told of its invoices' life cycle: aperak (EDIFACT APERAK), cdar (the French reform's CDAR
+# messages), none (the API only); None: APERAK when it sent the invoice as EDIFACT.
+STATUS_SYNTAXES = ("aperak", "cdar", "none")
 CERT_USAGES = ("signing", "encryption", "both")
 
 
@@ -114,6 +117,8 @@ class Partner(Base):
     # The validation profile its invoices are checked with (gateway/rules/profiles.yaml: en16931,
     # peppol, fr ...); None: the default (EN 16931).
     validation_profile: Mapped[Optional[str]] = mapped_column(sa.String(40))
+    # How it is told of its invoices' statuses (STATUS_SYNTAXES); None: APERAK to an EDIFACT sender.
+    status_syntax: Mapped[Optional[str]] = mapped_column(sa.String(16))
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -137,6 +142,10 @@ class Partner(Base):
             from gateway.rules.profiles import profile_names     # reads profiles.yaml once
             require_one_of(value, profile_names(), "validation profile")
         return value
+
+    @validates("status_syntax")
+    def _check_status_syntax(self, key: str, value: Optional[str]) -> Optional[str]:
+        return require_one_of(value, STATUS_SYNTAXES, "status syntax", nullable=True)
 
     @validates("preferred_channel")
     def _check_channel(self, key: str, value: Optional[str]) -> Optional[str]:

@@ -149,11 +149,15 @@ MAX_REASON_CODE = 16
 
 def cycle_of(document: Optional[DocumentRecord] = None, current: Optional[str] = None) -> str:
     """The cycle a document follows: French when it already has a status only the French cycle
-    knows, or was validated by a French profile; the core cycle otherwise."""
+    knows, was validated by a French profile, or its sender is told of statuses by CDAR; the
+    core cycle otherwise."""
     current = current if document is None else document.business_status
     if current is not None and current in STATUSES and not STATUSES[current].core:
         return FRENCH_CYCLE
     if document is not None and getattr(document, "validation_profile", None) in FRENCH_PROFILES:
+        return FRENCH_CYCLE
+    sender = getattr(document, "sender", None) if document is not None else None
+    if sender is not None and getattr(sender, "status_syntax", None) == "cdar":
         return FRENCH_CYCLE
     return CORE_CYCLE
 

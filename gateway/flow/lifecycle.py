@@ -6,7 +6,9 @@ may set (``RECIPIENT_STATUSES``), and ``report_to_sender``. Every status is visi
 at once through the API (``GET /api/v1/documents/<id>/status``); a sender that
 sent the invoice as EDIFACT over a channel that carries status messages (AS2, SFTP)
 also gets an APERAK (``gateway.syntaxes.aperak``), queued as an outbound exchange on
-that channel. Reporting is one transaction: the exchange is created and the event
+that channel; a sender whose ``status_syntax`` is ``cdar`` gets a CDAR message instead
+(the French reform's, ``gateway.flow.cdar_status``: every status, 200 included), one
+whose ``status_syntax`` is ``none`` nothing but the API. Reporting is one transaction: the exchange is created and the event
 marked ``reported_at`` / ``report_exchange_id`` together, guarded by ``reported_at IS
 NULL``; a crash before the commit leaves the event unreported for the sweep
 (``report_pending``), a crash after it leaves a queued exchange the send sweep picks
@@ -27,7 +29,8 @@ from gateway.delivery.state import (DECISIONS, MAX_REASON, MAX_REASON_CODE, MOVE
                                     RECIPIENT_STATUSES, allowed_moves, history, set_business_status)
 from gateway.model.errors import EdigateError
 from gateway.store.filenames import safe_filename
-from gateway.syntaxes.aperak import MEDIA_TYPE, AperakParty, StatusReport, build_aperak
+from gateway.flow import cdar_status
+from gateway.syntaxes.aperak import MEDIA_TYPE, STATUS_CODES, AperakParty, StatusReport, build_aperak
 from gateway.syntaxes.edifact.syntax import Party, read_interchange
 
 log = logging.getLogger("edigate.lifecycle")
@@ -48,6 +51,19 @@ def aperak_channel(session: Session, document: DocumentRecord) -> Optional[str]:
         if channel is not None and channel.carries_status and channel.reaches(session, sender):
             return channel.name
     return None
+
+
+def status_syntax(document: DocumentRecord, event: Optional[DocumentStatusEvent] = None) -> Optional[str]:
+    """How the sender of ``document`` is told of its statuses: ``cdar`` or ``aperak`` (its
+    ``status_syntax``; by default APERAK, which goes to EDIFACT senders only), None when it
+    chose ``none``, is unknown, or set the status itself (nobody is told what it said)."""
+    sender: Optional[Partner] = document.sender
+    if sender is None:
+        return None
+    if event is not None and event.set_by == f"partner:{sender.name}"[:200]:
+        return None
+    chosen = sender.status_syntax or "aperak"
+    return None if chosen == "none" else chosen
 
 
 def _original_message(gw, document: DocumentRecord):
@@ -105,24 +121,38 @@ def report_to_sender(gw, event_id: int) -> Optional[int]:
         if event.reported_at is not None:
             return event.report_exchange_id
         doc = event.document
-        channel = None if event.status in NOT_SENT_AS_APERAK else aperak_channel(s, doc)
+        syntax = status_syntax(doc, event)
+        channel = None
+        if syntax == "cdar":
+            channel = cdar_status.status_channel(s, doc)
+        elif syntax == "aperak" and event.status not in NOT_SENT_AS_APERAK and event.status in STATUS_CODES:
+            channel = aperak_channel(s, doc)
         now = utcnow()
         if channel is None:
             _mark(s, event_id, now)
             return None
-        data = _aperak_bytes(gw, event)
+        stem = f"{safe_filename(doc.number, f'document-{doc.id}')}_{event.status}_{event.id}"
+        if syntax == "cdar":
+            try:
+                data = cdar_status.cdar_bytes(gw, event)
+            except ValueError as e:      # the document lacks what a CDAR needs: on record, not retried
+                log.warning("status %s of document %s cannot be told by CDAR: %s", event.status, doc.id, e)
+                _mark(s, event_id, now)
+                return None
+            name, media_type = f"CDAR_{stem}.xml", cdar_status.MEDIA_TYPE
+        else:
+            data, name, media_type = _aperak_bytes(gw, event), f"APERAK_{stem}.edi", MEDIA_TYPE
         ref = gw.payloads.put(data)
-        name = f"APERAK_{safe_filename(doc.number, f'document-{doc.id}')}_{event.status}_{event.id}.edi"
         out = Exchange.outbound(channel, partner_id=doc.sender_partner_id, at=now, filename=name,
-                                content_type=MEDIA_TYPE, content_sha256=ref.key, content_size=ref.size)
+                                content_type=media_type, content_sha256=ref.key, content_size=ref.size)
         s.add(out)
         s.flush()
         if not _mark(s, event_id, now, out.id):       # reported meanwhile by another worker
             s.rollback()
             return s.get(DocumentStatusEvent, event_id).report_exchange_id
         exchange_id = out.id
-        log.info("status %s of document %s reported to %s by APERAK (exchange %s)",
-                 event.status, doc.id, doc.sender.name, exchange_id)
+        log.info("status %s of document %s reported to %s by %s (exchange %s)",
+                 event.status, doc.id, doc.sender.name, syntax.upper(), exchange_id)
     gw.jobs.send(exchange_id)
     return exchange_id
 

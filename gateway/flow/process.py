@@ -29,6 +29,8 @@ default channel for a recipient that chose none); ``flow.plan`` decides,
 writes and records each delivery, the same way for a held document rerouted
 later (``channels.reroute``). A valid document accepted here is ``deposited``
 in its life cycle; a credit note is linked to the invoice it corrects (BT-25).
+A file that is a CDAR life-cycle message (the French reform's statuses) moves the
+life cycle of the documents it names instead (``gateway.flow.cdar_status``).
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ import sqlalchemy as sa
 from gateway.db import DocumentRecord, Exchange, ExchangeEvent, compare_and_set, summarise, utcnow
 from gateway.delivery.channel import DeliveryPlan
 from gateway.delivery.state import mark_deposited
+from gateway.flow import cdar_status
 from gateway.flow import plan as delivery_plan
 from gateway.flow.route import resolve
 from gateway.model.errors import EdigateError
@@ -162,6 +165,8 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
     now = utcnow()
     try:
         data = gw.payloads.get(content_key)
+        if cdar_status.is_cdar_bytes(data):         # a life-cycle status message, not invoices
+            return cdar_status.apply_cdar(gw, exchange_id, data, now)
         docs = read_documents(data, **reading)
         if not docs:
             raise EdigateError("the file holds no invoice")

@@ -10,7 +10,8 @@ all create and change partners here, with the same checks and the same refusals.
 Identifiers are (scheme, value) pairs, the scheme a code (0009) or a label (SIRET).
 Values are the partner's columns (``name``, ``as2_id``, ``as2_url``, ``preferred_format``,
 ``preferred_channel``, ``contact_email``, ``validation_profile`` (the rules its invoices
-are checked with: ``gateway.rules.profiles``), ``active``, the ``as2_*`` settings), plus
+are checked with: ``gateway.rules.profiles``), ``status_syntax`` (how it is told of its
+invoices' statuses: aperak, cdar, none), ``active``, the ``as2_*`` settings), plus
 ``as2_identity`` (one of our AS2 names) or ``as2_identity_id``, and ``channel_settings``:
 ``{channel: settings}`` replacing each channel given (None or ``{}`` removes it), the others
 kept. A value of None clears an optional setting; a key left out is left alone.
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from gateway import channels
 from gateway.db import AS2Identity, Certificate, Organisation, Partner, PartnerIdentifier
-from gateway.db.partners import MDN_MODES, MICALG_SPELLINGS, TRANSFER_ENCODINGS
+from gateway.db.partners import MDN_MODES, MICALG_SPELLINGS, STATUS_SYNTAXES, TRANSFER_ENCODINGS
 from gateway.model import identifiers
 from gateway.partners import checks
 from gateway.rules.profiles import check_profile_name
@@ -46,6 +47,7 @@ FIELDS: dict[str, str] = {
     "name": "name", "active": "active",
     "preferred_format": "preferred_format", "preferred_channel": "preferred_channel",
     "contact_email": "contact_email", "validation_profile": "validation_profile",
+    "status_syntax": "status_syntax",
     "as2_id": "as2.id", "as2_url": "as2.url",
     "as2_signing_algorithm": "as2.signing_algorithm", "as2_encryption_algorithm": "as2.encryption_algorithm",
     "as2_compress": "as2.compress", "as2_compress_before_signing": "as2.compress_before_signing",
@@ -57,7 +59,7 @@ FIELDS: dict[str, str] = {
 _FLAGS = ("active", "as2_compress", "as2_compress_before_signing", "as2_mdn_signed", "as2_require_signed",
           "as2_require_encrypted")
 _CHOICES = {"as2_mdn_mode": MDN_MODES, "as2_micalg_spelling": MICALG_SPELLINGS,
-            "as2_content_transfer_encoding": TRANSFER_ENCODINGS}
+            "as2_content_transfer_encoding": TRANSFER_ENCODINGS, "status_syntax": STATUS_SYNTAXES}
 
 
 class PartnerError(ValueError):

@@ -1,0 +1,215 @@
+"""CDAR on the path: the French reform's status messages to a sender that chose them, and from
+partners that send them.
+
+**Out.** A sender whose ``status_syntax`` is ``cdar`` is told of each life-cycle status of its
+invoices by a CDAR message (``gateway.syntaxes.cdar``), queued as an outbound exchange on the
+channel the invoice came by (or its preferred one) when that channel carries status messages
+back; ``gateway.flow.lifecycle.report_to_sender`` decides, once per status, as for APERAK.
+``cdar_change(gw, event)`` is what the message says: the invoice (number, date, type), its
+seller's SIREN (BT-30, else from the SIRET or the French VAT number), who set the status (the
+buyer for its decisions, with its SIREN; a platform for the gateway's own steps), the seller
+as recipient (its electronic address BT-34, else its platform, WK), the reason and reason code,
+and for 212 (paid) the amounts cashed per VAT rate, read from the invoice itself.
+
+**In.** A file a partner sends that is a CDAR message moves the life cycle of the documents it
+names (``apply_cdar``): each status record is matched to a document by invoice number, issue
+date and seller SIREN, among the documents that partner sent or receives, and set in the
+French cycle (``set_business_status(..., cycle="fr")``, by ``partner:<name>``) with its reason
+and reason code, so the moves, reasons and reason codes are checked as for anyone. A message
+that is unreadable or breaks FNFE's CDAR rules (``gateway.rules.cdar``) is rejected; the
+exchange's reason says what each record did.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gateway.db import DocumentRecord, DocumentStatusEvent, Exchange, ExchangeEvent, Partner, StatusError, \
+    compare_and_set
+from gateway.delivery.channel import registry
+from gateway.delivery.state import FRENCH_CYCLE, set_business_status
+from gateway.delivery.statuses import STATUSES
+from gateway.model.errors import EdigateError
+from gateway.syntaxes import cdar
+from gateway.syntaxes.cdar import CdarParty, Characteristic, StatusChange
+
+log = logging.getLogger("edigate.cdar")
+
+MEDIA_TYPE = "application/xml"
+
+
+def is_cdar_bytes(data: bytes) -> bool:
+    """Whether a received file is a CDAR message (its root element named in its first KB)."""
+    return b"CrossDomainAcknowledgementAndResponse" in data[:2048]
+
+
+# --- out ----------------------------------------------------------------------------------------
+
+def status_channel(session: Session, document: DocumentRecord) -> Optional[str]:
+    """The channel a CDAR for ``document`` goes back to its sender by (the invoice's, then the
+    sender's preferred one, whichever carries status messages to it), or None."""
+    sender: Optional[Partner] = document.sender
+    if sender is None or not sender.active:
+        return None
+    for name in (document.exchange.channel, sender.preferred_channel):
+        channel = registry.get(name)
+        if channel is not None and channel.carries_status and channel.reaches(session, sender):
+            return channel.name
+    return None
+
+
+def siren(scheme: Optional[str], value: Optional[str], vat: Optional[str] = None) -> Optional[str]:
+    """A French company's SIREN from its legal identifier (0002 SIREN, 0009 SIRET) or its French VAT
+    number (FRkk + SIREN); None when neither gives one."""
+    value = (value or "").replace(" ", "")
+    if scheme == "0002" and len(value) == 9 and value.isdigit():
+        return value
+    if scheme == "0009" and len(value) == 14 and value.isdigit():
+        return value[:9]
+    vat = (vat or "").replace(" ", "").upper()
+    if vat.startswith("FR") and len(vat) == 13 and vat[4:].isdigit():
+        return vat[4:]
+    return None
+
+
+def _original_invoice(gw, document: DocumentRecord):
+    """The invoice the document was read from, or None."""
+    from gateway.syntaxes import read_documents
+    try:
+        docs = read_documents(gw.payloads.get(document.exchange.content_sha256))
+        return docs[document.position].invoice if document.position < len(docs) else None
+    except (EdigateError, LookupError, OSError, ValueError):
+        return None
+
+
+def cashed(gw, document: DocumentRecord) -> tuple[Characteristic, ...]:
+    """212 (paid): the amount cashed per VAT rate (MEN: taxable amount plus its VAT, and the rate)."""
+    invoice = _original_invoice(gw, document)
+    out = []
+    for v in (invoice.vat_breakdown if invoice is not None else ()) or ():
+        if v.rate is None or v.taxable_amount is None:
+            continue
+        out.append(Characteristic("MEN", amount=(v.taxable_amount + (v.tax_amount or Decimal(0))).quantize(
+            Decimal("0.01")), currency=document.currency, percent=v.rate))
+    return tuple(out)
+
+
+def cdar_change(gw, event: DocumentStatusEvent) -> StatusChange:
+    """The CDAR message telling the sender of ``event`` (see the module docstring); ValueError when
+    the document lacks what the message needs (its number, date, seller's SIREN...)."""
+    doc = event.document
+    st = STATUSES[event.status]
+    seller_siren = siren(doc.seller_id_scheme, doc.seller_id, doc.seller_vat_id)
+    if seller_siren is None:
+        raise ValueError(f"document {doc.id}: no SIREN for its seller (BT-30, SIRET or French VAT number)")
+    seller = CdarParty(seller_siren, "0002", doc.seller_name)
+    if doc.seller_endpoint_id:
+        to = CdarParty(seller_siren, "0002", doc.seller_name, "SE", doc.seller_endpoint_id, doc.seller_endpoint_scheme)
+    else:
+        to = CdarParty(None, None, doc.sender.name if doc.sender is not None else doc.seller_name, "WK")
+    issuer = None
+    if st.by == "buyer":
+        buyer_siren = siren(doc.buyer_id_scheme, doc.buyer_id, doc.buyer_vat_id)
+        issuer = CdarParty(buyer_siren, "0002" if buyer_siren else None, doc.buyer_name, "BY")
+    elif st.by in ("seller",):
+        issuer = CdarParty(seller_siren, "0002", doc.seller_name, "SE")
+    reason_code = event.reason_code
+    allowed = st.reasons
+    if reason_code is not None and (reason_code not in cdar.lifecycle.REASONS
+                                    or (allowed is not None and reason_code not in allowed)):
+        reason_code = None                      # a code of our own cycle, not one of the French list
+    if reason_code is None and st.reason_code_required and allowed and "AUTRE" in allowed:
+        reason_code = "AUTRE"                   # the reason stays in the text
+    return StatusChange(status=event.status, at=event.at, invoice_number=doc.number or "",
+                        invoice_date=doc.issue_date, invoice_type=doc.type_code or "380", seller=seller,
+                        recipients=(to,), issuer=issuer, reason_code=reason_code, reason=event.reason,
+                        characteristics=cashed(gw, doc) if st.code == "212" else (),
+                        message_id=f"{doc.number}_{st.code}_{event.id}")
+
+
+def cdar_bytes(gw, event: DocumentStatusEvent) -> bytes:
+    return cdar.build_cdar(cdar_change(gw, event))
+
+
+# --- in -------------------------------------------------------------------------------------------
+
+def _claim(s, exchange_id: int, status: str, reason: str, now: datetime) -> bool:
+    n = compare_and_set(s, Exchange, Exchange.id == exchange_id, Exchange.status == "acknowledged",
+                        status=status, status_at=now, reason=reason[:2000])
+    if n != 1:
+        return False
+    s.add(ExchangeEvent(exchange_id=exchange_id, status=status, at=now, reason=reason[:2000]))
+    return True
+
+
+def _find(s: Session, partner_id: Optional[int], rec: cdar.StatusRecord) -> list[DocumentRecord]:
+    q = sa.select(DocumentRecord).where(DocumentRecord.number == rec.invoice_number,
+                                        DocumentRecord.valid.is_(True))
+    if rec.invoice_date is not None:
+        q = q.where(DocumentRecord.issue_date == rec.invoice_date)
+    if partner_id is not None:
+        q = q.where(sa.or_(DocumentRecord.sender_partner_id == partner_id,
+                           DocumentRecord.recipient_partner_id == partner_id))
+    found = list(s.scalars(q.order_by(DocumentRecord.id)))
+    if rec.seller is not None and rec.seller.id:
+        found = [d for d in found if siren(d.seller_id_scheme, d.seller_id, d.seller_vat_id) in
+                 (rec.seller.id, rec.seller.id[:9])]
+    return found
+
+
+def apply_cdar(gw, exchange_id: int, data: bytes, now: datetime) -> Optional[str]:
+    """Apply a received CDAR message to the documents it names (see the module docstring); the
+    exchange becomes ``processed`` when at least one status was set, ``rejected`` otherwise.
+    Returns its final status (None when another worker processed it)."""
+    from gateway.flow import lifecycle
+    from gateway.rules import cdar as cdar_rules
+    try:
+        message = cdar.read_cdar(data)
+        fatal = [f for f in cdar_rules.validate(data) if f.fatal]
+    except EdigateError as e:
+        with gw.session() as s:
+            return "rejected" if _claim(s, exchange_id, "rejected", f"unreadable CDAR message: {e}", now) else None
+    if fatal:
+        first = fatal[0]
+        with gw.session() as s:
+            return "rejected" if _claim(s, exchange_id, "rejected", f"CDAR message breaking {len(fatal)} rule(s) "
+                                        f"of fr-cdar, first {first.rule}: {first.message}", now) else None
+    done, notes, touched = 0, [], []
+    with gw.session() as s:
+        ex = s.get(Exchange, exchange_id)
+        partner = ex.partner
+        by = f"partner:{partner.name}"[:200] if partner is not None else "partner:unknown"
+        for rec in message.statuses:
+            what = f"invoice {rec.invoice_number or '?'} status {rec.code or '?'}"
+            if rec.status is None:
+                notes.append(f"{what}: not a status of our life cycle")
+                continue
+            docs = _find(s, partner.id if partner is not None else None, rec)
+            if len(docs) != 1:
+                notes.append(f"{what}: {'no document' if not docs else f'{len(docs)} documents'} of this partner "
+                             "with that number, date and seller")
+                continue
+            try:
+                with s.begin_nested():
+                    set_business_status(s, docs[0], rec.status, reason=rec.reason, reason_code=rec.reason_code,
+                                        by=by, at=message.at or now, cycle=FRENCH_CYCLE)
+            except (StatusError, ValueError) as e:
+                notes.append(f"{what}: {e}")
+                continue
+            done += 1
+            touched.append(docs[0].id)
+            notes.append(f"{what}: document {docs[0].id} is {rec.status}")
+        status = "processed" if done else "rejected"
+        reason = f"CDAR message: {done} of {len(message.statuses)} status(es) set; " + "; ".join(notes[:20])
+        if not _claim(s, exchange_id, status, reason, now):
+            s.rollback()
+            return None
+    for document_id in touched:            # the other side of each invoice hears of it, once
+        lifecycle.report_pending(gw, document_id=document_id)
+    log.info("CDAR exchange %s: %s", exchange_id, reason)
+    return status
