@@ -11,9 +11,11 @@ schematron rules a set implements, so that our verdict can be compared with
 the official one on exactly those (see tests/conformance/test_rules_vs_schematron.py,
 COVERAGE.md and PEPPOL-COVERAGE.md).
 
-The EN 16931 rules follow the UBL binding of the CEN schematron 1.3.16 where
-the UBL and CII bindings differ in meaning (COVERAGE.md lists those
-differences).
+The EN 16931 rules follow the UBL binding of the CEN schematron 1.3.16; where
+the CII binding means something else, a rule has a CII variant (``cii.py``),
+which ``validate(..., syntax="cii")`` (or ``facturx``) runs instead, and EDIFACT
+documents get the EDIFACT meaning of BR-CO-14 and BR-CO-15 (``edifact.py``).
+COVERAGE.md lists the variants and the differences left (``bindings.py``).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from typing import Any, Iterable, Optional
 from gateway.model.findings import WARNING, Finding
 
 from . import calculation, codelists, core, decimals, vat  # noqa: F401 - importing registers the rules
+from . import cii, edifact  # noqa: F401,E402 - the rules' CII and EDIFACT variants (after the rules)
 from .profiles import (DEFAULT_PROFILE, Profile, ProfileError, RuleSetUnavailableError, UnknownProfileError,
                        get_profile, load_rule_set, profile_names, rule_order)
 from .registry import DEFAULT_RULE_SET, GUARDS, RULE_SETS, RULES, Rule
@@ -40,7 +43,10 @@ def validate(invoice: Any, *, profile: str = DEFAULT_PROFILE, rules: Optional[It
     the data it meets does not apply (``strict=True`` makes it raise
     instead, for tests). ``rules`` restricts the run to some rule ids;
     ``syntax`` is the syntax the document was read from (``ubl``, ``cii`` ...),
-    for rule sets a profile binds to some syntaxes. An unknown profile, or one
+    for rule sets a profile binds to some syntaxes and for the rules' binding
+    variants (``registry.BINDINGS``: a ``cii``, ``facturx`` or ``edifact``
+    document is judged as its binding of the CEN schematron does; no syntax,
+    ``ubl`` or ``csv``: the UBL binding). An unknown profile, or one
     naming a rule set nobody registers, raises ``ProfileError`` saying so.
     ``guards=False`` runs every rule, even those a guard shows cannot fire
     (``registry``: same findings, slower; for tests). ``rule_sets`` runs only

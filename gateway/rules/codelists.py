@@ -39,6 +39,20 @@ def code_set(name: str) -> frozenset[str]:
     return frozenset(code_list(name))
 
 
+@lru_cache(maxsize=None)
+def cii_code_set(name: str) -> frozenset[str]:
+    """The codes of one list as the CII stylesheet has them: the list, with the ``cii_differences``
+    the yaml records for it (ISO 3166 with AN and without SS, the longer UNTDID 4451 ...)."""
+    diff = (_document().get("cii_differences") or {}).get(name) or {}
+    return (code_set(name) | frozenset(diff.get("only_in_cii") or ())) - frozenset(diff.get("only_in_ubl") or ())
+
+
+def in_cii_list(value: Any, name: str) -> bool:
+    """``in_list`` against the CII stylesheet's version of the list."""
+    v = normalize_space(value)
+    return " " not in v and v in cii_code_set(name)
+
+
 def source() -> str:
     """Where the lists come from: stylesheet and version."""
     doc = _document()
@@ -167,4 +181,4 @@ def br_cl_24(inv: Any) -> Iterator[Hit]:
 register("BR-CL-08", br_cl_08, terms=("BT-21",), description=first_paragraph(br_cl_08.__doc__))
 register("BR-CL-24", br_cl_24, terms=("BT-125-1",), description=first_paragraph(br_cl_24.__doc__))
 
-__all__ = ["code_list", "code_set", "in_list", "source"]
+__all__ = ["code_list", "code_set", "cii_code_set", "in_list", "in_cii_list", "source"]

@@ -32,7 +32,7 @@ import yaml
 
 from gateway.model.errors import EdigateError
 
-from .registry import DEFAULT_RULE_SET, RULE_SETS, Rule
+from .registry import DEFAULT_RULE_SET, RULE_SETS, VARIANTS, Rule, binding_of
 
 __all__ = ["DEFAULT_PROFILE", "PROFILES_FILE", "Profile", "RuleSetUse", "RuleSetInfo", "ProfileError",
            "UnknownProfileError", "RuleSetUnavailableError", "profiles", "profile_names", "get_profile",
@@ -107,18 +107,19 @@ class Profile:
     def plan(self, syntax: Optional[str] = None) -> tuple[list[Rule], list[RuleSetUse]]:
         """``rules(syntax)``, kept until a rule set of the profile changes (or ``reload()``)."""
         key = (self.name, syntax)
-        sizes = tuple(len(RULE_SETS.get(u.name, ())) for u in self.rule_sets)
+        sizes = _sizes(self)
         cached = _plans.get(key)
         if cached is not None and cached[0] == sizes:
             return cached[1], cached[2]
         rules, skipped = self.rules(syntax)
-        _plans[key] = (tuple(len(RULE_SETS.get(u.name, ())) for u in self.rule_sets), rules, skipped)
+        _plans[key] = (_sizes(self), rules, skipped)
         return rules, skipped
 
     def rules(self, syntax: Optional[str] = None) -> tuple[list[Rule], list[RuleSetUse]]:
         """The rules this profile applies to a document of ``syntax`` (None: a bare model), in
         reporting order, and the rule sets left out because they are bound to other syntaxes.
-        A rule id of a later set replaces the same id of an earlier one."""
+        A rule id of a later set replaces the same id of an earlier one. A rule with a variant for
+        the binding of ``syntax`` (``registry.BINDINGS``: CII for cii and facturx) is that variant."""
         self.require()
         chosen: dict[str, Rule] = {}
         skipped = []
@@ -132,10 +133,17 @@ class Profile:
                     chosen[rule_id] = r
         position = {u.name: i for i, u in enumerate(self.rule_sets)}
         ordered = sorted(chosen.values(), key=lambda r: (position[r.rule_set], rule_order(r)))
+        binding = binding_of(syntax)
+        ordered = [VARIANTS.get((r.rule_set, r.id), {}).get(binding, r) for r in ordered]
         return ordered, skipped
 
 
 _plans: dict[tuple[str, Optional[str]], tuple[tuple[int, ...], list[Rule], list[RuleSetUse]]] = {}
+
+
+def _sizes(profile: Profile) -> tuple[int, ...]:
+    """What a plan depends on: how many rules each set of the profile has, and how many have variants."""
+    return tuple(len(RULE_SETS.get(u.name, ())) for u in profile.rule_sets) + (sum(map(len, VARIANTS.values())),)
 
 
 # --- reading profiles.yaml ------------------------------------------------------------------

@@ -18,6 +18,15 @@ fire when "S" is among the values the guard function ``vat_categories``
 once per invoice and skips the rules it rules out; it is an optimisation
 only (``validate(..., guards=False)`` runs every rule, and the tests check
 both give the same findings).
+
+A rule may have **binding variants**. The rules follow the UBL binding of the
+CEN schematron; where the binding of another syntax means something else for
+the same rule id (``bindings.py``), ``register_variant`` (or ``@variant``)
+registers, for that id, the check of that binding: ``validate(inv,
+syntax="cii")`` then runs the CII variant instead of the UBL rule. Which
+binding a syntax has is ``BINDINGS`` (``cii`` and ``facturx``: the CII binding;
+``edifact``: the CEN EDIFACT binding; ``ubl``, ``csv`` and no syntax at all:
+the UBL binding, the rules themselves).
 """
 from __future__ import annotations
 
@@ -30,9 +39,15 @@ from gateway.model.findings import FATAL, WARNING, Finding
 log = logging.getLogger(__name__)
 
 __all__ = ["FATAL", "WARNING", "Hit", "Rule", "RULES", "RULE_SETS", "DEFAULT_RULE_SET", "GUARDS", "rule", "register",
-           "register_guard", "rules_of"]
+           "register_guard", "rules_of", "UBL", "CII", "EDIFACT", "BINDINGS", "VARIANTS", "binding_of",
+           "register_variant", "variant", "variants_of"]
 
 DEFAULT_RULE_SET = "en16931"
+
+# the bindings of the CEN schematron; the rules themselves follow UBL
+UBL, CII, EDIFACT = "ubl", "cii", "edifact"
+# syntax a document was read from -> the binding whose meaning its rules take
+BINDINGS: dict[str, str] = {"ubl": UBL, "csv": UBL, "cii": CII, "facturx": CII, "edifact": EDIFACT}
 
 
 class Hit(NamedTuple):
@@ -55,6 +70,7 @@ class Rule:
     check: Check
     rule_set: str = DEFAULT_RULE_SET
     guard: Optional[tuple[str, str]] = None     # (guard name, value the invoice must show), see above
+    binding: Optional[str] = None               # None: the rule itself; else the binding this variant is for
 
     def run(self, invoice: Any, *, strict: bool = False) -> list[Finding]:
         """The findings of this rule on one invoice.
@@ -94,6 +110,25 @@ def rules_of(rule_set: str) -> dict[str, Rule]:
     return RULE_SETS.get(rule_set, {})
 
 
+# (rule set, rule id) -> {binding -> the rule's variant for that binding}
+VARIANTS: dict[tuple[str, str], dict[str, Rule]] = {}
+
+
+def binding_of(syntax: Optional[str]) -> str:
+    """The binding whose meaning rules take on a document of ``syntax`` (UBL for None or an unknown one);
+    a flavour's name (``cii-en16931``, ``edifact-d14b``) stands for its syntax."""
+    if not syntax:
+        return UBL
+    name = syntax.lower()
+    found = BINDINGS.get(name)
+    return found if found is not None else BINDINGS.get(name.split("-", 1)[0], UBL)
+
+
+def variants_of(rule_id: str, rule_set: str = DEFAULT_RULE_SET) -> dict[str, Rule]:
+    """The binding variants registered for a rule, by binding (empty: it means the same in every binding)."""
+    return dict(VARIANTS.get((rule_set, rule_id), {}))
+
+
 def first_paragraph(doc: Optional[str]) -> str:
     """The first paragraph of a docstring, on one line."""
     return " ".join((doc or "").strip().split("\n\n", 1)[0].split())
@@ -118,6 +153,41 @@ def register(rule_id: str, check: Check, *, terms: Iterable[str], description: s
     r = Rule(rule_id, tuple(terms), severity, description, family or family_of(rule_id), check, rule_set, guard)
     rules[rule_id] = r
     return r
+
+
+_SAME = object()
+
+
+def register_variant(rule_id: str, binding: str, check: Check, *, rule_set: str = DEFAULT_RULE_SET,
+                     severity: Optional[str] = None, description: Optional[str] = None,
+                     guard: Any = _SAME) -> Rule:
+    """Register ``check`` as what rule ``rule_id`` of ``rule_set`` (registered before) means in
+    ``binding`` (``CII``, ``EDIFACT``): same id, terms and family; severity, description and guard
+    are the rule's unless given (``guard=None``: unguarded)."""
+    if binding not in (CII, EDIFACT):
+        raise ValueError(f"rule {rule_id}: a variant is for the {CII!r} or {EDIFACT!r} binding, not {binding!r}")
+    base = RULE_SETS.get(rule_set, {}).get(rule_id)
+    if base is None:
+        raise ValueError(f"rule {rule_id}: register the rule in rule set {rule_set} before its variants")
+    severity = base.severity if severity is None else severity
+    if severity not in (FATAL, WARNING):
+        raise ValueError(f"rule {rule_id}: severity must be {FATAL!r} or {WARNING!r}, not {severity!r}")
+    variants = VARIANTS.setdefault((rule_set, rule_id), {})
+    if binding in variants:
+        raise ValueError(f"rule {rule_id} of rule set {rule_set} has a {binding} variant already")
+    v = Rule(rule_id, base.terms, severity, description or base.description, base.family, check, rule_set,
+             base.guard if guard is _SAME else guard, binding)
+    variants[binding] = v
+    return v
+
+
+def variant(rule_id: str, binding: str, *, rule_set: str = DEFAULT_RULE_SET, severity: Optional[str] = None,
+            guard: Any = _SAME) -> Callable[[Check], Check]:
+    """Register the decorated function as the ``binding`` variant of rule ``rule_id`` (``register_variant``)."""
+    def deco(fn: Check) -> Check:
+        register_variant(rule_id, binding, fn, rule_set=rule_set, severity=severity, guard=guard)
+        return fn
+    return deco
 
 
 def rule(rule_id: str, *, terms: Iterable[str], severity: str = FATAL, description: Optional[str] = None,

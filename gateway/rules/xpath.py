@@ -18,6 +18,7 @@ does:
 """
 from __future__ import annotations
 
+import math
 import re
 from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 from typing import Any, Iterable, Optional
@@ -124,6 +125,42 @@ def round2(a: Num) -> Num:
         return r.quantize(Decimal("0.01"))
 
 
+def double(value: Any) -> Optional[float]:
+    """An untyped value used as a number (``sum(ram:CalculatedAmount)``): ``xs:double``, None when absent
+    or not a number."""
+    d = dec(value)
+    if d is None:
+        return None
+    try:
+        return float(d)
+    except (OverflowError, ValueError):
+        return None
+
+
+def dsum(values: Iterable[Any]) -> float:
+    """``sum()`` of untyped values: each cast to ``xs:double``, added in order (absent items count nothing)."""
+    total = 0.0
+    for v in values:
+        d = double(v)
+        if d is not None:
+            total += d
+    return total
+
+
+def dround(x: float) -> float:
+    """XPath ``round()`` on an ``xs:double``: the nearest integer, halves toward +infinity, computed
+    exactly (as Saxon's ``Math.round``; ``floor(x + 0.5)`` would round 0.49999999999999994 up)."""
+    if x != x or x in (float("inf"), float("-inf")):
+        return x
+    f = math.floor(x)
+    return float(f + 1 if x - f >= 0.5 else f)
+
+
+def dround2(x: float) -> float:
+    """``round(x * 10 * 10) div 100`` on an ``xs:double``."""
+    return dround(x * 10.0 * 10.0) / 100.0
+
+
 def double_shift(a: Num, delta: int) -> Num:
     """``xs:decimal(untyped + delta)``: the sum computed in xs:double.
 
@@ -148,6 +185,10 @@ def ne(a: Any, b: Any) -> bool:
 
 def lt(a: Any, b: Any) -> bool:
     return a is not None and b is not None and a < b
+
+
+def le(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a <= b
 
 
 def gt(a: Any, b: Any) -> bool:

@@ -80,8 +80,10 @@ def compare(syntax: str, ours: set[str], official: Counter) -> Verdicts:
                              differences=DIFFERENCES.get(syntax, {}))
 
 
-def ours_on(inv) -> set[str]:
-    return {f.rule for f in validate(inv, profile="fr", strict=True) if f.rule_set == "fr" and f.fatal}
+def ours_on(inv, syntax: str) -> set[str]:
+    """Our fatal ``fr`` ids on a model read from (or written as) ``syntax`` (UBL, CII)."""
+    return {f.rule for f in validate(inv, profile="fr", strict=True, syntax=syntax.lower())
+            if f.rule_set == "fr" and f.fatal}
 
 
 # --- fixtures ------------------------------------------------------------------------------------
@@ -131,7 +133,7 @@ def judge_file(path: Path, official: Callable[[str, bytes], Optional[Counter]]) 
         inv = read_document(path.read_bytes()).invoice
     except Exception:  # noqa: BLE001 - a reader problem, the reader's tests' business
         return None
-    return compare(syntax, ours_on(inv), theirs)
+    return compare(syntax, ours_on(inv, syntax), theirs)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[rel(p) for p in FILES])
@@ -150,9 +152,9 @@ def judge_case(mutate, syntax: str, official) -> Optional[Verdicts]:
     from gateway.syntaxes import read_document, write_document
     inv = build_french_invoice()
     mutate(inv)
-    mine = ours_on(inv)
+    mine = ours_on(inv, syntax)
     data = write_document(inv, syntax.lower()).data
-    if ours_on(read_document(data).invoice) != mine:
+    if ours_on(read_document(data).invoice, syntax) != mine:
         return None
     theirs = official(syntax, data)
     if theirs is None:
@@ -266,7 +268,7 @@ def judge_mutant(data: bytes, syntax: str, official) -> Optional[Verdicts]:
         inv = read_document(data).invoice
     except Exception:  # noqa: BLE001 - reader refusals are the reader's tests' business
         return None
-    return compare(syntax, ours_on(inv), theirs)
+    return compare(syntax, ours_on(inv, syntax), theirs)
 
 
 @pytest.mark.parametrize("path", _bases(), ids=[rel(p) for p in _bases()])

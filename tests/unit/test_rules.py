@@ -633,3 +633,131 @@ def test_codelists_yaml_is_what_the_tool_extracts() -> None:
     if not module.DEFAULT_UBL.is_file():
         pytest.skip(f"CEN stylesheet not found at {module.DEFAULT_UBL}")
     assert module.main(["--check"]) == 0
+
+
+# --- binding variants: the CII (and EDIFACT) meaning of some rules -----------------------------------
+
+def cii_fired(inv: Invoice) -> set[str]:
+    return {f.rule for f in validate(inv, strict=True, syntax="cii") if f.fatal}
+
+
+def test_syntaxes_take_the_binding_of_their_schematron() -> None:
+    from gateway.rules.registry import CII, EDIFACT, UBL, binding_of
+    assert binding_of(None) == binding_of("ubl") == binding_of("csv") == binding_of("csv-lines") == UBL
+    assert binding_of("cii") == binding_of("facturx") == binding_of("cii-en16931") == binding_of("facturx-basic") == CII
+    assert binding_of("edifact") == binding_of("edifact-d96a") == EDIFACT
+    assert binding_of("a-partner-dialect") == UBL
+
+
+@pytest.mark.parametrize("category", ["S", "Z", "E", "AE", "K", "G", "O", "L", "M"])
+def test_valid_invoice_is_valid_in_every_binding(category: str) -> None:
+    for syntax in ("cii", "facturx", "edifact"):
+        assert validate(build_invoice(category), strict=True, syntax=syntax) == []
+        assert validate(add_charge(add_allowance(build_invoice(category))), strict=True, syntax=syntax) == []
+
+
+def test_without_total_vat_only_ubl_needs_bt_110() -> None:
+    """CII and EDIFACT accept an invoice without BT-110 whose BT-112 is BT-109; UBL needs BT-110."""
+    inv = build_invoice("O")
+    inv.totals.total_vat = None
+    for syntax in (None, "ubl", "csv"):
+        assert {f.rule for f in validate(inv, strict=True, syntax=syntax)} == {"BR-CO-14", "BR-CO-15"}
+    for syntax in ("cii", "facturx", "edifact"):
+        assert validate(inv, strict=True, syntax=syntax) == []
+    inv.totals.total_with_vat = D("100.01")                   # then BT-112 shall be BT-109
+    assert {f.rule for f in validate(inv, strict=True, syntax="cii")} == {"BR-CO-15", "BR-CO-16"}
+    assert {f.rule for f in validate(inv, strict=True, syntax="edifact")} >= {"BR-CO-15"}
+
+
+def test_cii_checks_bt_110_even_without_vat_breakdown() -> None:
+    inv = build_invoice()
+    inv.vat_breakdown = []
+    inv.totals.total_vat = D("0.00")
+    assert "BR-CO-14" not in fired(inv)
+    assert "BR-CO-14" not in cii_fired(inv)                   # the sum of nothing is 0
+    inv.totals.total_vat = D("19.00")
+    assert "BR-CO-14" in cii_fired(inv)
+
+
+def test_cii_variants_on_built_invoices() -> None:
+    inv = build_invoice()
+    inv.seller.postal_address = None                          # BR-09 at the root in CII
+    assert fired(inv) == {"BR-08"} and cii_fired(inv) == {"BR-08", "BR-09"}
+    inv = build_invoice()
+    inv.lines[0].vat.category_code = inv.vat_breakdown[0].category_code = "O"
+    inv.lines[0].vat.rate = inv.vat_breakdown[0].rate = None
+    inv.vat_breakdown[0].exemption_reason = "Not subject to VAT"
+    inv.seller.vat_identifier = inv.buyer.vat_identifier = None
+    inv.seller.legal_registration_identifier = Identifier("HRB 1")
+    inv.vat_breakdown[0].tax_amount = inv.totals.total_vat = D("0.00")
+    inv.totals.total_with_vat = inv.totals.amount_due = D("100.00")
+    inv.vat_breakdown[0].taxable_amount = D("100.001")      # O breakdowns are shadowed in CII
+    assert fired(inv) == {"BR-DEC-19", "BR-O-08"} and cii_fired(inv) == {"BR-O-08"}
+    inv = build_invoice()
+    inv.lines = []
+    inv.vat_breakdown = []
+    assert "BR-CO-18" in fired(inv) and "BR-CO-18" not in cii_fired(inv)    # CII checks it per line
+
+
+def test_br_51_is_fatal_in_cii_and_a_warning_in_ubl() -> None:
+    inv = build_invoice()
+    inv.payment_instructions = PaymentInstructions(means_type_code="48",
+                                                   payment_card=PaymentCard(primary_account_number="1234567890123"))
+    [ubl] = [f for f in validate(inv, strict=True) if f.rule == "BR-51"]
+    [cii] = [f for f in validate(inv, strict=True, syntax="cii") if f.rule == "BR-51"]
+    assert (ubl.severity, cii.severity) == (WARNING, FATAL) and ubl.message == cii.message
+
+
+def test_rules_with_a_cii_variant_left_the_difference_table() -> None:
+    from gateway.rules.bindings import CII_DIFFERENCES
+    from gateway.rules.registry import CII, VARIANTS, variants_of
+    with_variant = {rid for (rs, rid), by in VARIANTS.items() if rs == "en16931" and CII in by}
+    assert len(with_variant) >= 60 and {"BR-CO-14", "BR-CO-15"} <= with_variant
+    # a variant whose rule stays in the table narrows the difference to what the reader does not keep
+    assert set(CII_DIFFERENCES) & with_variant == {"BR-61", "BR-DEC-15"}
+    for rid in with_variant:
+        v = variants_of(rid)[CII]
+        assert (v.id, v.rule_set, v.terms, v.binding) == (rid, "en16931", RULES[rid].terms, CII)
+        assert v.guard == RULES[rid].guard
+
+
+def test_variants_are_registered_for_existing_rules_once() -> None:
+    from gateway.rules.registry import CII, register_variant
+    with pytest.raises(ValueError, match="before its variants"):
+        register_variant("BR-NOPE", CII, lambda inv: ())
+    with pytest.raises(ValueError, match="variant already"):
+        register_variant("BR-CO-14", CII, lambda inv: ())
+    with pytest.raises(ValueError, match="binding"):
+        register_variant("BR-01", "ubl", lambda inv: ())
+
+
+def test_cii_code_lists_are_the_cii_stylesheets() -> None:
+    """The CII variants' lists (codelists.yaml's lists with its ``cii_differences``) are those the CII
+    stylesheet's asserts hold."""
+    import re
+    from lxml import etree
+    from gateway.rules.codelists import cii_code_set
+    from tests.support.corpus import CORPUS
+    xslt = CORPUS / "schematron" / "EN16931-CII-validation.xslt"
+    if not xslt.is_file():
+        pytest.skip(f"CEN CII stylesheet not found at {xslt}")
+    tests: dict[str, str] = {}
+    for el in etree.parse(str(xslt)).iter("{*}failed-assert"):
+        rid = next(("".join(a.itertext()).strip() for a in el.iter("{*}attribute") if a.get("name") == "id"), None)
+        test = el.getparent().getparent().find("{*}when")
+        if rid and test is not None:
+            tests[rid] = test.get("test")
+    for rid, name in (("BR-CL-14", "ISO_3166"), ("BR-CL-15", "ISO_3166"), ("BR-CL-08", "UNTDID_4451"),
+                      ("BR-CO-09", "VAT_ID_PREFIX"), ("BR-CL-10", "ISO_6523_ICD"), ("BR-CL-18", "UNTDID_5305")):
+        [codes] = [set(m.split()) for m in re.findall(r"'( [A-Z0-9 ]{10,} )'", tests[rid])]
+        assert cii_code_set(name) == codes, rid
+
+
+def test_a_variant_registered_later_reaches_the_cached_plans(monkeypatch) -> None:
+    from gateway.rules.registry import CII, VARIANTS, Hit, register_variant
+    inv = build_invoice()
+    assert validate(inv, syntax="cii") == []                  # a plan for CII documents, cached
+    monkeypatch.setitem(VARIANTS, ("en16931", "BR-02"), {})
+    register_variant("BR-02", CII, lambda inv: iter([Hit("number", "always")]))
+    assert [f.rule for f in validate(inv, syntax="cii")] == ["BR-02"]
+    assert validate(inv) == [] and validate(inv, syntax="ubl") == []

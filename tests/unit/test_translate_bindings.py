@@ -36,7 +36,7 @@ from gateway.mapping.engine import ADDED
 from gateway.model.invoice import (CreditTransfer, InvoiceLine, InvoiceNote, ItemInformation, LineVatInformation,
                                    PaymentInstructions, PriceDetails, SupportingDocument, VatBreakdown)
 from gateway.rules import validate
-from gateway.syntaxes import read_document, write_document
+from gateway.syntaxes import read_document, validate_document, write_document
 from gateway.syntaxes.edifact import invoic
 from gateway.xml import schematron
 from tests.support.corpus import CORPUS, requires_corpus
@@ -127,6 +127,35 @@ def test_a_total_vat_the_invoice_has_is_written_as_it_is_and_nothing_is_reported
     standard = write_document(build_invoice("S"), "ubl", validate=True)
     assert standard.findings == []
     assert etree.fromstring(standard.data).findtext("cac:TaxTotal/cbc:TaxAmount", namespaces=UBL_NS) == "19.00"
+
+
+@pytest.mark.parametrize("source", ["cii", "facturx", "edifact-d14b", "edifact-d96a", "edifact-d01b"])
+def test_the_sources_without_total_vat_pass_our_rules_of_their_syntax(source):
+    """``validate_document`` judges a document as its syntax's binding of the CEN schematron does: the
+    CII (and Factur-X) and EDIFACT bindings let an invoice not subject to VAT leave BT-110 out."""
+    doc = read_document(write_document(not_subject_to_vat(), source).data)
+    assert doc.invoice.totals.total_vat is None
+    assert _fatal(validate_document(doc)) == []
+
+
+def test_the_same_model_judged_as_ubl_still_needs_bt_110():
+    inv = not_subject_to_vat()
+    for syntax in (None, "ubl", "csv"):
+        assert {f.rule for f in validate(inv, syntax=syntax) if f.fatal} == {"BR-CO-14", "BR-CO-15"}
+    doc = read_document(write_document(inv, "cii").data)
+    doc.syntax = "ubl"                                   # the model of a UBL document without BT-110
+    assert "BR-CO-15" in {f.rule for f in validate_document(doc) if f.fatal}
+
+
+@pytest.mark.parametrize("source,name", [("cii", "o.xml"), ("facturx", "o.pdf"), ("edifact-d14b", "o.edi")])
+def test_the_cli_accepts_them(source, name, tmp_path):
+    src = tmp_path / name
+    src.write_bytes(write_document(not_subject_to_vat(), source).data)
+    result = CliRunner().invoke(main, ["validate", str(src)])
+    assert result.exit_code == 0, result.output + result.stderr
+    result = CliRunner().invoke(main, ["translate", str(src), "--to", "ubl", "-o", str(tmp_path / "o-ubl.xml")])
+    assert result.exit_code == 0, result.stderr
+    assert "the source breaks" not in result.stderr
 
 
 def test_translate_says_what_it_added(tmp_path):

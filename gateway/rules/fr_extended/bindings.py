@@ -17,6 +17,11 @@ _CII_DROPS = ("the CII stylesheet drops this EN 16931 rule (replaced by its own 
 _DOUBLE = ("the UBL stylesheet sums the lines in xs:double, so a taxable amount exactly 0.01 per element off is "
            "just over its tolerance (100.01 - 100.0 is 0.010000000000005116); the CII one accepts it")
 
+_SHADOWED = ("the EXTENDED-CTC-FR CII stylesheet has its own template for the VAT breakdowns of every category "
+             "(AE, E, G, K, L, M, O, S, Z), each shadowing the generic breakdown template: this rule only fires "
+             "there on breakdowns of another category; the CEN CII binding, which the rule's CII variant follows, "
+             "shadows it on O, L and M only")
+
 DIFFERENCES: dict[str, dict[str, tuple[str, str]]] = {
     "UBL": {},
     "CII": {
@@ -25,6 +30,8 @@ DIFFERENCES: dict[str, dict[str, tuple[str, str]]] = {
             "BR-O-09", "BR-O-10")},
         **{f"BR-FREXT-{f}-08{s}": (OURS_STRICTER, _DOUBLE) for f in ("S", "Z", "E", "AE", "IC", "G", "O", "AF", "AG")
            for s in ("", "ini", "rev")},
+        **{rule_id: (OURS_STRICTER, _SHADOWED) for rule_id in (
+            "BR-45", "BR-46", "BR-48", "BR-CO-03", "BR-DEC-19", "BR-DEC-20")},
         "BR-CO-25": (THEIRS_STRICTER, "the CII stylesheet checks credit notes too; the UBL one Invoice documents only"),
     },
 }
