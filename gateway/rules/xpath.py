@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_FLOOR, Context, Decimal, localcontext
+from decimal import ROUND_FLOOR, Context, Decimal
 from typing import Any, Iterable, Optional
 
 from gateway.model.numbers import plain
@@ -61,33 +61,38 @@ def dec(value: Any) -> Num:
         return None
 
 
+# the context's own methods compute in it without switching the thread's context (``localcontext``
+# per operation cost more than the operation)
+_add, _subtract, _multiply, _divide = _CTX.add, _CTX.subtract, _CTX.multiply, _CTX.divide
+_ZERO, _HALF, _HUNDRED, _CENT = Decimal(0), Decimal("0.5"), Decimal(100), Decimal("0.01")
+
+
 def add(*values: Num) -> Num:
-    if any(v is None for v in values):
-        return None
-    with localcontext(_CTX):
-        return sum(values, Decimal(0))
+    total = _ZERO
+    for v in values:
+        if v is None:
+            return None
+        total = _add(total, v)
+    return total
 
 
 def sub(a: Num, b: Num) -> Num:
     if a is None or b is None:
         return None
-    with localcontext(_CTX):
-        return a - b
+    return _subtract(a, b)
 
 
 def mul(a: Num, b: Num) -> Num:
     if a is None or b is None:
         return None
-    with localcontext(_CTX):
-        return a * b
+    return _multiply(a, b)
 
 
 def div100(a: Num) -> Num:
     """``x div 100`` on xs:decimal: exact."""
     if a is None:
         return None
-    with localcontext(_CTX):
-        return a / Decimal(100)
+    return _divide(a, _HUNDRED)
 
 
 def xabs(a: Num) -> Num:
@@ -96,12 +101,13 @@ def xabs(a: Num) -> Num:
 
 def xsum(values: Iterable[Any]) -> Decimal:
     """``sum()``: absent items contribute nothing; the sum of nothing is 0."""
-    total = Decimal(0)
-    with localcontext(_CTX):
-        for v in values:
-            d = dec(v)
-            if d is not None:
-                total += d
+    total = _ZERO
+    for v in values:
+        if v.__class__ is not Decimal:
+            v = dec(v)
+            if v is None:
+                continue
+        total = _add(total, v)
     return total
 
 
@@ -109,8 +115,7 @@ def xround(a: Num) -> Num:
     """XPath ``round()``: the nearest integer, halves toward +infinity."""
     if a is None:
         return None
-    with localcontext(_CTX):
-        return (a + Decimal("0.5")).to_integral_value(rounding=ROUND_FLOOR)
+    return _add(a, _HALF).to_integral_value(rounding=ROUND_FLOOR, context=_CTX)
 
 
 def round2(a: Num) -> Num:
@@ -118,11 +123,9 @@ def round2(a: Num) -> Num:
 
     Written with two decimals (exact: it is an integer divided by 100), so
     messages show 100.00 rather than 1E+2."""
-    r = div100(xround(mul(a, Decimal(100))))
-    if r is None:
+    if a is None:
         return None
-    with localcontext(_CTX):
-        return r.quantize(Decimal("0.01"))
+    return _divide(xround(_multiply(a, _HUNDRED)), _HUNDRED).quantize(_CENT, context=_CTX)
 
 
 def double(value: Any) -> Optional[float]:
