@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator, Optional
 
 from .access import get, items, totals
-from .codelists import _occurrences, cii_code_set, in_cii_list
+from .codelists import cii_code_set, list_check
 from .registry import CII, FATAL, RULES, Hit, register_variant, variant
 from .vat import CATEGORIES, Category, _b_used, _CategoryUses, _label, _positive, _r_rate, _rate_key, _rule_id
 from .xpath import (add, blank, dec, div100, double, dround, dround2, dsum, eq, fmt, ge, le, mul, round2, sub,
@@ -408,11 +408,7 @@ def br_co_19(inv: Any) -> Iterator[Hit]:
 # --- code lists --------------------------------------------------------------------------------------
 
 def _cii_list_rule(rule_id: str, list_name: str, specs: list[tuple[str, str]], label: str) -> None:
-    def check(inv: Any) -> Iterator[Hit]:
-        for spec, term in specs:
-            for path, value in _occurrences(inv, spec):
-                if not in_cii_list(value, list_name):
-                    yield Hit(path, f"{label} ({term}) {fmt(value)} is not in the {list_name} code list.", (term,))
+    check = list_check(list_name, specs, label, cii=True)
     check.__doc__ = f"CII: {label} against the CII stylesheet's {list_name} list."
     register_variant(rule_id, CII, check)
 

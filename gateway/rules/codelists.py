@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import yaml
 
@@ -72,37 +72,88 @@ def _occurrences(inv: Any, spec: str) -> Iterator[tuple[str, Any]]:
 
     ``lines[].item.country_of_origin`` gives ``("lines[0].item.country_of_origin", "FR")`` ...;
     absent values are skipped (the schematron's context only exists when the element does)."""
-    head, sep, rest = spec.partition("[]")
-    if not sep:
-        value = get(inv, head)
-        if value is not None:
-            yield head, value
-        return
-    for i, item in items(get(inv, head)):
-        prefix = f"{head}[{i}]"
-        if not rest:
-            yield prefix, item
-        else:
-            for path, value in _occurrences(item, rest.lstrip(".")):
-                yield f"{prefix}.{path}", value
+    template, values = compile_spec(spec)
+    for indexes, value in values(inv):
+        yield template.format(*indexes), value
+
+
+def compile_spec(spec: str) -> tuple[str, Callable[[Any], list[tuple[tuple[int, ...], Any]]]]:
+    """``spec`` (``lines[].item.country_of_origin``) made once into a path template
+    (``lines[{}].item.country_of_origin``) and a function giving, for an invoice, the
+    (indexes in the repeating groups, value) of each value that is there - so a rule walks the
+    model without parsing its specs again, and builds a path only for a value it reports."""
+    parts = spec.split("[]")
+    steps = [tuple(n for n in part.split(".") if n) for part in parts]
+    template = "[{}]".join(parts)
+    last = len(steps) - 1
+
+    def walk(obj: Any, names: tuple[str, ...]) -> Any:
+        for name in names:
+            if obj is None:
+                return None
+            obj = getattr(obj, name, None)
+        return obj
+
+    if last == 0:
+        names = steps[0]
+
+        def one(inv: Any) -> list[tuple[tuple[int, ...], Any]]:
+            value = walk(inv, names)
+            return [((), value)] if value is not None else []
+        return template, one
+
+    def values(inv: Any) -> list[tuple[tuple[int, ...], Any]]:
+        out: list[tuple[tuple[int, ...], Any]] = []
+
+        def visit(obj: Any, depth: int, indexes: tuple[int, ...]) -> None:
+            found = walk(obj, steps[depth])
+            if depth == last:
+                if found is not None:
+                    out.append((indexes, found))
+                return
+            for i, item in items(found):
+                visit(item, depth + 1, indexes + (i,))
+        visit(inv, 0, ())
+        return out
+    return template, values
+
+
+def list_check(list_name: str, term_specs: list[tuple[str, str]], label: str, *, upper: bool = False,
+               extra: Optional[dict[str, str]] = None, cii: bool = False) -> Callable[[Any], list[Hit]]:
+    """The check of every occurrence of some terms against one list (``cii``: the CII stylesheet's
+    version of it, ``cii_code_set``); the specs are compiled here, the list is loaded at the first
+    call. ``extra`` maps a path prefix to another list whose codes are accepted there too (BR-CL-10:
+    SEPA for seller and payee identifiers)."""
+    compiled = [(*compile_spec(spec), term) for spec, term in term_specs]
+    member = in_cii_list if cii else (lambda v, n: in_list(v, n, upper=upper))
+    codes: list[frozenset[str]] = []
+
+    def check(inv: Any) -> list[Hit]:
+        if not codes:
+            codes.append(cii_code_set(list_name) if cii else code_set(list_name))
+        known = codes[0]
+        hits: list[Hit] = []
+        for template, values, term in compiled:
+            for indexes, value in values(inv):
+                if value.__class__ is str and value in known:      # as normalize-space would leave it
+                    continue
+                if member(value, list_name):
+                    continue
+                path = template.format(*indexes)
+                if extra and any(path.startswith(p) and in_list(value, n) for p, n in extra.items()):
+                    continue
+                hits.append(Hit(path, f"{label} ({term}) {fmt(value)} is not in the {list_name} code list.",
+                                (term,)))
+        return hits
+    return check
 
 
 def _list_rule(rule_id: str, list_name: str, term_specs: list[tuple[str, str]], label: str,
                *, upper: bool = False, extra: Optional[dict[str, str]] = None) -> None:
-    """Register a rule checking every occurrence of some terms against one list.
-
-    ``extra`` maps a path prefix to another list whose codes are accepted
-    there too (BR-CL-10: SEPA for seller and payee identifiers)."""
-    def check(inv: Any) -> Iterator[Hit]:
-        for spec, term in term_specs:
-            for path, value in _occurrences(inv, spec):
-                if in_list(value, list_name, upper=upper):
-                    continue
-                if extra and any(path.startswith(p) and in_list(value, n) for p, n in extra.items()):
-                    continue
-                yield Hit(path, f"{label} ({term}) {fmt(value)} is not in the {list_name} code list.", (term,))
+    """Register a rule checking every occurrence of some terms against one list (``list_check``)."""
     terms = tuple(dict.fromkeys(t for _, t in term_specs))
-    register(rule_id, check, terms=terms, description=f"{label} shall be coded using the {list_name} code list.")
+    register(rule_id, list_check(list_name, term_specs, label, upper=upper, extra=extra), terms=terms,
+             description=f"{label} shall be coded using the {list_name} code list.")
 
 
 # UBL has separate lists for Invoice and CreditNote roots; the model has no
