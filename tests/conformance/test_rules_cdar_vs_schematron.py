@@ -33,7 +33,7 @@ from tests.conformance.test_cdar_messages import CHANGES
 from tests.support import cdar_official
 from tests.support.corpus import rel
 
-BUDGET = 120
+BUDGET = 60
 EXAMPLES = cdar_official.examples()
 OURS = [(f"written:{name}", cdar.build_cdar(change)) for name, change in CHANGES[::3]]
 
