@@ -217,13 +217,15 @@ def _move(session: Session, document: DocumentRecord, old: Optional[str], new: s
 
 def set_business_status(session: Session, document: DocumentRecord, status: str, *, reason: Optional[str] = None,
                         reason_code: Optional[str] = None, by: str = "gateway",
-                        at: Optional[datetime] = None, cycle: Optional[str] = None) -> DocumentStatusEvent:
+                        at: Optional[datetime] = None, cycle: Optional[str] = None,
+                        public_buyer: bool = False) -> DocumentStatusEvent:
     """Move ``document`` to ``status`` (see the module docstring); returns the event recorded,
     or the document's latest event when it already had that status. Raises ``StatusError``
     for a move the life cycle does not allow, ``ValueError`` for unusable values (unknown
     status, refusal without a reason, naive time, over-long reason; in the French cycle, a
     reason code missing or not allowed for the status). ``cycle`` (``core``, ``fr``) is the
-    document's own (``cycle_of``) unless given."""
+    document's own (``cycle_of``) unless given; ``public_buyer``: a refusal by a public-sector
+    buyer (Chorus Pro), which takes its own reason codes."""
     if status not in BUSINESS_STATUSES:
         raise ValueError(f"business status {status!r} is not one of: {', '.join(BUSINESS_STATUSES)}")
     reason, reason_code = _clean(reason, reason_code)
@@ -248,7 +250,7 @@ def set_business_status(session: Session, document: DocumentRecord, status: str,
         raise ValueError(f"{status}: give a reason (the sender is told it)")
     cycle = cycle or cycle_of(document)
     if cycle == FRENCH_CYCLE:
-        check_reason_code(status, reason_code)
+        check_reason_code(status, reason_code, public_buyer=public_buyer)
     steps = [status]
     decisions = FRENCH_DECISIONS if cycle == FRENCH_CYCLE else DECISIONS
     if status in decisions and current in (None, "deposited"):

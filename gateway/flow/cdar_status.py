@@ -179,6 +179,7 @@ def apply_cdar(gw, exchange_id: int, data: bytes, now: datetime) -> Optional[str
         with gw.session() as s:
             return "rejected" if _claim(s, exchange_id, "rejected", f"CDAR message breaking {len(fatal)} rule(s) "
                                         f"of fr-cdar, first {first.rule}: {first.message}", now) else None
+    public = message.sender is not None and (message.sender.scheme, message.sender.id) == ("0238", "9999")
     done, notes, touched = 0, [], []
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id)
@@ -197,7 +198,7 @@ def apply_cdar(gw, exchange_id: int, data: bytes, now: datetime) -> Optional[str
             try:
                 with s.begin_nested():
                     set_business_status(s, docs[0], rec.status, reason=rec.reason, reason_code=rec.reason_code,
-                                        by=by, at=message.at or now, cycle=FRENCH_CYCLE)
+                                        by=by, at=message.at or now, cycle=FRENCH_CYCLE, public_buyer=public)
             except (StatusError, ValueError) as e:
                 notes.append(f"{what}: {e}")
                 continue

@@ -233,3 +233,16 @@ def test_edigate_partner_status_syntax(tmp_path, monkeypatch) -> None:
     r = run("partner", "set", "Vendeur SA", "--status-syntax", "")
     assert r.exit_code == 0, r.output
     assert stored() is None
+
+
+def test_a_public_buyers_refusal_takes_its_own_reasons(gw, parties) -> None:
+    doc = send_invoice(gw, parties, "F2026-106")
+    chorus = CdarParty("9999", "0238", "CHORUS PRO")
+    b2g = message("F2026-106", "refused", reason_code="RETRAIT_MAN_SERV", sender=chorus)
+    b2b = b2g.replace(b'<ram:GlobalID schemeID="0238">9999</ram:GlobalID>', b"")
+    assert b2b != b2g
+    ex = receive(gw, parties, "buyer", b2b, "b2b.xml")
+    assert ex.status == "rejected" and "FR-CDV-CL-09_MDT-113_210" in ex.reason      # not a B2B refusal reason
+    ex = receive(gw, parties, "buyer", b2g, "b2g.xml")
+    assert ex.status == "processed", ex.reason
+    assert _status(gw, doc) == "refused"
