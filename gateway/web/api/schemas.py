@@ -27,7 +27,7 @@ from ... import channels
 from ...db import BUSINESS_STATUSES, DIRECTIONS, DOCUMENT_STATUSES, normalise_identifier
 from ...db.documents import DELIVERY_STATUSES
 from ...db.exchanges import STATUSES as EXCHANGE_STATUSES
-from ...db.partners import MDN_MODES, MICALG_SPELLINGS, TRANSFER_ENCODINGS
+from ...db.partners import MDN_MODES, MICALG_SPELLINGS, STATUS_SYNTAXES, TRANSFER_ENCODINGS
 from ...rules.profiles import profile_names
 from ...syntaxes import writable
 from gateway.flow.lifecycle import MAX_REASON, MAX_REASON_CODE, RECIPIENT_STATUSES
@@ -518,6 +518,9 @@ class PartnerInput(Body):
     preferred_channel = Choice(channels.names(), allow_none=True)
     validation_profile = Choice(profile_names(), allow_none=True, metadata={
         "description": "The rules its invoices are checked with (en16931, peppol, …); null: en16931"})
+    status_syntax = Choice(STATUS_SYNTAXES, allow_none=True, metadata={
+        "description": "How it is told of its invoices' statuses: aperak, cdar (the French CDAR messages) or "
+                       "none (the API only); null: APERAK to an EDIFACT sender"})
     contact_email = EmailAddress(allow_none=True, metadata={
         "description": "Where to write to it about its invoices (also the e-mail fallback)", "maxLength": 254,
         "pattern": channels.EMAIL_PATTERN.pattern})
@@ -619,6 +622,8 @@ class Partner(Schema):
     preferred_format = Null()
     preferred_channel = Null()
     validation_profile = Null(metadata={"description": "The rules its invoices are checked with; null: en16931"})
+    status_syntax = Null(metadata={"description": "How it is told of its invoices' statuses (aperak, cdar, none); "
+                                                  "null: APERAK to an EDIFACT sender"})
     identifiers = fields.List(fields.Nested(Identifier))
     as2 = Whole(AS2Settings)
     contact_email = Null()
