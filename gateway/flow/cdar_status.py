@@ -162,23 +162,25 @@ def _find(s: Session, partner_id: Optional[int], rec: cdar.StatusRecord) -> list
     return found
 
 
-def apply_cdar(gw, exchange_id: int, data: bytes, now: datetime) -> Optional[str]:
+def apply_cdar(gw, exchange_id: int, data: bytes, now: datetime) -> tuple[Optional[str], list[int]]:
     """Apply a received CDAR message to the documents it names (see the module docstring); the
     exchange becomes ``processed`` when at least one status was set, ``rejected`` otherwise.
-    Returns its final status (None when another worker processed it)."""
-    from gateway.flow import lifecycle
+    Returns its final status (None when another worker processed it) and the documents whose
+    status it set (the caller tells their other side: ``lifecycle.report_pending``)."""
     from gateway.rules import cdar as cdar_rules
     try:
         message = cdar.read_cdar(data)
         fatal = [f for f in cdar_rules.validate(data) if f.fatal]
     except EdigateError as e:
         with gw.session() as s:
-            return "rejected" if _claim(s, exchange_id, "rejected", f"unreadable CDAR message: {e}", now) else None
+            claimed = _claim(s, exchange_id, "rejected", f"unreadable CDAR message: {e}", now)
+        return ("rejected" if claimed else None), []
     if fatal:
         first = fatal[0]
         with gw.session() as s:
-            return "rejected" if _claim(s, exchange_id, "rejected", f"CDAR message breaking {len(fatal)} rule(s) "
-                                        f"of fr-cdar, first {first.rule}: {first.message}", now) else None
+            claimed = _claim(s, exchange_id, "rejected", f"CDAR message breaking {len(fatal)} rule(s) of fr-cdar, "
+                             f"first {first.rule}: {first.message}", now)
+        return ("rejected" if claimed else None), []
     public = message.sender is not None and (message.sender.scheme, message.sender.id) == ("0238", "9999")
     done, notes, touched = 0, [], []
     with gw.session() as s:
@@ -209,8 +211,6 @@ def apply_cdar(gw, exchange_id: int, data: bytes, now: datetime) -> Optional[str
         reason = f"CDAR message: {done} of {len(message.statuses)} status(es) set; " + "; ".join(notes[:20])
         if not _claim(s, exchange_id, status, reason, now):
             s.rollback()
-            return None
-    for document_id in touched:            # the other side of each invoice hears of it, once
-        lifecycle.report_pending(gw, document_id=document_id)
+            return None, []
     log.info("CDAR exchange %s: %s", exchange_id, reason)
-    return status
+    return status, touched

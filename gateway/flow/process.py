@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from gateway.db import DocumentRecord, Exchange, ExchangeEvent, compare_and_set, summarise, utcnow
 from gateway.delivery.channel import DeliveryPlan
 from gateway.delivery.state import mark_deposited
-from gateway.flow import cdar_status
+from gateway.flow import cdar_status, lifecycle
 from gateway.flow import plan as delivery_plan
 from gateway.flow.route import resolve
 from gateway.model.errors import EdigateError
@@ -166,7 +166,10 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
     try:
         data = gw.payloads.get(content_key)
         if cdar_status.is_cdar_bytes(data):         # a life-cycle status message, not invoices
-            return cdar_status.apply_cdar(gw, exchange_id, data, now)
+            status, touched = cdar_status.apply_cdar(gw, exchange_id, data, now)
+            for document_id in touched:             # the other side of each invoice hears of it, once
+                lifecycle.report_pending(gw, document_id=document_id)
+            return status
         docs = read_documents(data, **reading)
         if not docs:
             raise EdigateError("the file holds no invoice")
