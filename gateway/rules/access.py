@@ -99,3 +99,55 @@ def address_paths(inv: Any) -> Iterator[tuple[str, Any]]:
         addr = get(inv, path)
         if addr is not None:
             yield path, addr
+
+
+def _any(seq: Any) -> bool:
+    for _ in items(seq):
+        return True
+    return False
+
+
+def groups(inv: Any) -> set[str]:
+    """The optional groups an invoice has, by name: what the guard ``groups`` shows (``registry``).
+
+    A rule about an optional group (the payee, document or line allowances, the invoicing period ...)
+    names the group as its guard, ``guard=("groups", "payee")``, when it can only fire with the group
+    there: ``validate`` computes this set once per invoice and skips the rules of absent groups.
+    Each name is tested the way the rules walk the model (``get``, ``items``)."""
+    found: set[str] = set()
+    for name in ("allowances", "charges", "preceding_invoices", "supporting_documents", "notes"):
+        if _any(getattr(inv, name, None)):
+            found.add(name)
+    for name in ("payee", "tax_representative", "delivery", "payment_instructions", "vat_accounting_currency_code"):
+        if getattr(inv, name, None) is not None:
+            found.add(name)
+    if getattr(inv, "invoiced_object_identifier", None) is not None:
+        found.add("object_identifiers")
+    if get(inv, "delivery.invoicing_period") is not None:
+        found.add("invoicing_period")
+    if get(inv, "delivery.deliver_to_address") is not None:
+        found.add("deliver_to_address")
+    for _, line in items(getattr(inv, "lines", None)):
+        if _any(getattr(line, "allowances", None)):
+            found.add("line_allowances")
+        if _any(getattr(line, "charges", None)):
+            found.add("line_charges")
+        if getattr(line, "period", None) is not None:
+            found.add("line_periods")
+        if getattr(line, "object_identifier", None) is not None:
+            found.add("object_identifiers")
+        item = getattr(line, "item", None)
+        if item is not None:
+            if _any(getattr(item, "attributes", None)):
+                found.add("item_attributes")
+            if _any(getattr(item, "classification_identifiers", None)):
+                found.add("classifications")
+            if getattr(item, "standard_identifier", None) is not None:
+                found.add("standard_identifiers")
+            if getattr(item, "country_of_origin", None) is not None:
+                found.add("countries_of_origin")
+    if "allowances" in found or "line_allowances" in found:
+        found.add("any_allowances")
+    if "charges" in found or "line_charges" in found:
+        found.add("any_charges")
+    return found

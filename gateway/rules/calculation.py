@@ -204,7 +204,7 @@ def br_co_18(inv: Any) -> Iterator[Hit]:
         yield Hit("vat_breakdown", "An Invoice shall have at least one VAT breakdown (BG-23).")
 
 
-@rule("BR-CO-19", terms=("BT-73", "BT-74", "BT-8"))
+@rule("BR-CO-19", terms=("BT-73", "BT-74", "BT-8"), guard=("groups", "invoicing_period"))
 def br_co_19(inv: Any) -> Iterator[Hit]:
     """If Invoicing period (BG-14) is used, the Invoicing period start date (BT-73) or the Invoicing period end
     date (BT-74) shall be filled, or both."""
@@ -217,7 +217,7 @@ def br_co_19(inv: Any) -> Iterator[Hit]:
                                            "nor an end date (BT-74).")
 
 
-@rule("BR-CO-20", terms=("BT-134", "BT-135"))
+@rule("BR-CO-20", terms=("BT-134", "BT-135"), guard=("groups", "line_periods"))
 def br_co_20(inv: Any) -> Iterator[Hit]:
     """If Invoice line period (BG-26) is used, the Invoice line period start date (BT-134) or the Invoice line
     period end date (BT-135) shall be filled, or both."""
@@ -242,7 +242,8 @@ def _reason_rule(rule_id: str, group: str, terms: tuple[str, str], label: str) -
             if ac.reason is None and ac.reason_code is None:
                 yield Hit(path, f"{where} has neither a reason ({terms[0]}) nor a reason code ({terms[1]}).")
     register(rule_id, check, terms=terms,
-             description=f"Each {label} shall have a reason ({terms[0]}) or a reason code ({terms[1]}), or both.")
+             description=f"Each {label} shall have a reason ({terms[0]}) or a reason code ({terms[1]}), or both.",
+             guard=("groups", group.replace("lines.", "line_")))
 
 
 _reason_rule("BR-CO-21", "allowances", ("BT-97", "BT-98"), "allowance")

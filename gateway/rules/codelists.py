@@ -149,22 +149,25 @@ def list_check(list_name: str, term_specs: list[tuple[str, str]], label: str, *,
 
 
 def _list_rule(rule_id: str, list_name: str, term_specs: list[tuple[str, str]], label: str,
-               *, upper: bool = False, extra: Optional[dict[str, str]] = None) -> None:
-    """Register a rule checking every occurrence of some terms against one list (``list_check``)."""
+               *, upper: bool = False, extra: Optional[dict[str, str]] = None, group: Optional[str] = None) -> None:
+    """Register a rule checking every occurrence of some terms against one list (``list_check``);
+    ``group``: the optional group every one of the terms is in (the guard ``groups``)."""
     terms = tuple(dict.fromkeys(t for _, t in term_specs))
     register(rule_id, list_check(list_name, term_specs, label, upper=upper, extra=extra), terms=terms,
-             description=f"{label} shall be coded using the {list_name} code list.")
+             description=f"{label} shall be coded using the {list_name} code list.",
+             guard=("groups", group) if group else None)
 
 
 # UBL has separate lists for Invoice and CreditNote roots; the model has no
 # root, so the union is checked (which is also the CII binding's list).
 _list_rule("BR-CL-01", "UNTDID_1001", [("type_code", "BT-3")], "Invoice type code")
 _list_rule("BR-CL-04", "ISO_4217", [("currency_code", "BT-5")], "Invoice currency code")
-_list_rule("BR-CL-05", "ISO_4217", [("vat_accounting_currency_code", "BT-6")], "VAT accounting currency code")
+_list_rule("BR-CL-05", "ISO_4217", [("vat_accounting_currency_code", "BT-6")], "VAT accounting currency code",
+           group="vat_accounting_currency_code")
 _list_rule("BR-CL-06", "UNTDID_2005_VAT_POINT", [("vat_point_date_code", "BT-8")], "Value added tax point date code")
 _list_rule("BR-CL-07", "UNTDID_1153", [("invoiced_object_identifier.scheme", "BT-18-1"),
                                        ("lines[].object_identifier.scheme", "BT-128-1")],
-           "Object identifier scheme identifier")
+           "Object identifier scheme identifier", group="object_identifiers")
 _list_rule("BR-CL-10", "ISO_6523_ICD", [("seller.identifiers[].scheme", "BT-29-1"),
                                         ("buyer.identifier.scheme", "BT-46-1"),
                                         ("payee.identifier.scheme", "BT-60-1")],
@@ -175,23 +178,27 @@ _list_rule("BR-CL-11", "ISO_6523_ICD", [("seller.legal_registration_identifier.s
                                         ("payee.legal_registration_identifier.scheme", "BT-61-1")],
            "Legal registration identifier scheme identifier")
 _list_rule("BR-CL-13", "UNTDID_7143", [("lines[].item.classification_identifiers[].scheme", "BT-158-1")],
-           "Item classification identifier scheme identifier")
+           "Item classification identifier scheme identifier", group="classifications")
 _list_rule("BR-CL-14", "ISO_3166", [("seller.postal_address.country_code", "BT-40"),
                                     ("buyer.postal_address.country_code", "BT-55"),
                                     ("tax_representative.postal_address.country_code", "BT-69"),
                                     ("delivery.deliver_to_address.country_code", "BT-80")], "Country code")
-_list_rule("BR-CL-15", "ISO_3166", [("lines[].item.country_of_origin", "BT-159")], "Item country of origin")
-_list_rule("BR-CL-16", "UNTDID_4461", [("payment_instructions.means_type_code", "BT-81")], "Payment means type code")
+_list_rule("BR-CL-15", "ISO_3166", [("lines[].item.country_of_origin", "BT-159")], "Item country of origin",
+           group="countries_of_origin")
+_list_rule("BR-CL-16", "UNTDID_4461", [("payment_instructions.means_type_code", "BT-81")], "Payment means type code",
+           group="payment_instructions")
 _list_rule("BR-CL-17", "UNTDID_5305", [("vat_breakdown[].category_code", "BT-118"),
                                        ("allowances[].vat_category_code", "BT-95"),
                                        ("charges[].vat_category_code", "BT-102")], "VAT category code")
 _list_rule("BR-CL-18", "UNTDID_5305", [("lines[].vat.category_code", "BT-151")], "Invoiced item VAT category code")
 _list_rule("BR-CL-19", "UNTDID_5189", [("allowances[].reason_code", "BT-98"),
-                                       ("lines[].allowances[].reason_code", "BT-140")], "Allowance reason code")
+                                       ("lines[].allowances[].reason_code", "BT-140")], "Allowance reason code",
+           group="any_allowances")
 _list_rule("BR-CL-20", "UNTDID_7161", [("charges[].reason_code", "BT-105"),
-                                       ("lines[].charges[].reason_code", "BT-145")], "Charge reason code")
+                                       ("lines[].charges[].reason_code", "BT-145")], "Charge reason code",
+           group="any_charges")
 _list_rule("BR-CL-21", "ISO_6523_ICD", [("lines[].item.standard_identifier.scheme", "BT-157-1")],
-           "Item standard identifier scheme identifier")
+           "Item standard identifier scheme identifier", group="standard_identifiers")
 _list_rule("BR-CL-22", "VATEX", [("vat_breakdown[].exemption_reason_code", "BT-121")],
            "VAT exemption reason code", upper=True)
 _list_rule("BR-CL-23", "UNECE_REC20_REC21", [("lines[].quantity_unit_code", "BT-130"),
@@ -201,7 +208,7 @@ _list_rule("BR-CL-25", "CEF_EAS", [("seller.electronic_address.scheme", "BT-34-1
                                    ("buyer.electronic_address.scheme", "BT-49-1")],
            "Electronic address scheme identifier")
 _list_rule("BR-CL-26", "ISO_6523_ICD", [("delivery.deliver_to_location_identifier.scheme", "BT-71-1")],
-           "Deliver to location identifier scheme identifier")
+           "Deliver to location identifier scheme identifier", group="delivery")
 
 
 def br_cl_08(inv: Any) -> Iterator[Hit]:
@@ -229,7 +236,9 @@ def br_cl_24(inv: Any) -> Iterator[Hit]:
                       f"({', '.join(code_list('MIME'))}).")
 
 
-register("BR-CL-08", br_cl_08, terms=("BT-21",), description=first_paragraph(br_cl_08.__doc__))
-register("BR-CL-24", br_cl_24, terms=("BT-125-1",), description=first_paragraph(br_cl_24.__doc__))
+register("BR-CL-08", br_cl_08, terms=("BT-21",), description=first_paragraph(br_cl_08.__doc__),
+         guard=("groups", "notes"))
+register("BR-CL-24", br_cl_24, terms=("BT-125-1",), description=first_paragraph(br_cl_24.__doc__),
+         guard=("groups", "supporting_documents"))
 
 __all__ = ["code_list", "code_set", "cii_code_set", "in_list", "in_cii_list", "source"]

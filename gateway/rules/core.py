@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-from .access import get, items, totals
-from .registry import WARNING, Hit, register, rule
+from .access import get, groups, items, totals
+from .registry import WARNING, Hit, register, register_guard, rule
 from .xpath import blank, dec, fmt, ge, normalize_space, present
+
+
+register_guard("groups", groups)
 
 
 def _require(rule_id: str, path: str, term: str, label: str, *, allow_blank: bool = False) -> None:
@@ -88,7 +91,7 @@ def br_16(inv: Any) -> Iterator[Hit]:
         yield Hit("lines", "An Invoice shall have at least one Invoice line (BG-25).")
 
 
-@rule("BR-17", terms=("BT-59", "BT-28", "BT-60", "BT-29"))
+@rule("BR-17", terms=("BT-59", "BT-28", "BT-60", "BT-29"), guard=("groups", "payee"))
 def br_17(inv: Any) -> Iterator[Hit]:
     """The Payee name (BT-59) shall be provided if the Payee is different from the Seller.
 
@@ -114,7 +117,7 @@ def br_17(inv: Any) -> Iterator[Hit]:
                                       "(BT-29): a Payee is only given when it differs from the Seller.")
 
 
-@rule("BR-18", terms=("BT-62",))
+@rule("BR-18", terms=("BT-62",), guard=("groups", "tax_representative"))
 def br_18(inv: Any) -> Iterator[Hit]:
     """The Seller tax representative name (BT-62) shall be provided if the Seller has one (BG-11)."""
     rep = getattr(inv, "tax_representative", None)
@@ -122,7 +125,7 @@ def br_18(inv: Any) -> Iterator[Hit]:
         yield Hit("tax_representative.name", "The Seller tax representative (BG-11) has no name (BT-62).")
 
 
-@rule("BR-19", terms=("BG-12",))
+@rule("BR-19", terms=("BG-12",), guard=("groups", "tax_representative"))
 def br_19(inv: Any) -> Iterator[Hit]:
     """The Seller tax representative postal address (BG-12) shall be provided if the Seller has one (BG-11)."""
     rep = getattr(inv, "tax_representative", None)
@@ -131,7 +134,7 @@ def br_19(inv: Any) -> Iterator[Hit]:
                   "The Seller tax representative (BG-11) has no postal address (BG-12).")
 
 
-@rule("BR-20", terms=("BT-69",))
+@rule("BR-20", terms=("BT-69",), guard=("groups", "tax_representative"))
 def br_20(inv: Any) -> Iterator[Hit]:
     """The Seller tax representative postal address (BG-12) shall contain a country code (BT-69)."""
     addr = get(inv, "tax_representative.postal_address")
@@ -187,7 +190,7 @@ _doc_period = _period_check(("BT-73", "BT-74"), "invoicing period")
 _line_period = _period_check(("BT-134", "BT-135"), "invoice line period")
 
 
-@rule("BR-29", terms=("BT-73", "BT-74"))
+@rule("BR-29", terms=("BT-73", "BT-74"), guard=("groups", "invoicing_period"))
 def br_29(inv: Any) -> Iterator[Hit]:
     """If both Invoicing period start date (BT-73) and end date (BT-74) are given then the end date shall be later
     or equal to the start date."""
@@ -196,7 +199,7 @@ def br_29(inv: Any) -> Iterator[Hit]:
         yield from _doc_period(period, "delivery.invoicing_period")
 
 
-@rule("BR-30", terms=("BT-134", "BT-135"))
+@rule("BR-30", terms=("BT-134", "BT-135"), guard=("groups", "line_periods"))
 def br_30(inv: Any) -> Iterator[Hit]:
     """If both Invoice line period start date (BT-134) and end date (BT-135) are given then the end date shall be
     later or equal to the start date."""
@@ -222,7 +225,13 @@ def _ac_rule(rule_id: str, group: str, label: str, term: Any, description: str,
                 if fails(ac):
                     yield Hit(f"{group}[{k}]" + (f".{field}" if field else ""),
                               f"Document level {label} {k + 1} {problem}.")
-    register(rule_id, check, terms=(term,) if isinstance(term, str) else term, description=description)
+    register(rule_id, check, terms=(term,) if isinstance(term, str) else term, description=description,
+             guard=("groups", _AC_GROUPS[group]))
+
+
+# the allowance and charge groups' names for the guard ``groups`` (``access.groups``)
+_AC_GROUPS = {"allowances": "allowances", "charges": "charges", "lines.allowances": "line_allowances",
+              "lines.charges": "line_charges"}
 
 
 def _no_reason(ac: Any) -> bool:
@@ -302,7 +311,7 @@ def _payment_means(pi: Any) -> bool:
         or any(True for _ in items(pi.credit_transfers)) or pi.payment_card is not None
 
 
-@rule("BR-49", terms=("BT-81",))
+@rule("BR-49", terms=("BT-81",), guard=("groups", "payment_instructions"))
 def br_49(inv: Any) -> Iterator[Hit]:
     """A Payment instruction (BG-16) shall specify the Payment means type code (BT-81).
 
@@ -315,7 +324,7 @@ def br_49(inv: Any) -> Iterator[Hit]:
                   "The Payment instructions (BG-16) have no Payment means type code (BT-81).")
 
 
-@rule("BR-50", terms=("BT-84",))
+@rule("BR-50", terms=("BT-84",), guard=("groups", "payment_instructions"))
 def br_50(inv: Any) -> Iterator[Hit]:
     """A Payment account identifier (BT-84) shall be present if Credit transfer (BG-17) information is provided."""
     pi = getattr(inv, "payment_instructions", None)
@@ -327,7 +336,7 @@ def br_50(inv: Any) -> Iterator[Hit]:
                       f"Credit transfer {k + 1} has no Payment account identifier (BT-84).")
 
 
-@rule("BR-51", terms=("BT-87",), severity=WARNING)
+@rule("BR-51", terms=("BT-87",), severity=WARNING, guard=("groups", "payment_instructions"))
 def br_51(inv: Any) -> Iterator[Hit]:
     """The last 4 to 6 digits of the Payment card primary account number (BT-87) shall be present.
 
@@ -340,7 +349,7 @@ def br_51(inv: Any) -> Iterator[Hit]:
                   f"digits, not {len(normalize_space(pan))} characters.")
 
 
-@rule("BR-61", terms=("BT-84", "BT-81"))
+@rule("BR-61", terms=("BT-84", "BT-81"), guard=("groups", "payment_instructions"))
 def br_61(inv: Any) -> Iterator[Hit]:
     """If the Payment means type code (BT-81) means SEPA credit transfer, Local credit transfer or Non-SEPA
     international credit transfer, the Payment account identifier (BT-84) shall be present."""
@@ -355,7 +364,7 @@ def br_61(inv: Any) -> Iterator[Hit]:
 
 # --- references, attributes, identifiers ----------------------------------------------------------
 
-@rule("BR-52", terms=("BT-122",))
+@rule("BR-52", terms=("BT-122",), guard=("groups", "supporting_documents"))
 def br_52(inv: Any) -> Iterator[Hit]:
     """Each Additional supporting document (BG-24) shall contain a Supporting document reference (BT-122)."""
     for k, doc in items(getattr(inv, "supporting_documents", None)):
@@ -364,7 +373,7 @@ def br_52(inv: Any) -> Iterator[Hit]:
                       f"Additional supporting document {k + 1} has no Supporting document reference (BT-122).")
 
 
-@rule("BR-53", terms=("BT-6", "BT-111"))
+@rule("BR-53", terms=("BT-6", "BT-111"), guard=("groups", "vat_accounting_currency_code"))
 def br_53(inv: Any) -> Iterator[Hit]:
     """If the VAT accounting currency code (BT-6) is present, then the Invoice total VAT amount in accounting
     currency (BT-111) shall be provided.
@@ -385,7 +394,7 @@ def br_53(inv: Any) -> Iterator[Hit]:
               "in accounting currency (BT-111).")
 
 
-@rule("BR-54", terms=("BT-160", "BT-161"))
+@rule("BR-54", terms=("BT-160", "BT-161"), guard=("groups", "item_attributes"))
 def br_54(inv: Any) -> Iterator[Hit]:
     """Each Item attribute (BG-32) shall contain an Item attribute name (BT-160) and an Item attribute value
     (BT-161)."""
@@ -397,7 +406,7 @@ def br_54(inv: Any) -> Iterator[Hit]:
                           "and a value (BT-161).")
 
 
-@rule("BR-55", terms=("BT-25",))
+@rule("BR-55", terms=("BT-25",), guard=("groups", "preceding_invoices"))
 def br_55(inv: Any) -> Iterator[Hit]:
     """Each Preceding Invoice reference (BG-3) shall contain a Preceding Invoice reference (BT-25)."""
     for k, ref in items(getattr(inv, "preceding_invoices", None)):
@@ -406,7 +415,7 @@ def br_55(inv: Any) -> Iterator[Hit]:
                       f"Preceding invoice reference {k + 1} (BG-3) has no invoice number (BT-25).")
 
 
-@rule("BR-56", terms=("BT-63",))
+@rule("BR-56", terms=("BT-63",), guard=("groups", "tax_representative"))
 def br_56(inv: Any) -> Iterator[Hit]:
     """Each Seller tax representative party (BG-11) shall have a Seller tax representative VAT identifier (BT-63)."""
     rep = getattr(inv, "tax_representative", None)
@@ -415,7 +424,7 @@ def br_56(inv: Any) -> Iterator[Hit]:
                   "The Seller tax representative (BG-11) has no VAT identifier (BT-63).")
 
 
-@rule("BR-57", terms=("BT-80",))
+@rule("BR-57", terms=("BT-80",), guard=("groups", "deliver_to_address"))
 def br_57(inv: Any) -> Iterator[Hit]:
     """Each Deliver to address (BG-15) shall contain a Deliver to country code (BT-80)."""
     addr = get(inv, "delivery.deliver_to_address")
@@ -437,7 +446,7 @@ _scheme_rule("BR-62", "BT-34", "seller.electronic_address", "Seller electronic a
 _scheme_rule("BR-63", "BT-49", "buyer.electronic_address", "Buyer electronic address")
 
 
-@rule("BR-64", terms=("BT-157", "BT-157-1"))
+@rule("BR-64", terms=("BT-157", "BT-157-1"), guard=("groups", "standard_identifiers"))
 def br_64(inv: Any) -> Iterator[Hit]:
     """The Item standard identifier (BT-157) shall have a Scheme identifier."""
     for i, line in items(getattr(inv, "lines", None)):
@@ -448,7 +457,7 @@ def br_64(inv: Any) -> Iterator[Hit]:
                       "has no scheme identifier (BT-157-1).")
 
 
-@rule("BR-65", terms=("BT-158", "BT-158-1"))
+@rule("BR-65", terms=("BT-158", "BT-158-1"), guard=("groups", "classifications"))
 def br_65(inv: Any) -> Iterator[Hit]:
     """The Item classification identifier (BT-158) shall have a Scheme identifier."""
     for i, line in items(getattr(inv, "lines", None)):

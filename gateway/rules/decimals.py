@@ -59,8 +59,15 @@ def _dec_rule(rule_id: str, term: str, where: str, field: str) -> None:
             if value is not None and fraction_digits(value) > 2:
                 yield Hit(path, f"The {label} ({term}) {fmt(value)} has {fraction_digits(value)} "
                                 "decimals: at most 2 are allowed.")
+    group = _GROUPS.get(where)
     register(rule_id, check, terms=(term,),
-             description=f"The allowed maximum number of decimals for the {label} ({term}) is 2.")
+             description=f"The allowed maximum number of decimals for the {label} ({term}) is 2.",
+             guard=("groups", group) if group else None)
+
+
+# the optional groups' names for the guard ``groups`` (``access.groups``)
+_GROUPS = {"allowances": "allowances", "charges": "charges", "lines.allowances": "line_allowances",
+           "lines.charges": "line_charges"}
 
 
 for _rid, _term, _where, _field in (

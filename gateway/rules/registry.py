@@ -14,7 +14,8 @@ sets a validation applies is a *profile*'s business (``profiles.py``).
 
 A rule may name a *guard*: ``guard=("vat_categories", "S")`` says it can only
 fire when "S" is among the values the guard function ``vat_categories``
-(``register_guard``) finds in the invoice. ``validate`` computes each guard
+(``register_guard``) finds in the invoice; ``("groups", "allowances")`` that it
+is about an optional group the invoice must have (``access.groups``). ``validate`` computes each guard
 once per invoice and skips the rules it rules out; it is an optimisation
 only (``validate(..., guards=False)`` runs every rule, and the tests check
 both give the same findings).

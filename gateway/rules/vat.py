@@ -426,21 +426,23 @@ def _doc(fn: Callable[..., Any]) -> str:
     return first_paragraph(fn.__doc__)
 
 
-register("BR-IC-11", br_ic_11, terms=("BT-72", "BG-14"), description=_doc(br_ic_11))
-register("BR-IC-12", br_ic_12, terms=("BT-80",), description=_doc(br_ic_12))
+# these only fire with a breakdown (O, K) or a use (B) of their category: guarded by it as the ten rules are
+_K, _O, _B = ("vat_categories", "K"), ("vat_categories", "O"), ("vat_categories", "B")
+register("BR-IC-11", br_ic_11, terms=("BT-72", "BG-14"), description=_doc(br_ic_11), guard=_K)
+register("BR-IC-12", br_ic_12, terms=("BT-80",), description=_doc(br_ic_12), guard=_K)
 register("BR-O-11", _o_exclusive("vat_breakdown", "no other VAT breakdown"), terms=("BT-118",),
          description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain other "
-                     "VAT breakdown groups.")
+                     "VAT breakdown groups.", guard=_O)
 register("BR-O-12", _o_exclusive("lines", "no invoice line"), terms=("BT-151",),
          description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain lines of "
-                     "another VAT category.")
+                     "another VAT category.", guard=_O)
 register("BR-O-13", _o_exclusive("allowances", "no document level allowance"), terms=("BT-95",),
          description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain document level "
-                     "allowances of another VAT category.")
+                     "allowances of another VAT category.", guard=_O)
 register("BR-O-14", _o_exclusive("charges", "no document level charge"), terms=("BT-102",),
          description="An Invoice with a 'Not subject to VAT' (O) VAT breakdown shall not contain document level "
-                     "charges of another VAT category.")
+                     "charges of another VAT category.", guard=_O)
 register("BR-B-01", br_b_01, terms=("BT-118", "BT-151", "BT-40", "BT-55"),
-         description=_doc(br_b_01))
+         description=_doc(br_b_01), guard=_B)
 register("BR-B-02", br_b_02, terms=("BT-118", "BT-151", "BT-95", "BT-102"),
-         description=_doc(br_b_02))
+         description=_doc(br_b_02), guard=_B)

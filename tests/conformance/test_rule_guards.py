@@ -1,10 +1,12 @@
 """Rule guards skip only rules that cannot fire: the findings are the same with and without them.
 
-A guarded rule (``guard=("vat_categories", "S")``, the national Peppol rules'
-``("peppol_country", "DK")``) is skipped when the invoice does not show the
-value; ``validate(..., guards=False)`` runs every rule. On every corpus invoice
-(EN 16931 on UBL and CII, CII also with the rules' CII variants, Peppol on UBL, each UBL invoice also moved to every
-country of the national rules) both must give exactly the same findings.
+A guarded rule (``guard=("vat_categories", "S")``, a rule about an optional group
+``("groups", "allowances")``, the national Peppol rules' ``("peppol_country", "DK")``)
+is skipped when the invoice does not show the value; ``validate(..., guards=False)``
+runs every rule. On every corpus invoice (EN 16931 on UBL and CII, CII also with
+the rules' CII variants, Peppol on UBL, each UBL invoice also moved to every country
+of the national rules) and on the hand-built cases of tests/unit/test_rules.py
+both must give exactly the same findings.
 """
 from __future__ import annotations
 
@@ -85,3 +87,39 @@ def test_vat_category_guard_on_a_built_invoice() -> None:
     inv.lines[0].vat.category_code = "Z"          # the line now uses Z, the breakdown still S
     found = {f.rule for f in validate(inv, strict=True)}
     assert "BR-Z-01" in found and found == {f.rule for f in validate(inv, strict=True, guards=False)}
+
+
+def _builder_cases() -> list:
+    import tests.unit.test_rules as cases
+    from tests.support.invoice_builder import add_allowance, add_charge
+    out = [(name, build_invoice, mutate) for name, mutate, _ in cases.CORE_CASES + cases.CO_CASES + cases.CL_CASES]
+    out += [(name, lambda: add_charge(add_allowance(build_invoice())), mutate)
+            for name, mutate, _ in cases.AC_CASES + cases.CO_AC_CASES]
+    return out
+
+
+@pytest.mark.parametrize("syntax", [None, "cii", "edifact"])
+def test_guards_change_nothing_on_the_hand_built_cases(syntax) -> None:
+    """The cases of tests/unit/test_rules.py break one thing each, often in an optional group (the guard
+    ``groups``: allowances, payee, periods ...): with and without guards, the same findings."""
+    checked = 0
+    for name, build, mutate in _builder_cases():
+        inv = build()
+        mutate(inv)
+        fast = [(f.rule, f.path, f.message) for f in validate(inv, strict=True, syntax=syntax)]
+        slow = [(f.rule, f.path, f.message) for f in validate(inv, strict=True, syntax=syntax, guards=False)]
+        assert fast == slow, name
+        checked += 1
+    assert checked > 100
+
+
+def test_the_groups_guard_names_what_the_invoice_has() -> None:
+    from gateway.model.invoice import DocumentAllowance, LineCharge, Payee
+    inv = build_invoice()
+    assert GUARDS["groups"](inv) == set()
+    inv.allowances.append(DocumentAllowance())
+    inv.lines[0].charges.append(LineCharge())
+    inv.payee = Payee(name="P")
+    assert GUARDS["groups"](inv) == {"allowances", "line_charges", "payee", "any_allowances", "any_charges"}
+    assert "BR-31" in {f.rule for f in validate(inv, strict=True)}       # an allowance without amount
+    assert RULES["BR-31"].guard == ("groups", "allowances")
