@@ -5,7 +5,6 @@ a CDAR message a partner sends moves the documents it names, and is rejected whe
 none of its documents or breaks the rules."""
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
