@@ -13,9 +13,15 @@ from gateway.model.invoice import DocumentTotals
 from .xpath import normalize_space
 
 
+_STEPS: dict[str, tuple[str, ...]] = {}
+
+
 def get(obj: Any, dotted: str) -> Any:
     """``get(inv, "seller.postal_address.country_code")``: None when any step is missing."""
-    for name in dotted.split("."):
+    steps = _STEPS.get(dotted)
+    if steps is None:
+        steps = _STEPS[dotted] = tuple(dotted.split("."))
+    for name in steps:
         if obj is None:
             return None
         obj = getattr(obj, name, None)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Iterator
 
 from .access import get, items, line_category, totals
-from .codelists import code_list
+from .codelists import literal as _literal
 from .registry import Hit, register, rule
 from .xpath import (add, dec, div100, eq, fmt, gt, lt, mul, ne, round2, sub, xabs,
                     xround, xsum)
@@ -61,7 +61,7 @@ def br_co_09(inv: Any) -> Iterator[Hit]:
     UBL binding: ``contains(' 1A AD ... ', substring(CompanyID, 1, 2))`` - a
     substring test, so a one-character identifier passes; the list is the
     VAT_ID_PREFIX list of codelists.yaml."""
-    literal = " " + " ".join(code_list("VAT_ID_PREFIX")) + " "
+    literal = _literal("VAT_ID_PREFIX")
     for path, term in (("seller.vat_identifier", "BT-31"), ("buyer.vat_identifier", "BT-48"),
                        ("tax_representative.vat_identifier", "BT-63")):
         vat_id = get(inv, path)

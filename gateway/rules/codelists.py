@@ -53,6 +53,12 @@ def in_cii_list(value: Any, name: str) -> bool:
     return " " not in v and v in cii_code_set(name)
 
 
+@lru_cache(maxsize=None)
+def literal(name: str) -> str:
+    """The list as the schematron writes it in a ``contains()`` test: ``' A B C '``."""
+    return " " + " ".join(code_list(name)) + " "
+
+
 def source() -> str:
     """Where the lists come from: stylesheet and version."""
     doc = _document()
@@ -216,10 +222,10 @@ def br_cl_08(inv: Any) -> Iterator[Hit]:
 
     UBL binding: the code is the text between the first two '#' of the note,
     checked only when it is three characters long, with a substring test."""
-    literal = " " + " ".join(code_list("UNTDID_4451")) + " "
+    codes = literal("UNTDID_4451")
     for k, note in items(getattr(inv, "notes", None)):
         code = note.subject_code
-        if code is not None and len(code) == 3 and code not in literal:
+        if code is not None and len(code) == 3 and code not in codes:
             yield Hit(f"notes[{k}].subject_code",
                       f"Invoice note subject code (BT-21) {fmt(code)} is not in the UNTDID_4451 code list.")
 

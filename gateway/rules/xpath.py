@@ -36,12 +36,15 @@ def normalize_space(value: Any) -> str:
     """XPath normalize-space(): '' for a missing value."""
     if value is None:
         return ""
-    return _WS.sub(" ", str(value)).strip(" ")
+    text = value if value.__class__ is str else str(value)
+    if "\t" in text or "\n" in text or "\r" in text or "  " in text:
+        return _WS.sub(" ", text).strip(" ")
+    return text.strip(" ")
 
 
 def blank(value: Any) -> bool:
     """``normalize-space(x) = ''``: missing, empty, or only white space."""
-    return normalize_space(value) == ""
+    return value is None or not (value if value.__class__ is str else str(value)).strip(" \t\r\n")
 
 
 def present(value: Any) -> bool:
