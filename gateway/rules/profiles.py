@@ -32,7 +32,7 @@ import yaml
 
 from gateway.model.errors import EdigateError
 
-from .registry import DEFAULT_RULE_SET, RULE_SETS, VARIANTS, Rule, binding_of
+from .registry import DEFAULT_RULE_SET, RULE_SETS, VARIANTS, Rule, binding_of, variants_version
 
 __all__ = ["DEFAULT_PROFILE", "PROFILES_FILE", "Profile", "RuleSetUse", "RuleSetInfo", "ProfileError",
            "UnknownProfileError", "RuleSetUnavailableError", "profiles", "profile_names", "get_profile",
@@ -143,7 +143,7 @@ _plans: dict[tuple[str, Optional[str]], tuple[tuple[int, ...], list[Rule], list[
 
 def _sizes(profile: Profile) -> tuple[int, ...]:
     """What a plan depends on: how many rules each set of the profile has, and how many have variants."""
-    return tuple(len(RULE_SETS.get(u.name, ())) for u in profile.rule_sets) + (sum(map(len, VARIANTS.values())),)
+    return tuple(len(RULE_SETS.get(u.name, ())) for u in profile.rule_sets) + variants_version()
 
 
 # --- reading profiles.yaml ------------------------------------------------------------------

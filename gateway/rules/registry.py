@@ -86,8 +86,10 @@ class Rule:
                 raise
             log.debug("rule %s/%s does not apply", self.rule_set, self.id, exc_info=True)
             return []
-        if not hits:
-            return []
+        return self.findings(hits) if hits else []
+
+    def findings(self, hits: Iterable[Hit]) -> list[Finding]:
+        """The findings of this rule's hits."""
         return [Finding(rule=self.id, message=f"{self.id}: {h.message}", severity=self.severity,
                         terms=h.terms or self.terms, path=h.path, rule_set=self.rule_set) for h in hits]
 
@@ -113,6 +115,13 @@ def rules_of(rule_set: str) -> dict[str, Rule]:
 
 # (rule set, rule id) -> {binding -> the rule's variant for that binding}
 VARIANTS: dict[tuple[str, str], dict[str, Rule]] = {}
+# how many variants were registered, ever: with ``len(VARIANTS)``, what a cached plan depends on
+_variants_registered = [0]
+
+
+def variants_version() -> tuple[int, int]:
+    """Changes whenever a variant is registered (or a rule's variants removed, as tests do)."""
+    return len(VARIANTS), _variants_registered[0]
 
 
 def binding_of(syntax: Optional[str]) -> str:
@@ -179,6 +188,7 @@ def register_variant(rule_id: str, binding: str, check: Check, *, rule_set: str 
     v = Rule(rule_id, base.terms, severity, description or base.description, base.family, check, rule_set,
              base.guard if guard is _SAME else guard, binding)
     variants[binding] = v
+    _variants_registered[0] += 1
     return v
 
 
