@@ -20,6 +20,7 @@ import pytest
 
 from gateway.model.errors import InputError
 from gateway.model.findings import FATAL, WARNING
+from gateway.syntaxes import read_document
 from gateway.syntaxes.edifact import contrl
 from gateway.syntaxes.edifact.syntax import (Interchange, InterchangeReader, InterchangeWriter, Message,
                                              Party, Segment, Separators, SyntaxIssue, iter_messages,
@@ -278,6 +279,25 @@ def test_control_characters_reject_the_message_line_breaks_in_data_are_kept_with
     assert not first.accepted and first.issues[0].code == "21" and "0x07" in first.issues[0].text
     assert second.accepted and second.body[0].get(4) == "two\nlines"
     assert second.issues[0].severity == WARNING and second.body[0].line == 7
+
+
+def test_a_control_character_released_into_data_rejects_the_message():
+    """UNA may make a control character a service character (here IS1 as segment terminator); released,
+    it would be a control character in a value (found by the long fuzz run: lxml refused it in the
+    tree, a ValueError). A released release character before a real terminator stays fine."""
+    una = b"UNA:+.? \x1f"
+    def ic(*messages: bytes) -> bytes:
+        body = b"".join(messages)
+        return (una + b"UNB+UNOC:3+S+R+240101:1200+REF1\x1f" + body
+                + b"UNZ+" + str(len(messages)).encode() + b"+REF1\x1f")
+    def msg(ref: bytes, ftx: bytes) -> bytes:
+        return b"UNH+" + ref + b"+INVOIC:D:96A:UN\x1f" + ftx + b"\x1fUNT+3+" + ref + b"\x1f"
+    data = ic(msg(b"1", b"FTX+AAI+++a?\x1fb"), msg(b"2", b"FTX+AAI+++ends with ??"))
+    first, second = read_interchange(data).messages
+    assert not first.accepted and first.issues[0].code == "21" and "0x1f released into data" in first.issues[0].text
+    assert second.accepted and second.body[0].get(4) == "ends with ?"
+    with pytest.raises(InputError, match="0x1f released into data"):
+        read_document(ic(msg(b"1", b"FTX+AAI+++a?\x1fb")))
 
 
 # --------------------------------------------------------------------------- service characters

@@ -1212,6 +1212,14 @@ class InterchangeReader:
             allowed = set(level.repertoire) | set(seps.specials) | {seps.decimal}
             bad_class += re.escape(bytes(c for c in range(32, 127) if chr(c) not in allowed)) + rb"\x80-\xff"
         bad_search = re.compile(b"[" + bad_class + b"]").search
+        # a service character that is a control character (IS1-IS4, as UNOB and UNA allow) is fine as a
+        # separator, but released it would be data: a control character in a value (error 21)
+        ctrl_specials = bytes(c for c in _CTRL if chr(c) in seps.specials)
+        released_ctrl = None
+        if relb is not None and ctrl_specials:
+            r_ = re.escape(relb)
+            released_ctrl = re.compile(b"(?<!" + r_ + b")(?:" + r_ + r_ + b")*" + r_ + b"[" + re.escape(ctrl_specials)
+                                       + b"]").search
 
         def close_message(msg: Message, end_seg: Optional[Segment], end_abs: int) -> Message:
             msg.end_offset = end_abs
@@ -1280,7 +1288,8 @@ class InterchangeReader:
             batch = buf[pos:cut]
             parts = batch.split(term)
             has_rel = relb is not None and relb in batch
-            has_bad = bad_search(batch) is not None
+            has_bad = bad_search(batch) is not None or (has_rel and released_ctrl is not None
+                                                         and released_ctrl(batch) is not None)
             off = pos                                    # start of the next part in buf
             next_pos = cut + 1                           # where the next batch starts, unless we stop early
             i, n = 0, len(parts)
@@ -1348,6 +1357,12 @@ class InterchangeReader:
                     if mm is not None:
                         problems.append(self._classify(buf, mm.start(), b, bad_search, ic.syntax_level,
                                                        self.strict_charset))
+                if released_ctrl is not None:
+                    mm = released_ctrl(s)
+                    if mm is not None:
+                        problems.append(("21", f"control character {s[mm.end() - 1]:#04x} released into data "
+                                               "(a service character may be a control character, data may not)",
+                                         FATAL))
                 if 10 in s or 13 in s or 9 in s:
                     problems.append(("21", "line break or tab inside the segment (kept as data)", WARNING))
                 if tag not in plain:
