@@ -79,7 +79,9 @@ def validate(invoice: Any, *, profile: str = DEFAULT_PROFILE, rules: Optional[It
             if values is not None and guard[1] not in values:
                 continue
         try:
-            hits = list(r.check(invoice))
+            hits = r.check(invoice)
+            if hits.__class__ is not list and hits.__class__ is not tuple:
+                hits = list(hits)           # a generator (most rules yield their hits)
         except Exception:  # noqa: BLE001 - a rule that cannot evaluate a partial model does not apply
             if strict:
                 raise

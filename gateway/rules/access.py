@@ -129,6 +129,13 @@ def groups(inv: Any) -> set[str]:
             found.add(name)
     if getattr(inv, "invoiced_object_identifier", None) is not None:
         found.add("object_identifiers")
+    if getattr(inv, "vat_point_date_code", None) is not None:
+        found.add("vat_point_date_code")
+    t = getattr(inv, "totals", None)
+    if t is not None:
+        for name in ("sum_of_allowances", "sum_of_charges", "paid_amount", "rounding_amount"):
+            if getattr(t, name, None) is not None:
+                found.add(name)
     if get(inv, "delivery.invoicing_period") is not None:
         found.add("invoicing_period")
     if get(inv, "delivery.deliver_to_address") is not None:

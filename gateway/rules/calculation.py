@@ -14,12 +14,12 @@ from typing import Any, Iterator
 
 from .access import get, items, line_category, totals
 from .codelists import literal as _literal
-from .registry import Hit, register, rule
+from .registry import NEVER, Hit, register, rule
 from .xpath import (add, dec, div100, eq, fmt, gt, lt, mul, ne, round2, sub, xabs,
                     xround, xsum)
 
 
-@rule("BR-CO-03", terms=("BT-7", "BT-8"))
+@rule("BR-CO-03", terms=("BT-7", "BT-8"), guard=("groups", "vat_point_date_code"))
 def br_co_03(inv: Any) -> Iterator[Hit]:
     """Value added tax point date (BT-7) and Value added tax point date code (BT-8) are mutually exclusive."""
     if getattr(inv, "vat_point_date", None) is not None and getattr(inv, "vat_point_date_code", None) is not None:
@@ -48,7 +48,7 @@ _REASON_PAIRS = (
     ("BR-CO-08", ("BT-144", "BT-145"), "Invoice line charge reason code (BT-145) and reason (BT-144)"),
 )
 for _id, _terms, _what in _REASON_PAIRS:
-    register(_id, _never, terms=_terms,
+    register(_id, _never, terms=_terms, guard=NEVER,
              description=f"{_what} shall indicate the same type of allowance or charge "
                          "(the schematron asserts true(): never fires).")
 

@@ -305,7 +305,7 @@ def br_co_16(inv: Any) -> Iterator[Hit]:
               f"{fmt(paid)} + BT-114 {fmt(rnd)} does not give it.")
 
 
-@variant("BR-DEC-13", CII)
+@variant("BR-DEC-13", CII, guard=None)
 def br_dec_13(inv: Any) -> Iterator[Hit]:
     """CII: BT-110 shall equal itself rounded to two decimals (``. = round(. * 100) div 100``, on
     ``xs:double``), unless a tax total in another currency (BT-111) is there."""
@@ -319,7 +319,7 @@ def br_dec_13(inv: Any) -> Iterator[Hit]:
                                       "2 decimals.")
 
 
-@variant("BR-DEC-15", CII)
+@variant("BR-DEC-15", CII, guard=("groups", "vat_accounting_currency_code"))
 def br_dec_15(inv: Any) -> Iterator[Hit]:
     """CII: with a VAT accounting currency (BT-6) and some tax total, there shall be a tax total in
     BT-6 (BT-111) equal to itself rounded to two decimals (``xs:double``). (A BT-6 equal to the invoice

@@ -170,7 +170,8 @@ _list_rule("BR-CL-01", "UNTDID_1001", [("type_code", "BT-3")], "Invoice type cod
 _list_rule("BR-CL-04", "ISO_4217", [("currency_code", "BT-5")], "Invoice currency code")
 _list_rule("BR-CL-05", "ISO_4217", [("vat_accounting_currency_code", "BT-6")], "VAT accounting currency code",
            group="vat_accounting_currency_code")
-_list_rule("BR-CL-06", "UNTDID_2005_VAT_POINT", [("vat_point_date_code", "BT-8")], "Value added tax point date code")
+_list_rule("BR-CL-06", "UNTDID_2005_VAT_POINT", [("vat_point_date_code", "BT-8")], "Value added tax point date code",
+           group="vat_point_date_code")
 _list_rule("BR-CL-07", "UNTDID_1153", [("invoiced_object_identifier.scheme", "BT-18-1"),
                                        ("lines[].object_identifier.scheme", "BT-128-1")],
            "Object identifier scheme identifier", group="object_identifiers")

@@ -8,7 +8,7 @@ is there, and fire once per offending group, as the schematron does.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from .access import get, groups, items, totals
 from .registry import WARNING, Hit, register, register_guard, rule
@@ -17,14 +17,18 @@ from .xpath import blank, dec, fmt, ge, normalize_space, present
 
 register_guard("groups", groups)
 
+# what a check that returns its hits (rather than yielding them) returns when it finds nothing
+_NONE: tuple[Hit, ...] = ()
+
 
 def _require(rule_id: str, path: str, term: str, label: str, *, allow_blank: bool = False) -> None:
     """Register 'the invoice shall have <label> (<term>)' on one document-level value."""
     missing: Callable[[Any], bool] = (lambda v: v is None) if allow_blank else blank
 
-    def check(inv: Any) -> Iterator[Hit]:
+    def check(inv: Any) -> Sequence[Hit]:
         if missing(get(inv, path)):
-            yield Hit(path, f"An Invoice shall have the {label} ({term}).")
+            return [Hit(path, f"An Invoice shall have the {label} ({term}).")]
+        return _NONE
 
     register(rule_id, check, terms=(term,), description=f"An Invoice shall have the {label} ({term}).")
 
@@ -72,9 +76,10 @@ def br_11(inv: Any) -> Iterator[Hit]:
 
 
 def _require_total(rule_id: str, name: str, term: str, label: str) -> None:
-    def check(inv: Any) -> Iterator[Hit]:
+    def check(inv: Any) -> Sequence[Hit]:
         if getattr(totals(inv), name) is None:
-            yield Hit(f"totals.{name}", f"An Invoice shall have the {label} ({term}).")
+            return [Hit(f"totals.{name}", f"An Invoice shall have the {label} ({term}).")]
+        return _NONE
     register(rule_id, check, terms=(term,), description=f"An Invoice shall have the {label} ({term}).")
 
 
@@ -147,10 +152,9 @@ def br_20(inv: Any) -> Iterator[Hit]:
 
 def _line_rule(rule_id: str, term: str, description: str, fails: Callable[[Any], bool], field: str,
                problem: Callable[[Any], str]) -> None:
-    def check(inv: Any) -> Iterator[Hit]:
-        for i, line in items(getattr(inv, "lines", None)):
-            if fails(line):
-                yield Hit(f"lines[{i}].{field}", f"Invoice line {i + 1} {problem(line)}.")
+    def check(inv: Any) -> list[Hit]:
+        return [Hit(f"lines[{i}].{field}", f"Invoice line {i + 1} {problem(line)}.")
+                for i, line in items(getattr(inv, "lines", None)) if fails(line)]
     register(rule_id, check, terms=(term,), description=description)
 
 
@@ -278,10 +282,9 @@ _ac_rule("BR-44", "lines.charges", "charge", ("BT-144", "BT-145"),
 
 def _vb_rule(rule_id: str, term: str, description: str, fails: Callable[[Any], bool], field: str,
              problem: str) -> None:
-    def check(inv: Any) -> Iterator[Hit]:
-        for j, vb in items(getattr(inv, "vat_breakdown", None)):
-            if fails(vb):
-                yield Hit(f"vat_breakdown[{j}]" + (f".{field}" if field else ""), f"VAT breakdown {j + 1} {problem}.")
+    def check(inv: Any) -> list[Hit]:
+        return [Hit(f"vat_breakdown[{j}]" + (f".{field}" if field else ""), f"VAT breakdown {j + 1} {problem}.")
+                for j, vb in items(getattr(inv, "vat_breakdown", None)) if fails(vb)]
     register(rule_id, check, terms=(term,), description=description)
 
 
@@ -434,10 +437,12 @@ def br_57(inv: Any) -> Iterator[Hit]:
 
 
 def _scheme_rule(rule_id: str, term: str, path: str, label: str) -> None:
-    def check(inv: Any) -> Iterator[Hit]:
+    def check(inv: Any) -> Sequence[Hit]:
         ident = get(inv, path)
         if ident is not None and ident.value is not None and ident.scheme is None:
-            yield Hit(f"{path}.scheme", f"The {label} ({term}) {fmt(ident.value)} has no scheme identifier ({term}-1).")
+            return [Hit(f"{path}.scheme", f"The {label} ({term}) {fmt(ident.value)} has no scheme identifier "
+                                          f"({term}-1).")]
+        return _NONE
     register(rule_id, check, terms=(term, f"{term}-1"),
              description=f"The {label} ({term}) shall have a Scheme identifier.")
 

