@@ -28,6 +28,7 @@ from . import calculation, codelists, core, decimals, vat  # noqa: F401 - import
 from . import cii, edifact  # noqa: F401,E402 - the rules' CII and EDIFACT variants (after the rules)
 from .profiles import (DEFAULT_PROFILE, Profile, ProfileError, RuleSetUnavailableError, UnknownProfileError,
                        get_profile, load_rule_set, profile_names, rule_order)
+from .access import memo_begin, memo_end
 from .registry import DEFAULT_RULE_SET, GUARDS, RULE_SETS, RULES, Rule
 
 __all__ = ["RULES", "RULE_SETS", "Rule", "validate", "covered_rule_ids", "rules_by_family", "DEFAULT_PROFILE",
@@ -69,32 +70,68 @@ def validate(invoice: Any, *, profile: str = DEFAULT_PROFILE, rules: Optional[It
                 message=f"rule set {u.name} of profile {p.name} applies to {', '.join(u.syntaxes)} documents; "
                         f"not applied to this {syntax} document")
         for u in skipped]
-    shown: dict[str, Any] = {}
-    for r in chosen:                    # Rule.run, inlined: this loop runs ~100 rules per invoice
-        guard = r.guard
-        if guard is not None and guards:
-            values = shown.get(guard[0], _UNSET)
-            if values is _UNSET:
-                values = shown[guard[0]] = _guard(guard[0], invoice, strict)
-            if values is not None and guard[1] not in values:
+    if guards:
+        chosen = _runnable(chosen, invoice, strict, cache=rules is None)
+    kept = memo_begin(invoice)          # facts several rules need, computed once (access.memo)
+    try:
+        for r in chosen:                # Rule.run, inlined: this loop runs ~100 rules per invoice
+            try:
+                hits = r.check(invoice)
+                if hits.__class__ is not list and hits.__class__ is not tuple:
+                    hits = list(hits)   # a generator (most rules yield their hits)
+            except Exception:  # noqa: BLE001 - a rule that cannot evaluate a partial model does not apply
+                if strict:
+                    raise
+                _log.debug("rule %s/%s does not apply", r.rule_set, r.id, exc_info=True)
                 continue
-        try:
-            hits = r.check(invoice)
-            if hits.__class__ is not list and hits.__class__ is not tuple:
-                hits = list(hits)           # a generator (most rules yield their hits)
-        except Exception:  # noqa: BLE001 - a rule that cannot evaluate a partial model does not apply
-            if strict:
-                raise
-            _log.debug("rule %s/%s does not apply", r.rule_set, r.id, exc_info=True)
-            continue
-        if hits:
-            findings.extend(r.findings(hits))
+            if hits:
+                findings.extend(r.findings(hits))
+    finally:
+        memo_end(kept)
     return findings
 
 
-_UNSET = object()
+def _runnable(chosen: list[Rule], invoice: Any, strict: bool, *, cache: bool) -> list[Rule]:
+    """The rules of ``chosen`` the guards let run on ``invoice``. Each guard is computed once; the
+    rules to run depend only on what the guards show, so a plan keeps them by that (invoices alike
+    in their VAT categories and optional groups share one list)."""
+    entry = _guarded.get(id(chosen)) if cache else None
+    if entry is None or entry[0] is not chosen:
+        names = tuple(dict.fromkeys(r.guard[0] for r in chosen if r.guard is not None))
+        entry = (chosen, names, {})
+        if cache:
+            if len(_guarded) >= 64:
+                _guarded.clear()
+            _guarded[id(chosen)] = entry
+    _, names, by_shown = entry
+    if not names:
+        return chosen
+    shown = tuple(_frozen(_guard(name, invoice, strict)) for name in names)
+    todo = by_shown.get(shown)
+    if todo is None:
+        values = dict(zip(names, shown))
+        todo = [r for r in chosen if r.guard is None or values[r.guard[0]] is None
+                or r.guard[1] in values[r.guard[0]]]
+        if len(by_shown) >= 256:
+            by_shown.clear()
+        by_shown[shown] = todo
+    return todo
+
+
+def _frozen(values: Any) -> Any:
+    """What a guard shows, as a key: a frozenset, or None (unknown: every rule it guards runs)."""
+    if values is None or values.__class__ is frozenset:
+        return values
+    try:
+        return frozenset(values)
+    except TypeError:
+        return None
+
+
 _log = logging.getLogger("gateway.rules.registry")      # where Rule.run logs the same
 _subsets: dict[tuple, tuple[list[Rule], list[Rule], list]] = {}
+# id(plan) -> (plan, guard names, {what the guards show: the rules to run})
+_guarded: dict[int, tuple[list[Rule], tuple[str, ...], dict[tuple, list[Rule]]]] = {}
 
 
 def _guard(name: str, invoice: Any, strict: bool) -> Any:

@@ -6,11 +6,46 @@ many rules share (the VAT category of a line, the seller's tax identifiers).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Optional
+import threading
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from gateway.model.invoice import DocumentTotals
 
 from .xpath import normalize_space
+
+
+class _Memo(threading.local):
+    invoice: Any = None
+    values: Optional[dict[Any, Any]] = None
+
+
+_MEMO = _Memo()
+
+
+def memo(inv: Any, key: Any, compute: Callable[[Any], Any]) -> Any:
+    """``compute(inv)``, computed once per ``validate`` call for facts several rules need (the lines
+    of each VAT category ...); outside ``validate``, or for another invoice, computed each time. A
+    fact whose computation raises is not kept (each rule asking for it raises, as it would alone)."""
+    m = _MEMO
+    if m.invoice is inv and m.values is not None:
+        values = m.values
+        if key in values:
+            return values[key]
+        value = values[key] = compute(inv)
+        return value
+    return compute(inv)
+
+
+def memo_begin(inv: Any) -> tuple[Any, Any]:
+    """Keep facts of ``inv`` from now on (``validate``); give what ``memo_end`` restores."""
+    m = _MEMO
+    previous = (m.invoice, m.values)
+    m.invoice, m.values = inv, {}
+    return previous
+
+
+def memo_end(previous: tuple[Any, Any]) -> None:
+    _MEMO.invoice, _MEMO.values = previous
 
 
 _STEPS: dict[str, tuple[str, ...]] = {}
@@ -56,6 +91,8 @@ def totals(inv: Any) -> DocumentTotals:
 
 def cat(code: Any) -> str:
     """A VAT category code as the schematron compares it (normalize-space)."""
+    if code.__class__ is str and code.isalnum():       # nothing to normalise
+        return code
     return normalize_space(code)
 
 

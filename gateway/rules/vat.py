@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from gateway.model.invoice import is_empty
 
-from .access import (buyer_legal_id, buyer_vat_id, cat, get, items, line_category, line_rate,
+from .access import (buyer_legal_id, buyer_vat_id, cat, get, items, line_category, line_rate, memo,
                      seller_any_tax_ids, seller_vat_ids)
 from .registry import Hit, first_paragraph, register, register_guard
 from .xpath import (add, dec, div100, double_shift, eq, fmt, ge, gt, lt, mul, round2, sub,
@@ -113,18 +113,48 @@ CATEGORIES: tuple[Category, ...] = (
 
 # --- where a category is used -----------------------------------------------------------
 
+# each group's (index, item) by normalised category, gathered once per validate call (access.memo): the
+# ten rules of each category used, and BR-IC-11/12, BR-O-11..14, ask for them
+_NOTHING: list[tuple[int, Any]] = []
+
+
+def _by_category(pairs: Iterable[tuple[int, Any, Any]]) -> dict[str, list[tuple[int, Any]]]:
+    out: dict[str, list[tuple[int, Any]]] = {}
+    for i, obj, code in pairs:
+        if code is not None:
+            out.setdefault(code, []).append((i, obj))
+    return out
+
+
+def _lines_by_category(inv: Any) -> dict[str, list[tuple[int, Any]]]:
+    return _by_category((i, ln, line_category(ln)) for i, ln in items(getattr(inv, "lines", None)))
+
+
+def _groups_by_category(group: str, field: str) -> Callable[[Any], dict[str, list[tuple[int, Any]]]]:
+    def index(inv: Any) -> dict[str, list[tuple[int, Any]]]:
+        return _by_category((k, g, cat(getattr(g, field)) if getattr(g, field) is not None else None)
+                            for k, g in items(getattr(inv, group, None)))
+    return index
+
+
+_INDEXES = {"allowances": _groups_by_category("allowances", "vat_category_code"),
+            "charges": _groups_by_category("charges", "vat_category_code"),
+            "vat_breakdown": _groups_by_category("vat_breakdown", "category_code")}
+
+
 def _lines(inv: Any, code: str) -> list[tuple[int, Any]]:
-    return [(i, ln) for i, ln in items(getattr(inv, "lines", None)) if line_category(ln) == code]
+    """The lines (index, line) whose category (BT-151) is ``code``; do not change the list."""
+    return memo(inv, "lines", _lines_by_category).get(code, _NOTHING)
 
 
 def _acs(inv: Any, group: str, code: str) -> list[tuple[int, Any]]:
-    return [(k, ac) for k, ac in items(getattr(inv, group, None)) if cat(ac.vat_category_code) == code
-            and ac.vat_category_code is not None]
+    """The document allowances or charges (``group``) whose category is ``code``."""
+    return memo(inv, group, _INDEXES[group]).get(code, _NOTHING)
 
 
 def _breakdowns(inv: Any, code: str) -> list[tuple[int, Any]]:
-    return [(j, vb) for j, vb in items(getattr(inv, "vat_breakdown", None))
-            if vb.category_code is not None and cat(vb.category_code) == code]
+    """The VAT breakdowns whose category (BT-118) is ``code``."""
+    return memo(inv, "vat_breakdown", _INDEXES["vat_breakdown"]).get(code, _NOTHING)
 
 
 def _rule_id(c: Category, n: int) -> str:
