@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .access import get, items, totals
 from .codelists import cii_code_set, list_check
@@ -57,12 +57,14 @@ def _of_category(inv: Any, group: str, code: str) -> list[tuple[int, Any]]:
     return [(k, g) for k, g in items(getattr(inv, group, None)) if getattr(g, field) == code]
 
 
-def _ubl_hits_on(rule_id: str, inv: Any, keep: Callable[[Any], bool]) -> Iterator[Hit]:
+def _ubl_hits_on(rule_id: str, inv: Any, keep: Callable[[Any], bool]) -> Iterable[Hit]:
     """The UBL rule's hits on breakdowns ``keep`` accepts (its hits are on ``vat_breakdown[j]...``)."""
-    kept = {f"vat_breakdown[{j}]" for j, vb in _breakdowns(inv) if keep(vb)}
-    for hit in RULES[rule_id].check(inv):
-        if hit.path is not None and hit.path.split(".", 1)[0] in kept:
-            yield hit
+    breakdowns = _breakdowns(inv)
+    if all(keep(vb) for _, vb in breakdowns):
+        return RULES[rule_id].check(inv)
+    kept = {f"vat_breakdown[{j}]" for j, vb in breakdowns if keep(vb)}
+    return [hit for hit in RULES[rule_id].check(inv)
+            if hit.path is not None and hit.path.split(".", 1)[0] in kept]
 
 
 # --- parties and their addresses ---------------------------------------------------------------

@@ -108,6 +108,21 @@ def compile_spec(spec: str) -> tuple[str, Callable[[Any], list[tuple[tuple[int, 
             return [((), value)] if value is not None else []
         return template, one
 
+    if last == 1:                       # one repeating group (lines[].item.country_of_origin): a plain loop
+        head, tail = steps
+
+        def in_group(inv: Any) -> list[tuple[tuple[int, ...], Any]]:
+            out: list[tuple[tuple[int, ...], Any]] = []
+            for i, item in items(walk(inv, head)):
+                for name in tail:
+                    if item is None:
+                        break
+                    item = getattr(item, name, None)
+                if item is not None:
+                    out.append(((i,), item))
+            return out
+        return template, in_group
+
     def values(inv: Any) -> list[tuple[tuple[int, ...], Any]]:
         out: list[tuple[tuple[int, ...], Any]] = []
 

@@ -64,6 +64,15 @@ def _dec_rule(rule_id: str, term: str, where: str, field: str) -> None:
         def check(inv: Any) -> Sequence[Hit]:
             value = getattr(totals(inv), field)
             return [hit(path, value)] if value is not None and fraction_digits(value) > 2 else ()
+    elif where in ("allowances", "charges", "vat_breakdown", "lines"):     # one group: a plain loop
+        def check(inv: Any) -> Sequence[Hit]:
+            found = None
+            for k, g in items(getattr(inv, where, None)):
+                value = getattr(g, field)
+                if value is not None and fraction_digits(value) > 2:
+                    found = found or []
+                    found.append(hit(f"{where}[{k}].{field}", value))
+            return found or ()
     else:
         def check(inv: Any) -> Sequence[Hit]:
             return [hit(path, value) for path, value in _paths(inv, where, field)

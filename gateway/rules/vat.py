@@ -221,16 +221,10 @@ class _CategoryUses:
         self.all: tuple[list, list, list] = ([], [], [])            # lines, charges, allowances
         self.by_rate: dict[Any, tuple[list, list, list]] = {}
         self.summed: dict[Any, tuple[Decimal, Decimal, bool, bool]] = {}
-        groups = ((0, [ln for _, ln in items(getattr(inv, "lines", None)) if get(ln, "vat") is not None],
-                   lambda ln: (ln.vat.category_code, ln.vat.rate)),
-                  (1, [a for _, a in items(getattr(inv, "charges", None))], lambda a: (a.vat_category_code, a.vat_rate)),
-                  (2, [a for _, a in items(getattr(inv, "allowances", None))],
-                   lambda a: (a.vat_category_code, a.vat_rate)))
-        for kind, objects, vat_of in groups:
-            for obj in objects:
-                category, r = vat_of(obj)
-                if category is None or cat(category) != code:
-                    continue
+        for kind, found in ((0, _lines(inv, code)), (1, _acs(inv, "charges", code)),
+                            (2, _acs(inv, "allowances", code))):
+            for _, obj in found:
+                r = obj.vat.rate if kind == 0 else obj.vat_rate
                 self.all[kind].append(obj)
                 self.by_rate.setdefault(_rate_key(dec(r)), ([], [], []))[kind].append(obj)
 
