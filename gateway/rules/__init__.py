@@ -70,10 +70,10 @@ def validate(invoice: Any, *, profile: str = DEFAULT_PROFILE, rules: Optional[It
                 message=f"rule set {u.name} of profile {p.name} applies to {', '.join(u.syntaxes)} documents; "
                         f"not applied to this {syntax} document")
         for u in skipped]
-    if guards:
-        chosen = _runnable(chosen, invoice, strict, cache=rules is None)
-    kept = memo_begin(invoice)          # facts several rules need, computed once (access.memo)
+    kept = memo_begin(invoice)          # facts several rules (and guards) need, computed once (access.memo)
     try:
+        if guards:
+            chosen = _runnable(chosen, invoice, strict, cache=rules is None)
         for r in chosen:                # Rule.run, inlined: this loop runs ~100 rules per invoice
             try:
                 hits = r.check(invoice)

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from gateway.model.invoice import DocumentTotals
 
-from .xpath import normalize_space
+from .xpath import dec, div100, mul, normalize_space, round2, xabs
 
 
 class _Memo(threading.local):
@@ -48,6 +48,21 @@ def memo_end(previous: tuple[Any, Any]) -> None:
     _MEMO.invoice, _MEMO.values = previous
 
 
+def expected_tax(inv: Any, j: int, vb: Any) -> Any:
+    """``round(abs(BT-116) x BT-119 div 100 x 10 x 10) div 100`` of VAT breakdown ``j``: the tax BR-CO-17
+    and the -09 rules expect, computed once per breakdown in a ``validate`` call."""
+    known = memo(inv, "expected_tax", _new_dict)
+    value = known.get(j, _MISSING)
+    if value is _MISSING:
+        value = known[j] = round2(mul(xabs(dec(vb.taxable_amount)), div100(dec(vb.rate))))
+    return value
+
+
+def _new_dict(inv: Any) -> dict[Any, Any]:
+    return {}
+
+
+_MISSING = object()
 _STEPS: dict[str, tuple[str, ...]] = {}
 
 
@@ -144,10 +159,10 @@ def address_paths(inv: Any) -> Iterator[tuple[str, Any]]:
             yield path, addr
 
 
-def _any(seq: Any) -> bool:
-    for _ in items(seq):
-        return True
-    return False
+_DOC_LISTS = ("allowances", "charges", "preceding_invoices", "supporting_documents", "notes")
+_DOC_GROUPS = ("payee", "tax_representative", "delivery", "payment_instructions", "vat_accounting_currency_code",
+               "vat_point_date_code")
+_TOTALS = ("sum_of_allowances", "sum_of_charges", "paid_amount", "rounding_amount")
 
 
 def groups(inv: Any) -> set[str]:
@@ -156,48 +171,54 @@ def groups(inv: Any) -> set[str]:
     A rule about an optional group (the payee, document or line allowances, the invoicing period ...)
     names the group as its guard, ``guard=("groups", "payee")``, when it can only fire with the group
     there: ``validate`` computes this set once per invoice and skips the rules of absent groups.
-    Each name is tested the way the rules walk the model (``get``, ``items``)."""
+    A name may be shown for a group the rules then find nothing in (a list holding only holes): a
+    guard may let a rule run for nothing, never skip one that could fire."""
     found: set[str] = set()
-    for name in ("allowances", "charges", "preceding_invoices", "supporting_documents", "notes"):
-        if _any(getattr(inv, name, None)):
-            found.add(name)
-    for name in ("payee", "tax_representative", "delivery", "payment_instructions", "vat_accounting_currency_code"):
+    add = found.add
+    for name in _DOC_LISTS:
+        if getattr(inv, name, None):
+            add(name)
+    for name in _DOC_GROUPS:
         if getattr(inv, name, None) is not None:
-            found.add(name)
+            add(name)
     if getattr(inv, "invoiced_object_identifier", None) is not None:
-        found.add("object_identifiers")
-    if getattr(inv, "vat_point_date_code", None) is not None:
-        found.add("vat_point_date_code")
+        add("object_identifiers")
     t = getattr(inv, "totals", None)
     if t is not None:
-        for name in ("sum_of_allowances", "sum_of_charges", "paid_amount", "rounding_amount"):
+        for name in _TOTALS:
             if getattr(t, name, None) is not None:
-                found.add(name)
-    if get(inv, "delivery.invoicing_period") is not None:
-        found.add("invoicing_period")
-    if get(inv, "delivery.deliver_to_address") is not None:
-        found.add("deliver_to_address")
-    for _, line in items(getattr(inv, "lines", None)):
-        if _any(getattr(line, "allowances", None)):
-            found.add("line_allowances")
-        if _any(getattr(line, "charges", None)):
-            found.add("line_charges")
-        if getattr(line, "period", None) is not None:
-            found.add("line_periods")
-        if getattr(line, "object_identifier", None) is not None:
-            found.add("object_identifiers")
-        item = getattr(line, "item", None)
-        if item is not None:
-            if _any(getattr(item, "attributes", None)):
-                found.add("item_attributes")
-            if _any(getattr(item, "classification_identifiers", None)):
-                found.add("classifications")
-            if getattr(item, "standard_identifier", None) is not None:
-                found.add("standard_identifiers")
-            if getattr(item, "country_of_origin", None) is not None:
-                found.add("countries_of_origin")
+                add(name)
+    delivery = getattr(inv, "delivery", None)
+    if delivery is not None:
+        if getattr(delivery, "invoicing_period", None) is not None:
+            add("invoicing_period")
+        if getattr(delivery, "deliver_to_address", None) is not None:
+            add("deliver_to_address")
+    lines = getattr(inv, "lines", None)
+    if isinstance(lines, (list, tuple)):
+        for line in lines:
+            if line is None:
+                continue
+            if getattr(line, "allowances", None):
+                add("line_allowances")
+            if getattr(line, "charges", None):
+                add("line_charges")
+            if getattr(line, "period", None) is not None:
+                add("line_periods")
+            if getattr(line, "object_identifier", None) is not None:
+                add("object_identifiers")
+            item = getattr(line, "item", None)
+            if item is not None:
+                if getattr(item, "attributes", None):
+                    add("item_attributes")
+                if getattr(item, "classification_identifiers", None):
+                    add("classifications")
+                if getattr(item, "standard_identifier", None) is not None:
+                    add("standard_identifiers")
+                if getattr(item, "country_of_origin", None) is not None:
+                    add("countries_of_origin")
     if "allowances" in found or "line_allowances" in found:
-        found.add("any_allowances")
+        add("any_allowances")
     if "charges" in found or "line_charges" in found:
-        found.add("any_charges")
+        add("any_charges")
     return found

@@ -30,12 +30,12 @@ import dataclasses
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from .access import get, items, totals
+from .access import expected_tax, get, items, totals
 from .codelists import cii_code_set, list_check
 from .registry import CII, FATAL, RULES, Hit, register_variant, variant
 from .vat import CATEGORIES, Category, _b_used, _CategoryUses, _label, _positive, _r_rate, _rate_key, _rule_id
-from .xpath import (add, blank, dec, div100, double, dround, dround2, dsum, eq, fmt, ge, le, mul, round2, sub,
-                    xabs, xround, xsum)
+from .xpath import (add, blank, dec, double, dround, dround2, dsum, eq, fmt, ge, le, round2, sub, xabs, xround,
+                    xsum)
 
 SHADOWED = ("O", "L", "M")       # breakdown categories whose own template hides the generic one
 
@@ -378,7 +378,7 @@ def br_co_17(inv: Any) -> Iterator[Hit]:
     one = Decimal(1)
     for j, vb in _unshadowed(inv):
         rate, tax, base = dec(vb.rate), dec(vb.tax_amount), dec(vb.taxable_amount)
-        expected = round2(mul(xabs(base), div100(rate)))
+        expected = expected_tax(inv, j, vb)
         if rate is None or xround(rate) == 0:
             ok = eq(xround(tax), 0)
         else:

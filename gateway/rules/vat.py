@@ -29,11 +29,10 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from gateway.model.invoice import is_empty
 
-from .access import (buyer_legal_id, buyer_vat_id, cat, get, items, line_category, line_rate, memo,
-                     seller_any_tax_ids, seller_vat_ids)
+from .access import (buyer_legal_id, buyer_vat_id, cat, expected_tax, get, items, line_category, line_rate,
+                     memo, seller_any_tax_ids, seller_vat_ids)
 from .registry import Hit, first_paragraph, register, register_guard
-from .xpath import (add, dec, div100, double_shift, eq, fmt, ge, gt, lt, mul, round2, sub,
-                    xabs, xsum)
+from .xpath import add, dec, double_gt, double_lt, eq, fmt, ge, gt, lt, sub, xabs, xsum
 
 _SELLER_ANY = "the Seller VAT identifier (BT-31), the Seller tax registration identifier (BT-32) " \
               "or the Seller tax representative VAT identifier (BT-63)"
@@ -244,7 +243,15 @@ class _CategoryUses:
 
 
 def _within_one(taxable: Optional[Decimal], value: Decimal) -> bool:
-    return lt(double_shift(taxable, -1), value) and gt(double_shift(taxable, +1), value)
+    """``TaxableAmount - 1 < value and TaxableAmount + 1 > value``, the shifts in xs:double
+    (``double_shift``), compared exactly."""
+    if taxable is None or value is None:
+        return False
+    try:
+        b = float(taxable)
+    except (OverflowError, ValueError):
+        return False
+    return double_lt(b + -1.0, value) and double_gt(b + 1.0, value)
 
 
 def _r08(c: Category) -> Callable[[Any], Iterator[Hit]]:
@@ -283,7 +290,7 @@ def _r09(c: Category) -> Callable[[Any], Iterator[Hit]]:
                               f"VAT breakdown {j + 1} ({c.code}): the VAT category tax amount (BT-117) is "
                               f"{fmt(tax)}; it shall be 0 for VAT category {_label(c)}.")
                 continue
-            expected = round2(mul(xabs(dec(vb.taxable_amount)), div100(dec(vb.rate))))
+            expected = expected_tax(inv, j, vb)
             one = Decimal(1)
             if not (lt(sub(xabs(tax), one), expected) and gt(add(xabs(tax), one), expected)):
                 yield Hit(f"vat_breakdown[{j}].tax_amount",
@@ -310,13 +317,9 @@ def vat_categories(inv: Any) -> set[str]:
     """Every VAT category code the invoice uses anywhere (lines, document allowances and charges,
     breakdown), normalised: a category's ten rules cannot fire without it (guard
     ``vat_categories``, see ``registry``)."""
-    found = {line_category(ln) for _, ln in items(getattr(inv, "lines", None))}
-    for group in ("allowances", "charges"):
-        found.update(cat(ac.vat_category_code) for _, ac in items(getattr(inv, group, None))
-                     if ac.vat_category_code is not None)
-    found.update(cat(vb.category_code) for _, vb in items(getattr(inv, "vat_breakdown", None))
-                 if vb.category_code is not None)
-    found.discard(None)
+    found = set(memo(inv, "lines", _lines_by_category))       # the rules' own indexes (per validate call)
+    for group, index in _INDEXES.items():
+        found.update(memo(inv, group, index))
     return found
 
 

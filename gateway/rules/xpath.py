@@ -181,6 +181,24 @@ def double_shift(a: Num, delta: int) -> Num:
         return None
 
 
+def double_lt(x: float, d: Decimal) -> bool:
+    """``xs:decimal(x) < d`` for a double ``x``, exactly (``x`` is ``double_shift``'s double): when the
+    two are apart as doubles, the doubles tell (``float(d)`` is the double nearest ``d``), so no
+    Decimal of ``x`` is made; NaN and infinities take the exact way, as before."""
+    f = float(d)
+    if x != f and x - x == 0.0 and f - f == 0.0:
+        return x < f
+    return Decimal(x) < d
+
+
+def double_gt(x: float, d: Decimal) -> bool:
+    """``xs:decimal(x) > d`` for a double ``x``, exactly (see ``double_lt``)."""
+    f = float(d)
+    if x != f and x - x == 0.0 and f - f == 0.0:
+        return x > f
+    return Decimal(x) > d
+
+
 def eq(a: Any, b: Any) -> bool:
     return a is not None and b is not None and a == b
 
