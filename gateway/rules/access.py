@@ -15,37 +15,37 @@ from .xpath import dec, div100, mul, normalize_space, round2, xabs
 
 
 class _Memo(threading.local):
-    invoice: Any = None
-    values: Optional[dict[Any, Any]] = None
+    # (the invoice this thread's validate call is on, its facts), replaced whole
+    current: Optional[tuple[Any, dict[Any, Any]]] = None
 
 
 _MEMO = _Memo()
+_MISSING = object()
 
 
 def memo(inv: Any, key: Any, compute: Callable[[Any], Any]) -> Any:
     """``compute(inv)``, computed once per ``validate`` call for facts several rules need (the lines
     of each VAT category ...); outside ``validate``, or for another invoice, computed each time. A
     fact whose computation raises is not kept (each rule asking for it raises, as it would alone)."""
-    m = _MEMO
-    if m.invoice is inv and m.values is not None:
-        values = m.values
-        if key in values:
-            return values[key]
-        value = values[key] = compute(inv)
+    current = _MEMO.current
+    if current is not None and current[0] is inv:
+        values = current[1]
+        value = values.get(key, _MISSING)
+        if value is _MISSING:
+            value = values[key] = compute(inv)
         return value
     return compute(inv)
 
 
-def memo_begin(inv: Any) -> tuple[Any, Any]:
+def memo_begin(inv: Any) -> Optional[tuple[Any, dict[Any, Any]]]:
     """Keep facts of ``inv`` from now on (``validate``); give what ``memo_end`` restores."""
-    m = _MEMO
-    previous = (m.invoice, m.values)
-    m.invoice, m.values = inv, {}
+    previous = _MEMO.current
+    _MEMO.current = (inv, {})
     return previous
 
 
-def memo_end(previous: tuple[Any, Any]) -> None:
-    _MEMO.invoice, _MEMO.values = previous
+def memo_end(previous: Optional[tuple[Any, dict[Any, Any]]]) -> None:
+    _MEMO.current = previous
 
 
 def expected_tax(inv: Any, j: int, vb: Any) -> Any:
@@ -62,7 +62,6 @@ def _new_dict(inv: Any) -> dict[Any, Any]:
     return {}
 
 
-_MISSING = object()
 _STEPS: dict[str, tuple[str, ...]] = {}
 
 
@@ -84,6 +83,8 @@ def items(seq: Any) -> Iterable[tuple[int, Any]]:
     Every rule walks groups this way, so it is kept cheap: a list without holes
     (the usual case) is enumerated as it is."""
     if seq.__class__ is list:
+        if all(seq):                    # groups are always true: no hole (all() is the fast scan)
+            return enumerate(seq)
         for item in seq:
             if item is None:
                 return [(i, x) for i, x in enumerate(seq) if x is not None]

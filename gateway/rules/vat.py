@@ -220,12 +220,18 @@ class _CategoryUses:
         self.all: tuple[list, list, list] = ([], [], [])            # lines, charges, allowances
         self.by_rate: dict[Any, tuple[list, list, list]] = {}
         self.summed: dict[Any, tuple[Decimal, Decimal, bool, bool]] = {}
+        by_rate = self.by_rate
         for kind, found in ((0, _lines(inv, code)), (1, _acs(inv, "charges", code)),
                             (2, _acs(inv, "allowances", code))):
+            every = self.all[kind]
             for _, obj in found:
-                r = obj.vat.rate if kind == 0 else obj.vat_rate
-                self.all[kind].append(obj)
-                self.by_rate.setdefault(_rate_key(dec(r)), ([], [], []))[kind].append(obj)
+                r = dec(obj.vat.rate if kind == 0 else obj.vat_rate)
+                every.append(obj)
+                key = object() if r is not None and r.is_nan() else r      # _rate_key
+                bucket = by_rate.get(key)
+                if bucket is None:
+                    bucket = by_rate[key] = ([], [], [])
+                bucket[kind].append(obj)
 
     def sums(self, rate: Optional[Decimal], per_rate: bool) -> tuple[Decimal, Decimal, bool, bool]:
         """(lines + charges - allowances, charges - allowances, anything uses it, an allowance/charge uses
@@ -236,8 +242,8 @@ class _CategoryUses:
                 lines, charges, allows = self.by_rate.get(key, ([], [], [])) if rate is not None else ([], [], [])
             else:
                 lines, charges, allows = self.all
-            ac = sub(xsum(a.amount for a in charges), xsum(a.amount for a in allows))
-            full = add(xsum(ln.net_amount for ln in lines), ac)
+            ac = sub(xsum([a.amount for a in charges]), xsum([a.amount for a in allows]))
+            full = add(xsum([ln.net_amount for ln in lines]), ac)
             self.summed[key] = (full, ac, bool(lines or charges or allows), bool(charges or allows))
         return self.summed[key]
 
@@ -256,7 +262,10 @@ def _within_one(taxable: Optional[Decimal], value: Decimal) -> bool:
 
 def _r08(c: Category) -> Callable[[Any], Iterator[Hit]]:
     def check(inv: Any) -> Iterator[Hit]:
-        has_lines = any(True for _ in items(getattr(inv, "lines", None)))
+        has_lines = False
+        for _ in items(getattr(inv, "lines", None)):
+            has_lines = True
+            break
         uses: Optional[_CategoryUses] = None
         for j, vb in _breakdowns(inv, c.code):
             uses = uses or _CategoryUses(inv, c.code)
