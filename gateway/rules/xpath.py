@@ -231,6 +231,11 @@ def fraction_digits(value: Any) -> int:
     characters followed the decimal point."""
     if value is None:
         return 0
+    if value.__class__ is Decimal:      # its text, unless in exponent notation (faster than as_tuple)
+        text = str(value)
+        if "E" not in text:
+            dot = text.find(".")
+            return len(text) - dot - 1 if dot >= 0 else 0
     if isinstance(value, Decimal):
         if not value.is_finite():
             return 0
