@@ -30,7 +30,7 @@ import dataclasses
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from .access import expected_tax, get, items, totals
+from .access import expected_tax, get, items, memo, totals
 from .codelists import cii_code_set, list_check
 from .registry import CII, FATAL, RULES, Hit, register_variant, variant
 from .vat import CATEGORIES, Category, _b_used, _CategoryUses, _label, _positive, _r_rate, _rate_key, _rule_id
@@ -40,29 +40,59 @@ from .xpath import (add, blank, dec, double, dround, dround2, dsum, eq, fmt, ge,
 SHADOWED = ("O", "L", "M")       # breakdown categories whose own template hides the generic one
 
 
-def _breakdowns(inv: Any) -> list[tuple[int, Any]]:
+# facts of the model several variants need, gathered once per validate call (access.memo); do not
+# change the lists they give
+
+def _all_breakdowns(inv: Any) -> list[tuple[int, Any]]:
     return list(items(getattr(inv, "vat_breakdown", None)))
+
+
+def _breakdowns(inv: Any) -> list[tuple[int, Any]]:
+    return memo(inv, "cii:breakdowns", _all_breakdowns)
+
+
+def _unshadowed_breakdowns(inv: Any) -> list[tuple[int, Any]]:
+    return [(j, vb) for j, vb in _breakdowns(inv) if vb.category_code not in SHADOWED]
 
 
 def _unshadowed(inv: Any) -> list[tuple[int, Any]]:
     """The VAT breakdowns the generic ``ram:ApplicableTradeTax`` template sees (not O, L, M)."""
-    return [(j, vb) for j, vb in _breakdowns(inv) if vb.category_code not in SHADOWED]
+    return memo(inv, "cii:unshadowed", _unshadowed_breakdowns)
+
+
+def _exact_index(group: str) -> Callable[[Any], dict[Any, list[tuple[int, Any]]]]:
+    """Lines (their BT-151), document allowances or charges, or breakdowns by their category as written."""
+    def index(inv: Any) -> dict[Any, list[tuple[int, Any]]]:
+        out: dict[Any, list[tuple[int, Any]]] = {}
+        if group == "lines":
+            found = ((i, ln, get(ln, "vat.category_code")) for i, ln in items(getattr(inv, "lines", None)))
+        else:
+            field = "category_code" if group == "vat_breakdown" else "vat_category_code"
+            found = ((k, g, getattr(g, field)) for k, g in items(getattr(inv, group, None)))
+        for k, g, code in found:
+            out.setdefault(code, []).append((k, g))
+        return out
+    return index
+
+
+_EXACT = {group: _exact_index(group) for group in ("lines", "allowances", "charges", "vat_breakdown")}
+_NONE: list[tuple[int, Any]] = []
 
 
 def _of_category(inv: Any, group: str, code: str) -> list[tuple[int, Any]]:
     """Lines (their BT-151), document allowances or charges, or breakdowns whose category is exactly ``code``."""
-    if group == "lines":
-        return [(i, ln) for i, ln in items(getattr(inv, "lines", None)) if get(ln, "vat.category_code") == code]
-    field = "category_code" if group == "vat_breakdown" else "vat_category_code"
-    return [(k, g) for k, g in items(getattr(inv, group, None)) if getattr(g, field) == code]
+    return memo(inv, ("cii:exact", group), _EXACT[group]).get(code, _NONE)
 
 
-def _ubl_hits_on(rule_id: str, inv: Any, keep: Callable[[Any], bool]) -> Iterable[Hit]:
-    """The UBL rule's hits on breakdowns ``keep`` accepts (its hits are on ``vat_breakdown[j]...``)."""
-    breakdowns = _breakdowns(inv)
-    if all(keep(vb) for _, vb in breakdowns):
+def _any_shadowed(inv: Any) -> bool:
+    return any(vb.category_code in SHADOWED for _, vb in _breakdowns(inv))
+
+
+def _ubl_hits_on_unshadowed(rule_id: str, inv: Any) -> Iterable[Hit]:
+    """The UBL rule's hits on the breakdowns not shadowed (its hits are on ``vat_breakdown[j]...``)."""
+    if not memo(inv, "cii:any-shadowed", _any_shadowed):
         return RULES[rule_id].check(inv)
-    kept = {f"vat_breakdown[{j}]" for j, vb in breakdowns if keep(vb)}
+    kept = {f"vat_breakdown[{j}]" for j, _ in _unshadowed(inv)}
     return [hit for hit in RULES[rule_id].check(inv)
             if hit.path is not None and hit.path.split(".", 1)[0] in kept]
 
@@ -252,10 +282,12 @@ def br_co_13(inv: Any) -> Iterator[Hit]:
     t = totals(inv)
     net, allow, charge = dec(t.sum_of_line_net_amounts), dec(t.sum_of_allowances), dec(t.sum_of_charges)
     given = dec(t.total_without_vat)
-    if eq(given, round2(add(sub(net, allow), charge))) \
-            or (charge is None and eq(given, round2(sub(net, allow)))) \
-            or (allow is None and eq(given, round2(add(net, charge)))) \
-            or (charge is None and allow is None and eq(given, round2(net))):
+    # of the assert's four branches, the one whose allowances and charges are those there can hold
+    if allow is not None:
+        expected = round2(add(sub(net, allow), charge)) if charge is not None else round2(sub(net, allow))
+    else:
+        expected = round2(add(net, charge)) if charge is not None else round2(net)
+    if eq(given, expected):
         return
     yield Hit("totals.total_without_vat",
               f"Invoice total amount without VAT (BT-109) is {fmt(given)} but BT-106 {fmt(net)} "
@@ -342,7 +374,7 @@ def br_dec_15(inv: Any) -> Iterator[Hit]:
 
 def _unshadowed_rule(rule_id: str) -> None:
     def check(inv: Any) -> Iterator[Hit]:
-        return _ubl_hits_on(rule_id, inv, lambda vb: vb.category_code not in SHADOWED)
+        return _ubl_hits_on_unshadowed(rule_id, inv)
     check.__doc__ = ("CII: not on VAT breakdowns of category O, L or M, whose own template shadows the "
                      "generic one.")
     register_variant(rule_id, CII, check)
