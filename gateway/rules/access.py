@@ -77,6 +77,28 @@ def get(obj: Any, dotted: str) -> Any:
     return obj
 
 
+def getter(dotted: str) -> Callable[[Any], Any]:
+    """``get`` with the path compiled: ``getter("seller.postal_address")(inv)`` is
+    ``get(inv, "seller.postal_address")``, without splitting or looking the path up per call."""
+    names = tuple(dotted.split("."))
+    if len(names) == 1:
+        (first,) = names
+
+        def get1(obj: Any) -> Any:
+            return None if obj is None else getattr(obj, first, None)
+        return get1
+    if len(names) == 2:
+        first, second = names
+
+        def get2(obj: Any) -> Any:
+            if obj is None:
+                return None
+            obj = getattr(obj, first, None)
+            return None if obj is None else getattr(obj, second, None)
+        return get2
+    return lambda obj: get(obj, dotted)
+
+
 def items(seq: Any) -> Iterable[tuple[int, Any]]:
     """(index, item) for each item of a repeating group, skipping holes (iterate it once).
 

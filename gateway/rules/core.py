@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Sequence
 
-from .access import get, groups, items, totals
+from .access import get, getter, groups, items, totals
 from .registry import WARNING, Hit, register, register_guard, rule
 from .xpath import blank, dec, fmt, ge, normalize_space, present
 
@@ -24,9 +24,10 @@ _NONE: tuple[Hit, ...] = ()
 def _require(rule_id: str, path: str, term: str, label: str, *, allow_blank: bool = False) -> None:
     """Register 'the invoice shall have <label> (<term>)' on one document-level value."""
     missing: Callable[[Any], bool] = (lambda v: v is None) if allow_blank else blank
+    fetch = getter(path)
 
     def check(inv: Any) -> Sequence[Hit]:
-        if missing(get(inv, path)):
+        if missing(fetch(inv)):
             return [Hit(path, f"An Invoice shall have the {label} ({term}).")]
         return _NONE
 
@@ -43,17 +44,21 @@ _require("BR-06", "seller.name", "BT-27", "Seller name")
 _require("BR-07", "buyer.name", "BT-44", "Buyer name")
 
 
+_SELLER_POSTAL_ADDRESS = getter("seller.postal_address")
+_BUYER_POSTAL_ADDRESS = getter("buyer.postal_address")
+
+
 @rule("BR-08", terms=("BG-5",))
 def br_08(inv: Any) -> Iterator[Hit]:
     """An Invoice shall contain the Seller postal address (BG-5)."""
-    if get(inv, "seller.postal_address") is None:
+    if _SELLER_POSTAL_ADDRESS(inv) is None:
         yield Hit("seller.postal_address", "An Invoice shall contain the Seller postal address (BG-5).")
 
 
 @rule("BR-09", terms=("BT-40",))
 def br_09(inv: Any) -> Iterator[Hit]:
     """The Seller postal address (BG-5) shall contain a Seller country code (BT-40)."""
-    addr = get(inv, "seller.postal_address")
+    addr = _SELLER_POSTAL_ADDRESS(inv)
     if addr is not None and blank(addr.country_code):
         yield Hit("seller.postal_address.country_code",
                   "The Seller postal address (BG-5) has no Seller country code (BT-40).")
@@ -62,14 +67,14 @@ def br_09(inv: Any) -> Iterator[Hit]:
 @rule("BR-10", terms=("BG-8",))
 def br_10(inv: Any) -> Iterator[Hit]:
     """An Invoice shall contain the Buyer postal address (BG-8)."""
-    if get(inv, "buyer.postal_address") is None:
+    if _BUYER_POSTAL_ADDRESS(inv) is None:
         yield Hit("buyer.postal_address", "An Invoice shall contain the Buyer postal address (BG-8).")
 
 
 @rule("BR-11", terms=("BT-55",))
 def br_11(inv: Any) -> Iterator[Hit]:
     """The Buyer postal address (BG-8) shall contain a Buyer country code (BT-55)."""
-    addr = get(inv, "buyer.postal_address")
+    addr = _BUYER_POSTAL_ADDRESS(inv)
     if addr is not None and blank(addr.country_code):
         yield Hit("buyer.postal_address.country_code",
                   "The Buyer postal address (BG-8) has no Buyer country code (BT-55).")
@@ -158,6 +163,7 @@ def _line_rule(rule_id: str, term: str, description: str, fails: Callable[[Any],
     register(rule_id, check, terms=(term,), description=description)
 
 
+_item_name, _net_price, _gross_price = getter("item.name"), getter("price.net_price"), getter("price.gross_price")
 _line_rule("BR-21", "BT-126", "Each Invoice line (BG-25) shall have an Invoice line identifier (BT-126).",
            lambda ln: blank(ln.identifier), "identifier", lambda ln: "has no Invoice line identifier (BT-126)")
 _line_rule("BR-22", "BT-129", "Each Invoice line (BG-25) shall have an Invoiced quantity (BT-129).",
@@ -168,16 +174,16 @@ _line_rule("BR-23", "BT-130", "An Invoice line (BG-25) shall have an Invoiced qu
 _line_rule("BR-24", "BT-131", "Each Invoice line (BG-25) shall have an Invoice line net amount (BT-131).",
            lambda ln: ln.net_amount is None, "net_amount", lambda ln: "has no Invoice line net amount (BT-131)")
 _line_rule("BR-25", "BT-153", "Each Invoice line (BG-25) shall contain the Item name (BT-153).",
-           lambda ln: blank(get(ln, "item.name")), "item.name", lambda ln: "has no Item name (BT-153)")
+           lambda ln: blank(_item_name(ln)), "item.name", lambda ln: "has no Item name (BT-153)")
 _line_rule("BR-26", "BT-146", "Each Invoice line (BG-25) shall contain the Item net price (BT-146).",
-           lambda ln: get(ln, "price.net_price") is None, "price.net_price",
+           lambda ln: _net_price(ln) is None, "price.net_price",
            lambda ln: "has no Item net price (BT-146)")
 # ``(cac:Price/cbc:PriceAmount) >= 0``: false when the price is missing, so BR-27 fires with BR-26
 _line_rule("BR-27", "BT-146", "The Item net price (BT-146) shall NOT be negative.",
-           lambda ln: not ge(dec(get(ln, "price.net_price")), 0), "price.net_price",
+           lambda ln: not ge(dec(_net_price(ln)), 0), "price.net_price",
            lambda ln: f"has a negative or missing Item net price (BT-146): {fmt(get(ln, 'price.net_price'))}")
 _line_rule("BR-28", "BT-148", "The Item gross price (BT-148) shall NOT be negative.",
-           lambda ln: get(ln, "price.gross_price") is not None and not ge(dec(ln.price.gross_price), 0),
+           lambda ln: _gross_price(ln) is not None and not ge(dec(ln.price.gross_price), 0),
            "price.gross_price", lambda ln: f"has a negative Item gross price (BT-148): {fmt(ln.price.gross_price)}")
 
 
