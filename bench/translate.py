@@ -114,13 +114,13 @@ def main() -> int:
             for _, data in docs:
                 etree.tostring(etree.fromstring(data))
 
-        def rules() -> None:
+        def rules() -> None:            # as the pipeline judges a document: by its syntax's binding
             for m in models:
-                validate(m)
+                validate(m, syntax=syntax.lower())
 
         def rules_unguarded() -> None:
             for m in models:
-                validate(m, guards=False)
+                validate(m, syntax=syntax.lower(), guards=False)
 
         t0 = time.perf_counter()
         sch = schematron.cen_ubl() if syntax == "UBL" else schematron.cen_cii()
