@@ -284,6 +284,10 @@ def test_partner_pages(gw, as_user, seeded) -> None:
     page = text(r)
     assert "SIRET (0009) 12345678900011" in page
     assert "URL https://as2.acme.example/receive" in page and "Signing sha256" in page
+    assert "Status messages APERAK to an EDIFACT sender (default)" in page
+    with gw.session() as s:
+        s.get(Partner, seeded.acme).status_syntax = "cdar"
+    assert "Status messages CDAR (French life cycle)" in text(client.get(f"/partners/{seeded.acme}"))
     certs = section(page, "Certificates")
     assert re.search(r"CN=acme-soon .* signing .* expires soon", certs)
     assert re.search(r"CN=acme-later .* encryption .* valid", certs)
