@@ -7,6 +7,12 @@ identifier tried is reported, so a held document says exactly what was looked
 for. Identifiers without a scheme are not guessed at (a bare number could be
 a SIRET or a GLN).
 
+French addresses (``gateway.model.addressing``) are answered as the PPF
+directory answers them: by the most specific line a member (or a network's
+directory) has for them: an address ``SIREN_SIRET_code`` by that line, else
+the SIRET's (``0225`` ``SIREN_SIRET`` or ``0009``), else the SIREN's (``0225``
+``SIREN`` or ``0002``); a SIRET or SIREN identifier the same way from its level.
+
 Precedence: a member of this gateway (an active partner known by any of the
 identifiers) first, whichever identifier finds it; only then the directories
 of the interconnected networks (active networks whose access point partner is
@@ -24,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway.db import Network, NetworkParticipant, Partner, PartnerIdentifier, SCHEMES, normalise_identifier
+from gateway.model.addressing import routing_levels
 from gateway.model.invoice import Invoice
 
 # EAS / ICD codes that carry a VAT number, plus our own "VAT" spelling.
@@ -68,7 +75,14 @@ class Route:
 @dataclass(frozen=True)
 class _Candidate:
     label: str                                   # "BT-49 0088:5790000435951"
-    keys: tuple[tuple[str, str], ...]            # normalised (scheme, value) pairs to look for
+    levels: tuple[tuple[tuple[str, str], ...], ...]   # normalised (scheme, value) keys, most specific level first
+
+    def matched(self, level: int) -> str:
+        """What found the route: the identifier, and the directory line when a less specific one did."""
+        if level == 0:
+            return self.label
+        scheme, value = self.levels[level][0]
+        return f"{self.label} (its line {scheme}:{value})"
 
 
 def _candidates(invoice: Invoice) -> list[_Candidate]:
@@ -88,7 +102,8 @@ def _candidates(invoice: Invoice) -> list[_Candidate]:
             keys = tuple(normalise_identifier(sc, value) for sc in schemes)
         except ValueError:
             continue
-        out.append(_Candidate(f"{term} {schemes[0] if len(schemes) == 1 else 'VAT'}:{keys[0][1]}", keys))
+        levels = (keys,) if len(keys) > 1 else tuple(routing_levels(*keys[0]))
+        out.append(_Candidate(f"{term} {schemes[0] if len(schemes) == 1 else 'VAT'}:{keys[0][1]}", levels))
     return out
 
 
@@ -125,17 +140,20 @@ def resolve(session: Session, invoice: Invoice) -> Route:
     candidates = _candidates(invoice)
     route.tried = [c.label for c in candidates]
     for c in candidates:
-        partner = _member(session, c.keys)
-        if partner is not None:
-            route.partner, route.matched = partner, c.label
-            return route
+        for level, keys in enumerate(c.levels):
+            partner = _member(session, keys)
+            if partner is not None:
+                route.partner, route.matched = partner, c.matched(level)
+                return route
     if not candidates:
         return route
     for c in candidates:
-        listed = _listings(session, c.keys)
-        if listed:
+        for level, keys in enumerate(c.levels):
+            listed = _listings(session, keys)
+            if not listed:
+                continue
             first = listed[0]
-            route.network, route.matched = first.network, c.label
+            route.network, route.matched = first.network, c.matched(level)
             route.participant = (first.scheme, first.value)
             route.also_listed_by = sorted({p.network.code for p in listed if p.network_id != first.network_id})
             return route

@@ -11,7 +11,8 @@ misroutes the invoices meant for it. Catching the typo when it is entered
 * ``parse("SIRET:732 829 320 00074")`` → ``("0009", "73282932000074")``;
 * ``check(scheme, value)`` → ``None`` or the problem in words, for the schemes
   with a known structure: SIREN and SIRET (Luhn; La Poste's SIRETs use their
-  own rule), GLN (GS1 mod-10), French VAT (key mod 97), e-mail addresses.
+  own rule), GLN (GS1 mod-10), French VAT (key mod 97), French directory
+  addresses (0225: their shape, SIREN and SIRET; ``addressing``), e-mail addresses.
   Other schemes are accepted as given.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ SCHEMES = {
     "0208": "KBO/BCE (BE)",
     "9930": "VAT (DE)",
     "9957": "VAT (FR)",
+    "0225": "French directory address",
     "EM": "e-mail address",
 }
 
@@ -179,8 +181,22 @@ def check_email(value: str) -> Optional[str]:
     return None
 
 
+def check_fr_address(value: str) -> Optional[str]:
+    """A 0225 address: SIREN, SIREN_SIRET, SIREN_SIRET_routing code or SIREN_suffix, its numbers checked."""
+    from .addressing import french_address
+    try:
+        address = french_address(value)
+    except ValueError as exc:
+        return str(exc)
+    problem = check_siren(address.siren)
+    if problem is None and address.siret:
+        problem = check_siret(address.siret)
+    return f"address {value}: {problem}" if problem else None
+
+
 CHECKS: dict[str, Callable[[str], Optional[str]]] = {
     SIREN: check_siren, SIRET: check_siret, GLN: check_gln, VAT_FR: check_vat_fr, EMAIL: check_email,
+    "0225": check_fr_address,
 }
 
 

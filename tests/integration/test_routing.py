@@ -112,6 +112,57 @@ def test_a_recipient_listed_in_a_directory_is_routed_to_that_network(gw, listed,
     assert reason == f"reachable through network PDP-A as {participant[0]}:{participant[1]} (by {matched})"
 
 
+# --- French addresses: the most specific directory line ---------------------------------------
+
+OTHER_SIRET = "73282932000033"           # another establishment of the same SIREN (Luhn-valid)
+
+
+@pytest.mark.parametrize("address, expected, line", [
+    (f"{SIREN}_{SIRET}_SERV-1", "Service 1", None),                       # its own line
+    (f"{SIREN}_{SIRET}_SERV-9", "Establishment", f"0225:{SIREN}_{SIRET}"),  # no such code: the SIRET's line
+    (f"{SIREN}_{SIRET}", "Establishment", None),
+    (f"{SIREN}_{OTHER_SIRET}", "Head office", f"0225:{SIREN}"),           # no line of its own: the SIREN's
+    (f"{SIREN}_{OTHER_SIRET}_SERV-1", "Head office", f"0225:{SIREN}"),    # a code is a line of its SIRET only
+    (f"{SIREN}_FACTURES", "Invoices desk", None),                         # a suffix line
+    (f"{SIREN}_ACHATS", "Head office", f"0225:{SIREN}"),
+    (SIREN, "Head office", None),
+])
+def test_a_french_address_goes_to_the_most_specific_line(gw, address, expected, line):
+    """A member may hold several lines (one per establishment or service), as the annuaire lists them;
+    an address is answered by its routing code's line, else its SIRET's, else its SIREN's."""
+    partner(gw, "Head office", ("0225", SIREN))
+    partner(gw, "Establishment", ("0225", f"{SIREN}_{SIRET}"))
+    partner(gw, "Service 1", ("0225", f"{SIREN}_{SIRET}_SERV-1"))
+    partner(gw, "Invoices desk", ("0225", f"{SIREN}_FACTURES"))
+    name, net, _, matched, reason = route_of(gw, invoice(bt49=(address.lower(), "0225")))
+    label = f"BT-49 0225:{address.upper()}"
+    assert (name, net, matched) == (expected, None, label + (f" (its line {line})" if line else ""))
+    assert reason == f"routed to {expected} by {matched}"
+
+
+def test_a_siret_or_siren_identifier_is_the_line_of_its_level(gw):
+    """A member known by its SIRET (0009) or SIREN (0002) answers the 0225 lines of that level, and a
+    buyer identified by a SIRET reaches the member holding that SIRET's SIREN."""
+    partner(gw, "By SIRET", ("0009", SIRET))
+    partner(gw, "By SIREN", ("0002", SIREN))
+    assert route_of(gw, invoice(bt49=(f"{SIREN}_{SIRET}_X", "0225")))[:1] == ("By SIRET",)
+    assert route_of(gw, invoice(bt49=(f"{SIREN}_{OTHER_SIRET}", "0225")))[:1] == ("By SIREN",)
+    assert route_of(gw, invoice(bt46=(OTHER_SIRET, "0009")))[3] == f"BT-46 0009:{OTHER_SIRET} (its line 0225:{SIREN})"
+
+
+def test_a_more_specific_line_does_not_catch_a_less_specific_address(gw):
+    partner(gw, "Service 1", ("0225", f"{SIREN}_{SIRET}_SERV-1"))
+    name, _, _, _, reason = route_of(gw, invoice(bt49=(f"{SIREN}_{SIRET}", "0225")))
+    assert name is None and reason == f"no partner known by BT-49 0225:{SIREN}_{SIRET}"
+
+
+def test_a_network_directory_answers_a_french_address_by_its_lines_too(gw):
+    network(gw, "PDP-A", [("0225", SIREN, "The buyer's head office")])
+    name, net, participant, matched, _ = route_of(gw, invoice(bt49=(f"{SIREN}_{SIRET}_SERV-1", "0225")))
+    assert (name, net, participant) == (None, "PDP-A", ("0225", SIREN))
+    assert matched == f"BT-49 0225:{SIREN}_{SIRET}_SERV-1 (its line 0225:{SIREN})"
+
+
 def test_identifiers_are_tried_in_order_across_networks(gw):
     """BT-49 listed by the newer network beats BT-48 listed by the older one: identifier order first."""
     network(gw, "OLD", [("9957", VAT, "Buyer")])
