@@ -24,7 +24,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway.db import DocumentRecord, DocumentStatusEvent, Exchange, Partner, compare_and_set, utcnow
-from gateway.delivery.channel import registry
 from gateway.delivery.state import (DECISIONS, MAX_REASON, MAX_REASON_CODE, MOVES, REASON_REQUIRED,  # noqa: F401
                                     RECIPIENT_STATUSES, allowed_moves, history, set_business_status)
 from gateway.model.errors import EdigateError
@@ -43,14 +42,9 @@ def aperak_channel(session: Session, document: DocumentRecord) -> Optional[str]:
     """The channel an APERAK for ``document`` goes back by, or None when its sender is not an
     EDI sender (not EDIFACT, no known sender, or no channel that carries status messages back
     to it). The channel the invoice came by comes first, then the sender's preferred one."""
-    sender: Optional[Partner] = document.sender
-    if document.syntax != "edifact" or sender is None or not sender.active:
+    if document.syntax != "edifact":
         return None
-    for name in (document.exchange.channel, sender.preferred_channel):
-        channel = registry.get(name)
-        if channel is not None and channel.carries_status and channel.reaches(session, sender):
-            return channel.name
-    return None
+    return cdar_status.status_channel(session, document)
 
 
 def status_syntax(document: DocumentRecord, event: Optional[DocumentStatusEvent] = None) -> Optional[str]:
