@@ -326,14 +326,7 @@ def agreement_table(budget: Optional[int] = None) -> str:
     for path in FRENCH_SAMPLES:
         for _, data in mutants(path, budget):
             count(f"mutants {syntax_of(path)}", judge_mutant(data, syntax_of(path), official))
-    out = [f"{'documents':<14} {'checked':>7} {'skipped':>7} {'same verdict':>12} {'same ids':>8} {'problems':>8}"]
-    for kind, c in rows.items():
-        out.append(f"{kind:<14} {c['checked']:>7} {c['skipped']:>7} {c['same verdict']:>12} "
-                   f"{c['same fatal ids']:>8} {c['problems']:>8}")
-    for kind, c in seen.items():
-        out.append(f"\ndifferences in {kind}:")
-        out += [f"  {n:>4} x {what}" for what, n in c.most_common()]
-    return "\n".join(out)
+    return agreement.format_table(rows, seen)
 
 
 if __name__ == "__main__":

@@ -67,3 +67,16 @@ def compare(syntax: str, ours: Collection[str], official: Counter, *, ours_id: C
         else:
             v.tolerated.append("verdict: the stylesheet fires only rules we leave to it: " + ", ".join(theirs_alone))
     return v
+
+
+def format_table(rows: Mapping[str, Mapping[str, int]], seen: Mapping[str, Counter]) -> str:
+    """An agreement run as text: per kind of document, checked, skipped, same verdict, same fatal ids
+    and problems; then every difference seen, most frequent first (the French tests' ``__main__``)."""
+    out = [f"{'documents':<14} {'checked':>7} {'skipped':>7} {'same verdict':>12} {'same ids':>8} {'problems':>8}"]
+    for kind, c in rows.items():
+        out.append(f"{kind:<14} {c['checked']:>7} {c['skipped']:>7} {c['same verdict']:>12} "
+                   f"{c['same fatal ids']:>8} {c['problems']:>8}")
+    for kind, c in seen.items():
+        out.append(f"\ndifferences in {kind}:")
+        out += [f"  {n:>4} x {what}" for what, n in c.most_common()]
+    return "\n".join(out)
