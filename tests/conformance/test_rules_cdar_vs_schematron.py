@@ -72,10 +72,7 @@ SCHEMES = ["0238", "0002", "0225", ""]
 
 @pytest.fixture(scope="module")
 def official():
-    try:
-        return cdar_official.stylesheet()
-    except Exception as exc:  # noqa: BLE001 - no saxonche, no stylesheet
-        pytest.skip(f"the FNFE-MPE CDAR stylesheet cannot run here: {exc}")
+    return cdar_official.stylesheet_or_skip()
 
 
 def theirs(sheet, data: bytes) -> Counter:
