@@ -28,6 +28,16 @@ volume). Nothing here runs at import: call ``load_settings()``.
 | EDIGATE_HTTP_IDLE_TIMEOUT | 60 | seconds an HTTP connection may stay silent (no request running) before it is closed |
 | EDIGATE_HTTP_HEADER_TIMEOUT | 30 | seconds a client has to send a request's line and headers from its first byte (0: no limit) |
 | EDIGATE_HTTP_MAX_HEADER_SIZE | 64K | largest request line + headers accepted (bytes; K/M suffixes) |
+| EDIGATE_ANNUAIRE_URL | (none: off) | the PPF directory (annuaire) API, e.g. https://aife.economie.gouv.fr/ppf/annuaire-public/v1; unset, nothing of the annuaire runs |
+| EDIGATE_ANNUAIRE_TOKEN_URL | (required with the URL) | its OAuth2 token endpoint (client credentials, PISTE) |
+| EDIGATE_ANNUAIRE_CLIENT_ID | (required with the URL) | our OAuth2 client id |
+| EDIGATE_ANNUAIRE_CLIENT_SECRET | (required with the URL) | our OAuth2 client secret (never shown) |
+| EDIGATE_ANNUAIRE_REFRESH | 1d | how often the local mirror of the directory is refreshed (90s, 30m, 12h, 1d…; at least a minute) |
+| EDIGATE_ANNUAIRE_PAGE_SIZE | 1000 | directory lines asked for per page |
+| EDIGATE_ANNUAIRE_MAX_PAGES | 20000 | most pages read by one refresh (more: the refresh fails, the mirror is kept) |
+| EDIGATE_ANNUAIRE_MAX_LINES | 10000000 | most lines read by one refresh (likewise) |
+| EDIGATE_ANNUAIRE_ALLOW_PRIVATE | false | let the annuaire URLs be on loopback or private addresses (tests, a local relay) |
+| EDIGATE_PLATFORM_ID | (none) | our own platform's matricule in the directory (4 digits): the lines we publish name it |
 """
 from __future__ import annotations
 
@@ -69,6 +79,17 @@ class Settings:
     http_header_timeout: int = 30
     http_max_header_size: int = 64 * 1024
     sftp_upload_grace_minutes: float = 10.0
+    # The PPF directory (gateway.networks.annuaire); no URL: off.
+    annuaire_url: Optional[str] = None
+    annuaire_token_url: Optional[str] = None
+    annuaire_client_id: Optional[str] = None
+    annuaire_client_secret: Optional[str] = field(default=None, repr=False)
+    annuaire_refresh_seconds: int = 86400
+    annuaire_page_size: int = 1000
+    annuaire_max_pages: int = 20000
+    annuaire_max_lines: int = 10_000_000
+    annuaire_allow_private: bool = False
+    platform_id: Optional[str] = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -141,7 +162,61 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         http_max_header_size=_header_size(get("HTTP_MAX_HEADER_SIZE") or "64K", PREFIX + "HTTP_MAX_HEADER_SIZE"),
         sftp_upload_grace_minutes=_minutes(get("SFTP_UPLOAD_GRACE_MINUTES") or "10",
                                            PREFIX + "SFTP_UPLOAD_GRACE_MINUTES"),
+        **_annuaire(get),
     )
+
+
+def _annuaire(get) -> dict:
+    """The PPF directory's settings: all or nothing (a URL without credentials cannot be used)."""
+    url = get("ANNUAIRE_URL")
+    out: dict = {
+        "annuaire_refresh_seconds": _interval(get("ANNUAIRE_REFRESH") or "1d", PREFIX + "ANNUAIRE_REFRESH"),
+        "annuaire_page_size": _positive(get("ANNUAIRE_PAGE_SIZE") or "1000", PREFIX + "ANNUAIRE_PAGE_SIZE"),
+        "annuaire_max_pages": _positive(get("ANNUAIRE_MAX_PAGES") or "20000", PREFIX + "ANNUAIRE_MAX_PAGES"),
+        "annuaire_max_lines": _positive(get("ANNUAIRE_MAX_LINES") or "10000000", PREFIX + "ANNUAIRE_MAX_LINES"),
+        "annuaire_allow_private": _flag(get("ANNUAIRE_ALLOW_PRIVATE") or "false", PREFIX + "ANNUAIRE_ALLOW_PRIVATE"),
+    }
+    platform = get("PLATFORM_ID")
+    if platform is not None:
+        platform = platform.strip()
+        if not re.fullmatch(r"\d{4}", platform):
+            raise ConfigError(f"{PREFIX}PLATFORM_ID={platform!r}: expected our platform's matricule, 4 digits")
+        out["platform_id"] = platform
+    if url is None:
+        return out
+    for name in ("ANNUAIRE_URL", "ANNUAIRE_TOKEN_URL"):
+        value = get(name)
+        if value is None or not re.match(r"^https?://[^/\s]+", value):
+            raise ConfigError(f"{PREFIX}{name}={value!r}: expected an http(s) URL"
+                              + (" (the annuaire needs its OAuth2 token endpoint too)" if value is None else ""))
+    missing = [PREFIX + n for n in ("ANNUAIRE_CLIENT_ID", "ANNUAIRE_CLIENT_SECRET") if get(n) is None]
+    if missing:
+        raise ConfigError(f"{PREFIX}ANNUAIRE_URL is set but {' and '.join(missing)} not: the annuaire is "
+                          "reached with OAuth2 client credentials")
+    out.update(annuaire_url=url.rstrip("/"), annuaire_token_url=get("ANNUAIRE_TOKEN_URL"),
+               annuaire_client_id=get("ANNUAIRE_CLIENT_ID"), annuaire_client_secret=get("ANNUAIRE_CLIENT_SECRET"))
+    return out
+
+
+_INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _interval(text: str, name: str) -> int:
+    """``1d``, ``12h``, ``30m``, ``90s`` or plain seconds; at least a minute."""
+    m = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", text.lower())
+    seconds = int(m.group(1)) * _INTERVAL_UNITS[m.group(2) or "s"] if m else 0
+    if seconds < 60:
+        raise ConfigError(f"{name}={text!r}: expected an interval of at least a minute, e.g. 1d, 12h, 30m")
+    return seconds
+
+
+def _flag(text: str, name: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={text!r}: expected true or false")
 
 
 def _positive(text: str, name: str) -> int:
