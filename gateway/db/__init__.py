@@ -20,6 +20,7 @@ from .base import Base, StatusError, UTCDateTime, utcnow
 from .documents import (BUSINESS_STATUSES, DELIVERY_STATUSES, DOCUMENT_STATUSES, Delivery, DeliveryEvent,
                         DocumentRecord, DocumentStatusEvent, PrintBatch, RenderingRecord, duplicate_key, summarise)
 from .networks import Network, NetworkParticipant
+from .flows import Flow, FlowWebhook, WebhookAttempt, WebhookEvent
 from .annuaire import AnnuaireLine, AnnuairePublication, AnnuaireState
 from .exchanges import DIRECTIONS, INBOUND_STATUSES, OUTBOUND_STATUSES, Exchange, ExchangeEvent
 from .partners import (CERT_USAGES, ENCRYPTION_ALGORITHMS, SCHEMES, SIGNING_ALGORITHMS, AS2Identity, Certificate,
@@ -35,6 +36,7 @@ __all__ = [
     "DocumentRecord", "RenderingRecord", "Delivery", "DeliveryEvent", "DOCUMENT_STATUSES",
     "DELIVERY_STATUSES", "summarise", "duplicate_key",
     "BUSINESS_STATUSES", "DocumentStatusEvent", "PrintBatch", "Network", "NetworkParticipant",
+    "Flow", "FlowWebhook", "WebhookEvent", "WebhookAttempt",
     "AnnuaireLine", "AnnuairePublication", "AnnuaireState",
     "User", "ApiToken", "ROLES", "issue_token", "authenticate_token", "check_login",
     "make_engine", "make_sessionmaker", "normalise_url", "session_scope", "compare_and_set",
