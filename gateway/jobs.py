@@ -33,7 +33,7 @@ from gateway import extensions
 from gateway.delivery import attempts
 from gateway.delivery.channel import registry
 from gateway.flow import lifecycle, process, receive, reroute
-from gateway.networks import directory
+from gateway.networks import annuaire, directory
 
 if TYPE_CHECKING:
     from .runtime import Gateway
@@ -99,6 +99,7 @@ class Jobs:
         self._reroute_watch = reroute.RerouteWatch()
         # the gateway's own periodic work besides the channels': directory refreshes, status reports
         self._parts = {"directories": directory.register(self).sweep,
+                       "annuaire": annuaire.register(self).sweep,
                        "status reports": lambda now: {"status_reports": lifecycle.report_pending(gw)}}
         # installed extensions (``gateway.extensions``: e.g. onboarding's mailings), by name
         self.extensions = {ext.name: register(self) for ext, register in extensions.with_hook("register_jobs")}

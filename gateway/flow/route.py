@@ -14,16 +14,26 @@ the SIRET's (``0225`` ``SIREN_SIRET`` or ``0009``), else the SIREN's (``0225``
 ``SIREN`` or ``0002``); a SIRET or SIREN identifier the same way from its level.
 
 Precedence: a member of this gateway (an active partner known by any of the
-identifiers) first, whichever identifier finds it; only then the directories
-of the interconnected networks (active networks whose access point partner is
-active), in the same identifier order. A member is never sent the long way
-round through another network. Several networks listing the same identifier
-are settled by the lowest network id (the oldest interconnection), and the
-reason says which others list it too.
+identifiers) first, whichever identifier finds it; then, for French
+identifiers (0225, 0009, 0002), the local mirror of the PPF annuaire
+(``gateway.networks.annuaire``: the most specific line in effect names the
+platform that receives, and the partner of ours that *is* that platform gets
+the invoice); only then the directories of the interconnected networks (active
+networks whose access point partner is active), in the same identifier order.
+A member is never sent the long way round through another network. Several
+networks listing the same identifier are settled by the lowest network id (the
+oldest interconnection), and the reason says which others list it too.
+
+The first identifier the annuaire has a line for decides: a line naming our
+own platform with no member answering holds the document (it is ours to
+receive, nobody else's); a line naming a platform we have no connection to
+lets the networks' directories try, and holds it saying so when none lists it.
+Only the mirror is read: routing never waits on the network.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Optional
 
 import sqlalchemy as sa
@@ -31,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db import Network, NetworkParticipant, Partner, PartnerIdentifier, SCHEMES, normalise_identifier
 from gateway.model.addressing import routing_levels
+from gateway.networks import annuaire
 from gateway.model.invoice import Invoice
 
 # EAS / ICD codes that carry a VAT number, plus our own "VAT" spelling.
@@ -47,6 +58,8 @@ class Route:
     participant: Optional[tuple[str, str]] = None     # (scheme, value) the network knows it by
     also_listed_by: list[str] = field(default_factory=list)     # other networks' codes listing it
     networks_searched: int = 0                     # active network directories looked in
+    # The PPF annuaire's line that answered (the route's partner is then the platform it names).
+    annuaire: Optional["AnnuaireAnswer"] = None
 
     @property
     def via(self) -> Optional[str]:
@@ -55,6 +68,8 @@ class Route:
 
     @property
     def reason(self) -> str:
+        if self.partner is not None and self.annuaire is not None:
+            return f"{self.annuaire.text}: routed to {self.partner.name} by {self.matched}"
         if self.partner is not None:
             return f"routed to {self.partner.name} by {self.matched}"
         if self.network is not None:
@@ -67,9 +82,33 @@ class Route:
         if not self.tried:
             return "no buyer identifier with a scheme (BT-49, BT-46, BT-47, BT-48) to route by"
         text = "no partner known by " + ", ".join(self.tried)
+        if self.annuaire is not None:
+            text += f"; {self.annuaire.text} (by {self.annuaire.matched}), {self.annuaire.held}"
         if self.networks_searched:
             text += f"; not listed in the directory of any of the {self.networks_searched} interconnected network(s)"
         return text
+
+
+@dataclass(frozen=True)
+class AnnuaireAnswer:
+    """A line of the PPF annuaire's mirror that answered an identifier, and the platform it names."""
+    line: str                                     # "123456789_12345678900011_SERV1"
+    platform: str                                 # its matricule
+    platform_name: Optional[str]
+    matched: str                                  # what found it, as Route.matched says it
+    ours: bool = False                            # the platform is ours (EDIGATE_PLATFORM_ID)
+
+    @property
+    def text(self) -> str:
+        name = "ours" if self.ours else self.platform_name
+        return f"annuaire: {self.line} received by platform {self.platform}" + (f" ({name})" if name else "")
+
+    @property
+    def held(self) -> str:
+        if self.ours:
+            return "but no member of ours is known by it"
+        return (f"and no connection to platform {self.platform} is configured (a partner with the identifier "
+                f"{annuaire.PLATFORM_SCHEME}:{self.platform}, or on the pa channel with that platform_id)")
 
 
 @dataclass(frozen=True)
@@ -133,9 +172,24 @@ def _listings(session: Session, keys: tuple[tuple[str, str], ...]) -> list[Netwo
         .order_by(Network.id, NetworkParticipant.id)))
 
 
-def resolve(session: Session, invoice: Invoice) -> Route:
-    """The member the invoice is addressed to, else the network that reaches it, else a Route
-    saying what was tried."""
+def _annuaire(session: Session, candidates: list[_Candidate], day: date) -> Optional[tuple[AnnuaireAnswer, Optional[Partner]]]:
+    """The first identifier the annuaire's mirror has a line for, by its most specific line in
+    effect on ``day``, and the partner of ours that is the platform it names (None: none, or ours)."""
+    for c in candidates:
+        for level, keys in enumerate(c.levels):
+            line = annuaire.line_for(session, keys, day)
+            if line is None:
+                continue
+            ours = line.platform_id == annuaire.own_platform(session)
+            answer = AnnuaireAnswer(line.label, line.platform_id, line.platform_name, c.matched(level), ours)
+            return answer, (None if ours else annuaire.platform_partner(session, line.platform_id))
+    return None
+
+
+def resolve(session: Session, invoice: Invoice, *, today: Optional[date] = None) -> Route:
+    """The member the invoice is addressed to, else the platform the annuaire names, else the
+    network that reaches it, else a Route saying what was tried. ``today``: the day the
+    annuaire's lines are judged in effect on (default: today in France)."""
     route = Route(partner=None)
     candidates = _candidates(invoice)
     route.tried = [c.label for c in candidates]
@@ -147,6 +201,14 @@ def resolve(session: Session, invoice: Invoice) -> Route:
                 return route
     if not candidates:
         return route
+    found = _annuaire(session, candidates, today or annuaire.today_in_france())
+    if found is not None:
+        route.annuaire, platform = found
+        if platform is not None:
+            route.partner, route.matched = platform, route.annuaire.matched
+            return route
+        if route.annuaire.ours:
+            return route
     for c in candidates:
         for level, keys in enumerate(c.levels):
             listed = _listings(session, keys)
@@ -156,6 +218,7 @@ def resolve(session: Session, invoice: Invoice) -> Route:
             route.network, route.matched = first.network, c.matched(level)
             route.participant = (first.scheme, first.value)
             route.also_listed_by = sorted({p.network.code for p in listed if p.network_id != first.network_id})
+            route.annuaire = None
             return route
     route.networks_searched = session.scalar(
         sa.select(sa.func.count()).select_from(Network).join(Partner, Network.partner_id == Partner.id)

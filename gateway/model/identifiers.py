@@ -32,6 +32,7 @@ SCHEMES = {
     "9930": "VAT (DE)",
     "9957": "VAT (FR)",
     "0225": "French directory address",
+    "PA": "French platform matricule",          # a certified platform (PA) as the PPF annuaire numbers it
     "EM": "e-mail address",
 }
 
@@ -194,9 +195,14 @@ def check_fr_address(value: str) -> Optional[str]:
     return f"address {value}: {problem}" if problem else None
 
 
+def check_platform(value: str) -> Optional[str]:
+    """A platform's matricule in the PPF annuaire (matriculePlateforme): 4 digits."""
+    return _digits(value, 4, "platform matricule")
+
+
 CHECKS: dict[str, Callable[[str], Optional[str]]] = {
     SIREN: check_siren, SIRET: check_siret, GLN: check_gln, VAT_FR: check_vat_fr, EMAIL: check_email,
-    "0225": check_fr_address,
+    "0225": check_fr_address, "PA": check_platform,
 }
 
 
