@@ -277,10 +277,8 @@ def main(argv: list[str]) -> None:
 def _warm_up(syntax: str, check: Any) -> None:
     """Load what the first inputs would otherwise load under the watchdog (mappings, XSDs, the
     rendering process): one valid invoice in this syntax, read, validated and written everywhere."""
-    from gateway.syntaxes import write_document
-    from tests.support.invoice_builder import build_invoice
-    written_as = {"csv": "csv-lines", "edifact": "edifact-d14b"}.get(syntax, syntax)
-    out = check(write_document(build_invoice(), written_as).data, syntax)
+    from tests.fuzz.oracle import warm_up_input
+    out = check(warm_up_input(syntax), syntax)
     if out.crash is not None or not out.documents:
         raise SystemExit(f"the warm-up invoice did not go through: {out.crash or out.refusal}")
 

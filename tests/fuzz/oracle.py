@@ -12,6 +12,12 @@
   report dropped terms and findings, and may refuse with an ``InputError``
   (the PDF renderer's ``RenderError`` beyond its caps), nothing else.
 
+A status message (``STATUS_SYNTAXES``: CDAR) takes its own path: read
+(``read_cdar``, an ``InputError`` a clean refusal), judged by its rules (FNFE's
+CDAR rules, ``gateway.rules.cdar``), and each status it carries written back as a
+message (``build_cdar``, which may refuse what it cannot write with a
+``ValueError`` naming the missing part: counted as a write refusal).
+
 Any other exception is a crash, located at the innermost frame in
 ``gateway/``. A crash whose message matches ``KNOWN`` is a defect already being
 fixed elsewhere: reported as known, kept apart from new crashes.
@@ -29,7 +35,8 @@ from typing import Any, Callable, Iterator, Optional
 
 from gateway.model.errors import InputError, RenderError
 
-SYNTAXES = ("edifact", "ubl", "cii", "csv", "facturx")   # the readable syntaxes, each a fuzz target
+STATUS_SYNTAXES = ("cdar",)                               # status messages, read and judged apart
+SYNTAXES = ("edifact", "ubl", "cii", "csv", "facturx") + STATUS_SYNTAXES   # each a fuzz target
 MAX_DOCUMENTS = 3          # invoices of one input validated and written (a CSV or interchange may hold many)
 
 # Defects someone is fixing at the time of a run: (message pattern, what it is), reported apart from
@@ -124,6 +131,7 @@ def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = 
     out = Outcome(syntax)
     targets = writable() if targets is None else targets
     current = "read"
+    status_message = syntax in STATUS_SYNTAXES
 
     def start(name: str) -> float:
         nonlocal current
@@ -136,6 +144,9 @@ def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = 
         out.seconds[kind] = out.seconds.get(kind, 0.0) + time.monotonic() - t0
 
     try:
+        if status_message:
+            _check_status(data, out, start, stop)
+            return out
         t0 = start("read")
         try:
             docs = read_documents(data)
@@ -173,3 +184,62 @@ def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = 
         out.crash = _crash(current, exc)
         out.memory = isinstance(exc, MemoryError)
     return out
+
+
+def _check_status(data: bytes, out: Outcome, start: Callable[[str], float],
+                  stop: Callable[[str, float], None]) -> None:
+    """A CDAR message: read, judged by FNFE's CDAR rules, each status written back."""
+    from gateway.rules import cdar as cdar_rules
+    from gateway.syntaxes import cdar
+    t0 = start("read")
+    try:
+        message = cdar.read_cdar(data)
+    except InputError as exc:
+        out.refusal = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return
+    finally:
+        stop("read", t0)
+    out.documents = len(message.statuses)
+    t0 = start("validate")
+    cdar_rules.validate(data)
+    stop("validate", t0)
+    out.validated += 1
+    for record in message.statuses[:MAX_DOCUMENTS]:
+        t0 = start("write:cdar")
+        try:
+            cdar.build_cdar(status_change(message, record))
+        except (InputError, ValueError):
+            out.write_refusals += 1
+        finally:
+            stop("write", t0)
+        out.written += 1
+
+
+def status_change(message: Any, record: Any) -> Any:
+    """What a read CDAR status says, as the writer takes it (the message's parties and time)."""
+    from datetime import datetime, timezone
+    from gateway.syntaxes.cdar import CdarParty, StatusChange
+    return StatusChange(status=record.status or record.code or "", at=message.at or datetime.now(timezone.utc),
+                        invoice_number=record.invoice_number or "", invoice_date=record.invoice_date,
+                        seller=record.seller or CdarParty(), recipients=tuple(message.recipients),
+                        issuer=message.issuer, sender=message.sender, invoice_type=record.invoice_type or "380",
+                        reason_code=record.reason_code, reason=record.reason,
+                        business_process=message.business_process)
+
+
+def warm_up_input(syntax: str) -> bytes:
+    """One valid input of ``syntax`` (what a fuzz run loads its code with before the watchdog)."""
+    from gateway.syntaxes import write_document
+    from tests.support.invoice_builder import build_invoice
+    if syntax == "cdar":
+        from datetime import date, datetime, timezone
+        from gateway.syntaxes.cdar import CdarParty, StatusChange, build_cdar
+        return build_cdar(StatusChange(
+            status="refused", at=datetime(2026, 9, 2, 10, 0, tzinfo=timezone.utc), invoice_number="F2026-001",
+            invoice_date=date(2026, 9, 1), seller=CdarParty(id="356000000", scheme="0002", name="Vendeur SA",
+                                                            role="SE", uri="356000000", uri_scheme="0225"),
+            recipients=(CdarParty(id="356000000", scheme="0002", name="Vendeur SA", role="SE", uri="356000000",
+                                  uri_scheme="0225"),),
+            reason_code="TX_TVA_ERR", reason="Taux de TVA erroné"))
+    written_as = {"csv": "csv-lines", "edifact": "edifact-d14b"}.get(syntax, syntax)
+    return write_document(build_invoice(), written_as).data

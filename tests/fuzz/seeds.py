@@ -1,7 +1,7 @@
 """Seeds from the shared corpus, one list per readable syntax, and seeded mutators for each.
 
 ``corpus_seeds(corpus)`` sorts the corpus files by what ``gateway.syntaxes``
-detects in them (UBL, CII, EDIFACT, Factur-X PDF); CSV has no corpus files, so
+detects in them (UBL, CII, EDIFACT, Factur-X PDF, CDAR status messages); CSV has no corpus files, so
 its seeds are corpus invoices written in the two CSV dialects. For Factur-X the
 embedded XML is what carries the invoice: ``embed(xml)`` wraps a (mutated) CII
 XML into a PDF as ``factur-x.xml``, so that mutations reach the XML instead of
@@ -44,6 +44,8 @@ HOSTILE_VALUES = (
 def _detected(data: bytes) -> Optional[str]:
     from gateway.model.errors import InputError
     from gateway.syntaxes import detect
+    if b"CrossDomainAcknowledgementAndResponse" in data[:2048]:
+        return "cdar"
     try:
         kind = detect(data)
     except InputError:
@@ -53,17 +55,17 @@ def _detected(data: bytes) -> Optional[str]:
 
 @lru_cache(maxsize=4)
 def corpus_seeds(corpus: Path, csv_sources: Optional[int] = None) -> dict[str, list[tuple[str, bytes]]]:
-    """{syntax: [(name, bytes)]} for edifact, ubl, cii, csv and facturx; empty lists without a corpus.
+    """{syntax: [(name, bytes)]} for edifact, ubl, cii, csv, facturx and cdar; empty lists without a corpus.
     CSV seeds are the UBL and CII seeds (the first ``csv_sources`` of each, default all) written
     in both dialects."""
     from gateway.model.errors import InputError
     from gateway.syntaxes import read_documents, write_document
-    seeds: dict[str, list[tuple[str, bytes]]] = {s: [] for s in ("edifact", "ubl", "cii", "csv", "facturx")}
+    seeds: dict[str, list[tuple[str, bytes]]] = {s: [] for s in ("edifact", "ubl", "cii", "csv", "facturx", "cdar")}
     if not corpus.is_dir():
         return seeds
     for path in sorted(corpus.rglob("*")):
         rel = path.relative_to(corpus)
-        if not path.is_file() or rel.parts[0] in SKIP_DIRS or path.stat().st_size > 2_000_000:
+        if not path.is_file() or set(rel.parts) & set(SKIP_DIRS) or path.stat().st_size > 2_000_000:
             continue
         data = path.read_bytes()
         syntax = _detected(data)
@@ -277,7 +279,7 @@ def _csv_mutation(rng: random.Random, data: bytes) -> bytes:
 # --- one mutant ------------------------------------------------------------------------------------
 
 STRUCTURAL = {"ubl": _xml_mutation, "cii": _xml_mutation, "facturx": _xml_mutation,
-              "edifact": _edifact_mutation, "csv": _csv_mutation}
+              "edifact": _edifact_mutation, "csv": _csv_mutation, "cdar": _xml_mutation}
 
 
 def mutant(rng: random.Random, seed: bytes, syntax: str) -> bytes:
