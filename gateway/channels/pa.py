@@ -178,7 +178,8 @@ def client_for(settings: Mapping[str, Any], certs_dir: Path) -> FlowClient:
         auth: Any = BearerToken(resolve_secret(settings["token"], certs_dir))
     elif settings.get("client_id"):
         auth = ClientCredentials(settings["token_url"], settings["client_id"],
-                                 resolve_secret(settings["client_secret"], certs_dir))
+                                 resolve_secret(settings["client_secret"], certs_dir),
+                                 allow_private=bool(settings.get("allow_private")))
     else:
         raise PaConfigError("no token and no client credentials")
     return FlowClient(settings["flow_url"], auth, allow_private=bool(settings.get("allow_private")),

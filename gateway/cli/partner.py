@@ -468,3 +468,10 @@ def partner_disable(ref: str) -> None:
 def partner_enable(ref: str) -> None:
     """Exchange with PARTNER again."""
     _set_active(ref, True)
+
+
+# the pa channel's webhook on another platform (gateway.cli.pa)
+from gateway.cli.pa import pa_subscribe, pa_unsubscribe  # noqa: E402
+
+partner_group.add_command(pa_subscribe)
+partner_group.add_command(pa_unsubscribe)

@@ -14,7 +14,7 @@ a timeout, no redirects followed and a bound on what is read back. A failure is 
 ``errorMessage``) and whether trying again may help.
 
 Authentication is a static bearer token or OAuth2 client credentials (the spec's two
-security schemes); the token fetch is ``client_credentials_token``, one small function.
+security schemes; the token comes from ``gateway.transports.oauth2``).
 
 Webhook signatures. The spec says: "a SHA-256 fingerprint is generated based on the
 concatenation of the JSON payload (as is), a separator ``@``, the current epoch time in
@@ -24,8 +24,10 @@ key; the signature is base64 encoded" (``Afnor-Signature``; the time in
 over the concatenation itself, and whether the key is the base64 text we were given or
 the bytes it encodes. ``verify_webhook_signature`` accepts a signature made by any of
 those readings (each needs the key: none is easier to forge) and refuses a timestamp
-outside ``max_skew`` of our clock (a replayed callback); ``sign_webhook`` signs with
-the literal reading (HMAC of the raw SHA-256 digest, with the decoded key).
+outside ``max_skew`` of our clock (a replayed callback). ``sign_webhook`` signs as
+edigate's own Flow Service does (``gateway.channels.flow_webhooks``): the HMAC of the
+fingerprint's hexadecimal text (the way the spec writes ``FlowInfo.sha256``), keyed with
+the bytes the base64 key encodes.
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ MAX_JSON = 2 * 1024 * 1024          # a JSON answer (a page of 100 flows is far 
 MAX_FILE = 100 * 1024 * 1024        # "Flow file: Max size = 100 MB"
 MAX_ERROR_TEXT = 500
 DEFAULT_TIMEOUT = (10.0, 60.0)      # connect, read (seconds)
+TOTAL_FACTOR = 5                    # a whole answer within this many read timeouts
 DEFAULT_SKEW = 300                  # seconds a webhook's timestamp may be off our clock
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -92,56 +95,32 @@ class BearerToken:
         """Nothing cached to forget."""
 
 
-@dataclass
 class ClientCredentials:
-    """OAuth2 client credentials: a token fetched from ``token_url`` and kept until shortly
-    before it expires (forgotten at once when the API answers 401)."""
-    token_url: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    scope: Optional[str] = None
-    _token: Optional[str] = field(default=None, repr=False)
-    _until: float = field(default=0.0, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """OAuth2 client credentials (``gateway.transports.oauth2``: a token fetched from
+    ``token_url``, kept until shortly before it expires, forgotten when the API answers 401)."""
+
+    def __init__(self, token_url: str, client_id: str, client_secret: str, *, scope: Optional[str] = None,
+                 allow_private: bool = False):
+        from gateway.transports.oauth2 import ClientCredentials as Credentials, OAuth2Client
+        self.oauth = OAuth2Client(Credentials(token_url, client_id, client_secret, scope=scope,
+                                              allow_private=allow_private))
+
+    def __repr__(self) -> str:
+        return f"<ClientCredentials {self.oauth.credentials.client_id!r} at {self.oauth.credentials.token_url}>"
 
     def header(self, client: "FlowClient") -> str:
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._until:
-                self._token, lifetime = client_credentials_token(
-                    self.token_url, self.client_id, self.client_secret, scope=self.scope,
-                    allow_private=client.allow_private, timeout=client.timeout)
-                self._until = time.monotonic() + max(lifetime - 30, 1)
-            return f"Bearer {self._token}"
+        from gateway.transports.oauth2 import HttpError
+        try:
+            return f"Bearer {self.oauth.token()}"
+        except HttpError as e:
+            raise FlowServiceError(f"OAuth2 token: {e.message}", http_status=e.status,
+                                   retryable=e.retryable) from None
 
     def forget(self) -> None:
-        with self._lock:
-            self._token = None
+        self.oauth.invalidate()
 
 
 Auth = Union[BearerToken, ClientCredentials]
-
-
-def client_credentials_token(token_url: str, client_id: str, client_secret: str, *, scope: Optional[str] = None,
-                             allow_private: bool = False, timeout: Timeout = DEFAULT_TIMEOUT,
-                             session: Any = None) -> tuple[str, float]:
-    """An OAuth2 access token by the client credentials grant (RFC 6749 §4.4, the client
-    authenticated with HTTP Basic): ``(token, lifetime in seconds)``."""
-    form = {"grant_type": "client_credentials"}
-    if scope:
-        form["scope"] = scope
-    resp = _request("POST", token_url, allow_private=allow_private, timeout=timeout, session=session,
-                    data=form, auth=(client_id, client_secret), headers={"Accept": "application/json"},
-                    what="token request")
-    body = _json(resp, token_url)
-    token = body.get("access_token") if isinstance(body, dict) else None
-    if not isinstance(token, str) or not token or len(token) > 8192:
-        raise FlowServiceError(f"the token endpoint {token_url} answered without an access_token",
-                               http_status=resp.status_code)
-    try:
-        lifetime = float(body.get("expires_in") or 300)
-    except (TypeError, ValueError):
-        lifetime = 300.0
-    return token, min(max(lifetime, 1.0), 86400.0)
 
 
 # --- HTTP ---------------------------------------------------------------------------------------
@@ -171,8 +150,9 @@ def _excerpt(data: bytes) -> str:
     return text[:MAX_ERROR_TEXT] + ("…" if len(text) > MAX_ERROR_TEXT else "")
 
 
-def _read(resp, limit: int, url: str) -> bytes:
-    """The response body, refused past ``limit`` bytes (read as a stream: never more in memory)."""
+def _read(resp, limit: int, url: str, deadline: float) -> bytes:
+    """The response body, refused past ``limit`` bytes (read as a stream: never more in memory)
+    or when it is not whole by ``deadline`` (monotonic seconds: a server trickling bytes)."""
     declared = resp.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > limit:
         resp.close()
@@ -185,6 +165,10 @@ def _read(resp, limit: int, url: str) -> bytes:
             resp.close()
             raise FlowServiceError(f"{url} answered more than the {limit} bytes allowed",
                                    http_status=resp.status_code)
+        if time.monotonic() > deadline:
+            resp.close()
+            raise FlowServiceError(f"{url}: the answer was not read in time ({size} bytes so far)",
+                                   http_status=resp.status_code, retryable=True)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -215,9 +199,11 @@ def _request(method: str, url: str, *, allow_private: bool, timeout: Timeout, se
     if problem:
         raise FlowServiceError(f"{what}: URL {url} refused: {problem}")
     sess = session or (_plain_session() if allow_private else guarded_session())
+    read = timeout[-1] if isinstance(timeout, tuple) else timeout
+    deadline = time.monotonic() + TOTAL_FACTOR * float(read)
     try:
         resp = sess.request(method, url, timeout=timeout, allow_redirects=False, stream=True, **kwargs)
-        body = _read(resp, limit, url) if resp.status_code < 300 else _read(resp, MAX_JSON, url)
+        body = _read(resp, limit if resp.status_code < 300 else MAX_JSON, url, deadline)
     except requests.RequestException as e:
         refused = forbidden_cause(e)
         if refused is not None:
@@ -462,9 +448,10 @@ def _messages(body: bytes, timestamp: str) -> list[bytes]:
 
 def sign_webhook(body: bytes, key: Union[str, bytes], timestamp: Optional[int] = None) -> dict[str, str]:
     """The headers a platform sends with a callback: ``Afnor-Signature`` (base64 HMAC-SHA-256 of
-    the SHA-256 of ``body@timestamp``, with the key's decoded bytes) and ``Afnor-Signature-Timestamp``."""
+    the hexadecimal SHA-256 of ``body@timestamp``, keyed with the key's decoded bytes) and
+    ``Afnor-Signature-Timestamp``."""
     ts = str(int(time.time()) if timestamp is None else int(timestamp))
-    mac = hmac.new(_keys(key)[0], _messages(body, ts)[0], hashlib.sha256).digest()
+    mac = hmac.new(_keys(key)[0], _messages(body, ts)[1], hashlib.sha256).digest()
     return {"Afnor-Signature": base64.b64encode(mac).decode("ascii"), "Afnor-Signature-Timestamp": ts}
 
 
