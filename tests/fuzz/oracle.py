@@ -240,6 +240,8 @@ def warm_up_input(syntax: str) -> bytes:
                                                             role="SE", uri="356000000", uri_scheme="0225"),
             recipients=(CdarParty(id="356000000", scheme="0002", name="Vendeur SA", role="SE", uri="356000000",
                                   uri_scheme="0225"),),
+            issuer=CdarParty(id="732829320", scheme="0002", name="Acheteur SA", role="BY", uri="732829320",
+                             uri_scheme="0225"),
             reason_code="TX_TVA_ERR", reason="Taux de TVA erroné"))
     written_as = {"csv": "csv-lines", "edifact": "edifact-d14b"}.get(syntax, syntax)
     return write_document(build_invoice(), written_as).data

@@ -274,6 +274,10 @@ def main(argv: list[str]) -> int:
                 if kind != "done":
                     totals.add_death(syntax, kind, state, tail)
                     print(f"  process {launch} ended early ({kind}, exit {rc}) after {tried:,} inputs", flush=True)
+                if tried == 0 and "Traceback" in tail and "atheris.Fuzz" not in tail and "_warm_up" in tail:
+                    print(f"  the {syntax} harness cannot start (its warm-up failed): see {state}/log.txt",
+                          file=sys.stderr, flush=True)
+                    return 2
                 done[syntax] += max(tried, 1)
                 summary = totals.report(args.runs, settings)
                 shutil.rmtree(state / "crashes", ignore_errors=True)
