@@ -1,0 +1,193 @@
+"""Peppol identifiers: participants, document types and processes, in their canonical forms.
+
+A Peppol identifier is a scheme and a value, written ``scheme::value``
+(``iso6523-actorid-upis::0208:0123456789``). The Peppol Policy for use of
+Identifiers (PFUOI 4.x) says how each kind compares:
+
+* **participants** (scheme ``iso6523-actorid-upis``, value ``ICD:identifier``)
+  are case-insensitive: ``key`` is the lower-cased form every comparison and
+  every hash (the SML's DNS name) uses; the value is kept as written;
+* **document types** and **processes** are case-sensitive: kept exactly;
+* schemes are at most 25 characters, participant values at most 135 (ICD,
+  colon, 130), document type values 500, process values 200 (PFUOI POLICY 1,
+  as peppol-commons' PeppolIdentifierHelper has them).
+
+In URLs (the SMP's REST paths) an identifier is its ``scheme::value`` form,
+percent-encoded whole (``quote(..., safe="")``): ``#`` and ``:`` of document
+types must survive the trip.
+
+Our partners' identifiers (``PartnerIdentifier``: ICD scheme ``0208`` + value)
+map to participants with ``from_partner`` and back with ``partner_key``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+from urllib.parse import quote
+
+from gateway.model.errors import InputError
+
+PARTICIPANT_SCHEME = "iso6523-actorid-upis"
+DOCTYPE_SCHEMES = ("busdox-docid-qns", "peppol-doctype-wildcard")
+PROCESS_SCHEMES = ("cenbii-procid-ubl", "urn:fdc:peppol.eu:2017:identifiers:proc-id")
+DEFAULT_DOCTYPE_SCHEME = "busdox-docid-qns"
+DEFAULT_PROCESS_SCHEME = "cenbii-procid-ubl"
+SEPARATOR = "::"
+
+MAX_SCHEME = 25
+MAX_PARTICIPANT_VALUE = 4 + 1 + 130
+MAX_DOCTYPE_VALUE = 500
+MAX_PROCESS_VALUE = 200
+
+# Peppol BIS Billing 3.0: the document types and the process most invoices travel under.
+BIS3_PROCESS = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
+BIS3_INVOICE = ("urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##"
+                "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1")
+BIS3_CREDIT_NOTE = ("urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2::CreditNote##"
+                    "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1")
+
+_SCHEME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]*$")
+_ICD_VALUE = re.compile(r"^(\d{4}):(\S.*)$")
+
+
+class IdentifierError(InputError):
+    """An identifier that is not a Peppol identifier of its kind; the message says why."""
+
+
+def _printable(value: str, what: str) -> None:
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise IdentifierError(f"{what} has control characters")
+
+
+def _split(text: str, what: str, default_scheme: Optional[str]) -> tuple[str, str]:
+    text = (text or "").strip()
+    if SEPARATOR in text:
+        scheme, value = text.split(SEPARATOR, 1)
+    elif default_scheme is not None:
+        scheme, value = default_scheme, text
+    else:
+        raise IdentifierError(f"{what} {text[:80]!r}: expected scheme::value")
+    scheme = scheme.strip()
+    if not scheme or len(scheme) > MAX_SCHEME or not _SCHEME.match(scheme):
+        raise IdentifierError(f"{what} scheme {scheme[:40]!r}: at most {MAX_SCHEME} letters, digits, "
+                              "dots, colons, plus or dashes")
+    if not value:
+        raise IdentifierError(f"{what} {text[:80]!r} has no value")
+    _printable(value, what)
+    return scheme, value
+
+
+@dataclass(frozen=True)
+class ParticipantId:
+    """A participant, case-insensitive: equal and hashed by ``key``."""
+    scheme: str
+    value: str
+
+    @classmethod
+    def parse(cls, text: str, *, default_scheme: Optional[str] = PARTICIPANT_SCHEME) -> "ParticipantId":
+        """``iso6523-actorid-upis::0208:0123456789`` (or ``0208:0123456789`` with the default scheme)."""
+        scheme, value = _split(text, "participant identifier", default_scheme)
+        value = value.strip()
+        if len(value) > MAX_PARTICIPANT_VALUE:
+            raise IdentifierError(f"participant identifier value longer than {MAX_PARTICIPANT_VALUE} characters")
+        if scheme.lower() == PARTICIPANT_SCHEME and not _ICD_VALUE.match(value):
+            raise IdentifierError(f"participant identifier {value[:80]!r}: the {PARTICIPANT_SCHEME} scheme "
+                                  "wants ICD:identifier, e.g. 0208:0123456789")
+        return cls(scheme.lower(), value)
+
+    @property
+    def key(self) -> str:
+        """The form participants are compared and hashed by (PFUOI: case-insensitive)."""
+        return f"{self.scheme.lower()}{SEPARATOR}{self.value.lower()}"
+
+    @property
+    def icd(self) -> Optional[str]:
+        m = _ICD_VALUE.match(self.value)
+        return m.group(1) if m else None
+
+    @property
+    def uri(self) -> str:
+        return f"{self.scheme}{SEPARATOR}{self.value}"
+
+    @property
+    def url_encoded(self) -> str:
+        return quote(self.uri, safe="")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ParticipantId) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+@dataclass(frozen=True)
+class DocumentTypeId:
+    """A document type, case-sensitive."""
+    scheme: str
+    value: str
+
+    @classmethod
+    def parse(cls, text: str, *, default_scheme: Optional[str] = DEFAULT_DOCTYPE_SCHEME) -> "DocumentTypeId":
+        scheme, value = _split(text, "document type identifier", default_scheme)
+        if len(value) > MAX_DOCTYPE_VALUE:
+            raise IdentifierError(f"document type identifier longer than {MAX_DOCTYPE_VALUE} characters")
+        return cls(scheme, value)
+
+    @property
+    def uri(self) -> str:
+        return f"{self.scheme}{SEPARATOR}{self.value}"
+
+    @property
+    def url_encoded(self) -> str:
+        return quote(self.uri, safe="")
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+@dataclass(frozen=True)
+class ProcessId:
+    """A process, case-sensitive."""
+    scheme: str
+    value: str
+
+    @classmethod
+    def parse(cls, text: str, *, default_scheme: Optional[str] = DEFAULT_PROCESS_SCHEME) -> "ProcessId":
+        scheme, value = _split(text, "process identifier", default_scheme)
+        if len(value) > MAX_PROCESS_VALUE:
+            raise IdentifierError(f"process identifier longer than {MAX_PROCESS_VALUE} characters")
+        return cls(scheme, value)
+
+    @property
+    def uri(self) -> str:
+        return f"{self.scheme}{SEPARATOR}{self.value}"
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+def from_partner(scheme: str, value: str) -> Optional[ParticipantId]:
+    """The participant of one of our identifiers (ICD scheme ``0208`` + value), or None when the
+    scheme is no ISO 6523 ICD code (our ``EM``, a label): Peppol addresses only ICD schemes."""
+    scheme = scheme.strip()
+    if not re.fullmatch(r"\d{4}", scheme) or not value.strip():
+        return None
+    try:
+        return ParticipantId.parse(f"{PARTICIPANT_SCHEME}{SEPARATOR}{scheme}:{''.join(value.split())}")
+    except IdentifierError:
+        return None
+
+
+def partner_key(participant: ParticipantId) -> Optional[tuple[str, str]]:
+    """The (scheme, value) our ``PartnerIdentifier`` rows hold for this participant (upper-cased
+    like ``normalise_identifier``), or None for a participant outside ``iso6523-actorid-upis``."""
+    if participant.scheme.lower() != PARTICIPANT_SCHEME:
+        return None
+    m = _ICD_VALUE.match(participant.value)
+    if not m:
+        return None
+    return m.group(1), "".join(m.group(2).split()).upper()
