@@ -48,6 +48,8 @@ COMMANDS: dict[str, CommandRef] = {
                       "Our own organisations: the gateway sends and receives in their name (AS2 identities, keys)."),
     "network": CommandRef("gateway.cli.network:network_group",
                           "Interconnected networks: their access point, formats and participant directory."),
+    "annuaire": CommandRef("gateway.cli.annuaire:annuaire_group",
+                           "The PPF directory (annuaire): its local mirror, lookups, our members' lines."),
     "sftp": CommandRef("gateway.cli.sftp:sftp_group",
                        "SFTP: partners' accounts on our server, our login on theirs, polling."),
     "paper": CommandRef("gateway.cli.paper:paper_group",
