@@ -42,6 +42,8 @@ from .api.erp import bp as erp_bp
 from .kit.current import EXTENSION, gateway
 from .operator import bp as operator_bp
 from .portal import bp as portal_bp
+from .smp import bp as smp_bp
+from . import xp_z12013
 
 __all__ = ["create_app", "gateway", "secret_key"]
 
@@ -84,6 +86,8 @@ def create_app(gw: Optional[Gateway] = None, *, testing: bool = False) -> Flask:
     openapi.init_app(app).register_blueprint(api_bp)    # the OpenAPI document is generated from it
     app.register_blueprint(operator_bp)
     app.register_blueprint(portal_bp)       # the recipient portal (/portal)
+    app.register_blueprint(smp_bp)          # our Peppol SMP (/smp): public and read-only, like /as2
+    xp_z12013.init_app(app, csrf)           # AFNOR XP Z12-013 flow and directory services (/xp-z12-013)
 
     @app.get("/health")
     def health():

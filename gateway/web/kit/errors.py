@@ -46,9 +46,19 @@ class ApiError(Exception):
         self.status, self.message, self.details = status, message, details
 
 
-def error(status: int, message: str, details: Any = None, headers: Optional[dict[str, str]] = None) -> Response:
-    """The API's one error answer: ``{"error": message, "details": details}``."""
-    response = jsonify({"error": message, "details": details})
+Body = Callable[[int, str, Any], dict[str, Any]]       # (status, message, details) → the JSON body
+
+
+def edigate_body(status: int, message: str, details: Any) -> dict[str, Any]:
+    """Our own API's error body."""
+    return {"error": message, "details": details}
+
+
+def error(status: int, message: str, details: Any = None, headers: Optional[dict[str, str]] = None, *,
+          body: Body = edigate_body) -> Response:
+    """The API's one error answer: ``{"error": message, "details": details}`` (or the ``body`` of an
+    API that speaks another standard's error shape)."""
+    response = jsonify(body(status, message, details))
     response.status_code = status
     response.headers.update(headers or {})
     return response
@@ -63,12 +73,13 @@ Translate = Callable[[Any], tuple[int, str, Any]]          # an exception → (s
 
 
 def json_errors(bp: Blueprint, *, translate: Optional[Mapping[type[Exception], Translate]] = None,
-                prefix: Optional[str] = None, logger: logging.Logger = log) -> None:
-    """Answer every error of ``bp`` (and of the blueprints nested in it) in JSON (module docstring)."""
+                prefix: Optional[str] = None, logger: logging.Logger = log, body: Body = edigate_body) -> None:
+    """Answer every error of ``bp`` (and of the blueprints nested in it) in JSON (module docstring);
+    ``body`` writes the JSON (default: ours, ``{"error", "details"}``)."""
 
     def http_error(e: HTTPException) -> Response:
         headers = {k: v for k, v in e.get_headers() if k in PASSED_HEADERS}
-        return error(e.code or 500, e.description or e.name, getattr(e, "details", None), headers)
+        return error(e.code or 500, e.description or e.name, getattr(e, "details", None), headers, body=body)
 
     def unrouted(e: HTTPException) -> Any:
         """URLs under ``prefix`` that match no route answer in JSON as well."""
@@ -77,20 +88,20 @@ def json_errors(bp: Blueprint, *, translate: Optional[Mapping[type[Exception], T
         return e
 
     def api_error(e: ApiError) -> Response:
-        return error(e.status, e.message, e.details)
+        return error(e.status, e.message, e.details, body=body)
 
     def payload_missing(e: PayloadMissing) -> Response:
         logger.error("%s", e)
-        return error(500, str(e))
+        return error(500, str(e), body=body)
 
     def internal(e: HTTPException) -> Response:
         logger.error("API error on %s %s", request.method, request.path,
                      exc_info=getattr(e, "original_exception", None))
-        return error(500, "internal error: the gateway logged it")
+        return error(500, "internal error: the gateway logged it", body=body)
 
     def translated(how: Translate) -> Callable[[Exception], Response]:
         def answer(e: Exception) -> Response:
-            return error(*how(e))
+            return error(*how(e), body=body)
         return answer
 
     bp.register_error_handler(HTTPException, http_error)
