@@ -42,7 +42,7 @@ from gateway.model.errors import InputError
 from gateway.xml import safe
 
 __all__ = ["NS", "ROOT", "MEDIA_TYPE", "IrParty", "Clarification", "InvoiceResponse", "ResponseForm",
-           "build_invoice_response", "invoice_response_tree", "read_invoice_response", "parse_invoice_response",
+           "build_invoice_response", "for_status", "invoice_response_tree", "read_invoice_response", "parse_invoice_response",
            "is_invoice_response", "is_invoice_response_bytes", "spec", "response_for", "status_for",
            "peppol_reason", "our_reason", "response_time", "MAX_BYTES", "MAX_STATUSES", "REASON_LIST", "ACTION_LIST"]
 
@@ -201,6 +201,41 @@ class InvoiceResponse:
     def status(self, cycle: str = "fr") -> Optional[str]:
         """Our status for the response code (``status_for``)."""
         return status_for(self.response_code or "", cycle)
+
+
+def for_status(status: str, *, at: datetime, response_id: str, invoice_number: str, buyer: IrParty,
+               seller: IrParty, invoice_date: Optional[date] = None, invoice_type: str = "380",
+               reason: Optional[str] = None, reason_code: Optional[str] = None) -> Optional[InvoiceResponse]:
+    """The response telling the seller that an invoice of the buyer's reached ``status`` of our life
+    cycle at ``at`` (None when that status is not told: ``not_sent``). The reason code, French or
+    Peppol, becomes the clarification reason it stands for (``peppol_reason``), else the status's
+    default one (OTH for CA, UQ and RE, which need one), with the reason as its text; a status's
+    default action (PIN for suspended) follows. A reason without a clarification is the Note."""
+    form = response_for(status)
+    if form is None:
+        return None
+    text = _clean(reason)
+    code = peppol_reason(reason_code)
+    if code == "PPD" and form.code != "PD":
+        code = None                             # PPD only says how much of a payment (R005)
+    if code == "PPD" and not text:
+        text = spec()["reasons"]["PPD"]["en"]   # R004: PPD says what was paid
+    code = code or form.reason
+    if code == "OTH" and not text:
+        text = lifecycle.STATUSES[status].en    # R002: OTH says why
+    clarifications = []
+    if code:
+        clarifications.append(Clarification(code, REASON_LIST, text))
+    if form.action:
+        clarifications.append(Clarification(form.action, ACTION_LIST))
+    day, clock = response_time(at)
+    return InvoiceResponse(response_code=form.code, invoice_number=invoice_number, sender=buyer, receiver=seller,
+                           id=response_id, issue_date=day, issue_time=clock, note=None if code else text,
+                           invoice_date=invoice_date, invoice_type=invoice_type,
+                           invoice_issuer=IrParty(id=seller.id, scheme=seller.scheme, name=seller.name)
+                           if seller.name else None,
+                           clarifications=tuple(clarifications), effective_date=day,
+                           customization_id=spec()["customization"], profile_id=spec()["profile"])
 
 
 # --------------------------------------------------------------------------- writing
