@@ -53,7 +53,7 @@ class Issued:
         return key, cert
 
 
-class TestCA:
+class PeppolTestCA:
     """A root CA; ``issue(cn)`` gives an end-entity certificate signed by it."""
 
     def __init__(self, name: str = "edigate TEST SMP CA", *, now: dt.datetime | None = None):
