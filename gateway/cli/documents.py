@@ -741,12 +741,56 @@ def _validate_cdar(ctx: click.Context, path: Path, schematron_too: bool) -> _Rep
     return r
 
 
+T111_PROFILE = "peppol-t111"
+T111_STYLESHEET = Path("peppol") / "invoice-response" / "PEPPOLBIS-T111.xslt"
+
+
+def _is_invoice_response_file(path: Path) -> bool:
+    """Whether a file looks like a Peppol Invoice Response (root and CustomizationID in its first KB)."""
+    if path.suffix.lower() != ".xml":
+        return False
+    from gateway.syntaxes.invoice_response import is_invoice_response_bytes
+    with open(path, "rb") as f:
+        return is_invoice_response_bytes(f.read(4096))
+
+
+def _validate_invoice_response(ctx: click.Context, path: Path, schematron_too: bool) -> _Report:
+    """A Peppol Invoice Response judged by OpenPeppol's T111 rules (rule set peppol-t111); with
+    --schematron, by the official stylesheet too, when it is found beside the other schematrons."""
+    from gateway.rules import peppol_t111
+    from gateway.syntaxes import invoice_response
+    r = _Report(str(path), syntax="invoice-response", profile=T111_PROFILE)
+    try:
+        data = path.read_bytes()
+        r.invoice = invoice_response.read_invoice_response(data).invoice_number
+        r.findings = peppol_t111.validate(data)
+    except click.ClickException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
+        _reraise_if_debug(ctx, exc)
+        r.error = _input_error(exc)
+        return r
+    if schematron_too:
+        sheet = schematron.CORPUS_SCHEMATRON_DIR.parent / T111_STYLESHEET
+        env = os.environ.get(schematron.ENV_DIR)
+        if env and (Path(env) / T111_STYLESHEET.name).is_file():
+            sheet = Path(env) / T111_STYLESHEET.name
+        if not sheet.is_file():
+            raise _SetupError(f"OpenPeppol's Invoice Response stylesheet not found: set ${schematron.ENV_DIR} to a "
+                              f"folder holding {T111_STYLESHEET.name} (tried {sheet})")
+        checker = schematron.load_schematron(sheet, ruleset="OpenPeppol PEPPOLBIS-T111")
+        r.schematron = [f for f in checker.run(data) if f.fatal]
+    return r
+
+
 def _validate_file(ctx: click.Context, path: Path, schematron: bool, profile: str = DEFAULT_PROFILE,
                    tolerate_unz_reference: bool = False) -> list[_Report]:
     """One report per invoice of the file (one report for a file that cannot be read); a CDAR
     life-cycle message is one report, judged by the CDAR rules whatever the profile."""
     if _is_cdar_file(path):
         return [_validate_cdar(ctx, path, schematron)]
+    if _is_invoice_response_file(path):
+        return [_validate_invoice_response(ctx, path, schematron)]
     reader = _Invoices(path, tolerate_unz_reference=tolerate_unz_reference)
     reports: list[_Report] = []
     try:
@@ -838,7 +882,9 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, schemat
     gateway/rules/profiles.yaml for the profiles); every finding of a
     business rule names its rule set, and the report its profile.
     A CDAR life-cycle message (French e-invoicing statuses) is judged by
-    FNFE-MPE's CDAR rules (rule set fr-cdar), whatever the profile.
+    FNFE-MPE's CDAR rules (rule set fr-cdar), a Peppol Invoice Response
+    (BIS 3 T111) by OpenPeppol's (rule set peppol-t111), whatever the
+    profile.
 
     \b
     Exit codes: 0 all valid (no fatal finding), 1 some document has fatal

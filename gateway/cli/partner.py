@@ -42,8 +42,8 @@ def _partner_options(f: Callable) -> Callable:
                           "fr-extended (gateway/rules/profiles.yaml); \"\" for the default."),
         click.option("--status-syntax", "status_syntax", metavar="SYNTAX",
                      help="How it is told of its invoices' statuses: aperak (EDIFACT), cdar (the French "
-                          "reform's CDAR messages) or none (the API only); \"\" for the default (APERAK to an "
-                          "EDIFACT sender)."),
+                          "reform's CDAR messages), invoice-response (Peppol BIS 3 Invoice Response) or none "
+                          "(the API only); \"\" for the default (APERAK to an EDIFACT sender)."),
         click.option("--id", "ids", metavar="SCHEME:VALUE", multiple=True,
                      help="An identifier (repeatable): SIRET:…, SIREN:…, GLN:…, VAT:FR…, EM:… or codes (0009:…)."),
         click.option("--cert", "cert_file", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),

@@ -31,8 +31,9 @@ MDN_MODES = ("sync", "async", "none")
 MICALG_SPELLINGS = ("rfc5751", "rfc3851")          # "sha-256" (RFC 5751) or "sha256" (older partners)
 TRANSFER_ENCODINGS = ("binary", "base64", "8bit")
 # How it is told of its invoices' life cycle: aperak (EDIFACT APERAK), cdar (the French reform's CDAR
-# messages), none (the API only); None: APERAK when it sent the invoice as EDIFACT.
-STATUS_SYNTAXES = ("aperak", "cdar", "none")
+# messages), none (the API only), invoice-response (Peppol BIS 3 T111; 16 characters, the column's
+# length); None: APERAK when it sent the invoice as EDIFACT.
+STATUS_SYNTAXES = ("aperak", "cdar", "none", "invoice-response")
 CERT_USAGES = ("signing", "encryption", "both")
 
 

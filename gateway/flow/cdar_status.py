@@ -22,9 +22,10 @@ exchange's reason says what each record did.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Optional
+from typing import Callable, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -147,19 +148,86 @@ def _claim(s, exchange_id: int, status: str, reason: str, now: datetime) -> bool
     return True
 
 
-def _find(s: Session, partner_id: Optional[int], rec: cdar.StatusRecord) -> list[DocumentRecord]:
-    q = sa.select(DocumentRecord).where(DocumentRecord.number == rec.invoice_number,
-                                        DocumentRecord.valid.is_(True))
-    if rec.invoice_date is not None:
-        q = q.where(DocumentRecord.issue_date == rec.invoice_date)
+def find_documents(s: Session, partner_id: Optional[int], number: Optional[str], day: Optional[date],
+                   seller: Optional[Callable[[DocumentRecord], bool]] = None) -> list[DocumentRecord]:
+    """The valid documents with that number (and issue date, when given) that the partner sent or
+    receives, kept by ``seller`` (whether a document's seller is the one the message names)."""
+    q = sa.select(DocumentRecord).where(DocumentRecord.number == number, DocumentRecord.valid.is_(True))
+    if day is not None:
+        q = q.where(DocumentRecord.issue_date == day)
     if partner_id is not None:
         q = q.where(sa.or_(DocumentRecord.sender_partner_id == partner_id,
                            DocumentRecord.recipient_partner_id == partner_id))
     found = list(s.scalars(q.order_by(DocumentRecord.id)))
-    if rec.seller is not None and rec.seller.id:
-        found = [d for d in found if siren(d.seller_id_scheme, d.seller_id, d.seller_vat_id) in
-                 (rec.seller.id, rec.seller.id[:9])]
-    return found
+    return [d for d in found if seller(d)] if seller is not None else found
+
+
+def _find(s: Session, partner_id: Optional[int], rec: cdar.StatusRecord) -> list[DocumentRecord]:
+    wanted = (rec.seller.id, rec.seller.id[:9]) if rec.seller is not None and rec.seller.id else None
+    return find_documents(s, partner_id, rec.invoice_number, rec.invoice_date,
+                          (lambda d: siren(d.seller_id_scheme, d.seller_id, d.seller_vat_id) in wanted)
+                          if wanted else None)
+
+
+@dataclass
+class Move:
+    """One status a received message asks for: ``what`` it is (for the exchange's reason), the
+    documents it may be about (``find``), and what to set on the one found (``decide``: the status,
+    its reason, reason code and cycle; a status None is not one of our life cycle)."""
+    what: str
+    find: Callable[[Session, Optional[int]], list[DocumentRecord]]
+    decide: Callable[[DocumentRecord], tuple[Optional[str], Optional[str], Optional[str], Optional[str]]]
+    known: bool = True                         # False: a status code none of ours stands for
+
+
+def apply_moves(gw, exchange_id: int, kind: str, moves: list[Move], at: Optional[datetime], now: datetime,
+                *, public_buyer: bool = False) -> tuple[Optional[str], list[int]]:
+    """Set each move on the one document of the exchange's partner it names, by ``partner:<name>``
+    (moves, reasons and reason codes checked as for anyone); the exchange becomes ``processed``
+    when one was set, ``rejected`` otherwise, its reason saying what each move did. Returns its final
+    status (None when another worker processed it) and the documents moved."""
+    done, notes, touched = 0, [], []
+    with gw.session() as s:
+        ex = s.get(Exchange, exchange_id)
+        partner = ex.partner
+        by = f"partner:{partner.name}"[:200] if partner is not None else "partner:unknown"
+        for move in moves:
+            if not move.known:
+                notes.append(f"{move.what}: not a status of our life cycle")
+                continue
+            docs = move.find(s, partner.id if partner is not None else None)
+            if len(docs) != 1:
+                notes.append(f"{move.what}: {'no document' if not docs else f'{len(docs)} documents'} of this "
+                             "partner with that number, date and seller")
+                continue
+            status, reason, reason_code, cycle = move.decide(docs[0])
+            if status is None:
+                notes.append(f"{move.what}: not a status of our life cycle")
+                continue
+            try:
+                with s.begin_nested():
+                    set_business_status(s, docs[0], status, reason=reason, reason_code=reason_code,
+                                        by=by, at=at or now, cycle=cycle, public_buyer=public_buyer)
+            except (StatusError, ValueError) as e:
+                notes.append(f"{move.what}: {e}")
+                continue
+            done += 1
+            touched.append(docs[0].id)
+            notes.append(f"{move.what}: document {docs[0].id} is {status}")
+        status = "processed" if done else "rejected"
+        reason = f"{kind}: {done} of {len(moves)} status(es) set; " + "; ".join(notes[:20])
+        if not _claim(s, exchange_id, status, reason, now):
+            s.rollback()
+            return None, []
+    log.info("%s exchange %s: %s", kind, exchange_id, reason)
+    return status, touched
+
+
+def reject_unusable(gw, exchange_id: int, reason: str, now: datetime) -> tuple[Optional[str], list[int]]:
+    """A received status message that cannot be applied at all: the exchange rejected, saying why."""
+    with gw.session() as s:
+        claimed = _claim(s, exchange_id, "rejected", reason, now)
+    return ("rejected" if claimed else None), []
 
 
 def apply_cdar(gw, exchange_id: int, data: bytes, now: datetime) -> tuple[Optional[str], list[int]]:
@@ -172,45 +240,15 @@ def apply_cdar(gw, exchange_id: int, data: bytes, now: datetime) -> tuple[Option
         message = cdar.read_cdar(data)
         fatal = [f for f in cdar_rules.validate(data) if f.fatal]
     except EdigateError as e:
-        with gw.session() as s:
-            claimed = _claim(s, exchange_id, "rejected", f"unreadable CDAR message: {e}", now)
-        return ("rejected" if claimed else None), []
+        return reject_unusable(gw, exchange_id, f"unreadable CDAR message: {e}", now)
     if fatal:
         first = fatal[0]
-        with gw.session() as s:
-            claimed = _claim(s, exchange_id, "rejected", f"CDAR message breaking {len(fatal)} rule(s) of fr-cdar, "
-                             f"first {first.rule}: {first.message}", now)
-        return ("rejected" if claimed else None), []
+        return reject_unusable(gw, exchange_id, f"CDAR message breaking {len(fatal)} rule(s) of fr-cdar, "
+                               f"first {first.rule}: {first.message}", now)
     public = message.sender is not None and (message.sender.scheme, message.sender.id) == ("0238", "9999")
-    done, notes, touched = 0, [], []
-    with gw.session() as s:
-        ex = s.get(Exchange, exchange_id)
-        partner = ex.partner
-        by = f"partner:{partner.name}"[:200] if partner is not None else "partner:unknown"
-        for rec in message.statuses:
-            what = f"invoice {rec.invoice_number or '?'} status {rec.code or '?'}"
-            if rec.status is None:
-                notes.append(f"{what}: not a status of our life cycle")
-                continue
-            docs = _find(s, partner.id if partner is not None else None, rec)
-            if len(docs) != 1:
-                notes.append(f"{what}: {'no document' if not docs else f'{len(docs)} documents'} of this partner "
-                             "with that number, date and seller")
-                continue
-            try:
-                with s.begin_nested():
-                    set_business_status(s, docs[0], rec.status, reason=rec.reason, reason_code=rec.reason_code,
-                                        by=by, at=message.at or now, cycle=FRENCH_CYCLE, public_buyer=public)
-            except (StatusError, ValueError) as e:
-                notes.append(f"{what}: {e}")
-                continue
-            done += 1
-            touched.append(docs[0].id)
-            notes.append(f"{what}: document {docs[0].id} is {rec.status}")
-        status = "processed" if done else "rejected"
-        reason = f"CDAR message: {done} of {len(message.statuses)} status(es) set; " + "; ".join(notes[:20])
-        if not _claim(s, exchange_id, status, reason, now):
-            s.rollback()
-            return None, []
-    log.info("CDAR exchange %s: %s", exchange_id, reason)
-    return status, touched
+    moves = [Move(f"invoice {rec.invoice_number or '?'} status {rec.code or '?'}",
+                  (lambda r: lambda s, partner_id: _find(s, partner_id, r))(rec),
+                  (lambda r: lambda doc: (r.status, r.reason, r.reason_code, FRENCH_CYCLE))(rec),
+                  known=rec.status is not None)
+             for rec in message.statuses]
+    return apply_moves(gw, exchange_id, "CDAR message", moves, message.at, now, public_buyer=public)

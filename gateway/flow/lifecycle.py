@@ -7,8 +7,10 @@ at once through the API (``GET /api/v1/documents/<id>/status``); a sender that
 sent the invoice as EDIFACT over a channel that carries status messages (AS2, SFTP)
 also gets an APERAK (``gateway.syntaxes.aperak``), queued as an outbound exchange on
 that channel; a sender whose ``status_syntax`` is ``cdar`` gets a CDAR message instead
-(the French reform's, ``gateway.flow.cdar_status``: every status, 200 included), one
-whose ``status_syntax`` is ``none`` nothing but the API. Reporting is one transaction: the exchange is created and the event
+(the French reform's, ``gateway.flow.cdar_status``: every status, 200 included), one whose
+``status_syntax`` is ``invoice-response`` a Peppol Invoice Response for each status that has
+one (``gateway.flow.invoice_response_status``), one whose ``status_syntax`` is ``none``
+nothing but the API. Reporting is one transaction: the exchange is created and the event
 marked ``reported_at`` / ``report_exchange_id`` together, guarded by ``reported_at IS
 NULL``; a crash before the commit leaves the event unreported for the sweep
 (``report_pending``), a crash after it leaves a queued exchange the send sweep picks
@@ -28,7 +30,7 @@ from gateway.delivery.state import (DECISIONS, MAX_REASON, MAX_REASON_CODE, MOVE
                                     RECIPIENT_STATUSES, allowed_moves, history, set_business_status)
 from gateway.model.errors import EdigateError
 from gateway.store.filenames import safe_filename
-from gateway.flow import cdar_status
+from gateway.flow import cdar_status, invoice_response_status
 from gateway.syntaxes.aperak import MEDIA_TYPE, STATUS_CODES, AperakParty, StatusReport, build_aperak
 from gateway.syntaxes.edifact.syntax import Party, read_interchange
 
@@ -48,7 +50,7 @@ def aperak_channel(session: Session, document: DocumentRecord) -> Optional[str]:
 
 
 def status_syntax(document: DocumentRecord, event: Optional[DocumentStatusEvent] = None) -> Optional[str]:
-    """How the sender of ``document`` is told of its statuses: ``cdar`` or ``aperak`` (its
+    """How the sender of ``document`` is told of its statuses: ``cdar``, ``invoice-response`` or ``aperak`` (its
     ``status_syntax``; by default APERAK, which goes to EDIFACT senders only), None when it
     chose ``none``, is unknown, or set the status itself (nobody is told what it said)."""
     sender: Optional[Partner] = document.sender
@@ -119,6 +121,8 @@ def report_to_sender(gw, event_id: int) -> Optional[int]:
         channel = None
         if syntax == "cdar":
             channel = cdar_status.status_channel(s, doc)
+        elif syntax == invoice_response_status.SYNTAX and invoice_response_status.ir.response_for(event.status):
+            channel = cdar_status.status_channel(s, doc)
         elif syntax == "aperak" and event.status not in NOT_SENT_AS_APERAK and event.status in STATUS_CODES:
             channel = aperak_channel(s, doc)
         now = utcnow()
@@ -134,6 +138,14 @@ def report_to_sender(gw, event_id: int) -> Optional[int]:
                 _mark(s, event_id, now)
                 return None
             name, media_type = f"CDAR_{stem}.xml", cdar_status.MEDIA_TYPE
+        elif syntax == invoice_response_status.SYNTAX:
+            try:
+                data = invoice_response_status.ir_bytes(gw, event)
+            except ValueError as e:      # the document lacks what a response needs: on record, not retried
+                log.warning("status %s of document %s cannot be told by Invoice Response: %s", event.status, doc.id, e)
+                _mark(s, event_id, now)
+                return None
+            name, media_type = f"InvoiceResponse_{stem}.xml", invoice_response_status.MEDIA_TYPE
         else:
             data, name, media_type = _aperak_bytes(gw, event), f"APERAK_{stem}.edi", MEDIA_TYPE
         ref = gw.payloads.put(data)
@@ -146,7 +158,7 @@ def report_to_sender(gw, event_id: int) -> Optional[int]:
             return s.get(DocumentStatusEvent, event_id).report_exchange_id
         exchange_id = out.id
         log.info("status %s of document %s reported to %s by %s (exchange %s)",
-                 event.status, doc.id, doc.sender.name, syntax.upper(), exchange_id)
+                 event.status, doc.id, doc.sender.name, syntax.upper().replace("-", " "), exchange_id)
     gw.jobs.send(exchange_id)
     return exchange_id
 

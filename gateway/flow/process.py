@@ -29,8 +29,9 @@ default channel for a recipient that chose none); ``flow.plan`` decides,
 writes and records each delivery, the same way for a held document rerouted
 later (``channels.reroute``). A valid document accepted here is ``deposited``
 in its life cycle; a credit note is linked to the invoice it corrects (BT-25).
-A file that is a CDAR life-cycle message (the French reform's statuses) moves the
-life cycle of the documents it names instead (``gateway.flow.cdar_status``).
+A file that is a CDAR life-cycle message (the French reform's statuses) or a Peppol
+Invoice Response moves the life cycle of the documents it names instead
+(``gateway.flow.cdar_status``, ``gateway.flow.invoice_response_status``).
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ import sqlalchemy as sa
 from gateway.db import DocumentRecord, Exchange, ExchangeEvent, compare_and_set, summarise, utcnow
 from gateway.delivery.channel import DeliveryPlan
 from gateway.delivery.state import mark_deposited
-from gateway.flow import cdar_status, lifecycle
+from gateway.flow import cdar_status, invoice_response_status, lifecycle
 from gateway.flow import plan as delivery_plan
 from gateway.flow.route import resolve
 from gateway.model.errors import EdigateError
@@ -165,8 +166,11 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
     now = utcnow()
     try:
         data = gw.payloads.get(content_key)
-        if cdar_status.is_cdar_bytes(data):         # a life-cycle status message, not invoices
-            status, touched = cdar_status.apply_cdar(gw, exchange_id, data, now)
+        apply = cdar_status.apply_cdar if cdar_status.is_cdar_bytes(data) else \
+            invoice_response_status.apply_invoice_response \
+            if invoice_response_status.is_invoice_response_bytes(data) else None
+        if apply is not None:                       # a life-cycle status message, not invoices
+            status, touched = apply(gw, exchange_id, data, now)
             for document_id in touched:             # the other side of each invoice hears of it, once
                 lifecycle.report_pending(gw, document_id=document_id)
             return status

@@ -11,7 +11,7 @@ Identifiers are (scheme, value) pairs, the scheme a code (0009) or a label (SIRE
 Values are the partner's columns (``name``, ``as2_id``, ``as2_url``, ``preferred_format``,
 ``preferred_channel``, ``contact_email``, ``validation_profile`` (the rules its invoices
 are checked with: ``gateway.rules.profiles``), ``status_syntax`` (how it is told of its
-invoices' statuses: aperak, cdar, none), ``active``, the ``as2_*`` settings), plus
+invoices' statuses: aperak, cdar, invoice-response, none), ``active``, the ``as2_*`` settings), plus
 ``as2_identity`` (one of our AS2 names) or ``as2_identity_id``, and ``channel_settings``:
 ``{channel: settings}`` replacing each channel given (None or ``{}`` removes it), the others
 kept. A value of None clears an optional setting; a key left out is left alone.

@@ -519,8 +519,9 @@ class PartnerInput(Body):
     validation_profile = Choice(profile_names(), allow_none=True, metadata={
         "description": "The rules its invoices are checked with (en16931, peppol, …); null: en16931"})
     status_syntax = Choice(STATUS_SYNTAXES, allow_none=True, metadata={
-        "description": "How it is told of its invoices' statuses: aperak, cdar (the French CDAR messages) or "
-                       "none (the API only); null: APERAK to an EDIFACT sender"})
+        "description": "How it is told of its invoices' statuses: aperak, cdar (the French CDAR messages), "
+                       "invoice-response (Peppol BIS 3 Invoice Response) or none (the API only); null: APERAK to "
+                       "an EDIFACT sender"})
     contact_email = EmailAddress(allow_none=True, metadata={
         "description": "Where to write to it about its invoices (also the e-mail fallback)", "maxLength": 254,
         "pattern": channels.EMAIL_PATTERN.pattern})
@@ -622,7 +623,7 @@ class Partner(Schema):
     preferred_format = Null()
     preferred_channel = Null()
     validation_profile = Null(metadata={"description": "The rules its invoices are checked with; null: en16931"})
-    status_syntax = Null(metadata={"description": "How it is told of its invoices' statuses (aperak, cdar, none); "
+    status_syntax = Null(metadata={"description": "How it is told of its invoices' statuses (aperak, cdar, invoice-response, none); "
                                                   "null: APERAK to an EDIFACT sender"})
     identifiers = fields.List(fields.Nested(Identifier))
     as2 = Whole(AS2Settings)
