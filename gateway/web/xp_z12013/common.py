@@ -81,9 +81,13 @@ def request_id() -> Optional[str]:
         raise Refused(400, "Request-Id is not a UUID", code="INVALID_HEADER") from None
 
 
-def authenticated(view: F) -> F:
+def authenticated(view: Optional[F] = None, *, request_id_checked: bool = True):
     """The view runs for a valid, unrevoked, unexpired token of an active user (any role: the view
-    decides what it may see); ``g.user`` is set. The token is checked before anything else."""
+    decides what it may see); ``g.user`` is set. The token is checked before anything else.
+    ``request_id_checked``: a ``Request-Id`` that is not a UUID is a 400 (where the operation
+    documents a 400; elsewhere it is ignored). OPTIONS is answered by ``unrouted``."""
+    if view is None:
+        return functools.partial(authenticated, request_id_checked=request_id_checked)
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -95,13 +99,19 @@ def authenticated(view: F) -> F:
         if user is None:
             raise _NoToken("invalid, expired or revoked token", invalid=True)
         g.user = user
-        rid = request_id()
+        try:
+            rid = request_id()
+        except Refused:
+            if request_id_checked:
+                raise
+            rid = None
         response = view(*args, **kwargs)
         if rid is not None and isinstance(response, Response):
             response.headers["Request-Id"] = rid
         return response
 
-    return wrapper  # type: ignore[return-value]
+    wrapper.provide_automatic_options = False         # type: ignore[attr-defined]
+    return wrapper
 
 
 def _partner_named(s, text: str) -> Optional[int]:
@@ -188,8 +198,10 @@ def datetime_value(text: str, field: str) -> datetime:
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
-def unrouted(rest: str = "") -> Any:
-    """Any other URL of a service: 405 with ``Allow`` where another method is routed, else 404."""
+def unrouted(**_path: Any) -> Any:
+    """Any other URL or method of a service: OPTIONS lists the methods a URL has, another method
+    is a 405 with ``Allow``, any other URL a 404. Answered here, not raised: the app's own 404
+    and 405 handlers (the API's) would take them first."""
     adapter = current_app.url_map.bind_to_environ(request.environ)
     allowed = []
     for method in METHODS:
@@ -199,17 +211,24 @@ def unrouted(rest: str = "") -> Any:
             continue
         if not endpoint.rsplit(".", 1)[-1].startswith("unrouted"):
             allowed.append(method)
-    # answered here, not raised: the app's own 404 and 405 handlers (the API's) would take them first
+    if allowed and "GET" in allowed:
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
+    if allowed and request.method == "OPTIONS":
+        return Response(status=204, headers={"Allow": ", ".join([*allowed, "OPTIONS"])})
     if allowed:
         return error(405, f"{request.method} is not allowed here", None, {"Allow": ", ".join(allowed)},
                      body=afnor_body)
     return error(404, f"no such resource: {request.path[:200]}", None, body=afnor_body)
 
 
+unrouted.provide_automatic_options = False          # type: ignore[attr-defined]
+ALL_METHODS = [*METHODS, "OPTIONS"]
+
+
 def catch_all(bp: Blueprint) -> None:
     """Every other URL under ``bp`` answers in the specification's shape (its error handlers)."""
-    bp.add_url_rule("/", "unrouted", unrouted, methods=list(METHODS))
-    bp.add_url_rule("/<path:rest>", "unrouted", unrouted, methods=list(METHODS))
+    bp.add_url_rule("/", "unrouted", unrouted, methods=ALL_METHODS)
+    bp.add_url_rule("/<path:rest>", "unrouted", unrouted, methods=ALL_METHODS)
 
 
 def other_methods(app: Flask, name: str) -> None:
@@ -221,6 +240,6 @@ def other_methods(app: Flask, name: str) -> None:
         if rule.endpoint.startswith(name + ".") and not rule.endpoint.rsplit(".", 1)[-1].startswith("unrouted"):
             used.setdefault(rule.rule, set()).update(rule.methods or ())
     for i, (path, methods) in enumerate(sorted(used.items())):
-        missing = [m for m in METHODS if m not in methods]
+        missing = [m for m in ALL_METHODS if m not in methods]
         if missing:
             app.add_url_rule(path, f"{name}.unrouted_{i}", unrouted, methods=missing)

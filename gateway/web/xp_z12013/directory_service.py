@@ -35,9 +35,9 @@ FILTER_FIELDS = {"addressLines": ("address", "addressLine1"), "postalCode": ("ad
 def _query_list(name: str, allowed: Iterable[str]) -> list[str]:
     """A query parameter of the form ``a,b,c`` (``explode: false``), each value one of ``allowed``."""
     raw = request.args.get(name)
-    if raw is None:
+    if not raw:
         return []
-    values = [v for v in raw.split(",")]
+    values = raw.split(",")
     allowed = tuple(allowed)
     wrong = [v for v in values if v not in allowed]
     if wrong:
@@ -105,8 +105,9 @@ def _narrowing(filters: dict[str, Any]) -> dict[str, str]:
 
 
 def _search(schema: dict[str, Any], default: str, build: Callable[[list[Line], list[str]], list[dict[str, Any]]],
-            relations: tuple[str, ...] = ()) -> Response:
-    params = common.json_body(schema, required=False)
+            relations: tuple[str, ...] = (), *, required: bool = False) -> Response:
+    """A search: ``required`` when the operation's request body is (the routing codes')."""
+    params = common.json_body(schema, required=required)
     filters = params.get("filters") or {}
     include = list(dict.fromkeys(params.get("include") or []))
     limit = min(max(int(params.get("limit", DEFAULT_LIMIT)), 0), MAX_LIMIT)
@@ -206,7 +207,8 @@ def get_siret(siret: str) -> Response:
 @bp.post("/v1/routing-code/search")
 @authenticated
 def search_routing_codes() -> Response:
-    return _search(spec.SEARCH_ROUTING_CODE, "routingIdentifier", _routing_codes, ("legalUnit", "facility"))
+    return _search(spec.SEARCH_ROUTING_CODE, "routingIdentifier", _routing_codes, ("legalUnit", "facility"),
+                   required=True)
 
 
 @bp.get("/v1/routing-code/siret:<siret>/code:<path:routing_identifier>")

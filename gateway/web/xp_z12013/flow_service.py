@@ -364,9 +364,9 @@ def create_webhook() -> Response:
     with gateway().session() as s:
         problem = webhooks.callback_problem(url, s.get(Partner, partner_id))
         if problem:
-            raise Refused(422, f"callbackUrl cannot be used: {problem}", code="INVALID_CALLBACK_URL")
+            raise Refused(400, f"callbackUrl cannot be used: {problem}", code="INVALID_CALLBACK_URL")
         if len(_hooks(s, partner_id)) >= MAX_WEBHOOKS:
-            raise Refused(422, f"an organisation has at most {MAX_WEBHOOKS} webhooks: delete one first",
+            raise Refused(400, f"an organisation has at most {MAX_WEBHOOKS} webhooks: delete one first",
                           code="TOO_MANY_WEBHOOKS")
         hook = FlowWebhook(uid=str(uuid.uuid4()), partner_id=partner_id, callback_url=url,
                            flow_types=list(dict.fromkeys(params["flowTypes"])) if params.get("flowTypes") else None,
@@ -402,7 +402,7 @@ def delete_webhook(webhook_uid: str) -> Response:
 # --- supervision, and everything else ----------------------------------------------------------------
 
 @bp.get("/v1/healthcheck")
-@authenticated
+@authenticated(request_id_checked=False)
 def health() -> Response:
     try:
         with gateway().session() as s:
