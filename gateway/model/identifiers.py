@@ -32,7 +32,6 @@ SCHEMES = {
     "9930": "VAT (DE)",
     "9957": "VAT (FR)",
     "0225": "French directory address",
-    "PA": "French platform matricule",          # a certified platform (PA) as the PPF annuaire numbers it
     "EM": "e-mail address",
 }
 
@@ -196,7 +195,8 @@ def check_fr_address(value: str) -> Optional[str]:
 
 
 def check_platform(value: str) -> Optional[str]:
-    """A platform's matricule in the PPF annuaire (matriculePlateforme): 4 digits."""
+    """A certified platform's matricule in the PPF annuaire (matriculePlateforme): 4 digits. The
+    scheme ``PA`` (a letter code like EM) marks the partner that is that platform."""
     return _digits(value, 4, "platform matricule")
 
 

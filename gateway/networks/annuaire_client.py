@@ -21,6 +21,7 @@ code and suffix patterns of the OpenAPI, the 4-digit matricule, the dates).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Iterator, Optional
@@ -37,7 +38,9 @@ ONE = "/ligne-annuaire/code:{}"
 LANGUAGE = "fr"                          # Accept-Language: the API's default, its messages in French
 LINE_BYTES = 16 * 1024                   # room per line in a page's answer (with its included relations)
 ONE_LINE_BYTES = 256 * 1024
-MATRICULE = "^\\d{4}$"
+# the OpenAPI's own patterns (identifiantRoutage, suffixeAdressage)
+ROUTING_CODE = re.compile(r"^[-_/@a-zA-Z0-9]{1,100}$")
+SUFFIX = re.compile(r"^[-_.@a-zA-Z0-9]{1,100}$")
 
 
 class AnnuaireError(EdigateError):
@@ -134,6 +137,16 @@ def line_of(raw: Any) -> Optional[DirectoryLine]:
         raise ValueError(f"line of SIREN {siren}: a routing code ({code}) without a SIRET")
     if suffix and siret:
         raise ValueError(f"line of SIREN {siren}: both a SIRET and a suffix")
+    if not (siren.isascii() and siren.isdigit() and len(siren) == 9):
+        raise ValueError(f"siren {siren!r} is not a SIREN of 9 digits")
+    if siret and not (siret.isascii() and siret.isdigit() and len(siret) == 14):
+        raise ValueError(f"line of SIREN {siren}: siret {siret!r} is not a SIRET of 14 digits")
+    if code and not ROUTING_CODE.match(code):
+        raise ValueError(f"line of SIREN {siren}: identifiantRoutage {code[:40]!r} is not 1 to 100 of "
+                         "A-Z a-z 0-9 - _ / @")
+    if suffix and not SUFFIX.match(suffix):
+        raise ValueError(f"line of SIREN {siren}: suffixeAdressage {suffix[:40]!r} is not 1 to 100 of "
+                         "A-Z a-z 0-9 - _ . @")
     label = "_".join(p for p in ((siren, siret, code) if siret else (siren, suffix)) if p)
     french_address(label)                                   # the OpenAPI's patterns; ValueError says which
     matricule = _text(raw.get("matriculePlateforme") or platform.get("matriculePlateforme"),
