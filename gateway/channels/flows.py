@@ -38,7 +38,7 @@ from typing import Any, Mapping, Optional
 import sqlalchemy as sa
 
 from gateway.channels import flow_webhooks as webhooks
-from gateway.db import (Delivery, DocumentRecord, DocumentStatusEvent, Exchange, Flow, Partner, compare_and_set,
+from gateway.db import (Delivery, DocumentRecord, DocumentStatusEvent, Exchange, Flow, compare_and_set,
                         utcnow)
 from gateway.delivery.channel import Channel, ChannelSettingsError, DeliveryPlan
 from gateway.delivery.outbound import file_exchange
