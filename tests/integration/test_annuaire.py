@@ -199,6 +199,29 @@ def test_routing_takes_the_most_specific_line_in_effect(gw, standin) -> None:
     assert route(gw, "0002", "999999999")[0] is None
 
 
+def test_the_platform_partner_gets_the_delivery_and_the_reason(gw, standin) -> None:
+    """Planning takes the route as it takes a member's: the platform is the recipient."""
+    from gateway.flow import plan as delivery_plan
+    directory(standin)
+    platforms(gw)
+    assert annuaire.refresh(gw, T0, force=True).ok
+    inv = build_invoice()
+    inv.buyer.electronic_address = Identifier(f"{SIREN}_{SIRET1}_SERV1", "0225")
+    with gw.session() as s:
+        planned = delivery_plan.choose(s, gw.settings, resolve(s, inv), inv)
+        recipient = s.get(Partner, planned.recipient_id).name
+    assert recipient == "PA Platform D"
+    assert planned.reason.startswith(f"annuaire: {SIREN}_{SIRET1}_SERV1 received by platform 0004 (Platform D)")
+
+
+def test_one_line_asked_of_the_api(gw, standin) -> None:
+    directory(standin)
+    client = AnnuaireClient.from_settings(gw.settings)
+    found = client.line(f"{SIREN}_{SIRET1}")
+    assert found["matriculePlateforme"] == "0003" and found["siret"] == SIRET1
+    assert client.line(f"{SIREN}_{SIRET2}_NONE") is None
+
+
 def test_members_still_win_over_the_mirror(gw, standin) -> None:
     directory(standin)
     platforms(gw)
