@@ -44,6 +44,9 @@ def _partner_options(f: Callable) -> Callable:
                      help="How it is told of its invoices' statuses: aperak (EDIFACT), cdar (the French "
                           "reform's CDAR messages), invoice-response (Peppol BIS 3 Invoice Response) or none "
                           "(the API only); \"\" for the default (APERAK to an EDIFACT sender)."),
+        click.option("--french-reform/--no-french-reform", "french_reform", default=None,
+                     help="Subject to the French e-invoicing reform: the invoices it sends or receives are "
+                          "checked with the French rules (BR-FR) and refused, naming the rule, when they fail."),
         click.option("--id", "ids", metavar="SCHEME:VALUE", multiple=True,
                      help="An identifier (repeatable): SIRET:…, SIREN:…, GLN:…, VAT:FR…, EM:… or codes (0009:…)."),
         click.option("--cert", "cert_file", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
@@ -116,7 +119,7 @@ def _values(o: dict[str, Any], partner: Optional[Partner]) -> dict[str, Any]:
     for option, column in (("as2_id", "as2_id"), ("url", "as2_url"), ("fmt", "preferred_format"),
                            ("channel", "preferred_channel"), ("contact_email", "contact_email"),
                            ("identity", "as2_identity"), ("validation_profile", "validation_profile"),
-                           ("status_syntax", "status_syntax")):
+                           ("status_syntax", "status_syntax"), ("french_reform", "french_reform")):
         if o[option] is not None:
             values[column] = o[option]
     for flag, alg, column in (("no_sign", "sign", "as2_signing_algorithm"),
@@ -237,7 +240,7 @@ def _partner_dict(p: Partner, now: datetime, *, full: bool) -> dict[str, Any]:
         "identifiers": [{"scheme": i.scheme, "value": i.value, "label": i.label} for i in p.identifiers],
         "as2_id": p.as2_id, "format": p.preferred_format, "channel": p.preferred_channel,
         "validation_profile": p.validation_profile or "en16931",
-        "status_syntax": p.status_syntax,
+        "status_syntax": p.status_syntax, "french_reform": p.french_reform,
         "certificate_expiry": iso(soonest_expiry(p.certificates)),
     }
     if full:
@@ -284,6 +287,7 @@ def _show_partner(p: Partner, now: datetime) -> None:
         ("format", p.preferred_format or "-"), ("channel", p.preferred_channel or "-"),
         ("validation profile", p.validation_profile or "en16931 (default)"),
         ("status syntax", p.status_syntax or "(default: APERAK to an EDIFACT sender)"),
+        ("French reform", "yes: French rules (BR-FR) on what it sends and receives" if p.french_reform else "no"),
         ("our identity", p.as2_identity.as2_name if p.as2_identity else "(default)"),
         ("AS2 id", p.as2_id or "-"), ("AS2 URL", p.as2_url or "-"),
         ("signing", p.as2_signing_algorithm or "none"), ("encryption", p.as2_encryption_algorithm or "none"),

@@ -120,6 +120,8 @@ class Partner(Base):
     validation_profile: Mapped[Optional[str]] = mapped_column(sa.String(40))
     # How it is told of its invoices' statuses (STATUS_SYNTAXES); None: APERAK to an EDIFACT sender.
     status_syntax: Mapped[Optional[str]] = mapped_column(sa.String(16))
+    # subject to the French e-invoicing reform: its invoices, sent or received, meet the French rules (BR-FR)
+    french_reform: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

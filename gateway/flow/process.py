@@ -15,7 +15,11 @@ exchange ``rejected`` with the reason and its place in the file; a document
 with fatal findings is ``invalid`` with every finding (rule id, business
 terms, location) - the rules are those of the sending partner's validation
 profile (``gateway.rules.profiles``; EN 16931 unless it says otherwise), and
-the document records which; a document nobody is known by is ``held`` with the
+the document records which. A member subject to the French reform (``french_reform``) is
+held to the French rules both ways: its own invoices are checked with the French profile
+(``fr``, unless it chose ``fr-extended``), and an invoice routed to it from a sender checked
+otherwise gets the French rules too, so one that breaks them is ``invalid`` (refused, the
+BR-FR rule named) instead of delivered; a document nobody is known by is ``held`` with the
 identifiers that were tried; a same seller + number + year as an earlier valid
 document is ``duplicate`` (an invalid one was never accepted: its corrected resend
 under the same number goes through). An EDIFACT interchange whose UNZ reference is
@@ -45,7 +49,7 @@ import sqlalchemy as sa
 
 from gateway.db import DocumentRecord, Exchange, ExchangeEvent, compare_and_set, summarise, utcnow
 from gateway.delivery.channel import DeliveryPlan
-from gateway.delivery.state import mark_deposited
+from gateway.delivery.state import FRENCH_PROFILES, mark_deposited
 from gateway.flow import cdar_status, invoice_response_status, lifecycle
 from gateway.flow import plan as delivery_plan
 from gateway.flow.route import resolve
@@ -68,6 +72,7 @@ class _Planned:
     findings: list[Finding]
     route_reason: str = ""
     delivery: Optional[DeliveryPlan] = None       # None: nobody to deliver to (held)
+    profile: str = DEFAULT_PROFILE                # the validation profile the document was checked with
 
 
 def awaiting_processing(gw, *, before: datetime) -> list[int]:
@@ -90,12 +95,15 @@ def _plan(gw, docs, profile: str) -> list[_Planned]:
     """Check every document with the validation ``profile``, find its recipient and how it
     receives, write what it needs (pure work, plus content-addressed payload puts, which are
     idempotent)."""
-    planned = [_Planned(i, d, validate_document(d, profile)) for i, d in enumerate(docs)]
+    planned = [_Planned(i, d, validate_document(d, profile), profile=profile) for i, d in enumerate(docs)]
     with gw.session() as s:
         for p in planned:
             if any(f.severity == FATAL for f in p.findings):
                 continue
             route = resolve(s, p.doc.invoice)
+            if route.partner is not None and route.partner.french_reform and profile not in STRICT_FRENCH:
+                if _held_to_french_rules(p, route.partner.name):
+                    continue
             p.route_reason = route.reason
             p.delivery = delivery_plan.choose(s, gw.settings, route, p.doc.invoice)
     for p in planned:
@@ -104,10 +112,35 @@ def _plan(gw, docs, profile: str) -> list[_Planned]:
     return planned
 
 
+# the profiles that refuse an invoice breaking a French rule (fr-warning only warns)
+STRICT_FRENCH = frozenset(FRENCH_PROFILES - {"fr-warning"})
+REFORM_PROFILE = "fr"
+
+
 def validation_profile(sender) -> str:
     """The profile a sender's documents are checked with: its own (``validation_profile``), else
-    the default (EN 16931)."""
-    return (sender.validation_profile if sender is not None else None) or DEFAULT_PROFILE
+    the default (EN 16931); for a sender subject to the French reform, a French profile that
+    refuses (its own when it is one, else ``fr``)."""
+    own = (sender.validation_profile if sender is not None else None) or DEFAULT_PROFILE
+    if sender is not None and sender.french_reform and own not in STRICT_FRENCH:
+        return REFORM_PROFILE
+    return own
+
+
+def _held_to_french_rules(p: _Planned, recipient: str) -> bool:
+    """Check a document for a recipient subject to the French reform with the French rules its
+    sender's profile did not apply; True when they refuse it (its findings then say which rule,
+    and that the recipient's subjection is why)."""
+    seen = {(f.rule, f.location) for f in p.findings}
+    extra = [f for f in validate_document(p.doc, REFORM_PROFILE) if (f.rule, f.location) not in seen]
+    p.findings = p.findings + extra
+    p.profile = REFORM_PROFILE
+    fatal = [f for f in extra if f.severity == FATAL]
+    if fatal:
+        p.route_reason = (f"refused for {recipient}, subject to the French reform: {len(fatal)} French rule(s) "
+                          f"broken, first {fatal[0].rule}")
+        p.findings.append(Finding("FR-REFORM", p.route_reason, severity="warning", terms=("BT-49",)))
+    return bool(fatal)
 
 
 def reading_options(sender) -> dict:
@@ -223,7 +256,7 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
         ex = s.get(Exchange, exchange_id)
         records = [(p, DocumentRecord.from_invoice(p.doc.invoice, syntax=p.doc.syntax, mapping=p.doc.mapping,
                                                    exchange=ex, findings=p.findings, position=p.position,
-                                                   validation_profile=profile,
+                                                   validation_profile=p.profile,
                                                    preceding_number=preceding_number(p.doc.invoice)))
                    for p in planned]
         s.add_all([rec for _, rec in records])

@@ -11,7 +11,9 @@ Identifiers are (scheme, value) pairs, the scheme a code (0009) or a label (SIRE
 Values are the partner's columns (``name``, ``as2_id``, ``as2_url``, ``preferred_format``,
 ``preferred_channel``, ``contact_email``, ``validation_profile`` (the rules its invoices
 are checked with: ``gateway.rules.profiles``), ``status_syntax`` (how it is told of its
-invoices' statuses: aperak, cdar, invoice-response, none), ``active``, the ``as2_*`` settings), plus
+invoices' statuses: aperak, cdar, invoice-response, none), ``french_reform`` (subject to the
+French reform: its invoices, sent or received, are held to the French rules), ``active``, the
+``as2_*`` settings), plus
 ``as2_identity`` (one of our AS2 names) or ``as2_identity_id``, and ``channel_settings``:
 ``{channel: settings}`` replacing each channel given (None or ``{}`` removes it), the others
 kept. A value of None clears an optional setting; a key left out is left alone.
@@ -47,7 +49,7 @@ FIELDS: dict[str, str] = {
     "name": "name", "active": "active",
     "preferred_format": "preferred_format", "preferred_channel": "preferred_channel",
     "contact_email": "contact_email", "validation_profile": "validation_profile",
-    "status_syntax": "status_syntax",
+    "status_syntax": "status_syntax", "french_reform": "french_reform",
     "as2_id": "as2.id", "as2_url": "as2.url",
     "as2_signing_algorithm": "as2.signing_algorithm", "as2_encryption_algorithm": "as2.encryption_algorithm",
     "as2_compress": "as2.compress", "as2_compress_before_signing": "as2.compress_before_signing",
@@ -56,8 +58,8 @@ FIELDS: dict[str, str] = {
     "as2_micalg_spelling": "as2.micalg_spelling", "as2_content_transfer_encoding": "as2.content_transfer_encoding",
     "as2_options": "as2.options",
 }
-_FLAGS = ("active", "as2_compress", "as2_compress_before_signing", "as2_mdn_signed", "as2_require_signed",
-          "as2_require_encrypted")
+_FLAGS = ("active", "french_reform", "as2_compress", "as2_compress_before_signing", "as2_mdn_signed",
+          "as2_require_signed", "as2_require_encrypted")
 _CHOICES = {"as2_mdn_mode": MDN_MODES, "as2_micalg_spelling": MICALG_SPELLINGS,
             "as2_content_transfer_encoding": TRANSFER_ENCODINGS, "status_syntax": STATUS_SYNTAXES}
 

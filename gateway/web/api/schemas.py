@@ -522,6 +522,9 @@ class PartnerInput(Body):
         "description": "How it is told of its invoices' statuses: aperak, cdar (the French CDAR messages), "
                        "invoice-response (Peppol BIS 3 Invoice Response) or none (the API only); null: APERAK to "
                        "an EDIFACT sender"})
+    french_reform = StrictBool(metadata={
+        "description": "Subject to the French e-invoicing reform: the invoices it sends or receives are checked "
+                       "with the French rules (BR-FR) and refused, naming the rule, when they fail"})
     contact_email = EmailAddress(allow_none=True, metadata={
         "description": "Where to write to it about its invoices (also the e-mail fallback)", "maxLength": 254,
         "pattern": channels.EMAIL_PATTERN.pattern})
@@ -625,6 +628,8 @@ class Partner(Schema):
     validation_profile = Null(metadata={"description": "The rules its invoices are checked with; null: en16931"})
     status_syntax = Null(metadata={"description": "How it is told of its invoices' statuses (aperak, cdar, invoice-response, none); "
                                                   "null: APERAK to an EDIFACT sender"})
+    french_reform = fields.Boolean(metadata={"description": "Subject to the French e-invoicing reform (BR-FR on "
+                                                            "what it sends and receives)"})
     identifiers = fields.List(fields.Nested(Identifier))
     as2 = Whole(AS2Settings)
     contact_email = Null()
