@@ -75,3 +75,17 @@ def test_the_mapping_is_checked_against_the_life_cycle() -> None:
     assert ir.status_for("ZZ") is None and ir.response_for("deposited") is None
     assert ir.peppol_reason("DEST_INC") == "REC" and ir.peppol_reason("JUSTIF_ABS") is None
     assert ir.our_reason("PPD") is None and ir.our_reason("OTH") == "AUTRE"
+
+
+def test_edigate_validate_judges_an_invoice_response_by_the_t111_rules(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+    good = tmp_path / "good.xml"
+    good.write_bytes(ir.build_invoice_response(response()))
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(good.read_bytes().replace(b">380<", b">9999<"))
+    r = CliRunner().invoke(main, ["validate", str(good)])
+    assert r.exit_code == 0 and "PASS" in r.output and "invoice-response" in r.output, r.output
+    r = CliRunner().invoke(main, ["validate", str(bad)])
+    assert r.exit_code == 1 and "PEPPOL-T111-B04201" in r.output, r.output
