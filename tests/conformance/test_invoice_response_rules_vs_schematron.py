@@ -23,6 +23,7 @@ import os
 import random
 import re
 from collections import Counter
+from datetime import date, datetime, timezone
 from typing import Iterator, Optional
 
 import pytest
@@ -44,12 +45,11 @@ def rich() -> bytes:
            ("0208", "0123456749"), ("0201", "ABC123"), ("0210", "RSSMRA85T10A562S"), ("0211", "IT12345678903"),
            ("0007", "5560360793"), ("0151", "51824753556"), ("0106", "12345678"), ("0190", "12345678901234567890"),
            ("9944", "NL123456789B12"), ("0217", "123456789012")]
-    r = ir.for_status("paid", at=WRITTEN[0][1].issue_date and __import__("datetime").datetime(
-        2026, 9, 2, 10, 30, tzinfo=__import__("datetime").timezone.utc), response_id="R-1", invoice_number="F1",
-        invoice_date=__import__("datetime").date(2026, 9, 1), buyer=ir.IrParty("5798000012349", "0088", "9907x",
-                                                                               "0088", "Buyer"),
-        seller=ir.IrParty("0123456749", "0208", "0123456749", "0208", "Seller"), reason="half of it",
-        reason_code="PPD")
+    r = ir.for_status("paid", at=datetime(2026, 9, 2, 10, 30, tzinfo=timezone.utc), response_id="R-1",
+                      invoice_number="F1", invoice_date=date(2026, 9, 1),
+                      buyer=ir.IrParty("5798000012349", "0088", "9907x", "0088", "Buyer"),
+                      seller=ir.IrParty("0123456749", "0208", "0123456749", "0208", "Seller"), reason="half of it",
+                      reason_code="PPD")
     r.invoice_recipient = ir.IrParty(id="5798000012349", scheme="0088", name="Buyer")
     r.clarifications += (ir.Clarification("OTH", ir.ACTION_LIST, "see the note", (("BT-9", "2026-10-01"),)),)
     root = etree.fromstring(ir.build_invoice_response(r))
@@ -234,8 +234,8 @@ def test_our_code_lists_are_the_stylesheets() -> None:
 
 
 def agreement_table(budget: Optional[int] = None) -> str:
-    from tests.conformance.test_invoice_response_messages import XSLT_PATH
     from gateway.xml.schematron import load_schematron
+    from tests.conformance.test_invoice_response_messages import XSLT_PATH
     sheet = load_schematron(XSLT_PATH)
     rows: Counter = Counter()
     for name, data in BASES:
