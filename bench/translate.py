@@ -110,6 +110,16 @@ def main() -> int:
             for m in models:
                 write_document(m, target)
 
+        from gateway import mapping
+        from gateway.mapping import compiled, engine
+
+        def interpreted() -> None:       # the same translation through the reference interpreter
+            mapping.read, mapping.write = engine.read, engine.write
+            try:
+                translate()
+            finally:
+                mapping.read, mapping.write = compiled.read, compiled.write
+
         def floor() -> None:
             for _, data in docs:
                 etree.tostring(etree.fromstring(data))
@@ -133,6 +143,7 @@ def main() -> int:
 
         measures = [
             ("translate", f"(a) {syntax}->{target.upper()} translate: read + write", translate),
+            ("interpreted", "    the same through the interpreter (gateway.mapping.engine)", interpreted),
             ("floor", f"(b) lxml floor: fromstring + tostring ({syntax})", floor),
             ("read", f"    read_document only ({syntax})", read_only),
             ("write", f"    write_document only (->{target.upper()})", write_only),
@@ -213,6 +224,7 @@ def main() -> int:
         r = {k: v for (s, k), v in results.items() if s == syntax}
         pair = f"{syntax}->{other[syntax].upper()}"
         ratios += [(f"{pair} translate / lxml floor", r["translate"] / r["floor"]),
+                   (f"{pair} interpreter / compiled mappings", r["interpreted"] / r["translate"]),
                    (f"{syntax} schematron / our rules", r["schematron"] / r["rules"]),
                    (f"{syntax} our rules, every rule run / with guards", r["rules_unguarded"] / r["rules"]),
                    (f"{syntax} schematron / {pair} translate", r["schematron"] / r["translate"]),

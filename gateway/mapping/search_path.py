@@ -33,8 +33,14 @@ def builtin_dir() -> Path:
 
 def folders() -> tuple[Path, ...]:
     """The search path, lowest priority first: the built-in folder, then each overlay."""
+    return _folders(os.environ.get(ENV, ""))
+
+
+@lru_cache(maxsize=16)
+def _folders(setting: str) -> tuple[Path, ...]:
+    """The folders of one value of EDIGATE_MAPPINGS, resolved once (every load asks for them)."""
     out = [BUILTIN]
-    for entry in os.environ.get(ENV, "").split(os.pathsep):
+    for entry in setting.split(os.pathsep):
         if not entry.strip():
             continue
         folder = Path(entry.strip()).expanduser().resolve()
@@ -98,5 +104,6 @@ def _load(path: tuple[Path, ...], name: str) -> MappingSpec:
 
 def forget() -> None:
     """Drop what was read: the next use reads the files again."""
+    _folders.cache_clear()
     _files.cache_clear()
     _load.cache_clear()
