@@ -106,6 +106,19 @@ def inflate(data, limit: int) -> bytes:
 def _policy(env: Envelope, identity: As4Identity, attachments: dict) -> None:
     if env.kind != "user":
         raise As4Refusal("EBMS:0002", f"a {env.kind} signal pushed to us: only UserMessages are received here")
+    if len(env.parts) != 1:
+        raise As4Refusal("EBMS:0003", f"{len(env.parts)} payloads: the Peppol profile carries exactly one")
+    for part in env.parts:
+        if part.cid not in attachments:
+            raise As4Refusal("EBMS:0007", f"the payload cid:{part.cid[:80]} is not in the MIME message")
+        if part.compression != ns.GZIP:
+            raise As4Refusal("EBMS:0303", f"compression {str(part.compression)[:80]!r} is not supported "
+                                          f"({ns.GZIP} is required)")
+        if not part.mime_type:
+            raise As4Refusal("EBMS:0003", f"payload {part.cid[:80]} has no MimeType part property")
+    extra = set(attachments) - {p.cid for p in env.parts}
+    if extra:
+        raise As4Refusal("EBMS:0007", f"MIME parts no PartInfo names: {', '.join(sorted(extra))[:200]}")
     if env.to_party != identity.party_id:
         raise As4Refusal("EBMS:0010", f"the message is for party {str(env.to_party)[:80]!r}, not {identity.party_id}")
     for what, got, want in (("To/PartyId/@type", env.to_type, ns.PEPPOL_PARTY_TYPE),
@@ -120,19 +133,6 @@ def _policy(env: Envelope, identity: As4Identity, attachments: dict) -> None:
     for name in (ns.ORIGINAL_SENDER, ns.FINAL_RECIPIENT):
         if not env.prop(name):
             raise As4Refusal("EBMS:0003", f"the {name} message property is missing")
-    if len(env.parts) != 1:
-        raise As4Refusal("EBMS:0003", f"{len(env.parts)} payloads: the Peppol profile carries exactly one")
-    for part in env.parts:
-        if part.cid not in attachments:
-            raise As4Refusal("EBMS:0007", f"the payload cid:{part.cid[:80]} is not in the MIME message")
-        if part.compression != ns.GZIP:
-            raise As4Refusal("EBMS:0303", f"compression {str(part.compression)[:80]!r} is not supported "
-                                          f"({ns.GZIP} is required)")
-        if not part.mime_type:
-            raise As4Refusal("EBMS:0003", f"payload {part.cid[:80]} has no MimeType part property")
-    extra = set(attachments) - {p.cid for p in env.parts}
-    if extra:
-        raise As4Refusal("EBMS:0007", f"MIME parts no PartInfo names: {', '.join(sorted(extra))[:200]}")
     if env.security is None:
         raise As4Refusal("EBMS:0103", "the message has no WS-Security header (it must be signed and encrypted)")
 
