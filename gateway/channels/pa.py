@@ -26,6 +26,8 @@ checked when given, and enters the one path as received from that partner
 (``gateway.flow.receive.receive_file``), keyed by its ``flowId``: a callback delivered twice
 stores once. A CDAR then moves our document's life cycle, an invoice for a member is
 processed like any other. A callback about one of our own flows (``Out``) has it followed now.
+A lost callback loses nothing: the sweep also searches the platform's In flows updated since
+the last search and takes those it has not got (``gateway.channels.pa_catchup``).
 
 Settings (``channel_settings.pa``): ``flow_url`` (the Flow Service's base URL, ``/v1/…``
 appended), ``token`` (where the bearer token is: ``env:NAME`` or ``file:PATH``) or OAuth2
@@ -397,8 +399,6 @@ def _refuse(status: int, code: str, message: str) -> Answer:
 
 def handle_callback(gw: Any, partner_id: int, body: bytes, headers: Mapping[str, str]) -> Answer:
     """One webhook call from a platform (see the module docstring)."""
-    from gateway.flow.receive import DuplicateUpload, receive_file
-
     with gw.session() as s:
         partner = s.get(Partner, partner_id)
         settings = partner_settings(partner) if partner is not None and partner.active else None
@@ -429,6 +429,15 @@ def handle_callback(gw: Any, partner_id: int, body: bytes, headers: Mapping[str,
         return Answer(200, {"flowId": flow_id, "taken": "followed" if ex_id is not None else "unknown flow"})
     if direction != "In" or ack != "Ok":
         return Answer(200, {"flowId": flow_id, "taken": f"nothing to fetch ({direction}, {ack})"})
+    return take_flow(gw, partner_id, settings, flow)
+
+
+def take_flow(gw: Any, partner_id: int, settings: Mapping[str, Any], flow: Mapping[str, Any]) -> Answer:
+    """Fetch an In flow (acknowledged Ok) the platform has for us and receive it into the one path,
+    once per ``flowId`` (a webhook call, or the catch-up search, ``gateway.channels.pa_catchup``)."""
+    from gateway.flow.receive import DuplicateUpload, receive_file
+
+    flow_id = flow["flowId"]
     message_id = MESSAGE_PREFIX + flow_id
     with gw.session() as s:
         seen = s.scalar(sa.select(Exchange.id).where(
@@ -600,13 +609,18 @@ class PaChannel(FileChannel):
         return send_flow(gw, exchange_id)
 
     def tasks(self) -> dict[str, Callable[..., Any]]:
-        return {"pa_follow": follow_flow}
+        from gateway.channels.pa_catchup import catch_up
+        return {"pa_follow": follow_flow, "pa_catch_up": catch_up}
 
     def due(self, gw: Any, now: datetime) -> dict[str, int]:
+        from gateway.channels.pa_catchup import due_catch_ups
         ids = due_follows(gw, now=now)
         for exchange_id in ids:
             gw.jobs.prompt("pa_follow", exchange_id)
-        return {"pa_follows": len(ids)}
+        partners = due_catch_ups(gw, now=now)
+        for partner_id in partners:
+            gw.jobs.prompt("pa_catch_up", partner_id)
+        return {"pa_follows": len(ids), "pa_catch_ups": len(partners)}
 
     def wsgi_mounts(self, gw: Any) -> dict[str, Callable]:
         return {PATH: WebhookApp(gw)}

@@ -143,7 +143,10 @@ def exchange(gw, exchange_id: int) -> Exchange:
 
 
 def follow_now(gw) -> dict:
-    return registry["pa"].due(gw, utcnow() + LATER)
+    """The sweep's follow-ups of submitted flows (its catch-up searches are tested on their own)."""
+    counts = registry["pa"].due(gw, utcnow() + LATER)
+    counts.pop("pa_catch_ups", None)
+    return counts
 
 
 def states(gw, doc_id: int) -> tuple[str, str, str]:
@@ -367,3 +370,31 @@ def test_an_invoice_from_the_platform_is_processed_and_the_decision_goes_back_as
         outs = s.scalars(sa.select(Exchange).where(Exchange.direction == "out", Exchange.channel == "pa")).all()
         assert outs and all(o.status == "awaiting_mdn" for o in outs)
         assert s.get(DocumentRecord, doc_id).business_status == "accepted"
+
+
+def test_a_flow_whose_webhook_was_lost_is_found_by_the_catch_up_search_and_taken_once(ours, parties, standin) -> None:
+    from gateway.channels.pa_catchup import EVERY_WITH_WEBHOOK, catch_up, due_catch_ups
+    subscribe(ours, parties, standin)
+    doc, ex_id = send_invoice(ours, parties, "F2026-230")
+    standin.acknowledge(exchange(ours, ex_id).mdn_message_id, "Ok")
+    follow_now(ours)
+    # the platform publishes the buyer's refusal, but its webhook call never reaches us
+    refusal = status_message("F2026-230", "refused", reason_code="TX_TVA_ERR", reason="Taux de TVA erroné")
+    flow_id = standin.publish(refusal, name="CDAR_F2026-230_210.xml", syntax="CDAR", flow_type="CustomerInvoiceLC")
+    assert inbound(ours, parties["platform"]) == []
+    now = utcnow() + LATER + EVERY_WITH_WEBHOOK        # after any search the sweep made so far
+    assert parties["platform"] in due_catch_ups(ours, now=now)
+    assert catch_up(ours, parties["platform"], now) == {"found": 1, "taken": 1}
+    (ex,) = inbound(ours, parties["platform"])
+    assert ex.message_id == f"pa-flow:{flow_id}" and ex.status == "processed", ex.reason
+    with ours.session() as s:
+        assert s.get(DocumentRecord, doc).business_status == "refused"
+    # searched again: not due before its interval; when due, the flow is found but not taken twice
+    assert parties["platform"] not in due_catch_ups(ours, now=now + EVERY_WITH_WEBHOOK / 2)
+    assert catch_up(ours, parties["platform"], now + EVERY_WITH_WEBHOOK) == {"found": 1, "taken": 0}
+    # and the webhook arriving late is answered without a second exchange
+    (late,) = standin.notify(flow_id)
+    assert late.status_code == 200 and "already received" in late.json()["taken"]
+    assert len(inbound(ours, parties["platform"])) == 1
+    searches = [r for r in standin.requests if r == ("POST", "/flow-service/v1/flows/search")]
+    assert len(searches) >= 2
