@@ -33,6 +33,7 @@ SCHEMES = {
     "9957": "VAT (FR)",
     "0225": "French directory address",
     "EM": "e-mail address",
+    "PA": "certified platform (PA) number",       # its matricule in the PPF directory: 4 digits
 }
 
 

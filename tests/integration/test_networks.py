@@ -203,7 +203,7 @@ def test_csv_bad_rows_are_reported_by_line_and_the_rest_is_read():
         "line 3: no value",
         "line 4: no scheme",
         "line 5: unknown identifier scheme 'WHATEVER': give a code (0009, 0088, 9957, EM…) or a label "
-        "(DUNS, French directory address, GLN, KBO/BCE, KvK, SIREN, SIRET, VAT, e-mail address)",
+        "(DUNS, French directory address, GLN, KBO/BCE, KvK, SIREN, SIRET, VAT, certified platform, e-mail address)",
         "line 6: SIRET 12345678901234 fails its check digit (Luhn): a typo?",
         "line 7: 1 column(s), expected at least 2 (the header says scheme, value, name)",
         "line 10: GLN 4000001000004 fails its GS1 check digit (expected 5 as the last digit): a typo?",
