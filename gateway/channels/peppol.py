@@ -186,7 +186,7 @@ def send_message(gw: Any, exchange_id: int) -> str:
                 raise ValueError("the invoice names no seller EndpointID (BT-34): the SBDH needs the sender")
             if not facts.country:
                 raise ValueError("the invoice names no seller country (BT-40): the SBDH needs COUNTRY_C1")
-            doctype = ids.DocumentTypeId.parse(DOCTYPES[facts.root])
+            doctype = ids.DocumentTypeId(ids.DEFAULT_DOCTYPE_SCHEME, DOCTYPES[facts.root])
             process = ids.ProcessId.parse(ids.BIS3_PROCESS)
             ps = peppol_settings(gw)
             me = identity(gw)
