@@ -54,6 +54,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from gateway.channels import pa_catchup
 from gateway.db import Exchange, Partner, compare_and_set, utcnow
 from gateway.delivery.attempts import settle_failure
 from gateway.delivery.channel import ChannelSettingsError, DeliveryPlan
@@ -469,6 +470,15 @@ def take_flow(gw: Any, partner_id: int, settings: Mapping[str, Any], flow: Mappi
     return Answer(200, {"flowId": flow_id, "taken": f"received as exchange {ex.id}"})
 
 
+CATCH_UP = pa_catchup.Parts(settings=partner_settings, client=client_for, take=take_flow,
+                            config_errors=(PaConfigError,))
+
+
+def catch_up(gw: Any, partner_id: int, now: Optional[datetime] = None) -> dict[str, int]:
+    """The sweep's search of a platform's In flows that no webhook brought (``pa_catchup``)."""
+    return pa_catchup.catch_up(gw, CATCH_UP, partner_id, now)
+
+
 class WebhookApp:
     """The callbacks' endpoint, beside the web app (``/pa/webhook/<partner id>``, POST only)."""
 
@@ -609,15 +619,13 @@ class PaChannel(FileChannel):
         return send_flow(gw, exchange_id)
 
     def tasks(self) -> dict[str, Callable[..., Any]]:
-        from gateway.channels.pa_catchup import catch_up
         return {"pa_follow": follow_flow, "pa_catch_up": catch_up}
 
     def due(self, gw: Any, now: datetime) -> dict[str, int]:
-        from gateway.channels.pa_catchup import due_catch_ups
         ids = due_follows(gw, now=now)
         for exchange_id in ids:
             gw.jobs.prompt("pa_follow", exchange_id)
-        partners = due_catch_ups(gw, now=now)
+        partners = pa_catchup.due_catch_ups(gw, CATCH_UP, now=now)
         for partner_id in partners:
             gw.jobs.prompt("pa_catch_up", partner_id)
         return {"pa_follows": len(ids), "pa_catch_ups": len(partners)}

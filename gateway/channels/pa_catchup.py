@@ -6,7 +6,9 @@ never applied. So each ``pa`` partner's Flow Service is also searched on the swe
 flows acknowledged ``Ok`` updated since the last search (``updatedAfter``, in the platform's own
 clock: its ``updatedAt`` values, as the specification asks consumers to use its times), and
 each is taken as a webhook call would take it (``pa.take_flow``: fetched and received once per
-``flowId``, so what a webhook already brought is not taken twice).
+``flowId``, so what a webhook already brought is not taken twice). The channel hands its own
+parts in (``Parts``: a partner's settings, its client, how a flow is taken), so this module
+does not import the channel's.
 
 The watermark (the latest ``updatedAt`` seen, less ``OVERLAP`` for flows the platform commits
 late) is kept per partner in a small file under the gateway's home (``pa/partner-<id>.json``),
@@ -19,13 +21,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
 
 from gateway.db import Partner
+from gateway.transports.xp_z12013 import FlowServiceError, acknowledgement, check_id
 
 log = logging.getLogger("edigate.pa")
 
@@ -70,9 +74,20 @@ def _stamp(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def due_catch_ups(gw: Any, *, now: datetime) -> list[int]:
+@dataclass(frozen=True)
+class Parts:
+    """What the channel lends the search: ``settings(partner)`` (its validated pa settings or
+    None), ``client(settings, certs_dir)``, ``take(gw, partner_id, settings, flow)`` (an answer
+    with ``status`` and ``body``), and the errors that mean "not now" besides the API's."""
+    settings: Callable[[Any], Optional[dict[str, Any]]]
+    client: Callable[[Any, Path], Any]
+    take: Callable[[Any, int, Any, Any], Any]
+    config_errors: tuple[type[Exception], ...] = ()
+
+
+def due_catch_ups(gw: Any, parts: Parts, *, now: datetime) -> list[int]:
     """The active ``pa`` partners whose Flow Service is due to be searched at ``now``."""
-    from gateway.channels.pa import partner_settings
+    partner_settings = parts.settings
     aware = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
     out = []
     with gw.session() as s:
@@ -87,11 +102,10 @@ def due_catch_ups(gw: Any, *, now: datetime) -> list[int]:
     return out
 
 
-def catch_up(gw: Any, partner_id: int, now: Optional[datetime] = None) -> dict[str, int]:
+def catch_up(gw: Any, parts: Parts, partner_id: int, now: Optional[datetime] = None) -> dict[str, int]:
     """Search one partner's Flow Service for the In flows we may have missed and take them;
     ``{"found": n, "taken": m}`` (taken: received now; the others we had)."""
-    from gateway.channels.pa import PaConfigError, client_for, partner_settings, take_flow
-    from gateway.transports.xp_z12013 import FlowServiceError, acknowledgement, check_id
+    partner_settings, client_for, take_flow = parts.settings, parts.client, parts.take
     now = now or datetime.now(timezone.utc)
     with gw.session() as s:
         partner = s.get(Partner, partner_id)
@@ -130,7 +144,7 @@ def catch_up(gw: Any, partner_id: int, now: Optional[datetime] = None) -> dict[s
     except _Stop:                           # what was taken is kept; the next search starts where this one did
         _write(gw, partner_id, {**state, "checked_at": _stamp(now)})
         return {"found": found, "taken": taken}
-    except (PaConfigError, FlowServiceError) as e:
+    except (FlowServiceError, *parts.config_errors) as e:
         log.warning("pa catch-up for partner %s failed: %s", partner_id, e)
         _write(gw, partner_id, {**state, "checked_at": _stamp(now), "error": str(e)[:500]})
         return {"found": found, "taken": taken}

@@ -373,7 +373,8 @@ def test_an_invoice_from_the_platform_is_processed_and_the_decision_goes_back_as
 
 
 def test_a_flow_whose_webhook_was_lost_is_found_by_the_catch_up_search_and_taken_once(ours, parties, standin) -> None:
-    from gateway.channels.pa_catchup import EVERY_WITH_WEBHOOK, catch_up, due_catch_ups
+    from gateway.channels.pa import CATCH_UP, catch_up
+    from gateway.channels.pa_catchup import EVERY_WITH_WEBHOOK, due_catch_ups
     subscribe(ours, parties, standin)
     doc, ex_id = send_invoice(ours, parties, "F2026-230")
     standin.acknowledge(exchange(ours, ex_id).mdn_message_id, "Ok")
@@ -383,14 +384,14 @@ def test_a_flow_whose_webhook_was_lost_is_found_by_the_catch_up_search_and_taken
     flow_id = standin.publish(refusal, name="CDAR_F2026-230_210.xml", syntax="CDAR", flow_type="CustomerInvoiceLC")
     assert inbound(ours, parties["platform"]) == []
     now = utcnow() + LATER + EVERY_WITH_WEBHOOK        # after any search the sweep made so far
-    assert parties["platform"] in due_catch_ups(ours, now=now)
+    assert parties["platform"] in due_catch_ups(ours, CATCH_UP, now=now)
     assert catch_up(ours, parties["platform"], now) == {"found": 1, "taken": 1}
     (ex,) = inbound(ours, parties["platform"])
     assert ex.message_id == f"pa-flow:{flow_id}" and ex.status == "processed", ex.reason
     with ours.session() as s:
         assert s.get(DocumentRecord, doc).business_status == "refused"
     # searched again: not due before its interval; when due, the flow is found but not taken twice
-    assert parties["platform"] not in due_catch_ups(ours, now=now + EVERY_WITH_WEBHOOK / 2)
+    assert parties["platform"] not in due_catch_ups(ours, CATCH_UP, now=now + EVERY_WITH_WEBHOOK / 2)
     assert catch_up(ours, parties["platform"], now + EVERY_WITH_WEBHOOK) == {"found": 1, "taken": 0}
     # and the webhook arriving late is answered without a second exchange
     (late,) = standin.notify(flow_id)
