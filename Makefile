@@ -35,7 +35,7 @@ api-check: $(STAMP)
 		$(BIN)/pytest -q -p no:cacheprovider tests/integration/test_api_schemathesis.py
 
 # The parsers and writers under a long coverage-guided run (atheris, one process, nice'd): FUZZ_RUNS
-# inputs over EDIFACT, UBL, CII, CSV, Factur-X and CDAR seeded with the shared corpus; fuzz-report/ gets
+# inputs over EDIFACT, UBL, CII, CSV, Factur-X, CDAR, Invoice Response and SBDH seeded with the shared corpus; fuzz-report/ gets
 # report.txt, report.json and every input that crashed, hung (10 s per phase) or took over 1 GiB.
 # FUZZ_ARGS='--resume --weights ubl=3,csv=1' goes on from the folder and shares the runs unequally.
 FUZZ_RUNS ?= 1000000

@@ -12,11 +12,13 @@
   report dropped terms and findings, and may refuse with an ``InputError``
   (the PDF renderer's ``RenderError`` beyond its caps), nothing else.
 
-A status message (``STATUS_SYNTAXES``: CDAR) takes its own path: read
-(``read_cdar``, an ``InputError`` a clean refusal), judged by its rules (FNFE's
-CDAR rules, ``gateway.rules.cdar``), and each status it carries written back as a
-message (``build_cdar``, which may refuse what it cannot write with a
-``ValueError`` naming the missing part: counted as a write refusal).
+A message that is not an invoice (``MESSAGE_SYNTAXES``) takes its own path: read
+(an ``InputError`` a clean refusal), judged by its rules, and written back from
+what was read (a writer may refuse what it cannot write with a ``ValueError``
+naming the missing part: counted as a write refusal). CDAR: FNFE's CDAR rules,
+each status written back; Peppol Invoice Response: the T111 rules, the response
+written back; SBDH: the envelope written again around its payload, and the
+payload read as a document.
 
 Any other exception is a crash, located at the innermost frame in
 ``gateway/``. A crash whose message matches ``KNOWN`` is a defect already being
@@ -35,8 +37,8 @@ from typing import Any, Callable, Iterator, Optional
 
 from gateway.model.errors import InputError, RenderError
 
-STATUS_SYNTAXES = ("cdar",)                               # status messages, read and judged apart
-SYNTAXES = ("edifact", "ubl", "cii", "csv", "facturx") + STATUS_SYNTAXES   # each a fuzz target
+MESSAGE_SYNTAXES = ("cdar", "invoice-response", "sbdh")   # status messages and envelopes, read apart
+SYNTAXES = ("edifact", "ubl", "cii", "csv", "facturx") + MESSAGE_SYNTAXES   # each a fuzz target
 MAX_DOCUMENTS = 3          # invoices of one input validated and written (a CSV or interchange may hold many)
 
 # Defects someone is fixing at the time of a run: (message pattern, what it is), reported apart from
@@ -131,7 +133,7 @@ def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = 
     out = Outcome(syntax)
     targets = writable() if targets is None else targets
     current = "read"
-    status_message = syntax in STATUS_SYNTAXES
+    message = MESSAGE_CHECKS.get(syntax)
 
     def start(name: str) -> float:
         nonlocal current
@@ -144,8 +146,8 @@ def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = 
         out.seconds[kind] = out.seconds.get(kind, 0.0) + time.monotonic() - t0
 
     try:
-        if status_message:
-            _check_status(data, out, start, stop)
+        if message is not None:
+            message(data, out, start, stop)
             return out
         t0 = start("read")
         try:
@@ -186,6 +188,65 @@ def check(data: bytes, syntax: str, *, phase: Optional[Callable[[str], None]] = 
     return out
 
 
+def _read(reader: Callable[[bytes], Any], data: bytes, out: Outcome, start: Callable[[str], float],
+          stop: Callable[[str, float], None]) -> Any:
+    t0 = start("read")
+    try:
+        return reader(data)
+    except InputError as exc:
+        out.refusal = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return None
+    finally:
+        stop("read", t0)
+
+
+def _write(writer: Callable[[], Any], name: str, out: Outcome, start: Callable[[str], float],
+           stop: Callable[[str, float], None]) -> None:
+    t0 = start(f"write:{name}")
+    try:
+        writer()
+    except (InputError, ValueError):
+        out.write_refusals += 1
+    finally:
+        stop("write", t0)
+    out.written += 1
+
+
+def _check_invoice_response(data: bytes, out: Outcome, start: Callable[[str], float],
+                            stop: Callable[[str, float], None]) -> None:
+    """A Peppol Invoice Response: read, judged by the T111 rules, written back."""
+    from gateway.rules import peppol_t111
+    from gateway.syntaxes import invoice_response
+    response = _read(invoice_response.read_invoice_response, data, out, start, stop)
+    if response is None:
+        return
+    out.documents = 1
+    t0 = start("validate")
+    peppol_t111.validate(data)
+    stop("validate", t0)
+    out.validated += 1
+    _write(lambda: invoice_response.build_invoice_response(response), "invoice-response", out, start, stop)
+
+
+def _check_sbdh(data: bytes, out: Outcome, start: Callable[[str], float],
+                stop: Callable[[str, float], None]) -> None:
+    """An SBDH envelope: read, written again around its payload, the payload read as a document."""
+    from gateway.syntaxes import read_documents, sbdh
+    envelope = _read(sbdh.read_sbdh, data, out, start, stop)
+    if envelope is None:
+        return
+    out.documents = 1
+    t0 = start("validate")
+    try:
+        read_documents(envelope.payload)
+        out.validated += 1
+    except InputError:
+        pass
+    finally:
+        stop("validate", t0)
+    _write(lambda: sbdh.build_sbdh(envelope, envelope.payload), "sbdh", out, start, stop)
+
+
 def _check_status(data: bytes, out: Outcome, start: Callable[[str], float],
                   stop: Callable[[str, float], None]) -> None:
     """A CDAR message: read, judged by FNFE's CDAR rules, each status written back."""
@@ -213,6 +274,10 @@ def _check_status(data: bytes, out: Outcome, start: Callable[[str], float],
         finally:
             stop("write", t0)
         out.written += 1
+
+
+MESSAGE_CHECKS: dict[str, Callable[..., None]] = {
+    "cdar": _check_status, "invoice-response": _check_invoice_response, "sbdh": _check_sbdh}
 
 
 def status_change(message: Any, record: Any) -> Any:
@@ -243,5 +308,22 @@ def warm_up_input(syntax: str) -> bytes:
             issuer=CdarParty(id="732829320", scheme="0002", name="Acheteur SA", role="BY", uri="732829320",
                              uri_scheme="0225"),
             reason_code="TX_TVA_ERR", reason="Taux de TVA erroné"))
+    if syntax == "invoice-response":
+        from datetime import date, datetime, timezone
+        from gateway.syntaxes.invoice_response import IrParty, build_invoice_response, for_status
+        return build_invoice_response(for_status(
+            "refused", at=datetime(2026, 9, 2, 10, 0, tzinfo=timezone.utc), response_id="IR-1",
+            invoice_number="F2026-001", invoice_date=date(2026, 9, 1), reason_code="TX_TVA_ERR",
+            reason="Taux de TVA erroné",
+            buyer=IrParty(endpoint_id="732829320", endpoint_scheme="0002", name="Acheteur SA"),
+            seller=IrParty(endpoint_id="356000000", endpoint_scheme="0002", name="Vendeur SA")))
+    if syntax == "sbdh":
+        from datetime import datetime, timezone
+        from gateway.networks.peppol.identifiers import BIS3_INVOICE, BIS3_PROCESS
+        from gateway.syntaxes.sbdh import Participant, Sbdh, build_sbdh
+        header = Sbdh(sender=Participant("0002:356000000"), receiver=Participant("0002:732829320"),
+                      document_type=BIS3_INVOICE, process=BIS3_PROCESS, instance_identifier="sbdh-1",
+                      created_at=datetime(2026, 9, 2, 8, 0, tzinfo=timezone.utc), country_c1="FR")
+        return build_sbdh(header, write_document(build_invoice(), "ubl").data)
     written_as = {"csv": "csv-lines", "edifact": "edifact-d14b"}.get(syntax, syntax)
     return write_document(build_invoice(), written_as).data

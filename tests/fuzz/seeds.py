@@ -1,7 +1,8 @@
 """Seeds from the shared corpus, one list per readable syntax, and seeded mutators for each.
 
 ``corpus_seeds(corpus)`` sorts the corpus files by what ``gateway.syntaxes``
-detects in them (UBL, CII, EDIFACT, Factur-X PDF, CDAR status messages); CSV has no corpus files, so
+detects in them (UBL, CII, EDIFACT, Factur-X PDF, CDAR status messages, Peppol Invoice
+Responses and SBDH envelopes); CSV has no corpus files, so
 its seeds are corpus invoices written in the two CSV dialects. For Factur-X the
 embedded XML is what carries the invoice: ``embed(xml)`` wraps a (mutated) CII
 XML into a PDF as ``factur-x.xml``, so that mutations reach the XML instead of
@@ -44,8 +45,14 @@ HOSTILE_VALUES = (
 def _detected(data: bytes) -> Optional[str]:
     from gateway.model.errors import InputError
     from gateway.syntaxes import detect
+    from gateway.syntaxes.invoice_response import is_invoice_response_bytes
+    from gateway.syntaxes.sbdh import is_sbdh_bytes
     if b"CrossDomainAcknowledgementAndResponse" in data[:2048]:
         return "cdar"
+    if is_sbdh_bytes(data):
+        return "sbdh"
+    if is_invoice_response_bytes(data):
+        return "invoice-response"
     try:
         kind = detect(data)
     except InputError:
@@ -55,12 +62,14 @@ def _detected(data: bytes) -> Optional[str]:
 
 @lru_cache(maxsize=4)
 def corpus_seeds(corpus: Path, csv_sources: Optional[int] = None) -> dict[str, list[tuple[str, bytes]]]:
-    """{syntax: [(name, bytes)]} for edifact, ubl, cii, csv, facturx and cdar; empty lists without a corpus.
+    """{syntax: [(name, bytes)]} for edifact, ubl, cii, csv, facturx, cdar, invoice-response and sbdh;
+    empty lists without a corpus.
     CSV seeds are the UBL and CII seeds (the first ``csv_sources`` of each, default all) written
     in both dialects."""
     from gateway.model.errors import InputError
     from gateway.syntaxes import read_documents, write_document
-    seeds: dict[str, list[tuple[str, bytes]]] = {s: [] for s in ("edifact", "ubl", "cii", "csv", "facturx", "cdar")}
+    seeds: dict[str, list[tuple[str, bytes]]] = {s: [] for s in ("edifact", "ubl", "cii", "csv", "facturx", "cdar",
+                                                                    "invoice-response", "sbdh")}
     if not corpus.is_dir():
         return seeds
     for path in sorted(corpus.rglob("*")):
@@ -279,7 +288,8 @@ def _csv_mutation(rng: random.Random, data: bytes) -> bytes:
 # --- one mutant ------------------------------------------------------------------------------------
 
 STRUCTURAL = {"ubl": _xml_mutation, "cii": _xml_mutation, "facturx": _xml_mutation,
-              "edifact": _edifact_mutation, "csv": _csv_mutation, "cdar": _xml_mutation}
+              "edifact": _edifact_mutation, "csv": _csv_mutation, "cdar": _xml_mutation,
+              "invoice-response": _xml_mutation, "sbdh": _xml_mutation}
 
 
 def mutant(rng: random.Random, seed: bytes, syntax: str) -> bytes:
