@@ -15,6 +15,12 @@ retry; the raw message and the Receipt are kept on the exchange, which is
 ``acknowledged`` only by a Receipt signed by that certificate, naming our
 MessageId and the digests we sent.
 
+**Anyone on Peppol.** A partner on this channel with ``peppol.network: true`` stands
+for the Peppol network itself: routing (``gateway.flow.route``) sends it an invoice
+whose buyer no member, directory line or interconnected network answers, when the
+buyer's electronic address (BT-49) is under an ISO 6523 scheme, and the participant
+is then the buyer's address; discovery at send time says whether it is registered.
+
 **In.** ``/as4`` (``EDIGATE_PEPPOL_AS4_PATH``, public like ``/as2``) receives from
 access points that are partners of ours: known by their AP certificate on record
 (``Certificate`` rows of an active partner). An unknown access point is refused
@@ -147,7 +153,17 @@ def unwrap(data: bytes):
 
 # --- recipients -----------------------------------------------------------------------------------
 
+def is_network(partner: Any) -> bool:
+    """Whether ``partner`` stands for the Peppol network (an active partner on this channel with
+    ``peppol.network: true``): what routing sends invoices for unknown Peppol participants to."""
+    mine = ((getattr(partner, "channel_settings", None) or {}).get(NAME) or {})
+    return bool(getattr(partner, "active", False) and getattr(partner, "preferred_channel", None) == NAME
+                and mine.get("network") is True)
+
+
 def participant_of(partner: Any, settings: Mapping[str, Any]) -> Optional[ids.ParticipantId]:
+    if settings.get("network"):
+        return None                              # the network itself: the invoice's buyer is the participant
     if settings.get("participant"):
         return ids.ParticipantId.parse(settings["participant"])
     for ident in getattr(partner, "identifiers", None) or ():
@@ -393,7 +409,7 @@ class PeppolChannel(FileChannel):
     label = "Peppol (AS4)"
     labels = {"en": "Peppol (AS4)", "fr": "Peppol (AS4)"}
     carries_status = True
-    settings_keys = ("participant",)
+    settings_keys = ("participant", "network")
 
     @property
     def public_paths(self) -> tuple[str, ...]:       # type: ignore[override]
@@ -407,12 +423,23 @@ class PeppolChannel(FileChannel):
                 out["participant"] = ids.ParticipantId.parse(str(settings["participant"])).uri
             except ids.IdentifierError as e:
                 raise ChannelSettingsError("peppol.participant", str(e)) from None
+        network = settings.get("network", False)
+        if network not in (True, False):
+            raise ChannelSettingsError("peppol.network", "expected true or false")
+        if network:
+            if "participant" in out:
+                raise ChannelSettingsError("peppol.network", "the Peppol network itself has no participant "
+                                                             "identifier of its own: give one or the other")
+            out["network"] = True
         return out
 
     def settings_schema(self) -> dict[str, Any]:
         return {"type": "object", "additionalProperties": False, "properties": {
             "participant": {"type": "string", "maxLength": 170,
-                            "description": "the recipient's Peppol participant id, e.g. 0208:0123456789"}}}
+                            "description": "the recipient's Peppol participant id, e.g. 0208:0123456789"},
+            "network": {"type": "boolean",
+                        "description": "this partner stands for the Peppol network: invoices to buyers found "
+                                       "nowhere else go to their electronic address (BT-49) through it"}}}
 
     def profile(self, partner: Any, settings: Mapping[str, Any], *, gateway_settings: Any,
                 invoice: Any = None, why: str = "") -> PeppolProfile:

@@ -29,6 +29,12 @@ own platform with no member answering holds the document (it is ours to
 receive, nobody else's); a line naming a platform we have no connection to
 lets the networks' directories try, and holds it saying so when none lists it.
 Only the mirror is read: routing never waits on the network.
+
+Last, Peppol: a buyer found nowhere else whose electronic address (BT-49) is
+under an ISO 6523 scheme goes to the partner standing for the Peppol network
+(on the ``peppol`` channel with ``network: true``), the address as its
+participant id; whether it is registered is discovery's answer at send time
+(SML and SMP), not routing's: routing never waits on the network.
 """
 from __future__ import annotations
 
@@ -60,6 +66,9 @@ class Route:
     networks_searched: int = 0                     # active network directories looked in
     # The PPF annuaire's line that answered (the route's partner is then the platform it names).
     annuaire: Optional["AnnuaireAnswer"] = None
+    # Found nowhere else, reached through Peppol: the buyer's address as a participant id
+    # (the route's partner is then the one standing for the Peppol network).
+    peppol: Optional[str] = None
 
     @property
     def via(self) -> Optional[str]:
@@ -68,6 +77,10 @@ class Route:
 
     @property
     def reason(self) -> str:
+        if self.partner is not None and self.peppol is not None:
+            return (f"Peppol participant {self.peppol} (by {self.matched}), reached through {self.partner.name}: "
+                    "its access point is found through the SML and its SMP when the invoice is sent"
+                    + (f"; {self.annuaire.text}, a platform we have no connection to" if self.annuaire else ""))
         if self.partner is not None and self.annuaire is not None:
             return f"{self.annuaire.text}: routed to {self.partner.name} by {self.matched}"
         if self.partner is not None:
@@ -220,10 +233,33 @@ def resolve(session: Session, invoice: Invoice, *, today: Optional[date] = None)
             route.also_listed_by = sorted({p.network.code for p in listed if p.network_id != first.network_id})
             route.annuaire = None
             return route
+    if _through_peppol(session, invoice, route):
+        return route
     route.networks_searched = session.scalar(
         sa.select(sa.func.count()).select_from(Network).join(Partner, Network.partner_id == Partner.id)
         .where(_usable_networks())) or 0
     return route
+
+
+def _through_peppol(session: Session, invoice: Invoice, route: Route) -> bool:
+    """Found nowhere else: the buyer's electronic address (BT-49, what Peppol routes on) under an
+    ISO 6523 scheme, and a partner standing for the Peppol network to send it through."""
+    from gateway.channels import peppol
+    from gateway.networks.peppol.identifiers import from_partner
+    address = invoice.buyer.electronic_address if invoice.buyer is not None else None
+    if address is None or not address.value or not address.scheme:
+        return False
+    participant = from_partner(address.scheme, address.value)
+    if participant is None:
+        return False
+    candidates = session.scalars(sa.select(Partner).where(
+        Partner.active.is_(True), Partner.preferred_channel == peppol.NAME).order_by(Partner.id).limit(50))
+    network = next((p for p in candidates if peppol.is_network(p)), None)
+    if network is None:
+        return False
+    route.partner, route.peppol = network, participant.uri
+    route.matched = f"BT-49 {address.scheme}:{''.join(address.value.split())}"
+    return True
 
 
 def lookup_participant(session: Session, scheme: str, value: str) -> Optional[NetworkParticipant]:

@@ -144,3 +144,49 @@ def test_unknown_participant_fails_with_discoverys_reason(world):
         reason = s.get(Exchange, ex_id).reason
     assert "0208:999999999" in reason and "SML" in reason
     assert _inbound(bgw) == []
+
+
+def test_a_buyer_found_nowhere_else_is_reached_through_the_peppol_network(world):
+    """An invoice on A's path whose buyer no member or directory answers: routed to the partner
+    standing for the Peppol network, discovered through the SML and B's SMP, delivered over AS4,
+    and on B routed to its member by the same address."""
+    from gateway.db import Delivery, DocumentRecord
+    from gateway.flow.process import process_exchange
+    from gateway.flow.receive import receive_file
+    from gateway.model.invoice import Identifier
+    from gateway.syntaxes import write_document
+    from tests.support.invoice_builder import build_invoice
+    from tests.support.waiting import wait_for
+    a, b, bgw, (recipient, stranger) = world
+    with a.session() as s:
+        s.get(Partner, recipient).active = False     # B's member is nobody A knows: found only through Peppol
+        network = Partner(name="Réseau Peppol", preferred_channel="peppol",
+                          channel_settings={"peppol": {"network": True}})
+        sender = Partner(name="Supplier", preferred_channel="api")
+        s.add_all([network, sender])
+        s.flush()
+        sender_id = sender.id
+    invoice = build_invoice()
+    invoice.number = "PEPPOL-ROUTED-1"
+    invoice.seller.electronic_address = Identifier("0192837465", "0208")
+    invoice.buyer.electronic_address = Identifier("0123456789", "0208")
+    ex = receive_file(a, write_document(invoice, "ubl").data, channel="api", partner_id=sender_id,
+                      filename="PEPPOL-ROUTED-1.xml")
+    process_exchange(a, ex.id)
+    with a.session() as s:
+        doc = s.scalar(sa.select(DocumentRecord).where(DocumentRecord.number == "PEPPOL-ROUTED-1"))
+        delivery = s.scalar(sa.select(Delivery).where(Delivery.document_id == doc.id))
+        assert (doc.recipient.name, delivery.channel) == ("Réseau Peppol", "peppol"), doc.findings
+        assert any("Peppol participant iso6523-actorid-upis::0208:0123456789" in (e.reason or "")
+                   for e in delivery.history)
+        out_id = delivery.exchange_id
+    send_exchange(a, out_id)                      # (the job queue of this gateway may have sent it already)
+    with a.session() as s:
+        out = s.get(Exchange, out_id)
+        assert (out.status, out.mdn_disposition) == ("acknowledged", "receipt"), out.reason
+
+    def on_b():
+        with bgw.session() as s:
+            d = s.scalar(sa.select(DocumentRecord).where(DocumentRecord.number == "PEPPOL-ROUTED-1"))
+            return (d.recipient.name, d.sender.name) if d is not None and d.recipient is not None else None
+    assert wait_for(on_b, 60, "the invoice routed to B's member") == ("Member", "Access point A")
