@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from .access import ROLES, ApiToken, User, authenticate_token, check_login, issue_token
+from .audit import Acknowledgement, AuditEvent
 from .sftp import SftpAccount, SftpRemote
 from .base import Base, StatusError, UTCDateTime, utcnow
 from .documents import (BUSINESS_STATUSES, DELIVERY_STATUSES, DOCUMENT_STATUSES, Delivery, DeliveryEvent,
@@ -38,6 +39,7 @@ __all__ = [
     "BUSINESS_STATUSES", "DocumentStatusEvent", "PrintBatch", "Network", "NetworkParticipant",
     "Flow", "FlowWebhook", "WebhookEvent", "WebhookAttempt",
     "AnnuaireLine", "AnnuairePublication", "AnnuaireState",
+    "AuditEvent", "Acknowledgement",
     "User", "ApiToken", "ROLES", "issue_token", "authenticate_token", "check_login",
     "make_engine", "make_sessionmaker", "normalise_url", "session_scope", "compare_and_set",
     "MIGRATIONS", "alembic_config", "migrate", "current_revision", "head_revision",

@@ -48,6 +48,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[Optional[datetime]]
+    # the IANA time zone the pages show this user's times in (None: the pages' default, Europe/Paris)
+    time_zone: Mapped[Optional[str]] = mapped_column(sa.String(64))
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="ApiToken.id")
