@@ -66,10 +66,14 @@ log = logging.getLogger("edigate.peppol")
 
 NAME = "peppol"
 UBL_NS = {"Invoice": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
-          "CreditNote": "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"}
+          "CreditNote": "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+          "ApplicationResponse": "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"}
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
-DOCTYPES = {"Invoice": ids.BIS3_INVOICE, "CreditNote": ids.BIS3_CREDIT_NOTE}
+DOCTYPES = {"Invoice": ids.BIS3_INVOICE, "CreditNote": ids.BIS3_CREDIT_NOTE,
+            "ApplicationResponse": ids.INVOICE_RESPONSE}
+PROCESSES = {"Invoice": ids.BIS3_PROCESS, "CreditNote": ids.BIS3_PROCESS,
+             "ApplicationResponse": ids.INVOICE_RESPONSE_PROCESS}
 ENV = "EDIGATE_PEPPOL_"
 
 
@@ -120,21 +124,30 @@ class UblFacts:
 
 
 def ubl_facts(data: bytes) -> UblFacts:
+    """For an invoice or credit note: its seller (the sender) and buyer; for an Invoice Response
+    (T111): its SenderParty (the buyer answering) and ReceiverParty, the country C1 from the
+    sender's scheme when it is one country's (``ids.ICD_COUNTRIES``), since a response has no address."""
     from gateway.xml import safe
     root = safe.parse(data)
     q = etree.QName(root)
     if q.localname not in UBL_NS or q.namespace != UBL_NS[q.localname]:
-        raise ValueError(f"not a UBL Invoice or CreditNote ({q.localname})")
+        raise ValueError(f"not a UBL Invoice, CreditNote or ApplicationResponse ({q.localname})")
 
-    def endpoint(party: str) -> Optional[str]:
-        el = root.find(f"{{{CAC}}}{party}/{{{CAC}}}Party/{{{CBC}}}EndpointID")
+    def endpoint(path: str) -> Optional[str]:
+        el = root.find(path)
         if el is None or not (el.text or "").strip() or not el.get("schemeID"):
             return None
         return f"{el.get('schemeID').strip()}:{''.join(el.text.split())}"
 
+    if q.localname == "ApplicationResponse":
+        sender = endpoint(f"{{{CAC}}}SenderParty/{{{CBC}}}EndpointID")
+        receiver = endpoint(f"{{{CAC}}}ReceiverParty/{{{CBC}}}EndpointID")
+        country = ids.ICD_COUNTRIES.get(sender.split(":", 1)[0]) if sender else None
+        return UblFacts(q.localname, sender, receiver, country)
     country = root.findtext(f"{{{CAC}}}AccountingSupplierParty/{{{CAC}}}Party/{{{CAC}}}PostalAddress/"
                             f"{{{CAC}}}Country/{{{CBC}}}IdentificationCode")
-    return UblFacts(q.localname, endpoint("AccountingSupplierParty"), endpoint("AccountingCustomerParty"),
+    return UblFacts(q.localname, endpoint(f"{{{CAC}}}AccountingSupplierParty/{{{CAC}}}Party/{{{CBC}}}EndpointID"),
+                    endpoint(f"{{{CAC}}}AccountingCustomerParty/{{{CAC}}}Party/{{{CBC}}}EndpointID"),
                     (country or "").strip().upper() or None)
 
 
@@ -199,11 +212,13 @@ def send_message(gw: Any, exchange_id: int) -> str:
                 raise ValueError("the recipient has no Peppol participant identifier (peppol.participant, an "
                                  "ISO 6523 identifier, or the invoice's buyer EndpointID)")
             if not facts.seller:
-                raise ValueError("the invoice names no seller EndpointID (BT-34): the SBDH needs the sender")
+                raise ValueError("the document names no sender EndpointID (an invoice's BT-34, a response's "
+                                 "SenderParty): the SBDH needs the sender")
             if not facts.country:
-                raise ValueError("the invoice names no seller country (BT-40): the SBDH needs COUNTRY_C1")
+                raise ValueError("the document names no sender country (an invoice's BT-40; a response's sender "
+                                 "scheme of one country): the SBDH needs COUNTRY_C1")
             doctype = ids.DocumentTypeId(ids.DEFAULT_DOCTYPE_SCHEME, DOCTYPES[facts.root])
-            process = ids.ProcessId.parse(ids.BIS3_PROCESS)
+            process = ids.ProcessId.parse(PROCESSES[facts.root])
             ps = peppol_settings(gw)
             me = identity(gw)
         except (ValueError, InputError, ChannelSettingsError) as e:

@@ -133,7 +133,7 @@ def test_served_documents_over_http(world):
     assert group.status_code == 200 and group.headers["Content-Type"].startswith("application/xml")
     hrefs = [e.get("href") for e in etree.fromstring(group.content).iter("{*}ServiceMetadataReference")]
     assert hrefs == [f"{world.smp_url}/{MEMBER.url_encoded}/services/{quote('busdox-docid-qns::' + d, safe='')}"
-                     for d in (ids.BIS3_INVOICE, ids.BIS3_CREDIT_NOTE)]
+                     for d in (ids.BIS3_INVOICE, ids.BIS3_CREDIT_NOTE, ids.INVOICE_RESPONSE)]
     # participant ids are case-insensitive; unknown participants and document types are 404s
     upper = quote("ISO6523-ACTORID-UPIS::0208:0123456789", safe="")
     assert requests.get(f"{world.smp_url}/{upper}", timeout=30).status_code == 200

@@ -46,6 +46,15 @@ BIS3_INVOICE = ("urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice
                 "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1")
 BIS3_CREDIT_NOTE = ("urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2::CreditNote##"
                     "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1")
+# Peppol BIS Invoice Response 3.0 (T111): the status messages a buyer sends back.
+INVOICE_RESPONSE_PROCESS = "urn:fdc:peppol.eu:poacc:bis:invoice_response:3"
+INVOICE_RESPONSE = ("urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2::ApplicationResponse##"
+                    "urn:fdc:peppol.eu:poacc:trns:invoice_response:3::2.1")
+# The ISO 6523 schemes of one country only: the country C1 of a message whose sender is known
+# only by its participant id (an Invoice Response names no address).
+ICD_COUNTRIES = {"0002": "FR", "0009": "FR", "0225": "FR", "9957": "FR", "0208": "BE", "0106": "NL",
+                 "0190": "NL", "0007": "SE", "0192": "NO", "0096": "DK", "0184": "DK", "0216": "FI",
+                 "0037": "FI", "0211": "IT", "0210": "IT", "9930": "DE", "0204": "DE", "0151": "AU"}
 
 _SCHEME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]*$")
 _ICD_VALUE = re.compile(r"^(\d{4}):(\S.*)$")
