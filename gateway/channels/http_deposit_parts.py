@@ -1,0 +1,236 @@
+"""What the deposit channels share (``choruspro``, ``http``): settings values, secrets, the deposit's
+record on its exchange, what an uncertain attempt means, findings and life-cycle moves.
+
+A deposit travels in an outbound exchange like any file (``gateway.delivery.outbound``),
+marked ``mdn_mode = "deposit"``. Its record uses the exchange's existing columns, no new
+table: ``message_id`` is our deposit key (fixed and committed before the first request),
+``mdn_message_id`` the platform's deposit id, ``mdn_disposition`` the platform's last
+status and, after ``": "``, its own error text; the platform's raw answers are notes in
+the exchange's history. ``deposit_view`` gives that to the API and the operator pages.
+
+Never deposited twice. An attempt that certainly did not reach the platform (no
+connection, no token, an HTTP error answer) is retried with the partner's backoff. One
+that may have reached it (the connection broke or went silent after the request was
+written) marks the exchange ``uncertain``: the next attempt first looks the deposit up by
+our reference when the channel can (Chorus Pro: by invoice number; a portal: when its
+profile declares a lookup) and follows what it finds. When nothing is found, a lookup the
+profile declares authoritative lets us deposit again; otherwise the exchange fails as
+``uncertain`` for an operator, who checks the platform and retries (then, and only then,
+we deposit again) instead of the gateway re-posting blindly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Iterable, Optional
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from gateway.db import Delivery, DocumentRecord, Exchange, StatusError, compare_and_set
+from gateway.delivery.channel import ChannelSettingsError
+from gateway.model.findings import FATAL, Finding
+from gateway.transports.safe_http import url_problem
+
+DEPOSIT = "deposit"                  # Exchange.mdn_mode of a deposit
+UNCERTAIN = "uncertain"              # Exchange.mdn_disposition after an attempt that may have got through
+HELD = "held"
+FOLLOW_LEASE = timedelta(minutes=2)
+MAX_NOTE = 2000
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+SECRET_SCHEMA = {"type": "string", "pattern": r"^(env:[A-Za-z_][A-Za-z0-9_]{0,127}|file:.{1,500})$",
+                 "description": "where the secret is kept: env:NAME or file:PATH (never the secret itself)"}
+
+
+class DepositConfigError(Exception):
+    """A partner's settings that cannot be used now (a secret that cannot be read…)."""
+
+
+# --- settings values -----------------------------------------------------------------------------
+
+def secret_reference(value: Any, setting: str) -> str:
+    """``env:NAME`` or ``file:PATH``; the secret itself is refused (settings are shown by the API)."""
+    if isinstance(value, str):
+        text = value.strip()
+        kind, sep, rest = text.partition(":")
+        if sep and kind == "env" and _ENV.match(rest):
+            return text
+        if sep and kind == "file" and 0 < len(rest) <= 500 and "\x00" not in rest:
+            return text
+    raise ChannelSettingsError(setting, "expected where the secret is kept, env:NAME or file:PATH (the secret "
+                                        "itself is not stored in settings, which the API shows)")
+
+
+def resolve_secret(reference: str, certs_dir: Path) -> str:
+    """The secret a reference names (relative files under the certificates folder)."""
+    kind, _, rest = reference.partition(":")
+    if kind == "env":
+        value = os.environ.get(rest, "").strip()
+        if not value:
+            raise DepositConfigError(f"the environment variable {rest} is not set")
+        return value
+    path = Path(rest).expanduser()
+    if not path.is_absolute():
+        path = Path(certs_dir) / path
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DepositConfigError(f"cannot read the secret file {path}: {type(e).__name__}") from None
+    if not value:
+        raise DepositConfigError(f"the secret file {path} is empty")
+    return value
+
+
+def url_setting(value: Any, setting: str, allow_private: bool, *, template: bool = False) -> str:
+    """An http(s) URL (``template``: may hold ``{name}`` placeholders, judged with them filled)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 1000:
+        raise ChannelSettingsError(setting, "expected an http(s) URL")
+    url = value.strip()
+    probe = re.sub(r"\{[a-z_.]{1,40}\}", "x", url) if template else url
+    problem = url_problem(probe, allow_private=allow_private)
+    if problem:
+        hint = " (allow_private=true allows a private or loopback address for this partner)" \
+            if "address" in problem or "host" in problem else ""
+        raise ChannelSettingsError(setting, f"{problem}{hint}")
+    if urlsplit(probe).fragment:
+        raise ChannelSettingsError(setting, "expected a URL without a fragment")
+    return url
+
+
+def bounded(value: Any, setting: str, low: int, high: int) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ChannelSettingsError(setting, f"expected a whole number from {low} to {high}")
+    return value
+
+
+def flag(value: Any, setting: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+        return value.strip().lower() in ("true", "yes", "1", "on")
+    raise ChannelSettingsError(setting, "expected true or false")
+
+
+def text(value: Any, setting: str, max_len: int = 200) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > max_len or not value.isprintable():
+        raise ChannelSettingsError(setting, f"expected a text of 1 to {max_len} printable characters")
+    return value.strip()
+
+
+# --- the deposit's record --------------------------------------------------------------------------
+
+def answer_text(value: Any) -> str:
+    """A platform's answer as kept in the exchange's history (bounded; large texts cut)."""
+    def trim(v: Any) -> Any:
+        if isinstance(v, str) and len(v) > 200:
+            return v[:60] + f"…({len(v)} characters)"
+        if isinstance(v, dict):
+            return {k: trim(x) for k, x in list(v.items())[:50]}
+        if isinstance(v, list):
+            return [trim(x) for x in v[:20]]
+        return v
+    out = json.dumps(trim(value), ensure_ascii=False, sort_keys=True, default=str)
+    return out if len(out) <= MAX_NOTE else out[:MAX_NOTE] + "…"
+
+
+def disposition(status: str, error: Optional[str] = None) -> str:
+    """``mdn_disposition`` of a deposit: the platform's status, then its own error text."""
+    value = f"{status}: {' '.join(error.split())}" if error and error.strip() else status
+    return value[:500]
+
+
+def deposit_view(ex: Any) -> Optional[dict[str, Any]]:
+    """What the sender and operators see of a deposit: its id on the platform, the platform's last
+    status, its own error text (None when the exchange is not a deposit)."""
+    if ex is None or getattr(ex, "mdn_mode", None) != DEPOSIT:
+        return None
+    status, _, error = (ex.mdn_disposition or "").partition(": ")
+    return {"id": ex.mdn_message_id, "status": status or ("deposited" if ex.mdn_message_id else None),
+            "error": error or None, "reference": ex.message_id}
+
+
+def deposit_key(ex: Exchange) -> str:
+    """Our reference of a deposit: unique, at most 64 characters, fixed before the first request."""
+    return f"edigate-{ex.id}-{os.urandom(6).hex()}"
+
+
+def operator_retry(ex: Exchange) -> bool:
+    """Whether this attempt is an operator's retry of a settled exchange (``failed`` → ``queued``):
+    the operator decided, after looking at the platform, that it may be deposited again."""
+    statuses = [e.status for e in ex.history]
+    return len(statuses) >= 3 and statuses[-1] == "sending" and statuses[-2] == "queued"
+
+
+def document_of(session: Any, ex: Exchange) -> Optional[DocumentRecord]:
+    """The document an outbound deposit carries (through its delivery)."""
+    delivery = session.scalar(sa.select(Delivery).where(Delivery.exchange_id == ex.id).limit(1))
+    return delivery.document if delivery is not None else None
+
+
+def delivery_of(session: Any, ex: Exchange) -> Optional[Delivery]:
+    return session.scalar(sa.select(Delivery).where(Delivery.exchange_id == ex.id).limit(1))
+
+
+def add_findings(doc: DocumentRecord, findings: Iterable[Finding]) -> int:
+    """Add a platform's findings to a document (once each: same rule and message); how many were new."""
+    have = {(f.get("rule"), f.get("message")) for f in doc.findings or []}
+    new = [f for f in findings if (f.rule, f.message) not in have]
+    if new:
+        doc.findings = list(doc.findings or []) + [f.as_dict() for f in new]
+        doc.fatal_count = (doc.fatal_count or 0) + sum(1 for f in new if f.severity == FATAL)
+        doc.warning_count = (doc.warning_count or 0) + sum(1 for f in new if f.severity != FATAL)
+    return len(new)
+
+
+def move_life_cycle(session: Any, doc: DocumentRecord, status: str, *, via: Iterable[str] = (), reason: str,
+                    reason_code: Optional[str] = None, by: str, cycle: Optional[str] = None,
+                    public_buyer: bool = False, at: Optional[datetime] = None) -> tuple[list[str], Optional[str]]:
+    """Move ``doc`` to ``status`` as a platform reported it, through ``via`` when it cannot go
+    straight there; (statuses recorded, why a move was not possible or None)."""
+    from gateway.delivery.state import allowed_moves, cycle_of, set_business_status
+
+    cycle = cycle or cycle_of(doc)
+    moved: list[str] = []
+    session.refresh(doc, ["business_status"])
+    if doc.business_status == status:
+        return moved, None
+    steps = [status]
+    if status not in allowed_moves(doc.business_status, cycle):
+        steps = [v for v in via if v != doc.business_status] + [status]
+    for step in steps:
+        if doc.business_status == step:
+            continue
+        try:
+            set_business_status(session, doc, step, reason=reason[:1000], by=by, at=at, cycle=cycle,
+                                reason_code=reason_code if step == status else None, public_buyer=public_buyer)
+        except (StatusError, ValueError) as e:
+            return moved, str(e)
+        moved.append(step)
+    return moved, None
+
+
+def next_poll(now: datetime, since: Optional[datetime], low: timedelta, high: timedelta) -> datetime:
+    """Look again sooner while the deposit is young, less often as it ages (between low and high)."""
+    age = now - (since or now)
+    return now + min(max(age / 4, low), high)
+
+
+def claim_follows(gw: Any, channel: str, now: datetime, limit: int = 500) -> list[int]:
+    """Deposits of ``channel`` whose platform status is due to be read (awaiting its report, or
+    acknowledged and still followed); each claimed for ``FOLLOW_LEASE``."""
+    out = []
+    with gw.session() as s:
+        ids = list(s.scalars(sa.select(Exchange.id).where(
+            Exchange.direction == "out", Exchange.channel == channel,
+            Exchange.status.in_(("awaiting_mdn", "acknowledged")),
+            Exchange.next_attempt_at.is_not(None), Exchange.next_attempt_at <= now).limit(limit)))
+        for ex_id in ids:
+            if compare_and_set(s, Exchange, Exchange.id == ex_id, Exchange.next_attempt_at <= now,
+                               next_attempt_at=now + FOLLOW_LEASE) == 1:
+                out.append(ex_id)
+    return out
