@@ -38,6 +38,11 @@ volume). Nothing here runs at import: call ``load_settings()``.
 | EDIGATE_ANNUAIRE_MAX_LINES | 10000000 | most lines read by one refresh (likewise) |
 | EDIGATE_ANNUAIRE_ALLOW_PRIVATE | false | let the annuaire URLs be on loopback or private addresses (tests, a local relay) |
 | EDIGATE_PLATFORM_ID | (none) | our own platform's matricule in the directory (4 digits): the lines we publish name it |
+| EDIGATE_ARCHIVE_TSA_URL | (none: no seals) | the RFC 3161 time-stamping authority that seals the archive's chain |
+| EDIGATE_ARCHIVE_TSA_CA | (required with the URL) | PEM file of the trust anchor(s) the TSA's certificate must chain to |
+| EDIGATE_ARCHIVE_TSA_ALLOW_PRIVATE | false | let the TSA URL be on loopback or private addresses (tests, an in-house TSA) |
+| EDIGATE_ARCHIVE_SEAL_INTERVAL | 1h | the sweep seals the chain's head at most this often (and only when it moved) |
+| EDIGATE_ARCHIVE_RETENTION | (the shipped gateway/archive/retention.yaml) | a YAML file of retention per document type |
 """
 from __future__ import annotations
 
@@ -90,6 +95,12 @@ class Settings:
     annuaire_max_lines: int = 10_000_000
     annuaire_allow_private: bool = False
     platform_id: Optional[str] = None
+    # The archive (gateway.archive): its seals' time-stamping authority, their rhythm, retention.
+    archive_tsa_url: Optional[str] = None
+    archive_tsa_ca: Optional[Path] = None
+    archive_tsa_allow_private: bool = False
+    archive_seal_seconds: int = 3600
+    archive_retention: Optional[Path] = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -163,7 +174,23 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         sftp_upload_grace_minutes=_minutes(get("SFTP_UPLOAD_GRACE_MINUTES") or "10",
                                            PREFIX + "SFTP_UPLOAD_GRACE_MINUTES"),
         **_annuaire(get),
+        **_archive(get),
     )
+
+
+def _archive(get) -> dict:
+    """The archive's seals need a trust anchor with their TSA: a token nobody can check proves nothing."""
+    url, ca, retention = get("ARCHIVE_TSA_URL"), get("ARCHIVE_TSA_CA"), get("ARCHIVE_RETENTION")
+    if url is not None and not re.match(r"^https?://[^/\s]+", url):
+        raise ConfigError(f"{PREFIX}ARCHIVE_TSA_URL={url!r}: expected an http(s) URL")
+    if url is not None and ca is None:
+        raise ConfigError(f"{PREFIX}ARCHIVE_TSA_URL is set but {PREFIX}ARCHIVE_TSA_CA not: the TSA's tokens are "
+                          "checked against a trust anchor (a PEM file)")
+    return {"archive_tsa_url": url, "archive_tsa_ca": Path(ca).expanduser() if ca else None,
+            "archive_tsa_allow_private": _flag(get("ARCHIVE_TSA_ALLOW_PRIVATE") or "false",
+                                               PREFIX + "ARCHIVE_TSA_ALLOW_PRIVATE"),
+            "archive_seal_seconds": _interval(get("ARCHIVE_SEAL_INTERVAL") or "1h", PREFIX + "ARCHIVE_SEAL_INTERVAL"),
+            "archive_retention": Path(retention).expanduser() if retention else None}
 
 
 def _annuaire(get) -> dict:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Optional
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from gateway import extensions
+from gateway.archive import sweep as archive_sweep
 from gateway.delivery import attempts
 from gateway.delivery.channel import registry
 from gateway.flow import lifecycle, process, receive, reroute
@@ -100,6 +101,7 @@ class Jobs:
         # the gateway's own periodic work besides the channels': directory refreshes, status reports
         self._parts = {"directories": directory.register(self).sweep,
                        "annuaire": annuaire.register(self).sweep,
+                       "archive": archive_sweep.register(gw).sweep,
                        "status reports": lambda now: {"status_reports": lifecycle.report_pending(gw)}}
         # installed extensions (``gateway.extensions``: e.g. onboarding's mailings), by name
         self.extensions = {ext.name: register(self) for ext, register in extensions.with_hook("register_jobs")}

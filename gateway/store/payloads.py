@@ -244,6 +244,17 @@ class PayloadStore:
                 pass
 
     # --- housekeeping ----------------------------------------------------------------
+    def remove(self, key: str) -> bool:
+        """Delete a payload for good (the archive's purge, after its retention, once the chain
+        records the deletion); whether there was one. The directory entry is made durable."""
+        path = self.path(key)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        fsync_dir(path.parent)
+        return True
+
     def sweep(self, *, now: Optional[float] = None) -> int:
         """Remove temporary files left by writers that died; the number removed."""
         now = time.time() if now is None else now
