@@ -59,7 +59,7 @@ import yaml
 from gateway.model.errors import RenderError
 from gateway.model.invoice import Invoice
 
-__all__ = ["choose_lang", "render_html", "render_pdf", "html_to_pdf", "format_number", "format_amount",
+__all__ = ["choose_lang", "render_html", "render_pdf", "draw_pdf", "engine_of", "ENGINES", "html_to_pdf", "format_number", "format_amount",
            "format_money", "format_percent", "document_title", "printable", "RenderLimits",
            "format_date", "LANGS", "FRENCH_COUNTRIES"]
 
@@ -382,12 +382,46 @@ def render_html(invoice: Invoice, lang: str, *, limits: Optional[RenderLimits] =
         **_helpers(lang, invoice))
 
 
-def render_pdf(invoice: Invoice, *, lang: str, limits: Optional[RenderLimits] = None) -> bytes:
-    """The invoice as PDF/A-3b bytes (WeasyPrint): fonts embedded, sRGB OutputIntent, XMP.
+ENGINES = ("drawn", "weasyprint")
 
-    Within ``limits`` (default: ``RenderLimits.from_env()``), else ``RenderError``."""
+
+def engine_of(engine: Optional[str] = None) -> str:
+    """The engine that lays the invoice page out: ``engine``, else ``EDIGATE_RENDER_ENGINE``, else
+    "drawn" (``pdf_layout``: milliseconds, in process); "weasyprint" is the reference."""
+    name = (engine or os.environ.get("EDIGATE_RENDER_ENGINE") or ENGINES[0]).strip().lower()
+    if name not in ENGINES:
+        raise ValueError(f"no rendering engine {name!r}; choose one of {', '.join(ENGINES)}")
+    return name
+
+
+def render_pdf(invoice: Invoice, *, lang: str, limits: Optional[RenderLimits] = None,
+               engine: Optional[str] = None) -> bytes:
+    """The invoice as PDF/A-3b bytes: fonts embedded, sRGB OutputIntent, XMP.
+
+    Laid out by ``engine`` (``engine_of``), within ``limits`` (default: ``RenderLimits.from_env()``),
+    else ``RenderError``."""
     limits = limits or RenderLimits.from_env()
-    return html_to_pdf(render_html(invoice, lang, limits=limits), variant="pdf/a-3b", limits=limits)
+    html = render_html(invoice, lang, limits=limits)
+    if engine_of(engine) == "weasyprint":
+        return html_to_pdf(html, variant="pdf/a-3b", limits=limits)
+    return draw_pdf(html, limits=limits)
+
+
+def draw_pdf(html: str, *, limits: Optional[RenderLimits] = None, metadata: Any = None,
+             attachments: Any = ()) -> bytes:
+    """The page ``render_html`` wrote, laid out and drawn directly as PDF/A-3b (``pdf_layout``).
+
+    ``metadata`` (a ``pdf_writer.Metadata``) replaces what the page's head says (its ``lang`` kept
+    when it names none); ``attachments`` are embedded with their AFRelationship. In process: the
+    time cap is checked as the layout goes, pages are capped; the text caps were applied to the page."""
+    import dataclasses
+    from gateway.syntaxes import pdf_layout
+    limits = limits or RenderLimits.from_env()
+    laid = pdf_layout.layout(html, max_pages=limits.max_pages, timeout=limits.timeout)
+    meta = laid.metadata
+    if metadata is not None:
+        meta = metadata if metadata.lang else dataclasses.replace(metadata, lang=meta.lang)
+    return laid.document.write(meta, attachments)
 
 
 # --- the rendering process -----------------------------------------------------------------
