@@ -33,6 +33,7 @@ from ...syntaxes import writable
 from gateway.flow.lifecycle import MAX_REASON, MAX_REASON_CODE, RECIPIENT_STATUSES
 from .. import bounds
 from .serialise import EXPIRY_WARNING, iso
+from gateway.channels.http_deposit_parts import deposit_view
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 ERP_DEFAULT_LIMIT, ERP_MAX_LIMIT = 20, 100
@@ -736,6 +737,13 @@ class Delivery(Schema):
     attempts = fields.Integer()
     next_attempt_at = Null(UtcDateTime)
     history = fields.List(fields.Nested(HistoryEntry))
+    deposit = Computed(lambda d: deposit_view(d.exchange), {"type": ["object", "null"], "properties": {
+        "id": {"type": ["string", "null"], "description": "The platform's deposit id"},
+        "status": {"type": ["string", "null"], "description": "The platform's last status (held, uncertain, "
+                                                              "deposited, or the platform's own word)"},
+        "error": {"type": ["string", "null"], "description": "The platform's own error text"},
+        "reference": {"type": ["string", "null"], "description": "Our reference of the deposit"}}},
+        description="A deposit on the recipient's platform (Chorus Pro, a buyer's portal); null otherwise")
 
 
 _SUMMARY_TEXT = ("number", "type_code", "currency", "seller_name", "seller_vat_id", "seller_id_scheme", "seller_id",
