@@ -54,9 +54,13 @@ COMMANDS: dict[str, CommandRef] = {
                        "SFTP: partners' accounts on our server, our login on theirs, polling."),
     "paper": CommandRef("gateway.cli.paper:paper_group",
                         "Print batches: invoices that go by post, each behind a cover sheet with its address."),
+    "controls": CommandRef("gateway.cli.controls:controls_group",
+                           "Anomaly and fraud controls: held invoices and their evidence, confirmations, settings."),
     "user": CommandRef("gateway.cli.user:user_group", "Users of the operator pages (and owners of API tokens)."),
     "token": CommandRef("gateway.cli.token:token_group",
                         "Bearer tokens for the REST API (each acts with its user's role)."),
+    "archive": CommandRef("gateway.cli.archive:archive_group",
+                          "The archive: payloads in a sealed hash chain, retention, verify, export."),
 }
 
 

@@ -18,11 +18,13 @@ from .access import ROLES, ApiToken, User, authenticate_token, check_login, issu
 from .audit import Acknowledgement, AuditEvent
 from .sftp import SftpAccount, SftpRemote
 from .base import Base, StatusError, UTCDateTime, utcnow
+from .controls import ControlFacts, ControlHold, ControlSetting, SupplierAccount
 from .documents import (BUSINESS_STATUSES, DELIVERY_STATUSES, DOCUMENT_STATUSES, Delivery, DeliveryEvent,
                         DocumentRecord, DocumentStatusEvent, PrintBatch, RenderingRecord, duplicate_key, summarise)
 from .networks import Network, NetworkParticipant
 from .flows import Flow, FlowWebhook, WebhookAttempt, WebhookEvent
 from .annuaire import AnnuaireLine, AnnuairePublication, AnnuaireState
+from .archive import ArchiveCursor, ArchiveEntry, ArchiveSeal
 from .exchanges import DIRECTIONS, INBOUND_STATUSES, OUTBOUND_STATUSES, Exchange, ExchangeEvent
 from .partners import (CERT_USAGES, ENCRYPTION_ALGORITHMS, SCHEMES, SIGNING_ALGORITHMS, AS2Identity, Certificate,
                        Organisation, Partner, PartnerIdentifier, normalise_identifier)
@@ -39,6 +41,8 @@ __all__ = [
     "BUSINESS_STATUSES", "DocumentStatusEvent", "PrintBatch", "Network", "NetworkParticipant",
     "Flow", "FlowWebhook", "WebhookEvent", "WebhookAttempt",
     "AnnuaireLine", "AnnuairePublication", "AnnuaireState",
+    "ControlFacts", "ControlHold", "ControlSetting", "SupplierAccount",
+    "ArchiveEntry", "ArchiveSeal", "ArchiveCursor",
     "AuditEvent", "Acknowledgement",
     "User", "ApiToken", "ROLES", "issue_token", "authenticate_token", "check_login",
     "make_engine", "make_sessionmaker", "normalise_url", "session_scope", "compare_and_set",

@@ -47,6 +47,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 
+from gateway import controls
 from gateway.db import DocumentRecord, Exchange, ExchangeEvent, compare_and_set, summarise, utcnow
 from gateway.delivery.channel import DeliveryPlan
 from gateway.delivery.state import FRENCH_PROFILES, mark_deposited
@@ -274,6 +275,8 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
                 continue
             mark_deposited(s, rec, at=now)
             link_correction(s, rec, p.doc.invoice)
+            if controls.screen(s, rec, p.doc.invoice, p.delivery, now) and p.delivery is not None:
+                continue            # anomaly controls: held until an operator confirms (gateway.controls)
             if p.delivery is None:
                 rec.status = "held"
                 rec.findings = rec.findings + [Finding("ROUTE", p.route_reason, severity="warning",

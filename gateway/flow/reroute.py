@@ -24,7 +24,7 @@ from typing import Any, Iterable, Optional
 
 import sqlalchemy as sa
 
-from gateway.db import (DocumentRecord, Exchange, Network, NetworkParticipant, Partner, PartnerIdentifier,
+from gateway.db import (ControlHold, DocumentRecord, Exchange, Network, NetworkParticipant, Partner, PartnerIdentifier,
                         compare_and_set, summarise, utcnow)
 from gateway.model.invoice import Buyer, Identifier, Invoice
 from gateway.flow import plan as delivery_plan
@@ -47,7 +47,8 @@ def _candidates(gw, partner_id: Optional[int], document_ids: Optional[Iterable[i
     out = []
     with gw.session() as s:
         q = (sa.select(DocumentRecord, Exchange.content_sha256).join(Exchange, DocumentRecord.exchange_id == Exchange.id)
-             .where(DocumentRecord.status == "held").order_by(DocumentRecord.id))
+             .where(DocumentRecord.status == "held").order_by(DocumentRecord.id)
+             .where(DocumentRecord.id.not_in(ControlHold.open_document_ids())))    # held for a confirmation
         if document_ids is not None:
             q = q.where(DocumentRecord.id.in_(list(document_ids)))
         for doc, key in s.execute(q).all():

@@ -41,6 +41,8 @@ from .api import openapi
 from .api.erp import bp as erp_bp
 from .kit.current import EXTENSION, gateway
 from .operator import bp as operator_bp
+from .operator import controls as controls_pages, indicators as indicator_pages
+from . import metrics
 from .portal import bp as portal_bp
 from .smp import bp as smp_bp
 from . import xp_z12013
@@ -86,6 +88,8 @@ def create_app(gw: Optional[Gateway] = None, *, testing: bool = False) -> Flask:
     openapi.init_app(app).register_blueprint(api_bp)    # the OpenAPI document is generated from it
     app.register_blueprint(operator_bp)
     app.register_blueprint(portal_bp)       # the recipient portal (/portal)
+    for extra in (controls_pages.bp, indicator_pages.bp, metrics.bp):   # controls, indicators, /metrics
+        app.register_blueprint(extra)
     app.register_blueprint(smp_bp)          # our Peppol SMP (/smp): public and read-only, like /as2
     xp_z12013.init_app(app, csrf)           # AFNOR XP Z12-013 flow and directory services (/xp-z12-013)
 

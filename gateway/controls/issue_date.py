@@ -1,0 +1,31 @@
+"""CTRL-DATE-01 / -02: an issue date (BT-2) in the future, or long past, counted in days from the
+day the invoice is received (UTC). A day of tolerance by default for the future: a supplier a
+few time zones ahead dates its invoice tomorrow."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from .base import Context, Control, finding
+
+FUTURE, PAST = "CTRL-DATE-01", "CTRL-DATE-02"
+
+
+def check(ctx: Context, thresholds: dict) -> list:
+    issued = ctx.facts.issue_date
+    if issued is None:
+        return []
+    today = ctx.now.date()
+    ahead = (issued - today).days
+    if ahead > thresholds["future_days"]:
+        return [finding(FUTURE, f"issue date {issued.isoformat()} is {ahead} day(s) after the day it was received "
+                                f"({today.isoformat()}; more than {thresholds['future_days']} accepted)",
+                        terms=("BT-2",), days=ahead)]
+    behind = (today - issued).days
+    if behind > thresholds["past_days"]:
+        return [finding(PAST, f"issue date {issued.isoformat()} is {behind} day(s) before the day it was received "
+                              f"({today.isoformat()}; more than {thresholds['past_days']} accepted)",
+                        terms=("BT-2",), days=-behind)]
+    return []
+
+
+control = Control("issue_date", check)

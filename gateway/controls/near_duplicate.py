@@ -1,0 +1,41 @@
+"""CTRL-NEARDUP-01: the same supplier, the same amount and currency, issue dates a few days apart,
+under another number: the same invoice sent twice with a new number, beside the exact duplicate
+rule (same seller, number and year: ``flow.process``). One indexed query on (supplier, issue
+date), limited."""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from gateway.db import ControlFacts
+
+from .base import Context, Control, finding
+
+RULE = "CTRL-NEARDUP-01"
+MAX_CANDIDATES = 200
+
+
+def check(ctx: Context, thresholds: dict) -> list:
+    f = ctx.facts
+    if f.issue_date is None or f.amount is None:
+        return []
+    window = timedelta(days=int(thresholds["window_days"]))
+    rows = ctx.session.scalars(sa.select(ControlFacts).where(
+        ControlFacts.supplier_key == f.supplier_key,
+        ControlFacts.issue_date.between(f.issue_date - window, f.issue_date + window))
+        .order_by(ControlFacts.id.desc()).limit(MAX_CANDIDATES)).all()
+    amount = Decimal(f.amount).quantize(Decimal("0.01"))
+    same = [r for r in rows if r.amount is not None and Decimal(r.amount).quantize(Decimal("0.01")) == amount
+            and r.currency == f.currency and (r.number or "") != (f.number or "")]
+    if not same:
+        return []
+    first = same[0]
+    message = (f"same supplier and amount {amount} {f.currency or ''} as invoice {first.number} "
+               f"(document {first.document_id}, issued {first.issue_date.isoformat()}), under another number")
+    return [finding(RULE, message, terms=("BT-1", "BT-2", "BT-112"),
+                    documents=[r.document_id for r in same[:10]], numbers=[r.number for r in same[:10]])]
+
+
+control = Control("near_duplicate", check)
