@@ -394,6 +394,7 @@ def _deposited(gw: Any, exchange_id: int, settings: Mapping[str, Any], deposit_i
     now = utcnow()
     reading = read_status(settings, body) if status_answer else Reading(None, "none")
     status_url = (settings.get("status") or {}).get("url")
+    doc_id = None
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id)
         ex.mdn_message_id = deposit_id
@@ -402,16 +403,17 @@ def _deposited(gw: Any, exchange_id: int, settings: Mapping[str, Any], deposit_i
         ex.mdn_due_at = now + timedelta(minutes=int(settings.get("ack_timeout_minutes") or DEFAULT_ACK_TIMEOUT))
         ex.note(f"{how}; the portal answered {parts.answer_text(body)}", at=now)
         set_status(ex, "awaiting_mdn", f"{how}; awaiting the portal's status", at=now)
-        if reading.meaning in ("pending", "none") and status_url:
+        following = reading.meaning in ("pending", "none") and bool(status_url)
+        if following:
             ex.next_attempt_at = now + FIRST_POLL
             status = ex.status
         else:
             ex.next_attempt_at = None
             status, doc_id = _settle(s, ex, settings, reading, now, deposit_id)
-            if doc_id is not None:
-                _report(gw, doc_id)
-            return status
-    gw.jobs.prompt("http_follow", exchange_id, at=now + FIRST_POLL)
+    if doc_id is not None:
+        _report(gw, doc_id)
+    if following:
+        gw.jobs.prompt("http_follow", exchange_id, at=now + FIRST_POLL)
     return status
 
 
