@@ -51,15 +51,21 @@ def is_cdar_bytes(data: bytes) -> bool:
 
 # --- out ----------------------------------------------------------------------------------------
 
-def status_channel(session: Session, document: DocumentRecord) -> Optional[str]:
-    """The channel a CDAR for ``document`` goes back to its sender by (the invoice's, then the
-    sender's preferred one, whichever carries status messages to it), or None."""
-    sender: Optional[Partner] = document.sender
-    if sender is None or not sender.active:
+def status_channel(session: Session, document: DocumentRecord, *, to_recipient: bool = False) -> Optional[str]:
+    """The channel a status message for ``document`` goes by to its sender (the channel the
+    invoice came by, then the sender's preferred one) or, ``to_recipient``, to its recipient (the
+    channel it was delivered by, then its preferred one): the first that carries status messages
+    to that partner, or None."""
+    party: Optional[Partner] = document.recipient if to_recipient else document.sender
+    if party is None or not party.active:
         return None
-    for name in (document.exchange.channel, sender.preferred_channel):
+    if to_recipient:
+        names = [d.channel for d in document.deliveries if d.recipient_partner_id == party.id]
+    else:
+        names = [document.exchange.channel]
+    for name in (*names, party.preferred_channel):
         channel = registry.get(name)
-        if channel is not None and channel.carries_status and channel.reaches(session, sender):
+        if channel is not None and channel.carries_status and channel.reaches(session, party):
             return channel.name
     return None
 
@@ -100,9 +106,10 @@ def cashed(gw, document: DocumentRecord) -> tuple[Characteristic, ...]:
     return tuple(out)
 
 
-def cdar_change(gw, event: DocumentStatusEvent) -> StatusChange:
-    """The CDAR message telling the sender of ``event`` (see the module docstring); ValueError when
-    the document lacks what the message needs (its number, date, seller's SIREN...)."""
+def cdar_change(gw, event: DocumentStatusEvent, *, to_recipient: bool = False) -> StatusChange:
+    """The CDAR message telling the sender of ``event`` (see the module docstring), or its recipient
+    (``to_recipient``: the buyer, by its electronic address BT-49, else its platform); ValueError
+    when the document lacks what the message needs (its number, date, seller's SIREN...)."""
     doc = event.document
     st = STATUSES[event.status]
     seller_siren = siren(doc.seller_id_scheme, doc.seller_id, doc.seller_vat_id)
@@ -113,6 +120,13 @@ def cdar_change(gw, event: DocumentStatusEvent) -> StatusChange:
         to = CdarParty(seller_siren, "0002", doc.seller_name, "SE", doc.seller_endpoint_id, doc.seller_endpoint_scheme)
     else:
         to = CdarParty(None, None, doc.sender.name if doc.sender is not None else doc.seller_name, "WK")
+    if to_recipient:
+        buyer_siren = siren(doc.buyer_id_scheme, doc.buyer_id, doc.buyer_vat_id)
+        if doc.buyer_endpoint_id:
+            to = CdarParty(buyer_siren, "0002" if buyer_siren else None, doc.buyer_name, "BY",
+                           doc.buyer_endpoint_id, doc.buyer_endpoint_scheme)
+        else:
+            to = CdarParty(None, None, doc.recipient.name if doc.recipient is not None else doc.buyer_name, "WK")
     issuer = None
     if st.by == "buyer":
         buyer_siren = siren(doc.buyer_id_scheme, doc.buyer_id, doc.buyer_vat_id)
@@ -133,8 +147,8 @@ def cdar_change(gw, event: DocumentStatusEvent) -> StatusChange:
                         message_id=f"{doc.number}_{st.code}_{event.id}")
 
 
-def cdar_bytes(gw, event: DocumentStatusEvent) -> bytes:
-    return cdar.build_cdar(cdar_change(gw, event))
+def cdar_bytes(gw, event: DocumentStatusEvent, *, to_recipient: bool = False) -> bytes:
+    return cdar.build_cdar(cdar_change(gw, event, to_recipient=to_recipient))
 
 
 # --- in -------------------------------------------------------------------------------------------

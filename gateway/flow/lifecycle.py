@@ -10,7 +10,8 @@ that channel; a sender whose ``status_syntax`` is ``cdar`` gets a CDAR message i
 (the French reform's, ``gateway.flow.cdar_status``: every status, 200 included), one whose
 ``status_syntax`` is ``invoice-response`` a Peppol Invoice Response for each status that has
 one (``gateway.flow.invoice_response_status``), one whose ``status_syntax`` is ``none``
-nothing but the API. Reporting is one transaction: the exchange is created and the event
+nothing but the API. A status the sender set itself (a seller's 212 Encaissée sent to us as
+CDAR) goes the other way, to the recipient, when it chose CDAR (``told``). Reporting is one transaction: the exchange is created and the event
 marked ``reported_at`` / ``report_exchange_id`` together, guarded by ``reported_at IS
 NULL``; a crash before the commit leaves the event unreported for the sweep
 (``report_pending``), a crash after it leaves a queued exchange the send sweep picks
@@ -49,16 +50,28 @@ def aperak_channel(session: Session, document: DocumentRecord) -> Optional[str]:
     return cdar_status.status_channel(session, document)
 
 
-def status_syntax(document: DocumentRecord, event: Optional[DocumentStatusEvent] = None) -> Optional[str]:
-    """How the sender of ``document`` is told of its statuses: ``cdar``, ``invoice-response`` or ``aperak`` (its
-    ``status_syntax``; by default APERAK, which goes to EDIFACT senders only), None when it
-    chose ``none``, is unknown, or set the status itself (nobody is told what it said)."""
+def told(document: DocumentRecord, event: Optional[DocumentStatusEvent] = None) -> tuple[Optional[Partner], bool]:
+    """Who is told of ``event``: the other side of whoever set it. The document's sender, as a
+    rule (the recipient's decisions, the gateway's steps); its recipient when the sender set the
+    status itself (a seller's 212 Encaissée or 220 Annulée, sent to us as CDAR). Returns the
+    partner (None: nobody) and whether it is the recipient."""
     sender: Optional[Partner] = document.sender
-    if sender is None:
+    if event is not None and sender is not None and event.set_by == f"partner:{sender.name}"[:200]:
+        return document.recipient, True
+    return sender, False
+
+
+def status_syntax(document: DocumentRecord, event: Optional[DocumentStatusEvent] = None) -> Optional[str]:
+    """How the party told of ``event`` (``told``) hears of it: ``cdar``, ``invoice-response`` or
+    ``aperak`` (its ``status_syntax``; by default APERAK, which goes to EDIFACT senders only),
+    None when it chose ``none`` or is unknown. A recipient is told by CDAR only, when it chose
+    it (a platform, an ERP on the flow API): APERAK and the Invoice Response answer a sender."""
+    party, recipient = told(document, event)
+    if party is None:
         return None
-    if event is not None and event.set_by == f"partner:{sender.name}"[:200]:
-        return None
-    chosen = sender.status_syntax or "aperak"
+    if recipient:
+        return "cdar" if party.status_syntax == "cdar" else None
+    chosen = party.status_syntax or "aperak"
     return None if chosen == "none" else chosen
 
 
@@ -106,9 +119,9 @@ def _mark(session: Session, event_id: int, at: datetime, exchange_id: Optional[i
 
 
 def report_to_sender(gw, event_id: int) -> Optional[int]:
-    """Tell the sender of one status event; returns the APERAK's outbound exchange id (None when
-    the sender is told through the API only). Idempotent: an event already reported returns
-    what it was reported with."""
+    """Tell the other side of one status event (``told``: the sender, or the recipient of a status
+    the sender set); returns the status message's outbound exchange id (None when it is told
+    through the API only). Idempotent: an event already reported returns what it was reported with."""
     exchange_id = None
     with gw.session() as s:
         event = s.get(DocumentStatusEvent, event_id)
@@ -118,9 +131,10 @@ def report_to_sender(gw, event_id: int) -> Optional[int]:
             return event.report_exchange_id
         doc = event.document
         syntax = status_syntax(doc, event)
+        party, to_recipient = told(doc, event)
         channel = None
         if syntax == "cdar":
-            channel = cdar_status.status_channel(s, doc)
+            channel = cdar_status.status_channel(s, doc, to_recipient=to_recipient)
         elif syntax == invoice_response_status.SYNTAX and invoice_response_status.ir.response_for(event.status):
             channel = cdar_status.status_channel(s, doc)
         elif syntax == "aperak" and event.status not in NOT_SENT_AS_APERAK and event.status in STATUS_CODES:
@@ -132,7 +146,7 @@ def report_to_sender(gw, event_id: int) -> Optional[int]:
         stem = f"{safe_filename(doc.number, f'document-{doc.id}')}_{event.status}_{event.id}"
         if syntax == "cdar":
             try:
-                data = cdar_status.cdar_bytes(gw, event)
+                data = cdar_status.cdar_bytes(gw, event, to_recipient=to_recipient)
             except ValueError as e:      # the document lacks what a CDAR needs: on record, not retried
                 log.warning("status %s of document %s cannot be told by CDAR: %s", event.status, doc.id, e)
                 _mark(s, event_id, now)
@@ -149,7 +163,7 @@ def report_to_sender(gw, event_id: int) -> Optional[int]:
         else:
             data, name, media_type = _aperak_bytes(gw, event), f"APERAK_{stem}.edi", MEDIA_TYPE
         ref = gw.payloads.put(data)
-        out = Exchange.outbound(channel, partner_id=doc.sender_partner_id, at=now, filename=name,
+        out = Exchange.outbound(channel, partner_id=party.id, at=now, filename=name,
                                 content_type=media_type, content_sha256=ref.key, content_size=ref.size)
         s.add(out)
         s.flush()
@@ -158,7 +172,7 @@ def report_to_sender(gw, event_id: int) -> Optional[int]:
             return s.get(DocumentStatusEvent, event_id).report_exchange_id
         exchange_id = out.id
         log.info("status %s of document %s reported to %s by %s (exchange %s)",
-                 event.status, doc.id, doc.sender.name, syntax.upper().replace("-", " "), exchange_id)
+                 event.status, doc.id, party.name, syntax.upper().replace("-", " "), exchange_id)
     gw.jobs.send(exchange_id)
     return exchange_id
 

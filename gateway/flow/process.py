@@ -8,7 +8,8 @@ outside any transaction; then one short transaction claims the exchange
 renderings, deliveries and the outbound exchanges together. A crash anywhere
 before that commit leaves the exchange ``acknowledged`` for the sweep; a second
 worker racing the first finds the claim taken and records nothing: a file is
-never processed twice.
+never processed twice. SQLite refusing a write another connection holds the lock for
+(``busy``) is no failure: the work is rolled back and the exchange left for the sweep.
 
 Outcomes are on record, never only in a log: an unreadable file makes the
 exchange ``rejected`` with the reason and its place in the file; a document
@@ -74,6 +75,13 @@ class _Planned:
     route_reason: str = ""
     delivery: Optional[DeliveryPlan] = None       # None: nobody to deliver to (held)
     profile: str = DEFAULT_PROFILE                # the validation profile the document was checked with
+
+
+def busy(e: BaseException) -> bool:
+    """Whether ``e`` is SQLite refusing a write another connection holds the lock for (a read
+    transaction that must become a write one is refused at once, whatever the busy timeout): the
+    work was rolled back and is retried, the exchange left ``acknowledged`` for the sweep."""
+    return isinstance(e, sa.exc.OperationalError) and "database is locked" in str(e.orig).lower()
 
 
 def awaiting_processing(gw, *, before: datetime) -> list[int]:
@@ -218,6 +226,9 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
                 return "rejected"
         return None
     except Exception as e:          # a bug of ours: keep the exchange for an operator's retry
+        if busy(e):                 # another writer held the database: not a failure, the sweep tries again
+            log.warning("processing exchange %s put off: the database was busy (%s)", exchange_id, e.orig)
+            return None
         log.exception("processing exchange %s failed", exchange_id)
         with gw.session() as s:
             if _claim(s, exchange_id, "failed", f"internal error while reading: {type(e).__name__}: {e}", now):
@@ -232,6 +243,9 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
                 return "failed"
         return None
     except Exception as e:          # a bug of ours while checking/routing/writing: on record, retryable
+        if busy(e):
+            log.warning("processing exchange %s put off: the database was busy (%s)", exchange_id, e.orig)
+            return None
         log.exception("processing exchange %s failed", exchange_id)
         with gw.session() as s:
             if _claim(s, exchange_id, "failed", f"internal error while checking or routing: "

@@ -20,9 +20,12 @@ REST API) and platform A as a partner on the ``flow_api`` channel, told of statu
 2. The buyer refuses it with a reason: B writes CDAR 210 to A (an In flow and a signed webhook
    call to A); A fetches it, moves its own document to refused, and the supplier's ERP gets
    CDAR 210 with the reason through A's webhook.
-3. A second invoice is accepted, then paid: the supplier's ERP gets CDAR 205, then 212 with the
-   amount cashed.
-4. An invoice that breaks a French rule never leaves A: its flow is acknowledged ``Error``
+3. A second invoice is accepted, then marked paid by the buyer: the supplier's ERP gets CDAR 205,
+   then 212 with the amount cashed.
+4. A third, as the reform has it: the buyer's payment sent (211) reaches the supplier's ERP, which
+   declares the invoice cashed (212, a CDAR flow on A); A tells platform B (the recipient's side,
+   since the seller set it), where the buyer's invoice becomes paid.
+5. An invoice that breaks a French rule never leaves A: its flow is acknowledged ``Error``
    naming the BR-FR rule, and B never sees it.
 """
 from __future__ import annotations
@@ -30,13 +33,14 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from datetime import date
 from decimal import Decimal
 
 import pytest
 import requests
 import sqlalchemy as sa
 
-from gateway.db import DocumentRecord, Exchange, Partner, User, issue_token
+from gateway.db import DocumentRecord, Exchange, Partner, User, issue_token, utcnow
 from gateway.model.invoice import Identifier
 from gateway.syntaxes import cdar, write_document
 from tests.support.flow_erp import Callbacks, Erp, signed_right
@@ -210,7 +214,30 @@ def test_an_invoice_crosses_two_platforms_by_the_directory_and_its_statuses_come
     assert [(c.amount, c.percent) for c in cashed] == [(Decimal("120.00"), Decimal("20"))], paid.details
     assert _document(gw_a, "FA-2026-102")["business"] == "paid"
 
-    # 4. an invoice breaking a French rule never leaves A
+    # 4. as the reform has it, payment sent by the buyer (211), then cashed as the seller declares it
+    #    (212, its ERP's CDAR on A): A tells platform B, where the buyer's invoice becomes paid
+    third = _submit(supplier, _invoice("FA-2026-104"))
+    wait_for(lambda: supplier.ack(third)["status"] == "Ok", 60, "the third invoice acknowledged Ok on A")
+    on_b = wait_for(lambda: _document(gw_b, "FA-2026-104"), 90, "the third invoice received on B")
+    _set_status(b, p["buyer_token"], on_b["id"], status="accepted")
+    _set_status(b, p["buyer_token"], on_b["id"], status="payment_sent")
+    wait_for(lambda: _cdar_flows(supplier).get(("FA-2026-104", "211")), 120, "CDAR 211 for the supplier")
+    cashed = cdar.build_cdar(cdar.StatusChange(
+        status="paid", at=utcnow().replace(microsecond=0), invoice_number="FA-2026-104", invoice_date=date(2026, 9, 1),
+        seller=cdar.CdarParty(SELLER_SIREN, "0002"), issuer=cdar.CdarParty(SELLER_SIREN, "0002", "Fournisseur SARL",
+                                                                             "SE"),
+        recipients=(cdar.CdarParty(BUYER_SIREN, "0002", "Client SAS", "BY", BUYER_ADDRESS, "0225"),),
+        characteristics=(cdar.Characteristic("MEN", amount=Decimal("120.00"), currency="EUR",
+                                             percent=Decimal("20")),)))
+    r = supplier.submit(cashed, {"flowSyntax": "CDAR", "name": "CDAR_FA-2026-104_212.xml"})
+    assert r.status_code == 202, r.text
+    wait_for(lambda: supplier.ack(r.json()["flowId"])["status"] == "Ok", 60, "the supplier's 212 acknowledged Ok")
+    assert wait_for(lambda: _document(gw_a, "FA-2026-104")["business"] == "paid", 60, "A's document paid")
+    paid_on_b = wait_for(lambda: (d := _document(gw_b, "FA-2026-104"))["business"] == "paid" and d, 120,
+                         "B's document paid by the seller's CDAR 212 through A")
+    assert paid_on_b["events"][-1][0] == "paid"
+
+    # 5. an invoice breaking a French rule never leaves A
     broken = _invoice("FA-2026-103")
     broken.seller.legal_registration_identifier = None        # BR-FR-10_BT-30
     bad = _submit(supplier, broken)
