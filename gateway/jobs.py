@@ -101,8 +101,8 @@ class Jobs:
         # the gateway's own periodic work besides the channels': directory refreshes, status reports
         self._parts = {"directories": directory.register(self).sweep,
                        "annuaire": annuaire.register(self).sweep,
-                       "archive": archive_sweep.register(gw).sweep,
-                       "status reports": lambda now: {"status_reports": lifecycle.report_pending(gw)}}
+                       "status reports": lambda now: {"status_reports": lifecycle.report_pending(gw)},
+                       "archive": archive_sweep.register(gw).sweep}       # last: what the others stored too
         # installed extensions (``gateway.extensions``: e.g. onboarding's mailings), by name
         self.extensions = {ext.name: register(self) for ext, register in extensions.with_hook("register_jobs")}
 

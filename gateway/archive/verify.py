@@ -68,7 +68,7 @@ def _written_as(row: ArchiveEntry, guess: Optional[int]) -> Optional[int]:
 def _check_chain(s, report: Report) -> dict[int, str]:
     """Walk the entries in order; the hash each entry's fields give (by sequence number)."""
     computed: dict[int, str] = {}
-    expected, prev_recorded = 1, GENESIS
+    expected, prev_recorded, prev_moved = 1, GENESIS, False
     rows = s.scalars(sa.select(ArchiveEntry).order_by(ArchiveEntry.seq).execution_options(yield_per=1000))
     for row in rows:
         report.entries += 1
@@ -78,20 +78,22 @@ def _check_chain(s, report: Report) -> dict[int, str]:
                                    "(entries removed)")
         h = entry_hash(row)
         computed[row.seq] = h
+        moved = False
         if h != row.entry_hash:
             before = 0 if row.prev_hash == GENESIS else s.scalar(
                 sa.select(ArchiveEntry.seq).where(ArchiveEntry.entry_hash == row.prev_hash))
             written_as = _written_as(row, None if before is None else before + 1)
-            if written_as is not None:
+            moved = written_as is not None
+            if moved:
                 report.problems.append(f"entry #{row.seq} is out of place: it was written as entry #{written_as} "
                                        f"({row.kind} {row.sha256} of {row.owner}); entries reordered")
             else:
                 report.problems.append(f"entry #{row.seq} altered ({row.kind} {row.sha256} of {row.owner}): its "
                                        f"fields hash to {h}, its recorded hash is {row.entry_hash}")
-        elif row.seq == expected and row.prev_hash != prev_recorded:
+        elif row.seq == expected and row.prev_hash != prev_recorded and not prev_moved:     # (said already)
             report.problems.append(f"chain broken before entry #{row.seq}: it follows hash {row.prev_hash}, "
                                    f"entry #{row.seq - 1}'s is {prev_recorded} (an entry inserted or replaced)")
-        expected, prev_recorded = row.seq + 1, row.entry_hash
+        expected, prev_recorded, prev_moved = row.seq + 1, row.entry_hash, moved
     return computed
 
 

@@ -33,8 +33,10 @@ def _utc(value: Optional[datetime]) -> Optional[datetime]:
 
 @click.group("archive", context_settings=CONTEXT_SETTINGS)
 def archive_group() -> None:
-    """The archive: every stored original, rendering, receipt and status message in a hash chain
-    sealed by an RFC 3161 time-stamping authority, kept for its retention, checked and exported."""
+    """The archive: payloads in a sealed hash chain, retention, verify, export.
+
+    Every stored original, rendering, receipt and status message in a hash chain sealed by an
+    RFC 3161 time-stamping authority, kept for its retention, checked and exported."""
 
 
 @archive_group.command("catch-up", context_settings=CONTEXT_SETTINGS)
