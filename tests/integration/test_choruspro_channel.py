@@ -191,6 +191,24 @@ def test_a_rejected_deposit_puts_each_error_on_the_document(gw, piste) -> None:
     assert deposit["id"] == flow and deposit["status"] == "IN_REJETE"
     assert "SIRET du destinataire est inactif" in deposit["error"]
     assert piste.count("POST", "/cpro/transverses/v1/consulterCRDetaille") == 1
+    page = operator_page(gw, f"/documents/{doc_id}")
+    assert f'Deposit <span class="ident">{flow}</span>' in page and "<strong>IN_REJETE</strong>" in page
+    assert "Le montant TTC est incohérent avec les lignes" in page
+
+
+def operator_page(gw, path: str) -> str:
+    """A page of the operator's web app, as an operator logged in sees it."""
+    import re
+    with gw.session() as s:
+        s.add(User.create("oscar", "correct horse battery staple 42", "operator"))
+    client = create_app(gw, testing=True).test_client()
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    client.post("/login", data={"username": "oscar", "password": "correct horse battery staple 42",
+                                "csrf_token": token})
+    r = client.get(path)
+    assert r.status_code == 200, r.status_code
+    return r.get_data(as_text=True)
 
 
 def test_an_invoice_lacking_what_its_buyer_requires_is_held_before_any_deposit(gw, piste) -> None:
