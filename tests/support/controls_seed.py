@@ -34,13 +34,15 @@ def invoice(number: str, issued: date, net: str = "100.00", *, iban: Optional[st
     return inv
 
 
-def send(gw, sender_id: int, inv, *, syntax: str = "ubl", channel: str = "api") -> DocumentRecord:
-    """Receive ``inv`` written in ``syntax``; the document it became (detached)."""
+def send(gw, sender_id: int, inv, *, syntax: str = "ubl", channel: str = "api",
+         outcome: str = "processed") -> DocumentRecord:
+    """Receive ``inv`` written in ``syntax``; the document it became (detached). ``outcome``: the
+    exchange's status expected (``rejected`` when its only invoice is invalid)."""
     data = write_document(inv, syntax).data
     ex = receive_file(gw, data, channel=channel, partner_id=sender_id, filename=f"{inv.number}.xml")
     with gw.session() as s:
         processed = s.get(Exchange, ex.id)
-        assert processed.status == "processed", processed.reason
+        assert processed.status == outcome, processed.reason
         doc = s.scalar(sa.select(DocumentRecord).where(DocumentRecord.exchange_id == ex.id))
         s.expunge(doc)
         return doc
