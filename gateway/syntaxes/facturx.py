@@ -2,12 +2,13 @@
 
 Writing (``write``): the model goes through the chosen profile's CII flavour
 (``cii-minimum`` ... ``cii-en16931``), which writes the profile's guideline in BT-24
-and only the terms the profile carries; the human-readable invoice is rendered by ``render.py`` (Jinja2 +
-WeasyPrint, PDF/A-3b: fonts embedded, sRGB OutputIntent); the factur-x
-package (``generate_from_binary``) embeds the XML as ``factur-x.xml``
-(AFRelationship /Data) and writes the PDF/A-3 XMP with the Factur-X
+and only the terms the profile carries; the human-readable invoice is rendered by ``render.py`` (Jinja2, then
+laid out and drawn by ``pdf_layout`` as PDF/A-3b: fonts embedded, sRGB OutputIntent) and written
+in one pass (``pdf_writer``) with the XML embedded as ``factur-x.xml``
+(AFRelationship /Data) and the PDF/A-3 XMP with the Factur-X
 extension schema (fx:DocumentType, DocumentFileName, Version,
-ConformanceLevel).
+ConformanceLevel). The reference engine (``engine="weasyprint"``) lays the page out
+with WeasyPrint and lets the factur-x package (``generate_from_binary``) combine the two.
 
 Profiles. MINIMUM < BASIC WL < BASIC < EN 16931 < EXTENDED, each a subset of the
 next in business terms, and EXTENDED-CTC-FR (the French reform's EXTENDED, CII D22B),
@@ -534,8 +535,39 @@ def _align_info_with_xmp(pdf: bytes) -> bytes:
     return out.getvalue()
 
 
+FX_NAMESPACE = "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#"
+FX_VERSION = "1.0"
+FX_FILENAME = "factur-x.xml"
+# the Factur-X PDF/A extension schema, as the Factur-X specification (and the factur-x package) declare it
+_FX_PROPERTIES = (("DocumentFileName", "The name of the embedded XML document"),
+                  ("DocumentType", "The type of the hybrid document in capital letters, e.g. INVOICE or ORDER"),
+                  ("Version", "The actual version of the standard applying to the embedded XML document"),
+                  ("ConformanceLevel", "The conformance level of the embedded XML document"))
+_FX_SCHEMA = ('<rdf:li rdf:parseType="Resource"><pdfaSchema:schema>Factur-X PDFA Extension Schema</pdfaSchema:schema>'
+              f"<pdfaSchema:namespaceURI>{FX_NAMESPACE}</pdfaSchema:namespaceURI><pdfaSchema:prefix>fx</pdfaSchema:prefix>"
+              "<pdfaSchema:property><rdf:Seq>" + "".join(
+                  f'<rdf:li rdf:parseType="Resource"><pdfaProperty:name>{name}</pdfaProperty:name>'
+                  "<pdfaProperty:valueType>Text</pdfaProperty:valueType><pdfaProperty:category>external"
+                  f"</pdfaProperty:category><pdfaProperty:description>{desc}</pdfaProperty:description></rdf:li>"
+                  for name, desc in _FX_PROPERTIES) + "</rdf:Seq></pdfaSchema:property></rdf:li>")
+
+
+def _drawn_pdf(invoice: Invoice, lang: str, prof: Profile, xml_bytes: bytes) -> bytes:
+    """The Factur-X PDF in one pass (``render.draw_pdf``): the page drawn, the XML attached as
+    factur-x.xml (AFRelationship /Data), the XMP with the Factur-X extension schema."""
+    from gateway.syntaxes.pdf_writer import Attachment, Metadata, XmpExtension
+    values = (f"<fx:DocumentType>INVOICE</fx:DocumentType><fx:DocumentFileName>{FX_FILENAME}</fx:DocumentFileName>"
+              f"<fx:Version>{FX_VERSION}</fx:Version><fx:ConformanceLevel>{prof.label}</fx:ConformanceLevel>")
+    info = _pdf_metadata(invoice, lang)
+    meta = Metadata(title=info["title"], author=info["author"], subject=info["subject"],
+                    extension=XmpExtension({"fx": FX_NAMESPACE}, _FX_SCHEMA, values))
+    limits = render.RenderLimits.from_env()
+    return render.draw_pdf(render.render_html(invoice, lang, limits=limits), limits=limits, metadata=meta,
+                           attachments=[Attachment(FX_FILENAME, xml_bytes, "text/xml", "Data", "Factur-X XML file")])
+
+
 def write(invoice: Invoice, *, profile: Optional[str] = None, lang: Optional[str] = None,
-          flavour: str = NAME) -> FacturXRendering:
+          flavour: str = NAME, engine: Optional[str] = None) -> FacturXRendering:
     """The invoice as a Factur-X PDF (PDF/A-3b with the CII XML embedded as factur-x.xml).
 
     ``profile``: a profile of ``profiles()`` ("MINIMUM", "BASIC WL", "BASIC", "EN 16931",
@@ -543,10 +575,10 @@ def write(invoice: Invoice, *, profile: Optional[str] = None, lang: Optional[str
     or ``None`` to choose from BT-24 and the content (see the module docstring). ``lang``: "fr"/"en" labels, or
     ``None`` for French when the buyer is in FR, BE, LU, CH or MC.
     ``findings`` holds the profile XSD's complaints about the embedded XML. ``flavour``: the
-    flavour written, as the rendering's ``syntax`` says (``facturx-minimum``).
+    flavour written, as the rendering's ``syntax`` says (``facturx-minimum``). ``engine``: what lays
+    the page out (``render.engine_of``): drawn directly and written in one pass (the default), or
+    WeasyPrint, then combined by the factur-x package (the reference).
     """
-    import facturx
-
     lang = render.choose_lang(invoice, lang)
     xml = _choose(invoice, profile)
     prof = PROFILES[xml.level]
@@ -555,11 +587,15 @@ def write(invoice: Invoice, *, profile: Optional[str] = None, lang: Optional[str
                             for e in _xsd_errors(xml.level, xml.root)]
     xml_bytes = safe.serialize(xml.root)
     dropped = list(xml.dropped)          # BT-24 among them when the profile's guideline replaced another
-    base_pdf = render.render_pdf(invoice, lang=lang)
-    pdf = facturx.generate_from_binary(
-        base_pdf, xml_bytes, flavor="factur-x", level=prof.package_level, check_xsd=False,
-        pdf_metadata=_pdf_metadata(invoice, lang), afrelationship="data", xmp_compression=False)
-    pdf = _align_info_with_xmp(pdf)
+    if render.engine_of(engine) == "drawn":
+        pdf = _drawn_pdf(invoice, lang, prof, xml_bytes)
+    else:
+        import facturx
+        base_pdf = render.render_pdf(invoice, lang=lang, engine=engine)
+        pdf = facturx.generate_from_binary(
+            base_pdf, xml_bytes, flavor="factur-x", level=prof.package_level, check_xsd=False,
+            pdf_metadata=_pdf_metadata(invoice, lang), afrelationship="data", xmp_compression=False)
+        pdf = _align_info_with_xmp(pdf)
     return FacturXRendering(syntax=flavour, mapping=xml.mapping, data=pdf, dropped=dropped, findings=findings,
                             media_type=MEDIA_TYPE, extension=EXTENSION, profile=xml.level, xml=xml_bytes,
                             lang=lang)

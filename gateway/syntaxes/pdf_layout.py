@@ -191,7 +191,23 @@ def _matches(parts, chain: list[_Node]) -> bool:
 _WIDTH_ATTR = re.compile(r"width\s*:\s*([\d.]+)%")
 
 
+_STYLES: dict[tuple, dict] = {}          # computed styles by (ancestry, inline style): shared, never changed
+_STYLES_MAX = 4096
+
+
 def _style(el, chain: list[_Node], parent: dict) -> dict:
+    """The computed style of ``el``: what ``parent`` passes down, then the matching rules in cascade
+    order (a chain of ancestors, which also decides what ``parent`` is, is looked up once)."""
+    key = (tuple(chain), el.get("style"))
+    got = _STYLES.get(key)
+    if got is None:
+        if len(_STYLES) >= _STYLES_MAX:
+            _STYLES.clear()
+        got = _STYLES[key] = _cascade(el, chain, parent)
+    return got
+
+
+def _cascade(el, chain: list[_Node], parent: dict) -> dict:
     node = chain[-1]
     style = {k: parent[k] for k in INHERITED}
     style.update(BOX_DEFAULTS)
@@ -212,11 +228,13 @@ def _style(el, chain: list[_Node], parent: dict) -> dict:
             style["width"] = float(m.group(1))
     if style["display"] is None:
         style["display"] = DISPLAY.get(node.tag, "block")
+    style["face"] = pdf_fonts.face(style["family"], style["bold"])
     return style
 
 
 def _face(style: dict) -> pdf_fonts.Face:
-    return pdf_fonts.face(style["family"], style["bold"])
+    got = style.get("face")
+    return got if got is not None else pdf_fonts.face(style["family"], style["bold"])
 
 
 # --- boxes -------------------------------------------------------------------------------------------

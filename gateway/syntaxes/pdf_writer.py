@@ -50,6 +50,11 @@ def srgb_profile() -> bytes:
     return (Path(spec.origin).parent / "pdf" / "sRGB2014.icc").read_bytes()
 
 
+@lru_cache(maxsize=1)
+def _srgb_compressed() -> bytes:
+    return zlib.compress(srgb_profile(), 9)
+
+
 @dataclass(frozen=True)
 class Attachment:
     name: str
@@ -98,8 +103,8 @@ class Page:
 
 
 def _num(v: float) -> str:
-    s = f"{v:.3f}".rstrip("0").rstrip(".")
-    return s if s not in ("-0", "") else "0"
+    s = "%.2f" % v
+    return "0" if s == "-0.00" else s
 
 
 def _color(rgb: tuple) -> str:
@@ -180,13 +185,13 @@ class Document:
                     for ch in op[6]:
                         if ch not in chars:
                             chars[ch] = op[3].glyph(ch)[0]
-        fonts: dict[Face, tuple[str, dict[int, int]]] = {}
+        fonts: dict[Face, tuple[str, dict[str, str]]] = {}
         font_refs: dict[str, int] = {}
         for i, (face, chars) in enumerate(used.items(), 1):
             gids = list(dict.fromkeys(g for g in chars.values() if g))
             program, renumber = pdf_fonts.subset(face, gids)
             font_refs[f"F{i}"] = self._font(face, chars, gids, program, renumber, add, stream)
-            fonts[face] = (f"F{i}", renumber)
+            fonts[face] = (f"F{i}", {ch: f"{renumber.get(g, 0):04x}" for ch, g in chars.items()})
 
         pages_num = reserve()
         resources = add(b"<< /Font << " + b" ".join(b"/%s %d 0 R" % (k.encode(), v) for k, v in font_refs.items())
@@ -205,7 +210,8 @@ class Document:
 
         xmp = self._xmp(meta, created).encode("utf-8")
         metadata = add(stream(b" /Type /Metadata /Subtype /XML", xmp, compress=False))
-        icc = add(stream(b" /N 3", srgb_profile()))
+        icc = add(b"<< /N 3 /Filter /FlateDecode /Length %d>>\nstream\n" % len(_srgb_compressed())
+                  + _srgb_compressed() + b"\nendstream")
         intent = (b"<< /Type /OutputIntent /S /GTS_PDFA1 /OutputConditionIdentifier " + pdf_string(SRGB_INFO)
                   + b" /Info " + pdf_string(SRGB_INFO) + b" /DestOutputProfile %d 0 R >>" % icc)
         pdf_date = created.strftime("D:%Y%m%d%H%M%S+00'00'")
@@ -280,7 +286,7 @@ class Document:
                    + b" /DescendantFonts [%d 0 R] /ToUnicode %d 0 R >>" % (cid, to_unicode))
 
     @staticmethod
-    def _content(page: Page, fonts: dict[Face, tuple[str, dict[int, int]]]) -> bytes:
+    def _content(page: Page, fonts: dict[Face, tuple[str, dict[str, str]]]) -> bytes:
         height = page.height
         parts: list[str] = []
         fill, char_spacing = None, 0.0          # both last until changed (graphics state, not BT/ET)
@@ -294,9 +300,8 @@ class Document:
                 parts.append(f"{_num(x)} {_num(height - y - h)} {_num(w)} {_num(h)} re f")
             else:
                 _, x, baseline, face, size, _, text, spacing = op
-                name, renumber = fonts[face]
-                glyph = face.glyph
-                hexed = "".join(f"{renumber.get(glyph(ch)[0], 0):04x}" for ch in text)
+                name, codes = fonts[face]
+                hexed = "".join(map(codes.__getitem__, text))
                 tc = ""
                 if spacing != char_spacing:
                     tc, char_spacing = f"{_num(spacing)} Tc ", spacing

@@ -1,5 +1,8 @@
 """Factur-X / ZUGFeRD 2.x: reading the XML out of PDFs, writing PDF/A-3 invoices.
 
+Every written PDF is checked twice: as the default engine draws it (``pdf_layout``) and as the
+reference engine (WeasyPrint + the factur-x package) makes it.
+
 Judged by independent tools where there are some: qpdf (structure), poppler's
 pdffonts / pdftoppm / pdftotext (fonts, pixels, text), the factur-x package's
 own reader and XSD check, pypdf for the PDF/A objects, the CEN EN 16931 CII
@@ -105,15 +108,18 @@ def _pdftotext(pdf: bytes, tmp_path: Path) -> str:
 
 # --- generated documents, made once per module ---------------------------------------------------
 
-@pytest.fixture(scope="module")
-def generated():
+@pytest.fixture(scope="module", params=render.ENGINES)
+def generated(request):
+    """Factur-X PDFs written by each engine: the page drawn directly (the default) and laid out by
+    WeasyPrint (the reference); every check below holds for both."""
     cache: dict = {}
+    engine = request.param
 
     def get(path: str, **kwargs):
         key = (path, tuple(sorted(kwargs.items())))
         if key not in cache:
             src = _read_source(path)
-            cache[key] = (src, facturx.write(src.invoice, **kwargs))
+            cache[key] = (src, facturx.write(src.invoice, engine=engine, **kwargs))
         return cache[key]
     return get
 
@@ -254,8 +260,9 @@ def test_encrypted_pdf_is_refused(simple_facturx):
         assert "encrypted" in str(err.value)
 
 
-def test_pdf_without_embedded_xml_is_refused():
-    plain = render.render_pdf(build_invoice(), lang="en")
+@pytest.mark.parametrize("engine", render.ENGINES)
+def test_pdf_without_embedded_xml_is_refused(engine):
+    plain = render.render_pdf(build_invoice(), lang="en", engine=engine)
     with pytest.raises(UnknownFormatError) as err:
         facturx.read(plain)
     assert "no Factur-X / ZUGFeRD invoice XML" in str(err.value)
@@ -646,11 +653,12 @@ def test_language_choice():
         render.choose_lang(inv, "de")
 
 
-def test_explicit_language_wins_over_the_buyer_country(tmp_path):
-    out = facturx.write(build_invoice(), lang="en")
+@pytest.mark.parametrize("engine", render.ENGINES)
+def test_explicit_language_wins_over_the_buyer_country(engine, tmp_path):
+    out = facturx.write(build_invoice(), lang="en", engine=engine)
     text = _pdftotext(out.data, tmp_path)
     assert out.lang == "en" and "Amount due" in text and "Net à payer" not in text
-    fr = facturx.write(build_invoice())
+    fr = facturx.write(build_invoice(), engine=engine)
     assert fr.lang == "fr" and "Net à payer" in _pdftotext(fr.data, tmp_path)
     assert "119,00 €" in _pdftotext(fr.data, tmp_path)
 
@@ -677,14 +685,15 @@ def test_money_dates_and_percentages_per_language():
     assert render.format_iban("FR7630006000011234567890189") == "FR76 3000 6000 0112 3456 7890 189"
 
 
-def test_invoice_content_is_text_not_markup(tmp_path):
+@pytest.mark.parametrize("engine", render.ENGINES)
+def test_invoice_content_is_text_not_markup(engine, tmp_path):
     inv = build_invoice()
     inv.seller.name = '<b>ACME & Co</b> "quoted"'
     inv.seller.additional_legal_information = 'x"; } @page { content: "pwned'
     inv.lines[0].item = model.ItemInformation(name='<img src="file:///x">W')
     html = render.render_html(inv, "en")
     assert "<img" not in html and "<b>ACME" not in html
-    out = facturx.write(inv)
+    out = facturx.write(inv, engine=engine)
     text = _pdftotext(out.data, tmp_path)
     assert '<b>ACME & Co</b> "quoted"' in text
     assert '<img src="file:///x">W' in text

@@ -105,24 +105,45 @@ def test_more_text_than_the_cap_is_refused():
     assert e.value.limit == "text"
 
 
-def test_more_pages_than_the_cap_are_refused():
+@pytest.mark.parametrize("engine", render.ENGINES)
+def test_more_pages_than_the_cap_are_refused(engine):
     with pytest.raises(RenderError, match=r"would have \d+ pages, more than the 1 accepted") as e:
-        render_pdf(_with_lines(60), lang="en", limits=RenderLimits(max_pages=1))
+        render_pdf(_with_lines(60), lang="en", limits=RenderLimits(max_pages=1), engine=engine)
     assert e.value.limit == "pages"
 
 
-def test_a_rendering_beyond_the_time_cap_is_stopped_and_the_next_one_works():
-    with pytest.raises(RenderError, match=r"took more than 0.5 s \(EDIGATE_RENDER_TIMEOUT\)") as e:
-        render_pdf(_with_lines(1000), lang="en", limits=RenderLimits(timeout=0.5))
+# the drawn engine lays 1,000 lines out in about a second on a shared 2-core VM, WeasyPrint in minutes:
+# each gets a cap far below what it needs
+@pytest.mark.parametrize("engine, cap", [("drawn", 0.02), ("weasyprint", 0.5)])
+def test_a_rendering_beyond_the_time_cap_is_stopped_and_the_next_one_works(engine, cap):
+    with pytest.raises(RenderError, match=rf"took more than {cap:g} s \(EDIGATE_RENDER_TIMEOUT\)") as e:
+        render_pdf(_with_lines(1000), lang="en", limits=RenderLimits(timeout=cap), engine=engine)
     assert e.value.limit == "time"
     assert read_document(write_document(build_invoice(), "facturx").data).invoice.number == "INV-2024-001"
 
 
 def test_a_rendering_beyond_the_memory_cap_is_refused_and_the_next_one_works():
+    # WeasyPrint lays out in a process of its own under an address-space cap
     with pytest.raises(RenderError, match=r"memory cap of 220 MiB") as e:
-        render_pdf(_with_lines(1000), lang="en", limits=RenderLimits(max_memory=220 << 20))
+        render_pdf(_with_lines(1000), lang="en", limits=RenderLimits(max_memory=220 << 20), engine="weasyprint")
     assert e.value.limit == "memory"
     assert read_document(write_document(build_invoice(), "facturx").data).invoice.number == "INV-2024-001"
+
+
+def test_the_drawn_engine_holds_little_memory_for_the_largest_invoice_it_accepts():
+    """The drawn engine runs in process: what it holds grows with the (capped) text, not more.
+    1,000 lines (the cap) take ~10 MB at the peak; 64 MB would mean something grew out of bounds."""
+    import tracemalloc
+    inv = _with_lines(1000)
+    render_pdf(build_invoice(), lang="en", engine="drawn")           # fonts loaded before measuring
+    tracemalloc.start()
+    try:
+        pdf = render_pdf(inv, lang="en", engine="drawn")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "Widget 999" in _pdf_text(pdf)                           # the last line
+    assert peak < 64 << 20, f"{peak:,} bytes held at the peak"
 
 
 def test_the_caps_come_from_the_environment(monkeypatch):
