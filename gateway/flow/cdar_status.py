@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Callable, Optional
 
@@ -194,6 +194,22 @@ class Move:
     known: bool = True                         # False: a status code none of ours stands for
 
 
+ORDER_WAIT = timedelta(hours=1)
+
+
+def waits_for_older(s: Session, ex: Exchange, now: datetime) -> bool:
+    """Whether a status message must wait for an older one from the same partner, received within
+    ``ORDER_WAIT`` and not yet processed (a 211 must not be judged before the 205 sent first: it
+    would be refused as a move the document cannot make yet). It is left ``acknowledged``; the
+    sweep takes it again after the older one."""
+    if ex.partner_id is None:
+        return False
+    older = s.scalar(sa.select(Exchange.id).where(
+        Exchange.direction == "in", Exchange.partner_id == ex.partner_id, Exchange.id < ex.id,
+        Exchange.status == "acknowledged", Exchange.created_at >= now - ORDER_WAIT).limit(1))
+    return older is not None
+
+
 def apply_moves(gw, exchange_id: int, kind: str, moves: list[Move], at: Optional[datetime], now: datetime,
                 *, public_buyer: bool = False) -> tuple[Optional[str], list[int]]:
     """Set each move on the one document of the exchange's partner it names, by ``partner:<name>``
@@ -203,6 +219,8 @@ def apply_moves(gw, exchange_id: int, kind: str, moves: list[Move], at: Optional
     done, notes, touched = 0, [], []
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id)
+        if waits_for_older(s, ex, now):
+            return None, []
         partner = ex.partner
         by = f"partner:{partner.name}"[:200] if partner is not None else "partner:unknown"
         for move in moves:

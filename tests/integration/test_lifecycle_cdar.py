@@ -202,6 +202,44 @@ def test_a_status_the_sender_sets_itself_is_not_sent_back(gw, parties) -> None:
     assert set(placed(gw)) == before and lifecycle.unreported(gw) == []
 
 
+def test_a_status_the_sender_sets_itself_goes_to_a_recipient_that_chose_cdar(gw, parties) -> None:
+    with gw.session() as s:
+        buyer = s.get(Partner, parties["buyer"])
+        buyer.status_syntax, buyer.preferred_channel = "cdar", "sftp"
+        s.add(SftpAccount(partner_id=buyer.id, username="acheteur"))
+    doc = send_invoice(gw, parties, "F2026-106")
+    _set(gw, doc, "accepted", by="user:buyer-user")
+    lifecycle.report_pending(gw)
+    before = set(pickup_dir(gw, "acheteur").iterdir()) if pickup_dir(gw, "acheteur").exists() else set()
+    paid = message("F2026-106", "paid", issuer=CdarParty(SIREN, "0002", "Vendeur SA", "SE"),
+                   recipients=(CdarParty(BUYER_SIREN, "0002", "Buyer SARL", "BY", "buyer@example.com", "EM"),),
+                   characteristics=(cdar.Characteristic("MEN", amount=119, currency="EUR", percent=19),))
+    ex = receive(gw, parties, "seller", paid, "cdv-212.xml")
+    assert ex.status == "processed", ex.reason
+    lifecycle.report_pending(gw)
+    told = [p for p in pickup_dir(gw, "acheteur").iterdir() if p not in before and p.name.startswith("CDAR_")]
+    (message_told,) = [cdar.read_cdar(p.read_bytes()) for p in told if "_paid_" in p.name]
+    assert message_told.status.code == "212"
+    assert [(r.role, r.name) for r in message_told.recipients] == [("WK", "Buyer SARL")]   # no BT-49: its platform
+    assert cdar_rules.validate(next(p for p in told if "_paid_" in p.name).read_bytes()) == []
+
+
+def test_a_status_message_waits_for_an_older_one_from_the_same_partner(gw, parties) -> None:
+    from gateway.flow.process import process_exchange
+    doc = send_invoice(gw, parties, "F2026-107")
+    gw.jobs.process = lambda exchange_id: None          # received now, processed below in the order we say
+    first = receive_file(gw, message("F2026-107", "accepted"), channel="api", partner_id=parties["buyer"],
+                         filename="cdv-205.xml").id
+    second = receive_file(gw, message("F2026-107", "payment_sent"), channel="api", partner_id=parties["buyer"],
+                          filename="cdv-211.xml").id
+    assert process_exchange(gw, second) is None          # its 211 would be judged before the 205: it waits
+    with gw.session() as s:
+        assert s.get(Exchange, second).status == "acknowledged"
+    assert process_exchange(gw, first) == "processed"
+    assert process_exchange(gw, second) == "processed"
+    assert _status(gw, doc) == "payment_sent"
+
+
 # --- the setting, from the command line -------------------------------------------------------------
 
 def test_edigate_partner_status_syntax(tmp_path, monkeypatch) -> None:
