@@ -61,7 +61,7 @@ from gateway.delivery.outbound import FileChannel
 from gateway.delivery.state import set_status
 from gateway.channels import http_deposit_parts as parts
 from gateway.channels.http_deposit_parts import DepositConfigError
-from gateway.model.findings import FATAL, Finding
+from gateway.model.findings import Finding
 from gateway.transports.choruspro import PisteClient, TechnicalAccount
 from gateway.transports.http_deposit import DepositHttpError
 
