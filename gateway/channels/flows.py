@@ -167,7 +167,8 @@ def out_ack(flow: Flow, ex: Exchange) -> tuple[str, list[dict[str, str]], dict[s
     details: list[dict[str, str]] = []
     for doc in docs:
         for f in doc.findings or ():
-            details.append(_finding_detail(doc, f))
+            if f.get("rule_set") != "controls":     # anomaly controls are the buyer's business, not told to senders
+                details.append(_finding_detail(doc, f))
         if doc.status == "duplicate":
             details.append(detail("Error", f"invoice {doc.number or doc.id}", "DUPLICATE",
                                   f"invoice {doc.number} was received before (same seller, number and year)"))
