@@ -26,7 +26,12 @@ MAX_LIST = 500
 
 
 class ControlError(EdigateError):
-    """Nothing to confirm: the document is not held by a control (or no longer); the message says which."""
+    """Nothing to confirm: the document is not held by a control, or no longer (``done``: it was
+    confirmed already); the message says which."""
+
+    def __init__(self, message: str, *, done: bool = False):
+        super().__init__(message)
+        self.done = done
 
 
 @dataclass
@@ -92,7 +97,7 @@ def confirm_account(gw, document_id: int, *, by: str, now: Optional[datetime] = 
             raise ControlError(f"document {document_id} is not held for a bank account confirmation")
         if hold.released_at is not None:
             raise ControlError(f"document {document_id}'s bank account was confirmed already, by "
-                               f"{hold.released_by} at {hold.released_at.isoformat()}")
+                               f"{hold.released_by} at {hold.released_at.isoformat()}", done=True)
         key = hold.supplier_key
         accounts = _record(s, key, hold.evidence.get("new_accounts") or (), source="confirmed", by=by, now=now,
                            document_id=document_id, replace=True)

@@ -96,8 +96,9 @@ def effective(s, partner_id: Optional[int]) -> dict[str, Effective]:
     out = {}
     for name, d in definitions().items():
         eff = Effective(name, d.enabled, d.default_thresholds(), {"enabled": "default"})
-        for level, who in ((None, "gateway"), (partner_id, "organisation")):
-            row = rows.get((level, name)) if (level is None or partner_id is not None) else None
+        levels = [(None, "gateway")] + ([(partner_id, "organisation")] if partner_id is not None else [])
+        for level, who in levels:
+            row = rows.get((level, name))
             if row is None:
                 continue
             if row.enabled is not None:

@@ -223,3 +223,28 @@ def test_a_vat_rate_the_supplier_never_used_is_flagged(gw, seeded) -> None:
     assert rules(usual) == [] and rules(odd) == ["CTRL-VAT-01"]
     [f] = control_findings(odd, "CTRL-VAT-01")
     assert f["extra"] == {"control": "CTRL-VAT-01", "unusual": ["7"], "usual": ["19"]}
+
+
+def test_settings_through_the_api_by_level(gw, seeded) -> None:
+    client = create_app(gw, testing=True).test_client()
+    buyer = seeded.partners["buyer"]
+    body = client.get("/api/v1/controls", headers=seeded.auth("sam")).json
+    amount = next(c for c in body["items"] if c["name"] == "amount")
+    assert amount["enabled"] is True and amount["thresholds"]["factor"] == 5 and amount["source"]["enabled"] == "default"
+    assert client.patch("/api/v1/controls/amount", json={"enabled": False},
+                        headers=seeded.auth("sam")).status_code == 403
+    r = client.patch("/api/v1/controls/amount?partner=%d" % buyer, json={"thresholds": {"factor": 8}},
+                     headers=seeded.auth("olivia"))
+    assert r.status_code == 200, r.json
+    amount = next(c for c in r.json["items"] if c["name"] == "amount")
+    assert amount["thresholds"]["factor"] == 8 and amount["source"]["factor"] == "organisation"
+    gateway_level = next(c for c in client.get("/api/v1/controls", headers=seeded.auth("sam")).json["items"]
+                         if c["name"] == "amount")
+    assert gateway_level["thresholds"]["factor"] == 5 and gateway_level["source"] == {"enabled": "default"}
+    bad = client.patch("/api/v1/controls/amount", json={"thresholds": {"factor": 0.5}}, headers=seeded.auth("olivia"))
+    assert bad.status_code == 422
+    assert client.patch("/api/v1/controls/nothing", json={}, headers=seeded.auth("olivia")).status_code == 404
+    # the organisation's factor of 8 now applies to its invoices: 6x the median passes there
+    history(gw, seeded)
+    six = send(gw, sender(seeded), invoice("S-1", TODAY - timedelta(days=1), "650.00"))
+    assert rules(six) == []

@@ -98,7 +98,7 @@ def confirm_control_hold(document_id: int) -> Response:
     try:
         release = confirm.confirm_account(gw, document_id, by=f"user:{g.user.username}")
     except confirm.ControlError as e:
-        raise ApiError(409 if "already" in str(e) else 404, str(e)) from None
+        raise ApiError(409 if e.done else 404, str(e)) from None
     return answer(Released, release.__dict__)
 
 
