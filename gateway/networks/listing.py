@@ -123,25 +123,19 @@ def _fetch_url(url: str, max_bytes: int, timeout: float, total: float) -> bytes:
     import time
 
     import requests
+
+    from gateway.transports.safe_http import BodyRefused, read_body
     deadline = time.monotonic() + total
     try:
         with requests.get(url, stream=True, timeout=timeout, allow_redirects=True,
                           headers={"Accept": "text/csv, application/json, application/xml, */*"}) as r:
             if r.status_code != 200:
                 raise DirectoryError(f"{url}: HTTP {r.status_code} {r.reason or ''}".rstrip())
-            declared = r.headers.get("Content-Length", "")
-            if (declared.isascii() and declared.isdigit()) and int(declared) > max_bytes:
-                raise DirectoryError(f"{url}: {int(declared):,} bytes announced, more than the "
-                                     f"{max_bytes:,} accepted for a directory")
-            chunks, size = [], 0
-            for chunk in r.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise DirectoryError(f"{url}: larger than the {max_bytes:,} bytes accepted for a directory")
-                if time.monotonic() > deadline:
-                    raise DirectoryError(f"{url}: not downloaded within {total:g} s ({size:,} bytes so far)")
-                chunks.append(chunk)
-            return b"".join(chunks)
+            try:
+                return read_body(r, max_bytes, deadline)
+            except BodyRefused as e:
+                raise DirectoryError(f"{url}: {e} for a directory" if e.too_large else
+                                     f"{url}: not downloaded within {total:g} s ({e.size:,} bytes so far)") from None
     except requests.Timeout:
         raise DirectoryError(f"{url}: no answer within {timeout:g} s") from None
     except requests.RequestException as e:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from gateway.model.errors import EdigateError
-from gateway.transports.safe_http import forbidden_cause, guarded_session, url_problem
+from gateway.transports.safe_http import BodyRefused, forbidden_cause, read_body, session, url_problem
 
 MAX_TOKEN_BYTES = 64 * 1024
 MAX_TOKEN_LENGTH = 16 * 1024
@@ -66,28 +66,6 @@ class Answer:
         return " ".join(text.split()) + ("…" if len(self.content) > n else "")
 
 
-class _Plain(threading.local):
-    session = None
-
-
-_plain = _Plain()
-
-
-def _session(allow_private: bool):
-    """``safe_http.guarded_session`` (public addresses only), or, when a setting allows private
-    addresses, a plain session that likewise ignores proxy settings and follows no redirects."""
-    if not allow_private:
-        return guarded_session()
-    if _plain.session is None:
-        import requests
-        from requests.adapters import HTTPAdapter
-        s = requests.Session()
-        s.trust_env = False
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=4, max_retries=0)
-        s.mount("http://", adapter)
-        s.mount("https://", adapter)
-        _plain.session = s
-    return _plain.session
 
 
 def fetch(method: str, url: str, *, allow_private: bool = False, max_bytes: int, timeout: float = TIMEOUT,
@@ -100,23 +78,13 @@ def fetch(method: str, url: str, *, allow_private: bool = False, max_bytes: int,
         raise HttpError(f"{url}: refused: {problem}", retryable=False)
     deadline = time.monotonic() + total
     try:
-        with _session(allow_private).request(method, url, stream=True, timeout=timeout, allow_redirects=False,
-                                             **kwargs) as r:
-            declared = r.headers.get("Content-Length", "")
-            if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-                raise HttpError(f"{url}: HTTP {r.status_code} announcing {int(declared):,} bytes, more than "
-                                f"the {max_bytes:,} accepted", status=r.status_code)
-            chunks, size = [], 0
-            for chunk in r.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise HttpError(f"{url}: HTTP {r.status_code} answer larger than the {max_bytes:,} bytes "
-                                    "accepted", status=r.status_code)
-                if time.monotonic() > deadline:
-                    raise HttpError(f"{url}: answer not read within {total:g} s ({size:,} bytes so far)",
-                                    status=r.status_code)
-                chunks.append(chunk)
-            return Answer(r.status_code, dict(r.headers), b"".join(chunks), url)
+        with session(allow_private).request(method, url, stream=True, timeout=timeout, allow_redirects=False,
+                                            **kwargs) as r:
+            try:
+                body = read_body(r, max_bytes, deadline)
+            except BodyRefused as e:
+                raise HttpError(f"{url}: HTTP {r.status_code} answer {e}", status=r.status_code) from None
+            return Answer(r.status_code, dict(r.headers), body, url)
     except requests.Timeout:
         raise HttpError(f"{url}: no answer within {timeout:g} s") from None
     except requests.RequestException as e:

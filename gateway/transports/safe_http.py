@@ -91,6 +91,7 @@ def _check_peer(sock: socket.socket, host: str) -> None:
 
 class _Pools(threading.local):
     guarded = None
+    plain = None
 
 
 _pools = _Pools()
@@ -135,3 +136,52 @@ def guarded_session():
         s.mount("https://", adapter)
         _pools.guarded = s
     return _pools.guarded
+
+
+def session(allow_private: bool = False):
+    """``guarded_session()``; or, when a setting allows private addresses (a partner's own switch,
+    the tests on loopback), a plain session that likewise ignores proxies from the environment,
+    follows no redirects by itself and retries nothing (one per thread)."""
+    if not allow_private:
+        return guarded_session()
+    if _pools.plain is None:
+        import requests
+        from requests.adapters import HTTPAdapter
+        s = requests.Session()
+        s.trust_env = False
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=4, max_retries=0)
+        s.mount("http://", adapter)
+        s.mount("https://", adapter)
+        _pools.plain = s
+    return _pools.plain
+
+
+class BodyRefused(Exception):
+    """An answer not read whole: larger than allowed (``too_large``), or not whole in time."""
+
+    def __init__(self, message: str, *, size: int, too_large: bool):
+        super().__init__(message)
+        self.size, self.too_large = size, too_large
+
+
+def read_body(resp, limit: int, deadline: float) -> bytes:
+    """A streamed response's body (``stream=True``), refused past ``limit`` bytes (announced or
+    read: never more in memory) or when it is not whole by ``deadline`` (``time.monotonic()``: a
+    server trickling bytes). The response is closed when refused."""
+    import time
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        resp.close()
+        raise BodyRefused(f"{int(declared):,} bytes announced, more than the {limit:,} accepted",
+                          size=int(declared), too_large=True)
+    chunks, size = [], 0
+    for chunk in resp.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            resp.close()
+            raise BodyRefused(f"larger than the {limit:,} bytes accepted", size=size, too_large=True)
+        if time.monotonic() > deadline:
+            resp.close()
+            raise BodyRefused(f"not read in time ({size:,} bytes so far)", size=size, too_large=False)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -37,14 +37,14 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 from urllib.parse import quote
 
-from gateway.transports.safe_http import forbidden_cause, guarded_session, url_problem
+from gateway.transports.safe_http import BodyRefused, forbidden_cause, read_body, url_problem
+from gateway.transports.safe_http import session as safe_http_session
 
 SYNTAXES = ("CII", "UBL", "Factur-X", "CDAR", "FRR")
 PROFILES = ("Basic", "CIUS", "Extended-CTC-FR", "Undefined")
@@ -125,23 +125,6 @@ Auth = Union[BearerToken, ClientCredentials]
 
 # --- HTTP ---------------------------------------------------------------------------------------
 
-def _plain_session():
-    """A session for a partner allowed on private addresses (its own switch): no proxies from the
-    environment, no retries; one per thread."""
-    s = getattr(_local, "plain", None)
-    if s is None:
-        import requests
-        from requests.adapters import HTTPAdapter
-        s = requests.Session()
-        s.trust_env = False
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=4, max_retries=0)
-        s.mount("http://", adapter)
-        s.mount("https://", adapter)
-        _local.plain = s
-    return s
-
-
-_local = threading.local()
 
 
 def _excerpt(data: bytes) -> str:
@@ -151,26 +134,12 @@ def _excerpt(data: bytes) -> str:
 
 
 def _read(resp, limit: int, url: str, deadline: float) -> bytes:
-    """The response body, refused past ``limit`` bytes (read as a stream: never more in memory)
-    or when it is not whole by ``deadline`` (monotonic seconds: a server trickling bytes)."""
-    declared = resp.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        resp.close()
-        raise FlowServiceError(f"{url} answered {declared} bytes, more than the {limit} allowed",
-                               http_status=resp.status_code)
-    chunks, size = [], 0
-    for chunk in resp.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            resp.close()
-            raise FlowServiceError(f"{url} answered more than the {limit} bytes allowed",
-                                   http_status=resp.status_code)
-        if time.monotonic() > deadline:
-            resp.close()
-            raise FlowServiceError(f"{url}: the answer was not read in time ({size} bytes so far)",
-                                   http_status=resp.status_code, retryable=True)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The response body within ``limit`` bytes and by ``deadline`` (``safe_http.read_body``)."""
+    try:
+        return read_body(resp, limit, deadline)
+    except BodyRefused as e:
+        raise FlowServiceError(f"{url} answer {e}", http_status=resp.status_code,
+                               retryable=not e.too_large) from None
 
 
 def _error(resp, body: bytes, what: str, url: str) -> FlowServiceError:
@@ -198,7 +167,7 @@ def _request(method: str, url: str, *, allow_private: bool, timeout: Timeout, se
     problem = url_problem(url, allow_private=allow_private)
     if problem:
         raise FlowServiceError(f"{what}: URL {url} refused: {problem}")
-    sess = session or (_plain_session() if allow_private else guarded_session())
+    sess = session or safe_http_session(allow_private)
     read = timeout[-1] if isinstance(timeout, tuple) else timeout
     deadline = time.monotonic() + TOTAL_FACTOR * float(read)
     try:

@@ -32,7 +32,6 @@ the first one named.
 from __future__ import annotations
 
 import base64
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -327,26 +326,6 @@ def _signer(result) -> x509.Certificate:
 
 # --- fetching --------------------------------------------------------------------------------------
 
-class _Plain(threading.local):
-    session = None
-
-
-_plain = _Plain()
-
-
-def _session(allow_private: bool):
-    if not allow_private:
-        return safe_http.guarded_session()
-    if _plain.session is None:
-        import requests
-        from requests.adapters import HTTPAdapter
-        s = requests.Session()
-        s.trust_env = False
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=4, max_retries=0)
-        s.mount("http://", adapter)
-        s.mount("https://", adapter)
-        _plain.session = s
-    return _plain.session
 
 
 def get(url: str, *, deadline: float, allow_private: bool = False, address: Optional[str] = None) -> bytes:
@@ -370,21 +349,16 @@ def get(url: str, *, deadline: float, allow_private: bool = False, address: Opti
     if left <= 0:
         raise DiscoveryError("timeout", f"{url[:200]}: no time left to ask the SMP")
     try:
-        with _session(allow_private).get(target, stream=True, timeout=min(HTTP_TIMEOUT, left),
-                                         allow_redirects=False, headers=headers) as r:
+        with safe_http.session(allow_private).get(target, stream=True, timeout=min(HTTP_TIMEOUT, left),
+                                                  allow_redirects=False, headers=headers) as r:
             if r.status_code == 404:
                 raise DiscoveryError("not_found", f"{url[:200]}: the SMP has no such entry (HTTP 404)")
             if r.status_code != 200:
                 raise DiscoveryError("smp_error", f"{url[:200]}: HTTP {r.status_code} {r.reason or ''}".rstrip())
-            chunks, size = [], 0
-            for chunk in r.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise DiscoveryError("bad_answer", f"{url[:200]}: larger than {MAX_BYTES:,} bytes")
-                if time.monotonic() > deadline:
-                    raise DiscoveryError("timeout", f"{url[:200]}: answer not read in time")
-                chunks.append(chunk)
-            return b"".join(chunks)
+            try:
+                return safe_http.read_body(r, MAX_BYTES, deadline)
+            except safe_http.BodyRefused as e:
+                raise DiscoveryError("bad_answer" if e.too_large else "timeout", f"{url[:200]}: {e}") from None
     except requests.Timeout:
         raise DiscoveryError("timeout", f"{url[:200]}: the SMP did not answer in time") from None
     except requests.RequestException as e:
