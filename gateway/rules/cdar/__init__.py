@@ -33,6 +33,7 @@ from gateway.delivery import statuses as lifecycle
 from gateway.model.findings import FATAL, WARNING, Finding
 from gateway.syntaxes import cdar
 from gateway.xml import safe
+from gateway.xml.where import path_of
 
 __all__ = ["RULE_SET", "RULES", "NEVER_FIRE", "CdarRule", "validate", "codes"]
 
@@ -182,18 +183,7 @@ _PREFIX = {RSM: "rsm", RAM: "ram", cdar.NS["udt"]: "udt", cdar.NS["qdt"]: "qdt"}
 
 
 def _where(el: etree._Element) -> str:
-    steps = []
-    node: Optional[etree._Element] = el
-    while node is not None:
-        q = etree.QName(node)
-        name = f"{_PREFIX.get(q.namespace, q.namespace or '')}:{q.localname}" if q.namespace else q.localname
-        parent = node.getparent()
-        if parent is not None:
-            same = [c for c in parent if c.tag == node.tag]
-            name += f"[{same.index(node) + 1}]" if len(same) > 1 else ""
-        steps.append(name)
-        node = parent
-    return "/" + "/".join(reversed(steps))
+    return path_of(el, _PREFIX)
 
 
 def _normalize_space(text: str) -> str:

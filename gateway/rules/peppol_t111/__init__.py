@@ -37,6 +37,7 @@ from gateway.rules.peppol.common import (abn, castable_date, check_cf, check_cod
                                          check_se_orgnr, gln, mod11, mod97_0208, nan)
 from gateway.syntaxes import invoice_response as ir
 from gateway.xml import safe
+from gateway.xml.where import path_of
 
 __all__ = ["RULE_SET", "RULES", "NEVER_FIRE", "T111Rule", "validate", "codes"]
 
@@ -122,18 +123,7 @@ def _elements(el: etree._Element) -> list[etree._Element]:
 
 
 def _where(el: etree._Element) -> str:
-    steps = []
-    node: Optional[etree._Element] = el
-    while node is not None:
-        q = etree.QName(node)
-        name = f"{_PREFIX.get(q.namespace, q.namespace or '')}:{q.localname}" if q.namespace else q.localname
-        parent = node.getparent()
-        if parent is not None:
-            same = [c for c in parent if c.tag == node.tag]
-            name += f"[{same.index(node) + 1}]" if len(same) > 1 else ""
-        steps.append(name)
-        node = parent
-    return "/" + "/".join(reversed(steps))
+    return path_of(el, _PREFIX)
 
 
 # --- rules, contexts, patterns ---------------------------------------------------------------------------
