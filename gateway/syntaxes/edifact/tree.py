@@ -105,7 +105,9 @@ def adapt(segment: Any, number: int = 0) -> Segment:
             number = position
     if not isinstance(line, int):
         line = None
-    out = Segment(str(tag), [_components(e) for e in elements], number=number, line=line)
+    # lists of strings (the syntax layer's, pydifact's composites) are taken as they are: never changed here
+    out = Segment(str(tag), [e if type(e) is list and None not in e else _components(e) for e in elements],
+                  number=number, line=line)
     if isinstance(repeats, dict):
         out.repeats = {int(k): [_components(o) for o in v] for k, v in repeats.items() if v}
     return out
@@ -136,22 +138,42 @@ class Place:
 
 
 class MessageTree:
-    """The element tree of one message, with where each element came from."""
+    """The element tree of one message, with where each element came from.
+
+    Places are kept in one of two forms: a dict element -> ``Place`` (the reference builder
+    makes one per element as it goes), or, from the fast builder, each element's position in
+    document order and a plain tuple per position, worded as a ``Place`` only when asked."""
 
     def __init__(self, root: etree._Element, grammar: Grammar):
         self.root = root
         self.grammar = grammar
         # element proxies are the keys: holding them keeps lxml's proxy identity stable
-        self.places: dict[etree._Element, Place] = {}
+        self._places: Optional[dict[etree._Element, Place]] = {}
+        self._index: Optional[dict[etree._Element, int]] = None     # fast builder: element -> position
+        self._facts: Optional[list[tuple]] = None                     # ... and Place arguments by position
         self.findings: list[Finding] = []
         self._positions: Optional[SiblingPositions] = None      # made when first needed
 
+    @property
+    def places(self) -> dict[etree._Element, Place]:
+        """Every element's place (made in full when the tree was built lazily)."""
+        if self._places is None:
+            facts = self._facts
+            self._places = {el: _place(facts[i]) for el, i in self._index.items() if facts[i] is not None}
+        return self._places
+
     def place(self, el: etree._Element) -> Optional[Place]:
-        return self.places.get(el)
+        if self._places is not None:
+            return self._places.get(el)
+        i = self._index.get(el)
+        if i is None:
+            return None
+        fact = self._facts[i]
+        return None if fact is None else _place(fact)
 
     def describe(self, el: etree._Element, attribute: Optional[str] = None) -> str:
         """The mapping engine's ``describe`` hook: a place in EDIFACT words."""
-        p = self.places.get(el)
+        p = self.place(el)
         if p is not None:
             return str(p)
         if el is self.root or el.getparent() is None:
@@ -166,6 +188,11 @@ class MessageTree:
                                      location=str(place) if place else None, line=line))
 
 
+def _place(fact: tuple) -> Place:
+    """``Place`` of a fast builder's tuple: (segment, tag, element, component, repetition, group)."""
+    return Place(*fact)
+
+
 # --- segments -> tree ----------------------------------------------------------------------------
 
 @dataclass
@@ -178,8 +205,9 @@ class _Frame:
     start: Optional[Segment] = None       # the trigger segment of this group instance
 
 
-def build_tree(segments: Iterable[Any], grammar: Grammar) -> MessageTree:
-    """The element tree of one message (its segments UNH ... UNT, in order)."""
+def build_tree_reference(segments: Iterable[Any], grammar: Grammar) -> MessageTree:
+    """The element tree of one message (its segments UNH ... UNT, in order), element by element:
+    the reference ``build_tree`` agrees with (and falls back on)."""
     root = etree.Element(grammar.root_name)
     tree = MessageTree(root, grammar)
     frames = [_Frame(grammar.structure, root, None)]
@@ -345,6 +373,208 @@ def _extra(tree: MessageTree, el: etree._Element, seg: Segment, position: int, c
         tree._finding(ELEMENT, f"element {position} of {seg.tag} is beyond its layout "
                       f"({len(tree.grammar.segments[seg.tag].elements)} elements); kept, not read",
                       tree.places[x], seg.line)
+
+
+# --- segments -> tree, fast ------------------------------------------------------------------------
+
+class _Unsafe(Exception):
+    """A value lxml would refuse or change when parsed (control characters, CR): the reference builds it."""
+
+
+_SPECIAL = re.compile("[&<>\n\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_TAG = re.compile(r"[A-Za-z0-9]+\Z")      # segment tags written as they are; others go the reference way
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False,
+                          remove_comments=False, huge_tree=False)
+
+
+def _text(value: str) -> str:
+    """``value`` as XML character data; ``_Unsafe`` when the parser would not give it back as it is."""
+    if _SPECIAL.search(value) is None:
+        return value
+    if _UNSAFE.search(value) is not None:
+        raise _Unsafe(value)
+    # line breaks as character references: kept as they are, and every element stays on line 1
+    return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\n", "&#10;").replace("\r", "&#13;"))
+
+
+def build_tree(segments: Iterable[Any], grammar: Grammar) -> MessageTree:
+    """The element tree of one message (its segments UNH ... UNT, in order).
+
+    The same tree, findings and places as ``build_tree_reference``, made the fast way: the
+    message is written out as XML text, which lxml's parser turns into elements in C, instead
+    of one ``SubElement`` call and one ``Place`` object per element from Python. Places are
+    kept as tuples by document position and worded when a finding asks; source lines are set
+    as the reference sets them (a segment's and a group's own line, none below). A value the
+    parser would not give back unchanged (a control character, CR) goes the reference way."""
+    segs = [adapt(raw, i) for i, raw in enumerate(segments, start=1)]
+    try:
+        return _build_fast(segs, grammar)
+    except (_Unsafe, etree.XMLSyntaxError):
+        return build_tree_reference(segs, grammar)
+
+
+def _build_fast(segs: list[Segment], grammar: Grammar) -> MessageTree:
+    tree = MessageTree(None, grammar)          # root set once parsed
+    tree._places = None
+    root_name = grammar.root_name
+    out = [f"<{root_name}>"]
+    facts: list[Optional[tuple]] = [None]        # by document position; the root has no place
+    lines: list[int] = [0]
+    frames = [_Frame(grammar.structure, None, None)]
+    for seg in segs:
+        line = seg.line if seg.line and seg.line <= MAX_SOURCELINE else 0
+        placed = False
+        for depth in range(len(frames) - 1, -1, -1):
+            frame = frames[depth]
+            idx = _match(frame, seg.tag, innermost=depth == len(frames) - 1)
+            if idx is None:
+                continue
+            for closed in frames[depth + 1:]:
+                _check_end(tree, closed)
+            for closed in reversed(frames[depth + 1:]):
+                out.append(f"</{closed.group.element_name}>")
+            del frames[depth + 1:]
+            _advance(tree, frame, idx, seg)
+            entry = frame.entries[idx]
+            if entry.group:
+                out.append(f"<{entry.element_name}>")
+                facts.append((seg.number, seg.tag, None, None, 1, entry.name))
+                lines.append(line)
+                _emit_segment(tree, out, facts, lines, seg, line)
+                frames.append(_Frame(entry.children, None, entry, pos=0, counts={0: 1}, start=seg))
+            else:
+                _emit_segment(tree, out, facts, lines, seg, line)
+            placed = True
+            break
+        if not placed:
+            _emit_segment(tree, out, facts, lines, seg, line)
+            where = frames[-1].group.name if frames[-1].group else "the message level"
+            known = seg.tag in grammar.segments
+            tree._finding(STRUCTURE,
+                          (f"segment {seg.tag} is not expected here by the {grammar.message} "
+                           f"{grammar.directory} segment table; kept in {where}") if known else
+                          (f"segment {seg.tag} is not part of {grammar.message} {grammar.directory}; "
+                           f"kept in {where}, its data is not read"),
+                          Place(seg.number, seg.tag), seg.line)
+    for frame in reversed(frames):
+        _check_end(tree, frame)
+    for closed in reversed(frames[1:]):
+        out.append(f"</{closed.group.element_name}>")
+    out.append(f"</{root_name}>")
+    root = etree.fromstring("".join(out), _PARSER)
+    index: dict[etree._Element, int] = {}
+    i = 0
+    for el in root.iter():
+        index[el] = i
+        # parsed elements are all on line 1: the reference's lines are the segment's own, none below
+        if lines[i] != 1:
+            el.sourceline = lines[i]
+        i += 1
+    if i != len(facts):                 # cannot happen: one start tag per fact
+        raise AssertionError("fast EDIFACT tree out of step with its places")
+    tree.root = root
+    tree._index = index
+    tree._facts = facts
+    return tree
+
+
+def _emit_segment(tree: MessageTree, out: list[str], facts: list, lines: list[int], seg: Segment,
+                  line: int) -> None:
+    """``_add_segment`` as text: the same elements, in the same order, with the same findings."""
+    tag = seg.tag
+    if _TAG.match(tag) is None:
+        raise _Unsafe(tag)
+    number = seg.number
+    sdef = tree.grammar.segments.get(tag)
+    out.append(f"<S_{tag}>")
+    facts.append((number, tag, None, None, 1, None))
+    lines.append(line)
+    layout = sdef.elements if sdef else ()
+    repeats = seg.repeats
+    for i, first in enumerate(seg.elements):
+        occurrences = (repeats.get(i + 1) if repeats else None) or [first]
+        edef = layout[i] if i < len(layout) else None
+        for r, comps in enumerate(occurrences, start=1):
+            for c in comps:
+                if c != "":
+                    break
+            else:
+                continue
+            if edef is None:
+                _emit_extra(tree, out, facts, lines, seg, i + 1, comps, known=sdef is not None)
+                continue
+            if r > edef.max_repeat:
+                tree._finding(ELEMENT, f"element {i + 1} ({edef.name}) of {tag} repeats more than "
+                              f"{edef.max_repeat} time(s)", Place(number, tag, i + 1, repetition=r), seg.line)
+            name = edef.name
+            if edef.composite:
+                out.append(f"<{name}>")
+                facts.append((number, tag, i + 1, None, r, None))
+                lines.append(0)
+                components = edef.components
+                for j, value in enumerate(comps):
+                    if value == "":
+                        continue
+                    if j < len(components):
+                        cdef = components[j]
+                        rep = cdef.repr
+                        if rep is not None and rep.kind == "n" and "," in value and "." not in value:
+                            value = value.replace(",", ".")
+                        out.append(f"<{cdef.name}>{_text(value)}</{cdef.name}>")
+                        facts.append((number, tag, i + 1, j + 1, r, None))
+                        lines.append(0)
+                    else:
+                        out.append(f"<X_{i + 1}_{j + 1}>{_text(value)}</X_{i + 1}_{j + 1}>")
+                        facts.append((number, tag, i + 1, j + 1, r, None))
+                        lines.append(0)
+                        tree._finding(ELEMENT, f"component {j + 1} of element {i + 1} ({name}) of "
+                                      f"{tag} is beyond its layout; kept, not read",
+                                      Place(number, tag, i + 1, j + 1, r), seg.line)
+                out.append(f"</{name}>")
+            else:
+                value = comps[0]
+                rep = edef.repr
+                if rep is not None and rep.kind == "n" and "," in value and "." not in value:
+                    value = value.replace(",", ".")
+                out.append(f"<{name}>{_text(value)}</{name}>" if value else f"<{name}/>")
+                facts.append((number, tag, i + 1, None, r, None))
+                lines.append(0)
+                for j, value in enumerate(comps[1:], start=2):
+                    if value == "":
+                        continue
+                    out.append(f"<X_{i + 1}_{j}>{_text(value)}</X_{i + 1}_{j}>")
+                    facts.append((number, tag, i + 1, j, r, None))
+                    lines.append(0)
+                    tree._finding(ELEMENT, f"element {i + 1} ({name}) of {tag} is a simple element "
+                                  f"but has component {j}; kept, not read", Place(number, tag, i + 1, j, r),
+                                  seg.line)
+    out.append(f"</S_{tag}>")
+
+
+def _emit_extra(tree: MessageTree, out: list[str], facts: list, lines: list[int], seg: Segment, position: int,
+                comps: list[str], *, known: bool) -> None:
+    """``_extra`` as text."""
+    number, tag = seg.number, seg.tag
+    if len(comps) == 1:
+        out.append(f"<X_{position}>{_text(comps[0])}</X_{position}>")
+        facts.append((number, tag, position, None, 1, None))
+        lines.append(0)
+    else:
+        out.append(f"<X_{position}>")
+        facts.append((number, tag, position, None, 1, None))
+        lines.append(0)
+        for j, value in enumerate(comps, start=1):
+            if value:
+                out.append(f"<X_{position}_{j}>{_text(value)}</X_{position}_{j}>")
+                facts.append((number, tag, position, j, 1, None))
+                lines.append(0)
+        out.append(f"</X_{position}>")
+    if known:
+        tree._finding(ELEMENT, f"element {position} of {tag} is beyond its layout "
+                      f"({len(tree.grammar.segments[tag].elements)} elements); kept, not read",
+                      Place(number, tag, position), seg.line)
 
 
 # --- tree -> segments ----------------------------------------------------------------------------
