@@ -61,7 +61,7 @@ def test_openapi_is_generated_and_describes_exactly_the_routes(app, client) -> N
     assert set(doc["components"]["schemas"]["Error"]["required"]) == {"error", "details"}
     described = {(path, method) for path, item in doc["paths"].items() for method in item if method != "parameters"}
     assert described == _flask_routes(app)
-    assert len(described) == 23          # 16 + ERP pull (4) + document status (2) + redeliver
+    assert len(described) == 27          # 16 + ERP pull (4) + document status (2) + redeliver + controls (4)
 
     for path, item in doc["paths"].items():
         declared_at_path = [_resolve(doc, p) for p in item.get("parameters", [])]
