@@ -1,17 +1,37 @@
-"""How pages show values: times in UTC, and a status as the colour of its badge.
+"""How pages show values: times in the reader's time zone, amounts in the invoice's precision, and a
+status as the colour of its badge.
 
 Shared by the operator pages, the portal and extensions' pages (onboarding's staff
 pages), so a time or a failed status looks the same on all of them.
+
+Times: the logged-in user's own time zone (``User.time_zone``, set on the operator pages'
+preferences), else ``DEFAULT_TIME_ZONE`` (Europe/Paris: the gateway's people are in France
+first); the zone's abbreviation is written after the time (``CET``, ``CEST``), so nobody
+takes it for UTC. Amounts: the digits the invoice carries (the database keeps four
+decimals; trailing zeros beyond the currency's minor unit are dropped, those within it
+kept: ``120.0000 EUR`` → ``120.00``, ``15.5050`` → ``15.505``, ``JPY 1200.0000`` → ``1200``).
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Optional
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-_OK = {"processed", "acknowledged", "sent", "delivered", "valid", "routed"}
-_BAD = {"failed", "rejected", "invalid"}
+from flask import g, has_request_context
+
+DEFAULT_TIME_ZONE = "Europe/Paris"
+
+_OK = {"processed", "acknowledged", "sent", "delivered", "valid", "routed", "accepted", "paid", "payment_sent"}
+_BAD = {"failed", "rejected", "invalid", "refused"}
 _WAITING = {"received", "stored", "queued", "sending", "awaiting_mdn", "retrying", "pending",
-            "awaiting_ack", "held"}
+            "awaiting_ack", "held", "duplicate", "disputed"}
+
+# ISO 4217 minor units that are not 2 (the others, and unknown codes, have 2)
+_MINOR_UNITS = {"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+                "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+                "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3, "CLF": 4, "UYW": 4}
 
 
 def status_class(status: Optional[str]) -> str:
@@ -25,7 +45,48 @@ def status_class(status: Optional[str]) -> str:
     return "neutral"
 
 
+@lru_cache(maxsize=None)
+def time_zones() -> tuple[str, ...]:
+    """The IANA zones a user may choose (for the preferences form)."""
+    return tuple(sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))))
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIME_ZONE)
+
+
+def zone_name() -> str:
+    """The reader's time zone: the logged-in user's, else the default."""
+    user = g.get("user") if has_request_context() else None
+    return getattr(user, "time_zone", None) or DEFAULT_TIME_ZONE
+
+
 def when(value: Optional[datetime]) -> str:
+    """A moment in the reader's time zone, its abbreviation after it: ``2025-01-06 10:00:00 CET``."""
     if value is None:
         return "—"
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(_zone(zone_name())).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def amount(value: Any, currency: Optional[str] = None) -> str:
+    """An amount with the decimals the invoice gave it (at least the currency's minor unit)."""
+    if value is None:
+        return "—"
+    d = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not d.is_finite():
+        return str(d)
+    minor = _MINOR_UNITS.get((currency or "").upper(), 2)
+    exponent = d.normalize().as_tuple().exponent
+    places = max(minor, -exponent if isinstance(exponent, int) and exponent < 0 else 0)
+    return f"{d:.{places}f}"
+
+
+def helpers() -> dict[str, Any]:
+    """What every page template gets from here."""
+    return {"status_class": status_class, "when": when, "amount": amount}

@@ -163,9 +163,18 @@ def _portal_payload_missing(e: Exception) -> tuple[str, str]:
     return "File missing", "This file cannot be found on the server; the gateway's operators have been told."
 
 
+def _operator_unexpected(e: Exception) -> tuple[str, str]:
+    """Any other exception on an operator page: logged with its traceback, told in a sentence
+    (a person never reads Python's words for it)."""
+    log.error("error on %s %s", request.method, request.path, exc_info=e)
+    return ("Something went wrong", "This page could not be shown because of a fault in the gateway; it has been "
+                                    "logged with the time. Go back and try again; if it happens again, tell your "
+                                    "administrator what you were doing and when.")
+
+
 # the gateway's own kinds: the operator pages (and pages in their frame, like onboarding's
 # staff pages) and the recipient portal
-OPERATOR_PAGES = ErrorPages(page=template_page("error.html"))
+OPERATOR_PAGES = ErrorPages(page=template_page("error.html"), unexpected=_operator_unexpected)
 PORTAL_PAGES = ErrorPages(page=template_page("portal/error.html"), payload_missing=_portal_payload_missing)
 
 

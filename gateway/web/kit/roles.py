@@ -1,9 +1,19 @@
-"""Which roles may do what: reading is open to every role; these actions need one of the roles listed.
+"""Which roles may see and do what: the pages show a button only when ``allowed()``, and every view that
+acts or shows an invoice's content calls ``require_permission()`` (403 otherwise).
 
-The views call ``allowed()`` (to show a button) or ``require_permission()`` (403
-otherwise). A recipient organisation's login has the role ``RECIPIENT``: it
-sees its own partner's records only, on the portal and the API routes that
-admit it.
+The roles (``ROLE_HELP`` says the same to people, on the operator pages' "Roles" help):
+
+* ``admin``: everything an operator does, and the gateway's users and tokens (command line).
+* ``operator``: runs the exchange: opens and downloads every invoice and message, works the
+  exception queue (retry, redeliver, assign a held invoice, acknowledge), edits partners and
+  certificates.
+* ``staff``: onboarding officers and the people who upload invoices: the onboarding pages,
+  uploads through the API, and the gateway's lists (dashboard counts, exchanges, documents,
+  partners, certificates) to follow who sends what; they do not open an invoice's page nor
+  download any invoice, message or rendering (an invoice's content is the business of those
+  who run the exchange, and of its recipient), and change nothing here.
+* ``recipient``: a recipient organisation's login: only the recipient portal and the API
+  routes that admit it, and only its own partner's invoices.
 """
 from __future__ import annotations
 
@@ -16,12 +26,34 @@ from ...db import User
 
 RECIPIENT = "recipient"          # the role of a recipient organisation's login (portal, ERP pull)
 
+RUNS_THE_EXCHANGE = frozenset({"admin", "operator"})
+
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "retry": frozenset({"admin", "operator"}),
-    "partners.write": frozenset({"admin", "operator"}),
+    "retry": RUNS_THE_EXCHANGE,
+    "partners.write": RUNS_THE_EXCHANGE,
+    "certificates.write": RUNS_THE_EXCHANGE,
+    # the exception queue's own actions: acknowledge, assign / create / propose a held invoice
+    "exceptions": RUNS_THE_EXCHANGE,
+    # an invoice's page, its files and renderings, an exchange's raw message, content and MDN
+    "documents.open": RUNS_THE_EXCHANGE,
     "documents.upload": frozenset({"admin", "operator", "staff"}),
     # setting an invoice's life-cycle status for its recipient (the recipient's own login may too)
-    "documents.status": frozenset({"admin", "operator"}),
+    "documents.status": RUNS_THE_EXCHANGE,
+}
+
+# What each role may see and do, as the pages tell it (key: role; value: (sees, does))
+ROLE_HELP: dict[str, tuple[str, str]] = {
+    "admin": ("Everything.",
+              "Everything an operator does, and manages the gateway's users and API tokens (command line)."),
+    "operator": ("Every page: exchanges, documents with their content and files, partners, certificates, "
+                 "the exception queue.",
+                 "Retries and redelivers, assigns held invoices, acknowledges exceptions, edits partners and "
+                 "certificates, sets an invoice's status for its recipient."),
+    "staff": ("The dashboard, the lists of exchanges, documents and partners, certificates, and the onboarding "
+              "pages. Not an invoice's page nor any file (invoices, messages, renderings).",
+              "Onboarding work, and uploads invoices through the API. Changes nothing on these pages."),
+    "recipient": ("Only the recipient portal: its own organisation's invoices.",
+                  "Downloads, exports, accepts, refuses or disputes its invoices."),
 }
 
 
@@ -32,7 +64,7 @@ def allowed(action: str, user: Optional[User] = None) -> bool:
 
 
 def require_permission(action: str) -> None:
-    """Raise 403 unless ``g.user`` may do ``action``."""
+    """Raise 403 unless ``g.user`` may do ``action``, naming the roles that may (the API answers it as is)."""
     if not allowed(action):
         roles = " or ".join(sorted(PERMISSIONS[action]))
         raise Forbidden(f"{action} needs the role {roles}")

@@ -6,5 +6,6 @@ operator page, extensions' staff pages too).
 from __future__ import annotations
 
 from .views import bp
+from . import exceptions, editing  # noqa: F401,E402  (their views join the blueprint)
 
 __all__ = ["bp"]

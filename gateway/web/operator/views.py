@@ -10,31 +10,44 @@ kit's operator error page; pages are sent with a strict Content-Security-Policy
 """
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from ... import channels
-from ...db import (DIRECTIONS, DOCUMENT_STATUSES, Certificate, Delivery, DocumentRecord, Exchange,
-                   Organisation, Partner, StatusError)
+from ...db import (DIRECTIONS, DOCUMENT_STATUSES, AuditEvent, Certificate, Delivery, DocumentRecord, Exchange,
+                   Organisation, Partner, StatusError, User, audit)
 from ...db.exchanges import STATUSES as EXCHANGE_STATUSES
+from ...delivery import statuses as lifecycle_statuses
 from ...flow import redeliver as redelivery
 from ...rules.profiles import DEFAULT_PROFILE, ProfileError, get_profile
 from .. import downloads
 from ..api import params
 from ..api.serialise import EXPIRY_WARNING, retryable
+from ..kit import display
 from ..kit.current import gateway
-from ..kit.display import status_class, when
 from ..kit.errors import OPERATOR_PAGES, page_errors
 from ..kit.headers import page_headers
-from ..kit.login import OPERATOR, login_required, login_views
-from ..kit.roles import allowed, require_permission
+from ..kit.login import OPERATOR, login_required, login_views, safe_next
+from ..kit.plain import explain
+from ..kit.roles import ROLE_HELP, allowed, require_permission
+from ...delivery.state import history as lifecycle_history
+from . import queue as exception_queue
+from .findings import arrange
+from . import search as operator_search
 
 bp = Blueprint("pages", __name__, template_folder="templates")
 
+
+@bp.app_template_filter("lifecycle_or_none")
+def _lifecycle_or_none(status: str) -> str:
+    return "no status yet" if status == "none" else lifecycle_label(status)
+
 ATTENTION = (("out", "failed"), ("out", "rejected"), ("in", "failed"))
+_BAD_EXCHANGE = {"failed", "rejected"}
 
 
 # --- template helpers ----------------------------------------------------------------------
@@ -47,10 +60,29 @@ def page_url(offset: int) -> str:
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
+def lifecycle_label(status: str | None) -> str:
+    """A life-cycle status as people say it ('payment sent'), '' for none."""
+    known = lifecycle_statuses.STATUSES.get(status or "")
+    return known.en if known is not None else (status or "").replace("_", " ")
+
+
+def back_to(default: str) -> str:
+    """Where a POST goes back to: the form's ``next`` when it is a path of this site, else ``default``."""
+    return safe_next(request.form.get("next"), default)
+
+
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"status_class": status_class, "when": when, "page_url": page_url, "allowed": allowed,
-            "retryable": retryable}
+    return {**display.helpers(), "page_url": page_url, "allowed": allowed, "retryable": retryable,
+            "explain": explain, "lifecycle_label": lifecycle_label, "kind_labels": KIND_LABELS}
+
+
+# what each kind of exception is called on the dashboard
+KIND_LABELS = {
+    "rejected_file": "Rejected file", "inbound_failed": "Processing failed", "held": "Held: recipient unknown",
+    "duplicate": "Duplicate", "delivery_failed": "Delivery failed", "send_failed": "Send failed",
+    "refused": "Refused by the recipient", "disputed": "Disputed by the recipient",
+}
 
 
 bp.after_request(page_headers)
@@ -68,28 +100,58 @@ def dashboard():
         rows = s.execute(sa.select(Exchange.direction, Exchange.status, sa.func.count())
                          .group_by(Exchange.direction, Exchange.status)).all()
         counts = sorted(rows, key=lambda r: ((r[0], r[1]) not in ATTENTION, r[0], -r[2], r[1]))
-        attention = s.scalars(
-            sa.select(Exchange)
-            .where(sa.or_(*(sa.and_(Exchange.direction == d, Exchange.status == st) for d, st in ATTENTION)))
-            .order_by(Exchange.status_at.desc(), Exchange.id.desc()).limit(20)).all()
+        queue = exception_queue.load(s)
         certificates = s.scalars(Certificate.expiring(EXPIRY_WARNING, now=now)).all()
-        return render_template("dashboard.html", counts=counts, attention=attention,
-                               certificates=certificates, now=now)
+        partners = _partners(s) if allowed("exceptions") else []
+        return render_template("dashboard.html", counts=counts, queue=queue, certificates=certificates, now=now,
+                               partners=partners, can_propose=_can_propose())
+
+
+def _can_propose() -> bool:
+    from .held import propose_function
+    return allowed("exceptions") and propose_function() is not None
 
 
 # --- exchanges -----------------------------------------------------------------------------
 
-def _search(parse: Callable[[Any], tuple[dict[str, Any], params.Page]], search: Callable[..., sa.Select],
-            s) -> dict[str, Any]:
+def _search(search: Callable[[Any], tuple[sa.Select, params.Page]], s) -> dict[str, Any]:
     """Run a list's search from the query string; unusable parameters come back as ``errors``."""
     try:
-        criteria, page = parse(request.args)
+        query, page = search(request.args)
     except params.BadParameters as e:
-        return {"rows": [], "total": 0, "page": params.Page(params.DEFAULT_LIMIT, 0), "errors": e.details}
-    query = search(**criteria)
+        return {"rows": [], "total": 0, "page": params.Page(operator_search.DEFAULT_LIMIT, 0), "errors": e.details}
     total = s.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
     rows = s.scalars(query.limit(page.limit).offset(page.offset)).all()
     return {"rows": rows, "total": total, "page": page, "errors": {}}
+
+
+def outcomes(s, exchange_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """For each exchange: its documents' statuses counted and their invoice numbers (one query)."""
+    out: dict[int, dict[str, Any]] = {}
+    ids = list(exchange_ids)
+    if not ids:
+        return out
+    for exchange_id, status, number in s.execute(
+            sa.select(DocumentRecord.exchange_id, DocumentRecord.status, DocumentRecord.number)
+            .where(DocumentRecord.exchange_id.in_(ids)).order_by(DocumentRecord.exchange_id,
+                                                                 DocumentRecord.position)):
+        o = out.setdefault(exchange_id, {"statuses": Counter(), "numbers": []})
+        o["statuses"][status] += 1
+        if number:
+            o["numbers"].append(number)
+    return out
+
+
+def outcome(ex: Exchange, documents: dict[str, Any] | None) -> tuple[str, str]:
+    """What became of an exchange, as a badge: (label, status class). A processed file whose
+    invoices were held, duplicates or invalid says so, instead of a green 'processed'."""
+    statuses: Counter = (documents or {}).get("statuses") or Counter()
+    if ex.status != "processed" or not statuses:
+        return ex.status, display.status_class(ex.status)
+    notes = [f"{statuses[k]} {k}" for k in ("held", "duplicate", "invalid", "failed") if statuses.get(k)]
+    if not notes:
+        return ex.status, "ok"
+    return "processed: " + ", ".join(notes), "bad" if statuses.get("invalid") or statuses.get("failed") else "waiting"
 
 
 def _partners(s) -> list[tuple[int, str]]:
@@ -100,9 +162,11 @@ def _partners(s) -> list[tuple[int, str]]:
 @login_required
 def exchanges():
     with gateway().session() as s:
-        result = _search(params.exchange_search, Exchange.search, s)
+        result = _search(operator_search.exchanges, s)
+        found = outcomes(s, [ex.id for ex in result["rows"]])
         html = render_template("exchanges.html", **result, partners=_partners(s), statuses=EXCHANGE_STATUSES,
-                               directions=DIRECTIONS, channels=channels.names(), args=request.args)
+                               directions=DIRECTIONS, channels=channels.names(), args=request.args,
+                               found=found, outcome=outcome, bad=_BAD_EXCHANGE)
     return html, 400 if result["errors"] else 200
 
 
@@ -113,7 +177,8 @@ def exchange(exchange_id: int):
         ex = s.get(Exchange, exchange_id)
         if ex is None:
             abort(404, f"There is no exchange {exchange_id}.")
-        return render_template("exchange.html", ex=ex)
+        return render_template("exchange.html", ex=ex, outcome=outcome(ex, outcomes(s, [ex.id]).get(ex.id)),
+                               bad=_BAD_EXCHANGE)
 
 
 @bp.post("/exchanges/<int:exchange_id>/retry")
@@ -129,24 +194,27 @@ def retry(exchange_id: int):
     else:
         what = "queued for sending again" if ex.direction == "out" else "queued for processing again"
         flash(f"Exchange {exchange_id} {what}.", "info")
-    return redirect(url_for("pages.exchange", exchange_id=exchange_id))
+    return redirect(back_to(url_for("pages.exchange", exchange_id=exchange_id)))
 
 
 @bp.get("/exchanges/<int:exchange_id>/raw")
 @login_required
 def exchange_raw(exchange_id: int):
+    require_permission("documents.open")
     return downloads.exchange_raw(exchange_id)
 
 
 @bp.get("/exchanges/<int:exchange_id>/content")
 @login_required
 def exchange_content(exchange_id: int):
+    require_permission("documents.open")
     return downloads.exchange_content(exchange_id)
 
 
 @bp.get("/exchanges/<int:exchange_id>/mdn")
 @login_required
 def exchange_mdn(exchange_id: int):
+    require_permission("documents.open")
     return downloads.exchange_mdn(exchange_id)
 
 
@@ -165,8 +233,9 @@ def _profile_label(name: str | None) -> str:
 @login_required
 def documents():
     with gateway().session() as s:
-        result = _search(params.document_search, DocumentRecord.search, s)
+        result = _search(operator_search.documents, s)
         html = render_template("documents.html", **result, partners=_partners(s), statuses=DOCUMENT_STATUSES,
+                               lifecycles=operator_search.LIFECYCLE_FILTERS, channels=channels.names(),
                                args=request.args)
     return html, 400 if result["errors"] else 200
 
@@ -174,11 +243,21 @@ def documents():
 @bp.get("/documents/<int:document_id>")
 @login_required
 def document(document_id: int):
+    require_permission("documents.open")
     with gateway().session() as s:
         doc = s.get(DocumentRecord, document_id)
         if doc is None:
             abort(404, f"There is no document {document_id}.")
-        return render_template("document.html", doc=doc, profile_label=_profile_label)
+        response = Response(render_template(
+            "document.html", doc=doc, profile_label=_profile_label, findings=arrange(doc.findings or []),
+            events=lifecycle_history(s, doc.id)))
+    # the rendered invoice is framed beside the findings: this page may frame our own view of it
+    response.headers["Content-Security-Policy"] = CSP_WITH_VIEW
+    return response
+
+
+CSP_WITH_VIEW = ("default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; form-action 'self'; "
+                 "frame-ancestors 'none'; base-uri 'none'")
 
 
 @bp.post("/deliveries/<int:delivery_id>/redeliver")
@@ -190,7 +269,7 @@ def redeliver(delivery_id: int):
         d = s.get(Delivery, delivery_id)
         if d is None:
             abort(404, f"There is no delivery {delivery_id}.")
-        document_id = d.document_id
+        document_id, last_send = d.document_id, d.exchange_id
     try:
         d = redelivery.redeliver(gw, delivery_id, by=g.user.username)
     except LookupError:
@@ -198,21 +277,40 @@ def redeliver(delivery_id: int):
     except StatusError as e:
         flash(f"Not redelivered: {e}", "error")
     else:
-        flash(f"Delivery {delivery_id} planned again: now {d.status}"
-              + (f" ({d.reason})" if d.status == "failed" and d.reason else "") + ".",
-              "error" if d.status == "failed" else "info")
-    return redirect(url_for("pages.document", document_id=document_id))
+        if d.status == "failed":
+            plain = explain(d.reason)
+            flash(f"Delivery {delivery_id} planned again, and failed again. "
+                  + (f"{plain.what} {plain.todo}" if plain else ""), "error")
+        else:
+            flash(f"Delivery {delivery_id} planned again: now {d.status}.", "info")
+        if last_send is not None and last_send != d.exchange_id:
+            _superseded(last_send, delivery_id)
+    default = url_for("pages.document", document_id=document_id) if allowed("documents.open") else url_for(
+        "pages.dashboard")
+    return redirect(back_to(default))
+
+
+def _superseded(exchange_id: int, delivery_id: int) -> None:
+    """The failed send a redelivery replaced is off the exception queue, on record as why."""
+    with gateway().session() as s:
+        try:
+            exception_queue.acknowledge(s, "send_failed", exchange_id, g.user.username,
+                                        f"superseded by the redelivery of delivery {delivery_id}")
+        except exception_queue.NotOpen:
+            pass
 
 
 @bp.get("/documents/<int:document_id>/original")
 @login_required
 def document_original(document_id: int):
+    require_permission("documents.open")
     return downloads.document_original(document_id)
 
 
 @bp.get("/documents/<int:document_id>/renderings/<int:rendering_id>")
 @login_required
 def document_rendering(document_id: int, rendering_id: int):
+    require_permission("documents.open")
     return downloads.document_rendering(document_id, rendering_id)
 
 
@@ -235,8 +333,9 @@ def partner(partner_id: int):
         if p is None:
             abort(404, f"There is no partner {partner_id}.")
         certificates = sorted(p.certificates, key=lambda c: (not c.active, c.not_after))
+        changes = s.scalars(audit.trail("partner", p.id)).all()
         return render_template("partner.html", p=p, certificates=certificates, now=now,
-                               soon=now + EXPIRY_WARNING, profile_label=_profile_label)
+                               soon=now + EXPIRY_WARNING, profile_label=_profile_label, changes=changes)
 
 
 # --- our certificates ------------------------------------------------------------------------
@@ -250,7 +349,12 @@ def certificates():
         orgs = s.scalars(sa.select(Organisation).order_by(Organisation.name, Organisation.id)).all()
         listed = [(o, sorted(o.certificates, key=lambda c: (not c.active, -c.not_before.timestamp())))
                   for o in orgs]
-        return render_template("certificates.html", organisations=listed, now=now, soon=now + EXPIRY_WARNING)
+        partner_certs = s.scalars(sa.select(Certificate).join(Partner, Certificate.partner_id == Partner.id)
+                                  .order_by(Partner.name, Certificate.active.desc(), Certificate.not_after)).all()
+        changes = s.scalars(sa.select(AuditEvent).where(AuditEvent.action.like("certificate.%"))
+                            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(20)).all()
+        return render_template("certificates.html", organisations=listed, partner_certs=partner_certs, now=now,
+                               soon=now + EXPIRY_WARNING, changes=changes)
 
 
 @bp.get("/certificates/<int:cert_id>.<any(pem, der):fmt>")
@@ -266,3 +370,72 @@ def certificate_file(cert_id: int, fmt: str):
         name = f"{cert.download_name}.{'pem' if fmt == 'pem' else 'cer'}"
     return Response(data, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# --- the rendered invoice ---------------------------------------------------------------------
+
+# the rendered invoice: its own inline styles, nothing else, framed by our document page only
+VIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
+
+
+@bp.get("/documents/<int:document_id>/view")
+@login_required
+def document_view(document_id: int):
+    """The invoice as a person reads it: the HTML the Factur-X PDF is made from
+    (``syntaxes.render.render_html``), read again from the original file."""
+    require_permission("documents.open")
+    from ...flow.renderings import read_invoice
+    from ...model.errors import EdigateError
+    from ...store.payloads import PayloadNotFound
+    from ...syntaxes.render import choose_lang, render_html
+    gw = gateway()
+    with gw.session() as s:
+        doc = s.get(DocumentRecord, document_id)
+        if doc is None:
+            abort(404, f"There is no document {document_id}.")
+        try:
+            invoice = read_invoice(gw, doc)
+            html = render_html(invoice, choose_lang(invoice))
+        except PayloadNotFound:
+            html = None
+            problem = "The original file of this invoice is missing from the store, so it cannot be shown."
+        except (EdigateError, ValueError, RuntimeError) as e:
+            html = None
+            problem = ("This invoice cannot be shown as a page: " + (explain(str(e)).what if explain(str(e)) else "")
+                       + " Its findings and files are still on the document's page.")
+    if html is None:
+        html = render_template("view_unavailable.html", problem=problem)
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = VIEW_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+# --- help and preferences ---------------------------------------------------------------------
+
+@bp.get("/help/roles")
+@login_required
+def roles_help():
+    return render_template("roles.html", roles=ROLE_HELP)
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@login_required
+def preferences():
+    """The reader's own settings: the time zone the pages show times in."""
+    zones = display.time_zones()
+    if request.method == "POST":
+        zone = (request.form.get("time_zone") or "").strip()
+        if zone not in zones:
+            flash("Choose a time zone from the list.", "error")
+            return redirect(url_for("pages.preferences"), code=303)
+        with gateway().session() as s:
+            user = s.get(User, g.user.id)
+            before = user.time_zone
+            user.time_zone = None if zone == display.DEFAULT_TIME_ZONE else zone
+            audit.record(s, g.user.username, "user.preferences", "user", user.id,
+                         f"time zone set to {zone}", {"time_zone": [before, user.time_zone]})
+        flash(f"Times are now shown in {zone}.", "info")
+        return redirect(url_for("pages.preferences"), code=303)
+    return render_template("preferences.html", zones=zones, current=display.zone_name(),
+                           now_utc=lambda: datetime.now(timezone.utc))

@@ -88,7 +88,7 @@ def parse(args: Mapping[str, str]) -> Criteria:
     return Criteria(**{k: v for k, v in values.items() if v is not None})
 
 
-def _contains(column, text: str):
+def contains(column, text: str):
     """``column`` contains ``text``, any case, with ``%`` and ``_`` taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return sa.func.lower(column).like(f"%{escaped.lower()}%", escape="\\")
@@ -98,9 +98,9 @@ def query(partner_id: int, c: Criteria) -> sa.Select:
     """The partner's received documents matching ``c``, sorted (without paging)."""
     q = sa.select(DocumentRecord).where(DocumentRecord.recipient_partner_id == partner_id)
     if c.number:
-        q = q.where(_contains(DocumentRecord.number, c.number))
+        q = q.where(contains(DocumentRecord.number, c.number))
     if c.sender:
-        q = q.where(_contains(DocumentRecord.seller_name, c.sender))
+        q = q.where(contains(DocumentRecord.seller_name, c.sender))
     if c.issued_from:
         q = q.where(DocumentRecord.issue_date >= c.issued_from)
     if c.issued_to:

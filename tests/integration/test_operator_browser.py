@@ -1,0 +1,212 @@
+"""The operator pages in headless Chromium (Playwright), served by a real HTTP server thread on a
+free loopback port: the exception queue shows every kind of exception with its age, plain reason
+and actions, and each action works (the database and the audit trail say so); partners and
+certificates edited from the pages through the partner service, refused as the CLI refuses;
+a document's findings readable beside the rendered invoice; the staff role refused an invoice.
+
+Data: real files through the real pipeline (tests/support/operator_seed.py). Screenshots go to
+the test's tmp dir (``*.png``), for a person to look at; they are not committed. Skips cleanly
+when Chromium or Playwright is missing (tests/peers/chromium.py)."""
+from __future__ import annotations
+
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+from gateway.config import load_settings
+from gateway.db import (Acknowledgement, AuditEvent, Certificate, Delivery, DocumentRecord, Exchange,
+                        Organisation, Partner)
+from gateway.runtime import Gateway
+from gateway.web import create_app
+
+from tests.support.operator_seed import HELD, seed_exceptions
+from tests.support.portal_seed import PASSWORD
+from tests.support.ports import free_port
+
+
+@pytest.fixture
+def live(tmp_path):
+    gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path / "home")}), immediate_jobs=True)
+    seeded = seed_exceptions(gw)
+    with gw.session() as s:
+        s.add(Organisation(name="Our Platform"))
+    app = create_app(gw)
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield gw, seeded, f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        gw.close()
+
+
+def log_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def row(page, kind: str, subject_id: int):
+    return page.locator(f"tr.exception[data-kind='{kind}'][data-id='{subject_id}']")
+
+
+def flash(page) -> str:
+    return " ".join(page.locator("p.flash").all_inner_texts())
+
+
+def audit(gw, action: str) -> list[AuditEvent]:
+    with gw.session() as s:
+        return s.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).all()
+
+
+PYTHON_WORDS = re.compile(r"\b\w+Error\b|Traceback|HTTPConnectionPool|Max retries exceeded")
+
+
+def visible_text(page) -> str:
+    """What a person reads without opening any 'Technical detail'."""
+    return page.evaluate("""() => {
+        const clone = document.body.cloneNode(true);
+        clone.querySelectorAll('details.technical pre').forEach(e => e.remove());
+        return clone.innerText;
+    }""")
+
+
+def test_the_exception_queue_and_its_actions(live, page, tmp_path) -> None:
+    gw, ex, base = live
+    docs, partners = ex.docs, ex.seeded.partners
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    log_in(page, base, "olivia")
+
+    # every kind is there, with its age and the actions it allows
+    kinds = {"held": [docs[n] for n in HELD], "duplicate": [docs["GLX-7 (again)"]],
+             "refused": [docs["ACME-2025-001"]], "disputed": [docs["GLX-8"]],
+             "rejected_file": [ex.exchanges["rejected"]], "inbound_failed": [ex.exchanges["failed"]]}
+    with gw.session() as s:
+        (failed_delivery,) = s.scalars(sa.select(Delivery.id).where(Delivery.status == "failed")).all()
+    kinds["delivery_failed"] = [failed_delivery]
+    for kind, ids in kinds.items():
+        for i in ids:
+            assert row(page, kind, i).count() == 1, (kind, i)
+            assert re.fullmatch(r"\d+ (min|h|d)", row(page, kind, i).locator("td.age").inner_text())
+    assert "Propose to onboarding" in row(page, "held", docs["HELD-1"]).inner_text()
+    assert row(page, "delivery_failed", failed_delivery).locator("button", has_text="Redeliver").count() == 1
+    assert row(page, "inbound_failed", ex.exchanges["failed"]).locator("button", has_text="Retry").count() == 1
+    # plain words; the program's own only behind "Technical detail"
+    delivery_row = row(page, "delivery_failed", failed_delivery)
+    assert "The partner's channel settings are incomplete." in delivery_row.inner_text()
+    assert not PYTHON_WORDS.search(visible_text(page)), visible_text(page)
+    delivery_row.locator("summary", has_text="Technical detail").click()
+    assert "ValueError: partner Initech has no AS2 URL" in delivery_row.locator("details pre").inner_text()
+    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+    # a held invoice assigned to an existing partner: it gets the buyer's identifier, the invoice goes
+    held1 = row(page, "held", docs["HELD-1"])
+    held1.locator("select[name=partner_id]").select_option(label="Other Buyer GmbH")
+    held1.locator("button", has_text="Assign").click()
+    assert "assigned to Other Buyer GmbH and on its way" in flash(page)
+    assert row(page, "held", docs["HELD-1"]).count() == 0
+    with gw.session() as s:
+        d = s.get(DocumentRecord, docs["HELD-1"])
+        assert d.status in ("routed", "delivered") and d.recipient_partner_id == partners["other"]
+        assert ("9957", HELD["HELD-1"][1]) in {(i.scheme, i.value) for i in s.get(Partner, partners["other"]).identifiers}
+    (event,) = audit(gw, "document.assign")
+    assert (event.actor, event.subject_id) == ("olivia", docs["HELD-1"])
+
+    # ... or to a partner created on the spot: a refusal of the partner service first, then for real
+    row(page, "held", docs["HELD-2"]).locator("text=Create the partner").click()
+    assert page.input_value("input[name=name]") == HELD["HELD-2"][0]
+    page.fill("input[name=name]", "Other Buyer GmbH")                       # the name is taken
+    page.select_option("select[name=preferred_channel]", "portal")
+    page.click("text=Create and deliver")
+    assert "A partner named 'Other Buyer GmbH' already exists" in page.inner_text("p.field-error")
+    page.fill("input[name=name]", "Zeta Distribution")
+    page.select_option("select[name=preferred_format]", "ubl")
+    page.click("text=Create and deliver")
+    assert "on its way" in flash(page)
+    with gw.session() as s:
+        zeta = s.scalar(sa.select(Partner).where(Partner.name == "Zeta Distribution"))
+        assert zeta.preferred_channel == "portal"
+        assert s.get(DocumentRecord, docs["HELD-2"]).recipient_partner_id == zeta.id
+    assert [e.subject_id for e in audit(gw, "partner.create")] == [zeta.id]
+
+    # ... or proposed to onboarding (installed here): its buyer becomes a counterparty to invite
+    page.goto(f"{base}/")
+    row(page, "held", docs["HELD-3"]).locator("button", has_text="Propose to onboarding").click()
+    assert "proposed to onboarding" in flash(page)
+    from onboarding.models import Counterparty
+    with gw.session() as s:
+        cp = s.scalar(sa.select(Counterparty).where(Counterparty.vat == HELD["HELD-3"][1]))
+        assert cp is not None and cp.source == "held_document" and cp.name == HELD["HELD-3"][0]
+
+    # a failed delivery: the partner fixed on its page (through the partner service), then redelivered
+    page.goto(f"{base}/partners/{partners['initech']}/edit")
+    page.select_option("select[name=preferred_channel]", "portal")
+    page.fill("textarea[name=channel_settings]", "")
+    page.click("text=Save")
+    assert "preferred channel changed" in flash(page)
+    page.goto(f"{base}/")
+    row(page, "delivery_failed", failed_delivery).locator("button", has_text="Redeliver").click()
+    assert "planned again" in flash(page)
+    with gw.session() as s:
+        d = s.get(Delivery, failed_delivery)
+        assert d.status != "failed" and d.channel == "portal", (d.status, d.reason)
+    assert row(page, "delivery_failed", failed_delivery).count() == 0
+
+    # a file whose processing failed: the sender's profile fixed, then retried: processed
+    page.goto(f"{base}/partners/{partners['hooli']}/edit")
+    page.select_option("select[name=validation_profile]", "en16931")
+    page.click("text=Save")
+    page.goto(f"{base}/")
+    row(page, "inbound_failed", ex.exchanges["failed"]).locator("button", has_text="Retry").click()
+    assert "queued for processing again" in flash(page)
+    with gw.session() as s:
+        assert s.get(Exchange, ex.exchanges["failed"]).status == "processed"
+
+    # acknowledged: off the list, who and when on record
+    for kind, subject in (("held", docs["HELD-3"]),                    # proposed: onboarding has it now
+                          ("duplicate", docs["GLX-7 (again)"]), ("refused", docs["ACME-2025-001"]),
+                          ("disputed", docs["GLX-8"]), ("rejected_file", ex.exchanges["rejected"])):
+        row(page, kind, subject).locator("button", has_text="Acknowledge").click()
+        assert "acknowledged" in flash(page)
+        assert row(page, kind, subject).count() == 0
+    with gw.session() as s:
+        acks = s.scalars(sa.select(Acknowledgement).order_by(Acknowledgement.id)).all()
+        assert [(a.kind, a.by) for a in acks] == [("send_failed", "olivia"),   # the send its redelivery replaced
+                                                  ("held", "olivia"), ("duplicate", "olivia"), ("refused", "olivia"),
+                                                  ("disputed", "olivia"), ("rejected_file", "olivia")]
+        assert all(datetime.now(timezone.utc) - a.at < timedelta(minutes=10) for a in acks)
+        assert acks[0].note == f"superseded by the redelivery of delivery {failed_delivery}"
+    assert len(audit(gw, "exception.acknowledge")) == 6
+    assert page.locator("#queue-empty").count() == 1, visible_text(page)
+    page.screenshot(path=str(tmp_path / "dashboard-empty.png"), full_page=True)
+
+    # the exchange list tells held and duplicate outcomes apart from a plain 'processed'
+    page.goto(f"{base}/exchanges?number=GLX-7")
+    outcomes = page.locator("td.outcome").all_inner_texts()
+    assert sorted(outcomes) == ["processed", "processed: 1 duplicate"], outcomes
+
+
+def test_a_refused_or_forged_action_changes_nothing(live, page) -> None:
+    gw, ex, base = live
+    log_in(page, base, "sam")                                  # staff: sees the queue, acts on nothing
+    assert "An operator deals with it." in page.inner_text("#exceptions")
+    assert page.locator("#exceptions button").count() == 0
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    r = page.request.post(f"{base}/queue/acknowledge", form={"csrf_token": token, "kind": "duplicate",
+                                                             "subject_id": str(ex.docs["GLX-7 (again)"])})
+    assert r.status == 403
+    r = page.request.get(f"{base}/documents/{ex.docs['GLX-8']}")
+    assert r.status == 403 and "documents.open needs the role admin or operator" in r.text()
+    with gw.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Acknowledgement)) == 0
+    page.goto(f"{base}/help/roles")
+    assert "Not an invoice's page nor any file" in page.inner_text("table.roles tr.mine")
