@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sftp.py
 	$(BIN)/python bench/campaign.py
 	$(BIN)/python bench/web_load.py
+	$(BIN)/python bench/render.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

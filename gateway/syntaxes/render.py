@@ -2,8 +2,13 @@
 
 ``render_html(invoice, lang)`` fills ``templates/invoice.html`` (Jinja2, with
 ``invoice.css`` inlined) from the EN 16931 model; ``render_pdf`` lays it out
-with WeasyPrint as PDF/A-3b: every font embedded (DejaVu Sans, from Debian's
-``fonts-dejavu-core``), an sRGB OutputIntent, PDF/A XMP metadata.
+as PDF/A-3b: every font embedded (DejaVu Sans, from Debian's
+``fonts-dejavu-core``), an sRGB OutputIntent, PDF/A XMP metadata. Two engines
+(``engine_of``, ``EDIGATE_RENDER_ENGINE``): "drawn" (the default, ``draw_pdf``)
+lays the page out in process with the fixed rules of ``pdf_layout`` and writes
+the file with ``pdf_writer``, in milliseconds; "weasyprint" (``html_to_pdf``)
+is the reference it is tested against, and lays out any other page (the paper
+channel's cover sheets).
 
 Labels exist in English and French. ``choose_lang`` takes an explicit
 ``lang`` ("fr", "fr-FR", "en" ...) or else the buyer's country: FR, BE, LU,
@@ -30,9 +35,10 @@ no invoice can hold a worker for long:
   break opportunities (8,000: 0.5 s);
 * at most ``max_lines`` invoice lines, ``max_total_text`` characters shown in
   all (each value counting at least ``VALUE_WEIGHT``) and ``max_pages`` pages;
-* the layout runs in a separate process (``pdf_child.py``, reused from one
+* WeasyPrint's layout runs in a separate process (``pdf_child.py``, reused from one
   rendering to the next) whose address space is capped at ``max_memory`` and
-  which is killed when a rendering outlasts ``timeout`` seconds.
+  which is killed when a rendering outlasts ``timeout`` seconds; the drawn
+  engine, linear in the text it is given, checks ``timeout`` as it goes.
 """
 from __future__ import annotations
 
