@@ -286,10 +286,43 @@ def compile_predicate(text: str, path: Path) -> Predicate:
 
 # --- steps and paths -------------------------------------------------------------------------
 
-class FastStep:
-    """A step with its Clark name (or namespace wildcard) and compiled predicates."""
+_INDEXABLE = re.compile(r"""^\s*(?P<path>\.|[@\w.:\-]+(?:/[@\w.:\-]+)*)\s*=\s*(?:'(?P<q1>[^']*)'|"(?P<q2>[^"]*)")\s*$""")
 
-    __slots__ = ("kind", "tag", "namespace", "predicates", "step")
+
+def _value_index(children: list, values: Callable[[etree._Element, Variables], list]) -> dict[str, list]:
+    """Children by the string values of one relative path: ``[S_NAD/D_3035='SE']`` for every
+    qualifier at once (a child is listed under each distinct value it has, in document order)."""
+    index: dict[str, list] = {}
+    for c in children:
+        seen = None
+        for n in values(c, _NO_VARIABLES):
+            v = n if isinstance(n, str) else (n.text or "" if len(n) == 0 else _STRING(n))
+            if seen is None:
+                seen = {v}
+            elif v in seen:
+                continue
+            else:
+                seen.add(v)
+            got = index.get(v)
+            if got is None:
+                index[v] = [c]
+            else:
+                got.append(c)
+    return index
+
+
+_NO_VARIABLES: dict = {}
+
+
+class FastStep:
+    """A step with its Clark name (or namespace wildcard) and compiled predicates.
+
+    A predicate comparing a relative path with a literal (``G_SG2[S_NAD/D_3035='SE']``,
+    ``cac:TaxScheme[cbc:ID='VAT']``) is also kept as an index key: reading looks the
+    literal up in a table of the children by that path's values, made once per parent
+    and path for the whole read, instead of testing every child for every term."""
+
+    __slots__ = ("kind", "tag", "namespace", "predicates", "step", "index_key", "index_values", "literal", "rest")
 
     def __init__(self, step: Step, path: Path):
         self.step = step
@@ -320,12 +353,43 @@ class FastStep:
             else:
                 self.tag = path.qname(name)
             self.predicates = tuple(compile_predicate(p, path) for p in step.predicates)
+        self.index_key = self.index_values = self.literal = None
+        self.rest: tuple[Predicate, ...] = ()
+        if self.kind == "child" and self.tag is not None:
+            for i, text in enumerate(step.predicates):
+                m = _INDEXABLE.match(text)
+                if m is None:
+                    continue
+                try:
+                    self.index_values = _child_path(m.group("path"), path.qname)
+                except Unsupported:
+                    continue
+                self.index_key = ("index", self.tag, tuple(path.qname(n) if n not in (".",) and not n.startswith("@")
+                                                           else n for n in m.group("path").split("/")))
+                self.literal = m.group("q1") if m.group("q1") is not None else m.group("q2")
+                self.rest = self.predicates[:i] + self.predicates[i + 1:]
+                break
 
     def children(self, node: etree._Element, variables: Variables, kids: Optional[dict] = None) -> list:
         """The children of ``node`` this step matches, in document order. ``kids``: a cache of each
         element's children by tag (``children_by_tag``), shared by every path read from one tree."""
         if self.tag is not None:
             if kids is not None:
+                if self.index_key is not None:
+                    key = (node, self.index_key)
+                    index = kids.get(key)
+                    if index is None:
+                        table = kids.get(node)
+                        if table is None:
+                            table = kids[node] = children_by_tag(node)
+                        index = kids[key] = _value_index(table.get(self.tag, ()), self.index_values)
+                    found = index.get(self.literal)
+                    if found is None:
+                        return []
+                    rest = self.rest
+                    if not rest:
+                        return list(found)
+                    return [c for c in found if all(p(c, variables) for p in rest)]
                 table = kids.get(node)
                 if table is None:
                     table = kids[node] = children_by_tag(node)
