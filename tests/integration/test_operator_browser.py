@@ -151,7 +151,7 @@ def test_the_exception_queue_and_its_actions(live, page, tmp_path) -> None:
     page.goto(f"{base}/partners/{partners['initech']}/edit")
     page.select_option("select[name=preferred_channel]", "portal")
     page.fill("textarea[name=channel_settings]", "")
-    page.click("text=Save")
+    page.click("form.edit button[type=submit]")
     assert "preferred channel changed" in flash(page)
     page.goto(f"{base}/")
     row(page, "delivery_failed", failed_delivery).locator("button", has_text="Redeliver").click()
@@ -164,7 +164,7 @@ def test_the_exception_queue_and_its_actions(live, page, tmp_path) -> None:
     # a file whose processing failed: the sender's profile fixed, then retried: processed
     page.goto(f"{base}/partners/{partners['hooli']}/edit")
     page.select_option("select[name=validation_profile]", "en16931")
-    page.click("text=Save")
+    page.click("form.edit button[type=submit]")
     page.goto(f"{base}/")
     row(page, "inbound_failed", ex.exchanges["failed"]).locator("button", has_text="Retry").click()
     assert "queued for processing again" in flash(page)
@@ -210,3 +210,163 @@ def test_a_refused_or_forged_action_changes_nothing(live, page) -> None:
         assert s.scalar(sa.select(sa.func.count()).select_from(Acknowledgement)) == 0
     page.goto(f"{base}/help/roles")
     assert "Not an invoice's page nor any file" in page.inner_text("table.roles tr.mine")
+
+
+def _pem(tmp_path, name: str, days: int = 400) -> str:
+    from tests.support.web_seed import _self_signed
+    path = tmp_path / f"{name}.pem"
+    path.write_text(_self_signed(days, name=name, before=datetime.now(timezone.utc) - timedelta(days=1)))
+    return str(path)
+
+
+def _service_refusal(gw, partner_id: int, values: dict) -> str:
+    """What the partner service (the CLI's and the API's) says to ``values``, nothing kept."""
+    from gateway.partners.service import PartnerError, PartnerService
+    with gw.session() as s:
+        try:
+            PartnerService(s).update(s.get(Partner, partner_id), values)
+        except PartnerError as e:
+            s.rollback()
+            return str(e)
+    raise AssertionError("the service took it")
+
+
+def test_partners_and_certificates_edited_from_the_pages(live, page, tmp_path) -> None:
+    gw, ex, base = live
+    initech = ex.seeded.partners["initech"]
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    log_in(page, base, "olivia")
+
+    # a refusal of the partner service, beside its field, nothing written
+    page.goto(f"{base}/partners/{initech}")
+    page.click("#edit-partner")
+    page.fill("input[name=as2_url]", "ftp://initech.example/as2")
+    page.click("form.edit button[type=submit]")
+    expected = _service_refusal(gw, initech, {"as2_url": "ftp://initech.example/as2"})
+    assert expected.lower() in page.inner_text("#e-as2_url").lower()
+    with gw.session() as s:
+        assert s.get(Partner, initech).as2_url is None
+    # the same refusal for an identifier whose check digit is wrong
+    page.fill("input[name=as2_url]", "https://as2.initech.example/receive")
+    page.fill("textarea[name=identifiers]", "9957:FR46732829353\n0009:73282932000075")
+    page.click("form.edit button[type=submit]")
+    assert "check digit" in page.inner_text("#e-identifiers"), flash(page)
+    # then a good change: saved, on the trail, and the partner's page says so
+    page.fill("textarea[name=identifiers]", "9957:FR46732829353\n0009:73282932000074")
+    page.select_option("select[name=as2_mdn_mode]", "async")
+    page.click("form.edit button[type=submit]")
+    assert "saved" in flash(page)
+    with gw.session() as s:
+        p = s.get(Partner, initech)
+        assert (p.as2_url, p.as2_mdn_mode) == ("https://as2.initech.example/receive", "async")
+        assert {(i.scheme, i.value) for i in p.identifiers} == {("9957", "FR46732829353"), ("0009", "73282932000074")}
+    (event,) = audit(gw, "partner.update")
+    assert event.actor == "olivia" and event.detail["as2_url"] == [None, "https://as2.initech.example/receive"]
+    assert "changed" in page.inner_text("table.audit")
+
+    # certificates: import, roll over (both active), retire the old one, and a second import refused
+    page.click("details.import summary")
+    page.set_input_files("details.import input[name=certificate]", _pem(tmp_path, "initech-2026"))
+    page.click("details.import button[type=submit]")
+    assert "imported for Initech" in flash(page)
+    with gw.session() as s:
+        (first,) = s.scalars(sa.select(Certificate).where(Certificate.partner_id == initech)).all()
+        first_id = first.id
+    rollover = page.locator(f"tr[data-certificate='{first_id}'] details.rollover")
+    rollover.locator("summary").click()
+    rollover.locator("input[name=certificate]").set_input_files(_pem(tmp_path, "initech-2027", days=800))
+    rollover.locator("button[type=submit]").click()
+    assert "2 certificates are active now" in flash(page)
+    page.locator(f"tr[data-certificate='{first_id}'] button", has_text="Retire").click()
+    assert f"Certificate #{first_id} of Initech retired" in flash(page)
+    with gw.session() as s:
+        certs = {c.subject: c.active for c in s.scalars(sa.select(Certificate).where(Certificate.partner_id == initech))}
+    assert certs == {"CN=initech-2026": False, "CN=initech-2027": True}
+    page.click("details.import summary")
+    page.set_input_files("details.import input[name=certificate]", str(tmp_path / "initech-2027.pem"))
+    page.click("details.import button[type=submit]")
+    assert "already has this certificate" in flash(page)
+    assert [e.action for e in audit(gw, "certificate.import") + audit(gw, "certificate.retire")] == \
+        ["certificate.import", "certificate.import", "certificate.retire"]
+
+    # our own: the certificates page imports for our organisation too, and lists partners' apart
+    page.goto(f"{base}/certificates")
+    page.click("section.organisation details.import summary")
+    page.set_input_files("section.organisation input[name=certificate]", _pem(tmp_path, "our-platform-2026"))
+    page.click("section.organisation details.import button[type=submit]")
+    assert "imported for Our Platform" in flash(page) and "No key of ours matches it" in flash(page)
+    assert "CN=our-platform-2026" in page.inner_text("section.organisation")
+    assert "CN=initech-2027" in page.inner_text("table.certificates >> nth=1")
+    page.screenshot(path=str(tmp_path / "certificates.png"), full_page=True)
+
+    # a form without its CSRF token is refused, and changes nothing
+    r = page.request.post(f"{base}/certificates/{first_id + 1}/retire", form={})
+    assert r.status == 400
+    with gw.session() as s:
+        assert s.get(Certificate, first_id + 1).active
+
+
+def test_a_document_with_findings_is_readable_beside_the_invoice(live, page, tmp_path) -> None:
+    """40 values the mapping does not read and a wrong total: the fatal finding first, the 40 warnings
+    one collapsed group, the page no wider than the window, the invoice rendered beside."""
+    from datetime import date
+    from gateway.flow.receive import receive_file
+    from gateway.syntaxes import write_document
+    from tests.support.portal_seed import Spec, invoice_for
+
+    gw, ex, base = live
+    inv = invoice_for(Spec("NOISY-1", date(2025, 4, 5), "1234.50", "globex", seller_name="Globex Corp"))
+    data = write_document(inv, "ubl").data.decode()
+    data = data.replace("</cbc:ID>", "</cbc:ID>" + "".join(f"<cbc:UUID>unread-{i}</cbc:UUID>" for i in range(40)), 1)
+    data = re.sub(r"(<cbc:PayableAmount[^>]*>)[^<]+", r"\g<1>9999.99", data, count=1)
+    exchange = receive_file(gw, data.encode(), channel="api", partner_id=ex.seeded.partners["globex"],
+                            filename="NOISY-1.xml")
+    with gw.session() as s:
+        doc = s.scalar(sa.select(DocumentRecord).where(DocumentRecord.exchange_id == exchange.id))
+        doc_id, fatal = doc.id, [f for f in doc.findings if f["severity"] == "fatal"]
+    assert fatal, "the wrong total is a fatal finding"
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(page, base, "olivia")
+    page.goto(f"{base}/documents/{doc_id}")
+    first_fatal = page.locator("table.findings.fatal tbody tr").first
+    group = page.locator("details.finding-group[data-rule='READ-UNMAPPED']")
+    assert "× 40" in group.locator("summary").inner_text()
+    assert group.get_attribute("open") is None                            # collapsed until asked
+    assert first_fatal.bounding_box()["y"] < group.bounding_box()["y"] < 900   # both in the first screen
+    for rule, message in zip(page.locator("table.findings.fatal td:nth-child(1) .ident").all_inner_texts(),
+                             page.locator("table.findings.fatal td:nth-child(2)").all_inner_texts()):
+        assert not message.startswith(rule) and f"[{rule}]" not in message, (rule, message)
+    assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+    frame = page.frame_locator("iframe.invoice-view")
+    assert "NOISY-1" in frame.locator("body").inner_text()
+    page.screenshot(path=str(tmp_path / "document-findings.png"), full_page=False)
+    group.locator("summary").click()
+    assert group.locator("tbody tr").count() == 40
+    assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+
+
+def test_search_documents_and_exchanges(live, page) -> None:
+    gw, ex, base = live
+    log_in(page, base, "olivia")
+
+    def numbers(query: str) -> list[str]:
+        page.goto(f"{base}/documents?{query}")
+        return sorted(page.locator("table.documents td.number").all_inner_texts())
+
+    assert numbers("number=glx") == ["GLX-7", "GLX-7", "GLX-8", "GLX-9"]          # part of it, any case
+    assert numbers("seller=acme+ind") == ["ACME-2025-001", "ACME-2025-002"]
+    assert numbers("buyer=zeta") == ["HELD-2"]
+    assert numbers("lifecycle=refused") == ["ACME-2025-001"]
+    assert numbers("lifecycle=disputed") == ["GLX-8"]
+    assert numbers("status=held") == ["HELD-1", "HELD-2", "HELD-3"]
+    assert numbers("channel=sftp") == ["ACME-2025-001", "ACME-2025-002"]
+    assert numbers("amount_min=1000&amount_max=3500") == ["ACME-2025-002", "GLX-8"]
+    assert numbers("issued_from=2025-03-01&issued_to=2025-03-31") == ["GLX-8", "GLX-9"]
+    page.goto(f"{base}/documents?lifecycle=refused")
+    assert page.locator("td.lifecycle-col").all_inner_texts() == ["Refused"]
+    page.goto(f"{base}/documents?amount_min=10&amount_max=5")
+    assert "is below amount_min" in page.inner_text(".flash.error")
+    page.goto(f"{base}/exchanges?number=held-&seller=globex")
+    assert sorted(" ".join(page.locator("td.numbers").all_inner_texts()).split()) == ["HELD-1", "HELD-2", "HELD-3"]
+    assert set(page.locator("td.outcome").all_inner_texts()) == {"processed: 1 held"}

@@ -139,7 +139,7 @@ def _refused(e: Exception) -> tuple[str, str]:
     if field.startswith("as2."):
         key = "as2_" + field.split(".")[1]
     message = str(e)
-    return key or "form", message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+    return key or "form", message[:1].upper() + message[1:] + ("" if message.endswith((".", "?", "!")) else ".")
 
 
 def _changed_detail(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
