@@ -15,8 +15,9 @@ Defence in depth, in this order:
 3. The real parse with ``resolve_entities=False, no_network=True,
    load_dtd=False, huge_tree=False`` (libxml2 limits stay on), then a check
    that the tree really has no DTD.
-4. A depth walk (libxml2 alone stops at 256 levels; we stop at ``max_depth``,
-   which therefore cannot usefully exceed 256).
+4. A depth check, one XPath ``/*/*/…`` one level below ``max_depth`` (libxml2 alone
+   stops at 256 levels; we stop at ``max_depth``, which therefore cannot usefully
+   exceed 256).
 
 Known consequence of ``huge_tree=False``: libxml2 refuses any single text
 node over 10,000,000 characters, so an invoice embedding an attachment
@@ -27,6 +28,8 @@ from __future__ import annotations
 
 import copy
 import re
+import threading
+from functools import lru_cache
 from typing import Union
 
 from lxml import etree
@@ -118,9 +121,21 @@ def _syntax_error(exc: etree.XMLSyntaxError) -> InputError:
     return InputError(f"Malformed XML: {msg}", line=line, column=column)
 
 
+_local = threading.local()
+
+
+def _prolog_parser() -> etree.XMLParser:
+    """This thread's prolog scanner, made once: lxml looks a target's callbacks over when a parser
+    first runs, which cost more than the scan itself when each call made its own."""
+    parser = getattr(_local, "prolog", None)
+    if parser is None:
+        parser = _local.prolog = _parser(_PrologScanner())
+    return parser
+
+
 def _check_prolog(data: bytes) -> None:
     try:
-        etree.fromstring(data, _parser(_PrologScanner()))
+        etree.fromstring(data, _prolog_parser())
     except _Doctype:
         raise HostileInputError(DOCTYPE_MESSAGE) from None
     except _RootReached:
@@ -131,18 +146,21 @@ def _check_prolog(data: bytes) -> None:
     raise InputError("Malformed XML: no root element")
 
 
+@lru_cache(maxsize=8)
+def _too_deep(max_depth: int) -> etree.XPath:
+    """The elements one level below ``max_depth`` (the root is level 1), in document order:
+    ``/*/*/…/*``, evaluated by libxml2 in one pass instead of a Python walk over every element."""
+    return etree.XPath("/" + "/".join(["*"] * (max_depth + 1)))
+
+
 def _check_depth(root: etree._Element, max_depth: int) -> None:
-    depth = 0
-    for event, el in etree.iterwalk(root, events=("start", "end")):
-        if event == "start":
-            depth += 1
-            if depth > max_depth:
-                raise HostileInputError(
-                    f"XML nesting deeper than {max_depth} levels (element <{etree.QName(el).localname}>)",
-                    line=el.sourceline,
-                )
-        else:
-            depth -= 1
+    deeper = [root] if max_depth < 1 else _too_deep(max_depth)(root)
+    if deeper:
+        el = deeper[0]          # the first in document order: where a walk would have stopped
+        raise HostileInputError(
+            f"XML nesting deeper than {max_depth} levels (element <{etree.QName(el).localname}>)",
+            line=el.sourceline,
+        )
 
 
 def parse(data: Bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -174,15 +192,18 @@ def parse(data: Bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
     return root
 
 
-def serialize(root: etree._Element, *, pretty: bool = True) -> bytes:
+def serialize(root: etree._Element, *, pretty: bool = True, own: bool = False) -> bytes:
     """UTF-8 bytes with an XML declaration.
 
     ``pretty`` re-indents a copy (the caller's tree is left untouched), so
     that documents reordered by ``sort_children`` or built by a writer come
     out consistently indented whatever whitespace their nodes carried.
+    ``own``: the tree is the caller's to give away (a writer's fresh tree, not
+    kept): it is indented in place, without the copy.
     """
     if pretty:
-        root = copy.deepcopy(root)
+        if not own:
+            root = copy.deepcopy(root)
         etree.indent(root, space="  ")
         root.tail = None
     return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", xml_declaration=False,

@@ -182,6 +182,13 @@ def test_serialize_declares_utf8_and_indents_without_touching_the_tree():
     assert parse(serialize(parse("<a>é</a>".encode("utf-8")))).text == "é"
 
 
+def test_serialize_of_a_tree_given_away_indents_it_in_place():
+    root = parse(b"<a>\n <b><c>x</c></b>   <d/></a>")
+    want = serialize(root)
+    assert serialize(root, own=True) == want
+    assert etree.tostring(root) == b"<a>\n  <b>\n    <c>x</c>\n  </b>\n  <d/>\n</a>"    # indented where it was
+
+
 @requires_corpus
 @pytest.mark.parametrize("path", corpus_files("ubl/**/*.[xX][mM][lL]") + corpus_files("cii/**/*.xml"), ids=rel)
 def test_every_corpus_xml_parses(path):
