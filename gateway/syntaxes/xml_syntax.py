@@ -73,16 +73,25 @@ class XmlSyntax:
 
     def write(self, invoice: Invoice, *, validate: bool = False) -> Rendering:
         spec = self.choose(invoice)
-        profile = declared_profile(spec.name)
+        profile, schema = _output_of(spec)
         replaced = []
         if profile:
             invoice, replaced = with_guideline(invoice, profile["guideline"])
         result = mapping.write(spec, invoice)
         result.dropped.extend(replaced)
-        schema = _schema(spec)
         schema.sort_children(result.root)
         findings = result.findings + (schema.validate(result.root) if validate else [])
-        return Rendering(self.name, spec.name, safe.serialize(result.root), result.dropped, findings)
+        # the written tree is ours alone: indented in place, not copied first
+        return Rendering(self.name, spec.name, safe.serialize(result.root, own=True), result.dropped, findings)
+
+
+def _output_of(spec: mapping.MappingSpec) -> tuple[Optional[dict], XmlSchema]:
+    """The profile a mapping declares and the XSD its output is put in order by, found once per
+    compiled mapping (a changed search path compiles new ones: ``registry.forget``)."""
+    got = spec.__dict__.get("_xml_output")
+    if got is None:
+        got = spec.__dict__["_xml_output"] = (declared_profile(spec.name), _schema(spec))
+    return got
 
 
 GUIDELINE_PATH = "process_control.specification_identifier"
