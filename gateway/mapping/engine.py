@@ -73,7 +73,29 @@ class SourceMap:
         """Values in the source no mapping entry read: (element, attribute or None).
 
         Leaf texts and attributes count; those matched by the mapping's
-        ``structural`` paths (scaffolding such as UBL's TaxScheme 'VAT') do not."""
+        ``structural`` paths (scaffolding such as UBL's TaxScheme 'VAT') do not.
+        A mapping's own list (``spec.Structural``) judges only the values left over,
+        each against its patterns; ``unread_reference`` searches with every XPath."""
+        if self.root is None:
+            return []
+        patterns = structural.patterns() if hasattr(structural, "patterns") else None
+        if patterns is None:
+            return self.unread_reference(structural)
+        used = set(self.places.values())
+        element, attribute = patterns.element, patterns.attribute
+        out = []
+        for el in self.root.iter(etree.Element):
+            if len(el) == 0 and (el, None) not in used and (el.text or "").strip() and not element(el):
+                out.append((el, None))
+            if el.attrib:
+                for attr in el.attrib:
+                    if (el, attr) not in used and not attr.startswith("{http://www.w3.org/2001/XMLSchema-instance}") \
+                            and not attribute(el, attr):
+                        out.append((el, attr))
+        return out
+
+    def unread_reference(self, structural: list = ()) -> list[tuple[etree._Element, Optional[str]]]:
+        """``unread`` by the structural XPaths, each searching the whole tree: the reference."""
         if self.root is None:
             return []
         # element proxies are the keys: holding them keeps lxml's proxy identity stable

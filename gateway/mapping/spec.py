@@ -108,6 +108,25 @@ class MappingSpec:
     raw: dict[str, Any]
 
 
+class Structural(list):
+    """The ``structural`` XPaths, with their texts: ``SourceMap.unread`` tests its few leftover
+    values against them one by one (``structural.compile_patterns``) instead of searching the
+    whole tree with each."""
+
+    def __init__(self, xpaths: list, texts: list[str], namespaces: dict[str, str]):
+        super().__init__(xpaths)
+        self.texts = texts
+        self.namespaces = {k: v for k, v in namespaces.items() if k}
+        self._patterns: Any = False
+
+    def patterns(self) -> Any:
+        """The compiled tests (made once), or None when a pattern needs XPath."""
+        if self._patterns is False:
+            from .structural import compile_patterns
+            self._patterns = compile_patterns(self.texts, self.namespaces)
+        return self._patterns
+
+
 def _deep_merge(base: Any, over: Any) -> Any:
     if isinstance(base, dict) and isinstance(over, dict):
         out = dict(base)
@@ -228,7 +247,8 @@ def compile_mapping(path: FsPath, find: Finder = same_folder) -> MappingSpec:
         root=root, root_tag=root_tag, namespaces=ns, formats=raw.get("formats") or {},
         datatype_attrs=raw.get("datatype_attributes") or {}, codelists=raw.get("codelists") or {},
         select=select, skeleton=[compiler.path(p, "skeleton") for p in raw.get("skeleton") or []],
-        structural=[compiler.xpath(p, "structural") for p in raw.get("structural") or []],
+        structural=Structural([compiler.xpath(p, "structural") for p in raw.get("structural") or []],
+                              [str(p) for p in raw.get("structural") or []], ns),
         tree=tree, variables=compiler.variables, raw=raw)
 
 
