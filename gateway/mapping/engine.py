@@ -82,7 +82,7 @@ class SourceMap:
         if patterns is None:
             return self.unread_reference(structural)
         used = set(self.places.values())
-        element, attribute = patterns.element, patterns.attribute
+        element, attribute = patterns.checker(self.root), patterns.attribute
         out = []
         for el in self.root.iter(etree.Element):
             if len(el) == 0 and (el, None) not in used and (el.text or "").strip() and not element(el):

@@ -66,6 +66,7 @@ class _Pattern:
     """``//a/b[p]//c`` or ``//a/@x``: element steps, and the attribute the pattern ends at, if any."""
 
     def __init__(self, text: str, path: Path):
+        self.xpath = etree.XPath(text, namespaces=path.namespaces)
         body = text.strip()
         if not body.startswith("//") or "|" in body or "::" in body:
             raise Unsupported(text)
@@ -151,17 +152,39 @@ class Patterns:
     """Every structural pattern of a mapping, as tests of one element or one attribute."""
 
     def __init__(self, patterns: list[_Pattern]):
-        self.elements = [p for p in patterns if p.attribute is None]
-        self.attributes = [p for p in patterns if p.attribute is not None]
+        # by the name their last step needs (a candidate meets only its own), and those of any name
+        self.by_tag: dict[str, list[_Pattern]] = {}
+        self.any_tag: list[_Pattern] = []
+        self.by_attribute: dict[str, list[_Pattern]] = {}
+        for p in patterns:
+            if p.attribute is not None:
+                self.by_attribute.setdefault(p.attribute, []).append(p)
+            elif p.steps[-1].tag is not None:
+                self.by_tag.setdefault(p.steps[-1].tag, []).append(p)
+            else:
+                self.any_tag.append(p)
+        # a pattern of any name (``//S_UNH//*``) would climb from every candidate: libxml2 searches
+        # for it once per document instead
+        self.searched = [p.xpath for p in self.any_tag]
 
-    def element(self, el: etree._Element) -> bool:
-        for p in self.elements:
-            if p.element(el):
-                return True
-        return False
+    def checker(self, root: etree._Element) -> Callable[[etree._Element], bool]:
+        """Whether an element of the document ``root`` is one the patterns select."""
+        by_tag = self.by_tag
+        found: Optional[set] = None
+        if self.searched:
+            found = set()
+            for xp in self.searched:
+                found.update(xp(root))
+
+        def element(el: etree._Element) -> bool:
+            for p in by_tag.get(el.tag, ()):
+                if p.element(el):
+                    return True
+            return found is not None and el in found
+        return element
 
     def attribute(self, el: etree._Element, name: str) -> bool:
-        for p in self.attributes:
+        for p in self.by_attribute.get(name, ()):
             if p.owner(el, name):
                 return True
         return False
