@@ -347,7 +347,8 @@ def test_another_partner_s_invoice_is_not_there(portal, seeded) -> None:
     assert r.status_code == 404
     r = c.post("/portal/export", data={"csrf_token": csrf(c, "/portal/"), "scope": "selection", "id": [str(theirs)],
                                        "export": "csv"})
-    assert r.status_code == 404
+    assert r.status_code == 303                                   # back to the list, saying so; nothing given
+    assert "none of those invoices is there for your organisation" in text(c.get(r.headers["Location"]))
 
 
 def test_deciding_on_the_invoice_page(portal, gw, seeded) -> None:
@@ -359,11 +360,15 @@ def test_deciding_on_the_invoice_page(portal, gw, seeded) -> None:
     token = csrf(c, url)
     r = c.post(f"{url}/status", data={"status": "refused", "reason": "   ", "csrf_token": token})
     assert r.status_code == 303
-    assert "not changed: refused: give a reason" in text(c.get(url))
+    assert "not refused: say why in the reason" in text(c.get(url))
     r = c.post(f"{url}/status", data={"status": "refused", "reason": "ordered 2, not 3"})        # no CSRF token
     assert r.status_code == 400
     r = c.post(f"{url}/status", data={"status": "refused", "reason": "ordered 2, not 3", "reason_code": "QTY",
                                       "csrf_token": token})
+    assert r.status_code == 200 and "Refuse invoice ACME-2025-001?" in text(r)      # asked to confirm first
+    assert statuses(gw, doc)[-1][0] != "refused"
+    r = c.post(f"{url}/status", data={"status": "refused", "reason": "ordered 2, not 3", "reason_code": "QTY",
+                                      "confirm": "yes", "csrf_token": token})
     assert r.status_code == 303 and r.headers["Location"] == url
     after = c.get(url)
     assert "Invoice ACME-2025-001: refused; an EDI message (APERAK) is on its way to the sender" in text(after)
@@ -379,7 +384,7 @@ def test_every_download_gives_the_invoice(portal, gw, seeded) -> None:
     r = c.get(f"/portal/documents/{doc}/download/original")
     assert r.status_code == 200 and r.data == seeded.files[ACME_1.number]
     assert r.headers["Content-Disposition"] == f"attachment; filename={ACME_1.number}.edi"
-    for fmt, magic, name in (("pdf", b"%PDF-", ".pdf"), ("ubl", b"<?xml", ".xml"), ("cii", b"<?xml", ".xml"),
+    for fmt, magic, name in (("pdf", b"%PDF-", ".pdf"), ("ubl", b"<?xml", "-ubl.xml"), ("cii", b"<?xml", "-cii.xml"),
                              ("csv", b"\xef\xbb\xbfInvoice Number", ".csv")):
         r = c.get(f"/portal/documents/{doc}/download/{fmt}")
         assert r.status_code == 200 and r.data.startswith(magic), fmt
@@ -468,9 +473,9 @@ def test_zip_export_of_the_current_search(portal, gw, seeded) -> None:
     r = _export(c, scope="search", sender="globex", amount_min="40", export="zip", format="ubl")
     assert r.status_code == 200 and r.mimetype == "application/zip"
     z = zipfile.ZipFile(io.BytesIO(r.data))
-    assert sorted(z.namelist()) == ["GLX-7.xml", "GLX-8.xml", "index.csv"]
+    assert sorted(z.namelist()) == ["GLX-7-ubl.xml", "GLX-8-ubl.xml", "index.csv"]
     for name in ("GLX-7", "GLX-8"):
-        assert read_document(z.read(f"{name}.xml")).invoice.number == name
+        assert read_document(z.read(f"{name}-ubl.xml")).invoice.number == name
     assert [row[1] for row in _csv_rows(z.read("index.csv"))[1:-1]] == ["GLX-8", "GLX-7"]
     with gw.session() as s:                         # exported = downloaded: acknowledged
         states = {d.document.number: d.status for d in s.scalars(sa.select(Delivery))}
@@ -511,15 +516,29 @@ def test_csv_cells_never_run_as_formulas(portal, gw, seeded) -> None:
 
 
 @pytest.mark.parametrize("form, message", [
-    (dict(scope="selection", export="csv"), "Tick the invoices"),
     (dict(scope="selection", id=["1; DROP TABLE"], export="csv"), "not an invoice id"),
     (dict(scope="search", export="pdf"), "Export as csv or zip"),
     (dict(scope="search", export="zip", format="docx"), "Put the invoices in the ZIP as one of"),
-    (dict(scope="search", export="csv", issued_from="soon"), "issued_from"),
 ])
 def test_unusable_exports(portal, form, message) -> None:
     r = _export(portal(), **form)
     assert r.status_code == 400 and message in text(r)
+
+
+@pytest.mark.parametrize("form, message", [
+    (dict(scope="selection", export="csv"), "Nothing exported: no invoice was ticked"),
+    (dict(scope="search", export="csv", number="no-such-invoice"), "Nothing exported: no invoice matches"),
+    (dict(scope="search", export="csv", issued_from="soon"), "issued_from"),
+])
+def test_exporting_nothing_says_so_on_the_list(portal, seeded, form, message) -> None:
+    """Not a bare 'Bad Request': the list again, its search kept, and a sentence saying why."""
+    c = portal()
+    r = _export(c, **form)
+    assert r.status_code == 303 and r.headers["Location"].startswith("/portal/")
+    if form.get("number"):
+        assert "number=no-such-invoice" in r.headers["Location"]
+    page = c.get(r.headers["Location"])
+    assert message in text(page) and "Bad Request" not in text(page)
 
 
 def test_export_without_csrf_is_refused(portal, seeded) -> None:
@@ -600,4 +619,4 @@ def test_invoice_ids_out_of_range(portal, seeded) -> None:
     r = _export(c, scope="selection", export="csv", id=[str(seeded.docs["GLX-7"]), str(TOO_BIG)])
     assert r.status_code == 400 and "not an invoice id" in text(r)
     r = _export(c, scope="search", export="csv", offset=str(TOO_BIG), amount_min="1e999999999")
-    assert r.status_code == 400 and "amount_min" in text(r)
+    assert r.status_code == 303 and "amount_min" in text(c.get(r.headers["Location"]))

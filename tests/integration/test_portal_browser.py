@@ -18,6 +18,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from gateway.config import load_settings
+from gateway.db import DocumentRecord, Exchange
 from gateway.syntaxes import read_document
 from gateway.syntaxes.aperak import read_aperak
 from gateway.runtime import Gateway
@@ -104,8 +105,8 @@ def test_a_recipient_works_through_its_portal(live, page) -> None:
     with page.expect_download() as dl:
         page.click("text=Export the selected invoices")
     z = zipfile.ZipFile(io.BytesIO(open(dl.value.path(), "rb").read()))
-    assert sorted(z.namelist()) == ["ACME-2025-002.xml", "GLX-7.xml", "index.csv"]
-    assert read_document(z.read("GLX-7.xml")).invoice.number == "GLX-7"
+    assert sorted(z.namelist()) == ["ACME-2025-002-ubl.xml", "GLX-7-ubl.xml", "index.csv"]
+    assert read_document(z.read("GLX-7-ubl.xml")).invoice.number == "GLX-7"
     page.select_option("select[name=export]", "csv")
     with page.expect_download() as dl:
         page.click("text=Export all 5 found")
@@ -119,6 +120,8 @@ def test_a_recipient_works_through_its_portal(live, page) -> None:
     page.check("input[name=status][value=refused]")
     page.fill("textarea[name=reason]", "not ordered by us")
     page.click("text=Set status")
+    assert page.inner_text("#refusal-reason") == "not ordered by us"          # asked to confirm first
+    page.click("#confirm-refusal")
     assert "an EDI message (APERAK) is on its way to the sender" in page.inner_text("p.flash")
     assert page.inner_text("#business-status") == "refused"
     last = page.locator("#status-history tbody tr").last.inner_text()
@@ -136,3 +139,73 @@ def test_a_recipient_works_through_its_portal(live, page) -> None:
     page.click("text=Log out")
     page.goto(f"{base}/portal/")
     assert page.url.startswith(f"{base}/portal/login")
+
+
+def test_a_recipient_accepts_in_bulk_and_is_told_plainly(live, page, tmp_path) -> None:
+    """Select all, bulk accept, due dates, new markers, a confirmation before a refusal, a sentence
+    when an export holds nothing, and UBL and CII downloads under names of their own."""
+    gw, seeded, base = live
+    # one more invoice, with a due date (BT-9) long past
+    from datetime import date
+    from gateway.flow.receive import receive_file
+    from gateway.syntaxes import write_document
+    from tests.support.portal_seed import Spec
+    inv = invoice_for(Spec("GLX-10", date(2025, 4, 1), "60.00", "globex", seller_name="Globex Corp"))
+    inv.due_date = date(2025, 5, 1)
+    exchange = receive_file(gw, write_document(inv, "ubl").data, channel="api",
+                            partner_id=seeded.partners["globex"], filename="GLX-10.xml")
+    with gw.session() as s:
+        seeded.docs["GLX-10"] = s.get(Exchange, exchange.id).documents[0].id
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{base}/portal/login")
+    page.fill("input[name=username]", "buyer-user")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/portal/")
+
+    # every invoice is new (nothing downloaded yet), with its due date
+    mine = sorted([s.number for s in INVOICES if s.to == "buyer"] + ["GLX-10"])
+    assert page.locator("tr.new").count() == len(mine)
+    due = page.locator("tr", has_text="GLX-10").locator("td.due")
+    assert due.inner_text() == "2025-05-01" and "overdue" in due.get_attribute("class")
+    assert page.locator("tr", has_text="GLX-9").locator("td.due").inner_text() == "—"
+    page.screenshot(path=str(tmp_path / "portal-list.png"), full_page=True)
+
+    # an export of nothing is a sentence on the list, not a bare "Bad Request"
+    page.click("text=Export the selected invoices")
+    assert "Nothing exported: no invoice was ticked" in page.inner_text("p.flash")
+    assert "Bad Request" not in page.content()
+
+    # UBL and CII of one invoice: two names
+    page.click(f"text={ACME_1.number}")
+    names = []
+    for label in ("UBL", "CII"):
+        with page.expect_download() as dl:
+            page.click(f"ul.downloads >> text={label}")
+        names.append(dl.value.suggested_filename)
+    assert names == [f"{ACME_1.number}-ubl.xml", f"{ACME_1.number}-cii.xml"]
+    page.goto(f"{base}/portal/")
+    assert page.locator("tr.new", has_text=ACME_1.number).count() == 0        # downloaded: no longer new
+
+    # a refusal asks first; "No" keeps the invoice as it was
+    page.click("text=GLX-9")
+    page.check("input[name=status][value=refused]")
+    page.fill("textarea[name=reason]", "wrong price")
+    page.click("text=Set status")
+    assert "cannot be undone" in page.inner_text("section.confirm")
+    page.click("text=No, keep it")
+    with gw.session() as s:
+        assert s.get(DocumentRecord, seeded.docs["GLX-9"]).business_status != "refused"
+
+    # select all, accept them: every invoice that may be accepted is, the others are named
+    page.goto(f"{base}/portal/")
+    page.click("#select-all")
+    assert all(page.locator("input[name=id]").evaluate_all("els => els.map(e => e.checked)"))
+    page.click("#accept-selected")
+    told = page.inner_text("main")
+    assert f"{len(mine)} invoices accepted" in told and "their senders are told" in told
+    with gw.session() as s:
+        assert {s.get(DocumentRecord, seeded.docs[n]).business_status for n in mine} == {"accepted"}
+    page.click("#select-all")
+    page.click("#accept-selected")
+    assert "Not accepted, as their status does not allow it" in page.inner_text("main")

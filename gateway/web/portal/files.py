@@ -11,7 +11,8 @@ recipient's: a CSV export or an EDIFACT interchange may carry invoices for
 others, and those are none of this recipient's business.
 
 File names are the invoice number reduced to ``[A-Za-z0-9._-]``
-(``gateway.store.filenames.safe_filename``) plus the format's extension; inside a ZIP
+(``gateway.store.filenames.safe_filename``) plus the format's extension, the UBL and CII
+ones with their format before it (``FA-2026-03-ubl.xml``, ``FA-2026-03-cii.xml``: both are XML); inside a ZIP
 a name already used gets the document id, so no member hides another and none
 can climb out of the folder it is unpacked into. A ZIP ends with ``index.csv``
 (the list, as the CSV export gives it) and, when some invoice could not be
@@ -45,6 +46,9 @@ from ..downloads import basename, extension
 
 FORMATS = {"original": None, "pdf": "facturx", "ubl": "ubl", "cii": "cii", "csv": "csv-lines"}
 LABELS = {"original": "Original", "pdf": "PDF (Factur-X)", "ubl": "UBL", "cii": "CII", "csv": "CSV"}
+# formats whose files would share an extension with another: their name carries the format
+# (FA-2026-03-ubl.xml, FA-2026-03-cii.xml), so both can sit in one folder
+NAMED_FORMATS = ("ubl", "cii")
 MAX_EXPORT = 500                 # invoices in one export: enough for a month, bounded for the server
 CSV_COLUMNS = ("Id", "Number", "Type", "Issue date", "Due date", "Sender", "Sender VAT", "Currency",
                "Total without VAT", "VAT", "Total with VAT", "Amount due", "Status", "Status date",
@@ -102,7 +106,10 @@ def document_file(gw, doc_id: int, fmt: str, partner_id: int) -> DocumentFile:
         r = rendering_for(gw, doc_id, syntax)
     except CannotRender as e:
         raise NotAvailable(f"invoice {doc.number or doc.id} cannot be given as {LABELS.get(fmt, fmt)}: {e}") from None
-    return DocumentFile(r.payload_key, stem + extension(r.syntax, r.media_type), r.media_type)
+    ext = extension(r.syntax, r.media_type)
+    if fmt in NAMED_FORMATS:                     # UBL and CII are both .xml: the name says which
+        stem = f"{stem}-{fmt}"
+    return DocumentFile(r.payload_key, stem + ext, r.media_type)
 
 
 # --- the CSV list ------------------------------------------------------------------------------

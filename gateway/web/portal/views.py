@@ -36,7 +36,7 @@ from ...flow import lifecycle
 from .. import downloads
 from ..api import params, schemas
 from ..kit.current import gateway
-from ..kit.display import when
+from ..kit.display import amount, when
 from ..kit.errors import PORTAL_PAGES, page_errors
 from ..kit.headers import page_headers
 from ..kit.login import PORTAL, login_views, recipient_required
@@ -65,6 +65,17 @@ def status_label(status: Optional[str]) -> str:
     return (status or "new").replace("_", " ")
 
 
+def unread(s, partner_id: int, document_ids: Iterable[int]) -> set[int]:
+    """Of these invoices, those the recipient has not downloaded nor exported yet: their portal
+    delivery is not acknowledged (a download or an export acknowledges it)."""
+    ids = list(document_ids)
+    if not ids:
+        return set()
+    return set(s.scalars(sa.select(Delivery.document_id).where(
+        Delivery.document_id.in_(ids), Delivery.recipient_partner_id == partner_id, Delivery.channel == "portal",
+        Delivery.status != "acknowledged")))
+
+
 def list_url(**changes: Any) -> str:
     """The list with the current search, some values changed (None removes one)."""
     args = {k: v for k, v in request.args.items() if v != "" and k in portal_search.FIELDS + ("offset",)}
@@ -90,7 +101,8 @@ def sort_url(key: str, current: portal_search.Criteria) -> str:
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {"status_class": status_class, "status_label": status_label, "when": when, "page_url": page_url,
-            "list_url": list_url, "sort_url": sort_url, "formats": portal_files.LABELS, "actions": ACTIONS}
+            "list_url": list_url, "sort_url": sort_url, "formats": portal_files.LABELS, "actions": ACTIONS,
+            "amount": amount}
 
 
 bp.after_request(page_headers)
@@ -118,16 +130,18 @@ def index():
     except params.BadParameters as e:
         criteria, errors = portal_search.Criteria(), e.details
     with gateway().session() as s:
-        rows, total = [], 0
+        rows, total, new = [], 0, set()
         if not errors:
             q = portal_search.query(partner.id, criteria)
             total = s.scalar(sa.select(sa.func.count()).select_from(q.order_by(None).subquery()))
             rows = s.scalars(q.limit(criteria.limit).offset(criteria.offset)).all()
+        new = unread(s, partner.id, [d.id for d in rows])
         html = render_template("portal/index.html", partner=partner, rows=rows, total=total, criteria=criteria,
                                page=params.Page(criteria.limit, criteria.offset), errors=errors,
                                args=request.args, senders=portal_search.senders(s, partner.id),
                                statuses=portal_search.STATUS_FILTERS, fields=portal_search.FIELDS,
-                               max_export=portal_files.MAX_EXPORT)
+                               max_export=portal_files.MAX_EXPORT, select_all=request.args.get("select") == "all",
+                               today=utcnow().date(), new=new)
     return html, 400 if errors else 200
 
 
@@ -172,6 +186,14 @@ def set_status(document_id: int):
         if status not in lifecycle.RECIPIENT_STATUSES:
             flash(f"Choose what to do with invoice {number}: " + ", ".join(ACTIONS.values()) + ".", "error")
             return redirect(back, code=303)
+        reason = (request.form.get("reason") or "").strip()
+        if status == "refused" and not reason:
+            flash(f"Invoice {number} not refused: say why in the reason (the sender is told).", "error")
+            return redirect(back, code=303)
+        if status == "refused" and request.form.get("confirm") != "yes":
+            # a refusal is final and told to the sender at once: asked again before it is made
+            return render_template("portal/confirm_refusal.html", doc=doc, reason=reason,
+                                   reason_code=request.form.get("reason_code") or "")
         try:
             lifecycle.set_business_status(s, doc, status, reason=request.form.get("reason"),
                                           reason_code=request.form.get("reason_code"),
@@ -224,6 +246,10 @@ def download(document_id: int, fmt: str):
     return response
 
 
+class NothingToExport(Exception):
+    """The export would hold nothing (or too much): said on the list, the search kept."""
+
+
 def _export_selection(s) -> list[DocumentRecord]:
     """The documents an export is about: the ticked ones, or all that match the search."""
     partner_id = g.user.partner_id
@@ -231,27 +257,38 @@ def _export_selection(s) -> list[DocumentRecord]:
         try:
             criteria = portal_search.parse(request.form)
         except params.BadParameters as e:
-            abort(400, "The search could not be run: " + "; ".join(f"{k}: {v}" for k, v in sorted(e.details.items())))
+            raise NothingToExport("The search could not be run: "
+                                  + "; ".join(f"{k}: {v}" for k, v in sorted(e.details.items())) + ".")
         q = portal_search.query(partner_id, criteria)
     else:
         raw = request.form.getlist("id")
         if not raw:
-            abort(400, "Tick the invoices to export first (or export all that match the search).")
+            raise NothingToExport("Nothing exported: no invoice was ticked. Tick the invoices to export "
+                                  "(or use “Select all”), or export all that match the search.")
         try:
             ids = sorted({_INVOICE_ID.deserialize(v) for v in raw})
         except ValidationError:
             abort(400, "The selection holds something that is not an invoice id.")
         if len(ids) > portal_files.MAX_EXPORT:
-            abort(400, f"An export holds at most {portal_files.MAX_EXPORT} invoices: tick fewer.")
+            raise NothingToExport(f"Nothing exported: an export holds at most {portal_files.MAX_EXPORT} invoices; "
+                                  "tick fewer.")
         q = sa.select(DocumentRecord).where(DocumentRecord.id.in_(ids),
                                             DocumentRecord.recipient_partner_id == partner_id) \
             .order_by(DocumentRecord.issue_date.desc().nulls_last(), DocumentRecord.id.desc())
     docs = s.scalars(q.limit(portal_files.MAX_EXPORT + 1)).all()
     if len(docs) > portal_files.MAX_EXPORT:
-        abort(400, f"An export holds at most {portal_files.MAX_EXPORT} invoices: narrow the search.")
+        raise NothingToExport(f"Nothing exported: an export holds at most {portal_files.MAX_EXPORT} invoices; "
+                              "narrow the search.")
     if not docs:
-        abort(404, "None of those invoices is there for your organisation.")
+        raise NothingToExport("Nothing exported: no invoice matches." if request.form.get("scope") == "search"
+                              else "Nothing exported: none of those invoices is there for your organisation.")
     return docs
+
+
+def _searched_list() -> str:
+    """The list with the search the form carried."""
+    args = {k: v for k in portal_search.FIELDS if (v := (request.form.get(k) or "").strip())}
+    return url_for("portal.index", **args)
 
 
 @bp.post("/export")
@@ -266,7 +303,11 @@ def export():
         abort(400, f"Put the invoices in the ZIP as one of: {', '.join(portal_files.FORMATS)}.")
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     with gw.session() as s:
-        docs = _export_selection(s)
+        try:
+            docs = _export_selection(s)
+        except NothingToExport as e:
+            flash(str(e), "error")
+            return redirect(_searched_list(), code=303)
         s.expunge_all()
     if kind == "csv":
         data = portal_files.summary_csv(docs)
@@ -281,3 +322,52 @@ def export():
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- several at once ----------------------------------------------------------------------------
+
+@bp.post("/accept")
+@recipient_required
+def accept_selected():
+    """Accept every ticked invoice that can still be accepted; the others are named, not changed."""
+    gw = gateway()
+    raw = request.form.getlist("id")
+    if not raw:
+        flash("Nothing accepted: no invoice was ticked. Tick the invoices to accept (or use “Select all”).", "error")
+        return redirect(_searched_list(), code=303)
+    try:
+        ids = sorted({_INVOICE_ID.deserialize(v) for v in raw})
+    except ValidationError:
+        abort(400, "The selection holds something that is not an invoice id.")
+    if len(ids) > portal_files.MAX_EXPORT:
+        flash(f"Nothing accepted: at most {portal_files.MAX_EXPORT} invoices at once.", "error")
+        return redirect(_searched_list(), code=303)
+    accepted: list[str] = []
+    left: list[str] = []
+    with gw.session() as s:
+        docs = s.scalars(sa.select(DocumentRecord).where(DocumentRecord.id.in_(ids),
+                                                         DocumentRecord.recipient_partner_id == g.user.partner_id)
+                         .order_by(DocumentRecord.id)).all()
+        for doc in docs:
+            number = doc.number or f"#{doc.id}"
+            if "accepted" not in _choices(doc):
+                left.append(f"{number} ({status_label(doc.business_status)})")
+                continue
+            try:
+                with s.begin_nested():
+                    lifecycle.set_business_status(s, doc, "accepted", by=f"portal:{g.user.username}")
+            except (StatusError, ValueError):
+                left.append(f"{number} ({status_label(doc.business_status)})")
+                continue
+            accepted.append(number)
+        done_ids = [d.id for d in docs if (d.number or f"#{d.id}") in accepted]
+    for document_id in done_ids:
+        lifecycle.report_pending(gw, document_id=document_id)
+    if accepted:
+        flash(f"{len(accepted)} invoice{'s' if len(accepted) != 1 else ''} accepted: {', '.join(accepted)}; "
+              "their senders are told.", "info")
+    if left:
+        flash(f"Not accepted, as their status does not allow it: {', '.join(left)}.", "error")
+    if not accepted and not left:
+        flash("Nothing accepted: none of those invoices is there for your organisation.", "error")
+    return redirect(_searched_list(), code=303)
