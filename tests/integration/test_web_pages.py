@@ -364,3 +364,36 @@ def test_ids_offsets_and_limits_out_of_range(as_user, seeded) -> None:
         r = client.get(url)
         assert r.status_code == 400 and name in text(r), url
     assert client.get(f"/exchanges?offset={TOO_BIG - 1}").status_code == 200
+
+
+# --- the reader's time zone and the roles ------------------------------------------------------
+
+def test_a_user_chooses_the_time_zone_times_are_shown_in(gw, as_user, seeded, people) -> None:
+    client = as_user("sam")
+    assert "2025-01-06 10:00:00 CET" in text(client.get(f"/exchanges/{seeded.in_ok}"))       # Europe/Paris
+    assert client.post("/preferences", data={"time_zone": "Mars/Olympus"}).status_code == 400   # no CSRF token
+    r = client.post("/preferences", data={"time_zone": "Mars/Olympus", "csrf_token": csrf(client, "/preferences")})
+    assert "Choose a time zone from the list." in text(client.get(r.headers["Location"]))
+    r = client.post("/preferences", data={"time_zone": "America/New_York",
+                                          "csrf_token": csrf(client, "/preferences")})
+    assert r.status_code == 303
+    page = text(client.get(f"/exchanges/{seeded.in_ok}"))
+    assert "2025-01-06 04:00:00 EST" in page and "CET" not in page
+    assert "2025-01-06 10:00:00 CET" in text(as_user("olivia").get(f"/exchanges/{seeded.in_ok}"))  # hers only
+    with gw.session() as s:
+        assert s.get(User, people.ids["sam"]).time_zone == "America/New_York"
+
+
+def test_staff_follow_the_lists_but_open_no_invoice(as_user, seeded) -> None:
+    client = as_user("sam")
+    assert "INV/2025/001" in text(client.get("/documents"))                # the list: yes
+    assert f'href="/documents/{seeded.doc1}"' not in client.get("/documents").get_data(as_text=True)
+    for url in (f"/documents/{seeded.doc1}", f"/documents/{seeded.doc1}/view", f"/documents/{seeded.doc1}/original",
+                f"/exchanges/{seeded.in_ok}/raw", f"/exchanges/{seeded.in_ok}/content", f"/exchanges/{seeded.in_ok}/mdn"):
+        r = client.get(url)
+        assert r.status_code == 403 and "documents.open needs the role admin or operator" in text(r), url
+    assert client.get(f"/partners/{seeded.acme}/edit").status_code == 403
+    assert "Not an invoice's page nor any file" in text(client.get("/help/roles"))
+    operator = as_user("olivia")
+    assert operator.get(f"/documents/{seeded.doc1}").status_code == 200
+    assert operator.get(f"/exchanges/{seeded.in_ok}/raw").data == RAW_IN
