@@ -548,7 +548,7 @@ class ChorusProChannel(FileChannel):
         if private:
             out["allow_private"] = True
         env = given.get("environment", "production")
-        if env not in api()["environments"]:
+        if not isinstance(env, str) or env not in api()["environments"]:
             raise ChannelSettingsError("choruspro.environment", f"expected one of {', '.join(api()['environments'])}")
         if env != "production":
             out["environment"] = env

@@ -15,6 +15,7 @@ from ...db import Partner
 from ..kit.current import gateway
 from ..kit.errors import INVALID_VALUES, ApiError
 from .blueprint import answer, bp
+from .schemas import StrictBool
 
 MAX_ID = 2 ** 63 - 1
 
@@ -57,10 +58,12 @@ class ControlList(Schema):
 
 
 class ControlChange(Schema):
-    enabled = fields.Boolean(allow_none=True)
-    thresholds = fields.Dict(keys=fields.String(validate=validate.Length(1, 40)), values=fields.Float(),
-                             validate=validate.Length(max=10))
-    clear = fields.Boolean(load_default=False)
+    enabled = StrictBool(allow_none=True)
+    thresholds = fields.Dict(keys=fields.String(), values=fields.Float(),
+                             validate=validate.Length(max=10), metadata={
+                                 "description": "The control's own thresholds by name (see GET /controls); "
+                                                "another name or a value out of its bounds is a 422"})
+    clear = StrictBool(load_default=False)
 
 
 def _require_operator() -> None:
@@ -113,7 +116,8 @@ def list_controls(args: dict[str, Any]) -> Response:
         return answer(ControlList, _controls(s, args.get("partner")))
 
 
-@bp.patch("/controls/<string:name>")
+# only the controls' own names: /controls/holds is another resource, not a control called "holds"
+@bp.patch(f"/controls/<any({', '.join(definitions())}):name>")
 @bp.authenticated
 @bp.arguments(SettingsArgs, location="query")
 @bp.arguments(ControlChange)

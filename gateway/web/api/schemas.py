@@ -737,13 +737,14 @@ class Delivery(Schema):
     attempts = fields.Integer()
     next_attempt_at = Null(UtcDateTime)
     history = fields.List(fields.Nested(HistoryEntry))
-    deposit = Computed(lambda d: deposit_view(d.exchange), {"type": ["object", "null"], "properties": {
-        "id": {"type": ["string", "null"], "description": "The platform's deposit id"},
-        "status": {"type": ["string", "null"], "description": "The platform's last status (held, uncertain, "
-                                                              "deposited, or the platform's own word)"},
-        "error": {"type": ["string", "null"], "description": "The platform's own error text"},
-        "reference": {"type": ["string", "null"], "description": "Our reference of the deposit"}}},
-        description="A deposit on the recipient's platform (Chorus Pro, a buyer's portal); null otherwise")
+    deposit = fields.Function(lambda d: deposit_view(d.exchange), metadata={
+        "type": ["object", "null"], "properties": {
+            "id": {"type": ["string", "null"], "description": "The platform's deposit id"},
+            "status": {"type": ["string", "null"], "description": "The platform's last status (held, uncertain, "
+                                                                  "deposited, or the platform's own word)"},
+            "error": {"type": ["string", "null"], "description": "The platform's own error text"},
+            "reference": {"type": ["string", "null"], "description": "Our reference of the deposit"}},
+        "description": "A deposit on the recipient's platform (Chorus Pro, a buyer's portal); null otherwise"})
 
 
 _SUMMARY_TEXT = ("number", "type_code", "currency", "seller_name", "seller_vat_id", "seller_id_scheme", "seller_id",
