@@ -93,13 +93,30 @@ def _plain_tag(plan: "Plan", node: Node) -> Optional[str]:
     return step.tag if step.tag is not None and not step.predicates else None
 
 
+def _first_tags(plan: "Plan", node: Node) -> Optional[tuple[str, ...]]:
+    """The Clark names of the first steps of a node's places, when every place is a relative path
+    starting with a named child step: a context with none of those children holds none of it."""
+    if not node.places:
+        return None
+    out = []
+    for alt in node.places:
+        fp = plan.fast(alt.path)
+        if type(fp) is not FastPath or fp.absolute or not fp.element_steps:
+            return None
+        step = fp.element_steps[0]
+        if step.kind != "child" or step.tag is None:
+            return None
+        out.append(step.tag)
+    return tuple(out)
+
+
 class _Group:
     __slots__ = ("cls", "children", "write_order", "foreign", "template_terms", "places", "absolute_places",
                  "has_absolute")
 
     def __init__(self, plan: "Plan", node: GroupNode, cls: type):
         self.cls = cls
-        self.children = [(c, _plain_tag(plan, c)) for c in node.children.values()]
+        self.children = [(c, _plain_tag(plan, c), _first_tags(plan, c)) for c in node.children.values()]
         self.write_order = sorted(node.children.values(), key=lambda n: isinstance(n, LeafNode) and n.broadcast)
         self.template_terms = set(_TEMPLATE_TERM.findall(node.text)) if node.text else set()
         # fields of the class this node has no entry for: what writing reports as dropped
@@ -229,17 +246,25 @@ class CompiledReader(engine.Reader):
             kwargs.update(self.template_values(cls, node.text, ctx.text or ""))
         groups, leaves = plan.groups, plan.leaves
         table = None
-        for child, tag in groups[id(node)].children:
+        for child, tag, first in groups[id(node)].children:
             f = child.field
             name = f.name
             cpath = f"{mpath}.{name}" if mpath else name
-            if tag is not None and ctx is not None:
+            if first is not None and ctx is not None:
                 if table is None:
                     kids = self.kids
                     table = kids.get(ctx)
                     if table is None:
                         table = kids[ctx] = children_by_tag(ctx)
-                hits = table.get(tag, _NONE)
+                if tag is not None:
+                    hits = table.get(tag, _NONE)
+                else:
+                    for t in first:
+                        if t in table:
+                            hits = self.select(child, ctx)
+                            break
+                    else:           # none of the children its paths start with: nothing to select
+                        hits = _NONE
             else:
                 hits = self.select(child, ctx)
             if f.repeats:
@@ -345,14 +370,24 @@ class CompiledReader(engine.Reader):
 def ensure(fp: Any, ctx: etree._Element, root: etree._Element, variables: dict, *,
            new_item: bool = False) -> etree._Element:
     """``Path.ensure`` through a compiled path (or the path itself when it kept XPath)."""
-    if not isinstance(fp, FastPath):
+    if type(fp) is not FastPath:
         return fp.ensure(ctx, root, variables, new_item=new_item)
     node = root if fp.absolute else ctx
+    new_index = fp.new_index if new_item else -1
+    tags = fp.plain_tags
+    if tags is not None:            # plain child steps: found or appended without the general walk
+        i = 0
+        for tag in tags:
+            if i != new_index:
+                hit = node.find(tag)
+                if hit is not None:
+                    node = hit
+                    i += 1
+                    continue
+            node = etree.SubElement(node, tag)
+            i += 1
+        return node
     steps = fp.element_steps
-    new_index = -1
-    if new_item:
-        marked = [i for i, s in enumerate(steps) if s.step.new]
-        new_index = marked[0] if marked else len(steps) - 1
     for i, step in enumerate(steps):
         node = _walk(fp, node, step, variables, i == new_index)
     return node

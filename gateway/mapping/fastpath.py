@@ -441,6 +441,13 @@ class FastPath:
         self.element_steps = self.steps[:-1] if self.attribute else self.steps
         # the common shapes, selected without the general loop
         self.single = len(self.element_steps) == 1 and self.element_steps[0].kind == "child"
+        # writing: the tags of a path of plain child steps (found by lxml's find, else appended),
+        # and the step created anew for each item of a repeating group ("+", else the last)
+        plain = all(s.kind == "child" and s.tag is not None and not s.predicates and not s.step.builders
+                    for s in self.element_steps)
+        self.plain_tags = tuple(s.tag for s in self.element_steps) if plain else None
+        marked = [i for i, s in enumerate(self.element_steps) if s.step.new]
+        self.new_index = marked[0] if marked else len(self.element_steps) - 1
 
     def select(self, ctx: Optional[etree._Element], root: etree._Element, variables: Variables,
                kids: Optional[dict] = None) -> list:
