@@ -60,7 +60,8 @@ from gateway.delivery.channel import ChannelSettingsError, DeliveryPlan
 from gateway.delivery.outbound import FileChannel
 from gateway.delivery.state import set_status
 from gateway.channels import http_deposit_parts as parts
-from gateway.channels.http_deposit_parts import DepositConfigError
+from gateway.channels import settings as checks
+from gateway.channels.settings import ChannelConfigError as DepositConfigError
 from gateway.model.findings import Finding
 from gateway.transports.choruspro import PisteClient, TechnicalAccount
 from gateway.transports.http_deposit import DepositHttpError
@@ -113,10 +114,10 @@ def client_for(settings: Mapping[str, Any], certs_dir: Path) -> PisteClient:
     """The PISTE client for validated settings (secrets read now, never kept in settings)."""
     names = api()
     env = names["environments"][settings.get("environment", "production")]
-    account = TechnicalAccount(settings["account_login"], parts.resolve_secret(settings["account_password"], certs_dir))
+    account = TechnicalAccount(settings["account_login"], checks.resolve_secret(settings["account_password"], certs_dir))
     return PisteClient(settings.get("api_url") or env["api"], token_url=settings.get("token_url") or env["token"],
                        client_id=settings["client_id"],
-                       client_secret=parts.resolve_secret(settings["client_secret"], certs_dir),
+                       client_secret=checks.resolve_secret(settings["client_secret"], certs_dir),
                        account=account, account_header=names["account_header"], scope=names.get("scope"),
                        allow_private=bool(settings.get("allow_private")),
                        timeout=float(settings.get("timeout_seconds") or DEFAULT_TIMEOUT))
@@ -544,7 +545,7 @@ class ChorusProChannel(FileChannel):
         super().validate_settings(settings)
         given = {k: v for k, v in settings.items() if v is not None and v != ""}
         out: dict[str, Any] = {}
-        private = parts.flag(given.get("allow_private", False), "choruspro.allow_private")
+        private = checks.flag(given.get("allow_private", False), "choruspro.allow_private")
         if private:
             out["allow_private"] = True
         env = given.get("environment", "production")
@@ -556,13 +557,13 @@ class ChorusProChannel(FileChannel):
         if urls and len(urls) != 2:
             raise ChannelSettingsError("choruspro.api_url", "give both api_url and token_url (a relay), or neither")
         for k in urls:
-            out[k] = parts.url_setting(given[k], f"choruspro.{k}", private).rstrip("/")
+            out[k] = checks.url_setting(given[k], f"choruspro.{k}", private).rstrip("/")
         for k in ("client_id", "account_login"):
             if k in given:
-                out[k] = parts.text(given[k], f"choruspro.{k}", 200)
+                out[k] = checks.text(given[k], f"choruspro.{k}", 200)
         for k in ("client_secret", "account_password"):
             if k in given:
-                out[k] = parts.secret_reference(given[k], f"choruspro.{k}")
+                out[k] = checks.secret_reference(given[k], f"choruspro.{k}")
         syntax = given.get("syntax", "UBL")
         match = next((c for c in SYNTAX_CHOICES if isinstance(syntax, str) and c.lower() == syntax.strip().lower()),
                      None)
@@ -571,11 +572,11 @@ class ChorusProChannel(FileChannel):
         if "syntax" in given:
             out["syntax"] = match
         if "check_structures" in given:
-            out["check_structures"] = parts.flag(given["check_structures"], "choruspro.check_structures")
+            out["check_structures"] = checks.flag(given["check_structures"], "choruspro.check_structures")
         for k, low, high in (("structure_cache_minutes", 1, 1440), ("timeout_seconds", 1, 600),
                              ("report_timeout_minutes", 1, 43200), ("follow_days", 1, 730)):
             if k in given:
-                out[k] = parts.bounded(given[k], f"choruspro.{k}", low, high)
+                out[k] = checks.bounded(given[k], f"choruspro.{k}", low, high)
         return out
 
     def settings_schema(self) -> dict[str, Any]:
@@ -587,9 +588,9 @@ class ChorusProChannel(FileChannel):
                 "api_url": {**url, "description": "instead of the environment's: a relay (with token_url)"},
                 "token_url": url,
                 "client_id": {"type": "string", "maxLength": 200, "description": "PISTE application's client id"},
-                "client_secret": parts.SECRET_SCHEMA,
+                "client_secret": checks.SECRET_SCHEMA,
                 "account_login": {"type": "string", "maxLength": 200, "description": "Chorus Pro technical account"},
-                "account_password": parts.SECRET_SCHEMA,
+                "account_password": checks.SECRET_SCHEMA,
                 "allow_private": {"type": "boolean"},
                 "syntax": {"type": "string", "enum": list(SYNTAX_CHOICES), "default": "UBL"},
                 "check_structures": {"type": "boolean", "default": True,

@@ -52,7 +52,8 @@ from typing import Any, Callable, Mapping, Optional
 
 from gateway.channels import http_deposit_parts as parts
 from gateway.channels import http_deposit_template as tpl
-from gateway.channels.http_deposit_parts import DepositConfigError
+from gateway.channels import settings as checks
+from gateway.channels.settings import ChannelConfigError as DepositConfigError
 from gateway.db import Exchange, Partner, compare_and_set, utcnow
 from gateway.delivery.attempts import settle_failure
 from gateway.delivery.channel import ChannelSettingsError, DeliveryPlan
@@ -124,18 +125,18 @@ def _auth(value: Any, private: bool) -> dict[str, Any]:
             raise ChannelSettingsError(f"http.auth.{k}", f"{kind} authentication needs {k}")
     if kind == "api_key":
         out["header"] = _header_name(a["header"], "http.auth.header")
-        out["key"] = parts.secret_reference(a["key"], "http.auth.key")
+        out["key"] = checks.secret_reference(a["key"], "http.auth.key")
     elif kind == "basic":
-        out["username"] = parts.text(a["username"], "http.auth.username", 200)
+        out["username"] = checks.text(a["username"], "http.auth.username", 200)
         if ":" in out["username"]:
             raise ChannelSettingsError("http.auth.username", "a basic user name has no ':'")
-        out["password"] = parts.secret_reference(a["password"], "http.auth.password")
+        out["password"] = checks.secret_reference(a["password"], "http.auth.password")
     elif kind == "oauth2":
-        out["token_url"] = parts.url_setting(a["token_url"], "http.auth.token_url", private)
-        out["client_id"] = parts.text(a["client_id"], "http.auth.client_id", 200)
-        out["client_secret"] = parts.secret_reference(a["client_secret"], "http.auth.client_secret")
+        out["token_url"] = checks.url_setting(a["token_url"], "http.auth.token_url", private)
+        out["client_id"] = checks.text(a["client_id"], "http.auth.client_id", 200)
+        out["client_secret"] = checks.secret_reference(a["client_secret"], "http.auth.client_secret")
         if a.get("scope"):
-            out["scope"] = parts.text(a["scope"], "http.auth.scope", 500)
+            out["scope"] = checks.text(a["scope"], "http.auth.scope", 500)
     return out
 
 
@@ -149,10 +150,10 @@ def _body(value: Any) -> dict[str, Any]:
     _unknown(b, "http.body", known)
     out: dict[str, Any] = {"type": kind}
     if kind == "multipart":
-        out["file_field"] = parts.text(b.get("file_field", "file"), "http.body.file_field", 100)
+        out["file_field"] = checks.text(b.get("file_field", "file"), "http.body.file_field", 100)
         out["file_name"] = tpl.check_template(b.get("file_name", "{filename}"), "http.body.file_name")
     if kind == "raw" and b.get("content_type"):
-        out["content_type"] = parts.text(b["content_type"], "http.body.content_type", 200)
+        out["content_type"] = checks.text(b["content_type"], "http.body.content_type", 200)
     if kind == "json":
         out["document"] = tpl.check_pointer(b.get("document", "/document"), "http.body.document")
     fields = _object(b.get("fields", {}), "http.body.fields") if kind != "raw" else {}
@@ -161,7 +162,7 @@ def _body(value: Any) -> dict[str, Any]:
     checked = {}
     for name, template in fields.items():
         where = f"http.body.fields.{name}"
-        key = tpl.check_pointer(name, where) if kind == "json" else parts.text(name, where, 100)
+        key = tpl.check_pointer(name, where) if kind == "json" else checks.text(name, where, 100)
         if kind == "json" and not isinstance(template, str):
             if not isinstance(template, (int, float, bool)) and template is not None:
                 raise ChannelSettingsError(where, "expected a template or a number, true, false or null")
@@ -180,7 +181,7 @@ def _status(value: Any, private: bool) -> dict[str, Any]:
         raise ChannelSettingsError("http.status.pointer", "where the status is in the portal's answers")
     out: dict[str, Any] = {"pointer": tpl.check_pointer(s["pointer"], "http.status.pointer")}
     if s.get("url"):
-        out["url"] = parts.url_setting(tpl.check_template(s["url"], "http.status.url"), "http.status.url", private,
+        out["url"] = checks.url_setting(tpl.check_template(s["url"], "http.status.url"), "http.status.url", private,
                                        template=True)
     for k in ("accepted", "rejected", "paid"):
         out[k] = _values(s.get(k, []), f"http.status.{k}")
@@ -199,7 +200,7 @@ def _lookup(value: Any, private: bool) -> dict[str, Any]:
     url = tpl.check_template(lk["url"], "http.lookup.url")
     if "{reference}" not in url:
         raise ChannelSettingsError("http.lookup.url", "a lookup finds a deposit by {reference}")
-    return {"url": parts.url_setting(url, "http.lookup.url", private, template=True),
+    return {"url": checks.url_setting(url, "http.lookup.url", private, template=True),
             "deposit_id": tpl.check_pointer(lk["deposit_id"], "http.lookup.deposit_id")}
 
 
@@ -220,11 +221,11 @@ def auth_for(settings: Mapping[str, Any], certs_dir: Any) -> transport.Auth:
     a = settings.get("auth") or {"type": "none"}
     private = bool(settings.get("allow_private"))
     if a["type"] == "api_key":
-        return transport.ApiKey(a["header"], parts.resolve_secret(a["key"], certs_dir))
+        return transport.ApiKey(a["header"], checks.resolve_secret(a["key"], certs_dir))
     if a["type"] == "basic":
-        return transport.Basic(a["username"], parts.resolve_secret(a["password"], certs_dir))
+        return transport.Basic(a["username"], checks.resolve_secret(a["password"], certs_dir))
     if a["type"] == "oauth2":
-        return transport.oauth2(a["token_url"], a["client_id"], parts.resolve_secret(a["client_secret"], certs_dir),
+        return transport.oauth2(a["token_url"], a["client_id"], checks.resolve_secret(a["client_secret"], certs_dir),
                                 scope=a.get("scope"), allow_private=private)
     return transport.NoAuth()
 
@@ -546,11 +547,11 @@ class HttpDepositChannel(FileChannel):
         if not given:
             return {}
         out: dict[str, Any] = {}
-        private = parts.flag(given.get("allow_private", False), "http.allow_private")
+        private = checks.flag(given.get("allow_private", False), "http.allow_private")
         if private:
             out["allow_private"] = True
         if "url" in given:
-            out["url"] = parts.url_setting(tpl.check_template(given["url"], "http.url",
+            out["url"] = checks.url_setting(tpl.check_template(given["url"], "http.url",
                                                               allowed=set(tpl.NAMES) - {"deposit_id"}),
                                            "http.url", private, template=True)
         method = str(given.get("method", "POST")).upper()
@@ -577,7 +578,7 @@ class HttpDepositChannel(FileChannel):
             out["lookup"] = _lookup(given["lookup"], private)
         for k, low, high in (("timeout_seconds", 1, 600), ("ack_timeout_minutes", 1, 43200), ("follow_days", 1, 730)):
             if k in given:
-                out[k] = parts.bounded(given[k], f"http.{k}", low, high)
+                out[k] = checks.bounded(given[k], f"http.{k}", low, high)
         return out
 
     def settings_schema(self) -> dict[str, Any]:
@@ -586,7 +587,7 @@ class HttpDepositChannel(FileChannel):
         template = {"type": "string", "maxLength": tpl.MAX_TEMPLATE,
                     "description": "text with {name} values: " + ", ".join(sorted(tpl.NAMES))}
         values = {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": MAX_VALUES}
-        secret = parts.SECRET_SCHEMA
+        secret = checks.SECRET_SCHEMA
         header = {"type": "string", "pattern": _HEADER}
         return {
             "type": "object", "additionalProperties": False,

@@ -1,5 +1,4 @@
-"""What the deposit channels share (``choruspro``, ``http``): settings values, secrets, the deposit's
-record on its exchange, what an uncertain attempt means, findings and life-cycle moves.
+"""What the deposit channels share (``choruspro``, ``http``): the deposit's record on its exchange, what an uncertain attempt means, findings and life-cycle moves.
 
 A deposit travels in an outbound exchange like any file (``gateway.delivery.outbound``),
 marked ``mdn_mode = "deposit"``. Its record uses the exchange's existing columns, no new
@@ -22,104 +21,21 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Iterable, Optional
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
 from gateway.db import Delivery, DocumentRecord, Exchange, StatusError, compare_and_set
-from gateway.delivery.channel import ChannelSettingsError
 from gateway.model.findings import FATAL, Finding
-from gateway.transports.safe_http import url_problem
 
 DEPOSIT = "deposit"                  # Exchange.mdn_mode of a deposit
 UNCERTAIN = "uncertain"              # Exchange.mdn_disposition after an attempt that may have got through
 HELD = "held"
 FOLLOW_LEASE = timedelta(minutes=2)
 MAX_NOTE = 2000
-_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-SECRET_SCHEMA = {"type": "string", "pattern": r"^(env:[A-Za-z_][A-Za-z0-9_]{0,127}|file:.{1,500})$",
-                 "description": "where the secret is kept: env:NAME or file:PATH (never the secret itself)"}
 
 
-class DepositConfigError(Exception):
-    """A partner's settings that cannot be used now (a secret that cannot be read…)."""
-
-
-# --- settings values -----------------------------------------------------------------------------
-
-def secret_reference(value: Any, setting: str) -> str:
-    """``env:NAME`` or ``file:PATH``; the secret itself is refused (settings are shown by the API)."""
-    if isinstance(value, str):
-        text = value.strip()
-        kind, sep, rest = text.partition(":")
-        if sep and kind == "env" and _ENV.match(rest):
-            return text
-        if sep and kind == "file" and 0 < len(rest) <= 500 and "\x00" not in rest:
-            return text
-    raise ChannelSettingsError(setting, "expected where the secret is kept, env:NAME or file:PATH (the secret "
-                                        "itself is not stored in settings, which the API shows)")
-
-
-def resolve_secret(reference: str, certs_dir: Path) -> str:
-    """The secret a reference names (relative files under the certificates folder)."""
-    kind, _, rest = reference.partition(":")
-    if kind == "env":
-        value = os.environ.get(rest, "").strip()
-        if not value:
-            raise DepositConfigError(f"the environment variable {rest} is not set")
-        return value
-    path = Path(rest).expanduser()
-    if not path.is_absolute():
-        path = Path(certs_dir) / path
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DepositConfigError(f"cannot read the secret file {path}: {type(e).__name__}") from None
-    if not value:
-        raise DepositConfigError(f"the secret file {path} is empty")
-    return value
-
-
-def url_setting(value: Any, setting: str, allow_private: bool, *, template: bool = False) -> str:
-    """An http(s) URL (``template``: may hold ``{name}`` placeholders, judged with them filled)."""
-    if not isinstance(value, str) or not value.strip() or len(value) > 1000:
-        raise ChannelSettingsError(setting, "expected an http(s) URL")
-    url = value.strip()
-    probe = re.sub(r"\{[a-z_.]{1,40}\}", "x", url) if template else url
-    problem = url_problem(probe, allow_private=allow_private)
-    if problem:
-        hint = " (allow_private=true allows a private or loopback address for this partner)" \
-            if "address" in problem or "host" in problem else ""
-        raise ChannelSettingsError(setting, f"{problem}{hint}")
-    if urlsplit(probe).fragment:
-        raise ChannelSettingsError(setting, "expected a URL without a fragment")
-    return url
-
-
-def bounded(value: Any, setting: str, low: int, high: int) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ChannelSettingsError(setting, f"expected a whole number from {low} to {high}")
-    return value
-
-
-def flag(value: Any, setting: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
-        return value.strip().lower() in ("true", "yes", "1", "on")
-    raise ChannelSettingsError(setting, "expected true or false")
-
-
-def text(value: Any, setting: str, max_len: int = 200) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > max_len or not value.isprintable():
-        raise ChannelSettingsError(setting, f"expected a text of 1 to {max_len} printable characters")
-    return value.strip()
 
 
 # --- the deposit's record --------------------------------------------------------------------------

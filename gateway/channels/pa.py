@@ -55,6 +55,8 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from gateway.channels import pa_catchup
+from gateway.channels.settings import ChannelConfigError as PaConfigError  # noqa: F401 - the name its callers use
+from gateway.channels.settings import bounded, flag, resolve_secret, secret_reference, text
 from gateway.db import Exchange, Partner, compare_and_set, utcnow
 from gateway.delivery.attempts import settle_failure
 from gateway.delivery.channel import ChannelSettingsError, DeliveryPlan
@@ -83,12 +85,8 @@ FOLLOW_LEASE = timedelta(minutes=2)      # a prompted follow not done by then is
 MAX_CALLBACK = 256 * 1024                # a Flow JSON is a few hundred bytes
 MESSAGE_PREFIX = "pa-flow:"              # inbound exchanges' idempotency key: the platform's flowId
 _MATRICULE = re.compile(r"^\d{4}$")
-_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 SECRETS = ("token", "client_secret", "webhook_secret")
 
-
-class PaConfigError(Exception):
-    """A partner's pa settings that cannot be used now (a secret that cannot be read…)."""
 
 
 # --- settings -------------------------------------------------------------------------------------
@@ -108,61 +106,9 @@ def _url(value: Any, setting: str, allow_private: bool) -> str:
     return url
 
 
-def _reference(value: Any, setting: str) -> str:
-    """A secret's reference: ``env:NAME`` (an environment variable of the gateway's processes) or
-    ``file:PATH`` (a file, relative paths under the certificates folder). The secret itself is
-    refused: settings are shown by the API and the command line."""
-    if isinstance(value, str):
-        text = value.strip()
-        kind, sep, rest = text.partition(":")
-        if sep and kind == "env" and _ENV.match(rest):
-            return text
-        if sep and kind == "file" and 0 < len(rest) <= 500 and "\x00" not in rest:
-            return text
-    raise ChannelSettingsError(setting, "expected where the secret is kept, env:NAME or file:PATH (the secret "
-                                        "itself is not stored in settings, which the API shows)")
 
 
-def _bounded(value: Any, setting: str, low: int, high: int) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ChannelSettingsError(setting, f"expected a whole number from {low} to {high}")
-    return value
 
-
-def _flag(value: Any, setting: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
-        return value.strip().lower() in ("true", "yes", "1", "on")
-    raise ChannelSettingsError(setting, "expected true or false")
-
-
-def _text(value: Any, setting: str, max_len: int) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > max_len or not value.isprintable():
-        raise ChannelSettingsError(setting, f"expected a text of 1 to {max_len} printable characters")
-    return value.strip()
-
-
-def resolve_secret(reference: str, certs_dir: Path) -> str:
-    """The secret a reference names (see ``_reference``); ``PaConfigError`` when it cannot be read."""
-    kind, _, rest = reference.partition(":")
-    if kind == "env":
-        value = os.environ.get(rest, "").strip()
-        if not value:
-            raise PaConfigError(f"the environment variable {rest} is not set")
-        return value
-    path = Path(rest).expanduser()
-    if not path.is_absolute():
-        path = Path(certs_dir) / path
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as e:
-        raise PaConfigError(f"cannot read the secret file {path}: {type(e).__name__}") from None
-    if not value:
-        raise PaConfigError(f"the secret file {path} is empty")
-    return value
 
 
 @dataclass(frozen=True)
@@ -522,13 +468,13 @@ class PaChannel(FileChannel):
         super().validate_settings(settings)
         out: dict[str, Any] = {}
         given = {k: v for k, v in settings.items() if v is not None and v != ""}
-        private = _flag(given.get("allow_private", False), "pa.allow_private")
+        private = flag(given.get("allow_private", False), "pa.allow_private")
         if private:
             out["allow_private"] = True
         if "flow_url" in given:
             out["flow_url"] = _url(given["flow_url"], "pa.flow_url", private)
         if "token" in given:
-            out["token"] = _reference(given["token"], "pa.token")
+            out["token"] = secret_reference(given["token"], "pa.token")
         oauth = [k for k in ("client_id", "client_secret", "token_url") if k in given]
         if oauth:
             if "token" in out:
@@ -537,8 +483,8 @@ class PaChannel(FileChannel):
             if missing:
                 raise ChannelSettingsError(f"pa.{missing[0]}", "OAuth2 client credentials need client_id, "
                                                                "client_secret and token_url")
-            out["client_id"] = _text(given["client_id"], "pa.client_id", 200)
-            out["client_secret"] = _reference(given["client_secret"], "pa.client_secret")
+            out["client_id"] = text(given["client_id"], "pa.client_id", 200)
+            out["client_secret"] = secret_reference(given["client_secret"], "pa.client_secret")
             out["token_url"] = _url(given["token_url"], "pa.token_url", private)
         if "platform_id" in given:
             value = str(given["platform_id"]).strip()
@@ -546,7 +492,7 @@ class PaChannel(FileChannel):
                 raise ChannelSettingsError("pa.platform_id", "expected the platform's matricule, 4 digits (e.g. 0145)")
             out["platform_id"] = value
         if "organization_id" in given:
-            out["organization_id"] = _text(given["organization_id"], "pa.organization_id", 100)
+            out["organization_id"] = text(given["organization_id"], "pa.organization_id", 100)
         syntax = given.get("syntax", "UBL")
         match = next((c for c in SYNTAX_CHOICES if isinstance(syntax, str) and c.lower() == syntax.strip().lower()),
                      None)
@@ -561,15 +507,15 @@ class PaChannel(FileChannel):
                 raise ChannelSettingsError("pa.profile", "expected one of Basic, CIUS, Extended-CTC-FR")
             out["profile"] = profile
         if "timeout_seconds" in given:
-            out["timeout_seconds"] = _bounded(given["timeout_seconds"], "pa.timeout_seconds", 1, 600)
+            out["timeout_seconds"] = bounded(given["timeout_seconds"], "pa.timeout_seconds", 1, 600)
         if "ack_timeout_minutes" in given:
-            out["ack_timeout_minutes"] = _bounded(given["ack_timeout_minutes"], "pa.ack_timeout_minutes", 1, 43200)
+            out["ack_timeout_minutes"] = bounded(given["ack_timeout_minutes"], "pa.ack_timeout_minutes", 1, 43200)
         if "webhook_id" in given:
             if not is_uuid(given["webhook_id"]):
                 raise ChannelSettingsError("pa.webhook_id", "expected the webhook's id the platform gave (a UUID)")
             out["webhook_id"] = given["webhook_id"].lower()
         if "webhook_secret" in given:
-            out["webhook_secret"] = _reference(given["webhook_secret"], "pa.webhook_secret")
+            out["webhook_secret"] = secret_reference(given["webhook_secret"], "pa.webhook_secret")
         return out
 
     def settings_schema(self) -> dict[str, Any]:

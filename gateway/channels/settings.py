@@ -1,4 +1,6 @@
-"""Checks shared by the channels' settings: e-mail addresses, languages, texts, postal addresses.
+"""Checks shared by the channels' settings: e-mail addresses, languages, texts, postal addresses,
+secrets by reference (``env:NAME`` / ``file:PATH``, never the secret itself), URLs we may ask,
+switches and bounded numbers.
 
 Each channel validates its own settings (``Channel.validate_settings``); these are
 the values several of them hold, checked with the same words everywhere (the CLI,
@@ -7,9 +9,12 @@ the REST API and onboarding's registration all go through the channels).
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from gateway.delivery.channel import ChannelSettingsError
 
@@ -144,3 +149,87 @@ def buyer_address(invoice: Any) -> Optional[PostalAddress]:
                          city=a.city.strip(), country=(a.country_code or "").strip().upper())
 
 
+# --- values many channels take: secrets by reference, URLs, switches, bounded numbers, short texts ---
+
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+SECRET_SCHEMA = {"type": "string", "pattern": r"^(env:[A-Za-z_][A-Za-z0-9_]{0,127}|file:.{1,500})$",
+                 "description": "where the secret is kept: env:NAME or file:PATH (never the secret itself)"}
+
+
+class ChannelConfigError(Exception):
+    """A partner's settings that cannot be used now (a secret that cannot be read…)."""
+
+
+def secret_reference(value: Any, setting: str) -> str:
+    """A secret's reference: ``env:NAME`` (an environment variable of the gateway's processes) or
+    ``file:PATH`` (a file, relative paths under the certificates folder). The secret itself is
+    refused: settings are shown by the API and the command line."""
+    if isinstance(value, str):
+        text = value.strip()
+        kind, sep, rest = text.partition(":")
+        if sep and kind == "env" and _ENV.match(rest):
+            return text
+        if sep and kind == "file" and 0 < len(rest) <= 500 and "\x00" not in rest:
+            return text
+    raise ChannelSettingsError(setting, "expected where the secret is kept, env:NAME or file:PATH (the secret "
+                                        "itself is not stored in settings, which the API shows)")
+
+
+def resolve_secret(reference: str, certs_dir: Path) -> str:
+    """The secret a reference names (``secret_reference``); ``ChannelConfigError`` when it cannot be read."""
+    kind, _, rest = reference.partition(":")
+    if kind == "env":
+        value = os.environ.get(rest, "").strip()
+        if not value:
+            raise ChannelConfigError(f"the environment variable {rest} is not set")
+        return value
+    path = Path(rest).expanduser()
+    if not path.is_absolute():
+        path = Path(certs_dir) / path
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ChannelConfigError(f"cannot read the secret file {path}: {type(e).__name__}") from None
+    if not value:
+        raise ChannelConfigError(f"the secret file {path} is empty")
+    return value
+
+
+def url_setting(value: Any, setting: str, allow_private: bool, *, template: bool = False) -> str:
+    """An http(s) URL we may ask (``safe_http.url_problem``; ``template``: may hold ``{name}``
+    placeholders, judged with them filled)."""
+    from gateway.transports.safe_http import url_problem
+    if not isinstance(value, str) or not value.strip() or len(value) > 1000:
+        raise ChannelSettingsError(setting, "expected an http(s) URL")
+    url = value.strip()
+    probe = re.sub(r"\{[a-z_.]{1,40}\}", "x", url) if template else url
+    problem = url_problem(probe, allow_private=allow_private)
+    if problem:
+        hint = " (allow_private=true allows a private or loopback address for this partner)" \
+            if "address" in problem or "host" in problem else ""
+        raise ChannelSettingsError(setting, f"{problem}{hint}")
+    if urlsplit(probe).fragment:
+        raise ChannelSettingsError(setting, "expected a URL without a fragment")
+    return url
+
+
+def bounded(value: Any, setting: str, low: int, high: int) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ChannelSettingsError(setting, f"expected a whole number from {low} to {high}")
+    return value
+
+
+def flag(value: Any, setting: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+        return value.strip().lower() in ("true", "yes", "1", "on")
+    raise ChannelSettingsError(setting, "expected true or false")
+
+
+def text(value: Any, setting: str, max_len: int = 200) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > max_len or not value.isprintable():
+        raise ChannelSettingsError(setting, f"expected a text of 1 to {max_len} printable characters")
+    return value.strip()
