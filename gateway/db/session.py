@@ -7,6 +7,7 @@ writers wait instead of failing. ``postgresql://`` URLs use psycopg 3.
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,19 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+_counted = threading.local()
+
+
+def statements() -> int:
+    """SQL statements this thread has sent through our engines so far (take the difference
+    around a piece of work to know what it cost; transaction control is not counted)."""
+    return getattr(_counted, "n", 0)
+
+
+def _count_statement(conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any,
+                     executemany: bool) -> None:
+    _counted.n = getattr(_counted, "n", 0) + 1
 
 
 def normalise_url(url: Union[str, URL]) -> URL:
@@ -51,10 +65,13 @@ def make_engine(url: Union[str, URL], *, foreign_keys: bool = True, echo: bool =
             finally:
                 cur.close()
 
+        sa.event.listen(engine, "before_cursor_execute", _count_statement)
         return engine
     if u.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
-    return sa.create_engine(u, echo=echo, **kwargs)
+    engine = sa.create_engine(u, echo=echo, **kwargs)
+    sa.event.listen(engine, "before_cursor_execute", _count_statement)
+    return engine
 
 
 def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:
