@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from .access import ROLES, ApiToken, User, authenticate_token, check_login, issue_token
+from .approvals import ApprovalCase, ApprovalDecision, ApprovalDelegation, ApprovalNotice, ApprovalRuleSet
 from .audit import Acknowledgement, AuditEvent
 from .sftp import SftpAccount, SftpRemote
 from .base import Base, StatusError, UTCDateTime, utcnow
@@ -42,6 +43,7 @@ __all__ = [
     "Flow", "FlowWebhook", "WebhookEvent", "WebhookAttempt",
     "AnnuaireLine", "AnnuairePublication", "AnnuaireState",
     "ControlFacts", "ControlHold", "ControlSetting", "SupplierAccount",
+    "ApprovalRuleSet", "ApprovalCase", "ApprovalDecision", "ApprovalDelegation", "ApprovalNotice",
     "ArchiveEntry", "ArchiveSeal", "ArchiveCursor",
     "AuditEvent", "Acknowledgement",
     "User", "ApiToken", "ROLES", "issue_token", "authenticate_token", "check_login",

@@ -48,7 +48,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 
-from gateway import controls
+from gateway import approvals, controls
 from gateway.db import DocumentRecord, Exchange, ExchangeEvent, compare_and_set, summarise, utcnow
 from gateway.delivery.channel import DeliveryPlan
 from gateway.delivery.state import FRENCH_PROFILES, mark_deposited
@@ -289,6 +289,7 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
                 continue
             mark_deposited(s, rec, at=now)
             link_correction(s, rec, p.doc.invoice)
+            approvals.screen(s, rec, p.doc.invoice, p.delivery, now)    # a rule may make it wait for approval
             if controls.screen(s, rec, p.doc.invoice, p.delivery, now) and p.delivery is not None:
                 continue            # anomaly controls: held until an operator confirms (gateway.controls)
             if p.delivery is None:

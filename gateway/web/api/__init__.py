@@ -17,6 +17,7 @@ from . import deliveries  # noqa: F401
 from . import documents  # noqa: F401
 from . import invoice_status  # noqa: F401
 from . import controls  # noqa: F401
+from . import approvals  # noqa: F401
 from . import erp  # noqa: F401  (nests its blueprint, /api/v1/erp, in ``bp``)
 from .blueprint import bp
 

@@ -16,6 +16,9 @@ that is ``delivered`` (available) at once and waits for the ERP. The ERP
    pages within one pull; it is signed with the app's secret key, and one that
    was not issued here (or for another partner) is a 400.
 
+An invoice waiting for approval (``gateway.approvals``), or refused by it, is not available: it
+appears once its last approval is given.
+
 Who: a ``recipient`` login's token acts for its own partner only (another
 partner's invoice is a 404, as if it did not exist); an admin or operator acts
 for the partner named by ``?partner=<id>``; other roles are refused.
@@ -43,7 +46,7 @@ from marshmallow.utils import missing
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Conflict, Forbidden, NotFound, UnprocessableEntity
 
-from ...db import Delivery, DocumentRecord, Partner, utcnow
+from ...db import ApprovalCase, Delivery, DocumentRecord, Partner, utcnow
 from ...delivery.state import acknowledge_delivery
 from ...flow.renderings import CannotRender, rendering_for
 from ...model.json_form import FORMAT, to_dict
@@ -129,7 +132,8 @@ def _after(partner_id: int, cursor: Optional[str]) -> int:
 
 def _deliveries(partner_id: int) -> sa.Select[tuple[Delivery]]:
     return (sa.select(Delivery)
-            .where(Delivery.recipient_partner_id == partner_id, Delivery.channel == CHANNEL)
+            .where(Delivery.recipient_partner_id == partner_id, Delivery.channel == CHANNEL,
+                   Delivery.document_id.not_in(ApprovalCase.withheld_document_ids()))   # not approved (yet)
             .options(selectinload(Delivery.document).selectinload(DocumentRecord.exchange),
                      selectinload(Delivery.document).selectinload(DocumentRecord.sender),
                      selectinload(Delivery.history)))
@@ -340,7 +344,9 @@ def acknowledge(args: dict[str, Any], body: dict[str, Any]) -> Response:
     with gateway().session() as s:
         found = {d.document_id: d for d in s.scalars(
             sa.select(Delivery).where(Delivery.recipient_partner_id == partner_id, Delivery.channel == CHANNEL,
-                                      Delivery.document_id.in_(ids)).with_for_update())}
+                                      Delivery.document_id.in_(ids),
+                                      Delivery.document_id.not_in(ApprovalCase.withheld_document_ids()))
+            .with_for_update())}
         for i in ids:
             d = found.get(i)
             if d is None:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, g
 from werkzeug.exceptions import Forbidden, NotFound
 
+from ...approvals import cases as approval_cases
 from ...db import DocumentRecord, StatusError
 from ...flow import lifecycle
 from ..kit.current import gateway
@@ -39,7 +40,7 @@ def _may_set_status(doc: DocumentRecord) -> bool:
 
 def _status_view(s, doc: DocumentRecord) -> dict[str, Any]:
     may = []
-    if _may_set_status(doc):
+    if _may_set_status(doc) and not approval_cases.is_open(s, doc.id):      # waiting: the approval decides
         may = [st for st in lifecycle.allowed_moves(doc.business_status)
                if g.user.role != RECIPIENT or st in lifecycle.RECIPIENT_STATUSES]
     return {"document_id": doc.id, "number": doc.number, "business_status": doc.business_status,
@@ -81,6 +82,9 @@ def set_document_status(wanted: dict[str, Any], document_id: int) -> Response:
             raise Forbidden("only the document's recipient, an admin or an operator may set its status")
         if g.user.role == RECIPIENT and wanted["status"] not in lifecycle.RECIPIENT_STATUSES:
             raise ApiError(422, INVALID_VALUES, {"status": f"a recipient sets one of: {', '.join(lifecycle.RECIPIENT_STATUSES)}"})
+        if approval_cases.is_open(s, doc.id):
+            raise StatusError(f"document {doc.id} waits for approval: its approvers decide "
+                              f"(POST /approvals/{doc.id}/decision)")
         known = {e.id for e in doc.status_events}
         try:
             event = lifecycle.set_business_status(s, doc, wanted["status"], reason=wanted.get("reason"),

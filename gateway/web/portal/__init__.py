@@ -2,10 +2,12 @@
 and exports the invoices sent to it.
 
 ``views.bp`` is the blueprint (templates in ``templates/portal/``); ``search`` reads the
-list's search form into a query, ``files`` gives invoices as downloads and exports.
+list's search form into a query, ``files`` gives invoices as downloads and exports,
+``approvals`` the approval queue, decisions and delegations.
 """
 from __future__ import annotations
 
 from .views import bp
+from . import approvals  # noqa: F401,E402  (the approval pages, on the same blueprint)
 
 __all__ = ["bp"]

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 from marshmallow import ValidationError
 
+from ...approvals import cases as approval_cases
 from ...db import Delivery, DocumentRecord, Partner, StatusError, utcnow
 from ...delivery.state import acknowledge_delivery, mark_received
 from ...flow import lifecycle
@@ -155,6 +156,8 @@ def _mine(s, document_id: int) -> DocumentRecord:
 
 
 def _choices(doc: DocumentRecord) -> list[str]:
+    if approval_cases.is_open(sa.orm.object_session(doc), doc.id):
+        return []               # waiting for approval: decided on its approval page (gateway.approvals)
     return [s for s in lifecycle.allowed_moves(doc.business_status) if s in lifecycle.RECIPIENT_STATUSES]
 
 
@@ -171,7 +174,8 @@ def document(document_id: int):
             doc.corrects.recipient_partner_id == partner_id else None
         return render_template("portal/document.html", doc=doc, events=lifecycle.history(s, doc.id),
                                choices=_choices(doc), original=portal_files.original_is_theirs(s, doc, partner_id),
-                               corrects=corrects, corrected_by=corrected_by)
+                               corrects=corrects, corrected_by=corrected_by,
+                               approval=approval_cases.of_document(s, doc.id))
 
 
 @bp.post("/documents/<int:document_id>/status")
@@ -183,6 +187,9 @@ def set_status(document_id: int):
     with gw.session() as s:
         doc = _mine(s, document_id)
         number = doc.number or f"#{doc.id}"
+        if approval_cases.is_open(s, doc.id):
+            flash(f"Invoice {number} waits for approval: decide on it from its approval page.", "error")
+            return redirect(url_for("portal.approval", document_id=document_id), code=303)
         if status not in lifecycle.RECIPIENT_STATUSES:
             flash(f"Choose what to do with invoice {number}: " + ", ".join(ACTIONS.values()) + ".", "error")
             return redirect(back, code=303)

@@ -1,0 +1,116 @@
+"""A received invoice waiting for approval: opening its case, and who may decide on it now.
+
+``screen`` is the pipeline's one call (``flow.process``, once a valid, non-duplicate document is
+recorded): the first rule of the recipient organisation that matches makes the invoice wait.
+The case keeps a snapshot of the rule (a rule changed later does not move the goal posts of an
+invoice already waiting). Nothing else of the path changes: the invoice is delivered as
+planned (a recipient's approvers see it in their portal), but it stays out of the ERP pull and
+its life cycle is the workflow's until the case closes (``gateway.approvals.decide``).
+
+Who is awaited: in order, the approver whose turn it is; any of, every approver who has not
+approved yet. Who may decide: an awaited approver, the delegate of one (``delegation``), and,
+once the case is escalated, the escalation's addressees.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Optional
+
+import sqlalchemy as sa
+
+from gateway.db import ApprovalCase, User
+from gateway.db.approvals import OPEN_STATES
+
+from . import delegation, notices, rules
+
+log = logging.getLogger("edigate.approvals")
+
+
+def organisation_of(plan: Any) -> Optional[int]:
+    """The organisation whose rules apply: the invoice's recipient (None: not known yet)."""
+    if plan is None or getattr(plan, "failure", None):
+        return None
+    return getattr(plan, "document_recipient_id", None) or getattr(plan, "recipient_id", None)
+
+
+def screen(s, rec: Any, invoice: Any, plan: Any, now: datetime) -> Optional[ApprovalCase]:
+    """Open an approval case for a recorded document when a rule of its recipient matches (inside
+    the pipeline's transaction); the case, or None when the invoice needs no approval."""
+    organisation_id = organisation_of(plan)
+    found = rules.load(s, organisation_id)
+    if not found:
+        return None
+    facts = rules.facts_of(invoice)
+    rule = rules.first_match(found, facts)
+    if rule is None:
+        return None
+    required = rule.required if rule.mode == "any_of" else max(1, len(rule.approvers))
+    case = ApprovalCase(document_id=rec.id, organisation_id=organisation_id, rule_name=rule.name,
+                        matched=facts.shown(rule), mode=rule.mode, approvers=list(rule.approvers),
+                        required=required, remind_after_hours=rule.remind_after_hours,
+                        escalate_after_hours=rule.escalate_after_hours, escalate_to=list(rule.escalate_to),
+                        state="waiting", step=0, step_since=now, opened_at=now)
+    s.add(case)
+    s.flush()
+    notices.tell(s, case, awaited(case), "waiting", now)
+    log.info("document %s waits for approval (rule %r, %s of %d)", rec.id, rule.name, rule.mode, required)
+    return case
+
+
+def approved_by(case: ApprovalCase) -> set[int]:
+    """The approvers whose approval is given (themselves or through a delegate)."""
+    return {d.on_behalf_of_id or d.user_id for d in case.decisions
+            if d.decision == "approved" and d.capacity != "escalation"}
+
+
+def awaited(case: ApprovalCase) -> list[int]:
+    """The user ids whose decision the case waits for now."""
+    if case.state not in OPEN_STATES:
+        return []
+    if case.mode == "in_order":
+        return [case.approvers[case.step]] if case.step < len(case.approvers) else []
+    done = approved_by(case)
+    return [a for a in case.approvers if a not in done]
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """How a user may decide on a case: ``approver``, ``delegate`` (for ``on_behalf_of``), or
+    ``escalation`` (for ``on_behalf_of`` when one approver was awaited)."""
+    capacity: str
+    on_behalf_of: Optional[int] = None
+
+
+def capacity_of(s, case: ApprovalCase, user: User, now: datetime) -> Optional[Capacity]:
+    """Whether (and how) ``user`` may decide on ``case`` now; None: not theirs to decide."""
+    if not user.active or user.role != "recipient" or user.partner_id != case.organisation_id:
+        return None
+    waiting = awaited(case)
+    if user.id in waiting:
+        return Capacity("approver")
+    for d in delegation.active_for_delegate(s, user.id, now):
+        if d.user_id in waiting:
+            return Capacity("delegate", d.user_id)
+    if case.state in OPEN_STATES and case.escalated_at is not None and user.id in (case.escalate_to or ()):
+        return Capacity("escalation", waiting[0] if len(waiting) == 1 else None)
+    return None
+
+
+def of_document(s, document_id: int) -> Optional[ApprovalCase]:
+    return s.scalar(sa.select(ApprovalCase).where(ApprovalCase.document_id == document_id))
+
+
+def is_open(s, document_id: int) -> bool:
+    """Whether the document waits for an approval decision (its life cycle is the workflow's)."""
+    return s.scalar(sa.select(sa.func.count()).select_from(ApprovalCase).where(
+        ApprovalCase.document_id == document_id, ApprovalCase.state.in_(OPEN_STATES))) > 0
+
+
+def names(s, user_ids: list[int]) -> list[str]:
+    """Usernames of ``user_ids``, in their order (a user gone: ``#id``)."""
+    if not user_ids:
+        return []
+    found = dict(s.execute(sa.select(User.id, User.username).where(User.id.in_(list(user_ids)))).all())
+    return [found.get(i, f"#{i}") for i in user_ids]
