@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test serve install bench api-check fuzz clean
+.PHONY: test serve install bench api-check fuzz clean translations
 
 install: $(STAMP)
 
@@ -55,6 +55,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/campaign.py
 	$(BIN)/python bench/web_load.py
 	$(BIN)/python bench/render.py
+
+# French and English: extract what the code marks (babel.cfg) into gateway/translations/fr/LC_MESSAGES/messages.po,
+# then list what is left to translate (fuzzy or empty entries). Only the .po is committed: gateway/i18n.py
+# compiles it in memory when a process first needs it, so no .mo can lag behind its .po.
+translations: $(STAMP)
+	$(BIN)/python tools/translations.py update
 
 clean:
 	rm -rf $(VENV) build *.egg-info

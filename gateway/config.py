@@ -21,6 +21,7 @@ volume). Nothing here runs at import: call ``load_settings()``.
 | EDIGATE_SMTP_URL | smtp://127.0.0.1:25 | outgoing mail: ``smtp://[user:password@]host[:port][?starttls=…]`` (required, optional or off), ``smtps://`` for implicit TLS |
 | EDIGATE_MAIL_FROM | edigate@localhost | the sender address of the mail we send |
 | EDIGATE_MAIL_RATE | 600 | most mails sent per minute by one process (throttling) |
+| EDIGATE_LANGUAGE | fr | the pages' language when neither the user's preference nor the browser's Accept-Language says (``fr`` or ``en``) |
 | EDIGATE_DEFAULT_CHANNEL | paper | where an invoice goes when its recipient chose no channel (``paper`` or ``email``) |
 | EDIGATE_PAPER_BATCH_HOURS | 24 | the sweep gathers pending paper deliveries into a print batch at most this often (0: only by hand, ``edigate paper batch``) |
 | EDIGATE_HTTP_THREADS | 8 | threads running the web app's requests (``edigate serve --threads`` wins) |
@@ -77,6 +78,7 @@ class Settings:
     mail_from: str = "edigate@localhost"
     mail_rate_per_minute: int = 600
     default_channel: str = "paper"
+    language: str = "fr"
     paper_batch_hours: float = 24.0
     http_threads: int = 8
     http_connection_limit: int = 1000
@@ -165,6 +167,7 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         mail_from=get("MAIL_FROM") or "edigate@localhost",
         mail_rate_per_minute=_positive(get("MAIL_RATE") or "600", PREFIX + "MAIL_RATE"),
         default_channel=_one_of(get("DEFAULT_CHANNEL") or "paper", ("paper", "email"), PREFIX + "DEFAULT_CHANNEL"),
+        language=_one_of(get("LANGUAGE") or "fr", ("fr", "en"), PREFIX + "LANGUAGE"),
         paper_batch_hours=_hours(get("PAPER_BATCH_HOURS") or "24", PREFIX + "PAPER_BATCH_HOURS"),
         http_threads=_positive(get("HTTP_THREADS") or "8", PREFIX + "HTTP_THREADS"),
         http_connection_limit=_positive(get("HTTP_CONNECTION_LIMIT") or "1000", PREFIX + "HTTP_CONNECTION_LIMIT"),

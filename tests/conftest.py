@@ -178,6 +178,9 @@ def make_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
 
     def make(home: Optional[Path] = None, *, immediate_jobs: bool = True, **env: str) -> Gateway:
         home = Path(home) if home is not None else tmp_path / ("home" if not made else f"home-{len(made)}")
+        # pages in English unless a test asks otherwise: the suite reads English wording (the product's
+        # default, French, is EDIGATE_LANGUAGE=fr; French pages are tested in tests/integration/test_french_*.py)
+        env = {"EDIGATE_LANGUAGE": "en", **env}
         gw = Gateway(load_settings({"EDIGATE_HOME": str(home), **env}), immediate_jobs=immediate_jobs)
         made.append(gw)
         return gw

@@ -50,6 +50,8 @@ class User(Base):
     last_login_at: Mapped[Optional[datetime]]
     # the IANA time zone the pages show this user's times in (None: the pages' default, Europe/Paris)
     time_zone: Mapped[Optional[str]] = mapped_column(sa.String(64))
+    # the language of this user's pages, "fr" or "en" (None: the browser's Accept-Language, else French)
+    language: Mapped[Optional[str]] = mapped_column(sa.String(8))
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="ApiToken.id")

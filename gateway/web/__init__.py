@@ -39,6 +39,7 @@ from . import bounds
 from .api import bp as api_bp
 from .api import openapi
 from .api.erp import bp as erp_bp
+from .kit import language
 from .kit.current import EXTENSION, gateway
 from .operator import bp as operator_bp
 from .operator import controls as controls_pages, indicators as indicator_pages
@@ -81,6 +82,7 @@ def create_app(gw: Optional[Gateway] = None, *, testing: bool = False) -> Flask:
     )
     app.extensions[EXTENSION] = gw
 
+    language.install(app)        # Flask-Babel: the reader's language, the one catalogue (gateway.i18n)
     csrf = CSRFProtect(app)
     bounds.install(app)          # <int:…> in every route: ids 1..2^63-1 only (else no route: 404)
     csrf.exempt(api_bp)          # bearer tokens, no cookies: nothing for CSRF to ride on

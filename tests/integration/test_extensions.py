@@ -20,7 +20,7 @@ from tests.support.fake_extension import fake  # noqa: F401 - a fixture
 
 @pytest.fixture
 def gw(tmp_path: Path):
-    gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path / "home")}), immediate_jobs=True)
+    gw = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path / "home")}), immediate_jobs=True)
     yield gw
     gw.close()
 

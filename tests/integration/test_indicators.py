@@ -39,7 +39,7 @@ TODAY = datetime.now(UTC).date()
 
 @pytest.fixture
 def gw(tmp_path):
-    gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
+    gw = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
     yield gw
     gw.close()
 

@@ -420,7 +420,7 @@ def any_gw(request, tmp_path):
     """A Gateway on SQLite, and on a real PostgreSQL server (skipped without one)."""
     from gateway.config import load_settings
     from gateway.runtime import Gateway
-    env = {"EDIGATE_HOME": str(tmp_path)}
+    env = {"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path)}
     if request.param == "postgresql":
         env["EDIGATE_DATABASE_URL"] = request.getfixturevalue("postgres_server").create_database()
     g = Gateway(load_settings(env), immediate_jobs=True)

@@ -30,7 +30,7 @@ def smtp():
 
 @pytest.fixture
 def gw(tmp_path, smtp):
-    g = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path), "EDIGATE_SMTP_URL": smtp.url,
+    g = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path), "EDIGATE_SMTP_URL": smtp.url,
                                "EDIGATE_MAIL_FROM": "onboarding@edigate.example",
                                "EDIGATE_PUBLIC_URL": "https://edigate.example"}), immediate_jobs=True)
     yield g

@@ -30,7 +30,7 @@ from tests.support.ports import free_port
 
 @pytest.fixture
 def live(tmp_path):
-    gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path / "home")}), immediate_jobs=True)
+    gw = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path / "home")}), immediate_jobs=True)
     seeded = seed_exceptions(gw)
     with gw.session() as s:
         s.add(Organisation(name="Our Platform"))

@@ -34,7 +34,7 @@ ACME_1 = INVOICES[0]
 
 @pytest.fixture
 def gw(tmp_path):
-    gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
+    gw = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
     yield gw
     gw.close()
 
@@ -71,7 +71,7 @@ def portal(app, seeded):
 @pytest.fixture(scope="module")
 def reader(tmp_path_factory):
     """One seeded gateway and a logged-in buyer, shared by the tests that only read lists."""
-    gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path_factory.mktemp("shelf"))}), immediate_jobs=True)
+    gw = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path_factory.mktemp("shelf"))}), immediate_jobs=True)
     seed_documents(gw, seed_partners(gw))
     browser = create_app(gw, testing=True).test_client()
     r = browser.post("/portal/login", data={"username": "buyer-user", "password": PASSWORD,

@@ -33,7 +33,7 @@ ACME_1 = INVOICES[0]
 @pytest.fixture
 def live(tmp_path):
     """A seeded gateway served over HTTP by a werkzeug server thread."""
-    gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
+    gw = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
     seeded = seed_documents(gw, seed_partners(gw))
     app = create_app(gw)
     port = free_port()

@@ -58,7 +58,8 @@ class GatewayProcess(ChildProcess):
         self.sftp_port = free_port()
         self.env.update({"EDIGATE_HOME": str(self.home), "EDIGATE_HTTP_PORT": str(self.port),
                          "EDIGATE_SFTP_PORT": str(self.sftp_port),
-                         "EDIGATE_CERTS_DIR": str(self.home / "certs"), "PYTHONUNBUFFERED": "1"})
+                         "EDIGATE_CERTS_DIR": str(self.home / "certs"), "PYTHONUNBUFFERED": "1",
+                         "EDIGATE_LANGUAGE": "en"})     # the suite reads English pages (extra_env may say fr)
         self.env.update(extra_env or {})
         self.settings = load_settings({k: v for k, v in self.env.items() if k.startswith("EDIGATE_")})
         self.proc: Optional[subprocess.Popen] = None

@@ -54,7 +54,7 @@ def counterparty_csv(n: int, *, start: int = 0, delimiter: str = ";", segment: O
 
 
 def onboarding_settings(home: Path, smtp_url: str, **env: str):
-    values = {"EDIGATE_HOME": str(home), "EDIGATE_SMTP_URL": smtp_url, "EDIGATE_MAIL_FROM": "onboarding@edigate.test",
+    values = {"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(home), "EDIGATE_SMTP_URL": smtp_url, "EDIGATE_MAIL_FROM": "onboarding@edigate.test",
               "EDIGATE_PUBLIC_URL": "https://edigate.test", "EDIGATE_MAIL_RATE": "60000"}
     values.update(env)
     return load_settings(values)

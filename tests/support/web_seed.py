@@ -29,7 +29,7 @@ RAW_OUT = b"outbound raw message bytes\n"
 
 @pytest.fixture
 def gw(tmp_path):
-    gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
+    gw = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
     yield gw
     gw.close()
 

@@ -65,7 +65,7 @@ def test_a_message_keeps_a_rule_id_it_only_mentions() -> None:
 
 
 @pytest.mark.parametrize("value, currency, shown", [
-    (Decimal("120.0000"), "EUR", "120.00"), (Decimal("15.5050"), "EUR", "15.505"), (Decimal("1200.0000"), "JPY", "1200"),
+    (Decimal("120.0000"), "EUR", "120.00"), (Decimal("15.5050"), "EUR", "15.505"), (Decimal("1200.0000"), "JPY", "1,200"),
     (Decimal("1.2340"), "KWD", "1.234"), (Decimal("7"), None, "7.00"), (None, "EUR", "—"),
 ])
 def test_amounts_in_the_invoice_precision(value, currency, shown) -> None:

@@ -9,7 +9,11 @@ preferences), else ``DEFAULT_TIME_ZONE`` (Europe/Paris: the gateway's people are
 first); the zone's abbreviation is written after the time (``CET``, ``CEST``), so nobody
 takes it for UTC. Amounts: the digits the invoice carries (the database keeps four
 decimals; trailing zeros beyond the currency's minor unit are dropped, those within it
-kept: ``120.0000 EUR`` → ``120.00``, ``15.5050`` → ``15.505``, ``JPY 1200.0000`` → ``1200``).
+kept: ``120.0000 EUR`` → ``120.00``, ``15.5050`` → ``15.505``, ``JPY 1200.0000`` → ``1,200``).
+
+Both are written by Babel in the page's language (``kit.language``): ``06/01/2025 10:00:00 CET``
+and ``1 234,50`` in French, ``2025-01-06 10:00:00 CET`` and ``1,234.50`` in English; outside a
+request, in English.
 """
 from __future__ import annotations
 
@@ -19,9 +23,14 @@ from functools import lru_cache
 from typing import Any, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
 from flask import g, has_request_context
 
+from ... import i18n
+
 DEFAULT_TIME_ZONE = "Europe/Paris"
+_TIME_PATTERNS = {"en": "yyyy-MM-dd HH:mm:ss", "fr": "dd/MM/yyyy HH:mm:ss"}
 
 _OK = {"processed", "acknowledged", "sent", "delivered", "valid", "routed", "accepted", "paid", "payment_sent"}
 _BAD = {"failed", "rejected", "invalid", "refused"}
@@ -71,7 +80,9 @@ def when(value: Optional[datetime]) -> str:
         return "—"
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(_zone(zone_name())).strftime("%Y-%m-%d %H:%M:%S %Z")
+    local = value.astimezone(_zone(zone_name()))
+    lang = _language()
+    return f"{format_datetime(local, _TIME_PATTERNS[lang], locale=i18n.locale(lang))} {local.strftime('%Z')}"
 
 
 def amount(value: Any, currency: Optional[str] = None) -> str:
@@ -84,9 +95,25 @@ def amount(value: Any, currency: Optional[str] = None) -> str:
     minor = _MINOR_UNITS.get((currency or "").upper(), 2)
     exponent = d.normalize().as_tuple().exponent
     places = max(minor, -exponent if isinstance(exponent, int) and exponent < 0 else 0)
-    return f"{d:.{places}f}"
+    return number(d, places)
+
+
+def number(value: Any, places: int = 0) -> str:
+    """A number in the page's language with exactly ``places`` decimals (``1 234,50`` / ``1,234.50``)."""
+    if value is None:
+        return "—"
+    d = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not d.is_finite():
+        return str(d)
+    pattern = "#,##0" + ("." + "0" * places if places > 0 else "")
+    return format_decimal(d, pattern, locale=i18n.locale(_language()), decimal_quantization=True)
+
+
+def _language() -> str:
+    from .language import current            # the language module imports this one
+    return current()
 
 
 def helpers() -> dict[str, Any]:
     """What every page template gets from here."""
-    return {"status_class": status_class, "when": when, "amount": amount}
+    return {"status_class": status_class, "when": when, "amount": amount, "number": number}

@@ -28,6 +28,7 @@ from werkzeug.exceptions import Forbidden
 from werkzeug.routing import BuildError
 
 from ...db import User, check_login
+from . import language
 from .current import gateway
 from .roles import RECIPIENT
 
@@ -172,6 +173,7 @@ def login_required(view: F) -> F:
             raise Forbidden("These pages are for the gateway's own users. A recipient organisation's login "
                             "uses the recipient portal" + (f" ({home})." if home else "."))
         g.user = user
+        language.refresh()                  # the user's own language, now that it is known
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -190,6 +192,7 @@ def recipient_required(view: F) -> F:
             raise Forbidden("The recipient portal is for recipient organisations' logins; "
                             "gateway users work on the operator pages.")
         g.user = user
+        language.refresh()                  # the user's own language, now that it is known
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

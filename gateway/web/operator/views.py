@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from ... import channels
 from ...db import (DIRECTIONS, DOCUMENT_STATUSES, AuditEvent, Certificate, Delivery, DocumentRecord, Exchange,
@@ -27,7 +28,8 @@ from ...rules.profiles import DEFAULT_PROFILE, ProfileError, get_profile
 from .. import downloads
 from ..api import params
 from ..api.serialise import EXPIRY_WARNING, retryable
-from ..kit import display
+from ... import i18n
+from ..kit import display, language
 from ..kit.current import gateway
 from ..kit.errors import OPERATOR_PAGES, page_errors
 from ..kit.headers import page_headers
@@ -76,6 +78,9 @@ def _helpers() -> dict[str, Any]:
     return {**display.helpers(), "page_url": page_url, "allowed": allowed, "retryable": retryable,
             "explain": explain, "lifecycle_label": lifecycle_label, "kind_labels": KIND_LABELS}
 
+
+# the languages a user may choose, each named in its own language ("" : the browser's)
+LANGUAGE_NAMES = (("", _l("As my browser asks")), ("fr", "Français"), ("en", "English"))
 
 # what each kind of exception is called on the dashboard
 KIND_LABELS = {
@@ -422,20 +427,29 @@ def roles_help():
 @bp.route("/preferences", methods=["GET", "POST"])
 @login_required
 def preferences():
-    """The reader's own settings: the time zone the pages show times in."""
+    """The reader's own settings: the language of the pages and the time zone they show times in."""
     zones = display.time_zones()
     if request.method == "POST":
         zone = (request.form.get("time_zone") or "").strip()
+        lang = (request.form.get("language") or "").strip()
         if zone not in zones:
-            flash("Choose a time zone from the list.", "error")
+            flash(_("Choose a time zone from the list."), "error")
+            return redirect(url_for("pages.preferences"), code=303)
+        if lang not in ("", *i18n.LANGUAGES):
+            flash(_("Choose a language from the list."), "error")
             return redirect(url_for("pages.preferences"), code=303)
         with gateway().session() as s:
             user = s.get(User, g.user.id)
-            before = user.time_zone
+            before = (user.time_zone, user.language)
             user.time_zone = None if zone == display.DEFAULT_TIME_ZONE else zone
+            user.language = lang or None
             audit.record(s, g.user.username, "user.preferences", "user", user.id,
-                         f"time zone set to {zone}", {"time_zone": [before, user.time_zone]})
-        flash(f"Times are now shown in {zone}.", "info")
+                         f"time zone set to {zone}, language {lang or 'the browser'}",
+                         {"time_zone": [before[0], user.time_zone], "language": [before[1], user.language]})
+        g.user.language = lang or None
+        language.refresh()          # the message below in the language just chosen
+        flash(_("Times are now shown in %(zone)s.", zone=zone), "info")
         return redirect(url_for("pages.preferences"), code=303)
     return render_template("preferences.html", zones=zones, current=display.zone_name(),
+                           languages=LANGUAGE_NAMES, current_language=g.user.language or "",
                            now_utc=lambda: datetime.now(timezone.utc))
