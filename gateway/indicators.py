@@ -10,7 +10,9 @@ page draws it, the CSV export writes it and a test checks it, all from the same 
   rejection rate (valid documents their recipient refused or rejected, of the valid ones);
 * ``delivery_time``: receipt (the inbound exchange's creation) to the delivery's first
   ``delivered`` or ``acknowledged``, per channel;
-* ``approval_time``: none yet: approvals are not recorded by this gateway (the table says so);
+* ``approval_time``: hours from an invoice's turn with an approver to their decision, per approver,
+  and the whole approval (opened → closed), from the approval workflow's records
+  (``gateway.approvals``);
 * ``payment_delay``: issue date (BT-2) → paid, and due date (BT-9) → paid, in days, for the
   documents whose life cycle reached ``paid`` in the period, per recipient (the payer);
 * ``ageing``: what is held now (for a control's confirmation, or for an unknown recipient) and
@@ -29,8 +31,8 @@ from typing import Any, Iterable, Optional
 
 import sqlalchemy as sa
 
-from gateway.db import (ControlHold, Delivery, DeliveryEvent, DocumentRecord, DocumentStatusEvent, Exchange,
-                        Partner)
+from gateway.db import (ApprovalCase, ApprovalDecision, ControlHold, Delivery, DeliveryEvent, DocumentRecord,
+                        DocumentStatusEvent, Exchange, Partner)
 
 MAX_DAYS = 366
 MAX_ROWS = 50_000
@@ -262,10 +264,33 @@ def delivery_time(s, period: Period) -> tuple[Table, Table]:
 
 
 def approval_time(s, period: Period) -> Table:
-    """Approval time: not available until approvals are recorded."""
-    return Table("approval-time", "Approval time", ["approver", "approvals", "mean", "median", "p90", "max"], [],
-                 note="approvals are not recorded by this gateway yet (the approval workflow will record them): "
-                      "nothing to measure", chart="none")
+    """Approval time (hours), per approver: from when an invoice began to wait for them (their turn
+    in order; the case's opening for any of) to their decision, for decisions taken in the period;
+    then the whole approval, from the case's opening to its closing, for cases closed in it."""
+    q = (sa.select(ApprovalDecision.username, ApprovalDecision.waiting_since, ApprovalDecision.at)
+         .where(ApprovalDecision.at >= period.since, ApprovalDecision.at < period.until)
+         .order_by(ApprovalDecision.id.desc()).limit(MAX_ROWS + 1))
+    found = s.execute(q).all()
+    by_approver: dict[str, list[float]] = defaultdict(list)
+    for name, since, at in found[:MAX_ROWS]:
+        by_approver[name].append(max(0.0, (_utc(at) - _utc(since)).total_seconds() / 3600))
+    rows = [[name, *_stats(values)] for name, values in sorted(by_approver.items())]
+    whole = s.execute(sa.select(ApprovalCase.opened_at, ApprovalCase.closed_at).where(
+        ApprovalCase.closed_at >= period.since, ApprovalCase.closed_at < period.until)
+        .order_by(ApprovalCase.id.desc()).limit(MAX_ROWS)).all()
+    if whole:
+        rows.append(["whole approval", *_stats([max(0.0, (_utc(c) - _utc(o)).total_seconds() / 3600)
+                                                for o, c in whole])])
+    note = ("hours from when an invoice began to wait for the approver (their turn, or the approval's opening "
+            "when any of several may approve) to their decision (approved, refused or put on hold), for "
+            "decisions taken in the period; whole approval: from the invoice's arrival to the approval's end, "
+            "for approvals ended in the period")
+    if not rows:
+        note += "; no approval decision in the period: nothing to measure"
+    if len(found) > MAX_ROWS:
+        note += f" (the latest {MAX_ROWS} decisions only)"
+    return Table("approval-time", "Approval time (hours)", ["approver", "decisions", "mean", "median", "p90", "max"],
+                 rows, note=note, chart="none")
 
 
 # --- payment delay ------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ def test_indicators_agree_with_the_records(gw, world) -> None:
         assert a["held: recipient unknown"][-1] == held_all - held_control == 1
         assert a["disputed"][1] == a["disputed"][-1] == 1                   # "< 1 day"
 
-        assert tables["approval-time"].rows == [] and "not recorded" in tables["approval-time"].note
+        assert tables["approval-time"].rows == [] and "no approval decision" in tables["approval-time"].note
 
 
 def test_weeks_start_on_monday_and_periods_are_bounded() -> None:
