@@ -3,9 +3,10 @@
 Prepares what a first start needs — the schema (Alembic), our development AS2
 key pair under ``certs/`` (generated, never committed), a demo setup (one
 organisation, two partners) when the database is empty, a first operator
-account — then runs the job consumer in-process (threads) and the web app
-(AS2 endpoint, REST API, operator pages) under waitress on 127.0.0.1, and
-says what runs where.
+account — then runs the job consumers (worker processes of its own on a
+machine with more than one core, ``gateway.supervise``; else in-process
+threads), the channels' services (SFTP) and the web app (AS2 endpoint, REST
+API, operator pages) under waitress on 127.0.0.1, and says what runs where.
 
 Why waitress, configured as in ``web_server()``: it reads every connection
 in one event loop (poll(), so past select()'s 1024 descriptors) and hands a
@@ -220,7 +221,11 @@ def web_server(app: Any, settings: Settings, *, threads: Optional[int] = None) -
 
 
 def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Optional[int] = None,
-          demo: bool = True) -> None:
+          demo: bool = True, processes: Optional[int] = None) -> None:
+    """``processes``: job worker processes beside this one (``gateway.supervise``; default one per
+    core when there is more than one), each with ``workers`` threads; 0: the consumer runs here,
+    on ``workers`` threads."""
+    from .supervise import Workers, default_processes
     from .web import create_app
 
     settings = settings or load_settings()
@@ -231,10 +236,15 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
     app = create_app(gw)
     http, http_limits = web_server(app, settings, threads=threads)     # bound now: a busy port fails here
     services = [service for channel in registry for service in channel.services(gw)]
+    processes = default_processes() if processes is None else processes
+    pool = Workers(processes, workers) if processes > 0 else None
+    if pool is not None:
+        pool.start()                      # before the services: nothing of theirs is inherited
     for service in services:
         service.start()
-    consumer = gw.jobs.consumer(workers=workers)
-    consumer.start()
+    consumer = gw.jobs.consumer(workers=workers) if pool is None else None
+    if consumer is not None:
+        consumer.start()
     gw.jobs.sweep(grace=timedelta(0))     # what a stopped process left pending
 
     base = f"http://{settings.host}:{settings.http_port}"
@@ -250,7 +260,9 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
     lines += [
         f"  database        {settings.database_url}",
         f"  payloads        {settings.payload_dir}",
-        f"  jobs            {settings.jobs_url}  ({workers} worker threads in this process)",
+        f"  jobs            {settings.jobs_url}  ("
+        + (f"{processes} worker processes of {workers} threads, pids {' '.join(map(str, pool.pids))})"
+           if pool is not None else f"{workers} worker threads in this process)"),
         f"  certificates    {settings.certs_dir}",
         f"  web server      {http_limits}",
     ]
@@ -266,7 +278,10 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
     def stop_all() -> None:
         for service in services:
             service.stop()
-        consumer.stop(graceful=True)
+        if consumer is not None:
+            consumer.stop(graceful=True)
+        if pool is not None:
+            pool.stop()
 
     def stop(signum, frame):
         if stopping.is_set():
@@ -286,7 +301,10 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
 
 
 def work(settings: Optional[Settings] = None, *, workers: int = 2) -> None:
-    """A job worker on its own (scale-out: as many as wanted, same database and queue)."""
+    """A job worker on its own (scale-out: as many as wanted, same database and queue), or one of
+    a server's (it then ends with that server: ``gateway.supervise.watch_parent``)."""
+    from .supervise import watch_parent
+    watch_parent()
     gw = Gateway(settings or load_settings())
     log.info("edigate worker: %d worker threads", workers)
     gw.jobs.consumer(workers=workers).run()

@@ -18,14 +18,18 @@ def _settings() -> Settings:
 
 
 @click.command("serve")
-@click.option("--workers", default=2, show_default=True, help="Job worker threads in this process.")
+@click.option("--workers", default=2, show_default=True, help="Job worker threads (per worker process).")
+@click.option("--processes", type=click.IntRange(min=0, max=64), default=None,
+              help="Job worker processes beside the server (default: one per core when there is more than "
+                   "one; 0: jobs run in the server's process).")
 @click.option("--threads", type=int, default=None, help="HTTP threads (default: EDIGATE_HTTP_THREADS, 8).")
 @click.option("--no-demo", is_flag=True, help="Do not load the demo setup into an empty database.")
-def serve_command(workers: int, threads: int | None, no_demo: bool) -> None:
+def serve_command(workers: int, processes: int | None, threads: int | None, no_demo: bool) -> None:
     """Run the gateway: AS2 endpoint, REST API and operator pages on EDIGATE_HOST:EDIGATE_HTTP_PORT
-    (127.0.0.1:8080), jobs in-process. Settings come from EDIGATE_* variables (see README)."""
+    (127.0.0.1:8080), SFTP, and the jobs: in worker processes of its own on a machine with more than
+    one core (they end with it), else in-process. Settings come from EDIGATE_* variables (see README)."""
     configure_logging()
-    serve(_settings(), workers=workers, threads=threads, demo=not no_demo)
+    serve(_settings(), workers=workers, threads=threads, demo=not no_demo, processes=processes)
 
 
 @click.command("worker")
