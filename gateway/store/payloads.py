@@ -14,6 +14,13 @@ content key: a payload is either absent or complete.
   raises ``PayloadTooLarge`` and leaves nothing behind.
 * Reads can verify the hash (``get(key)`` does by default; ``open(key, verify=True)``
   checks at end of stream) and raise ``PayloadCorrupt`` on a mismatch.
+* ``put_file(path)`` stores a file that is already durable (an SFTP upload,
+  fsync'd on close) without copying it: the payload becomes a second name of
+  the same file (a hard link), so one directory ``fsync`` makes it stored
+  instead of writing and syncing the bytes again. The file must never be
+  written again (the SFTP server makes a counted upload read-only, and
+  replaces it with a new file, never in place). Across file systems, or where
+  links are refused, it is copied as ``put()`` does.
 * Temporary files of a crashed writer are swept when a store opens (each writer
   holds a lock on its temporary file; a file nobody holds whose writer is gone,
   or that is older than ``stale_after`` seconds, is removed).
@@ -197,6 +204,46 @@ class PayloadStore:
             except FileNotFoundError:
                 pass
             raise
+
+    def put_file(self, path: Union[str, os.PathLike], *, max_size: Optional[int] = None) -> PayloadRef:
+        """Store the regular file at ``path``, whose content is already on disk (fsync'd) and will
+        not change, by linking it under its key; a copy (``put``) where it cannot be linked."""
+        limit = self.max_size if max_size is None else max_size
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise PayloadError(f"{path}: not a regular file")
+            if limit is not None and st.st_size > limit:
+                raise PayloadTooLarge(limit)
+            digest, size = hashlib.sha256(), 0
+            while chunk := os.read(fd, CHUNK_SIZE):
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise PayloadTooLarge(limit)
+                digest.update(chunk)
+            if size != os.fstat(fd).st_size:
+                raise PayloadError(f"{path}: changed while it was being stored")
+            key = digest.hexdigest()
+            final = self.path(key)
+            self._make_dirs(final.parent)
+            try:
+                os.link(path, final, follow_symlinks=False)
+            except FileExistsError:
+                if not (self.size(key) == size and self._intact(final, key)):   # damaged: replace it
+                    os.lseek(fd, 0, os.SEEK_SET)
+                    with os.fdopen(os.dup(fd), "rb") as f:
+                        return self.put(f, max_size=max_size)
+            except OSError as e:
+                if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+                    raise
+                os.lseek(fd, 0, os.SEEK_SET)          # another file system, or no links: a copy
+                with os.fdopen(os.dup(fd), "rb") as f:
+                    return self.put(f, max_size=max_size)
+            fsync_dir(final.parent)
+            return PayloadRef(key, size)
+        finally:
+            os.close(fd)
 
     @staticmethod
     def _intact(path: Path, key: str) -> bool:

@@ -5,11 +5,13 @@ fresh store sees afterwards: never a partial file under a content key.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -318,3 +320,66 @@ def test_concurrent_puts_of_the_same_content_from_two_processes(tmp_path: Path) 
     assert list(store.keys()) == [sha(content)]
     assert len(visible_files(root)) == 1 and temp_files(root) == []
     assert store.get(sha(content)) == content
+
+
+# --- put_file: a durable file stored by a second name -----------------------------------------
+
+def _durable_file(path: Path, data: bytes) -> Path:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(path, 0o440)                          # as the SFTP server leaves a counted upload
+    return path
+
+
+def test_put_file_links_the_file_under_its_key(store: PayloadStore, tmp_path: Path) -> None:
+    data = os.urandom(70_000)
+    upload = _durable_file(tmp_path / "INV-1.xml", data)
+    ref = store.put_file(upload)
+    assert ref == PayloadRef(sha(data), len(data))
+    assert os.path.samefile(store.path(ref.key), upload)        # no copy: the same file
+    assert temp_files(store.root) == []
+    upload.unlink()                                             # the partner's copy goes; ours stays
+    assert store.get(ref.key) == data
+    assert os.stat(store.path(ref.key)).st_nlink == 1
+
+
+def test_put_file_of_stored_content_keeps_the_stored_copy(store: PayloadStore, tmp_path: Path) -> None:
+    data = b"<Invoice>same</Invoice>"
+    first = store.put(data)
+    again = store.put_file(_durable_file(tmp_path / "again.xml", data))
+    assert again == first
+    assert not os.path.samefile(store.path(first.key), tmp_path / "again.xml")
+    assert visible_files(store.root) == [store.path(first.key)]
+
+
+def test_put_file_repairs_a_damaged_copy(store: PayloadStore, tmp_path: Path) -> None:
+    data = b"<Invoice>intact</Invoice>"
+    ref = store.put(data)
+    path = store.path(ref.key)
+    os.chmod(path, 0o644)
+    path.write_bytes(b"<Invoice>rotten</Invoice>")
+    assert store.put_file(_durable_file(tmp_path / "f.xml", data)) == ref
+    assert store.get(ref.key) == data
+
+
+def test_put_file_copies_where_it_cannot_link(store: PayloadStore, tmp_path: Path, monkeypatch) -> None:
+    data = os.urandom(5000)
+    upload = _durable_file(tmp_path / "other-fs.xml", data)
+
+    def cross_device(*args, **kwargs):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+    monkeypatch.setattr(os, "link", cross_device)
+    ref = store.put_file(upload)
+    assert store.get(ref.key) == data
+    assert not os.path.samefile(store.path(ref.key), upload)
+    assert stat.S_IMODE(os.stat(store.path(ref.key)).st_mode) == 0o444
+    assert temp_files(store.root) == []
+
+
+def test_put_file_enforces_the_size_limit(tmp_path: Path) -> None:
+    store = PayloadStore(tmp_path / "payloads", max_size=1000)
+    with pytest.raises(PayloadTooLarge):
+        store.put_file(_durable_file(tmp_path / "big.xml", b"x" * 1001))
+    assert visible_files(store.root) == [] and temp_files(store.root) == []
