@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from .views import bp
 from . import exceptions, editing  # noqa: F401,E402  (their views join the blueprint)
+from . import approvals  # noqa: F401,E402  (the approval trail on a document's page)
 
 __all__ = ["bp"]
