@@ -1,4 +1,4 @@
-"""Campaign mail through the onboarding pipeline vs the same messages through bare smtplib (issue #6).
+"""Campaign mail through the onboarding pipeline vs the same messages through bare smtplib.
 
     .venv/bin/python bench/campaign.py [--count 10000] [--workers 2] [--inline]
 
@@ -10,16 +10,17 @@ discards) in its own process, receives:
   ``edigate serve`` (``--workers`` threads, huey on SQLite, the embedded
   default) in this process. Timed from the sweep that starts the wave
   (invitations and mail rows created, one job queued per ``PROMPT_BATCH`` due
-  mails) to the last row recorded ``sent``: a job takes its run of rows over
-  the thread's kept SMTP connection; per mail it claims the row (committed
-  before SMTP, in the same commit as the previous mail's record), renders the
-  wording (sandboxed Jinja2, the wording looked up once per run), signs its
-  links, talks SMTP, and records ``sent`` with its tracking event (committed
-  with the next claim, or on its own for the run's last mail). SQLite runs
-  with ``synchronous=FULL``.
-* **bare smtplib**: the very messages the pipeline sent, rendered again
-  beforehand (not timed), sent one after the other over one ``smtplib.SMTP``
-  connection with ``sendmail``: the floor for any sender in Python.
+  mails) to the last row recorded ``sent``: a job sends its rows in claims of
+  up to ``CLAIM_MAX`` over the thread's kept SMTP connection (claim committed
+  before SMTP; render, sign links, write the MIME bytes, SMTP for each; the
+  claim's records in bulk, committed with the next claim). SQLite runs with
+  ``synchronous=FULL``. The end is seen by counting the records as they are
+  made (then checked in the database), not by polling the database. The SQL
+  statements and commits are counted per mail, for the wave start and for the
+  sending.
+* **bare smtplib**: the very bytes the pipeline sent, written again beforehand
+  (not timed), sent one after the other over one ``smtplib.SMTP`` connection
+  with ``sendmail``: the floor for any sender in Python.
 * with ``--inline``: the pipeline without the queue, as ``edigate onboarding
   run`` does it (one process, one thread, each mail sent inside the sweep),
   for another ``--count`` counterparties.
@@ -35,7 +36,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,9 +54,11 @@ from gateway.db import utcnow  # noqa: E402
 from gateway.runtime import Gateway  # noqa: E402
 from onboarding.campaigns import add_wave, create_campaign, start_campaign  # noqa: E402
 from onboarding.importer import import_csv  # noqa: E402
-from onboarding.mailing import build_message, return_path  # noqa: E402
+from onboarding.compose import parts, return_path, to_bytes  # noqa: E402
 from onboarding.models import CampaignMail, Invitation  # noqa: E402
+from onboarding.sending import CLAIM_MAX  # noqa: E402
 from onboarding.tasks import PROMPT_BATCH, extension  # noqa: E402
+from onboarding.templating import resolve  # noqa: E402
 from tests.support.onboarding_fixtures import counterparty_csv  # noqa: E402
 
 
@@ -87,6 +92,32 @@ def sent_count(gw, campaign_id: int) -> int:
                         .where(Invitation.campaign_id == campaign_id, CampaignMail.status == "sent")) or 0
 
 
+class StatementCount:
+    """SQL statements and commits on ``engine``, per thread kind: the main thread (the sweep) and
+    the others (the job consumer's threads)."""
+
+    def __init__(self, engine):
+        self.statements: Counter = Counter()
+        self.commits: Counter = Counter()
+        self.main_on = True
+        sa.event.listen(engine, "before_cursor_execute", self._statement)
+        sa.event.listen(engine, "commit", self._commit)
+
+    def _kind(self):
+        main = threading.current_thread() is threading.main_thread()
+        return ("sweep" if self.main_on else None) if main else "sending"
+
+    def _statement(self, conn, cursor, statement, parameters, context, executemany):
+        kind = self._kind()
+        if kind:
+            self.statements[kind] += 1
+
+    def _commit(self, conn):
+        kind = self._kind()
+        if kind:
+            self.commits[kind] += 1
+
+
 def new_campaign(gw, name: str, start: int, count: int) -> tuple[int, float]:
     """Import ``count`` counterparties and make a running campaign with a wave due now.
     Returns (campaign id, import seconds)."""
@@ -103,28 +134,47 @@ def new_campaign(gw, name: str, start: int, count: int) -> tuple[int, float]:
         return c.id, import_s
 
 
-def pipeline_run(gw, campaign_id: int, count: int, workers: int) -> dict[str, float]:
+def count_sent(sender) -> tuple[list[int], threading.Event, int]:
+    """Count, in memory, the mails the sender records ``sent`` (no polling query competing with the
+    pipeline for the CPU); returns (the count, an event set once ``target[0]`` is reached, …)."""
+    lock, total, reached = threading.Lock(), [0], threading.Event()
+    target = [0]
+    record = sender._record_sent
+
+    def counted(s, accepted, now):
+        out = record(s, accepted, now)
+        with lock:
+            total[0] += sum(1 for v in out.values() if v == "sent")
+            if target[0] and total[0] >= target[0]:
+                reached.set()
+        return out
+    sender._record_sent = counted
+    return total, reached, target
+
+
+def pipeline_run(gw, campaign_id: int, count: int, workers: int, sql: StatementCount) -> dict[str, float]:
+    total, reached, target = count_sent(extension(gw).sender)
+    target[0] = count
     consumer = gw.jobs.consumer(workers=workers)
     consumer.start()
     try:
         t0 = time.perf_counter()
         counts = extension(gw).sweep(utcnow())
         t_queued = time.perf_counter()
+        sql.main_on = False                 # from here the main thread only waits
         assert counts.get("mails_prompted") == count, counts
         last, last_t = 0, time.perf_counter()
-        while True:
-            n = sent_count(gw, campaign_id)
-            if n >= count:
-                break
+        while not reached.wait(1):
+            n = total[0]
             if n != last:
                 last, last_t = n, time.perf_counter()
             elif time.perf_counter() - last_t > 120:
                 raise SystemExit(f"stuck at {n} of {count} sent")
             log(f"  pipeline: {n}/{count} sent")
-            time.sleep(1)
         t_end = time.perf_counter()
     finally:
         consumer.stop(graceful=True)
+    assert sent_count(gw, campaign_id) == count
     return {"total": t_end - t0, "start_and_queue": t_queued - t0, "sending": t_end - t_queued}
 
 
@@ -137,17 +187,21 @@ def inline_run(gw_inline, campaign_id: int, count: int) -> dict[str, float]:
 
 
 def prerender(gw, campaign_id: int) -> list[tuple[str, str, bytes]]:
-    """(envelope sender, recipient, bytes) of every mail the pipeline sent, rendered again."""
+    """(envelope sender, recipient, bytes) of every mail the pipeline sent, written again as the
+    sender writes them (``compose.to_bytes``), dated when each was sent."""
     ext = extension(gw)
     out = []
     with gw.session() as s:
         mails = s.scalars(sa.select(CampaignMail).join(Invitation).where(Invitation.campaign_id == campaign_id)
                           .order_by(CampaignMail.id)).all()
         for m in mails:
-            msg = build_message(s, m, public_url=gw.settings.public_url, secret=ext.secret,
-                                mail_from=gw.settings.mail_from, now=m.sent_at)
-            out.append((return_path(ext.config, ext.secret, m.id), m.invitation.counterparty.email,
-                        msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))))     # as send_message writes it
+            inv = m.invitation
+            cp, campaign = inv.counterparty, inv.campaign
+            source = resolve(s, campaign.id, m.step, cp.language, cp.segment)
+            data = to_bytes(parts(source, campaign, cp, inv, m, public_url=gw.settings.public_url,
+                                  secret=ext.secret, mail_from=gw.settings.mail_from, now=m.sent_at))
+            assert isinstance(data, bytes)
+            out.append((return_path(ext.config, ext.secret, m.id), cp.email, data))
     return out
 
 
@@ -179,7 +233,8 @@ def main(argv=None) -> int:
         log(f"importing {args.count} counterparties …")
         campaign_id, import_s = new_campaign(gw, "Bench", 0, args.count)
         log(f"pipeline: {args.count} invitations, {args.workers} worker threads …")
-        pipe = pipeline_run(gw, campaign_id, args.count, args.workers)
+        sql = StatementCount(gw.engine)
+        pipe = pipeline_run(gw, campaign_id, args.count, args.workers, sql)
         log("pre-rendering the same messages for bare smtplib …")
         messages = prerender(gw, campaign_id)
         avg = sum(len(m[2]) for m in messages) / len(messages)
@@ -212,6 +267,10 @@ def main(argv=None) -> int:
           f"{pipe['start_and_queue']:>9.2f}")
     print(f"{'  of which: sending (claim, render, SMTP, record)':<58}{pipe['sending']:>9.2f}"
           f"{n / pipe['sending']:>9.0f}")
+    print(f"{'  SQL per mail, wave start + queue: statements / commits':<58}"
+          f"{sql.statements['sweep'] / n:>9.3f}{sql.commits['sweep'] / n:>9.3f}")
+    print(f"{'  SQL per mail, sending (claims of ' + str(CLAIM_MAX) + '): statements / commits':<58}"
+          f"{sql.statements['sending'] / n:>9.3f}{sql.commits['sending'] / n:>9.3f}")
     if inline:
         print(f"{'pipeline without the queue (onboarding run, 1 thread)':<58}{inline['total']:>9.2f}"
               f"{n / inline['total']:>9.0f}")

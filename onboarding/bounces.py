@@ -3,7 +3,7 @@
 A relay that accepted a campaign mail may fail to deliver it hours later; it
 then writes a DSN (``multipart/report; report-type=delivery-status``) to the
 mail's envelope sender. Each campaign mail goes out with its own return path,
-``bounces+<mail id>-<tag>@domain`` (``mailing.return_path``; the tag is an HMAC,
+``bounces+<mail id>-<tag>@domain`` (``compose.return_path``; the tag is an HMAC,
 so a made-up address bounces nobody), delivered into a Maildir
 (``EDIGATE_BOUNCE_MAILDIR``). The sweep reads ``new/``:
 
@@ -40,7 +40,7 @@ from gateway.transports import mime
 
 from .config import OnboardingSettings
 from .links import Secret
-from .mailing import bounce_tag
+from .compose import bounce_tag
 from .models import CampaignMail
 from .tracking import record_bounce
 

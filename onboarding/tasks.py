@@ -29,7 +29,7 @@ from typing import Any, Optional
 
 from gateway.jobs import _naive_utc
 
-from . import mailing
+from . import mailing, sending
 from .bounces import read_maildir
 from .config import load as load_config
 from .held import HeldProposals
@@ -37,7 +37,7 @@ from .held import HeldProposals
 log = logging.getLogger("edigate.onboarding.tasks")
 
 NAME = "onboarding"         # the extension's entry-point name (pyproject.toml): ``jobs.extensions[NAME]``
-PROMPT_BATCH = 50       # due rows per job: one job, one SMTP connection, one commit per mail for a run
+PROMPT_BATCH = 100      # due rows per job, sent in claims of up to sending.CLAIM_MAX over the thread's connection
 
 
 class OnboardingJobs:
@@ -74,8 +74,8 @@ class OnboardingJobs:
         return HeldProposals(self.gw)
 
     @cached_property
-    def sender(self) -> mailing.Sender:
-        return mailing.Sender(self.gw, self.config, self.secret, retry=self.prompt)
+    def sender(self) -> sending.Sender:
+        return sending.Sender(self.gw, self.config, self.secret, retry=self.prompt)
 
     def prompt(self, mail_id: int, *, campaign_id: Optional[int] = None, now: Optional[datetime] = None,
                at: Optional[datetime] = None) -> None:

@@ -19,8 +19,15 @@ from a new mail). STARTTLS is used when the server offers it, or required
 only sent over TLS, unless the server is on loopback.
 
 ``Mailer`` keeps its connection open between sends (a campaign sends
-thousands) and reconnects when the server closed it. It is not thread-safe:
-use one per thread.
+thousands) and reconnects when the server closed it. A connection lost *before*
+the message's final "." went out (a kept connection the server timed out, a
+reset while giving the envelope) is retried once on a new connection: the
+server cannot have the mail. Lost *after* it and before the server's reply is
+the one case SMTP leaves ambiguous: ``SmtpTemporaryError`` with ``maybe_sent``
+set, never resent here (the caller decides: campaign mail is not sent again).
+``send`` takes an ``EmailMessage``; ``send_bytes`` a message already written
+(CRLF line ends, 7-bit or announced otherwise), as campaign mail is. It is not
+thread-safe: use one per thread.
 """
 from __future__ import annotations
 
@@ -55,9 +62,14 @@ class SmtpPermanentError(SmtpError):
 
 
 class SmtpTemporaryError(SmtpError):
-    """4xx, connection trouble or a timeout: try again later."""
+    """4xx, connection trouble or a timeout: try again later. ``maybe_sent``: the connection was
+    lost after the whole message went out and before the server said whether it took it."""
 
     retryable = True
+
+    def __init__(self, message: str, *, maybe_sent: bool = False, **kwargs):
+        super().__init__(message, **kwargs)
+        self.maybe_sent = maybe_sent
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,30 @@ def new_message_id(domain: str = "edigate.local") -> str:
     return make_msgid(domain=domain)
 
 
+class _Tracked:
+    """Notes whether the current transaction's message went out whole (its final "." sent):
+    what tells a lost connection that may have delivered from one that cannot have."""
+
+    payload_sent = False
+
+    def mail(self, *args, **kwargs):
+        self.payload_sent = False
+        return super().mail(*args, **kwargs)
+
+    def send(self, s):
+        super().send(s)
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):      # only DATA's payload is sent as bytes
+            self.payload_sent = True
+
+
+class _SMTP(_Tracked, smtplib.SMTP):
+    pass
+
+
+class _SMTPS(_Tracked, smtplib.SMTP_SSL):
+    pass
+
+
 class Mailer:
     """Sends ``EmailMessage``s over one reused SMTP connection, at most ``rate_per_minute`` a minute."""
 
@@ -126,9 +162,9 @@ class Mailer:
         c = self.config
         try:
             if c.implicit_tls:
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._tls_context())
+                smtp: smtplib.SMTP = _SMTPS(c.host, c.port, timeout=c.timeout, context=self._tls_context())
             else:
-                smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+                smtp = _SMTP(c.host, c.port, timeout=c.timeout)
             smtp.ehlo()
             tls = c.implicit_tls
             if not c.implicit_tls and c.starttls != "off":
@@ -176,18 +212,29 @@ class Mailer:
         later; returns the recipients refused among those accepted otherwise."""
         if not message.get("Message-ID"):
             message["Message-ID"] = new_message_id()
+        refused = self._transaction(lambda smtp: smtp.send_message(message, from_addr=sender, to_addrs=recipients))
+        accepted = tuple(r for r in (recipients or _all_recipients(message)) if r not in refused)
+        return SmtpResult(message_id=str(message["Message-ID"]), accepted=accepted,
+                          refused={r: f"{code} {_text(msg)}" for r, (code, msg) in refused.items()})
+
+    def send_bytes(self, data: bytes, *, sender: str, recipients: list[str], message_id: str = "") -> SmtpResult:
+        """Send a message already written (``data``: headers and body, CRLF line ends), as ``send``."""
+        refused = self._transaction(lambda smtp: smtp.sendmail(sender, recipients, data))
+        return SmtpResult(message_id=message_id, accepted=tuple(r for r in recipients if r not in refused),
+                          refused={r: f"{code} {_text(msg)}" for r, (code, msg) in refused.items()})
+
+    def _transaction(self, send):
+        """One SMTP transaction over the kept connection (see the module on lost connections);
+        the recipients refused among those accepted."""
         if self._rate:
             self._throttle.wait(None, self._rate)       # one pace per Mailer: the first send does not wait
         for attempt in (1, 2):
             if self._smtp is None:
                 self._smtp = self._connect()
+            smtp = self._smtp
+            smtp.payload_sent = False
             try:
-                refused = self._smtp.send_message(message, from_addr=sender, to_addrs=recipients)
-                break
-            except smtplib.SMTPServerDisconnected as e:
-                self._smtp = None
-                if attempt == 2:        # a kept connection may have timed out: one fresh try
-                    raise SmtpTemporaryError(f"SMTP server {self.config.host} closed the connection: {e}") from e
+                return send(smtp)
             except smtplib.SMTPRecipientsRefused as e:
                 self._reset()
                 detail = {r: f"{code} {_text(msg)}" for r, (code, msg) in e.recipients.items()}
@@ -198,12 +245,20 @@ class Mailer:
             except smtplib.SMTPResponseException as e:
                 self._reset()
                 raise _classify(e.smtp_code, f"{self.config.host} said {e.smtp_code} {_text(e.smtp_error)}") from e
-            except (OSError, socket.timeout, smtplib.SMTPException) as e:
+            except (smtplib.SMTPServerDisconnected, ConnectionError) as e:
+                maybe_sent = getattr(smtp, "payload_sent", True)
                 self.close()
-                raise SmtpTemporaryError(f"sending to {self.config.host} failed: {type(e).__name__}: {e}") from e
-        accepted = tuple(r for r in (recipients or _all_recipients(message)) if r not in refused)
-        return SmtpResult(message_id=str(message["Message-ID"]), accepted=accepted,
-                          refused={r: f"{code} {_text(msg)}" for r, (code, msg) in refused.items()})
+                if maybe_sent:
+                    raise SmtpTemporaryError(f"connection to {self.config.host} lost after the message was sent, "
+                                             f"before the server's reply: {e}", maybe_sent=True) from e
+                if attempt == 2:        # a kept connection may have been closed by the server: one fresh try
+                    raise SmtpTemporaryError(f"SMTP server {self.config.host} closed the connection: {e}") from e
+            except (OSError, socket.timeout, smtplib.SMTPException) as e:
+                maybe_sent = getattr(smtp, "payload_sent", True)
+                self.close()
+                raise SmtpTemporaryError(f"sending to {self.config.host} failed: {type(e).__name__}: {e}",
+                                         maybe_sent=maybe_sent) from e
+        raise AssertionError("unreachable")
 
     def _reset(self) -> None:
         """After a refusal the session is still usable once RSET; if not, drop it."""
