@@ -121,3 +121,22 @@ def test_source_lines_as_the_reference_sets_them():
     assert lines["S_UNH"] == 3 and lines["S_BGM"] == MAX_SOURCELINE - 1 and lines["G_SG2"] is None
     assert lines["S_DTM"] == 1 and lines["D_1004"] is None
     assert tree._places is None, "the fast builder made every place up front"
+
+
+def test_threads_build_alike():
+    """Each thread parses with its own parser: trees built side by side are each the reference's."""
+    import threading
+    segments = [UNH, Segment.of("BGM", "380", "A&B"), Segment.of("NAD", "SE", None, None, ["Smith & Co"]),
+                Segment.of("MOA", ["77", "12,50", "EUR"])]
+    want = _shape(build_tree_reference, segments, D14B)
+    got: list = []
+
+    def work() -> None:
+        for _ in range(50):
+            got.append(_shape(build_tree, segments, D14B))
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 200 and all(g == want for g in got)

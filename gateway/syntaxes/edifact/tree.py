@@ -29,6 +29,7 @@ tree keeps them beside the elements (``MessageTree.places``) and
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
@@ -384,8 +385,16 @@ class _Unsafe(Exception):
 _SPECIAL = re.compile("[&<>\n\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _TAG = re.compile(r"[A-Za-z0-9]+\Z")      # segment tags written as they are; others go the reference way
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False,
-                          remove_comments=False, huge_tree=False)
+_local = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    """This thread's parser for message trees (an lxml parser is not to be shared between threads)."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                                                 remove_blank_text=False, huge_tree=False, collect_ids=False)
+    return parser
 
 
 def _text(value: str) -> str:
@@ -463,7 +472,7 @@ def _build_fast(segs: list[Segment], grammar: Grammar) -> MessageTree:
     for closed in reversed(frames[1:]):
         out.append(f"</{closed.group.element_name}>")
     out.append(f"</{root_name}>")
-    root = etree.fromstring("".join(out), _PARSER)
+    root = etree.fromstring("".join(out), _parser())
     index: dict[etree._Element, int] = {}
     i = 0
     for el in root.iter():
