@@ -4,15 +4,20 @@ A real ``edigate worker`` process (tests/support/worker_process.py) sends a wave
 invitations through aiosmtpd. Once the server has accepted 60, it holds its
 reply to every further DATA: the worker's threads are then inside
 SMTP transactions whose mails the server already has but whose "250" the
-worker has not read. The worker is SIGKILLed right then, the hold lifted, and
-the worker restarted. It sends what is left in the queue; the sweep, run past
-the leases, turns the rows the dead worker was sending into ``uncertain`` (not
-resent) and prompts again anything whose job died with it.
+worker has not read, each in the middle of a claim of rows (``onboarding.sending``:
+claimed together, sent in id order, recorded together). The worker is SIGKILLed
+right then, the hold lifted, and the worker restarted. It sends what is left in
+the queue; the sweep, run past the leases, turns the rows the dead worker had
+claimed and not recorded into ``uncertain`` (not resent) and prompts again
+anything whose job died with it.
 
 Counted at the SMTP server: never two mails for the same recipient and step;
 every row ends ``sent`` (received exactly once) or ``uncertain`` (received at
-most once); and the case the rule exists for happened: a mail delivered but
-never recorded as sent was not sent again.
+most once); the case the rule exists for happened (a mail delivered but never
+recorded as sent was not sent again); and the crash window is what the sender
+documents: the uncertain rows are the killed claims' rows, at most ``CLAIM_MAX``
+per thread, and within each claim the ones received come before the ones not
+sent, in id order.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from onboarding.campaigns import add_wave, create_campaign, start_campaign
 from onboarding.importer import import_csv
 from onboarding.mailing import PROMPT_LEASE, SENDING_LEASE
 from onboarding.models import CampaignMail
+from onboarding.sending import CLAIM_MAX
 from onboarding.tasks import extension
 
 from tests.support.gateway_process import GatewayProcess
@@ -68,6 +74,17 @@ def _rows(gw) -> dict[int, tuple[str, str, str, str]]:
             .join(Counterparty, Counterparty.id == Invitation.counterparty_id))}
 
 
+def _claims(gw, ids: set[int]) -> dict[tuple, list[int]]:
+    """The rows ``ids`` grouped by the claim that took them (worker, time), in id order."""
+    with gw.session() as s:
+        rows = s.execute(sa.select(CampaignMail.id, CampaignMail.claimed_by, CampaignMail.claimed_at)
+                         .where(CampaignMail.id.in_(ids)).order_by(CampaignMail.id)).all()
+    out: dict[tuple, list[int]] = {}
+    for r in rows:
+        out.setdefault((r.claimed_by, r.claimed_at), []).append(r.id)
+    return out
+
+
 def test_a_worker_killed_mid_wave_and_restarted_sends_nobody_the_same_mail_twice(tmp_path):
     with HoldingSmtpServer() as smtp:
         server = GatewayProcess(tmp_path / "gateway", extra_env={
@@ -89,18 +106,21 @@ def test_a_worker_killed_mid_wave_and_restarted_sends_nobody_the_same_mail_twice
             worker.start()
             # both threads' mails are at the server, whose "250" is held
             smtp.wait_for(count=KILL_AFTER + worker.workers - 1, timeout=120)
-            wait_for(lambda: sum(1 for r in _rows(gw).values() if r[0] == "sending") == worker.workers, 10,
+            wait_for(lambda: sum(1 for r in _rows(gw).values() if r[0] == "sending") >= worker.workers, 10,
                      "both worker threads inside an SMTP transaction")
             worker.kill()
             assert worker.proc.returncode == -9
             at_kill = _rows(gw)
+            held = {m.message["Message-ID"] for m in smtp.messages[KILL_AFTER - 1:]}     # received, "250" unread
             smtp.holding = False
             received_at_kill = {m.message["Message-ID"] for m in smtp.messages}
             sending_at_kill = {i for i, r in at_kill.items() if r[0] == "sending"}
-            assert len(received_at_kill) < N
-            # the server holds these mails, the worker died before reading their "250"
-            assert {at_kill[i][3] for i in sending_at_kill} <= received_at_kill
-            assert len(sending_at_kill) == worker.workers
+            assert len(received_at_kill) < N and len(held) == worker.workers
+            # the rows of the two claims in flight: the held mails among them, at most CLAIM_MAX a thread
+            assert held <= {at_kill[i][3] for i in sending_at_kill}
+            assert worker.workers <= len(sending_at_kill) <= worker.workers * CLAIM_MAX
+            killed_claims = _claims(gw, sending_at_kill)
+            assert len(killed_claims) == worker.workers
 
             worker.start()                          # restarted: sends what is still queued
             wait_for(lambda: gw.jobs.huey.pending_count() == 0 and
@@ -136,6 +156,12 @@ def test_a_worker_killed_mid_wave_and_restarted_sends_nobody_the_same_mail_twice
         sent = {r[3] for r in rows.values() if r[0] == "sent"}
         uncertain = {r[3] for r in rows.values() if r[0] == "uncertain"}
         assert uncertain == {at_kill[i][3] for i in sending_at_kill}
-        assert set(per_message) == sent | uncertain                  # every sent row arrived, exactly once
         assert len(sent) == N - len(uncertain)
-        assert uncertain <= received_at_kill                          # delivered, never recorded, not resent
+        assert sent <= set(per_message)                              # every sent row arrived, exactly once
+        assert set(per_message) <= sent | uncertain
+        assert held <= uncertain and held <= set(per_message)        # delivered, never recorded, not resent
+        assert set(per_message) & uncertain == received_at_kill & uncertain     # nothing uncertain sent after
+        for claim in killed_claims.values():                         # in id order: received, then not sent
+            arrived = [rows[i][3] in received_at_kill for i in claim]
+            assert arrived == sorted(arrived, reverse=True), arrived
+            assert any(arrived)
