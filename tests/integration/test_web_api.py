@@ -61,7 +61,7 @@ def test_openapi_is_generated_and_describes_exactly_the_routes(app, client) -> N
     assert set(doc["components"]["schemas"]["Error"]["required"]) == {"error", "details"}
     described = {(path, method) for path, item in doc["paths"].items() for method in item if method != "parameters"}
     assert described == _flask_routes(app)
-    assert len(described) == 27          # 16 + ERP pull (4) + document status (2) + redeliver + controls (4)
+    assert len(described) == 35          # 16 + ERP pull (4) + document status (2) + redeliver + controls (4) + approvals (8)
 
     for path, item in doc["paths"].items():
         declared_at_path = [_resolve(doc, p) for p in item.get("parameters", [])]
@@ -108,7 +108,7 @@ def test_every_route_but_the_description_wants_a_token(app, client) -> None:
             continue
         url = API + path.replace("{partner_id}", "1").replace("{exchange_id}", "1") \
             .replace("{document_id}", "1").replace("{rendering_id}", "1").replace("{delivery_id}", "1") \
-            .replace("{name}", "amount")
+            .replace("{name}", "amount").replace("{delegation_id}", "1")
         r = client.open(url, method=method.upper())
         assert r.status_code == 401, (method, url)
         assert r.headers["WWW-Authenticate"] == 'Bearer realm="edigate"'
