@@ -56,6 +56,8 @@ COMMANDS: dict[str, CommandRef] = {
                         "Print batches: invoices that go by post, each behind a cover sheet with its address."),
     "controls": CommandRef("gateway.cli.controls:controls_group",
                            "Anomaly and fraud controls: held invoices and their evidence, confirmations, settings."),
+    "approval": CommandRef("gateway.cli.approval:approval_group",
+                           "Approval of received invoices: each organisation's rules, what waits, who decided."),
     "user": CommandRef("gateway.cli.user:user_group", "Users of the operator pages (and owners of API tokens)."),
     "token": CommandRef("gateway.cli.token:token_group",
                         "Bearer tokens for the REST API (each acts with its user's role)."),

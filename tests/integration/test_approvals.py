@@ -323,3 +323,38 @@ def test_the_approval_time_indicator_agrees_with_the_decisions_on_record(gw, cen
     assert rows["alice"][1:3] == [2, 3.0] and rows["alice"][5] == 4.0 and rows["bob"][1:] == [1, 6.0, 6.0, 6.0, 6.0]
     assert rows["whole approval"][1:3] == [len(closed), round(sum(closed) / len(closed), 1)] == [1, 8.0]
     assert table.columns == ["approver", "decisions", "mean", "median", "p90", "max"]
+
+
+# --- the command line -------------------------------------------------------------------------
+
+def test_the_command_line_stores_checks_lists_and_shows_the_trail(gw, tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+    from gateway.cli import main
+
+    centre = approval_seed.seed(gw, with_rules=False)
+    monkeypatch.setenv("EDIGATE_HOME", str(tmp_path))
+    run = lambda *args: CliRunner().invoke(main, list(args))    # noqa: E731
+    assert "no approval rules" in run("approval", "rules", "show", "Centre SSC").output
+    assert send(gw, centre, invoice("C-0", "9000.00")) and run("approval", "list").output.strip() == \
+        "nothing waits for approval"                                      # no rules: nothing waits
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("rules:\n  - name: big\n    when: {min_amount: -5}\n    approvers: [alice, nobody]\n")
+    refused = run("approval", "rules", "set", "Centre SSC", str(wrong), "--by", "olivia")
+    assert refused.exit_code == 2
+    assert "rules[0].when.min_amount: expected a decimal amount" in refused.output
+    assert "rules[0].approvers[1]: 'nobody' is not an active recipient login" in refused.output
+    assert "no approval rules" in run("approval", "rules", "show", "Centre SSC").output      # nothing stored
+    good = tmp_path / "rules.yaml"
+    good.write_text(approval_seed.RULES)
+    assert run("approval", "rules", "check", "Centre SSC", str(good)).output.strip() == "Centre SSC: 2 rule(s), usable"
+    stored = run("approval", "rules", "set", "Centre SSC", str(good), "--by", "olivia")
+    assert stored.exit_code == 0 and "version 1 stored (2 rule(s))" in stored.output
+    shown = run("approval", "rules", "show", "Centre SSC").output
+    assert "stored by cli:olivia" in shown and "escalate_to: [carol]" in shown      # the text as given
+    doc = send(gw, centre, invoice("C-1", "9000.00"))
+    listed = run("approval", "list", "--json")
+    assert [(r["document"], r["awaited"]) for r in json.loads(listed.output)] == [(doc, ["alice"])]
+    decide.decide(gw, doc, centre.users["alice"], "approve")
+    trail = json.loads(run("approval", "trail", str(doc), "--json").output)
+    assert (trail["state"], trail["awaited"], [d["by"] for d in trail["decisions"]]) == ("waiting", ["bob"], ["alice"])
+    assert run("approval", "trail", "999999").exit_code == 2
