@@ -94,6 +94,22 @@ def ngettext(lang: str, singular: str, plural: str, n: int, **values: Any) -> st
     return text % {"num": n, **values}
 
 
+def pgettext(lang: str, context: str, msgid: str, **values: Any) -> str:
+    """``msgid`` in ``lang`` where the same English word needs another translation (``context``)."""
+    text = translations(lang).upgettext(context, msgid)
+    return text % values if values else text
+
+
+def NP_(context: str, msgid: str) -> tuple[str, str]:
+    """Marks ``msgid`` with its ``context`` for extraction; ``pgettext`` translates the pair later."""
+    return context, msgid
+
+
+def NN_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a plural message for extraction; ``ngettext(lang, *pair, n)`` translates it later."""
+    return singular, plural
+
+
 def N_(msgid: str) -> str:
     """Marks ``msgid`` for extraction where it is translated later, by a language known then
     (tables of labels read for a partner's PDF or mail)."""
@@ -131,4 +147,4 @@ def cli_language(asked: Optional[str] = None, environ: Optional[dict] = None) ->
 
 
 __all__ = ["LANGUAGES", "DEFAULT", "SOURCE", "TRANSLATIONS", "po_path", "pick", "best_of", "translations",
-           "gettext", "ngettext", "N_", "locale", "jinja_env_install", "cli_language"]
+           "gettext", "ngettext", "pgettext", "N_", "NN_", "NP_", "locale", "jinja_env_install", "cli_language"]

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 from gateway import i18n  # noqa: E402
 
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "lazy_ngettext": (1, 2),
-            "N_": None, "_l": None}
+            "N_": None, "NN_": (1, 2), "_l": None, "NP_": ((1, "c"), 2), "pgettext": ((1, "c"), 2)}
 COMMENT_TAGS = ("Translators:",)
 
 
@@ -79,8 +79,8 @@ def problems(lang: str = "fr") -> list[str]:
     """What keeps the catalogue from being complete: entries the code marks that it lacks, entries
     it has that the code no longer marks, untranslated and fuzzy ones."""
     catalog, marked = load(lang), extract()
-    have = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
-    want = {m.id if isinstance(m.id, str) else m.id[0] for m in marked if m.id}
+    have = {_key(m): m for m in catalog if m.id}
+    want = {_key(m) for m in marked if m.id}
     out = [f"missing from the catalogue: {k!r}" for k in sorted(want - set(have))]
     out += [f"no longer marked in the code: {k!r}" for k in sorted(set(have) - want)]
     for key, m in sorted(have.items()):
@@ -94,12 +94,18 @@ def problems(lang: str = "fr") -> list[str]:
     return out
 
 
+def _key(m) -> str:
+    """An entry's msgid (the singular of a plural one), after its context and "::" when it has one."""
+    msgid = m.id if isinstance(m.id, str) else m.id[0]
+    return f"{m.context}::{msgid}" if m.context else msgid
+
+
 def fill(path: str, lang: str = "fr") -> None:
     """Translations from a JSON file ({msgid: msgstr, or [singular, plural]}) into the catalogue."""
     given = json.loads(Path(path).read_text(encoding="utf-8"))
     catalog = load(lang)
     for m in catalog:
-        key = m.id if isinstance(m.id, str) else m.id[0]
+        key = _key(m)
         if key in given:
             value = given[key]
             m.string = tuple(value) if isinstance(value, list) else value

@@ -17,12 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask
+from flask_babel import lazy_gettext as _l
 
 from .registration import bp as registration_bp
 from .registration import optout
 from .staff import bp as staff_bp
 
-NAV = ("Onboarding", "onboarding.index")      # the gateway's navigation shows it to staff roles
+NAV = (_l("Onboarding"), "onboarding.index")      # the gateway's navigation shows it to staff roles
 
 
 def init_app(app: Flask, csrf: Any) -> None:

@@ -17,13 +17,13 @@ request, in English.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from flask import g, has_request_context
 
@@ -31,6 +31,7 @@ from ... import i18n
 
 DEFAULT_TIME_ZONE = "Europe/Paris"
 _TIME_PATTERNS = {"en": "yyyy-MM-dd HH:mm:ss", "fr": "dd/MM/yyyy HH:mm:ss"}
+_DAY_PATTERNS = {"en": "yyyy-MM-dd", "fr": "dd/MM/yyyy"}
 
 _OK = {"processed", "acknowledged", "sent", "delivered", "valid", "routed", "accepted", "paid", "payment_sent"}
 _BAD = {"failed", "rejected", "invalid", "refused"}
@@ -85,6 +86,16 @@ def when(value: Optional[datetime]) -> str:
     return f"{format_datetime(local, _TIME_PATTERNS[lang], locale=i18n.locale(lang))} {local.strftime('%Z')}"
 
 
+def day(value: Any) -> str:
+    """A date in the page's language: ``2026-03-05`` in English (as the record has it), ``05/03/2026`` in French."""
+    if value is None or value == "":
+        return "—"
+    if not isinstance(value, date):
+        return str(value)
+    lang = _language()
+    return format_date(value, _DAY_PATTERNS[lang], locale=i18n.locale(lang))
+
+
 def amount(value: Any, currency: Optional[str] = None) -> str:
     """An amount with the decimals the invoice gave it (at least the currency's minor unit)."""
     if value is None:
@@ -115,5 +126,6 @@ def _language() -> str:
 
 
 def helpers() -> dict[str, Any]:
-    """What every page template gets from here."""
-    return {"status_class": status_class, "when": when, "amount": amount, "number": number}
+    """What every page template gets from here (and the words for the record's codes)."""
+    from .words import helpers as words
+    return {"status_class": status_class, "when": when, "day": day, "amount": amount, "number": number, **words()}

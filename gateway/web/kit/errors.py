@@ -23,13 +23,19 @@ from typing import Any, Callable, Mapping, Optional
 from flask import Blueprint, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from flask_babel import gettext as _, lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("edigate.web")
 
 # what a refused form (no or a stale CSRF token) says on the gateway's own pages
-FORM_REFUSED = ("Form refused", "The form has expired or did not come from this site: "
-                                "go back, reload the page and try again.")
+FORM_REFUSED = (_l("Form refused"), _l("The form has expired or did not come from this site: "
+                                      "go back, reload the page and try again."))
+
+# an HTTP error's title on a page, in the reader's language (the API keeps the status's English name)
+STATUS_TITLES = {400: _l("Bad request"), 403: _l("Forbidden"), 404: _l("Not found"), 405: _l("Method not allowed"),
+                 409: _l("Conflict"), 410: _l("Gone"), 413: _l("Too large"), 422: _l("Not accepted"),
+                 429: _l("Too many requests"), 500: _l("Internal error"), 503: _l("Unavailable")}
 
 
 class PayloadMissing(RuntimeError):
@@ -138,7 +144,7 @@ def _description(e: HTTPException) -> str:
 
 
 def _payload_missing(e: Exception) -> tuple[str, str]:
-    return "Payload missing", str(e)
+    return _("Payload missing"), str(e)
 
 
 @dataclass(frozen=True)
@@ -160,16 +166,16 @@ class ErrorPages:
 
 def _portal_payload_missing(e: Exception) -> tuple[str, str]:
     logging.getLogger("edigate.portal").error("%s", e)
-    return "File missing", "This file cannot be found on the server; the gateway's operators have been told."
+    return _("File missing"), _("This file cannot be found on the server; the gateway's operators have been told.")
 
 
 def _operator_unexpected(e: Exception) -> tuple[str, str]:
     """Any other exception on an operator page: logged with its traceback, told in a sentence
     (a person never reads Python's words for it)."""
     log.error("error on %s %s", request.method, request.path, exc_info=e)
-    return ("Something went wrong", "This page could not be shown because of a fault in the gateway; it has been "
-                                    "logged with the time. Go back and try again; if it happens again, tell your "
-                                    "administrator what you were doing and when.")
+    return (_("Something went wrong"), _("This page could not be shown because of a fault in the gateway; it has been "
+                                         "logged with the time. Go back and try again; if it happens again, tell your "
+                                         "administrator what you were doing and when."))
 
 
 # the gateway's own kinds: the operator pages (and pages in their frame, like onboarding's
@@ -186,7 +192,7 @@ def page_errors(bp: Blueprint, kind: ErrorPages,
         return kind.page(400, *kind.csrf())
 
     def http_error(e: HTTPException) -> ResponseReturnValue:
-        return kind.page(e.code or 500, e.name, kind.describe(e))
+        return kind.page(e.code or 500, str(STATUS_TITLES.get(e.code or 500, e.name)), kind.describe(e))
 
     def worded(words: Callable[[Exception], tuple[str, str]]) -> Callable[[Exception], ResponseReturnValue]:
         def answer(e: Exception) -> ResponseReturnValue:

@@ -79,7 +79,10 @@ def install(app: Flask) -> None:
     """Flask-Babel on ``app``: the selectors above, the catalogue, ``lang`` in every template."""
     _Babel(app, locale_selector=select, timezone_selector=zone_name, default_locale=i18n.DEFAULT)
 
+    from .words import helpers as words
+    app.jinja_env.filters.update(words())     # status_word, direction_word…: as filters too (| map(...))
+
     @app.context_processor
     def _language() -> dict:
         lang = current()
-        return {"lang": lang, "other_lang": "en" if lang == "fr" else "fr"}
+        return {"lang": lang, "other_lang": "en" if lang == "fr" else "fr", **words()}

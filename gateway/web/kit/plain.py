@@ -6,55 +6,68 @@ show that as the message: ``explain(reason)`` gives a ``Plain`` with a sentence 
 failed (``what``), one saying what to do (``todo``), and the recorded text (``detail``) for a
 ``<details>`` element, with anything secret in it masked (passwords in URLs, tokens,
 ``password=`` values). The sentences are data (``RULES``: a pattern, what, to do; the first
-match wins); a reason none of them matches is shown as is when it reads like a sentence of
+match wins), in the reader's language (``lazy_gettext``: translated when a page shows them); a reason none of them matches is shown as is when it reads like a sentence of
 ours, else under a general sentence.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
+
+from flask_babel import lazy_gettext as _l
 
 MAX_DETAIL = 4000
 
 # (pattern searched in the reason, what failed, what to do): the first that matches wins
-RULES: tuple[tuple[str, str, str], ...] = (
-    (r"internal error while", "The gateway could not process this file because of a fault of its own.",
-     "Retry it. If it fails again, send the technical detail below to your support."),
-    (r"validation profile", "The sender's validation profile is not installed on this gateway.",
-     "Choose one that is on the sender's partner page (Edit), then retry."),
-    (r"^unreadable|not an? (?:invoice|X\.509)|holds no invoice|cannot be read",
-     "The file could not be read as an invoice.",
-     "Ask the sender to check the file and send it again; the detail says where reading stopped."),
-    (r"none valid: \d+ fatal", "None of the invoices in this file passed the checks.",
-     "Open its documents to see which rules they break; the sender must correct them and send again."),
-    (r"same seller, number .* and year|duplicate", "This invoice was already received (same seller, number and year).",
-     "Nothing to do if it is a resend; if it is a new invoice, the sender must give it a new number."),
-    (r"no (?:AS2 URL|URL|host|address|postal address|e-mail address|network)|has no .*(?:url|address)|"
-     r"channel settings|not ready", "The partner's channel settings are incomplete.",
-     "Complete them on the partner's page, then redeliver."),
-    (r"certificate|SSL|TLS|CERTIFICATE_VERIFY", "The secure connection to the partner, or a certificate, failed.",
-     "Check the partner's certificates and address on its page (or ask the partner which certificate it uses), "
-     "then retry."),
-    (r"signature|MIC|decrypt", "The message's signature or encryption did not check out.",
-     "Check that the partner's current certificate is on record (Certificates), then ask it to send again."),
-    (r"Max retries exceeded|Connection ?refused|ConnectionError|Name or service not known|"
-     r"nodename nor servname|getaddrinfo|No route to host|Network is unreachable|timed? ?out|"
-     r"Temporary failure in name resolution|unreachable|connection reset",
-     "The partner's server could not be reached.",
-     "Check the partner's address on its page and whether its server is up, then retry."),
-    (r"\bHTTP (?:4\d\d|5\d\d)\b|status (?:4\d\d|5\d\d)|\b(?:4\d\d|5\d\d) (?:Client|Server) Error",
-     "The partner's server refused the message.",
-     "The detail gives its answer; correct what it names, or ask the partner, then retry."),
-    (r"SMTP|mailbox|recipient address rejected|relay", "The mail server did not accept the e-mail.",
-     "Check the recipient's e-mail address on the partner's page, then redeliver."),
-    (r"negative MDN|disposition.*(?:error|failed)|MDN", "The partner answered that it did not accept the message.",
-     "The detail gives its answer; correct what it names, or ask the partner, then retry."),
+RULES: tuple[tuple[str, Any, Any], ...] = (
+    ('internal error while',
+     _l('The gateway could not process this file because of a fault of its own.'),
+     _l('Retry it. If it fails again, send the technical detail below to your support.')),
+    ('validation profile',
+     _l("The sender's validation profile is not installed on this gateway."),
+     _l("Choose one that is on the sender's partner page (Edit), then retry.")),
+    ('^unreadable|not an? (?:invoice|X\\.509)|holds no invoice|cannot be read',
+     _l('The file could not be read as an invoice.'),
+     _l('Ask the sender to check the file and send it again; the detail says where reading stopped.')),
+    ('none valid: \\d+ fatal',
+     _l('None of the invoices in this file passed the checks.'),
+     _l('Open its documents to see which rules they break; the sender must correct them and send again.')),
+    ('same seller, number .* and year|duplicate',
+     _l('This invoice was already received (same seller, number and year).'),
+     _l('Nothing to do if it is a resend; if it is a new invoice, the sender must give it a new number.')),
+    ('no (?:AS2 URL|URL|host|address|postal address|e-mail address|network)|has no '
+     '.*(?:url|address)|channel settings|not ready',
+     _l("The partner's channel settings are incomplete."),
+     _l("Complete them on the partner's page, then redeliver.")),
+    ('certificate|SSL|TLS|CERTIFICATE_VERIFY',
+     _l('The secure connection to the partner, or a certificate, failed.'),
+     _l("Check the partner's certificates and address on its page (or ask the partner which certificate "
+         'it uses), then retry.')),
+    ('signature|MIC|decrypt',
+     _l("The message's signature or encryption did not check out."),
+     _l("Check that the partner's current certificate is on record (Certificates), then ask it to send "
+         'again.')),
+    ('Max retries exceeded|Connection ?refused|ConnectionError|Name or service not known|nodename nor '
+     'servname|getaddrinfo|No route to host|Network is unreachable|timed? ?out|Temporary failure in name '
+     'resolution|unreachable|connection reset',
+     _l("The partner's server could not be reached."),
+     _l("Check the partner's address on its page and whether its server is up, then retry.")),
+    ('\\bHTTP (?:4\\d\\d|5\\d\\d)\\b|status (?:4\\d\\d|5\\d\\d)|\\b(?:4\\d\\d|5\\d\\d) (?:Client|Server) '
+     'Error',
+     _l("The partner's server refused the message."),
+     _l('The detail gives its answer; correct what it names, or ask the partner, then retry.')),
+    ('SMTP|mailbox|recipient address rejected|relay',
+     _l('The mail server did not accept the e-mail.'),
+     _l("Check the recipient's e-mail address on the partner's page, then redeliver.")),
+    ('negative MDN|disposition.*(?:error|failed)|MDN',
+     _l('The partner answered that it did not accept the message.'),
+     _l('The detail gives its answer; correct what it names, or ask the partner, then retry.')),
 )
 _COMPILED = tuple((re.compile(p, re.IGNORECASE), what, todo) for p, what, todo in RULES)
 
-GENERAL = ("Something failed while handling this.",
-           "Retry it if a retry is offered. If it fails again, send the technical detail below to your support.")
+GENERAL = (_l("Something failed while handling this."),
+           _l("Retry it if a retry is offered. If it fails again, send the technical detail below to your support."))
 
 # what in a recorded text reads as a program's words, not a sentence of ours
 _TECHNICAL = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception|Pool)\b|Traceback|errno|\bObject at 0x|<[a-z_.]+ object",
@@ -78,8 +91,8 @@ def mask(text: str) -> str:
 
 @dataclass(frozen=True)
 class Plain:
-    what: str                         # what failed, a sentence
-    todo: str                         # what to do, a sentence ("" when the reason is already plain)
+    what: Any                         # what failed, a sentence (translated when shown: a lazy string)
+    todo: Any                         # what to do, a sentence ("" when the reason is already plain)
     detail: Optional[str]             # the recorded text, secrets masked (None: nothing more to show)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Optional
 
 from flask import g
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import Forbidden
 
 from ...db import User
@@ -43,17 +44,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 # What each role may see and do, as the pages tell it (key: role; value: (sees, does))
 ROLE_HELP: dict[str, tuple[str, str]] = {
-    "admin": ("Everything.",
-              "Everything an operator does, and manages the gateway's users and API tokens (command line)."),
-    "operator": ("Every page: exchanges, documents with their content and files, partners, certificates, "
-                 "the exception queue.",
-                 "Retries and redelivers, assigns held invoices, acknowledges exceptions, edits partners and "
-                 "certificates, sets an invoice's status for its recipient."),
-    "staff": ("The dashboard, the lists of exchanges, documents and partners, certificates, and the onboarding "
-              "pages. Not an invoice's page nor any file (invoices, messages, renderings).",
-              "Onboarding work, and uploads invoices through the API. Changes nothing on these pages."),
-    "recipient": ("Only the recipient portal: its own organisation's invoices.",
-                  "Downloads, exports, accepts, refuses or disputes its invoices."),
+    "admin": (_l("Everything."),
+              _l("Everything an operator does, and manages the gateway's users and API tokens (command line).")),
+    "operator": (_l("Every page: exchanges, documents with their content and files, partners, certificates, "
+                    "the exception queue."),
+                 _l("Retries and redelivers, assigns held invoices, acknowledges exceptions, edits partners and "
+                    "certificates, sets an invoice's status for its recipient.")),
+    "staff": (_l("The dashboard, the lists of exchanges, documents and partners, certificates, and the onboarding "
+                 "pages. Not an invoice's page nor any file (invoices, messages, renderings)."),
+              _l("Onboarding work, and uploads invoices through the API. Changes nothing on these pages.")),
+    "recipient": (_l("Only the recipient portal: its own organisation's invoices."),
+                  _l("Downloads, exports, accepts, refuses or disputes its invoices.")),
 }
 
 

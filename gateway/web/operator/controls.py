@@ -8,6 +8,7 @@ error page. Its navigation link goes through ``EDIGATE_NAV`` like an extension's
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from werkzeug.exceptions import Forbidden
 
@@ -20,7 +21,7 @@ from ..kit.headers import page_headers
 from ..kit.login import login_required
 
 bp = Blueprint("controls", __name__, template_folder="templates")
-NAV = ("Controls", "controls.held")
+NAV = (_l("Controls"), "controls.held")
 
 bp.after_request(page_headers)
 page_errors(bp, OPERATOR_PAGES)

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ...db import Acknowledgement, Delivery, DocumentRecord, Exchange, utcnow
@@ -77,13 +78,13 @@ class Item:
 
 
 def age(delta) -> str:
-    """'4 min', '3 h', '2 d': how long something has waited, to the unit that matters."""
+    """'4 min', '3 h', '2 d': how long something has waited, to the unit that matters (in the page's language)."""
     seconds = max(int(delta.total_seconds()), 0)
     if seconds < 3600:
-        return f"{max(seconds // 60, 1)} min"
+        return _("%(n)s min", n=max(seconds // 60, 1))
     if seconds < 2 * 86400:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
+        return _("%(n)s h", n=seconds // 3600)
+    return _("%(n)s d", n=seconds // 86400)
 
 
 def _open(kind: Kind) -> Any:

@@ -36,6 +36,7 @@ from ..kit.headers import page_headers
 from ..kit.login import OPERATOR, login_required, login_views, safe_next
 from ..kit.plain import explain
 from ..kit.roles import ROLE_HELP, allowed, require_permission
+from ..kit.words import status_word
 from ...delivery.state import history as lifecycle_history
 from . import queue as exception_queue
 from .findings import arrange
@@ -46,7 +47,7 @@ bp = Blueprint("pages", __name__, template_folder="templates")
 
 @bp.app_template_filter("lifecycle_or_none")
 def _lifecycle_or_none(status: str) -> str:
-    return "no status yet" if status == "none" else lifecycle_label(status)
+    return _("no status yet") if status == "none" else lifecycle_label(status)
 
 ATTENTION = (("out", "failed"), ("out", "rejected"), ("in", "failed"))
 _BAD_EXCHANGE = {"failed", "rejected"}
@@ -65,7 +66,7 @@ def page_url(offset: int) -> str:
 def lifecycle_label(status: str | None) -> str:
     """A life-cycle status as people say it ('payment sent'), '' for none."""
     known = lifecycle_statuses.STATUSES.get(status or "")
-    return known.en if known is not None else (status or "").replace("_", " ")
+    return known.label(language.current()) if known is not None else (status or "").replace("_", " ")
 
 
 def back_to(default: str) -> str:
@@ -84,9 +85,10 @@ LANGUAGE_NAMES = (("", _l("As my browser asks")), ("fr", "Français"), ("en", "E
 
 # what each kind of exception is called on the dashboard
 KIND_LABELS = {
-    "rejected_file": "Rejected file", "inbound_failed": "Processing failed", "held": "Held: recipient unknown",
-    "duplicate": "Duplicate", "delivery_failed": "Delivery failed", "send_failed": "Send failed",
-    "refused": "Refused by the recipient", "disputed": "Disputed by the recipient",
+    "rejected_file": _l("Rejected file"), "inbound_failed": _l("Processing failed"),
+    "held": _l("Held: recipient unknown"), "duplicate": _l("Duplicate"), "delivery_failed": _l("Delivery failed"),
+    "send_failed": _l("Send failed"), "refused": _l("Refused by the recipient"),
+    "disputed": _l("Disputed by the recipient"),
 }
 
 
@@ -152,11 +154,12 @@ def outcome(ex: Exchange, documents: dict[str, Any] | None) -> tuple[str, str]:
     invoices were held, duplicates or invalid says so, instead of a green 'processed'."""
     statuses: Counter = (documents or {}).get("statuses") or Counter()
     if ex.status != "processed" or not statuses:
-        return ex.status, display.status_class(ex.status)
-    notes = [f"{statuses[k]} {k}" for k in ("held", "duplicate", "invalid", "failed") if statuses.get(k)]
+        return status_word(ex.status), display.status_class(ex.status)
+    notes = [f"{statuses[k]} {status_word(k)}" for k in ("held", "duplicate", "invalid", "failed") if statuses.get(k)]
     if not notes:
-        return ex.status, "ok"
-    return "processed: " + ", ".join(notes), "bad" if statuses.get("invalid") or statuses.get("failed") else "waiting"
+        return status_word(ex.status), "ok"
+    return (_("processed: %(notes)s", notes=", ".join(notes)),
+            "bad" if statuses.get("invalid") or statuses.get("failed") else "waiting")
 
 
 def _partners(s) -> list[tuple[int, str]]:
@@ -181,7 +184,7 @@ def exchange(exchange_id: int):
     with gateway().session() as s:
         ex = s.get(Exchange, exchange_id)
         if ex is None:
-            abort(404, f"There is no exchange {exchange_id}.")
+            abort(404, _("There is no exchange %(id)s.", id=exchange_id))
         return render_template("exchange.html", ex=ex, outcome=outcome(ex, outcomes(s, [ex.id]).get(ex.id)),
                                bad=_BAD_EXCHANGE)
 
@@ -193,12 +196,12 @@ def retry(exchange_id: int):
     try:
         ex = gateway().retry_exchange(exchange_id, by=g.user.username)
     except LookupError:
-        abort(404, f"There is no exchange {exchange_id}.")
+        abort(404, _("There is no exchange %(id)s.", id=exchange_id))
     except StatusError as e:
-        flash(f"Not retried: {e}", "error")
+        flash(_("Not retried: %(why)s", why=e), "error")
     else:
-        what = "queued for sending again" if ex.direction == "out" else "queued for processing again"
-        flash(f"Exchange {exchange_id} {what}.", "info")
+        flash(_("Exchange %(id)s queued for sending again.", id=exchange_id) if ex.direction == "out" else
+              _("Exchange %(id)s queued for processing again.", id=exchange_id), "info")
     return redirect(back_to(url_for("pages.exchange", exchange_id=exchange_id)))
 
 
@@ -229,9 +232,9 @@ def _profile_label(name: str | None) -> str:
     """'Peppol BIS Billing 3.0 (peppol)': a validation profile as the pages show it."""
     name = name or DEFAULT_PROFILE
     try:
-        return f"{get_profile(name).label('en')} ({name})"
+        return f"{get_profile(name).label(language.current())} ({name})"
     except ProfileError:
-        return f"{name} (no longer known)"
+        return _("%(name)s (no longer known)", name=name)
 
 
 @bp.get("/documents")
@@ -252,7 +255,7 @@ def document(document_id: int):
     with gateway().session() as s:
         doc = s.get(DocumentRecord, document_id)
         if doc is None:
-            abort(404, f"There is no document {document_id}.")
+            abort(404, _("There is no document %(id)s.", id=document_id))
         response = Response(render_template(
             "document.html", doc=doc, profile_label=_profile_label, findings=arrange(doc.findings or []),
             events=lifecycle_history(s, doc.id)))
@@ -273,21 +276,22 @@ def redeliver(delivery_id: int):
     with gw.session() as s:
         d = s.get(Delivery, delivery_id)
         if d is None:
-            abort(404, f"There is no delivery {delivery_id}.")
+            abort(404, _("There is no delivery %(id)s.", id=delivery_id))
         document_id, last_send = d.document_id, d.exchange_id
     try:
         d = redelivery.redeliver(gw, delivery_id, by=g.user.username)
     except LookupError:
-        abort(404, f"There is no delivery {delivery_id}.")
+        abort(404, _("There is no delivery %(id)s.", id=delivery_id))
     except StatusError as e:
-        flash(f"Not redelivered: {e}", "error")
+        flash(_("Not redelivered: %(why)s", why=e), "error")
     else:
         if d.status == "failed":
             plain = explain(d.reason)
-            flash(f"Delivery {delivery_id} planned again, and failed again. "
-                  + (f"{plain.what} {plain.todo}" if plain else ""), "error")
+            flash(_("Delivery %(id)s planned again, and failed again.", id=delivery_id)
+                  + (f" {plain.what} {plain.todo}" if plain else ""), "error")
         else:
-            flash(f"Delivery {delivery_id} planned again: now {d.status}.", "info")
+            flash(_("Delivery %(id)s planned again: now %(status)s.", id=delivery_id, status=status_word(d.status)),
+                  "info")
         if last_send is not None and last_send != d.exchange_id:
             _superseded(last_send, delivery_id)
     default = url_for("pages.document", document_id=document_id) if allowed("documents.open") else url_for(
@@ -336,7 +340,7 @@ def partner(partner_id: int):
     with gateway().session() as s:
         p = s.get(Partner, partner_id)
         if p is None:
-            abort(404, f"There is no partner {partner_id}.")
+            abort(404, _("There is no partner %(id)s.", id=partner_id))
         certificates = sorted(p.certificates, key=lambda c: (not c.active, c.not_after))
         changes = s.scalars(audit.trail("partner", p.id)).all()
         return render_template("partner.html", p=p, certificates=certificates, now=now,
@@ -369,7 +373,7 @@ def certificate_file(cert_id: int, fmt: str):
     with gateway().session() as s:
         cert = s.get(Certificate, cert_id)
         if cert is None:
-            abort(404, f"There is no certificate {cert_id}.")
+            abort(404, _("There is no certificate %(id)s.", id=cert_id))
         data = cert.pem.encode("ascii") if fmt == "pem" else cert.der
         mimetype = "application/x-pem-file" if fmt == "pem" else "application/pkix-cert"
         name = f"{cert.download_name}.{'pem' if fmt == 'pem' else 'cer'}"
@@ -397,17 +401,17 @@ def document_view(document_id: int):
     with gw.session() as s:
         doc = s.get(DocumentRecord, document_id)
         if doc is None:
-            abort(404, f"There is no document {document_id}.")
+            abort(404, _("There is no document %(id)s.", id=document_id))
         try:
             invoice = read_invoice(gw, doc)
             html = render_html(invoice, choose_lang(invoice))
         except PayloadNotFound:
             html = None
-            problem = "The original file of this invoice is missing from the store, so it cannot be shown."
+            problem = _("The original file of this invoice is missing from the store, so it cannot be shown.")
         except (EdigateError, ValueError, RuntimeError) as e:
             html = None
-            problem = ("This invoice cannot be shown as a page: " + (explain(str(e)).what if explain(str(e)) else "")
-                       + " Its findings and files are still on the document's page.")
+            problem = _("This invoice cannot be shown as a page: %(what)s Its findings and files are still on the "
+                        "document's page.", what=explain(str(e)).what if explain(str(e)) else "")
     if html is None:
         html = render_template("view_unavailable.html", problem=problem)
     response = Response(html, mimetype="text/html")

@@ -37,6 +37,8 @@ from typing import IO, Iterable, Optional
 
 import sqlalchemy as sa
 
+from ... import i18n
+from ...i18n import N_, NN_
 from ...db import DocumentRecord, Partner
 from ...flow.renderings import CannotRender, rendering_for
 from ...store.filenames import safe_filename
@@ -50,9 +52,10 @@ LABELS = {"original": "Original", "pdf": "PDF (Factur-X)", "ubl": "UBL", "cii": 
 # (FA-2026-03-ubl.xml, FA-2026-03-cii.xml), so both can sit in one folder
 NAMED_FORMATS = ("ubl", "cii")
 MAX_EXPORT = 500                 # invoices in one export: enough for a month, bounded for the server
-CSV_COLUMNS = ("Id", "Number", "Type", "Issue date", "Due date", "Sender", "Sender VAT", "Currency",
-               "Total without VAT", "VAT", "Total with VAT", "Amount due", "Status", "Status date",
-               "Received")
+CSV_COLUMNS = (N_("Id"), N_("Number"), N_("Type"), N_("Issue date"), N_("Due date"), N_("Sender"), N_("Sender VAT"),
+               N_("Currency"), N_("Total without VAT"), N_("VAT"), N_("Total with VAT"), N_("Amount due"),
+               N_("Status"), N_("Status date"), N_("Received"))
+TOTAL_ROW = NN_("TOTAL (%(num)s invoice)", "TOTAL (%(num)s invoices)")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -125,15 +128,25 @@ def _cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def summary_csv(docs: Iterable[DocumentRecord]) -> bytes:
+def summary_csv(docs: Iterable[DocumentRecord], *, lang: str = "en", decimal_comma: bool = False) -> bytes:
     """One row per invoice, then a total row per currency (UTF-8 with BOM, ``;``-separated:
-    what spreadsheets open as columns in most locales)."""
+    what spreadsheets open as columns in most locales). The headers are in ``lang``; amounts have
+    a decimal point unless ``decimal_comma`` (French spreadsheets read ``1234,50`` as a number);
+    dates stay ISO 8601, which every spreadsheet reads."""
     out = io.StringIO()
     w = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    w.writerow(CSV_COLUMNS)
+    w.writerow([i18n.gettext(lang, c) for c in CSV_COLUMNS])
     totals: dict[str, list[Decimal]] = {}
+
+    def money(value: Decimal) -> str:
+        text = f"{value:.2f}"
+        return text.replace(".", ",") if decimal_comma else text
+
+    def cell(value: object) -> str:
+        return money(value) if isinstance(value, Decimal) else _cell(value)
+
     for d in docs:
-        w.writerow([_cell(v) for v in (
+        w.writerow([cell(v) for v in (
             d.id, d.number, d.type_code, d.issue_date, d.due_date, d.seller_name, d.seller_vat_id, d.currency,
             d.total_without_vat, d.total_vat, d.total_with_vat, d.amount_due, d.business_status,
             d.business_status_at, d.created_at)])
@@ -142,8 +155,8 @@ def summary_csv(docs: Iterable[DocumentRecord]) -> bytes:
             t[i] += amount or 0
         t[4] += 1
     for currency, t in sorted(totals.items()):
-        w.writerow(["", f"TOTAL ({t[4]} invoice{'s' if t[4] != 1 else ''})", "", "", "", "", "", currency,
-                    *(f"{a:.2f}" for a in t[:4]), "", "", ""])
+        w.writerow(["", i18n.ngettext(lang, *TOTAL_ROW, t[4]),
+                    "", "", "", "", "", currency, *(money(a) for a in t[:4]), "", "", ""])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

@@ -28,16 +28,19 @@ from typing import Any, Iterable, Optional
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from marshmallow import ValidationError
 
 from ...approvals import cases as approval_cases
 from ...db import Delivery, DocumentRecord, Partner, StatusError, utcnow
+from ...delivery import statuses as lifecycle_statuses
 from ...delivery.state import acknowledge_delivery, mark_received
 from ...flow import lifecycle
 from .. import downloads
 from ..api import params, schemas
 from ..kit.current import gateway
-from ..kit.display import amount, when
+from ..kit import language
+from ..kit.display import amount, day, when
 from ..kit.errors import PORTAL_PAGES, page_errors
 from ..kit.headers import page_headers
 from ..kit.login import PORTAL, login_views, recipient_required
@@ -48,8 +51,8 @@ log = logging.getLogger("edigate.portal")
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 
-ACTIONS = {"accepted": "Accept", "refused": "Refuse", "disputed": "Dispute", "payment_sent": "Payment sent",
-           "paid": "Paid"}
+ACTIONS = {"accepted": _l("Accept"), "refused": _l("Refuse"), "disputed": _l("Dispute"),
+           "payment_sent": _l("Payment sent"), "paid": _l("Paid")}
 _STATUS_CLASS = {"accepted": "ok", "paid": "ok", "payment_sent": "ok", "refused": "bad", "disputed": "waiting",
                  "received": "neutral", "deposited": "neutral"}
 EXPORTS = ("csv", "zip")
@@ -63,7 +66,14 @@ def status_class(status: Optional[str]) -> str:
 
 
 def status_label(status: Optional[str]) -> str:
-    return (status or "new").replace("_", " ")
+    """A life-cycle status as the reader's language says it: the status table's own French label
+    (the CDAR wording), the code in plain English."""
+    if not status:
+        return _("new")
+    known = lifecycle_statuses.STATUSES.get(status)
+    if known is not None and language.current() == "fr":
+        return known.label.fr
+    return status.replace("_", " ")
 
 
 def unread(s, partner_id: int, document_ids: Iterable[int]) -> set[int]:
@@ -103,7 +113,7 @@ def sort_url(key: str, current: portal_search.Criteria) -> str:
 def _helpers() -> dict[str, Any]:
     return {"status_class": status_class, "status_label": status_label, "when": when, "page_url": page_url,
             "list_url": list_url, "sort_url": sort_url, "formats": portal_files.LABELS, "actions": ACTIONS,
-            "amount": amount}
+            "amount": amount, "day": day}
 
 
 bp.after_request(page_headers)
@@ -151,7 +161,7 @@ def index():
 def _mine(s, document_id: int) -> DocumentRecord:
     doc = s.get(DocumentRecord, document_id)
     if doc is None or doc.recipient_partner_id != g.user.partner_id:
-        abort(404, f"There is no invoice {document_id} for your organisation.")
+        abort(404, _("There is no invoice %(id)s for your organisation.", id=document_id))
     return doc
 
 
@@ -188,14 +198,17 @@ def set_status(document_id: int):
         doc = _mine(s, document_id)
         number = doc.number or f"#{doc.id}"
         if approval_cases.is_open(s, doc.id):
-            flash(f"Invoice {number} waits for approval: decide on it from its approval page.", "error")
+            flash(_("Invoice %(number)s waits for approval: decide on it from its approval page.", number=number),
+                  "error")
             return redirect(url_for("portal.approval", document_id=document_id), code=303)
         if status not in lifecycle.RECIPIENT_STATUSES:
-            flash(f"Choose what to do with invoice {number}: " + ", ".join(ACTIONS.values()) + ".", "error")
+            flash(_("Choose what to do with invoice %(number)s: %(choices)s.", number=number,
+                    choices=", ".join(str(a) for a in ACTIONS.values())), "error")
             return redirect(back, code=303)
         reason = (request.form.get("reason") or "").strip()
         if status == "refused" and not reason:
-            flash(f"Invoice {number} not refused: say why in the reason (the sender is told).", "error")
+            flash(_("Invoice %(number)s not refused: say why in the reason (the sender is told).", number=number),
+                  "error")
             return redirect(back, code=303)
         if status == "refused" and request.form.get("confirm") != "yes":
             # a refusal is final and told to the sender at once: asked again before it is made
@@ -207,12 +220,13 @@ def set_status(document_id: int):
                                           by=f"portal:{g.user.username}")
         except (StatusError, ValueError) as e:
             s.rollback()
-            flash(f"Invoice {number} not changed: {e}", "error")
+            flash(_("Invoice %(number)s not changed: %(why)s", number=number, why=e), "error")
             return redirect(back, code=303)
         edi = lifecycle.aperak_channel(s, doc) is not None
     lifecycle.report_pending(gw, document_id=document_id)
-    told = "an EDI message (APERAK) is on its way to the sender" if edi else "the sender sees it in its API"
-    flash(f"Invoice {number}: {status_label(status)}; {told}.", "info")
+    told = _("an EDI message (APERAK) is on its way to the sender") if edi else _("the sender sees it in its API")
+    flash(_("Invoice %(number)s: %(status)s; %(told)s.", number=number, status=status_label(status), told=told),
+          "info")
     return redirect(back, code=303)
 
 
@@ -264,31 +278,31 @@ def _export_selection(s) -> list[DocumentRecord]:
         try:
             criteria = portal_search.parse(request.form)
         except params.BadParameters as e:
-            raise NothingToExport("The search could not be run: "
-                                  + "; ".join(f"{k}: {v}" for k, v in sorted(e.details.items())) + ".")
+            raise NothingToExport(_("The search could not be run: %(why)s.",
+                                    why="; ".join(f"{k}: {v}" for k, v in sorted(e.details.items()))))
         q = portal_search.query(partner_id, criteria)
     else:
         raw = request.form.getlist("id")
         if not raw:
-            raise NothingToExport("Nothing exported: no invoice was ticked. Tick the invoices to export "
-                                  "(or use “Select all”), or export all that match the search.")
+            raise NothingToExport(_("Nothing exported: no invoice was ticked. Tick the invoices to export "
+                                    "(or use “Select all”), or export all that match the search."))
         try:
             ids = sorted({_INVOICE_ID.deserialize(v) for v in raw})
         except ValidationError:
             abort(400, "The selection holds something that is not an invoice id.")
         if len(ids) > portal_files.MAX_EXPORT:
-            raise NothingToExport(f"Nothing exported: an export holds at most {portal_files.MAX_EXPORT} invoices; "
-                                  "tick fewer.")
+            raise NothingToExport(_("Nothing exported: an export holds at most %(n)s invoices; tick fewer.",
+                                    n=portal_files.MAX_EXPORT))
         q = sa.select(DocumentRecord).where(DocumentRecord.id.in_(ids),
                                             DocumentRecord.recipient_partner_id == partner_id) \
             .order_by(DocumentRecord.issue_date.desc().nulls_last(), DocumentRecord.id.desc())
     docs = s.scalars(q.limit(portal_files.MAX_EXPORT + 1)).all()
     if len(docs) > portal_files.MAX_EXPORT:
-        raise NothingToExport(f"Nothing exported: an export holds at most {portal_files.MAX_EXPORT} invoices; "
-                              "narrow the search.")
+        raise NothingToExport(_("Nothing exported: an export holds at most %(n)s invoices; narrow the search.",
+                                n=portal_files.MAX_EXPORT))
     if not docs:
-        raise NothingToExport("Nothing exported: no invoice matches." if request.form.get("scope") == "search"
-                              else "Nothing exported: none of those invoices is there for your organisation.")
+        raise NothingToExport(_("Nothing exported: no invoice matches.") if request.form.get("scope") == "search"
+                              else _("Nothing exported: none of those invoices is there for your organisation."))
     return docs
 
 
@@ -317,7 +331,8 @@ def export():
             return redirect(_searched_list(), code=303)
         s.expunge_all()
     if kind == "csv":
-        data = portal_files.summary_csv(docs)
+        data = portal_files.summary_csv(docs, lang=language.current(),
+                                        decimal_comma=request.form.get("decimal") == "comma")
         response = send_file(io.BytesIO(data), mimetype="text/csv", as_attachment=True,
                              download_name=f"invoices-{stamp}.csv", max_age=0)
     else:
@@ -340,14 +355,14 @@ def accept_selected():
     gw = gateway()
     raw = request.form.getlist("id")
     if not raw:
-        flash("Nothing accepted: no invoice was ticked. Tick the invoices to accept (or use “Select all”).", "error")
+        flash(_("Nothing accepted: no invoice was ticked. Tick the invoices to accept (or use “Select all”)."), "error")
         return redirect(_searched_list(), code=303)
     try:
         ids = sorted({_INVOICE_ID.deserialize(v) for v in raw})
     except ValidationError:
         abort(400, "The selection holds something that is not an invoice id.")
     if len(ids) > portal_files.MAX_EXPORT:
-        flash(f"Nothing accepted: at most {portal_files.MAX_EXPORT} invoices at once.", "error")
+        flash(_("Nothing accepted: at most %(n)s invoices at once.", n=portal_files.MAX_EXPORT), "error")
         return redirect(_searched_list(), code=303)
     accepted: list[str] = []
     left: list[str] = []
@@ -371,10 +386,11 @@ def accept_selected():
     for document_id in done_ids:
         lifecycle.report_pending(gw, document_id=document_id)
     if accepted:
-        flash(f"{len(accepted)} invoice{'s' if len(accepted) != 1 else ''} accepted: {', '.join(accepted)}; "
-              "their senders are told.", "info")
+        flash(ngettext("%(num)s invoice accepted: %(numbers)s; their senders are told.",
+                       "%(num)s invoices accepted: %(numbers)s; their senders are told.", len(accepted),
+                       numbers=", ".join(accepted)), "info")
     if left:
-        flash(f"Not accepted, as their status does not allow it: {', '.join(left)}.", "error")
+        flash(_("Not accepted, as their status does not allow it: %(numbers)s.", numbers=", ".join(left)), "error")
     if not accepted and not left:
-        flash("Nothing accepted: none of those invoices is there for your organisation.", "error")
+        flash(_("Nothing accepted: none of those invoices is there for your organisation."), "error")
     return redirect(_searched_list(), code=303)

@@ -1,0 +1,51 @@
+"""The words pages show for codes the record keeps: statuses, directions, certificate usages.
+
+The record keeps codes (``processed``, ``awaiting_mdn``, ``in``); a page shows each as a word
+in the reader's language. English shows the code as it is (the pages always did, and the
+API and the command line say the same), French its translation. Data, not code: one table.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask_babel import lazy_gettext as _l
+
+STATUS_WORDS = {
+    # exchanges
+    "received": _l("received"), "stored": _l("stored"), "acknowledged": _l("acknowledged"),
+    "failed": _l("failed"), "processed": _l("processed"), "rejected": _l("rejected"),
+    "duplicate": _l("duplicate"), "queued": _l("queued"), "sending": _l("sending"),
+    "awaiting_mdn": _l("awaiting_mdn"), "retrying": _l("retrying"), "sent": _l("sent"),
+    # documents
+    "valid": _l("valid"), "invalid": _l("invalid"), "held": _l("held"), "routed": _l("routed"),
+    "delivered": _l("delivered"),
+    # deliveries
+    "pending": _l("pending"), "awaiting_ack": _l("awaiting_ack"), "cancelled": _l("cancelled"),
+}
+
+DIRECTIONS = {"in": _l("inbound"), "out": _l("outbound")}
+
+ROLES = {"admin": _l("admin"), "operator": _l("operator"), "staff": _l("staff"), "recipient": _l("recipient")}
+
+SEVERITIES = {"fatal": _l("fatal"), "warning": _l("warning"), "information": _l("information")}
+
+USAGES = {"both": _l("both"), "signing": _l("signing"), "encryption": _l("encryption")}
+
+
+def status_word(status: Optional[str]) -> str:
+    """A status as the reader's language says it (an unknown code as it is)."""
+    if not status:
+        return ""
+    return str(STATUS_WORDS.get(status, status))
+
+
+def document_type(code: Optional[str]) -> str:
+    """An invoice's type (UNTDID 1001) named in the page's language."""
+    from ...syntaxes.invoice_words import document_type as named
+    from .language import current
+    return named(code, current())
+
+
+def helpers() -> dict:
+    return {"document_type": document_type, "severity_word": lambda s: str(SEVERITIES.get(s, s)),"status_word": status_word, "direction_word": lambda d: str(DIRECTIONS.get(d, d)),
+            "usage_word": lambda u: str(USAGES.get(u, u)), "role_word": lambda r: str(ROLES.get(r, r))}
