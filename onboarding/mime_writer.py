@@ -99,21 +99,39 @@ def unstructured(name: str, text: str) -> str:
     return _fold(name, _encoded_words(text))
 
 
+def _phrase(text: str) -> list[str]:
+    """A display name as words: ASCII words as they are, each run of words holding other
+    characters as encoded words (the spaces inside a run encoded with it: RFC 2047 readers drop
+    the space *between* encoded words)."""
+    out: list[str] = []
+    run: list[str] = []
+    for word in text.split(" "):
+        if word and "=?" not in word and _ATOMS.fullmatch(word):        # an atom: no quoting, no encoding
+            if run:
+                out.extend(_encoded_words(" ".join(run)))
+                run = []
+            out.append(word)
+        else:
+            run.append(word)
+    if run:
+        out.extend(_encoded_words(" ".join(run)))
+    return out
+
+
 def mailbox(name: str, display_name: str, address: str) -> str:
     """``name: display name <address>``: the name bare when it is atoms and spaces, quoted when it is
-    other printable ASCII, encoded words otherwise."""
+    other printable ASCII, else its ASCII words bare and the others encoded."""
     if not plain_address(address):
         raise NotPlain(f"{name}: {address!r} is not a plain address")
-    if "\r" in display_name or "\n" in display_name:
-        raise NotPlain(f"{name}: a line break in a display name")
+    if display_name != " ".join(display_name.split()):
+        raise NotPlain(f"{name}: a display name with unusual spaces")
     if not display_name:
         return header(name, address)
     if _ascii_line(display_name):
-        phrase = [display_name] if _ATOMS.fullmatch(display_name) else \
-            ['"' + display_name.replace("\\", "\\\\").replace('"', '\\"') + '"']
-        words = phrase[0].split(" ")
+        words = (display_name if _ATOMS.fullmatch(display_name) else
+                 '"' + display_name.replace("\\", "\\\\").replace('"', '\\"') + '"').split(" ")
     else:
-        words = _encoded_words(display_name)
+        words = _phrase(display_name)
     return _fold(name, [*words, f"<{address}>"])
 
 
