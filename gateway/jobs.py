@@ -34,6 +34,7 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.storage import SqliteStorage
 
 from gateway import extensions
+from gateway.approvals import sweep as approval_sweep
 from gateway.archive import sweep as archive_sweep
 from gateway.delivery import attempts
 from gateway.db.session import statements
@@ -121,6 +122,7 @@ class Jobs:
         self._parts = {"directories": directory.register(self).sweep,
                        "annuaire": annuaire.register(self).sweep,
                        "status reports": lambda now: {"status_reports": lifecycle.report_pending(gw)},
+                       "approvals": lambda now: approval_sweep.run(gw, now),    # reminders, escalations
                        "archive": archive_sweep.register(gw).sweep}       # last: what the others stored too
         # installed extensions (``gateway.extensions``: e.g. onboarding's mailings), by name
         self.extensions = {ext.name: register(self) for ext, register in extensions.with_hook("register_jobs")}
