@@ -149,7 +149,7 @@ def test_our_answers_are_valid_smp_documents_and_read_back(tmp_path):
     group = publish.service_group(participant, "https://gw.example/smp", publish.services())
     schema.assertValid(etree.fromstring(group))
     assert {d.value for d in smp.read_service_group(group).document_types} == \
-        {ids.BIS3_INVOICE, ids.BIS3_CREDIT_NOTE}
+        {ids.BIS3_INVOICE, ids.BIS3_CREDIT_NOTE, ids.INVOICE_RESPONSE}
 
     service = publish.services()[0]
     signed = publish.service_metadata(participant, service.document_type, [service.process],

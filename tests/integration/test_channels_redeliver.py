@@ -150,5 +150,5 @@ def test_the_operator_page_offers_redeliver_for_a_failed_delivery_behind_csrf(gw
     r = client.post(f"/deliveries/{d.id}/redeliver", data={"csrf_token": token}, follow_redirects=True)
     assert r.status_code == 200
     page = r.get_data(as_text=True)
-    assert f"Delivery {d.id} planned again: now failed" in page      # still unusable: says so
+    assert f"Delivery {d.id} planned again, and failed again." in page      # still unusable: says so
     assert [e.status for e in _delivery(gw).history] == ["pending", "failed", "pending", "failed"]

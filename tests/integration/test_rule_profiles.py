@@ -94,7 +94,8 @@ def test_the_api_and_the_pages_name_the_profile(gw, app, client, people, example
     assert login(browser, "olivia").status_code == 302
     page = text(browser.get(f"/documents/{doc_id}"))
     assert "Checked with Example (example)" in page
-    assert "fatal EX-01 example BT-10" in page
+    assert "fatal EX-01 example The invoice has no buyer reference (BT-10) BT-10" in page   # fatal first
+    assert "warning EX-02 × 1" in page                                                       # then by rule
 
 
 def test_the_api_sets_and_shows_a_partners_profile(gw, client, people) -> None:  # noqa: F811
