@@ -11,7 +11,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Optional
 
 import pytest
@@ -22,8 +22,7 @@ from gateway import indicators
 from gateway.approvals import decide, rules, sweep
 from gateway.approvals.errors import ApprovalError, RuleError
 from gateway.config import load_settings
-from gateway.db import (ApprovalCase, ApprovalDecision, ApprovalNotice, DocumentRecord, DocumentStatusEvent,
-                        utcnow)
+from gateway.db import ApprovalCase, ApprovalDecision, ApprovalNotice, DocumentRecord, utcnow
 from gateway.flow import lifecycle
 from gateway.runtime import Gateway
 from gateway.web import create_app
