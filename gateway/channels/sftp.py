@@ -42,7 +42,7 @@ from gateway.db.sftp import key_lines
 from gateway.delivery.attempts import settle_failure
 from gateway.delivery.outbound import FileChannel
 from gateway.delivery.state import follow_document, set_status
-from gateway.flow.receive import DuplicateUpload, receive_file
+from gateway.flow.receive import DuplicateUpload, receive_file, receive_stored
 from gateway.store.fsync import fsync_dir
 from gateway.transports.sftp import (HOST_KEY_FILENAME, Account, SftpServer, authorized_key_matches,
                                      ensure_host_key, host_key_fingerprint, is_delivered, is_taken, mark_taken,
@@ -93,15 +93,18 @@ class SftpInbox:
     # --- uploads ---------------------------------------------------------------------
     def on_upload(self, account: Account, relative_path: str, absolute_path: Path) -> None:
         """Store and record the file, leaving it in place (the transport marks it taken; the
-        sweep removes it after the grace period). Raising makes the partner's close fail."""
-        data = Path(absolute_path).read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
+        sweep removes it after the grace period). Raising makes the partner's close fail.
+
+        The transport fsync'd the file and made it read-only: the payload store takes it as it
+        is, by a second name (``put_file``), and the exchange is committed with whatever other
+        sessions are recording at the same time (``receive_stored``)."""
+        ref = self.gw.payloads.put_file(absolute_path)
         _, partner_id = account.ref
-        key = f"sftp:{account.username}/{relative_path}:{digest}"
+        key = f"sftp:{account.username}/{relative_path}:{ref.key}"
         try:
-            ex = receive_file(self.gw, data, channel="sftp", partner_id=partner_id,
-                              filename=Path(relative_path).name, message_id=key)
-            log.info("SFTP upload %s/%s: exchange %s (%d bytes)", account.username, relative_path, ex.id, len(data))
+            ex = receive_stored(self.gw, ref, channel="sftp", partner_id=partner_id,
+                                filename=Path(relative_path).name, message_id=key)
+            log.info("SFTP upload %s/%s: exchange %s (%d bytes)", account.username, relative_path, ex.id, ref.size)
         except DuplicateUpload as dup:
             log.info("SFTP upload %s/%s: already received as exchange %s", account.username, relative_path,
                      dup.exchange_id)

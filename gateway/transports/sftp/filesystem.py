@@ -13,11 +13,14 @@ Rules (anything else: ``SFTP_PERMISSION_DENIED`` and a log line on ``edigate.sft
 
 When an upload counts: on the client's close of a file written in ``inbound/`` whose
 name is final (not ``.x``, ``x.part``, ``x.tmp``, ``x.filepart``: configurable), or
-when a file with a temporary name is renamed to a final one. Then the file is
-fsynced and marked delivered (mode 0440: no longer writable, removable or
+when a file with a temporary name is renamed to a final one. Then the file's content
+is fsynced and the file marked delivered (mode 0440: no longer writable, removable or
 renamable by the partner), then ``on_upload(account, relative_path, absolute_path)``
 runs; only if it returns is the client told OK, and the file is marked taken (mode
-0400). If it raises, the client's close (or rename, which is undone) fails, the mark
+0400). Its name in ``inbound/`` is the partner's copy and is not synced: what the
+gateway keeps, ``on_upload`` makes durable (the inbox links the file into the payload
+store and syncs that directory), so a close costs one fsync of the content, not
+one more of the directory. If it raises, the client's close (or rename, which is undone) fails, the mark
 is taken off, and the file stays for the partner to retry or remove. A session that
 ends without closing a file never counts it: the partial file stays writable until
 ``stale_partial_files`` finds it. So after a crash, ``os.lstat(f)`` tells a whole
@@ -60,7 +63,6 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 from paramiko import SFTPAttributes, SFTPHandle, SFTPServer, SFTPServerInterface
 from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_PERMISSION_DENIED
 
-from ...store.fsync import fsync_dir
 from .account import AREAS, INBOUND, OUTBOUND, Account
 from .jail import Jail, JailError, JailPath
 
@@ -309,7 +311,6 @@ class PartnerFilesystem(SFTPServerInterface):
             log.debug("sftp %s: %s written (not counted: %s)", self.account.username, p.virtual,
                       "temporary name" if p.area == INBOUND else p.area)
             return SFTP_OK
-        fsync_dir(p.real.parent)
         return self._count(p, fd)
 
     def _count(self, p: JailPath, fd: int) -> int:
@@ -415,8 +416,6 @@ class PartnerFilesystem(SFTPServerInterface):
                   and self.rules.is_temporary(old.name) and not self.rules.is_temporary(new.name))
         if not counts:
             return SFTP_OK
-        for d in {old.real.parent, new.real.parent}:
-            fsync_dir(d)
         fd = os.open(new.real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             status = self._count(new, fd)
