@@ -64,6 +64,7 @@ from gateway.syntaxes import read_documents, validate_document
 log = logging.getLogger("edigate.pipeline")
 
 DEFAULT_FORMAT = delivery_plan.DEFAULT_FORMAT      # what a recipient gets when it has not said
+_WITH_PARTNER = sa.orm.joinedload(Exchange.partner)
 
 
 @dataclass
@@ -199,7 +200,7 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
     """Process one acknowledged inbound exchange; returns its final status, or None when it was
     not ours to process (already done, not inbound, not acknowledged)."""
     with gw.session() as s:
-        ex = s.get(Exchange, exchange_id)
+        ex = s.get(Exchange, exchange_id, options=[_WITH_PARTNER])     # one statement, the sender with it
         if ex is None or ex.direction != "in" or ex.status != "acknowledged":
             return None
         content_key, filename = ex.content_sha256, ex.filename
@@ -268,7 +269,7 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
         if not _claim(s, exchange_id, status, reason[:2000], now):
             s.rollback()
             return None
-        ex = s.get(Exchange, exchange_id)
+        ex = s.get(Exchange, exchange_id, options=[_WITH_PARTNER])     # the records name their sender
         records = [(p, DocumentRecord.from_invoice(p.doc.invoice, syntax=p.doc.syntax, mapping=p.doc.mapping,
                                                    exchange=ex, findings=p.findings, position=p.position,
                                                    validation_profile=p.profile,
