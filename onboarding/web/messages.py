@@ -1,205 +1,156 @@
-"""What the public registration pages say, per language (``Counterparty.language``: fr, en).
+"""What the public registration pages say: each message's key and its English wording, translated
+by the one catalogue (``gateway.i18n``, ``gateway/translations``) into the page's language.
 
-Data, not code: one catalogue per language, the same keys in each (``tests`` check that);
-``{name}`` placeholders are filled by ``say(lang, key, **values)``. Templates call ``t("key")``
-(``registration.py`` puts it in their context); the form's checks call ``say`` with the page's
-language, so a French counterparty reads French labels and French error messages. A channel is
-named by its ``ch_<name>`` message, or, for one the catalogues do not know (a plug-in's), by its
-own ``label`` (``channel_labels``).
+Data, not code: a key here, its French in the catalogue (``make translations``; the catalogue
+test fails while one is missing). ``%(name)s`` placeholders are filled by
+``say(lang, key, **values)``; a ``value`` (what the visitor typed, shown back in an error) is
+quoted as it was typed. Templates call ``t("key")`` (``registration.py`` puts it in their
+context, in the page's language); the form's checks call ``say`` with the page's language, so
+a French counterparty reads French labels and French error messages. A channel is named by
+its ``ch_<name>`` message, or, for one the catalogue does not know (a plug-in's), by its own
+``label`` (``channel_labels``).
 """
 from __future__ import annotations
 
 from typing import Any
 
+from gateway import i18n
 from gateway.delivery.channel import registry
+from gateway.i18n import N_, NP_
 
-LANGUAGES = ("fr", "en")
-DEFAULT = "en"
+LANGUAGES = i18n.LANGUAGES
+DEFAULT = i18n.DEFAULT
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "brand_tagline": "e-invoicing network",
-        "footer": "Questions? Write to",
-        "switch": "Français",
-        "register_title": "Register {name}",
-        "register_h1": "Receive your invoices electronically",
-        "register_lead": "Confirm who you are, tell us how you want to receive your invoices, and you are on the "
-                         "network. It takes a few minutes; nothing is saved until you submit.",
-        "errors_count": "{n} field(s) to correct below; everything else you typed is kept.",
-        "s_company": "1. Your company", "s_contact": "2. Your contact",
-        "s_channel": "3. How do you want to receive your invoices?", "s_terms": "4. Terms",
-        "company_name": "Company name", "siret_hint": "14 digits, for an establishment in France",
-        "siren_hint": "9 digits (the first nine of the SIRET)", "vat": "VAT number", "vat_hint": "e.g. FR40303265045",
-        "gln_hint": "13 digits, if you have one", "company_email": "Company e-mail address",
-        "contact_name": "Name", "contact_email": "E-mail address", "contact_phone": "Phone",
-        "email_to": "Send them to", "email_to_hint": "one or more addresses, separated by commas",
-        "email_subject": "Subject of the mails (optional)", "attached": "Attached",
-        "portal_hint": "You log in with your contact e-mail address to see and download your invoices; we tell you "
-                       "by e-mail when one arrives.",
-        "password": "Choose a password", "password_hint": "at least {n} characters",
-        "password2": "The same password again",
-        "as2_url": "Your AS2 URL", "as2_url_hint": "where your server receives AS2 messages, e.g. "
-                                                  "https://as2.example.com/receive",
-        "as2_id": "Your AS2 id", "as2_id_hint": "the AS2-From of what you send",
-        "as2_certificate": "Your AS2 certificate", "format": "Format",
-        "fmt_ubl": "UBL 2.1 (XML, Peppol BIS 3)", "fmt_cii": "UN/CEFACT CII (XML)",
-        "fmt_facturx": "Factur-X (PDF with embedded CII XML)", "fmt_edifact-d96a": "EDIFACT INVOIC D96A",
-        "fmt_edifact-d01b": "EDIFACT INVOIC D01B",
-        "kept": "Certificate received: {subject}, valid until {not_after}. Choose a file only to replace it.",
-        "cert_hint": "PEM or DER, the certificate only (never your private key); RSA of 2048 bits or more, or EC.",
-        "ssh_key": "Your SSH public key",
-        "ssh_hint": "The line of your .pub file: \"ssh-ed25519 AAAA… comment\" (Ed25519, ECDSA, or RSA of 2048 bits "
-                    "or more). Never your private key.",
-        "network": "Your network", "choose": "choose…", "no_network": "No network is interconnected with us yet.",
-        "accept_terms_1": "I accept the", "terms_link": "terms of use", "register_button": "Register",
-        "ch_email": "By e-mail", "ch_portal": "On our web portal", "ch_as2": "AS2 (your AS2 server)",
-        "ch_sftp": "SFTP (you fetch them from our server)", "ch_network": "Through a network you already belong to",
-        # refused links
-        "what_to_do": "What to do:",
-        "forged_title": "This link is not valid",
-        "forged_what": "The link does not read as one of ours: it may have been cut or changed when it was copied.",
-        "forged_todo": "Open the link again from the e-mail (the whole of it), or ask us for a new invitation.",
-        "unknown_title": "This link is not valid",
-        "unknown_what": "The invitation this link belongs to no longer exists.",
-        "unknown_todo": "Ask us for a new invitation.",
-        "expired_title": "This link has expired",
-        "expired_what": "Registration links are valid for a limited time, and this one's time is up.",
-        "expired_todo": "Ask us for a new invitation: reply to the e-mail or write to the address below.",
-        "used_title": "This link has already been used",
-        "used_what": "A registration was submitted with this link already; each link registers once.",
-        "used_todo": "If it was you, nothing more is needed: we have your registration. If not, contact us.",
-        "revoked_title": "This link has been replaced",
-        "revoked_what": "A newer invitation was sent to you, which cancelled this link.",
-        "revoked_todo": "Use the link in the most recent e-mail from us.",
-        "csrf_title": "Form refused",
-        "csrf_message": "The form has expired or did not come from this site. Nothing was saved: go back, reload "
-                        "the page and submit it again.",
-        "oops_title": "Something went wrong on our side",
-        "oops_message": "Nothing was registered. Please try again in a few minutes; if it keeps failing, write to us.",
-        # opt-out
-        "optout_title": "Unsubscribe", "optout_h1": "Stop our invitations",
-        "optout_already": "{name} is already unsubscribed: we send it no more invitations or reminders.",
-        "optout_ask": "We invited {name} to receive its invoices electronically. Confirm below and we will send it "
-                      "no more invitations or reminders.",
-        "optout_button": "Unsubscribe",
-        "optout_done_title": "Unsubscribed", "optout_done_h1": "You are unsubscribed",
-        "optout_done": "We will send {name} no more invitations or reminders. Changed your mind? Write to us and we "
-                       "will send you a new link.",
-        # confirmation
-        "registered_title": "Registered", "registered_h1": "{name} is registered",
-        "registered_lead": "Thank you. Your company is now an active partner of the network: invoices addressed "
-                           "to it are delivered from now on. We will write to {email} if anything is needed.",
-        "next_steps": "What happens next",
-        # validation
-        "e_name": "give your company's name", "e_name_long": "a company name has at most 200 characters",
-        "e_identifier": "give at least one identifier: SIRET (French companies), VAT number or GLN",
-        "e_company_email": "give your company's e-mail address",
-        "e_contact_email": "give the contact's e-mail address",
-        "e_not_email": "{value!r} is not an e-mail address (name@example.com)",
-        "e_contact_name": "give the name of the person we can talk to",
-        "e_contact_name_long": "a name has at most 200 characters",
-        "e_phone": "{value!r} is not a phone number (digits, spaces, + ( ) . - /)",
-        "e_channel": "choose how you want to receive your invoices",
-        "e_email_to": "give the address(es) your invoices should be sent to",
-        "e_password": "choose a password of at least {n} characters",
-        "e_password2": "the two passwords differ",
-        "e_format": "choose a format from the list",
-        "e_as2_url_private": "this address cannot be reached from the Internet ({why}): give the public URL "
-                             "of your AS2 server",
-        "e_terms": "accept the terms of use to register",
-    },
-    "fr": {
-        "brand_tagline": "réseau de facturation électronique",
-        "footer": "Une question ? Écrivez à",
-        "switch": "English",
-        "register_title": "Inscription de {name}",
-        "register_h1": "Recevez vos factures électroniquement",
-        "register_lead": "Confirmez qui vous êtes, dites-nous comment recevoir vos factures, et vous êtes sur le "
-                         "réseau. Cela prend quelques minutes ; rien n'est enregistré avant l'envoi.",
-        "errors_count": "{n} champ(s) à corriger ci-dessous ; tout ce que vous avez saisi est conservé.",
-        "s_company": "1. Votre entreprise", "s_contact": "2. Votre contact",
-        "s_channel": "3. Comment voulez-vous recevoir vos factures ?", "s_terms": "4. Conditions",
-        "company_name": "Raison sociale", "siret_hint": "14 chiffres, pour un établissement en France",
-        "siren_hint": "9 chiffres (les neuf premiers du SIRET)", "vat": "Numéro de TVA",
-        "vat_hint": "p. ex. FR40303265045", "gln_hint": "13 chiffres, si vous en avez un",
-        "company_email": "Adresse e-mail de l'entreprise",
-        "contact_name": "Nom", "contact_email": "Adresse e-mail", "contact_phone": "Téléphone",
-        "email_to": "Les envoyer à", "email_to_hint": "une ou plusieurs adresses, séparées par des virgules",
-        "email_subject": "Objet des e-mails (facultatif)", "attached": "En pièce jointe",
-        "portal_hint": "Vous vous connectez avec l'adresse e-mail du contact pour consulter et télécharger vos "
-                       "factures ; nous vous prévenons par e-mail à chaque nouvelle facture.",
-        "password": "Choisissez un mot de passe", "password_hint": "au moins {n} caractères",
-        "password2": "Le même mot de passe encore",
-        "as2_url": "Votre URL AS2", "as2_url_hint": "où votre serveur reçoit les messages AS2, p. ex. "
-                                                   "https://as2.example.com/receive",
-        "as2_id": "Votre identifiant AS2", "as2_id_hint": "l'AS2-From de ce que vous envoyez",
-        "as2_certificate": "Votre certificat AS2", "format": "Format",
-        "fmt_ubl": "UBL 2.1 (XML, Peppol BIS 3)", "fmt_cii": "UN/CEFACT CII (XML)",
-        "fmt_facturx": "Factur-X (PDF avec le XML CII intégré)", "fmt_edifact-d96a": "EDIFACT INVOIC D96A",
-        "fmt_edifact-d01b": "EDIFACT INVOIC D01B",
-        "kept": "Certificat reçu : {subject}, valable jusqu'au {not_after}. Choisissez un fichier seulement pour le "
-                "remplacer.",
-        "cert_hint": "PEM ou DER, le certificat seul (jamais votre clé privée) ; RSA de 2048 bits ou plus, ou EC.",
-        "ssh_key": "Votre clé publique SSH",
-        "ssh_hint": "La ligne de votre fichier .pub : « ssh-ed25519 AAAA… commentaire » (Ed25519, ECDSA, ou RSA de "
-                    "2048 bits ou plus). Jamais votre clé privée.",
-        "network": "Votre réseau", "choose": "choisir…", "no_network": "Aucun réseau n'est encore interconnecté avec nous.",
-        "accept_terms_1": "J'accepte les", "terms_link": "conditions d'utilisation", "register_button": "S'inscrire",
-        "ch_email": "Par e-mail", "ch_portal": "Sur notre portail web", "ch_as2": "AS2 (votre serveur AS2)",
-        "ch_sftp": "SFTP (vous les récupérez sur notre serveur)",
-        "ch_network": "Par un réseau dont vous êtes déjà membre",
-        "what_to_do": "Que faire :",
-        "forged_title": "Ce lien n'est pas valide",
-        "forged_what": "Ce lien ne correspond à aucun des nôtres : il a peut-être été coupé ou modifié lors d'un "
-                       "copier-coller.",
-        "forged_todo": "Ouvrez à nouveau le lien depuis l'e-mail (en entier), ou demandez-nous une nouvelle invitation.",
-        "unknown_title": "Ce lien n'est pas valide",
-        "unknown_what": "L'invitation à laquelle ce lien appartient n'existe plus.",
-        "unknown_todo": "Demandez-nous une nouvelle invitation.",
-        "expired_title": "Ce lien a expiré",
-        "expired_what": "Les liens d'inscription sont valables un temps limité, et celui-ci a expiré.",
-        "expired_todo": "Demandez-nous une nouvelle invitation : répondez à l'e-mail ou écrivez à l'adresse ci-dessous.",
-        "used_title": "Ce lien a déjà été utilisé",
-        "used_what": "Une inscription a déjà été envoyée avec ce lien ; chaque lien ne sert qu'une fois.",
-        "used_todo": "Si c'était vous, rien de plus à faire : nous avons votre inscription. Sinon, contactez-nous.",
-        "revoked_title": "Ce lien a été remplacé",
-        "revoked_what": "Une invitation plus récente vous a été envoyée, qui annule ce lien.",
-        "revoked_todo": "Utilisez le lien du plus récent de nos e-mails.",
-        "csrf_title": "Formulaire refusé",
-        "csrf_message": "Le formulaire a expiré ou ne vient pas de ce site. Rien n'a été enregistré : revenez en "
-                        "arrière, rechargez la page et envoyez-le à nouveau.",
-        "oops_title": "Un problème est survenu de notre côté",
-        "oops_message": "Rien n'a été enregistré. Réessayez dans quelques minutes ; si cela persiste, écrivez-nous.",
-        "optout_title": "Désinscription", "optout_h1": "Ne plus recevoir nos invitations",
-        "optout_already": "{name} est déjà désinscrite : nous ne lui envoyons plus d'invitation ni de relance.",
-        "optout_ask": "Nous avons invité {name} à recevoir ses factures électroniquement. Confirmez ci-dessous et "
-                      "nous ne lui enverrons plus d'invitation ni de relance.",
-        "optout_button": "Me désinscrire",
-        "optout_done_title": "Désinscrit", "optout_done_h1": "Vous êtes désinscrit",
-        "optout_done": "Nous n'enverrons plus d'invitation ni de relance à {name}. Vous avez changé d'avis ? "
-                       "Écrivez-nous et nous vous enverrons un nouveau lien.",
-        "registered_title": "Inscription enregistrée", "registered_h1": "{name} est inscrite",
-        "registered_lead": "Merci. Votre entreprise est désormais partenaire actif du réseau : les factures qui lui "
-                           "sont adressées lui sont livrées dès maintenant. Nous écrirons à {email} si besoin.",
-        "next_steps": "La suite",
-        "e_name": "indiquez la raison sociale de votre entreprise",
-        "e_name_long": "une raison sociale compte au plus 200 caractères",
-        "e_identifier": "indiquez au moins un identifiant : SIRET (entreprises françaises), numéro de TVA ou GLN",
-        "e_company_email": "indiquez l'adresse e-mail de votre entreprise",
-        "e_contact_email": "indiquez l'adresse e-mail du contact",
-        "e_not_email": "{value!r} n'est pas une adresse e-mail (nom@exemple.fr)",
-        "e_contact_name": "indiquez le nom de la personne à contacter",
-        "e_contact_name_long": "un nom compte au plus 200 caractères",
-        "e_phone": "{value!r} n'est pas un numéro de téléphone (chiffres, espaces, + ( ) . - /)",
-        "e_channel": "choisissez comment recevoir vos factures",
-        "e_email_to": "indiquez la ou les adresses où envoyer vos factures",
-        "e_password": "choisissez un mot de passe d'au moins {n} caractères",
-        "e_password2": "les deux mots de passe diffèrent",
-        "e_format": "choisissez un format dans la liste",
-        "e_as2_url_private": "cette adresse n'est pas joignable depuis Internet ({why}) : indiquez l'URL "
-                             "publique de votre serveur AS2",
-        "e_terms": "acceptez les conditions d'utilisation pour vous inscrire",
-    },
+MESSAGES: dict[str, Any] = {
+    'brand_tagline': N_('e-invoicing network'),
+    'footer': N_('Questions? Write to'),
+    'switch': N_('Français'),
+    'register_title': N_('Register %(name)s'),
+    'register_h1': N_('Receive your invoices electronically'),
+    'register_lead': N_('Confirm who you are, tell us how you want to receive your invoices, and you are on the network. It takes a few minutes; nothing is saved until you submit.'),
+    'errors_count': N_('%(n)s field(s) to correct below; everything else you typed is kept.'),
+    's_company': N_('1. Your company'),
+    's_contact': N_('2. Your contact'),
+    's_channel': N_('3. How do you want to receive your invoices?'),
+    's_terms': N_('4. Terms'),
+    'company_name': N_('Company name'),
+    'siret_hint': N_('14 digits, for an establishment in France'),
+    'siren_hint': N_('9 digits (the first nine of the SIRET)'),
+    'vat': N_('VAT number'),
+    'vat_hint': N_('e.g. FR40303265045'),
+    'gln_hint': N_('13 digits, if you have one'),
+    'company_email': N_('Company e-mail address'),
+    'contact_name': N_('Name'),
+    'contact_email': N_('E-mail address'),
+    'contact_phone': N_('Phone'),
+    'email_to': N_('Send them to'),
+    'email_to_hint': N_('one or more addresses, separated by commas'),
+    'email_subject': N_('Subject of the mails (optional)'),
+    'attached': N_('Attached'),
+    'portal_hint': N_('You log in with your contact e-mail address to see and download your invoices; we tell you by e-mail when one arrives.'),
+    'password': N_('Choose a password'),
+    'password_hint': N_('at least %(n)s characters'),
+    'password2': N_('The same password again'),
+    'as2_url': N_('Your AS2 URL'),
+    'as2_url_hint': N_('where your server receives AS2 messages, e.g. https://as2.example.com/receive'),
+    'as2_id': N_('Your AS2 id'),
+    'as2_id_hint': N_('the AS2-From of what you send'),
+    'as2_certificate': N_('Your AS2 certificate'),
+    'format': N_('Format'),
+    'fmt_ubl': N_('UBL 2.1 (XML, Peppol BIS 3)'),
+    'fmt_cii': N_('UN/CEFACT CII (XML)'),
+    'fmt_facturx': N_('Factur-X (PDF with embedded CII XML)'),
+    'fmt_edifact-d96a': N_('EDIFACT INVOIC D96A'),
+    'fmt_edifact-d01b': N_('EDIFACT INVOIC D01B'),
+    'kept': N_('Certificate received: %(subject)s, valid until %(not_after)s. Choose a file only to replace it.'),
+    'cert_hint': N_('PEM or DER, the certificate only (never your private key); RSA of 2048 bits or more, or EC.'),
+    'ssh_key': N_('Your SSH public key'),
+    'ssh_hint': N_('The line of your .pub file: "ssh-ed25519 AAAA… comment" (Ed25519, ECDSA, or RSA of 2048 bits or more). Never your private key.'),
+    'network': N_('Your network'),
+    'choose': N_('choose…'),
+    'no_network': N_('No network is interconnected with us yet.'),
+    'accept_terms_1': N_('I accept the'),
+    'terms_link': N_('terms of use'),
+    'register_button': N_('Register'),
+    'ch_email': N_('By e-mail'),
+    'ch_portal': N_('On our web portal'),
+    'ch_as2': N_('AS2 (your AS2 server)'),
+    'ch_sftp': N_('SFTP (you fetch them from our server)'),
+    'ch_network': N_('Through a network you already belong to'),
+    'what_to_do': N_('What to do:'),
+    'forged_title': N_('This link is not valid'),
+    'forged_what': N_('The link does not read as one of ours: it may have been cut or changed when it was copied.'),
+    'forged_todo': N_('Open the link again from the e-mail (the whole of it), or ask us for a new invitation.'),
+    'unknown_title': N_('This link is not valid'),
+    'unknown_what': N_('The invitation this link belongs to no longer exists.'),
+    'unknown_todo': N_('Ask us for a new invitation.'),
+    'expired_title': N_('This link has expired'),
+    'expired_what': N_("Registration links are valid for a limited time, and this one's time is up."),
+    'expired_todo': N_('Ask us for a new invitation: reply to the e-mail or write to the address below.'),
+    'used_title': N_('This link has already been used'),
+    'used_what': N_('A registration was submitted with this link already; each link registers once.'),
+    'used_todo': N_('If it was you, nothing more is needed: we have your registration. If not, contact us.'),
+    'revoked_title': N_('This link has been replaced'),
+    'revoked_what': N_('A newer invitation was sent to you, which cancelled this link.'),
+    'revoked_todo': N_('Use the link in the most recent e-mail from us.'),
+    'csrf_title': N_('Form refused'),
+    'csrf_message': N_('The form has expired or did not come from this site. Nothing was saved: go back, reload the page and submit it again.'),
+    'oops_title': N_('Something went wrong on our side'),
+    'oops_message': N_('Nothing was registered. Please try again in a few minutes; if it keeps failing, write to us.'),
+    'optout_title': N_('Unsubscribe'),
+    'optout_h1': N_('Stop our invitations'),
+    'optout_already': N_('%(name)s is already unsubscribed: we send it no more invitations or reminders.'),
+    'optout_ask': N_('We invited %(name)s to receive its invoices electronically. Confirm below and we will send it no more invitations or reminders.'),
+    'optout_button': NP_('button', 'Unsubscribe'),
+    'optout_done_title': N_('Unsubscribed'),
+    'optout_done_h1': N_('You are unsubscribed'),
+    'optout_done': N_('We will send %(name)s no more invitations or reminders. Changed your mind? Write to us and we will send you a new link.'),
+    'registered_title': N_('Registered'),
+    'registered_h1': N_('%(name)s is registered'),
+    'registered_lead': N_('Thank you. Your company is now an active partner of the network: invoices addressed to it are delivered from now on. We will write to %(email)s if anything is needed.'),
+    'next_steps': N_('What happens next'),
+    'e_name': N_("give your company's name"),
+    'e_name_long': N_('a company name has at most 200 characters'),
+    'e_identifier': N_('give at least one identifier: SIRET (French companies), VAT number or GLN'),
+    'e_company_email': N_("give your company's e-mail address"),
+    'e_contact_email': N_("give the contact's e-mail address"),
+    'e_not_email': N_('%(value)s is not an e-mail address (name@example.com)'),
+    'e_contact_name': N_('give the name of the person we can talk to'),
+    'e_contact_name_long': N_('a name has at most 200 characters'),
+    'e_phone': N_('%(value)s is not a phone number (digits, spaces, + ( ) . - /)'),
+    'e_channel': N_('choose how you want to receive your invoices'),
+    'e_email_to': N_('give the address(es) your invoices should be sent to'),
+    'e_password': N_('choose a password of at least %(n)s characters'),
+    'e_password2': N_('the two passwords differ'),
+    'e_format': N_('choose a format from the list'),
+    'e_as2_url_private': N_('this address cannot be reached from the Internet (%(why)s): give the public URL of your AS2 server'),
+    'e_terms': N_('accept the terms of use to register'),
+    'done_email': N_('Your invoices will be sent to %(to)s.'),
+    'done_email_subject': N_('Your invoices will be sent to %(to)s, with the subject “%(subject)s”.'),
+    'done_portal': N_('Log in at %(url)s with the username %(username)s and the password you chose. We tell %(notify)s when an invoice arrives.'),
+    'our_as2_endpoint': N_('Our AS2 endpoint'),
+    'our_as2_id': N_('Our AS2 id'),
+    'we_send_it': N_('(we will send it to you)'),
+    'our_certificate': N_('Our certificate'),
+    'download_it': N_('download it'),
+    'add_it': N_('and add it to your AS2 server'),
+    'we_will_send_it': N_('we will send it to you'),
+    'your_as2_id': N_('Your AS2 id'),
+    'where_we_send': N_('Where we send'),
+    'as2_setup': N_('Set us up as a partner on your AS2 server with these settings; messages are signed (SHA-256) and encrypted (AES-256), and we ask for signed receipts (MDN).'),
+    'server': N_('Server'),
+    'your_account': N_('Your account'),
+    'your_key': N_('Your key'),
+    'sftp_folders': N_('Fetch your invoices from %(outbound)s; drop the invoices you send in %(inbound)s.'),
+    'done_network': N_('Your invoices reach you through %(network)s, as that network delivers them.'),
+    'done_other': N_('We deliver your invoices the way you chose, %(channel)s.'),
+    'done_other_settings': N_('We deliver your invoices the way you chose, %(channel)s, with these settings:'),
+    'no_registration': N_('There is no registration of yours to show here. If you submitted one, it was received: we will write to you.'),
+    'registration_gone': N_('This registration is no longer on record.'),
+    'too_large': N_('What you sent is too large (a certificate is a few kilobytes): choose the right file.'),
+    'no_certificate': N_('No certificate of ours is configured yet: write to us and we will send it.'),
+    'conflict': N_('something you gave was registered by someone else meanwhile: check the form and submit again'),
+    'required': N_('required'),
 }
 
 
@@ -209,16 +160,17 @@ def pick(lang: object) -> str:
 
 
 def say(lang: str, key: str, **values: Any) -> str:
-    """The message ``key`` in ``lang`` (English when that language lacks it), filled with ``values``."""
-    text = MESSAGES.get(lang, {}).get(key) or MESSAGES[DEFAULT][key]
-    return text.format(**values) if values else text
+    """The message ``key`` in ``lang``, filled with ``values``."""
+    msgid = MESSAGES[key]
+    text = i18n.pgettext(lang, *msgid) if isinstance(msgid, tuple) else i18n.gettext(lang, msgid)
+    if "value" in values:
+        values["value"] = repr(values["value"])
+    return text % values if values else text
 
 
 def say_or(lang: str, key: str, default: str, **values: Any) -> str:
-    """The message ``key`` when a catalogue has it (as ``say``), else ``default``."""
-    if key in MESSAGES.get(lang, {}) or key in MESSAGES[DEFAULT]:
-        return say(lang, key, **values)
-    return default
+    """The message ``key`` when the catalogue has it (as ``say``), else ``default``."""
+    return say(lang, key, **values) if key in MESSAGES else default
 
 
 def channel_labels(lang: str) -> dict[str, str]:

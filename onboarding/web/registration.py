@@ -22,6 +22,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from markupsafe import Markup, escape
 from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
                    session as cookie, url_for)
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
 
 from gateway.db import AS2Identity, Certificate, Network, Partner, SftpAccount, utcnow
+from gateway.web.kit import language
 from gateway.web.kit.current import gateway
 from gateway.web.kit.errors import ErrorPages, page_errors
 from gateway.web.kit.headers import public_page_headers
@@ -64,14 +66,17 @@ def _contact() -> str:
 
 def page_language(counterparty: Any = None) -> str:
     """The pages' language: ``?lang=`` when given (the FR/EN switch), else the counterparty's,
-    else the browser's preference; remembered for the request (error pages use it too)."""
+    else the browser's preference, else the gateway's (``EDIGATE_LANGUAGE``, French unless set);
+    remembered for the request and told to Flask-Babel, so that every word of the page, the
+    kit's error pages and the "done" and "already used" pages included, is in that language."""
     asked = request.args.get("lang")
     if asked in messages.LANGUAGES:
         g.onboarding_lang = asked
     elif counterparty is not None:
         g.onboarding_lang = messages.pick(counterparty.language)
     elif "onboarding_lang" not in g:
-        g.onboarding_lang = request.accept_languages.best_match(messages.LANGUAGES) or messages.DEFAULT
+        g.onboarding_lang = request.accept_languages.best_match(messages.LANGUAGES) or gateway().settings.language
+    language.speak(g.onboarding_lang)        # the whole page, the kit's words and error pages included
     return g.onboarding_lang
 
 
@@ -80,10 +85,16 @@ def t(key: str, **values: Any) -> str:
     return messages.say(page_language(), key, **values)
 
 
+def tm(key: str, **values: Any) -> Markup:
+    """``t`` for a sentence holding markup given as values (a link, a <strong> name): the wording
+    is escaped, each value too unless it is ``Markup`` already."""
+    return Markup(escape(messages.say(page_language(), key))) % values
+
+
 @bp.context_processor
 def _i18n() -> dict[str, Any]:
     lang = page_language()
-    return {"t": t, "lang": lang, "other_lang": "en" if lang == "fr" else "fr",
+    return {"t": t, "tm": tm, "Markup": Markup, "lang": lang, "other_lang": "en" if lang == "fr" else "fr",
             "format_options": lambda flavours: messages.format_labels(lang, flavours),
             "lang_arg": request.args.get("lang") if request.args.get("lang") in messages.LANGUAGES else None}
 
@@ -92,7 +103,24 @@ def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     return render_template(template, contact=_contact(), **context), status
 
 
+def _speak_for_refused_link() -> None:
+    """A refused link that is ours (used, revoked, expired) still names its invitation: the page
+    saying so speaks its counterparty's language, as the form did (never English mid-way)."""
+    token = (request.view_args or {}).get("token")
+    if "onboarding_lang" in g or not token or request.endpoint not in ("register.form", "register.submit"):
+        return
+    try:
+        payload = links._load(_secret(), links.REGISTER_SALT, token, "registration")
+        with gateway().session() as s:
+            inv = s.get(Invitation, payload[0])
+            if inv is not None:
+                page_language(inv.counterparty)
+    except Exception:                  # noqa: BLE001 - forged or unknown: the browser's language
+        return
+
+
 def link_refused(kind: str) -> tuple[str, int]:
+    _speak_for_refused_link()
     kind = kind if kind in LINK_STATUS else "forged"
     return _page("onboarding/link_refused.html", LINK_STATUS[kind], title=t(f"{kind}_title"),
                  what=t(f"{kind}_what"), todo=t(f"{kind}_todo"), kind=kind)
@@ -109,7 +137,7 @@ def _message_page(status: int, title: str, message: str) -> tuple[str, int]:
 
 def _describe(e: HTTPException) -> str:
     if e.code == 413:
-        return "What you sent is too large (a certificate is a few kilobytes): choose the right file."
+        return t("too_large")
     return e.description or ""
 
 
@@ -165,8 +193,7 @@ def submit(token: str):
         return link_refused("used")
     except (EnrolmentConflict, IntegrityError) as exc:
         field = exc.field if isinstance(exc, EnrolmentConflict) else "name"
-        message = str(exc) if isinstance(exc, EnrolmentConflict) else \
-            "something you gave was registered by someone else meanwhile: check the form and submit again"
+        message = str(exc) if isinstance(exc, EnrolmentConflict) else t("conflict")
         with gw.session() as s:
             inv = links.read_registration_token(s, _secret(), token, now)
             return _page("onboarding/register.html", 422,
@@ -184,13 +211,12 @@ def done():
     wanted = request.args.get("r", type=int)
     mine = cookie.get(SESSION_KEY, [])
     if wanted is None or wanted not in mine:
-        abort(404, "There is no registration of yours to show here. If you submitted one, it was received: "
-                   "we will write to you.")
+        abort(404, t("no_registration"))
     gw = gateway()
     with gw.session() as s:
         reg = s.get(Registration, wanted)
         if reg is None or reg.partner is None:
-            abort(404, "This registration is no longer on record.")
+            abort(404, t("registration_gone"))
         page_language(reg.counterparty)
         return _page("onboarding/registered.html", **_next_steps(s, reg, gw.settings))
 
@@ -245,7 +271,7 @@ def our_certificate():
     with gateway().session() as s:
         cert = _our_certificate(s)
         if cert is None:
-            abort(404, "No certificate of ours is configured yet: write to us and we will send it.")
+            abort(404, t("no_certificate"))
         pem = cert.pem
     return Response(pem, mimetype="application/x-pem-file",
                     headers={"Content-Disposition": 'attachment; filename="edigate-as2.pem"'})

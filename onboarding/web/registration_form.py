@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Optional
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from gateway.model import identifiers
@@ -74,22 +75,24 @@ def _check_identifiers(v: dict[str, str], errors: dict[str, str], session: Sessi
         if problem:
             errors["siren"] = problem
         elif siret and "siret" not in errors and siret[:9] != siren:
-            errors["siren"] = f"SIREN {siren} is not the one in SIRET {siret} (its first nine digits, {siret[:9]})"
+            errors["siren"] = _("SIREN %(siren)s is not the one in SIRET %(siret)s (its first nine digits, %(first)s)",
+                                siren=siren, siret=siret, first=siret[:9])
         else:
             out.append((identifiers.SIREN, siren))
     elif siret and "siret" not in errors:
         out.append((identifiers.SIREN, siret[:9]))          # the SIRET's company: routing knows it by both
     if vat:
         if not _VAT.fullmatch(vat):
-            errors["vat"] = (f"a VAT number is the country code and 2 to 13 letters or digits "
-                             f"(e.g. FR40303265045), not {v['vat']!r}")
+            errors["vat"] = _("a VAT number is the country code and 2 to 13 letters or digits "
+                              "(e.g. FR40303265045), not %(value)s", value=repr(v["vat"]))
         elif vat.startswith("FR"):
             problem = identifiers.check_vat_fr(vat)
             known_siren = siren or siret[:9]
             if problem:
                 errors["vat"] = problem
             elif known_siren and not vat.endswith(known_siren) and "siren" not in errors and "siret" not in errors:
-                errors["vat"] = f"VAT number {vat} is not the one of SIREN {known_siren} (it ends with the SIREN)"
+                errors["vat"] = _("VAT number %(vat)s is not the one of SIREN %(siren)s (it ends with the SIREN)",
+                                  vat=vat, siren=known_siren)
         if "vat" not in errors:
             try:
                 scheme = identifiers.scheme_code("VAT", vat)
@@ -115,15 +118,15 @@ def _check_identifiers(v: dict[str, str], errors: dict[str, str], session: Sessi
             unique.append((scheme, value))
         elif scheme in (identifiers.SIRET, identifiers.GLN):
             errors.setdefault("siret" if scheme == identifiers.SIRET else "gln",
-                              f"{value} already belongs to a partner of this gateway ({owner.name}): you are "
-                              "registered already; contact us if this is a mistake")
+                              _("%(value)s already belongs to a partner of this gateway (%(owner)s): you are "
+                                "registered already; contact us if this is a mistake", value=value, owner=owner.name))
         else:
             shared.append((scheme, value, owner))
     if shared and not unique and not errors:
         scheme, value, owner = shared[0]
         errors["siren" if scheme == identifiers.SIREN and siren else "vat" if vat else "siret"] = (
-            f"{value} already belongs to a partner of this gateway ({owner.name}): give the SIRET or GLN of "
-            "this establishment, or contact us if you are registered already")
+            _("%(value)s already belongs to a partner of this gateway (%(owner)s): give the SIRET or GLN of "
+              "this establishment, or contact us if you are registered already", value=value, owner=owner.name))
     return unique
 
 

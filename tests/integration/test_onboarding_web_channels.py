@@ -77,13 +77,18 @@ def test_the_form_offers_the_self_service_channels_and_a_plug_in_one_after_them(
 
 def test_a_catalogue_names_a_plug_in_channel_and_its_settings_when_it_has_them(gw, client, pigeon,
                                                                                 monkeypatch) -> None:
-    monkeypatch.setitem(messages.MESSAGES["fr"], "ch_pigeon", "Par pigeon voyageur")
-    monkeypatch.setitem(messages.MESSAGES["fr"], "ch_pigeon_ring", "Numéro de bague")
+    from gateway import i18n
+    assert messages.channel_labels("en")["pigeon"] == "Carrier pigeon"       # no message: the channel's label
+    # a plug-in's messages: their keys and English, their French in the catalogue
+    monkeypatch.setitem(messages.MESSAGES, "ch_pigeon", "By carrier pigeon")
+    monkeypatch.setitem(messages.MESSAGES, "ch_pigeon_ring", "Ring number")
+    monkeypatch.setitem(i18n.translations("fr")._catalog, "By carrier pigeon", "Par pigeon voyageur")
+    monkeypatch.setitem(i18n.translations("fr")._catalog, "Ring number", "Numéro de bague")
     link = invite(gw, client.application.secret_key, language="fr")
     page = client.get(link.url)
     assert radios(page)[-1] == ("pigeon", "Par pigeon voyageur")
     assert '<label for="f-pigeon-ring">Numéro de bague</label>' in page.get_data(as_text=True)
-    assert messages.channel_labels("en")["pigeon"] == "Carrier pigeon"       # English has no such message
+    assert messages.channel_labels("en")["pigeon"] == "By carrier pigeon"
 
 
 def test_registering_with_a_plug_in_channel_enrols_a_partner_with_its_checked_settings(gw, client, pigeon) -> None:

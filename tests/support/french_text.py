@@ -115,7 +115,7 @@ class FrenchJudge:
             return f"English msgid {text!r} (French: {self.english[text]!r})"
         if _NO_LETTERS.match(text) or self.french(text) or text in ALLOWED:
             return None
-        if text in data:
+        if text in data or self.french_pieces(text):
             return None
         rest = self._data_pattern(data).sub(" ", text)
         rest = _norm(rest)

@@ -1,5 +1,5 @@
-"""The public pages' message catalogue (``onboarding/web/messages.py``) has every message in
-every language. The pages speaking the counterparty's language, on a gateway's web app, are
+"""The public pages' messages (``onboarding/web/messages.py``) all have their French in the
+catalogue (gateway/translations), placeholders filled the same way in both languages. The pages speaking the counterparty's language, on a gateway's web app, are
 tested in tests/integration/test_onboarding_web_i18n.py."""
 from __future__ import annotations
 
@@ -7,8 +7,21 @@ from onboarding.web import messages
 from onboarding.web.messages import MESSAGES
 
 
-def test_every_language_has_every_message() -> None:
-    assert set(MESSAGES["fr"]) == set(MESSAGES["en"])
+def test_every_message_has_its_french_in_the_catalogue() -> None:
+    from gateway import i18n
+    untranslated = [key for key, msgid in MESSAGES.items()
+                    if (i18n.pgettext("fr", *msgid) if isinstance(msgid, tuple) else i18n.gettext("fr", msgid))
+                    == (msgid[1] if isinstance(msgid, tuple) else msgid)
+                    and not (msgid if isinstance(msgid, str) else msgid[1]).isupper()
+                    and key not in SAME_IN_BOTH]
+    assert untranslated == []
+    assert messages.say("fr", "errors_count", n=2).startswith("2 champ(s)")
+    assert messages.say("en", "e_not_email", value="bob@") == "'bob@' is not an e-mail address (name@example.com)"
+    assert messages.say("fr", "optout_button") == "Me désinscrire" and messages.say("fr", "optout_title") == "Désinscription"
+
+
+# formats and words written the same in French and English
+SAME_IN_BOTH = {"fmt_ubl", "fmt_cii", "fmt_edifact-d96a", "fmt_edifact-d01b", "format", "contact_name"}
 
 
 def test_a_format_is_labelled_by_the_catalogue_else_by_its_flavours_summary() -> None:
@@ -19,4 +32,4 @@ def test_a_format_is_labelled_by_the_catalogue_else_by_its_flavours_summary() ->
     assert labels == {"facturx": "Factur-X (PDF avec le XML CII intégré)",
                       "edifact-d97a": flavour("edifact-d97a").summary, "nonsense": "nonsense"}
     assert messages.format_labels("en", ["facturx"]) == {"facturx": "Factur-X (PDF with embedded CII XML)"}
-    assert all(f"fmt_{f}" in messages.MESSAGES[lang] for f in offered_formats() for lang in messages.LANGUAGES)
+    assert all(f"fmt_{f}" in messages.MESSAGES for f in offered_formats())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from cryptography import x509
 from sqlalchemy.orm import Session
 
@@ -45,7 +46,7 @@ def read(inp: ChannelInput) -> ChannelPart:
     try:
         out["as2_url"] = as2_url(v["as2_url"]) if v["as2_url"].strip() else None
         if out["as2_url"] is None:
-            errors["as2_url"] = "give the URL your AS2 server receives messages on (https://…)"
+            errors["as2_url"] = _("give the URL your AS2 server receives messages on (https://…)")
         elif (why := url_problem(out["as2_url"])) is not None:
             # A stranger names this address, and the gateway will post invoices to it.
             errors["as2_url"] = errors.say("e_as2_url_private", why=why)
@@ -54,7 +55,7 @@ def read(inp: ChannelInput) -> ChannelPart:
     name = v["as2_id"].strip()
     v["as2_id"] = name
     if not name:
-        errors["as2_id"] = "give your AS2 id (the AS2-From of what you send)"
+        errors["as2_id"] = _("give your AS2 id (the AS2-From of what you send)")
     else:
         try:
             out["as2_id"] = as2_name(name)
@@ -62,9 +63,10 @@ def read(inp: ChannelInput) -> ChannelPart:
             errors["as2_id"] = str(exc)
         else:
             if session.scalar(sa.select(AS2Identity.id).where(AS2Identity.as2_name == name)) is not None:
-                errors["as2_id"] = f"AS2 id {name!r} is ours: give your own"
+                errors["as2_id"] = _("AS2 id %(name)s is ours: give your own", name=repr(name))
             elif session.scalar(sa.select(Partner.id).where(Partner.as2_id == name)) is not None:
-                errors["as2_id"] = f"AS2 id {name!r} is already used by another partner: choose another"
+                errors["as2_id"] = _("AS2 id %(name)s is already used by another partner: choose another",
+                                       name=repr(name))
     chosen = upload(inp.form, inp.files)
     v["as2_certificate_kept"] = ""
     data = chosen.read() if chosen is not None else b""

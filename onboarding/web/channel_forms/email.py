@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from gateway.channels.email import DEFAULT_ATTACH
@@ -11,13 +12,13 @@ from .base import ChannelForm, ChannelInput, ChannelPart, check_settings
 
 # What an e-mail carries (gateway.channels.email.ATTACH).
 ATTACH_LABELS = {
-    "facturx": "Factur-X PDF (readable, with its XML inside)",
-    "facturx+ubl": "Factur-X PDF and a UBL XML file",
-    "ubl": "UBL XML file",
-    "cii": "CII XML file",
+    "facturx": _l("Factur-X PDF (readable, with its XML inside)"),
+    "facturx+ubl": _l("Factur-X PDF and a UBL XML file"),
+    "ubl": _l("UBL XML file"),
+    "cii": _l("CII XML file"),
 }
-SUBJECT_HINT = ("your own rule, e.g. “Invoice {{ number }} from {{ seller }}”; the fields are: "
-                "number, seller, buyer, issue_date, due_date, amount, currency, title")
+SUBJECT_HINT = _l("your own rule, e.g. “Invoice {{ number }} from {{ seller }}”; the fields are: "
+                  "number, seller, buyer, issue_date, due_date, amount, currency, title")
 
 
 def read(inp: ChannelInput) -> ChannelPart:

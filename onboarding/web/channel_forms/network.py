@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from gateway.db import Network, NetworkParticipant
@@ -24,16 +25,16 @@ def _chosen(inp: ChannelInput) -> Optional[Network]:
     raw = v["network_id"].strip()
     network = inp.session.get(Network, int(raw)) if (raw.isascii() and raw.isdigit()) else None
     if network is None or not network.active:
-        errors["network_id"] = "choose the network you belong to from the list"
+        errors["network_id"] = _("choose the network you belong to from the list")
         return None
     if idents:
         listed = inp.session.scalar(sa.select(NetworkParticipant.id).where(
             NetworkParticipant.network_id == network.id,
             sa.tuple_(NetworkParticipant.scheme, NetworkParticipant.value).in_(idents)).limit(1))
         if listed is None:
-            errors["network_id"] = (f"{network.name}'s directory does not list your identifiers "
-                                    f"({', '.join(v for _, v in idents)}): choose another way to receive, "
-                                    "or ask that network to publish you first")
+            errors["network_id"] = _("%(network)s's directory does not list your identifiers (%(ids)s): choose "
+                                     "another way to receive, or ask that network to publish you first",
+                                     network=network.name, ids=", ".join(value for _s, value in idents))
     return network
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from gateway.db import User
@@ -24,7 +25,8 @@ def read(inp: ChannelInput) -> ChannelPart:
         inp.errors["portal_password2"] = inp.errors.say("e_password2")
     contact = inp.contact_email
     if contact and inp.session.scalar(sa.select(User.id).where(User.username == contact)):
-        inp.errors["contact_email"] = f"a portal login {contact!r} already exists: give another contact address"
+        inp.errors["contact_email"] = _("a portal login %(login)s already exists: give another contact address",
+                                         login=repr(contact))
     settings = check_settings(inp, "portal", {"notify": [contact] if contact else [], "lang": inp.language},
                               {"portal.notify": "contact_email"})
     return ChannelPart(settings=settings, preferred_format="facturx", extra={"portal_password": password})
