@@ -10,9 +10,10 @@ per target (Ed25519 key login, host key pinned in a known_hosts file), to:
 * edigate: the SFTP server inside ``edigate serve`` (its own process). Each
   complete upload is fsync'd, stored in the payload store (fsync) and recorded
   as an exchange (SQLite commit) before the client's close returns. The
-  in-process workers then read, validate and route it in the background:
-  nobody is addressed, so each document ends ``held`` and the exchange
-  ``processed``;
+  server's workers (worker processes of its own on a machine with more than one
+  core) then read, validate and route it in the background: nobody is
+  addressed, so each document ends ``held`` and the exchange ``processed``.
+  The SQL statements each document took are read from the workers' log lines;
 * OpenSSH sshd (``tests/peers/sshd.py``: a second sshd on loopback, chrooted
   ``internal-sftp``), which only writes the file (no fsync unless the client
   asks for one; ``--sshd-fsync`` adds a row where ``sftp -f`` asks, per file).
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +60,7 @@ from tests.support.gateway_process import GatewayProcess, setup_records  # noqa:
 from tests.peers.sshd import SSHD, SshdPeer, new_ed25519, skip_reason  # noqa: E402
 
 WARMUP = 5
+STATEMENTS = re.compile(r"exchange \d+ processed by pid \d+ \((\d+) SQL statements\)")
 
 
 def sftp(batch: Path, *, port: int, key: Path, known: Path, user: str, cwd: Path,
@@ -193,9 +196,10 @@ def main(argv=None) -> int:
         done = wait_processed(gw, "bench-", args.files, max(300.0, args.files * 1.0))
         gw.close()
         server.stop()
+        sql = [int(n) for n in STATEMENTS.findall(server.log_tail(10 ** 9))]
         results["edigate"] = SimpleNamespace(n=args.files, seconds=secs, login=login, at_return=at_return,
                                              done=done, recorded=since(t0, done.last_recorded),
-                                             processed=since(t0, done.last_processed))
+                                             processed=since(t0, done.last_processed), sql=sql)
 
         # --- OpenSSH sshd ---------------------------------------------------------------
         print("sshd: starting …", file=sys.stderr)
@@ -248,6 +252,9 @@ def main(argv=None) -> int:
     print(f"  last exchange processed at: {ours.processed:7.2f} s"
           f"  ({ours.n / ours.processed:.1f} files/s end to end)")
     print(f"  exchanges by status: {d.by_status}; documents by status: {d.docs}")
+    if ours.sql:
+        print(f"  SQL statements per processed document (workers' logs): {sum(ours.sql) / len(ours.sql):.1f} "
+              f"(min {min(ours.sql)}, max {max(ours.sql)})")
     return 0
 
 

@@ -6,9 +6,11 @@ process and a separate worker process start at the same time on the empty
 database (both migrate it: one waits for the other), then a partner sends 100
 signed, encrypted invoices over AS2 from 2 threads. Every exchange ends
 ``processed`` exactly once — one document, routed to the recipient, with its
-CII rendering and a ``portal`` delivery, available at once — and both consumers on the
-queue (the one inside ``edigate serve`` and the worker) did part of the work,
-as their logs show by process id.
+CII rendering and a ``portal`` delivery, available at once — and both sides of the
+queue (the consumers of ``edigate serve``: its own worker processes on a machine
+with more than one core, ``gateway.supervise``; and the separate worker) did part
+of the work, as their logs show by process id. Each processing says how many SQL
+statements it took on PostgreSQL; the test prints their mean.
 
 Then a second burst of 50, and the worker is killed with SIGKILL in the middle
 of it: the jobs it held die with it. The web process's consumer carries on,
@@ -47,6 +49,7 @@ SENDERS = 2
 RECIPIENT_GLN = "4000001000005"
 PROCESSED_LINE = re.compile(r"edigate\.jobs \[(\d+)\] exchange (\d+) (\w+) by pid (\d+)")
 WORKER_STARTED = re.compile(r"worker process \d+ started \(pid (\d+)")
+STATEMENTS = re.compile(r"exchange \d+ processed by pid \d+ \((\d+) SQL statements\)")
 
 
 def _payload(i: int) -> bytes:
@@ -287,10 +290,15 @@ def test_postgresql_redis_web_and_worker_process_everything_once(scale_out):
     # whichever came first: only who processed them is the web process's to say.)
     if stuck:
         assert set(stuck) <= {ex for pid, ex, _ in lines if pid in _server_pids(server)}
+    # What one document cost the database, on PostgreSQL: every processing counted its statements.
+    statements = [int(n) for text in (server.log_tail(10 ** 9), worker.logs()) for n in STATEMENTS.findall(text)]
+    assert len(statements) == FIRST + SECOND and min(statements) > 0
     gw.close()
 
     print(f"\nscale-out: ready in {t_ready - t0:.1f}s; burst 1: {FIRST} sent in {t_sent1 - t_ready:.1f}s, "
           f"all processed {t_done1 - t_ready:.1f}s after the first send (web consumer {split1[0]}, "
           f"worker {split1[1]}); burst 2: worker killed after {acked_at_kill}/{SECOND} acknowledged, "
           f"{len(by_worker2)} of it processed by the worker, {len(stuck)} left to the sweep, "
-          f"all processed {t_done2 - t_done1:.1f}s after burst 1; total {time.monotonic() - t0:.1f}s")
+          f"all processed {t_done2 - t_done1:.1f}s after burst 1; total {time.monotonic() - t0:.1f}s; "
+          f"SQL statements per document {sum(statements) / len(statements):.1f} "
+          f"(min {min(statements)}, max {max(statements)})")
