@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/edifact.py
 	$(BIN)/python bench/as2.py
 	$(BIN)/python bench/sftp.py
+	$(BIN)/python bench/process.py
 	$(BIN)/python bench/campaign.py
 	$(BIN)/python bench/web_load.py
 	$(BIN)/python bench/render.py
