@@ -110,7 +110,7 @@ LABELS: dict[str, object] = {
     'page_of': NP_('page 3 of 5', 'of'),
     'from': N_('from'),
     'to': N_('to'),
-    'truncated': N_('[{n} more characters in the embedded XML]'),
+    'truncated': N_('[%(n)s more characters in the embedded XML]'),
 }
 
 

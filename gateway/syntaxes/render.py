@@ -10,12 +10,14 @@ the file with ``pdf_writer``, in milliseconds; "weasyprint" (``html_to_pdf``)
 is the reference it is tested against, and lays out any other page (the paper
 channel's cover sheets).
 
-Labels exist in English and French. ``choose_lang`` takes an explicit
-``lang`` ("fr", "fr-FR", "en" ...) or else the buyer's country: FR, BE, LU,
-CH and MC get French, everyone else English. Numbers, amounts and dates are
-formatted per language here (no locale database, no Babel): French groups
-thousands with a narrow no-break space and uses a decimal comma
-("1 234,56 €"), English uses "1,234.56" ("€1,234.56").
+Labels exist in English and French: their English is in ``invoice_words`` (msgids), their
+French in the one catalogue (``gateway.i18n``, ``gateway/translations``); countries are
+named by Babel's CLDR data. ``choose_lang`` takes an explicit ``lang`` ("fr", "fr-FR",
+"en" ...: a partner's channel ``lang`` setting, or the reader's) or else the buyer's
+country: FR, BE, LU, CH and MC get French, everyone else English. Numbers, amounts,
+currencies and dates are formatted by Babel for the language's locale (``i18n.locale``:
+fr_FR, en_GB): French groups thousands with a narrow no-break space and uses a decimal
+comma ("1 234,56 €"), English uses "1,234.56" ("€1,234.56").
 
 Nothing from the invoice reaches the page unescaped (autoescaping is on), and
 WeasyPrint is given a URL fetcher that fetches nothing: an invoice field
@@ -60,10 +62,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
+from babel.dates import format_date as _babel_date
+from babel.numbers import format_currency as _babel_currency, format_decimal as _babel_decimal
+from babel.numbers import format_percent as _babel_percent
 
+from gateway import i18n
 from gateway.model.errors import RenderError
 from gateway.model.invoice import Invoice
+
+from . import invoice_words
 
 __all__ = ["choose_lang", "render_html", "render_pdf", "draw_pdf", "engine_of", "ENGINES", "html_to_pdf", "format_number", "format_amount",
            "format_money", "format_percent", "document_title", "printable", "RenderLimits",
@@ -76,20 +83,33 @@ FRENCH_COUNTRIES = frozenset({"FR", "BE", "LU", "CH", "MC"})
 NNBSP = "\u202f"   # narrow no-break space: French thousands separator
 NBSP = "\u00a0"
 
-# --- labels --------------------------------------------------------------------------------
+# --- labels ---------------------------------------------------------------------------------
 
-def _tables() -> dict:
-    with open(TEMPLATES / "labels.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+class _PerLanguage:
+    """``TABLE[lang]``: a table of ``invoice_words`` (code → English msgid) in ``lang``, from the catalogue."""
+
+    def __init__(self, table: dict[str, Any]):
+        self.table = table
+
+    @lru_cache(maxsize=4)
+    def __getitem__(self, lang: str) -> dict[str, str]:
+        return {code: i18n.pgettext(lang, *text) if isinstance(text, tuple) else i18n.gettext(lang, text)
+                for code, text in self.table.items()}
 
 
-_TABLES = _tables()
-LABELS: dict[str, dict[str, str]] = _TABLES["labels"]
-DOCUMENT_TYPES: dict[str, dict[str, str]] = _TABLES["document_types"]
-VAT_CATEGORIES: dict[str, dict[str, str]] = _TABLES["vat_categories"]
-PAYMENT_MEANS: dict[str, dict[str, str]] = _TABLES["payment_means"]
-UNITS: dict[str, dict[str, str]] = _TABLES["units"]
-COUNTRIES: dict[str, dict[str, str]] = _TABLES["countries"]
+class _Countries:
+    """``COUNTRIES[lang]``: every country's name in ``lang`` (CLDR, through Babel)."""
+
+    def __getitem__(self, lang: str) -> dict[str, str]:
+        return i18n.locale(lang).territories
+
+
+LABELS = _PerLanguage(invoice_words.LABELS)
+DOCUMENT_TYPES = _PerLanguage(invoice_words.DOCUMENT_TYPES)
+VAT_CATEGORIES = _PerLanguage(invoice_words.VAT_CATEGORIES)
+PAYMENT_MEANS = _PerLanguage(invoice_words.PAYMENT_MEANS)
+UNITS = _PerLanguage(invoice_words.UNITS)
+COUNTRIES = _Countries()
 
 # ISO 6523 ICD / EAS schemes worth a name on paper (the rest is shown as the code)
 SCHEMES = {"0002": "SIRENE", "0009": "SIRET", "0007": "SE org.", "0088": "GLN", "0060": "DUNS",
@@ -97,9 +117,8 @@ SCHEMES = {"0002": "SIRENE", "0009": "SIRET", "0007": "SE org.", "0088": "GLN", 
            "0204": "Leitweg-ID", "0160": "GTIN", "0211": "IT IVA", "0225": "FRCTC",
            "9957": "FR VAT", "9930": "DE VAT", "EM": "email", "SEPA": "SEPA"}
 
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
-
-MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DATE_PATTERNS = {"fr": "dd/MM/yyyy", "en": "d MMM yyyy"}
+_LETTER_DIGIT = re.compile(r"(?<=[A-Za-z])(?=[-\d])|(?<=\d)(?=[A-Za-z])")
 
 
 # --- language ------------------------------------------------------------------------------
@@ -129,13 +148,6 @@ def _decimal(value: Any) -> Optional[Decimal]:
         return None
 
 
-def _localise(text: str, lang: str) -> str:
-    """'-1,234.56' as formatted by Python -> the language's separators."""
-    if lang == "fr":
-        return text.replace(",", NNBSP).replace(".", ",")
-    return text
-
-
 MAX_DIGITS = 40     # a number whose digits would spread further is shown as it is (1E+999999999)
 
 
@@ -155,7 +167,8 @@ def format_number(value: Any, lang: str, *, min_places: int = 0) -> str:
         pass
     if d == 0:
         d = abs(d)       # no "-0,00"
-    return _localise(f"{d:,f}", lang)
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return _babel_decimal(d, pattern, locale=i18n.locale(lang), decimal_quantization=False)
 
 
 def format_amount(value: Any, lang: str) -> str:
@@ -164,34 +177,41 @@ def format_amount(value: Any, lang: str) -> str:
 
 
 def format_money(value: Any, currency: Optional[str], lang: str) -> str:
-    """'1 234,56 €' in French, '€1,234.56' in English; unknown symbols use the ISO code."""
+    """'1 234,56 €' in French, '€1,234.56' in English: the locale's currency pattern and CLDR's
+    symbol (through Babel), with the decimals the amount has (two at least)."""
     text = format_amount(value, lang)
-    if not text or not currency:
-        return text
-    symbol = CURRENCY_SYMBOLS.get(currency, currency)
-    if lang == "fr":
-        return f"{text}{NBSP}{symbol}"
-    if symbol == currency:
-        return f"{currency}{NBSP}{text}"
-    if text.startswith("-"):
-        return f"-{symbol}{text[1:]}"
-    return f"{symbol}{text}"
+    d = _decimal(value)
+    if not text or not currency or d is None or not d.is_finite() or (d and (
+            d.adjusted() > MAX_DIGITS or d.adjusted() < -MAX_DIGITS
+            or len(d.as_tuple().digits) - d.adjusted() > 2 * MAX_DIGITS)):
+        return text              # not an amount Babel should expand (format_number shows it as it is)
+    exp = d.normalize().as_tuple().exponent
+    places = max(2, -exp if isinstance(exp, int) and exp < 0 else 0)
+    locale = i18n.locale(lang)
+    pattern = locale.currency_formats["standard"].pattern.split(";")[0].replace("0.00", "0." + "0" * places)
+    try:
+        text = _babel_currency(d if d != 0 else abs(d), currency, format=pattern, locale=locale,
+                               currency_digits=False, decimal_quantization=False)
+        # CLDR's currency spacing (which Babel leaves out): a no-break space between letters and digits
+        return _LETTER_DIGIT.sub("\u00a0", text)
+    except Exception:           # noqa: BLE001 - a code Babel cannot place: the amount and the code
+        return f"{text}\u00a0{currency}" if lang == "fr" else f"{currency}\u00a0{text}"
 
 
 def format_percent(value: Any, lang: str) -> str:
-    text = format_number(value, lang)
-    if not text:
-        return ""
-    return f"{text}{NNBSP}%" if lang == "fr" else f"{text}%"
+    d = _decimal(value)
+    if d is None or not d.is_finite():
+        return "" if value is None else str(value)
+    locale = i18n.locale(lang)
+    pattern = locale.percent_formats[None].pattern.split(";")[0].replace("#,##0", "#,##0.##########", 1)
+    return _babel_percent(d.scaleb(-2), pattern, locale=locale, decimal_quantization=False)
 
 
 def format_date(value: Any, lang: str) -> str:
     """'05/03/2018' in French, '5 Mar 2018' in English."""
     if not isinstance(value, _dt.date):
         return "" if value is None else str(value)
-    if lang == "fr":
-        return value.strftime("%d/%m/%Y")
-    return f"{value.day} {MONTHS_EN[value.month - 1]} {value.year}"
+    return _babel_date(value, _DATE_PATTERNS.get(lang, _DATE_PATTERNS["en"]), locale=i18n.locale(lang))
 
 
 def format_iban(value: Optional[str]) -> str:
@@ -270,7 +290,7 @@ def printable(text: str, max_text: int, *, lang: str = "en") -> str:
     more the embedded XML holds, and a break opportunity in every run of more than BREAK_EVERY
     characters without a space."""
     if len(text) > max_text:
-        more = LABELS[lang]["truncated"].format(n=format_number(len(text) - max_text, lang))
+        more = LABELS[lang]["truncated"] % {"n": format_number(len(text) - max_text, lang)}
         text = f"{text[:max_text]}… {more}"
     return _UNBROKEN.sub(_break_run, text)
 
@@ -329,7 +349,7 @@ def _helpers(lang: str, invoice: Invoice) -> dict[str, Any]:
     labels = LABELS[lang]
     currency = invoice.currency_code
 
-    def code_name(table: dict[str, dict[str, str]]):
+    def code_name(table: _PerLanguage):
         def name(code: Optional[str]) -> str:
             if not code:
                 return ""

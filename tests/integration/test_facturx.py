@@ -680,7 +680,7 @@ def test_money_dates_and_percentages_per_language():
     assert render.format_money(D("1000"), "SEK", "en") == "SEK\u00a01,000.00"
     assert render.format_date(date(2018, 3, 5), "fr") == "05/03/2018"
     assert render.format_date(date(2018, 3, 5), "en") == "5 Mar 2018"
-    assert render.format_percent(D("19.00"), "fr") == "19\u202f%"
+    assert render.format_percent(D("19.00"), "fr") == "19\u00a0%"       # CLDR (Babel): a no-break space
     assert render.format_percent(D("5.50"), "en") == "5.5%"
     assert render.format_iban("FR7630006000011234567890189") == "FR76 3000 6000 0112 3456 7890 189"
 

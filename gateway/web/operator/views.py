@@ -404,7 +404,7 @@ def document_view(document_id: int):
             abort(404, _("There is no document %(id)s.", id=document_id))
         try:
             invoice = read_invoice(gw, doc)
-            html = render_html(invoice, choose_lang(invoice))
+            html = render_html(invoice, choose_lang(invoice, language.current()))     # in the reader's language
         except PayloadNotFound:
             html = None
             problem = _("The original file of this invoice is missing from the store, so it cannot be shown.")
