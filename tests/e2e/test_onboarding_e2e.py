@@ -138,7 +138,7 @@ def test_import_invite_register_and_see_the_partner_and_the_funnel(server, smtp,
     done = company.inner_text("main")
     assert "Société 07 SARL est inscrite" in done and f"{base}/as2" in done
     company.goto(link)                                                # the link is single-use
-    assert "This link has already been used" in company.inner_text("h1")
+    assert "Ce lien a déjà été utilisé" in company.inner_text("h1")   # said in French still
 
     # the gateway has it as an active AS2 partner, with its identifiers and certificate
     [partner] = [p for p in server.api("/partners", limit=100)["items"] if p["name"] == "Société 07 SARL"]
