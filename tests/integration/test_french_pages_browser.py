@@ -17,23 +17,20 @@ to the test's tmp dir (``fr-*.png``) for a person to look at; they are not commi
 from __future__ import annotations
 
 import re
-import threading
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from gateway.config import load_settings
 from gateway.db import Certificate, DocumentRecord, Exchange, Organisation, Partner, User
 from gateway.delivery.channel import registry
 from gateway.runtime import Gateway
-from gateway.web import create_app
 
 from tests.support.french_text import VISIBLE_TEXTS, FrenchJudge
 from tests.support.operator_seed import seed_exceptions
 from tests.support.portal_seed import PASSWORD, Spec, invoice_for
-from tests.support.ports import free_port
+from tests.support.live_app import served
 
 
 @pytest.fixture
@@ -44,17 +41,8 @@ def live(tmp_path):
     with gw.session() as s:
         s.add(Organisation(name="Our Platform"))
         s.scalar(sa.select(User).where(User.username == "buyer-user")).language = "fr"
-    app = create_app(gw)
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield gw, seeded, f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        gw.close()
+    with served(gw) as base:
+        yield gw, seeded, base
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,9 @@ pages are the installed extension's); the invitation is made as a campaign's wav
 """
 from __future__ import annotations
 
-import threading
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from gateway.config import load_settings
 from gateway.db import Partner
@@ -22,7 +20,7 @@ from gateway.web import create_app
 
 from tests.support.french_text import VISIBLE_TEXTS, FrenchJudge
 from tests.support.onboarding_web_seed import SIRET, invite
-from tests.support.ports import free_port
+from tests.support.live_app import served
 
 VALUES = {"contact_name": "Claire Dupont", "contact_email": "claire@dupont.example",
           "contact_phone": "+33 1 23 45 67 89", "email_to": "factures@dupont.example"}
@@ -33,16 +31,8 @@ def live(tmp_path):
     gw = Gateway(load_settings({"EDIGATE_HOME": str(tmp_path / "home"), "EDIGATE_MAIL_FROM": "onboarding@edigate.test"}),
                  immediate_jobs=True)
     app = create_app(gw)
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield gw, app, f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        gw.close()
+    with served(gw, app) as base:
+        yield gw, app, base
 
 
 def judged(page, judge: FrenchJudge, data: set[str], name: str, tmp_path) -> str:

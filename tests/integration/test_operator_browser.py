@@ -10,22 +10,19 @@ when Chromium or Playwright is missing (tests/peers/chromium.py)."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from gateway.config import load_settings
 from gateway.db import (Acknowledgement, AuditEvent, Certificate, Delivery, DocumentRecord, Exchange,
                         Organisation, Partner)
 from gateway.runtime import Gateway
-from gateway.web import create_app
 
 from tests.support.operator_seed import HELD, seed_exceptions
 from tests.support.portal_seed import PASSWORD
-from tests.support.ports import free_port
+from tests.support.live_app import served
 
 
 @pytest.fixture
@@ -34,17 +31,8 @@ def live(tmp_path):
     seeded = seed_exceptions(gw)
     with gw.session() as s:
         s.add(Organisation(name="Our Platform"))
-    app = create_app(gw)
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield gw, seeded, f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        gw.close()
+    with served(gw) as base:
+        yield gw, seeded, base
 
 
 def log_in(page, base: str, username: str) -> None:

@@ -10,21 +10,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import urllib.request
 import zipfile
 
 import pytest
-from werkzeug.serving import make_server
 
 from gateway.config import load_settings
 from gateway.db import DocumentRecord, Exchange
 from gateway.syntaxes import read_document
 from gateway.syntaxes.aperak import read_aperak
 from gateway.runtime import Gateway
-from gateway.web import create_app
 
-from tests.support.ports import free_port
+from tests.support.live_app import served
 from tests.support.portal_seed import INVOICES, PASSWORD, invoice_for, pickup_dir, seed_documents, seed_partners
 
 ACME_1 = INVOICES[0]
@@ -35,17 +32,8 @@ def live(tmp_path):
     """A seeded gateway served over HTTP by a werkzeug server thread."""
     gw = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
     seeded = seed_documents(gw, seed_partners(gw))
-    app = create_app(gw)
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield gw, seeded, f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        gw.close()
+    with served(gw) as base:
+        yield gw, seeded, base
 
 
 def numbers(page) -> list[str]:
