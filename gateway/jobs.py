@@ -18,7 +18,7 @@ refresh gives. Channels bring their own tasks (``Channel.tasks``), prompted by
 name.
 
 Workers: ``edigate serve`` runs its consumers in worker processes of its own on a
-machine with more than one core (``gateway.supervise``), else in-process
+machine with more than one core (``gateway.processes.supervise``), else in-process
 (threads); ``edigate worker`` runs one on its own, as many as wanted, against the
 same database and queue. Each processed exchange is logged with the SQL
 statements it took (``gateway.db.session.statements``).

@@ -4,7 +4,7 @@ Prepares what a first start needs — the schema (Alembic), our development AS2
 key pair under ``certs/`` (generated, never committed), a demo setup (one
 organisation, two partners) when the database is empty, a first operator
 account — then runs the job consumers (worker processes of its own on a
-machine with more than one core, ``gateway.supervise``; else in-process
+machine with more than one core, ``gateway.processes.supervise``; else in-process
 threads), the channels' services (SFTP) and the web app (AS2 endpoint, REST
 API, operator pages) under waitress on 127.0.0.1, and says what runs where.
 
@@ -222,10 +222,10 @@ def web_server(app: Any, settings: Settings, *, threads: Optional[int] = None) -
 
 def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Optional[int] = None,
           demo: bool = True, processes: Optional[int] = None) -> None:
-    """``processes``: job worker processes beside this one (``gateway.supervise``; default one per
+    """``processes``: job worker processes beside this one (``gateway.processes.supervise``; default one per
     core when there is more than one), each with ``workers`` threads; 0: the consumer runs here,
     on ``workers`` threads."""
-    from .supervise import Workers, default_processes
+    from .processes.supervise import Workers, default_processes
     from .web import create_app
 
     settings = settings or load_settings()
@@ -302,8 +302,8 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
 
 def work(settings: Optional[Settings] = None, *, workers: int = 2) -> None:
     """A job worker on its own (scale-out: as many as wanted, same database and queue), or one of
-    a server's (it then ends with that server: ``gateway.supervise.watch_parent``)."""
-    from .supervise import watch_parent
+    a server's (it then ends with that server: ``gateway.processes.supervise.watch_parent``)."""
+    from .processes.supervise import watch_parent
     watch_parent()
     gw = Gateway(settings or load_settings())
     log.info("edigate worker: %d worker threads", workers)

@@ -32,7 +32,7 @@ COMMANDS: dict[str, CommandRef] = {
     # running the gateway and sending through it
     "serve": CommandRef("gateway.cli.serve:serve_command",
                         "Run the gateway: AS2 endpoint, REST API and operator pages on "
-                        "EDIGATE_HOST:EDIGATE_HTTP_PORT (127.0.0.1:8080), jobs in-process."),
+                        "EDIGATE_HOST:EDIGATE_HTTP_PORT (127.0.0.1:8080), SFTP and the jobs."),
     "worker": CommandRef("gateway.cli.serve:worker_command",
                          "Run background jobs only (scale-out: any number, same database and job queue)."),
     "send": CommandRef("gateway.cli.send:send_command",

@@ -26,8 +26,10 @@ def _settings() -> Settings:
 @click.option("--no-demo", is_flag=True, help="Do not load the demo setup into an empty database.")
 def serve_command(workers: int, processes: int | None, threads: int | None, no_demo: bool) -> None:
     """Run the gateway: AS2 endpoint, REST API and operator pages on EDIGATE_HOST:EDIGATE_HTTP_PORT
-    (127.0.0.1:8080), SFTP, and the jobs: in worker processes of its own on a machine with more than
-    one core (they end with it), else in-process. Settings come from EDIGATE_* variables (see README)."""
+    (127.0.0.1:8080), SFTP and the jobs.
+
+    The jobs run in worker processes of its own on a machine with more than one core (they end
+    with it), else in-process. Settings come from EDIGATE_* variables (see README)."""
     configure_logging()
     serve(_settings(), workers=workers, threads=threads, demo=not no_demo, processes=processes)
 

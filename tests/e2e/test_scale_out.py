@@ -8,7 +8,7 @@ signed, encrypted invoices over AS2 from 2 threads. Every exchange ends
 ``processed`` exactly once — one document, routed to the recipient, with its
 CII rendering and a ``portal`` delivery, available at once — and both sides of the
 queue (the consumers of ``edigate serve``: its own worker processes on a machine
-with more than one core, ``gateway.supervise``; and the separate worker) did part
+with more than one core, ``gateway.processes.supervise``; and the separate worker) did part
 of the work, as their logs show by process id. Each processing says how many SQL
 statements it took on PostgreSQL; the test prints their mean.
 
@@ -106,7 +106,7 @@ def _jobs_running(r, worker: WorkerProcess) -> int:
 
 
 def _server_pids(server: GatewayProcess) -> set[int]:
-    """``edigate serve`` and the worker processes it started (``gateway.supervise``), by its log."""
+    """``edigate serve`` and the worker processes it started (``gateway.processes.supervise``), by its log."""
     return {server.proc.pid} | {int(pid) for pid in WORKER_STARTED.findall(server.log_tail(10 ** 9))}
 
 

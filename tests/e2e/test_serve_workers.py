@@ -1,4 +1,4 @@
-"""``edigate serve`` with its job consumers in worker processes (``gateway.supervise``).
+"""``edigate serve`` with its job consumers in worker processes (``gateway.processes.supervise``).
 
 Started with ``--processes 2`` (what a machine with two cores gets by default),
 the server starts two ``edigate worker`` processes of its own and consumes

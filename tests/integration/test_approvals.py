@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from gateway import indicators
+from gateway.db import indicators
 from gateway.approvals import decide, rules, sweep
 from gateway.approvals.errors import ApprovalError, RuleError
 from gateway.config import load_settings

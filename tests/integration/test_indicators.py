@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from gateway import indicators
+from gateway.db import indicators
 from gateway.config import load_settings
 from gateway.db import (ControlHold, Delivery, DeliveryEvent, DocumentRecord, DocumentStatusEvent, Exchange,
                         Partner)

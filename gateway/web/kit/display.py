@@ -25,11 +25,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
-from flask import g, has_request_context
+
 
 from ... import i18n
+from .reader import DEFAULT_TIME_ZONE, current as _reader_language, zone_name  # noqa: F401 - zone_name: asked here
 
-DEFAULT_TIME_ZONE = "Europe/Paris"
 _TIME_PATTERNS = {"en": "yyyy-MM-dd HH:mm:ss", "fr": "dd/MM/yyyy HH:mm:ss"}
 _DAY_PATTERNS = {"en": "yyyy-MM-dd", "fr": "dd/MM/yyyy"}
 
@@ -67,12 +67,6 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo(DEFAULT_TIME_ZONE)
-
-
-def zone_name() -> str:
-    """The reader's time zone: the logged-in user's, else the default."""
-    user = g.get("user") if has_request_context() else None
-    return getattr(user, "time_zone", None) or DEFAULT_TIME_ZONE
 
 
 def when(value: Optional[datetime]) -> str:
@@ -121,8 +115,7 @@ def number(value: Any, places: int = 0) -> str:
 
 
 def _language() -> str:
-    from .language import current            # the language module imports this one
-    return current()
+    return _reader_language()
 
 
 def helpers() -> dict[str, Any]:

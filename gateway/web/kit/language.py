@@ -20,11 +20,11 @@ from typing import Optional
 
 import flask_babel
 from babel.support import NullTranslations
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, request
 
 from ... import i18n
 from .current import gateway
-from .display import zone_name
+from .reader import current, zone_name  # noqa: F401 - current: this module's callers ask it here too
 
 PAGE_LANGUAGE = "page_language"        # g's key for a page that chose its language
 
@@ -53,13 +53,6 @@ def select() -> str:
     if preference in i18n.LANGUAGES:
         return preference
     return request.accept_languages.best_match(i18n.LANGUAGES) or gateway().settings.language
-
-
-def current() -> str:
-    """The language of the page being made; English (the code's own) outside a request."""
-    if not has_request_context():
-        return i18n.SOURCE
-    return i18n.pick(flask_babel.get_locale())
 
 
 def speak(lang: Optional[str]) -> str:

@@ -42,7 +42,7 @@ def status_word(status: Optional[str]) -> str:
 def document_type(code: Optional[str]) -> str:
     """An invoice's type (UNTDID 1001) named in the page's language."""
     from ...syntaxes.invoice_words import document_type as named
-    from .language import current
+    from .reader import current
     return named(code, current())
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.indicators import Table
+from gateway.db.indicators import Table
 
 PALETTE = ("#1f5fbf", "#1a7f37", "#b42318", "#8a5a00", "#6e40c9", "#0e7490", "#be185d", "#4d7c0f", "#9a3412",
            "#475569")

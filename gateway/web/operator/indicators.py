@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from ... import indicators
+from ...db import indicators
 from ..kit.current import gateway
 from ..kit.errors import OPERATOR_PAGES, page_errors
 from ..kit.headers import page_headers

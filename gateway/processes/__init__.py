@@ -1,0 +1,1 @@
+"""The gateway's own processes: the server's worker processes, supervised (``supervise``)."""
