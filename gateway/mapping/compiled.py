@@ -141,6 +141,14 @@ class Plan:
         self.date_format = spec.formats.get("date", "%Y-%m-%d")
         self._compile(spec.tree, model.Invoice)
         self.skeleton = [self.fast(p) for p in spec.skeleton]
+        self._readers: Optional[dict] = None
+
+    def readers(self) -> dict:
+        """id(group node) -> its generated reading function (``gen_read``), made on first use."""
+        if self._readers is None:
+            from .gen_read import generate
+            self._readers = generate(self)
+        return self._readers
 
     def fast(self, path: Path) -> Any:
         got = self._paths.get(id(path))
@@ -220,6 +228,7 @@ class CompiledReader(engine.Reader):
         super().__init__(spec, root, describe)
         self.plan = plan_of(spec)
         self.kids: dict = {}         # element -> its children by tag, made once per element read
+        self.generated = self.plan.readers()
 
     def select(self, node: Node, ctx: Optional[etree._Element]) -> list:
         if not node.places:
@@ -240,6 +249,12 @@ class CompiledReader(engine.Reader):
         return []
 
     def group(self, cls: type, node: GroupNode, ctx: Optional[etree._Element], mpath: str) -> Any:
+        if ctx is not None:
+            return self.generated[id(node)](self, ctx, mpath)
+        return self.walk(cls, node, ctx, mpath)
+
+    def walk(self, cls: type, node: GroupNode, ctx: Optional[etree._Element], mpath: str) -> Any:
+        """A group read child by child (what the generated functions do, written out)."""
         plan = self.plan
         kwargs: dict[str, Any] = {}
         if node.text is not None:

@@ -346,7 +346,7 @@ class _Compiler:
             g = GroupNode(**common, text=spec.get("text"))
             g.children = self.children(f.type, {k: v for k, v in spec.items() if k in sub_terms}, where)
             return g
-        absent = spec.get("absent", ())
+        absent = spec.get("absent", [])        # none: no placeholder (not the text "()")
         broadcast = spec.get("broadcast")
         leaf = LeafNode(**common, format=spec.get("format"), broadcast=bool(broadcast),
                         into_first=broadcast == "first", strip=spec.get("strip", True),

@@ -1,0 +1,204 @@
+"""A mapping's reader generated as Python source: one function per group of the mapping.
+
+``compiled.CompiledReader.group`` walks a group's children in a loop and decides
+for each, in every document, how its hits are found (a table look-up, a path),
+whether it repeats, whether it is a group or a term, how its text is parsed.
+Those decisions depend on the mapping alone, so here they are taken once: each
+group becomes a function whose body is the straight line of its children, with
+the element names as constants, the model field names as keyword keys and a
+term's usual reading (an element's text, stripped, recorded in the source map,
+decoded, parsed) written out. What is rarer (compound values, placeholders,
+attributes, paths with predicates, broadcast copies, a group located by an
+absolute path) calls the compiled reader's own methods, so every case reads as
+the interpreter does; ``tests/conformance/test_compiled_mapping.py`` holds the
+two to the same models, findings, source maps and bytes.
+
+A generated function is only used where its group's context element exists; a
+group sought without one (only absolute paths can hit) goes the general way.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from lxml import etree
+
+from gateway.model import invoice as model
+from gateway.model.numbers import NumberError
+from .engine import _ValueError
+from .fastpath import FastPath, children_by_tag
+from .source import Source
+from .spec import GroupNode, LeafNode
+
+ReaderFn = Callable[[Any, etree._Element, str], Any]
+
+
+def _down(nodes: list, tags: tuple) -> list:
+    """The children named ``tags[0]`` of ``nodes``, then theirs named ``tags[1]``...: in document order."""
+    for tag in tags:
+        out: list = []
+        for n in nodes:
+            out.extend(n.iterchildren(tag))
+        if not out:
+            return out
+        nodes = out
+    return nodes
+
+
+_NONE: list = []
+
+
+def plain_steps(plan: Any, node: Any) -> Optional[tuple[str, ...]]:
+    """The Clark names of a node's one place when it is relative child steps without predicates."""
+    if len(node.places) != 1:
+        return None
+    fp = plan.fast(node.places[0].path)
+    if type(fp) is not FastPath or fp.absolute or fp.attribute or not fp.element_steps:
+        return None
+    tags = []
+    for s in fp.element_steps:
+        if s.kind != "child" or s.tag is None or s.predicates:
+            return None
+        tags.append(s.tag)
+    return tuple(tags)
+
+
+def generate(plan: Any) -> dict[int, ReaderFn]:
+    """id(group node) -> its generated reading function ``fn(reader, ctx, mpath)``."""
+    src = Source(f"<mapping reader {plan.spec.name}>")
+    src.names.update(_down=_down, _NONE=_NONE, children_by_tag=children_by_tag, is_empty=model.is_empty,
+                     NumberError=NumberError, _ValueError=_ValueError)
+    funcs: dict[int, str] = {}
+    _group(src, plan, plan.spec.tree, funcs, top=True)
+    namespace = src.build()
+    return {key: namespace[name] for key, name in funcs.items()}
+
+
+def _group(src: Source, plan: Any, node: GroupNode, funcs: dict[int, str], top: bool = False) -> str:
+    info = plan.groups[id(node)]
+    fname = f"g{len(funcs)}_{node.term.replace('-', '_')}"
+    funcs[id(node)] = fname
+    for child in node.children.values():       # the children's functions first (names known below)
+        if isinstance(child, GroupNode):
+            _group(src, plan, child, funcs)
+    src.line(f"def {fname}(r, ctx, mpath):")
+    with src.indent():
+        src.line("kw = {}")
+        src.line("places = r.smap.places")
+        if node.text is not None:
+            src.line(f"kw.update(r.template_values({src.name(info.cls)}, {node.text!r}, ctx.text or ''))")
+        if any(first is not None for _, _, first in info.children):
+            src.line("kids = r.kids")
+            src.line("table = kids.get(ctx)")
+            src.line("if table is None:")
+            src.line("    table = kids[ctx] = children_by_tag(ctx)")
+        for child, tag, first in info.children:
+            _child(src, plan, child, tag, first, funcs, top)
+        src.line(f"obj = {src.name(info.cls)}(**kw)")
+        if not top:
+            src.line("if mpath:")
+            src.line("    places[mpath] = (ctx, None)")
+        src.line("return obj")
+    src.line()
+    return fname
+
+
+def _path(top: bool, name: str) -> str:
+    """The expression of a child's model path."""
+    return repr(name) if top else f"(mpath + {'.' + name!r} if mpath else {name!r})"
+
+
+def _child(src: Source, plan: Any, child: Any, tag: Optional[str], first: Optional[tuple], funcs: dict,
+           top: bool) -> None:
+    f = child.field
+    name = f.name
+    cnode = src.name(child, "n")
+    elements = False                  # the hits are elements for sure (found by name)
+    if first is not None:
+        steps = plain_steps(plan, child)
+        if tag is not None:
+            src.line(f"hits = table.get({tag!r}, _NONE)")
+            elements = True
+        elif steps is not None:
+            src.line(f"hits = table.get({steps[0]!r})")
+            src.line(f"hits = _down(hits, {steps[1:]!r}) if hits else _NONE")
+            elements = True
+        else:
+            test = " or ".join(f"{t!r} in table" for t in first)
+            src.line(f"hits = r.select({cnode}, ctx) if {test} else _NONE")
+    else:
+        src.line(f"hits = r.select({cnode}, ctx)")
+    group = isinstance(child, GroupNode)
+    if f.repeats:
+        if not child.repeats:
+            src.line("hits = hits[:1]")
+        src.line("if hits:")
+        with src.indent():
+            src.line(f"cpath = {_path(top, name)}")
+            src.line("items = []")
+            src.line("for i, hit in enumerate(hits):")
+            with src.indent():
+                src.line("p = f'{cpath}[{i}]'")
+                if group and elements:
+                    src.line(f"v = {funcs[id(child)]}(r, hit, p)")
+                elif group:
+                    src.line(f"v = r.group_value({cnode}, {src.name(f.type)}, hit, p)")
+                else:
+                    _leaf(src, plan, child, "hit", "p", "v", elements)
+                src.line("if v is not None:")
+                src.line("    items.append(v)")
+            src.line(f"kw[{name!r}] = items")
+        src.line("else:")
+        src.line(f"    kw[{name!r}] = []")
+        return
+    src.line("if hits:")
+    with src.indent():
+        src.line(f"cpath = {_path(top, name)}")
+        if group and elements:
+            src.line(f"v = {funcs[id(child)]}(r, hits[0], cpath)")
+            src.line(f"kw[{name!r}] = None if is_empty(v) else v")
+        elif group:
+            src.line(f"kw[{name!r}] = r.group_value({cnode}, {src.name(f.type)}, hits[0], cpath)")
+        else:
+            _leaf(src, plan, child, "hits[0]", "cpath", "v", elements)
+            src.line(f"kw[{name!r}] = v")
+            if child.broadcast and not child.into_first:
+                src.line("if len(hits) > 1:")
+                src.line(f"    r.broadcast_rest({cnode}, hits, cpath)")
+    if group and not child.repeats and plan.groups[id(child)].has_absolute:
+        src.line("else:")
+        with src.indent():
+            src.line(f"v = r.group({src.name(f.type)}, {cnode}, None, {_path(top, name)})")
+            src.line(f"kw[{name!r}] = None if is_empty(v) else v")
+
+
+def _leaf(src: Source, plan: Any, node: LeafNode, hit: str, path: str, out: str, elements: bool) -> None:
+    """``out = <the value of the term at hit>``: written out for an element's plain text, else the reader's."""
+    leaf = plan.leaves[id(node)]
+    cnode, cleaf = src.name(node, "n"), src.name(leaf, "l")
+    if not elements or leaf.compound or node.absent:
+        src.line(f"{out} = r.leaf_value({cnode}, {cleaf}, {hit}, {path})")
+        return
+    src.line(f"el = {hit}")
+    src.line("t = el.text")
+    src.line("if t is None:")
+    src.line(f"    {out} = None")
+    src.line("else:")
+    with src.indent():
+        if node.strip or leaf.value_type is not str:
+            src.line("t = t.strip()")
+        src.line("if not t:")
+        src.line(f"    {out} = None")
+        src.line("else:")
+        with src.indent():
+            src.line(f"places[{path}] = (el, None)")
+            if leaf.decode:
+                src.line(f"t = {src.name(leaf.decode, 'd')}.get(t, t)")
+            if leaf.parse is None:
+                src.line(f"{out} = t")
+            else:
+                parse = src.name(leaf.parse, "p")
+                src.line("try:")
+                src.line(f"    {out} = {parse}(t)")
+                src.line("except (NumberError, _ValueError):      # worded (or refused) as the reader words it")
+                src.line(f"    {out} = r.text_value({cnode}, {parse}, "
+                         f"{src.name(leaf.decode, 'd') if leaf.decode else 'None'}, el, {path})")
