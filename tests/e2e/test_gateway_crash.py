@@ -11,9 +11,6 @@ all 500 are stored, and each is processed exactly once (one document each).
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
-from queue import Empty, Queue
 
 import pytest
 import sqlalchemy as sa
@@ -24,6 +21,7 @@ from gateway.syntaxes import write_document
 from gateway.model.invoice import Identifier
 from gateway.transports.as2 import As2Identity, As2Partner, As2SendError, build, send
 
+from tests.support.burst import Message, Outcome, RetryingSender, kill_mid_burst
 from tests.support.gateway_process import GatewayProcess, setup_records
 from tests.support.waiting import wait_for
 from tests.support.invoice_builder import build_invoice
@@ -40,44 +38,9 @@ def _payload(i: int) -> bytes:
     return write_document(inv, "ubl").data
 
 
-class Sender:
-    """A partner's AS2 client that retries until it holds a valid MDN for each message."""
-
-    def __init__(self, identity: As2Identity, partner: As2Partner, messages: list):
-        self.identity, self.partner = identity, partner
-        self.todo: Queue = Queue()
-        for m in messages:
-            self.todo.put(m)
-        self.acked: dict[str, bytes] = {}             # Message-ID → payload, once the MDN proves it
-        self.duplicates = 0                            # MDNs saying duplicate-document (resends after the crash)
-        self.connection_errors = 0
-        self.bad: list[str] = []
-        self.lock = threading.Lock()
-
-    def run(self) -> None:
-        while True:
-            try:
-                out, payload = self.todo.get_nowait()
-            except Empty:
-                return
-            for _ in range(400):
-                try:
-                    result = send(out, timeout=(2, 30))
-                except As2SendError:
-                    with self.lock:
-                        self.connection_errors += 1
-                    time.sleep(0.1)
-                    continue
-                with self.lock:
-                    if result.delivered:
-                        self.acked[out.message_id] = payload
-                        self.duplicates += result.duplicate
-                    else:
-                        self.bad.append(f"{out.message_id}: {result.status} {result.error}")
-                break
-            else:
-                with self.lock:
-                    self.bad.append(f"{out.message_id}: never acknowledged")
+def _send(out) -> Outcome:
+    result = send(out, timeout=(2, 30))
+    return Outcome(result.delivered, result.duplicate, f"{result.status} {result.error}")
 
 
 @pytest.fixture
@@ -102,22 +65,11 @@ def test_sigkill_mid_burst_loses_nothing_and_stores_nothing_twice(burst_setup):
     messages = []
     for i in range(TOTAL):
         payload = _payload(i)
-        messages.append((build(payload, f"burst-{i}.xml", "application/xml", identity=identity,
-                               partner=partner), payload))
-    sender = Sender(identity, partner, messages)
+        out = build(payload, f"burst-{i}.xml", "application/xml", identity=identity, partner=partner)
+        messages.append(Message(out.message_id, payload, out))
+    sender = RetryingSender(messages, _send, (As2SendError,))
     server.start()
-    threads = [threading.Thread(target=sender.run) for _ in range(SENDERS)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 300
-    while len(sender.acked) < KILL_AFTER and time.monotonic() < deadline:
-        time.sleep(0.01)
-    server.kill()
-    acked_at_kill = len(sender.acked)
-    time.sleep(0.5)
-    server.start()
-    for t in threads:
-        t.join(600)
+    acked_at_kill = kill_mid_burst(server, sender, threads=SENDERS, kill_after=KILL_AFTER, timeout=600)
     assert not sender.bad, sender.bad[:5]
     assert KILL_AFTER <= acked_at_kill < TOTAL, "the kill did not land mid-burst"
     assert sender.connection_errors > 0, "no request was cut by the kill"
