@@ -50,6 +50,10 @@ log = logging.getLogger("edigate.jobs")
 # An inbound exchange left acknowledged this long is prompted again by the sweep (prompting
 # twice is harmless: the work is claimed by compare-and-set; the grace only saves effort).
 PROCESS_GRACE = timedelta(seconds=10)
+# A put-off exchange (``process.PUT_OFF``: the database was busy, a status message waits for an
+# older one) is prompted again after these many seconds, one after the other, then left to the sweep.
+PUT_OFF_DELAYS = (1, 1, 2, 3, 5, 8, 13, 21)
+CONSUMER_MAX_DELAY = 1.0        # seconds an idle consumer thread waits before polling the queue again
 
 
 class PromptStorage(SqliteStorage):
@@ -92,10 +96,13 @@ class Jobs:
         gw, h = gateway, self.huey
 
         @h.task(name="process_exchange")
-        def process_exchange(exchange_id: int) -> None:
+        def process_exchange(exchange_id: int, put_off: int = 0) -> None:
             before = statements()
             status = process.process_exchange(gw, exchange_id)
-            if status is not None:          # None: not ours (already done by another worker)
+            if status == process.PUT_OFF:   # tried again in a moment, not at the next minute's sweep
+                if put_off < len(PUT_OFF_DELAYS) and not h.immediate:
+                    process_exchange.schedule(args=(exchange_id, put_off + 1), delay=PUT_OFF_DELAYS[put_off])
+            elif status is not None:        # None: not ours (already done by another worker)
                 log.info("exchange %d %s by pid %d (%d SQL statements)", exchange_id, status, os.getpid(),
                          statements() - before)
 
@@ -185,9 +192,14 @@ class Jobs:
 
     # --- consumers ----------------------------------------------------------------
     def consumer(self, workers: int = 2):
-        """A huey consumer on threads; ``.start()`` it in-process or ``.run()`` it as a worker."""
+        """A huey consumer on threads; ``.start()`` it in-process or ``.run()`` it as a worker.
+
+        An idle worker thread looks at the queue again after at most ``CONSUMER_MAX_DELAY`` (huey's
+        default, 10 s, is how long a document received after a quiet spell could wait on the SQLite
+        queue, which is polled, and how long a stop could take)."""
         return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
-                                         check_worker_health=True, scheduler_interval=1)
+                                         check_worker_health=True, scheduler_interval=1,
+                                         max_delay=CONSUMER_MAX_DELAY)
 
 
 def _bound(gw: "Gateway", fn):

@@ -173,6 +173,25 @@ def allowed_moves(current: Optional[str], cycle: Optional[str] = None) -> list[s
     return [s for s in BUSINESS_STATUSES if s in moves]
 
 
+def reachable_later(current: Optional[str], status: str, cycle: Optional[str] = None) -> bool:
+    """Whether a document in ``current`` could become ``status`` after other moves first (not at
+    once): a status message asking for it may have overtaken the one that makes those moves (two
+    messages sent in order can arrive the other way round), so it is worth waiting for."""
+    cycle = cycle or cycle_of(current=current)
+    seen, frontier = {current}, [current]
+    while frontier:
+        nxt = []
+        for here in frontier:
+            for step in allowed_moves(here, cycle):
+                if step == status and here != current:
+                    return True
+                if step not in seen:
+                    seen.add(step)
+                    nxt.append(step)
+        frontier = nxt
+    return False
+
+
 def check_reason_code(status: str, reason_code: Optional[str], *, public_buyer: bool = False) -> None:
     """French cycle: the reason code a status needs (BR-FR-CDV-15) and the ones it allows
     (BR-FR-CDV-CL-09; a public-sector buyer's refusal has its own list); ValueError naming them."""

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from gateway.db import DocumentRecord, DocumentStatusEvent, Exchange, ExchangeEvent, Partner, StatusError, \
     compare_and_set
 from gateway.delivery.channel import registry
-from gateway.delivery.state import FRENCH_CYCLE, set_business_status
+from gateway.delivery.state import FRENCH_CYCLE, cycle_of, reachable_later, set_business_status
 from gateway.delivery.statuses import STATUSES
 from gateway.model.errors import EdigateError
 from gateway.syntaxes import cdar
@@ -195,18 +195,22 @@ class Move:
 
 
 ORDER_WAIT = timedelta(hours=1)
+WAITING = "waiting: "   # the reason of a status message put off for one that may come before it
+PUT_OFF = "put off"     # not processed yet, on purpose: tried again shortly (``gateway.jobs``), then by the sweep
 
 
 def waits_for_older(s: Session, ex: Exchange, now: datetime) -> bool:
     """Whether a status message must wait for an older one from the same partner, received within
     ``ORDER_WAIT`` and not yet processed (a 211 must not be judged before the 205 sent first: it
-    would be refused as a move the document cannot make yet). It is left ``acknowledged``; the
-    sweep takes it again after the older one."""
+    would be refused as a move the document cannot make yet). It is left ``acknowledged`` and
+    put off (``PUT_OFF``): tried again shortly, after the older one. An older one that is itself
+    ``WAITING`` (put off for a status still on its way) is not waited for: this one may be it."""
     if ex.partner_id is None:
         return False
     older = s.scalar(sa.select(Exchange.id).where(
         Exchange.direction == "in", Exchange.partner_id == ex.partner_id, Exchange.id < ex.id,
-        Exchange.status == "acknowledged", Exchange.created_at >= now - ORDER_WAIT).limit(1))
+        Exchange.status == "acknowledged", Exchange.created_at >= now - ORDER_WAIT,
+        sa.or_(Exchange.reason.is_(None), ~Exchange.reason.startswith(WAITING))).limit(1))
     return older is not None
 
 
@@ -215,12 +219,19 @@ def apply_moves(gw, exchange_id: int, kind: str, moves: list[Move], at: Optional
     """Set each move on the one document of the exchange's partner it names, by ``partner:<name>``
     (moves, reasons and reason codes checked as for anyone); the exchange becomes ``processed``
     when one was set, ``rejected`` otherwise, its reason saying what each move did. Returns its final
-    status (None when another worker processed it) and the documents moved."""
+    status (None when another worker processed it) and the documents moved.
+
+    A move the document cannot make *yet* (``reachable_later``: a 211 before its 205) is not
+    refused while the message is younger than ``ORDER_WAIT``: the one that makes the moves before
+    it may still be on its way (two messages sent in order, through two calls or two flows, can
+    arrive the other way round). The whole message is then put off (``PUT_OFF``), nothing of it
+    set, and judged again later; past ``ORDER_WAIT`` it is refused as any impossible move."""
     done, notes, touched = 0, [], []
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id)
         if waits_for_older(s, ex, now):
-            return None, []
+            return PUT_OFF, []
+        young = ex.created_at is not None and now - ex.created_at < ORDER_WAIT
         partner = ex.partner
         by = f"partner:{partner.name}"[:200] if partner is not None else "partner:unknown"
         for move in moves:
@@ -240,7 +251,17 @@ def apply_moves(gw, exchange_id: int, kind: str, moves: list[Move], at: Optional
                 with s.begin_nested():
                     set_business_status(s, docs[0], status, reason=reason, reason_code=reason_code,
                                         by=by, at=at or now, cycle=cycle, public_buyer=public_buyer)
-            except (StatusError, ValueError) as e:
+            except StatusError as e:
+                if young and reachable_later(docs[0].business_status, status, cycle or cycle_of(docs[0])):
+                    s.rollback()        # nothing of the message set; said on the exchange, which stays
+                    wait = f"{WAITING}{move.what}: {e}; an earlier status may still be on its way"[:2000]
+                    compare_and_set(s, Exchange, Exchange.id == exchange_id, Exchange.status == "acknowledged",
+                                    reason=wait)
+                    log.info("%s exchange %s put off: %s", kind, exchange_id, wait)
+                    return PUT_OFF, []
+                notes.append(f"{move.what}: {e}")
+                continue
+            except ValueError as e:
                 notes.append(f"{move.what}: {e}")
                 continue
             done += 1

@@ -9,7 +9,8 @@ renderings, deliveries and the outbound exchanges together. A crash anywhere
 before that commit leaves the exchange ``acknowledged`` for the sweep; a second
 worker racing the first finds the claim taken and records nothing: a file is
 never processed twice. SQLite refusing a write another connection holds the lock for
-(``busy``) is no failure: the work is rolled back and the exchange left for the sweep.
+(``busy``) is no failure: the work is rolled back and the exchange put off (``PUT_OFF``), tried
+again in a few seconds by its job (``gateway.jobs``) and, past that, by the sweep.
 
 Outcomes are on record, never only in a log: an unreadable file makes the
 exchange ``rejected`` with the reason and its place in the file; a document
@@ -62,6 +63,7 @@ from gateway.rules import DEFAULT_PROFILE, ProfileError
 from gateway.syntaxes import read_documents, validate_document
 
 log = logging.getLogger("edigate.pipeline")
+PUT_OFF = cdar_status.PUT_OFF       # left acknowledged on purpose: tried again shortly (see process_exchange)
 
 DEFAULT_FORMAT = delivery_plan.DEFAULT_FORMAT      # what a recipient gets when it has not said
 _WITH_PARTNER = sa.orm.joinedload(Exchange.partner)
@@ -197,8 +199,10 @@ def link_correction(s, rec: DocumentRecord, invoice) -> None:
 
 
 def process_exchange(gw, exchange_id: int) -> Optional[str]:
-    """Process one acknowledged inbound exchange; returns its final status, or None when it was
-    not ours to process (already done, not inbound, not acknowledged)."""
+    """Process one acknowledged inbound exchange; returns its final status, None when it was
+    not ours to process (already done, not inbound, not acknowledged), or ``PUT_OFF`` when it is
+    left ``acknowledged`` on purpose, to be tried again shortly (the database was busy; a status
+    message waits for an older one)."""
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id, options=[_WITH_PARTNER])     # one statement, the sender with it
         if ex is None or ex.direction != "in" or ex.status != "acknowledged":
@@ -227,9 +231,9 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
                 return "rejected"
         return None
     except Exception as e:          # a bug of ours: keep the exchange for an operator's retry
-        if busy(e):                 # another writer held the database: not a failure, the sweep tries again
+        if busy(e):                 # another writer held the database: not a failure, tried again shortly
             log.warning("processing exchange %s put off: the database was busy (%s)", exchange_id, e.orig)
-            return None
+            return PUT_OFF
         log.exception("processing exchange %s failed", exchange_id)
         with gw.session() as s:
             if _claim(s, exchange_id, "failed", f"internal error while reading: {type(e).__name__}: {e}", now):
@@ -246,7 +250,7 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
     except Exception as e:          # a bug of ours while checking/routing/writing: on record, retryable
         if busy(e):
             log.warning("processing exchange %s put off: the database was busy (%s)", exchange_id, e.orig)
-            return None
+            return PUT_OFF
         log.exception("processing exchange %s failed", exchange_id)
         with gw.session() as s:
             if _claim(s, exchange_id, "failed", f"internal error while checking or routing: "

@@ -151,7 +151,7 @@ def test_an_inbound_invoice_response_moves_the_invoice_and_the_seller_hears_once
     ex = receive(gw, parties, "buyer", response("INV-101", "PD"), "pd.xml")
     assert ex.status == "processed" and _status(gw, doc) == "payment_sent"
     ex = receive(gw, parties, "buyer", response("INV-101", "RE", reason_code="QTY", reason="too late"), "re.xml")
-    assert ex.status == "rejected" and "from payment_sent it cannot become refused" in ex.reason
+    assert ex.status == "rejected" and "from payment_sent it cannot become refused" in ex.reason   # never: at once
     assert _status(gw, doc) == "payment_sent"
 
 

@@ -21,6 +21,7 @@ from gateway.syntaxes import cdar, write_document
 from gateway.syntaxes.cdar import CdarParty, StatusChange
 from tests.support.invoice_builder import build_invoice
 from tests.support.portal_seed import BUYER_VAT, pickup_dir
+from tests.support.status_wait import judged_when_old
 
 SIREN = "100000009"
 BUYER_SIREN = BUYER_VAT[4:]
@@ -157,10 +158,13 @@ def test_an_inbound_cdar_moves_the_document_and_the_sender_hears_of_it(gw, parti
             ("disputed", "3 livrés, 4 facturés", "QTE_ERR", "partner:Buyer SARL")
     told = {n: cdar.read_cdar(d).status.code for n, d in placed(gw).items() if n not in before}
     assert sorted(told.values()) == ["204", "207"]                # forwarded to the seller, by CDAR
-    # a move the cycle does not allow is refused, named, and changes nothing
+    # a move the cycle does not allow yet waits for the message that may come before it, then, when
+    # none came, is refused, named, and changes nothing
     ex = receive(gw, parties, "buyer", message("F2026-103", "paid", issuer=CdarParty(SIREN, "0002", "V", "SE"),
                                                characteristics=(cdar.Characteristic(
                                                    "MEN", amount=119, currency="EUR", percent=19),)), "cdv-212.xml")
+    assert ex.status == "acknowledged" and _status(gw, doc) == "disputed"
+    ex = judged_when_old(gw, ex.id)
     assert ex.status == "rejected" and "from disputed it cannot become paid" in ex.reason
     assert _status(gw, doc) == "disputed"
 
@@ -225,19 +229,37 @@ def test_a_status_the_sender_sets_itself_goes_to_a_recipient_that_chose_cdar(gw,
 
 
 def test_a_status_message_waits_for_an_older_one_from_the_same_partner(gw, parties) -> None:
-    from gateway.flow.process import process_exchange
+    from gateway.flow.process import PUT_OFF, process_exchange
     doc = send_invoice(gw, parties, "F2026-107")
     gw.jobs.process = lambda exchange_id: None          # received now, processed below in the order we say
     first = receive_file(gw, message("F2026-107", "accepted"), channel="api", partner_id=parties["buyer"],
                          filename="cdv-205.xml").id
     second = receive_file(gw, message("F2026-107", "payment_sent"), channel="api", partner_id=parties["buyer"],
                           filename="cdv-211.xml").id
-    assert process_exchange(gw, second) is None          # its 211 would be judged before the 205: it waits
+    assert process_exchange(gw, second) == PUT_OFF         # its 211 would be judged before the 205: it waits
     with gw.session() as s:
         assert s.get(Exchange, second).status == "acknowledged"
     assert process_exchange(gw, first) == "processed"
     assert process_exchange(gw, second) == "processed"
     assert _status(gw, doc) == "payment_sent"
+
+
+def test_a_status_message_that_overtook_the_one_sent_before_it_waits_for_it(gw, parties) -> None:
+    """Two flows (or two webhook calls) sent 205 then 211 can arrive 211 first, the 205 not even
+    received yet: the 211 is put off, nothing of it set, and applied once the 205 is."""
+    from gateway.flow.process import PUT_OFF, process_exchange
+    doc = send_invoice(gw, parties, "F2026-108")
+    gw.jobs.process = lambda exchange_id: None
+    second = receive_file(gw, message("F2026-108", "payment_sent"), channel="api", partner_id=parties["buyer"],
+                          filename="cdv-211.xml").id
+    assert process_exchange(gw, second) == PUT_OFF
+    assert _status(gw, doc) == "received"
+    first = receive_file(gw, message("F2026-108", "accepted"), channel="api", partner_id=parties["buyer"],
+                         filename="cdv-205.xml").id
+    assert process_exchange(gw, first) == "processed" and _status(gw, doc) == "accepted"
+    assert process_exchange(gw, second) == "processed" and _status(gw, doc) == "payment_sent"
+    with gw.session() as s:
+        assert [e.status for e in lifecycle.history(s, doc)][-2:] == ["accepted", "payment_sent"]
 
 
 # --- the setting, from the command line -------------------------------------------------------------

@@ -34,7 +34,7 @@ def test_a_busy_database_leaves_the_exchange_for_the_sweep(make_gateway, monkeyp
         return real(*args, **kwargs)
 
     monkeypatch.setattr(process, "_plan", locked_once)
-    assert process.process_exchange(gw, ex_id) is None
+    assert process.process_exchange(gw, ex_id) == process.PUT_OFF
     with gw.session() as s:
         assert s.get(Exchange, ex_id).status == "acknowledged"
     assert process.process_exchange(gw, ex_id) == "processed"
