@@ -15,9 +15,10 @@ One module per job:
 * ``queue``: an approver's queue, a case's trail;
 * ``sweep``: reminders and escalations after their delays.
 
-While a case is not approved its invoice stays out of the ERP pull
-(``ApprovalCase.withheld_document_ids``), and the recipient's own status buttons leave its life
-cycle to the workflow (``cases.is_open``).
+While a case is not approved its invoice's delivery to the organisation waits, whatever its
+channel (``pending_approval``: ``gateway.flow.plan`` and ``gateway.flow.release``; the ERP pull
+also filters on ``ApprovalCase.withheld_document_ids``), and the recipient's own status buttons
+leave its life cycle to the workflow (``cases.is_open``).
 """
 from __future__ import annotations
 

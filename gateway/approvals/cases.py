@@ -3,9 +3,11 @@
 ``screen`` is the pipeline's one call (``flow.process``, once a valid, non-duplicate document is
 recorded): the first rule of the recipient organisation that matches makes the invoice wait.
 The case keeps a snapshot of the rule (a rule changed later does not move the goal posts of an
-invoice already waiting). Nothing else of the path changes: the invoice is delivered as
-planned (a recipient's approvers see it in their portal), but it stays out of the ERP pull and
-its life cycle is the workflow's until the case closes (``gateway.approvals.decide``).
+invoice already waiting). Its delivery to the organisation is planned as ever but recorded
+``pending_approval`` whatever the channel (AS2, SFTP, e-mail, the flow API, the ERP pull…),
+the portal aside, where the approvers read it (``flow.plan``); it leaves once approved and
+never when refused (``flow.release``). Its life cycle is the workflow's until the case closes
+(``gateway.approvals.decide``).
 
 Who is awaited: in order, the approver whose turn it is; any of, every approver who has not
 approved yet. Who may decide: an awaited approver, the delegate of one (``delegation``), and,

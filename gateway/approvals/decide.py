@@ -2,9 +2,11 @@
 
 * **approve**: in order, the case moves to the next approver (who is told); any of, it counts
   one more approval. The last approval needed closes the case ``approved``: the invoice is
-  ``accepted`` (205) in its life cycle and, no longer withheld, available to the ERP pull.
+  ``accepted`` (205) in its life cycle and its delivery to the organisation, held until then
+  whatever its channel, leaves (``flow.release``).
 * **refuse** (a reason, and a reason code where the invoice's cycle needs one): the case closes
-  ``refused`` and the invoice is ``refused`` (210) in its life cycle.
+  ``refused``, the invoice is ``refused`` (210) in its life cycle, and its held delivery is
+  ``cancelled``: the organisation's ERP side never receives it.
 * **hold** (a reason): the case is ``on_hold`` and the invoice ``disputed`` (207); it is then
   approved or refused as before.
 
@@ -23,7 +25,7 @@ from typing import Optional
 
 from gateway.db import ApprovalCase, ApprovalDecision, DocumentRecord, StatusError, User, compare_and_set, utcnow
 from gateway.db.approvals import OPEN_STATES
-from gateway.flow import lifecycle
+from gateway.flow import lifecycle, release
 
 from . import cases, notices
 from .errors import ApprovalError
@@ -113,6 +115,8 @@ def decide(gw, document_id: int, user_id: int, action: str, *, reason: Optional[
                                step=step, reason=reason, reason_code=reason_code, waiting_since=waited_since, at=now,
                                status_event_id=event.id if event is not None else None))
         s.flush()
+        if decision == "refused":           # what the approval held never leaves
+            release.cancel(s, case.document_id, f"refused at approval by {by}: not delivered ({reason})", now)
         s.expire(case, ["decisions"])
         waiting = cases.awaited(case)
         if decision == "approved" and not closing and case.mode == "in_order":
@@ -121,4 +125,6 @@ def decide(gw, document_id: int, user_id: int, action: str, *, reason: Optional[
     log.info("invoice %s: %s by %s (%s)", document_id, decision, by, capacity.capacity)
     if status is not None:
         lifecycle.report_pending(gw, document_id=document_id)
+    if outcome.state == "approved":         # what the approval held leaves now (the sweep catches a miss)
+        release.release(gw, document_id, by=by, now=now)
     return outcome

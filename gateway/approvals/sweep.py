@@ -10,7 +10,8 @@ decision in order).
 
 Both are notification records (``notices``); a case put on hold is being dealt with and is not
 chased. Each case is claimed by compare-and-set on the time it was last chased, so two sweeps at
-once send one reminder.
+once send one reminder (``chase``). ``run``, the sweep's call, also releases or cancels what a
+closed case still holds when the decision's own release did not happen (``flow.release.settle``).
 """
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ from typing import Optional
 import sqlalchemy as sa
 
 from gateway.db import ApprovalCase, compare_and_set, utcnow
+from gateway.flow.release import settle
 
 from . import cases, notices
+
+__all__ = ["run", "chase", "settle"]
 
 MAX_PER_SWEEP = 500
 
@@ -35,6 +39,11 @@ def _due(gw, now: datetime) -> list[int]:
 
 
 def run(gw, now: Optional[datetime] = None) -> dict[str, int]:
+    """The sweep's call: reminders and escalations (``chase``), then held deliveries (``settle``)."""
+    return {**chase(gw, now), **settle(gw, now)}
+
+
+def chase(gw, now: Optional[datetime] = None) -> dict[str, int]:
     """Send what is due; how many reminders and escalations were recorded."""
     now = now or utcnow()
     counts = {"approval_reminders": 0, "approval_escalations": 0}

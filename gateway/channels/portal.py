@@ -30,6 +30,7 @@ class PortalProfile:
 class PortalChannel(Channel):
     name, label = "portal", "Portal"
     self_service = True
+    before_approval = True          # the approvers' own place: they read what waits for them here
     settings_keys = ("notify", "lang")
 
     def validate_settings(self, settings: Mapping[str, Any], *, session: Any = None) -> dict[str, Any]:

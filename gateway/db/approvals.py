@@ -5,8 +5,9 @@
 * ``ApprovalCase``: one received invoice a rule made wait for approval: a snapshot of the
   rule (approvers by user id, in order or any of, how many, the delays), where it stands
   (``waiting``, ``on_hold``, ``approved``, ``refused``) and since when the current step waits
-  (reminders and escalation count from there). While a case is not ``approved`` its invoice
-  is kept from the ERP pull (``withheld_document_ids``).
+  (reminders and escalation count from there). While a case is not ``approved`` its invoice's
+  delivery to the organisation waits (``withholding``, ``gateway.flow.release``) and it is
+  kept from the ERP pull (``withheld_document_ids``).
 * ``ApprovalDecision``: every decision on record: who, on behalf of whom (a delegation), in
   which capacity, when, why (reason and reason code), the step it was taken at, since when
   that step waited (the approval time), and the life-cycle event it caused.
@@ -79,6 +80,14 @@ class ApprovalCase(Base):
     def withheld_document_ids() -> sa.Select[tuple[int]]:
         """Documents an approval keeps from the ERP pull: a case not (yet) approved."""
         return sa.select(ApprovalCase.document_id).where(ApprovalCase.state != "approved")
+
+    @staticmethod
+    def withholding(document_id: int, organisation_id: int) -> sa.Select[tuple[str]]:
+        """The rule of a case not (yet) approved that holds the document's delivery to
+        ``organisation_id`` (no row: nothing holds it)."""
+        return sa.select(ApprovalCase.rule_name).where(ApprovalCase.document_id == document_id,
+                                                       ApprovalCase.organisation_id == organisation_id,
+                                                       ApprovalCase.state != "approved")
 
     @staticmethod
     def open_document_ids() -> sa.Select[tuple[int]]:

@@ -265,7 +265,10 @@ DELIVERY_TRANSITIONS: dict[Optional[str], frozenset[str]] = {
     None: frozenset({"pending"}),
     # pull channels (portal, ERP pull) go straight to delivered ("available"); the recipient's
     # download or acknowledgement makes it acknowledged
-    "pending": frozenset({"sending", "delivered", "failed", "cancelled"}),
+    "pending": frozenset({"sending", "delivered", "failed", "cancelled", "pending_approval"}),
+    # the recipient organisation's approval rules hold it (gateway.flow.release): released to
+    # pending once approved, cancelled when refused
+    "pending_approval": frozenset({"pending", "failed", "cancelled"}),
     "sending": frozenset({"delivered", "awaiting_ack", "acknowledged", "retrying", "failed"}),
     "awaiting_ack": frozenset({"acknowledged", "retrying", "failed"}),
     "delivered": frozenset({"acknowledged"}),

@@ -79,6 +79,9 @@ class Channel:
     label: str = ""                 # what people read (forms, lists)
     self_service: bool = False      # offered on the registration form
     carries_status: bool = False    # can carry an EDI status message (APERAK) back to a sender
+    # delivers while the recipient organisation's approval is pending (the portal: where its
+    # approvers read the invoice); every other channel waits for the approval (flow.release)
+    before_approval: bool = False
     settings_keys: tuple[str, ...] = ()
     public_paths: tuple[str, ...] = ()      # where its ``wsgi_mounts`` answer (said at start)
 

@@ -12,14 +12,17 @@ whose recipient became known), so both make exactly the same deliveries:
 3. ``record`` (inside the caller's transaction): the renderings, the delivery,
    its outbound exchange or its immediate outcome (pull channels are
    ``delivered`` at once, paper waits for a print batch), the portal
-   notification; returns the exchanges to prompt after the commit.
+   notification; returns the exchanges to prompt after the commit. A delivery to an
+   organisation whose approval rules made the invoice wait is recorded ``pending_approval``
+   instead, whatever its channel (but the portal, where the approvers read it): nothing
+   leaves until the approval releases it (``flow.release``).
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Optional
 
-from gateway.db import Delivery, DocumentRecord, Partner, RenderingRecord
+from gateway.db import ApprovalCase, Delivery, DocumentRecord, Partner, RenderingRecord
 from gateway.delivery.channel import ChannelSettingsError, DeliveryPlan, registry
 from gateway.delivery.state import follow_document
 from gateway.model.findings import FATAL
@@ -115,6 +118,14 @@ def _replan(delivery: Delivery, recipient: Partner, plan: DeliveryPlan, now: dat
     return delivery
 
 
+def awaiting_approval(s, rec: DocumentRecord, plan: DeliveryPlan) -> Optional[str]:
+    """The approval rule that holds this delivery (None: it goes now): the recipient organisation's
+    case on the document is not approved yet, and the channel is not one the approvers read."""
+    if registry[plan.channel].before_approval:
+        return None
+    return s.scalar(ApprovalCase.withholding(rec.id, plan.document_recipient_id or plan.recipient_id))
+
+
 def record(s, gw, rec: DocumentRecord, plan: DeliveryPlan, now: datetime, *, fallback_name: str,
            delivery: Optional[Delivery] = None) -> list[int]:
     """The delivery of ``rec`` as planned, in the caller's transaction; the outbound exchanges
@@ -137,6 +148,12 @@ def record(s, gw, rec: DocumentRecord, plan: DeliveryPlan, now: datetime, *, fal
         follow_document(rec)
         return []
     rec.status = "routed"
+    rule = awaiting_approval(s, rec, plan)
+    if rule is not None:
+        delivery.set_status("pending_approval", f"{plan.reason}; waits for approval (rule {rule}) before it "
+                                                f"goes over {plan.channel}", at=now)
+        follow_document(rec)
+        return []
     sends = registry[plan.channel].record(s, gw, rec, delivery, plan, now, fallback_name=fallback_name)
     follow_document(rec)
     return sends

@@ -192,15 +192,15 @@ def test_reminders_then_escalation_after_their_delays_counted_from_each_turn(gw,
             return [(n.user_id, n.at) for n in s.scalars(sa.select(ApprovalNotice).where(ApprovalNotice.kind == kind)
                                                          .order_by(ApprovalNotice.id))]
 
-    assert sweep.run(gw, clock(23.9)) == {"approval_reminders": 0, "approval_escalations": 0}
-    assert sweep.run(gw, clock(24)) == {"approval_reminders": 1, "approval_escalations": 0}
+    assert sweep.chase(gw, clock(23.9)) == {"approval_reminders": 0, "approval_escalations": 0}
+    assert sweep.chase(gw, clock(24)) == {"approval_reminders": 1, "approval_escalations": 0}
     assert notices("reminder") == [(centre.users["alice"], clock(24))]
-    assert sweep.run(gw, clock(30))["approval_reminders"] == 0            # one per delay
+    assert sweep.chase(gw, clock(30))["approval_reminders"] == 0            # one per delay
     with pytest.raises(ApprovalError):
         decide.decide(gw, doc, centre.users["carol"], "approve", now=clock(47))   # not escalated yet
-    assert sweep.run(gw, clock(48)) == {"approval_reminders": 1, "approval_escalations": 1}
+    assert sweep.chase(gw, clock(48)) == {"approval_reminders": 1, "approval_escalations": 1}
     assert notices("escalation") == [(centre.users["carol"], clock(48))]
-    assert sweep.run(gw, clock(100))["approval_escalations"] == 0        # once per turn
+    assert sweep.chase(gw, clock(100))["approval_escalations"] == 0        # once per turn
     # carol decides in alice's place; bob's turn starts then, with its own delays
     decide.decide(gw, doc, centre.users["carol"], "approve", now=clock(101))
     case = case_of(gw, doc)
@@ -208,8 +208,8 @@ def test_reminders_then_escalation_after_their_delays_counted_from_each_turn(gw,
     with gw.session() as s:
         (d,) = s.scalars(sa.select(ApprovalDecision).where(ApprovalDecision.document_id == doc)).all()
         assert (d.username, d.capacity, d.on_behalf_of, d.waiting_since) == ("carol", "escalation", "alice", t0)
-    assert sweep.run(gw, clock(124))["approval_reminders"] == 0
-    assert sweep.run(gw, clock(125))["approval_reminders"] == 1
+    assert sweep.chase(gw, clock(124))["approval_reminders"] == 0
+    assert sweep.chase(gw, clock(125))["approval_reminders"] == 1
     assert notices("reminder")[-1] == (centre.users["bob"], clock(125))
     # the gateway's own sweep runs it too
     assert gw.jobs.sweep(clock(149))["approval_escalations"] == 1

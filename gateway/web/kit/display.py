@@ -36,7 +36,7 @@ _DAY_PATTERNS = {"en": "yyyy-MM-dd", "fr": "dd/MM/yyyy"}
 _OK = {"processed", "acknowledged", "sent", "delivered", "valid", "routed", "accepted", "paid", "payment_sent"}
 _BAD = {"failed", "rejected", "invalid", "refused"}
 _WAITING = {"received", "stored", "queued", "sending", "awaiting_mdn", "retrying", "pending",
-            "awaiting_ack", "held", "duplicate", "disputed"}
+            "awaiting_ack", "held", "duplicate", "disputed", "pending_approval"}
 
 # ISO 4217 minor units that are not 2 (the others, and unknown codes, have 2)
 _MINOR_UNITS = {"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
