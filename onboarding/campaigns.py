@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from gateway.db import compare_and_set, utcnow
 from gateway.model.errors import EdigateError
 
-from .models import LANGUAGES, STEPS, Campaign, CampaignTemplate, Counterparty, Invitation, Wave
+from . import wording
+from .models import CAMPAIGN_KINDS, LANGUAGES, STEPS, Campaign, CampaignTemplate, Counterparty, Invitation, Wave
 from .templating import (RenderedMail, TemplateProblem, check_template, long_date, render, resolve,
                          sample_context, template_step)
 
@@ -33,7 +34,7 @@ _SEGMENT = re.compile(r"[\w .&/+-]{0,64}")
 
 # Campaign fields staff may set, and their checks.
 _FIELDS = ("description", "information_lead_days", "reminder_count", "reminder_interval_days", "link_valid_days",
-           "mail_rate_per_minute", "from_address")
+           "mail_rate_per_minute", "from_address", "sender_name", "inviter", "kind")
 
 
 class CampaignInputError(EdigateError, ValueError):
@@ -80,6 +81,15 @@ def _checked(changes: dict[str, Any]) -> dict[str, Any]:
             out[key] = _int(key, value, 1, MAX_DAYS)
         elif key == "mail_rate_per_minute":
             out[key] = _int(key, value, 1, 1_000_000, optional=True)
+        elif key in ("sender_name", "inviter"):
+            text = " ".join((value or "").split()) or None
+            if text is not None and (len(text) > 200 or any(c in text for c in "<>\"")):
+                raise CampaignInputError(key, "at most 200 characters, without < > or \"")
+            out[key] = text
+        elif key == "kind":
+            if value not in CAMPAIGN_KINDS:
+                raise CampaignInputError(key, f"{value!r}: expected one of {', '.join(CAMPAIGN_KINDS)}")
+            out[key] = value
         elif key == "from_address":
             address = (value or "").strip() or None
             if address is not None and not _EMAIL.fullmatch(address):
@@ -236,7 +246,7 @@ def set_template(session: Session, campaign: Campaign, step: str, language: str,
     if row is None:
         row = CampaignTemplate(campaign=campaign, step=step, language=language, segment=segment)
         session.add(row)
-    row.subject, row.body_text, row.body_html = subject.strip(), body_text, (body_html or None)
+    row.subject, row.body_text, row.body_html = subject.strip(), body_text, None     # HTML: drawn from the text
     row.updated_by = updated_by
     session.flush()
     return row
@@ -254,13 +264,30 @@ def delete_template(session: Session, campaign: Campaign, step: str, language: s
     return True
 
 
+def inviter_of(session: Optional[Session], campaign: Any) -> str:
+    """The company a campaign's mails name as inviting: its own setting, else our organisation's
+    name (the first one), else the campaign's name."""
+    if getattr(campaign, "inviter", None):
+        return campaign.inviter
+    if session is not None:
+        from gateway.db import Organisation
+        name = session.scalar(sa.select(Organisation.name).order_by(Organisation.id).limit(1))
+        if name:
+            return name
+    return campaign.name
+
+
 def mail_context(campaign: Campaign, counterparty: Counterparty, *, registration_url: str, optout_url: str,
                  expires_at: datetime, step: str) -> dict[str, Any]:
-    """What a template sees for one mail (strings and numbers only: the sandbox gets no objects)."""
+    """What a template sees for one mail (strings and numbers only: the sandbox gets no objects).
+    ``campaign.inviter`` is expected filled (``inviter_of``); else the campaign's name."""
     number = int(step.split("-", 1)[1]) if step.startswith("reminder-") else 0
     lang = counterparty.language
+    contact = counterparty.contact_name or ""
     return {
-        "company": counterparty.name, "contact": counterparty.contact_name or "", "email": counterparty.email or "",
+        "company": counterparty.name, "contact": contact, "greeting": wording.greeting(lang, contact),
+        "inviter": getattr(campaign, "inviter", None) or campaign.name,
+        "sender": getattr(campaign, "sender_name", None) or "", "email": counterparty.email or "",
         "siren": counterparty.siren or "", "siret": counterparty.siret or "", "vat": counterparty.vat or "",
         "gln": counterparty.gln or "", "segment": counterparty.segment or "", "language": lang,
         "campaign": campaign.name, "registration_url": registration_url, "optout_url": optout_url,
@@ -282,13 +309,17 @@ def preview(campaign: Campaign, step: str, language: str, segment: str = "",
     if language not in LANGUAGES:
         raise CampaignInputError("language", f"{language!r}: expected one of {', '.join(LANGUAGES)}")
     mail_step = step if step != "reminder" else "reminder-1"
-    source = resolve(object_session(campaign), campaign.id, base, language, segment)
+    session = object_session(campaign)
+    source = resolve(session, campaign.id, base, language, segment)
     ctx = sample_context(language, segment, public_url=public_url, campaign=campaign.name)
+    ctx["inviter"], ctx["sender"] = inviter_of(session, campaign), campaign.sender_name or ""
     if counterparty is not None:
         expires = (now or utcnow()) + timedelta(days=campaign.link_valid_days)
+        inviter = ctx["inviter"]
         ctx = mail_context(campaign, counterparty, registration_url=ctx["registration_url"],
                            optout_url=ctx["optout_url"], expires_at=expires, step=mail_step)
-        ctx["language"], ctx["segment"] = language, segment or ctx["segment"]
+        ctx["language"], ctx["segment"], ctx["inviter"] = language, segment or ctx["segment"], inviter
+        ctx["greeting"] = wording.greeting(language, ctx["contact"])
         ctx["expires_on"] = long_date(expires, language)
     else:
         ctx["reminder_number"] = int(mail_step.split("-")[1]) if mail_step.startswith("reminder-") else 0
@@ -298,4 +329,4 @@ def preview(campaign: Campaign, step: str, language: str, segment: str = "",
 
 __all__ = ["CampaignInputError", "TemplateProblem", "create_campaign", "update_campaign", "find_campaign",
            "start_campaign", "pause_campaign", "close_campaign", "add_wave", "update_wave", "cancel_wave",
-           "set_template", "delete_template", "preview", "mail_context", "check_segment"]
+           "set_template", "delete_template", "preview", "mail_context", "check_segment", "inviter_of"]

@@ -263,7 +263,8 @@ def template_preview(campaign: str, step: str, language: str, segment: str, coun
 @click.option("--segment", default="")
 @click.option("--subject", required=True)
 @click.option("--text", "text_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--html", "html_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--html", "html_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Ignored: the HTML part is drawn from the text, so both say the same.")
 def template_set(campaign: str, step: str, language: str, segment: str, subject: str, text_file: Path,
                  html_file: Optional[Path]) -> None:
     """Give a campaign its own wording for a step/language/segment (checked by rendering it)."""

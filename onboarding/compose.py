@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 from html import escape
 from typing import Any, Optional, Union
@@ -78,17 +78,30 @@ class Parts:
     html: Optional[str]     # with the open pixel
 
 
+def from_header(address: str, name: Optional[str]) -> str:
+    """``address`` (``a@b`` or ``Name <a@b>``) with ``name`` as its display name when given: who
+    invites, as the recipient's mail client shows it."""
+    display, addr = parseaddr(address)
+    name = " ".join((name or display or "").split())
+    return formataddr((name, addr or address)) if name else (addr or address)
+
+
 def parts(source: TemplateSource, campaign: Any, counterparty: Any, invitation: Any, mail: Any, *,
-          public_url: str, secret: Secret, mail_from: str, now: datetime) -> Parts:
+          public_url: str, secret: Secret, mail_from: str, now: datetime, inviter: Optional[str] = None) -> Parts:
     """Render one mail. ``campaign``, ``counterparty``, ``invitation`` and ``mail`` are rows or
     anything with their attributes (``name``, ``email``, ``token_nonce``, ``expires_at``, ``step``,
-    ``message_id``…). Raises ``TemplateProblem``."""
+    ``message_id``…); ``inviter``: the inviting company when the campaign does not name one
+    (``campaigns.inviter_of``). The From header's display name is the campaign's sender name,
+    else the inviting company. Raises ``TemplateProblem``."""
     opt = optout_url(public_url, secret, invitation)
     ctx = mail_context(campaign, counterparty, registration_url=registration_url(public_url, secret, invitation),
                        optout_url=opt, expires_at=invitation.expires_at, step=mail.step)
+    if inviter and not getattr(campaign, "inviter", None):
+        ctx["inviter"] = inviter
     rendered = render(source, ctx)
     html = with_pixel(rendered.html, open_pixel_url(public_url, secret, mail.id)) if rendered.html else None
-    return Parts(campaign.from_address or mail_from,
+    shown = getattr(campaign, "sender_name", None) or ctx["inviter"]
+    return Parts(from_header(campaign.from_address or mail_from, shown),
                  " ".join((counterparty.contact_name or counterparty.name).split())[:200], counterparty.email,
                  rendered.subject, format_datetime(now), mail.message_id, opt, rendered.text, html)
 

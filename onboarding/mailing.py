@@ -299,9 +299,10 @@ def build_message(session: Session, mail: CampaignMail, *, public_url: str, secr
     the sender's direct writer is checked against). Raises ``TemplateProblem`` or ``ValueError``."""
     inv = mail.invitation
     cp, campaign = inv.counterparty, inv.campaign
+    from .campaigns import inviter_of
     source = resolve(session, campaign.id, mail.step, cp.language, cp.segment)
     return to_message(parts(source, campaign, cp, inv, mail, public_url=public_url, secret=secret,
-                            mail_from=mail_from, now=now))
+                            mail_from=mail_from, now=now, inviter=inviter_of(session, campaign)))
 
 
 def stop_reason(inv: Invitation, cp: Counterparty) -> Optional[str]:

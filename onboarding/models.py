@@ -36,6 +36,12 @@ COUNTERPARTY_STATUSES = ("new", "existing_partner", "reachable_elsewhere", "invi
                          "enrolled", "opted_out", "bounced")
 COUNTERPARTY_SOURCES = ("import", "held_document", "manual")
 CAMPAIGN_STATUSES = ("draft", "running", "paused", "closed")
+# Whom a campaign invites: customers (we send them invoices) or suppliers (they send us theirs:
+# the registration also asks how they will send them, ``SENDING_CHANNELS``).
+CAMPAIGN_KINDS = ("customers", "suppliers")
+# How a supplier sends us its invoices: our portal (upload), e-mail to our address, AS2, SFTP,
+# its certified platform (PA, the French reform) or Peppol.
+SENDING_CHANNELS = ("portal", "email", "as2", "sftp", "pa", "peppol")
 WAVE_STATUSES = ("scheduled", "running", "done", "cancelled")
 STEPS = ("information", "invitation", "reminder")          # template steps; mails are reminder-1, reminder-2…
 INVITATION_STATUSES = ("pending", "sent", "registering", "enrolled", "opted_out", "bounced", "expired", "stopped")
@@ -91,6 +97,10 @@ class Counterparty(Base):
     bounced_at: Mapped[Optional[datetime]]
     bounce_reason: Mapped[Optional[str]] = mapped_column(sa.Text)
     enrolled_at: Mapped[Optional[datetime]]
+    # How it sends us its invoices (a supplier's answer, ``SENDING_CHANNELS``), and the details it
+    # gave (its sending address, AS2 id, Peppol participant, platform…: strings only).
+    sends_by: Mapped[Optional[str]] = mapped_column(sa.String(16))
+    sends_detail: Mapped[Optional[dict[str, Any]]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -130,6 +140,11 @@ class Campaign(Base):
     link_valid_days: Mapped[int] = mapped_column(default=30, server_default=sa.text("30"))
     mail_rate_per_minute: Mapped[Optional[int]]                 # None: the gateway's EDIGATE_MAIL_RATE
     from_address: Mapped[Optional[str]] = mapped_column(sa.String(320))   # None: EDIGATE_MAIL_FROM
+    # Who invites: the From display name (a person or a team) and the company named in the wording
+    # (None: our organisation's name).
+    sender_name: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    inviter: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(16), default="customers", server_default="customers")
     created_by: Mapped[Optional[str]] = mapped_column(sa.String(150))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -142,6 +157,10 @@ class Campaign(Base):
     @validates("status")
     def _check_status(self, key: str, value: str) -> str:
         return require_one_of(value, CAMPAIGN_STATUSES, "campaign status")
+
+    @validates("kind")
+    def _check_kind(self, key: str, value: str) -> str:
+        return require_one_of(value, CAMPAIGN_KINDS, "campaign kind")
 
     def __repr__(self) -> str:
         return f"<Campaign {self.id} {self.name!r} {self.status}>"

@@ -145,6 +145,7 @@ def _statements() -> SimpleNamespace:
             Invitation.expires_at, Counterparty.name.label("cp_name"), Counterparty.contact_name, Counterparty.email,
             Counterparty.siren, Counterparty.siret, Counterparty.vat, Counterparty.gln, Counterparty.segment,
             Counterparty.language, Campaign.name.label("campaign_name"), Campaign.from_address,
+            Campaign.sender_name, Campaign.inviter, Campaign.kind,
             Campaign.reminder_count, Campaign.link_valid_days)
         .join(Invitation, Invitation.id == CampaignMail.invitation_id)
         .join(Counterparty, Counterparty.id == Invitation.counterparty_id)
@@ -337,7 +338,8 @@ class Sender:
                         expiries.setdefault(pushed, []).append(r.invitation_id)
                         expires = pushed
                 campaign = SimpleNamespace(id=r.campaign_id, name=r.campaign_name, from_address=r.from_address,
-                                           reminder_count=r.reminder_count)
+                                           reminder_count=r.reminder_count, sender_name=r.sender_name,
+                                           inviter=r.inviter or self._inviter(s, r.campaign_name), kind=r.kind)
                 cp = SimpleNamespace(name=r.cp_name, contact_name=r.contact_name, email=r.email, siren=r.siren,
                                      siret=r.siret, vat=r.vat, gln=r.gln, segment=r.segment, language=r.language)
                 inv = SimpleNamespace(id=r.invitation_id, token_nonce=r.token_nonce, expires_at=expires)
@@ -355,6 +357,14 @@ class Sender:
                 else:
                     out[mail_id] = outcome
         return [claimed[i] for i in ids if i in claimed]
+
+    def _inviter(self, s: Session, campaign_name: str) -> str:
+        """Our organisation's name, the inviting company of campaigns that name none (looked up
+        once per sender)."""
+        if not hasattr(self, "_organisation"):
+            from .campaigns import inviter_of
+            self._organisation = inviter_of(s, SimpleNamespace(inviter=None, name=""))
+        return self._organisation or campaign_name
 
     def _claimed(self, s: Session, campaign: Any, cp: Any, inv: Any, mail: Any, wave_id: int,
                  counterparty_id: int, templates: dict[tuple, Any]) -> Claimed:
@@ -410,6 +420,10 @@ class Sender:
             if expires > inv.expires_at:
                 compare_and_set(s, Invitation, Invitation.id == inv.id, expires_at=expires)
                 set_committed_value(inv, "expires_at", expires)
+        if not campaign.inviter:
+            campaign = SimpleNamespace(id=campaign.id, name=campaign.name, from_address=campaign.from_address,
+                                       reminder_count=campaign.reminder_count, sender_name=campaign.sender_name,
+                                       inviter=self._inviter(s, campaign.name), kind=campaign.kind)
         return self._claimed(s, campaign, cp, inv, mail, inv.wave_id, cp.id, templates)
 
     # --- recording -------------------------------------------------------------------------------

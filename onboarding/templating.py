@@ -1,29 +1,31 @@
-"""Campaign mail wording: default templates shipped as data files, overridden per campaign; rendering.
+"""Campaign mail wording: the defaults from the catalogue, overridden per campaign; rendering.
 
-Why data files: the wording changes with every campaign and language, code
-should not. ``onboarding/templates/<step>.<language>.subject.txt``, ``.txt``
-and (optional) ``.html`` are the defaults for each step (information,
-invitation, reminder) in French and English. A campaign overrides them with
-``CampaignTemplate`` rows; the most specific wins:
+The defaults are ``onboarding.wording``'s: English messages the French catalogue translates
+(``gateway/translations``), the same mechanism as every other word of the product. A campaign
+overrides them with ``CampaignTemplate`` rows; the most specific wins:
 
     campaign row (step, language, segment)  >  campaign row (step, language, any segment)
-    >  default file (step, language)
+    >  default (step, language, the campaign's kind)
 
-Templates are Jinja2 written by staff, so they run in a **sandboxed**
-environment (no attribute tricks, no access to Python internals), with
-``StrictUndefined`` (a misspelt variable is an error when the template is
-saved, not a blank in 10,000 mails), and HTML is autoescaped (a company name
-with ``<script>`` stays text). The context holds only strings and numbers.
+A wording is a subject and a plain-text body; the HTML part is drawn from the text when the
+mail is rendered (``wording.html_of``), so the two parts always say the same thing (a row's
+``body_html``, from before, is not used).
 
-Variables (``VARIABLES``): ``company``, ``contact`` (may be empty),
-``email``, ``siren``, ``siret``, ``vat``, ``gln``, ``segment``, ``language``,
-``campaign``, ``registration_url``, ``optout_url``, ``expires_on`` (the link's
-expiry date, written for the language), ``reminder_number``,
-``reminder_count``.
+Templates are Jinja2 written by staff, so they run in a **sandboxed** environment (no
+attribute tricks, no access to Python internals), with ``StrictUndefined`` (a misspelt
+variable is an error when the template is saved, not a blank in 10,000 mails); the HTML part
+escapes every value (a company name with ``<script>`` stays text). The context holds only
+strings and numbers.
 
-Every mail carries the opt-out link: a text body that does not show
-``optout_url`` is refused when saved, and gets a footer with it if it ever
-comes to sending one (a template edited in the database by hand).
+Variables (``VARIABLES``): ``company``, ``contact`` (may be empty), ``greeting`` ("Dear …,"
+or "Dear Sir or Madam," in the counterparty's language), ``inviter`` (the inviting company),
+``sender`` (who signs; may be empty), ``email``, ``siren``, ``siret``, ``vat``, ``gln``,
+``segment``, ``language``, ``campaign``, ``registration_url``, ``optout_url``, ``expires_on``
+(the link's expiry date, written for the language), ``reminder_number``, ``reminder_count``.
+
+Every mail carries the opt-out link: a text body that does not show ``optout_url`` is refused
+when saved, and gets a footer with it if it ever comes to sending one (a template edited in
+the database by hand).
 """
 from __future__ import annotations
 
@@ -31,7 +33,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Optional
 
 import sqlalchemy as sa
@@ -39,11 +40,13 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 
+from gateway import i18n
 from gateway.model.errors import EdigateError
 
-from .models import LANGUAGES, STEPS, CampaignTemplate
+from . import wording
+from .models import CAMPAIGN_KINDS, LANGUAGES, STEPS, Campaign, CampaignTemplate
 
-VARIABLES = ("company", "contact", "email", "siren", "siret", "vat", "gln", "segment", "language", "campaign",
+VARIABLES = ("company", "contact", "greeting", "inviter", "sender", "email", "siren", "siret", "vat", "gln", "segment", "language", "campaign",
              "registration_url", "optout_url", "expires_on", "reminder_number", "reminder_count")
 MAX_SUBJECT = 200
 
@@ -52,10 +55,6 @@ _MONTHS = {
            "novembre", "décembre"),
     "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"),
-}
-_OPTOUT_FOOTER = {
-    "fr": "\n\n--\nPour ne plus recevoir ces messages : {url}\n",
-    "en": "\n\n--\nTo stop receiving these messages: {url}\n",
 }
 
 
@@ -94,23 +93,18 @@ def long_date(when: datetime, language: str) -> str:
     return f"{when.day} {months[when.month - 1]} {when.year}"
 
 
-# --- defaults (data files) ---------------------------------------------------------------------
-
-def _data(name: str) -> Optional[str]:
-    f = resources.files("onboarding").joinpath("templates", name)
-    return f.read_text(encoding="utf-8") if f.is_file() else None
-
+# --- defaults (the catalogue) ------------------------------------------------------------------
 
 @lru_cache(maxsize=None)
-def default_template(step: str, language: str) -> TemplateSource:
-    """The shipped wording for a step and language."""
+def default_template(step: str, language: str, kind: str = "customers") -> TemplateSource:
+    """The shipped wording for a step, language and campaign kind (``onboarding.wording``)."""
     step = template_step(step)
     if language not in LANGUAGES:
         raise ValueError(f"language {language!r}: expected one of {', '.join(LANGUAGES)}")
-    subject, text = _data(f"{step}.{language}.subject.txt"), _data(f"{step}.{language}.txt")
-    if subject is None or text is None:
-        raise LookupError(f"default template {step}.{language} is missing from onboarding/templates")
-    return TemplateSource(subject.strip(), text, _data(f"{step}.{language}.html"), "default")
+    if kind not in CAMPAIGN_KINDS:
+        raise ValueError(f"kind {kind!r}: expected one of {', '.join(CAMPAIGN_KINDS)}")
+    subject, text = wording.default_source(step, language, kind)
+    return TemplateSource(subject, text, None, "default")
 
 
 def resolve(session: Optional[Session], campaign_id: Optional[int], step: str, language: str,
@@ -123,7 +117,9 @@ def resolve(session: Optional[Session], campaign_id: Optional[int], step: str, l
             CampaignTemplate.language == language, CampaignTemplate.segment.in_({segment or "", ""}))).all()
         for row in sorted(rows, key=lambda r: r.segment == ""):        # the segment's own row first
             origin = f"campaign, segment {row.segment}" if row.segment else "campaign"
-            return TemplateSource(row.subject, row.body_text, row.body_html, origin)
+            return TemplateSource(row.subject, row.body_text, None, origin)
+        kind = session.scalar(sa.select(Campaign.kind).where(Campaign.id == campaign_id))
+        return default_template(step, language, kind or "customers")
     return default_template(step, language)
 
 
@@ -155,13 +151,14 @@ def _one_line(text: str) -> str:
 
 
 def render(source: TemplateSource, context: dict[str, Any], *, ensure_optout: bool = True) -> RenderedMail:
-    """Subject, text and HTML of one mail. Raises ``TemplateProblem``."""
+    """Subject, text and HTML of one mail (the HTML drawn from the text). Raises ``TemplateProblem``."""
     subject = _one_line(_render(source.subject, context, html=False, part="subject"))
     text = _render(source.body_text, context, html=False, part="text body")
-    html = _render(source.body_html, context, html=True, part="HTML body") if source.body_html else None
     url = context.get("optout_url")
+    lang = i18n.pick(context.get("language"), i18n.SOURCE)
     if ensure_optout and url and url not in text:
-        text = text.rstrip("\n") + _OPTOUT_FOOTER.get(context.get("language"), _OPTOUT_FOOTER["en"]).format(url=url)
+        text = text.rstrip("\n") + "\n\n--\n" + i18n.gettext(lang, wording._FOOTER[0], optout_url=url) + "\n"
+    html = wording.html_of(text, lang=lang, title=subject, registration_url=context.get("registration_url"))
     return RenderedMail(subject, text, html, source.origin)
 
 
@@ -172,6 +169,8 @@ def sample_context(language: str = "fr", segment: str = "", *, public_url: str =
     fr = language == "fr"
     return {
         "company": "Exemple SARL" if fr else "Example Ltd", "contact": "Camille Martin" if fr else "Alex Smith",
+        "greeting": wording.greeting(language, "Camille Martin" if fr else "Alex Smith"),
+        "inviter": "Groupe Exemple" if fr else "Example Group", "sender": "",
         "email": "compta@exemple.fr" if fr else "accounts@example.com",
         "siren": "732829320", "siret": "73282932000074", "vat": "FR44732829320", "gln": "3012345000010",
         "segment": segment, "language": language, "campaign": campaign,
@@ -185,7 +184,8 @@ def sample_context(language: str = "fr", segment: str = "", *, public_url: str =
 def check_template(step: str, language: str, subject: str, body_text: str,
                    body_html: Optional[str] = None) -> RenderedMail:
     """Render with sample values; refuse what would fail or lose the opt-out link. Returns the
-    sample rendering (what the preview shows)."""
+    sample rendering (what the preview shows). ``body_html`` is not used any more (the HTML part
+    is drawn from the text): kept for callers of before."""
     template_step(step)
     if language not in LANGUAGES:
         raise TemplateProblem(f"language {language!r}: expected one of {', '.join(LANGUAGES)}")
@@ -193,12 +193,10 @@ def check_template(step: str, language: str, subject: str, body_text: str,
         raise TemplateProblem("subject: empty")
     if not body_text.strip():
         raise TemplateProblem("text body: empty (every mail has a plain-text part)")
-    source = TemplateSource(subject, body_text, body_html or None, "draft")
+    source = TemplateSource(subject, body_text, None, "draft")
     ctx = sample_context(language)
     rendered = render(source, ctx, ensure_optout=False)
     if ctx["optout_url"] not in rendered.text:
         raise TemplateProblem("text body: it must show the opt-out link ({{ optout_url }}): every mail "
                               "offers a way to stop receiving them")
-    if rendered.html is not None and ctx["optout_url"] not in rendered.html:
-        raise TemplateProblem("HTML body: it must link to {{ optout_url }} as the text body does")
     return rendered

@@ -36,7 +36,7 @@ def test_import_campaign_wave_preview_run_and_funnel(tmp_path, smtp_server):  # 
     assert bad.exit_code == 2 and "expected 'now' or an ISO date" in bad.output
 
     preview = ok("template", "preview", "Suppliers", "invitation", "--language", "en")
-    assert preview.startswith("[default wording]\nSubject: Example Ltd: register for electronic invoicing")
+    assert preview.startswith("[default wording]\nSubject: Suppliers invites Example Ltd to electronic invoicing")
     assert "https://edigate.test/register/EXAMPLE-TOKEN" in preview
 
     assert ok("run") == "nothing to do\n"                     # draft: nothing goes
@@ -44,8 +44,8 @@ def test_import_campaign_wave_preview_run_and_funnel(tmp_path, smtp_server):  # 
     assert ok("run").startswith("waves started: 1, invitations: 2, mails prompted: 2")
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == ["c1@example.test", "c3@example.test"]
     subjects = {m.rcpt_tos[0]: m.message["Subject"] for m in smtp_server.messages}
-    assert subjects["c3@example.test"].endswith("register for electronic invoicing")          # English
-    assert subjects["c1@example.test"].endswith("inscrivez-vous à la facturation électronique")  # French
+    assert subjects["c3@example.test"].endswith("to electronic invoicing")          # English
+    assert subjects["c1@example.test"].endswith("à passer à la facture électronique")  # French
 
     shown = json.loads(ok("campaign", "show", "Suppliers", "--json"))
     assert shown["waves"][0]["status"] == "running"

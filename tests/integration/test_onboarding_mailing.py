@@ -156,7 +156,8 @@ def test_each_mail_carries_its_links_headers_and_fixed_message_id(gw, smtp_serve
     optout = re.search(r"https://edigate\.test/optout/\S+", text).group(0)
     assert invitation["List-Unsubscribe"].strip() == f"<{optout}>"     # (folded: a long URL)
     assert invitation["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"     # RFC 8058
-    assert invitation["From"] == "onboarding@edigate.test" and invitation["To"] == "Contact 0 <c0@example.test>"
+    # who invites: the inviting company (here the campaign's name: no organisation on record) as display name
+    assert invitation["From"] == "Suppliers <onboarding@edigate.test>" and invitation["To"] == "Contact 0 <c0@example.test>"
     html = invitation.get_body(("html",)).get_content()
     assert re.search(r'<img src="https://edigate\.test/t/[^"]+\.gif"', html)
     assert register in reminder.get_body(("plain",)).get_content()        # the same personal link

@@ -41,7 +41,7 @@ def test_defaults_exist_for_every_step_in_french_and_english(gw, campaign_id):
             assert "https://edigate.test/optout/" in r.text and "https://edigate.test/optout/" in r.html
             assert "{{" not in r.text + r.subject + r.html
     inv_fr = _preview(gw, campaign_id, "invitation", "fr")
-    assert inv_fr.subject == "Exemple SARL : inscrivez-vous à la facturation électronique"
+    assert inv_fr.subject == "Wording invite Exemple SARL à passer à la facture électronique"
     assert "https://edigate.test/register/" in inv_fr.text and "Bonjour Camille Martin," in inv_fr.text
     assert "30 juin 2030" in inv_fr.text
     assert "30 June 2030" in _preview(gw, campaign_id, "invitation", "en").text
@@ -59,9 +59,9 @@ def test_campaign_overrides_win_by_segment_then_language_then_default(gw, campai
                      body_text="Transport {{ segment }}" + OPT, body_html="<p>{{ company }}</p><a href=\"{{ optout_url }}\">x</a>")
     transport = _preview(gw, campaign_id, "invitation", "fr", "transport")
     assert (transport.subject, transport.origin) == ("Transporteurs : Exemple SARL", "campaign, segment transport")
-    assert transport.text.startswith("Transport transport") and transport.html.startswith("<p>Exemple SARL</p>")
+    assert transport.text.startswith("Transport transport") and "<p>Transport transport<br>" in transport.html
     other = _preview(gw, campaign_id, "invitation", "fr", "retail")
-    assert (other.subject, other.origin, other.html) == ("Pour tous : Exemple SARL", "campaign", None)
+    assert (other.subject, other.origin) == ("Pour tous : Exemple SARL", "campaign") and "<p>Tous<br>" in other.html
     assert _preview(gw, campaign_id, "invitation", "en", "transport").origin == "default"
     assert _preview(gw, campaign_id, "reminder", "fr", "transport").origin == "default"
     with gw.session() as s:       # replacing keeps one row per (step, language, segment)
@@ -86,9 +86,9 @@ def test_preview_with_a_counterparty_uses_its_data_and_escapes_it_in_html(gw, ca
         r = preview(s.get(Campaign, campaign_id), "invitation", "en", "", s.get(Counterparty, cp_id))
     assert "<script>alert(1)</script> & Fils" in r.text                     # text is text
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Fils" in r.html and "<script>" not in r.html
-    assert "SIRET 73282932000074" in r.text
+    assert r.text.startswith("Dear Ana")
     assert "\n" not in r.subject and "\r" not in r.subject
-    assert r.subject == "<script>alert(1)</script> & Fils: register for electronic invoicing"
+    assert r.subject == "Wording invites <script>alert(1)</script> & Fils to electronic invoicing"
 
 
 @pytest.mark.parametrize("subject, body, problem", [
@@ -110,12 +110,17 @@ def test_a_template_that_would_fail_or_escape_the_sandbox_is_refused_when_saved(
         assert s.scalar(sa.select(sa.func.count()).select_from(CampaignTemplate)) == 0
 
 
-def test_html_without_the_opt_out_link_and_unknown_steps_or_languages_are_refused(gw, campaign_id):
+def test_the_html_part_is_drawn_from_the_text_and_unknown_steps_or_languages_are_refused(gw, campaign_id):
     from onboarding.models import Campaign
     with gw.session() as s:
         c = s.get(Campaign, campaign_id)
-        with pytest.raises(TemplateProblem, match="HTML body: it must link to"):
-            set_template(s, c, "invitation", "fr", subject="s", body_text="t" + OPT, body_html="<p>hi</p>")
+        row = set_template(s, c, "invitation", "fr", subject="s", body_text="Nouveau texte" + OPT,
+                           body_html="<p>an old HTML part, not used</p>")
+        assert row.body_html is None
+    r = _preview(gw, campaign_id, "invitation", "fr")
+    assert "Nouveau texte" in r.html and "old HTML" not in r.html
+    with gw.session() as s:
+        c = s.get(Campaign, campaign_id)
         with pytest.raises(CampaignInputError, match="step: 'welcome'"):
             set_template(s, c, "welcome", "fr", subject="s", body_text="t" + OPT)
         with pytest.raises(CampaignInputError, match="language: 'de'"):

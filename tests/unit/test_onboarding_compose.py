@@ -174,3 +174,4 @@ def test_the_shipped_wording_of_every_step_and_language(language, step):
     assert ("/register/" in text) == (step != "information")
     assert re.search(r'<img src="https://edigate\.test/t/[^"]+\.gif"', html)
     assert msg["Subject"] == p.subject and "Société Été SAS" in p.subject + text
+    assert msg["From"].addresses[0].display_name == "Campagne 2026"        # who invites, as mail clients show it
