@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/translate.py
 	$(BIN)/python bench/edifact.py
 	$(BIN)/python bench/as2.py
+	$(BIN)/python bench/as4.py
 	$(BIN)/python bench/sftp.py
 	$(BIN)/python bench/process.py
 	$(BIN)/python bench/campaign.py

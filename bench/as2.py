@@ -72,19 +72,25 @@ def invoice_of_size(size: int, n: int) -> bytes:
         count = int(count * size / len(data)) + 1
 
 
-def run(messages: list, label: str) -> SimpleNamespace:
+def run(messages: list, label: str, send=send) -> SimpleNamespace:
+    """Messages sent one after another, each counted once its receipt is verified (``send(out)``:
+    a result whose ``delivered`` says so); the first three warm up and are not counted."""
     for out in messages[:3]:                      # warm-up (connections, caches): not counted
         r = send(out, timeout=(5, 60))
         if not r.delivered:
-            raise SystemExit(f"{label}: warm-up message not acknowledged: {r.error}")
+            raise SystemExit(f"{label}: warm-up message not acknowledged: {_why(r)}")
     t0 = time.perf_counter()
     for out in messages[3:]:
         r = send(out, timeout=(5, 60))
         if not r.delivered:
-            raise SystemExit(f"{label}: {out.message_id} not acknowledged: {r.status} {r.error}")
+            raise SystemExit(f"{label}: {out.message_id} not acknowledged: {_why(r)}")
     secs = time.perf_counter() - t0
     n = len(messages) - 3
     return SimpleNamespace(n=n, seconds=secs, rate=n / secs)
+
+
+def _why(result) -> str:
+    return getattr(result, "summary", None) or f"{getattr(result, 'status', '')} {getattr(result, 'error', '')}"
 
 
 CATEGORIES = (
@@ -95,12 +101,12 @@ CATEGORIES = (
 )
 
 
-def categorise(stats: pstats.Stats) -> dict[str, float]:
-    out = {name: 0.0 for name, _ in CATEGORIES}
+def categorise(stats: pstats.Stats, categories=CATEGORIES) -> dict[str, float]:
+    out = {name: 0.0 for name, _ in categories}
     out["other"] = 0.0
     for (file, _line, func), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
         where = f"{file}:{func}"
-        for name, marks in CATEGORIES:
+        for name, marks in categories:
             if any(m in where for m in marks):
                 out[name] += tottime
                 break
