@@ -14,7 +14,7 @@
 * ``ApprovalDelegation``: a user away for a period, and who decides for them meanwhile.
 * ``ApprovalNotice``: what an approver is told (an invoice waits, a reminder, an escalation):
   a notification record shown in the portal queue and the API, since users have no mail
-  address on record.
+  address on record; its kind and parameters, worded in each reader's language when shown.
 """
 from __future__ import annotations
 
@@ -154,7 +154,8 @@ class ApprovalNotice(Base):
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("approval_cases.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(sa.String(16))
-    message: Mapped[str] = mapped_column(sa.String(500))
+    params: Mapped[Optional[dict[str, Any]]]                                 # what its words name (None: older)
+    message: Mapped[str] = mapped_column(sa.String(500))                      # its English text
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def __repr__(self) -> str:

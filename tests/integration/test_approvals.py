@@ -357,3 +357,31 @@ def test_the_command_line_stores_checks_lists_and_shows_the_trail(gw, tmp_path, 
     trail = json.loads(run("approval", "trail", str(doc), "--json").output)
     assert (trail["state"], trail["awaited"], [d["by"] for d in trail["decisions"]]) == ("waiting", ["bob"], ["alice"])
     assert run("approval", "trail", "999999").exit_code == 2
+
+
+# --- notices in each reader's language --------------------------------------------------------
+
+def test_notices_keep_their_parameters_and_each_approver_reads_them_in_their_own_language(gw, centre, base) -> None:
+    from zoneinfo import ZoneInfo
+    from gateway.db import User
+    with gw.session() as s:
+        s.get(User, centre.users["alice"]).language = "fr"
+        s.get(User, centre.users["carol"]).language, s.get(User, centre.users["carol"]).time_zone = "en", "UTC"
+    doc = send(gw, centre, invoice("L-1", "1200.00"))
+    t0 = case_of(gw, doc).step_since
+    sweep.chase(gw, t0 + timedelta(hours=48))                             # a reminder to alice, escalation to carol
+    with gw.session() as s:
+        kept = {n.kind: n.params for n in s.scalars(sa.select(ApprovalNotice))}
+    params = {"number": "L-1", "rule": "large invoices", "since": t0.astimezone(ZoneInfo("UTC")).isoformat()}
+    assert kept == {"waiting": params, "reminder": params, "escalation": params}
+    paris = t0.astimezone(ZoneInfo("Europe/Paris"))
+    told = {n["kind"]: n["message"] for n in call(f"{base}/approvals", centre.tokens["alice"])[1]["notices"]}
+    assert told == {"waiting": "La facture L-1 attend votre approbation (règle large invoices).",
+                    "reminder": f"Rappel : la facture L-1 attend votre approbation depuis le "
+                                f"{paris:%d/%m/%Y %H:%M} {paris:%Z}."}
+    (escalated,) = call(f"{base}/approvals", centre.tokens["carol"])[1]["notices"]
+    assert escalated["message"] == (f"Escalated to you: invoice L-1 has been waiting for approval since "
+                                    f"{t0:%Y-%m-%d %H:%M} UTC.")
+    with gw.session() as s:                 # what reads the record without a language: the English text
+        assert s.scalar(sa.select(ApprovalNotice.message).where(ApprovalNotice.kind == "waiting")) == \
+            "Invoice L-1 waits for your approval (rule large invoices)."

@@ -78,7 +78,10 @@ class ApprovalView(Schema):
 class Notice(Schema):
     case_id = fields.Integer()
     kind = fields.String(metadata={"description": "waiting, reminder, escalation"})
-    message = fields.String()
+    params = fields.Dict(allow_none=True, metadata={"type": ["object", "null"], "description":
+                         "what the notice names: the invoice's number, the rule, since when it waits (UTC)"})
+    message = fields.String(metadata={"description": "the notice in the caller's language (users.language, else "
+                                                     "the gateway's) and time zone"})
     at = UtcDateTime()
 
 
@@ -190,7 +193,10 @@ def list_approvals(args: dict[str, Any]) -> Response:
     with gateway().session() as s:
         me = _me(s)
         if me.role == RECIPIENT:
-            return answer(ApprovalList, {"items": queue.waiting_for(s, me, utcnow()), "notices": notices.of_user(s, me.id)})
+            lang, zone = me.language or gateway().settings.language, me.time_zone
+            told = [{"case_id": n.case_id, "kind": n.kind, "params": n.params, "at": n.at,
+                     "message": notices.worded(n, lang, zone)} for n in notices.of_user(s, me.id)]
+            return answer(ApprovalList, {"items": queue.waiting_for(s, me, utcnow()), "notices": told})
         partner_id = args.get("partner")
         if partner_id is not None and s.get(Partner, partner_id) is None:
             raise NotFound(f"no partner {partner_id}")

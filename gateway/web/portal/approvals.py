@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 
 from ...approvals import decide as approval_decide
 from ...approvals import delegation, notices, queue
@@ -22,6 +23,7 @@ from ...approvals.errors import ApprovalError
 from ...db import ApprovalCase, DocumentRecord, User, utcnow
 from ...delivery.statuses import REASONS, STATUSES
 from ..kit.current import gateway
+from ..kit.reader import current, zone_name
 from ..kit.login import recipient_required
 from .views import bp
 
@@ -35,7 +37,7 @@ def reason_codes(status: str) -> list[tuple[str, str]]:
     return [(code, f"{REASONS[code].en} / {REASONS[code].fr}") for code in allowed if code in REASONS]
 
 
-NOTICES = {"waiting": "waiting", "reminder": "reminder", "escalation": "escalation"}
+NOTICES = {"waiting": _l("waiting for you"), "reminder": _l("reminder"), "escalation": _l("escalation")}
 _STATE_CLASS = {"approved": "ok", "refused": "bad", "on_hold": "waiting", "waiting": "neutral"}
 
 
@@ -45,7 +47,8 @@ def _helpers() -> dict[str, Any]:
         if item.on_behalf_of:
             return f"{CAPACITIES.get(item.capacity or '', item.capacity)} for {item.on_behalf_of}"
         return CAPACITIES.get(item.capacity or "", item.capacity or "")
-    return {"capacity_label": capacity_label, "notice_label": lambda kind: NOTICES.get(kind, kind),
+    return {"capacity_label": capacity_label, "notice_label": lambda kind: str(NOTICES.get(kind, kind)),
+            "notice_words": lambda notice: notices.worded(notice, current(), zone_name()),
             "approval_class": lambda state: _STATE_CLASS.get(state, "neutral")}
 
 
