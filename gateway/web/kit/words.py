@@ -21,6 +21,7 @@ STATUS_WORDS = {
     "delivered": _l("delivered"),
     # deliveries
     "pending": _l("pending"), "awaiting_ack": _l("awaiting_ack"), "cancelled": _l("cancelled"),
+    "pending_approval": _l("pending_approval"),
 }
 
 DIRECTIONS = {"in": _l("inbound"), "out": _l("outbound")}
