@@ -37,6 +37,7 @@ SMP's key pair (what ``gateway.web.smp`` publishes then).
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -75,6 +76,8 @@ DOCTYPES = {"Invoice": ids.BIS3_INVOICE, "CreditNote": ids.BIS3_CREDIT_NOTE,
 PROCESSES = {"Invoice": ids.BIS3_PROCESS, "CreditNote": ids.BIS3_PROCESS,
              "ApplicationResponse": ids.INVOICE_RESPONSE_PROCESS}
 ENV = "EDIGATE_PEPPOL_"
+#: BT-24 of a Peppol BIS Billing 3.0 invoice: the customization its document type names
+BIS3_CUSTOMIZATION = ids.BIS3_INVOICE.split("##", 1)[1].rsplit("::", 1)[0]
 
 
 def _flag(name: str) -> bool:
@@ -332,10 +335,11 @@ class Inbox:
             key = s.scalar(q.limit(1))
         return self.gw.payloads.get(key) if key else None
 
-    def check(self, payload: bytes, env: as4.Envelope, partner: as4.As4Partner) -> None:
-        """The SBDH agrees with the message, and its receiver is one of our members."""
+    def check(self, payload, env: as4.Envelope, partner: as4.As4Partner) -> None:
+        """The SBDH agrees with the message, and its receiver is one of our members (``payload``: the
+        transport's spooled payload)."""
         try:
-            sbd = unwrap(payload)
+            sbd = unwrap(payload.read())
         except InputError as e:
             raise as4.As4Refusal("EBMS:0004", f"the payload is not a valid SBDH: {e}") from None
         from gateway.transports.as4 import ns
@@ -356,11 +360,11 @@ class Inbox:
             raise as4.As4Refusal("EBMS:0004", f"{sbd.receiver.value} is not served by this access point",
                                  description=as4.PEPPOL_NOT_SERVICED)
 
-    def store(self, payload: bytes, meta: dict) -> None:
-        sbd = unwrap(payload)
+    def store(self, payload, meta: dict) -> None:
+        sbd = unwrap(payload.read())
         document = sbd.payload_document()
-        raw = self.gw.payloads.put(meta["raw_message"])
-        envelope = self.gw.payloads.put(payload)
+        raw = self.gw.payloads.put(meta["raw_message"])          # read in chunks
+        envelope = self.gw.payloads.put(payload.reader())
         content = self.gw.payloads.put(document)
         receipt = self.gw.payloads.put(meta["receipt"])
         partner = meta["partner"]
@@ -424,6 +428,10 @@ class PeppolChannel(FileChannel):
     label = "Peppol (AS4)"
     labels = {"en": "Peppol (AS4)", "fr": "Peppol (AS4)"}
     carries_status = True
+    #: the partners of this channel are access points speaking for their participants: a status
+    #: message received from one names the participant answering, not the partner (see
+    #: ``gateway.flow.invoice_response_status``)
+    relays_participants = True
     settings_keys = ("participant", "network")
 
     @property
@@ -461,6 +469,19 @@ class PeppolChannel(FileChannel):
         p = participant_of(partner, settings)
         return PeppolProfile(participant=p.uri if p else "", why=why)
 
+    def document(self, plan: DeliveryPlan, invoice: Any) -> Any:
+        """The invoice as Peppol BIS Billing 3.0, which its SBDH announces (the document type names
+        that customization, the process is BIS 3's): BT-24 and BT-23 say so."""
+        pc = getattr(invoice, "process_control", None)
+        if pc is not None and (pc.specification_identifier, pc.business_process) == (BIS3_CUSTOMIZATION,
+                                                                                    ids.BIS3_PROCESS):
+            return invoice
+        from gateway.model.invoice import ProcessControl
+        out = copy.deepcopy(invoice)
+        out.process_control = ProcessControl(business_process=ids.BIS3_PROCESS,
+                                             specification_identifier=BIS3_CUSTOMIZATION)
+        return out
+
     def plan(self, session: Any, plan: DeliveryPlan, partner: Any, invoice: Any) -> DeliveryPlan:
         plan.format, plan.syntaxes, plan.transport = "ubl", ("ubl",), NAME
         if not getattr(plan.profile, "participant", "") and not _buyer_endpoint(invoice):
@@ -475,7 +496,15 @@ class PeppolChannel(FileChannel):
         return {peppol_settings(gw).as4_path: as4.wsgi_app(Inbox(gw).endpoint())}
 
     def reaches(self, session: Any, partner: Any) -> bool:
-        return bool(partner.active and participant_of(partner, (partner.channel_settings or {}).get(NAME) or {}))
+        """A participant (its identifier), or another access point known by its certificate: what
+        it sent came from one of its participants, and an answer (an Invoice Response) goes back
+        through the network to the participant the answer names (``send_message``)."""
+        if not partner.active:
+            return False
+        if participant_of(partner, (partner.channel_settings or {}).get(NAME) or {}):
+            return True
+        return session.scalar(sa.select(Certificate.id).where(
+            Certificate.partner_id == partner.id, Certificate.active.is_(True)).limit(1)) is not None
 
 
 def _buyer_endpoint(invoice: Any) -> bool:

@@ -21,6 +21,12 @@ response code's in the document's own cycle (IP and CA are in_hand and partly_ap
 French cycle, received and accepted in the core one), the reason code the clarification's (its
 French equivalent in the French cycle, the Peppol code in the core one). A response that is
 unreadable or breaks OpenPeppol's T111 rules (``gateway.rules.peppol_t111``) is rejected.
+
+A response that came over a channel whose partners are access points (``relays_participants``:
+Peppol) is not the partner's own: the access point carries it for the buyer it names
+(SenderParty). It moves the invoice with that number, date and seller that was delivered over
+that channel to that buyer (its electronic address BT-49, or an identifier of its recipient
+partner, is the SenderParty's endpoint).
 """
 from __future__ import annotations
 
@@ -124,6 +130,32 @@ def _decide(response: ir.InvoiceResponse, doc: DocumentRecord):
     return status, reason, reason_code, cycle
 
 
+def _relayed_by(gw, exchange_id: int) -> Optional[str]:
+    """The channel the exchange came by when its partners are access points relaying their
+    participants' messages (``relays_participants``), else None."""
+    from gateway.db import Exchange
+    from gateway.delivery.channel import registry
+    with gw.session() as s:
+        ex = s.get(Exchange, exchange_id)
+        name = ex.channel if ex is not None else None
+    channel = registry.get(name) if name else None
+    return name if channel is not None and getattr(channel, "relays_participants", False) else None
+
+
+def _delivered_to(doc: DocumentRecord, buyer: IrParty, channel: str) -> bool:
+    """Whether ``doc`` went over ``channel`` to the participant answering (``buyer``: the
+    response's SenderParty), by its BT-49 or its recipient partner's identifiers."""
+    if buyer is None or not buyer.endpoint_id:
+        return False
+    if not any(d.channel == channel for d in doc.deliveries):
+        return False
+    want = ((buyer.endpoint_scheme or "").strip(), "".join(buyer.endpoint_id.split()).lower())
+    ours = {((doc.buyer_endpoint_scheme or "").strip(), "".join((doc.buyer_endpoint_id or "").split()).lower())}
+    if doc.recipient is not None:
+        ours |= {((i.scheme or "").strip(), "".join((i.value or "").split()).lower()) for i in doc.recipient.identifiers}
+    return want in ours
+
+
 def apply_invoice_response(gw, exchange_id: int, data: bytes, now: datetime) -> tuple[Optional[str], list[int]]:
     """Apply a received Invoice Response to the invoice it names (see the module docstring); returns
     the exchange's final status (None when another worker processed it) and the documents moved."""
@@ -138,10 +170,15 @@ def apply_invoice_response(gw, exchange_id: int, data: bytes, now: datetime) -> 
         return cdar_status.reject_unusable(gw, exchange_id, f"Invoice Response breaking {len(fatal)} rule(s) of "
                                            f"peppol-t111, first {first.rule}: {first.message}", now)
     seller = _seller_is(response)
+    relayed = _relayed_by(gw, exchange_id)
+
+    def find(s, partner_id):
+        if relayed is not None:
+            return [d for d in cdar_status.find_documents(s, None, response.invoice_number, response.invoice_date,
+                                                          seller) if _delivered_to(d, response.sender, relayed)]
+        return cdar_status.find_documents(s, partner_id, response.invoice_number, response.invoice_date, seller)
     move = cdar_status.Move(
         f"invoice {response.invoice_number or '?'} response {response.response_code or '?'}",
-        lambda s, partner_id: cdar_status.find_documents(s, partner_id, response.invoice_number,
-                                                         response.invoice_date, seller),
-        lambda doc: _decide(response, doc), known=ir.status_for(response.response_code or "") is not None)
+        find, lambda doc: _decide(response, doc), known=ir.status_for(response.response_code or "") is not None)
     # set when received: a response's IssueDate carries no time zone (and often no time)
     return cdar_status.apply_moves(gw, exchange_id, "Invoice Response", [move], None, now)
