@@ -17,7 +17,8 @@ Who reads which language:
   (``gateway.web.kit.language``);
 * a counterparty or partner, for what it receives (mails, PDFs): its own setting
   (``Counterparty.language``, a channel's ``lang``), passed here as ``lang``;
-* the command line: ``--lang``, else ``EDIGATE_LANG``, else ``LANG`` (``cli_language``).
+* the command line: ``--language``, else ``EDIGATE_LANG``, else ``EDIGATE_LANGUAGE``, else ``LANG``
+  (``cli_language``).
 
 Outside a request, ``gettext(lang, msgid, **values)`` translates with ``%(name)s`` placeholders,
 as Flask-Babel's ``gettext`` does inside one, and ``jinja_env(lang)`` installs the same
@@ -131,14 +132,15 @@ def jinja_env_install(env: Any, lang: str) -> Any:
 
 
 def cli_language(asked: Optional[str] = None, environ: Optional[dict] = None) -> str:
-    """The command line's language: ``asked`` (``--lang``), else ``EDIGATE_LANG``, else the
-    POSIX locale's (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``); English when none
+    """The command line's language: ``asked`` (``--language``), else ``EDIGATE_LANG``, else
+    ``EDIGATE_LANGUAGE`` (the gateway's language setting), else the POSIX locale's (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``); English when none
     names a language we speak (``C``, ``POSIX``: scripts read the English messages)."""
     if asked:
         return pick(asked, SOURCE)
     env = os.environ if environ is None else environ
-    if env.get("EDIGATE_LANG"):
-        return pick(env["EDIGATE_LANG"], SOURCE)
+    for name in ("EDIGATE_LANG", "EDIGATE_LANGUAGE"):
+        if env.get(name):
+            return pick(env[name], SOURCE)
     for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
         value = env.get(name)
         if value:

@@ -46,6 +46,10 @@ DEMO_PARTNERS = (
     ("Demo Supplier SARL", "DEMO-SUPPLIER", (("0009", "73282932000074"), ("0088", "3012345000010")), "ubl"),
     ("Demo Buyer GmbH", "DEMO-BUYER", (("0088", "4000001000005"), ("9930", "DE123456789")), "cii"),
 )
+# how each demo partner receives: the buyer reads its invoices on the recipient portal (nothing to run
+# on its side) and is told by mail (a local test mail server shows it: README, quick start)
+DEMO_RECEIVING = {"DEMO-SUPPLIER": ("as2", None), "DEMO-BUYER": ("portal", "accounts@demo-buyer.example")}
+SAMPLE_INVOICE = "samples/demo-invoice.xml"     # from DEMO-SUPPLIER to DEMO-BUYER (its GLN, BT-49)
 
 
 def ensure_demo(gw: Gateway) -> bool:
@@ -68,7 +72,9 @@ def ensure_demo(gw: Gateway) -> bool:
         s.add(Certificate.from_pem(ours.cert_pem, organisation=org, key_ref=str(ours.key_path)))
         for name, as2_id, idents, fmt in DEMO_PARTNERS:
             kp = ensure_dev_keypair(dev, as2_id.lower(), common_name=as2_id)
-            p = Partner(name=name, as2_id=as2_id, preferred_format=fmt, preferred_channel="as2")
+            channel, contact = DEMO_RECEIVING[as2_id]
+            p = Partner(name=name, as2_id=as2_id, preferred_format=fmt, preferred_channel=channel,
+                        contact_email=contact)
             for scheme, value in idents:
                 p.add_identifier(scheme, value)
             s.add(p)
@@ -92,6 +98,20 @@ def ensure_admin(gw: Gateway) -> Optional[str]:
     with os.fdopen(fd, "w") as f:
         f.write(password + "\n")
     return password
+
+
+def _pages(app: Any) -> list[tuple[str, str]]:
+    """The people's doors the app has beside the operator pages (an extension's included)."""
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    doors = (("portal", "/portal/"), ("onboarding", "/onboarding/"))
+    return [(label, path) for label, path in doors if path in rules or path.rstrip("/") in rules]
+
+
+def _mail_server(settings: Settings) -> str:
+    """The SMTP server's host and port, never its credentials."""
+    from urllib.parse import urlsplit
+    url = urlsplit(settings.smtp_url)
+    return f"{url.scheme}://{url.hostname}:{url.port or (465 if url.scheme == 'smtps' else 25)}"
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
@@ -253,6 +273,7 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
         f"  operator pages  {base}/  (health check: {base}/health)",
         f"  REST API        {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)",
     ]
+    lines += [f"  {label:<15} {base}{path}" for label, path in _pages(app)]
     for channel in registry:
         for path in channel.public_paths:
             lines.append(f"  {channel.label + ' endpoint':<15} {base}{path}  (public URL {settings.public_url})")
@@ -268,7 +289,10 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
     ]
     if made_demo:
         lines.append(f"  demo setup      identity {DEMO_IDENTITY}; partners "
-                     + ", ".join(p[1] for p in DEMO_PARTNERS))
+                     + ", ".join(p[1] for p in DEMO_PARTNERS)
+                     + f"; DEMO-BUYER reads its invoices on the portal (mail to "
+                       f"{DEMO_RECEIVING['DEMO-BUYER'][1]} through {_mail_server(settings)}); "
+                       f"a sample invoice for it: {SAMPLE_INVOICE}")
     if password:
         lines.append(f"  first login     admin / {password}  (also in {settings.home / 'admin-password'})")
     print("\n".join(lines), flush=True)

@@ -23,6 +23,7 @@ on one worker (``make test`` runs in parallel with ``--dist loadgroup``).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -60,6 +61,9 @@ MARKERS = {
 def pytest_configure(config: pytest.Config) -> None:
     for name, what in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {what}")
+    # the command line's messages in English whatever the machine's locale says (a French LANG would
+    # make them French: gateway.cli.words); tests of the French ones give their own language
+    os.environ["EDIGATE_LANG"] = "en"
 
 
 # What a unit test may not ask for: a peer, a gateway in its own process, or a gateway's home in this

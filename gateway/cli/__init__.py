@@ -87,8 +87,11 @@ class _Root(LazyGroup):
 @click.group(cls=_Root, refs=commands, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="edigate", prog_name="edigate")
 @click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors.")
+@click.option("--language", "--lang", "language", type=click.Choice(["fr", "en"], case_sensitive=False),
+              default=None, help="The messages' language (default: EDIGATE_LANG, EDIGATE_LANGUAGE, else "
+                                 "the locale's, else English).")
 @click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+def main(ctx: click.Context, debug: bool, language: str | None) -> None:
     """edigate: e-invoices through the EN 16931 model.
 
     {flavours}
@@ -98,5 +101,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     Exit codes: 0 ok, 1 invalid document or output (ack: rejected), 2
     unreadable input, 3 setup problem (see each command's --help).
     """
+    from gateway.cli.words import ask
+    ask(language)
     ctx.obj = CliContext(debug=debug)
     ctx.call_on_close(ctx.obj.close)

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from gateway.model import identifiers
 from gateway.cli.context import CONTEXT_SETTINGS, current, transaction  # noqa: F401  (for the commands)
 from gateway.cli.errors import (EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEMS, EXIT_SETUP,  # noqa: F401
-                                BadInput, SetupError)
+                                BadInput, Failed, SetupError)
+from gateway.cli.words import _, identifier_problem
 from gateway.config import Settings
 from gateway.db import AS2Identity, Organisation, Partner, User
 
@@ -31,15 +32,17 @@ def current_settings() -> Settings:
 
 
 def checked(fn: Callable[[str], Any], value: str) -> Any:
-    """``fn(value)``, a ``ValueError`` turned into a refusal."""
+    """``fn(value)``, a ``ValueError`` turned into a refusal (an identifier's in the run's language)."""
     try:
         return fn(value)
     except ValueError as exc:
+        if getattr(exc, "problem", None) is not None:
+            raise BadInput(identifier_problem(exc.problem)) from None
         raise BadInput(str(exc)) from None
 
 
 def warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    click.echo(_("warning: %(message)s", message=message), err=True)
 
 
 def utc_now() -> datetime:
@@ -87,8 +90,8 @@ def find_partner(s: Session, ref: str) -> Partner:
     if p is None:
         p = s.scalar(sa.select(Partner).where(Partner.as2_id == ref))
     if p is None:
-        raise BadInput(f"no partner {ref!r} (give its name, number, SCHEME:VALUE identifier or AS2 id; "
-                       "see `edigate partner list`)")
+        raise BadInput(_("no partner '%(ref)s' (give its name, number, SCHEME:VALUE identifier or AS2 id; "
+                         "see `edigate partner list`)", ref=ref))
     return p
 
 
@@ -101,8 +104,9 @@ def find_org(s: Session, ref: str) -> Organisation:
     if o is None and (ref.isascii() and ref.isdigit()):
         o = s.get(Organisation, int(ref))
     if o is None:
-        known = ", ".join(s.scalars(sa.select(Organisation.name).order_by(Organisation.name))) or "none yet"
-        raise BadInput(f"no organisation of ours named {ref!r} (known: {known}; see `edigate org add`)")
+        known = ", ".join(s.scalars(sa.select(Organisation.name).order_by(Organisation.name))) or _("none yet")
+        raise BadInput(_("no organisation of ours named '%(ref)s' (known: %(known)s; see `edigate org add`)",
+                         ref=ref, known=known))
     return o
 
 
@@ -110,5 +114,5 @@ def find_user(s: Session, username: str) -> User:
     """A user of the pages by username (a missing one: exit 1, as the user commands always did)."""
     user = s.scalar(sa.select(User).where(User.username == username))
     if user is None:
-        raise click.ClickException(f"no user {username!r}")
+        raise Failed(_("no user '%(username)s'", username=username))
     return user

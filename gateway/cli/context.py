@@ -93,7 +93,9 @@ class CliContext:
             with session_scope(self.sessions()) as session:
                 yield session
         except sa.exc.IntegrityError as exc:
-            raise BadInput(f"conflicts with an existing record ({exc.orig}); nothing written") from None
+            from gateway.cli.words import _
+            raise BadInput(_("conflicts with an existing record (%(detail)s); nothing written",
+                             detail=str(exc.orig))) from None
 
     def close(self) -> None:
         if self._gateway is not None:

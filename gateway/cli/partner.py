@@ -25,6 +25,8 @@ from gateway.db.partners import MDN_MODES, MICALG_SPELLINGS, SCHEMES, TRANSFER_E
 from gateway.model import identifiers
 from gateway.partners.checks import TOLERATE_UNZ_REFERENCE
 from gateway.partners.service import PartnerError, PartnerService
+from gateway.cli.words import _, identifier_problem, language
+from gateway.partners.identifier_words import clause
 
 
 def _partner_options(f: Callable) -> Callable:
@@ -104,7 +106,13 @@ def _partner_options(f: Callable) -> Callable:
 EXPIRED_HINT = "ask the partner for its new one; `edigate cert import --allow-expired` imports it anyway"
 
 def _refused(e: PartnerError) -> BadInput:
-    """The service's refusal as the command line says it, with what to do where it helps."""
+    """The service's refusal as the command line says it, with what to do where it helps (an
+    identifier's problem in the run's language)."""
+    if getattr(e.problem, "code", None) is not None and language() != "en":
+        if isinstance(e.value, tuple):
+            return BadInput(_("identifier %(scheme)s:%(value)s: %(problem)s", scheme=e.value[0], value=e.value[1],
+                              problem=clause(identifier_problem(e.problem))))
+        return BadInput(identifier_problem(e.problem))
     if e.field == "channel_settings":
         return BadInput(f"{e} (see --email-to, --contact-email, --via-network)")
     if e.field == "as2.identity_id":
@@ -337,11 +345,13 @@ def partner_add(name: str, **o: Any) -> None:
             raise _refused(e) from None
         if cf is not None:
             add_cert(s, p, cf, "both")
-        click.echo(f"added partner #{p.id} {p.name}"
-                   + (f": {', '.join(_ident_text(i) for i in p.identifiers)}" if p.identifiers else ""))
-        if not p.identifiers:
-            warn(f"partner {p.name!r} has no identifier: documents cannot be routed to it by identifier "
-                  "(add one with `edigate partner id add`)")
+        if p.identifiers:
+            click.echo(_("added partner #%(id)s %(name)s: %(identifiers)s", id=p.id, name=p.name,
+                         identifiers=", ".join(_ident_text(i) for i in p.identifiers)))
+        else:
+            click.echo(_("added partner #%(id)s %(name)s", id=p.id, name=p.name))
+            warn(_("partner '%(name)s' has no identifier: documents cannot be routed to it by identifier "
+                   "(add one with `edigate partner id add`)", name=p.name))
         _warn_incomplete(p)
 
 
@@ -370,7 +380,8 @@ def partner_set(ref: str, rename: Optional[str], **o: Any) -> None:
             raise _refused(e) from None
         cert = add_cert(s, p, cf, "both") if cf is not None else None
         what = changed + [f"identifier {sc}:{v}" for sc, v in new_ids] + ([f"certificate #{cert.id}"] if cert else [])
-        click.echo(f"partner #{p.id} {p.name}: " + (f"changed {', '.join(what)}" if what else "nothing to change"))
+        click.echo(_("partner #%(id)s %(name)s: changed %(what)s", id=p.id, name=p.name, what=", ".join(what))
+                   if what else _("partner #%(id)s %(name)s: nothing to change", id=p.id, name=p.name))
         if cert is not None:
             report_rollover(p, cert)
         _warn_incomplete(p)
@@ -387,7 +398,7 @@ def partner_list(as_json: bool) -> None:
             echo_json([_partner_dict(p, now, full=False) for p in partners])
             return
         if not partners:
-            click.echo("no partners yet (see `edigate partner add`)")
+            click.echo(_("no partners yet (see `edigate partner add`)"))
             return
         rows = [[str(p.id), p.name + ("" if p.active else " (disabled)"),
                  ", ".join(f"{i.scheme}:{i.value}" for i in p.identifiers) or "-", p.as2_id or "-",
@@ -428,9 +439,9 @@ def partner_id_add(ref: str, identifier: str) -> None:
         except PartnerError as e:
             raise _refused(e) from None
         if not added:
-            click.echo(f"partner {p.name} already has {scheme}:{value}")
+            click.echo(_("partner %(name)s already has %(scheme)s:%(value)s", name=p.name, scheme=scheme, value=value))
             return
-        click.echo(f"partner {p.name}: added {_ident_text(added[0])}")
+        click.echo(_("partner %(name)s: added %(identifier)s", name=p.name, identifier=_ident_text(added[0])))
 
 
 @partner_id.command("remove", context_settings=CONTEXT_SETTINGS)
@@ -445,19 +456,20 @@ def partner_id_remove(ref: str, identifier: str) -> None:
             PartnerService(s).remove_identifier(p, scheme, value)
         except PartnerError as e:
             raise _refused(e) from None
-        click.echo(f"partner {p.name}: removed {scheme}:{value}")
+        click.echo(_("partner %(name)s: removed %(scheme)s:%(value)s", name=p.name, scheme=scheme, value=value))
         if not p.identifiers:
-            warn(f"partner {p.name!r} has no identifier left: documents cannot be routed to it by identifier")
+            warn(_("partner '%(name)s' has no identifier left: documents cannot be routed to it by identifier",
+                   name=p.name))
 
 
 def _set_active(ref: str, active: bool) -> None:
     with transaction() as s:
         p = find_partner(s, ref)
-        word = "enabled" if active else "disabled"
         if not PartnerService(s).set_active(p, active):
-            click.echo(f"partner {p.name} is already {word}")
+            click.echo(_("partner %(name)s is already enabled", name=p.name) if active
+                       else _("partner %(name)s is already disabled", name=p.name))
             return
-        click.echo(f"partner {p.name} {word}")
+        click.echo(_("partner %(name)s enabled", name=p.name) if active else _("partner %(name)s disabled", name=p.name))
 
 
 @partner_group.command("disable", context_settings=CONTEXT_SETTINGS)

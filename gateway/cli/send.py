@@ -9,6 +9,7 @@ import click
 import sqlalchemy as sa
 
 from gateway.cli.context import current
+from gateway.cli.words import _
 from gateway.db import Exchange, Partner
 from gateway.channels.as2 import queue_file
 from gateway.syntaxes import detect
@@ -35,13 +36,20 @@ def send_command(file: Path, partner_ref: str, content_type: str | None, wait_se
                                             Partner.id == number))
         partner = s.scalar(q)
         if partner is None:
-            click.echo(f"error: no partner {partner_ref!r} (edigate partner list)", err=True)
+            click.echo(_("error: no partner '%(ref)s' (edigate partner list)", ref=partner_ref), err=True)
             sys.exit(2)
         partner_id, name = partner.id, partner.name
+        if not partner.as2_url:
+            click.echo(_("error: partner %(name)s has no AS2 URL, so nothing can be sent to it over AS2: set it "
+                         "(edigate partner set '%(name)s' --url https://…), or send the file in for routing "
+                         "(POST /api/v1/documents) to reach it over the channel it chose (%(channel)s)",
+                         name=name, channel=partner.preferred_channel or "as2"), err=True)
+            sys.exit(2)
     data = file.read_bytes()
     ctype = content_type or _content_type(data)
     ex = queue_file(gw, data, partner_id=partner_id, filename=file.name, content_type=ctype)
-    click.echo(f"exchange {ex.id}: {file.name} ({len(data)} bytes, {ctype}) to {name}")
+    click.echo(_("exchange %(id)s: %(file)s (%(size)s bytes, %(type)s) to %(partner)s", id=ex.id, file=file.name,
+                 size=len(data), type=ctype, partner=name))
     deadline = time.monotonic() + (wait_seconds or 0)
     while True:
         with gw.session() as s:

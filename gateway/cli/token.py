@@ -13,6 +13,8 @@ import sqlalchemy as sa
 
 from gateway.cli.common import find_user, minute, table
 from gateway.cli.context import CONTEXT_SETTINGS, transaction
+from gateway.cli.errors import Failed
+from gateway.cli.words import _
 from gateway.db import ApiToken, User, issue_token
 
 
@@ -32,14 +34,18 @@ def token_create(username: str, name: str, expires_days: Optional[int]) -> None:
     with transaction() as s:
         user = find_user(s, username)
         if not user.active:
-            raise click.ClickException(f"user {username!r} is disabled")
+            raise Failed(_("user '%(username)s' is disabled", username=username))
         try:
             token, plaintext = issue_token(s, user, name, expires_at=expires_at)
         except ValueError as e:
-            raise click.ClickException(str(e)) from None
-        until = f", expires {minute(expires_at)} UTC" if expires_at else ""
-        click.echo(f"token {token.id} ({name}) for {user.username}{until}. "
-                   "It is shown only now: keep it in a secret store.", err=True)
+            raise Failed(str(e)) from None
+        if expires_at:
+            said = _("token %(id)s (%(name)s) for %(username)s, expires %(when)s UTC. It is shown only now: keep "
+                     "it in a secret store.", id=token.id, name=name, username=user.username, when=minute(expires_at))
+        else:
+            said = _("token %(id)s (%(name)s) for %(username)s. It is shown only now: keep it in a secret store.",
+                     id=token.id, name=name, username=user.username)
+        click.echo(said, err=True)
         click.echo(plaintext)
 
 
@@ -64,9 +70,11 @@ def token_revoke(token_id: int) -> None:
     with transaction() as s:
         token = s.get(ApiToken, token_id)
         if token is None:
-            raise click.ClickException(f"no token {token_id}")
+            raise Failed(_("no token %(id)s", id=token_id))
         if token.revoked_at is not None:
-            click.echo(f"token {token_id} was already revoked on {minute(token.revoked_at)} UTC")
+            click.echo(_("token %(id)s was already revoked on %(when)s UTC", id=token_id,
+                         when=minute(token.revoked_at)))
             return
         token.revoke()
-        click.echo(f"token {token_id} ({token.name}) of {token.user.username} revoked")
+        click.echo(_("token %(id)s (%(name)s) of %(username)s revoked", id=token_id, name=token.name,
+                     username=token.user.username))

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from .problems import IdentifierError
+
 FR_ADDRESS, SIREN, SIRET = "0225", "0002", "0009"
 
 _SIREN = re.compile(r"^\d{9}$")
@@ -59,22 +61,24 @@ def french_address(value: str) -> FrenchAddress:
     text = "".join(value.split())
     siren, sep, rest = text.partition("_")
     if not _SIREN.match(siren):
-        raise ValueError(f"a 0225 address starts with a SIREN of 9 digits, not {siren[:20]!r}")
+        raise IdentifierError("address_siren", f"a 0225 address starts with a SIREN of 9 digits, not {siren[:20]!r}",
+                              siren=siren[:20])
     if not sep:
         return FrenchAddress(siren)
     second, sep2, routing = rest.partition("_")
     if _SIRET.match(second):
         if not second.startswith(siren):
-            raise ValueError(f"the SIRET {second} of a 0225 address does not start with its SIREN {siren}")
+            raise IdentifierError("address_siret", f"the SIRET {second} of a 0225 address does not start with its "
+                                  f"SIREN {siren}", siret=second, siren=siren)
         if not sep2:
             return FrenchAddress(siren, siret=second)
         if not _ROUTING.match(routing):
-            raise ValueError(f"the routing code {routing[:40]!r} of a 0225 address is not 1 to 100 of "
-                             "A-Z a-z 0-9 - _ / @")
+            raise IdentifierError("address_routing", f"the routing code {routing[:40]!r} of a 0225 address is not "
+                                  "1 to 100 of A-Z a-z 0-9 - _ / @", routing=routing[:40])
         return FrenchAddress(siren, siret=second, routing_code=routing)
     if not _SUFFIX.match(rest):
-        raise ValueError(f"after the SIREN, a 0225 address holds a SIRET of 14 digits or a suffix of 1 to 100 "
-                         f"of A-Z a-z 0-9 - _ . @, not {rest[:40]!r}")
+        raise IdentifierError("address_suffix", f"after the SIREN, a 0225 address holds a SIRET of 14 digits or a "
+                              f"suffix of 1 to 100 of A-Z a-z 0-9 - _ . @, not {rest[:40]!r}", rest=rest[:40])
     return FrenchAddress(siren, suffix=rest)
 
 

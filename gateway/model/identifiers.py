@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Optional
 
+from .problems import IdentifierError, Problem, problem_of
+
 
 # Identifier schemes (ISO 6523 ICD / EAS codes) seen most; any code is accepted.
 SCHEMES = {
@@ -44,7 +46,7 @@ def normalise_identifier(scheme: str, value: str) -> tuple[str, str]:
     value = "".join(value.split())
     value = value.lower() if scheme == "EM" else value.upper()
     if not scheme or not value:
-        raise ValueError("an identifier needs a scheme and a value")
+        raise IdentifierError("empty", "an identifier needs a scheme and a value")
     return scheme, value
 
 
@@ -93,20 +95,21 @@ def scheme_code(scheme: str, value: str = "") -> str:
             if m and m.group(1) == prefix:
                 return code
         choices = ", ".join(f"{c} ({SCHEMES[c]})" for c in codes)
-        raise ValueError(f"scheme {scheme!r} is ambiguous: give the code, one of {choices}"
-                         " (or start the value with its country code)")
+        raise IdentifierError("scheme_ambiguous", f"scheme {scheme!r} is ambiguous: give the code, one of {choices}"
+                              " (or start the value with its country code)", scheme=scheme, choices=choices)
     if _CODE.match(s):
         return s
     labels = ", ".join(sorted({SCHEMES[c].split(" (")[0] for c in SCHEMES}))
-    raise ValueError(f"unknown identifier scheme {scheme!r}: give a code (0009, 0088, 9957, EM…) "
-                     f"or a label ({labels})")
+    raise IdentifierError("scheme_unknown", f"unknown identifier scheme {scheme!r}: give a code (0009, 0088, 9957, "
+                          f"EM…) or a label ({labels})", scheme=scheme, labels=labels)
 
 
 def parse(text: str) -> tuple[str, str]:
     """``"SCHEME:VALUE"`` → (scheme code, normalised value). Does not check the value: see ``check``."""
     scheme, sep, value = text.partition(":")
     if not sep or not scheme.strip() or not value.strip():
-        raise ValueError(f"{text!r}: expected SCHEME:VALUE, e.g. SIRET:73282932000074 or 0088:4000001000005")
+        raise IdentifierError("not_scheme_value", f"{text!r}: expected SCHEME:VALUE, e.g. SIRET:73282932000074 or "
+                              "0088:4000001000005", text=text)
     return normalise_identifier(scheme_code(scheme, value), value)
 
 
@@ -124,78 +127,83 @@ def gs1_check_digit(body: str) -> int:
     return (10 - total % 10) % 10
 
 
-def _digits(value: str, n: int, what: str) -> Optional[str]:
+def _digits(value: str, n: int, what: str) -> Optional[Problem]:
     if not value.isascii() or not value.isdigit() or len(value) != n:
-        return f"a {what} is {n} digits, not {value!r}"
+        return Problem("digits", f"a {what} is {n} digits, not {value!r}", what=what, n=n, value=value)
     return None
 
 
-def check_siren(value: str) -> Optional[str]:
+def check_siren(value: str) -> Optional[Problem]:
     problem = _digits(value, 9, "SIREN")
     if problem is None and not luhn_ok(value):
-        problem = f"SIREN {value} fails its check digit (Luhn): a typo?"
+        problem = Problem("siren_check", f"SIREN {value} fails its check digit (Luhn): a typo?", value=value)
     return problem
 
 
-def check_siret(value: str) -> Optional[str]:
+def check_siret(value: str) -> Optional[Problem]:
     problem = _digits(value, 14, "SIRET")
     if problem:
         return problem
     if value.startswith(LA_POSTE_SIREN) and value != LA_POSTE_HEAD_OFFICE:
         if sum(map(int, value)) % 5:
-            return f"SIRET {value} (La Poste) fails its check (digit sum not a multiple of 5): a typo?"
+            return Problem("siret_la_poste", f"SIRET {value} (La Poste) fails its check (digit sum not a multiple "
+                           "of 5): a typo?", value=value)
         return None
     if not luhn_ok(value):
-        return f"SIRET {value} fails its check digit (Luhn): a typo?"
+        return Problem("siret_check", f"SIRET {value} fails its check digit (Luhn): a typo?", value=value)
     if not luhn_ok(value[:9]):
-        return f"SIRET {value}: its first nine digits are not a valid SIREN (Luhn): a typo?"
+        return Problem("siret_siren", f"SIRET {value}: its first nine digits are not a valid SIREN (Luhn): a typo?",
+                       value=value)
     return None
 
 
-def check_gln(value: str) -> Optional[str]:
+def check_gln(value: str) -> Optional[Problem]:
     problem = _digits(value, 13, "GLN")
     if problem is None and gs1_check_digit(value[:-1]) != int(value[-1]):
-        problem = (f"GLN {value} fails its GS1 check digit (expected {gs1_check_digit(value[:-1])} "
-                   f"as the last digit): a typo?")
+        expected = gs1_check_digit(value[:-1])
+        problem = Problem("gln_check", f"GLN {value} fails its GS1 check digit (expected {expected} "
+                          f"as the last digit): a typo?", value=value, expected=expected)
     return problem
 
 
-def check_vat_fr(value: str) -> Optional[str]:
+def check_vat_fr(value: str) -> Optional[Problem]:
     """FR + a 2-character key + the SIREN; a numeric key is (12 + 3 × SIREN) mod 97.
     Monaco's numbers (000… after the key) are not SIRENs; letter keys are checked for shape only."""
     if not re.fullmatch(r"FR[0-9A-HJ-NP-Z]{2}\d{9}", value):
-        return f"a French VAT number is FR + a 2-character key + the 9-digit SIREN, not {value!r}"
+        return Problem("vat_fr_shape", f"a French VAT number is FR + a 2-character key + the 9-digit SIREN, "
+                       f"not {value!r}", value=value)
     key, siren = value[2:4], value[4:]
     if not siren.startswith("000"):
         problem = check_siren(siren)
         if problem:
-            return f"VAT number {value}: {problem}"
+            return Problem("vat_fr_siren", f"VAT number {value}: {problem}", value=value, problem=problem)
     if (key.isascii() and key.isdigit()) and int(key) != (12 + 3 * int(siren)) % 97:
-        return (f"VAT number {value}: key {key} does not match SIREN {siren} "
-                f"(expected {(12 + 3 * int(siren)) % 97:02d}): a typo?")
+        expected = f"{(12 + 3 * int(siren)) % 97:02d}"
+        return Problem("vat_fr_key", f"VAT number {value}: key {key} does not match SIREN {siren} "
+                       f"(expected {expected}): a typo?", value=value, key=key, siren=siren, expected=expected)
     return None
 
 
-def check_email(value: str) -> Optional[str]:
+def check_email(value: str) -> Optional[Problem]:
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s.]+", value):
-        return f"{value!r} is not an e-mail address"
+        return Problem("email", f"{value!r} is not an e-mail address", value=value)
     return None
 
 
-def check_fr_address(value: str) -> Optional[str]:
+def check_fr_address(value: str) -> Optional[Problem]:
     """A 0225 address: SIREN, SIREN_SIRET, SIREN_SIRET_routing code or SIREN_suffix, its numbers checked."""
     from .addressing import french_address
     try:
         address = french_address(value)
     except ValueError as exc:
-        return str(exc)
+        return problem_of(exc)
     problem = check_siren(address.siren)
     if problem is None and address.siret:
         problem = check_siret(address.siret)
-    return f"address {value}: {problem}" if problem else None
+    return Problem("address", f"address {value}: {problem}", value=value, problem=problem) if problem else None
 
 
-def check_platform(value: str) -> Optional[str]:
+def check_platform(value: str) -> Optional[Problem]:
     """A certified platform's matricule in the PPF annuaire (matriculePlateforme): 4 digits. The
     scheme ``PA`` (a letter code like EM) marks the partner that is that platform."""
     return _digits(value, 4, "platform matricule")
@@ -207,12 +215,25 @@ CHECKS: dict[str, Callable[[str], Optional[str]]] = {
 }
 
 
-def check(scheme: str, value: str) -> Optional[str]:
+def check(scheme: str, value: str) -> Optional[Problem]:
     """What is wrong with identifier ``scheme``/``value`` (a code or a label; blanks ignored),
     or ``None`` when nothing is: unknown schemes are not checked."""
     try:
         code, value = normalise_identifier(scheme_code(scheme, value), value)
     except ValueError as exc:
-        return str(exc)
+        return problem_of(exc)
     test = CHECKS.get(code)
     return test(value) if test else None
+
+
+def check_iban(value: str) -> Optional[Problem]:
+    """An IBAN (ISO 13616): two letters of country, two check digits, up to 30 letters and digits,
+    the whole mod 97 equal to 1 once the first four are moved to the end (blanks ignored)."""
+    text = "".join(value.split()).upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", text):
+        return Problem("iban_shape", f"an IBAN is 2 letters of country, 2 check digits and 11 to 30 letters or "
+                       f"digits, not {value[:40]!r}", value=value[:40])
+    number = int("".join(str(int(ch, 36)) for ch in text[4:] + text[:4]))
+    if number % 97 != 1:
+        return Problem("iban_check", f"IBAN {text} fails its check digits (mod 97): a typo?", value=text)
+    return None

@@ -39,6 +39,7 @@ from gateway import channels
 from gateway.db import AS2Identity, Certificate, Organisation, Partner, PartnerIdentifier
 from gateway.db.partners import MDN_MODES, MICALG_SPELLINGS, STATUS_SYNTAXES, TRANSFER_ENCODINGS
 from gateway.model import identifiers
+from gateway.model.problems import problem_of
 from gateway.partners import checks
 from gateway.rules.profiles import check_profile_name
 
@@ -178,7 +179,7 @@ class PartnerService:
         try:
             scheme, value = identifiers.normalise_identifier(identifiers.scheme_code(scheme, value), value)
         except ValueError as exc:
-            raise PartnerError("identifiers", str(exc)) from None
+            raise PartnerError("identifiers", str(exc), problem=problem_of(exc)) from None
         problem = identifiers.check(scheme, value) if check_digits else None
         if problem:
             raise PartnerError("identifiers", f"identifier {scheme}:{value}: {problem}", problem=problem,

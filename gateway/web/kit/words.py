@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l
 
 STATUS_WORDS = {
     # exchanges
@@ -47,6 +47,33 @@ def document_type(code: Optional[str]) -> str:
     return named(code, current())
 
 
+def identifier_problem(problem: object) -> str:
+    """An identifier's problem (``gateway.model.problems.Problem``) in the reader's language."""
+    from ...partners.identifier_words import worded
+    from .reader import current
+    return worded(problem, current())
+
+
+def clause(sentence: str) -> str:
+    from ...partners.identifier_words import clause as made
+    return made(sentence)
+
+
+def refusal(e: Exception) -> str:
+    """A refused change's words in the reader's language where the model gave its problem a code
+    (an identifier's check digit…), else its own words."""
+    from .reader import current
+    problem = getattr(e, "problem", None)
+    if getattr(problem, "code", None) is None or current() == "en":
+        return str(e)
+    value = getattr(e, "value", None)
+    if isinstance(value, tuple) and len(value) == 2:
+        return gettext("Identifier %(scheme)s:%(value)s: %(problem)s", scheme=value[0], value=value[1],
+                       problem=clause(identifier_problem(problem)))
+    return identifier_problem(problem)
+
+
 def helpers() -> dict:
     return {"document_type": document_type, "severity_word": lambda s: str(SEVERITIES.get(s, s)),"status_word": status_word, "direction_word": lambda d: str(DIRECTIONS.get(d, d)),
-            "usage_word": lambda u: str(USAGES.get(u, u)), "role_word": lambda r: str(ROLES.get(r, r))}
+            "usage_word": lambda u: str(USAGES.get(u, u)), "role_word": lambda r: str(ROLES.get(r, r)),
+            "identifier_problem": identifier_problem}

@@ -34,6 +34,7 @@ from ...rules.profiles import profile_names
 from ..kit.current import gateway
 from ..kit.login import login_required
 from ..kit.roles import require_permission
+from ..kit import words
 from .views import back_to, bp
 
 MAX_CERTIFICATE = 64 * 1024          # a certificate file, PEM or DER (a chain too), is far smaller
@@ -138,7 +139,7 @@ def _refused(e: Exception) -> tuple[str, str]:
     key = field.split(".")[0].split("[")[0]
     if field.startswith("as2."):
         key = "as2_" + field.split(".")[1]
-    message = str(e)
+    message = words.refusal(e)           # an identifier's problem in the reader's language
     return key or "form", message[:1].upper() + message[1:] + ("" if message.endswith((".", "?", "!")) else ".")
 
 
