@@ -161,8 +161,8 @@ def start_due_waves(gw: Any, now: datetime) -> dict[str, int]:
 # --- reminders ---------------------------------------------------------------------------------
 
 def _next_step(step: str) -> int:
-    """``invitation`` → 1, ``reminder-2`` → 3."""
-    return 1 if step == "invitation" else int(step.split("-", 1)[1]) + 1
+    """``invitation`` (or an invitation sent again, ``invitation-2``) → 1, ``reminder-2`` → 3."""
+    return 1 if step.startswith("invitation") else int(step.split("-", 1)[1]) + 1
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:

@@ -47,7 +47,7 @@ STEPS = ("information", "invitation", "reminder")          # template steps; mai
 INVITATION_STATUSES = ("pending", "sent", "registering", "enrolled", "opted_out", "bounced", "expired", "stopped")
 MAIL_STATUSES = ("scheduled", "sending", "sent", "bounced", "failed", "cancelled", "uncertain")
 EVENT_KINDS = ("imported", "sent", "bounced", "opened", "clicked", "registration_started", "enrolled",
-               "opted_out", "failed")
+               "opted_out", "failed", "edited", "reinvited")
 
 
 class ImportBatch(Base):

@@ -2,7 +2,10 @@
 templates with preview, and the funnel with its chart and CSV export.
 
 Server-rendered, no JavaScript (the funnel chart is SVG drawn here), every POST
-form with its CSRF token, the gateway's strict CSP. Every page wants a logged-in
+form with its CSRF token, the gateway's strict CSP (the wording page lets its mail preview, a
+sandboxed frame, use the few inline styles ``onboarding.wording`` writes, by their hashes).
+Every word goes through the catalogue (``_()``, ``words``): a French reader reads French;
+times are shown, and read from forms, in the reader's time zone (Europe/Paris by default). Every page wants a logged-in
 gateway user of a staff role (``STAFF_ROLES``); recipient logins are refused
 (403). The work is done by the onboarding modules (``importer``, ``campaigns``,
 ``mailing``, ``tracking``): these views only read forms, call them, and show
@@ -10,12 +13,17 @@ what they say, field by field.
 """
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import re
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from typing import Any, Callable, Optional, TypeVar
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.exceptions import Forbidden
 
 from gateway.db import compare_and_set, utcnow
@@ -23,15 +31,17 @@ from gateway.web import bounds
 from gateway.web.kit.current import gateway
 from gateway.web.kit.display import status_class, when
 from gateway.web.kit.errors import OPERATOR_PAGES, page_errors
-from gateway.web.kit.headers import page_headers
+from gateway.web.kit.headers import CSP, page_headers
 from gateway.web.kit.login import login_required
+from gateway.web.kit.reader import zone_name
 
 from .. import campaigns as camp
-from .. import importer, mailing, tasks, tracking
-from ..models import (COUNTERPARTY_STATUSES, LANGUAGES, STEPS, Campaign, CampaignMail, CampaignTemplate,
-                      Counterparty, ImportBatch, Invitation, Registration, Wave)
+from .. import importer, mailing, tasks, tracking, wording
+from ..counterparties import edit_counterparty, reinvite
+from ..models import (CAMPAIGN_KINDS, COUNTERPARTY_STATUSES, LANGUAGES, STEPS, Campaign, CampaignMail,
+                      CampaignTemplate, Counterparty, ImportBatch, Invitation, Registration, Wave)
 from ..templating import TemplateProblem, TemplateSource, render, resolve, sample_context
-from . import funnel_chart
+from . import funnel_chart, words
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,7 +51,7 @@ STAFF_ROLES = ("admin", "operator", "staff")
 PAGE_SIZE = 50
 MAX_IMPORT = 20 * 1024 * 1024
 SETTINGS = ("description", "information_lead_days", "reminder_count", "reminder_interval_days", "link_valid_days",
-            "mail_rate_per_minute", "from_address")
+            "mail_rate_per_minute", "from_address", "sender_name", "inviter", "kind")
 
 
 def staff_required(view: F) -> F:
@@ -59,7 +69,8 @@ def staff_required(view: F) -> F:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"status_class": status_class, "when": when, "page_url": _page_url, "problem": problem}
+    return {"status_class": status_class, "when": when, "page_url": _page_url, "problem": problem,
+            "zone": zone_name(), "kinds": CAMPAIGN_KINDS, **words.helpers()}
 
 
 def problem(e: Exception) -> str:
@@ -147,15 +158,62 @@ def _page_url(offset: int) -> str:
 @staff_required
 def counterparty(counterparty_id: int):
     with gateway().session() as s:
-        cp = _get(s, Counterparty, counterparty_id, "counterparty")
-        invitations = s.scalars(sa.select(Invitation).where(Invitation.counterparty_id == cp.id)
-                                .order_by(Invitation.id)).all()
-        mails = s.scalars(sa.select(CampaignMail).where(CampaignMail.invitation_id.in_([i.id for i in invitations]))
-                          .order_by(CampaignMail.due_at, CampaignMail.id)).all() if invitations else []
-        registrations = s.scalars(sa.select(Registration).where(Registration.counterparty_id == cp.id)
-                                  .order_by(Registration.id)).all()
-        return render_template("onboarding/counterparty.html", cp=cp, invitations=invitations, mails=mails,
-                               registrations=registrations, events=tracking.timeline(s, cp.id))
+        return _counterparty_page(s, _get(s, Counterparty, counterparty_id, "counterparty"))
+
+
+def _counterparty_page(s, cp: Counterparty, *, values: Optional[dict[str, str]] = None,
+                       errors: Optional[dict[str, str]] = None, status: int = 200):
+    invitations = s.scalars(sa.select(Invitation).where(Invitation.counterparty_id == cp.id)
+                            .order_by(Invitation.id)).all()
+    mails = s.scalars(sa.select(CampaignMail).where(CampaignMail.invitation_id.in_([i.id for i in invitations]))
+                      .order_by(CampaignMail.due_at, CampaignMail.id)).all() if invitations else []
+    registrations = s.scalars(sa.select(Registration).where(Registration.counterparty_id == cp.id)
+                              .order_by(Registration.id)).all()
+    campaigns = {c.id: c.name for c in s.scalars(sa.select(Campaign))}
+    values = values or {"name": cp.name, "email": cp.email or "", "contact_name": cp.contact_name or "",
+                        "language": cp.language, "segment": cp.segment or ""}
+    return render_template("onboarding/counterparty.html", cp=cp, invitations=invitations, mails=mails,
+                           registrations=registrations, events=tracking.timeline(s, cp.id), campaigns=campaigns,
+                           values=values, errors=errors or {}, languages=LANGUAGES), status
+
+
+@bp.post("/counterparties/<int:counterparty_id>")
+@staff_required
+def counterparty_edit(counterparty_id: int):
+    """Correct what the import said (name, e-mail, contact, language, segment)."""
+    form = {k: request.form.get(k, "") for k in ("name", "email", "contact_name", "language", "segment")}
+    try:
+        with gateway().session() as s:
+            cp = _get(s, Counterparty, counterparty_id, "counterparty")
+            with s.begin_nested():
+                changed = edit_counterparty(s, cp, by=g.user.username, **form)
+    except camp.CampaignInputError as e:
+        with gateway().session() as s:
+            return _counterparty_page(s, _get(s, Counterparty, counterparty_id, "counterparty"), values=form,
+                                      errors={e.field: problem(e)}, status=422)
+    flash(_("Counterparty saved.") if changed else _("Nothing changed."), "info")
+    return redirect(url_for("onboarding.counterparty", counterparty_id=counterparty_id), 303)
+
+
+@bp.post("/invitations/<int:invitation_id>/reinvite")
+@staff_required
+def invitation_reinvite(invitation_id: int):
+    """Send this invitation again now, with a new link (the old ones stop working)."""
+    now = utcnow()
+    with gateway().session() as s:
+        inv = _get(s, Invitation, invitation_id, "invitation")
+        cp_id, running = inv.counterparty_id, inv.campaign.status == "running"
+        try:
+            reinvite(s, inv, now=now, by=g.user.username)
+        except camp.CampaignInputError as e:
+            flash(_("Not invited again: %(problem)s", problem=problem(e)), "error")
+            return redirect(url_for("onboarding.counterparty", counterparty_id=cp_id), 303)
+    if running:
+        _kick(now)
+        flash(_("Invited again: the mail is on its way, with a new link."), "info")
+    else:
+        flash(_("Invited again: the mail goes when the campaign runs."), "info")
+    return redirect(url_for("onboarding.counterparty", counterparty_id=cp_id), 303)
 
 
 @bp.get("/counterparties.csv")
@@ -180,18 +238,19 @@ def imports():
 def import_upload():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _import_refused("Choose the CSV file to import.")
+        return _import_refused(_("Choose the CSV file to import."))
     data = upload.read(MAX_IMPORT + 1)
     if len(data) > MAX_IMPORT:
-        return _import_refused(f"The file is larger than {MAX_IMPORT // (1024 * 1024)} MB: split it.")
+        return _import_refused(_("The file is larger than %(n)s MB: split it.", n=MAX_IMPORT // (1024 * 1024)))
     try:
         with gateway().session() as s:
             batch = importer.import_csv(s, data, filename=upload.filename[:500], created_by=g.user.username)
             batch_id = batch.id
             summary = (batch.rows_accepted, batch.rows_rejected, batch.rows_duplicate)
     except importer.ImportFileError as e:
-        return _import_refused(f"{upload.filename}: {e} Nothing was imported.")
-    flash(f"Imported {upload.filename}: {summary[0]} accepted, {summary[1]} rejected, {summary[2]} duplicate.",
+        return _import_refused(_("%(file)s: %(problem)s Nothing was imported.", file=upload.filename, problem=e))
+    flash(_("Imported %(file)s: %(accepted)s accepted, %(rejected)s rejected, %(duplicate)s duplicate.",
+            file=upload.filename, accepted=summary[0], rejected=summary[1], duplicate=summary[2]),
           "info" if not summary[1] else "error")
     return redirect(url_for("onboarding.import_report", batch_id=batch_id), 303)
 
@@ -256,7 +315,7 @@ def campaign_create():
     except camp.CampaignInputError as e:
         with gateway().session() as s:
             return _campaign_list(s, values, {e.field: problem(e)}), 422
-    flash("Campaign created (draft): add its waves, check its wording, then start it.", "info")
+    flash(_("Campaign created (draft): add its waves, check its wording, then start it."), "info")
     return redirect(url_for("onboarding.campaign", campaign_id=campaign_id), 303)
 
 
@@ -296,7 +355,7 @@ def campaign_update(campaign_id: int):
         with gateway().session() as s:
             return _campaign_page(s, _get(s, Campaign, campaign_id, "campaign"), errors={e.field: problem(e)},
                                   values=dict(request.form), status=422)
-    flash("Campaign settings saved.", "info")
+    flash(_("Campaign settings saved."), "info")
     return redirect(url_for("onboarding.campaign", campaign_id=campaign_id), 303)
 
 
@@ -307,16 +366,20 @@ def campaign_status(campaign_id: int):
     actions = {"start": camp.start_campaign, "pause": camp.pause_campaign, "close": camp.close_campaign}
     if action not in actions:
         abort(400, f"Unknown action {action!r}: start, pause or close.")
+    if action == "close" and request.form.get("confirm") != "yes":
+        flash(_("Not closed: tick the box to confirm that every mail not yet sent is cancelled for good."), "error")
+        return redirect(url_for("onboarding.campaign", campaign_id=campaign_id), 303)
     try:
         with gateway().session() as s:
             c = _get(s, Campaign, campaign_id, "campaign")
             actions[action](s, c)
             status = c.status
     except camp.CampaignInputError as e:
-        flash(f"Not done: {e}", "error")
+        flash(_("Not done: %(problem)s", problem=e), "error")
     else:
-        flash(f"Campaign {status}." + (" Its waves start when their date comes." if action == "start" else ""),
-              "info")
+        flash({"running": _("Campaign running: its waves start when their date comes."),
+               "paused": _("Campaign paused: no mail goes until you start it again."),
+               "closed": _("Campaign closed: nothing more is sent.")}.get(status, status), "info")
         if action == "start":
             _kick(utcnow())
     return redirect(url_for("onboarding.campaign", campaign_id=campaign_id), 303)
@@ -325,13 +388,19 @@ def campaign_status(campaign_id: int):
 # --- waves ---------------------------------------------------------------------------------------
 
 def _when(text: str) -> datetime:
-    """A ``datetime-local`` value (``2025-03-01T09:30``), read as UTC."""
+    """A ``datetime-local`` value (``2025-03-01T09:30``), read in the reader's time zone (the one
+    the pages show times in), as UTC."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise camp.CampaignInputError("send_at", f"{text!r} is not a date and time (YYYY-MM-DD HH:MM, UTC)") \
-            from None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        raise camp.CampaignInputError("send_at", _("%(value)s is not a date and time (YYYY-MM-DD HH:MM)",
+                                                   value=repr(text))) from None
+    if value.tzinfo is None:
+        try:
+            value = value.replace(tzinfo=ZoneInfo(zone_name()))
+        except (KeyError, ValueError):
+            value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
 
 
 @bp.post("/campaigns/<int:campaign_id>/waves")
@@ -348,7 +417,7 @@ def wave_add(campaign_id: int):
         with gateway().session() as s:
             return _campaign_page(s, _get(s, Campaign, campaign_id, "campaign"), errors={f"wave.{e.field}": problem(e)},
                                   wave_values=dict(form), status=422)
-    flash(f"Wave {name!r} added.", "info")
+    flash(_("Wave %(name)s added.", name=name), "info")
     return redirect(url_for("onboarding.campaign", campaign_id=campaign_id), 303)
 
 
@@ -368,13 +437,14 @@ def wave_start(wave_id: int):
         campaign_id, campaign_status = wave.campaign_id, wave.campaign.status
         moved = compare_and_set(s, Wave, Wave.id == wave_id, Wave.status == "scheduled", send_at=now)
     if not moved:
-        flash("This wave has already started (or was cancelled).", "error")
+        flash(_("This wave has already started (or was cancelled)."), "error")
     elif campaign_status != "running":
-        flash(f"The wave's date is now; the campaign is {campaign_status}: start the campaign to send it.", "error")
+        flash(_("The wave's date is now; the campaign is %(status)s: start the campaign to send it.",
+                status=words.status_word(campaign_status)), "error")
     else:
         counts = _kick(now)
-        flash(f"Wave started: {counts.get('invitations', 0)} invitation(s), "
-              f"{counts.get('mails_prompted', 0)} mail(s) queued.", "info")
+        flash(_("Wave started: %(invitations)s invitation(s), %(mails)s mail(s) queued.",
+                invitations=counts.get("invitations", 0), mails=counts.get("mails_prompted", 0)), "info")
     return redirect(url_for("onboarding.campaign", campaign_id=campaign_id), 303)
 
 
@@ -387,9 +457,9 @@ def wave_cancel(wave_id: int):
         try:
             camp.cancel_wave(s, wave)
         except camp.CampaignInputError as e:
-            flash(f"Not cancelled: {e}", "error")
+            flash(_("Not cancelled: %(problem)s", problem=e), "error")
         else:
-            flash(f"Wave {wave.name!r} cancelled.", "info")
+            flash(_("Wave %(name)s cancelled.", name=wave.name), "info")
     return redirect(url_for("onboarding.campaign", campaign_id=campaign_id), 303)
 
 
@@ -451,6 +521,9 @@ def _preview(s, c: Campaign, step: str, language: str, segment: str, counterpart
         ctx["language"], ctx["segment"] = language, segment or ctx["segment"]
     else:
         ctx = dict(base, reminder_number=1 if step == "reminder" else 0, reminder_count=c.reminder_count)
+    ctx["inviter"] = camp.inviter_of(s, c)
+    ctx["sender"] = c.sender_name or ""
+    ctx["greeting"] = wording.greeting(language, ctx.get("contact"))
     return render(draft, ctx)
 
 
@@ -473,9 +546,24 @@ def _template_page(s, c: Campaign, step: str, language: str, *, segment: str, co
         rendered = _preview(s, c, step, language, segment, counterparty, draft)
     except (TemplateProblem, camp.CampaignInputError) as e:
         preview_error = str(e)
-    return render_template("onboarding/template.html", c=c, step=step, language=language, segment=segment,
-                           source=shown, origin=source.origin, counterparty=counterparty, choices=choices,
-                           rendered=rendered, error=error, preview_error=preview_error), status
+    response = make_response(render_template(
+        "onboarding/template.html", c=c, step=step, language=language, segment=segment, source=shown,
+        origin=source.origin, counterparty=counterparty, choices=choices, rendered=rendered, error=error,
+        preview_error=preview_error), status)
+    response.headers["Content-Security-Policy"] = _preview_csp()
+    return response
+
+
+@functools.lru_cache(maxsize=1)
+def _preview_csp() -> str:
+    """The gateway's CSP, letting the preview frame (``srcdoc``, sandboxed: no script, no form, no
+    navigation) use the inline styles ``onboarding.wording`` writes, named by their hashes: the
+    mail looks as it will, and nothing else inline is allowed."""
+    styles = set(re.findall(r'style="([^"]+)"', wording.html_of(
+        "a\n\n    https://x.example/r\n\n--\nb", lang="en", title="t", registration_url="https://x.example/r")))
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(v.encode()).digest()).decode()}'"
+                      for v in sorted(styles))
+    return CSP.replace("style-src 'self'", f"style-src 'self' 'unsafe-hashes' {hashes}")
 
 
 @bp.get("/campaigns/<int:campaign_id>/templates/<step>/<language>")
@@ -499,8 +587,8 @@ def template_save(campaign_id: int, step: str, language: str):
     form = request.form
     action = form.get("action", "save")
     counterparty_id = form.get("counterparty", type=int)
-    draft = TemplateSource(form.get("subject", ""), form.get("body_text", "").replace("\r\n", "\n"),
-                           form.get("body_html", "").replace("\r\n", "\n") or None, "draft (not saved)")
+    draft = TemplateSource(form.get("subject", ""), form.get("body_text", "").replace("\r\n", "\n"), None,
+                           _("draft (not saved)"))
     with gateway().session() as s:
         c = _get(s, Campaign, campaign_id, "campaign")
         try:
@@ -510,7 +598,7 @@ def template_save(campaign_id: int, step: str, language: str):
                                   error=str(e), status=422)
         if action == "reset":
             camp.delete_template(s, c, step, language, segment)
-            flash("Back to the wording it inherits.", "info")
+            flash(_("Back to the wording it inherits."), "info")
         elif action == "preview":
             return _template_page(s, c, step, language, segment=segment, counterparty_id=counterparty_id,
                                   draft=draft)
@@ -518,11 +606,11 @@ def template_save(campaign_id: int, step: str, language: str):
             try:
                 with s.begin_nested():
                     camp.set_template(s, c, step, language, subject=draft.subject, body_text=draft.body_text,
-                                      body_html=draft.body_html, segment=segment, updated_by=g.user.username)
+                                      segment=segment, updated_by=g.user.username)
             except (TemplateProblem, camp.CampaignInputError) as e:
                 return _template_page(s, c, step, language, segment=segment, counterparty_id=counterparty_id,
                                       draft=draft, error=str(e), status=422)
-            flash("Wording saved.", "info")
+            flash(_("Wording saved."), "info")
     args = {"segment": segment} if segment else {}
     if counterparty_id:
         args["counterparty"] = counterparty_id

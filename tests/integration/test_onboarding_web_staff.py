@@ -278,7 +278,7 @@ def test_templates_are_previewed_for_a_chosen_counterparty_and_checked_when_save
         alpha = s.scalar(sa.select(Counterparty.id).where(Counterparty.name == "Alpha SARL"))
     url = f"/onboarding/campaigns/{campaign_id}/templates/invitation/fr"
     r = sam.get(f"{url}?counterparty={alpha}")
-    assert r.status_code == 200 and "Wording in use: default" in text(r)
+    assert r.status_code == 200 and "Wording in use: the default wording" in text(r)
     preview = r.get_data(as_text=True).split('id="preview-text">')[1].split("</pre>")[0]
     assert "Alpha SARL" in preview and "Exemple SARL" not in preview and "/register/" in preview
     body = "Bonjour {{ company }},\nInscrivez-vous : {{ registration_url }}\nDésinscription : {{ optout_url }}\n"
@@ -297,7 +297,7 @@ def test_templates_are_previewed_for_a_chosen_counterparty_and_checked_when_save
                         "segment": "suppliers", "counterparty": str(alpha)}, page_url=url)
     assert r.status_code == 303
     r = sam.get(r.headers["Location"])
-    assert "Wording in use: campaign, segment suppliers" in text(r) and "Rejoignez-nous, Alpha SARL" in text(r)
+    assert "Wording in use: the campaign's own wording for segment suppliers" in text(r) and "Rejoignez-nous, Alpha SARL" in text(r)
     with gw.session() as s:
         row = s.scalar(sa.select(CampaignTemplate))
         assert (row.step, row.language, row.segment, row.updated_by) == ("invitation", "fr", "suppliers", "sam")
