@@ -42,7 +42,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
@@ -336,8 +336,13 @@ class Inbox:
         return self.gw.payloads.get(key) if key else None
 
     def check(self, payload, env: as4.Envelope, partner: as4.As4Partner) -> None:
-        """The SBDH agrees with the message, and its receiver is one of our members (``payload``: the
+        """A new message is within the acceptance window (``as4.freshness``: EBMS:0103 else), its
+        SBDH agrees with the message, and its receiver is one of our members (``payload``: the
         transport's spooled payload)."""
+        from gateway.transports.as4 import freshness
+        ps = peppol_settings(self.gw)
+        freshness.check(env.timestamp, freshness.Freshness(timedelta(seconds=ps.as4_max_age),
+                                                           timedelta(seconds=ps.as4_clock_skew)))
         try:
             sbd = unwrap(payload.read())
         except InputError as e:

@@ -17,6 +17,8 @@
 | EDIGATE_PEPPOL_SMP_CERT | (beside the key) | its certificate (PEM) |
 | EDIGATE_PEPPOL_AP_CERT | (the SMP certificate) | our access point's certificate, published in our endpoints |
 | EDIGATE_PEPPOL_AS4_PATH | /as4 | where our AS4 endpoint answers, under EDIGATE_PUBLIC_URL |
+| EDIGATE_PEPPOL_AS4_MAX_AGE | 1h | a new AS4 message dated (signed eb:Timestamp) longer ago than this is refused, EBMS:0103 (a replay) |
+| EDIGATE_PEPPOL_AS4_CLOCK_SKEW | 15m | … and one dated further ahead of our clock than this |
 
 They are read from the process environment (``load(settings)``); tests build
 ``PeppolSettings`` directly or pass ``env``.
@@ -57,6 +59,8 @@ class PeppolSettings:
     smp_cert: Optional[Path] = None
     ap_cert: Optional[Path] = None
     as4_path: str = "/as4"
+    as4_max_age: int = 3600
+    as4_clock_skew: int = 900
 
     @property
     def cache_dir(self) -> Path:
@@ -152,6 +156,8 @@ def load(settings: Settings, env: Optional[Mapping[str, str]] = None) -> PeppolS
         negative_ttl=_duration(get("NEGATIVE_TTL") or "5m", PREFIX + "NEGATIVE_TTL"),
         transport_profile=get("TRANSPORT_PROFILE") or AS4_PROFILE,
         smp_key=key, smp_cert=cert, ap_cert=path("AP_CERT"), as4_path=as4_path.rstrip("/") or "/as4",
+        as4_max_age=_duration(get("AS4_MAX_AGE") or "1h", PREFIX + "AS4_MAX_AGE", minimum=1),
+        as4_clock_skew=_duration(get("AS4_CLOCK_SKEW") or "15m", PREFIX + "AS4_CLOCK_SKEW"),
     )
 
 
