@@ -8,6 +8,9 @@
   by a ``deletion`` entry, else it was lost or removed behind the archive's back;
 * the seals: each token checked in full against the trust anchor (``tsp``), over the hash
   the chain gives today for the entry it sealed.
+
+The chain and the payloads are read a batch at a time (``batches``): what is held is one batch,
+the hashes of the entries the seals cover, and the problems found.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import sqlalchemy as sa
 
 from gateway.db.archive import ArchiveEntry, ArchiveSeal
 from gateway.store import PayloadNotFound
-from . import tsp
+from . import batches, tsp
 from .chain import GENESIS, entry_hash
 from .seal import SealError, anchors as load_anchors
 
@@ -37,6 +40,7 @@ class Report:
     sealed_to: int = 0
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    last_seq: int = 0
 
     @property
     def ok(self) -> bool:
@@ -65,19 +69,21 @@ def _written_as(row: ArchiveEntry, guess: Optional[int]) -> Optional[int]:
     return None
 
 
-def _check_chain(s, report: Report) -> dict[int, str]:
-    """Walk the entries in order; the hash each entry's fields give (by sequence number)."""
+def _check_chain(s, report: Report, keep: set[int]) -> dict[int, str]:
+    """Walk the entries in order, a batch at a time; the hash each entry's fields give now, for
+    the sequence numbers in ``keep`` (those the seals cover) and the last one."""
     computed: dict[int, str] = {}
     expected, prev_recorded, prev_moved = 1, GENESIS, False
-    rows = s.scalars(sa.select(ArchiveEntry).order_by(ArchiveEntry.seq).execution_options(yield_per=1000))
-    for row in rows:
+    for row in batches.by_seq(s):
         report.entries += 1
         if row.seq != expected:
             gap = f"#{expected}" if row.seq == expected + 1 else f"#{expected} to #{row.seq - 1}"
             report.problems.append(f"entry {gap} missing: the chain jumps from #{expected - 1} to #{row.seq} "
                                    "(entries removed)")
         h = entry_hash(row)
-        computed[row.seq] = h
+        if row.seq in keep:
+            computed[row.seq] = h
+        report.last_seq = row.seq
         moved = False
         if h != row.entry_hash:
             before = 0 if row.prev_hash == GENESIS else s.scalar(
@@ -97,16 +103,26 @@ def _check_chain(s, report: Report) -> dict[int, str]:
     return computed
 
 
-def _check_payloads(gw, s, report: Report) -> None:
-    deleted = set(s.scalars(sa.select(ArchiveEntry.ref_seq).where(ArchiveEntry.kind == "deletion")))
-    rows = s.execute(sa.select(ArchiveEntry.sha256, ArchiveEntry.seq, ArchiveEntry.kind, ArchiveEntry.owner)
-                     .where(ArchiveEntry.kind != "deletion")
-                     .order_by(ArchiveEntry.sha256, ArchiveEntry.seq).execution_options(yield_per=1000))
+PAYLOAD_COLUMNS = (ArchiveEntry.sha256, ArchiveEntry.seq, ArchiveEntry.kind, ArchiveEntry.owner, ArchiveEntry.ref_seq)
+
+
+def _check_payloads(gw, report: Report) -> None:
+    """Each payload once, with the entries naming it (read by payload, a batch at a time): a
+    deletion entry carries the hash of the content it deleted, so a payload's deletions come
+    with it."""
+    rows = batches.by_payload(gw.session, PAYLOAD_COLUMNS)
     for sha, group in itertools.groupby(rows, key=lambda r: r[0]):
-        entries = list(group)
-        names = ", ".join(f"entry #{seq} {kind} of {owner}" for _, seq, kind, owner in entries[:5]) + \
+        entries, deleted = [], set()
+        for _, seq, kind, owner, ref_seq in group:
+            if kind == "deletion":
+                deleted.add(ref_seq)
+            else:
+                entries.append((seq, kind, owner))
+        if not entries:
+            continue
+        names = ", ".join(f"entry #{seq} {kind} of {owner}" for seq, kind, owner in entries[:5]) + \
             (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
-        live = [e for e in entries if e[1] not in deleted]
+        live = [e for e in entries if e[0] not in deleted]
         actual = _file_hash(gw, sha)
         if actual is None:
             if live:
@@ -123,8 +139,7 @@ def _check_payloads(gw, s, report: Report) -> None:
                                 "(an interrupted purge: `edigate archive purge` removes it)")
 
 
-def _check_seals(gw, s, report: Report, computed: dict[int, str]) -> None:
-    seals = s.scalars(sa.select(ArchiveSeal).order_by(ArchiveSeal.id)).all()
+def _check_seals(gw, s, report: Report, computed: dict[int, str], seals: list[ArchiveSeal]) -> None:
     if not seals:
         if report.entries:
             report.notes.append("the chain has no seal yet" + ("" if gw.settings.archive_tsa_url else
@@ -149,7 +164,7 @@ def _check_seals(gw, s, report: Report, computed: dict[int, str]) -> None:
             report.problems.append(f"{name}: its token says {token.gen_time.isoformat()}, the record says "
                                    f"{seal.gen_time.isoformat()}")
         report.sealed_to = max(report.sealed_to, seal.head_seq)
-    tail = max(computed, default=0) - report.sealed_to
+    tail = report.last_seq - report.sealed_to
     if tail > 0:
         report.notes.append(f"{tail} entr{'y' if tail == 1 else 'ies'} after #{report.sealed_to} not sealed yet")
 
@@ -159,9 +174,12 @@ def verify(gw) -> Report:
     anchor is configured to check them."""
     report = Report()
     with gw.session() as s:
-        computed = _check_chain(s, report)
-        _check_payloads(gw, s, report)
-        _check_seals(gw, s, report, computed)
+        seals = list(s.scalars(sa.select(ArchiveSeal).order_by(ArchiveSeal.id)))
+        s.expunge_all()
+        computed = _check_chain(s, report, {seal.head_seq for seal in seals})
+    _check_payloads(gw, report)
+    with gw.session() as s:
+        _check_seals(gw, s, report, computed, seals)
     return report
 
 

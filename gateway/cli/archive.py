@@ -100,18 +100,19 @@ def archive_verify(gw: Gateway, as_json: bool) -> None:
 @pass_gateway
 def archive_purge(gw: Gateway, dry_run: bool, only: Optional[str]) -> None:
     """Delete the payloads past their retention (per document type); the chain records each deletion."""
+    def said(item: purging.Item) -> None:          # as it goes: the chain is read a batch at a time
+        entries = ", ".join(f"#{seq} {kind}" for seq, kind, _, _ in item.entries) or "deletion recorded before"
+        click.echo(f"{'would delete' if dry_run else 'deleted'} {item.sha256} ({item.size} bytes; retention "
+                   f"ended {item.until.date().isoformat()}; {entries})")
+
     try:
-        result = purging.purge(gw, now=utc_now(), dry_run=dry_run, only=only)
+        result = purging.purge(gw, now=utc_now(), dry_run=dry_run, only=only, each=said)
     except purging.RetentionNotOver as e:
         raise BadInput(str(e)) from None
     except RetentionError as e:
         raise SetupError(str(e)) from None
-    items = result.due if dry_run else result.deleted
-    for item in items:
-        entries = ", ".join(f"#{seq} {kind}" for seq, kind, _, _ in item.entries) or "deletion recorded before"
-        click.echo(f"{'would delete' if dry_run else 'deleted'} {item.sha256} ({item.size} bytes; retention "
-                   f"ended {item.until.date().isoformat()}; {entries})")
-    click.echo(f"{len(items)} payload(s) {'due' if dry_run else 'deleted'}; {result.kept} still within retention")
+    count = result.due_count if dry_run else result.deleted_count
+    click.echo(f"{count} payload(s) {'due' if dry_run else 'deleted'}; {result.kept} still within retention")
 
 
 @archive_group.command("export", context_settings=CONTEXT_SETTINGS)
