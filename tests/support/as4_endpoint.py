@@ -50,17 +50,23 @@ class As4Receiver:
             got = self.stored.get(message_id)
         return got["receipt"] if got else None
 
-    def store(self, payload: bytes, meta: dict) -> None:
+    def store(self, payload, meta: dict) -> None:
+        """``payload``: the transport's spooled payload; its hash counted here from a stream, as a
+        store writing it to disk would read it (kept in memory only with ``keep_payloads``)."""
         with self._lock:
             self.store_calls += 1
             if self.fail_store:
                 raise OSError("disk full (told to fail)")
             if meta["message_id"] in self.stored:
                 raise as4.DuplicateMessage(meta["message_id"])
+            digest, size, reader = hashlib.sha256(), 0, payload.reader()
+            while chunk := reader.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
             self.stored[meta["message_id"]] = {
-                "payload": payload if self.keep_payloads else None, "sha256": hashlib.sha256(payload).hexdigest(),
-                "size": len(payload), "receipt": meta["receipt"], "meta": {k: v for k, v in meta.items()
-                                                                         if k not in ("raw_message", "partner")}}
+                "payload": payload.read() if self.keep_payloads else None, "sha256": digest.hexdigest(),
+                "size": size, "receipt": meta["receipt"], "meta": {k: v for k, v in meta.items()
+                                                                  if k not in ("raw_message", "partner")}}
 
     def start(self, port: int = 0) -> "As4Receiver":
         self._server = make_server("127.0.0.1", port, self._route, threaded=True, request_handler=_Quiet)

@@ -15,17 +15,24 @@ opened, and a stranger's bytes cost no more than a small multiple of their size:
    *its* certificates, covering the eb:Messaging and Body read and every attachment;
 4. duplicates (MessageId, from that partner): the Receipt given the first time,
    again, and nothing stored;
-5. only then the session key, AES-GCM decryption, the attachment digests, and gzip
-   inflated with a hard cap (what is left of ``max_bytes``);
+5. only then the session key, and in one pass over the attachment: AES-GCM
+   decryption, its digest, and gzip inflated with a hard cap (what is left of
+   ``max_bytes``) into a ``spool.Spooled``; the tag, then the digest, then the gzip
+   verdict are judged once all is read (nothing inflated from bytes not yet
+   authenticated is looked at before);
 6. ``check(payload, envelope)`` (the channel's SBDH and recipient checks), then our
    signed Receipt is built and ``store(payload, meta)`` makes the payload and the
    Receipt durable; only when it returned is the Receipt answered. ``store``
    raising ``DuplicateMessage`` is a duplicate; raising anything else is HTTP 503
    and no Receipt (the sender will retry with the same MessageId).
+
+The body may be bytes or a ``spool.Spooled`` (what ``wsgi`` reads a request into);
+the payload ``check`` and ``store`` get is a ``Spooled`` (``read()`` for bytes,
+``reader()`` for a stream, ``size`` and ``sha256``), and ``meta["raw_message"]`` a
+``spool.RawMessage`` that reads in chunks: a large message is never held whole.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import zlib
@@ -37,8 +44,9 @@ from cryptography import x509
 from . import ns, wss, xenc
 from .config import As4Identity, As4Partner, fingerprint
 from .errors import As4Refusal
-from .message import Envelope, read_envelope, unpack
+from .message import Envelope, read_envelope, unpack_spooled
 from .signals import error_signal, receipt
+from .spool import RawMessage, Spooled
 
 log = logging.getLogger("edigate.as4")
 
@@ -59,48 +67,98 @@ class InboundResult:
     to_party: Optional[str] = None
     partner: Optional[As4Partner] = None
     envelope: Optional[Envelope] = field(default=None, repr=False)
-    payload: Optional[bytes] = field(default=None, repr=False)
+    payload: Optional[Spooled] = field(default=None, repr=False)
     error_code: Optional[str] = None
     error: Optional[str] = None
     signal_id: Optional[str] = None
     response_body: bytes = field(default=b"", repr=False)
     response_type: str = SOAP_XML
-    raw_message: bytes = field(default=b"", repr=False)
+    raw_message: "RawMessage | bytes" = field(default=b"", repr=False)
     seconds: float = 0.0
 
     @property
     def acknowledged(self) -> bool:
         return self.status in ("processed", "duplicate")
 
+    def close(self) -> None:
+        """Let the payload's temporary file go (the body's belongs to whoever spooled it)."""
+        if self.payload is not None:
+            self.payload.close()
+
 
 FindPartner = Callable[[Optional[str], Optional[x509.Certificate]], Optional[As4Partner]]
 
 
+class Inflater:
+    """gzip inflated as it is fed, into ``sink``, never past ``limit`` bytes. A fault (not gzip, over
+    the limit) stops the inflating and is kept, not raised: ``finish()`` raises it, once the
+    caller has judged what comes first (the bytes fed may not be authenticated yet)."""
+
+    STEP = 1 << 20
+
+    def __init__(self, limit: int, sink: Callable[[bytes], object]):
+        self.limit, self.sink = limit, sink
+        self._d = zlib.decompressobj(wbits=31)
+        self.size = 0
+        self.fault: Optional[As4Refusal] = None
+
+    def feed(self, data) -> None:
+        if self.fault is not None or self._d.eof:
+            return
+        chunk = data
+        while chunk or not self._d.eof:
+            try:
+                piece = self._d.decompress(chunk, min(self.STEP, self.limit + 1 - self.size))
+            except zlib.error as e:
+                self.fault = As4Refusal("EBMS:0303", f"the payload is not valid gzip: {e}")
+                return
+            self.size += len(piece)
+            if self.size > self.limit:
+                self.fault = As4Refusal("EBMS:0303", f"the payload inflates past the limit of {self.limit} bytes")
+                return
+            if piece:
+                self.sink(piece)
+            chunk = self._d.unconsumed_tail
+            if self._d.eof or (not chunk and not piece):
+                return
+
+    def finish(self) -> None:
+        self.feed(b"")                  # output zlib still holds
+        if self.fault is not None:
+            raise self.fault
+        if not self._d.eof:
+            raise As4Refusal("EBMS:0303", "the gzip payload is truncated")
+
+
 def inflate(data, limit: int) -> bytes:
     """gzip ``data`` inflated, refused past ``limit`` bytes (never more than that is held)."""
-    d = zlib.decompressobj(wbits=31)
-    out, size = [], 0
+    out: list[bytes] = []
+    inflater = Inflater(limit, out.append)
     view = memoryview(data)
-    step = 1 << 20
-    for start in range(0, len(view), step):
-        chunk = view[start:start + step]
-        while chunk:
-            try:
-                piece = d.decompress(chunk, min(step, limit + 1 - size))
-            except zlib.error as e:
-                raise As4Refusal("EBMS:0303", f"the payload is not valid gzip: {e}") from None
-            size += len(piece)
-            if size > limit:
-                raise As4Refusal("EBMS:0303", f"the payload inflates past the limit of {limit} bytes")
-            out.append(piece)
-            chunk = d.unconsumed_tail
-            if d.eof:
-                break
-        if d.eof:
-            break
-    if not d.eof:
-        raise As4Refusal("EBMS:0303", "the gzip payload is truncated")
+    for start in range(0, len(view), Inflater.STEP):
+        inflater.feed(view[start:start + Inflater.STEP])
+    inflater.finish()
     return b"".join(out)
+
+
+def open_payload(session: bytes, attachment, verified: wss.Verified, cid: str, limit: int) -> Spooled:
+    """One pass over an encrypted attachment: decrypted, hashed and inflated into a new ``Spooled``;
+    the tag, the signed digest and the gzip verdict judged in that order (``As4Refusal``)."""
+    out = Spooled()
+    try:
+        digest = wss.attachment_hash(verified, cid)
+        inflater = Inflater(limit, out.write)
+
+        def sink(plain: bytes) -> None:
+            digest.update(plain)
+            inflater.feed(plain)
+        xenc.decrypt_stream(session, attachment.read_at, attachment.size, sink)
+        wss.check_attachment_hash(verified, cid, digest)
+        inflater.finish()
+    except BaseException:
+        out.close()
+        raise
+    return out
 
 
 def _policy(env: Envelope, identity: As4Identity, attachments: dict) -> None:
@@ -137,12 +195,13 @@ def _policy(env: Envelope, identity: As4Identity, attachments: dict) -> None:
         raise As4Refusal("EBMS:0103", "the message has no WS-Security header (it must be signed and encrypted)")
 
 
-def receive(headers, body: bytes, *, identity: As4Identity, find_partner: FindPartner,
+def receive(headers, body, *, identity: As4Identity, find_partner: FindPartner,
             find_duplicate: Callable[[str, As4Partner], Optional[bytes]],
-            store: Callable[[bytes, dict], None],
-            check: Optional[Callable[[bytes, Envelope, As4Partner], None]] = None,
+            store: Callable[[Spooled, dict], None],
+            check: Optional[Callable[[Spooled, Envelope, As4Partner], None]] = None,
             max_bytes: int = DEFAULT_MAX_BYTES) -> InboundResult:
-    """Handle one inbound AS4 request (``headers``: a mapping or pairs; ``body``: bytes)."""
+    """Handle one inbound AS4 request (``headers``: a mapping or pairs; ``body``: bytes or a
+    ``Spooled``)."""
     t0 = time.perf_counter()
     hdr = {str(k).lower(): str(v) for k, v in (headers.items() if hasattr(headers, "items") else headers)}
     result = InboundResult(status="refused", http_status=200)
@@ -161,13 +220,15 @@ def receive(headers, body: bytes, *, identity: As4Identity, find_partner: FindPa
         result.signal_id, result.response_body = error_signal(identity, e, result.message_id)
         return done(result)
 
-    if len(body) > max_bytes:
+    source = body if isinstance(body, Spooled) else Spooled.of(body)
+    if source.size > max_bytes:
         result.status = "too-large"
-        return refuse(As4Refusal("EBMS:0004", f"message of {len(body)} bytes over the limit of {max_bytes}"), 413)
-    result.raw_message = b"".join(f"{k}: {v}\r\n".encode("latin-1", "replace") for k, v in hdr.items()
-                                  if "\n" not in v and "\r" not in v) + b"\r\n" + body
+        return refuse(As4Refusal("EBMS:0004", f"message of {source.size} bytes over the limit of {max_bytes}"), 413)
+    result.raw_message = RawMessage(b"".join(f"{k}: {v}\r\n".encode("latin-1", "replace") for k, v in hdr.items()
+                                             if "\n" not in v and "\r" not in v) + b"\r\n", source)
+    payload: Optional[Spooled] = None
     try:
-        soap, attachments = unpack(hdr.get("content-type"), body)
+        soap, attachments = unpack_spooled(hdr.get("content-type"), source)
         env = read_envelope(soap)
         result.envelope, result.message_id = env, env.message_id
         result.from_party, result.to_party = env.from_party, env.to_party
@@ -193,20 +254,18 @@ def receive(headers, body: bytes, *, identity: As4Identity, find_partner: FindPa
             if p.cid not in encrypted.parts:
                 raise As4Refusal("EBMS:0103", f"the payload cid:{p.cid[:80]} is not encrypted")
         session = xenc.unwrap_key(encrypted, identity.keys)
-        budget = max_bytes
-        payloads = []
-        for p in env.parts:
-            compressed = xenc.decrypt(session, attachments[p.cid])
-            wss.check_attachment(verified, p.cid, compressed)
-            payloads.append(inflate(compressed, budget))
-            del compressed
-            budget -= len(payloads[-1])
-        payload = payloads[0]
-        del payloads
+        part = env.parts[0]                          # the policy let exactly one through
+        payload = open_payload(session, attachments[part.cid], verified, part.cid, max_bytes)
         if check is not None:
             check(payload, env, partner)
     except As4Refusal as e:
+        if payload is not None:
+            payload.close()
         return refuse(e, 413 if "limit" in e.detail and e.code == "EBMS:0303" else 200)
+    except BaseException:
+        if payload is not None:
+            payload.close()
+        raise
     result.payload = payload
     signal_id, answer = receipt(identity, env, verified.references)
     meta = {
@@ -215,7 +274,7 @@ def receive(headers, body: bytes, *, identity: As4Identity, find_partner: FindPa
         "service": env.service, "service_type": env.service_type, "action": env.action,
         "conversation_id": env.conversation_id, "mime_type": env.parts[0].mime_type,
         "partner": partner, "signer_sha256": fingerprint(verified.signer),
-        "size": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
+        "size": payload.size, "sha256": payload.sha256,
         "raw_message": result.raw_message, "receipt": answer, "receipt_id": signal_id,
     }
     try:

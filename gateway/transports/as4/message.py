@@ -6,7 +6,8 @@ name is ever looked at: a signature must cover *this* one). ``user_message``
 writes the header the Peppol processing mode wants; ``package`` / ``unpack``
 put the SOAP envelope and the attachments in a ``multipart/related`` MIME body
 and take them out again, bounded (``gateway.transports.mime`` reads one level at
-a time, and at most ``MAX_PARTS`` parts).
+a time, and at most ``MAX_PARTS`` parts); ``unpack_spooled`` does it for a body
+spooled to a file, leaving each attachment where it is (``spool``).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Optional
 from lxml import etree
 
 from .. import mime
-from . import ns
+from . import ns, spool
 from .errors import As4Refusal
 from .wss import new_id, q
 
@@ -294,6 +295,82 @@ def unpack(content_type: Optional[str], body: bytes) -> tuple[bytes, dict[str, m
             raise As4Refusal("EBMS:0007", f"attachment {cid[:80]}: {e}") from None
         attachments[cid] = decoded if isinstance(decoded, memoryview) else memoryview(decoded)
     return soap, attachments
+
+
+@dataclass
+class Attachment:
+    """One MIME attachment of a spooled message: a range of the body (binary transfer encoding,
+    as Peppol sends) or, for a part in base64 / quoted-printable, its decoded bytes."""
+    body: "spool.Spooled" = field(repr=False)
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        return self.body.read_at(self.start + offset, min(n, self.end - self.start - offset))
+
+    def read(self) -> bytes:
+        return self.body.read(self.start, self.end)
+
+
+def unpack_spooled(content_type: Optional[str], body: "spool.Spooled") -> tuple[bytes, dict[str, Attachment]]:
+    """``unpack`` for a spooled body: the SOAP part read (it is bounded), the attachments left where
+    they are, each a range of the body; at most ``MAX_PARTS`` parts, each part's headers bounded."""
+    head = _with_type(content_type, b"")
+    ctype = head.content_type
+    if ctype in ("application/soap+xml", "text/xml", "application/xml"):
+        if body.size > MAX_SOAP_BYTES:
+            raise As4Refusal("EBMS:0009", f"a SOAP envelope over {MAX_SOAP_BYTES} bytes")
+        return body.read(), {}
+    if ctype != "multipart/related":
+        raise As4Refusal("EBMS:0007", f"content type {ctype} is not multipart/related")
+    boundary = head.param("boundary")
+    if not boundary:
+        raise As4Refusal("EBMS:0007", "unreadable MIME: multipart/related without a boundary")
+    try:
+        ranges = spool.part_ranges(body, boundary, MAX_PARTS)
+    except ValueError as e:
+        raise As4Refusal("EBMS:0007", f"unreadable MIME: {e}") from None
+    parts = []
+    for start, end in ranges:
+        try:
+            entity = mime.parse(body.read_at(start, min(end - start, mime.MAX_HEADER_BYTES + 4)))
+        except mime.MimeError as e:
+            raise As4Refusal("EBMS:0007", f"unreadable MIME: {e}") from None
+        parts.append((entity, start + entity.body_offset, end))
+    if not parts or parts[0][0].content_type != "application/soap+xml":
+        raise As4Refusal("EBMS:0007", "the first MIME part is not the SOAP envelope (application/soap+xml)")
+    entity, start, end = parts[0]
+    if end - start > 4 * MAX_SOAP_BYTES:
+        raise As4Refusal("EBMS:0009", f"a SOAP envelope over {MAX_SOAP_BYTES} bytes")
+    soap = bytes(_decoded(entity, body, start, end, "the SOAP part"))
+    attachments: dict[str, Attachment] = {}
+    for entity, start, end in parts[1:]:
+        cid = (entity.get("content-id") or "").strip().strip("<>")
+        if not cid:
+            raise As4Refusal("EBMS:0007", "a MIME attachment without a Content-ID")
+        if cid in attachments:
+            raise As4Refusal("EBMS:0007", f"two MIME parts with the Content-ID {cid[:80]}")
+        cte = (entity.get("content-transfer-encoding") or "7bit").lower()
+        if cte in ("7bit", "8bit", "binary"):
+            attachments[cid] = Attachment(body, start, end)
+        else:
+            decoded = spool.Spooled.of(_decoded(entity, body, start, end, f"attachment {cid[:80]}"))
+            attachments[cid] = Attachment(decoded, 0, decoded.size)
+    return soap, attachments
+
+
+def _decoded(entity: mime.Entity, body: "spool.Spooled", start: int, end: int, what: str) -> bytes:
+    """A part's body with its transfer encoding undone (read whole: the SOAP part, or an attachment
+    a sender chose to encode, both within the request's size limit)."""
+    whole = mime.Entity(headers=entity.headers, raw=memoryview(body.read(start, end)), body_offset=0)
+    try:
+        return whole.decoded()
+    except mime.MimeError as e:
+        raise As4Refusal("EBMS:0007", f"{what}: {e}") from None
 
 
 def _with_type(content_type: Optional[str], body: bytes) -> mime.Entity:

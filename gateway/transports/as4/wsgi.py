@@ -4,7 +4,8 @@
 found, the duplicate lookup, the store, the payload check, an ``on_inbound`` hook
 that records what happened). The body is read within ``max_bytes`` (a larger
 Content-Length is refused before a byte is read; chunked bodies are counted
-while read).
+while read) into a ``spool.Spooled``: in memory while small, in a temporary file
+beyond, let go once the answer is made.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .config import As4Identity
 from .errors import As4Refusal
 from .inbound import DEFAULT_MAX_BYTES, InboundResult, receive
 from .signals import error_signal
+from .spool import CHUNK, Spooled
 
 log = logging.getLogger("edigate.as4")
 
@@ -34,7 +36,7 @@ class As4Endpoint:
     def identity(self) -> As4Identity:
         return self._identity() if callable(self._identity) else self._identity
 
-    def receive(self, headers, body: bytes) -> InboundResult:
+    def receive(self, headers, body) -> InboundResult:
         result = receive(headers, body, identity=self.identity, find_partner=self.find_partner,
                          find_duplicate=self.find_duplicate, store=self.store, check=self.check,
                          max_bytes=self.max_bytes)
@@ -46,7 +48,9 @@ class As4Endpoint:
         return result
 
 
-def _read(environ, limit: int) -> tuple[Optional[bytes], Optional[int]]:
+def _read(environ, limit: int) -> tuple[Optional[Spooled], Optional[int]]:
+    """The request body spooled (in memory while small, a temporary file beyond), or an HTTP
+    status to refuse with."""
     stream = environ["wsgi.input"]
     length = (environ.get("CONTENT_LENGTH") or "").strip()
     if length:
@@ -55,23 +59,24 @@ def _read(environ, limit: int) -> tuple[Optional[bytes], Optional[int]]:
         n = int(length)
         if n > limit:
             return None, 413
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = stream.read(min(n - len(buf), 1 << 20))
+    elif not environ.get("wsgi.input_terminated"):
+        return None, 411
+    else:
+        n = None
+    body = Spooled()
+    try:
+        while n is None or body.size < n:
+            chunk = stream.read(CHUNK if n is None else min(n - body.size, CHUNK))
             if not chunk:
                 break
-            buf += chunk
-        return bytes(buf), None
-    if environ.get("wsgi.input_terminated"):
-        buf = bytearray()
-        while True:
-            chunk = stream.read(1 << 20)
-            if not chunk:
-                return bytes(buf), None
-            buf += chunk
-            if len(buf) > limit:
+            body.write(chunk)
+            if body.size > limit:
+                body.close()
                 return None, 413
-    return None, 411
+    except BaseException:
+        body.close()
+        raise
+    return body, None
 
 
 def wsgi_app(endpoint: As4Endpoint):
@@ -100,6 +105,9 @@ def wsgi_app(endpoint: As4Endpoint):
         except Exception as e:              # receive() does not raise on bad input: this is our bug
             log.exception("AS4 receive crashed")
             return answer(500, f"internal error: {type(e).__name__}\n".encode(), "text/plain; charset=utf-8")
+        finally:
+            body.close()
+        result.close()
         return answer(result.http_status, result.response_body, result.response_type)
 
     return app

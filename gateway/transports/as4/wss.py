@@ -250,6 +250,18 @@ def verify(root: etree._Element, security: etree._Element, certificates: Iterabl
 
 def check_attachment(verified: Verified, cid: str, data: bytes) -> None:
     """The attachment's bytes (decrypted, still compressed) against the signed digest."""
-    alg, expected = verified.attachment_digests[cid]
-    if not hmac.compare_digest(b64digest(data, alg), expected):
+    digest = attachment_hash(verified, cid)
+    digest.update(data)
+    check_attachment_hash(verified, cid, digest)
+
+
+def attachment_hash(verified: Verified, cid: str):
+    """A new hash object of the algorithm the signature names for attachment ``cid`` (to be fed
+    its decrypted bytes as they stream, then given to ``check_attachment_hash``)."""
+    return hashlib.new(verified.attachment_digests[cid][0])
+
+
+def check_attachment_hash(verified: Verified, cid: str, digest) -> None:
+    expected = verified.attachment_digests[cid][1]
+    if not hmac.compare_digest(base64.b64encode(digest.digest()).decode("ascii"), expected):
         raise As4Refusal("EBMS:0101", f"the digest of attachment {cid[:80]} does not match: it was altered")

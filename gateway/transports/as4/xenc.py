@@ -5,21 +5,24 @@ the receiver's certificate with RSA-OAEP (MGF1 SHA-256, SHA-256 digest, empty
 label); each attachment's body becomes ``IV (12 bytes) || ciphertext || tag
 (16 bytes)`` and gets an ``xenc:EncryptedData`` whose ``CipherReference`` names
 its ``cid:``. On the way in, only these algorithms are accepted, the declared
-OAEP digest and MGF are read (SHA-1 is refused, not silently assumed), and
-decryption of a large attachment is one AES-GCM call on bytes already in memory
-(the tag is checked before anything is returned).
+OAEP digest and MGF are read (SHA-1 is refused, not silently assumed).
+``decrypt`` is one AES-GCM call on bytes in memory; ``decrypt_stream`` reads a
+spooled attachment a chunk at a time and hands each decrypted chunk to a sink,
+the tag (read first, from the end) checked once all is read: the sink must
+treat what it got as unauthenticated until ``decrypt_stream`` has returned.
 """
 from __future__ import annotations
 
 import base64
 import os
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 
@@ -147,5 +150,27 @@ def decrypt(session_key: bytes, body: bytes) -> bytes:
     view = memoryview(body)
     try:
         return AESGCM(session_key).decrypt(bytes(view[:12]), view[12:], None)
+    except InvalidTag:
+        raise As4Refusal("EBMS:0102", "the attachment does not decrypt (authentication tag mismatch)") from None
+
+
+def decrypt_stream(session_key: bytes, read_at: Callable[[int, int], bytes], length: int,
+                   sink: Callable[[bytes], None], step: int = 1 << 20) -> None:
+    """Decrypt ``IV || ciphertext || tag`` of ``length`` bytes, read with ``read_at(offset, n)``,
+    into ``sink`` chunk by chunk; raise ``As4Refusal`` (EBMS:0102) when the tag does not verify,
+    after the last chunk."""
+    if length < 12 + 16:
+        raise As4Refusal("EBMS:0102", "an encrypted attachment shorter than its IV and tag")
+    iv, tag = read_at(0, 12), read_at(length - 16, 16)
+    decryptor = Cipher(algorithms.AES(session_key), modes.GCM(iv, tag)).decryptor()
+    pos, end = 12, length - 16
+    while pos < end:
+        chunk = read_at(pos, min(step, end - pos))
+        if not chunk:
+            raise As4Refusal("EBMS:0102", "the encrypted attachment ends early")
+        pos += len(chunk)
+        sink(decryptor.update(chunk))
+    try:
+        decryptor.finalize()
     except InvalidTag:
         raise As4Refusal("EBMS:0102", "the attachment does not decrypt (authentication tag mismatch)") from None
