@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
