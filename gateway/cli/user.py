@@ -75,7 +75,7 @@ def user_add(username: str, role: str, partner_ref: Optional[str], password_stdi
         s.add(user)
         s.flush()
         if partner:
-            click.echo(_("user %(username)s (%(role)s of partner %(partner)s, id %(partner_id)s) created, id %(id)s",
+            click.echo(_("user %(username)s (%(role)s of partner %(partner)s (id %(partner_id)s)) created, id %(id)s",
                          username=user.username, role=user.role, partner=partner.name, partner_id=partner.id,
                          id=user.id))
         else:

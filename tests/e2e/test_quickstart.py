@@ -98,7 +98,7 @@ def _list(result, run: Run) -> bool:
 
 def _user(result, run: Run) -> None:
     assert result.returncode == 0, result
-    assert re.match(r"user demo-buyer \(recipient of partner Demo Buyer GmbH, id \d+\) created", result.stdout), \
+    assert re.match(r"user demo-buyer \(recipient of partner Demo Buyer GmbH \(id \d+\)\) created", result.stdout), \
         result.stdout
 
 

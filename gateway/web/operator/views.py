@@ -20,7 +20,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 
 from ... import channels
 from ...db import (DIRECTIONS, DOCUMENT_STATUSES, AuditEvent, Certificate, Delivery, DocumentRecord, Exchange,
-                   Organisation, Partner, StatusError, User, audit)
+                   Organisation, Partner, StatusError, audit)
 from ...db.exchanges import STATUSES as EXCHANGE_STATUSES
 from ...delivery import statuses as lifecycle_statuses
 from ...flow import redeliver as redelivery
@@ -28,8 +28,8 @@ from ...rules.profiles import DEFAULT_PROFILE, ProfileError, get_profile
 from .. import downloads
 from ..api import params
 from ..api.serialise import EXPIRY_WARNING, retryable
-from ... import i18n
 from ..kit import display, language
+from ..kit import preferences as preferences_form
 from ..kit.current import gateway
 from ..kit.errors import OPERATOR_PAGES, page_errors
 from ..kit.headers import page_headers
@@ -80,8 +80,7 @@ def _helpers() -> dict[str, Any]:
             "explain": explain, "lifecycle_label": lifecycle_label, "kind_labels": KIND_LABELS}
 
 
-# the languages a user may choose, each named in its own language ("" : the browser's)
-LANGUAGE_NAMES = (("", _l("As my browser asks")), ("fr", "Français"), ("en", "English"))
+LANGUAGE_NAMES = preferences_form.LANGUAGE_NAMES        # kept here for its callers
 
 # what each kind of exception is called on the dashboard
 KIND_LABELS = {
@@ -432,28 +431,8 @@ def roles_help():
 @login_required
 def preferences():
     """The reader's own settings: the language of the pages and the time zone they show times in."""
-    zones = display.time_zones()
     if request.method == "POST":
-        zone = (request.form.get("time_zone") or "").strip()
-        lang = (request.form.get("language") or "").strip()
-        if zone not in zones:
-            flash(_("Choose a time zone from the list."), "error")
-            return redirect(url_for("pages.preferences"), code=303)
-        if lang not in ("", *i18n.LANGUAGES):
-            flash(_("Choose a language from the list."), "error")
-            return redirect(url_for("pages.preferences"), code=303)
-        with gateway().session() as s:
-            user = s.get(User, g.user.id)
-            before = (user.time_zone, user.language)
-            user.time_zone = None if zone == display.DEFAULT_TIME_ZONE else zone
-            user.language = lang or None
-            audit.record(s, g.user.username, "user.preferences", "user", user.id,
-                         f"time zone set to {zone}, language {lang or 'the browser'}",
-                         {"time_zone": [before[0], user.time_zone], "language": [before[1], user.language]})
-        g.user.language = lang or None
-        language.refresh()          # the message below in the language just chosen
-        flash(_("Times are now shown in %(zone)s.", zone=zone), "info")
+        saved, message = preferences_form.save(request.form)
+        flash(message, "info" if saved else "error")
         return redirect(url_for("pages.preferences"), code=303)
-    return render_template("preferences.html", zones=zones, current=display.zone_name(),
-                           languages=LANGUAGE_NAMES, current_language=g.user.language or "",
-                           now_utc=lambda: datetime.now(timezone.utc))
+    return render_template("preferences.html", **preferences_form.options())
