@@ -42,7 +42,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
@@ -92,15 +92,19 @@ def peppol_settings(gw: Any):
 # --- our access point -------------------------------------------------------------------------------
 
 _identity_lock = threading.Lock()
-_identities: dict[str, as4.As4Identity] = {}
+_identities: dict[str, tuple[as4.As4Identity, Optional[as4.As4Identity]]] = {}     # (now, after a switch)
 
 
-def identity(gw: Any) -> as4.As4Identity:
-    """Our access point's key and certificate (made once per process and settings)."""
+def identity(gw: Any, *, now: Optional[datetime] = None) -> as4.As4Identity:
+    """Our access point's key and certificate (made once per process and settings). During a
+    rollover (``EDIGATE_PEPPOL_AP_NEXT_CERT`` and ``_KEY``) both keys decrypt, and the one that
+    signs is the current one until ``AP_SWITCH_AT`` (default: the next certificate's notBefore),
+    the next one from then on: what our SMP publishes at each instant (``publish.Signer``)."""
     from gateway.certs import KeyPair, ensure_dev_keypair
     ps = peppol_settings(gw)
     key_env = (os.environ.get(ENV + "AP_KEY") or "").strip()
-    cache_key = f"{ps.certs_dir}|{ps.smp_key}|{ps.ap_cert}|{key_env}"
+    now = now or utcnow()
+    cache_key = f"{ps.certs_dir}|{ps.smp_key}|{ps.ap_cert}|{key_env}|{ps.ap_next_cert}|{ps.ap_next_key}"
     with _identity_lock:
         found = _identities.get(cache_key)
         if found is None:
@@ -110,8 +114,14 @@ def identity(gw: Any) -> as4.As4Identity:
                 kp = KeyPair.load(ps.smp_key, ps.smp_cert)
             else:
                 kp = ensure_dev_keypair(ps.certs_dir / "dev", "peppol-smp", common_name="edigate SMP")
-            found = _identities[cache_key] = as4.As4Identity(kp)
-        return found
+            nxt = KeyPair.load(ps.ap_next_key, ps.ap_next_cert) if ps.ap_next_key and ps.ap_next_cert else None
+            found = _identities[cache_key] = (as4.As4Identity(kp, previous_keys=(nxt,) if nxt else ()),
+                                              as4.As4Identity(nxt, previous_keys=(kp,)) if nxt else None)
+    current, after = found
+    if after is None:
+        return current
+    switch = ps.ap_switch_at or after.certificate.not_valid_before_utc
+    return after if now.astimezone(timezone.utc) >= switch.astimezone(timezone.utc) else current
 
 
 # --- the SBDH (gateway.syntaxes.sbdh) and the UBL document -----------------------------------------

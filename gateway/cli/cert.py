@@ -3,7 +3,9 @@
 Importing never deactivates anything: during a rollover the old and the new
 certificate are both active (signatures by either are accepted) until the
 operator retires the old one. ``cert expiring`` exits 1 when something needs
-doing, so cron or a monitoring check can run it as is.
+doing, so cron or a monitoring check can run it as is. ``list`` and ``expiring``
+also show the Peppol certificates of our settings (access point, SMP, trust
+anchors: ``gateway.networks.peppol.certificates``), which are files, not records.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 from gateway.db import Certificate, Organisation, Partner
 from gateway.db.partners import CERT_USAGES
 from gateway.cli.certificates import Owner, add_cert, cert_dict, cert_owner, cert_state, read_cert, report_rollover
-from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_OK, EXIT_PROBLEMS, BadInput, day, echo_json, find_org,
+from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_OK, EXIT_PROBLEMS, BadInput, day, echo_json, find_org, iso,
                                 find_partner, table, transaction, utc_now, warn)
 from gateway.cli.org import key_for_certificate
 
@@ -120,15 +122,32 @@ def cert_list(owner: Optional[str], as_json: bool) -> None:
         if owner is not None:
             query = query.where(_owner_filter(s, owner))
         certs = s.scalars(query).all()
+        peppol = _peppol_certs() if owner is None else []
         if as_json:
-            echo_json([cert_dict(c, now) for c in certs])
+            echo_json([cert_dict(c, now) for c in certs] + [_peppol_dict(c, now) for c in peppol])
             return
-        if not certs:
+        if not certs and not peppol:
             click.echo("no certificates")
             return
         table(["#", "owner", "usage", "subject", "not after", "state"],
-               [[str(c.id), cert_owner(c), c.usage, c.subject, day(c.not_after), cert_state(c, now)]
-                for c in certs])
+              [[str(c.id), cert_owner(c), c.usage, c.subject, day(c.not_after), cert_state(c, now)]
+               for c in certs]
+              + [["-", "peppol settings", c.label(), c.subject or str(c.path),
+                  day(c.not_after) if c.not_after else "-", c.state(now)] for c in peppol])
+
+
+def _peppol_certs() -> list:
+    """The Peppol certificates of our settings (files, not records)."""
+    from gateway.cli.context import current
+    from gateway.networks.peppol.certificates import of_gateway
+    return of_gateway(current().settings)
+
+
+def _peppol_dict(c, now) -> dict:
+    return {"id": None, "owner": "peppol settings", "usage": c.role, "subject": c.subject, "issuer": c.issuer,
+            "fingerprint_sha256": c.fingerprint_sha256, "not_before": iso(c.not_before) if c.not_before else None,
+            "not_after": iso(c.not_after) if c.not_after else None, "active": True, "state": c.state(now),
+            "days_left": c.days_left(now), "path": str(c.path), "error": c.error}
 
 
 @cert_group.command("retire", context_settings=CONTEXT_SETTINGS)
@@ -163,13 +182,20 @@ def cert_expiring(ctx: click.Context, days: int, as_json: bool) -> None:
     now = utc_now()
     with transaction() as s:
         certs = s.scalars(Certificate.expiring(timedelta(days=days), now=now)).all()
+        peppol = [c for c in _peppol_certs() if c.expiring(timedelta(days=days), now)]
         if as_json:
-            echo_json([cert_dict(c, now) for c in certs])
+            echo_json([cert_dict(c, now) for c in certs] + [_peppol_dict(c, now) for c in peppol])
         else:
             for c in certs:
                 left = (c.not_after - now).days
                 when = f"expired {-left} days ago" if c.not_after <= now else f"expires in {left} days"
                 click.echo(f"#{c.id} {cert_owner(c)}: {c.subject}, {when} ({day(c.not_after)})")
-        if not certs:
+            for p in peppol:
+                left = p.days_left(now)
+                when = (f"unreadable: {p.error}" if left is None else f"expired {-left} days ago"
+                        if p.not_after <= now else f"expires in {left} days")
+                click.echo(f"{p.label()} ({p.path}): {p.subject or '-'}, {when}"
+                           + (f" ({day(p.not_after)})" if p.not_after else ""))
+        if not certs and not peppol:
             click.echo(f"no active certificate expires within {days} days", err=True)
-    ctx.exit(EXIT_PROBLEMS if certs else EXIT_OK)
+    ctx.exit(EXIT_PROBLEMS if certs or peppol else EXIT_OK)

@@ -10,7 +10,11 @@ digest, exclusive canonicalisation, our certificate in ``KeyInfo/X509Data``.
 
 What a member is published for is data (``services.yaml``: document type +
 process pairs), not code. The endpoint is ours for every member: our AS4
-URL and our access point's certificate.
+URL and our access point's certificate. During a certificate rollover (a next
+certificate and the instant it takes over) each process has two endpoints, the
+current certificate's until that instant and the next one's from it: a sender
+picks the one active when it sends (``smp.choose``), so the switch needs no
+republishing at the instant itself.
 """
 from __future__ import annotations
 
@@ -52,9 +56,21 @@ class Signer:
     key_pem: bytes = field(repr=False)
     chain_pem: tuple[bytes, ...]
     endpoint_cert: x509.Certificate
+    next_cert: Optional[x509.Certificate] = None          # a rollover's next access point certificate
+    switch_at: Optional[datetime] = None                   # when it takes over (default its notBefore)
+
+    def endpoints(self) -> list[tuple[x509.Certificate, datetime, datetime]]:
+        """(certificate, activation, expiration) of each endpoint published per process."""
+        cur = self.endpoint_cert
+        if self.next_cert is None:
+            return [(cur, cur.not_valid_before_utc, cur.not_valid_after_utc)]
+        switch = self.switch_at or self.next_cert.not_valid_before_utc
+        return [(cur, cur.not_valid_before_utc, min(switch, cur.not_valid_after_utc)),
+                (self.next_cert, max(switch, self.next_cert.not_valid_before_utc), self.next_cert.not_valid_after_utc)]
 
     @classmethod
-    def load(cls, key_path: Path, cert_path: Path, endpoint_cert_path: Optional[Path] = None) -> "Signer":
+    def load(cls, key_path: Path, cert_path: Path, endpoint_cert_path: Optional[Path] = None, *,
+             next_cert_path: Optional[Path] = None, switch_at: Optional[datetime] = None) -> "Signer":
         chain = x509.load_pem_x509_certificates(cert_path.read_bytes())
         key_pem = key_path.read_bytes()
         key = serialization.load_pem_private_key(key_pem, None)
@@ -65,7 +81,9 @@ class Signer:
             raise ValueError(f"{cert_path} does not belong to the key {key_path}")
         endpoint = (x509.load_pem_x509_certificates(endpoint_cert_path.read_bytes())[0]
                     if endpoint_cert_path is not None else chain[0])
-        return cls(key_pem, tuple(c.public_bytes(serialization.Encoding.PEM) for c in chain), endpoint)
+        nxt = x509.load_pem_x509_certificates(next_cert_path.read_bytes())[0] if next_cert_path is not None else None
+        return cls(key_pem, tuple(c.public_bytes(serialization.Encoding.PEM) for c in chain), endpoint,
+                   next_cert=nxt, switch_at=switch_at if nxt is not None else None)
 
 
 def _q(ns: str, name: str) -> str:
@@ -104,7 +122,6 @@ def service_metadata(participant: ParticipantId, doctype: DocumentTypeId, proces
     """The SignedServiceMetadata for one document type, signed by ``signer``."""
     from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner, methods
 
-    cert = signer.endpoint_cert
     root = etree.Element(_q(NS_SMP, "SignedServiceMetadata"), nsmap=NSMAP)
     info = etree.SubElement(etree.SubElement(root, _q(NS_SMP, "ServiceMetadata")), _q(NS_SMP, "ServiceInformation"))
     _ident(info, NS_IDS, "ParticipantIdentifier", participant.scheme, participant.value)
@@ -113,17 +130,18 @@ def service_metadata(participant: ParticipantId, doctype: DocumentTypeId, proces
     for proc in processes:
         process = etree.SubElement(plist, _q(NS_SMP, "Process"))
         _ident(process, NS_IDS, "ProcessIdentifier", proc.scheme, proc.value)
-        ep = etree.SubElement(etree.SubElement(process, _q(NS_SMP, "ServiceEndpointList")), _q(NS_SMP, "Endpoint"),
-                              transportProfile=transport_profile)
-        etree.SubElement(etree.SubElement(ep, _q(NS_WSA, "EndpointReference")), _q(NS_WSA, "Address")).text = \
-            endpoint_url
-        etree.SubElement(ep, _q(NS_SMP, "RequireBusinessLevelSignature")).text = "false"
-        etree.SubElement(ep, _q(NS_SMP, "ServiceActivationDate")).text = _z(cert.not_valid_before_utc)
-        etree.SubElement(ep, _q(NS_SMP, "ServiceExpirationDate")).text = _z(cert.not_valid_after_utc)
-        etree.SubElement(ep, _q(NS_SMP, "Certificate")).text = base64.b64encode(
-            cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
-        etree.SubElement(ep, _q(NS_SMP, "ServiceDescription")).text = "edigate access point"
-        etree.SubElement(ep, _q(NS_SMP, "TechnicalContactUrl")).text = contact or endpoint_url
+        endpoints = etree.SubElement(process, _q(NS_SMP, "ServiceEndpointList"))
+        for cert, activation, expiration in signer.endpoints():
+            ep = etree.SubElement(endpoints, _q(NS_SMP, "Endpoint"), transportProfile=transport_profile)
+            etree.SubElement(etree.SubElement(ep, _q(NS_WSA, "EndpointReference")), _q(NS_WSA, "Address")).text = \
+                endpoint_url
+            etree.SubElement(ep, _q(NS_SMP, "RequireBusinessLevelSignature")).text = "false"
+            etree.SubElement(ep, _q(NS_SMP, "ServiceActivationDate")).text = _z(activation)
+            etree.SubElement(ep, _q(NS_SMP, "ServiceExpirationDate")).text = _z(expiration)
+            etree.SubElement(ep, _q(NS_SMP, "Certificate")).text = base64.b64encode(
+                cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
+            etree.SubElement(ep, _q(NS_SMP, "ServiceDescription")).text = "edigate access point"
+            etree.SubElement(ep, _q(NS_SMP, "TechnicalContactUrl")).text = contact or endpoint_url
     xml_signer = XMLSigner(method=methods.enveloped, signature_algorithm=SignatureMethod.RSA_SHA256,
                            digest_algorithm=DigestAlgorithm.SHA256,
                            c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0)

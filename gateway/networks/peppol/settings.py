@@ -16,6 +16,10 @@
 | EDIGATE_PEPPOL_SMP_KEY | (dev key under the certs dir) | the private key our own SMP signs its answers with (PEM) |
 | EDIGATE_PEPPOL_SMP_CERT | (beside the key) | its certificate (PEM) |
 | EDIGATE_PEPPOL_AP_CERT | (the SMP certificate) | our access point's certificate, published in our endpoints |
+| EDIGATE_PEPPOL_AP_KEY | (the SMP key) | our access point's private key (PEM), with EDIGATE_PEPPOL_AP_CERT |
+| EDIGATE_PEPPOL_AP_NEXT_CERT, EDIGATE_PEPPOL_AP_NEXT_KEY | (none) | the next access point certificate and its key, for a rollover: published in our SMP from EDIGATE_PEPPOL_AP_SWITCH_AT on (before it, the current one), and both decrypt what comes in meanwhile |
+| EDIGATE_PEPPOL_AP_SWITCH_AT | (the next certificate's notBefore) | when the next certificate takes over (ISO 8601 date and time, UTC unless it says otherwise): our SMP's endpoints change at that instant, and we sign with it from then on |
+| EDIGATE_PEPPOL_AP_TRUST | (none) | PEM file of the network's AP CA certificates (OpenPeppol's): access points not on record are accepted when issued by one (with EDIGATE_PEPPOL_AS4_ALLOW_STRANGERS) |
 | EDIGATE_PEPPOL_AS4_PATH | /as4 | where our AS4 endpoint answers, under EDIGATE_PUBLIC_URL |
 | EDIGATE_PEPPOL_AS4_MAX_AGE | 1h | a new AS4 message dated (signed eb:Timestamp) longer ago than this is refused, EBMS:0103 (a replay) |
 | EDIGATE_PEPPOL_AS4_CLOCK_SKEW | 15m | … and one dated further ahead of our clock than this |
@@ -28,6 +32,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping, Optional
 
@@ -59,6 +64,10 @@ class PeppolSettings:
     smp_cert: Optional[Path] = None
     ap_cert: Optional[Path] = None
     as4_path: str = "/as4"
+    ap_next_cert: Optional[Path] = None
+    ap_next_key: Optional[Path] = None
+    ap_switch_at: Optional[datetime] = None
+    ap_trust: Optional[Path] = None
     as4_max_age: int = 3600
     as4_clock_skew: int = 900
 
@@ -89,6 +98,17 @@ def _duration(text: str, name: str, *, minimum: int = 0) -> int:
         raise ConfigError(f"{name}={text!r}: expected a duration such as 90s, 30m, 1h"
                           + (f" (at least {minimum} s)" if minimum else ""))
     return int(m.group(1)) * _UNITS[m.group(2) or "s"]
+
+
+def _instant(text: Optional[str], name: str) -> Optional[datetime]:
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{name}={text!r}: expected an ISO 8601 date and time such as 2027-03-01T00:00:00Z") \
+            from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 def _seconds(text: str, name: str) -> float:
@@ -156,6 +176,8 @@ def load(settings: Settings, env: Optional[Mapping[str, str]] = None) -> PeppolS
         negative_ttl=_duration(get("NEGATIVE_TTL") or "5m", PREFIX + "NEGATIVE_TTL"),
         transport_profile=get("TRANSPORT_PROFILE") or AS4_PROFILE,
         smp_key=key, smp_cert=cert, ap_cert=path("AP_CERT"), as4_path=as4_path.rstrip("/") or "/as4",
+        ap_next_cert=path("AP_NEXT_CERT"), ap_next_key=path("AP_NEXT_KEY"),
+        ap_switch_at=_instant(get("AP_SWITCH_AT"), PREFIX + "AP_SWITCH_AT"), ap_trust=path("AP_TRUST"),
         as4_max_age=_duration(get("AS4_MAX_AGE") or "1h", PREFIX + "AS4_MAX_AGE", minimum=1),
         as4_clock_skew=_duration(get("AS4_CLOCK_SKEW") or "15m", PREFIX + "AS4_CLOCK_SKEW"),
     )

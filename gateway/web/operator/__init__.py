@@ -8,5 +8,6 @@ from __future__ import annotations
 from .views import bp
 from . import exceptions, editing  # noqa: F401,E402  (their views join the blueprint)
 from . import approvals  # noqa: F401,E402  (the approval trail on a document's page)
+from . import peppol_certs  # noqa: F401,E402  (our Peppol certificates beside the others)
 
 __all__ = ["bp"]

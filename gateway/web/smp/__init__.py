@@ -60,7 +60,9 @@ def _ours() -> _Ours:
                 from gateway.certs import ensure_dev_keypair
                 kp = ensure_dev_keypair(settings.certs_dir / "dev", "peppol-smp", common_name="edigate SMP")
                 key, cert = kp.key_path, kp.cert_path
-            ours = _Ours(settings, publish.Signer.load(key, cert, settings.ap_cert))
+            ours = _Ours(settings, publish.Signer.load(key, cert, settings.ap_cert,
+                                                       next_cert_path=settings.ap_next_cert,
+                                                       switch_at=settings.ap_switch_at))
             current_app.extensions[KEY] = ours
     return ours
 
