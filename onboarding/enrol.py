@@ -75,10 +75,15 @@ class Enrolment:
     network_id: Optional[int] = None
     portal_password: Optional[str] = field(default=None, repr=False)
     terms_accepted_at: Optional[datetime] = None
+    # a supplier's answer: how it sends us its invoices (``onboarding.inbound``)
+    sends_by: Optional[str] = None
+    sends_detail: dict[str, str] = field(default_factory=dict)
+    sends_ssh_keys: tuple[str, ...] = ()
 
     def public_data(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("portal_password")
+        data.pop("sends_ssh_keys")
         data["identifiers"] = [f"{s}:{v}" for s, v in self.identifiers]
         data["sftp_keys"] = list(self.sftp_keys)
         if self.terms_accepted_at is not None:
@@ -187,6 +192,10 @@ def enrol(session: Session, invitation_id: int, enrolment: Enrolment, *, now: da
         network = session.get(Network, enrolment.network_id)
         result["network_name"] = network.name if network is not None else None
 
+    if enrolment.sends_by:
+        from .inbound import set_up
+        set_up(session, partner, cp, enrolment.sends_by, enrolment.sends_detail, enrolment.sends_ssh_keys,
+               sftp_username=sftp_username)
     registration = Registration(invitation_id=invitation.id, counterparty_id=cp.id, partner_id=partner.id,
                                 data=enrolment.public_data(), submitted_at=now, remote_addr=remote_addr)
     session.add(registration)

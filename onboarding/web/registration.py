@@ -176,7 +176,8 @@ def submit(token: str):
         inv = links.read_registration_token(s, _secret(), token, now)
         tracking.record_registration_started(s, inv, now)
         checked = rf.check_registration(s, request.form, request.files, now=now, language=inv.counterparty.language,
-                                        page_language=page_language(inv.counterparty))
+                                        page_language=page_language(inv.counterparty),
+                                        asks_sending=inv.campaign.kind == "suppliers")
         invitation_id = inv.id
     if checked.enrolment is None:
         # Read the link again, after the checks: if a concurrent submit (another tab) enrolled

@@ -26,6 +26,7 @@ from gateway.db.partners import normalise_identifier
 
 from ..enrol import Enrolment, identifier_owner
 from ..models import Counterparty
+from . import sending_form
 from .channel_forms import ChannelInput, Errors, forms
 from .messages import DEFAULT as DEFAULT_LANGUAGE, say
 
@@ -50,6 +51,7 @@ def prefill(cp: Counterparty) -> dict[str, str]:
               "contact_email": cp.email or "", "contact_phone": "", "channel": ""}
     for form in forms().values():
         values.update(form.prefill(cp))
+    values.update(sending_form.prefill())
     return values
 
 
@@ -145,10 +147,13 @@ def _email(v: dict[str, str], errors: dict[str, str], name: str, what: str, *, r
 
 
 def check_registration(session: Session, form: Mapping[str, str], files: Mapping[str, Any], *,
-                       now: datetime, language: str = "fr", page_language: Optional[str] = None) -> Checked:
+                       now: datetime, language: str = "fr", page_language: Optional[str] = None,
+                       asks_sending: bool = False) -> Checked:
     """The submitted form, checked; ``enrolment`` is set only when every field is right.
     ``language``: the counterparty's, for the mails that will carry its invoices;
-    ``page_language``: the messages' (the page's; the counterparty's when not given)."""
+    ``page_language``: the messages' (the page's; the counterparty's when not given);
+    ``asks_sending``: a supplier campaign's form, which asks how it will send us its invoices
+    (``sending_form``)."""
     errors = Errors(page_language or language)
     handlers = forms(errors.lang)
     fields = TEXT_FIELDS + tuple(f for handler in handlers.values() for f in handler.fields)
@@ -182,6 +187,9 @@ def check_registration(session: Session, form: Mapping[str, str], files: Mapping
         part = handler.read(ChannelInput(session=session, form=form, files=files, values=v, errors=errors,
                                          now=now, language=language, identifiers=idents,
                                          contact_email=contact_email))
+    sends: tuple[Optional[str], dict[str, str], tuple[str, ...]] = (None, {}, ())
+    if asks_sending:
+        sends = sending_form.read(form, v, errors, receiving=channel, receiving_as2_id=v.get("as2_id", ""))
     if form.get("terms") != "yes":
         errors["terms"] = errors.say("e_terms")
     if errors or part is None:
@@ -189,5 +197,6 @@ def check_registration(session: Session, form: Mapping[str, str], files: Mapping
     enrolment = Enrolment(
         name=v["name"], identifiers=tuple(idents), company_email=company_email, contact_name=v["contact_name"],
         contact_email=contact_email, contact_phone=phone or None, channel=channel,
-        preferred_format=part.preferred_format, channel_settings=part.settings, terms_accepted_at=now, **part.extra)
+        preferred_format=part.preferred_format, channel_settings=part.settings, terms_accepted_at=now,
+        sends_by=sends[0], sends_detail=sends[1], sends_ssh_keys=sends[2], **part.extra)
     return Checked(v, errors, enrolment)

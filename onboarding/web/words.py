@@ -54,7 +54,24 @@ OUTCOME = {"created": _l("created"), "updated": _l("updated"), "rejected": _l("r
 
 SENDING_DETAIL = {"address": _l("from the address"), "as2_id": _l("AS2 id"), "participant": _l("Peppol participant"),
                   "platform": _l("platform"), "routing": _l("its address at the platform"),
-                  "setup": _l("set up")}
+                  "sftp_account": _l("SFTP account"), "portal_login": _l("portal login"), "setup": _l("set up")}
+
+SETUP = {
+    "participant_added": _l("its Peppol participant is now one of its identifiers"),
+    "participant_taken": _l("its Peppol participant belongs to another partner: to check"),
+    "platform_address_added": _l("its address at the platform is now one of its identifiers"),
+    "platform_address_taken": _l("its address at the platform belongs to another partner: to check"),
+    "french_reform": _l("marked subject to the French reform"),
+    "as2_id_set": _l("AS2 id recorded; certificates to exchange"),
+    "as2_id_taken": _l("this AS2 id belongs to another partner: to check"),
+    "as2_same": _l("same AS2 id and certificate as for receiving"),
+    "as2_other": _l("another AS2 id than for receiving: to check"),
+    "sftp_account": _l("drops its invoices in its SFTP account"),
+    "sftp_to_create": _l("SFTP account to create"),
+    "portal_login": _l("uploads with its portal login"),
+    "portal_to_create": _l("portal login to create"),
+    "address_recorded": _l("sending address recorded"),
+}
 
 REGISTRATION = {
     "name": _l("Company name"), "identifiers": _l("Identifiers"), "company_email": _l("Company e-mail address"),
@@ -161,7 +178,8 @@ def registration_summary(data: Optional[dict[str, Any]]) -> list[tuple[str, str]
         elif key == "sends_by":
             shown = str(SENDS_BY.get(value, value))
         elif key == "sends_detail" and isinstance(value, dict):
-            shown = " · ".join(f"{SENDING_DETAIL.get(k, k)}: {v}" for k, v in sorted(value.items()) if v)
+            shown = " · ".join(f"{SENDING_DETAIL.get(k, k)}: {v}" for k, v in sorted(value.items())
+                               if v and k != "setup")
         else:
             shown = _plain(value)
         rows.append((str(REGISTRATION[key]), shown))
@@ -186,4 +204,5 @@ def helpers() -> dict[str, Any]:
             "source_word": lambda s: str(SOURCE.get(s, s)), "sends_word": lambda c: str(SENDS_BY.get(c, c)),
             "language_word": lambda lang: str(LANGUAGE.get(lang, lang)),
             "origin_word": origin_word, "outcome_word": lambda o: str(OUTCOME.get(o, o)),
+            "setup_words": lambda codes: ", ".join(str(SETUP.get(c, c)) for c in str(codes or "").split()),
             "sending_detail_word": lambda k: str(SENDING_DETAIL.get(k, k)), "registration_summary": registration_summary}
