@@ -2,7 +2,9 @@
 
 * ``models``: the records (counterparties, campaigns, waves, invitations, mails, events).
 * ``importer``: counterparties from CSV, with a per-row report and de-duplication.
-* ``campaigns`` + ``templating`` (wording: data files in ``templates/``, overrides, sandbox).
+* ``campaigns`` + ``templating`` + ``wording`` (the defaults from the catalogue, overrides, sandbox; the
+  HTML part drawn from the text); ``counterparties`` (staff corrections, invite again); ``inbound``
+  (how a supplier sends us its invoices, set up at enrolment).
 * ``links``: signed registration, opt-out and open-pixel links.
 * ``mailing`` (waves, reminders, one idempotent send per mail), ``bounces`` (DSNs),
   ``tasks`` (the jobs and the sweep), ``tracking`` (events, funnel, timeline, CSV).
