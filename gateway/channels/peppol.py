@@ -31,9 +31,22 @@ recipient must be one of our active members (else EBMS:0004 PEPPOL:NOT_SERVICED)
 the business document inside enters the one path as received from that access
 point, after the exchange (raw message, SBDH, Receipt) is committed.
 
+A new message must be dated (its signed eb:Timestamp) within the acceptance window
+(``EDIGATE_PEPPOL_AS4_MAX_AGE``, ``_AS4_CLOCK_SKEW``; ``as4.freshness``), else EBMS:0103;
+one already received is answered with its first Receipt whatever its age (by MessageId,
+in the database), and stored once.
+
+**Answers.** An access point that sends us invoices is a partner known by its
+certificate: it ``reaches`` its participants through the network, so a status of an
+invoice it brought (its ``status_syntax`` ``invoice-response``) goes back as an Invoice
+Response addressed to the seller's participant (the response's ReceiverParty), found by
+discovery like any recipient. An Invoice Response received here (``relays_participants``)
+moves the invoice we delivered over Peppol to the buyer it names.
+
 Our access point signs and decrypts with ``EDIGATE_PEPPOL_AP_KEY`` (PEM) and the
 certificate our SMP publishes (``EDIGATE_PEPPOL_AP_CERT``); without them, with the
-SMP's key pair (what ``gateway.web.smp`` publishes then).
+SMP's key pair (what ``gateway.web.smp`` publishes then). A rollover adds
+``EDIGATE_PEPPOL_AP_NEXT_CERT`` / ``_KEY`` and ``_AP_SWITCH_AT`` (``identity``).
 """
 from __future__ import annotations
 
