@@ -14,8 +14,9 @@
 One module per job: ``ns`` (namespaces, algorithms, the Peppol processing mode),
 ``errors`` (ebMS error codes), ``config``, ``wss`` (signatures), ``xenc``
 (encryption), ``message`` (UserMessage and MIME), ``signals`` (Receipt, Error),
-``inbound``, ``freshness`` (how old a new message may be), ``outbound``, ``wsgi``. Written by hand on lxml and cryptography:
-the ``as4`` package on PyPI was checked and not used (see ``tests/peers/as4_lib.py``).
+``inbound``, ``freshness`` (how old a new message may be), ``outbound``, ``wsgi``.
+Written by hand on lxml and cryptography: the ``as4`` package on PyPI was checked
+and not used (see ``tests/peers/as4_lib.py``).
 """
 from .config import As4Identity, As4Partner
 from .errors import CODES, PEPPOL_NOT_SERVICED, As4Refusal
