@@ -177,6 +177,13 @@ def registration_summary(data: Optional[dict[str, Any]]) -> list[tuple[str, str]
             shown = channel_labels(current()).get(value, value)
         elif key == "sends_by":
             shown = str(SENDS_BY.get(value, value))
+        elif key == "terms_accepted_at":
+            from datetime import datetime
+            from gateway.web.kit.display import when
+            try:
+                shown = when(datetime.fromisoformat(str(value)))
+            except ValueError:
+                shown = str(value)
         elif key == "sends_detail" and isinstance(value, dict):
             shown = " · ".join(f"{SENDING_DETAIL.get(k, k)}: {v}" for k, v in sorted(value.items())
                                if v and k != "setup")
