@@ -142,6 +142,7 @@ class Plan:
         self._compile(spec.tree, model.Invoice)
         self.skeleton = [self.fast(p) for p in spec.skeleton]
         self._readers: Optional[dict] = None
+        self._writers: Optional[dict] = None
 
     def readers(self) -> dict:
         """id(group node) -> its generated reading function (``gen_read``), made on first use."""
@@ -149,6 +150,13 @@ class Plan:
             from .gen_read import generate
             self._readers = generate(self)
         return self._readers
+
+    def writers(self) -> dict:
+        """id(group node) -> its generated writing function (``gen_write``), made on first use."""
+        if self._writers is None:
+            from .gen_write import generate
+            self._writers = generate(self)
+        return self._writers
 
     def fast(self, path: Path) -> Any:
         got = self._paths.get(id(path))
@@ -457,6 +465,7 @@ class CompiledWriter(engine.Writer):
     def __init__(self, spec: MappingSpec, invoice: model.Invoice, root: Optional[etree._Element] = None):
         super().__init__(spec, invoice, root)
         self.plan = plan_of(spec)
+        self.generated = self.plan.writers()
 
     def run(self) -> WriteResult:
         self.group(self.invoice, self.spec.tree, self.root, "")
@@ -466,6 +475,10 @@ class CompiledWriter(engine.Writer):
         return WriteResult(self.root, self.dropped, self.findings)
 
     def group(self, obj: Any, node: GroupNode, el: etree._Element, mpath: str) -> None:
+        self.generated[id(node)](self, obj, el, mpath)
+
+    def walk(self, obj: Any, node: GroupNode, el: etree._Element, mpath: str) -> None:
+        """A group written child by child (what the generated functions do, written out)."""
         info = self.plan.groups[id(node)]
         if node.text is not None:
             el.text = self.compose(obj, node.text)

@@ -1,0 +1,195 @@
+"""A mapping's writer generated as Python source: one function per group of the mapping.
+
+``compiled.CompiledWriter.group`` decides for every object it writes which of its
+fields the mapping cannot carry, in what order its children go, whether each is
+a group or a term, where it goes and how its value is worded. Here those
+decisions are taken once per mapping: each group becomes a function that reads
+its fields by name and, for a child written at one unconditional place of plain
+child steps (``cac:PartyName/cbc:Name``), finds or creates the elements with
+``find``/``SubElement`` written out step by step and sets the text and the
+datatype's attributes in line. Anything else (write alternatives with
+conditions, paths with predicates or absolute ones, broadcast terms, compound
+values, defaults, a value of an unexpected type) calls the compiled writer's own
+methods, so the output is the interpreter's, byte for byte
+(``tests/conformance/test_compiled_mapping.py``).
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, Callable, Optional
+
+from lxml import etree
+
+from gateway.model import invoice as model
+from gateway.model.numbers import NumberError
+from .engine import _format_value, _unwritable
+from .fastpath import FastPath
+from .source import Source
+from .spec import GroupNode, LeafNode
+
+WriterFn = Callable[[Any, Any, etree._Element, str], None]
+
+_VALUE_TYPES = (str, Decimal, date, bytes)
+
+
+def generate(plan: Any) -> dict[int, WriterFn]:
+    """id(group node) -> its generated writing function ``fn(writer, obj, element, mpath)``."""
+    src = Source(f"<mapping writer {plan.spec.name}>")
+    src.names.update(SubElement=etree.SubElement, is_empty=model.is_empty, NumberError=NumberError,
+                     _format_value=_format_value, _unwritable=_unwritable, SPEC=plan.spec)
+    funcs: dict[int, str] = {}
+    _group(src, plan, plan.spec.tree, funcs)
+    namespace = src.build()
+    return {key: namespace[name] for key, name in funcs.items()}
+
+
+def _alternative(node: Any) -> Optional[Any]:
+    """The one place a node is written at when it has no condition, else None."""
+    alts = node.write_places if node.write_places is not None else node.places
+    if len(alts) != 1:
+        return None
+    alt = alts[0]
+    if alt.when or alt.unless_same or alt.matches is not None:
+        return None
+    return alt
+
+
+def _plain(plan: Any, node: Any) -> Optional[tuple[tuple[str, ...], int, Optional[str]]]:
+    """(tags, index created anew for a new item, target attribute) of a node written at one
+    unconditional relative path of plain child steps; None otherwise."""
+    alt = _alternative(node)
+    if alt is None:
+        return None
+    fp = plan.fast(alt.path)
+    if type(fp) is not FastPath or fp.absolute or fp.plain_tags is None or not fp.plain_tags:
+        return None
+    return fp.plain_tags, fp.new_index, alt.path.target_attribute
+
+
+def _ensure(src: Source, ctx: str, tags: tuple, new_index: int, out: str) -> None:
+    """``out = compiled.ensure(path, ctx)`` for plain child steps, step by step."""
+    src.line(f"{out} = {ctx}")
+    for i, tag in enumerate(tags):
+        if i == new_index:
+            src.line(f"{out} = SubElement({out}, {tag!r})")
+        else:
+            src.line(f"m = {out}.find({tag!r})")
+            src.line(f"{out} = m if m is not None else SubElement({out}, {tag!r})")
+
+
+def _path(name: str) -> str:
+    return f"(mpath + {'.' + name!r} if mpath else {name!r})"
+
+
+def _group(src: Source, plan: Any, node: GroupNode, funcs: dict[int, str]) -> str:
+    info = plan.groups[id(node)]
+    fname = f"w{len(funcs)}_{node.term.replace('-', '_')}"
+    funcs[id(node)] = fname
+    for child in node.children.values():
+        if isinstance(child, GroupNode):
+            _group(src, plan, child, funcs)
+    cnode = src.name(node, "n")
+    src.line(f"def {fname}(w, obj, el, mpath):")
+    with src.indent():
+        src.line(f"if type(obj) is not {src.name(info.cls, 'k')}:")
+        src.line(f"    return w.walk(obj, {cnode}, el, mpath)")
+        if node.text is not None:
+            src.line(f"el.text = w.compose(obj, {node.text!r})")
+        for f in info.foreign:
+            src.line(f"v = obj.{f.name}")
+            src.line("if not (v is None or v == '' or v == []):")
+            with src.indent():
+                src.line(f"cpath = {_path(f.name)}")
+                if f.repeats:
+                    src.line("for i, item in enumerate(v):")
+                    src.line(f"    w.drop(item, {f.term!r}, f'{{cpath}}[{{i}}]')")
+                else:
+                    src.line(f"w.drop(v, {f.term!r}, cpath)")
+        src.line("variables = w.variables")
+        for child in info.write_order:
+            _child(src, plan, child, funcs)
+        if node.const:
+            src.line("if mpath and not is_empty(obj):")
+            src.line(f"    w.consts({cnode}, el)")
+        src.line("return None")
+    src.line()
+    return fname
+
+
+def _child(src: Source, plan: Any, child: Any, funcs: dict) -> None:
+    f = child.field
+    src.line(f"v = obj.{f.name}")
+    if f.repeats:
+        src.line("if v:")
+        with src.indent():
+            src.line(f"cpath = {_path(f.name)}")
+            if child.repeats:
+                src.line("items = v")
+            else:
+                src.line("items = v[:1]")
+                src.line("for i, item in enumerate(v[1:], start=1):")
+                src.line(f"    w.drop(item, {f.term!r}, f'{{cpath}}[{{i}}]')")
+            src.line("outer = variables.get('position')")
+            src.line("for i, item in enumerate(items):")
+            with src.indent():
+                src.line("variables['position'] = str(i + 1)")
+                _write(src, plan, child, "item", "f'{cpath}[{i}]'", child.repeats, funcs)
+            src.line("if outer is None:")
+            src.line("    variables.pop('position', None)")
+            src.line("else:")
+            src.line("    variables['position'] = outer")
+        return
+    src.line("if v is not None and v != '' and v != []:")
+    with src.indent():
+        _write(src, plan, child, "v", _path(f.name), False, funcs)
+    if isinstance(child, LeafNode) and child.default is not None:
+        src.line("else:")
+        src.line(f"    w.write_default({src.name(child, 'n')}, el, obj, {_path(f.name)})")
+
+
+def _write(src: Source, plan: Any, node: Any, value: str, path: str, new_item: bool, funcs: dict) -> None:
+    """``w.write_node(node, value, el, obj, path, new_item=...)``, written out where it is plain."""
+    cnode = src.name(node, "n")
+    generic = f"w.write_node({cnode}, {value}, el, obj, {path}, new_item={new_item})"
+    plain = _plain(plan, node)
+    if isinstance(node, GroupNode):
+        if plain is None or plain[2] is not None:
+            src.line(generic)
+            return
+        tags, new_index, _ = plain
+        _ensure(src, "el", tags, new_index if new_item else -1, "t")
+        src.line(f"{funcs[id(node)]}(w, {value}, t, {path})")
+        return
+    leaf = plan.leaves[id(node)]
+    if plain is None or leaf.compound or (node.broadcast and not node.into_first) \
+            or leaf.value_type not in _VALUE_TYPES:
+        src.line(generic)
+        return
+    tags, new_index, attr = plain
+    src.line(f"if type({value}) is {src.name(leaf.value_type, 'k')}:")
+    with src.indent():
+        _ensure(src, "el", tags, new_index if new_item else -1, "t")
+        if leaf.value_type is str and not node.codes:
+            src.line(f"text = {value}")
+        else:
+            src.line("try:")
+            src.line(f"    text = _format_value({value}, SPEC, {src.name(node.codes, 'd') if node.codes else None}, "
+                     f"{node.format!r}, {node.term!r})")
+            src.line("except NumberError as exc:")
+            src.line(f"    raise _unwritable({node.term!r}, {path}, exc) from None")
+        if attr:
+            src.line(f"t.set({attr!r}, text)")
+        else:
+            src.line("t.text = text")
+            for k, var, v in leaf.attrs:
+                if var is not None:
+                    src.line(f"a = variables.get({var!r}, '')")
+                    src.line("if a:")
+                    src.line(f"    t.set({k!r}, a)")
+                elif v:
+                    src.line(f"t.set({k!r}, {v!r})")
+        if node.const:
+            src.line(f"w.consts({cnode}, t)")
+    src.line("else:")
+    src.line(f"    {generic}")
