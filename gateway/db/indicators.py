@@ -18,6 +18,11 @@ page draws it, the CSV export writes it and a test checks it, all from the same 
 * ``ageing``: what is held now (for a control's confirmation, or for an unknown recipient) and
   what is disputed now, by age.
 
+Words: every title, note, column and row label is English marked for the catalogue (``N_``); a
+table keeps its title and note as messages with their values (``said``), so a page words them
+in its reader's language (``gateway.web.operator.indicator_words``) while the CSV export and the
+tests read the English.
+
 Bounded: a period is at most ``MAX_DAYS`` days; counts are grouped in the database; the
 delay tables read at most ``MAX_ROWS`` rows each (their note says when that cut them).
 Times are UTC; a week starts on Monday and is named by that day.
@@ -31,6 +36,7 @@ from typing import Any, Iterable, Optional
 
 import sqlalchemy as sa
 
+from gateway.i18n import N_
 from gateway.db import (ApprovalCase, ApprovalDecision, ControlHold, Delivery, DeliveryEvent, DocumentRecord,
                         DocumentStatusEvent, Exchange, Partner)
 
@@ -39,11 +45,33 @@ MAX_ROWS = 50_000
 GRAINS = ("day", "week")
 REACHED = ("delivered", "acknowledged")
 REFUSALS = ("refused", "rejected")
-AGE_BUCKETS = ((timedelta(days=1), "< 1 day"), (timedelta(days=7), "1-7 days"), (timedelta(days=30), "7-30 days"),
-               (None, "> 30 days"))
-DELIVERY_BUCKETS = ((60, "< 1 min"), (300, "1-5 min"), (3600, "5-60 min"), (86400, "1-24 h"), (None, "> 1 day"))
-LATE_BUCKETS = ((1, "early or on time"), (8, "1-7 days late"), (31, "8-30 days late"), (61, "31-60 days late"),
-                (None, "> 60 days late"))           # days after the due date, below each limit
+AGE_BUCKETS = ((timedelta(days=1), N_("< 1 day")), (timedelta(days=7), N_("1-7 days")),
+               (timedelta(days=30), N_("7-30 days")), (None, N_("> 30 days")))
+DELIVERY_BUCKETS = ((60, N_("< 1 min")), (300, N_("1-5 min")), (3600, N_("5-60 min")), (86400, N_("1-24 h")),
+                    (None, N_("> 1 day")))
+LATE_BUCKETS = ((1, N_("early or on time")), (8, N_("1-7 days late")), (31, N_("8-30 days late")),
+                (61, N_("31-60 days late")), (None, N_("> 60 days late")))   # days after the due date, below each limit
+# the words tables use that are ours, not the record's (a channel's or a partner's name is data)
+WORDS = (N_("day"), N_("week"), N_("channel"), N_("format"), N_("partner"), N_("total"), N_("received"),
+         N_("invalid"), N_("unreadable files"), N_("error rate %"), N_("valid"), N_("refused by recipient"),
+         N_("rejection rate %"), N_("deliveries"), N_("mean"), N_("median"), N_("p90"), N_("max"),
+         N_("time to delivery"), N_("approver"), N_("decisions"), N_("recipient"), N_("paid"),
+         N_("issue→paid mean"), N_("issue→paid median"), N_("issue→paid p90"), N_("issue→paid max"),
+         N_("due→paid mean"), N_("due→paid median"), N_("due→paid p90"), N_("due→paid max"), N_("lateness"),
+         N_("invoices"), N_("waiting"), N_("all channels"), N_("whole approval"), N_("all recipients"),
+         N_("(unknown recipient)"), N_("(unknown sender)"), N_("held for a confirmation"),
+         N_("held: recipient unknown"), N_("disputed"))
+
+Said = tuple[str, dict[str, Any]]           # a message (English, marked) and the values of its placeholders
+
+
+def said(message: str, **values: Any) -> Said:
+    return message, values
+
+
+def english(parts: Iterable[Said]) -> str:
+    """Messages with their values, in English, one after the other."""
+    return "".join(m % v if v else m for m, v in parts)
 
 
 class PeriodError(ValueError):
@@ -98,6 +126,14 @@ class Table:
     rows: list[list[Any]] = field(default_factory=list)
     note: str = ""
     chart: str = "bars"          # how a page may draw it: stacked (first column = x), bars (label, value), none
+    title_said: Optional[Said] = None               # the title as a message and its values (for other languages)
+    note_said: list[Said] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, name: str, title: Said, columns: list[str], rows: list[list[Any]], note: list[Said],
+           chart: str = "bars") -> "Table":
+        """A table whose title and note are messages: their English now, the messages kept."""
+        return cls(name, english([title]), columns, rows, english(note), chart, title, list(note))
 
     def column(self, name: str) -> list[Any]:
         i = self.columns.index(name)
@@ -175,9 +211,10 @@ def volumes(s, period: Period, by: str) -> Table:
         keys.add(str(k))
     names = sorted(keys)
     rows = [[b.isoformat(), *[counts[b][k] for k in names], sum(counts[b].values())] for b in period.buckets()]
-    return Table(f"volumes-{by}", f"Invoices received per {period.grain}, by {by}", [period.grain, *names, "total"],
-                 rows, note="documents read from what we received, by the day we received them (UTC)",
-                 chart="stacked")
+    return Table.of(f"volumes-{by}", said(N_("Invoices received per %(grain)s, by %(by)s"), grain=period.grain, by=by),
+                    [period.grain, *names, "total"], rows,
+                    [said(N_("documents read from what we received, by the day we received them (UTC)"))],
+                    chart="stacked")
 
 
 # --- quality ------------------------------------------------------------------------------------
@@ -208,12 +245,12 @@ def quality(s, period: Period) -> Table:
         errors, seen = r["invalid"] + r["unreadable"], r["received"] + r["unreadable"]
         rows.append([b.isoformat(), r["received"], r["invalid"], r["unreadable"], _rate(errors, seen),
                      r["valid"], r["refused"], _rate(r["refused"], r["valid"])])
-    return Table("quality", f"Error and rejection rates per {period.grain}",
-                 [period.grain, "received", "invalid", "unreadable files", "error rate %", "valid",
-                  "refused by recipient", "rejection rate %"], rows,
-                 note="error rate: invalid documents and unreadable files, of all received; rejection rate: valid "
-                      "documents their recipient refused or rejected (life cycle), of the valid ones",
-                 chart="none")
+    return Table.of("quality", said(N_("Error and rejection rates per %(grain)s"), grain=period.grain),
+                    [period.grain, "received", "invalid", "unreadable files", "error rate %", "valid",
+                     "refused by recipient", "rejection rate %"], rows,
+                    [said(N_("error rate: invalid documents and unreadable files, of all received; rejection rate: "
+                             "valid documents their recipient refused or rejected (life cycle), of the valid ones"))],
+                    chart="none")
 
 
 # --- delivery time ------------------------------------------------------------------------------
@@ -249,17 +286,17 @@ def delivery_time(s, period: Period) -> tuple[Table, Table]:
     rows = [[c, *_stats(v)] for c, v in sorted(by_channel.items())]
     if values:
         rows.append(["all channels", *_stats([v / 60 for _, v in values])])
-    note = ("from the inbound exchange's receipt to the delivery's first delivered or acknowledged, for documents "
-            "received in the period")
+    note = [said(N_("from the inbound exchange's receipt to the delivery's first delivered or acknowledged, for "
+                    "documents received in the period"))]
     if cut:
-        note += f" (the latest {MAX_ROWS} deliveries only)"
-    stats = Table("delivery-time", "Time from receipt to delivery (minutes)",
-                  ["channel", "deliveries", "mean", "median", "p90", "max"], rows, note=note, chart="none")
+        note.append(said(N_(" (the latest %(n)s deliveries only)"), n=MAX_ROWS))
+    stats = Table.of("delivery-time", said(N_("Time from receipt to delivery (minutes)")),
+                     ["channel", "deliveries", "mean", "median", "p90", "max"], rows, note, chart="none")
     bands = defaultdict(int)
     for _, seconds in values:
         bands[_bucket_label(seconds, DELIVERY_BUCKETS)] += 1
-    spread = Table("delivery-bands", "Deliveries by time from receipt", ["time to delivery", "deliveries"],
-                   [[label, bands[label]] for _, label in DELIVERY_BUCKETS], note=note)
+    spread = Table.of("delivery-bands", said(N_("Deliveries by time from receipt")), ["time to delivery", "deliveries"],
+                      [[label, bands[label]] for _, label in DELIVERY_BUCKETS], note)
     return stats, spread
 
 
@@ -281,16 +318,16 @@ def approval_time(s, period: Period) -> Table:
     if whole:
         rows.append(["whole approval", *_stats([max(0.0, (_utc(c) - _utc(o)).total_seconds() / 3600)
                                                 for o, c in whole])])
-    note = ("hours from when an invoice began to wait for the approver (their turn, or the approval's opening "
-            "when any of several may approve) to their decision (approved, refused or put on hold), for "
-            "decisions taken in the period; whole approval: from the invoice's arrival to the approval's end, "
-            "for approvals ended in the period")
+    note = [said(N_("hours from when an invoice began to wait for the approver (their turn, or the approval's "
+                    "opening when any of several may approve) to their decision (approved, refused or put on "
+                    "hold), for decisions taken in the period; whole approval: from the invoice's arrival to the "
+                    "approval's end, for approvals ended in the period"))]
     if not rows:
-        note += "; no approval decision in the period: nothing to measure"
+        note.append(said(N_("; no approval decision in the period: nothing to measure")))
     if len(found) > MAX_ROWS:
-        note += f" (the latest {MAX_ROWS} decisions only)"
-    return Table("approval-time", "Approval time (hours)", ["approver", "decisions", "mean", "median", "p90", "max"],
-                 rows, note=note, chart="none")
+        note.append(said(N_(" (the latest %(n)s decisions only)"), n=MAX_ROWS))
+    return Table.of("approval-time", said(N_("Approval time (hours)")),
+                    ["approver", "decisions", "mean", "median", "p90", "max"], rows, note, chart="none")
 
 
 # --- payment delay ------------------------------------------------------------------------------
@@ -323,15 +360,15 @@ def payment_delay(s, period: Period) -> tuple[Table, Table]:
     if payers:
         rows.append(["all recipients", *_stats([v for p in payers for v in issue.get(p, [])]),
                      *_stats([v for p in payers for v in due.get(p, [])])[1:]])
-    note = ("documents whose life cycle reached paid in the period; days from the issue date (BT-2) and from the "
-            "due date (BT-9, negative: paid early) to the day it was paid")
+    note = [said(N_("documents whose life cycle reached paid in the period; days from the issue date (BT-2) and "
+                    "from the due date (BT-9, negative: paid early) to the day it was paid"))]
     if len(found) > MAX_ROWS:
-        note += f" (the latest {MAX_ROWS} only)"
-    stats = Table("payment-delay", "Payment delay (days)",
-                  ["recipient", "paid", "issue→paid mean", "issue→paid median", "issue→paid p90", "issue→paid max",
-                   "due→paid mean", "due→paid median", "due→paid p90", "due→paid max"], rows, note=note, chart="none")
-    late = Table("payment-lateness", "Paid invoices by lateness against their due date", ["lateness", "invoices"],
-                 [[label, bands[label]] for _, label in LATE_BUCKETS], note=note)
+        note.append(said(N_(" (the latest %(n)s only)"), n=MAX_ROWS))
+    stats = Table.of("payment-delay", said(N_("Payment delay (days)")),
+                     ["recipient", "paid", "issue→paid mean", "issue→paid median", "issue→paid p90", "issue→paid max",
+                      "due→paid mean", "due→paid median", "due→paid p90", "due→paid max"], rows, note, chart="none")
+    late = Table.of("payment-lateness", said(N_("Paid invoices by lateness against their due date")),
+                    ["lateness", "invoices"], [[label, bands[label]] for _, label in LATE_BUCKETS], note)
     return stats, late
 
 
@@ -354,9 +391,9 @@ def ageing(s, now: Optional[datetime] = None) -> Table:
             counts["disputed"][_bucket_label((now - _utc(since)).total_seconds(), _AGE_SECONDS)] += 1
     labels = [label for _, label in AGE_BUCKETS]
     rows = [[kind, *[c[label] for label in labels], sum(c.values())] for kind, c in counts.items()]
-    return Table("ageing", "Held and disputed invoices by age (now)", ["waiting", *labels, "total"], rows,
-                 note="held: since received; disputed: since the dispute; counted now, whatever the period",
-                 chart="stacked")
+    return Table.of("ageing", said(N_("Held and disputed invoices by age (now)")), ["waiting", *labels, "total"], rows,
+                    [said(N_("held: since received; disputed: since the dispute; counted now, whatever the period"))],
+                    chart="stacked")
 
 
 _AGE_SECONDS = tuple((limit.total_seconds() if limit is not None else None, label) for limit, label in AGE_BUCKETS)

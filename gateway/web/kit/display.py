@@ -84,6 +84,11 @@ def day(value: Any) -> str:
     """A date in the page's language: ``2026-03-05`` in English (as the record has it), ``05/03/2026`` in French."""
     if value is None or value == "":
         return "—"
+    if isinstance(value, str) and len(value) == 10:        # an ISO date kept as text (evidence, JSON)
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
     if not isinstance(value, date):
         return str(value)
     lang = _language()

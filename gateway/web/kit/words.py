@@ -32,6 +32,16 @@ SEVERITIES = {"fatal": _l("fatal"), "warning": _l("warning"), "information": _l(
 
 USAGES = {"both": _l("both"), "signing": _l("signing"), "encryption": _l("encryption")}
 
+# approvals: a case's state, a decision, in what capacity it was taken
+APPROVAL_STATES = {"waiting": _l("waiting"), "on_hold": _l("on hold"), "approved": _l("approved"),
+                   "refused": _l("refused")}
+DECISIONS = {"approved": _l("approved"), "refused": _l("refused"), "on_hold": _l("on hold")}
+CAPACITIES = {"approver": _l("approver"), "delegate": _l("delegate"), "escalation": _l("escalation")}
+
+# controls: what a control does with what it finds, where a supplier's known account came from
+CONTROL_ACTIONS = {"warn": _l("warns"), "hold": _l("holds")}
+ACCOUNT_SOURCES = {"learned": _l("learned"), "confirmed": _l("confirmed"), "operator": _l("operator")}
+
 
 def status_word(status: Optional[str]) -> str:
     """A status as the reader's language says it (an unknown code as it is)."""
@@ -76,4 +86,9 @@ def refusal(e: Exception) -> str:
 def helpers() -> dict:
     return {"document_type": document_type, "severity_word": lambda s: str(SEVERITIES.get(s, s)),"status_word": status_word, "direction_word": lambda d: str(DIRECTIONS.get(d, d)),
             "usage_word": lambda u: str(USAGES.get(u, u)), "role_word": lambda r: str(ROLES.get(r, r)),
-            "identifier_problem": identifier_problem}
+            "identifier_problem": identifier_problem,
+            "approval_state_word": lambda s: str(APPROVAL_STATES.get(s, s)),
+            "decision_word": lambda d: str(DECISIONS.get(d, d)),
+            "capacity_word": lambda c: str(CAPACITIES.get(c, c)),
+            "control_action_word": lambda a: str(CONTROL_ACTIONS.get(a, a)),
+            "account_source_word": lambda s: str(ACCOUNT_SOURCES.get(s, s))}

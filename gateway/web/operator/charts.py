@@ -7,12 +7,13 @@ nothing fetched, nothing for the pages' Content-Security-Policy to allow (SVG ge
 * ``bars(table)``: one horizontal bar per row, ``(label, value)``.
 
 Each returns the geometry the template draws (``chart.html``), with a title per shape so
-a pointer or a screen reader gets the number.
+a pointer or a screen reader gets the number. ``Words`` says how a row's label, its short form
+under the axis and a number read in the page's language (by default as the table has them).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from gateway.db.indicators import Table
 
@@ -53,6 +54,16 @@ class Chart:
     empty: bool
 
 
+@dataclass(frozen=True)
+class Words:
+    label: Callable[[Any], str] = str                        # a row's label (a day, a channel) in full
+    short: Callable[[Any], str] = lambda v: str(v)[5:] if len(str(v)) == 10 else str(v)   # under the axis
+    number: Callable[[Any], str] = lambda v: f"{v:g}" if isinstance(v, float) else str(v)
+
+
+PLAIN = Words()
+
+
 def _nice_max(value: float) -> float:
     if value <= 0:
         return 1
@@ -65,7 +76,7 @@ def _nice_max(value: float) -> float:
     return 10 * step
 
 
-def stacked(table: Table) -> Chart:
+def stacked(table: Table, words: Words = PLAIN) -> Chart:
     series = table.columns[1:-1]
     totals = [float(r[-1] or 0) for r in table.rows]
     top = _nice_max(max(totals, default=0))
@@ -78,7 +89,7 @@ def stacked(table: Table) -> Chart:
     lines = [(LEFT, TOP + plot_h, WIDTH - 10, TOP + plot_h), (LEFT, TOP, LEFT, TOP + plot_h)]
     for frac in (0.5, 1):
         y = TOP + plot_h * (1 - frac)
-        texts.append(Text(LEFT - 4, y + 4, f"{top * frac:g}", "end"))
+        texts.append(Text(LEFT - 4, y + 4, words.number(top * frac), "end"))
     every = max(1, n // 12)                            # at most about 12 labels under the axis
     for i, row in enumerate(table.rows):
         x = LEFT + i * slot + (slot - bar_w) / 2
@@ -90,10 +101,9 @@ def stacked(table: Table) -> Chart:
             h = plot_h * value / top
             y -= h
             rects.append(Rect(round(x, 1), round(y, 1), round(bar_w, 1), round(h, 1), PALETTE[j % len(PALETTE)],
-                              f"{row[0]} · {name}: {row[j + 1]}"))
+                              f"{words.label(row[0])} · {name}: {words.number(row[j + 1])}"))
         if i % every == 0:
-            texts.append(Text(round(x + bar_w / 2, 1), TOP + plot_h + 14, str(row[0])[5:] if len(str(row[0])) == 10
-                              else str(row[0]), "middle"))
+            texts.append(Text(round(x + bar_w / 2, 1), TOP + plot_h + 14, words.short(row[0]), "middle"))
     legend_y = HEIGHT + 4
     for j, name in enumerate(series):
         lx = LEFT + (j % 4) * 170
@@ -104,7 +114,7 @@ def stacked(table: Table) -> Chart:
                  empty=not any(totals))
 
 
-def bars(table: Table) -> Chart:
+def bars(table: Table, words: Words = PLAIN) -> Chart:
     values = [float(r[1] or 0) for r in table.rows]
     top = _nice_max(max(values, default=0))
     room = WIDTH - LABEL_WIDTH - VALUE_WIDTH
@@ -112,17 +122,17 @@ def bars(table: Table) -> Chart:
     for i, (row, value) in enumerate(zip(table.rows, values)):
         y = i * (BAR_HEIGHT + BAR_GAP)
         w = round(room * value / top, 1)
-        texts.append(Text(LABEL_WIDTH - 8, y + BAR_HEIGHT * 0.7, str(row[0]), "end"))
-        rects.append(Rect(LABEL_WIDTH, y, w, BAR_HEIGHT, PALETTE[0], f"{row[0]}: {row[1]}"))
-        texts.append(Text(LABEL_WIDTH + w + 6, y + BAR_HEIGHT * 0.7, f"{row[1]}"))
+        texts.append(Text(LABEL_WIDTH - 8, y + BAR_HEIGHT * 0.7, words.label(row[0]), "end"))
+        rects.append(Rect(LABEL_WIDTH, y, w, BAR_HEIGHT, PALETTE[0], f"{words.label(row[0])}: {words.number(row[1])}"))
+        texts.append(Text(LABEL_WIDTH + w + 6, y + BAR_HEIGHT * 0.7, words.number(row[1])))
     height = max(len(table.rows), 1) * (BAR_HEIGHT + BAR_GAP)
     return Chart(table.name, WIDTH, height, tuple(rects), tuple(texts), (), empty=not any(values))
 
 
-def chart_of(table: Table) -> Any:
+def chart_of(table: Table, words: Words = PLAIN) -> Any:
     """The chart a table asks for, or None."""
     if table.chart == "stacked":
-        return stacked(table)
+        return stacked(table, words)
     if table.chart == "bars":
-        return bars(table)
+        return bars(table, words)
     return None

@@ -15,7 +15,7 @@ from werkzeug.exceptions import Forbidden
 from ...controls import confirm
 from ...controls.settings import definitions, effective
 from ..kit.current import gateway
-from ..kit.display import when
+from ..kit.display import day, when
 from ..kit.errors import OPERATOR_PAGES, page_errors
 from ..kit.headers import page_headers
 from ..kit.login import login_required
@@ -39,7 +39,7 @@ def held():
         holds = confirm.open_holds(s)
         settings = effective(s, None)
         return render_template("controls.html", holds=holds, settings=settings, definitions=definitions(),
-                               may_confirm=g.user.role in confirm.CONFIRM_ROLES, when=when)
+                               may_confirm=g.user.role in confirm.CONFIRM_ROLES, when=when, day=day)
 
 
 @bp.post("/controls/holds/<int:document_id>/confirm")

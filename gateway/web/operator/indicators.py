@@ -1,6 +1,8 @@
 """The indicators page (``/indicators``): the numbers of ``gateway.indicators`` as tables and as
 charts the server draws in SVG (``charts``), for a period chosen in a GET form (a link one can
-share); each table as CSV (``/indicators/<name>.csv`` with the same period).
+share), in the reader's language (``indicator_words``); each table as CSV (``/indicators/<name>.csv``
+with the same period; ``dialect=fr`` — the default for a user who chose French — writes ``;`` and
+decimal commas for French spreadsheets, ``dialect=en`` ``,`` and decimal points).
 
 Its own blueprint beside the operator pages, with their kit (login, headers, error page).
 """
@@ -11,13 +13,14 @@ import io
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, g, render_template, request
 
 from ...db import indicators
 from ..kit.current import gateway
 from ..kit.errors import OPERATOR_PAGES, page_errors
 from ..kit.headers import page_headers
 from ..kit.login import login_required
+from . import indicator_words
 from .charts import chart_of
 
 bp = Blueprint("indicators", __name__, template_folder="templates")
@@ -54,11 +57,13 @@ def period_of(args: Mapping[str, str]) -> tuple[indicators.Period, dict[str, str
 def page():
     period, errors = period_of(request.args)
     with gateway().session() as s:
-        tables = indicators.compute(s, period)
-    charts = {t.name: chart_of(t) for t in tables}
+        tables = [indicator_words.worded(t) for t in indicators.compute(s, period)]
+    words = indicator_words.chart_words()
+    charts = {t.name: chart_of(t, words) for t in tables}
     query = {"from": period.start.isoformat(), "to": period.end.isoformat(), "grain": period.grain}
+    dialect = indicator_words.csv_dialect(None, getattr(g.user, "language", None))
     html = render_template("indicators.html", tables=tables, charts=charts, period=period, errors=errors,
-                           query=query)
+                           query=query, cell=indicator_words.cell, dialect=dialect)
     return html, 400 if errors else 200
 
 
@@ -79,8 +84,10 @@ def table_csv(name: str):
         abort(400, "; ".join(f"{k}: {v}" for k, v in errors.items()))
     with gateway().session() as s:
         table = indicators.table(s, period, name)
+    dialect = indicator_words.csv_dialect(request.args.get("dialect"), getattr(g.user, "language", None))
+    table, separator = indicator_words.for_csv(table, dialect)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, delimiter=separator, lineterminator="\r\n")
     writer.writerow(table.columns)
     writer.writerows([_cell(v) for v in row] for row in table.rows)
     filename = f"{name}-{period.start.isoformat()}-{period.end.isoformat()}.csv"

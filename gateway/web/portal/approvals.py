@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l
 
 from ...approvals import decide as approval_decide
 from ...approvals import delegation, notices, queue
@@ -25,10 +25,10 @@ from ...delivery.statuses import REASONS, STATUSES
 from ..kit.current import gateway
 from ..kit.reader import current, zone_name
 from ..kit.login import recipient_required
+from ..kit.words import CAPACITIES
 from .views import bp
 
-ACTIONS = {"approve": "Approve", "refuse": "Refuse", "hold": "Put on hold"}
-CAPACITIES = {"approver": "approver", "delegate": "delegate", "escalation": "escalation"}
+ACTIONS = {"approve": _l("Approve"), "refuse": _l("Refuse"), "hold": _l("Put on hold")}
 
 
 def reason_codes(status: str) -> list[tuple[str, str]]:
@@ -44,9 +44,10 @@ _STATE_CLASS = {"approved": "ok", "refused": "bad", "on_hold": "waiting", "waiti
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     def capacity_label(item: queue.Item) -> str:
+        capacity = str(CAPACITIES.get(item.capacity or "", item.capacity or ""))
         if item.on_behalf_of:
-            return f"{CAPACITIES.get(item.capacity or '', item.capacity)} for {item.on_behalf_of}"
-        return CAPACITIES.get(item.capacity or "", item.capacity or "")
+            return gettext("%(capacity)s for %(who)s", capacity=capacity, who=item.on_behalf_of)
+        return capacity
     return {"capacity_label": capacity_label, "notice_label": lambda kind: str(NOTICES.get(kind, kind)),
             "notice_words": lambda notice: notices.worded(notice, current(), zone_name()),
             "approval_class": lambda state: _STATE_CLASS.get(state, "neutral")}
