@@ -2,8 +2,11 @@
 
 SQLite is opened in WAL mode (readers never block the writer), with foreign
 keys enforced, ``synchronous=FULL`` (a committed exchange survives a power
-cut, as the acknowledgement promised) and a busy timeout so concurrent
-writers wait instead of failing. ``postgresql://`` URLs use psycopg 3.
+cut, as the acknowledgement promised), and its writers queue for a lock of
+their own beside the database file (``writer_lock``: woken as soon as it is let
+go, where SQLite's busy handler sleeps), their transactions ``BEGIN IMMEDIATE``;
+the busy timeout stays for writers from elsewhere. ``postgresql://`` URLs use
+psycopg 3.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from typing import Any, Iterator, Union
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from . import writer_lock
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -31,6 +36,16 @@ def statements() -> int:
 def _count_statement(conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any,
                      executemany: bool) -> None:
     _counted.n = getattr(_counted, "n", 0) + 1
+
+
+def _take_writer_lock(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                      executemany: bool) -> None:
+    """Before the statement that begins a write transaction: queue for the database's writer lock."""
+    dbapi_conn = cursor.connection
+    if not dbapi_conn.in_transaction and writer_lock.writes(statement):
+        take = getattr(dbapi_conn, "take", None)
+        if take is not None:
+            take()
 
 
 def normalise_url(url: Union[str, URL]) -> URL:
@@ -51,6 +66,10 @@ def make_engine(url: Union[str, URL], *, foreign_keys: bool = True, echo: bool =
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        lock = None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            lock = writer_lock.for_database(database, SQLITE_BUSY_TIMEOUT_MS / 1000)
+            connect_args.setdefault("factory", writer_lock.LockingConnection)
         engine = sa.create_engine(u, echo=echo, connect_args=connect_args, **kwargs)
 
         @sa.event.listens_for(engine, "connect")
@@ -64,8 +83,13 @@ def make_engine(url: Union[str, URL], *, foreign_keys: bool = True, echo: bool =
                 cur.execute("PRAGMA synchronous=FULL")
             finally:
                 cur.close()
+            if lock is not None and isinstance(dbapi_conn, writer_lock.LockingConnection):
+                dbapi_conn.writer_lock = lock
+                dbapi_conn.isolation_level = "IMMEDIATE"    # the driver's implicit BEGIN, at the first write
 
         sa.event.listen(engine, "before_cursor_execute", _count_statement)
+        if lock is not None:
+            sa.event.listen(engine, "before_cursor_execute", _take_writer_lock)
         return engine
     if u.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
