@@ -166,6 +166,32 @@ def test_unknown_access_point_and_wrong_recipient_refused(keys, receiver):
     assert receiver.store_calls == 0
 
 
+def test_chunked_body_spooled_and_bounded(keys, sender):
+    """A body without Content-Length (chunked) is spooled as it comes, past the in-memory part, and
+    received; one over the limit is refused with 413 once the count passes it, nothing stored."""
+    receiver = As4Receiver(as4.As4Identity(keys["PAP000002"][0]),
+                           [as4.As4Partner("PAP000001", [keys["PAP000001"][0].cert_pem])],
+                           max_bytes=4 * 1024 * 1024).start()
+    try:
+        doc = sbd(body=INVOICE.replace(b"</Invoice>", os.urandom(1536 * 1024).hex().encode() + b"</Invoice>"))
+        out = as4.build(doc, identity=sender, partner=partner_b(keys, receiver.url), addressing=addressing())
+        assert 1024 * 1024 < len(out.body) < 3 * 1024 * 1024
+
+        def chunked(data: bytes):
+            for i in range(0, len(data), 64 * 1024):
+                yield data[i:i + 64 * 1024]
+        resp = requests.post(receiver.url, data=chunked(out.body), headers=out.headers, timeout=60)
+        assert resp.status_code == 200 and as4.read_envelope(resp.content).kind == "receipt"
+        assert receiver.stored[out.message_id]["payload"] == doc
+        big = as4.build(doc, identity=sender, partner=partner_b(keys, receiver.url), addressing=addressing())
+        resp = requests.post(receiver.url, data=chunked(big.body + b" " * (4 * 1024 * 1024)), headers=big.headers,
+                             timeout=60)                 # the count passes the limit before the end
+        assert resp.status_code == 413 and _error_code(resp.content) == "EBMS:0004"
+        assert list(receiver.stored) == [out.message_id]
+    finally:
+        receiver.stop()
+
+
 def test_duplicate_gets_the_same_receipt_and_is_stored_once(keys, sender, receiver):
     out = as4.build(sbd(), identity=sender, partner=partner_b(keys, receiver.url), addressing=addressing())
     first = as4.send(out)
