@@ -14,7 +14,8 @@
 One module per job: ``ns`` (namespaces, algorithms, the Peppol processing mode),
 ``errors`` (ebMS error codes), ``config``, ``wss`` (signatures), ``xenc``
 (encryption), ``message`` (UserMessage and MIME), ``signals`` (Receipt, Error),
-``inbound``, ``freshness`` (how old a new message may be), ``outbound``, ``wsgi``.
+``inbound``, ``freshness`` (how old a new message may be), ``spool`` (a large
+message read from a temporary file, never whole in memory), ``outbound``, ``wsgi``.
 Written by hand on lxml and cryptography: the ``as4`` package on PyPI was checked
 and not used (see ``tests/peers/as4_lib.py``).
 """
