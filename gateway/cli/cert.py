@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from gateway.db import Certificate, Organisation, Partner
 from gateway.db.partners import CERT_USAGES
 from gateway.cli.certificates import Owner, add_cert, cert_dict, cert_owner, cert_state, read_cert, report_rollover
-from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_OK, EXIT_PROBLEMS, BadInput, day, echo_json, find_org, iso,
+from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_OK, EXIT_PROBLEMS, BadInput, actor, day, echo_json, find_org, iso,
                                 find_partner, table, transaction, utc_now, warn)
 from gateway.cli.org import key_for_certificate
+from gateway.partners.service import PartnerService
 
 
 @click.group("cert", context_settings=CONTEXT_SETTINGS)
@@ -159,11 +160,9 @@ def cert_retire(cert_id: int) -> None:
         c = s.get(Certificate, cert_id)
         if c is None:
             raise BadInput(f"no certificate #{cert_id} (see `edigate cert list`)")
-        if not c.active:
+        if not PartnerService(s, actor=actor()).retire_certificate(c):     # on the audit trail
             click.echo(f"certificate #{c.id} of {cert_owner(c)} is already retired")
             return
-        c.active = False
-        s.flush()
         click.echo(f"retired certificate #{c.id} of {cert_owner(c)} ({c.subject}, until {day(c.not_after)})")
         owner: Owner = c.partner if c.partner is not None else c.organisation
         for use in ("signing", "encryption"):

@@ -11,7 +11,7 @@ from typing import Any, Optional, Union
 import click
 from sqlalchemy.orm import Session
 
-from gateway.cli.common import day, iso, utc_now, warn
+from gateway.cli.common import actor, day, iso, utc_now, warn
 from gateway.cli.errors import BadInput
 from gateway.db import Certificate, Organisation, Partner
 from gateway.partners.checks import CertificateFile, ExpiredCertificateError, read_certificate_file
@@ -71,7 +71,7 @@ def add_cert(s: Session, owner: Owner, cf: CertificateFile, usage: str, key_ref:
     """Store ``cf`` for ``owner`` beside the certificates it has (a rollover keeps both active),
     through the partner service; what the operator should know goes to stderr."""
     try:
-        added = PartnerService(s).add_certificate(owner, cf.pem, usage, key_ref)
+        added = PartnerService(s, actor=actor()).add_certificate(owner, cf.pem, usage, key_ref)   # on the trail
     except PartnerError as e:
         raise BadInput(str(e)) from None
     for note in cf.notes:

@@ -41,6 +41,15 @@ def checked(fn: Callable[[str], Any], value: str) -> Any:
         raise BadInput(str(exc)) from None
 
 
+def actor() -> str:
+    """Who the audit trail names for a change made from the command line: ``cli:<login>``."""
+    import getpass
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:           # no login name in this environment (a container without a user entry)
+        return "cli"
+
+
 def warn(message: str) -> None:
     click.echo(_("warning: %(message)s", message=message), err=True)
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from gateway import channels
 from gateway.cli.certificates import (active_certs, add_cert, cert_dict, cert_line, read_cert, report_rollover,
                                       soonest_expiry)
-from gateway.cli.common import (CONTEXT_SETTINGS, BadInput, checked, day, echo_json, find_partner, iso, table,
+from gateway.cli.common import (CONTEXT_SETTINGS, BadInput, actor, checked, day, echo_json, find_partner, iso, table,
                                 transaction, utc_now, warn)
 from gateway.db import Partner, PartnerIdentifier
 from gateway.db.partners import MDN_MODES, MICALG_SPELLINGS, SCHEMES, TRANSFER_ENCODINGS
@@ -333,7 +333,7 @@ def partner_add(name: str, **o: Any) -> None:
     """Add partner NAME. Unset AS2 settings take the safe defaults (sha256, aes_256_cbc,
     compression, signed synchronous MDN, signed and encrypted inbound required)."""
     with transaction() as s:
-        partners = PartnerService(s)
+        partners = PartnerService(s, actor=actor())
         values = _values(o, None)
         ids = [_identifier(text) for text in o["ids"]]
         cf = read_cert(o["cert_file"], expired_hint=EXPIRED_HINT) if o["cert_file"] else None
@@ -363,7 +363,7 @@ def partner_set(ref: str, rename: Optional[str], **o: Any) -> None:
     """Change the settings given (the others stay). --id adds identifiers, --cert adds a
     certificate; an empty value clears an optional setting (--url "", --identity "")."""
     with transaction() as s:
-        partners = PartnerService(s)
+        partners = PartnerService(s, actor=actor())
         p = find_partner(s, ref)
         values = _values(o, p)
         if rename is not None:
@@ -435,7 +435,7 @@ def partner_id_add(ref: str, identifier: str) -> None:
         p = find_partner(s, ref)
         scheme, value = _identifier(identifier)
         try:
-            added = PartnerService(s).add_identifiers(p, [(scheme, value)])
+            added = PartnerService(s, actor=actor()).add_identifiers(p, [(scheme, value)])
         except PartnerError as e:
             raise _refused(e) from None
         if not added:
@@ -453,7 +453,7 @@ def partner_id_remove(ref: str, identifier: str) -> None:
         p = find_partner(s, ref)
         scheme, value = _identifier(identifier)
         try:
-            PartnerService(s).remove_identifier(p, scheme, value)
+            PartnerService(s, actor=actor()).remove_identifier(p, scheme, value)
         except PartnerError as e:
             raise _refused(e) from None
         click.echo(_("partner %(name)s: removed %(scheme)s:%(value)s", name=p.name, scheme=scheme, value=value))
@@ -465,7 +465,7 @@ def partner_id_remove(ref: str, identifier: str) -> None:
 def _set_active(ref: str, active: bool) -> None:
     with transaction() as s:
         p = find_partner(s, ref)
-        if not PartnerService(s).set_active(p, active):
+        if not PartnerService(s, actor=actor()).set_active(p, active):
             click.echo(_("partner %(name)s is already enabled", name=p.name) if active
                        else _("partner %(name)s is already disabled", name=p.name))
             return

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway import channels
-from gateway.db import AS2Identity, Certificate, Organisation, Partner, PartnerIdentifier
+from gateway.db import AS2Identity, Certificate, Organisation, Partner, PartnerIdentifier, audit
 from gateway.db.partners import MDN_MODES, MICALG_SPELLINGS, STATUS_SYNTAXES, TRANSFER_ENCODINGS
 from gateway.model import identifiers
 from gateway.model.problems import problem_of
@@ -94,11 +94,42 @@ def _writable() -> tuple[str, ...]:
     return writable()
 
 
-class PartnerService:
-    """Partner changes in one session (the caller's transaction)."""
+# what the audit trail keeps of a partner, before and after a change
+TRAIL_TEXT = ("name", "preferred_format", "preferred_channel", "contact_email", "validation_profile",
+              "status_syntax", "as2_id", "as2_url", "as2_signing_algorithm", "as2_encryption_algorithm",
+              "as2_mdn_mode", "as2_micalg_spelling", "as2_content_transfer_encoding")
+TRAIL_FLAGS = ("active", "french_reform", "as2_compress", "as2_compress_before_signing", "as2_mdn_signed",
+               "as2_require_signed", "as2_require_encrypted")
 
-    def __init__(self, session: Session):
+
+def snapshot(p: Partner) -> dict[str, Any]:
+    """What the audit trail keeps of ``p`` (never a secret: no key, no password)."""
+    out = {k: getattr(p, k) for k in TRAIL_TEXT + TRAIL_FLAGS}
+    out["identifiers"] = sorted(f"{i.scheme}:{i.value}" for i in p.identifiers)
+    out["channel_settings"] = p.channel_settings
+    out["as2_identity"] = p.as2_identity.as2_name if p.as2_identity else None
+    return out
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The fields whose value changed, each as [before, after]."""
+    return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
+
+
+class PartnerService:
+    """Partner changes in one session (the caller's transaction). With an ``actor`` (a username
+    from the pages, ``api:<user>`` from the REST API, ``cli:<login>`` from the command line),
+    every change is also written to the audit trail (``gateway.db.audit``), the same way
+    whichever door it came through."""
+
+    def __init__(self, session: Session, actor: Optional[str] = None):
         self.s = session
+        self.actor = actor
+
+    def _trail(self, action: str, owner: Any, summary: str, detail: dict[str, Any]) -> None:
+        if self.actor:
+            kind = "partner" if isinstance(owner, Partner) else "organisation"
+            audit.record(self.s, self.actor, action, kind, owner.id, summary, detail)
 
     # --- whole records ----------------------------------------------------------------------
 
@@ -120,6 +151,8 @@ class PartnerService:
         for key in [k for k, v in columns.items() if v is None]:
             setattr(p, key, None)
         self.s.flush()
+        self._trail("partner.create", p, f"partner {p.name} created",
+                    {k: v for k, v in snapshot(p).items() if v not in (None, False, [], {})})
         return p
 
     def update(self, partner: Partner, values: Mapping[str, Any], *,
@@ -129,7 +162,8 @@ class PartnerService:
         changed. Flushed."""
         columns = self.check(partner, values)
         wanted = None if identifiers is None else self._identifier_list(partner, identifiers, check_digits)
-        changed = [k for k, v in columns.items() if getattr(partner, k) != v]
+        before = snapshot(partner) if self.actor else {}
+        differ = [k for k, v in columns.items() if getattr(partner, k) != v]
         for key, value in columns.items():
             setattr(partner, key, value)
         if wanted is not None:
@@ -141,14 +175,23 @@ class PartnerService:
                 if (scheme, value) not in have:
                     partner.add_identifier(scheme, value)
         self.s.flush()
-        return changed
+        self._changed(partner, before)
+        return differ
+
+    def _changed(self, partner: Partner, before: dict[str, Any]) -> None:
+        if self.actor:
+            detail = changed(before, snapshot(partner))
+            if detail:
+                self._trail("partner.update", partner, f"changed {', '.join(sorted(detail))}", detail)
 
     def set_active(self, partner: Partner, active: bool) -> bool:
         """Exchange with ``partner`` again, or stop (its records stay); False: it already was."""
         if partner.active == active:
             return False
+        before = snapshot(partner) if self.actor else {}
         partner.active = active
         self.s.flush()
+        self._changed(partner, before)
         return True
 
     # --- identifiers ----------------------------------------------------------------------
@@ -156,9 +199,11 @@ class PartnerService:
     def add_identifiers(self, partner: Partner, pairs: Iterable[tuple[str, str]], *,
                         check_digits: bool = True) -> list[PartnerIdentifier]:
         """Give ``partner`` the identifiers it does not have yet (those it has are skipped)."""
+        before = snapshot(partner) if self.actor else {}
         added = [partner.add_identifier(scheme, value)
                  for scheme, value in self._new_identifiers(partner, pairs, check_digits=check_digits)]
         self.s.flush()
+        self._changed(partner, before)
         return added
 
     def remove_identifier(self, partner: Partner, scheme: str, value: str) -> None:
@@ -172,8 +217,10 @@ class PartnerService:
             have = ", ".join(f"{i.scheme}:{i.value}" for i in partner.identifiers) or "none"
             raise PartnerError("identifiers", f"partner {partner.name!r} has no identifier {scheme}:{value} "
                                               f"(it has: {have})", value=(scheme, value))
+        before = snapshot(partner) if self.actor else {}
         partner.identifiers.remove(ident)
         self.s.flush()
+        self._changed(partner, before)
 
     def _checked_identifier(self, scheme: str, value: str, check_digits: bool) -> tuple[str, str]:
         try:
@@ -234,9 +281,24 @@ class PartnerService:
             cert.organisation = owner
         self.s.add(cert)
         self.s.flush()
+        self._trail("certificate.import", owner,
+                    f"certificate #{cert.id} imported ({cert.subject}, until {cert.not_after:%Y-%m-%d})",
+                    {"certificate_id": cert.id, "fingerprint_sha256": cert.fingerprint_sha256, "usage": usage})
         elsewhere = self.s.scalars(sa.select(Certificate).where(
             Certificate.fingerprint_sha256 == cert.fingerprint_sha256, Certificate.id != cert.id)).all()
         return Added(cert, list(elsewhere))
+
+    def retire_certificate(self, cert: Certificate) -> bool:
+        """Stop using ``cert`` (kept on record, inactive); False: it already was retired."""
+        if not cert.active:
+            return False
+        cert.active = False
+        self.s.flush()
+        owner = cert.partner if cert.partner is not None else cert.organisation
+        self._trail("certificate.retire", owner,
+                    f"certificate #{cert.id} retired ({cert.subject}, until {cert.not_after:%Y-%m-%d})",
+                    {"certificate_id": cert.id, "fingerprint_sha256": cert.fingerprint_sha256})
+        return True
 
     # --- checking values ------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, url_for
+from flask import Response, g, url_for
 
 from ...db import Partner
 from ...partners.service import PartnerService
@@ -53,7 +53,7 @@ def create_partner(values: dict[str, Any]) -> Response:
     require_permission("partners.write")
     with gateway().session() as s:
         values = dict(values)
-        partner = PartnerService(s).create(values, identifiers=values.pop("identifiers", None) or (),
+        partner = PartnerService(s, actor=f"api:{g.user.username}").create(values, identifiers=values.pop("identifiers", None) or (),
                                            check_digits=False)
         response = answer(schemas.PartnerDetail, partner, 201)
         response.headers["Location"] = url_for("api.get_partner", partner_id=partner.id)
@@ -70,7 +70,8 @@ def update_partner(values: dict[str, Any], partner_id: int) -> Response:
     require_permission("partners.write")
     with gateway().session() as s:
         partner, values = get_or_404(s, Partner, partner_id, "partner"), dict(values)
-        PartnerService(s).update(partner, values, identifiers=values.pop("identifiers", None), check_digits=False)
+        PartnerService(s, actor=f"api:{g.user.username}").update(partner, values, identifiers=values.pop(
+            "identifiers", None), check_digits=False)
         return answer(schemas.PartnerDetail, partner)
 
 

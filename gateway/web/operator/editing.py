@@ -29,7 +29,7 @@ from ...db import AS2Identity, Certificate, Organisation, Partner, audit, utcnow
 from ...db.partners import (CERT_USAGES, ENCRYPTION_ALGORITHMS, MDN_MODES, MICALG_SPELLINGS, SIGNING_ALGORITHMS,
                             STATUS_SYNTAXES, TRANSFER_ENCODINGS)
 from ...partners.checks import ExpiredCertificateError, read_certificate_file
-from ...partners.service import PartnerError, PartnerService
+from ...partners.service import PartnerError, PartnerService, changed, snapshot
 from ...rules.profiles import profile_names
 from ..kit.current import gateway
 from ..kit.login import login_required
@@ -143,16 +143,6 @@ def _refused(e: Exception) -> tuple[str, str]:
     return key or "form", message[:1].upper() + message[1:] + ("" if message.endswith((".", "?", "!")) else ".")
 
 
-def _changed_detail(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
-
-
-def _snapshot(p: Partner) -> dict[str, Any]:
-    out = {k: getattr(p, k) for k in TEXT_FIELDS + FLAGS}
-    out["identifiers"] = sorted(f"{i.scheme}:{i.value}" for i in p.identifiers)
-    out["channel_settings"] = p.channel_settings
-    out["as2_identity"] = p.as2_identity.as2_name if p.as2_identity else None
-    return out
 
 
 @bp.route("/partners/<int:partner_id>/edit", methods=["GET", "POST"])
@@ -165,20 +155,17 @@ def edit_partner(partner_id: int):
             abort(404, f"There is no partner {partner_id}.")
         if request.method == "GET":
             return _edit_page(s, p, None, {})
-        before = _snapshot(p)
+        before = snapshot(p)
         try:
             values, identifiers = partner_values(request.form, p)
-            PartnerService(s).update(p, values, identifiers=identifiers)
+            PartnerService(s, actor=g.user.username).update(p, values, identifiers=identifiers)   # on the trail
         except (PartnerError, FormError) as e:
             s.rollback()
             p = s.get(Partner, partner_id)
             key, message = _refused(e)
             return _edit_page(s, p, request.form, {key: message}, 422)
-        after = _snapshot(p)
-        detail = _changed_detail(before, after)
+        detail = changed(before, snapshot(p))
         if detail:
-            audit.record(s, g.user.username, "partner.update", "partner", p.id,
-                         f"changed {', '.join(sorted(detail))}", detail)
             flash(f"Partner {p.name} saved: {', '.join(sorted(detail)).replace('_', ' ')} changed.", "info")
         else:
             flash(f"Partner {p.name}: nothing changed.", "info")
@@ -194,13 +181,11 @@ def new_partner():
             return _edit_page(s, None, None, {})
         try:
             values, identifiers = partner_values(request.form, None)
-            p = PartnerService(s).create(values, identifiers=identifiers)
+            p = PartnerService(s, actor=g.user.username).create(values, identifiers=identifiers)     # on the trail
         except (PartnerError, FormError) as e:
             s.rollback()
             key, message = _refused(e)
             return _edit_page(s, None, request.form, {key: message}, 422)
-        audit.record(s, g.user.username, "partner.create", "partner", p.id, f"partner {p.name} created",
-                     {k: v for k, v in _snapshot(p).items() if v not in (None, False, [], {})})
         flash(f"Partner {p.name} created.", "info")
         return redirect(url_for("pages.partner", partner_id=p.id), code=303)
 
@@ -298,14 +283,9 @@ def retire_certificate(cert_id: int):
         owner = c.partner if c.partner is not None else c.organisation
         kind = "partner" if c.partner is not None else "organisation"
         back = _back(kind, owner.id)
-        if not c.active:
+        if not PartnerService(s, actor=g.user.username).retire_certificate(c):     # on the trail
             flash(f"Certificate #{c.id} of {owner.name} was already retired.", "info")
             return redirect(back_to(back), code=303)
-        c.active = False
-        s.flush()
-        audit.record(s, g.user.username, "certificate.retire", kind, owner.id,
-                     f"certificate #{c.id} retired ({c.subject}, until {c.not_after:%Y-%m-%d})",
-                     {"certificate_id": c.id, "fingerprint_sha256": c.fingerprint_sha256})
         left = [use for use in ("signing", "encryption")
                 if not any(x.valid_at(now) and x.usage in (use, "both") for x in owner.certificates)]
         flash(f"Certificate #{c.id} of {owner.name} retired: it is kept on record and no longer used."
