@@ -1,9 +1,10 @@
 """A database busy with another writer is no failure of the file being processed: SQLite refuses
 a read transaction's upgrade to a write one at once (whatever the busy timeout), the work is rolled
-back, and the exchange stays ``acknowledged`` for the sweep, which processes it the next time."""
+back, and the exchange stays ``acknowledged``, put off: its job tries again within seconds."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
@@ -44,3 +45,26 @@ def test_a_busy_database_leaves_the_exchange_for_the_sweep(make_gateway, monkeyp
     ex2 = receive_file(gw, write_document(build_invoice(), "ubl").data.replace(b"F2024", b"G2024"), channel="api",
                        partner_id=sender_id, filename="g.xml").id
     assert process.process_exchange(gw, ex2) == "failed"
+
+
+def test_a_put_off_exchange_is_prompted_again_within_seconds_then_left_to_the_sweep(make_gateway,
+                                                                                     monkeypatch) -> None:
+    """The job of a put-off exchange schedules itself again after ``PUT_OFF_DELAYS`` (seconds, one
+    after the other), then stops: the minute's sweep takes over."""
+    from gateway import jobs
+    gw = make_gateway(immediate_jobs=False)
+    outcomes = iter([process.PUT_OFF] * len(jobs.PUT_OFF_DELAYS) + [process.PUT_OFF, "processed"])
+    monkeypatch.setattr(process, "process_exchange", lambda gw, exchange_id: next(outcomes))
+    task = gw.jobs._process
+    delays = []
+    for put_off in range(len(jobs.PUT_OFF_DELAYS) + 1):
+        before = {t.id for t in gw.jobs.huey.pending()}       # a task with an eta waits in the queue
+        task.call_local(41, put_off)
+        new = [t for t in gw.jobs.huey.pending() if t.id not in before]
+        if put_off < len(jobs.PUT_OFF_DELAYS):
+            (again,) = new
+            assert again.args == (41, put_off + 1)
+            delays.append(round((again.eta - datetime.now(timezone.utc).replace(tzinfo=None)).total_seconds()))
+        else:
+            assert new == []                            # past the delays: the sweep's
+    assert delays == list(jobs.PUT_OFF_DELAYS)
