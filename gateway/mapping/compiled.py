@@ -32,11 +32,13 @@ from gateway.model import invoice as model
 from gateway.model.errors import InputError, MappingError
 from gateway.model.findings import Finding
 from gateway.model.numbers import NumberError, checked
-from . import engine
+from . import engine, gen_read, gen_write
 from .engine import (_TEMPLATE_TERM, ReadResult, WriteResult, _absent, _compile_template, _format_value,
                      _parse_value, _unwritable, _ValueError)
 from .fastpath import FastPath, children_by_tag, compile_path
+from .ensure import ensure, ensure_all
 from .paths import NoPlace, Path
+from .plain import plain_number
 from .spec import GroupNode, LeafNode, MappingSpec, Node
 
 _NONE: list = []           # an empty hit list, never changed
@@ -147,15 +149,13 @@ class Plan:
     def readers(self) -> dict:
         """id(group node) -> its generated reading function (``gen_read``), made on first use."""
         if self._readers is None:
-            from .gen_read import generate
-            self._readers = generate(self)
+            self._readers = gen_read.generate(self)
         return self._readers
 
     def writers(self) -> dict:
         """id(group node) -> its generated writing function (``gen_write``), made on first use."""
         if self._writers is None:
-            from .gen_write import generate
-            self._writers = generate(self)
+            self._writers = gen_write.generate(self)
         return self._writers
 
     def fast(self, path: Path) -> Any:
@@ -185,9 +185,13 @@ class Plan:
         if typ is Decimal:
             sep = self.sep
 
+            plain = plain_number(term)
+
             def decimal(text: str) -> Decimal:
                 if sep:
                     text = text.replace(sep, ".")
+                if plain(text):                  # within the bounds as written: nothing to check
+                    return Decimal(text)
                 try:
                     d = Decimal(text)
                 except InvalidOperation:
@@ -389,75 +393,6 @@ class CompiledReader(engine.Reader):
 
 
 # --- writing ------------------------------------------------------------------------------
-
-def ensure(fp: Any, ctx: etree._Element, root: etree._Element, variables: dict, *,
-           new_item: bool = False) -> etree._Element:
-    """``Path.ensure`` through a compiled path (or the path itself when it kept XPath)."""
-    if type(fp) is not FastPath:
-        return fp.ensure(ctx, root, variables, new_item=new_item)
-    node = root if fp.absolute else ctx
-    new_index = fp.new_index if new_item else -1
-    tags = fp.plain_tags
-    if tags is not None:            # plain child steps: found or appended without the general walk
-        i = 0
-        for tag in tags:
-            if i != new_index:
-                hit = node.find(tag)
-                if hit is not None:
-                    node = hit
-                    i += 1
-                    continue
-            node = etree.SubElement(node, tag)
-            i += 1
-        return node
-    steps = fp.element_steps
-    for i, step in enumerate(steps):
-        node = _walk(fp, node, step, variables, i == new_index)
-    return node
-
-
-def ensure_all(fp: Any, ctx: etree._Element, root: etree._Element, variables: dict) -> list[etree._Element]:
-    if not isinstance(fp, FastPath):
-        return fp.ensure_all(ctx, root, variables)
-    steps = fp.element_steps
-    start = root if fp.absolute else ctx
-    if not steps:
-        return [start]
-    first, rest = steps[0], steps[1:]
-    if first.kind != "child":
-        heads = [_walk(fp, start, first, variables, False)]
-    else:
-        heads = first.children(start, variables) or [_walk(fp, start, first, variables, False)]
-    out = []
-    for node in heads:
-        for step in rest:
-            node = _walk(fp, node, step, variables, False)
-        out.append(node)
-    return out
-
-
-def _walk(fp: FastPath, node: etree._Element, step: Any, variables: dict, create_new: bool) -> etree._Element:
-    kind = step.kind
-    if kind == "self":
-        return node
-    if kind == "parent":
-        parent = node.getparent()
-        if parent is None:
-            raise MappingError(f"path {fp.path.text!r} climbs above the root")
-        return parent
-    if not create_new:
-        hit = step.first(node, variables)
-        if hit is not None:
-            return hit
-    s = step.step
-    if not s.creatable:
-        raise NoPlace(f"nothing matches {s.xpath!r} of path {fp.path.text!r}, and it names no element to create")
-    child = etree.SubElement(node, step.tag)
-    for lhs, rhs in s.builders:
-        value = rhs[1:-1] if rhs[0] in "'\"" else variables.get(rhs[1:], "")
-        fp.path._build(child, lhs, value)
-    return child
-
 
 class CompiledWriter(engine.Writer):
     """The interpreter's writing, node for node, with the plan's paths and precomputed node facts."""

@@ -376,14 +376,7 @@ class FastStep:
         if self.tag is not None:
             if kids is not None:
                 if self.index_key is not None:
-                    key = (node, self.index_key)
-                    index = kids.get(key)
-                    if index is None:
-                        table = kids.get(node)
-                        if table is None:
-                            table = kids[node] = children_by_tag(node)
-                        index = kids[key] = _value_index(table.get(self.tag, ()), self.index_values)
-                    found = index.get(self.literal)
+                    found = self.index(node, kids).get(self.literal)
                     if found is None:
                         return []
                     rest = self.rest
@@ -410,6 +403,18 @@ class FastStep:
             p = preds[0]
             return [c for c in found if p(c, variables)]
         return [c for c in found if all(p(c, variables) for p in preds)]
+
+    def index(self, node: etree._Element, kids: dict) -> dict[str, list]:
+        """The children of ``node`` this step names, by the values of its indexed predicate's path
+        (made once per parent and read, kept in ``kids``)."""
+        key = (node, self.index_key)
+        index = kids.get(key)
+        if index is None:
+            table = kids.get(node)
+            if table is None:
+                table = kids[node] = children_by_tag(node)
+            index = kids[key] = _value_index(table.get(self.tag, ()), self.index_values)
+        return index
 
     def first(self, node: etree._Element, variables: Variables) -> Optional[etree._Element]:
         """The first child of ``node`` this step matches, or None."""

@@ -18,6 +18,7 @@ group sought without one (only absolute paths can hit) goes the general way.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Optional
 
 from lxml import etree
@@ -47,6 +48,35 @@ def _down(nodes: list, tags: tuple) -> list:
 _NONE: list = []
 
 
+def _kw_empty(kw: dict) -> bool:
+    """``model.is_empty`` of the object made of ``kw`` (its other fields at their empty defaults)."""
+    for v in kw.values():
+        if v is None:
+            continue
+        if type(v) is list:
+            for x in v:
+                if not model.is_empty(x):
+                    return False
+            continue
+        if not model.is_empty(v):
+            return False
+    return True
+
+
+def _empty_defaults(cls: type) -> bool:
+    """Whether every term field of ``cls`` starts empty (then ``_kw_empty`` judges its objects)."""
+    for f in dataclasses.fields(cls):
+        if "term" not in f.metadata:
+            continue
+        if f.default is not dataclasses.MISSING:
+            if not model.is_empty(f.default):
+                return False
+        elif f.default_factory is not dataclasses.MISSING:
+            if not model.is_empty(f.default_factory()):
+                return False
+    return True
+
+
 def plain_steps(plan: Any, node: Any) -> Optional[tuple[str, ...]]:
     """The Clark names of a node's one place when it is relative child steps without predicates."""
     if len(node.places) != 1:
@@ -65,7 +95,7 @@ def plain_steps(plan: Any, node: Any) -> Optional[tuple[str, ...]]:
 def generate(plan: Any) -> dict[int, ReaderFn]:
     """id(group node) -> its generated reading function ``fn(reader, ctx, mpath)``."""
     src = Source(f"<mapping reader {plan.spec.name}>")
-    src.names.update(_down=_down, _NONE=_NONE, children_by_tag=children_by_tag, is_empty=model.is_empty,
+    src.names.update(_down=_down, _NONE=_NONE, _kw_empty=_kw_empty, children_by_tag=children_by_tag, is_empty=model.is_empty,
                      NumberError=NumberError, _ValueError=_ValueError)
     funcs: dict[int, str] = {}
     _group(src, plan, plan.spec.tree, funcs, top=True)
@@ -80,7 +110,7 @@ def _group(src: Source, plan: Any, node: GroupNode, funcs: dict[int, str], top: 
     for child in node.children.values():       # the children's functions first (names known below)
         if isinstance(child, GroupNode):
             _group(src, plan, child, funcs)
-    src.line(f"def {fname}(r, ctx, mpath):")
+    src.line(f"def {fname}(r, ctx, mpath, check=False):")
     with src.indent():
         src.line("kw = {}")
         src.line("places = r.smap.places")
@@ -88,6 +118,7 @@ def _group(src: Source, plan: Any, node: GroupNode, funcs: dict[int, str], top: 
             src.line(f"kw.update(r.template_values({src.name(info.cls)}, {node.text!r}, ctx.text or ''))")
         if any(first is not None for _, _, first in info.children):
             src.line("kids = r.kids")
+            src.line("root, variables = r.root, r.variables")
             src.line("table = kids.get(ctx)")
             src.line("if table is None:")
             src.line("    table = kids[ctx] = children_by_tag(ctx)")
@@ -97,7 +128,9 @@ def _group(src: Source, plan: Any, node: GroupNode, funcs: dict[int, str], top: 
         if not top:
             src.line("if mpath:")
             src.line("    places[mpath] = (ctx, None)")
-        src.line("return obj")
+        # check: a group that is not repeated is None when empty, as the reader's group_value says
+        empty = "_kw_empty(kw)" if _empty_defaults(info.cls) else "is_empty(obj)"
+        src.line(f"return None if check and {empty} else obj")
     src.line()
     return fname
 
@@ -124,7 +157,15 @@ def _child(src: Source, plan: Any, child: Any, tag: Optional[str], first: Option
             elements = True
         else:
             test = " or ".join(f"{t!r} in table" for t in first)
-            src.line(f"hits = r.select({cnode}, ctx) if {test} else _NONE")
+            fp = plan.fast(child.places[0].path) if len(child.places) == 1 else None
+            if type(fp) is FastPath and not fp.absolute:
+                select = f"{src.name(fp, 'P')}.select(ctx, root, variables, kids)"
+                step = fp.element_steps[0]
+                if step.index_key is not None:     # no child with that qualifier: nothing to walk
+                    test = f"{step.literal!r} in {src.name(step, 's')}.index(ctx, kids)"
+                src.line(f"hits = {select} if {test} else _NONE")
+            else:
+                src.line(f"hits = r.select({cnode}, ctx) if {test} else _NONE")
     else:
         src.line(f"hits = r.select({cnode}, ctx)")
     group = isinstance(child, GroupNode)
@@ -154,8 +195,7 @@ def _child(src: Source, plan: Any, child: Any, tag: Optional[str], first: Option
     with src.indent():
         src.line(f"cpath = {_path(top, name)}")
         if group and elements:
-            src.line(f"v = {funcs[id(child)]}(r, hits[0], cpath)")
-            src.line(f"kw[{name!r}] = None if is_empty(v) else v")
+            src.line(f"kw[{name!r}] = {funcs[id(child)]}(r, hits[0], cpath, True)")
         elif group:
             src.line(f"kw[{name!r}] = r.group_value({cnode}, {src.name(f.type)}, hits[0], cpath)")
         else:

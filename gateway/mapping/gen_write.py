@@ -24,7 +24,10 @@ from lxml import etree
 from gateway.model import invoice as model
 from gateway.model.numbers import NumberError
 from .engine import _format_value, _unwritable
+from .ensure import ensure
 from .fastpath import FastPath
+from .paths import NoPlace
+from .plain import plain_text
 from .source import Source
 from .spec import GroupNode, LeafNode
 
@@ -36,7 +39,7 @@ _VALUE_TYPES = (str, Decimal, date, bytes)
 def generate(plan: Any) -> dict[int, WriterFn]:
     """id(group node) -> its generated writing function ``fn(writer, obj, element, mpath)``."""
     src = Source(f"<mapping writer {plan.spec.name}>")
-    src.names.update(SubElement=etree.SubElement, is_empty=model.is_empty, NumberError=NumberError,
+    src.names.update(SubElement=etree.SubElement, ensure=ensure, NoPlace=NoPlace, is_empty=model.is_empty, NumberError=NumberError,
                      _format_value=_format_value, _unwritable=_unwritable, SPEC=plan.spec)
     funcs: dict[int, str] = {}
     _group(src, plan, plan.spec.tree, funcs)
@@ -68,7 +71,7 @@ def _plain(plan: Any, node: Any) -> Optional[tuple[tuple[str, ...], int, Optiona
 
 
 def _ensure(src: Source, ctx: str, tags: tuple, new_index: int, out: str) -> None:
-    """``out = compiled.ensure(path, ctx)`` for plain child steps, step by step."""
+    """``out = ensure.ensure(path, ctx)`` for plain child steps, step by step."""
     src.line(f"{out} = {ctx}")
     for i, tag in enumerate(tags):
         if i == new_index:
@@ -162,34 +165,76 @@ def _write(src: Source, plan: Any, node: Any, value: str, path: str, new_item: b
         src.line(f"{funcs[id(node)]}(w, {value}, t, {path})")
         return
     leaf = plan.leaves[id(node)]
-    if plain is None or leaf.compound or (node.broadcast and not node.into_first) \
-            or leaf.value_type not in _VALUE_TYPES:
+    alt = _alternative(node)
+    if alt is None or (node.broadcast and not node.into_first) or \
+            (not leaf.compound and leaf.value_type not in _VALUE_TYPES):
         src.line(generic)
         return
-    tags, new_index, attr = plain
-    src.line(f"if type({value}) is {src.name(leaf.value_type, 'k')}:")
+    src.line(f"if type({value}) is {src.name(leaf.typ, 'k')}:")
     with src.indent():
-        _ensure(src, "el", tags, new_index if new_item else -1, "t")
-        if leaf.value_type is str and not node.codes:
-            src.line(f"text = {value}")
-        else:
+        if plain is not None:
+            tags, new_index, attr = plain
+            _ensure(src, "el", tags, new_index if new_item else -1, "t")
+            _put(src, plan, node, leaf, value, path, attr)
+        else:       # one place, through the compiled path: a place it cannot make drops the value
             src.line("try:")
-            src.line(f"    text = _format_value({value}, SPEC, {src.name(node.codes, 'd') if node.codes else None}, "
-                     f"{node.format!r}, {node.term!r})")
-            src.line("except NumberError as exc:")
-            src.line(f"    raise _unwritable({node.term!r}, {path}, exc) from None")
-        if attr:
-            src.line(f"t.set({attr!r}, text)")
-        else:
-            src.line("t.text = text")
-            for k, var, v in leaf.attrs:
-                if var is not None:
-                    src.line(f"a = variables.get({var!r}, '')")
-                    src.line("if a:")
-                    src.line(f"    t.set({k!r}, a)")
-                elif v:
-                    src.line(f"t.set({k!r}, {v!r})")
-        if node.const:
-            src.line(f"w.consts({cnode}, t)")
+            src.line(f"    t = ensure({src.name(plan.fast(alt.path), 'P')}, el, w.root, variables, "
+                     f"new_item={new_item})")
+            src.line("except NoPlace:")
+            src.line(f"    w.drop({value}, {node.term!r}, {path})")
+            src.line("else:")
+            with src.indent():
+                _put(src, plan, node, leaf, value, path, alt.path.target_attribute)
     src.line("else:")
     src.line(f"    {generic}")
+
+
+def _put(src: Source, plan: Any, node: LeafNode, leaf: Any, value: str, path: str, attr: Optional[str]) -> None:
+    """The value into element ``t`` as ``put_value`` puts it (a compound value's sub-terms after), then
+    the node's consts."""
+    cnode = src.name(node, "n")
+    if leaf.compound:
+        src.line("try:")
+        src.line(f"    w.put_value({cnode}, {src.name(leaf, 'l')}, {attr!r}, t, {value}.{leaf.main.name})")
+        src.line("except NumberError as exc:")
+        src.line(f"    raise _unwritable({node.term!r}, {path}, exc) from None")
+        src.line(f"w.put_subterms({cnode}, {value}, t, {path})")
+        if node.const:
+            src.line(f"w.consts({cnode}, t)")
+        return
+    fallback = f"_format_value({value}, SPEC, {src.name(node.codes, 'd') if node.codes else None}, " \
+               f"{node.format!r}, {node.term!r})"
+    if leaf.value_type is str and not node.codes:
+        src.line(f"text = {value}")
+    else:
+        if leaf.value_type is Decimal:
+            src.line(f"text = {src.name(plain_text(node.term), 'f')}({value})")
+            src.line("if text is None:")
+            src.depth += 1
+        src.line("try:")
+        src.line(f"    text = {fallback}")
+        src.line("except NumberError as exc:")
+        src.line(f"    raise _unwritable({node.term!r}, {path}, exc) from None")
+        if leaf.value_type is Decimal:
+            src.depth -= 1
+            sep = plan.spec.formats.get("decimal_separator")
+            if (sep and sep != ".") or node.codes:
+                src.line("else:")
+                with src.indent():
+                    if sep and sep != ".":
+                        src.line(f"text = text.replace('.', {sep!r})")
+                    if node.codes:
+                        src.line(f"text = {src.name(node.codes, 'd')}.get(text, text)")
+    if attr:
+        src.line(f"t.set({attr!r}, text)")
+    else:
+        src.line("t.text = text")
+        for k, var, v in leaf.attrs:
+            if var is not None:
+                src.line(f"a = variables.get({var!r}, '')")
+                src.line("if a:")
+                src.line(f"    t.set({k!r}, a)")
+            elif v:
+                src.line(f"t.set({k!r}, {v!r})")
+    if node.const:
+        src.line(f"w.consts({cnode}, t)")
