@@ -46,6 +46,7 @@ def get_document(document_id: int) -> Response:
 @bp.errors(404, 500)
 def document_original(document_id: int) -> Response:
     """The file the document was read from"""
+    require_permission("documents.open")      # as on the pages: staff follow the lists, not the content
     return downloads.document_original(document_id)
 
 
@@ -55,6 +56,7 @@ def document_original(document_id: int) -> Response:
 @bp.errors(404, 500)
 def document_rendering(document_id: int, rendering_id: int) -> Response:
     """The document in one syntax, named after its number"""
+    require_permission("documents.open")      # as on the pages: staff follow the lists, not the content
     return downloads.document_rendering(document_id, rendering_id)
 
 

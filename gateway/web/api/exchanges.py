@@ -43,6 +43,7 @@ def get_exchange(exchange_id: int) -> Response:
 @bp.errors(404, 500)
 def exchange_raw(exchange_id: int) -> Response:
     """The message as received or sent (AS2: headers and body), byte for byte"""
+    require_permission("documents.open")      # as on the pages: staff follow the lists, not the content
     return downloads.exchange_raw(exchange_id)
 
 
@@ -52,6 +53,7 @@ def exchange_raw(exchange_id: int) -> Response:
 @bp.errors(404, 500)
 def exchange_content(exchange_id: int) -> Response:
     """The business content (decrypted, verified, decompressed)"""
+    require_permission("documents.open")      # as on the pages: staff follow the lists, not the content
     return downloads.exchange_content(exchange_id)
 
 
@@ -61,6 +63,7 @@ def exchange_content(exchange_id: int) -> Response:
 @bp.errors(404, 500)
 def exchange_mdn(exchange_id: int) -> Response:
     """The MDN received or sent for it, as on the wire"""
+    require_permission("documents.open")      # as on the pages: staff follow the lists, not the content
     return downloads.exchange_mdn(exchange_id)
 
 
