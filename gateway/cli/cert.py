@@ -24,6 +24,7 @@ from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_OK, EXIT_PROBLEMS, BadInp
                                 find_partner, table, transaction, utc_now, warn)
 from gateway.cli.org import key_for_certificate
 from gateway.partners.service import PartnerService
+from gateway.cli.words import _
 
 
 @click.group("cert", context_settings=CONTEXT_SETTINGS)
@@ -88,14 +89,17 @@ def cert_import(owner: str, file: Path, usage: str, for_org: bool, allow_expired
         cf = read_cert(file, allow_expired)
         key_ref = key_for_certificate(target, cf) if isinstance(target, Organisation) else None
         cert = add_cert(s, target, cf, usage, key_ref=key_ref)
-        kind = "partner" if isinstance(target, Partner) else "organisation"
-        click.echo(f"imported certificate #{cert.id} for {kind} {target.name}: {cert.subject}, usage {usage}, "
-                   f"valid {day(cert.not_before)} → {day(cert.not_after)}" + (f", key {key_ref}" if key_ref else ""))
+        said = dict(id=cert.id, name=target.name, subject=cert.subject, usage=usage, start=day(cert.not_before),
+                    end=day(cert.not_after))
+        click.echo((_("imported certificate #%(id)s for partner %(name)s: %(subject)s, usage %(usage)s, valid "
+                      "%(start)s → %(end)s", **said) if isinstance(target, Partner) else
+                    _("imported certificate #%(id)s for organisation %(name)s: %(subject)s, usage %(usage)s, valid "
+                      "%(start)s → %(end)s", **said)) + (f", key {key_ref}" if key_ref else ""))
         if isinstance(target, Organisation) and key_ref is None:
             warn(f"no key of organisation {target.name} matches this certificate: it cannot sign or decrypt "
                  "until its key is added (`edigate org identity add … --key FILE --cert FILE`)")
         if cert.not_after <= utc_now():
-            warn(f"certificate #{cert.id} has expired (imported with --allow-expired)")
+            warn(_("certificate #%(id)s has expired (imported with --allow-expired)", id=cert.id))
         report_rollover(target, cert)
 
 
@@ -159,15 +163,18 @@ def cert_retire(cert_id: int) -> None:
     with transaction() as s:
         c = s.get(Certificate, cert_id)
         if c is None:
-            raise BadInput(f"no certificate #{cert_id} (see `edigate cert list`)")
+            raise BadInput(_("no certificate #%(id)s (see `edigate cert list`)", id=cert_id))
         if not PartnerService(s, actor=actor()).retire_certificate(c):     # on the audit trail
-            click.echo(f"certificate #{c.id} of {cert_owner(c)} is already retired")
+            click.echo(_("certificate #%(id)s of %(owner)s is already retired", id=c.id, owner=cert_owner(c)))
             return
-        click.echo(f"retired certificate #{c.id} of {cert_owner(c)} ({c.subject}, until {day(c.not_after)})")
+        click.echo(_("retired certificate #%(id)s of %(owner)s (%(subject)s, until %(until)s)", id=c.id,
+                     owner=cert_owner(c), subject=c.subject, until=day(c.not_after)))
         owner: Owner = c.partner if c.partner is not None else c.organisation
         for use in ("signing", "encryption"):
             if not any(x.valid_at(now) and x.usage in (use, "both") for x in owner.certificates):
-                warn(f"{cert_owner(c)} has no valid active certificate for {use} left")
+                warn(_("%(owner)s has no valid active certificate for signing left", owner=cert_owner(c))
+                     if use == "signing" else
+                     _("%(owner)s has no valid active certificate for encryption left", owner=cert_owner(c)))
 
 
 @cert_group.command("expiring", context_settings=CONTEXT_SETTINGS)
@@ -187,7 +194,8 @@ def cert_expiring(ctx: click.Context, days: int, as_json: bool) -> None:
         else:
             for c in certs:
                 left = (c.not_after - now).days
-                when = f"expired {-left} days ago" if c.not_after <= now else f"expires in {left} days"
+                when = (_("expired %(n)s days ago", n=-left) if c.not_after <= now
+                        else _("expires in %(n)s days", n=left))
                 click.echo(f"#{c.id} {cert_owner(c)}: {c.subject}, {when} ({day(c.not_after)})")
             for p in peppol:
                 left = p.days_left(now)
@@ -196,5 +204,5 @@ def cert_expiring(ctx: click.Context, days: int, as_json: bool) -> None:
                 click.echo(f"{p.label()} ({p.path}): {p.subject or '-'}, {when}"
                            + (f" ({day(p.not_after)})" if p.not_after else ""))
         if not certs and not peppol:
-            click.echo(f"no active certificate expires within {days} days", err=True)
+            click.echo(_("no active certificate expires within %(days)s days", days=days), err=True)
     ctx.exit(EXIT_PROBLEMS if certs or peppol else EXIT_OK)

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from gateway.cli.common import BadInput, echo_json, find_partner, iso, table
 from gateway.cli.context import CONTEXT_SETTINGS, current
 from gateway.cli.errors import EXIT_PROBLEMS
+from gateway.cli.words import _
 from gateway import channels
 from gateway.db import DIRECTIONS, Exchange, StatusError
 from gateway.db.exchanges import STATUSES
@@ -137,14 +138,15 @@ def exchange_list(direction: Optional[str], status: Optional[str], partner_ref: 
             echo_json({"items": [_summary(ex) for ex in found], "total": total, "limit": limit, "offset": offset})
             return
         if not found:
-            click.echo("no exchange matches" if total == 0 else f"no exchange past {offset} (there are {total})")
+            click.echo(_("no exchange matches") if total == 0
+                       else _("no exchange past %(offset)s (there are %(total)s)", offset=offset, total=total))
             return
         table(["#", "created (UTC)", "dir", "channel", "partner", "status", "file / message id"],
               [[str(ex.id), _when(ex.created_at), ex.direction, ex.channel, _partner_name(ex) or "-", ex.status,
                 _about(ex)] for ex in found])
         if offset + len(found) < total:
-            click.echo(f"{offset + 1}–{offset + len(found)} of {total}; --offset {offset + len(found)} for more",
-                       err=True)
+            click.echo(_("%(first)s–%(last)s of %(total)s; --offset %(last)s for more", first=offset + 1,
+                         last=offset + len(found), total=total), err=True)
 
 
 @exchange_group.command("show", context_settings=CONTEXT_SETTINGS)
@@ -155,7 +157,7 @@ def exchange_show(exchange_id: int, as_json: bool) -> None:
     with current().transaction() as s:
         ex = s.get(Exchange, exchange_id)
         if ex is None:
-            raise BadInput(f"no exchange {exchange_id} (see `edigate exchange list`)")
+            raise BadInput(_("no exchange %(id)s (see `edigate exchange list`)", id=exchange_id))
         if as_json:
             echo_json(_detail(ex))
             return
@@ -212,14 +214,15 @@ def exchange_retry(exchange_id: int, by: str, now: bool) -> None:
     try:
         gw.retry_exchange(exchange_id, by=by)
     except LookupError:
-        raise BadInput(f"no exchange {exchange_id} (see `edigate exchange list`)") from None
+        raise BadInput(_("no exchange %(id)s (see `edigate exchange list`)", id=exchange_id)) from None
     except StatusError as e:
-        raise BadInput(f"{e}; nothing changed") from None
+        raise BadInput(_("%(problem)s; nothing changed", problem=str(e))) from None
     with gw.session() as s:
         ex = s.get(Exchange, exchange_id)
         status, reason = ex.status, ex.reason
     if not now:
-        click.echo(f"exchange {exchange_id}: {status} again ({reason}); the server's workers take it from here")
+        click.echo(_("exchange %(id)s: %(status)s again (%(reason)s); the server's workers take it from here",
+                     id=exchange_id, status=status, reason=reason))
         return
     click.echo(f"exchange {exchange_id}: {status}" + (f" ({reason})" if reason else ""))
     if status in FINAL_FAILURES:
