@@ -21,8 +21,10 @@ have gone, and an operator's retry resends the same message); one that died
 before it is simply retried.
 
 A recipient's e-mail settings (``email`` in its channel settings): ``to``,
-``subject``, ``body``, ``body_html`` (its own templates, sandboxed Jinja2),
-``attach`` (facturx, ubl, cii, facturx+ubl), ``lang``.
+``subject``, ``body``, ``body_html`` (its own templates, sandboxed Jinja2; without them, the
+gateway's wording, ``channels.wording``), ``attach`` (facturx, ubl, cii, facturx+ubl), ``lang``
+(else ``templating.reader_language``: its portal users' language, the buyer's country, the
+gateway's language).
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 import sqlalchemy as sa
 
-from gateway.channels import templating
+from gateway.channels import templating, wording
 from gateway.channels.settings import addresses, email_address, language
 from gateway.db import Exchange, ExchangeEvent, utcnow
 from gateway.delivery.attempts import settle_failure
@@ -78,16 +80,20 @@ def _message(*, mail_from: str, to: Iterable[str], subject: str, message_id: str
 
 def build_invoice_mail(profile: Any, summary: dict[str, Any], attachments: list[tuple[str, str, bytes]], *,
                        lang: str, mail_from: str, message_id: str) -> bytes:
-    """The invoice mail for an ``EmailProfile``: subject and body from its templates (or the
-    shipped defaults in ``lang``), the attachments as (file name, media type, bytes)."""
+    """The invoice mail for an ``EmailProfile``: subject and body from its own templates, else the
+    gateway's wording in ``lang`` (``channels.wording``); the HTML part its own ``body_html``, else
+    drawn from the text part; the attachments as (file name, media type, bytes)."""
     names = ", ".join(name for name, _, _ in attachments)
     fields = templating.fields(summary, lang, attachments=names)
-    subject = templating.render(profile.subject or templating.default("invoice_subject", lang), fields)
-    body = templating.render(profile.body or templating.default("invoice_body", lang), fields)
+    subject = (templating.render(profile.subject, fields) if profile.subject
+               else wording.subject(wording.INVOICE, lang, fields))
+    body = templating.render(profile.body, fields) if profile.body else wording.text(wording.INVOICE, lang, fields)
     msg = _message(mail_from=mail_from, to=profile.addresses, subject=subject, message_id=message_id)
     msg.set_content(body)
     if profile.body_html:
         msg.add_alternative(templating.render(profile.body_html, fields, html=True), subtype="html")
+    else:
+        msg.add_alternative(wording.html_of(body, lang=lang, title=templating.one_line(subject)), subtype="html")
     for name, media_type, data in attachments:
         maintype, _, subtype = media_type.partition("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=name)
@@ -96,12 +102,13 @@ def build_invoice_mail(profile: Any, summary: dict[str, Any], attachments: list[
 
 def build_notification(to: Iterable[str], summary: dict[str, Any], *, link: str, lang: str,
                        mail_from: str, message_id: str) -> bytes:
-    """"New invoice N from S" with a link to the document in the portal."""
+    """"New invoice N from S" with a link to the document in the portal, text and HTML from one wording."""
     fields = templating.fields(summary, lang, link=link)
-    msg = _message(mail_from=mail_from, to=to,
-                   subject=templating.render(templating.default("portal_subject", lang), fields),
-                   message_id=message_id)
-    msg.set_content(templating.render(templating.default("portal_body", lang), fields))
+    subject = wording.subject(wording.NOTIFICATION, lang, fields)
+    body = wording.text(wording.NOTIFICATION, lang, fields)
+    msg = _message(mail_from=mail_from, to=to, subject=subject, message_id=message_id)
+    msg.set_content(body)
+    msg.add_alternative(wording.html_of(body, lang=lang, title=templating.one_line(subject)), subtype="html")
     return msg.as_bytes()
 
 
@@ -288,7 +295,7 @@ class EmailChannel(Channel):
     def plan(self, session: Any, plan: DeliveryPlan, partner: Any, invoice: Any) -> DeliveryPlan:
         profile: EmailProfile = plan.profile
         plan.format, plan.syntaxes, plan.transport = profile.attach, profile.syntaxes, self.name
-        plan.lang = templating.language_for(invoice, profile.lang)
+        plan.lang = templating.reader_language(session, partner, invoice, profile.lang, plan.lang)
         return plan
 
     def prepare(self, gw: Any, plan: DeliveryPlan, invoice: Any, summary: dict[str, Any]) -> None:

@@ -5,7 +5,8 @@ see it); its download acknowledges it. The "new invoice" mail is a durable ``ema
 exchange, sent once (claimed before sending, and recorded once per delivery).
 
 A recipient's portal settings (``portal`` in its channel settings): ``notify`` (who
-gets the mail; default its contact e-mail), ``lang``.
+gets the mail; default its contact e-mail), ``lang`` (else its portal users' language, the
+buyer's country, the gateway's language: ``templating.reader_language``).
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ class PortalChannel(Channel):
         return PortalProfile(notify=tuple(notify), lang=settings.get("lang"), why=why)
 
     def plan(self, session: Any, plan: DeliveryPlan, partner: Any, invoice: Any) -> DeliveryPlan:
-        plan.lang = templating.language_for(invoice, plan.profile.lang)
+        plan.lang = templating.reader_language(session, partner, invoice, plan.profile.lang, plan.lang)
         return plan
 
     def record(self, session: Any, gw: Any, rec: Any, delivery: Any, plan: DeliveryPlan, now: datetime,

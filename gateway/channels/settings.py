@@ -22,7 +22,7 @@ MAX_ADDRESSES = 20
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-LANGS = ("en", "fr")           # what mails are written in (defaults as data in channels/templates/)
+LANGS = ("en", "fr")           # what mails are written in (their wording: channels/wording.py)
 
 
 def email_address(text: Any) -> str:

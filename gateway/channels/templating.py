@@ -7,7 +7,8 @@ language. Plain-text templates are not escaped (nothing interprets them); HTML
 ones are autoescaped. A template naming a field that does not exist fails when
 it is *set* (``check``), with the list of fields, not when the first invoice goes out.
 
-The defaults, in English and French, are data files in ``templates/``.
+What the gateway says when a partner words nothing itself is not a template but the
+catalogue's wording (``channels.wording``). Which language a partner reads: ``reader_language``.
 """
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from gateway.channels.settings import LANGS  # noqa: F401 (the languages of the defaults below)
+from gateway.channels.settings import LANGS  # noqa: F401 (the languages mails are written in)
 from gateway.model.invoice import CREDIT_NOTE_TYPE_CODES
 from gateway.syntaxes.render import DOCUMENT_TYPES, choose_lang, format_date, format_money
 
-TEMPLATES = Path(__file__).with_name("templates")
+TEMPLATES = Path(__file__).with_name("templates")          # the paper cover sheet's
 
 # What a template can use; every value is a string (or a bool for credit_note).
 FIELDS: dict[str, str] = {
@@ -83,14 +84,6 @@ def one_line(text: str, limit: int = 250) -> str:
     return re.sub(r"[ \t\r\n\v\f\x85\u2028\u2029]+", " ", text).strip()[:limit]
 
 
-@lru_cache(maxsize=32)
-def default(name: str, lang: str) -> str:
-    """The shipped template ``templates/<name>.<lang>.txt``."""
-    if lang not in LANGS:
-        lang = "en"
-    return (TEMPLATES / f"{name}.{lang}.txt").read_text(encoding="utf-8")
-
-
 def fields(summary: Mapping[str, Any], lang: str, *, attachments: str = "", link: str = "") -> dict[str, Any]:
     """The template fields from a document summary (``gateway.db.summarise`` or a
     ``DocumentRecord``'s columns of the same names), formatted for ``lang``."""
@@ -132,3 +125,34 @@ def language_for(invoice: Any, wanted: Optional[str]) -> str:
         return choose_lang(invoice, wanted)
     except ValueError:
         return "en"
+
+
+def users_language(session: Any, partner: Any) -> Optional[str]:
+    """The language the partner's people chose for their portal pages (``User.language``): the one
+    most of its active logins chose, the earliest login's on a tie; None when none chose."""
+    if session is None or partner is None or getattr(partner, "id", None) is None:
+        return None
+    import sqlalchemy as sa
+    from gateway.db import User
+    chosen = session.execute(sa.select(User.language).where(
+        User.partner_id == partner.id, User.active.is_(True), User.language.in_(LANGS))
+        .order_by(User.id).limit(100)).scalars().all()
+    if not chosen:
+        return None
+    return max(dict.fromkeys(chosen), key=chosen.count)
+
+
+def reader_language(session: Any, partner: Any, invoice: Any, wanted: Optional[str], default: str) -> str:
+    """The language a partner reads its mails in, the first that says: its channel's ``lang``
+    setting (``wanted``), the language its portal users chose (``users_language``), the buyer's
+    country when the invoice gives one, the gateway's language (``default``: EDIGATE_LANGUAGE)."""
+    if wanted:
+        return language_for(invoice, wanted)
+    chosen = users_language(session, partner)
+    if chosen:
+        return chosen
+    buyer = getattr(invoice, "buyer", None)
+    address = getattr(buyer, "postal_address", None) if buyer is not None else None
+    if address is not None and (getattr(address, "country_code", None) or "").strip():
+        return language_for(invoice, None)
+    return default if default in LANGS else "en"

@@ -76,7 +76,7 @@ def choose(s, settings: Any, route: Any, invoice: Any) -> Optional[DeliveryPlan]
                                                          f"settings of {partner.name} cannot be used: {e}")
     reason = route.reason + (f"; {profile.why}" if profile.why else "")
     plan = DeliveryPlan(recipient_id=partner.id, channel=profile.channel, format=fmt, reason=reason,
-                        syntaxes=(fmt,), profile=profile)
+                        syntaxes=(fmt,), profile=profile, lang=getattr(settings, "language", None) or "en")
     return registry[profile.channel].plan(s, plan, partner, invoice)
 
 

@@ -229,7 +229,7 @@ def test_portal_delivery_is_available_at_once_and_notifies_once(w):
     (mail,) = w.smtp.wait_for()
     assert mail.rcpt_tos == ["ap@buyer.example"]
     assert mail.message["Subject"] == "Nouvelle facture INV-2024-001 de Seller AG"
-    assert f"{PUBLIC}/portal/documents/{doc.id}" in mail.message.get_content()
+    assert f"{PUBLIC}/portal/documents/{doc.id}" in mail.message.get_body(("plain",)).get_content()
     assert len(w.smtp.messages) == 1
     # the recipient downloads it (what the portal calls): acknowledged
     with w.gw.session() as s:
