@@ -20,6 +20,7 @@ the first copy had failed); the retry policy is ``gateway.delivery.attempts``'.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -50,6 +51,16 @@ ASYNC_MDN_RETRY = RetryPolicy(steps=(timedelta(seconds=10), timedelta(minutes=1)
 
 
 # --- inbound ------------------------------------------------------------------------------
+_writers = ThreadPoolExecutor(max_workers=6, thread_name_prefix="as2-store")
+
+
+def _put_all(store, items: list) -> list:
+    """Each item (bytes, or None: skipped) put in the payload store, all at once: every put ends
+    in fsyncs, and fsyncs issued together share the journal commits of the file system."""
+    futures = [_writers.submit(store.put, item) if item is not None else None for item in items]
+    return [f.result() if f is not None else None for f in futures]
+
+
 class As2Inbox:
     """The database side of our AS2 endpoint: store, duplicates, MDN records, async MDNs."""
 
@@ -77,10 +88,15 @@ class As2Inbox:
         # the payload store a write for a resend we already hold.
         return False
 
-    def store(self, payload: bytes, meta: dict) -> None:
-        raw = self.gw.payloads.put(meta["raw_message"])
-        content = self.gw.payloads.put(payload)
+    def store(self, payload, meta: dict) -> int:
+        """The raw message, its content and the MDN we are about to send, durable, then the exchange
+        committed as acknowledged with that MDN on record: one commit. The three files are written
+        side by side (their fsyncs share the file system's journal commits). Returns the exchange id."""
+        mdn: Optional[OutgoingMdn] = meta.get("mdn")
+        raw, content, mdn_ref = _put_all(self.gw.payloads, [meta["raw_message"], payload,
+                                                             mdn.raw if mdn is not None else None])
         headers = meta.get("headers") or {}
+        now = utcnow()
         with self.gw.session() as s:
             partner_id = self._partner_id(s, meta["as2_from"])
             ex = Exchange.inbound(
@@ -98,16 +114,28 @@ class As2Inbox:
             if meta.get("mdn_url_refused"):
                 ex.note(f"asynchronous MDN URL {headers.get('receipt-delivery-option')} refused "
                         f"({meta['mdn_url_refused']}): the MDN went back in the HTTP response")
+            self._record_mdn(ex, mdn, mdn_ref, "processed", now)
+            ex.set_status("acknowledged", "processed")
+            if mdn is not None and mdn.mode == "async":
+                ex.mdn_url = mdn.url
+                ex.next_attempt_at = now + ASYNC_MDN_DELAY
             s.add(ex)
             try:
                 s.flush()
             except IntegrityError:
                 raise DuplicateMessage(meta["message_id"]) from None
+            return ex.id
 
     def on_inbound(self, result: InboundResult) -> None:
         """Record the acknowledgement (or refusal) we are about to send, and queue what follows."""
         if not result.message_id or result.status in ("unknown-recipient", "bad-request", "too-large",
                                                       "store-failed"):
+            return
+        if result.status == "processed" and isinstance(result.store_ref, int):
+            # store() recorded the exchange, acknowledged, with its MDN: only the jobs remain.
+            if result.mdn is not None and result.mdn.mode == "async":
+                self.gw.jobs.prompt("send_mdn", result.store_ref, at=utcnow() + ASYNC_MDN_DELAY)
+            self.gw.jobs.process(result.store_ref)
             return
         mdn = result.mdn
         mdn_ref = self.gw.payloads.put(mdn.raw) if mdn is not None else None
@@ -119,11 +147,7 @@ class As2Inbox:
                 Exchange.direction == "in", Exchange.message_id == result.message_id,
                 Exchange.refused.is_(False),
                 Exchange.partner_id.is_(None) if partner_id is None else Exchange.partner_id == partner_id))
-            if result.status == "processed" and ex is not None and ex.status == "stored":
-                self._record_mdn(ex, mdn, mdn_ref, result.disposition, now)
-                ex.set_status("acknowledged", result.disposition)
-                process_id = ex.id
-            elif result.status == "duplicate" and ex is not None:
+            if result.status == "duplicate" and ex is not None:
                 ex.note(f"sent again (duplicate); answered {result.disposition}")
                 if ex.status == "stored":      # our first MDN was never recorded as sent
                     self._record_mdn(ex, mdn, mdn_ref, result.disposition, now)

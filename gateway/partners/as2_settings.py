@@ -95,16 +95,28 @@ class Directory:
         if not as2_name:
             return None
         with self.gateway.session() as s:
+            # One light statement says whether the cached identity is still the row's (every
+            # inbound message asks); the row and its certificates are loaded only when it is not.
+            rows = s.execute(
+                sa.select(AS2Identity.signing_key_ref, AS2Identity.encryption_key_ref,
+                          Certificate.id, Certificate.active)
+                .select_from(AS2Identity)
+                .outerjoin(Certificate, Certificate.organisation_id == AS2Identity.organisation_id)
+                .where(AS2Identity.as2_name == as2_name, AS2Identity.active.is_(True))).all()
+            if not rows:
+                return None
+            version = (rows[0][0], rows[0][1],
+                       tuple(sorted((c_id, active) for _, _, c_id, active in rows if c_id is not None)))
+            with self._lock:
+                hit = self._identities.get(as2_name)
+                if hit and hit[0] == version:
+                    return hit[1]
             row = s.scalar(sa.select(AS2Identity).where(AS2Identity.as2_name == as2_name,
                                                         AS2Identity.active.is_(True)))
             if row is None:
                 return None
             version = (row.signing_key_ref, row.encryption_key_ref,
-                       tuple((c.id, c.active) for c in row.organisation.certificates))
-            with self._lock:
-                hit = self._identities.get(as2_name)
-                if hit and hit[0] == version:
-                    return hit[1]
+                       tuple(sorted((c.id, c.active) for c in row.organisation.certificates)))
             ident = identity_from_row(row, public_url=self.gateway.settings.public_url)
             with self._lock:
                 self._identities[as2_name] = (version, ident)
@@ -114,6 +126,18 @@ class Directory:
         if not as2_name:
             return None
         with self.gateway.session() as s:
+            rows = s.execute(
+                sa.select(Partner.updated_at, Certificate.id, Certificate.active, Certificate.not_after)
+                .select_from(Partner).outerjoin(Certificate, Certificate.partner_id == Partner.id)
+                .where(Partner.as2_id == as2_name, Partner.active.is_(True))).all()
+            if not rows:
+                return None
+            version = (rows[0][0], tuple(sorted((c_id, active, not_after) for _, c_id, active, not_after
+                                                in rows if c_id is not None)))
+            with self._lock:
+                hit = self._partners.get(as2_name)
+                if hit and hit[0] == version:
+                    return hit[1]
             row = s.scalar(sa.select(Partner).where(Partner.as2_id == as2_name, Partner.active.is_(True)))
             if row is None:
                 return None

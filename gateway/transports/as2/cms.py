@@ -15,7 +15,7 @@ result. Here:
 * ``encrypt`` writes the OAEP parameters explicitly (RFC 8017 Appendix C),
   hash and MGF1 hash as the partner's setting says, as OpenSSL does.
 
-Signatures stay with pyas2lib's ``sign_message`` / ``verify_message``.
+Signatures: ``signature`` (checked there; written there, SHA-1 aside).
 """
 from __future__ import annotations
 

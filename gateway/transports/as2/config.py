@@ -6,6 +6,7 @@ once and kept on the instance (keys are parsed once, not per message).
 """
 from __future__ import annotations
 
+import datetime as _dt
 import threading
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
@@ -14,7 +15,7 @@ from . import compat  # noqa: F401  (before pyas2lib)
 import pyas2lib
 from pyas2lib.exceptions import AS2Exception
 
-from gateway.certs import KeyPair
+from gateway.certs import KeyPair, load_certificate
 
 #: Digests we can sign with / verify (MD5 is never offered).
 DIGESTS = ("sha1", "sha224", "sha256", "sha384", "sha512")
@@ -181,6 +182,7 @@ class As2Partner:
     public_url_only: bool = False       # our posts to ``url`` connect only to public addresses
     mdn_confirm_text: Optional[str] = None
     _lib: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _checked: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -241,6 +243,24 @@ class As2Partner:
                     mdn_confirm_text=self.mdn_confirm_text)
                 self._lib[index] = p
             return p
+
+    def verify_certificate(self, index: int = 0):
+        """Certificate ``index`` (``cryptography``) to check the partner's signatures with. Its chain
+        is checked as pyas2lib checks it (``validate_certificates``) once, its validity dates at
+        every call: the chain of a certificate does not change, the clock does."""
+        now = _dt.datetime.now(_dt.timezone.utc)
+        with self._lock:
+            cert = self._checked.get(index)
+        if cert is not None and (not self.validate_certificates
+                                 or cert.not_valid_before_utc <= now <= cert.not_valid_after_utc):
+            return cert
+        self.lib_partner(index).load_verify_cert()          # raises when the chain or dates are wrong
+        cert = load_certificate(self.certificates[index])
+        if self.validate_certificates and not (cert.not_valid_before_utc <= now <= cert.not_valid_after_utc):
+            raise ConfigError(f"partner {self.as2_name}: certificate {index} is not valid now")
+        with self._lock:
+            self._checked[index] = cert
+        return cert
 
     def candidate_indexes(self) -> range:
         return range(max(1, len(self.certificates)))

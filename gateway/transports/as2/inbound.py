@@ -15,7 +15,8 @@ trusted, and a stranger's bytes cost no more than a small multiple of their size
    bytes received, and each of our keys is tried for decryption;
 4. policy: signed / encrypted where the partner must, accepted digests;
 5. duplicates (Message-ID) get ``processed/warning: duplicate-document`` and are not stored;
-6. ``store(payload, meta)`` — and only when it returned, the positive MDN.
+6. ``store(payload, meta)`` — and only when it returned, the positive MDN (written before,
+   handed to ``store`` as ``meta["mdn"]`` to be kept in the same step, sent only after).
    ``store`` raising means HTTP 503 and no MDN (the sender will retry);
    ``store`` raising ``DuplicateMessage`` (e.g. a unique constraint) is a duplicate.
 
@@ -40,9 +41,9 @@ from typing import Callable, Optional, Union
 from urllib.parse import urlsplit
 
 from . import compat  # noqa: F401
-from pyas2lib.cms import verify_message
 
 from . import cms
+from . import signature as signature_mod
 from .. import mime
 from ._mime import as2_name, excerpt, lower_headers, raw_message, strip_msgid
 from .config import As2Identity, As2Partner
@@ -88,6 +89,7 @@ class InboundResult:
     signer_index: Optional[int] = None      # which partner certificate verified the signature
     key_index: Optional[int] = None         # which of our keys decrypted it
     mdn: Optional[OutgoingMdn] = None
+    store_ref: object = None                # what ``store`` returned (e.g. the record it made)
     raw_message: bytes = b""
     response_headers: list = field(default_factory=list)
     response_body: bytes = b""
@@ -223,14 +225,17 @@ class _Unwrap:
         last = "no certificate for the partner"
         for index in self.partner.candidate_indexes():
             try:
-                cert = self.partner.lib_partner(index).load_verify_cert()
+                cert = self.partner.verify_certificate(index)
             except Exception as e:
                 last = f"certificate {index}: {e}"
                 continue
             for data in candidates():
                 try:
-                    digest = verify_message(data, signature, cert)
-                except Exception as e:        # asn1crypto / oscrypto on a forged signature
+                    digest = signature_mod.verify_bytes(data, signature, cert)
+                except signature_mod.SignatureError as e:
+                    last = str(e)
+                    continue
+                except Exception as e:        # asn1crypto on a garbled signature
                     last = f"{type(e).__name__}: {e}"
                     continue
                 self.authenticated, self.signer_index = True, index
@@ -461,7 +466,12 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
             "headers": dict(hdr), "raw_message": raw, "mdn_mode": mdn_mode,
             "mdn_url": mdn_url(), "mdn_url_refused": url_refused if async_url else None,
         }
-        store(payload, meta)
+        # The positive MDN is written before storing, so that ``store`` can keep it in the same
+        # durable step as the message (one commit); a failed store discards it unsent.
+        mdn = mdn_for("processed", confirm, partner=partner, url=mdn_url(), allow_private=allow_private,
+                      mic=result.mic, mic_alg=result.mic_alg)
+        meta["mdn"] = mdn
+        result.store_ref = store(payload, meta)
     except DuplicateMessage:
         return duplicate()
     except Exception as e:
@@ -473,8 +483,6 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
         return done(result)
     result.stored = True
     result.status, result.disposition, result.http_status = "processed", "processed", 200
-    mdn = mdn_for("processed", confirm, partner=partner, url=mdn_url(), allow_private=allow_private,
-                  mic=result.mic, mic_alg=result.mic_alg)
     follows = mdn is not None and mdn.mode == "async"
     return done(_respond(result, mdn, "AS2 message received" + (", MDN to follow" if follows else "")))
 

@@ -17,11 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from . import compat  # noqa: F401
-from pyas2lib.cms import verify_message
-from pyas2lib.exceptions import AS2Exception, IntegrityError
-
 from .. import mime
+from . import signature as signature_mod
 from ._mime import lower_headers, raw_message, strip_msgid
 from .config import normalize_digest
 
@@ -175,15 +172,15 @@ def _verify(p: _Parsed, partner) -> tuple[bool, Optional[int], Optional[str]]:
     last = "no certificate for the partner"
     for idx in partner.candidate_indexes():
         try:
-            cert = partner.lib_partner(idx).load_verify_cert()
+            cert = partner.verify_certificate(idx)
         except Exception as e:
             last = f"certificate {idx}: {e}"
             continue
         for content in candidates:
             try:
-                verify_message(content, p.signature, cert)
+                signature_mod.verify_bytes(content, p.signature, cert)
                 return True, idx, None
-            except (IntegrityError, AS2Exception, ValueError, TypeError) as e:
+            except (signature_mod.SignatureError, ValueError, TypeError) as e:
                 last = str(e)
             except Exception as e:          # asn1crypto on a garbled signature
                 last = f"{type(e).__name__}: {e}"

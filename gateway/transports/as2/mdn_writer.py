@@ -21,6 +21,7 @@ from . import compat  # noqa: F401
 from pyas2lib.cms import sign_message
 from pyas2lib.utils import quote_as2name
 
+from . import signature as signature_mod
 from .config import DIGESTS, As2Identity, micalg, normalize_digest
 
 REPORTING_UA = "edigate AS2"
@@ -125,7 +126,11 @@ def write_mdn(*, identity: As2Identity, request: MdnRequest, as2_from: str, as2_
     if request.signed:
         digest = request.digest()
         entity = f"Content-Type: {content_type}\r\n\r\n".encode() + body
-        signature = sign_message(entity, digest, identity.lib_organization(0).sign_key, signature_scheme)
+        if digest in signature_mod.SIGNABLE:
+            signature = signature_mod.sign(entity, digest, identity.key.private_key(),
+                                           identity.key.certificate, signature_scheme)
+        else:                   # SHA-1, which cryptography does not sign with
+            signature = sign_message(entity, digest, identity.lib_organization(0).sign_key, signature_scheme)
         outer = _boundary()
         b64 = base64.encodebytes(signature).replace(b"\n", b"\r\n")
         body = (
