@@ -23,6 +23,7 @@ from gateway.model.findings import WARNING, Finding
 
 from .base import Context
 from .facts import new_facts, supplier_key
+from .wording import said
 
 log = logging.getLogger("edigate.controls")
 
@@ -59,8 +60,9 @@ def screen(s, rec: Any, invoice: Any, plan: Any, now: datetime) -> bool:
             found += control.check(ctx, setting.thresholds)
         except Exception as e:          # a bug of ours: noted, logged, the invoice goes on
             log.exception("control %s failed on document %s", control.name, rec.id)
-            found.append(Finding("CTRL-ERROR", f"control {control.name} could not run: {type(e).__name__}",
-                                 severity=WARNING, rule_set="controls"))
+            words = said("control_failed", {"control": control.name, "error": type(e).__name__})
+            found.append(Finding("CTRL-ERROR", words.pop("message"), severity=WARNING, rule_set="controls",
+                                 extra=words))
     s.add(ctx.facts)
     holds = [f for f in found if f.extra.get("hold")]
     for f in holds:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from statistics import median
 
 from .base import Context, Control, finding
+from .wording import said
 
 RULE = "CTRL-AMOUNT-01"
 
@@ -30,17 +31,15 @@ def check(ctx: Context, thresholds: dict) -> list:
     factor = Decimal(str(thresholds["factor"]))
     amount = Decimal(amount)
     if amount > usual * factor:
-        ratio = (amount / usual).quantize(Decimal("0.1"))
-        message = (f"amount {amount:.2f} {ctx.facts.currency or ''} is {ratio} times the median {usual:.2f} of "
-                   f"this supplier's last {len(history)} invoices (more than {thresholds['factor']} times)")
+        code, ratio = "amount_above", (amount / usual).quantize(Decimal("0.1"))
     elif amount * factor < usual:
-        ratio = (usual / amount).quantize(Decimal("0.1"))
-        message = (f"amount {amount:.2f} {ctx.facts.currency or ''} is {ratio} times below the median {usual:.2f} "
-                   f"of this supplier's last {len(history)} invoices")
+        code, ratio = "amount_below", (usual / amount).quantize(Decimal("0.1"))
     else:
         return []
-    return [finding(RULE, message, terms=("BT-112",), median=str(usual), history=len(history),
-                    factor=thresholds["factor"])]
+    params = {"amount": f"{amount:.2f}", "currency": ctx.facts.currency or "", "ratio": str(ratio),
+              "median": f"{usual:.2f}", "count": len(history), "factor": thresholds["factor"]}
+    return [finding(RULE, terms=("BT-112",), median=str(usual), history=len(history),
+                    factor=thresholds["factor"], **said(code, params))]
 
 
 control = Control("amount", check)

@@ -16,6 +16,7 @@ from gateway.db import SupplierAccount
 
 from .base import Context, Control, finding
 from .facts import mask
+from .wording import said
 
 RULE = "CTRL-BANK-01"
 
@@ -41,9 +42,8 @@ def check(ctx: Context, thresholds: dict) -> list:
     previous = [{"account": mask(k.account), "since": k.since.isoformat(), "source": k.source} for k in known]
     evidence = {"supplier": ctx.supplier_key, "new_accounts": new, "previous": previous}
     first = previous[0]
-    message = (f"bank account {new[0]} is not the one on record for this supplier ({first['account']}, "
-               f"since {first['since'][:10]}): held until an operator confirms the change")
-    return [finding(RULE, message, terms=("BT-84",), hold=True, evidence=evidence)]
+    params = {"account": new[0], "previous": first["account"], "since": first["since"][:10]}
+    return [finding(RULE, terms=("BT-84",), hold=True, evidence=evidence, **said("bank_account_changed", params))]
 
 
 control = Control("bank_account", check)

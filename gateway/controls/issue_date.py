@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from .base import Context, Control, finding
+from .wording import said
 
 FUTURE, PAST = "CTRL-DATE-01", "CTRL-DATE-02"
 
@@ -17,14 +18,14 @@ def check(ctx: Context, thresholds: dict) -> list:
     today = ctx.now.date()
     ahead = (issued - today).days
     if ahead > thresholds["future_days"]:
-        return [finding(FUTURE, f"issue date {issued.isoformat()} is {ahead} day(s) after the day it was received "
-                                f"({today.isoformat()}; more than {thresholds['future_days']} accepted)",
-                        terms=("BT-2",), days=ahead)]
+        params = {"issued": issued.isoformat(), "days": ahead, "received": today.isoformat(),
+                  "limit": thresholds["future_days"]}
+        return [finding(FUTURE, terms=("BT-2",), days=ahead, **said("issue_date_future", params))]
     behind = (today - issued).days
     if behind > thresholds["past_days"]:
-        return [finding(PAST, f"issue date {issued.isoformat()} is {behind} day(s) before the day it was received "
-                              f"({today.isoformat()}; more than {thresholds['past_days']} accepted)",
-                        terms=("BT-2",), days=-behind)]
+        params = {"issued": issued.isoformat(), "days": behind, "received": today.isoformat(),
+                  "limit": thresholds["past_days"]}
+        return [finding(PAST, terms=("BT-2",), days=-behind, **said("issue_date_past", params))]
     return []
 
 

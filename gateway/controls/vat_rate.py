@@ -4,6 +4,7 @@ sign that the invoice is not the supplier's."""
 from __future__ import annotations
 
 from .base import Context, Control, finding
+from .wording import said
 
 RULE = "CTRL-VAT-01"
 
@@ -19,9 +20,8 @@ def check(ctx: Context, thresholds: dict) -> list:
     unusual = [r for r in rates if r not in usual]
     if not unusual:
         return []
-    message = (f"VAT rate {', '.join(unusual)} % not used by this supplier in its last {len(history)} invoices "
-               f"(it used {', '.join(usual)} %)")
-    return [finding(RULE, message, terms=("BT-119",), unusual=unusual, usual=usual)]
+    params = {"unusual": unusual, "usual": usual, "count": len(history)}
+    return [finding(RULE, terms=("BT-119",), unusual=unusual, usual=usual, **said("vat_rate_unusual", params))]
 
 
 control = Control("vat_rate", check)

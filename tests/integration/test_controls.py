@@ -222,7 +222,8 @@ def test_a_vat_rate_the_supplier_never_used_is_flagged(gw, seeded) -> None:
     odd = send(gw, sender(seeded), invoice("V-2", TODAY - timedelta(days=1), "120.00", rate=Decimal("7")))
     assert rules(usual) == [] and rules(odd) == ["CTRL-VAT-01"]
     [f] = control_findings(odd, "CTRL-VAT-01")
-    assert f["extra"] == {"control": "CTRL-VAT-01", "unusual": ["7"], "usual": ["19"]}
+    assert f["extra"] == {"control": "CTRL-VAT-01", "unusual": ["7"], "usual": ["19"], "code": "vat_rate_unusual",
+                          "params": {"unusual": ["7"], "usual": ["19"], "count": 6}}
 
 
 def test_settings_through_the_api_by_level(gw, seeded) -> None:

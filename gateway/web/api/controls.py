@@ -11,10 +11,12 @@ from werkzeug.exceptions import Forbidden, NotFound
 
 from ...controls import confirm
 from ...controls.settings import SettingError, definitions, effective, set_control
+from ...controls.wording import hold_worded
 from ...db import Partner
 from ..kit.current import gateway
 from ..kit.errors import INVALID_VALUES, ApiError
 from .blueprint import answer, bp
+from .finding_words import caller_language
 from .schemas import StrictBool
 
 MAX_ID = 2 ** 63 - 1
@@ -25,6 +27,8 @@ class Hold(Schema):
     control = fields.String()
     supplier = fields.String(attribute="supplier_key")
     evidence = fields.Dict()
+    message = fields.Function(lambda h: hold_worded(h, caller_language()),
+                              metadata={"description": "Why it is held, in the caller's language"})
     opened_at = fields.DateTime()
 
 

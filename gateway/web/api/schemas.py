@@ -33,6 +33,7 @@ from ...syntaxes import writable
 from gateway.flow.lifecycle import MAX_REASON, MAX_REASON_CODE, RECIPIENT_STATUSES
 from .. import bounds
 from .serialise import EXPIRY_WARNING, iso
+from .finding_words import Findings
 from gateway.channels.http_deposit_parts import deposit_view
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
@@ -777,8 +778,9 @@ Finding = {"type": "object", "properties": {
 
 class DocumentDetail(Document):  # type: ignore[valid-type, misc]
     status_events = fields.List(fields.Nested(StatusEvent))
-    findings = fields.List(fields.Dict(metadata=Finding),
-                           metadata={"description": "What the checks found: rule, business terms, where"})
+    findings = Findings(fields.Dict(metadata=Finding),
+                        metadata={"description": "What the checks found: rule, business terms, where (a control's "
+                                                 "finding said in the caller's language)"})
     renderings = fields.List(fields.Nested(Rendering))
     deliveries = fields.List(fields.Nested(Delivery))
 

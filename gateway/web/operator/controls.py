@@ -14,6 +14,7 @@ from werkzeug.exceptions import Forbidden
 
 from ...controls import confirm
 from ...controls.settings import definitions, effective
+from ...controls.wording import hold_worded
 from ..kit.current import gateway
 from ..kit.display import day, when
 from ..kit.errors import OPERATOR_PAGES, page_errors
@@ -39,7 +40,8 @@ def held():
         holds = confirm.open_holds(s)
         settings = effective(s, None)
         return render_template("controls.html", holds=holds, settings=settings, definitions=definitions(),
-                               may_confirm=g.user.role in confirm.CONFIRM_ROLES, when=when, day=day)
+                               may_confirm=g.user.role in confirm.CONFIRM_ROLES, when=when, day=day,
+                               hold_worded=hold_worded)
 
 
 @bp.post("/controls/holds/<int:document_id>/confirm")

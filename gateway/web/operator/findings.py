@@ -5,7 +5,9 @@ warnings: listed one per row they push the first fatal finding out of sight. Her
 fatal finding is its own row (they are what must be fixed), and warnings come as one
 group per rule with its count, the rows inside a group shown on demand (``<details>``),
 at most ``MAX_SHOWN`` per group. A message that starts with its own rule id
-(``[BR-CO-10]-Sum …``, ``BR-CO-10: Sum …``) has it taken off: the rule column says it.
+(``[BR-CO-10]-Sum …``, ``BR-CO-10: Sum …``) has it taken off: the rule column says it. A
+control's finding is said in the reader's language from its code (``controls.wording``); every
+other message is shown in its own words, English (``said_in``).
 """
 from __future__ import annotations
 
@@ -55,8 +57,13 @@ def clean_message(rule: str, message: str) -> str:
 
 
 def _row(f: Mapping[str, Any]) -> dict[str, Any]:
+    from ...controls.wording import worded
+    from ..kit.reader import current
     row = dict(f)
-    row["message"] = clean_message(str(f.get("rule") or ""), str(f.get("message") or ""))
+    lang = current()
+    text = worded(f, lang)
+    row["said_in"] = lang if text else "en"
+    row["message"] = clean_message(str(f.get("rule") or ""), text or str(f.get("message") or ""))
     return row
 
 
