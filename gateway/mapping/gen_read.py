@@ -122,8 +122,9 @@ def _group(src: Source, plan: Any, node: GroupNode, funcs: dict[int, str], top: 
             src.line("table = kids.get(ctx)")
             src.line("if table is None:")
             src.line("    table = kids[ctx] = children_by_tag(ctx)")
+        prefixes = _prefixes(src, plan, info)
         for child, tag, first in info.children:
-            _child(src, plan, child, tag, first, funcs, top)
+            _child(src, plan, child, tag, first, funcs, top, prefixes)
         src.line(f"obj = {src.name(info.cls)}(**kw)")
         if not top:
             src.line("if mpath:")
@@ -135,13 +136,33 @@ def _group(src: Source, plan: Any, node: GroupNode, funcs: dict[int, str], top: 
     return fname
 
 
+def _prefixes(src: Source, plan: Any, info: Any) -> dict[tuple, str]:
+    """The elements along the plain paths a group's terms share (``ram:X/ram:Y`` of
+    ``ram:X/ram:Y/ram:A`` and ``ram:X/ram:Y/ram:B``), found once per group read: prefix -> name."""
+    wanted: set[tuple] = set()
+    for child, tag, first in info.children:
+        steps = plain_steps(plan, child) if first is not None and tag is None else None
+        if steps is not None:
+            wanted.update(steps[:i] for i in range(2, len(steps)))
+    names: dict[tuple, str] = {}
+    for prefix in sorted(wanted, key=len):
+        name = names[prefix] = f"d{len(names)}"
+        parent = names.get(prefix[:-1])
+        if parent is None:
+            src.line(f"{name} = table.get({prefix[0]!r})")
+            src.line(f"{name} = _down({name}, {prefix[1:]!r}) if {name} else _NONE")
+        else:
+            src.line(f"{name} = _down({parent}, {prefix[-1:]!r}) if {parent} else _NONE")
+    return names
+
+
 def _path(top: bool, name: str) -> str:
     """The expression of a child's model path."""
     return repr(name) if top else f"(mpath + {'.' + name!r} if mpath else {name!r})"
 
 
 def _child(src: Source, plan: Any, child: Any, tag: Optional[str], first: Optional[tuple], funcs: dict,
-           top: bool) -> None:
+           top: bool, prefixes: dict[tuple, str]) -> None:
     f = child.field
     name = f.name
     cnode = src.name(child, "n")
@@ -152,8 +173,12 @@ def _child(src: Source, plan: Any, child: Any, tag: Optional[str], first: Option
             src.line(f"hits = table.get({tag!r}, _NONE)")
             elements = True
         elif steps is not None:
-            src.line(f"hits = table.get({steps[0]!r})")
-            src.line(f"hits = _down(hits, {steps[1:]!r}) if hits else _NONE")
+            shared = prefixes.get(steps[:-1])
+            if shared is not None:
+                src.line(f"hits = _down({shared}, {steps[-1:]!r}) if {shared} else _NONE")
+            else:
+                src.line(f"hits = table.get({steps[0]!r})")
+                src.line(f"hits = _down(hits, {steps[1:]!r}) if hits else _NONE")
             elements = True
         else:
             test = " or ".join(f"{t!r} in table" for t in first)
@@ -164,6 +189,7 @@ def _child(src: Source, plan: Any, child: Any, tag: Optional[str], first: Option
                 if step.index_key is not None:     # no child with that qualifier: nothing to walk
                     test = f"{step.literal!r} in {src.name(step, 's')}.index(ctx, kids)"
                 src.line(f"hits = {select} if {test} else _NONE")
+                elements = fp.attribute is None       # a compiled path gives elements unless it ends at @x
             else:
                 src.line(f"hits = r.select({cnode}, ctx) if {test} else _NONE")
     else:
