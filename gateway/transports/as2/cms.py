@@ -149,13 +149,11 @@ def _rid_matches(ri, cert: x509.Certificate) -> bool:
     return False
 
 
-def _decrypt_content(info, key: bytes) -> tuple[bytes, str]:
-    alg = info["content_encryption_algorithm"]
+def content_decryptor(alg, key: bytes):
+    """(decryptor, PKCS#7 unpadder or None, our cipher name) for a content encryption algorithm
+    identifier: fed in chunks by whoever holds the content (here, or ``cms_stream`` from a file)."""
     name = alg["algorithm"].native
     ours = CIPHER_NAMES.get(name, name)
-    data = info["encrypted_content"].native
-    if data is None:
-        raise CmsError("enveloped data without its content (detached)", "decryption-failed")
     if name in ("aes128_cbc", "aes192_cbc", "aes256_cbc"):
         cipher, block = algorithms.AES(key), 128
         iv = alg["parameters"].native
@@ -166,14 +164,21 @@ def _decrypt_content(info, key: bytes) -> tuple[bytes, str]:
         cipher, block = weak_algorithms.RC2(key), 64
         iv = alg["parameters"]["iv"].native
     elif name == "rc4":
-        d = Cipher(weak_algorithms.ARC4(key), mode=None).decryptor()
-        return d.update(data) + d.finalize(), ours
+        return Cipher(weak_algorithms.ARC4(key), mode=None).decryptor(), None, ours
     else:
         raise CmsError(f"content encryption {name} is not supported", "decryption-failed")
-    d = Cipher(cipher, modes.CBC(iv)).decryptor()
-    padded = d.update(data) + d.finalize()
-    unpadder = sym_padding.PKCS7(block).unpadder()
-    return unpadder.update(padded) + unpadder.finalize(), ours
+    return Cipher(cipher, modes.CBC(iv)).decryptor(), sym_padding.PKCS7(block).unpadder(), ours
+
+
+def _decrypt_content(info, key: bytes) -> tuple[bytes, str]:
+    data = info["encrypted_content"].native
+    if data is None:
+        raise CmsError("enveloped data without its content (detached)", "decryption-failed")
+    d, unpadder, ours = content_decryptor(info["content_encryption_algorithm"], key)
+    plain = d.update(data) + d.finalize()
+    if unpadder is None:
+        return plain, ours
+    return unpadder.update(plain) + unpadder.finalize(), ours
 
 
 def decrypt(der: bytes, keys: Sequence) -> Decrypted:

@@ -154,38 +154,38 @@ class _Unwrap:
 
     def _cms_layer(self, entity: mime.Entity) -> mime.Entity:
         try:
-            der = bytes(entity.decoded())
-            kind = cms.content_kind(der)
+            der = self._der(entity)
+            kind = self._kind(der)
         except (mime.MimeError, cms.CmsError) as e:
             raise _Refusal("unexpected-processing-error", str(e)) from None
         if kind == "enveloped_data":
             if self.encrypted or self.signed or self.compressed:
                 raise _Refusal("unexpected-processing-error", "encryption inside another layer")
             try:
-                self.encryption = cms.encryption_algorithm(der)
+                self.encryption = self._encryption_algorithm(der)
             except cms.CmsError as e:
                 raise _Refusal(e.modifier, str(e)) from None
             if self.encryption not in self.partner.accepted_encryptions:
                 raise _Refusal("insufficient-message-security",
                                f"content encryption {self.encryption} is not accepted from {self.partner.as2_name}")
             try:
-                opened = cms.decrypt(der, self.identity.keys)
+                content, self.key_index, self.key_transport = self._decrypt(der)
             except cms.CmsError as e:
                 raise _Refusal(e.modifier, str(e)) from None
-            self.encrypted, self.key_index, self.key_transport = True, opened.key_index, opened.key_transport
-            return _inner(opened.content)
+            self.encrypted = True
+            return self._inner(content)
         if kind == "compressed_data":
             self._require_encrypted_first("compressed data")
             if self.compressed:
                 raise _Refusal("unexpected-processing-error", "compressed twice")
             try:
                 if self.partner.require_signed and not self.signed:
-                    self._require_signed_inside(cms.decompress_head(der))
-                content = cms.decompress(der, self.limit)
+                    self._require_signed_inside(self._decompress_head(der))
+                content = self._decompress(der)
             except cms.CmsError as e:
                 raise _Refusal(e.modifier, str(e)) from None
             self.compressed = True
-            return _inner(content)
+            return self._inner(content)
         raise _Refusal("unexpected-processing-error", f"CMS {kind} is not an AS2 layer we read")
 
     @staticmethod
@@ -206,21 +206,13 @@ class _Unwrap:
             raise _Refusal("unexpected-processing-error", "signed twice")
         try:
             parts = entity.parts()
-            signature = next((bytes(p.decoded()) for p in parts[1:] if p.content_type in _SIGNATURES), None)
+            signature = next((self._signature(p) for p in parts[1:] if p.content_type in _SIGNATURES), None)
         except mime.MimeError as e:
             raise _Refusal("authentication-failed", f"unreadable signed message: {e}") from None
         if len(parts) < 2 or signature is None:
             raise _Refusal("authentication-failed", "multipart/signed without a PKCS#7 signature part")
         content = parts[0]
         self.signed = True
-
-        def candidates():
-            """The signed bytes as received; then, only if that failed, with CRLF line ends (a
-            sender whose MIME library signed CRLF but sent bare LF)."""
-            yield content.raw
-            canonical = re.sub(rb"\r?\n", b"\r\n", content.raw)
-            if canonical != content.raw:
-                yield canonical
 
         last = "no certificate for the partner"
         for index in self.partner.candidate_indexes():
@@ -229,24 +221,62 @@ class _Unwrap:
             except Exception as e:
                 last = f"certificate {index}: {e}"
                 continue
-            for data in candidates():
-                try:
-                    digest = signature_mod.verify_bytes(data, signature, cert)
-                except signature_mod.SignatureError as e:
-                    last = str(e)
-                    continue
-                except Exception as e:        # asn1crypto on a garbled signature
-                    last = f"{type(e).__name__}: {e}"
-                    continue
-                self.authenticated, self.signer_index = True, index
-                self.digest_alg = digest
-                self.mic = base64.b64encode(hashlib.new(digest, data).digest()).decode()
-                if digest not in self.partner.accepted_digests:
-                    raise _Refusal("insufficient-message-security",
-                                   f"signature digest {digest} is not accepted from {self.partner.as2_name}")
-                return content
+            try:
+                digest, self.mic = self._check(content, signature, cert)
+            except signature_mod.SignatureError as e:
+                last = str(e)
+                continue
+            except Exception as e:        # asn1crypto on a garbled signature
+                last = f"{type(e).__name__}: {e}"
+                continue
+            self.authenticated, self.signer_index = True, index
+            self.digest_alg = digest
+            if digest not in self.partner.accepted_digests:
+                raise _Refusal("insufficient-message-security",
+                               f"signature digest {digest} is not accepted from {self.partner.as2_name}")
+            return content
         raise _Refusal("authentication-failed",
                        f"the signature does not verify with {self.partner.as2_name}'s certificate(s): {last}")
+
+    # --- the primitives: on bytes here, on a file in ``_FileUnwrap`` ----------------------
+    def _der(self, entity):
+        return bytes(entity.decoded())
+
+    def _kind(self, der) -> str:
+        return cms.content_kind(der)
+
+    def _encryption_algorithm(self, der) -> str:
+        return cms.encryption_algorithm(der)
+
+    def _decrypt(self, der):
+        opened = cms.decrypt(der, self.identity.keys)
+        return opened.content, opened.key_index, opened.key_transport
+
+    def _decompress_head(self, der) -> bytes:
+        return cms.decompress_head(der)
+
+    def _decompress(self, der):
+        return cms.decompress(der, self.limit)
+
+    def _inner(self, content):
+        return _inner(content)
+
+    def _signature(self, part) -> bytes:
+        return bytes(part.decoded())
+
+    def _check(self, content, signature: bytes, cert) -> tuple[str, str]:
+        """(digest, MIC) of a signature over ``content``: the bytes as received; then, only if
+        that failed, with CRLF line ends (a sender whose MIME library signed CRLF but sent bare LF)."""
+        data = bytes(content.raw)
+        try:
+            digest = signature_mod.verify_bytes(data, signature, cert)
+        except signature_mod.SignatureError:
+            canonical = re.sub(rb"\r?\n", b"\r\n", data)
+            if canonical == data:
+                raise
+            data = canonical
+            digest = signature_mod.verify_bytes(data, signature, cert)
+        return digest, base64.b64encode(hashlib.new(digest, data).digest()).decode()
 
     def _final_policy(self) -> None:
         if self.partner.require_encrypted and not self.encrypted:
