@@ -52,7 +52,8 @@ class ApprovalRuleSet(Base):
 class ApprovalCase(Base):
     __tablename__ = "approval_cases"
     __table_args__ = (one_of("state", CASE_STATES, "state"), one_of("mode", MODES, "mode"),
-                      sa.Index(None, "state", "step_since"), sa.Index(None, "organisation_id", "state"))
+                      sa.Index(None, "state", "step_since"), sa.Index(None, "organisation_id", "state"),
+                      sa.Index(None, "closed_at"))                 # indicators: approvals ended in a period
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id", ondelete="CASCADE"), unique=True)

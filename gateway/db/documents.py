@@ -285,6 +285,7 @@ class Delivery(StatusHistory, Base):
     __table_args__ = (
         sa.UniqueConstraint("document_id", "recipient_partner_id"),
         sa.Index(None, "status", "next_attempt_at"),
+        sa.Index(None, "channel", "status"),              # /metrics: deliveries by channel and status
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -366,7 +367,8 @@ class DeliveryEvent(Base):
 class DocumentStatusEvent(Base):
     """One step of a document's life cycle: who set it, why, and whether its sender was told."""
     __tablename__ = "document_status_events"
-    __table_args__ = (sa.Index(None, "document_id", "at"), sa.Index(None, "reported_at"))
+    __table_args__ = (sa.Index(None, "document_id", "at"), sa.Index(None, "reported_at"),
+                      sa.Index(None, "status", "at"))              # indicators: what was paid in a period
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id", ondelete="CASCADE"))

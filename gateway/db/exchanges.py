@@ -65,6 +65,7 @@ class Exchange(StatusHistory, Base):
         sa.Index(None, "status", "next_attempt_at"),     # due retries
         sa.Index(None, "status", "created_at"),          # search by status, newest first
         sa.Index(None, "partner_id", "created_at"),      # search by partner, newest first
+        sa.Index(None, "direction", "channel", "status"),   # /metrics: exchanges by direction, channel, status
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -23,8 +23,11 @@ table keeps its title and note as messages with their values (``said``), so a pa
 in its reader's language (``gateway.web.operator.indicator_words``) while the CSV export and the
 tests read the English.
 
-Bounded: a period is at most ``MAX_DAYS`` days; counts are grouped in the database; the
-delay tables read at most ``MAX_ROWS`` rows each (their note says when that cut them).
+Bounded and computed in the database: a period is at most ``MAX_DAYS`` days; a volume table has
+at most ``MAX_GROUPS`` columns of its own (the others summed in one); counts are grouped, and
+delays summarised (count, mean, nearest-rank median and p90, max, bands) by SQL
+(``indicator_sql``), so a request reads a few rows whatever the record's size, each query
+starting from an index on the period's column (migration 0020).
 Times are UTC; a week starts on Monday and is named by that day.
 """
 from __future__ import annotations
@@ -37,11 +40,13 @@ from typing import Any, Iterable, Optional
 import sqlalchemy as sa
 
 from gateway.i18n import N_
+from gateway.db import indicator_sql as isql
 from gateway.db import (ApprovalCase, ApprovalDecision, ControlHold, Delivery, DeliveryEvent, DocumentRecord,
                         DocumentStatusEvent, Exchange, Partner)
 
 MAX_DAYS = 366
-MAX_ROWS = 50_000
+MAX_GROUPS = 20
+OTHERS = "(others)"
 GRAINS = ("day", "week")
 REACHED = ("delivered", "acknowledged")
 REFUSALS = ("refused", "rejected")
@@ -60,7 +65,7 @@ WORDS = (N_("day"), N_("week"), N_("channel"), N_("format"), N_("partner"), N_("
          N_("due→paid mean"), N_("due→paid median"), N_("due→paid p90"), N_("due→paid max"), N_("lateness"),
          N_("invoices"), N_("waiting"), N_("all channels"), N_("whole approval"), N_("all recipients"),
          N_("(unknown recipient)"), N_("(unknown sender)"), N_("held for a confirmation"),
-         N_("held: recipient unknown"), N_("disputed"))
+         N_("held: recipient unknown"), N_("disputed"), N_("(others)"))
 
 Said = tuple[str, dict[str, Any]]           # a message (English, marked) and the values of its placeholders
 
@@ -151,10 +156,6 @@ def _day(value: Any) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-
-
 def percentile(values: list[float], p: float) -> Optional[float]:
     """Nearest-rank percentile (p in 0..100) of ``values``; None when there are none."""
     if not values:
@@ -168,22 +169,6 @@ def _rate(part: int, whole: int) -> Optional[float]:
     return round(100.0 * part / whole, 2) if whole else None
 
 
-def _bucket_label(value: float, buckets: Iterable[tuple[Optional[float], str]]) -> str:
-    for limit, label in buckets:
-        if limit is None or value < limit:
-            return label
-    raise AssertionError("the last bucket has no limit")
-
-
-def _stats(values: list[float]) -> list[Any]:
-    """count, mean, median, p90, max (rounded to 0.1)."""
-    if not values:
-        return [0, None, None, None, None]
-    r = lambda v: round(v, 1)    # noqa: E731
-    return [len(values), r(sum(values) / len(values)), r(percentile(values, 50)), r(percentile(values, 90)),
-            r(max(values))]
-
-
 def _received(period: Period):
     return sa.and_(DocumentRecord.created_at >= period.since, DocumentRecord.created_at < period.until)
 
@@ -194,27 +179,36 @@ VOLUME_KEYS = {"channel": Exchange.channel, "format": DocumentRecord.syntax,
                "partner": sa.func.coalesce(Partner.name, "(unknown sender)")}
 
 
+def _volume_query(columns: list[Any], period: Period) -> sa.Select[Any]:
+    return (sa.select(*columns).select_from(DocumentRecord)
+            .join(Exchange, DocumentRecord.exchange_id == Exchange.id)
+            .outerjoin(Partner, DocumentRecord.sender_partner_id == Partner.id)
+            .where(_received(period)))
+
+
 def volumes(s, period: Period, by: str) -> Table:
-    """Invoices received per day or week, one column per channel, format or sending partner."""
+    """Invoices received per day or week, one column per channel, format or sending partner (the
+    ``MAX_GROUPS`` largest; the others summed in one column)."""
     if by not in VOLUME_KEYS:
         raise PeriodError(f"volumes by {by!r}: expected one of {', '.join(VOLUME_KEYS)}")
-    day = sa.func.date(DocumentRecord.created_at)
     key = VOLUME_KEYS[by]
-    q = (sa.select(day, key, sa.func.count()).select_from(DocumentRecord)
-         .join(Exchange, DocumentRecord.exchange_id == Exchange.id)
-         .outerjoin(Partner, DocumentRecord.sender_partner_id == Partner.id)
-         .where(_received(period)).group_by(day, key))
+    n = sa.func.count()
+    largest = [str(k) for k, _ in s.execute(_volume_query([key, n], period).group_by(key)
+                                            .order_by(n.desc(), key).limit(MAX_GROUPS + 1))]
+    others = len(largest) > MAX_GROUPS
+    kept = largest[:MAX_GROUPS]
+    column = sa.case((key.in_(kept), key), else_=sa.literal(OTHERS)) if others else key
+    day = sa.func.date(DocumentRecord.created_at)
     counts: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    keys: set[str] = set()
-    for d, k, n in s.execute(q):
-        counts[period.bucket(_day(d))][str(k)] += n
-        keys.add(str(k))
-    names = sorted(keys)
+    for d, k, count in s.execute(_volume_query([day, column, n], period).group_by(day, column)):
+        counts[period.bucket(_day(d))][str(k)] += count
+    names = sorted(kept) + ([OTHERS] if others else [])
     rows = [[b.isoformat(), *[counts[b][k] for k in names], sum(counts[b].values())] for b in period.buckets()]
+    note = [said(N_("documents read from what we received, by the day we received them (UTC)"))]
+    if others:
+        note.append(said(N_("; the %(n)s largest by count, the others together"), n=MAX_GROUPS))
     return Table.of(f"volumes-{by}", said(N_("Invoices received per %(grain)s, by %(by)s"), grain=period.grain, by=by),
-                    [period.grain, *names, "total"], rows,
-                    [said(N_("documents read from what we received, by the day we received them (UTC)"))],
-                    chart="stacked")
+                    [period.grain, *names, "total"], rows, note, chart="stacked")
 
 
 # --- quality ------------------------------------------------------------------------------------
@@ -222,19 +216,20 @@ def volumes(s, period: Period, by: str) -> Table:
 def quality(s, period: Period) -> Table:
     """Error rate and rejection rate per day or week."""
     day = sa.func.date(DocumentRecord.created_at)
-    q = (sa.select(day, DocumentRecord.valid, DocumentRecord.business_status, sa.func.count())
-         .where(_received(period)).group_by(day, DocumentRecord.valid, DocumentRecord.business_status))
+    q = (sa.select(day, DocumentRecord.valid, DocumentRecord.business_status.in_(REFUSALS), sa.func.count())
+         .where(_received(period))
+         .group_by(day, DocumentRecord.valid, DocumentRecord.business_status.in_(REFUSALS)))
     got: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for d, valid, business, n in s.execute(q):
+    for d, valid, refused, n in s.execute(q):
         row = got[period.bucket(_day(d))]
         row["received"] += n
         row["valid" if valid else "invalid"] += n
-        if valid and business in REFUSALS:
+        if valid and refused:
             row["refused"] += n
     # files we could not read at all: inbound exchanges rejected without a document
     ex_day = sa.func.date(Exchange.created_at)
     unreadable = (sa.select(ex_day, sa.func.count()).where(
-        Exchange.direction == "in", Exchange.status == "rejected", Exchange.created_at >= period.since,
+        Exchange.status == "rejected", Exchange.direction == "in", Exchange.created_at >= period.since,
         Exchange.created_at < period.until,
         ~sa.exists().where(DocumentRecord.exchange_id == Exchange.id)).group_by(ex_day))
     for d, n in s.execute(unreadable):
@@ -255,48 +250,61 @@ def quality(s, period: Period) -> Table:
 
 # --- delivery time ------------------------------------------------------------------------------
 
-def _delivery_seconds(s, period: Period) -> tuple[list[tuple[str, float]], bool]:
-    reached = sa.func.min(DeliveryEvent.at)
-    q = (sa.select(Delivery.id, Delivery.channel, Exchange.created_at, reached)
-         .select_from(Delivery).join(DocumentRecord, Delivery.document_id == DocumentRecord.id)
-         .join(Exchange, DocumentRecord.exchange_id == Exchange.id)
-         .join(DeliveryEvent, DeliveryEvent.delivery_id == Delivery.id)
-         .where(_received(period), DeliveryEvent.status.in_(REACHED))
-         .group_by(Delivery.id, Delivery.channel, Exchange.created_at)
-         .order_by(Delivery.id.desc()).limit(MAX_ROWS + 1))
-    rows = s.execute(q).all()
-    out = [(channel, max(0.0, (_utc(_parse(at)) - _utc(received)).total_seconds()))
-           for _, channel, received, at in rows[:MAX_ROWS]]
-    return out, len(rows) > MAX_ROWS
+def _dialect(s) -> str:
+    return s.get_bind().dialect.name
 
 
-def _parse(value: Any) -> datetime:
-    """``min(at)`` comes back as a datetime (PostgreSQL) or as its text (SQLite: no type on an aggregate)."""
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
+def _not_below_zero(value: Any) -> Any:
+    return sa.case((value < 0, 0.0), else_=value)
+
+
+def _delivery_seconds(s, period: Period) -> sa.Subquery:
+    """(channel, seconds) per delivery of a document received in the period that reached its
+    recipient: from the inbound exchange's creation to the first delivered or acknowledged."""
+    first = (sa.select(sa.func.min(DeliveryEvent.at))
+             .where(DeliveryEvent.delivery_id == Delivery.id, DeliveryEvent.status.in_(REACHED))
+             .correlate(Delivery).scalar_subquery())
+    deliveries = (sa.select(Delivery.channel.label("key"), Exchange.created_at.label("received"),
+                            first.label("reached"))
+                  .select_from(DocumentRecord)
+                  .join(Exchange, DocumentRecord.exchange_id == Exchange.id)
+                  .join(Delivery, Delivery.document_id == DocumentRecord.id)
+                  .where(_received(period)))
+    # read once per query (the correlated lookup not repeated for each use of its value)
+    reached = deliveries.cte("delivery_reached").prefix_with("MATERIALIZED")
+    seconds = _not_below_zero(isql.seconds_between(_dialect(s), reached.c.reached, reached.c.received))
+    return sa.select(reached.c.key, seconds.label("value")).where(reached.c.reached.is_not(None)).subquery()
+
+
+def _minutes(values: sa.Subquery) -> sa.Subquery:
+    return sa.select(values.c.key, (values.c.value / 60.0).label("value")).subquery()
+
+
+def _summary_rows(s, values: sa.Subquery, everything: str) -> tuple[list[list[Any]], dict[Optional[str], Any]]:
+    """A row per key (sorted) then one for all of them, each [label, count, mean, median, p90, max]."""
+    found = isql.summaries(s, values)
+    rows = [[k, *_rounded(v)] for k, v in sorted(found.items(), key=lambda kv: str(kv[0]))]
+    if found:
+        rows.append([everything, *_rounded(isql.summaries(s, values, by_key=False)[None])])
+    return rows, found
+
+
+def _rounded(summary: list[Any]) -> list[Any]:
+    count, *rest = summary
+    return [count, *[None if v is None else round(v, 1) for v in rest]]
 
 
 def delivery_time(s, period: Period) -> tuple[Table, Table]:
     """Receipt to delivery, per channel (minutes), and how many fell in each band."""
-    values, cut = _delivery_seconds(s, period)
-    by_channel: dict[str, list[float]] = defaultdict(list)
-    for channel, seconds in values:
-        by_channel[channel].append(seconds / 60)
-    rows = [[c, *_stats(v)] for c, v in sorted(by_channel.items())]
-    if values:
-        rows.append(["all channels", *_stats([v / 60 for _, v in values])])
+    seconds = _delivery_seconds(s, period)
+    rows, _ = _summary_rows(s, _minutes(seconds), "all channels")
     note = [said(N_("from the inbound exchange's receipt to the delivery's first delivered or acknowledged, for "
                     "documents received in the period"))]
-    if cut:
-        note.append(said(N_(" (the latest %(n)s deliveries only)"), n=MAX_ROWS))
     stats = Table.of("delivery-time", said(N_("Time from receipt to delivery (minutes)")),
                      ["channel", "deliveries", "mean", "median", "p90", "max"], rows, note, chart="none")
-    bands = defaultdict(int)
-    for _, seconds in values:
-        bands[_bucket_label(seconds, DELIVERY_BUCKETS)] += 1
+    bands = isql.band_counts(s, seconds, DELIVERY_BUCKETS)
     spread = Table.of("delivery-bands", said(N_("Deliveries by time from receipt")), ["time to delivery", "deliveries"],
-                      [[label, bands[label]] for _, label in DELIVERY_BUCKETS], note)
+                      [[label, bands.get(label, 0)] for _, label in DELIVERY_BUCKETS], note)
     return stats, spread
 
 
@@ -304,99 +312,98 @@ def approval_time(s, period: Period) -> Table:
     """Approval time (hours), per approver: from when an invoice began to wait for them (their turn
     in order; the case's opening for any of) to their decision, for decisions taken in the period;
     then the whole approval, from the case's opening to its closing, for cases closed in it."""
-    q = (sa.select(ApprovalDecision.username, ApprovalDecision.waiting_since, ApprovalDecision.at)
-         .where(ApprovalDecision.at >= period.since, ApprovalDecision.at < period.until)
-         .order_by(ApprovalDecision.id.desc()).limit(MAX_ROWS + 1))
-    found = s.execute(q).all()
-    by_approver: dict[str, list[float]] = defaultdict(list)
-    for name, since, at in found[:MAX_ROWS]:
-        by_approver[name].append(max(0.0, (_utc(at) - _utc(since)).total_seconds() / 3600))
-    rows = [[name, *_stats(values)] for name, values in sorted(by_approver.items())]
-    whole = s.execute(sa.select(ApprovalCase.opened_at, ApprovalCase.closed_at).where(
-        ApprovalCase.closed_at >= period.since, ApprovalCase.closed_at < period.until)
-        .order_by(ApprovalCase.id.desc()).limit(MAX_ROWS)).all()
-    if whole:
-        rows.append(["whole approval", *_stats([max(0.0, (_utc(c) - _utc(o)).total_seconds() / 3600)
-                                                for o, c in whole])])
+    dialect = _dialect(s)
+    hours = _not_below_zero(isql.seconds_between(dialect, ApprovalDecision.at, ApprovalDecision.waiting_since)
+                            / 3600.0)
+    decisions = (sa.select(ApprovalDecision.username.label("key"), hours.label("value"))
+                 .where(ApprovalDecision.at >= period.since, ApprovalDecision.at < period.until)).subquery()
+    rows = [[k, *_rounded(v)] for k, v in sorted(isql.summaries(s, decisions).items())]
+    whole_hours = _not_below_zero(isql.seconds_between(dialect, ApprovalCase.closed_at, ApprovalCase.opened_at)
+                                  / 3600.0)
+    whole = (sa.select(sa.literal("whole approval").label("key"), whole_hours.label("value"))
+             .where(ApprovalCase.closed_at >= period.since, ApprovalCase.closed_at < period.until)).subquery()
+    rows += [["whole approval", *_rounded(v)] for v in isql.summaries(s, whole).values()]
     note = [said(N_("hours from when an invoice began to wait for the approver (their turn, or the approval's "
                     "opening when any of several may approve) to their decision (approved, refused or put on "
                     "hold), for decisions taken in the period; whole approval: from the invoice's arrival to the "
                     "approval's end, for approvals ended in the period"))]
     if not rows:
         note.append(said(N_("; no approval decision in the period: nothing to measure")))
-    if len(found) > MAX_ROWS:
-        note.append(said(N_(" (the latest %(n)s decisions only)"), n=MAX_ROWS))
     return Table.of("approval-time", said(N_("Approval time (hours)")),
                     ["approver", "decisions", "mean", "median", "p90", "max"], rows, note, chart="none")
 
 
 # --- payment delay ------------------------------------------------------------------------------
 
+def _paid_in(period: Period) -> sa.Subquery:
+    """(document, when paid) for the documents whose life cycle reached paid in the period (paid
+    is final: one such event per document; were one repeated, the first in the period counts)."""
+    return (sa.select(DocumentStatusEvent.document_id.label("document_id"),
+                      sa.func.min(DocumentStatusEvent.at).label("paid_at"))
+            .where(DocumentStatusEvent.status == "paid", DocumentStatusEvent.at >= period.since,
+                   DocumentStatusEvent.at < period.until)
+            .group_by(DocumentStatusEvent.document_id)).subquery()
+
+
 def payment_delay(s, period: Period) -> tuple[Table, Table]:
     """Issue → paid and due → paid in days, per recipient (the payer), for what was paid in the period."""
-    paid_at = sa.func.min(DocumentStatusEvent.at)
-    q = (sa.select(DocumentRecord.id, DocumentRecord.issue_date, DocumentRecord.due_date,
-                   sa.func.coalesce(Partner.name, "(unknown recipient)"), paid_at)
-         .select_from(DocumentStatusEvent).join(DocumentRecord, DocumentStatusEvent.document_id == DocumentRecord.id)
-         .outerjoin(Partner, DocumentRecord.recipient_partner_id == Partner.id)
-         .where(DocumentStatusEvent.status == "paid")
-         .group_by(DocumentRecord.id, DocumentRecord.issue_date, DocumentRecord.due_date, Partner.name)
-         .having(sa.and_(paid_at >= period.since, paid_at < period.until))
-         .order_by(DocumentRecord.id.desc()).limit(MAX_ROWS + 1))
-    found = s.execute(q).all()
-    issue: dict[str, list[float]] = defaultdict(list)
-    due: dict[str, list[float]] = defaultdict(list)
-    bands = defaultdict(int)
-    for _, issued, due_date, payer, at in found[:MAX_ROWS]:
-        paid = _utc(_parse(at)).date()
-        if issued is not None:
-            issue[payer].append(float((paid - issued).days))
-        if due_date is not None:
-            late = (paid - due_date).days
-            due[payer].append(float(late))
-            bands[_bucket_label(late, LATE_BUCKETS)] += 1
+    dialect = _dialect(s)
+    paid = _paid_in(period)
+    paid_day = isql.utc_day(dialect, paid.c.paid_at)
+    payer = sa.func.coalesce(Partner.name, "(unknown recipient)").label("key")
+
+    def days(column: Any) -> sa.Subquery:
+        return (sa.select(payer, isql.days_between(dialect, paid_day, column).label("value"))
+                .select_from(paid).join(DocumentRecord, DocumentRecord.id == paid.c.document_id)
+                .outerjoin(Partner, DocumentRecord.recipient_partner_id == Partner.id)
+                .where(column.is_not(None))).subquery()
+
+    issue_values, due_values = days(DocumentRecord.issue_date), days(DocumentRecord.due_date)
+    issue, due = isql.summaries(s, issue_values), isql.summaries(s, due_values)
+    nothing = [0, None, None, None, None]
     payers = sorted(set(issue) | set(due))
-    rows = [[p, *_stats(issue.get(p, [])), *_stats(due.get(p, []))[1:]] for p in payers]
+    rows = [[p, *_rounded(issue.get(p, nothing)), *_rounded(due.get(p, nothing))[1:]] for p in payers]
     if payers:
-        rows.append(["all recipients", *_stats([v for p in payers for v in issue.get(p, [])]),
-                     *_stats([v for p in payers for v in due.get(p, [])])[1:]])
+        everyone = lambda v: isql.summaries(s, v, by_key=False).get(None, nothing)    # noqa: E731
+        rows.append(["all recipients", *_rounded(everyone(issue_values)), *_rounded(everyone(due_values))[1:]])
     note = [said(N_("documents whose life cycle reached paid in the period; days from the issue date (BT-2) and "
                     "from the due date (BT-9, negative: paid early) to the day it was paid"))]
-    if len(found) > MAX_ROWS:
-        note.append(said(N_(" (the latest %(n)s only)"), n=MAX_ROWS))
     stats = Table.of("payment-delay", said(N_("Payment delay (days)")),
                      ["recipient", "paid", "issue→paid mean", "issue→paid median", "issue→paid p90", "issue→paid max",
                       "due→paid mean", "due→paid median", "due→paid p90", "due→paid max"], rows, note, chart="none")
+    bands = isql.band_counts(s, due_values, LATE_BUCKETS)
     late = Table.of("payment-lateness", said(N_("Paid invoices by lateness against their due date")),
-                    ["lateness", "invoices"], [[label, bands[label]] for _, label in LATE_BUCKETS], note)
+                    ["lateness", "invoices"], [[label, bands.get(label, 0)] for _, label in LATE_BUCKETS], note)
     return stats, late
 
 
 # --- ageing -------------------------------------------------------------------------------------
 
+def _age_band(since: Any, now: datetime) -> Any:
+    """The age bucket of ``since`` at ``now``, as a CASE on the bucket's first moment."""
+    whens = [(since > now - limit, label) for limit, label in AGE_BUCKETS if limit is not None]
+    return sa.case(*whens, else_=sa.literal(AGE_BUCKETS[-1][1]))
+
+
 def ageing(s, now: Optional[datetime] = None) -> Table:
     """What waits now: held for a confirmation, held for an unknown recipient, disputed; by age."""
     now = now or datetime.now(timezone.utc)
-    open_holds = ControlHold.open_document_ids()
-    held = s.execute(sa.select(DocumentRecord.created_at, DocumentRecord.id.in_(open_holds))
-                     .where(DocumentRecord.status == "held").limit(MAX_ROWS)).all()
-    disputed = s.execute(sa.select(DocumentRecord.business_status_at)
-                         .where(DocumentRecord.business_status == "disputed").limit(MAX_ROWS)).all()
+    by_control = DocumentRecord.id.in_(ControlHold.open_document_ids())
     counts = {k: defaultdict(int) for k in ("held for a confirmation", "held: recipient unknown", "disputed")}
-    for since, by_control in held:
-        kind = "held for a confirmation" if by_control else "held: recipient unknown"
-        counts[kind][_bucket_label((now - _utc(since)).total_seconds(), _AGE_SECONDS)] += 1
-    for (since,) in disputed:
-        if since is not None:
-            counts["disputed"][_bucket_label((now - _utc(since)).total_seconds(), _AGE_SECONDS)] += 1
+    band = _age_band(DocumentRecord.created_at, now)
+    for control, label, n in s.execute(sa.select(by_control, band, sa.func.count())
+                                       .where(DocumentRecord.status == "held").group_by(by_control, band)):
+        counts["held for a confirmation" if control else "held: recipient unknown"][label] += n
+    band = _age_band(DocumentRecord.business_status_at, now)
+    for label, n in s.execute(sa.select(band, sa.func.count()).where(
+            DocumentRecord.business_status == "disputed", DocumentRecord.business_status_at.is_not(None))
+            .group_by(band)):
+        counts["disputed"][label] += n
     labels = [label for _, label in AGE_BUCKETS]
     rows = [[kind, *[c[label] for label in labels], sum(c.values())] for kind, c in counts.items()]
     return Table.of("ageing", said(N_("Held and disputed invoices by age (now)")), ["waiting", *labels, "total"], rows,
                     [said(N_("held: since received; disputed: since the dispute; counted now, whatever the period"))],
                     chart="stacked")
-
-
-_AGE_SECONDS = tuple((limit.total_seconds() if limit is not None else None, label) for limit, label in AGE_BUCKETS)
 
 
 # --- all of them --------------------------------------------------------------------------------

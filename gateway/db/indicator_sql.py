@@ -1,0 +1,68 @@
+"""SQL the indicators need that SQLite and PostgreSQL spell differently, and the summary of a
+set of values (count, mean, nearest-rank median and p90, max) computed in the database.
+
+The indicators group and summarise in SQL so a request reads its answer, not the record: the
+values come from a subquery (``key``, ``value``), window functions rank them per key
+(``ROW_NUMBER`` and ``COUNT`` over the key's partition, both engines have them) and one
+grouped query picks the mean, the ranks of the percentiles and the max.
+
+Times: SQLite keeps a timestamp as its UTC text and a date as ``YYYY-MM-DD`` (``julianday``
+reads both); PostgreSQL subtracts them (``EXTRACT(EPOCH …)`` of an interval, a whole number of
+days between dates), its days taken in UTC.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import sqlalchemy as sa
+
+Summary = list[Any]           # count, mean, median, p90, max
+
+
+def seconds_between(dialect: str, later: Any, earlier: Any) -> sa.ColumnElement[float]:
+    """``later - earlier`` in seconds (two timestamps)."""
+    if dialect == "sqlite":
+        return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
+    return sa.extract("epoch", later - earlier)
+
+
+def utc_day(dialect: str, moment: Any) -> sa.ColumnElement[Any]:
+    """The UTC day of a timestamp (a ``date`` on PostgreSQL, its ISO text on SQLite)."""
+    if dialect == "sqlite":
+        return sa.func.date(moment)
+    return sa.cast(sa.func.timezone("UTC", moment), sa.Date)
+
+
+def days_between(dialect: str, later_day: Any, earlier_day: Any) -> sa.ColumnElement[float]:
+    """Whole days from ``earlier_day`` to ``later_day`` (two days: dates, or what ``utc_day`` gives)."""
+    if dialect == "sqlite":
+        return sa.func.round(sa.func.julianday(later_day) - sa.func.julianday(earlier_day))
+    return later_day - earlier_day
+
+
+def _rank(p: int, n: Any) -> Any:
+    """Nearest rank of percentile ``p`` among ``n`` values: ceil(n * p / 100), at least 1."""
+    return (n * p + 99) // 100
+
+
+def summaries(s, values: sa.Subquery, *, by_key: bool = True) -> dict[Optional[str], Summary]:
+    """Per key (or for all rows: key None), [count, mean, median, p90, max] of ``values.c.value``
+    (raw, not rounded), read from one grouped query over the ranked values."""
+    key = values.c.key if by_key else sa.literal(None, sa.String).label("key")
+    partition = [values.c.key] if by_key else None
+    ranked = sa.select(key.label("key"), values.c.value.label("value"),
+                       sa.func.row_number().over(partition_by=partition, order_by=values.c.value).label("rn"),
+                       sa.func.count().over(partition_by=partition).label("n")).subquery()
+    pick = lambda p: sa.func.max(sa.case((ranked.c.rn == _rank(p, ranked.c.n), ranked.c.value)))   # noqa: E731
+    q = (sa.select(ranked.c.key, sa.func.count(), sa.func.avg(ranked.c.value), pick(50), pick(90),
+                   sa.func.max(ranked.c.value)).group_by(ranked.c.key))
+    return {k: [int(n), float(mean), float(p50), float(p90), float(top)]
+            for k, n, mean, p50, p90, top in s.execute(q)}
+
+
+def band_counts(s, values: sa.Subquery, limits: tuple[tuple[Optional[float], str], ...]) -> dict[str, int]:
+    """How many of ``values.c.value`` fall below each limit (the first that holds; None: the rest)."""
+    whens = [(values.c.value < limit, label) for limit, label in limits if limit is not None]
+    rest = next(label for limit, label in limits if limit is None)
+    band = sa.case(*whens, else_=rest).label("band")
+    return {b: int(n) for b, n in s.execute(sa.select(band, sa.func.count()).group_by(band))}
