@@ -20,6 +20,7 @@ the first copy had failed); the retry policy is ``gateway.delivery.attempts``'.
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from email.parser import BytesParser
@@ -55,9 +56,11 @@ _writers = ThreadPoolExecutor(max_workers=6, thread_name_prefix="as2-store")
 
 
 def _put_all(store, items: list) -> list:
-    """Each item (bytes, or None: skipped) put in the payload store, all at once: every put ends
+    """Each item (bytes; a path: a durable file, linked; None: skipped) put in the payload store, all at once: every put ends
     in fsyncs, and fsyncs issued together share the journal commits of the file system."""
-    futures = [_writers.submit(store.put, item) if item is not None else None for item in items]
+    futures = [None if item is None else
+               _writers.submit(store.put_file if isinstance(item, os.PathLike) else store.put, item)
+               for item in items]
     return [f.result() if f is not None else None for f in futures]
 
 
@@ -74,7 +77,7 @@ class As2Inbox:
                            store=self.store, is_duplicate=self.is_duplicate,
                            find_outbound=outbox.find_outbound, on_mdn=outbox.record_mdn,
                            on_inbound=self.on_inbound, async_mdn_sender=self._no_direct_send,
-                           max_bytes=self.gw.settings.max_inbound_size)
+                           max_bytes=self.gw.settings.max_inbound_size, spool_dir=self.gw.payloads.tmp)
 
     @staticmethod
     def _no_direct_send(mdn: OutgoingMdn) -> None:
@@ -155,7 +158,8 @@ class As2Inbox:
                     process_id = ex.id
             elif result.status in ("refused", "unknown-partner"):
                 # Nothing acknowledged, but the attempt and its bytes are on record.
-                raw = self.gw.payloads.put(result.raw_message) if result.raw_message else None
+                raw = (self.gw.payloads.put_file(result.raw_path) if result.raw_path is not None
+                       else self.gw.payloads.put(result.raw_message) if result.raw_message else None)
                 rec = Exchange.inbound("as2", partner_id=partner_id, as2_from=result.as2_from,
                                        as2_to=result.as2_to, message_id=result.message_id, refused=True,
                                        filename=result.filename, content_type=result.content_type,

@@ -11,9 +11,11 @@ a time. Nothing here holds more than a few chunks in memory.
 from __future__ import annotations
 
 import binascii
+import fcntl
 import hashlib
 import os
-import tempfile
+import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
@@ -69,17 +71,24 @@ class FileRange:
 
 
 class Scratch:
-    """Temporary files of one message, in one directory (beside the payload store, so a file
-    can become a payload by a link); all removed by ``cleanup``."""
+    """Temporary files of one message, in one directory (the payload store's temporary folder,
+    so that a file becomes a payload by a link); all removed by ``cleanup``. Each is named and
+    locked as the store's own writers name and lock theirs: its sweep leaves them alone while
+    they are in use, and removes them once their process is gone."""
 
-    def __init__(self, directory: os.PathLike | str, prefix: str = "as2-"):
-        self.directory, self.prefix = Path(directory), prefix
+    def __init__(self, directory: os.PathLike | str):
+        self.directory = Path(directory)
         self.paths: list[Path] = []
+        self._locks: list[int] = []
+        self._host = socket.gethostname()
 
     def new(self) -> tuple[Path, "os.FileIO"]:
-        fd, name = tempfile.mkstemp(dir=self.directory, prefix=self.prefix, suffix=".tmp")
-        path = Path(name)
+        path = self.directory / f"put-{os.getpid()}-{secrets.token_hex(8)}@{self._host}.tmp"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        lock = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fcntl.flock(lock, fcntl.LOCK_EX)
         self.paths.append(path)
+        self._locks.append(lock)
         return path, open(fd, "wb", buffering=0)
 
     def cleanup(self) -> None:
@@ -88,7 +97,56 @@ class Scratch:
                 os.unlink(p)
             except FileNotFoundError:
                 pass
+        for fd in self._locks:
+            os.close(fd)
         self.paths.clear()
+        self._locks.clear()
+
+
+def fsync_file(path: os.PathLike | str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Spool:
+    """A request written to a file as it arrived: the raw message (header block, empty line,
+    body), fsync'd; ``body`` its body. The raw message becomes a payload by a link."""
+
+    path: Path
+    body_start: int
+    scratch: Scratch
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size - self.body_start
+
+    @property
+    def raw(self) -> FileRange:
+        return FileRange(self.path, 0, self.path.stat().st_size)
+
+    @property
+    def body(self) -> FileRange:
+        return self.raw.sub(self.body_start)
+
+
+def spool(head: bytes, chunks, limit: int, scratch: Scratch) -> Optional[Spool]:
+    """``head`` then the body's ``chunks`` into a new file of ``scratch``, fsync'd; None when the
+    body is over ``limit`` bytes (then nothing is kept)."""
+    path, out = scratch.new()
+    size = 0
+    with out:
+        out.write(head)
+        for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                return None
+            out.write(chunk)
+        os.fsync(out.fileno())
+    return Spool(path, len(head), scratch)
 
 
 def copy_range(rng: FileRange, scratch: Scratch) -> FileRange:

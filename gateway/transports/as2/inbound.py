@@ -37,12 +37,13 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Optional, Union
 from urllib.parse import urlsplit
 
 from . import compat  # noqa: F401
 
-from . import cms
+from . import cms, cms_stream, files
 from . import signature as signature_mod
 from .. import mime
 from ._mime import as2_name, excerpt, lower_headers, raw_message, strip_msgid
@@ -90,6 +91,8 @@ class InboundResult:
     key_index: Optional[int] = None         # which of our keys decrypted it
     mdn: Optional[OutgoingMdn] = None
     store_ref: object = None                # what ``store`` returned (e.g. the record it made)
+    payload_path: Optional[Path] = None     # a large message's payload: a file, not bytes
+    raw_path: Optional[Path] = None         # a large message's raw form: the spooled file
     raw_message: bytes = b""
     response_headers: list = field(default_factory=list)
     response_body: bytes = b""
@@ -285,6 +288,81 @@ class _Unwrap:
             raise _Refusal("insufficient-message-security", "message is not signed")
 
 
+class _FileUnwrap(_Unwrap):
+    """The same layers and the same policy, opened from a spooled file a chunk at a time: every
+    intermediate layer is a new temporary file of ``scratch``, never bytes in memory."""
+
+    scratch: Optional[files.Scratch] = None
+
+    def _der(self, entity):
+        return entity.decoded()
+
+    def _kind(self, der) -> str:
+        return cms_stream.kind(der)
+
+    def _encryption_algorithm(self, der) -> str:
+        return cms_stream.encryption_algorithm(der)
+
+    def _decrypt(self, der):
+        content, key_index, _name, transport = cms_stream.decrypt(der, self.identity.keys, self.scratch)
+        return content, key_index, transport
+
+    def _decompress_head(self, der) -> bytes:
+        n = 64 * 1024
+        return cms_stream.decompress(der, self.limit, self.scratch, head_only=n).read(n)
+
+    def _decompress(self, der):
+        return cms_stream.decompress(der, self.limit, self.scratch)
+
+    def _inner(self, content):
+        try:
+            entity = files.parse(content, self.scratch)
+        except mime.MimeError:
+            entity = None
+        if entity is None or entity.headers.get("content-type") is None:
+            return files.header_only("application/octet-stream", content, self.scratch)
+        return entity
+
+    def _signature(self, part) -> bytes:
+        return part.decoded().read(1 << 20)
+
+    def _check(self, content, signature: bytes, cert) -> tuple[str, str]:
+        names = [n for n in dict.fromkeys(signature_mod.digest_algorithms(signature)) if n in signature_mod.HASHES]
+        digests = content.raw.digest(*names)
+        try:
+            digest = signature_mod.verify(signature, digests.__getitem__, cert)
+        except signature_mod.SignatureError:
+            canonical = _canonical_digests(content.raw, names)
+            if canonical == digests:
+                raise
+            digests = canonical
+            digest = signature_mod.verify(signature, digests.__getitem__, cert)
+        return digest, base64.b64encode(digests[digest]).decode()
+
+
+def _canonical_digests(rng, names) -> dict[str, bytes]:
+    """Digests of a span with its line ends made CRLF, a chunk at a time (a CR at the end of a
+    chunk waits for the next one)."""
+    hs = {n: hashlib.new(n) for n in names}
+    held = b""
+    for chunk in rng.chunks():
+        data = held + chunk
+        held = b"\r" if data.endswith(b"\r") else b""
+        data = re.sub(rb"\r?\n", b"\r\n", data[:len(data) - len(held)])
+        for h in hs.values():
+            h.update(data)
+    for h in hs.values():
+        h.update(held)
+    return {n: h.digest() for n, h in hs.items()}
+
+
+def _digest(name: str, source) -> bytes:
+    """The digest of bytes, or of a file span (read in chunks)."""
+    if isinstance(source, files.FileRange):
+        return source.digest(name)[name]
+    return hashlib.new(name, source).digest()
+
+
 def _inner(content) -> mime.Entity:
     """The entity inside a layer; content without MIME headers is the payload itself (some
     senders encrypt bare EDI), never guessed at as headers."""
@@ -340,13 +418,16 @@ def _respond(result: InboundResult, mdn: Optional[OutgoingMdn], text: str) -> In
 def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str], bool],
             store: Callable[[bytes, dict], None], max_bytes: int = DEFAULT_MAX_BYTES,
             now: Optional[Callable[[], _dt.datetime]] = None) -> InboundResult:
-    """Handle one inbound AS2 request (HTTP headers + body bytes or a readable stream).
+    """Handle one inbound AS2 request (HTTP headers + body bytes or a readable stream, or a
+    ``files.Spool``: a large request already on disk, whose layers are then opened from files).
 
     ``identities`` / ``partners``: anything with ``.get(as2_name)`` (a dict, a
     database-backed mapping). ``is_duplicate(message_id)``; ``store(payload, meta)``
     must make the payload durable before returning (``meta`` has the Message-ID,
-    names, filename, content type, MIC, flags and the raw message). ``max_bytes``
-    bounds the body, and what decompresses out of it.
+    names, filename, content type, MIC, flags and the raw message). For a spooled
+    message ``payload`` and ``meta["raw_message"]`` are paths of fsync'd files that
+    will not change (to be linked, not copied). ``max_bytes`` bounds the body, and
+    what decompresses out of it.
     """
     t0 = time.perf_counter()
     hdr = lower_headers(headers)
@@ -381,13 +462,25 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
         result.status, result.http_status = "too-large", 413
         result.error = f"message of {declared} bytes is over the limit of {max_bytes}"
         return done(_respond(result, None, result.error))
-    data = _read_body(body, max_bytes)
-    if data is None:
-        result.status, result.http_status = "too-large", 413
-        result.error = f"message over the limit of {max_bytes} bytes"
-        return done(_respond(result, None, result.error))
-    raw = raw_message(headers, data)
-    result.raw_message = raw
+    spooled = body if isinstance(body, files.Spool) else None
+    if spooled is not None:                     # a large message, on disk as it arrived
+        data = None
+        raw = spooled.raw
+        result.raw_path = spooled.path
+        if spooled.size > max_bytes:
+            data = None
+            result.status, result.http_status = "too-large", 413
+            result.error = f"message over the limit of {max_bytes} bytes"
+            return done(_respond(result, None, result.error))
+    else:
+        data = _read_body(body, max_bytes)
+        if data is None:
+            result.status, result.http_status = "too-large", 413
+            result.error = f"message over the limit of {max_bytes} bytes"
+            return done(_respond(result, None, result.error))
+        raw = raw_message(headers, data)
+        result.raw_message = raw
+    size = spooled.size if spooled is not None else len(data)
 
     def mdn_for(disposition: str, text: str, *, partner: Optional[As2Partner], url: Optional[str] = None,
                 allow_private: bool = False, mic: Optional[str] = None,
@@ -413,7 +506,7 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
             mdn = mdn_for(result.disposition, FAILED_TEXT, partner=None)
             result.http_status = 200 if mdn else 403
         return done(_respond(result, mdn, result.error))
-    if partner.max_message_bytes is not None and len(data) > partner.max_message_bytes:
+    if partner.max_message_bytes is not None and size > partner.max_message_bytes:
         result.status, result.http_status = "too-large", 413
         result.error = f"message over {partner.as2_name}'s limit of {partner.max_message_bytes} bytes"
         return done(_respond(result, None, result.error))
@@ -423,7 +516,11 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
         async_url = None                            # mailto: etc.: answer synchronously
     if async_url:
         url_refused, allow_private = mdn_url_policy(async_url, partner)
-    layers = _Unwrap(identity, partner, max_bytes)
+    if spooled is not None:
+        layers = _FileUnwrap(identity, partner, max_bytes)
+        layers.scratch = spooled.scratch
+    else:
+        layers = _Unwrap(identity, partner, max_bytes)
 
     def mdn_url() -> Optional[str]:
         """Where the MDN may go: the sender's URL only if the sender proved who it is and the
@@ -450,24 +547,39 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
         return done(_respond(result, mdn, f"{result.disposition} ({why})"))
 
     try:
-        payload_entity = layers(mime.parse(raw))
-        payload = bytes(payload_entity.body if payload_entity.content_type.startswith("multipart/")
-                        else payload_entity.decoded())
+        if spooled is not None:
+            payload_entity = layers(files.parse(raw, spooled.scratch))
+            span = (payload_entity.body if payload_entity.content_type.startswith("multipart/")
+                    else payload_entity.decoded())
+            if span.start != 0 or span.end != span.path.stat().st_size:
+                span = files.copy_range(span, spooled.scratch)      # a payload is a whole file
+            files.fsync_file(span.path)
+            payload, payload_size, payload_sha256 = span.path, len(span), span.digest("sha256")["sha256"].hex()
+        else:
+            payload_entity = layers(mime.parse(raw))
+            payload = bytes(payload_entity.body if payload_entity.content_type.startswith("multipart/")
+                            else payload_entity.decoded())
+            payload_size, payload_sha256 = len(payload), hashlib.sha256(payload).hexdigest()
     except _Refusal as r:
         return refuse(r.modifier, str(r))
     except mime.MimeError as e:
         return refuse("unexpected-processing-error", f"unreadable MIME: {e}")
+    except OSError as e:
+        return refuse("unexpected-processing-error", f"could not read the spooled message: {e}")
 
     result.signed, result.encrypted, result.compressed = layers.signed, layers.encrypted, layers.compressed
     result.signer_index, result.key_index = layers.signer_index, layers.key_index
-    result.payload = payload
+    if spooled is not None:
+        result.payload_path = payload
+    else:
+        result.payload = payload
     result.filename = payload_entity.filename
     result.content_type = payload_entity.content_type
     if layers.mic:
         result.mic, result.mic_alg = layers.mic, layers.digest_alg
     elif request.signed and layers.mic_source is not None:
         result.mic_alg = request.digest()
-        result.mic = base64.b64encode(hashlib.new(result.mic_alg, layers.mic_source).digest()).decode()
+        result.mic = base64.b64encode(_digest(result.mic_alg, layers.mic_source)).decode()
     if url_refused and layers.authenticated:
         log.warning("AS2 in %s from %s: asynchronous MDN URL refused (%s); MDN in the HTTP response",
                     result.message_id, partner.as2_name, url_refused)
@@ -491,9 +603,10 @@ def receive(headers, body, *, identities, partners, is_duplicate: Callable[[str]
             "signed": layers.signed, "encrypted": layers.encrypted, "compressed": layers.compressed,
             "signer_index": result.signer_index, "key_index": result.key_index,
             "encryption": layers.encryption, "key_transport": layers.key_transport,
-            "size": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
+            "size": payload_size, "sha256": payload_sha256,
             "received_at": (now or (lambda: _dt.datetime.now(_dt.timezone.utc)))(),
-            "headers": dict(hdr), "raw_message": raw, "mdn_mode": mdn_mode,
+            "headers": dict(hdr), "raw_message": spooled.path if spooled is not None else raw,
+            "mdn_mode": mdn_mode,
             "mdn_url": mdn_url(), "mdn_url_refused": url_refused if async_url else None,
         }
         # The positive MDN is written before storing, so that ``store`` can keep it in the same

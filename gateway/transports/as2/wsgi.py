@@ -9,19 +9,24 @@ sender with a few retries; a durable job queue replaces it in the server.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable, Optional
 
-from ._mime import looks_like_mdn
+from . import files
+from ._mime import looks_like_mdn, raw_message
 from .config import As2Identity, As2Partner
 from .inbound import DEFAULT_MAX_BYTES, InboundResult, OutgoingMdn, receive, send_async_mdn
 from .mdn import MdnResult, receive_mdn
 from .outbound import As2SendError
 
 log = logging.getLogger("edigate.as2")
+
+#: Bodies above this are spooled to disk and opened from there (when the endpoint has a spool dir).
+SPOOL_OVER = 8 * 1024 * 1024
 
 
 def _by_name(items, attr="as2_name"):
@@ -74,6 +79,9 @@ class As2Endpoint:
     ``on_inbound(result)`` sees every ``InboundResult`` (to keep the MDN, log, count);
     ``find_outbound(message_id)`` / ``on_mdn(result)`` serve asynchronous MDNs;
     ``async_mdn_sender(mdn)`` posts the MDNs we owe (default: ``BackgroundMdnSender``).
+    ``spool_dir``: a request body over ``spool_over`` bytes is written there as it arrives and
+    its layers opened from files (memory stays bounded whatever the size); without it, bodies
+    are read into memory.
     """
 
     def __init__(self, *, identities, partners, store: Callable[[bytes, dict], None],
@@ -82,13 +90,14 @@ class As2Endpoint:
                  on_mdn: Optional[Callable[[MdnResult], None]] = None,
                  on_inbound: Optional[Callable[[InboundResult], None]] = None,
                  async_mdn_sender: Optional[Callable[[OutgoingMdn], object]] = None,
-                 max_bytes: int = DEFAULT_MAX_BYTES):
+                 max_bytes: int = DEFAULT_MAX_BYTES, spool_dir=None, spool_over: int = SPOOL_OVER):
         self.identities = _by_name(identities)
         self.partners = _by_name(partners)
         self.store, self.is_duplicate = store, is_duplicate
         self.find_outbound, self.on_mdn, self.on_inbound = find_outbound, on_mdn, on_inbound
         self.async_mdn_sender = async_mdn_sender or BackgroundMdnSender()
         self.max_bytes = max_bytes
+        self.spool_dir, self.spool_over = spool_dir, spool_over
 
     def receive(self, headers, body) -> InboundResult:
         result = receive(headers, body, identities=self.identities, partners=self.partners,
@@ -159,7 +168,21 @@ class _Body:
                 log.exception("after-response work failed")
 
 
-def _read(environ, limit: int) -> tuple[Optional[bytes], Optional[int]]:
+def _stream(stream, n: Optional[int]):
+    """The body's chunks: ``n`` bytes, or to the end of a terminated input."""
+    left = n
+    while left is None or left > 0:
+        chunk = stream.read(1 << 20 if left is None else min(left, 1 << 20))
+        if not chunk:
+            return
+        if left is not None:
+            left -= len(chunk)
+        yield chunk
+
+
+def _read(environ, limit: int, spool_over: Optional[int] = None, spool_dir=None):
+    """The body as bytes, or spooled to a file (``files.Spool``) when over ``spool_over`` and
+    ``spool_dir`` is set; or an HTTP error code."""
     stream = environ["wsgi.input"]
     length = environ.get("CONTENT_LENGTH") or ""
     if length.strip():
@@ -169,28 +192,24 @@ def _read(environ, limit: int) -> tuple[Optional[bytes], Optional[int]]:
             return None, 400
         if n > limit:
             return None, 413
-        chunks, left = [], n
-        while left > 0:
-            chunk = stream.read(min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks), None
-    if environ.get("wsgi.input_terminated"):
-        chunks, size = [], 0
-        while True:
-            chunk = stream.read(1 << 20)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                return None, 413
-            chunks.append(chunk)
-        return b"".join(chunks), None
-    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        chunks = _stream(stream, n)
+    elif environ.get("wsgi.input_terminated"):
+        n, chunks = None, _stream(stream, None)
+    elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         return None, 411
-    return b"", None
+    else:
+        return b"", None
+    held, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            return None, 413
+        held.append(chunk)
+        if spool_dir is not None and spool_over is not None and size > spool_over:
+            head = raw_message(environ_headers(environ), b"")
+            spooled = files.spool(head, itertools.chain(held, chunks), limit, files.Scratch(spool_dir))
+            return (spooled, None) if spooled is not None else (None, 413)
+    return b"".join(held), None
 
 
 def wsgi_app(receiver: As2Endpoint, *, mdn_path: Optional[str] = None):
@@ -210,22 +229,31 @@ def wsgi_app(receiver: As2Endpoint, *, mdn_path: Optional[str] = None):
             return plain(200, "edigate AS2 endpoint: POST AS2 messages here")
         if method != "POST":
             return plain(405, "only POST", [("Allow", "POST, GET")])
-        body, err = _read(environ, limit)
+        body, err = _read(environ, limit, getattr(receiver, "spool_over", None),
+                          getattr(receiver, "spool_dir", None))
         if err:
             return plain(err, {400: "bad Content-Length", 411: "Content-Length required",
                                413: f"message over the limit of {limit} bytes"}[err])
         headers = environ_headers(environ)
         path = environ.get("PATH_INFO", "")
-        if (mdn_path and path == mdn_path) or looks_like_mdn(headers, body):
-            result = receiver.receive_mdn(headers, body)
-            if not result.known_original:
-                return plain(404 if result.original_message_id else 400, result.error or "unknown MDN")
-            return plain(200, f"MDN received: {result.status}")
+        spooled = body if isinstance(body, files.Spool) else None
         try:
-            result = receiver.receive(headers, body)
-        except Exception as e:          # receive() does not raise on bad input: this is our bug
-            log.exception("AS2 receive crashed")
-            return plain(500, f"internal error: {type(e).__name__}")
+            if spooled is not None:
+                if (mdn_path and path == mdn_path) or looks_like_mdn(headers, spooled.body.head(65536)):
+                    return plain(413, "an MDN this large is not one we read")
+            elif (mdn_path and path == mdn_path) or looks_like_mdn(headers, body):
+                result = receiver.receive_mdn(headers, body)
+                if not result.known_original:
+                    return plain(404 if result.original_message_id else 400, result.error or "unknown MDN")
+                return plain(200, f"MDN received: {result.status}")
+            try:
+                result = receiver.receive(headers, body)
+            except Exception as e:          # receive() does not raise on bad input: this is our bug
+                log.exception("AS2 receive crashed")
+                return plain(500, f"internal error: {type(e).__name__}")
+        finally:
+            if spooled is not None:         # what is kept was linked into the payload store
+                spooled.scratch.cleanup()
         code = result.http_status
         start_response(f"{code} {_REASONS.get(code, 'Error')}",
                        [(k, v) for k, v in result.response_headers]
