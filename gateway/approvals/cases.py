@@ -10,8 +10,21 @@ never when refused (``flow.release``). Its life cycle is the workflow's until th
 (``gateway.approvals.decide``).
 
 Who is awaited: in order, the approver whose turn it is; any of, every approver who has not
-approved yet. Who may decide: an awaited approver, the delegate of one (``delegation``), and,
-once the case is escalated, the escalation's addressees.
+approved yet. Who may decide: an awaited approver, the delegate of one (``delegation``, also
+along a chain), and, once the case is escalated, the escalation's addressees
+(``escalation_targets``: the rule's ``escalate_to`` still there, the case's approvers left
+out: escalating to the very person who is late changes nothing, and one person never gives two
+of the approvals).
+
+An approver who leaves while an invoice waits (login deactivated or gone, role changed, moved
+to another organisation) is not skipped: an approval nobody gave never counts. The case is
+``stranded`` then: the escalation's addressees may decide at once, without waiting for the
+delay, and the sweep escalates it on its next run (``sweep.chase``). When no addressee is left
+either, the gateway's operators are told instead: the rule or the logins need their hand.
+
+A credit note (or corrective invoice) for an invoice whose approval is still open waits with it,
+for the same approvers (``corrects``): the organisation's ERP side never gets the correction of
+an invoice it does not have yet, and approvers see both.
 """
 from __future__ import annotations
 
@@ -37,10 +50,37 @@ def organisation_of(plan: Any) -> Optional[int]:
     return getattr(plan, "document_recipient_id", None) or getattr(plan, "recipient_id", None)
 
 
+def _with_corrected(s, rec: Any, organisation_id: Optional[int], now: datetime) -> Optional[ApprovalCase]:
+    """A case for a correction of an invoice still waiting for approval, from that invoice's case."""
+    corrects_id = getattr(rec, "corrects_id", None)
+    if corrects_id is None or organisation_id is None:
+        return None
+    waiting = s.scalar(sa.select(ApprovalCase).where(ApprovalCase.document_id == corrects_id,
+                                                     ApprovalCase.organisation_id == organisation_id,
+                                                     ApprovalCase.state.in_(OPEN_STATES)))
+    if waiting is None:
+        return None
+    corrected = s.get(type(rec), corrects_id)
+    return ApprovalCase(document_id=rec.id, organisation_id=organisation_id, rule_name=waiting.rule_name,
+                        matched={"corrects": corrected.number if corrected is not None else str(corrects_id)},
+                        mode=waiting.mode, approvers=list(waiting.approvers), required=waiting.required,
+                        remind_after_hours=waiting.remind_after_hours,
+                        escalate_after_hours=waiting.escalate_after_hours, escalate_to=list(waiting.escalate_to),
+                        state="waiting", step=0, step_since=now, opened_at=now)
+
+
 def screen(s, rec: Any, invoice: Any, plan: Any, now: datetime) -> Optional[ApprovalCase]:
-    """Open an approval case for a recorded document when a rule of its recipient matches (inside
-    the pipeline's transaction); the case, or None when the invoice needs no approval."""
+    """Open an approval case for a recorded document when a rule of its recipient matches, or when
+    it corrects an invoice still waiting (inside the pipeline's transaction); the case, or None
+    when the invoice needs no approval."""
     organisation_id = organisation_of(plan)
+    case = _with_corrected(s, rec, organisation_id, now)
+    if case is not None:
+        s.add(case)
+        s.flush()
+        notices.tell(s, case, awaited(case), "waiting", now)
+        log.info("document %s waits for approval with the invoice it corrects (%s)", rec.id, case.matched)
+        return case
     found = rules.load(s, organisation_id)
     if not found:
         return None
@@ -85,6 +125,35 @@ class Capacity:
     on_behalf_of: Optional[int] = None
 
 
+def present(s, case: ApprovalCase, user_ids: list[int]) -> list[int]:
+    """Of ``user_ids``, those who may still decide for the case's organisation (active recipient logins of it)."""
+    if not user_ids:
+        return []
+    here = set(s.scalars(sa.select(User.id).where(User.id.in_(list(user_ids)), User.active.is_(True),
+                                                  User.role == "recipient",
+                                                  User.partner_id == case.organisation_id)))
+    return [u for u in user_ids if u in here]
+
+
+def stranded(s, case: ApprovalCase) -> bool:
+    """Whether an open case can no longer be approved by its approvers (one awaited in order, or
+    too few left any of, are gone): only its escalation can move it."""
+    if case.state not in OPEN_STATES:
+        return False
+    waiting = awaited(case)
+    left = present(s, case, waiting)
+    if case.mode == "in_order":
+        return bool(waiting) and not left
+    return len(left) < case.required - len(approved_by(case))
+
+
+def escalation_targets(s, case: ApprovalCase) -> list[int]:
+    """Who an escalation of the case goes to: the rule's ``escalate_to`` still there, except the
+    case's approvers (empty: nobody; the operators are told, ``sweep``)."""
+    approvers = set(case.approvers or ())           # one person never gives two of the approvals
+    return present(s, case, [u for u in case.escalate_to or () if u not in approvers])
+
+
 def capacity_of(s, case: ApprovalCase, user: User, now: datetime) -> Optional[Capacity]:
     """Whether (and how) ``user`` may decide on ``case`` now; None: not theirs to decide."""
     if not user.active or user.role != "recipient" or user.partner_id != case.organisation_id:
@@ -92,10 +161,11 @@ def capacity_of(s, case: ApprovalCase, user: User, now: datetime) -> Optional[Ca
     waiting = awaited(case)
     if user.id in waiting:
         return Capacity("approver")
-    for d in delegation.active_for_delegate(s, user.id, now):
-        if d.user_id in waiting:
-            return Capacity("delegate", d.user_id)
-    if case.state in OPEN_STATES and case.escalated_at is not None and user.id in (case.escalate_to or ()):
+    for someone in delegation.standing_in_for(s, user.id, now):
+        if someone in waiting:
+            return Capacity("delegate", someone)
+    if case.state in OPEN_STATES and user.id in escalation_targets(s, case) \
+            and (case.escalated_at is not None or stranded(s, case)):
         return Capacity("escalation", waiting[0] if len(waiting) == 1 else None)
     return None
 

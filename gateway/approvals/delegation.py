@@ -1,10 +1,15 @@
 """Delegation while someone is away: for a period, a delegate sees and decides what waits for them.
 
 A delegation names a user, a delegate (a recipient login of the same organisation), a period
-(``starts_at`` inclusive, ``ends_at`` exclusive) and a reason; it can be cut short (``end``). A
-decision the delegate takes is recorded as theirs, on behalf of the user they stand in for.
-Delegation does not chain: a delegate decides for the user who named them, not for whoever
-named that user, so the record always says plainly whose decision it replaced.
+(``starts_at`` inclusive, ``ends_at`` exclusive) and a reason; it can be cut short (``end``),
+and it holds only while both logins are active recipients of the organisation (someone who
+left or changed role no longer lends their authority). A decision the delegate takes is
+recorded as theirs, on behalf of the awaited user they stand in for.
+
+A delegate who is away too passes it on: alice → dave, dave away → bob, and bob decides for
+alice (and dave), the record naming alice. The chain is followed at most ``MAX_CHAIN`` steps
+and never comes back to someone already in it, so a circle (alice → dave → alice) ends instead
+of looping; a delegation to someone who names you for an overlapping period is refused.
 """
 from __future__ import annotations
 
@@ -19,20 +24,51 @@ from .errors import ApprovalError
 
 MAX_PERIOD = timedelta(days=366)
 MAX_LIST = 200
+MAX_CHAIN = 3                  # delegations followed from the awaited user to whoever decides
 
 
-def active_for_delegate(s, delegate_id: int, now: datetime) -> list[ApprovalDelegation]:
-    """The delegations ``delegate_id`` acts under now."""
-    return list(s.scalars(sa.select(ApprovalDelegation).where(
-        ApprovalDelegation.delegate_id == delegate_id, ApprovalDelegation.starts_at <= now,
-        ApprovalDelegation.ends_at > now, ApprovalDelegation.ended_at.is_(None)).order_by(ApprovalDelegation.id)))
+def _current(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(ApprovalDelegation.starts_at <= now, ApprovalDelegation.ends_at > now,
+                   ApprovalDelegation.ended_at.is_(None))
+
+
+def _usable(s, ids: set[int]) -> set[int]:
+    """Of ``ids``, the active recipient logins (a delegation needs both ends still there)."""
+    if not ids:
+        return set()
+    return set(s.scalars(sa.select(User.id).where(User.id.in_(ids), User.active.is_(True),
+                                                  User.role == "recipient")))
+
+
+def _follow(s, start: int, now: datetime, *, forward: bool) -> list[int]:
+    """The users reached from ``start`` along current delegations (forward: to their delegates;
+    backward: to whoever named them), nearest first, at most ``MAX_CHAIN`` steps, each once."""
+    here, there = ((ApprovalDelegation.user_id, ApprovalDelegation.delegate_id) if forward
+                   else (ApprovalDelegation.delegate_id, ApprovalDelegation.user_id))
+    seen, frontier, out = {start}, [start], []
+    for _ in range(MAX_CHAIN):
+        if not frontier:
+            break
+        pairs = s.execute(sa.select(here, there).where(here.in_(frontier), _current(now))
+                          .order_by(ApprovalDelegation.id)).all()
+        usable = _usable(s, {a for a, _ in pairs} | {b for _, b in pairs})
+        frontier = []
+        for a, b in pairs:
+            if a in usable and b in usable and b not in seen:
+                seen.add(b)
+                frontier.append(b)
+                out.append(b)
+    return out
+
+
+def standing_in_for(s, delegate_id: int, now: datetime) -> list[int]:
+    """Whom ``delegate_id`` stands in for now: who named them, and who named those (chain), nearest first."""
+    return _follow(s, delegate_id, now, forward=False)
 
 
 def delegates_of(s, user_id: int, now: datetime) -> list[int]:
-    """Who stands in for ``user_id`` now."""
-    return list(s.scalars(sa.select(ApprovalDelegation.delegate_id).where(
-        ApprovalDelegation.user_id == user_id, ApprovalDelegation.starts_at <= now,
-        ApprovalDelegation.ends_at > now, ApprovalDelegation.ended_at.is_(None))))
+    """Who stands in for ``user_id`` now: their delegates, and the delegates of those who are away too."""
+    return _follow(s, user_id, now, forward=True)
 
 
 def of_user(s, user_id: int, *, limit: int = MAX_LIST) -> list[ApprovalDelegation]:
@@ -61,6 +97,13 @@ def delegate(s, user: User, delegate_name: str, *, starts_at: Optional[datetime]
         raise ApprovalError(f"{delegate_name!r} is not an active login of your organisation", field="delegate")
     if other.id == user.id:
         raise ApprovalError("a delegate is someone else", field="delegate")
+    circle = s.scalar(sa.select(ApprovalDelegation.id).where(
+        ApprovalDelegation.user_id == other.id, ApprovalDelegation.delegate_id == user.id,
+        ApprovalDelegation.ended_at.is_(None), ApprovalDelegation.starts_at < ends_at,
+        ApprovalDelegation.ends_at > starts_at).limit(1))
+    if circle is not None:
+        raise ApprovalError(f"{other.username} is away then too and named you as their delegate "
+                            f"(delegation {circle}): a delegation cannot go round in a circle", field="delegate")
     reason = " ".join((reason or "").split())[:500] or None
     row = ApprovalDelegation(user_id=user.id, delegate_id=other.id, starts_at=starts_at, ends_at=ends_at,
                              reason=reason, created_by=by[:200], created_at=now)

@@ -5,8 +5,11 @@ decision in order).
 * a reminder to whoever is awaited (and their delegates) once ``remind_after_hours`` have passed
   since the step began or since the last reminder, so at most one per delay, however often the
   sweep runs;
-* an escalation, once per step, after ``escalate_after_hours``: the rule's ``escalate_to`` are
-  told and may decide from then on (``cases.capacity_of``).
+* an escalation, once per step, after ``escalate_after_hours``, or at once when the case is
+  stranded (its awaited approver left: ``cases.stranded``): the escalation's addressees
+  (``cases.escalation_targets``) are told and may decide from then on (``cases.capacity_of``);
+  when there are none (the rule names nobody else, or they left too), the gateway's operators
+  and admins are told: only they can mend the rule or the logins.
 
 Both are notification records (``notices``); a case put on hold is being dealt with and is not
 chased. Each case is claimed by compare-and-set on the time it was last chased, so two sweeps at
@@ -20,7 +23,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 
-from gateway.db import ApprovalCase, compare_and_set, utcnow
+from gateway.db import ApprovalCase, User, compare_and_set, utcnow
 from gateway.flow.release import settle
 
 from . import cases, notices
@@ -34,8 +37,22 @@ def _due(gw, now: datetime) -> list[int]:
     with gw.session() as s:
         return list(s.scalars(sa.select(ApprovalCase.id).where(
             ApprovalCase.state == "waiting",
-            sa.or_(ApprovalCase.remind_after_hours.is_not(None), ApprovalCase.escalate_after_hours.is_not(None)))
+            sa.or_(ApprovalCase.remind_after_hours.is_not(None), ApprovalCase.escalated_at.is_(None)))
             .order_by(ApprovalCase.step_since).limit(MAX_PER_SWEEP)))
+
+
+def staff(s) -> list[int]:
+    """The gateway's active operators and admins (told when an escalation has nobody to go to)."""
+    return list(s.scalars(sa.select(User.id).where(User.active.is_(True), User.role.in_(("admin", "operator")))
+                          .order_by(User.id)))
+
+
+def _escalation_due(s, case: ApprovalCase, now: datetime) -> bool:
+    if case.escalated_at is not None:
+        return False
+    if case.escalate_after_hours is not None and now - case.step_since >= timedelta(hours=case.escalate_after_hours):
+        return True
+    return cases.stranded(s, case)
 
 
 def run(gw, now: Optional[datetime] = None) -> dict[str, int]:
@@ -52,11 +69,10 @@ def chase(gw, now: Optional[datetime] = None) -> dict[str, int]:
             case = s.get(ApprovalCase, case_id)
             if case is None or case.state != "waiting":
                 continue
-            if case.escalate_after_hours is not None and case.escalated_at is None \
-                    and now - case.step_since >= timedelta(hours=case.escalate_after_hours):
+            if _escalation_due(s, case, now):
                 if compare_and_set(s, ApprovalCase, ApprovalCase.id == case.id, ApprovalCase.escalated_at.is_(None),
                                    ApprovalCase.step_since == case.step_since, escalated_at=now) == 1:
-                    notices.tell(s, case, case.escalate_to or [], "escalation", now)
+                    notices.tell(s, case, cases.escalation_targets(s, case) or staff(s), "escalation", now)
                     counts["approval_escalations"] += 1
             if case.remind_after_hours is not None:
                 last = case.reminded_at or case.step_since

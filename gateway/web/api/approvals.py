@@ -200,7 +200,10 @@ def list_approvals(args: dict[str, Any]) -> Response:
         partner_id = args.get("partner")
         if partner_id is not None and s.get(Partner, partner_id) is None:
             raise NotFound(f"no partner {partner_id}")
-        return answer(ApprovalList, {"items": queue.open_cases(s, partner_id=partner_id), "notices": []})
+        told = [{"case_id": n.case_id, "kind": n.kind, "params": n.params, "at": n.at,
+                 "message": notices.worded(n, me.language or gateway().settings.language, me.time_zone)}
+                for n in notices.of_user(s, me.id)]             # escalations that found nobody else
+        return answer(ApprovalList, {"items": queue.open_cases(s, partner_id=partner_id), "notices": told})
 
 
 @bp.get("/approvals/<int:document_id>")
