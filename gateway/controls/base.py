@@ -32,7 +32,8 @@ class Context:
     def supplier_key(self) -> str:
         return self.facts.supplier_key
 
-    def history(self, limit: int, **kw: Any) -> list[ControlFacts]:
+    def history(self, limit: int, **kw: Any) -> list[Any]:
+        """The supplier's last invoices as rows (``facts.ROW``), read once per set of arguments."""
         key = (int(limit), tuple(sorted(kw.items())))
         if key not in self._history:
             self._history[key] = _facts.history(self.session, self.supplier_key, int(limit), **kw)

@@ -1,7 +1,7 @@
 """CTRL-NEARDUP-01: the same supplier, the same amount and currency, issue dates a few days apart,
 under another number: the same invoice sent twice with a new number, beside the exact duplicate
 rule (same seller, number and year: ``flow.process``). One indexed query on (supplier, issue
-date), limited."""
+date), limited, read as plain rows."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from gateway.db import ControlFacts
 
 from .base import Context, Control, finding
+from .facts import ROW
+from .wording import said
 
 RULE = "CTRL-NEARDUP-01"
 MAX_CANDIDATES = 200
@@ -22,7 +24,7 @@ def check(ctx: Context, thresholds: dict) -> list:
     if f.issue_date is None or f.amount is None:
         return []
     window = timedelta(days=int(thresholds["window_days"]))
-    rows = ctx.session.scalars(sa.select(ControlFacts).where(
+    rows = ctx.session.execute(sa.select(*ROW).where(
         ControlFacts.supplier_key == f.supplier_key,
         ControlFacts.issue_date.between(f.issue_date - window, f.issue_date + window))
         .order_by(ControlFacts.id.desc()).limit(MAX_CANDIDATES)).all()
@@ -32,10 +34,10 @@ def check(ctx: Context, thresholds: dict) -> list:
     if not same:
         return []
     first = same[0]
-    message = (f"same supplier and amount {amount} {f.currency or ''} as invoice {first.number} "
-               f"(document {first.document_id}, issued {first.issue_date.isoformat()}), under another number")
-    return [finding(RULE, message, terms=("BT-1", "BT-2", "BT-112"),
-                    documents=[r.document_id for r in same[:10]], numbers=[r.number for r in same[:10]])]
+    params = {"amount": str(amount), "currency": f.currency or "", "number": first.number,
+              "document": first.document_id, "issued": first.issue_date.isoformat()}
+    return [finding(RULE, terms=("BT-1", "BT-2", "BT-112"), documents=[r.document_id for r in same[:10]],
+                    numbers=[r.number for r in same[:10]], **said("near_duplicate", params))]
 
 
 control = Control("near_duplicate", check)
