@@ -21,6 +21,7 @@ exactly once.
 """
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -300,5 +301,94 @@ def test_postgresql_redis_web_and_worker_process_everything_once(scale_out):
           f"worker {split1[1]}); burst 2: worker killed after {acked_at_kill}/{SECOND} acknowledged, "
           f"{len(by_worker2)} of it processed by the worker, {len(stuck)} left to the sweep, "
           f"all processed {t_done2 - t_done1:.1f}s after burst 1; total {time.monotonic() - t0:.1f}s; "
+          f"SQL statements per document {sum(statements) / len(statements):.1f} "
+          f"(min {min(statements)}, max {max(statements)})")
+
+
+# --- many documents, the server and two workers ------------------------------------------------
+# 2,000 documents take minutes on a shared 2-core machine: the suite processes MANY (120) and
+# EDIGATE_SCALE_OUT_DOCUMENTS=2000 runs the full count (bench/README.md).
+MANY = int(os.environ.get("EDIGATE_SCALE_OUT_DOCUMENTS", "120"))
+
+
+@pytest.fixture
+def two_workers(tmp_path, postgres_server, redis_url):  # noqa: F811
+    pg_url = postgres_server.create_database()
+    ours = certs.ensure_dev_keypair(tmp_path / "keys", "edigate")
+    server = GatewayProcess(tmp_path / "gateway",
+                            extra_env={"EDIGATE_DATABASE_URL": pg_url, "EDIGATE_JOBS_URL": redis_url})
+    workers = [WorkerProcess(server, name=name, workers=2) for name in ("w1", "w2")]
+    yield server, workers, ours
+    for w in workers:
+        w.stop()
+    server.stop()
+
+
+def test_the_server_and_two_workers_process_many_documents_each_once(two_workers):
+    """``MANY`` files received at once (the API upload path: payload store, group commit, a job each on
+    Redis) while ``edigate serve`` and two ``edigate worker`` processes consume: every exchange ends
+    ``processed`` with exactly one document, routed with its CII rendering and its portal delivery;
+    no exchange is said processed twice by any process; both workers took part; every processing
+    counted its SQL statements on PostgreSQL (their mean is printed)."""
+    from gateway.flow.receive import receive_file
+
+    server, workers, ours = two_workers
+    t_start = time.monotonic()
+    for w in workers:                       # all three start together (the first migrates, the others wait)
+        w.start(wait=False)
+    server.start()
+    for w in workers:
+        w.wait_started(60)
+    gw = server.gateway()
+    rec = setup_records(gw, identity="EDIGATE", our_key=ours.key_path, partners=[
+        dict(name="Many sender"),
+        dict(name="Many recipient", preferred_format="cii", preferred_channel="portal",
+             identifiers=[("0088", RECIPIENT_GLN)]),
+    ])
+    sender_id, recipient_id = rec.partner_ids["Many sender"], rec.partner_ids["Many recipient"]
+    base = _payload(0)
+    t0 = time.monotonic()
+    ids = [receive_file(gw, base.replace(b"SCALE-0000", f"MANY-{i:05d}".encode()), channel="api",
+                        partner_id=sender_id, filename=f"many-{i:05d}.xml").id for i in range(MANY)]
+    t_received = time.monotonic()
+    deadline = t_received + max(120.0, MANY * 0.5)
+    while True:
+        with gw.session() as s:
+            by_status = dict(s.execute(sa.select(Exchange.status, sa.func.count()).where(Exchange.id.in_(ids))
+                                       .group_by(Exchange.status)).all())
+        if by_status.get("processed", 0) == MANY:
+            break
+        assert set(by_status) <= {"acknowledged", "processed"}, by_status
+        assert time.monotonic() < deadline, by_status
+        time.sleep(0.25)
+    t_done = time.monotonic()
+
+    with gw.session() as s:
+        docs = s.execute(sa.select(DocumentRecord.exchange_id, DocumentRecord.id, DocumentRecord.status,
+                                   DocumentRecord.recipient_partner_id, DocumentRecord.number)
+                         .where(DocumentRecord.exchange_id.in_(ids))).all()
+        assert Counter(d.exchange_id for d in docs) == Counter({ex_id: 1 for ex_id in ids})
+        assert {(d.status, d.recipient_partner_id) for d in docs} == {("delivered", recipient_id)}
+        assert sorted(d.number for d in docs) == [f"MANY-{i:05d}" for i in range(MANY)]
+        deliveries = s.execute(sa.select(Delivery.document_id, Delivery.channel, Delivery.status,
+                                         RenderingRecord.syntax)
+                               .join(RenderingRecord, Delivery.rendering_id == RenderingRecord.id)
+                               .where(Delivery.document_id.in_([d.id for d in docs]))).all()
+    assert len(deliveries) == MANY and len({d.document_id for d in deliveries}) == MANY
+    assert {(d.channel, d.status, d.syntax) for d in deliveries} == {("portal", "delivered", "cii")}
+
+    texts = [server.log_tail(10 ** 9)] + [w.logs() for w in workers]
+    lines = [line for text in texts for line in _processed_lines(text) if line[1] in set(ids)]
+    said = Counter(ex for _, ex, _ in lines)
+    assert set(said) == set(ids) and max(said.values()) == 1
+    assert {pid for pid, _, _ in _processed_lines(texts[0])} <= _server_pids(server)
+    by_worker = [{ex for _, ex, _ in _processed_lines(w.logs())} & set(ids) for w in workers]
+    assert all(by_worker), [len(b) for b in by_worker]
+    statements = [int(n) for text in texts for n in STATEMENTS.findall(text)]
+    assert len(statements) >= MANY and min(statements) > 0
+    gw.close()
+    print(f"\nscale-out, {MANY} documents: started in {t0 - t_start:.1f}s, received in {t_received - t0:.1f}s, all processed "
+          f"{t_done - t_received:.1f}s later ({MANY / max(t_done - t0, 1e-9):.1f} documents/s from the first "
+          f"receipt); server {MANY - sum(map(len, by_worker))}, workers {[len(b) for b in by_worker]}; "
           f"SQL statements per document {sum(statements) / len(statements):.1f} "
           f"(min {min(statements)}, max {max(statements)})")
