@@ -30,7 +30,7 @@ def ensure(fp: Any, ctx: etree._Element, root: etree._Element, variables: dict, 
         i = 0
         for tag in tags:
             if i != new_index:
-                hit = node.find(tag)
+                hit = next(node.iterchildren(tag), None)      # as find(tag), without ElementPath
                 if hit is not None:
                     node = hit
                     i += 1

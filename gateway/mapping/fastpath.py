@@ -421,7 +421,7 @@ class FastStep:
         preds = self.predicates
         if self.tag is not None:
             if not preds:
-                return node.find(self.tag)
+                return next(node.iterchildren(self.tag), None)      # find(tag) without ElementPath
             found = node.iterchildren(self.tag)
         else:
             found = node.iterchildren(etree.Element)

@@ -95,8 +95,8 @@ def plain_steps(plan: Any, node: Any) -> Optional[tuple[str, ...]]:
 def generate(plan: Any) -> dict[int, ReaderFn]:
     """id(group node) -> its generated reading function ``fn(reader, ctx, mpath)``."""
     src = Source(f"<mapping reader {plan.spec.name}>")
-    src.names.update(_down=_down, _NONE=_NONE, _kw_empty=_kw_empty, children_by_tag=children_by_tag, is_empty=model.is_empty,
-                     NumberError=NumberError, _ValueError=_ValueError)
+    src.names.update(_down=_down, _NONE=_NONE, _kw_empty=_kw_empty, children_by_tag=children_by_tag,
+                     is_empty=model.is_empty, NumberError=NumberError, _ValueError=_ValueError)
     funcs: dict[int, str] = {}
     _group(src, plan, plan.spec.tree, funcs, top=True)
     namespace = src.build()

@@ -6,7 +6,7 @@ a group or a term, where it goes and how its value is worded. Here those
 decisions are taken once per mapping: each group becomes a function that reads
 its fields by name and, for a child written at one unconditional place of plain
 child steps (``cac:PartyName/cbc:Name``), finds or creates the elements with
-``find``/``SubElement`` written out step by step and sets the text and the
+lxml's C child iteration and ``SubElement`` written out step by step and sets the text and the
 datatype's attributes in line. Anything else (write alternatives with
 conditions, paths with predicates or absolute ones, broadcast terms, compound
 values, defaults, a value of an unexpected type) calls the compiled writer's own
@@ -39,8 +39,8 @@ _VALUE_TYPES = (str, Decimal, date, bytes)
 def generate(plan: Any) -> dict[int, WriterFn]:
     """id(group node) -> its generated writing function ``fn(writer, obj, element, mpath)``."""
     src = Source(f"<mapping writer {plan.spec.name}>")
-    src.names.update(SubElement=etree.SubElement, ensure=ensure, NoPlace=NoPlace, is_empty=model.is_empty, NumberError=NumberError,
-                     _format_value=_format_value, _unwritable=_unwritable, SPEC=plan.spec)
+    src.names.update(SubElement=etree.SubElement, ensure=ensure, NoPlace=NoPlace, is_empty=model.is_empty,
+                     NumberError=NumberError, _format_value=_format_value, _unwritable=_unwritable, SPEC=plan.spec)
     funcs: dict[int, str] = {}
     _group(src, plan, plan.spec.tree, funcs)
     namespace = src.build()
@@ -77,7 +77,7 @@ def _ensure(src: Source, ctx: str, tags: tuple, new_index: int, out: str) -> Non
         if i == new_index:
             src.line(f"{out} = SubElement({out}, {tag!r})")
         else:
-            src.line(f"m = {out}.find({tag!r})")
+            src.line(f"m = next({out}.iterchildren({tag!r}), None)")      # find(tag) without ElementPath
             src.line(f"{out} = m if m is not None else SubElement({out}, {tag!r})")
 
 
