@@ -22,11 +22,12 @@ from gateway.model.identifiers import check_email
 from .campaigns import CampaignInputError, check_segment
 from .links import new_nonce
 from .models import LANGUAGES, CampaignMail, Counterparty, Invitation
+from .reasons import reason, stored
 from .tracking import record_event
 
 EDITABLE = ("name", "email", "contact_name", "language", "segment")
-_NOT_AGAIN = {"enrolled": "it is enrolled already", "existing_partner": "it is a partner already",
-              "reachable_elsewhere": "it is reached through another network", "opted_out": "it opted out"}
+_NOT_AGAIN = {"enrolled": "is_enrolled", "existing_partner": "is_partner", "reachable_elsewhere": "elsewhere",
+              "opted_out": "opted_out"}          # a status → the code of why (reasons.REASONS)
 
 
 def edit_counterparty(session: Session, cp: Counterparty, *, by: Optional[str] = None,
@@ -67,23 +68,30 @@ def edit_counterparty(session: Session, cp: Counterparty, *, by: Optional[str] =
     return changed
 
 
+def _refused(field: str, why: Any) -> CampaignInputError:
+    """The refusal, its reason kept (``said``) to be worded in the reader's language."""
+    error = CampaignInputError(field, str(why))
+    error.said = stored(why)
+    return error
+
+
 def reinvite(session: Session, invitation: Invitation, *, now: datetime, by: Optional[str] = None) -> CampaignMail:
     """Invite again now, with a new link (see the module). Refused while the campaign is closed,
     or when the counterparty may not be written to."""
     cp, campaign = invitation.counterparty, invitation.campaign
     if campaign.status == "closed":
-        raise CampaignInputError("campaign", f"campaign {campaign.name!r} is closed")
+        raise _refused("campaign", reason("campaign_closed", campaign=repr(campaign.name)))
     why = _NOT_AGAIN.get(cp.status)
     if why is None and cp.opted_out_at is not None:
         why = _NOT_AGAIN["opted_out"]
     if why is None and invitation.used_at is not None:
         why = _NOT_AGAIN["enrolled"]
     if why is None and not cp.email:
-        why = "it has no e-mail address: add one first"
+        why = "no_address"
     if why is None and cp.bounced_at is not None:
-        why = "its address bounced: correct it first"
+        why = "address_bounced"
     if why is not None:
-        raise CampaignInputError("counterparty", f"{cp.name} is not invited again: {why}")
+        raise _refused("counterparty", reason("not_again", name=cp.name, why=reason(why)))
     sent_before = session.scalar(sa.select(sa.func.count()).select_from(CampaignMail).where(
         CampaignMail.invitation_id == invitation.id, CampaignMail.step.like("invitation%"))) or 0
     invitation.token_nonce = new_nonce()               # the links sent before stop working

@@ -49,6 +49,7 @@ from gateway.model.errors import EdigateError
 from gateway.flow.route import VAT_SCHEMES
 
 from .models import LANGUAGES, Counterparty, ImportBatch, TrackingEvent
+from .reasons import reason, stored
 
 FIELDS = ("name", "siren", "siret", "vat", "gln", "email", "contact", "segment", "language")
 REQUIRED_COLUMNS = ("name", "email")
@@ -209,11 +210,11 @@ def read_table(text: str) -> tuple[list[Optional[str]], list[str], list[tuple[in
 
 # --- checking one row --------------------------------------------------------------------------
 
-def _digits_hint(value: str, n: int, what: str) -> str:
+def _digits_hint(value: str, n: int, what: str) -> Any:
     if (value.isascii() and value.isdigit()) and len(value) == n - 1:
-        return f" (a leading zero lost by a spreadsheet? a {what} has {n} digits)"
+        return reason("hint_leading_zero", what=what, n=n)
     if re.fullmatch(r"\d+([.,]\d+)?E\+?\d+", value, re.IGNORECASE):
-        return " (a spreadsheet wrote it as a number: format the column as text)"
+        return reason("hint_as_number")
     return ""
 
 
@@ -226,27 +227,26 @@ def check_row(line: int, columns: list[Optional[str]], cells: list[str]) -> Row:
     row = Row(line, values)
     extra = [c for c in cells[len(columns):] if c.strip()]
     if extra:
-        row.reasons.append(f"{len(cells)} fields where the header has {len(columns)}: a separator inside an "
-                           "unquoted value?")
+        row.reasons.append(reason("fields_count", found=len(cells), expected=len(columns)))
     for fld, cell in zip(columns, cells):
         if fld is not None:
             values[fld] = " ".join(cell.split())
     for fld, limit in MAX_LENGTH.items():
         if len(values[fld]) > limit:
-            row.reasons.append(f"{fld} longer than {limit} characters")
+            row.reasons.append(reason("too_long", field=fld, limit=limit))
 
     if not values["name"]:
-        row.reasons.append("missing company name")
+        row.reasons.append(reason("no_name"))
 
     siren, siret = _compact(values["siren"]), _compact(values["siret"])
     siret_problem = identifiers.check_siret(siret) if siret else None
     siren_problem = identifiers.check_siren(siren) if siren else None
     if siret_problem:
-        row.reasons.append(f"bad SIRET: {siret_problem}{_digits_hint(siret, 14, 'SIRET')}")
+        row.reasons.append(reason("bad_siret", problem=siret_problem, hint=_digits_hint(siret, 14, "SIRET")))
     if siren_problem:
-        row.reasons.append(f"bad SIREN: {siren_problem}{_digits_hint(siren, 9, 'SIREN')}")
+        row.reasons.append(reason("bad_siren", problem=siren_problem, hint=_digits_hint(siren, 9, "SIREN")))
     if siren and siret and not siren_problem and not siret_problem and siret[:9] != siren:
-        row.reasons.append(f"SIREN {siren} and SIRET {siret} do not match (a SIRET starts with its SIREN)")
+        row.reasons.append(reason("siren_siret_mismatch", siren=siren, siret=siret))
     if siret and not siren and (siret.isascii() and siret.isdigit()) and len(siret) == 14:
         siren = siret[:9]
     values["siren"], values["siret"] = siren, siret
@@ -256,26 +256,25 @@ def check_row(line: int, columns: list[Optional[str]], cells: list[str]) -> Row:
         if vat.startswith("FR"):
             problem = identifiers.check_vat_fr(vat)
             if problem:
-                row.reasons.append(f"bad VAT number: {problem}")
+                row.reasons.append(reason("bad_vat", problem=problem))
             elif siren and not vat[4:].startswith("000") and vat[4:] != siren:
-                row.reasons.append(f"VAT number {vat} is not SIREN {siren}'s (it ends with {vat[4:]})")
+                row.reasons.append(reason("vat_not_siren", vat=vat, siren=siren, tail=vat[4:]))
         elif vat[:2] in VAT_FORMATS and not re.fullmatch(VAT_FORMATS[vat[:2]], vat[2:]):
-            row.reasons.append(f"bad VAT number: {vat!r} does not have the shape of a {vat[:2]} VAT number "
-                               f"({vat[:2]} + {VAT_FORMATS[vat[:2]]})")
+            row.reasons.append(reason("vat_shape", vat=repr(vat), country=vat[:2], pattern=VAT_FORMATS[vat[:2]]))
         elif not _VAT_GENERIC.fullmatch(vat):
-            row.reasons.append(f"bad VAT number: {vat!r} is not a country code + 2 to 13 letters or digits")
+            row.reasons.append(reason("vat_generic", vat=repr(vat)))
     values["vat"] = vat
 
     gln = _compact(values["gln"])
     if gln:
         problem = identifiers.check_gln(gln)
         if problem:
-            row.reasons.append(f"bad GLN: {problem}{_digits_hint(gln, 13, 'GLN')}")
+            row.reasons.append(reason("bad_gln", problem=problem, hint=_digits_hint(gln, 13, "GLN")))
     values["gln"] = gln
 
     email = values["email"]
     if not email:
-        row.reasons.append("missing e-mail address (needed to invite)")
+        row.reasons.append(reason("no_email"))
     else:
         display, address = parseaddr(email)
         if "<" in email and address:
@@ -283,19 +282,18 @@ def check_row(line: int, columns: list[Optional[str]], cells: list[str]) -> Row:
             if display and not values["contact"]:
                 values["contact"] = display
         if re.search(r"[,;\s]", email):
-            row.reasons.append(f"bad e-mail: {values['email']!r}: give one address per row")
+            row.reasons.append(reason("several_emails", email=repr(values["email"])))
         else:
             problem = identifiers.check_email(email)
             if problem:
-                row.reasons.append(f"bad e-mail: {problem}")
+                row.reasons.append(reason("bad_email", problem=problem))
         values["email"] = email
 
     lang = values["language"]
     if lang:
         code = _LANGUAGE_INDEX.get(_fold(lang))
         if code is None:
-            row.reasons.append(f"unknown language {lang!r}: expected one of {', '.join(LANGUAGES)} "
-                               "(français, english…)")
+            row.reasons.append(reason("unknown_language", language=repr(lang), expected=", ".join(LANGUAGES)))
         values["language"] = code or ""
     else:
         values["language"] = "en" if vat and not vat.startswith(("FR", "MC")) else "fr"
@@ -397,14 +395,13 @@ def _apply(cp: Counterparty, row: Row, now: datetime) -> list[str]:
         cp.language = v["language"]
     new_email = v["email"]
     if cp.bounced_at is not None and (cp.email or "").lower() != new_email.lower():
-        notes.append(f"new e-mail address (the previous one bounced on {cp.bounced_at:%Y-%m-%d}): "
-                     "it may be invited again")
+        notes.append(reason("new_email_after_bounce", date=f"{cp.bounced_at:%Y-%m-%d}"))
         cp.bounced_at, cp.bounce_reason = None, None
         if cp.status == "bounced":
             cp.status, cp.status_at = "new", now
     cp.email = new_email
     if cp.opted_out_at is not None:
-        notes.append(f"opted out on {cp.opted_out_at:%Y-%m-%d}: it will not be invited")
+        notes.append(reason("opted_out_on", date=f"{cp.opted_out_at:%Y-%m-%d}"))
     return notes
 
 
@@ -414,7 +411,8 @@ def import_csv(session: Session, data: bytes, *, filename: Optional[str] = None,
 
     Returns the ``ImportBatch`` with its per-row ``report``: ``{"line", "outcome", "reasons",
     "counterparty_id", "name"}`` where outcome is created, updated, duplicate, existing_partner,
-    reachable_elsewhere or rejected (reasons say why; for the others they are notes). A first
+    reachable_elsewhere or rejected (reasons say why, in English; for the others they are notes; ``said``
+    keeps each one's code and values, for pages in the reader's language: ``reasons.py``). A first
     entry with outcome ``header`` lists ignored columns, if any. Raises ``ImportFileError`` when
     the file itself cannot be read (then nothing is written)."""
     now = now or utcnow()
@@ -446,7 +444,7 @@ def import_csv(session: Session, data: bytes, *, filename: Optional[str] = None,
     report: list[dict[str, Any]] = []
     if ignored:
         report.append({"line": 1, "outcome": "header", "counterparty_id": None, "name": None,
-                       "reasons": [f"column {name!r} ignored (not one we import)" for name in ignored]})
+                       "reasons": [reason("column_ignored", column=repr(name)) for name in ignored]})
     created: list[tuple[Row, Counterparty]] = []
     outcomes: dict[int, tuple[str, list[str], Optional[Counterparty]]] = {}
     for r in fresh:
@@ -454,8 +452,7 @@ def import_csv(session: Session, data: bytes, *, filename: Optional[str] = None,
                                      [k for k in r.keys if k[0] != "0002"]) if m is not None}
         if len(matches) > 1:
             names = ", ".join(f"#{m.id} {m.name!r}" for m in matches.values())
-            outcomes[r.line] = ("rejected", [f"matches several counterparties on record ({names}): "
-                                             "merge them or fix the identifiers"], None)
+            outcomes[r.line] = ("rejected", [reason("several_matches", names=names)], None)
             continue
         notes: list[str] = []
         cp = next(iter(matches.values()), None)
@@ -482,16 +479,15 @@ def import_csv(session: Session, data: bytes, *, filename: Optional[str] = None,
             if cp.status in ("new", "invited", "registering", "reachable_elsewhere", "bounced"):
                 cp.status, cp.status_at = "existing_partner", now
             outcome = "existing_partner"
-            notes.append(f"already a partner of this gateway: {partner.name} (partner {partner.id}); "
-                         "not invited")
+            notes.append(reason("already_partner", partner=partner.name, id=partner.id))
         elif listing is not None:
             (scheme, value), participant = listing
             cp.network_id = participant.network_id
             if cp.status in ("new", "invited", "registering", "bounced"):
                 cp.status, cp.status_at = "reachable_elsewhere", now
             outcome = "reachable_elsewhere"
-            notes.append(f"reachable through network {participant.network.code} "
-                         f"({participant.network.name}) by {_identifier_label(scheme, value)}; not invited")
+            notes.append(reason("reachable_elsewhere", network=participant.network.code,
+                                name=participant.network.name, by=_identifier_label(scheme, value)))
         outcomes[r.line] = (outcome, notes, cp)
         for m in [("key", r.dedupe_key)] + [k for k in r.keys if k[0] != "0002"]:
             on_record.setdefault(m, cp)
@@ -507,7 +503,7 @@ def import_csv(session: Session, data: bytes, *, filename: Optional[str] = None,
                      "name": r.values.get("name") or None}
         elif r.line in duplicate_of:
             entry = {"line": r.line, "outcome": "duplicate", "counterparty_id": None, "name": r.values["name"],
-                     "reasons": [f"same company as line {duplicate_of[r.line]}: ignored"]}
+                     "reasons": [reason("same_as_line", line=duplicate_of[r.line])]}
         else:
             outcome, notes, cp = outcomes[r.line]
             entry = {"line": r.line, "outcome": outcome, "reasons": notes,
@@ -515,6 +511,9 @@ def import_csv(session: Session, data: bytes, *, filename: Optional[str] = None,
         report.append(entry)
         kind = entry["outcome"]
         counts["rejected" if kind == "rejected" else "duplicate" if kind == "duplicate" else "accepted"] += 1
+    for entry in report:               # the English words, and their codes to word them again for a reader
+        entry["said"] = [stored(r) for r in entry["reasons"]]
+        entry["reasons"] = [str(r) for r in entry["reasons"]]
     batch.report = report
     batch.rows_accepted, batch.rows_rejected, batch.rows_duplicate = \
         counts["accepted"], counts["rejected"], counts["duplicate"]

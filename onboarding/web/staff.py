@@ -36,7 +36,7 @@ from gateway.web.kit.login import login_required
 from gateway.web.kit.reader import zone_name
 
 from .. import campaigns as camp
-from .. import importer, mailing, tasks, tracking, wording
+from .. import importer, mailing, reasons, tasks, tracking, wording
 from ..counterparties import edit_counterparty, reinvite
 from ..models import (CAMPAIGN_KINDS, COUNTERPARTY_STATUSES, LANGUAGES, STEPS, Campaign, CampaignMail,
                       CampaignTemplate, Counterparty, ImportBatch, Invitation, Registration, Wave)
@@ -74,7 +74,12 @@ def _helpers() -> dict[str, Any]:
 
 
 def problem(e: Exception) -> str:
-    """A ``CampaignInputError``'s message without its ``field: `` prefix (shown next to the field)."""
+    """A ``CampaignInputError``'s message without its ``field: `` prefix (shown next to the field),
+    in the reader's language where the refusal kept its reason's code (``reasons``)."""
+    said = getattr(e, "said", None)
+    if said is not None:
+        from gateway.web.kit.reader import current
+        return reasons.worded(said, current(), str(e))
     field = getattr(e, "field", None)
     text = str(e)
     return text[len(field) + 2:] if field and text.startswith(f"{field}: ") else text

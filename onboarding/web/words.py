@@ -122,7 +122,7 @@ def event_sentence(kind: str, detail: Optional[dict[str, Any]]) -> str:
     if kind == "sent":
         return _("Mail sent: %(step)s", step=step)
     if kind == "bounced":
-        return _("Mail bounced (%(step)s): %(reason)s", step=step, reason=reason) if reason \
+        return _("Mail bounced (%(step)s): %(reason)s", step=step, reason=bounce_words(reason)) if reason \
             else _("Mail bounced (%(step)s)", step=step)
     if kind == "failed":
         return _("Mail not sent (%(step)s): %(reason)s", step=step, reason=reason)
@@ -141,6 +141,20 @@ def event_sentence(kind: str, detail: Optional[dict[str, Any]]) -> str:
     if kind == "reinvited":
         return _("Invited again by %(who)s: a new link, the old ones no longer work", who=d.get("by") or "?")
     return kind.replace("_", " ")
+
+
+def bounce_words(reason: Optional[str]) -> str:
+    """A bounce's reason: what its status code means in the reader's language, then the server's words."""
+    from gateway.web.kit.reader import current
+    from ..reasons import bounce_worded
+    return bounce_worded(reason, current())
+
+
+def report_reasons(entry: dict[str, Any]) -> list[str]:
+    """An import report row's reasons in the reader's language (English where they kept no code)."""
+    from gateway.web.kit.reader import current
+    from ..reasons import report_reasons as worded
+    return worded(entry, current())
 
 
 def _plain(value: Any) -> str:
@@ -212,4 +226,5 @@ def helpers() -> dict[str, Any]:
             "language_word": lambda lang: str(LANGUAGE.get(lang, lang)),
             "origin_word": origin_word, "outcome_word": lambda o: str(OUTCOME.get(o, o)),
             "setup_words": lambda codes: ", ".join(str(SETUP.get(c, c)) for c in str(codes or "").split()),
-            "sending_detail_word": lambda k: str(SENDING_DETAIL.get(k, k)), "registration_summary": registration_summary}
+            "sending_detail_word": lambda k: str(SENDING_DETAIL.get(k, k)), "registration_summary": registration_summary,
+            "bounce_words": bounce_words, "report_reasons": report_reasons}

@@ -127,7 +127,8 @@ def test_comma_separated_english_headers_without_bom_and_semicolon_with_bom_read
 def test_unknown_columns_are_ignored_and_said(gw):
     batch = _import(gw, f"Nom;Courriel;Téléphone;SIRET\nA;a@example.test;0102030405;{siret(1)}\n".encode())
     assert batch.report[0] == {"line": 1, "outcome": "header", "counterparty_id": None, "name": None,
-                               "reasons": ["column 'Téléphone' ignored (not one we import)"]}
+                               "reasons": ["column 'Téléphone' ignored (not one we import)"],
+                               "said": [{"code": "column_ignored", "params": {"column": "'Téléphone'"}}]}
     assert batch.rows_accepted == 1
 
 
