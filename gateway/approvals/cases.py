@@ -52,7 +52,8 @@ def organisation_of(plan: Any) -> Optional[int]:
 
 def _with_corrected(s, rec: Any, organisation_id: Optional[int], now: datetime) -> Optional[ApprovalCase]:
     """A case for a correction of an invoice still waiting for approval, from that invoice's case."""
-    corrects_id = getattr(rec, "corrects_id", None)
+    corrected = getattr(rec, "corrects", None)          # linked just now: its id not flushed yet
+    corrects_id = corrected.id if corrected is not None else getattr(rec, "corrects_id", None)
     if corrects_id is None or organisation_id is None:
         return None
     waiting = s.scalar(sa.select(ApprovalCase).where(ApprovalCase.document_id == corrects_id,
@@ -60,7 +61,7 @@ def _with_corrected(s, rec: Any, organisation_id: Optional[int], now: datetime) 
                                                      ApprovalCase.state.in_(OPEN_STATES)))
     if waiting is None:
         return None
-    corrected = s.get(type(rec), corrects_id)
+    corrected = corrected or s.get(type(rec), corrects_id)
     return ApprovalCase(document_id=rec.id, organisation_id=organisation_id, rule_name=waiting.rule_name,
                         matched={"corrects": corrected.number if corrected is not None else str(corrects_id)},
                         mode=waiting.mode, approvers=list(waiting.approvers), required=waiting.required,
