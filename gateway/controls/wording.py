@@ -136,17 +136,22 @@ def worded(finding: Mapping[str, Any], lang: str) -> Optional[str]:
     return say(str(code), extra.get("params") or {}, lang)
 
 
-def hold_params(control: str, evidence: Mapping[str, Any]) -> Optional[tuple[str, dict[str, Any]]]:
-    """The code and parameters of a hold, from its evidence (kept since the first holds)."""
-    from .bank_account import RULE
-    if control != RULE:
-        return None
+def _bank_hold(evidence: Mapping[str, Any]) -> Optional[tuple[str, dict[str, Any]]]:
     new = list(evidence.get("new_accounts") or ())
     previous = list(evidence.get("previous") or ())
     if not new:
         return None
     first = previous[0] if previous and isinstance(previous[0], Mapping) else {}
     return "bank_account_changed", {"account": new[0], "previous": first.get("account"), "since": first.get("since")}
+
+
+HOLDS = {"CTRL-BANK-01": _bank_hold}        # a holding control's rule (bank_account.RULE) → its evidence read
+
+
+def hold_params(control: str, evidence: Mapping[str, Any]) -> Optional[tuple[str, dict[str, Any]]]:
+    """The code and parameters of a hold, from its evidence (kept since the first holds)."""
+    read = HOLDS.get(control)
+    return read(evidence) if read is not None else None
 
 
 def hold_worded(hold: Any, lang: str) -> str:
