@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/campaign.py
 	$(BIN)/python bench/web_load.py
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/indicators.py
 
 # French and English: extract what the code marks (babel.cfg) into gateway/translations/fr/LC_MESSAGES/messages.po,
 # then list what is left to translate (fuzzy or empty entries). Only the .po is committed: gateway/i18n.py
