@@ -194,7 +194,7 @@ class EmailProfile:
     body: Optional[str] = None
     body_html: Optional[str] = None
     attach: str = DEFAULT_ATTACH
-    lang: Optional[str] = None             # None: by the buyer's country
+    lang: Optional[str] = None             # None: templating.reader_language
     why: str = ""
     channel: str = field(default="email", init=False)
 

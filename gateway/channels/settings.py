@@ -58,12 +58,13 @@ def addresses(value: Any, setting: str, *, required: bool) -> list[str]:
 
 
 def language(value: Any, setting: str) -> Optional[str]:
-    """A language we write mails in (``fr``, ``en``), or None: by the buyer's country."""
+    """A language we write mails in (``fr``, ``en``), or None: the partner's portal users' language,
+    else the buyer's country, else the gateway's (``templating.reader_language``)."""
     if value is None:
         return None
     if not isinstance(value, str) or value.strip().lower()[:2] not in LANGS:
-        raise ChannelSettingsError(setting, f"expected one of {', '.join(LANGS)} (or null: by the "
-                                            "buyer's country)")
+        raise ChannelSettingsError(setting, f"expected one of {', '.join(LANGS)} (or null: the portal "
+                                            "users' language, else the buyer's country)")
     return value.strip().lower()[:2]
 
 
