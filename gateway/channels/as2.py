@@ -77,7 +77,8 @@ class As2Inbox:
                            store=self.store, is_duplicate=self.is_duplicate,
                            find_outbound=outbox.find_outbound, on_mdn=outbox.record_mdn,
                            on_inbound=self.on_inbound, async_mdn_sender=self._no_direct_send,
-                           max_bytes=self.gw.settings.max_inbound_size, spool_dir=self.gw.payloads.tmp)
+                           max_bytes=self.gw.settings.max_inbound_size, spool_dir=self.gw.payloads.tmp,
+                           on_answered=self.on_answered)
 
     @staticmethod
     def _no_direct_send(mdn: OutgoingMdn) -> None:
@@ -135,11 +136,7 @@ class As2Inbox:
                                                       "store-failed"):
             return
         if result.status == "processed" and isinstance(result.store_ref, int):
-            # store() recorded the exchange, acknowledged, with its MDN: only the jobs remain.
-            if result.mdn is not None and result.mdn.mode == "async":
-                self.gw.jobs.prompt("send_mdn", result.store_ref, at=utcnow() + ASYNC_MDN_DELAY)
-            self.gw.jobs.process(result.store_ref)
-            return
+            return      # store() recorded the exchange, acknowledged, with its MDN: on_answered queues the rest
         mdn = result.mdn
         mdn_ref = self.gw.payloads.put(mdn.raw) if mdn is not None else None
         now = utcnow()
@@ -178,6 +175,16 @@ class As2Inbox:
             self.gw.jobs.prompt("send_mdn", mdn_job, at=now + ASYNC_MDN_DELAY)
         if process_id is not None:
             self.gw.jobs.process(process_id)
+
+    def on_answered(self, result: InboundResult) -> None:
+        """Once the answer is on its way: the stored message's jobs (processing, our asynchronous
+        MDN). Queuing is a write of its own; a crash before it loses nothing: the sweep finds
+        acknowledged exchanges left unprocessed and asynchronous MDNs still owed."""
+        if result.status != "processed" or not isinstance(result.store_ref, int):
+            return
+        if result.mdn is not None and result.mdn.mode == "async":
+            self.gw.jobs.prompt("send_mdn", result.store_ref, at=utcnow() + ASYNC_MDN_DELAY)
+        self.gw.jobs.process(result.store_ref)
 
     @staticmethod
     def _record_mdn(ex: Exchange, mdn: Optional[OutgoingMdn], ref, disposition: Optional[str],

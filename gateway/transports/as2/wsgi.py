@@ -79,6 +79,8 @@ class As2Endpoint:
     ``on_inbound(result)`` sees every ``InboundResult`` (to keep the MDN, log, count);
     ``find_outbound(message_id)`` / ``on_mdn(result)`` serve asynchronous MDNs;
     ``async_mdn_sender(mdn)`` posts the MDNs we owe (default: ``BackgroundMdnSender``).
+    ``on_answered(result)`` runs once the HTTP response is written (work that must not delay
+    the answer, and that a crash may lose: e.g. prompting a job a sweep would also find).
     ``spool_dir``: a request body over ``spool_over`` bytes is written there as it arrives and
     its layers opened from files (memory stays bounded whatever the size); without it, bodies
     are read into memory.
@@ -90,7 +92,8 @@ class As2Endpoint:
                  on_mdn: Optional[Callable[[MdnResult], None]] = None,
                  on_inbound: Optional[Callable[[InboundResult], None]] = None,
                  async_mdn_sender: Optional[Callable[[OutgoingMdn], object]] = None,
-                 max_bytes: int = DEFAULT_MAX_BYTES, spool_dir=None, spool_over: int = SPOOL_OVER):
+                 max_bytes: int = DEFAULT_MAX_BYTES, spool_dir=None, spool_over: int = SPOOL_OVER,
+                 on_answered: Optional[Callable[[InboundResult], None]] = None):
         self.identities = _by_name(identities)
         self.partners = _by_name(partners)
         self.store, self.is_duplicate = store, is_duplicate
@@ -98,6 +101,7 @@ class As2Endpoint:
         self.async_mdn_sender = async_mdn_sender or BackgroundMdnSender()
         self.max_bytes = max_bytes
         self.spool_dir, self.spool_over = spool_dir, spool_over
+        self.on_answered = on_answered
 
     def receive(self, headers, body) -> InboundResult:
         result = receive(headers, body, identities=self.identities, partners=self.partners,
@@ -110,10 +114,13 @@ class As2Endpoint:
         return result
 
     def after_response(self, result) -> None:
-        """Called once the HTTP response is written: post the async MDN we owe, if any."""
+        """Called once the HTTP response is written: post the async MDN we owe, if any; then
+        ``on_answered``."""
         mdn = getattr(result, "pending_mdn", None)
         if mdn is not None:
             self.async_mdn_sender(mdn)
+        if self.on_answered is not None:
+            self.on_answered(result)
 
     def receive_mdn(self, headers, body) -> MdnResult:
         if self.find_outbound is None:
@@ -258,7 +265,9 @@ def wsgi_app(receiver: As2Endpoint, *, mdn_path: Optional[str] = None):
         start_response(f"{code} {_REASONS.get(code, 'Error')}",
                        [(k, v) for k, v in result.response_headers]
                        + [("Content-Length", str(len(result.response_body)))])
-        after = (lambda: receiver.after_response(result)) if result.pending_mdn is not None else None
+        answered = getattr(receiver, "on_answered", None) is not None
+        after = ((lambda: receiver.after_response(result)) if result.pending_mdn is not None or answered
+                 else None)
         return _Body(result.response_body, after)
 
     return app
