@@ -89,7 +89,12 @@ VAT_FORMATS = {
 
 
 class ImportFileError(EdigateError, ValueError):
-    """The file as a whole cannot be imported (encoding, header); nothing was written."""
+    """The file as a whole cannot be imported (encoding, header); nothing was written. Its message
+    is the English words of its reason, ``said`` the reason's code and values (``reasons``)."""
+
+    def __init__(self, why: Any):
+        super().__init__(str(why))
+        self.said = stored(why)
 
 
 def _fold(text: str) -> str:
@@ -146,8 +151,7 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
-        raise ImportFileError(f"the file is not UTF-8 text (byte 0x{data[e.start]:02X} on line {line}): "
-                              "save it as \"CSV UTF-8\" and import it again") from None
+        raise ImportFileError(reason("not_utf8", byte=f"{data[e.start]:02X}", line=line)) from None
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -160,11 +164,11 @@ def read_table(text: str) -> tuple[list[Optional[str]], list[str], list[tuple[in
     """(field of each column or None, ignored header names, [(line, cells)]) of non-blank rows."""
     if "\x00" in text:
         line = text[:text.index("\x00")].count("\n") + 1
-        raise ImportFileError(f"line {line}: the file holds a NUL byte: it is not a CSV text file")
+        raise ImportFileError(reason("nul_byte", line=line))
     lines = text.splitlines()
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if first is None:
-        raise ImportFileError("the file is empty: expected a header line, then one line per company")
+        raise ImportFileError(reason("empty_file"))
     delimiter = sniff_delimiter(lines[first])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[tuple[int, list[str]]] = []
@@ -180,9 +184,9 @@ def read_table(text: str) -> tuple[list[Optional[str]], list[str], list[tuple[in
                 continue
             rows.append((line, cells))
             if len(rows) > MAX_ROWS:
-                raise ImportFileError(f"more than {MAX_ROWS} rows: split the file")
+                raise ImportFileError(reason("too_many_rows", max=MAX_ROWS))
     except csv.Error as e:
-        raise ImportFileError(f"line {reader.line_num}: {e} (a quote left open?)") from None
+        raise ImportFileError(reason("csv_error", line=reader.line_num, error=str(e))) from None
     assert header is not None
     columns: list[Optional[str]] = []
     ignored: list[str] = []
@@ -195,16 +199,14 @@ def read_table(text: str) -> tuple[list[Optional[str]], list[str], list[tuple[in
             columns.append(None)
             continue
         if fld in seen:
-            raise ImportFileError(f"header: columns {seen[fld]} ({header[seen[fld] - 1].strip()!r}) and {i} "
-                                  f"({name.strip()!r}) are both the {fld} column: keep one")
+            raise ImportFileError(reason("same_column", first=seen[fld], first_name=repr(header[seen[fld] - 1].strip()),
+                                         second=i, second_name=repr(name.strip()), field=fld))
         seen[fld] = i
         columns.append(fld)
     missing = [f for f in REQUIRED_COLUMNS if f not in seen]
     if missing:
-        names = {"name": "company name (\"Raison sociale\", \"Company name\")",
-                 "email": "e-mail (\"Courriel\", \"E-mail\")"}
-        raise ImportFileError("header: no " + " and no ".join(names[m] for m in missing) + " column; found "
-                              + ", ".join(repr(h.strip()) for h in header if h.strip()))
+        code = {("name",): "no_name_column", ("email",): "no_email_column"}.get(tuple(missing), "no_columns")
+        raise ImportFileError(reason(code, found=", ".join(repr(h.strip()) for h in header if h.strip())))
     return columns, ignored, rows
 
 

@@ -48,6 +48,19 @@ REASONS: dict[str, str] = {
     "opted_out_on": N_("opted out on %(date)s: it will not be invited"),
     "already_partner": N_("already a partner of this gateway: %(partner)s (partner %(id)s); not invited"),
     "reachable_elsewhere": N_("reachable through network %(network)s (%(name)s) by %(by)s; not invited"),
+    # a file that cannot be imported at all
+    "not_utf8": N_("the file is not UTF-8 text (byte 0x%(byte)s on line %(line)s): save it as \"CSV UTF-8\" and "
+                   "import it again"),
+    "nul_byte": N_("line %(line)s: the file holds a NUL byte: it is not a CSV text file"),
+    "empty_file": N_("the file is empty: expected a header line, then one line per company"),
+    "too_many_rows": N_("more than %(max)s rows: split the file"),
+    "csv_error": N_("line %(line)s: %(error)s (a quote left open?)"),
+    "same_column": N_("header: columns %(first)s (%(first_name)s) and %(second)s (%(second_name)s) are both the "
+                      "%(field)s column: keep one"),
+    "no_name_column": N_("header: no company name (\"Raison sociale\", \"Company name\") column; found %(found)s"),
+    "no_email_column": N_("header: no e-mail (\"Courriel\", \"E-mail\") column; found %(found)s"),
+    "no_columns": N_("header: no company name (\"Raison sociale\", \"Company name\") and no e-mail (\"Courriel\", "
+                     "\"E-mail\") column; found %(found)s"),
     # the spreadsheet hints after a bad number
     "hint_leading_zero": N_(" (a leading zero lost by a spreadsheet? a %(what)s has %(n)s digits)"),
     "hint_as_number": N_(" (a spreadsheet wrote it as a number: format the column as text)"),

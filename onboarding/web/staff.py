@@ -253,7 +253,9 @@ def import_upload():
             batch_id = batch.id
             summary = (batch.rows_accepted, batch.rows_rejected, batch.rows_duplicate)
     except importer.ImportFileError as e:
-        return _import_refused(_("%(file)s: %(problem)s Nothing was imported.", file=upload.filename, problem=e))
+        from gateway.web.kit.reader import current
+        return _import_refused(_("%(file)s: %(problem)s Nothing was imported.", file=upload.filename,
+                                 problem=reasons.worded(e.said, current(), str(e))))
     flash(_("Imported %(file)s: %(accepted)s accepted, %(rejected)s rejected, %(duplicate)s duplicate.",
             file=upload.filename, accepted=summary[0], rejected=summary[1], duplicate=summary[2]),
           "info" if not summary[1] else "error")

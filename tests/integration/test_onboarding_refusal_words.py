@@ -137,3 +137,17 @@ def test_a_bounce_says_what_its_status_means_and_keeps_the_servers_words(world) 
     english = html.unescape(login(app, "steve").get(f"/onboarding/counterparties/{ids['bounced']}")
                             .get_data(as_text=True))
     assert f"the mailbox does not exist (5.1.1); the server said: {server}" in english
+
+
+def test_a_file_refused_as_a_whole_says_why_in_each_language(world, report) -> None:
+    gw, app, ids = world
+    body = "Raison sociale;Téléphone\nAlpha SARL;01\n".encode()
+    for who, said in (("sophie", "en-tête : aucune colonne d'adresse e-mail (« Courriel », « E-mail ») ; colonnes "
+                                 "trouvées : 'Raison sociale', 'Téléphone'"),
+                      ("steve", "header: no e-mail (\"Courriel\", \"E-mail\") column; found 'Raison sociale', "
+                                "'Téléphone'")):
+        r = post(login(app, who), "/onboarding/imports", {"file": (io.BytesIO(body), "no-mail.csv")},
+                 content_type="multipart/form-data")
+        assert r.status_code == 422 and said in html.unescape(r.get_data(as_text=True)), who
+    with gw.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(ImportBatch)) == 1     # only the module's report
