@@ -16,7 +16,8 @@ Who reads which language:
 * a logged-in user: ``User.language``, else the browser's Accept-Language, else French
   (``gateway.web.kit.language``);
 * a counterparty or partner, for what it receives (mails, PDFs): its own setting
-  (``Counterparty.language``, a channel's ``lang``), passed here as ``lang``;
+  (``Counterparty.language``, a channel's ``lang``, else what the partner's portal users chose:
+  ``channels.templating.reader_language``), passed here as ``lang``;
 * the command line: ``--language``, else ``EDIGATE_LANG``, else ``EDIGATE_LANGUAGE``, else ``LANG``
   (``cli_language``).
 
