@@ -29,11 +29,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway.channels.sftp import poll_remote, remote_settings
-from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, checked, current, echo_json,
+from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, actor, checked, current, echo_json,
                                 find_partner, iso, table, transaction, warn)
 from gateway.db import Partner, SftpAccount, SftpRemote
 from gateway.db.sftp import MIN_PASSWORD_LENGTH, key_lines
-from gateway.partners import ssh_keys
+from gateway.partners import sftp_account, ssh_keys
+from gateway.partners.service import PartnerError, PartnerService
 from gateway.partners.ssh_keys import PublicKey
 from gateway.transports.sftp.client import (_KEY_TYPES, HostKeyMismatch, SftpError, _parse_pin, connect,
                                             load_private_key)
@@ -63,7 +64,8 @@ def parse_public_key(line: str, where: str) -> PublicKey:
 
 
 def read_public_keys(path: Path) -> list[PublicKey]:
-    """The public keys in an OpenSSH public key file (one or more lines, ``authorized_keys`` style)."""
+    """The public keys in an OpenSSH public key file (one or more lines, ``authorized_keys`` style),
+    checked by ``gateway.partners.ssh_keys.public_keys_in`` as the partner page checks a pasted key."""
     try:
         if path.stat().st_size > MAX_KEY_FILE:
             raise BadInput(f"{path} is too large for a public key file")
@@ -72,30 +74,15 @@ def read_public_keys(path: Path) -> list[PublicKey]:
         raise BadInput(f"{path} is not a text file: give the OpenSSH public key (the .pub file)") from None
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
-    if "PRIVATE KEY" in text:
-        raise BadInput(f"{path} is a private key: give the partner's PUBLIC key (its .pub file, "
-                       "'ssh-ed25519 AAAA… comment'); a private key must never leave its owner, and one "
-                       "that has been sent around should be replaced")
-    if "BEGIN SSH2 PUBLIC KEY" in text:
-        raise BadInput(f"{path} is in the RFC 4716 (SSH2) format: convert it with `ssh-keygen -i -f {path}`")
-    if "BEGIN PUBLIC KEY" in text or "BEGIN RSA PUBLIC KEY" in text:
-        raise BadInput(f"{path} is a PEM public key: convert it with `ssh-keygen -i -m PKCS8 -f {path}`")
-    lines = key_lines(text)
-    if not lines:
-        raise BadInput(f"{path} holds no public key")
-    return [parse_public_key(ln, f"{path}" + (f" line {i}" if len(lines) > 1 else ""))
-            for i, ln in enumerate(lines, 1)]
+    try:
+        return ssh_keys.public_keys_in(text, str(path))
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _stored_keys(acc: SftpAccount) -> list[tuple[str, Optional[PublicKey]]]:
     """(line, parsed key or None when the stored line does not parse) for each stored key."""
-    out: list[tuple[str, Optional[PublicKey]]] = []
-    for ln in key_lines(acc.authorized_keys):
-        try:
-            out.append((ln, parse_public_key(ln, "stored key")))
-        except BadInput:
-            out.append((ln, None))
-    return out
+    return sftp_account.stored_keys(acc)
 
 
 def _fingerprint_arg(text: str) -> str:
@@ -339,30 +326,25 @@ def account_set(username: str, password_stdin: bool, add_files: tuple[Path, ...]
         raise BadInput(f"key {sorted(both)[0]} is both added and removed")
     with transaction() as s:
         acc = _find_account(s, username)
-        stored = _stored_keys(acc)
+        service = PartnerService(s, actor=actor())           # on the audit trail, as from the partner page
         changes: list[str] = []
-        for fp in removing:
-            match = [ln for ln, k in stored if k is not None and k.fingerprint == fp]
-            if not match:
-                have = ", ".join(k.fingerprint for _, k in stored if k is not None) or "none"
-                raise BadInput(f"SFTP account {acc.username!r} has no key {fp} (it has: {have})")
-            stored = [(ln, k) for ln, k in stored if ln not in match]
-            changes.append(f"removed key {fp}")
-        have = {k.fingerprint for _, k in stored if k is not None}
-        added = []
-        for k in adding:
-            if k.fingerprint in have:
-                click.echo(f"SFTP account {acc.username} already has key {k.fingerprint}")
-                continue
-            stored.append((k.line, k))
-            added.append(k)
-            changes.append(f"added {k.key_type} key {k.fingerprint}")
         if password is not None:
             checked(acc.set_password, password)
             changes.append("password")
-        if not acc.password_hash and not stored:
+        have = {k.fingerprint for _, k in _stored_keys(acc) if k is not None}
+        for k in adding:
+            if k.fingerprint in have:
+                click.echo(f"SFTP account {acc.username} already has key {k.fingerprint}")
+        try:
+            added = sftp_account.add_parsed_keys(service, acc, adding)
+            if removing:
+                service.remove_sftp_keys(acc, removing)
+        except PartnerError as exc:
+            raise BadInput(str(exc).rstrip(".")) from None
+        changes[:0] = [f"removed key {fp}" for fp in removing] + \
+            [f"added {k.key_type} key {k.fingerprint}" for k in added]
+        if not acc.password_hash and not key_lines(acc.authorized_keys):
             raise BadInput(f"SFTP account {acc.username!r} would be left with neither a password nor a key")
-        acc.authorized_keys = _keys_text([ln for ln, _ in stored])
         if disable is not None and acc.active != (not disable):
             acc.active = not disable
             changes.append("disabled" if disable else "enabled")

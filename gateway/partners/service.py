@@ -300,6 +300,29 @@ class PartnerService:
                     {"certificate_id": cert.id, "fingerprint_sha256": cert.fingerprint_sha256})
         return True
 
+    # --- its account on our SFTP server (gateway.partners.sftp_account) ---------------------
+
+    def sftp_account(self, partner: Partner) -> Optional[Any]:
+        """``partner``'s ``SftpAccount`` on our server, or None."""
+        from gateway.partners import sftp_account
+        return sftp_account.account_of(self, partner)
+
+    def save_sftp_account(self, partner: Partner, username: str, active: Optional[bool] = None,
+                          keys_text: Optional[str] = None, where: str = "the key") -> Any:
+        """Create ``partner``'s SFTP account (a login and its first keys) or rename, enable, disable it."""
+        from gateway.partners import sftp_account
+        return sftp_account.save_account(self, partner, username, active, keys_text, where)
+
+    def add_sftp_keys(self, account: Any, text: str, where: str = "the key") -> list[Any]:
+        """The public keys of ``text`` (checked as ``gateway.partners.ssh_keys`` checks) added to ``account``."""
+        from gateway.partners import sftp_account
+        return sftp_account.add_keys(self, account, text, where)
+
+    def remove_sftp_keys(self, account: Any, fingerprints: list[str]) -> list[str]:
+        """The keys with these SHA256 fingerprints taken off ``account``."""
+        from gateway.partners import sftp_account
+        return sftp_account.remove_keys(self, account, fingerprints)
+
     # --- checking values ------------------------------------------------------------------
 
     def check(self, partner: Optional[Partner], values: Mapping[str, Any]) -> dict[str, Any]:
