@@ -53,6 +53,7 @@ ASYNC_MDN_RETRY = RetryPolicy(steps=(timedelta(seconds=10), timedelta(minutes=1)
 
 # --- inbound ------------------------------------------------------------------------------
 _writers = ThreadPoolExecutor(max_workers=6, thread_name_prefix="as2-store")
+_queuer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="as2-jobs")
 
 
 def _put_all(store, items: list) -> list:
@@ -182,9 +183,17 @@ class As2Inbox:
         acknowledged exchanges left unprocessed and asynchronous MDNs still owed."""
         if result.status != "processed" or not isinstance(result.store_ref, int):
             return
-        if result.mdn is not None and result.mdn.mode == "async":
-            self.gw.jobs.prompt("send_mdn", result.store_ref, at=utcnow() + ASYNC_MDN_DELAY)
-        self.gw.jobs.process(result.store_ref)
+        # From a thread of its own: the web server sends a small answer only once the request's
+        # work, this hook included, is over.
+        _queuer.submit(self._queue, result.store_ref, result.mdn is not None and result.mdn.mode == "async")
+
+    def _queue(self, exchange_id: int, async_mdn: bool) -> None:
+        try:
+            if async_mdn:
+                self.gw.jobs.prompt("send_mdn", exchange_id, at=utcnow() + ASYNC_MDN_DELAY)
+            self.gw.jobs.process(exchange_id)
+        except Exception:
+            log.exception("AS2 in: queuing the jobs of exchange %d failed (the sweep will find it)", exchange_id)
 
     @staticmethod
     def _record_mdn(ex: Exchange, mdn: Optional[OutgoingMdn], ref, disposition: Optional[str],
