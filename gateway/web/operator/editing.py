@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from ... import channels
 from ...db import AS2Identity, Certificate, Organisation, Partner, audit, utcnow
@@ -73,10 +74,11 @@ def parse_identifiers(text: str) -> list[tuple[str, str]]:
         if not sep:
             scheme, _, value = line.partition(" ")
         if not scheme.strip() or not value.strip():
-            raise FormError("identifiers", f"Line {n} ({line!r}) is not 'scheme:value', e.g. 0009:12345678900011.")
+            raise FormError("identifiers", _("Line %(n)s (%(line)s) is not 'scheme:value', e.g. 0009:12345678900011.",
+                                              n=n, line=repr(line)))
         out.append((scheme.strip(), value.strip()))
     if len(out) > 50:
-        raise FormError("identifiers", "At most 50 identifiers.")
+        raise FormError("identifiers", _("At most 50 identifiers."))
     return out
 
 
@@ -87,17 +89,18 @@ def _channel_settings(form: Any, partner: Optional[Partner]) -> Optional[dict[st
     if not channel or text is None:
         return None
     if len(text) > MAX_SETTINGS:
-        raise FormError("channel_settings", f"At most {MAX_SETTINGS // 1024} KB of settings.")
+        raise FormError("channel_settings", _("At most %(kb)s KB of settings.", kb=MAX_SETTINGS // 1024))
     text = text.strip()
     if not text:
         return {channel: None}
     try:
         value = json.loads(text)
     except ValueError as e:
-        raise FormError("channel_settings", f"The {channel} settings are not valid JSON (line {e.lineno}): "  # type: ignore[attr-defined]
-                                            "write them as an object, e.g. {\"to\": [\"ap@buyer.example\"]}.")
+        raise FormError("channel_settings", _("The %(channel)s settings are not valid JSON (line %(line)s): write them "
+                                              "as an object, e.g. {\"to\": [\"ap@buyer.example\"]}.",
+                                              channel=channel, line=e.lineno))  # type: ignore[attr-defined]
     if not isinstance(value, dict):
-        raise FormError("channel_settings", "The settings are an object: {\"name\": value, …}.")
+        raise FormError("channel_settings", _("The settings are an object: {\"name\": value, …}."))
     return {channel: value}
 
 
@@ -152,7 +155,7 @@ def edit_partner(partner_id: int):
     with gateway().session() as s:
         p = s.get(Partner, partner_id)
         if p is None:
-            abort(404, f"There is no partner {partner_id}.")
+            abort(404, _("There is no partner %(id)s.", id=partner_id))
         if request.method == "GET":
             return _edit_page(s, p, None, {})
         before = snapshot(p)
@@ -166,9 +169,10 @@ def edit_partner(partner_id: int):
             return _edit_page(s, p, request.form, {key: message}, 422)
         detail = changed(before, snapshot(p))
         if detail:
-            flash(f"Partner {p.name} saved: {', '.join(sorted(detail)).replace('_', ' ')} changed.", "info")
+            flash(_("Partner %(name)s saved: %(fields)s changed.", name=p.name,
+                    fields=", ".join(sorted(detail)).replace("_", " ")), "info")
         else:
-            flash(f"Partner {p.name}: nothing changed.", "info")
+            flash(_("Partner %(name)s: nothing changed.", name=p.name), "info")
         return redirect(url_for("pages.partner", partner_id=p.id), code=303)
 
 
@@ -186,7 +190,7 @@ def new_partner():
             s.rollback()
             key, message = _refused(e)
             return _edit_page(s, None, request.form, {key: message}, 422)
-        flash(f"Partner {p.name} created.", "info")
+        flash(_("Partner %(name)s created.", name=p.name), "info")
         return redirect(url_for("pages.partner", partner_id=p.id), code=303)
 
 
@@ -196,7 +200,8 @@ def _owner(s, kind: str, owner_id: int):
     model = Partner if kind == "partner" else Organisation
     owner = s.get(model, owner_id)
     if owner is None:
-        abort(404, f"There is no {kind} {owner_id}.")
+        abort(404, _("There is no partner %(id)s.", id=owner_id) if kind == "partner"
+              else _("There is no organisation %(id)s.", id=owner_id))
     return owner
 
 
@@ -204,10 +209,10 @@ def _read_upload(allow_expired: bool):
     """The uploaded certificate read as the CLI reads a file (``read_certificate_file``)."""
     upload = request.files.get("certificate")
     if upload is None or not upload.filename:
-        raise ValueError("Choose the certificate file (PEM or DER) to import.")
+        raise ValueError(_("Choose the certificate file (PEM or DER) to import."))
     data = upload.stream.read(MAX_CERTIFICATE + 1)
     if len(data) > MAX_CERTIFICATE:
-        raise ValueError(f"That file is larger than a certificate ({MAX_CERTIFICATE // 1024} KB at most).")
+        raise ValueError(_("That file is larger than a certificate (%(kb)s KB at most).", kb=MAX_CERTIFICATE // 1024))
     name = Path(upload.filename.replace("\\", "/")).name or "certificate"
     with tempfile.TemporaryDirectory(prefix="edigate-cert-") as folder:
         path = Path(folder) / name
@@ -226,18 +231,18 @@ def import_certificate(kind: str, owner_id: int):
     require_permission("certificates.write")
     usage = request.form.get("usage") or "both"
     if usage not in CERT_USAGES:
-        abort(400, f"Choose the certificate's usage: {', '.join(CERT_USAGES)}.")
+        abort(400, _("Choose the certificate's usage: %(usages)s.", usages=", ".join(CERT_USAGES)))
     replaces = request.form.get("replaces") or None
     with gateway().session() as s:
         owner = _owner(s, kind, owner_id)
         try:
             cf = _read_upload(request.form.get("allow_expired") == "on")
         except ExpiredCertificateError as e:
-            flash(f"Not imported: {e}. Tick 'import it even though it has expired' if that is what you want.",
-                  "error")
+            flash(_("Not imported: %(reason)s. Tick 'import it even though it has expired' if that is what you want.",
+                    reason=e), "error")
             return redirect(back_to(_back(kind, owner_id)), code=303)
         except ValueError as e:
-            flash(f"Not imported: {str(e).replace(str(Path(tempfile.gettempdir())), '')}", "error")
+            flash(_("Not imported: %(reason)s", reason=str(e).replace(str(Path(tempfile.gettempdir())), "")), "error")
             return redirect(back_to(_back(kind, owner_id)), code=303)
         key_ref = None
         if isinstance(owner, Organisation):
@@ -247,7 +252,7 @@ def import_certificate(kind: str, owner_id: int):
             added = PartnerService(s).add_certificate(owner, cf.pem, usage, key_ref)
         except PartnerError as e:
             s.rollback()
-            flash(f"Not imported: {e}.", "error")
+            flash(_("Not imported: %(reason)s.", reason=e), "error")
             return redirect(back_to(_back(kind, owner_id)), code=303)
         cert = added.certificate
         active = [c for c in owner.certificates if c.active and c.id != cert.id]
@@ -256,17 +261,19 @@ def import_certificate(kind: str, owner_id: int):
                      + (f", rolling over #{replaces}" if replaces else ""),
                      {"certificate_id": cert.id, "fingerprint_sha256": cert.fingerprint_sha256, "usage": usage,
                       "replaces": replaces, "key_ref": bool(key_ref)})
-        notes = list(cf.notes) + [f"The same certificate is also #{c.id} of another owner." for c in added.also_held_by]
+        notes = list(cf.notes) + [_("The same certificate is also #%(id)s of another owner.", id=c.id)
+                                  for c in added.also_held_by]
         if active:
-            notes.append(f"{len(active) + 1} certificates are active now, and all are accepted: retire the old "
-                         "one once the switch is done.")
+            notes.append(_("%(count)s certificates are active now, and all are accepted: retire the old "
+                           "one once the switch is done.", count=len(active) + 1))
         if isinstance(owner, Organisation) and key_ref is None:
-            notes.append("No key of ours matches it: it cannot sign or decrypt until its key is added "
-                         "(edigate org identity add … --key FILE --cert FILE).")
+            notes.append(_("No key of ours matches it: it cannot sign or decrypt until its key is added "
+                           "(edigate org identity add … --key FILE --cert FILE)."))
         if cert.not_after <= utcnow():
-            notes.append("It has expired (imported as asked).")
-        flash(f"Certificate #{cert.id} imported for {owner.name}: {cert.subject}, usage {usage}, valid until "
-              f"{cert.not_after:%Y-%m-%d}. " + " ".join(notes), "info")
+            notes.append(_("It has expired (imported as asked)."))
+        flash(_("Certificate #%(id)s imported for %(owner)s: %(subject)s, usage %(usage)s, valid until %(until)s.",
+                id=cert.id, owner=owner.name, subject=cert.subject, usage=words.USAGES.get(usage, usage),
+                until=cert.not_after.strftime("%Y-%m-%d")) + " " + " ".join(notes), "info")
     return redirect(back_to(_back(kind, owner_id)), code=303)
 
 
@@ -279,16 +286,20 @@ def retire_certificate(cert_id: int):
     with gateway().session() as s:
         c = s.get(Certificate, cert_id)
         if c is None:
-            abort(404, f"There is no certificate {cert_id}.")
+            abort(404, _("There is no certificate %(id)s.", id=cert_id))
         owner = c.partner if c.partner is not None else c.organisation
         kind = "partner" if c.partner is not None else "organisation"
         back = _back(kind, owner.id)
         if not PartnerService(s, actor=g.user.username).retire_certificate(c):     # on the trail
-            flash(f"Certificate #{c.id} of {owner.name} was already retired.", "info")
+            flash(_("Certificate #%(id)s of %(owner)s was already retired.", id=c.id, owner=owner.name), "info")
             return redirect(back_to(back), code=303)
         left = [use for use in ("signing", "encryption")
                 if not any(x.valid_at(now) and x.usage in (use, "both") for x in owner.certificates)]
-        flash(f"Certificate #{c.id} of {owner.name} retired: it is kept on record and no longer used."
-              + (f" Careful: {owner.name} has no valid active certificate for {' nor '.join(left)} left."
+        flash(_("Certificate #%(id)s of %(owner)s retired: it is kept on record and no longer used.",
+                id=c.id, owner=owner.name)
+              + (" " + _("Careful: %(owner)s has no valid active certificate for %(usages)s left.", owner=owner.name,
+                         usages=_("%(first)s nor %(second)s", first=words.USAGES["signing"],
+                                                   second=words.USAGES["encryption"])
+                         if len(left) == 2 else words.USAGES.get(left[0], left[0]))
                  if left else ""), "error" if left else "info")
     return redirect(back_to(back), code=303)
