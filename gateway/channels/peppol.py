@@ -54,6 +54,7 @@ import copy
 import logging
 import os
 import threading
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -311,6 +312,8 @@ class Inbox:
 
     def __init__(self, gw: Any):
         self.gw = gw
+        self._read: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()    # payload -> its Sbdh
+        self._lock = threading.Lock()
 
     def endpoint(self) -> as4.As4Endpoint:
         return as4.As4Endpoint(identity=lambda: identity(self.gw), find_partner=self.find_partner,
@@ -367,7 +370,7 @@ class Inbox:
         freshness.check(env.timestamp, freshness.Freshness(timedelta(seconds=ps.as4_max_age),
                                                            timedelta(seconds=ps.as4_clock_skew)))
         try:
-            sbd = unwrap(payload.read())
+            sbd = self._envelope(payload)
         except InputError as e:
             raise as4.As4Refusal("EBMS:0004", f"the payload is not a valid SBDH: {e}") from None
         from gateway.transports.as4 import ns
@@ -388,12 +391,28 @@ class Inbox:
             raise as4.As4Refusal("EBMS:0004", f"{sbd.receiver.value} is not served by this access point",
                                  description=as4.PEPPOL_NOT_SERVICED)
 
+    def _envelope(self, payload):
+        """The SBDH of a spooled payload, read once for ``check`` and ``store`` (the header parsed,
+        the business document located, not read: ``gateway.syntaxes.sbdh.read_header``)."""
+        from gateway.syntaxes.sbdh import read_header
+        with self._lock:
+            found = self._read.get(payload)
+        if found is None:
+            found = read_header(payload)
+            with self._lock:
+                self._read[payload] = found
+        return found
+
     def store(self, payload, meta: dict) -> None:
-        sbd = unwrap(payload.read())
-        document = sbd.payload_document()
+        """The raw message, the SBDH and the business document (streamed out of the spooled SBDH,
+        byte for byte as it stands there: ``document_chunks``), then the exchange."""
+        from gateway.syntaxes.sbdh import document_chunks
+        sbd = self._envelope(payload)
         raw = self.gw.payloads.put(meta["raw_message"])          # read in chunks
         envelope = self.gw.payloads.put(payload.reader())
-        content = self.gw.payloads.put(document)
+        content = self.gw.payloads.put(document_chunks(payload, sbd))
+        with self._lock:
+            self._read.pop(payload, None)
         receipt = self.gw.payloads.put(meta["receipt"])
         partner = meta["partner"]
         with self.gw.session() as s:

@@ -18,30 +18,38 @@ StandardBusinessDocumentHeader``) whose header says who sends it to whom and wha
                                when the Message Level Status goes), and any other scope (kept)
     <the business document>    one element, in its own namespace
 
-``read_sbdh(bytes)`` parses with ``gateway.xml.safe`` (no DTD, size and depth bounded, at most
-``MAX_SCOPES`` scopes) and checks what the envelope specification requires, refusing with an
-``InputError`` that says what is wrong; the payload is given back byte for byte as it stands in
-the envelope (``Sbdh.payload``; ``payload_document()`` with an XML declaration). ``build_sbdh(header,
+Reading never holds the envelope as a tree: ``read_header(source)`` makes one streaming pass
+(``sbdh_scan``: the bounds of ``gateway.xml.safe``, no DTD, size and depth bounded, where the
+header and the business document lie) and parses the header alone (at most ``MAX_SCOPES``
+scopes, ending within ``MAX_HEADER_BYTES``), checking what the envelope specification requires
+and refusing with an ``InputError`` that says what is wrong; ``document_chunks`` then streams
+the business document out of the same source, byte for byte as it stands in the envelope, but
+for the root's namespace declarations it needs to stand alone (added to its start tag) and
+UTF-8 where the envelope is in another encoding. ``read_sbdh(bytes)`` is those two over bytes
+(``Sbdh.payload``; ``payload_document()`` with an XML declaration). ``build_sbdh(header,
 payload)`` writes an envelope around a business document, the payload's bytes copied unchanged
 (only its XML declaration and byte order mark left out), so a signature over it survives.
 No transport here: AS4 is another module's business.
 """
 from __future__ import annotations
 
+import codecs
 import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Optional
-from xml.parsers import expat
+from typing import Iterable, Iterator, Optional
 
 from lxml import etree
 
-from gateway.model.errors import InputError
+from gateway.model.errors import HostileInputError, InputError
+from gateway.syntaxes import sbdh_scan
+from gateway.syntaxes.sbdh_scan import Source
 from gateway.xml import safe
 
 __all__ = ["NS", "ROOT", "HEADER", "PEPPOL_AUTHORITY", "DOCUMENT_SCHEME", "PROCESS_SCHEME", "Participant",
-           "Scope", "Sbdh", "read_sbdh", "parse_header", "build_sbdh", "is_sbdh_bytes", "MAX_BYTES", "MAX_SCOPES"]
+           "Scope", "Sbdh", "Place", "read_sbdh", "read_header", "document_chunks", "build_sbdh", "is_sbdh_bytes",
+           "MAX_BYTES", "MAX_SCOPES", "MAX_HEADER_BYTES"]
 
 NS = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"
 ROOT = f"{{{NS}}}StandardBusinessDocument"
@@ -54,6 +62,7 @@ MLS_TYPES = ("ALWAYS_SEND", "FAILURE_ONLY")
 MAX_BYTES = safe.DEFAULT_MAX_BYTES        # an invoice with its attachments
 MAX_DEPTH = safe.DEFAULT_MAX_DEPTH
 MAX_SCOPES = 100
+MAX_HEADER_BYTES = 1 << 20               # where the header must end (a Peppol header takes a few KB)
 MAX_TEXT = 1000                           # a header value (identifiers are far shorter)
 _PARTICIPANT = re.compile(r"[0-9]{4}:\S{1,}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
@@ -91,6 +100,18 @@ class Scope:
     identifier: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a read envelope's business document lies in its bytes (``start`` to ``end``), the
+    envelope's encoding, and the namespace declarations it needs to stand alone, to be written
+    into its start tag ``name_end`` bytes in (past ``<`` and its name)."""
+    start: int
+    end: int
+    encoding: str
+    name_end: int
+    declarations: bytes = b""
+
+
 @dataclass
 class Sbdh:
     """An envelope's header, and the business document it carries (``payload``, when read)."""
@@ -111,6 +132,7 @@ class Sbdh:
     other_scopes: tuple[Scope, ...] = ()
     header_version: str = HEADER_VERSION
     payload: Optional[bytes] = field(default=None, repr=False)
+    place: Optional[Place] = field(default=None, repr=False, compare=False)     # when read
 
     @property
     def document_type_id(self) -> str:
@@ -209,24 +231,42 @@ def _one_scope(scopes: list[Scope], kind: str, required: bool) -> Optional[Scope
     return found[0] if found else None
 
 
-def parse_header(root: etree._Element) -> Sbdh:
-    """The header of a parsed envelope, checked (see the module docstring), without its payload."""
-    if root.tag != ROOT:
-        raise InputError(f"not a Peppol envelope: the root element is {etree.QName(root).localname} "
-                         f"({etree.QName(root).namespace or 'no namespace'}), not StandardBusinessDocument")
-    children = [c for c in root if isinstance(c.tag, str)]
-    if not children or children[0].tag != HEADER:
+def _shape(layout: sbdh_scan.Layout) -> tuple[sbdh_scan.Child, sbdh_scan.Child]:
+    """The header and the business document, where an envelope has them."""
+    if (layout.root_namespace, layout.root_local) != (NS, "StandardBusinessDocument"):
+        raise InputError(f"not a Peppol envelope: the root element is {layout.root_local} "
+                         f"({layout.root_namespace or 'no namespace'}), not StandardBusinessDocument")
+    if not layout.kept or (layout.kept[0].namespace, layout.kept[0].local) != (NS, "StandardBusinessDocumentHeader"):
         raise InputError("SBDH: the StandardBusinessDocument has no StandardBusinessDocumentHeader "
-                         "(it must come first)", line=root.sourceline)
-    header = children[0]
-    payloads = children[1:]
-    if len(payloads) != 1:
-        raise InputError(f"SBDH: an envelope carries exactly one business document (this one has {len(payloads)})",
-                         line=root.sourceline)
-    payload = payloads[0]
-    payload_ns = etree.QName(payload).namespace
-    if not payload_ns or payload_ns == NS:
-        raise InputError("SBDH: the business document is in no namespace of its own", line=payload.sourceline)
+                         "(it must come first)", line=layout.root_line)
+    if layout.children != 2:
+        raise InputError(f"SBDH: an envelope carries exactly one business document (this one has "
+                         f"{layout.children - 1})", line=layout.root_line)
+    header, payload = layout.kept[0], layout.kept[1]
+    if not payload.namespace or payload.namespace == NS:
+        raise InputError("SBDH: the business document is in no namespace of its own", line=payload.line)
+    if header.end > MAX_HEADER_BYTES:
+        raise HostileInputError(f"SBDH: the header ends {header.end:,} bytes into the envelope, past the "
+                                f"{MAX_HEADER_BYTES:,} bytes a header may take")
+    return header, payload
+
+
+def _header_element(source: Source, end: int) -> etree._Element:
+    """The header as a tree, parsed from the envelope's first ``end`` bytes (no further)."""
+    parser = etree.XMLPullParser(events=("end",), resolve_entities=False, no_network=True, load_dtd=False,
+                                 huge_tree=False, collect_ids=False)
+    try:
+        parser.feed(source.read_at(0, end))
+        for _event, el in parser.read_events():
+            if el.tag == HEADER and el.getparent() is not None and el.getparent().getparent() is None:
+                return el
+    except etree.XMLSyntaxError as e:                  # not after sbdh_scan's pass; kept for safety
+        raise InputError(f"Malformed XML: {e.msg}", line=e.lineno) from None
+    raise InputError("SBDH: the StandardBusinessDocumentHeader could not be read")
+
+
+def _check_header(header: etree._Element, payload: sbdh_scan.Child) -> Sbdh:
+    """The header's values, checked (see the module docstring), for the business document ``payload``."""
     version = _need(header, "HeaderVersion", "the header")
     if version != HEADER_VERSION:
         raise InputError(f"SBDH: HeaderVersion {version!r} is not {HEADER_VERSION}")
@@ -235,13 +275,13 @@ def parse_header(root: etree._Element) -> Sbdh:
     if ident is None:
         raise InputError("SBDH: no DocumentIdentification", line=header.sourceline)
     standard = _need(ident, "Standard", "DocumentIdentification")
-    if standard != payload_ns:
-        raise InputError(f"SBDH: the Standard {standard!r} is not the business document's namespace {payload_ns!r}",
-                         line=ident.sourceline)
+    if standard != payload.namespace:
+        raise InputError(f"SBDH: the Standard {standard!r} is not the business document's namespace "
+                         f"{payload.namespace!r}", line=ident.sourceline)
     kind = _need(ident, "Type", "DocumentIdentification")
-    if kind != etree.QName(payload).localname:
+    if kind != payload.local:
         raise InputError(f"SBDH: the Type {kind!r} is not the business document's root element "
-                         f"{etree.QName(payload).localname!r}", line=ident.sourceline)
+                         f"{payload.local!r}", line=ident.sourceline)
     type_version = _need(ident, "TypeVersion", "DocumentIdentification")
     instance = _need(ident, "InstanceIdentifier", "DocumentIdentification")
     created = _created(ident)
@@ -269,56 +309,72 @@ def parse_header(root: etree._Element) -> Sbdh:
                 other_scopes=tuple(s for s in scopes if s.type not in known), header_version=version)
 
 
-def _payload_span(data: bytes) -> Optional[tuple[int, int]]:
-    """Where the business document (the root's second child element) lies in ``data``: byte offsets
-    of its start tag's '<' and just past its end tag. ``data`` was already accepted by ``safe.parse``."""
-    p = expat.ParserCreate(namespace_separator=" ")
-    depth, seen, span = 0, 0, [None, None]
-
-    def start(name, attrs):
-        nonlocal depth, seen
-        depth += 1
-        if depth == 2:
-            seen += 1
-            if seen == 2:
-                span[0] = p.CurrentByteIndex
-
-    def end(name):
-        nonlocal depth
-        if depth == 2 and seen == 2 and span[1] is None:
-            span[1] = data.index(b">", p.CurrentByteIndex) + 1
-        depth -= 1
-
-    p.StartElementHandler, p.EndElementHandler = start, end
-    p.Parse(data, True)
-    return (span[0], span[1]) if span[0] is not None and span[1] is not None else None
+def _place(layout: sbdh_scan.Layout, payload: sbdh_scan.Child) -> Place:
+    declarations = b""
+    if layout.inherits:                    # it needs the root's bindings: they go on its start tag
+        declarations = "".join(f' xmlns{":" + prefix if prefix else ""}="{sbdh_scan.attribute(uri)}"'
+                               for prefix, uri in layout.root_declarations
+                               if uri and prefix not in layout.own_prefixes).encode("utf-8")
+    return Place(payload.start, payload.end, layout.encoding, 1 + len(payload.qname.encode("utf-8")), declarations)
 
 
-def _stands_alone(piece: bytes, el: etree._Element) -> bool:
-    """Whether ``piece``, parsed on its own, is the same elements and attributes as ``el`` (it needs
-    no namespace declaration of the envelope's)."""
-    try:
-        alone = safe.parse(piece, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH)
-    except InputError:
-        return False
-    mine = [(n.tag, sorted(n.attrib)) for n in el.iter() if isinstance(n.tag, str)]
-    return mine == [(n.tag, sorted(n.attrib)) for n in alone.iter() if isinstance(n.tag, str)]
+def read_header(source: Source) -> Sbdh:
+    """An envelope read from ``source`` (``size`` and ``read_at``: bytes through ``read_sbdh``, or
+    the AS4 transport's spooled payload) without holding it: one streaming pass checks it is XML
+    within bounds and finds its parts (``sbdh_scan``), then the header alone is parsed and checked.
+    The business document is not read: ``document_chunks`` streams it. ``InputError`` /
+    ``HostileInputError`` saying what is wrong."""
+    layout = sbdh_scan.scan(source, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH)
+    header, payload = _shape(layout)
+    sbdh = _check_header(_header_element(source, header.end), payload)
+    sbdh.place = _place(layout, payload)
+    return sbdh
+
+
+def document_chunks(source: Source, sbdh: Sbdh, *, declaration: bool = True) -> Iterator[bytes]:
+    """The business document of an envelope ``read_header`` read from ``source``, a window at a
+    time: its bytes as they stand in the envelope (with an XML declaration first when
+    ``declaration``), but for what it needs to stand alone: the root's namespace declarations
+    it uses, added to its start tag, and UTF-8 when the envelope is in another encoding."""
+    place = sbdh.place
+    if place is None:
+        raise ValueError("this header was not read from an envelope")
+    if declaration:
+        yield safe.XML_DECLARATION
+    pieces: Iterable[bytes] = (source.read_at(at, min(sbdh_scan.WINDOW, place.end - at))
+                               for at in range(place.start, place.end, sbdh_scan.WINDOW))
+    if place.encoding not in ("utf-8", "ascii"):
+        pieces = _to_utf8(pieces, place.encoding)
+    if not place.declarations:
+        yield from pieces
+        return
+    head = b""
+    for piece in pieces:
+        if head is None:
+            yield piece
+            continue
+        head += piece
+        if len(head) >= place.name_end:
+            yield head[:place.name_end] + place.declarations + head[place.name_end:]
+            head = None
+    if head:
+        yield head[:place.name_end] + place.declarations + head[place.name_end:]
+
+
+def _to_utf8(pieces: Iterable[bytes], encoding: str) -> Iterator[bytes]:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    for piece in pieces:
+        yield decoder.decode(piece).encode("utf-8")
+    yield decoder.decode(b"", final=True).encode("utf-8")
 
 
 def read_sbdh(data: bytes) -> Sbdh:
-    """An envelope from its bytes, its header checked and its payload given back as it stands;
+    """An envelope from its bytes, its header checked and its payload given back as it stands
+    (``read_header`` and ``document_chunks``, the one way envelopes are read);
     ``InputError`` / ``HostileInputError`` saying what is wrong."""
-    root = safe.parse(data, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH)
-    sbdh = parse_header(root)
-    payload_el = [c for c in root if isinstance(c.tag, str)][1]
-    body = bytes(data)
-    encoding = (root.getroottree().docinfo.encoding or "UTF-8").upper()
-    span = _payload_span(body) if encoding in ("UTF-8", "UTF8", "US-ASCII", "ASCII") else None
-    piece = body[span[0]:span[1]] if span is not None else None
-    if piece is not None and _stands_alone(piece, payload_el):
-        sbdh.payload = piece
-    else:                           # bytes that need the envelope's declarations or encoding: re-written
-        sbdh.payload = etree.tostring(payload_el, encoding="unicode", with_tail=False).encode("utf-8")
+    source = sbdh_scan.BytesSource(data)
+    sbdh = read_header(source)
+    sbdh.payload = b"".join(document_chunks(source, sbdh, declaration=False))
     return sbdh
 
 

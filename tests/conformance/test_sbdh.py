@@ -130,3 +130,22 @@ def test_an_envelope_we_write_with_every_scope_passes_the_xsd(xsd) -> None:
     assert h.payload == payload[payload.index(b"<ApplicationResponse"):].rstrip()   # the element, as given
     # the XSD can say no: an envelope without its HeaderVersion
     assert xsd.validate(safe.parse(data.replace(b"<sh:HeaderVersion>1.0</sh:HeaderVersion>", b"")))
+
+
+def test_every_corpus_file_reads_the_same_a_few_bytes_at_a_time(monkeypatch) -> None:
+    """The streaming reader's windows (``sbdh_scan.WINDOW``) cut the official files anywhere: the
+    same header, the same payload, the same refusal."""
+    if not FILES:
+        pytest.skip("shared corpus not found")
+    from gateway.syntaxes import sbdh_scan
+
+    def outcome(data: bytes):
+        try:
+            h = sbdh.read_sbdh(data)
+            return h, h.payload, h.place
+        except InputError as e:
+            return str(e)
+    whole = {p.name: outcome(p.read_bytes()) for p in FILES}
+    monkeypatch.setattr(sbdh_scan, "WINDOW", 13)
+    assert {p.name: outcome(p.read_bytes()) for p in FILES} == whole
+    assert sum(isinstance(v, tuple) for v in whole.values()) == len(GOOD)

@@ -17,8 +17,9 @@ A message that is not an invoice (``MESSAGE_SYNTAXES``) takes its own path: read
 what was read (a writer may refuse what it cannot write with a ``ValueError``
 naming the missing part: counted as a write refusal). CDAR: FNFE's CDAR rules,
 each status written back; Peppol Invoice Response: the T111 rules, the response
-written back; SBDH: the envelope written again around its payload, and the
-payload read as a document.
+written back; SBDH: the payload given back parsed on its own (it must stand alone and be the
+document the header names), the envelope written again around it, and the payload read as a
+document.
 
 Any other exception is a crash, located at the innermost frame in
 ``gateway/``. A crash whose message matches ``KNOWN`` is a defect already being
@@ -230,12 +231,24 @@ def _check_invoice_response(data: bytes, out: Outcome, start: Callable[[str], fl
 
 def _check_sbdh(data: bytes, out: Outcome, start: Callable[[str], float],
                 stop: Callable[[str, float], None]) -> None:
-    """An SBDH envelope: read, written again around its payload, the payload read as a document."""
+    """An SBDH envelope: read, written again around its payload, the payload read as a document.
+    The payload given back stands alone (the envelope's namespace declarations it uses added) and
+    is the business document the header names: anything else is a crash."""
+    from lxml import etree
+
     from gateway.syntaxes import read_documents, sbdh
+    from gateway.xml import safe
     envelope = _read(sbdh.read_sbdh, data, out, start, stop)
     if envelope is None:
         return
     out.documents = 1
+    t0 = start("read:payload")
+    try:
+        alone = etree.QName(safe.parse(envelope.payload_document()))
+        if (alone.namespace, alone.localname) != (envelope.standard, envelope.type):
+            raise AssertionError(f"the payload given back is {alone}, not the {envelope.type} the header names")
+    finally:
+        stop("read", t0)
     t0 = start("validate")
     try:
         read_documents(envelope.payload)
