@@ -96,10 +96,16 @@ class DocumentRecord(Base):
         sa.Index(None, "status", "created_at"),
         sa.Index(None, "sender_partner_id", "created_at"),
         sa.Index(None, "recipient_partner_id", "created_at"),
+        # the indicators' volumes and rates: one range scan of the period reads all they count
+        sa.Index("ix_documents_indicators", "created_at", "channel", "syntax", "sender_partner_id", "valid",
+                 "business_status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     exchange_id: Mapped[int] = mapped_column(sa.ForeignKey("exchanges.id"))
+    # the inbound exchange's channel, recorded once with the document (the indicators count by it
+    # without reading each exchange)
+    channel: Mapped[Optional[str]] = mapped_column(sa.String(16))
     position: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))   # n-th document of the file
     syntax: Mapped[str] = mapped_column(sa.String(40))
     mapping: Mapped[str] = mapped_column(sa.String(200))
@@ -165,6 +171,12 @@ class DocumentRecord(Base):
     @validates("status")
     def _check_status(self, key: str, value: str) -> str:
         return require_one_of(value, DOCUMENT_STATUSES, "document status")
+
+    @validates("exchange")
+    def _take_channel(self, key: str, exchange: Optional[Exchange]) -> Optional[Exchange]:
+        if exchange is not None and self.channel is None:
+            self.channel = exchange.channel
+        return exchange
 
     @validates("business_status")
     def _check_business_status(self, key: str, value: Optional[str]) -> Optional[str]:
@@ -277,6 +289,7 @@ DELIVERY_TRANSITIONS: dict[Optional[str], frozenset[str]] = {
     "acknowledged": frozenset(), "cancelled": frozenset(),
 }
 DELIVERY_STATUSES = tuple(s for s in DELIVERY_TRANSITIONS if s)
+REACHED_STATUSES = ("delivered", "acknowledged")      # the recipient has it: the clock of delivery time stops
 
 
 class Delivery(StatusHistory, Base):
@@ -286,6 +299,8 @@ class Delivery(StatusHistory, Base):
         sa.UniqueConstraint("document_id", "recipient_partner_id"),
         sa.Index(None, "status", "next_attempt_at"),
         sa.Index(None, "channel", "status"),              # /metrics: deliveries by channel and status
+        # the indicators' delivery time: one range scan of the period reads every value
+        sa.Index("ix_deliveries_indicators", "received_at", "channel", "reached_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -305,6 +320,11 @@ class Delivery(StatusHistory, Base):
     next_attempt_at: Mapped[Optional[datetime]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Recorded once for the indicators (delivery time without reading documents, exchanges and
+    # events): when the document's inbound exchange arrived, and when this delivery first
+    # reached its recipient (delivered or acknowledged; never changed after).
+    received_at: Mapped[Optional[datetime]]
+    reached_at: Mapped[Optional[datetime]]
 
     document: Mapped[DocumentRecord] = relationship(back_populates="deliveries")
     recipient: Mapped[Partner] = relationship()
@@ -320,6 +340,8 @@ class Delivery(StatusHistory, Base):
     SENDING_STATUS = "sending"
 
     def _event(self, status: str, at: datetime, reason: Optional[str]) -> DeliveryEvent:
+        if status in REACHED_STATUSES and self.reached_at is None:
+            self.reached_at = at
         return DeliveryEvent(status=status, at=at, reason=reason)
 
     @validates("channel")
@@ -330,7 +352,8 @@ class Delivery(StatusHistory, Base):
     def new(cls, document: DocumentRecord, recipient: Partner, *, format: str, channel: str,
             at: Optional[datetime] = None, **columns: Any) -> Delivery:
         """A pending delivery, due now."""
-        d = cls(document=document, recipient=recipient, format=format, channel=channel, **columns)
+        d = cls(document=document, recipient=recipient, format=format, channel=channel,
+                received_at=document.exchange.created_at if document.exchange is not None else None, **columns)
         d.set_status("pending", at=at)
         d.next_attempt_at = d.status_at
         if d.created_at is None:

@@ -81,9 +81,11 @@ def test_every_indicator_query_starts_from_an_index(big) -> None:
     assert full_scans(gw, seen) == []
     with gw.engine.connect() as conn:
         plans = " | ".join(r[-1] for st, p in seen for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + st, p))
-    for index in ("ix_documents_created_at", "ix_document_status_events_status_at", "ix_approval_cases_closed_at",
-                  "ix_delivery_events_delivery_id_at"):
+    for index in ("ix_document_status_events_status_at", "ix_approval_cases_closed_at",
+                  # volumes, rates and delivery times: the index holds all they read (no row visited)
+                  "COVERING INDEX ix_documents_indicators", "COVERING INDEX ix_deliveries_indicators"):
         assert index in plans, index
+    assert "delivery_events" not in " ".join(st for st, _ in seen)
 
 
 def test_metrics_read_indexes_not_tables(big) -> None:
@@ -191,3 +193,46 @@ def test_a_request_is_bounded() -> None:
         indicators.Period(date(2025, 1, 1), date(2026, 1, 2))               # more than MAX_DAYS
     with pytest.raises(indicators.PeriodError):
         indicators.Period(date(2026, 1, 1), date(2026, 1, 2), "hour")
+
+
+def test_the_migration_fills_the_recorded_columns_from_the_record(tmp_path) -> None:
+    """Migration 0021 on a record written before it: a document's channel is its exchange's, a
+    delivery's receipt its exchange's creation, its arrival its first delivered or acknowledged
+    event (none: still on its way); the same values the pipeline records as it goes."""
+    from alembic import command
+    from gateway.db import alembic_config, migrate
+
+    gw = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
+    fill(gw, 300, today=TODAY, days=10, partners=5)
+    url = gw.settings.database_url
+    with gw.session() as s:
+        first, second = s.scalars(sa.select(Delivery.id).order_by(Delivery.id).limit(2)).all()
+        s.execute(sa.delete(DeliveryEvent).where(DeliveryEvent.delivery_id == first,
+                                                 DeliveryEvent.status == "delivered"))
+        reached = s.scalar(sa.select(Delivery.reached_at).where(Delivery.id == second))
+        s.add(DeliveryEvent(delivery_id=second, status="acknowledged", at=reached + timedelta(minutes=5)))
+    read = lambda s: (sorted(s.execute(sa.select(DocumentRecord.id, DocumentRecord.channel)).all()),   # noqa: E731
+                      sorted(s.execute(sa.select(Delivery.id, Delivery.received_at, Delivery.reached_at)).all()))
+    with gw.session() as s:
+        documents, deliveries = read(s)
+        expected = {d.id: d.created_at for d in s.scalars(sa.select(Exchange))}
+        exchange_of = dict(s.execute(sa.select(DocumentRecord.id, DocumentRecord.exchange_id)).all())
+    gw.close()
+    command.downgrade(alembic_config(url), "0020")
+    migrate(url)
+    gw = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
+    try:
+        with gw.session() as s:
+            documents_after, deliveries_after = read(s)
+            channel_of = dict(s.execute(sa.select(DocumentRecord.id, Exchange.channel)
+                                        .join(Exchange, DocumentRecord.exchange_id == Exchange.id)).all())
+            document_of = dict(s.execute(sa.select(Delivery.id, Delivery.document_id)).all())
+    finally:
+        gw.close()
+    assert len(documents_after) == 300 and all(channel == channel_of[d] for d, channel in documents_after)
+    assert documents_after == documents
+    by_id = {d: (received, at) for d, received, at in deliveries_after}
+    assert by_id[first][1] is None
+    assert by_id[second][1] == dict((d, at) for d, _, at in deliveries)[second]
+    assert all(received == expected[exchange_of[document_of[d]]] for d, (received, _) in by_id.items())
+    assert [r for r in deliveries_after if r[0] != first] == [r for r in deliveries if r[0] != first]

@@ -5,7 +5,9 @@ transaction) into a database the real migrations made.
 The pipeline would take hours for 200,000 invoices; the indicators only read the record, so
 this writes rows of the shapes the pipeline writes (an inbound exchange per document, a
 delivery with ``pending`` then ``delivered`` events, ``accepted`` then ``paid`` for some, a few
-refused or disputed, a few held, unreadable files as rejected exchanges without a document),
+refused or disputed, a few held, unreadable files as rejected exchanges without a document;
+the columns the pipeline records once for the indicators: a document's channel, a delivery's
+``received_at`` and ``reached_at``),
 spread over ``days`` days up to ``today``. Deterministic for a seed, so a test can compare the
 indicators with its own count of the same rows. Used by tests/integration/test_indicators_scale.py
 and bench/indicators.py.
@@ -61,7 +63,8 @@ def fill(gw, n: int, *, today: date, days: int = 90, partners: int = 20, seed: i
             sender, recipient = rnd.choice(ids), rnd.choice(ids)
             readable = i < n
             ex_status = "processed" if readable else "rejected"
-            exchanges.append({"id": ex_id, "direction": "in", "channel": rnd.choice(CHANNELS), "partner_id": sender,
+            channel = rnd.choice(CHANNELS)
+            exchanges.append({"id": ex_id, "direction": "in", "channel": channel, "partner_id": sender,
                               "message_id": f"bulk-{ex_id}", "refused": False, "status": ex_status,
                               "status_at": at, "attempts": 0, "created_at": at, "updated_at": at})
             ex_events.append({"exchange_id": ex_id, "status": ex_status, "at": at})
@@ -79,7 +82,7 @@ def fill(gw, n: int, *, today: date, days: int = 90, partners: int = 20, seed: i
                             else "accepted" if roll < 0.6 else None)
             business_at = at + timedelta(days=rnd.randrange(0, 40)) if business else None
             documents.append({
-                "id": doc_id, "exchange_id": ex_id, "position": 0, "syntax": rnd.choice(SYNTAXES), "mapping": "bulk",
+                "id": doc_id, "exchange_id": ex_id, "channel": channel, "position": 0, "syntax": rnd.choice(SYNTAXES), "mapping": "bulk",
                 "number": f"B-{doc_id}", "type_code": "380", "issue_date": issued, "due_date": due, "currency": "EUR",
                 "line_count": 1, "sender_partner_id": sender, "recipient_partner_id": recipient, "valid": valid,
                 "fatal_count": 0 if valid else 1, "warning_count": 0, "findings": [], "validation_profile": "en16931",
@@ -95,7 +98,8 @@ def fill(gw, n: int, *, today: date, days: int = 90, partners: int = 20, seed: i
                 reached = at + timedelta(seconds=rnd.randrange(5, 7200))
                 deliveries.append({"id": dl_id, "document_id": doc_id, "recipient_partner_id": recipient,
                                    "format": "ubl", "channel": rnd.choice(CHANNELS), "status": "delivered",
-                                   "status_at": reached, "attempts": 1, "created_at": at, "updated_at": reached})
+                                   "status_at": reached, "attempts": 1, "created_at": at, "updated_at": reached,
+                                   "received_at": at, "reached_at": reached})
                 dl_events.append({"delivery_id": dl_id, "status": "pending", "at": at})
                 dl_events.append({"delivery_id": dl_id, "status": "delivered", "at": reached})
         for table, rows in ((Exchange, exchanges), (ExchangeEvent, ex_events), (DocumentRecord, documents),
