@@ -28,13 +28,13 @@ from functools import lru_cache
 from typing import Any, Mapping, Optional
 
 import sqlalchemy as sa
-import yaml
 
 from gateway.channels.settings import PostalAddress, buyer_address, postal_address
 from gateway.channels.templating import TEMPLATES
 from gateway.db import Delivery, Partner, PrintBatch, RenderingRecord, StatusError, compare_and_set, utcnow
 from gateway.delivery.channel import Channel, ChannelSettingsError, DeliveryPlan
 from gateway.delivery.state import acknowledge_delivery, follow_document
+from gateway.i18n import NP_
 
 log = logging.getLogger("edigate.paper")
 
@@ -67,10 +67,26 @@ class _Raced(Exception):
     """Another builder took some of these deliveries meanwhile."""
 
 
-@lru_cache(maxsize=1)
-def _labels() -> dict:
-    with open(TEMPLATES / "cover.yaml", encoding="utf-8") as f:
-        return yaml.safe_load(f)
+# The cover sheet's words, translated by the catalogue into the letter's language (gateway.i18n);
+# their own context: the same English words read otherwise elsewhere ("From" of a date range).
+COVER_WORDS = {
+    "letter": NP_("paper cover sheet", "Letter"),
+    "from": NP_("paper cover sheet", "From"),
+    "issue_date": NP_("paper cover sheet", "Issue date"),
+    "amount": NP_("paper cover sheet", "Amount due"),
+    "due_date": NP_("paper cover sheet", "Due date"),
+    "pages": NP_("paper cover sheet", "Enclosed"),
+    "pages_after": NP_("paper cover sheet", "page(s) after this cover sheet"),
+    "note": NP_("paper cover sheet", "This document was sent to you on paper by an e-invoicing platform on behalf of its issuer."),
+    "batch": NP_("paper cover sheet", "Print batch"),
+    "delivery": NP_("paper cover sheet", "delivery"),
+}
+
+
+@lru_cache(maxsize=2)
+def _labels(lang: str) -> dict[str, str]:
+    from gateway import i18n
+    return {key: i18n.pgettext(lang, *msg) for key, msg in COVER_WORDS.items()}
 
 
 @lru_cache(maxsize=1)
@@ -109,7 +125,7 @@ def cover_sheet(letter: _Letter, *, batch: int, index: int, count: int) -> bytes
 
     sender = _sender(inv)
     html = _template().render(
-        lang=lang, t=_labels()[lang], css=(TEMPLATES / "cover.css").read_text(encoding="utf-8"),
+        lang=lang, t=_labels(lang), css=(TEMPLATES / "cover.css").read_text(encoding="utf-8"),
         sender={"name": shown(sender["name"]), "lines": [shown(x) for x in sender["lines"][:6]]},
         address=[shown(x) for x in letter.address.label() if x],
         title=document_title(inv, lang), number=shown(inv.number or ""),

@@ -46,6 +46,10 @@ def test_an_approval_reads_in_french(live, browser, tmp_path) -> None:
         judge_page(page, judge, data, "approvals-queue", tmp_path)
         page.goto(f"{base}/portal/approvals/{document}")
         judge_page(page, judge, data, "approval-form", tmp_path)
+        from gateway.delivery.statuses import REASONS        # the norm names each reason in both languages
+        options = page.eval_on_selector_all("select[name=reason_code] option[value]:not([value=''])",
+                                            "os => os.map(o => [o.value, o.textContent.trim()])")
+        assert options and all(text == f"{code} — {REASONS[code].fr}" for code, text in options), options
         assert "dans l'ordre" in page.inner_text("#approval-approvers")
         page.check("input[name=action][value=approve]")
         page.click("#approval-form button[type=submit]")

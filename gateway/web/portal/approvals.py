@@ -34,7 +34,8 @@ ACTIONS = {"approve": _l("Approve"), "refuse": _l("Refuse"), "hold": _l("Put on 
 def reason_codes(status: str) -> list[tuple[str, str]]:
     """The reason codes a status allows (lifecycle.yaml), with their names, for the form."""
     allowed = STATUSES[status].reasons or tuple(REASONS)
-    return [(code, f"{REASONS[code].en} / {REASONS[code].fr}") for code in allowed if code in REASONS]
+    french = current() == "fr"           # the reader's language: the norm names each reason in both
+    return [(code, REASONS[code].fr if french else REASONS[code].en) for code in allowed if code in REASONS]
 
 
 NOTICES = {"waiting": _l("waiting for you"), "reminder": _l("reminder"), "escalation": _l("escalation")}
