@@ -88,9 +88,17 @@ def available() -> list[str]:
     return sorted(files())
 
 
+_LOADED: dict[tuple[str, str], MappingSpec] = {}
+
+
 def load(name: str) -> MappingSpec:
-    """The compiled mapping ``name`` (cached per search path)."""
-    return _load(folders(), name)
+    """The compiled mapping ``name`` (cached per search path). Every document asks several times:
+    the answer is found by the setting's text and the name, without comparing folder paths."""
+    setting = os.environ.get(ENV, "")
+    spec = _LOADED.get((setting, name))
+    if spec is None:
+        spec = _LOADED[(setting, name)] = _load(_folders(setting), name)
+    return spec
 
 
 @lru_cache(maxsize=None)
@@ -107,3 +115,4 @@ def forget() -> None:
     _folders.cache_clear()
     _files.cache_clear()
     _load.cache_clear()
+    _LOADED.clear()
