@@ -34,6 +34,8 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 
+from . import i18n
+from .i18n import N_
 from .config import Settings, load_settings
 from .delivery.channel import registry
 from .runtime import Gateway
@@ -103,7 +105,7 @@ def ensure_admin(gw: Gateway) -> Optional[str]:
 def _pages(app: Any) -> list[tuple[str, str]]:
     """The people's doors the app has beside the operator pages (an extension's included)."""
     rules = {rule.rule for rule in app.url_map.iter_rules()}
-    doors = (("portal", "/portal/"), ("onboarding", "/onboarding/"))
+    doors = ((N_("portal"), "/portal/"), (N_("onboarding"), "/onboarding/"))
     return [(label, path) for label, path in doors if path in rules or path.rstrip("/") in rules]
 
 
@@ -241,7 +243,7 @@ def web_server(app: Any, settings: Settings, *, threads: Optional[int] = None) -
 
 
 def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Optional[int] = None,
-          demo: bool = True, processes: Optional[int] = None) -> None:
+          demo: bool = True, processes: Optional[int] = None, language: Optional[str] = None) -> None:
     """``processes``: job worker processes beside this one (``gateway.processes.supervise``; default one per
     core when there is more than one), each with ``workers`` threads; 0: the consumer runs here,
     on ``workers`` threads."""
@@ -268,33 +270,42 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
     gw.jobs.sweep(grace=timedelta(0))     # what a stopped process left pending
 
     base = f"http://{settings.host}:{settings.http_port}"
-    lines = [
-        "edigate is running",
-        f"  operator pages  {base}/  (health check: {base}/health)",
-        f"  REST API        {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)",
+    lang = i18n.cli_language(language)    # the command line's language (--language, EDIGATE_LANG…, the locale)
+
+    def say(msgid: str, **values: Any) -> str:
+        return i18n.gettext(lang, msgid, **values)
+
+    rows = [
+        (say(N_("operator pages")), f"{base}/  " + say(N_("(health check: %(url)s)"), url=f"{base}/health")),
+        (say(N_("REST API")), f"{base}/api/v1/  " + say(N_("(OpenAPI: %(url)s)"), url=f"{base}/api/v1/openapi.json")),
     ]
-    lines += [f"  {label:<15} {base}{path}" for label, path in _pages(app)]
+    rows += [(say(label), f"{base}{path}") for label, path in _pages(app)]
     for channel in registry:
         for path in channel.public_paths:
-            lines.append(f"  {channel.label + ' endpoint':<15} {base}{path}  (public URL {settings.public_url})")
-    lines += [f"  {label:<15} {text}" for label, text in (service.describe() for service in services)]
-    lines += [
-        f"  database        {settings.database_url}",
-        f"  payloads        {settings.payload_dir}",
-        f"  jobs            {settings.jobs_url}  ("
-        + (f"{processes} worker processes of {workers} threads, pids {' '.join(map(str, pool.pids))})"
-           if pool is not None else f"{workers} worker threads in this process)"),
-        f"  certificates    {settings.certs_dir}",
-        f"  web server      {http_limits}",
+            rows.append((say(N_("%(channel)s endpoint"), channel=channel.label),
+                         f"{base}{path}  " + say(N_("(public URL %(url)s)"), url=settings.public_url)))
+    rows += [(say(label), text) for label, text in (service.describe() for service in services)]
+    rows += [
+        (say(N_("database")), settings.database_url),
+        (say(N_("payloads")), str(settings.payload_dir)),
+        (say(N_("jobs")), f"{settings.jobs_url}  ("
+         + (say(N_("%(processes)s worker processes of %(threads)s threads, pids %(pids)s"), processes=processes,
+                threads=workers, pids=" ".join(map(str, pool.pids)))
+            if pool is not None else say(N_("%(threads)s worker threads in this process"), threads=workers)) + ")"),
+        (say(N_("certificates")), str(settings.certs_dir)),
+        (say(N_("web server")), str(http_limits)),
     ]
     if made_demo:
-        lines.append(f"  demo setup      identity {DEMO_IDENTITY}; partners "
-                     + ", ".join(p[1] for p in DEMO_PARTNERS)
-                     + f"; DEMO-BUYER reads its invoices on the portal (mail to "
-                       f"{DEMO_RECEIVING['DEMO-BUYER'][1]} through {_mail_server(settings)}); "
-                       f"a sample invoice for it: {SAMPLE_INVOICE}")
+        rows.append((say(N_("demo setup")), say(N_(
+            "identity %(identity)s; partners %(partners)s; DEMO-BUYER reads its invoices on the portal (mail to "
+            "%(mail)s through %(server)s); a sample invoice for it: %(sample)s"), identity=DEMO_IDENTITY,
+            partners=", ".join(p[1] for p in DEMO_PARTNERS), mail=DEMO_RECEIVING["DEMO-BUYER"][1],
+            server=_mail_server(settings), sample=SAMPLE_INVOICE)))
     if password:
-        lines.append(f"  first login     admin / {password}  (also in {settings.home / 'admin-password'})")
+        rows.append((say(N_("first login")), f"admin / {password}  "
+                     + say(N_("(also in %(file)s)"), file=settings.home / "admin-password")))
+    width = max([15] + [len(label) + 1 for label, _ in rows])    # English keeps its columns as they always were
+    lines = [say(N_("edigate is running"))] + [f"  {label:<{width}} {text}" for label, text in rows]
     print("\n".join(lines), flush=True)
 
     stopping = threading.Event()
@@ -311,7 +322,7 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
         if stopping.is_set():
             return
         stopping.set()
-        print("edigate: stopping", flush=True)
+        print(i18n.gettext(lang, N_("edigate: stopping")), flush=True)
         stop_all()
         raise SystemExit(0)
 

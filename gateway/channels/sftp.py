@@ -351,8 +351,10 @@ class SftpService:
         self.server.stop()
 
     def describe(self) -> tuple[str, str]:
-        return ("SFTP server", f"sftp://{self.server.host}:{self.server.port}  (partner accounts under "
-                               f"{self.inbox.root}; host key {host_key_fingerprint(self.server.host_key)})")
+        from gateway import i18n          # the banner's words: the command line's language
+        return (i18n.N_("SFTP server"), f"sftp://{self.server.host}:{self.server.port}  " + i18n.gettext(
+            i18n.cli_language(), i18n.N_("(partner accounts under %(root)s; host key %(fingerprint)s)"), root=self.inbox.root,
+            fingerprint=host_key_fingerprint(self.server.host_key)))
 
 
 class SftpChannel(FileChannel):

@@ -21,6 +21,7 @@ from gateway.db import AS2Identity, Organisation, Partner
 from gateway.partners.checks import CertificateFile, as2_name, same_public_key
 from gateway.partners.service import PartnerError, PartnerService
 from gateway.cli.certificates import add_cert, cert_dict, cert_line, read_cert, soonest_expiry
+from gateway.cli.words import _
 from gateway.cli.common import (CONTEXT_SETTINGS, BadInput, checked, current_settings, day, echo_json, find_org, iso,
                                 table, transaction, utc_now, warn)
 
@@ -47,9 +48,9 @@ def _key_material(s: Session, settings: Settings, as2: str, key_file: Optional[P
                   dev: bool) -> Optional[tuple[str, CertificateFile]]:
     """(key path, certificate) from --key/--cert or --dev, checked to belong together; or None."""
     if dev and (key_file or cert_file):
-        raise BadInput("--dev makes its own key pair: give either --dev or --key and --cert")
+        raise BadInput(_("--dev makes its own key pair: give either --dev or --key and --cert"))
     if bool(key_file) != bool(cert_file):
-        raise BadInput("--key and --cert go together (or use --dev)")
+        raise BadInput(_("--key and --cert go together (or use --dev)"))
     if dev:
         return _dev_key(s, settings, as2)
     if key_file is None or cert_file is None:
@@ -58,14 +59,14 @@ def _key_material(s: Session, settings: Settings, as2: str, key_file: Optional[P
     try:
         key = load_private_key(key_file)
     except TypeError:
-        raise BadInput(f"{key_file} is an encrypted key: the gateway runs unattended, give it an "
-                       "unencrypted key readable only by its user (mode 0600)") from None
+        raise BadInput(_("%(file)s is an encrypted key: the gateway runs unattended, give it an "
+                         "unencrypted key readable only by its user (mode 0600)", file=key_file)) from None
     except ValueError:
-        raise BadInput(f"{key_file} is not a private key in PEM form") from None
+        raise BadInput(_("%(file)s is not a private key in PEM form", file=key_file)) from None
     if not same_public_key(key, cf.certificate):
-        raise BadInput(f"{cert_file} is not the certificate of the key {key_file}")
+        raise BadInput(_("%(cert)s is not the certificate of the key %(key)s", cert=cert_file, key=key_file))
     if key_file.stat().st_mode & 0o077:
-        warn(f"{key_file} can be read by other users: chmod 600 it")
+        warn(_("%(file)s can be read by other users: chmod 600 it", file=key_file))
     key_ref = str(key_file.resolve())
     _check_key_unused(s, key_ref)
     return key_ref, cf
@@ -75,8 +76,8 @@ def _check_key_unused(s: Session, key_ref: str) -> None:
     user = s.scalar(sa.select(AS2Identity).where(
         sa.or_(AS2Identity.signing_key_ref == key_ref, AS2Identity.encryption_key_ref == key_ref)))
     if user is not None:
-        raise BadInput(f"the key {key_ref} is already AS2 identity {user.as2_name!r}'s "
-                       f"(organisation {user.organisation.name}); give each identity its own")
+        raise BadInput(_("the key %(key)s is already AS2 identity '%(name)s''s (organisation %(org)s); give each "
+                         "identity its own", key=key_ref, name=user.as2_name, org=user.organisation.name))
 
 
 def _dev_key(s: Session, settings: Settings, as2: str) -> tuple[str, CertificateFile]:
@@ -86,7 +87,7 @@ def _dev_key(s: Session, settings: Settings, as2: str) -> tuple[str, Certificate
     try:
         kp = ensure_dev_keypair(directory, name, common_name=as2)
     except (ValueError, OSError) as exc:
-        raise BadInput(f"cannot make a development key pair in {directory}: {exc}") from None
+        raise BadInput(_("cannot make a development key pair in %(dir)s: %(error)s", dir=directory, error=exc)) from None
     assert kp.key_path is not None
     return str(kp.key_path), CertificateFile(kp.certificate, kp.cert_pem.decode("ascii"), ())
 
@@ -117,10 +118,12 @@ def _add_identity(s: Session, settings: Settings, org: Organisation, as2: str, k
     org.as2_identities.append(ident)
     s.add(org)
     s.flush()
-    click.echo(f"organisation {org.name}: AS2 identity {as2}" + (f", key {key_ref}" if key_ref else ", no key yet"))
+    click.echo(_("organisation %(org)s: AS2 identity %(as2)s, key %(key)s", org=org.name, as2=as2, key=key_ref) if key_ref
+               else _("organisation %(org)s: AS2 identity %(as2)s, no key yet", org=org.name, as2=as2))
     if material:
         cert = add_cert(s, org, material[1], "both", key_ref=key_ref)
-        click.echo(f"  certificate #{cert.id}: {cert.subject}, valid until {day(cert.not_after)}")
+        click.echo(_("  certificate #%(id)s: %(subject)s, valid until %(day)s", id=cert.id, subject=cert.subject,
+                     day=day(cert.not_after)))
     return ident
 
 
@@ -140,11 +143,12 @@ def org_add(name: str, as2: str, key_file: Optional[Path], cert_file: Optional[P
     """Add one of our organisations NAME with its first AS2 identity."""
     name = name.strip()
     if not name:
-        raise BadInput("an organisation needs a name")
+        raise BadInput(_("an organisation needs a name"))
     settings = current_settings()
     with transaction() as s:
         if s.scalar(sa.select(Organisation).where(Organisation.name == name)) is not None:
-            raise BadInput(f"organisation {name!r} already exists (add identities with `edigate org identity add`)")
+            raise BadInput(_("organisation '%(name)s' already exists (add identities with `edigate org identity add`)",
+                             name=name))
         org = Organisation(name=name)
         _add_identity(s, settings, org, as2, key_file, cert_file, dev)
 
@@ -160,7 +164,7 @@ def org_list(as_json: bool) -> None:
                          "certificate_expiry": iso(soonest_expiry(o.certificates))} for o in orgs])
             return
         if not orgs:
-            click.echo("no organisations yet (see `edigate org add`)")
+            click.echo(_("no organisations yet (see `edigate org add`)"))
             return
         table(["#", "name", "AS2 names", "cert expires"],
                [[str(o.id), o.name, ", ".join(i.as2_name for i in o.as2_identities) or "-",
@@ -185,13 +189,15 @@ def org_show(ref: str, as_json: bool) -> None:
             echo_json({"id": o.id, "name": o.name, "created_at": iso(o.created_at), "as2_identities": idents,
                         "certificates": [cert_dict(c, now) for c in certs]})
             return
-        click.echo(f"organisation #{o.id} {o.name}")
-        click.echo("  AS2 identities:")
+        click.echo(_("organisation #%(id)s %(name)s", id=o.id, name=o.name))
+        click.echo(_("  AS2 identities:"))
         for i in idents:
             keys = {i["signing_key_ref"], i["encryption_key_ref"]} - {None}
-            click.echo(f"    {i['as2_name']}{'' if i['active'] else ' (inactive)'}: "
-                       f"key {', '.join(sorted(keys)) or 'none'}; {i['partners']} partner(s) use it explicitly")
-        click.echo("  certificates:" + ("" if certs else " none"))
+            click.echo("    " + (_("%(as2)s: key %(keys)s; %(n)s partner(s) use it explicitly", as2=i["as2_name"],
+                                       keys=", ".join(sorted(keys)) or "-", n=i["partners"]) if i["active"] else
+                                     _("%(as2)s (inactive): key %(keys)s; %(n)s partner(s) use it explicitly",
+                                       as2=i["as2_name"], keys=", ".join(sorted(keys)) or "-", n=i["partners"])))
+        click.echo(_("  certificates:") if certs else _("  certificates: none"))
         for c in certs:
             click.echo(f"    {cert_line(c, now)}")
 

@@ -5,6 +5,7 @@ import click
 
 from gateway.cli.context import current
 from gateway.cli.errors import SetupError
+from gateway.cli.words import language
 from gateway.config import Settings
 from gateway.server import configure_logging, serve, work
 
@@ -31,7 +32,8 @@ def serve_command(workers: int, processes: int | None, threads: int | None, no_d
     The jobs run in worker processes of its own on a machine with more than one core (they end
     with it), else in-process. Settings come from EDIGATE_* variables (see README)."""
     configure_logging()
-    serve(_settings(), workers=workers, threads=threads, demo=not no_demo, processes=processes)
+    serve(_settings(), workers=workers, threads=threads, demo=not no_demo, processes=processes,
+          language=language())
 
 
 @click.command("worker")

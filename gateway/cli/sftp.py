@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from gateway.channels.sftp import poll_remote, remote_settings
 from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, actor, checked, current, echo_json,
                                 find_partner, iso, table, transaction, warn)
+from gateway.cli.words import _, language, ngettext
 from gateway.db import Partner, SftpAccount, SftpRemote
 from gateway.db.sftp import MIN_PASSWORD_LENGTH, key_lines
 from gateway.partners import sftp_account, ssh_keys
@@ -59,8 +60,8 @@ def parse_public_key(line: str, where: str) -> PublicKey:
     """``gateway.partners.ssh_keys.parse_public_key``, a refusal being bad input (exit 2)."""
     try:
         return ssh_keys.parse_public_key(line, where)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
+    except ssh_keys.KeyRefused as exc:
+        raise BadInput(exc.worded(language())) from None
 
 
 def read_public_keys(path: Path) -> list[PublicKey]:
@@ -68,16 +69,16 @@ def read_public_keys(path: Path) -> list[PublicKey]:
     checked by ``gateway.partners.ssh_keys.public_keys_in`` as the partner page checks a pasted key."""
     try:
         if path.stat().st_size > MAX_KEY_FILE:
-            raise BadInput(f"{path} is too large for a public key file")
+            raise BadInput(_("%(file)s is too large for a public key file", file=path))
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        raise BadInput(f"{path} is not a text file: give the OpenSSH public key (the .pub file)") from None
+        raise BadInput(_("%(file)s is not a text file: give the OpenSSH public key (the .pub file)", file=path)) from None
     except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise BadInput(_("cannot read %(file)s: %(error)s", file=path, error=exc.strerror or exc)) from None
     try:
         return ssh_keys.public_keys_in(text, str(path))
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
+    except ssh_keys.KeyRefused as exc:
+        raise BadInput(exc.worded(language())) from None
 
 
 def _stored_keys(acc: SftpAccount) -> list[tuple[str, Optional[PublicKey]]]:
@@ -102,12 +103,12 @@ def _read_password() -> str:
     if text.endswith("\r"):
         text = text[:-1]
     if not text:
-        raise BadInput("--password-stdin: no password on standard input")
+        raise BadInput(_("--password-stdin: no password on standard input"))
     if "\n" in text or "\r" in text:
-        raise BadInput("--password-stdin: the password must be a single line")
+        raise BadInput(_("--password-stdin: the password must be a single line"))
     if len(text) < MIN_PASSWORD_LENGTH:
-        raise BadInput(f"an SFTP password has at least {MIN_PASSWORD_LENGTH} characters "
-                       f"(the one given has {len(text)})")
+        raise BadInput(_("an SFTP password has at least %(min)s characters (the one given has %(n)s)",
+                         min=MIN_PASSWORD_LENGTH, n=len(text)))
     return text
 
 
@@ -124,18 +125,18 @@ def _warn_shared_keys(s: Session, acc: SftpAccount, keys: list[PublicKey]) -> No
     """A key on two accounts lets its holder log in as both: legal, but rarely meant."""
     fps = {k.fingerprint for k in keys}
     for other in s.scalars(sa.select(SftpAccount).where(SftpAccount.id != acc.id)):
-        for _, k in _stored_keys(other):
+        for _ln, k in _stored_keys(other):
             if k is not None and k.fingerprint in fps:
-                warn(f"key {k.fingerprint} also opens SFTP account {other.username!r} "
-                     f"(partner {other.partner.name})")
+                warn(_("key %(fingerprint)s also opens SFTP account '%(username)s' (partner %(partner)s)",
+                       fingerprint=k.fingerprint, username=other.username, partner=other.partner.name))
 
 
 def _find_account(s: Session, username: str) -> SftpAccount:
     acc = s.scalar(sa.select(SftpAccount).where(SftpAccount.username == username))
     if acc is None:
         known = ", ".join(s.scalars(sa.select(SftpAccount.username).order_by(SftpAccount.username)))
-        raise BadInput(f"no SFTP account {username!r} (known: {known or 'none yet'}; "
-                       "see `edigate sftp account add`)")
+        raise BadInput(_("no SFTP account '%(username)s' (known: %(known)s; see `edigate sftp account add`)",
+                         username=username, known=known or "-"))
     return acc
 
 
@@ -144,7 +145,7 @@ def _account_dict(acc: SftpAccount) -> dict[str, Any]:
             "password": bool(acc.password_hash),
             "keys": [{"fingerprint": k.fingerprint if k else None, "type": k.key_type if k else None,
                       "comment": k.comment if k else None, "valid": k is not None}
-                     for _, k in _stored_keys(acc)],
+                     for _ln, k in _stored_keys(acc)],
             "active": acc.active, "created_at": iso(acc.created_at), "last_login_at": iso(acc.last_login_at)}
 
 
@@ -236,8 +237,8 @@ def _remote_dir(option: str, value: str) -> Optional[str]:
 def _remote_of(s: Session, p: Partner) -> SftpRemote:
     row = s.scalar(sa.select(SftpRemote).where(SftpRemote.partner_id == p.id))
     if row is None:
-        raise BadInput(f"partner {p.name!r} has no SFTP server of its own on record "
-                       f"(see `edigate sftp remote set {p.name} …`)")
+        raise BadInput(_("partner '%(name)s' has no SFTP server of its own on record (see `edigate sftp remote "
+                         "set %(name)s …`)", name=p.name))
     return row
 
 
@@ -278,7 +279,7 @@ def account_group() -> None:
 def account_add(ref: str, username: str, password_stdin: bool, key_files: tuple[Path, ...]) -> None:
     """Give PARTNER an account on our SFTP server: a password, public keys, or both."""
     if not password_stdin and not key_files:
-        raise BadInput("an SFTP account needs a password (--password-stdin), a public key (--key FILE), or both")
+        raise BadInput(_("an SFTP account needs a password (--password-stdin), a public key (--key FILE), or both"))
     password = _read_password() if password_stdin else None
     keys = _new_keys(key_files)
     with transaction() as s:
@@ -286,24 +287,26 @@ def account_add(ref: str, username: str, password_stdin: bool, key_files: tuple[
         acc = checked(lambda u: SftpAccount(username=u), username)
         other = s.scalar(sa.select(SftpAccount).where(SftpAccount.username == acc.username))
         if other is not None:
-            raise BadInput(f"SFTP username {acc.username!r} is taken (partner {other.partner.name!r})")
+            raise BadInput(_("SFTP username '%(username)s' is taken (partner '%(partner)s')", username=acc.username,
+                             partner=other.partner.name))
         existing = s.scalar(sa.select(SftpAccount).where(SftpAccount.partner_id == p.id))
         if existing is not None:
-            raise BadInput(f"partner {p.name!r} already has SFTP account {existing.username!r}: change it with "
-                           f"`edigate sftp account set {existing.username} …`")
+            raise BadInput(_("partner '%(name)s' already has SFTP account '%(username)s': change it with "
+                             "`edigate sftp account set %(username)s …`", name=p.name, username=existing.username))
         if password is not None:
             checked(acc.set_password, password)
         acc.authorized_keys = _keys_text([k.line for k in keys])
         acc.partner = p
         s.add(acc)
         s.flush()
-        creds = (["a password"] if password is not None else []) + \
-            [f"{k.key_type} key {k.fingerprint}" for k in keys]
-        click.echo(f"SFTP account {acc.username} for partner {p.name}: {', '.join(creds)}")
+        creds = ([_("a password")] if password is not None else []) + \
+            [_("%(type)s key %(fingerprint)s", type=k.key_type, fingerprint=k.fingerprint) for k in keys]
+        click.echo(_("SFTP account %(username)s for partner %(name)s: %(credentials)s", username=acc.username,
+                     name=p.name, credentials=", ".join(creds)))
         _warn_shared_keys(s, acc, keys)
         if p.preferred_channel != "sftp":
-            warn(f"partner {p.name!r} uses channel {p.preferred_channel or 'none'}: what we send it is not "
-                 f"placed for pickup (`edigate partner set {p.name!r} --channel sftp`)")
+            warn(_("partner '%(name)s' uses channel %(channel)s: what we send it is not placed for pickup "
+                   "(`edigate partner set '%(name)s' --channel sftp`)", name=p.name, channel=p.preferred_channel or "-"))
 
 
 @account_group.command("set", context_settings=CONTEXT_SETTINGS)
@@ -323,34 +326,39 @@ def account_set(username: str, password_stdin: bool, add_files: tuple[Path, ...]
     removing = [_fingerprint_arg(fp) for fp in remove_fps]
     both = {k.fingerprint for k in adding} & set(removing)
     if both:
-        raise BadInput(f"key {sorted(both)[0]} is both added and removed")
+        raise BadInput(_("key %(fingerprint)s is both added and removed", fingerprint=sorted(both)[0]))
     with transaction() as s:
         acc = _find_account(s, username)
         service = PartnerService(s, actor=actor())           # on the audit trail, as from the partner page
         changes: list[str] = []
         if password is not None:
             checked(acc.set_password, password)
-            changes.append("password")
-        have = {k.fingerprint for _, k in _stored_keys(acc) if k is not None}
+            changes.append(_("password"))
+        have = {k.fingerprint for _ln, k in _stored_keys(acc) if k is not None}
         for k in adding:
             if k.fingerprint in have:
-                click.echo(f"SFTP account {acc.username} already has key {k.fingerprint}")
+                click.echo(_("SFTP account %(username)s already has key %(fingerprint)s", username=acc.username,
+                             fingerprint=k.fingerprint))
         try:
             added = sftp_account.add_parsed_keys(service, acc, adding)
             if removing:
                 service.remove_sftp_keys(acc, removing)
         except PartnerError as exc:
-            raise BadInput(str(exc).rstrip(".")) from None
-        changes[:0] = [f"removed key {fp}" for fp in removing] + \
-            [f"added {k.key_type} key {k.fingerprint}" for k in added]
+            raise BadInput((exc.worded(language()) if isinstance(exc, sftp_account.SftpRefused) else str(exc))
+                           .rstrip(".")) from None
+        changes[:0] = [_("removed key %(fingerprint)s", fingerprint=fp) for fp in removing] + \
+            [_("added %(type)s key %(fingerprint)s", type=k.key_type, fingerprint=k.fingerprint) for k in added]
         if not acc.password_hash and not key_lines(acc.authorized_keys):
-            raise BadInput(f"SFTP account {acc.username!r} would be left with neither a password nor a key")
+            raise BadInput(_("SFTP account '%(username)s' would be left with neither a password nor a key",
+                             username=acc.username))
         if disable is not None and acc.active != (not disable):
             acc.active = not disable
-            changes.append("disabled" if disable else "enabled")
+            changes.append(_("disabled") if disable else _("enabled"))
         s.flush()
-        click.echo(f"SFTP account {acc.username} (partner {acc.partner.name}): "
-                   + (f"changed {', '.join(changes)}" if changes else "nothing to change"))
+        click.echo(_("SFTP account %(username)s (partner %(name)s): changed %(what)s", username=acc.username,
+                     name=acc.partner.name, what=", ".join(changes)) if changes else
+                   _("SFTP account %(username)s (partner %(name)s): nothing to change", username=acc.username,
+                     name=acc.partner.name))
         _warn_shared_keys(s, acc, added)
 
 
@@ -364,10 +372,10 @@ def account_list(as_json: bool) -> None:
             echo_json([_account_dict(a) for a in accounts])
             return
         if not accounts:
-            click.echo("no SFTP accounts yet (see `edigate sftp account add`)")
+            click.echo(_("no SFTP accounts yet (see `edigate sftp account add`)"))
             return
         rows = [[a.username, a.partner.name, "yes" if a.password_hash else "no",
-                 ", ".join(k.fingerprint if k else "(unreadable)" for _, k in _stored_keys(a)) or "-",
+                 ", ".join(k.fingerprint if k else "(unreadable)" for _ln, k in _stored_keys(a)) or "-",
                  "yes" if a.active else "no", _minute(a.last_login_at)] for a in accounts]
         table(["username", "partner", "password", "keys (SHA256)", "active", "last login"], rows)
 
@@ -414,7 +422,7 @@ def remote_set(ref: str, host: Optional[str], port: Optional[int], username: Opt
             values[column] = _remote_dir(option, given)
     if interval is not None:
         if interval < MIN_POLL_INTERVAL:
-            raise BadInput(f"--interval {interval}: at least {MIN_POLL_INTERVAL} seconds between polls")
+            raise BadInput(_("--interval %(n)s: at least %(min)s seconds between polls", n=interval, min=MIN_POLL_INTERVAL))
         values["poll_interval_seconds"] = interval
     if disable is not None:
         values["active"] = not disable
@@ -440,7 +448,7 @@ def remote_set(ref: str, host: Optional[str], port: Optional[int], username: Opt
         merged = {c: values.get(c, getattr(row, c)) for c in ("poll_dir", "archive_dir", "push_dir")}
         if merged["archive_dir"] is not None and merged["poll_dir"] is not None and \
                 posixpath.normpath(merged["archive_dir"]) == posixpath.normpath(merged["poll_dir"]):
-            raise BadInput("--archive-dir must differ from --poll-dir (what is archived would be fetched again)")
+            raise BadInput(_("--archive-dir must differ from --poll-dir (what is archived would be fetched again)"))
         if created:
             s.add(row)
         else:
@@ -462,7 +470,7 @@ def remote_set(ref: str, host: Optional[str], port: Optional[int], username: Opt
             warn("the server changed but the pinned host key did not: check with "
                  f"`edigate sftp remote test {p.name}`")
         if not row.push_dir and not row.poll_dir:
-            warn("with neither a push nor a poll directory this remote is not used")
+            warn(_("with neither a push nor a poll directory this remote is not used"))
         if p.preferred_channel != "sftp" and row.push_dir:
             warn(f"partner {p.name!r} uses channel {p.preferred_channel or 'none'}: what we send it is not "
                  f"pushed here (`edigate partner set {p.name!r} --channel sftp`)")
@@ -478,7 +486,7 @@ def remote_list(as_json: bool) -> None:
             echo_json([_remote_dict(r) for r in rows])
             return
         if not rows:
-            click.echo("no SFTP remotes yet (see `edigate sftp remote set`)")
+            click.echo(_("no SFTP remotes yet (see `edigate sftp remote set`)"))
             return
         table(["partner", "login", "push", "poll", "every", "active", "last poll", "last error"],
               [[r.partner.name, f"{r.username}@{r.host}:{r.port}", r.push_dir or "-",
@@ -500,7 +508,7 @@ def remote_test(ref: str) -> None:
         name, settings, active = p.name, remote_settings(row), row.active
         dirs = [("push_dir", row.push_dir), ("poll_dir", row.poll_dir)]
     if not active:
-        warn(f"the SFTP remote of partner {name!r} is disabled: testing it anyway")
+        warn(_("the SFTP remote of partner '%(name)s' is disabled: testing it anyway", name=name))
     problems: list[str] = []
     try:
         with connect(settings) as session:
@@ -544,17 +552,18 @@ def poll_now(ref: str, settle: float, as_json: bool) -> None:
         p = find_partner(s, ref)
         row = _remote_of(s, p)
         if not row.poll_dir:
-            raise BadInput(f"the SFTP remote of partner {p.name!r} has no poll directory "
-                           f"(`edigate sftp remote set {p.name!r} --poll-dir DIR`)")
+            raise BadInput(_("the SFTP remote of partner '%(name)s' has no poll directory (`edigate sftp remote set "
+                             "'%(name)s' --poll-dir DIR`)", name=p.name))
         if not row.active:
-            raise BadInput(f"the SFTP remote of partner {p.name!r} is disabled "
-                           f"(`edigate sftp remote set {p.name!r} --enable`)")
+            raise BadInput(_("the SFTP remote of partner '%(name)s' is disabled (`edigate sftp remote set "
+                             "'%(name)s' --enable`)", name=p.name))
         remote_id, where = row.id, f"{row.username}@{row.host}:{row.port} {row.poll_dir}"
     counts = poll_remote(current().gateway(), remote_id, force=True, settle_seconds=settle)
     if as_json:
         echo_json(counts)
     else:
-        click.echo(f"polled {where}: {counts['files']} file{'' if counts['files'] == 1 else 's'}, "
-                   f"{counts['new']} new, {counts['again']} fetched before")
+        click.echo(ngettext("polled %(where)s: %(num)d file, %(new)s new, %(again)s fetched before",
+                            "polled %(where)s: %(num)d files, %(new)s new, %(again)s fetched before",
+                            counts["files"], where=where, new=counts["new"], again=counts["again"]))
     if counts.get("error"):
-        raise Failed(f"the poll failed: {counts['error']}")
+        raise Failed(_("the poll failed: %(error)s", error=counts["error"]))
