@@ -12,7 +12,11 @@ per mapping (the plan is kept on the ``MappingSpec``, itself cached per file):
   cannot carry, its template; each leaf its parser, its code lists both ways,
   its attributes, its compound sub-terms;
 * locations stay lazy: the source map records elements, and a place is worded
-  only when a finding asks for it (as the interpreter does).
+  only when a finding asks for it (as the interpreter does);
+* each group is then written out as Python source, one reading and one writing
+  function per group (``gen_read``, ``gen_write``); ``CompiledReader.group`` and
+  ``CompiledWriter.group`` run those, and their own methods (``walk``,
+  ``write_node``...) serve the cases the generated code hands back.
 
 The result is the interpreter's, bit for bit: the same ``Invoice``, findings,
 source map and written tree (``tests/conformance/test_compiled_mapping.py``
