@@ -280,6 +280,7 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
         (say(N_("REST API")), f"{base}/api/v1/  " + say(N_("(OpenAPI: %(url)s)"), url=f"{base}/api/v1/openapi.json")),
     ]
     rows += [(say(label), f"{base}{path}") for label, path in _pages(app)]
+    endpoints = {say(N_("%(channel)s endpoint"), channel=channel.label) for channel in registry}
     for channel in registry:
         for path in channel.public_paths:
             rows.append((say(N_("%(channel)s endpoint"), channel=channel.label),
@@ -304,7 +305,9 @@ def serve(settings: Optional[Settings] = None, *, workers: int = 2, threads: Opt
     if password:
         rows.append((say(N_("first login")), f"admin / {password}  "
                      + say(N_("(also in %(file)s)"), file=settings.home / "admin-password")))
-    width = max([15] + [len(label) + 1 for label, _ in rows])    # English keeps its columns as they always were
+    # one column for the gateway's own labels (English keeps the one it always had); an endpoint's, named
+    # after its channel, may overflow it
+    width = max([15] + [len(label) + 1 for label, _ in rows if label not in endpoints])
     lines = [say(N_("edigate is running"))] + [f"  {label:<{width}} {text}" for label, text in rows]
     print("\n".join(lines), flush=True)
 

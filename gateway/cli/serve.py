@@ -1,6 +1,8 @@
 """``edigate serve`` and ``edigate worker``: running the gateway (web, AS2, SFTP, jobs) or its workers."""
 from __future__ import annotations
 
+import os
+
 import click
 
 from gateway.cli.context import current
@@ -32,6 +34,7 @@ def serve_command(workers: int, processes: int | None, threads: int | None, no_d
     The jobs run in worker processes of its own on a machine with more than one core (they end
     with it), else in-process. Settings come from EDIGATE_* variables (see README)."""
     configure_logging()
+    os.environ["EDIGATE_LANG"] = language()     # what the services say in the banner follows --language too
     serve(_settings(), workers=workers, threads=threads, demo=not no_demo, processes=processes,
           language=language())
 
