@@ -38,9 +38,11 @@ in the database), and stored once.
 
 **Answers.** An access point that sends us invoices is a partner known by its
 certificate: it ``reaches`` its participants through the network, so a status of an
-invoice it brought (its ``status_syntax`` ``invoice-response``) goes back as an Invoice
-Response addressed to the seller's participant (the response's ReceiverParty), found by
-discovery like any recipient. An Invoice Response received here (``relays_participants``)
+invoice it brought goes back as an Invoice Response addressed to the seller's participant
+(the response's ReceiverParty), found by discovery like any recipient. That is the
+default status syntax of a partner that stands for an access point (``is_access_point``:
+an AP certificate, or ``peppol.network: true``; ``gateway.partners.defaults``), unless it
+chose another. An Invoice Response received here (``relays_participants``)
 moves the invoice we delivered over Peppol to the buyer it names.
 
 Our access point signs and decrypts with ``EDIGATE_PEPPOL_AP_KEY`` (PEM) and the
@@ -53,6 +55,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -199,6 +202,24 @@ def is_network(partner: Any) -> bool:
     mine = ((getattr(partner, "channel_settings", None) or {}).get(NAME) or {})
     return bool(getattr(partner, "active", False) and getattr(partner, "preferred_channel", None) == NAME
                 and mine.get("network") is True)
+
+
+#: the organisational units OpenPeppol's access point CAs write into an access point's certificate
+AP_CERTIFICATE_UNITS = ("PEPPOL TEST AP", "PEPPOL PRODUCTION AP")
+_UNIT = re.compile(r"(?:^|,)OU=([^,]*)(?:,|$)", re.IGNORECASE)
+
+
+def is_access_point(partner: Any) -> bool:
+    """Whether ``partner`` stands for another Peppol access point: it stands for the network
+    (``is_network``), or one of its active certificates is an access point's (its OU is one of
+    ``AP_CERTIFICATE_UNITS``): what ``Inbox.find_partner`` knows a sending access point by."""
+    if is_network(partner):
+        return True
+    for cert in getattr(partner, "certificates", None) or ():
+        if cert.active and any(unit.strip().upper() in AP_CERTIFICATE_UNITS
+                               for unit in _UNIT.findall(cert.subject or "")):
+            return True
+    return False
 
 
 def participant_of(partner: Any, settings: Mapping[str, Any]) -> Optional[ids.ParticipantId]:
@@ -502,6 +523,12 @@ class PeppolChannel(FileChannel):
                                                              "identifier of its own: give one or the other")
             out["network"] = True
         return out
+
+    def default_status_syntax(self, partner: Any) -> Optional[str]:
+        """Another access point hears of its invoices' statuses as Invoice Responses (BIS 3 T111),
+        sent back over Peppol to the participant that sent each invoice, unless it chose otherwise
+        (``gateway.partners.defaults``)."""
+        return "invoice-response" if is_access_point(partner) else None
 
     def settings_schema(self) -> dict[str, Any]:
         return {"type": "object", "additionalProperties": False, "properties": {

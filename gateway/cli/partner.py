@@ -289,12 +289,14 @@ def _channel_rows(settings: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _show_partner(p: Partner, now: datetime) -> None:
+    from gateway.partners.defaults import default_status_syntax
     on = {True: "yes", False: "no"}
     rows = [
         ("identifiers", ", ".join(_ident_text(i) for i in p.identifiers) or "-"),
         ("format", p.preferred_format or "-"), ("channel", p.preferred_channel or "-"),
         ("validation profile", p.validation_profile or "en16931 (default)"),
-        ("status syntax", p.status_syntax or "(default: APERAK to an EDIFACT sender)"),
+        ("status syntax", p.status_syntax or (f"(default: {default_status_syntax(p)})" if default_status_syntax(p)
+                                              else "(default: APERAK to an EDIFACT sender)")),
         ("French reform", "yes: French rules (BR-FR) on what it sends and receives" if p.french_reform else "no"),
         ("our identity", p.as2_identity.as2_name if p.as2_identity else "(default)"),
         ("AS2 id", p.as2_id or "-"), ("AS2 URL", p.as2_url or "-"),

@@ -30,6 +30,7 @@ from gateway.db import DocumentRecord, DocumentStatusEvent, Exchange, Partner, c
 from gateway.delivery.state import (DECISIONS, MAX_REASON, MAX_REASON_CODE, MOVES, REASON_REQUIRED,  # noqa: F401
                                     RECIPIENT_STATUSES, allowed_moves, history, set_business_status)
 from gateway.model.errors import EdigateError
+from gateway.partners.defaults import status_syntax as status_syntax_of
 from gateway.store.filenames import safe_filename
 from gateway.flow import cdar_status, invoice_response_status
 from gateway.syntaxes.aperak import MEDIA_TYPE, STATUS_CODES, AperakParty, StatusReport, build_aperak
@@ -63,7 +64,8 @@ def told(document: DocumentRecord, event: Optional[DocumentStatusEvent] = None) 
 
 def status_syntax(document: DocumentRecord, event: Optional[DocumentStatusEvent] = None) -> Optional[str]:
     """How the party told of ``event`` (``told``) hears of it: ``cdar``, ``invoice-response`` or
-    ``aperak`` (its ``status_syntax``; by default APERAK, which goes to EDIFACT senders only),
+    ``aperak`` (its ``status_syntax``, else its default: ``gateway.partners.defaults``, APERAK when
+    no channel gives one, which goes to EDIFACT senders only),
     None when it chose ``none`` or is unknown. A recipient is told by CDAR only, when it chose
     it (a platform, an ERP on the flow API): APERAK and the Invoice Response answer a sender."""
     party, recipient = told(document, event)
@@ -71,7 +73,7 @@ def status_syntax(document: DocumentRecord, event: Optional[DocumentStatusEvent]
         return None
     if recipient:
         return "cdar" if party.status_syntax == "cdar" else None
-    chosen = party.status_syntax or "aperak"
+    chosen = status_syntax_of(party) or "aperak"
     return None if chosen == "none" else chosen
 
 

@@ -75,7 +75,7 @@ def world(tmp_path, make_gateway, monkeypatch):
         with bgw.session() as s:
             buyer = Partner(name="Buyer on B")
             buyer.add_identifier(*ids.partner_key(BUYER))
-            ap_a = Partner(name="Access point A", status_syntax="invoice-response")
+            ap_a = Partner(name="Access point A")
             s.add_all([buyer, ap_a])
             s.flush()
             s.add(Certificate.from_pem(a_cert.read_bytes(), usage="signing", partner_id=ap_a.id))
