@@ -344,8 +344,8 @@ def account_set(username: str, password_stdin: bool, add_files: tuple[Path, ...]
             if removing:
                 service.remove_sftp_keys(acc, removing)
         except PartnerError as exc:
-            raise BadInput((exc.worded(language()) if isinstance(exc, sftp_account.SftpRefused) else str(exc))
-                           .rstrip(".")) from None
+            said = (exc.worded(language()) if isinstance(exc, sftp_account.SftpRefused) else str(exc)).rstrip(".")
+            raise BadInput(said[:1].lower() + said[1:]) from None       # the page's sentence, as the CLI says it
         changes[:0] = [_("removed key %(fingerprint)s", fingerprint=fp) for fp in removing] + \
             [_("added %(type)s key %(fingerprint)s", type=k.key_type, fingerprint=k.fingerprint) for k in added]
         if not acc.password_hash and not key_lines(acc.authorized_keys):
