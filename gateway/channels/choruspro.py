@@ -279,30 +279,24 @@ def _find_again(client: PisteClient, number: Optional[str]) -> Optional[dict[str
     return None
 
 
+def _what_to_deposit(s: Any, ex: Exchange, data: bytes) -> tuple[str, str, Optional[str]]:
+    """The file's name, the format written and the invoice's number (to find it again)."""
+    delivery = parts.delivery_of(s, ex)
+    return (ex.filename or f"facture-{ex.id}.xml", delivery.format if delivery is not None else "ubl",
+            delivery.document.number if delivery is not None else None)
+
+
 def send_deposit(gw: Any, exchange_id: int) -> str:
     """One attempt at a claimed outbound exchange (see the module docstring)."""
     names = api()
-    with gw.session() as s:
-        ex = s.get(Exchange, exchange_id)
-        settings = partner_settings(ex.partner)
-        if settings is None or ex.partner is None or not ex.partner.active:
-            set_status(ex, "failed", "the partner has no usable choruspro settings, or is disabled")
-            return ex.status
-        try:
-            client = client_for(settings, gw.settings.certs_dir)
-        except DepositConfigError as e:
-            set_status(ex, "failed", f"cannot reach Chorus Pro: {e}")
-            return ex.status
-        if ex.message_id is None:
-            ex.message_id = parts.deposit_key(ex)
-        ex.mdn_mode = parts.DEPOSIT
-        uncertain, by_operator = ex.mdn_disposition == parts.UNCERTAIN, parts.operator_retry(ex)
-        data = gw.payloads.get(ex.content_sha256)
-        name = ex.filename or f"facture-{ex.id}.xml"
-        delivery = parts.delivery_of(s, ex)
-        fmt = delivery.format if delivery is not None else "ubl"
-        number = delivery.document.number if delivery is not None else None
+    opened = parts.open_deposit(gw, exchange_id, settings_of=partner_settings, connect=client_for,
+                                setting="choruspro", peer="Chorus Pro", read=_what_to_deposit)
+    if isinstance(opened, str):
+        return opened
     # committed: our reference is on record before any request
+    settings, client, uncertain, by_operator, data = (opened.settings, opened.connection, opened.uncertain,
+                                                       opened.by_operator, opened.data)
+    name, fmt, number = opened.read
     syntax = names["syntaxes"].get(fmt.split("-")[0])
     if syntax is None:
         return _fail(gw, exchange_id, f"Chorus Pro takes UBL, CII or Factur-X, not {fmt}")
@@ -377,13 +371,10 @@ def _after_failure(gw: Any, exchange_id: int, e: DepositHttpError) -> str:
 
 def follow_deposit(gw: Any, exchange_id: int) -> Optional[str]:
     """Read a deposit's report (or, integrated, its invoice's status) once; returns the exchange's status."""
-    with gw.session() as s:
-        ex = s.get(Exchange, exchange_id)
-        if ex is None or ex.channel != NAME or not ex.mdn_message_id or \
-                ex.status not in ("awaiting_mdn", "acknowledged"):
-            return None if ex is None else ex.status
-        settings = partner_settings(ex.partner)
-        phase, deposit_id = ex.status, ex.mdn_message_id
+    following = parts.open_follow(gw, exchange_id, channel=NAME, settings_of=partner_settings)
+    if not isinstance(following, parts.Following):
+        return following
+    settings, phase, deposit_id = following.settings, following.phase, following.deposit_id
     client, error = None, None
     try:
         client = client_for(settings, gw.settings.certs_dir) if settings else None

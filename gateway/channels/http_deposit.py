@@ -310,25 +310,16 @@ def _json(answer: transport.Answer) -> Any:
 
 def send_deposit(gw: Any, exchange_id: int) -> str:
     """One attempt at a claimed outbound exchange (see the module docstring)."""
-    with gw.session() as s:
-        ex = s.get(Exchange, exchange_id)
-        settings = partner_settings(ex.partner)
-        if settings is None or ex.partner is None or not ex.partner.active:
-            set_status(ex, "failed", "the partner has no usable http settings, or is disabled")
-            return ex.status
-        try:
-            auth = auth_for(settings, gw.settings.certs_dir)
-        except DepositConfigError as e:
-            set_status(ex, "failed", f"cannot reach the portal: {e}")
-            return ex.status
-        if ex.message_id is None:
-            ex.message_id = parts.deposit_key(ex)
-        ex.mdn_mode = parts.DEPOSIT
-        uncertain, by_operator = ex.mdn_disposition == parts.UNCERTAIN, parts.operator_retry(ex)
-        data = gw.payloads.get(ex.content_sha256)
-        values = values_of(ex, parts.document_of(s, ex), data)
-        content_type = ex.content_type
+    opened = parts.open_deposit(gw, exchange_id, settings_of=partner_settings, connect=auth_for, setting="http",
+                                peer="the portal",
+                                read=lambda s, ex, data: (values_of(ex, parts.document_of(s, ex), data),
+                                                          ex.content_type))
+    if isinstance(opened, str):
+        return opened
     # committed: our reference is on record before any request carries it
+    settings, auth, uncertain, by_operator, data = (opened.settings, opened.connection, opened.uncertain,
+                                                     opened.by_operator, opened.data)
+    values, content_type = opened.read
     private, timeout = bool(settings.get("allow_private")), float(settings.get("timeout_seconds") or DEFAULT_TIMEOUT)
     found = None
     try:
@@ -460,15 +451,11 @@ def _report(gw: Any, document_id: int) -> None:
 
 def follow_deposit(gw: Any, exchange_id: int) -> Optional[str]:
     """Read a deposit's status once (``status.url``) and settle or move the exchange by it."""
-    with gw.session() as s:
-        ex = s.get(Exchange, exchange_id)
-        if ex is None or ex.channel != NAME or not ex.mdn_message_id or \
-                ex.status not in ("awaiting_mdn", "acknowledged") or ex.next_attempt_at is None:
-            return None if ex is None else ex.status
-        settings = partner_settings(ex.partner)
-        deposit_id, phase = ex.mdn_message_id, ex.status
-        data = b""
-        values = values_of(ex, parts.document_of(s, ex), data)
+    following = parts.open_follow(gw, exchange_id, channel=NAME, settings_of=partner_settings, scheduled_only=True,
+                                  read=lambda s, ex: values_of(ex, parts.document_of(s, ex), b""))
+    if not isinstance(following, parts.Following):
+        return following
+    settings, phase, deposit_id, values = following.settings, following.phase, following.deposit_id, following.read
     reading, error = None, None
     url = ((settings or {}).get("status") or {}).get("url")
     if not url:

@@ -1,4 +1,4 @@
-"""What the deposit channels share (``choruspro``, ``http``): the deposit's record on its exchange, what an uncertain attempt means, findings and life-cycle moves.
+"""What the deposit channels share (``choruspro``, ``http``): the deposit's record on its exchange, what an uncertain attempt means, how an attempt and a follow open, findings and life-cycle moves.
 
 A deposit travels in an outbound exchange like any file (``gateway.delivery.outbound``),
 marked ``mdn_mode = "deposit"``. Its record uses the exchange's existing columns, no new
@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Generic, Iterable, Mapping, Optional, TypeVar, Union
 
 import sqlalchemy as sa
 
+from gateway.channels.settings import ChannelConfigError
 from gateway.db import Delivery, DocumentRecord, Exchange, StatusError, compare_and_set
+from gateway.delivery.state import set_status
 from gateway.model.findings import FATAL, Finding
 
 DEPOSIT = "deposit"                  # Exchange.mdn_mode of a deposit
@@ -80,6 +83,79 @@ def operator_retry(ex: Exchange) -> bool:
     the operator decided, after looking at the platform, that it may be deposited again."""
     statuses = [e.status for e in ex.history]
     return len(statuses) >= 3 and statuses[-1] == "sending" and statuses[-2] == "queued"
+
+
+T = TypeVar("T")
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Opened(Generic[C, T]):
+    """An attempt opened: what the channel reads after the exchange's session has committed."""
+    settings: Mapping[str, Any]
+    connection: C                    # the channel's client or credentials
+    uncertain: bool                  # the last attempt may have got through
+    by_operator: bool                # an operator's retry: it may be deposited again
+    data: bytes
+    read: T                          # what the channel took from the record (``read`` below)
+
+
+def open_deposit(gw: Any, exchange_id: int, *, settings_of: Callable[[Any], Optional[Mapping[str, Any]]],
+                 connect: Callable[[Mapping[str, Any], Any], C], setting: str, peer: str,
+                 read: Callable[[Any, Exchange, bytes], T]) -> Union[str, Opened[C, T]]:
+    """The opening every deposit attempt shares: the partner's settings (none, or the partner
+    disabled: failed), the client or credentials (unusable: failed), our deposit key fixed and
+    committed before any request carries it, whether the last attempt may have got through or
+    an operator retries, the payload, and what ``read`` takes from the record (the delivery, the
+    document). Returns the exchange's status when the attempt ends here, else ``Opened``.
+    ``setting`` names the channel's settings and ``peer`` the platform in the reasons."""
+    with gw.session() as s:
+        ex = s.get(Exchange, exchange_id)
+        settings = settings_of(ex.partner)
+        if settings is None or ex.partner is None or not ex.partner.active:
+            set_status(ex, "failed", f"the partner has no usable {setting} settings, or is disabled")
+            return ex.status
+        try:
+            connection = connect(settings, gw.settings.certs_dir)
+        except ChannelConfigError as e:
+            set_status(ex, "failed", f"cannot reach {peer}: {e}")
+            return ex.status
+        if ex.message_id is None:
+            ex.message_id = deposit_key(ex)
+        ex.mdn_mode = DEPOSIT
+        uncertain, by_operator = ex.mdn_disposition == UNCERTAIN, operator_retry(ex)
+        data = gw.payloads.get(ex.content_sha256)
+        taken = read(s, ex, data)
+    return Opened(settings, connection, uncertain, by_operator, data, taken)
+
+
+@dataclass(frozen=True)
+class Following(Generic[T]):
+    """A deposit to follow, as it stood when read: the platform's answer is compared with it after."""
+    settings: Optional[Mapping[str, Any]]
+    phase: str                       # awaiting_mdn: its report; acknowledged: the invoice's later statuses
+    deposit_id: str
+    read: Optional[T]
+
+
+FOLLOWED = ("awaiting_mdn", "acknowledged")
+
+
+def open_follow(gw: Any, exchange_id: int, *, channel: str,
+                settings_of: Callable[[Any], Optional[Mapping[str, Any]]], scheduled_only: bool = False,
+                read: Optional[Callable[[Any, Exchange], T]] = None) -> Union[Optional[str], Following[T]]:
+    """The opening every follow shares: the exchange still a deposit of ``channel`` the platform
+    took (its id on record) and still followed (awaiting its report, or acknowledged and watched;
+    ``scheduled_only``: with a next look planned), the partner's settings as they are now, and
+    what ``read`` takes from the record. Returns the exchange's status (None: no such exchange)
+    when there is nothing to follow, else ``Following``."""
+    with gw.session() as s:
+        ex = s.get(Exchange, exchange_id)
+        if ex is None or ex.channel != channel or not ex.mdn_message_id or ex.status not in FOLLOWED or \
+                (scheduled_only and ex.next_attempt_at is None):
+            return None if ex is None else ex.status
+        return Following(settings_of(ex.partner), ex.status, ex.mdn_message_id,
+                         read(s, ex) if read is not None else None)
 
 
 def document_of(session: Any, ex: Exchange) -> Optional[DocumentRecord]:
