@@ -190,9 +190,10 @@ def _archive(get) -> dict:
         raise ConfigError(f"{PREFIX}ARCHIVE_TSA_URL is set but {PREFIX}ARCHIVE_TSA_CA not: the TSA's tokens are "
                           "checked against a trust anchor (a PEM file)")
     return {"archive_tsa_url": url, "archive_tsa_ca": Path(ca).expanduser() if ca else None,
-            "archive_tsa_allow_private": _flag(get("ARCHIVE_TSA_ALLOW_PRIVATE") or "false",
-                                               PREFIX + "ARCHIVE_TSA_ALLOW_PRIVATE"),
-            "archive_seal_seconds": _interval(get("ARCHIVE_SEAL_INTERVAL") or "1h", PREFIX + "ARCHIVE_SEAL_INTERVAL"),
+            "archive_tsa_allow_private": parse_flag(get("ARCHIVE_TSA_ALLOW_PRIVATE") or "false",
+                                                    PREFIX + "ARCHIVE_TSA_ALLOW_PRIVATE"),
+            "archive_seal_seconds": parse_duration(get("ARCHIVE_SEAL_INTERVAL") or "1h",
+                                                   PREFIX + "ARCHIVE_SEAL_INTERVAL", minimum=60),
             "archive_retention": Path(retention).expanduser() if retention else None}
 
 
@@ -200,11 +201,13 @@ def _annuaire(get) -> dict:
     """The PPF directory's settings: all or nothing (a URL without credentials cannot be used)."""
     url = get("ANNUAIRE_URL")
     out: dict = {
-        "annuaire_refresh_seconds": _interval(get("ANNUAIRE_REFRESH") or "1d", PREFIX + "ANNUAIRE_REFRESH"),
+        "annuaire_refresh_seconds": parse_duration(get("ANNUAIRE_REFRESH") or "1d", PREFIX + "ANNUAIRE_REFRESH",
+                                                   minimum=60),
         "annuaire_page_size": _positive(get("ANNUAIRE_PAGE_SIZE") or "1000", PREFIX + "ANNUAIRE_PAGE_SIZE"),
         "annuaire_max_pages": _positive(get("ANNUAIRE_MAX_PAGES") or "20000", PREFIX + "ANNUAIRE_MAX_PAGES"),
         "annuaire_max_lines": _positive(get("ANNUAIRE_MAX_LINES") or "10000000", PREFIX + "ANNUAIRE_MAX_LINES"),
-        "annuaire_allow_private": _flag(get("ANNUAIRE_ALLOW_PRIVATE") or "false", PREFIX + "ANNUAIRE_ALLOW_PRIVATE"),
+        "annuaire_allow_private": parse_flag(get("ANNUAIRE_ALLOW_PRIVATE") or "false",
+                                             PREFIX + "ANNUAIRE_ALLOW_PRIVATE"),
     }
     platform = get("PLATFORM_ID")
     if platform is not None:
@@ -228,19 +231,21 @@ def _annuaire(get) -> dict:
     return out
 
 
-_INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def _interval(text: str, name: str) -> int:
-    """``1d``, ``12h``, ``30m``, ``90s`` or plain seconds; at least a minute."""
+def parse_duration(text: str, name: str, *, minimum: int = 0) -> int:
+    """Seconds of ``90s``, ``30m``, ``12h``, ``1d``, ``1w`` or plain seconds, at least ``minimum``."""
     m = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", text.lower())
-    seconds = int(m.group(1)) * _INTERVAL_UNITS[m.group(2) or "s"] if m else 0
-    if seconds < 60:
-        raise ConfigError(f"{name}={text!r}: expected an interval of at least a minute, e.g. 1d, 12h, 30m")
+    seconds = int(m.group(1)) * _DURATION_UNITS[m.group(2) or "s"] if m else -1
+    if seconds < minimum:
+        raise ConfigError(f"{name}={text!r}: expected a duration such as 90s, 30m, 12h, 1d"
+                          + (f" (at least {'a minute' if minimum == 60 else f'{minimum} s'})" if minimum else ""))
     return seconds
 
 
-def _flag(text: str, name: str) -> bool:
+def parse_flag(text: str, name: str) -> bool:
+    """``true`` / ``false`` (or 1/0, yes/no, on/off)."""
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True

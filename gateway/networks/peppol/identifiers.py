@@ -12,6 +12,10 @@ Identifiers (PFUOI 4.x) says how each kind compares:
   colon, 130), document type values 500, process values 200 (PFUOI POLICY 1,
   as peppol-commons' PeppolIdentifierHelper has them).
 
+One parser reads the three (``parse_parts``); what sets each kind apart is data
+(``Kind``: ``PARTICIPANT``, ``DOCUMENT_TYPE``, ``PROCESS``), and ``PeppolId`` the one
+class their identifiers share.
+
 In URLs (the SMP's REST paths) an identifier is its ``scheme::value`` form,
 percent-encoded whole (``quote(..., safe="")``): ``#`` and ``:`` of document
 types must survive the trip.
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, ClassVar, Optional, Self
 from urllib.parse import quote
 
 from gateway.model.errors import InputError
@@ -88,22 +92,70 @@ def _split(text: str, what: str, default_scheme: Optional[str]) -> tuple[str, st
 
 
 @dataclass(frozen=True)
-class ParticipantId:
-    """A participant, case-insensitive: equal and hashed by ``key``."""
+class Kind:
+    """What sets one kind of Peppol identifier apart (PFUOI), as data for the one parser: its
+    name in messages, the scheme a bare value gets, the longest value, whether it compares
+    case-insensitively (participants: the scheme lower-cased, the value stripped), and the form
+    a value must have under one scheme (participants: ICD:identifier under iso6523-actorid-upis)."""
+    what: str
+    default_scheme: str
+    max_value: int
+    case_insensitive: bool = False
+    value_rule: Optional[tuple[str, "re.Pattern[str]", str]] = None      # (scheme, pattern, what it wants)
+
+
+PARTICIPANT = Kind("participant identifier", PARTICIPANT_SCHEME, MAX_PARTICIPANT_VALUE, case_insensitive=True,
+                   value_rule=(PARTICIPANT_SCHEME, _ICD_VALUE, "ICD:identifier, e.g. 0208:0123456789"))
+DOCUMENT_TYPE = Kind("document type identifier", DEFAULT_DOCTYPE_SCHEME, MAX_DOCTYPE_VALUE)
+PROCESS = Kind("process identifier", DEFAULT_PROCESS_SCHEME, MAX_PROCESS_VALUE)
+_KINDS_OWN = object()                   # parse's default_scheme: the kind's
+
+
+def parse_parts(kind: Kind, text: str, default_scheme: Optional[str]) -> tuple[str, str]:
+    """(scheme, value) of ``text`` as an identifier of ``kind``, checked; ``IdentifierError`` saying why not."""
+    scheme, value = _split(text, kind.what, default_scheme)
+    if kind.case_insensitive:
+        scheme, value = scheme.lower(), value.strip()
+    if len(value) > kind.max_value:
+        raise IdentifierError(f"{kind.what} value longer than {kind.max_value} characters")
+    if kind.value_rule is not None:
+        rule_scheme, pattern, wants = kind.value_rule
+        if scheme.lower() == rule_scheme and not pattern.match(value):
+            raise IdentifierError(f"{kind.what} {value[:80]!r}: the {rule_scheme} scheme wants {wants}")
+    return scheme, value
+
+
+@dataclass(frozen=True)
+class PeppolId:
+    """A Peppol identifier of the kind its class names (``KIND``): scheme and value."""
     scheme: str
     value: str
+    KIND: ClassVar[Kind]
 
     @classmethod
-    def parse(cls, text: str, *, default_scheme: Optional[str] = PARTICIPANT_SCHEME) -> "ParticipantId":
-        """``iso6523-actorid-upis::0208:0123456789`` (or ``0208:0123456789`` with the default scheme)."""
-        scheme, value = _split(text, "participant identifier", default_scheme)
-        value = value.strip()
-        if len(value) > MAX_PARTICIPANT_VALUE:
-            raise IdentifierError(f"participant identifier value longer than {MAX_PARTICIPANT_VALUE} characters")
-        if scheme.lower() == PARTICIPANT_SCHEME and not _ICD_VALUE.match(value):
-            raise IdentifierError(f"participant identifier {value[:80]!r}: the {PARTICIPANT_SCHEME} scheme "
-                                  "wants ICD:identifier, e.g. 0208:0123456789")
-        return cls(scheme.lower(), value)
+    def parse(cls, text: str, *, default_scheme: Any = _KINDS_OWN) -> Self:
+        """``scheme::value``, or a bare value under ``default_scheme`` (by default the kind's;
+        None: a scheme is required)."""
+        own = cls.KIND.default_scheme if default_scheme is _KINDS_OWN else default_scheme
+        return cls(*parse_parts(cls.KIND, text, own))
+
+    @property
+    def uri(self) -> str:
+        return f"{self.scheme}{SEPARATOR}{self.value}"
+
+    @property
+    def url_encoded(self) -> str:
+        return quote(self.uri, safe="")
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+@dataclass(frozen=True)
+class ParticipantId(PeppolId):
+    """A participant (``iso6523-actorid-upis::0208:0123456789``, or ``0208:0123456789`` under the
+    default scheme), case-insensitive: equal and hashed by ``key``."""
+    KIND: ClassVar[Kind] = PARTICIPANT
 
     @property
     def key(self) -> str:
@@ -115,68 +167,23 @@ class ParticipantId:
         m = _ICD_VALUE.match(self.value)
         return m.group(1) if m else None
 
-    @property
-    def uri(self) -> str:
-        return f"{self.scheme}{SEPARATOR}{self.value}"
-
-    @property
-    def url_encoded(self) -> str:
-        return quote(self.uri, safe="")
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ParticipantId) and self.key == other.key
 
     def __hash__(self) -> int:
         return hash(self.key)
 
-    def __str__(self) -> str:
-        return self.uri
-
 
 @dataclass(frozen=True)
-class DocumentTypeId:
+class DocumentTypeId(PeppolId):
     """A document type, case-sensitive."""
-    scheme: str
-    value: str
-
-    @classmethod
-    def parse(cls, text: str, *, default_scheme: Optional[str] = DEFAULT_DOCTYPE_SCHEME) -> "DocumentTypeId":
-        scheme, value = _split(text, "document type identifier", default_scheme)
-        if len(value) > MAX_DOCTYPE_VALUE:
-            raise IdentifierError(f"document type identifier longer than {MAX_DOCTYPE_VALUE} characters")
-        return cls(scheme, value)
-
-    @property
-    def uri(self) -> str:
-        return f"{self.scheme}{SEPARATOR}{self.value}"
-
-    @property
-    def url_encoded(self) -> str:
-        return quote(self.uri, safe="")
-
-    def __str__(self) -> str:
-        return self.uri
+    KIND: ClassVar[Kind] = DOCUMENT_TYPE
 
 
 @dataclass(frozen=True)
-class ProcessId:
+class ProcessId(PeppolId):
     """A process, case-sensitive."""
-    scheme: str
-    value: str
-
-    @classmethod
-    def parse(cls, text: str, *, default_scheme: Optional[str] = DEFAULT_PROCESS_SCHEME) -> "ProcessId":
-        scheme, value = _split(text, "process identifier", default_scheme)
-        if len(value) > MAX_PROCESS_VALUE:
-            raise IdentifierError(f"process identifier longer than {MAX_PROCESS_VALUE} characters")
-        return cls(scheme, value)
-
-    @property
-    def uri(self) -> str:
-        return f"{self.scheme}{SEPARATOR}{self.value}"
-
-    def __str__(self) -> str:
-        return self.uri
+    KIND: ClassVar[Kind] = PROCESS
 
 
 def from_partner(scheme: str, value: str) -> Optional[ParticipantId]:

@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping, Optional
 
-from gateway.config import ConfigError, Settings
+from gateway.config import ConfigError, Settings, parse_duration, parse_flag
 
 PREFIX = "EDIGATE_PEPPOL_"
 PRODUCTION_ZONE = "edelivery.tech.ec.europa.eu"
@@ -89,17 +89,6 @@ class PeppolSettings:
         return replace(self, **changes)
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _duration(text: str, name: str, *, minimum: int = 0) -> int:
-    m = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text.lower())
-    if not m or int(m.group(1)) * _UNITS[m.group(2) or "s"] < minimum:
-        raise ConfigError(f"{name}={text!r}: expected a duration such as 90s, 30m, 1h"
-                          + (f" (at least {minimum} s)" if minimum else ""))
-    return int(m.group(1)) * _UNITS[m.group(2) or "s"]
-
-
 def _instant(text: Optional[str], name: str) -> Optional[datetime]:
     if text is None:
         return None
@@ -119,15 +108,6 @@ def _seconds(text: str, name: str) -> float:
     if not 0 < n <= 600:
         raise ConfigError(f"{name}={text!r}: expected seconds, more than 0 and at most 600")
     return n
-
-
-def _flag(text: str, name: str) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name}={text!r}: expected true or false")
 
 
 def load(settings: Settings, env: Optional[Mapping[str, str]] = None) -> PeppolSettings:
@@ -166,20 +146,20 @@ def load(settings: Settings, env: Optional[Mapping[str, str]] = None) -> PeppolS
     return PeppolSettings(
         home=settings.home, public_url=settings.public_url, certs_dir=settings.certs_dir,
         sml_zone=zone,
-        sml_legacy=_flag(get("SML_LEGACY") or "false", PREFIX + "SML_LEGACY"),
+        sml_legacy=parse_flag(get("SML_LEGACY") or "false", PREFIX + "SML_LEGACY"),
         dns_server=server, dns_port=int(port_text),
         dns_timeout=_seconds(get("DNS_TIMEOUT") or "5", PREFIX + "DNS_TIMEOUT"),
         lookup_timeout=_seconds(get("LOOKUP_TIMEOUT") or "20", PREFIX + "LOOKUP_TIMEOUT"),
         smp_trust=path("SMP_TRUST"),
-        allow_private=_flag(get("ALLOW_PRIVATE") or "false", PREFIX + "ALLOW_PRIVATE"),
-        cache_ttl=_duration(get("CACHE_TTL") or "1h", PREFIX + "CACHE_TTL"),
-        negative_ttl=_duration(get("NEGATIVE_TTL") or "5m", PREFIX + "NEGATIVE_TTL"),
+        allow_private=parse_flag(get("ALLOW_PRIVATE") or "false", PREFIX + "ALLOW_PRIVATE"),
+        cache_ttl=parse_duration(get("CACHE_TTL") or "1h", PREFIX + "CACHE_TTL"),
+        negative_ttl=parse_duration(get("NEGATIVE_TTL") or "5m", PREFIX + "NEGATIVE_TTL"),
         transport_profile=get("TRANSPORT_PROFILE") or AS4_PROFILE,
         smp_key=key, smp_cert=cert, ap_cert=path("AP_CERT"), as4_path=as4_path.rstrip("/") or "/as4",
         ap_next_cert=path("AP_NEXT_CERT"), ap_next_key=path("AP_NEXT_KEY"),
         ap_switch_at=_instant(get("AP_SWITCH_AT"), PREFIX + "AP_SWITCH_AT"), ap_trust=path("AP_TRUST"),
-        as4_max_age=_duration(get("AS4_MAX_AGE") or "1h", PREFIX + "AS4_MAX_AGE", minimum=1),
-        as4_clock_skew=_duration(get("AS4_CLOCK_SKEW") or "15m", PREFIX + "AS4_CLOCK_SKEW"),
+        as4_max_age=parse_duration(get("AS4_MAX_AGE") or "1h", PREFIX + "AS4_MAX_AGE", minimum=1),
+        as4_clock_skew=parse_duration(get("AS4_CLOCK_SKEW") or "15m", PREFIX + "AS4_CLOCK_SKEW"),
     )
 
 

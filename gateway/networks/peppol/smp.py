@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from cryptography import x509
@@ -44,9 +44,12 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from gateway.model.errors import InputError
-from gateway.networks.peppol.identifiers import (DocumentTypeId, IdentifierError, ParticipantId, ProcessId)
+from gateway.networks.peppol.identifiers import (DocumentTypeId, IdentifierError, ParticipantId, PeppolId,
+                                                 ProcessId)
 from gateway.networks.peppol.refusal import DiscoveryError
 from gateway.transports import safe_http
+
+_Id = TypeVar("_Id", bound=PeppolId)
 
 NS_SMP = "http://busdox.org/serviceMetadata/publishing/1.0/"
 NS_IDS = "http://busdox.org/transport/identifiers/1.0/"
@@ -179,6 +182,20 @@ def _ident(el, where: str) -> str:
     return f"{scheme}::{value}" if scheme else value
 
 
+def _identifier(cls: type[_Id], parent, name: str, where: str) -> _Id:
+    """The Peppol identifier (``cls``: participant, document type or process) of ``parent``'s
+    child ``name``; a ``DiscoveryError`` saying where it is wrong."""
+    try:
+        return cls.parse(_ident(_need(parent, name, where), where))
+    except IdentifierError as e:
+        raise DiscoveryError("bad_answer", f"{where}: {e}") from None
+
+
+def _expect(root, name: str) -> None:
+    if _local(root) != name or etree.QName(root).namespace not in SMP_NAMESPACES:
+        raise DiscoveryError("bad_answer", f"expected an SMP {name}, got <{_local(root)}>")
+
+
 def _date(text: Optional[str], where: str) -> Optional[datetime]:
     if not text:
         return None
@@ -210,13 +227,8 @@ def _parse_xml(data: bytes, what: str):
 
 def read_service_group(data: bytes) -> ServiceGroup:
     root = _parse_xml(data, "ServiceGroup")
-    if _local(root) != "ServiceGroup" or etree.QName(root).namespace not in SMP_NAMESPACES:
-        raise DiscoveryError("bad_answer", f"expected an SMP ServiceGroup, got <{_local(root)}>")
-    try:
-        participant = ParticipantId.parse(_ident(_need(root, "ParticipantIdentifier", "ServiceGroup"),
-                                                 "ServiceGroup"))
-    except IdentifierError as e:
-        raise DiscoveryError("bad_answer", f"ServiceGroup: {e}") from None
+    _expect(root, "ServiceGroup")
+    participant = _identifier(ParticipantId, root, "ParticipantIdentifier", "ServiceGroup")
     collection = _kid(root, "ServiceMetadataReferenceCollection")
     refs = [] if collection is None else [r.get("href", "") for r in _kids(collection, "ServiceMetadataReference")]
     if len(refs) > MAX_REFERENCES:
@@ -228,8 +240,7 @@ def read_service_metadata(root, *, signer: Optional[x509.Certificate] = None) ->
     """``root``: a (Signed)ServiceMetadata element, already verified when it was signed."""
     if _local(root) == "SignedServiceMetadata":
         root = _need(root, "ServiceMetadata", "SignedServiceMetadata")
-    if _local(root) != "ServiceMetadata" or etree.QName(root).namespace not in SMP_NAMESPACES:
-        raise DiscoveryError("bad_answer", f"expected an SMP ServiceMetadata, got <{_local(root)}>")
+    _expect(root, "ServiceMetadata")
     redirect = _kid(root, "Redirect")
     if redirect is not None:
         href = (redirect.get("href") or "").strip()
@@ -238,20 +249,12 @@ def read_service_metadata(root, *, signer: Optional[x509.Certificate] = None) ->
         return ServiceMetadata(participant=None, document_type=None, endpoints=[],   # type: ignore[arg-type]
                                redirect=Redirect(href, _text(redirect, "CertificateUID")), signer=signer)
     info = _need(root, "ServiceInformation", "ServiceMetadata")
-    try:
-        participant = ParticipantId.parse(_ident(_need(info, "ParticipantIdentifier", "ServiceInformation"),
-                                                 "ServiceInformation"))
-        doctype = DocumentTypeId.parse(_ident(_need(info, "DocumentIdentifier", "ServiceInformation"),
-                                              "ServiceInformation"))
-    except IdentifierError as e:
-        raise DiscoveryError("bad_answer", f"ServiceInformation: {e}") from None
+    participant = _identifier(ParticipantId, info, "ParticipantIdentifier", "ServiceInformation")
+    doctype = _identifier(DocumentTypeId, info, "DocumentIdentifier", "ServiceInformation")
     endpoints: list[Endpoint] = []
     processes = _kid(info, "ProcessList")
     for process in ([] if processes is None else _kids(processes, "Process")):
-        try:
-            proc = ProcessId.parse(_ident(_need(process, "ProcessIdentifier", "Process"), "Process"))
-        except IdentifierError as e:
-            raise DiscoveryError("bad_answer", f"Process: {e}") from None
+        proc = _identifier(ProcessId, process, "ProcessIdentifier", "Process")
         for ep in _kids(_need(process, "ServiceEndpointList", "Process"), "Endpoint"):
             if len(endpoints) >= MAX_ENDPOINTS:
                 raise DiscoveryError("bad_answer", f"ServiceMetadata lists more than {MAX_ENDPOINTS} endpoints")

@@ -284,11 +284,7 @@ def unpack(content_type: Optional[str], body: bytes) -> tuple[bytes, dict[str, m
     soap = bytes(parts[0].decoded())
     attachments: dict[str, memoryview] = {}
     for p in parts[1:]:
-        cid = (p.get("content-id") or "").strip().strip("<>")
-        if not cid:
-            raise As4Refusal("EBMS:0007", "a MIME attachment without a Content-ID")
-        if cid in attachments:
-            raise As4Refusal("EBMS:0007", f"two MIME parts with the Content-ID {cid[:80]}")
+        cid = _content_id(p, attachments)
         try:
             decoded = p.decoded()
         except mime.MimeError as e:
@@ -349,11 +345,7 @@ def unpack_spooled(content_type: Optional[str], body: "spool.Spooled") -> tuple[
     soap = bytes(_decoded(entity, body, start, end, "the SOAP part"))
     attachments: dict[str, Attachment] = {}
     for entity, start, end in parts[1:]:
-        cid = (entity.get("content-id") or "").strip().strip("<>")
-        if not cid:
-            raise As4Refusal("EBMS:0007", "a MIME attachment without a Content-ID")
-        if cid in attachments:
-            raise As4Refusal("EBMS:0007", f"two MIME parts with the Content-ID {cid[:80]}")
+        cid = _content_id(entity, attachments)
         cte = (entity.get("content-transfer-encoding") or "7bit").lower()
         if cte in ("7bit", "8bit", "binary"):
             attachments[cid] = Attachment(body, start, end)
@@ -361,6 +353,16 @@ def unpack_spooled(content_type: Optional[str], body: "spool.Spooled") -> tuple[
             decoded = spool.Spooled.of(_decoded(entity, body, start, end, f"attachment {cid[:80]}"))
             attachments[cid] = Attachment(decoded, 0, decoded.size)
     return soap, attachments
+
+
+def _content_id(entity: mime.Entity, seen: dict) -> str:
+    """An attachment's Content-ID (without <>), present and not one of ``seen``: EBMS:0007 else."""
+    cid = (entity.get("content-id") or "").strip().strip("<>")
+    if not cid:
+        raise As4Refusal("EBMS:0007", "a MIME attachment without a Content-ID")
+    if cid in seen:
+        raise As4Refusal("EBMS:0007", f"two MIME parts with the Content-ID {cid[:80]}")
+    return cid
 
 
 def _decoded(entity: mime.Entity, body: "spool.Spooled", start: int, end: int, what: str) -> bytes:
