@@ -281,19 +281,6 @@ def _delivery_seconds(s, period: Period) -> sa.Subquery:
                    Delivery.reached_at.is_not(None))).subquery()
 
 
-def _minutes(values: sa.Subquery) -> sa.Subquery:
-    return sa.select(values.c.key, (values.c.value / 60.0).label("value")).subquery()
-
-
-def _summary_rows(s, values: sa.Subquery, everything: str) -> tuple[list[list[Any]], dict[Optional[str], Any]]:
-    """A row per key (sorted) then one for all of them, each [label, count, mean, median, p90, max]."""
-    found = isql.summaries(s, values)
-    rows = [[k, *_rounded(v)] for k, v in sorted(found.items(), key=lambda kv: str(kv[0]))]
-    if found:
-        rows.append([everything, *_rounded(isql.summaries(s, values, by_key=False)[None])])
-    return rows, found
-
-
 def _rounded(summary: list[Any]) -> list[Any]:
     count, *rest = summary
     return [count, *[None if v is None else round(v, 1) for v in rest]]
@@ -301,15 +288,17 @@ def _rounded(summary: list[Any]) -> list[Any]:
 
 def delivery_time(s, period: Period) -> tuple[Table, Table]:
     """Receipt to delivery, per channel (minutes), and how many fell in each band."""
-    seconds = _delivery_seconds(s, period)
-    rows, _ = _summary_rows(s, _minutes(seconds), "all channels")
+    found = isql.summarise(s, _delivery_seconds(s, period), DELIVERY_BUCKETS)      # one statement
+    minutes = lambda summary: [summary[0], *[v / 60.0 for v in summary[1:]]]       # noqa: E731
+    rows = [[k, *_rounded(minutes(v))] for k, v in sorted(found.by_key.items(), key=lambda kv: str(kv[0]))]
+    if found.whole is not None:
+        rows.append(["all channels", *_rounded(minutes(found.whole))])
     note = [said(N_("from the inbound exchange's receipt to the delivery's first delivered or acknowledged, for "
                     "documents received in the period"))]
     stats = Table.of("delivery-time", said(N_("Time from receipt to delivery (minutes)")),
                      ["channel", "deliveries", "mean", "median", "p90", "max"], rows, note, chart="none")
-    bands = isql.band_counts(s, seconds, DELIVERY_BUCKETS)
     spread = Table.of("delivery-bands", said(N_("Deliveries by time from receipt")), ["time to delivery", "deliveries"],
-                      [[label, bands.get(label, 0)] for _, label in DELIVERY_BUCKETS], note)
+                      [[label, found.bands.get(label, 0)] for _, label in DELIVERY_BUCKETS], note)
     return stats, spread
 
 
@@ -364,21 +353,19 @@ def payment_delay(s, period: Period) -> tuple[Table, Table]:
                 .where(column.is_not(None))).subquery()
 
     issue_values, due_values = days(DocumentRecord.issue_date), days(DocumentRecord.due_date)
-    issue, due = isql.summaries(s, issue_values), isql.summaries(s, due_values)
+    issue, due = isql.summarise(s, issue_values), isql.summarise(s, due_values, LATE_BUCKETS)   # two statements
     nothing = [0, None, None, None, None]
-    payers = sorted(set(issue) | set(due))
-    rows = [[p, *_rounded(issue.get(p, nothing)), *_rounded(due.get(p, nothing))[1:]] for p in payers]
+    payers = sorted(set(issue.by_key) | set(due.by_key))
+    rows = [[p, *_rounded(issue.by_key.get(p, nothing)), *_rounded(due.by_key.get(p, nothing))[1:]] for p in payers]
     if payers:
-        everyone = lambda v: isql.summaries(s, v, by_key=False).get(None, nothing)    # noqa: E731
-        rows.append(["all recipients", *_rounded(everyone(issue_values)), *_rounded(everyone(due_values))[1:]])
+        rows.append(["all recipients", *_rounded(issue.whole or nothing), *_rounded(due.whole or nothing)[1:]])
     note = [said(N_("documents whose life cycle reached paid in the period; days from the issue date (BT-2) and "
                     "from the due date (BT-9, negative: paid early) to the day it was paid"))]
     stats = Table.of("payment-delay", said(N_("Payment delay (days)")),
                      ["recipient", "paid", "issue→paid mean", "issue→paid median", "issue→paid p90", "issue→paid max",
                       "due→paid mean", "due→paid median", "due→paid p90", "due→paid max"], rows, note, chart="none")
-    bands = isql.band_counts(s, due_values, LATE_BUCKETS)
     late = Table.of("payment-lateness", said(N_("Paid invoices by lateness against their due date")),
-                    ["lateness", "invoices"], [[label, bands.get(label, 0)] for _, label in LATE_BUCKETS], note)
+                    ["lateness", "invoices"], [[label, due.bands.get(label, 0)] for _, label in LATE_BUCKETS], note)
     return stats, late
 
 
