@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from gateway.cli.context import CONTEXT_SETTINGS, current
 from gateway.cli.errors import EXIT_OK, EXIT_PROBLEMS, BadInput, SetupError
+from gateway.cli.words import _
 from gateway.config import ConfigError
 
 from . import campaigns
@@ -48,7 +49,8 @@ def _when(text: str) -> datetime:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise BadInput(f"{text!r}: expected 'now' or an ISO date and time, e.g. 2026-03-01T09:00+01:00") from None
+        raise BadInput(_("'%(text)s': expected 'now' or an ISO date and time, e.g. 2026-03-01T09:00+01:00",
+                         text=text)) from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
@@ -88,7 +90,7 @@ def import_command(file: Path, as_json: bool, created_by: Optional[str]) -> None
                       "accepted": batch.rows_accepted, "rejected": batch.rows_rejected,
                       "duplicate": batch.rows_duplicate, "report": batch.report}
     except ImportFileError as e:
-        raise BadInput(f"{file}: {e}; nothing imported") from None
+        raise BadInput(_("%(file)s: %(error)s; nothing imported", file=file, error=e)) from None
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:
@@ -97,9 +99,9 @@ def import_command(file: Path, as_json: bool, created_by: Optional[str]) -> None
             if entry.get("counterparty_id"):
                 label += f" (counterparty {entry['counterparty_id']})"
             click.echo(label + (": " + "; ".join(entry["reasons"]) if entry["reasons"] else ""))
-        click.echo(f"{file.name}: {result['rows']} row(s): {result['accepted']} imported, "
-                   f"{result['rejected']} rejected, {result['duplicate']} duplicate (batch {result['batch']})",
-                   err=True)
+        click.echo(_("%(file)s: %(rows)s row(s): %(accepted)s imported, %(rejected)s rejected, %(duplicate)s "
+                     "duplicate (batch %(batch)s)", file=file.name, rows=result["rows"], accepted=result["accepted"],
+                     rejected=result["rejected"], duplicate=result["duplicate"], batch=result["batch"]), err=True)
     sys.exit(EXIT_PROBLEMS if result["rejected"] else EXIT_OK)
 
 
@@ -149,7 +151,7 @@ def campaign_create(name: str, start: bool, **settings: Any) -> None:
         c = _refused(create_campaign, s, name, created_by=created_by, **settings)
         if start:
             start_campaign(s, c)
-        click.echo(f"campaign {c.id}: {c.name} ({c.status})")
+        click.echo(_("campaign %(id)s: %(name)s (%(status)s)", id=c.id, name=c.name, status=c.status))
 
 
 @campaign_group.command("list")
@@ -178,7 +180,7 @@ def campaign_show(campaign: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(f"campaign {data['id']}: {data['name']} ({data['status']})")
+    click.echo(_("campaign %(id)s: %(name)s (%(status)s)", id=data["id"], name=data["name"], status=data["status"]))
     info = data["information_lead_days"]
     click.echo(f"  information mail: {f'{info} day(s) before the invitation' if info else 'none'}")
     click.echo(f"  reminders: {data['reminder_count']} every {data['reminder_interval_days']} day(s); "
@@ -195,7 +197,7 @@ def _status_command(name: str, action: str):
         with _gateway().session() as s:
             c = _campaign(s, campaign)
             _refused(getattr(campaigns, action), s, c)
-            click.echo(f"campaign {c.id}: {c.name} ({c.status})")
+            click.echo(_("campaign %(id)s: %(name)s (%(status)s)", id=c.id, name=c.name, status=c.status))
     command.__doc__ = f"Make a campaign {'running' if name == 'start' else name + 'd'}."
     return command
 
@@ -222,8 +224,10 @@ def wave_add(campaign: str, name: str, send_at: str, segment: str) -> None:
     with _gateway().session() as s:
         c = _campaign(s, campaign)
         w = _refused(add_wave, s, c, name, _when(send_at), segment)
-        click.echo(f"wave {w.id}: {w.name} of {c.name}, segment {w.segment or '(all)'}, at {w.send_at.isoformat()}"
-                   + ("" if c.status == "running" else f" (campaign is {c.status}: start it to send)"))
+        click.echo(_("wave %(id)s: %(name)s of %(campaign)s, segment %(segment)s, at %(at)s", id=w.id, name=w.name,
+                     campaign=c.name, segment=w.segment or _("(all)"), at=w.send_at.isoformat())
+                   + ("" if c.status == "running" else
+                      _(" (campaign is %(status)s: start it to send)", status=c.status)))
 
 
 # --- templates ---------------------------------------------------------------------------------
@@ -247,7 +251,7 @@ def template_preview(campaign: str, step: str, language: str, segment: str, coun
         c = _campaign(s, campaign)
         cp = s.get(Counterparty, counterparty_id) if counterparty_id else None
         if counterparty_id and cp is None:
-            raise BadInput(f"no counterparty {counterparty_id}")
+            raise BadInput(_("no counterparty %(id)s", id=counterparty_id))
         r = _refused(preview, c, step, language, segment, cp, public_url=gw.settings.public_url)
     click.echo(f"[{r.origin} wording]")
     click.echo(f"Subject: {r.subject}\n")
@@ -273,7 +277,9 @@ def template_set(campaign: str, step: str, language: str, segment: str, subject:
         t = _refused(set_template, s, c, step, language, subject=subject,
                      body_text=text_file.read_text(encoding="utf-8"),
                      body_html=html_file.read_text(encoding="utf-8") if html_file else None, segment=segment)
-        click.echo(f"template {t.step}/{t.language}/{t.segment or '(any segment)'} of {c.name} saved")
+        segment = t.segment or _("(any segment)")
+        click.echo(_("template %(which)s of %(campaign)s saved", which="/".join((t.step, t.language, segment)),
+                     campaign=c.name))
 
 
 # --- running and following ---------------------------------------------------------------------
@@ -288,7 +294,7 @@ def run_command(now_text: str) -> None:
         counts = extension(gw).sweep(_when(now_text))
     except ConfigError as e:
         raise SetupError(str(e)) from None
-    click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()) or "nothing to do")
+    click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()) or _("nothing to do"))
 
 
 @onboarding_group.command("funnel")
@@ -305,7 +311,7 @@ def funnel_command(campaign: str, wave_name: Optional[str], as_csv: bool, counte
         if wave_name is not None:
             wave_id = s.scalar(sa.select(Wave.id).where(Wave.campaign_id == c.id, Wave.name == wave_name))
             if wave_id is None:
-                raise BadInput(f"campaign {c.name!r} has no wave {wave_name!r}")
+                raise BadInput(_("campaign '%(campaign)s' has no wave '%(wave)s'", campaign=c.name, wave=wave_name))
         if as_csv:
             click.echo(counterparties_csv(s, c.id, wave_id) if counterparties else funnel_csv(s, c.id, wave_id),
                        nl=False)

@@ -18,8 +18,14 @@ import click
 
 from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, SetupError, current, echo_json, iso,
                                 minute, transaction, utc_now, warn)
+from gateway.cli.words import _, identifier_problem
+from gateway.i18n import N_
 from gateway.model import identifiers
 from gateway.model.addressing import FR_ADDRESS
+
+
+# a line's level, as the lookup names it
+LEVELS = {"routing code": N_("routing code"), "suffix": N_("suffix"), "SIRET": "SIRET", "SIREN": "SIREN"}
 
 
 class Failed(click.ClickException):
@@ -30,8 +36,8 @@ class Failed(click.ClickException):
 def _configured() -> Any:
     settings = current().settings
     if not settings.annuaire_url:
-        raise SetupError("the annuaire is not configured: set EDIGATE_ANNUAIRE_URL, EDIGATE_ANNUAIRE_TOKEN_URL, "
-                         "EDIGATE_ANNUAIRE_CLIENT_ID and EDIGATE_ANNUAIRE_CLIENT_SECRET")
+        raise SetupError(_("the annuaire is not configured: set EDIGATE_ANNUAIRE_URL, EDIGATE_ANNUAIRE_TOKEN_URL, "
+                           "EDIGATE_ANNUAIRE_CLIENT_ID and EDIGATE_ANNUAIRE_CLIENT_SECRET"))
     return settings
 
 
@@ -44,7 +50,7 @@ def _identifier(text: str) -> tuple[str, str]:
         raise BadInput(str(e)) from None
     problem = identifiers.check(scheme, value)
     if problem:
-        raise BadInput(problem)
+        raise BadInput(identifier_problem(problem))
     return scheme, value
 
 
@@ -65,16 +71,16 @@ def annuaire_refresh() -> None:
     _configured()
     result = refresh(current().gateway(), utc_now(), force=True)
     if result is None:
-        raise Failed("another refresh is under way")
+        raise Failed(_("another refresh is under way"))
     if not result.ok:
-        raise Failed(result.error or "refresh failed")
+        raise Failed(result.error or _("refresh failed"))
     click.echo(result.summary)
     for problem in result.problems:
-        warn(f"skipped {problem}")
+        warn(_("skipped %(problem)s", problem=problem))
     if result.masked:
-        click.echo(f"  {result.masked} masked line(s) left out (the annuaire says they may not be used)")
+        click.echo(_("  %(n)s masked line(s) left out (the annuaire says they may not be used)", n=result.masked))
     if result.problem_count:
-        raise Failed(f"{result.problem_count} invalid line(s) skipped; the rest is in the mirror")
+        raise Failed(_("%(n)s invalid line(s) skipped; the rest is in the mirror", n=result.problem_count))
 
 
 @annuaire_group.command("status", context_settings=CONTEXT_SETTINGS)
@@ -121,7 +127,8 @@ def annuaire_lookup(address: str, as_json: bool) -> None:
     with transaction() as s:
         found = lookup(s, scheme, value)
         if found is None:
-            raise Failed(f"{scheme}:{value}: no line of the annuaire's mirror answers it (in effect today)")
+            raise Failed(_("%(address)s: no line of the annuaire's mirror answers it (in effect today)",
+                           address=scheme + ":" + value))
         line = found.line
         ours = line.platform_id == own_platform(s)
         partner = None if ours else platform_partner(s, line.platform_id)
@@ -136,18 +143,22 @@ def annuaire_lookup(address: str, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    name = f" ({line.platform_name})" if line.platform_name else ""
-    click.echo(f"{scheme}:{value} is answered by the line {data['line']} ({data['level']} line"
-               + ("" if found.level == 0 else ", a less specific one") + f"): received by platform "
-               f"{line.platform_id}{name}")
+    level = _(LEVELS.get(data["level"], data["level"]))
+    said = {"address": data["asked"], "line": data["line"], "level": level,
+            "platform": line.platform_id + (f" ({line.platform_name})" if line.platform_name else "")}
+    click.echo(_("%(address)s is answered by the line %(line)s (%(level)s line): received by platform %(platform)s",
+                 **said) if found.level == 0 else
+               _("%(address)s is answered by the line %(line)s (%(level)s line, a less specific one): received by "
+                 "platform %(platform)s", **said))
     if ours:
-        click.echo("  that is our platform (EDIGATE_PLATFORM_ID): a member of ours must be known by it")
+        click.echo(_("  that is our platform (EDIGATE_PLATFORM_ID): a member of ours must be known by it"))
     elif partner is not None:
-        click.echo(f"  routed to partner {partner.name} (#{partner.id}), which is that platform")
+        click.echo(_("  routed to partner %(name)s (#%(id)s), which is that platform", name=partner.name, id=partner.id))
     else:
-        click.echo(f"  no partner of ours is platform {line.platform_id}: add one with the identifier "
-                   f"PA:{line.platform_id}")
-    span = f"  in effect from {data['starts_on'] or '-'}" + (f" to {data['ends_on']}" if data["ends_on"] else "")
+        click.echo(_("  no partner of ours is platform %(platform)s: add one with the identifier PA:%(platform)s",
+                     platform=line.platform_id))
+    span = (_("  in effect from %(start)s to %(end)s", start=data["starts_on"] or "-", end=data["ends_on"])
+            if data["ends_on"] else _("  in effect from %(start)s", start=data["starts_on"] or "-"))
     click.echo(span + (f", idInstance {line.id_instance}" if line.id_instance is not None else ""))
 
 
@@ -160,16 +171,17 @@ def annuaire_publish() -> None:
     from gateway.networks.annuaire import publish_lines
     settings = _configured()
     if not settings.platform_id:
-        raise SetupError("EDIGATE_PLATFORM_ID is not set: the lines would name no platform")
+        raise SetupError(_("EDIGATE_PLATFORM_ID is not set: the lines would name no platform"))
     report = publish_lines(current().gateway(), now=utc_now())
     for label, instance in report.posted:
-        click.echo(f"posted {label} (idInstance {instance if instance is not None else '?'})")
-    click.echo(f"{len(report.posted)} line(s) posted, {report.already} published before"
-               + (f", {report.busy} being posted by another run" if report.busy else "")
-               + (f", {len(report.refused)} refused" if report.refused else ""))
+        click.echo(_("posted %(line)s (idInstance %(instance)s)", line=label, instance=instance if instance is not None else "?"))
+    click.echo(_("%(posted)s line(s) posted, %(already)s published before", posted=len(report.posted),
+                 already=report.already)
+               + (_(", %(n)s being posted by another run", n=report.busy) if report.busy else "")
+               + (_(", %(n)s refused", n=len(report.refused)) if report.refused else ""))
     for label, text in report.refused:
-        warn(f"refused {label}: {text}")
+        warn(_("refused %(line)s: %(reason)s", line=label, reason=text))
     if report.error:
         raise Failed(report.error)
     if report.refused:
-        raise Failed(f"{len(report.refused)} line(s) refused (listed above); they are tried again next time")
+        raise Failed(_("%(n)s line(s) refused (listed above); they are tried again next time", n=len(report.refused)))

@@ -29,6 +29,7 @@ from gateway.networks.directory import import_directory, is_failed, next_refresh
 from gateway.networks.listing import FORMATS, MAX_BYTES, DirectoryError, fetch, guess_format, is_url
 from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, checked, current,
                                 transaction, echo_json, find_partner, iso, table, utc_now, warn)
+from gateway.cli.words import _
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_INTERVAL = 60
@@ -67,11 +68,11 @@ def _formats(text: str) -> list[str]:
         if not name:
             continue
         if name not in writable():
-            raise BadInput(f"unknown format {name!r}; choose among {', '.join(writable())}")
+            raise BadInput(_("unknown format '%(name)s'; choose among %(formats)s", name=name, formats=", ".join(writable())))
         if name not in out:
             out.append(name)
     if not out:
-        raise BadInput("--formats needs at least one format (the network's preferred one first)")
+        raise BadInput(_("--formats needs at least one format (the network's preferred one first)"))
     return out
 
 
@@ -80,13 +81,13 @@ def _source(text: str) -> str:
     text = text.strip()
     if is_url(text):
         if not urlsplit(text).hostname:
-            raise BadInput(f"directory URL {text!r} has no host")
+            raise BadInput(_("directory URL '%(url)s' has no host", url=text))
         return text
     if "://" in text:
-        raise BadInput(f"directory {text!r}: give a local path or an http(s) URL")
+        raise BadInput(_("directory '%(source)s': give a local path or an http(s) URL", source=text))
     path = Path(text).expanduser()
     if not path.is_file():
-        raise BadInput(f"directory file {text!r} does not exist (or is not a file)")
+        raise BadInput(_("directory file '%(file)s' does not exist (or is not a file)", file=text))
     return str(path.resolve())
 
 
@@ -95,7 +96,7 @@ def _addressing(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise BadInput(f"--addressing {pair!r}: expected KEY=VALUE, e.g. endpoint=BT-49")
+            raise BadInput(_("--addressing '%(pair)s': expected KEY=VALUE, e.g. endpoint=BT-49", pair=pair))
         out[key.strip()] = value.strip()
     return out
 
@@ -126,7 +127,7 @@ def _settings(s: Session, o: dict[str, Any], network: Optional[Network]) -> dict
     out: dict[str, Any] = {}
     if o["name"] is not None:
         if not o["name"].strip():
-            raise BadInput("a network needs a name")
+            raise BadInput(_("a network needs a name"))
         out["name"] = o["name"].strip()
     if o["partner_ref"] is not None:
         out["partner"] = find_partner(s, o["partner_ref"])
@@ -139,8 +140,8 @@ def _settings(s: Session, o: dict[str, Any], network: Optional[Network]) -> dict
     if fmt is None and "directory_source" in out and source:
         fmt = guess_format(source)
         if fmt is None:
-            raise BadInput(f"cannot tell the directory's format from {source!r}: "
-                           f"give --directory-format ({', '.join(FORMATS)})")
+            raise BadInput(_("cannot tell the directory's format from '%(source)s': give --directory-format (%(formats)s)",
+                             source=source, formats=", ".join(FORMATS)))
     if fmt is not None:
         out["directory_format"] = fmt
     if o["refresh_every"] is not None:
@@ -157,10 +158,11 @@ def _warn_unreachable(s: Session, p: Partner) -> None:
         SftpRemote.partner_id == p.id, SftpRemote.push_dir.is_not(None))) or s.scalar(
         sa.select(sa.func.count()).select_from(SftpAccount).where(SftpAccount.partner_id == p.id))
     if not as2 and not sftp:
-        warn(f"access point {p.name!r} has neither AS2 (id and URL) nor SFTP settings yet: "
-             "forwarding to this network will fail until it has")
+        warn(_("access point '%(name)s' has neither AS2 (id and URL) nor SFTP settings yet: forwarding to this "
+               "network will fail until it has", name=p.name))
     if not p.active:
-        warn(f"access point {p.name!r} is disabled: nothing is routed through this network until it is enabled")
+        warn(_("access point '%(name)s' is disabled: nothing is routed through this network until it is enabled",
+               name=p.name))
 
 
 def find_network(s: Session, ref: str) -> Network:
@@ -172,7 +174,7 @@ def find_network(s: Session, ref: str) -> Network:
         n = s.get(Network, int(ref))
     if n is None:
         known = ", ".join(s.scalars(sa.select(Network.code).order_by(Network.code))) or "none yet"
-        raise BadInput(f"no network {ref!r} (known: {known}; see `edigate network add`)")
+        raise BadInput(_("no network '%(ref)s' (known: %(known)s; see `edigate network add`)", ref=ref, known=known))
     return n
 
 
@@ -223,9 +225,9 @@ def _show(n: Network) -> None:
 def _report(result) -> None:
     click.echo(result.summary)
     for problem in result.problems:
-        warn(f"skipped {problem}")
+        warn(_("skipped %(problem)s", problem=problem))
     if result.repeated:
-        click.echo(f"  {result.repeated} identifier(s) listed more than once (counted once)")
+        click.echo(_("  %(n)s identifier(s) listed more than once (counted once)", n=result.repeated))
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -247,25 +249,26 @@ def network_add(code: str, **o: Any) -> None:
     at the next sweep, or now with `edigate network refresh CODE`."""
     code = code.strip()
     if not CODE.match(code):
-        raise BadInput(f"network code {code!r}: letters, digits, '.', '_' and '-', at most 64")
+        raise BadInput(_("network code '%(code)s': letters, digits, '.', '_' and '-', at most 64", code=code))
     if o["partner_ref"] is None:
-        raise BadInput("a network needs its access point: --partner PARTNER")
+        raise BadInput(_("a network needs its access point: --partner PARTNER"))
     o["formats"] = o["formats"] if o["formats"] is not None else "ubl"
     with transaction() as s:
         other = s.scalar(sa.select(Network).where(sa.func.lower(Network.code) == code.lower()))
         if other is not None:
-            raise BadInput(f"a network {other.code!r} already exists (#{other.id}); "
-                           f"change it with `edigate network set {other.code} …`")
+            raise BadInput(_("a network '%(code)s' already exists (#%(id)s); change it with `edigate network set "
+                             "%(code)s …`", code=other.code, id=other.id))
         values = _settings(s, o, None)
         values.setdefault("name", code)
         n = Network(code=code, **values)
         s.add(n)
         s.flush()
-        click.echo(f"added network #{n.id} {n.code} through {n.partner.name}, formats {', '.join(n.formats)}"
-                   + (f", directory {n.directory_source}" if n.directory_source else ""))
+        click.echo(_("added network #%(id)s %(code)s through %(partner)s, formats %(formats)s", id=n.id, code=n.code,
+                     partner=n.partner.name, formats=", ".join(n.formats))
+                   + (_(", directory %(source)s", source=n.directory_source) if n.directory_source else ""))
         if not n.directory_source:
-            warn(f"network {code} has no directory: nobody is routed through it until one is imported "
-                 f"(`edigate network import {code} FILE`) or a source is set (--directory)")
+            warn(_("network %(code)s has no directory: nobody is routed through it until one is imported "
+                   "(`edigate network import %(code)s FILE`) or a source is set (--directory)", code=code))
         _warn_unreachable(s, n.partner)
 
 
@@ -284,7 +287,8 @@ def network_set(ref: str, active: Optional[bool], **o: Any) -> None:
         for key, value in values.items():
             setattr(n, key, value)
         s.flush()
-        click.echo(f"network {n.code}: " + (f"changed {', '.join(changed)}" if changed else "nothing to change"))
+        click.echo(_("network %(code)s: changed %(what)s", code=n.code, what=", ".join(changed)) if changed
+                   else _("network %(code)s: nothing to change", code=n.code))
         if "partner" in values:
             _warn_unreachable(s, n.partner)
 
@@ -299,7 +303,7 @@ def network_list(as_json: bool) -> None:
             echo_json([_network_dict(n) for n in networks])
             return
         if not networks:
-            click.echo("no networks yet (see `edigate network add`)")
+            click.echo(_("no networks yet (see `edigate network add`)"))
             return
         table(["#", "code", "name", "access point", "formats", "participants", "last refresh", "state"],
               [[str(n.id), n.code + ("" if n.active else " (disabled)"), n.name, n.partner.name,
@@ -342,7 +346,8 @@ def network_import(ref: str, source: str, fmt: Optional[str], allow_empty: bool)
     cannot be used (nothing changed)."""
     fmt = fmt or guess_format(source)
     if fmt is None:
-        raise BadInput(f"cannot tell the format of {source!r}: give --format ({', '.join(FORMATS)})")
+        raise BadInput(_("cannot tell the format of '%(source)s': give --format (%(formats)s)", source=source,
+                         formats=", ".join(FORMATS)))
     with transaction() as s:
         network_id = find_network(s, ref).id
     try:
@@ -352,10 +357,10 @@ def network_import(ref: str, source: str, fmt: Optional[str], allow_empty: bool)
     result = import_directory(current().gateway(), network_id, data, fmt, source=source, now=utc_now(),
                               allow_empty=allow_empty)
     if not result.ok:
-        raise BadInput(f"{result.error}; nothing changed")
+        raise BadInput(_("%(error)s; nothing changed", error=result.error))
     _report(result)
     if result.problems:
-        raise Failed(f"{len(result.problems)} invalid row(s) skipped (listed above); the rest is imported")
+        raise Failed(_("%(n)s invalid row(s) skipped (listed above); the rest is imported", n=len(result.problems)))
 
 
 @network_group.command("refresh", context_settings=CONTEXT_SETTINGS)
@@ -366,15 +371,15 @@ def network_refresh(ref: str) -> None:
     with transaction() as s:
         n = find_network(s, ref)
         if not n.directory_source:
-            raise BadInput(f"network {n.code} has no directory source: set one with "
-                           f"`edigate network set {n.code} --directory PATH|URL`, or use `edigate network import`")
+            raise BadInput(_("network %(code)s has no directory source: set one with `edigate network set %(code)s "
+                             "--directory PATH|URL`, or use `edigate network import`", code=n.code))
         network_id = n.id
     result = refresh_network(current().gateway(), network_id, utc_now(), force=True)
     if not result.ok:
-        raise Failed(result.error or "refresh failed")
+        raise Failed(result.error or _("refresh failed"))
     _report(result)
     if result.problems:
-        raise Failed(f"{len(result.problems)} invalid row(s) skipped (listed above); the rest is imported")
+        raise Failed(_("%(n)s invalid row(s) skipped (listed above); the rest is imported", n=len(result.problems)))
 
 
 @network_group.command("find", context_settings=CONTEXT_SETTINGS)
@@ -383,7 +388,8 @@ def network_find(identifier: str) -> None:
     """Which network reaches SCHEME:VALUE (a member of ours comes first when routing). Exit 1: none."""
     scheme, sep, value = identifier.partition(":")
     if not sep or not scheme.strip() or not value.strip():
-        raise BadInput(f"{identifier!r}: expected SCHEME:VALUE, e.g. SIRET:73282932000074 or 0088:4000001000005")
+        raise BadInput(_("'%(identifier)s': expected SCHEME:VALUE, e.g. SIRET:73282932000074 or 0088:4000001000005",
+                         identifier=identifier))
     with transaction() as s:
         member = None
         try:
@@ -391,13 +397,15 @@ def network_find(identifier: str) -> None:
         except ValueError:
             pass
         if member is not None:
-            click.echo(f"{identifier} is partner {member.name} (#{member.id}), a member: routed to it directly")
+            click.echo(_("%(identifier)s is partner %(name)s (#%(id)s), a member: routed to it directly",
+                         identifier=identifier, name=member.name, id=member.id))
         listed = lookup_participant(s, scheme, value)
         if listed is None:
             if member is None:
-                raise Failed(f"{identifier}: no member and no network directory lists it")
+                raise Failed(_("%(identifier)s: no member and no network directory lists it", identifier=identifier))
             return
         n = listed.network
-        click.echo(f"{identifier} is listed by network {n.code} as {listed.scheme}:{listed.value}"
+        click.echo(_("%(identifier)s is listed by network %(code)s as %(listed)s", identifier=identifier, code=n.code,
+                     listed=listed.scheme + ":" + listed.value)
                    + (f" ({listed.name})" if listed.name else "")
-                   + (f", last seen {_minute(listed.seen_at)}" if listed.seen_at else ""))
+                   + (_(", last seen %(when)s", when=_minute(listed.seen_at)) if listed.seen_at else ""))
