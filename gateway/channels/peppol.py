@@ -25,7 +25,8 @@ is then the buyer's address; discovery at send time says whether it is registere
 access points that are partners of ours: known by their AP certificate on record
 (``Certificate`` rows of an active partner). An unknown access point is refused
 (EBMS:0101) unless ``EDIGATE_PEPPOL_AS4_ALLOW_STRANGERS=true`` *and* its
-certificate is issued by a CA of ``EDIGATE_PEPPOL_AP_TRUST`` (PEM). The SBDH is
+certificate's whole chain leads to an anchor of ``EDIGATE_PEPPOL_AP_TRUST`` (PEM: the
+network's root and AP CAs; ``gateway.networks.peppol.ap_trust``). The SBDH is
 checked against the message (originalSender / finalRecipient) and the final
 recipient must be one of our active members (else EBMS:0004 PEPPOL:NOT_SERVICED);
 the business document inside enters the one path as received from that access
@@ -65,7 +66,6 @@ from typing import Any, Callable, Mapping, Optional
 
 import sqlalchemy as sa
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from lxml import etree
 from sqlalchemy.exc import IntegrityError
 
@@ -357,21 +357,17 @@ class Inbox:
 
     @staticmethod
     def _trusted(cert: x509.Certificate) -> bool:
-        """Issued (directly) by one of the CAs of ``EDIGATE_PEPPOL_AP_TRUST``, and valid now."""
+        """Its whole chain verified to an anchor of ``EDIGATE_PEPPOL_AP_TRUST``, valid now
+        (``gateway.networks.peppol.ap_trust``)."""
+        from gateway.networks.peppol import ap_trust
         path = (os.environ.get(ENV + "AP_TRUST") or "").strip()
         if not path:
             return False
-        now = utcnow()
-        if not cert.not_valid_before_utc.replace(tzinfo=None) <= now.replace(tzinfo=None) <= \
-                cert.not_valid_after_utc.replace(tzinfo=None):
-            return False
-        for ca in x509.load_pem_x509_certificates(Path(path).expanduser().read_bytes()):
-            try:
-                cert.verify_directly_issued_by(ca)
-                return True
-            except (ValueError, TypeError, InvalidSignature):
-                continue
-        return False
+        bundle = x509.load_pem_x509_certificates(Path(path).expanduser().read_bytes())
+        why = ap_trust.verify(cert, bundle)
+        if why is not None:
+            log.warning("access point %s not trusted: %s", common_name(cert), why)
+        return why is None
 
     def find_duplicate(self, message_id: str, partner: as4.As4Partner) -> Optional[bytes]:
         with self.gw.session() as s:
