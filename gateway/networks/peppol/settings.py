@@ -19,7 +19,7 @@
 | EDIGATE_PEPPOL_AP_KEY | (the SMP key) | our access point's private key (PEM), with EDIGATE_PEPPOL_AP_CERT |
 | EDIGATE_PEPPOL_AP_NEXT_CERT, EDIGATE_PEPPOL_AP_NEXT_KEY | (none) | the next access point certificate and its key, for a rollover: published in our SMP from EDIGATE_PEPPOL_AP_SWITCH_AT on (before it, the current one), and both decrypt what comes in meanwhile |
 | EDIGATE_PEPPOL_AP_SWITCH_AT | (the next certificate's notBefore) | when the next certificate takes over (ISO 8601 date and time, UTC unless it says otherwise): our SMP's endpoints change at that instant, and we sign with it from then on |
-| EDIGATE_PEPPOL_AP_TRUST | (none) | PEM file of the network's AP CA certificates (OpenPeppol's): access points not on record are accepted when issued by one (with EDIGATE_PEPPOL_AS4_ALLOW_STRANGERS) |
+| EDIGATE_PEPPOL_AP_TRUST | (none) | PEM file of the network's root and AP CA certificates (OpenPeppol's): access points not on record are accepted when their certificate's whole chain leads to one (with EDIGATE_PEPPOL_AS4_ALLOW_STRANGERS; ``ap_trust``) |
 | EDIGATE_PEPPOL_AS4_PATH | /as4 | where our AS4 endpoint answers, under EDIGATE_PUBLIC_URL |
 | EDIGATE_PEPPOL_AS4_MAX_AGE | 1h | a new AS4 message dated (signed eb:Timestamp) longer ago than this is refused, EBMS:0103 (a replay) |
 | EDIGATE_PEPPOL_AS4_CLOCK_SKEW | 15m | … and one dated further ahead of our clock than this |
