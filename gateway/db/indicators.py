@@ -210,7 +210,7 @@ def volumes(s, period: Period, by: str) -> Table:
     largest = [k for k, _ in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))]
     others = len(largest) > MAX_GROUPS
     kept = set(largest[:MAX_GROUPS])
-    day = sa.func.date(DocumentRecord.created_at)
+    day = isql.utc_day(_dialect(s), DocumentRecord.created_at)
     counts: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for d, k, count in s.execute(_volume_query([day, key, n], period).group_by(day, key)):
         name = label.get(k, str(k))
@@ -228,19 +228,20 @@ def volumes(s, period: Period, by: str) -> Table:
 
 def quality(s, period: Period) -> Table:
     """Error rate and rejection rate per day or week."""
-    day = sa.func.date(DocumentRecord.created_at)
-    q = (sa.select(day, DocumentRecord.valid, DocumentRecord.business_status.in_(REFUSALS), sa.func.count())
-         .where(_received(period))
-         .group_by(day, DocumentRecord.valid, DocumentRecord.business_status.in_(REFUSALS)))
+    day = isql.utc_day(_dialect(s), DocumentRecord.created_at)
+    # grouped by the life-cycle status itself (a few words), refusals told apart here: the same
+    # rows, and an expression PostgreSQL can match between the select and the group by
+    q = (sa.select(day, DocumentRecord.valid, DocumentRecord.business_status, sa.func.count())
+         .where(_received(period)).group_by(day, DocumentRecord.valid, DocumentRecord.business_status))
     got: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for d, valid, refused, n in s.execute(q):
+    for d, valid, business, n in s.execute(q):
         row = got[period.bucket(_day(d))]
         row["received"] += n
         row["valid" if valid else "invalid"] += n
-        if valid and refused:
+        if valid and business in REFUSALS:
             row["refused"] += n
     # files we could not read at all: inbound exchanges rejected without a document
-    ex_day = sa.func.date(Exchange.created_at)
+    ex_day = isql.utc_day(_dialect(s), Exchange.created_at)
     unreadable = (sa.select(ex_day, sa.func.count()).where(
         Exchange.status == "rejected", Exchange.direction == "in", Exchange.created_at >= period.since,
         Exchange.created_at < period.until,

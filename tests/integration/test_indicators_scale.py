@@ -236,3 +236,34 @@ def test_the_migration_fills_the_recorded_columns_from_the_record(tmp_path) -> N
     assert by_id[second][1] == dict((d, at) for d, _, at in deliveries)[second]
     assert all(received == expected[exchange_of[document_of[d]]] for d, (received, _) in by_id.items())
     assert [r for r in deliveries_after if r[0] != first] == [r for r in deliveries if r[0] != first]
+
+
+def test_postgresql_gives_the_same_numbers(big, postgres_server) -> None:
+    """The same record on PostgreSQL (its own spelling of days and seconds, its CTEs and window
+    functions, its stricter GROUP BY): every table of the page equal to SQLite's, to the
+    rounding the tables apply."""
+    gw, _ = big
+    url = postgres_server.create_database()
+    pg = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_DATABASE_URL": url,
+                                "EDIGATE_HOME": str(gw.settings.home) + "-pg"}), immediate_jobs=True)
+    try:
+        fill(pg, 3000, today=TODAY, days=90, partners=30)
+        period = indicators.Period(TODAY - timedelta(days=29), TODAY, "week")
+        now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+        with gw.session() as s:
+            expected = {t.name: t for t in indicators.compute(s, period, now=now)}
+        with pg.session() as s:
+            got = {t.name: t for t in indicators.compute(s, period, now=now)}
+    finally:
+        pg.close()
+    assert got.keys() == expected.keys()
+    for name, table in expected.items():
+        assert got[name].columns == table.columns, name
+        assert len(got[name].rows) == len(table.rows), name
+        for mine, theirs in zip(got[name].rows, table.rows):
+            assert len(mine) == len(theirs)
+            for a, b in zip(mine, theirs):       # SQLite's julianday is a float, PostgreSQL's epoch exact:
+                # a value on a rounding boundary may round either way (one step of 0.1 apart)
+                assert (abs(a - b) <= 0.1001 if isinstance(b, float) and a is not None else a == b), \
+                    (name, mine, theirs)
+    assert sum(r[1] for r in got["delivery-bands"].rows) > 500
