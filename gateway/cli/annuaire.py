@@ -18,6 +18,7 @@ import click
 
 from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, SetupError, current, echo_json, iso,
                                 minute, transaction, utc_now, warn)
+from gateway.cli import errors
 from gateway.cli.words import _, identifier_problem
 from gateway.i18n import N_
 from gateway.model import identifiers
@@ -28,7 +29,7 @@ from gateway.model.addressing import FR_ADDRESS
 LEVELS = {"routing code": N_("routing code"), "suffix": N_("suffix"), "SIRET": "SIRET", "SIREN": "SIREN"}
 
 
-class Failed(click.ClickException):
+class Failed(errors.Failed):
     """Tried and not (entirely) done: exit 1, the message says why."""
     exit_code = EXIT_PROBLEMS
 

@@ -29,6 +29,7 @@ from gateway.networks.directory import import_directory, is_failed, next_refresh
 from gateway.networks.listing import FORMATS, MAX_BYTES, DirectoryError, fetch, guess_format, is_url
 from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, checked, current,
                                 transaction, echo_json, find_partner, iso, table, utc_now, warn)
+from gateway.cli import errors
 from gateway.cli.words import _
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -36,7 +37,7 @@ MIN_INTERVAL = 60
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-class Failed(click.ClickException):
+class Failed(errors.Failed):
     """Tried and not (entirely) done: exit 1, the message says why."""
     exit_code = EXIT_PROBLEMS
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from gateway.channels.sftp import poll_remote, remote_settings
 from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, actor, checked, current, echo_json,
                                 find_partner, iso, table, transaction, warn)
+from gateway.cli import errors
 from gateway.cli.words import _, language, ngettext
 from gateway.db import Partner, SftpAccount, SftpRemote
 from gateway.db.sftp import MIN_PASSWORD_LENGTH, key_lines
@@ -45,7 +46,7 @@ MAX_KEY_FILE = 64 * 1024
 LISTED_NAMES = 20           # names shown per directory by `remote test`
 
 
-class Failed(click.ClickException):
+class Failed(errors.Failed):
     """The operation was tried and failed (connection, host key, poll): exit 1."""
     exit_code = EXIT_PROBLEMS
 

@@ -68,3 +68,26 @@ def test_org_and_sftp_speak_french(tmp_path) -> None:
     assert french("sftp", "poll", "Acme", code=2) == [
         "Erreur : le partenaire « Acme » n'a pas de serveur SFTP à lui enregistré (voir `edigate sftp remote set "
         "Acme …`)"]
+
+
+def test_network_annuaire_and_onboarding_speak_french(tmp_path) -> None:
+    judge = FrenchJudge.load()
+    data = {"EU", "Nowhere", "1 Europe", "0088:4000001000005", "C.UTF-8"}
+
+    def french(*args: str, code: int) -> str:
+        r = run(tmp_path, "--language", "fr", *args)
+        assert r.exit_code == code, r.output
+        (line,) = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
+        assert judge.verdict(line, data) is None, line
+        return line
+
+    assert french("network", "add", "EU", code=2) == \
+        "Erreur : un réseau a besoin de son point d'accès : --partner PARTENAIRE"
+    assert french("network", "find", "0088:4000001000005", code=1) == \
+        "Erreur : 0088:4000001000005 : ni membre ni annuaire de réseau ne le mentionne"
+    assert french("annuaire", "refresh", code=3).startswith("Erreur : l'annuaire n'est pas configuré : renseignez")
+    r = run(tmp_path, "--language", "fr", "onboarding", "campaign", "create", "Europe")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "campagne 1 : Europe (draft)"
+    assert french("onboarding", "wave", "add", "1", "vague", "--at", "hier", code=2) == (
+        "Erreur : « hier » : « now » ou une date et heure ISO attendue, par exemple 2026-03-01T09:00+01:00")
