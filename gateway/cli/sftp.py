@@ -77,7 +77,7 @@ def read_public_keys(path: Path) -> list[PublicKey]:
     except OSError as exc:
         raise BadInput(_("cannot read %(file)s: %(error)s", file=path, error=exc.strerror or exc)) from None
     try:
-        return ssh_keys.public_keys_in(text, str(path))
+        return ssh_keys.public_keys_in(text, str(path), _("line"))
     except ssh_keys.KeyRefused as exc:
         raise BadInput(exc.worded(language())) from None
 

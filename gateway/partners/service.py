@@ -308,15 +308,15 @@ class PartnerService:
         return sftp_account.account_of(self, partner)
 
     def save_sftp_account(self, partner: Partner, username: str, active: Optional[bool] = None,
-                          keys_text: Optional[str] = None, where: str = "the key") -> Any:
+                          keys_text: Optional[str] = None, where: str = "the key", line_word: str = "line") -> Any:
         """Create ``partner``'s SFTP account (a login and its first keys) or rename, enable, disable it."""
         from gateway.partners import sftp_account
-        return sftp_account.save_account(self, partner, username, active, keys_text, where)
+        return sftp_account.save_account(self, partner, username, active, keys_text, where, line_word)
 
-    def add_sftp_keys(self, account: Any, text: str, where: str = "the key") -> list[Any]:
+    def add_sftp_keys(self, account: Any, text: str, where: str = "the key", line_word: str = "line") -> list[Any]:
         """The public keys of ``text`` (checked as ``gateway.partners.ssh_keys`` checks) added to ``account``."""
         from gateway.partners import sftp_account
-        return sftp_account.add_keys(self, account, text, where)
+        return sftp_account.add_keys(self, account, text, where, line_word)
 
     def remove_sftp_keys(self, account: Any, fingerprints: list[str]) -> list[str]:
         """The keys with these SHA256 fingerprints taken off ``account``."""

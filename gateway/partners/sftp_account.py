@@ -63,7 +63,8 @@ def _trail(service: PartnerService, action: str, acc: SftpAccount, summary: str,
 
 
 def save_account(service: PartnerService, partner: Partner, username: str,
-                 active: Optional[bool] = None, keys_text: Optional[str] = None, where: str = "the key") -> SftpAccount:
+                 active: Optional[bool] = None, keys_text: Optional[str] = None, where: str = "the key",
+                 line_word: str = "line") -> SftpAccount:
     """Create ``partner``'s account (``username`` and at least one key from ``keys_text``), or
     rename it / enable or disable it. Flushed."""
     username = (username or "").strip()
@@ -78,7 +79,7 @@ def save_account(service: PartnerService, partner: Partner, username: str,
         raise SftpRefused("sftp.username", N_("SFTP username %(username)s is taken (partner %(partner)s)."),
                       username=username, partner=other.partner.name)
     if acc is None:
-        keys = _keys(keys_text or "", where)
+        keys = _keys(keys_text or "", where, line_word)
         acc = SftpAccount(username=username, partner=partner, authorized_keys=_keys_text([k.line for k in keys]),
                           active=True if active is None else active)
         service.s.add(acc)
@@ -100,17 +101,18 @@ def save_account(service: PartnerService, partner: Partner, username: str,
     return acc
 
 
-def _keys(text: str, where: str) -> list[PublicKey]:
+def _keys(text: str, where: str, line_word: str = "line") -> list[PublicKey]:
     try:
-        return public_keys_in(text, where)
+        return public_keys_in(text, where, line_word)
     except KeyRefused as e:
         raise SftpRefused("sftp.keys", e.msgid, **e.values) from None
 
 
-def add_keys(service: PartnerService, acc: SftpAccount, text: str, where: str = "the key") -> list[PublicKey]:
+def add_keys(service: PartnerService, acc: SftpAccount, text: str, where: str = "the key",
+             line_word: str = "line") -> list[PublicKey]:
     """The keys of ``text`` added to ``acc`` (those it already has are left as they are); the
     ones added are returned. Flushed."""
-    return add_parsed_keys(service, acc, _keys(text, where))
+    return add_parsed_keys(service, acc, _keys(text, where, line_word))
 
 
 def add_parsed_keys(service: PartnerService, acc: SftpAccount, keys: list[PublicKey]) -> list[PublicKey]:

@@ -84,9 +84,11 @@ def parse_public_key(line: str, where: str) -> PublicKey:
     return PublicKey(key_type, key.get_base64(), fields[2].strip() if len(fields) > 2 else "", fingerprint(blob))
 
 
-def public_keys_in(text: str, where: str) -> list[PublicKey]:
+def public_keys_in(text: str, where: str, line_word: str = "line") -> list[PublicKey]:
     """The public keys of ``text`` (one or more lines, ``authorized_keys`` style), each parsed,
-    duplicates once; a private key, another format or no key at all refused, saying what to give."""
+    duplicates once; a private key, another format or no key at all refused, saying what to give.
+    ``where`` names the text in a refusal, ``line_word`` + a number one of its lines (both in the
+    reader's language)."""
     if len(text) > MAX_KEY_TEXT:
         raise KeyRefused(N_("%(where)s is too large for public keys (%(max)s KB at most)"),
                          where=where, max=MAX_KEY_TEXT // 1024)
@@ -107,7 +109,7 @@ def public_keys_in(text: str, where: str) -> list[PublicKey]:
         raise KeyRefused(N_("%(where)s holds more than %(max)s keys"), where=where, max=MAX_KEYS)
     keys: list[PublicKey] = []
     for i, ln in enumerate(lines, 1):
-        k = parse_public_key(ln, where + (f" line {i}" if len(lines) > 1 else ""))
+        k = parse_public_key(ln, where + (f" {line_word} {i}" if len(lines) > 1 else ""))
         if all(k.fingerprint != other.fingerprint for other in keys):
             keys.append(k)
     return keys

@@ -80,7 +80,8 @@ def save_sftp_account(partner_id: int):
         existed = service.sftp_account(p) is not None
         try:
             acc = service.save_sftp_account(p, request.form.get("username", ""), request.form.get("active") == "on",
-                                            keys_text=None if existed else _keys_text(), where=_("the key"))
+                                            keys_text=None if existed else _keys_text(), where=_("the key"),
+                                            line_word=_("line"))
         except PartnerError as e:
             s.rollback()
             flash(_("Not saved: %(reason)s", reason=_refusal(e)), "error")
@@ -108,7 +109,7 @@ def add_sftp_keys(partner_id: int):
         if acc is None:
             abort(404)
         try:
-            added = service.add_sftp_keys(acc, _keys_text(), where=_("the key"))
+            added = service.add_sftp_keys(acc, _keys_text(), where=_("the key"), line_word=_("line"))
         except PartnerError as e:
             s.rollback()
             flash(_("Key not added: %(reason)s", reason=_refusal(e)), "error")
