@@ -267,3 +267,35 @@ def test_postgresql_gives_the_same_numbers(big, postgres_server) -> None:
                 assert (abs(a - b) <= 0.1001 if isinstance(b, float) and a is not None else a == b), \
                     (name, mine, theirs)
     assert sum(r[1] for r in got["delivery-bands"].rows) > 500
+
+
+def test_a_delivery_records_its_receipt_and_first_arrival_once(tmp_path) -> None:
+    """What the pipeline records for the indicators: a new delivery (planned, rerouted) takes its
+    document's receipt; through a failure and an operator's redelivery, its arrival is the first
+    delivered, not changed by the acknowledgement after; the indicator counts it from those."""
+    gw = Gateway(load_settings({"EDIGATE_LANGUAGE": "en", "EDIGATE_HOME": str(tmp_path)}), immediate_jobs=True)
+    try:
+        fill(gw, 40, today=TODAY, days=3, partners=3)
+        period = indicators.Period(TODAY - timedelta(days=2), TODAY)
+        with gw.session() as s:
+            before = {r[0]: r[1] for r in indicators.delivery_time(s, period)[0].rows}
+            doc = s.scalar(sa.select(DocumentRecord).join(Delivery).order_by(DocumentRecord.id).limit(1))
+            partner = Partner(name="Second recipient", active=True)
+            s.add(partner)
+            t0 = doc.exchange.created_at + timedelta(minutes=1)
+            d = Delivery.new(doc, partner, format="ubl", channel="as2", at=t0)
+            s.add(d)
+            assert d.received_at == doc.exchange.created_at and d.reached_at is None
+            for minutes, status in ((2, "sending"), (3, "failed"), (10, "pending"), (11, "sending"),
+                                    (12, "delivered"), (30, "acknowledged")):
+                d.set_status(status, at=t0 + timedelta(minutes=minutes))
+            assert d.reached_at == t0 + timedelta(minutes=12)
+            s.flush()
+            first = s.scalar(sa.select(sa.func.min(DeliveryEvent.at)).where(
+                DeliveryEvent.delivery_id == d.id, DeliveryEvent.status.in_(("delivered", "acknowledged"))))
+            assert first == d.reached_at
+            after = {r[0]: r[1] for r in indicators.delivery_time(s, period)[0].rows}
+        assert after["as2"] == before.get("as2", 0) + 1
+        assert after["all channels"] == before["all channels"] + 1
+    finally:
+        gw.close()
