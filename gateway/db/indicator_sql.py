@@ -76,29 +76,50 @@ class Summarised:
     bands: dict[str, int]                      # as ``band_counts`` gives (empty without limits)
 
 
-def summarise(s, values: sa.Subquery, limits: tuple[tuple[Optional[float], str], ...] = ()) -> Summarised:
-    """``summaries`` per key and for all, and ``band_counts``, from one statement: the values are
-    read and ranked once (within their key and among all, a materialised CTE), where three
-    statements would read and sort them three times."""
-    ranked = sa.select(values.c.key.label("key"), values.c.value.label("value"),
-                       sa.func.row_number().over(partition_by=values.c.key, order_by=values.c.value).label("rn"),
-                       sa.func.count().over(partition_by=values.c.key).label("n"),
-                       sa.func.row_number().over(order_by=values.c.value).label("arn"),
-                       sa.func.count().over().label("an")).cte("ranked").prefix_with("MATERIALIZED")
-    r = ranked.c
+def summarise(s, values: Any, limits: tuple[tuple[Optional[float], str], ...] = (), *,
+              step: Optional[float] = None) -> Summarised:
+    """``summaries`` per key and for all, and ``band_counts``, from one statement that sorts no
+    value list: the values are counted per key and value (``step``: per value to the nearest
+    step, the precision a table shows), and the nearest-rank median and p90 are read from the
+    running counts over those few rows. Exact: the k-th value in order is the same before and
+    after rounding to a step (rounding keeps the order), so a percentile is the raw one rounded;
+    the mean and the max come from the raw values."""
+    # each value worked out once (its expression is used four times below)
+    values = sa.select(values.c.key, values.c.value).cte("summarised").prefix_with("MATERIALIZED")
+    value = values.c.value
+    binned = value if step is None else sa.func.round(value / step) * step
+    whens = [(value < limit, label) for limit, label in limits if limit is not None]
+    band = sa.case(*whens, else_=next(label for limit, label in limits if limit is None)) if limits \
+        else sa.literal("", sa.String)
+    counted = (sa.select(values.c.key.label("key"), binned.label("b"), band.label("band"), sa.func.count().label("c"),
+                         sa.func.sum(sa.cast(value, sa.Float)).label("total"), sa.func.max(value).label("top"))
+               .group_by(values.c.key, binned, band).cte("counted").prefix_with("MATERIALIZED"))
+    h = counted.c
 
-    def stats(rn: Any, n: Any) -> list[Any]:
-        pick = lambda p: sa.func.max(sa.case((rn == _rank(p, n), r.value)))   # noqa: E731
-        return [sa.func.count(), sa.func.avg(r.value), pick(50), pick(90), sa.func.max(r.value)]
+    def running(keys: list[Any]) -> sa.Subquery:
+        """Per bin (within ``keys``): its count, the count up to it, and the count of all."""
+        merged = (sa.select(*keys, h.b, sa.func.sum(h.c).label("c"), sa.func.sum(h.total).label("total"),
+                            sa.func.max(h.top).label("top")).group_by(*keys, h.b).subquery())
+        partition = [merged.c.key] if keys else None
+        return sa.select(*([merged.c.key] if keys else []), merged.c.b, merged.c.c, merged.c.total, merged.c.top,
+                         sa.cast(sa.func.sum(merged.c.c).over(partition_by=partition, order_by=merged.c.b),
+                                 sa.BigInteger).label("cum"),
+                         sa.cast(sa.func.sum(merged.c.c).over(partition_by=partition), sa.BigInteger).label("n")
+                         ).subquery()
 
+    def stats(r: sa.Subquery) -> list[Any]:
+        pick = lambda p: sa.func.min(sa.case((r.c.cum >= _rank(p, r.c.n), r.c.b)))   # noqa: E731
+        return [sa.func.sum(r.c.c), sa.func.sum(r.c.total) / sa.func.sum(r.c.c), pick(50), pick(90),
+                sa.func.max(r.c.top)]
+
+    per_key, everything = running([h.key]), running([])
     nothing = sa.cast(sa.null(), sa.Float)
-    parts = [sa.select(sa.literal("key", sa.String).label("part"), r.key, *stats(r.rn, r.n)).group_by(r.key),
-             sa.select(sa.literal("all", sa.String), sa.cast(sa.null(), sa.String), *stats(r.arn, r.an))]
+    parts = [sa.select(sa.literal("key", sa.String).label("part"), per_key.c.key, *stats(per_key))
+             .group_by(per_key.c.key),
+             sa.select(sa.literal("all", sa.String), sa.cast(sa.null(), sa.String), *stats(everything))]
     if limits:
-        whens = [(r.value < limit, label) for limit, label in limits if limit is not None]
-        band = sa.case(*whens, else_=next(label for limit, label in limits if limit is None))
-        parts.append(sa.select(sa.literal("band", sa.String), band, sa.func.count(), nothing, nothing, nothing,
-                               nothing).group_by(band))
+        parts.append(sa.select(sa.literal("band", sa.String), h.band, sa.func.sum(h.c), nothing, nothing, nothing,
+                               nothing).group_by(h.band))
     out = Summarised({}, None, {})
     for part, key, n, mean, p50, p90, top in s.execute(sa.union_all(*parts)):
         if part == "band":
