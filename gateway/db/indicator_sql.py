@@ -2,9 +2,10 @@
 set of values (count, mean, nearest-rank median and p90, max) computed in the database.
 
 The indicators group and summarise in SQL so a request reads its answer, not the record: the
-values come from a subquery (``key``, ``value``), window functions rank them per key
-(``ROW_NUMBER`` and ``COUNT`` over the key's partition, both engines have them) and one
-grouped query picks the mean, the ranks of the percentiles and the max.
+values come from a subquery (``key``, ``value``). ``summaries`` ranks them per key by window
+functions (``ROW_NUMBER`` and ``COUNT`` over the key's partition, both engines have them), fine
+for a few; ``summarise`` (the delays at scale) counts them per key and value and reads the
+percentiles from running counts over those rows, with the bands, in one statement.
 
 Times: SQLite keeps a timestamp as its UTC text and a date as ``YYYY-MM-DD`` (``julianday``
 reads both); PostgreSQL subtracts them (``EXTRACT(EPOCH …)`` of an interval, a whole number of
