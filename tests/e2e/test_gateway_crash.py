@@ -48,7 +48,7 @@ def burst_setup(tmp_path):
     keys_dir = tmp_path / "keys"
     ours = certs.ensure_dev_keypair(keys_dir, "edigate")
     theirs = certs.ensure_dev_keypair(keys_dir, "burst-partner")
-    server = GatewayProcess(tmp_path / "gateway")
+    server = GatewayProcess(tmp_path / "gateway", processes=None)     # serve as it runs: worker processes
     gw = server.gateway()
     rec = setup_records(gw, identity="EDIGATE", our_key=ours.key_path, partners=[
         dict(name="Burst partner", as2_id="BURST", cert_pem=theirs.cert_pem)])

@@ -87,7 +87,7 @@ def _claims(gw, ids: set[int]) -> dict[tuple, list[int]]:
 
 def test_a_worker_killed_mid_wave_and_restarted_sends_nobody_the_same_mail_twice(tmp_path):
     with HoldingSmtpServer() as smtp:
-        server = GatewayProcess(tmp_path / "gateway", extra_env={
+        server = GatewayProcess(tmp_path / "gateway", processes=None, extra_env={
             "EDIGATE_SMTP_URL": smtp.url, "EDIGATE_MAIL_RATE": "6000",
             "EDIGATE_MAIL_FROM": "onboarding@edigate.test", "EDIGATE_PUBLIC_URL": "https://edigate.test"})
         worker = WorkerProcess(server, name="mailer", workers=2)

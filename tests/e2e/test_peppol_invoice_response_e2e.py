@@ -220,13 +220,15 @@ def test_invoices_answered_by_invoice_responses_over_peppol(world):
         refused = [e for e in events[second] if e.status == "refused"][-1]
         assert accepted.set_by == refused.set_by == "partner:Access point B"
         assert REFUSAL in (refused.reason or "")
+
     def receipted():             # B told its decisions over Peppol, each receipted by A (the received
         with bgw.session() as s:  # AB may still be on its way: it does not move A's invoices)
             told = s.scalars(sa.select(Exchange).where(Exchange.direction == "out",
                                                        Exchange.channel == "peppol")).all()
             done = all((e.status, e.mdn_disposition) == ("acknowledged", "receipt") for e in told)
             return [e.filename for e in told] if told and done else None
-    names = sorted(n.split("_")[2] for n in wait_for(receipted, 30, "B's Invoice Responses receipted by A"))
+    told = wait_for(receipted, 30, "B's Invoice Responses receipted by A")
+    names = sorted(n.split("_")[2] for n in told)
     assert "accepted" in names and "refused" in names
 
     judged = [_judge(m) for m in _sbdhs(bgw)] + [_judge(m) for m in _sbdhs(a)]

@@ -126,7 +126,7 @@ def scale_out(tmp_path, postgres_server, redis_url):  # noqa: F811
     keys = tmp_path / "keys"
     ours = certs.ensure_dev_keypair(keys, "edigate")
     theirs = certs.ensure_dev_keypair(keys, "scale-sender")
-    server = GatewayProcess(tmp_path / "gateway",
+    server = GatewayProcess(tmp_path / "gateway", processes=None,
                             extra_env={"EDIGATE_DATABASE_URL": pg_url, "EDIGATE_JOBS_URL": redis_url})
     worker = WorkerProcess(server, name="w1", workers=2)
     yield pg_url, server, worker, ours, theirs
@@ -315,7 +315,7 @@ MANY = int(os.environ.get("EDIGATE_SCALE_OUT_DOCUMENTS", "120"))
 def two_workers(tmp_path, postgres_server, redis_url):  # noqa: F811
     pg_url = postgres_server.create_database()
     ours = certs.ensure_dev_keypair(tmp_path / "keys", "edigate")
-    server = GatewayProcess(tmp_path / "gateway",
+    server = GatewayProcess(tmp_path / "gateway", processes=None,
                             extra_env={"EDIGATE_DATABASE_URL": pg_url, "EDIGATE_JOBS_URL": redis_url})
     workers = [WorkerProcess(server, name=name, workers=2) for name in ("w1", "w2")]
     yield server, workers, ours

@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -25,7 +23,7 @@ from gateway.db import Exchange
 from gateway.flow.receive import receive_file
 from gateway.syntaxes import write_document
 
-from tests.support.gateway_process import REPO, GatewayProcess, setup_records
+from tests.support.gateway_process import GatewayProcess, setup_records
 from tests.support.invoice_builder import build_invoice
 from tests.support.waiting import wait_for
 
@@ -34,29 +32,10 @@ PROCESSED = re.compile(r"exchange (\d+) (\w+) by pid (\d+) \((\d+) SQL statement
 
 
 class ServerWithWorkers(GatewayProcess):
-    """``edigate serve --no-demo --processes N``, otherwise as ``GatewayProcess``."""
+    """``edigate serve --no-demo --processes N`` and the worker pids its log names."""
 
     def __init__(self, home: Path, processes: int):
-        super().__init__(home)
-        self.processes = processes
-
-    def start(self, timeout: float = 60) -> None:
-        self.starts += 1
-        log = open(self.home.parent / f"{self.home.name}-server-{self.starts}.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--no-demo",
-                                      "--processes", str(self.processes)],
-                                     cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        import requests
-        wait_for(lambda: self._answers(requests), timeout, "edigate serve to answer")
-
-    def _answers(self, requests) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError("edigate serve exited: " + self.log_tail())
-        try:
-            return requests.get(self.as2_url, timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
+        super().__init__(home, processes=processes)
 
     def worker_pids(self) -> list[int]:
         return [int(pid) for _, pid in STARTED.findall(self.log_tail(10 ** 9))]

@@ -51,7 +51,7 @@ class Peppol4World:
         ca = PeppolTestCA("edigate TEST AP CA")
         gw_key, gw_cert = ca.issue("PFR000002", ou="PEPPOL TEST AP").write(folder / "pki", "ap-gateway")
         s_key, s_cert = ca.issue("PFR000001", ou="PEPPOL TEST AP").write(folder / "pki", "ap-sender")
-        server = GatewayProcess(folder / "gateway", port=port, extra_env={
+        server = GatewayProcess(folder / "gateway", port=port, processes=None, extra_env={
             "EDIGATE_PEPPOL_AP_CERT": str(gw_cert), "EDIGATE_PEPPOL_AP_KEY": str(gw_key), **(extra_env or {})})
         gw = server.gateway()
         try:

@@ -49,7 +49,13 @@ class ChildProcess:
 
 class GatewayProcess(ChildProcess):
     def __init__(self, home: Path, *, port: Optional[int] = None, extra_env: Optional[dict] = None,
-                 demo: bool = False):
+                 demo: bool = False, processes: Optional[int] = 0):
+        """``processes``: ``--processes`` of ``edigate serve``. 0 by default: the jobs run on the
+        server's own threads (what serve does on one core), which spares each test two interpreter
+        start-ups; None: serve's own default (a worker process per core), for the tests of the worker
+        processes themselves and of crashes (``test_serve_workers``, ``test_scale_out``, the
+        crash tests)."""
+        self.processes = processes
         self.home = Path(home)
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -74,7 +80,8 @@ class GatewayProcess(ChildProcess):
     def start(self, timeout: float = 60) -> None:
         self.starts += 1
         log = open(self.home.parent / f"{self.home.name}-server-{self.starts}.log", "wb")
-        args = [sys.executable, "-m", "gateway.cli", "serve"] + ([] if self.demo else ["--no-demo"])
+        args = [sys.executable, "-m", "gateway.cli", "serve"] + ([] if self.demo else ["--no-demo"]) \
+            + ([] if self.processes is None else ["--processes", str(self.processes)])
         self.proc = subprocess.Popen(args,
                                      cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
