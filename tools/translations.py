@@ -1,4 +1,5 @@
-"""The catalogues' upkeep: extract what the code marks, update the French ``.po``, say what is missing.
+"""The catalogues' upkeep: extract what the code marks (and the
+command line's help texts), update the French ``.po``, say what is missing.
 
     python tools/translations.py update     # extract (babel.cfg) and merge into gateway/translations
     python tools/translations.py check      # exit 1, listing them, while an entry is missing, fuzzy or stale
@@ -43,7 +44,26 @@ def extract() -> Catalog:
                  if pattern.startswith(folder + "/")},
                 KEYWORDS, COMMENT_TAGS, strip_comment_tags=True):
             template.add(message, None, [], auto_comments=comments, context=context)
+    for text in cli_help():
+        template.add(text, None, [], context=CLI_HELP)
     return template
+
+
+CLI_HELP = "cli help"
+
+
+def cli_help() -> list[str]:
+    """The command line's help texts (docstrings and ``help=``, which carry no ``_()`` mark): read
+    from the commands themselves, the extensions' included, as ``gateway.cli.helptext`` looks them up."""
+    from gateway.cli import commands, main as root
+    from gateway.cli.helptext import CONTEXT, clean, texts
+    from gateway.cli.lazy import resolve
+    assert CONTEXT == CLI_HELP
+    found = list(texts(root))
+    for ref in commands().values():
+        found.append(clean(ref.summary))
+        found.extend(texts(resolve(ref.target)))
+    return list(dict.fromkeys(found))
 
 
 def load(lang: str = "fr") -> Catalog:

@@ -16,6 +16,7 @@ import click
 
 from gateway import extensions
 from gateway.cli.context import CONTEXT_SETTINGS, CliContext
+from gateway.cli.helptext import Localised
 from gateway.cli.lazy import LazyGroup
 from gateway.extensions import CommandRef
 
@@ -74,8 +75,32 @@ def commands() -> dict[str, CommandRef]:
     return {**found, **COMMANDS}
 
 
-class _Root(LazyGroup):
-    """The root group: its help lists the flavours the mapping files declare."""
+LANGUAGE_OPTIONS = ("--language", "--lang")
+
+
+def asked_language(args: list[str]) -> str | None:
+    """The ``--language`` given before the command's name (``--language fr``, ``--lang=fr``), if any:
+    read before click parses, so that ``--help`` and click's usage errors are in that language too."""
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name in LANGUAGE_OPTIONS:
+            value = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+            return value.lower() if value.lower() in ("fr", "en") else None
+        if not arg.startswith("-") or arg == "--":
+            return None                 # the command's name: what follows is its own
+    return None
+
+
+class _Root(Localised, LazyGroup):
+    """The root group: its help lists the flavours the mapping files declare; the run's language
+    is known before anything is parsed (``asked_language``), and click's own words follow it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from gateway.cli.click_words import install
+        from gateway.cli.words import ask
+        install()
+        ask(asked_language(args))
+        return super().parse_args(ctx, args)
 
     def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         from gateway.cli.documents import flavours_help     # reads the mapping files: for --help only

@@ -19,11 +19,15 @@ import click
 from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, SetupError, current, echo_json, iso,
                                 minute, transaction, utc_now, warn)
 from gateway.cli import errors
-from gateway.cli.words import _, identifier_problem
+from gateway.cli.words import _, identifier_problem, label_rows
 from gateway.i18n import N_
 from gateway.model import identifiers
 from gateway.model.addressing import FR_ADDRESS
 
+
+# the mirror's states (``status``; its JSON keeps the English word)
+STATES = {"off": N_("off"), "never refreshed": N_("never refreshed"), "refresh failed": N_("refresh failed"),
+          "lines skipped": N_("lines skipped"), "ok": "ok"}
 
 # a line's level, as the lookup names it
 LEVELS = {"routing code": N_("routing code"), "suffix": N_("suffix"), "SIRET": "SIRET", "SIREN": "SIREN"}
@@ -104,16 +108,18 @@ def annuaire_status(as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    click.echo(f"annuaire: {data['url'] or 'not configured (EDIGATE_ANNUAIRE_URL)'} ({state})")
-    rows = [("our platform", settings.platform_id or "- (EDIGATE_PLATFORM_ID not set)"),
-            ("lines", f"{row.line_count:,}"),
-            ("last refresh", minute(row.refreshed_at) + (" UTC" if row.refreshed_at else "")),
-            ("last success", minute(row.succeeded_at) + (" UTC" if row.succeeded_at else "")),
-            ("next refresh", "-" if not settings.annuaire_url else "now" if nxt is None else minute(nxt) + " UTC")]
-    for label, value in rows:
-        click.echo(f"  {label + ':':<15}{value}")
+    click.echo(_("annuaire: %(url)s (%(state)s)", url=data["url"] or _("not configured (EDIGATE_ANNUAIRE_URL)"),
+                 state=_(STATES[state])))
+    rows = [(N_("our platform"), settings.platform_id or _("- (EDIGATE_PLATFORM_ID not set)")),
+            (N_("lines"), f"{row.line_count:,}"),
+            (N_("last refresh"), minute(row.refreshed_at) + (" UTC" if row.refreshed_at else "")),
+            (N_("last success"), minute(row.succeeded_at) + (" UTC" if row.succeeded_at else "")),
+            (N_("next refresh"), "-" if not settings.annuaire_url else _("now") if nxt is None
+             else minute(nxt) + " UTC")]
     if row.refresh_error:
-        click.echo(f"  {'error:' if state == 'refresh failed' else 'note:':<15}{row.refresh_error}")
+        rows.append((N_("error") if state == "refresh failed" else N_("note"), row.refresh_error))
+    for line in label_rows(rows):
+        click.echo(line)
 
 
 @annuaire_group.command("lookup", context_settings=CONTEXT_SETTINGS)

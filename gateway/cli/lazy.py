@@ -27,8 +27,11 @@ def resolve(target: str) -> click.Command:
 
 
 def stand_in(name: str, ref: CommandRef) -> click.Command:
-    """An empty command with ``ref``'s summary: click shortens it as it would the real one's."""
-    return click.Command(name, short_help=ref.summary) if ref.whole else click.Command(name, help=ref.summary)
+    """An empty command with ``ref``'s summary (in the run's language): click shortens it as it
+    would the real one's."""
+    from gateway.cli.helptext import tr
+    summary = tr(ref.summary)
+    return click.Command(name, short_help=summary) if ref.whole else click.Command(name, help=summary)
 
 
 class LazyGroup(click.Group):
@@ -53,6 +56,8 @@ class LazyGroup(click.Group):
         command = super().get_command(ctx, name)
         if command is None and name in self.refs(ctx):
             command = resolve(self.refs(ctx)[name].target)      # imported once: sys.modules keeps it
+            from gateway.cli.helptext import localise
+            localise(command)                                   # its --help in the run's language
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -70,5 +75,6 @@ class LazyGroup(click.Group):
                 rows.append((name, command.get_short_help_str(limit)))
                 continue
             rows.append((name, stand_in(name, self.refs(ctx)[name]).get_short_help_str(limit)))
-        with formatter.section("Commands"):
+        from gateway.cli.click_words import gettext as clicks
+        with formatter.section(clicks("Commands")):
             formatter.write_dl(rows)

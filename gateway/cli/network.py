@@ -30,7 +30,8 @@ from gateway.networks.listing import FORMATS, MAX_BYTES, DirectoryError, fetch, 
 from gateway.cli.common import (CONTEXT_SETTINGS, EXIT_PROBLEMS, BadInput, checked, current,
                                 transaction, echo_json, find_partner, iso, table, utc_now, warn)
 from gateway.cli import errors
-from gateway.cli.words import _
+from gateway.cli.words import _, label_rows
+from gateway.i18n import N_
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_INTERVAL = 60
@@ -204,23 +205,31 @@ def _network_dict(n: Network) -> dict[str, Any]:
             "participant_count": n.participant_count, "state": _state(n), "refresh_error": n.refresh_error}
 
 
+# the states a network's directory can be in (``_state``), as ``show`` words them
+STATES = {"no directory": N_("no directory"), "never refreshed": N_("never refreshed"),
+          "refresh failed": N_("refresh failed"), "rows skipped": N_("rows skipped"), "ok": "ok"}
+
+
 def _show(n: Network) -> None:
     p = n.partner
-    transport = f"AS2 {p.as2_id} at {p.as2_url}" if p.as2_id and p.as2_url else (p.preferred_channel or "-")
+    transport = (_("AS2 %(as2_id)s at %(url)s", as2_id=p.as2_id, url=p.as2_url) if p.as2_id and p.as2_url
+                 else (p.preferred_channel or "-"))
     nxt = next_refresh(n) if n.directory_source else None
-    rows = [("access point", f"{p.name} (#{p.id}, {transport})" + ("" if p.active else ", disabled")),
-            ("formats", ", ".join(n.formats) or "-"),
-            ("addressing", ", ".join(f"{k}={v}" for k, v in n.addressing.items()) or "-"),
-            ("directory", f"{n.directory_source} ({n.directory_format})" if n.directory_source else "-"),
-            ("refresh every", interval_text(n.refresh_interval_seconds)),
-            ("participants", str(n.participant_count)),
-            ("last refresh", _minute(n.refreshed_at) + f" ({_state(n)})"),
-            ("next refresh", ("now" if nxt is None else _minute(nxt)) if n.directory_source else "-")]
-    click.echo(f"network #{n.id} {n.code}: {n.name} ({'active' if n.active else 'disabled'})")
-    for label, value in rows:
-        click.echo(f"  {label + ':':<15}{value}")
+    state = _(STATES[_state(n)])
+    rows = [(N_("access point"), f"{p.name} (#{p.id}, {transport})" + ("" if p.active else _(", disabled"))),
+            (N_("formats"), ", ".join(n.formats) or "-"),
+            (N_("addressing"), ", ".join(f"{k}={v}" for k, v in n.addressing.items()) or "-"),
+            (N_("directory"), f"{n.directory_source} ({n.directory_format})" if n.directory_source else "-"),
+            (N_("refresh every"), interval_text(n.refresh_interval_seconds)),
+            (N_("participants"), str(n.participant_count)),
+            (N_("last refresh"), _minute(n.refreshed_at) + f" ({state})"),
+            (N_("next refresh"), (_("now") if nxt is None else _minute(nxt)) if n.directory_source else "-")]
     if n.refresh_error:
-        click.echo(f"  {'error:' if _state(n) == 'refresh failed' else 'note:':<15}{n.refresh_error}")
+        rows.append((N_("error") if _state(n) == "refresh failed" else N_("note"), n.refresh_error))
+    click.echo(_("network #%(id)s %(code)s: %(name)s (%(state)s)", id=n.id, code=n.code, name=n.name,
+                 state=_("active") if n.active else _("disabled")))
+    for line in label_rows(rows):
+        click.echo(line)
 
 
 def _report(result) -> None:

@@ -6,9 +6,11 @@ else ``EDIGATE_LANGUAGE`` (the gateway's own language setting), else the POSIX l
 reads the English messages it always did (``gateway.i18n.cli_language``).
 
 Messages, confirmations and refusals are marked ``_()`` here and translated in
-``gateway/translations/fr``; ``--help`` texts stay English (click reads them when the
-commands are defined, before any language is known), as do click's own usage errors.
-Tables' column headers and values stay as they are: scripts read them.
+``gateway/translations/fr``; ``--help`` texts are translated when click shows them
+(``gateway.cli.helptext``), and click's own usage errors through ``gateway.cli.click_words``:
+the root group reads ``--language`` before click parses anything. The labelled rows of a
+``show`` or ``status`` are translated (``label_rows``); tables' column headers and values, and
+JSON, stay as they are: scripts read them.
 """
 from __future__ import annotations
 
@@ -40,10 +42,17 @@ def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
     return i18n.ngettext(language(), singular, plural, n, **values)
 
 
+def label_rows(rows: list[tuple[str, Any]], indent: str = "  ", width: int = 15) -> list[str]:
+    """``label: value`` lines, the labels (msgids marked ``N_``) in this run's language and aligned."""
+    labels = [_("%(label)s:", label=_(label)) for label, _value in rows]
+    width = max([width, *(len(label) + 1 for label in labels)])
+    return [f"{indent}{label:<{width}}{value}" for label, (_label, value) in zip(labels, rows)]
+
+
 def identifier_problem(problem: Any) -> str:
     """An identifier's problem (``gateway.model.problems``) in this run's language."""
     from gateway.partners.identifier_words import worded
     return worded(problem, language())
 
 
-__all__ = ["ask", "language", "_", "ngettext", "identifier_problem"]
+__all__ = ["ask", "language", "_", "ngettext", "label_rows", "identifier_problem"]
