@@ -59,7 +59,10 @@ def cli_help() -> list[str]:
     from gateway.cli.helptext import CONTEXT, clean, texts
     from gateway.cli.lazy import resolve
     assert CONTEXT == CLI_HELP
+    from gateway.cli.documents import FLAVOURS_HEADING
+    from gateway.syntaxes.registry import SYNTAXES
     found = list(texts(root))
+    found += [FLAVOURS_HEADING, *(s.several for s in SYNTAXES.values() if s.several)]   # the root's --help
     for ref in commands().values():
         found.append(clean(ref.summary))
         found.extend(texts(resolve(ref.target)))

@@ -57,6 +57,15 @@ class Localised(click.Command):
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super(Localised, _in_language(self)).format_help(ctx, formatter)
 
+    def get_help_option(self, ctx: click.Context) -> Optional[click.Option]:
+        """click makes ``--help`` once per command, its help worded in the language of that first
+        run: worded again for this one."""
+        option = super().get_help_option(ctx)
+        if option is not None:
+            from gateway.cli.click_words import gettext as clicks
+            option.help = clicks("Show this message and exit.")
+        return option
+
     def get_short_help_str(self, limit: int = 45) -> str:
         shadow = copy.copy(self)
         shadow.help, shadow.short_help = tr(self.help), tr(self.short_help)
