@@ -41,9 +41,8 @@ from gateway.db.partners import MDN_MODES, MICALG_SPELLINGS, STATUS_SYNTAXES, TR
 from gateway.model import identifiers
 from gateway.model.problems import problem_of
 from gateway.partners import checks
+from gateway.partners.errors import Owner, PartnerError     # PartnerError: callers import it from here too
 from gateway.rules.profiles import check_profile_name
-
-Owner = Union[Partner, Organisation]
 
 # The columns a change may set, each with the field name callers see (the API's).
 FIELDS: dict[str, str] = {
@@ -63,19 +62,6 @@ _FLAGS = ("active", "french_reform", "as2_compress", "as2_compress_before_signin
           "as2_require_signed", "as2_require_encrypted")
 _CHOICES = {"as2_mdn_mode": MDN_MODES, "as2_micalg_spelling": MICALG_SPELLINGS,
             "as2_content_transfer_encoding": TRANSFER_ENCODINGS, "status_syntax": STATUS_SYNTAXES}
-
-
-class PartnerError(ValueError):
-    """A partner change refused. ``field`` names what (``as2.id``); ``problem`` is what is wrong
-    with it, ``str()`` the whole sentence. ``conflict``: the value is someone else's (``holder``:
-    the partner or organisation that has it; ``holder_id`` its id), rather than unusable."""
-
-    def __init__(self, field: str, message: str, *, problem: Optional[str] = None, conflict: bool = False,
-                 holder: Optional[Owner] = None, value: Any = None):
-        super().__init__(message)
-        self.field, self.problem, self.conflict, self.holder, self.value = \
-            field, problem or message, conflict, holder, value
-        self.holder_id = holder.id if holder is not None else None     # readable after the session ends
 
 
 @dataclass

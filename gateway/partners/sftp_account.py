@@ -9,15 +9,18 @@ fingerprints before and after (never a key itself, never a password).
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import sqlalchemy as sa
 
 from gateway.db import Partner, SftpAccount
 from gateway.db.sftp import key_lines
 from gateway.i18n import N_
-from gateway.partners.service import PartnerError, PartnerService
+from gateway.partners.errors import PartnerError
 from gateway.partners.ssh_keys import KeyRefused, PublicKey, parse_public_key, public_keys_in
+
+if TYPE_CHECKING:
+    from gateway.partners.service import PartnerService
 
 
 class SftpRefused(PartnerError):
