@@ -211,7 +211,7 @@ def test_async_mdn_from_the_peer_settles_our_send(e2e, tmp_path):
         f = tmp_path / "async-out.xml"
         f.write_bytes(_invoice_ubl("E2E-ASYNC-OUT"))
         env = {k: v for k, v in server.env.items() if k.startswith("EDIGATE_")}
-        r = CliRunner().invoke(main, ["send", str(f), "--to", "Buyer B", "--wait", "30"], env=env)
+        r = CliRunner().invoke(main, ["send", str(f), "--to", "Buyer B"], env=env)      # queued: the server sends it
         ex_id = int(r.output.split()[1].rstrip(":"))
         wait_for(lambda: server.api(f"/exchanges/{ex_id}")["status"] == "awaiting_mdn", 30, "awaiting_mdn")
         peer.send_pending_async_mdns()                  # django-pyas2 posts its MDN to our /as2
