@@ -21,6 +21,7 @@ from html import escape
 from typing import Optional
 
 from gateway import i18n
+from gateway.channels.wording import linked
 from gateway.i18n import N_
 
 LINK = "{{ registration_url }}"          # a paragraph of its own: the button in the HTML part
@@ -104,7 +105,6 @@ BUTTON = N_("Open my registration page")
 BUTTON_FALLBACK = N_("If the button does not work, copy this address into your browser: %(url)s")
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-_URL = re.compile(r"https?://[^\s<>\"]+")
 
 
 def _jinja(text: str) -> str:
@@ -129,18 +129,6 @@ def greeting(lang: str, contact: Optional[str]) -> str:
     return i18n.gettext(lang, GREETING, contact=contact) if contact else i18n.gettext(lang, GREETING_ANYONE)
 
 
-def _linked(text: str) -> str:
-    """``text`` escaped, its web addresses as links."""
-    out, last = [], 0
-    for m in _URL.finditer(text):
-        url = m.group(0).rstrip(".,;:)")
-        out.append(escape(text[last:m.start()]))
-        out.append(f'<a href="{escape(url)}">{escape(url)}</a>')
-        last = m.start() + len(url)
-    out.append(escape(text[last:]))
-    return "".join(out)
-
-
 _BUTTON_STYLE = ("display: inline-block; padding: .6em 1.2em; background: #1d4ed8; color: #fff; "
                  "text-decoration: none; border-radius: 4px")
 
@@ -160,13 +148,13 @@ def html_of(text: str, *, lang: str, title: str, registration_url: Optional[str]
             url = escape(registration_url)
             blocks.append(f'<p><a href="{url}" style="{_BUTTON_STYLE}">{escape(i18n.gettext(lang, BUTTON))}</a></p>')
             blocks.append('<p style="font-size: small; color: #555">'
-                          + _linked(i18n.gettext(lang, BUTTON_FALLBACK, url=registration_url)) + "</p>")
+                          + linked(i18n.gettext(lang, BUTTON_FALLBACK, url=registration_url)) + "</p>")
             continue
-        blocks.append("<p>" + "<br>\n".join(_linked(line.strip()) for line in para.strip("\n").split("\n")) + "</p>")
+        blocks.append("<p>" + "<br>\n".join(linked(line.strip()) for line in para.strip("\n").split("\n")) + "</p>")
     if footer.strip():
         blocks.append('<hr style="border: 0; border-top: 1px solid #ddd">')
         blocks.append('<p style="font-size: small; color: #555">'
-                      + "<br>\n".join(_linked(line.strip()) for line in footer.strip("\n").split("\n")) + "</p>")
+                      + "<br>\n".join(linked(line.strip()) for line in footer.strip("\n").split("\n")) + "</p>")
     return (f'<!DOCTYPE html>\n<html lang="{escape(lang)}"><head><meta charset="utf-8"><title>{escape(title)}'
             '</title></head>\n<body style="font-family: sans-serif; line-height: 1.5; max-width: 40em">\n'
             + "\n".join(blocks) + "\n</body></html>\n")

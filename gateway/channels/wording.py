@@ -110,8 +110,9 @@ def text(wording: Wording, lang: str, values: Mapping[str, Any]) -> str:
 _URL = re.compile(r"https?://[^\s<>\"]+")
 
 
-def _linked(line: str) -> str:
-    """``line`` escaped, its web addresses as links."""
+def linked(line: str) -> str:
+    """``line`` escaped, its web addresses as links (the HTML part of every mail we word, onboarding's
+    too)."""
     out, last = [], 0
     for m in _URL.finditer(line):
         url = m.group(0).rstrip(".,;:)")
@@ -132,7 +133,7 @@ def html_of(text: str, *, lang: str, title: str) -> str:
             continue
         indented = all(line.startswith(INDENT) for line in lines)
         style = ' style="margin-left: 1.5em; padding-left: .8em; border-left: 3px solid #ddd"' if indented else ""
-        blocks.append(f"<p{style}>" + "<br>\n".join(_linked(line.strip()) for line in lines) + "</p>")
+        blocks.append(f"<p{style}>" + "<br>\n".join(linked(line.strip()) for line in lines) + "</p>")
     return (f'<!DOCTYPE html>\n<html lang="{escape(lang)}"><head><meta charset="utf-8"><title>{escape(title)}'
             '</title></head>\n<body style="font-family: sans-serif; line-height: 1.5; max-width: 40em">\n'
             + "\n".join(blocks) + "\n</body></html>\n")
