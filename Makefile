@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml packaging/debian-packages.txt
 
 # The whole suite, on every core (pytest-xdist; tests sharing something outside their own temporary
 # folder carry an xdist_group and stay on one worker). WORKERS=1 for one process; PYTEST_ARGS=… to add.
+# Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE): every
+# `edigate serve` and CLI process the suite starts then imports compiled modules, not source.
 WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The gateway on its embedded defaults: SQLite + payloads under var/, huey on SQLite,
 # development certificates under certs/ (generated), waitress on 127.0.0.1:8080.
