@@ -43,6 +43,7 @@ from gateway.transports.as2 import As2Identity, As2Partner, As2SendError, build,
 
 from tests.support.gateway_process import GatewayProcess, setup_records
 from tests.support.invoice_builder import build_invoice
+from tests.support.waiting import wait_for
 from tests.support.worker_process import WorkerProcess
 
 FIRST, SECOND = 100, 50
@@ -50,6 +51,7 @@ SENDERS = 2
 RECIPIENT_GLN = "4000001000005"
 PROCESSED_LINE = re.compile(r"edigate\.jobs \[(\d+)\] exchange (\d+) (\w+) by pid (\d+)")
 WORKER_STARTED = re.compile(r"worker process \d+ started \(pid (\d+)")
+WORKER_READY = re.compile(r"\[\d+\] edigate worker: \d+ worker threads")
 STATEMENTS = re.compile(r"exchange \d+ processed by pid \d+ \((\d+) SQL statements\)")
 
 
@@ -162,6 +164,10 @@ def test_postgresql_redis_web_and_worker_process_everything_once(scale_out):
     partner = As2Partner("EDIGATE", [ours.cert_pem], url=server.as2_url)
     messages = [build(_payload(i), f"scale-{i}.xml", "application/xml", identity=identity, partner=partner)
                 for i in range(FIRST + SECOND)]
+    # The server's own worker processes are consuming too (else the separate worker, started first,
+    # can take the whole burst while they are still starting up).
+    wait_for(lambda: len(WORKER_READY.findall(server.log_tail(10 ** 9)))
+             >= len(WORKER_STARTED.findall(server.log_tail(10 ** 9))), 60, "the server's worker processes")
     # An idle worker waits on the queue with all its threads (what _jobs_running relies on).
     deadline = time.monotonic() + 10
     while _jobs_running(redis_client, worker):
