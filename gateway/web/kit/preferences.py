@@ -3,14 +3,15 @@ language of the pages (``User.language``; none: as the browser asks) and the tim
 shown in (``User.time_zone``; none: Europe/Paris).
 
 ``save(form)`` checks the form, writes both with an audit line, and says what to flash, already
-in the language just chosen; each door has its own page (its own layout) around ``options()``.
+in the language just chosen; each door has its own page (its own layout) around ``options()``,
+served by ``page``.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from flask import g
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 
 from ... import i18n
@@ -50,3 +51,13 @@ def save(form: Mapping[str, str]) -> tuple[bool, str]:
 
 
 __all__ = ["LANGUAGE_NAMES", "options", "save"]
+
+
+def page(endpoint: str, template: str):
+    """The preferences page of one door: on POST, ``save`` the form, flash what it says and go back
+    to ``endpoint``; else ``template`` (that door's layout) around ``options()``."""
+    if request.method == "POST":
+        saved, message = save(request.form)
+        flash(message, "info" if saved else "error")
+        return redirect(url_for(endpoint), code=303)
+    return render_template(template, **options())

@@ -431,8 +431,4 @@ def roles_help():
 @login_required
 def preferences():
     """The reader's own settings: the language of the pages and the time zone they show times in."""
-    if request.method == "POST":
-        saved, message = preferences_form.save(request.form)
-        flash(message, "info" if saved else "error")
-        return redirect(url_for("pages.preferences"), code=303)
-    return render_template("preferences.html", **preferences_form.options())
+    return preferences_form.page("pages.preferences", "preferences.html")
