@@ -47,6 +47,13 @@ def row(page, kind: str, subject_id: int):
     return page.locator(f"tr.exception[data-kind='{kind}'][data-id='{subject_id}']")
 
 
+def submit(page, target) -> None:
+    """Click *target* and wait for the page its form posts to: a click returns before that page
+    has loaded, and the flash read at once may be the old page's or none."""
+    with page.expect_navigation():
+        (page.locator(target) if isinstance(target, str) else target).click()
+
+
 def flash(page) -> str:
     return " ".join(page.locator("p.flash").all_inner_texts())
 
@@ -99,7 +106,7 @@ def test_the_exception_queue_and_its_actions(live, page, tmp_path) -> None:
     # a held invoice assigned to an existing partner: it gets the buyer's identifier, the invoice goes
     held1 = row(page, "held", docs["HELD-1"])
     held1.locator("select[name=partner_id]").select_option(label="Other Buyer GmbH")
-    held1.locator("button", has_text="Assign").click()
+    submit(page, held1.locator("button", has_text="Assign"))
     assert "assigned to Other Buyer GmbH and on its way" in flash(page)
     assert row(page, "held", docs["HELD-1"]).count() == 0
     with gw.session() as s:
@@ -118,7 +125,7 @@ def test_the_exception_queue_and_its_actions(live, page, tmp_path) -> None:
     assert "A partner named 'Other Buyer GmbH' already exists" in page.inner_text("p.field-error")
     page.fill("input[name=name]", "Zeta Distribution")
     page.select_option("select[name=preferred_format]", "ubl")
-    page.click("text=Create and deliver")
+    submit(page, "text=Create and deliver")
     assert "on its way" in flash(page)
     with gw.session() as s:
         zeta = s.scalar(sa.select(Partner).where(Partner.name == "Zeta Distribution"))
@@ -128,7 +135,7 @@ def test_the_exception_queue_and_its_actions(live, page, tmp_path) -> None:
 
     # ... or proposed to onboarding (installed here): its buyer becomes a counterparty to invite
     page.goto(f"{base}/")
-    row(page, "held", docs["HELD-3"]).locator("button", has_text="Propose to onboarding").click()
+    submit(page, row(page, "held", docs["HELD-3"]).locator("button", has_text="Propose to onboarding"))
     assert "proposed to onboarding" in flash(page)
     from onboarding.models import Counterparty
     with gw.session() as s:
@@ -139,10 +146,10 @@ def test_the_exception_queue_and_its_actions(live, page, tmp_path) -> None:
     page.goto(f"{base}/partners/{partners['initech']}/edit")
     page.select_option("select[name=preferred_channel]", "portal")
     page.fill("textarea[name=channel_settings]", "")
-    page.click("form.edit button[type=submit]")
+    submit(page, "form.edit button[type=submit]")
     assert "preferred channel changed" in flash(page)
     page.goto(f"{base}/")
-    row(page, "delivery_failed", failed_delivery).locator("button", has_text="Redeliver").click()
+    submit(page, row(page, "delivery_failed", failed_delivery).locator("button", has_text="Redeliver"))
     assert "planned again" in flash(page)
     with gw.session() as s:
         d = s.get(Delivery, failed_delivery)
@@ -152,9 +159,9 @@ def test_the_exception_queue_and_its_actions(live, page, tmp_path) -> None:
     # a file whose processing failed: the sender's profile fixed, then retried: processed
     page.goto(f"{base}/partners/{partners['hooli']}/edit")
     page.select_option("select[name=validation_profile]", "en16931")
-    page.click("form.edit button[type=submit]")
+    submit(page, "form.edit button[type=submit]")
     page.goto(f"{base}/")
-    row(page, "inbound_failed", ex.exchanges["failed"]).locator("button", has_text="Retry").click()
+    submit(page, row(page, "inbound_failed", ex.exchanges["failed"]).locator("button", has_text="Retry"))
     assert "queued for processing again" in flash(page)
     with gw.session() as s:
         assert s.get(Exchange, ex.exchanges["failed"]).status == "processed"
@@ -163,7 +170,7 @@ def test_the_exception_queue_and_its_actions(live, page, tmp_path) -> None:
     for kind, subject in (("held", docs["HELD-3"]),                    # proposed: onboarding has it now
                           ("duplicate", docs["GLX-7 (again)"]), ("refused", docs["ACME-2025-001"]),
                           ("disputed", docs["GLX-8"]), ("rejected_file", ex.exchanges["rejected"])):
-        row(page, kind, subject).locator("button", has_text="Acknowledge").click()
+        submit(page, row(page, kind, subject).locator("button", has_text="Acknowledge"))
         assert "acknowledged" in flash(page)
         assert row(page, kind, subject).count() == 0
     with gw.session() as s:
@@ -237,12 +244,12 @@ def test_partners_and_certificates_edited_from_the_pages(live, page, tmp_path) -
     # the same refusal for an identifier whose check digit is wrong
     page.fill("input[name=as2_url]", "https://as2.initech.example/receive")
     page.fill("textarea[name=identifiers]", "9957:FR46732829353\n0009:73282932000075")
-    page.click("form.edit button[type=submit]")
+    submit(page, "form.edit button[type=submit]")
     assert "check digit" in page.inner_text("#e-identifiers"), flash(page)
     # then a good change: saved, on the trail, and the partner's page says so
     page.fill("textarea[name=identifiers]", "9957:FR46732829353\n0009:73282932000074")
     page.select_option("select[name=as2_mdn_mode]", "async")
-    page.click("form.edit button[type=submit]")
+    submit(page, "form.edit button[type=submit]")
     assert "saved" in flash(page)
     with gw.session() as s:
         p = s.get(Partner, initech)
@@ -255,7 +262,7 @@ def test_partners_and_certificates_edited_from_the_pages(live, page, tmp_path) -
     # certificates: import, roll over (both active), retire the old one, and a second import refused
     page.click("details.import summary")
     page.set_input_files("details.import input[name=certificate]", _pem(tmp_path, "initech-2026"))
-    page.click("details.import button[type=submit]")
+    submit(page, "details.import button[type=submit]")
     assert "imported for Initech" in flash(page)
     with gw.session() as s:
         (first,) = s.scalars(sa.select(Certificate).where(Certificate.partner_id == initech)).all()
@@ -263,16 +270,16 @@ def test_partners_and_certificates_edited_from_the_pages(live, page, tmp_path) -
     rollover = page.locator(f"tr[data-certificate='{first_id}'] details.rollover")
     rollover.locator("summary").click()
     rollover.locator("input[name=certificate]").set_input_files(_pem(tmp_path, "initech-2027", days=800))
-    rollover.locator("button[type=submit]").click()
+    submit(page, rollover.locator("button[type=submit]"))
     assert "2 certificates are active now" in flash(page)
-    page.locator(f"tr[data-certificate='{first_id}'] button", has_text="Retire").click()
+    submit(page, page.locator(f"tr[data-certificate='{first_id}'] button", has_text="Retire"))
     assert f"Certificate #{first_id} of Initech retired" in flash(page)
     with gw.session() as s:
         certs = {c.subject: c.active for c in s.scalars(sa.select(Certificate).where(Certificate.partner_id == initech))}
     assert certs == {"CN=initech-2026": False, "CN=initech-2027": True}
     page.click("details.import summary")
     page.set_input_files("details.import input[name=certificate]", str(tmp_path / "initech-2027.pem"))
-    page.click("details.import button[type=submit]")
+    submit(page, "details.import button[type=submit]")
     assert "already has this certificate" in flash(page)
     assert [e.action for e in audit(gw, "certificate.import") + audit(gw, "certificate.retire")] == \
         ["certificate.import", "certificate.import", "certificate.retire"]
@@ -281,7 +288,7 @@ def test_partners_and_certificates_edited_from_the_pages(live, page, tmp_path) -
     page.goto(f"{base}/certificates")
     page.click("section.organisation details.import summary")
     page.set_input_files("section.organisation input[name=certificate]", _pem(tmp_path, "our-platform-2026"))
-    page.click("section.organisation details.import button[type=submit]")
+    submit(page, "section.organisation details.import button[type=submit]")
     assert "imported for Our Platform" in flash(page) and "No key of ours matches it" in flash(page)
     assert "CN=our-platform-2026" in page.inner_text("section.organisation")
     assert "CN=initech-2027" in page.inner_text("table.certificates >> nth=1")

@@ -124,7 +124,8 @@ def test_a_recipient_works_through_its_portal(live, page) -> None:
     assert (report.status, report.reason, report.document_number) == ("refused", "not ordered by us", ACME_1.number)
 
     # logging out ends it
-    page.click("text=Log out")
+    with page.expect_navigation():                          # the log-out posted before we go on
+        page.click("text=Log out")
     page.goto(f"{base}/portal/")
     assert page.url.startswith(f"{base}/portal/login")
 
@@ -181,7 +182,8 @@ def test_a_recipient_accepts_in_bulk_and_is_told_plainly(live, page, tmp_path) -
     page.fill("textarea[name=reason]", "wrong price")
     page.click("text=Set status")
     assert "cannot be undone" in page.inner_text("section.confirm")
-    page.click("text=No, keep it")
+    with page.expect_navigation():
+        page.click("text=No, keep it")
     with gw.session() as s:
         assert s.get(DocumentRecord, seeded.docs["GLX-9"]).business_status != "refused"
 
