@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     print(f"payload: UBL invoice of {len(base)} bytes; {args.messages} messages per target (+3 warm-up)",
           file=sys.stderr)
 
-    server = GatewayProcess(work / "gateway")
+    server = GatewayProcess(work / "gateway", processes=None)    # what make serve runs: its own default
     gw = server.gateway()
     setup_records(gw, identity="BENCHGW", our_key=keys.gw.key_path, partners=[
         dict(name="Bench client", as2_id="EDIGATE", cert_pem=keys.client.cert_pem)])

@@ -64,7 +64,7 @@ def payloads(n: int, size: int, first: int = 0) -> list[bytes]:
 
 def prepare(home: Path):
     """A gateway home with our organisation and the sending partner; (server, gateway, partner id)."""
-    server = GatewayProcess(home)
+    server = GatewayProcess(home, processes=None)          # what make serve runs: its own default
     gw = server.gateway()
     ours = certs.ensure_dev_keypair(home.parent / "keys", "edigate")
     rec = setup_records(gw, identity="EDIGATE", our_key=ours.key_path, partners=[dict(name="Bench supplier")])

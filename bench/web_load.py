@@ -77,7 +77,7 @@ def main() -> int:
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="edigate-web-load-") as tmp:
-        server = GatewayProcess(Path(tmp) / "home")
+        server = GatewayProcess(Path(tmp) / "home", processes=None)    # make serve's own default
         gw = server.gateway()
         with gw.session() as s:
             user = User.create("operator", "operator-password", "operator")
