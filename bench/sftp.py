@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     warm_batch = write_batch(work / "warm.batch", warm)
     timed_batch = write_batch(work / "timed.batch", timed)
 
-    server = GatewayProcess(work / "gateway")
+    server = GatewayProcess(work / "gateway", processes=None)    # serve's default: worker processes
     peer = SshdPeer(Path(tempfile.mkdtemp(prefix="edigate-sshd-")))   # not under work: sshd's user must reach it
     results = {}
     try:
