@@ -48,6 +48,37 @@ def _down(nodes: list, tags: tuple) -> list:
 _NONE: list = []
 
 
+def _kept(nodes: list, step: Any, variables: dict, kids: dict) -> list:
+    """The children of ``nodes`` a step with predicates keeps, in document order, as
+    ``FastPath.select`` walks several nodes (an indexed literal looked up in each parent's index)."""
+    out: list = []
+    for n in nodes:
+        out.extend(step.children(n, variables, kids))
+    return out
+
+
+def chain(plan: Any, node: Any) -> Optional[list]:
+    """A node's one place as a chain of relative child steps by name ending at an element, each
+    plain (``('down', tags)``) or with predicates (``('keep', step)``), at least one of them with
+    predicates; None for any other path."""
+    if len(node.places) != 1:
+        return None
+    fp = plan.fast(node.places[0].path)
+    if type(fp) is not FastPath or fp.absolute or fp.attribute or not fp.element_steps:
+        return None
+    out: list = []
+    for s in fp.element_steps:
+        if s.kind != "child" or s.tag is None:
+            return None
+        if s.predicates:
+            out.append(("keep", s))
+        elif out and out[-1][0] == "down":
+            out[-1] = ("down", out[-1][1] + (s.tag,))
+        else:
+            out.append(("down", (s.tag,)))
+    return out if any(kind == "keep" for kind, _ in out) else None
+
+
 def _kw_empty(kw: dict) -> bool:
     """``model.is_empty`` of the object made of ``kw`` (its other fields at their empty defaults)."""
     for v in kw.values():
@@ -95,7 +126,7 @@ def plain_steps(plan: Any, node: Any) -> Optional[tuple[str, ...]]:
 def generate(plan: Any) -> dict[int, ReaderFn]:
     """id(group node) -> its generated reading function ``fn(reader, ctx, mpath)``."""
     src = Source(f"<mapping reader {plan.spec.name}>")
-    src.names.update(_down=_down, _NONE=_NONE, _kw_empty=_kw_empty, children_by_tag=children_by_tag,
+    src.names.update(_down=_down, _kept=_kept, _NONE=_NONE, _kw_empty=_kw_empty, children_by_tag=children_by_tag,
                      is_empty=model.is_empty, NumberError=NumberError, _ValueError=_ValueError)
     funcs: dict[int, str] = {}
     _group(src, plan, plan.spec.tree, funcs, top=True)
@@ -180,6 +211,9 @@ def _child(src: Source, plan: Any, child: Any, tag: Optional[str], first: Option
                 src.line(f"hits = table.get({steps[0]!r})")
                 src.line(f"hits = _down(hits, {steps[1:]!r}) if hits else _NONE")
             elements = True
+        elif (links := chain(plan, child)) is not None:
+            _chain(src, links)
+            elements = True
         else:
             test = " or ".join(f"{t!r} in table" for t in first)
             fp = plan.fast(child.places[0].path) if len(child.places) == 1 else None
@@ -235,6 +269,28 @@ def _child(src: Source, plan: Any, child: Any, tag: Optional[str], first: Option
         with src.indent():
             src.line(f"v = r.group({src.name(f.type)}, {cnode}, None, {_path(top, name)})")
             src.line(f"kw[{name!r}] = None if is_empty(v) else v")
+
+
+def _chain(src: Source, steps: list) -> None:
+    """``hits = <the elements of a chain of steps from ctx>`` (see ``chain``), as ``FastPath.select``
+    finds them: a step with predicates through its own ``children`` (its index when it has one)."""
+    for i, (kind, arg) in enumerate(steps):
+        if i == 0:
+            if kind == "down":
+                src.line(f"hits = table.get({arg[0]!r}, _NONE)")
+                if len(arg) > 1:
+                    src.line(f"hits = _down(hits, {arg[1:]!r}) if hits else _NONE")
+            elif arg.index_key is not None:       # no child with that qualifier: nothing to walk
+                s = src.name(arg, "s")
+                src.line(f"hits = {s}.children(ctx, variables, kids) if {arg.literal!r} in {s}.index(ctx, kids) "
+                         "else _NONE")
+            else:
+                src.line(f"hits = {src.name(arg, 's')}.children(ctx, variables, kids) "
+                         f"if {arg.tag!r} in table else _NONE")
+        elif kind == "down":
+            src.line(f"hits = _down(hits, {arg!r}) if hits else _NONE")
+        else:
+            src.line(f"hits = _kept(hits, {src.name(arg, 's')}, variables, kids) if hits else _NONE")
 
 
 def _leaf(src: Source, plan: Any, node: LeafNode, hit: str, path: str, out: str, elements: bool) -> None:
