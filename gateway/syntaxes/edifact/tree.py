@@ -160,13 +160,20 @@ class MessageTree:
         """Every element's place (made in full when the tree was built lazily)."""
         if self._places is None:
             facts = self._facts
-            self._places = {el: _place(facts[i]) for el, i in self._index.items() if facts[i] is not None}
+            self._places = {el: _place(facts[i]) for el, i in self._positions_of().items() if facts[i] is not None}
         return self._places
+
+    def _positions_of(self) -> dict[etree._Element, int]:
+        """Element -> its position in document order, made on first use: most messages are read
+        without a finding, and then no place is ever worded (the tree is not changed once built)."""
+        if self._index is None:
+            self._index = {el: i for i, el in enumerate(self.root.iter())}
+        return self._index
 
     def place(self, el: etree._Element) -> Optional[Place]:
         if self._places is not None:
             return self._places.get(el)
-        i = self._index.get(el)
+        i = self._positions_of().get(el)
         if i is None:
             return None
         fact = self._facts[i]
@@ -473,19 +480,16 @@ def _build_fast(segs: list[Segment], grammar: Grammar) -> MessageTree:
         out.append(f"</{closed.group.element_name}>")
     out.append(f"</{root_name}>")
     root = etree.fromstring("".join(out), _parser())
-    index: dict[etree._Element, int] = {}
     i = 0
-    for el in root.iter():
-        index[el] = i
+    for i, el in enumerate(root.iter(), start=1):
         # parsed elements are all on line 1: the reference's lines are the segment's own, none below
-        if lines[i] != 1:
-            el.sourceline = lines[i]
-        i += 1
+        line = lines[i - 1]
+        if line != 1:
+            el.sourceline = line
     if i != len(facts):                 # cannot happen: one start tag per fact
         raise AssertionError("fast EDIFACT tree out of step with its places")
     tree.root = root
-    tree._index = index
-    tree._facts = facts
+    tree._facts = facts                 # positions are found when a place is first asked for (_positions_of)
     return tree
 
 
