@@ -52,7 +52,7 @@ import sqlalchemy as sa
 from gateway import approvals, controls
 from gateway.db import DocumentRecord, Exchange, ExchangeEvent, compare_and_set, summarise, utcnow
 from gateway.delivery.channel import DeliveryPlan
-from gateway.delivery.state import FRENCH_PROFILES, mark_deposited
+from gateway.delivery.state import FRENCH_PROFILES, deposited_on_arrival
 from gateway.flow import cdar_status, invoice_response_status, lifecycle
 from gateway.flow import plan as delivery_plan
 from gateway.flow.route import resolve
@@ -198,18 +198,51 @@ def link_correction(s, rec: DocumentRecord, invoice) -> None:
         rec.corrects = candidates[0]
 
 
+def _duplicate(rec: DocumentRecord, earlier: DocumentRecord) -> None:
+    rec.status, rec.duplicate_of = "duplicate", earlier
+    rec.findings = rec.findings + [Finding(
+        "DUPLICATE", f"same seller, number {rec.number} and year as document {earlier.id}",
+        terms=("BT-1", "BT-2"), severity="warning").as_dict()]
+
+
+def _deposit(s, records: list[DocumentRecord], now: datetime) -> tuple[set[int], list[tuple]]:
+    """Which of a file's new (unflushed) records are accepted (``id()`` of each): valid and not
+    a duplicate (same seller + number + year as an earlier valid document). Those are
+    ``deposited`` on arrival, duplicates of a document on record marked so; a duplicate of one
+    earlier in the same file is returned with it, to be marked once that one has its id."""
+    first_of: dict[str, DocumentRecord] = {}
+    kept: set[int] = set()
+    in_file: list[tuple] = []
+    for rec in records:
+        if not rec.valid:
+            continue
+        if rec.duplicate_key:
+            earlier = s.scalar(DocumentRecord.duplicates_of(rec).where(DocumentRecord.valid.is_(True)).limit(1))
+            if earlier is not None:
+                _duplicate(rec, earlier)
+                continue
+            if rec.duplicate_key in first_of:
+                rec.status = "duplicate"
+                in_file.append((rec, first_of[rec.duplicate_key]))
+                continue
+            first_of[rec.duplicate_key] = rec
+        deposited_on_arrival(rec, at=now)
+        kept.add(id(rec))
+    return kept, in_file
+
+
 def process_exchange(gw, exchange_id: int) -> Optional[str]:
     """Process one acknowledged inbound exchange; returns its final status, None when it was
     not ours to process (already done, not inbound, not acknowledged), or ``PUT_OFF`` when it is
     left ``acknowledged`` on purpose, to be tried again shortly (the database was busy; a status
     message waits for an older one)."""
     with gw.session() as s:
-        ex = s.get(Exchange, exchange_id, options=[_WITH_PARTNER])     # one statement, the sender with it
-        if ex is None or ex.direction != "in" or ex.status != "acknowledged":
+        loaded = s.get(Exchange, exchange_id, options=[_WITH_PARTNER])     # one statement, the sender with it
+        if loaded is None or loaded.direction != "in" or loaded.status != "acknowledged":
             return None
-        content_key, filename = ex.content_sha256, ex.filename
-        profile = validation_profile(ex.partner)
-        reading = reading_options(ex.partner)
+        content_key, filename = loaded.content_sha256, loaded.filename
+        profile = validation_profile(loaded.partner)
+        reading = reading_options(loaded.partner)
     now = utcnow()
     try:
         data = gw.payloads.get(content_key)
@@ -273,26 +306,21 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
         if not _claim(s, exchange_id, status, reason[:2000], now):
             s.rollback()
             return None
-        ex = s.get(Exchange, exchange_id, options=[_WITH_PARTNER])     # the records name their sender
+        ex = s.merge(loaded, load=False)        # the records name their sender: no second read of it
         records = [(p, DocumentRecord.from_invoice(p.doc.invoice, syntax=p.doc.syntax, mapping=p.doc.mapping,
                                                    exchange=ex, findings=p.findings, position=p.position,
                                                    validation_profile=p.profile,
                                                    preceding_number=preceding_number(p.doc.invoice)))
                    for p in planned]
+        with s.no_autoflush:                    # the records are not in the session yet
+            deposited, in_file = _deposit(s, [rec for _, rec in records], now)
         s.add_all([rec for _, rec in records])
+        s.flush()                               # every record has its id before what names it
+        for rec, earlier in in_file:
+            _duplicate(rec, earlier)
         for p, rec in records:
-            if not rec.valid:
+            if id(rec) not in deposited:
                 continue
-            s.flush()
-            earlier = s.scalar(DocumentRecord.duplicates_of(rec).where(DocumentRecord.valid.is_(True))
-                               .limit(1)) if rec.duplicate_key else None
-            if earlier is not None:
-                rec.status, rec.duplicate_of = "duplicate", earlier
-                rec.findings = rec.findings + [Finding(
-                    "DUPLICATE", f"same seller, number {rec.number} and year as document {earlier.id}",
-                    terms=("BT-1", "BT-2"), severity="warning").as_dict()]
-                continue
-            mark_deposited(s, rec, at=now)
             link_correction(s, rec, p.doc.invoice)
             approvals.screen(s, rec, p.doc.invoice, p.delivery, now)    # a rule may make it wait for approval
             if controls.screen(s, rec, p.doc.invoice, p.delivery, now) and p.delivery is not None:
