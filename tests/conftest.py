@@ -24,6 +24,7 @@ on one worker (``make test`` runs in parallel with ``--dist loadgroup``).
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -42,6 +43,7 @@ from tests.peers.smtp import smtp_server  # noqa: F401
 from tests.peers.sshd import sshd_peer  # noqa: F401
 from tests.support.database import MigratedTemplate, copying_template, refusing_migrations
 from tests.support.gateway_process import GatewayProcess
+from tests.support.memory_temp import memory_temp_root
 from tests.support.passwords import cheap_password_hashes
 
 TESTS = Path(__file__).resolve().parent
@@ -64,6 +66,28 @@ def pytest_configure(config: pytest.Config) -> None:
     # the command line's messages in English whatever the machine's locale says (a French LANG would
     # make them French: gateway.cli.words); tests of the French ones give their own language
     os.environ["EDIGATE_LANG"] = "en"
+    # tmp_path in memory where there is room (tests/support/memory_temp.py); pytest-xdist's workers
+    # get their folders under the one the main process chooses here
+    if not hasattr(config, "workerinput"):
+        root = memory_temp_root(os.environ, config.option.basetemp)
+        if root is not None:
+            os.environ["PYTEST_DEBUG_TEMPROOT"] = str(root)
+            config.stash[_IN_MEMORY] = True
+
+
+_IN_MEMORY = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run whose temporary folders were in memory and which passed leaves nothing there (one
+    that failed keeps them to be looked at, pytest removing all but the last three runs')."""
+    if not session.config.stash.get(_IN_MEMORY, False) or exitstatus != 0:
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    basetemp = getattr(factory, "_basetemp", None)
+    if basetemp is not None:
+        shutil.rmtree(basetemp, ignore_errors=True)
 
 
 # What a unit test may not ask for: a peer, a gateway in its own process, or a gateway's home in this
