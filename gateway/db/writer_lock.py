@@ -17,6 +17,15 @@ statement that writes, so a connection takes the lock there (``take``) and
 lets it go when its transaction ends (``commit``, ``rollback``, ``close`` of
 the connection class the engine is made with). Under WAL, readers never wait.
 
+**Receptions go first** (``ahead()``): a transaction that records what a partner
+is waiting for (an upload's close, an MDN, an HTTP answer) is marked so; while one
+waits, background writers (the jobs) stand back. It holds a second lock beside the
+database (``<db>.write-gate``) exclusively from the start of its wait to its end;
+any other writer passes that gate (shared, let go at once) before queueing, and
+one that got the lock while a reception waits lets it go and queues again. So a
+reception waits at most for the transaction under way, not for every worker that
+wins the kernel's race first.
+
 A lock is never held past its transaction: a process that dies lets its
 ``flock`` go with its file descriptor. A thread that already holds the lock
 and writes on a second connection (or any wait longer than the busy timeout)
@@ -29,13 +38,27 @@ import os
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 _READS = frozenset({"SELECT", "PRAGMA", "EXPLAIN", "WITH"})     # WITH: a read, nearly always here
 
 _locks: dict[str, "WriterLock"] = {}
 _locks_guard = threading.Lock()
+_ahead = threading.local()
+
+
+@contextmanager
+def ahead() -> Iterator[None]:
+    """The write transactions this thread begins inside go before background writers (see above).
+    For the recording of a reception only: short, and someone waits for its answer."""
+    before = getattr(_ahead, "on", False)
+    _ahead.on = True
+    try:
+        yield
+    finally:
+        _ahead.on = before
 
 
 class WriterLock:
@@ -43,15 +66,19 @@ class WriterLock:
 
     def __init__(self, path: Path, timeout: float):
         self.path, self.timeout = path, timeout
+        self.gate_path = path.with_name(path.name.removesuffix(".write-lock") + ".write-gate")
         self._threads = threading.Lock()
         self._fd: Optional[int] = None
+        self._gate: Optional[int] = None
         self._pid = 0
+        self._gated = False                 # the holder holds the gate too (a reception)
         self.waited = 0.0                   # seconds spent waiting for it in this process (benchmarks)
         self.taken = 0
 
     def _file(self) -> int:
         if self._fd is None or self._pid != os.getpid():      # a forked child opens its own
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._gate = os.open(self.gate_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._pid = os.getpid()
         return self._fd
 
@@ -60,16 +87,42 @@ class WriterLock:
         if not self._threads.acquire(timeout=self.timeout):
             raise sqlite3.OperationalError("database is locked (writer lock of this process)")
         try:
-            fcntl.flock(self._file(), fcntl.LOCK_EX)
+            fd = self._file()
+            if getattr(_ahead, "on", False):
+                fcntl.flock(self._gate, fcntl.LOCK_EX)     # background writers stand back
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    fcntl.flock(self._gate, fcntl.LOCK_UN)
+                    raise
+                self._gated = True
+            else:
+                self._queue_behind_receptions(fd)
         except BaseException:
             self._threads.release()
             raise
         self.waited += time.perf_counter() - t0
         self.taken += 1
 
+    def _queue_behind_receptions(self, fd: int) -> None:
+        while True:
+            fcntl.flock(self._gate, fcntl.LOCK_SH)         # waits while a reception does
+            fcntl.flock(self._gate, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(self._gate, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:                        # a reception came to wait: its turn
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                continue
+            fcntl.flock(self._gate, fcntl.LOCK_UN)
+            return
+
     def release(self) -> None:
         try:
             fcntl.flock(self._file(), fcntl.LOCK_UN)
+            if self._gated:
+                self._gated = False
+                fcntl.flock(self._gate, fcntl.LOCK_UN)
         finally:
             self._threads.release()
 

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from gateway.db import Exchange, ExchangeEvent
+from gateway.db.writer_lock import ahead
 from gateway.model.errors import EdigateError
 from gateway.store.payloads import PayloadRef
 
@@ -127,7 +128,7 @@ class GroupCommit:
     def _insert(self, group: list[_Receipt]) -> None:
         exchanges = [r.exchange for r in group]
         rows = [{c: getattr(ex, c) for c in _EXCHANGE_COLUMNS} for ex in exchanges]
-        with self.engine.begin() as conn:
+        with ahead(), self.engine.begin() as conn:     # a partner waits: before the jobs' writes
             ids = conn.execute(sa.insert(Exchange).returning(Exchange.id, sort_by_parameter_order=True),
                                rows).scalars().all()
             events = [{"exchange_id": id_, "status": ev.status, "at": ev.at, "reason": ev.reason}

@@ -7,10 +7,13 @@ at once, its write waits for the other's commit and then goes through (no
 Threads of two processes writing at the same time all get their rows in. A
 thread that holds the lock and writes through a second connection is told
 ``database is locked`` once the lock's timeout is past, as SQLite would have
-said, instead of waiting for itself for ever.
+said, instead of waiting for itself for ever. A reception (``writer_lock.ahead``)
+goes before a background writer of another process that queued first.
 """
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 import sys
 import textwrap
@@ -23,6 +26,7 @@ from gateway.db import writer_lock
 from gateway.db.session import make_engine
 
 from tests.support.gateway_process import REPO
+from tests.support.waiting import wait_for
 
 HOLDER = textwrap.dedent("""
     import sys
@@ -51,6 +55,43 @@ WRITERS = textwrap.dedent("""
     [t.join() for t in threads]
     print("done", flush=True)
 """)
+
+
+BACKGROUND = textwrap.dedent("""
+    import sys
+    import sqlalchemy as sa
+    from gateway.db.session import make_engine
+    engine = make_engine(sys.argv[1])
+    print("queueing", flush=True)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO t (who) VALUES ('background')"))
+    print("committed", flush=True)
+""")
+
+
+def _blocked_flock_waiters(path: str) -> set[int]:
+    """Pids waiting (not holding) for a ``flock`` on ``path``, from /proc/locks."""
+    ino = os.stat(path).st_ino
+    pids = set()
+    with open("/proc/locks") as f:
+        for line in f:
+            fields = line.split()
+            if "->" in fields and "FLOCK" in fields:
+                rest = fields[fields.index("->") + 1:]
+                if rest[4].split(":")[-1] == str(ino):
+                    pids.add(int(rest[3]))
+    return pids
+
+
+def _held_exclusively(path: str) -> bool:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 @pytest.fixture
@@ -151,3 +192,42 @@ def test_a_second_connection_of_the_holding_thread_is_told_the_database_is_locke
             assert list(conn.execute(sa.text("SELECT who FROM t")).scalars()) == ["held"]
     finally:
         lock.timeout = 30
+
+
+def test_a_reception_goes_before_a_background_writer_that_queued_first(database) -> None:
+    url, engine = database
+    lock = writer_lock.for_database(url[len("sqlite:///"):], 30)
+    holder = _python(HOLDER, url)
+    background = None
+    try:
+        assert holder.stdout.readline().strip() == "holding", holder.stderr.read()
+        background = _python(BACKGROUND, url)
+        assert background.stdout.readline().strip() == "queueing"
+        wait_for(lambda: background.pid in _blocked_flock_waiters(str(lock.path)), 30,
+                 "the background writer to queue for the writer lock")
+        wrote: list = []
+
+        def receive() -> None:
+            with writer_lock.ahead(), engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO t (who) VALUES ('reception')"))
+            wrote.append("ok")
+
+        reception = threading.Thread(target=receive)
+        reception.start()
+        wait_for(lambda: _held_exclusively(str(lock.gate_path)), 30, "the reception to hold the gate")
+        assert not wrote                              # still behind the holder's transaction
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "committed"
+        reception.join(30)
+        assert background.stdout.readline().strip() == "committed", background.stderr.read()
+        assert wrote == ["ok"]
+    finally:
+        for p in (holder, background):
+            if p is not None:
+                p.kill()
+                p.wait()
+    with engine.connect() as conn:       # ids follow commit order
+        assert list(conn.execute(sa.text("SELECT who FROM t ORDER BY id")).scalars()) == [
+            "other process", "reception", "background"]
+    assert not lock._threads.locked() and not _held_exclusively(str(lock.gate_path))
