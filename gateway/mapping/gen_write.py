@@ -70,15 +70,74 @@ def _plain(plan: Any, node: Any) -> Optional[tuple[tuple[str, ...], int, Optiona
     return fp.plain_tags, fp.new_index, alt.path.target_attribute
 
 
-def _ensure(src: Source, ctx: str, tags: tuple, new_index: int, out: str) -> None:
-    """``out = ensure.ensure(path, ctx)`` for plain child steps, step by step."""
-    src.line(f"{out} = {ctx}")
-    for i, tag in enumerate(tags):
+def _ensure(src: Source, ctx: str, tags: tuple, new_index: int, out: str,
+            cache: Optional[dict] = None) -> None:
+    """``out = ensure.ensure(path, ctx)`` for plain child steps, step by step. ``cache``: prefix ->
+    the local name holding the element it leads to once found or made in this call of the group's
+    function (elements are only ever appended while writing, so the first child of a name found
+    stays the first; a step made anew for a new item is never taken from it)."""
+    start = 0
+    if cache:
+        usable = len(tags) if new_index < 0 else new_index        # the steps before the new one
+        for k in range(usable, 0, -1):
+            name = cache.get(tags[:k])
+            if name is not None:
+                _reach(src, ctx, tags[:k], cache)
+                src.line(f"{out} = {name}")
+                start = k
+                break
+    if start == 0:
+        src.line(f"{out} = {ctx}")
+    for i in range(start, len(tags)):
+        tag = tags[i]
         if i == new_index:
             src.line(f"{out} = SubElement({out}, {tag!r})")
         else:
             src.line(f"m = next({out}.iterchildren({tag!r}), None)")      # find(tag) without ElementPath
             src.line(f"{out} = m if m is not None else SubElement({out}, {tag!r})")
+
+
+def _reach(src: Source, ctx: str, prefix: tuple, cache: dict) -> None:
+    """Code filling the cached name of ``prefix`` when it is still None (from the longest cached
+    shorter prefix)."""
+    name = cache[prefix]
+    src.line(f"if {name} is None:")
+    with src.indent():
+        _ensure(src, ctx, prefix, -1, "t", {k: v for k, v in cache.items() if len(k) < len(prefix)})
+        src.line(f"{name} = t")
+
+
+def _chain_of(plan: Any, node: Any, new_item: bool) -> Optional[tuple[tuple[str, ...], int]]:
+    """(tags, index made anew or -1) of the plain chain ``_write`` walks in line for ``node``, or None."""
+    plain = _plain(plan, node)
+    if plain is None:
+        return None
+    tags, new_index, attr = plain
+    if isinstance(node, GroupNode):
+        if attr is not None:
+            return None
+    else:
+        leaf = plan.leaves[id(node)]
+        if (node.broadcast and not node.into_first) or \
+                (not leaf.compound and leaf.value_type not in _VALUE_TYPES):
+            return None
+    return tags, (new_index if new_item else -1)
+
+
+def _shared_prefixes(plan: Any, info: Any) -> dict[tuple, str]:
+    """The element chains two or more of a group's children walk through (the elements found or
+    made once per call): prefix -> local name."""
+    counts: dict[tuple, int] = {}
+    for child in info.write_order:
+        got = _chain_of(plan, child, child.repeats if child.field.repeats else False)
+        if got is None:
+            continue
+        tags, new_index = got
+        usable = len(tags) if new_index < 0 else new_index
+        for k in range(1, usable + 1):
+            counts[tags[:k]] = counts.get(tags[:k], 0) + 1
+    shared = sorted(p for p, n in counts.items() if n > 1)
+    return {p: f"e{i}" for i, p in enumerate(shared)}
 
 
 def _path(name: str) -> str:
@@ -110,8 +169,11 @@ def _group(src: Source, plan: Any, node: GroupNode, funcs: dict[int, str]) -> st
                 else:
                     src.line(f"w.drop(v, {f.term!r}, cpath)")
         src.line("variables = w.variables")
+        cache = _shared_prefixes(plan, info)
+        for name in cache.values():
+            src.line(f"{name} = None")
         for child in info.write_order:
-            _child(src, plan, child, funcs)
+            _child(src, plan, child, funcs, cache)
         if node.const:
             src.line("if mpath and not is_empty(obj):")
             src.line(f"    w.consts({cnode}, el)")
@@ -120,7 +182,7 @@ def _group(src: Source, plan: Any, node: GroupNode, funcs: dict[int, str]) -> st
     return fname
 
 
-def _child(src: Source, plan: Any, child: Any, funcs: dict) -> None:
+def _child(src: Source, plan: Any, child: Any, funcs: dict, cache: dict) -> None:
     f = child.field
     src.line(f"v = obj.{f.name}")
     if f.repeats:
@@ -137,7 +199,7 @@ def _child(src: Source, plan: Any, child: Any, funcs: dict) -> None:
             src.line("for i, item in enumerate(items):")
             with src.indent():
                 src.line("variables['position'] = str(i + 1)")
-                _write(src, plan, child, "item", "f'{cpath}[{i}]'", child.repeats, funcs)
+                _write(src, plan, child, "item", "f'{cpath}[{i}]'", child.repeats, funcs, cache)
             src.line("if outer is None:")
             src.line("    variables.pop('position', None)")
             src.line("else:")
@@ -145,13 +207,14 @@ def _child(src: Source, plan: Any, child: Any, funcs: dict) -> None:
         return
     src.line("if v is not None and v != '' and v != []:")
     with src.indent():
-        _write(src, plan, child, "v", _path(f.name), False, funcs)
+        _write(src, plan, child, "v", _path(f.name), False, funcs, cache)
     if isinstance(child, LeafNode) and child.default is not None:
         src.line("else:")
         src.line(f"    w.write_default({src.name(child, 'n')}, el, obj, {_path(f.name)})")
 
 
-def _write(src: Source, plan: Any, node: Any, value: str, path: str, new_item: bool, funcs: dict) -> None:
+def _write(src: Source, plan: Any, node: Any, value: str, path: str, new_item: bool, funcs: dict,
+           cache: dict) -> None:
     """``w.write_node(node, value, el, obj, path, new_item=...)``, written out where it is plain."""
     cnode = src.name(node, "n")
     generic = f"w.write_node({cnode}, {value}, el, obj, {path}, new_item={new_item})"
@@ -161,7 +224,7 @@ def _write(src: Source, plan: Any, node: Any, value: str, path: str, new_item: b
             src.line(generic)
             return
         tags, new_index, _ = plain
-        _ensure(src, "el", tags, new_index if new_item else -1, "t")
+        _ensure(src, "el", tags, new_index if new_item else -1, "t", cache)
         src.line(f"{funcs[id(node)]}(w, {value}, t, {path})")
         return
     leaf = plan.leaves[id(node)]
@@ -174,7 +237,7 @@ def _write(src: Source, plan: Any, node: Any, value: str, path: str, new_item: b
     with src.indent():
         if plain is not None:
             tags, new_index, attr = plain
-            _ensure(src, "el", tags, new_index if new_item else -1, "t")
+            _ensure(src, "el", tags, new_index if new_item else -1, "t", cache)
             _put(src, plan, node, leaf, value, path, attr)
         else:       # one place, through the compiled path: a place it cannot make drops the value
             src.line("try:")
