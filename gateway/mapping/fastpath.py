@@ -5,7 +5,7 @@ a step is written, which costs an XPath evaluation (and its result list) per ter
 per document. Mapping paths are a small subset: child steps by name, ``.``, ``..``,
 a final ``@attribute``, and predicates that compare a child's value with a literal
 or a variable (``[cac:TaxScheme/cbc:ID='VAT']``, ``[not(cbc:ID/@schemeID='SEPA')]``,
-``[normalize-space(cbc:ChargeIndicator)='true' or ...]``). Here each step becomes
+``[normalize-space(cbc:ChargeIndicator)='true' or ...]``, ``[self::ram:X or self::ram:Y]``). Here each step becomes
 Clark names and lxml's C-level child iteration, and each predicate a Python closure
 with XPath 1.0's meaning (a node-set equals a string when one of its nodes' string
 value does; ``normalize-space`` and ``starts-with`` take the first node).
@@ -77,7 +77,9 @@ class Unsupported(Exception):
 
 # --- predicates ---------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"""\s*(?:(?P<lit>'[^']*'|"[^"]*")|(?P<var>\$[A-Za-z][\w.\-]*)|(?P<op>!=|<=|>=|[=()\[\],<>|*+])"""
+_TOKEN = re.compile(r"""\s*(?:(?P<lit>'[^']*'|"[^"]*")|(?P<var>\$[A-Za-z][\w.\-]*)"""
+                    r"""|(?P<self>self::[A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?(?![\w.\-:/\[]))"""
+                    r"""|(?P<op>!=|<=|>=|[=()\[\],<>|*+])"""
                     r"""|(?P<name>@?[A-Za-z_][\w.\-]*(?::[A-Za-z_*][\w.\-]*)?(?:/@?[A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)*)"""
                     r"""|(?P<dot>\.(?:/@?[A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)*))""")
 
@@ -194,6 +196,10 @@ class _Parser:
             raise Unsupported(value)
         if kind in ("name", "dot"):
             return "nodes", self.relative_path()
+        if kind == "self":          # self::ram:X, a test of the candidate's own name
+            self.i += 1
+            tag = self.qname(value[6:])
+            return "nodes", lambda el, v: [el] if el.tag == tag else []
         raise Unsupported(value)
 
     def relative_path(self) -> Callable[[etree._Element, Variables], list]:

@@ -35,6 +35,10 @@ PATHS = [
     "G[S/Q='SE' or S/Q='PE']",
     "G[not(S/Q='SE')]/V",
     "H[Q='SE']/Q",
+    "*[self::G or self::H]/Q",
+    "*[self::H]/Q",
+    "*[not(self::G)]",
+    "*[self::G='SE6']/V",
 ]
 
 
@@ -51,6 +55,12 @@ def test_selects_as_xpath(text):
     kids: dict = {}
     assert _ids(fast.select(DOC, DOC, {}, kids)) == _ids(want)
     assert _ids(fast.select(DOC, DOC, {}, kids)) == _ids(want)      # again, from the tables
+
+
+def test_self_name_tests_are_compiled():
+    """``self::name`` in a predicate is a test of the candidate's own name, not an XPath call."""
+    step = FastPath(Path("*[self::G or self::H]/Q", {})).steps[0]
+    assert step.predicates and "_xpath_predicate" not in step.predicates[0].__qualname__
 
 
 def test_literal_comparisons_are_looked_up():
