@@ -254,10 +254,13 @@ class CompiledReader(engine.Reader):
         root, variables, kids = self.root, self.variables, self.kids
         if node.repeats and len(places) > 1:
             hits = []
+            found = 0                   # places that hit: one place's hits are in document order already
             for p in places:
-                hits.extend(p.select(ctx, root, variables, kids) if type(p) is FastPath
-                            else p.select(ctx, root, variables))
-            return sorted(hits, key=self._doc_order)
+                got = p.select(ctx, root, variables, kids) if type(p) is FastPath else p.select(ctx, root, variables)
+                if got:
+                    hits.extend(got)
+                    found += 1
+            return sorted(hits, key=self._doc_order) if found > 1 else hits
         for p in places:
             hits = p.select(ctx, root, variables, kids) if type(p) is FastPath else p.select(ctx, root, variables)
             if hits:
