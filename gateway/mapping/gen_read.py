@@ -19,6 +19,8 @@ group sought without one (only absolute paths can hit) goes the general way.
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
+from decimal import Decimal
 from typing import Any, Callable, Optional
 
 from lxml import etree
@@ -84,7 +86,14 @@ def _kw_empty(kw: dict) -> bool:
     for v in kw.values():
         if v is None:
             continue
-        if type(v) is list:
+        t = type(v)
+        if t is str:
+            if v:
+                return False
+            continue
+        if t is Decimal or t is date:       # never empty (what is_empty says of them, without the call)
+            return False
+        if t is list:
             for x in v:
                 if not model.is_empty(x):
                     return False
