@@ -12,11 +12,13 @@ import sqlalchemy as sa
 from gateway.db import ControlFacts
 
 from .base import Context, Control, finding
-from .facts import ROW
 from .wording import said
 
 RULE = "CTRL-NEARDUP-01"
 MAX_CANDIDATES = 200
+# what it compares: no JSON column (up to MAX_CANDIDATES rows per invoice, each decoded otherwise)
+COLUMNS = (ControlFacts.document_id, ControlFacts.number, ControlFacts.issue_date, ControlFacts.currency,
+           ControlFacts.amount)
 
 
 def check(ctx: Context, thresholds: dict) -> list:
@@ -24,7 +26,7 @@ def check(ctx: Context, thresholds: dict) -> list:
     if f.issue_date is None or f.amount is None:
         return []
     window = timedelta(days=int(thresholds["window_days"]))
-    rows = ctx.session.execute(sa.select(*ROW).where(
+    rows = ctx.session.execute(sa.select(*COLUMNS).where(
         ControlFacts.supplier_key == f.supplier_key,
         ControlFacts.issue_date.between(f.issue_date - window, f.issue_date + window))
         .order_by(ControlFacts.id.desc()).limit(MAX_CANDIDATES)).all()

@@ -87,6 +87,12 @@ def make_engine(url: Union[str, URL], *, foreign_keys: bool = True, echo: bool =
                 dbapi_conn.writer_lock = lock
                 dbapi_conn.isolation_level = "IMMEDIATE"    # the driver's implicit BEGIN, at the first write
 
+        @sa.event.listens_for(engine, "checkin")
+        def _durable_again(dbapi_conn: Any, _record: Any) -> None:
+            if getattr(dbapi_conn, "_edigate_derived", False):     # see derived_commit
+                dbapi_conn.execute("PRAGMA synchronous=FULL")
+                dbapi_conn._edigate_derived = False
+
         sa.event.listen(engine, "before_cursor_execute", _count_statement)
         if lock is not None:
             sa.event.listen(engine, "before_cursor_execute", _take_writer_lock)
@@ -133,6 +139,29 @@ def session_scope(bind: Union[sa.Engine, sessionmaker[Session], str, None] = Non
         raise
     finally:
         session.close()
+
+
+def derived_commit(session: Session) -> None:
+    """This transaction records only what can be worked out again from what is already durable
+    (a received file's processing: its bytes and its exchange were committed, and fsynced, when
+    it was acknowledged): its commit does not wait for the disk. A power cut may undo it, never
+    corrupt anything: the exchange is then ``acknowledged`` again and the sweep processes it
+    anew, as after a crash just before the commit. Whatever acts on it outside commits durably
+    first (a send claims its exchange before it transmits, an MDN is recorded before it is
+    answered), and that commit makes this one durable too: SQLite's WAL is synced as one file,
+    PostgreSQL's WAL up to the later commit. Call it before the transaction's first write.
+
+    SQLite: ``synchronous=NORMAL`` for this connection until it goes back to the pool (the
+    setting cannot change inside a transaction); PostgreSQL: ``synchronous_commit`` off for
+    this transaction only."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction and hasattr(raw, "__dict__"):   # ours: it can be marked
+            raw._edigate_derived = True         # put back to FULL when it goes back to the pool
+            raw.execute("PRAGMA synchronous=NORMAL")
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
 def compare_and_set(session: Session, model: Any, *conditions: Any, **values: Any) -> int:

@@ -51,6 +51,7 @@ import sqlalchemy as sa
 
 from gateway import approvals, controls
 from gateway.db import DocumentRecord, Exchange, ExchangeEvent, compare_and_set, summarise, utcnow
+from gateway.db.session import derived_commit
 from gateway.delivery.channel import DeliveryPlan
 from gateway.delivery.state import FRENCH_PROFILES, deposited_on_arrival
 from gateway.flow import cdar_status, invoice_response_status, lifecycle
@@ -293,6 +294,7 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
 
     sends: list[int] = []
     with gw.session() as s:
+        derived_commit(s)               # worked out from durable bytes: no fsync of its own
         fatal_of = [sum(1 for f in p.findings if f.severity == FATAL) for p in planned]
         accepted = sum(1 for n in fatal_of if n == 0)
         if accepted == 0:
@@ -314,6 +316,11 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
                    for p in planned]
         with s.no_autoflush:                    # the records are not in the session yet
             deposited, in_file = _deposit(s, [rec for _, rec in records], now)
+        for p, rec in records:                  # nobody to deliver to: held, said before the insert
+            if id(rec) in deposited and p.delivery is None:
+                rec.status = "held"
+                rec.findings = rec.findings + [Finding("ROUTE", p.route_reason, severity="warning",
+                                                       terms=("BT-49", "BT-46", "BT-47", "BT-48")).as_dict()]
         s.add_all([rec for _, rec in records])
         s.flush()                               # every record has its id before what names it
         for rec, earlier in in_file:
@@ -326,9 +333,6 @@ def process_exchange(gw, exchange_id: int) -> Optional[str]:
             if controls.screen(s, rec, p.doc.invoice, p.delivery, now) and p.delivery is not None:
                 continue            # anomaly controls: held until an operator confirms (gateway.controls)
             if p.delivery is None:
-                rec.status = "held"
-                rec.findings = rec.findings + [Finding("ROUTE", p.route_reason, severity="warning",
-                                                       terms=("BT-49", "BT-46", "BT-47", "BT-48")).as_dict()]
                 continue
             sends += delivery_plan.record(s, gw, rec, p.delivery, now,
                                           fallback_name=f"document-{exchange_id}-{p.position}")
