@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Optional
 
@@ -116,9 +117,15 @@ class Jobs:
 
         @h.periodic_task(crontab(minute="*"), name="sweep")
         def sweep() -> None:
+            if self.first_this_minute("sweep"):     # every consumer's scheduler enqueues it
+                self.sweep()
+
+        @h.task(name="sweep_now")
+        def sweep_now() -> None:
             self.sweep()
 
         self._process, self._send, self._sweep = process_exchange, send_exchange, sweep
+        self._sweep_now = sweep_now
         self._reroute_held = reroute_held
         self._tasks: dict[str, object] = {}
         for channel in registry:
@@ -155,6 +162,25 @@ class Jobs:
         """Held documents whose recipient became known get their deliveries (after an enrolment,
         a directory refresh…); ``partner_id``: only those routed to that partner."""
         self._reroute_held(partner_id)
+
+    def prompt_sweep(self) -> None:
+        """A sweep by the next free consumer, whatever the minute (the periodic one runs once a
+        minute among all consumers: ``first_this_minute``)."""
+        self._sweep_now()
+
+    def first_this_minute(self, name: str) -> bool:
+        """Whether this is the first run of the periodic task ``name`` in this minute, among every
+        consumer on the queue: each consumer's scheduler enqueues the periodic tasks (each worker
+        process of ``edigate serve``, each ``edigate worker``), and the sweep done once a minute
+        is enough; done once per consumer, the same held documents were routed again, the same
+        reports looked for, by every one of them. The queue's own storage decides (an atomic
+        put-if-empty, SQLite or Redis); the marks of the minutes before are deleted."""
+        minute = int(time.time() // 60)
+        if not self.huey.put_if_empty(f"{name}@{minute}", 1):
+            return False
+        for earlier in range(1, 4):
+            self.huey.delete(f"{name}@{minute - earlier}")
+        return True
 
     def sweep(self, now: Optional[datetime] = None, *, grace: timedelta = PROCESS_GRACE) -> dict[str, int]:
         """Prompt everything due that may have lost its job, and let each channel do what is due.
