@@ -207,7 +207,10 @@ def _child(src: Source, plan: Any, child: Any, tag: Optional[str], first: Option
     name = f.name
     cnode = src.name(child, "n")
     elements = False                  # the hits are elements for sure (found by name)
-    if first is not None:
+    if _at_self(plan, child):
+        src.line("hits = [ctx]")
+        elements = True
+    elif first is not None:
         steps = plain_steps(plan, child)
         if tag is not None:
             src.line(f"hits = table.get({tag!r}, _NONE)")
@@ -278,6 +281,15 @@ def _child(src: Source, plan: Any, child: Any, tag: Optional[str], first: Option
         with src.indent():
             src.line(f"v = r.group({src.name(f.type)}, {cnode}, None, {_path(top, name)})")
             src.line(f"kw[{name!r}] = None if is_empty(v) else v")
+
+
+def _at_self(plan: Any, node: Any) -> bool:
+    """Whether a node's one place is its context element itself (``at: .``)."""
+    if len(node.places) != 1:
+        return False
+    fp = plan.fast(node.places[0].path)
+    return type(fp) is FastPath and not fp.absolute and fp.attribute is None and \
+        bool(fp.element_steps) and all(s.kind == "self" for s in fp.element_steps)
 
 
 def _chain(src: Source, steps: list) -> None:
