@@ -493,6 +493,30 @@ def _build_fast(segs: list[Segment], grammar: Grammar) -> MessageTree:
     return tree
 
 
+def _layout(grammar: Grammar, tag: str) -> Optional[tuple]:
+    """What ``_emit_segment`` needs of a segment's layout, worked out once per grammar and tag: per
+    element (name, composite, max repeat, numeric, its tags as text, per component (name, numeric,
+    its tags as text)); None for a segment the grammar does not know."""
+    cache = grammar.__dict__.get("_emit_layouts")
+    if cache is None:
+        cache = grammar.__dict__["_emit_layouts"] = {}
+    got = cache.get(tag, False)
+    if got is False:
+        sdef = grammar.segments.get(tag)
+        if sdef is None:
+            got = None
+        else:
+            got = tuple((e.name, e.composite, e.max_repeat, _numeric(e.repr), f"<{e.name}>", f"</{e.name}>",
+                         tuple((c.name, _numeric(c.repr), f"<{c.name}>", f"</{c.name}>") for c in e.components))
+                        for e in sdef.elements)
+        cache[tag] = got
+    return got
+
+
+def _numeric(rep: Any) -> bool:
+    return rep is not None and rep.kind == "n"
+
+
 def _emit_segment(tree: MessageTree, out: list[str], facts: list, lines: list[int], seg: Segment,
                   line: int) -> None:
     """``_add_segment`` as text: the same elements, in the same order, with the same findings."""
@@ -500,42 +524,46 @@ def _emit_segment(tree: MessageTree, out: list[str], facts: list, lines: list[in
     if _TAG.match(tag) is None:
         raise _Unsafe(tag)
     number = seg.number
-    sdef = tree.grammar.segments.get(tag)
+    layout = _layout(tree.grammar, tag)
+    known = layout is not None
     out.append(f"<S_{tag}>")
     facts.append((number, tag, None, None, 1, None))
     lines.append(line)
-    layout = sdef.elements if sdef else ()
+    if layout is None:
+        layout = ()
     repeats = seg.repeats
+    size = len(layout)
     for i, first in enumerate(seg.elements):
-        occurrences = (repeats.get(i + 1) if repeats else None) or [first]
-        edef = layout[i] if i < len(layout) else None
-        for r, comps in enumerate(occurrences, start=1):
+        occurrences = (repeats.get(i + 1) if repeats else None) or (first,)
+        edef = layout[i] if i < size else None
+        r = 0
+        for comps in occurrences:
+            r += 1
             for c in comps:
                 if c != "":
                     break
             else:
                 continue
             if edef is None:
-                _emit_extra(tree, out, facts, lines, seg, i + 1, comps, known=sdef is not None)
+                _emit_extra(tree, out, facts, lines, seg, i + 1, comps, known=known)
                 continue
-            if r > edef.max_repeat:
-                tree._finding(ELEMENT, f"element {i + 1} ({edef.name}) of {tag} repeats more than "
-                              f"{edef.max_repeat} time(s)", Place(number, tag, i + 1, repetition=r), seg.line)
-            name = edef.name
-            if edef.composite:
-                out.append(f"<{name}>")
+            name, composite, max_repeat, numeric, open_tag, close_tag, components = edef
+            if r > max_repeat:
+                tree._finding(ELEMENT, f"element {i + 1} ({name}) of {tag} repeats more than "
+                              f"{max_repeat} time(s)", Place(number, tag, i + 1, repetition=r), seg.line)
+            if composite:
+                out.append(open_tag)
                 facts.append((number, tag, i + 1, None, r, None))
                 lines.append(0)
-                components = edef.components
+                ncomp = len(components)
                 for j, value in enumerate(comps):
                     if value == "":
                         continue
-                    if j < len(components):
-                        cdef = components[j]
-                        rep = cdef.repr
-                        if rep is not None and rep.kind == "n" and "," in value and "." not in value:
+                    if j < ncomp:
+                        _, cnumeric, copen, cclose = components[j]
+                        if cnumeric and "," in value and "." not in value:
                             value = value.replace(",", ".")
-                        out.append(f"<{cdef.name}>{_text(value)}</{cdef.name}>")
+                        out.append(f"{copen}{_text(value)}{cclose}")
                         facts.append((number, tag, i + 1, j + 1, r, None))
                         lines.append(0)
                     else:
@@ -545,13 +573,12 @@ def _emit_segment(tree: MessageTree, out: list[str], facts: list, lines: list[in
                         tree._finding(ELEMENT, f"component {j + 1} of element {i + 1} ({name}) of "
                                       f"{tag} is beyond its layout; kept, not read",
                                       Place(number, tag, i + 1, j + 1, r), seg.line)
-                out.append(f"</{name}>")
+                out.append(close_tag)
             else:
                 value = comps[0]
-                rep = edef.repr
-                if rep is not None and rep.kind == "n" and "," in value and "." not in value:
+                if numeric and "," in value and "." not in value:
                     value = value.replace(",", ".")
-                out.append(f"<{name}>{_text(value)}</{name}>" if value else f"<{name}/>")
+                out.append(f"{open_tag}{_text(value)}{close_tag}" if value else f"<{name}/>")
                 facts.append((number, tag, i + 1, None, r, None))
                 lines.append(0)
                 for j, value in enumerate(comps[1:], start=2):
