@@ -176,7 +176,8 @@ def _group(src: Source, plan: Any, node: GroupNode, funcs: dict[int, str]) -> st
             _child(src, plan, child, funcs, cache)
         if node.const:
             src.line("if mpath and not is_empty(obj):")
-            src.line(f"    w.consts({cnode}, el)")
+            with src.indent():
+                _consts(src, plan, node, "el")
         src.line("return None")
     src.line()
     return fname
@@ -263,7 +264,7 @@ def _put(src: Source, plan: Any, node: LeafNode, leaf: Any, value: str, path: st
         src.line(f"    raise _unwritable({node.term!r}, {path}, exc) from None")
         src.line(f"w.put_subterms({cnode}, {value}, t, {path})")
         if node.const:
-            src.line(f"w.consts({cnode}, t)")
+            _consts(src, plan, node, "t")
         return
     fallback = f"_format_value({value}, SPEC, {src.name(node.codes, 'd') if node.codes else None}, " \
                f"{node.format!r}, {node.term!r})"
@@ -300,4 +301,23 @@ def _put(src: Source, plan: Any, node: LeafNode, leaf: Any, value: str, path: st
             elif v:
                 src.line(f"t.set({k!r}, {v!r})")
     if node.const:
-        src.line(f"w.consts({cnode}, t)")
+        _consts(src, plan, node, "t")
+
+
+def _consts(src: Source, plan: Any, node: Any, ctx: str) -> None:
+    """``w.consts(node, ctx)`` written out: each constant's element found or made (plain relative
+    steps in line, else through its compiled path), its text or attribute set when still empty."""
+    for p, value in node.const:
+        fp = plan.fast(p)
+        if type(fp) is FastPath and not fp.absolute and fp.plain_tags is not None:
+            _ensure(src, ctx, fp.plain_tags, -1, "q")
+        else:
+            src.line(f"q = ensure({src.name(fp, 'P')}, {ctx}, w.root, variables)")
+        text = f"variables.get({value[1:]!r}, '')" if value.startswith("$") else repr(value)
+        attr = p.target_attribute
+        if attr:
+            src.line(f"if q.get({attr!r}) is None:")
+            src.line(f"    q.set({attr!r}, {text})")
+        else:
+            src.line("if not (q.text or '').strip():")
+            src.line(f"    q.text = {text}")
