@@ -262,7 +262,7 @@ def _put(src: Source, plan: Any, node: LeafNode, leaf: Any, value: str, path: st
         src.line(f"    w.put_value({cnode}, {src.name(leaf, 'l')}, {attr!r}, t, {value}.{leaf.main.name})")
         src.line("except NumberError as exc:")
         src.line(f"    raise _unwritable({node.term!r}, {path}, exc) from None")
-        src.line(f"w.put_subterms({cnode}, {value}, t, {path})")
+        _subterms(src, plan, node, leaf, value, path)
         if node.const:
             _consts(src, plan, node, "t")
         return
@@ -302,6 +302,44 @@ def _put(src: Source, plan: Any, node: LeafNode, leaf: Any, value: str, path: st
                 src.line(f"t.set({k!r}, {v!r})")
     if node.const:
         _consts(src, plan, node, "t")
+
+
+def _subterms(src: Source, plan: Any, node: LeafNode, leaf: Any, value: str, path: str) -> None:
+    """``w.put_subterms(node, value, t, path)`` written out: each sub-term of the compound value
+    (a scheme, a list id) at its place under ``t``, or dropped when the mapping has none for it."""
+    for sf in model.term_fields(leaf.typ):
+        if sf.term == "":
+            continue
+        src.line(f"sv = {value}.{sf.name}")
+        src.line("if not (sv is None or sv == '' or sv == []):")
+        with src.indent():
+            drop = f"w.drop(sv, {node.term + sf.term!r}, {path} + {'.' + sf.name!r})"
+            p = node.subs.get(sf.term)
+            if p is None:
+                src.line(drop)
+                continue
+            codes = node.sub_codes.get(sf.term)
+            if sf.term in node.sub_only_listed:
+                src.line(f"if str(sv) not in {src.name(codes or {}, 'd')}:")
+                src.line(f"    {drop}")
+                src.line("else:")
+                src.depth += 1
+            fp = plan.fast(p)
+            if type(fp) is FastPath and not fp.absolute and fp.plain_tags is not None:
+                _ensure(src, "t", fp.plain_tags, -1, "q")
+            else:
+                src.line(f"q = ensure({src.name(fp, 'P')}, t, w.root, variables)")
+            cname = src.name(codes, "d") if codes else None
+            src.line(f"text = sv if type(sv) is str else _format_value(sv, SPEC, {cname})")
+            if codes:
+                src.line("if type(sv) is str:")
+                src.line(f"    text = {cname}.get(text, text)")
+            if p.target_attribute:
+                src.line(f"q.set({p.target_attribute!r}, text)")
+            else:
+                src.line("q.text = text")
+            if sf.term in node.sub_only_listed:
+                src.depth -= 1
 
 
 def _consts(src: Source, plan: Any, node: Any, ctx: str) -> None:
