@@ -48,14 +48,42 @@ def generate(plan: Any) -> dict[int, WriterFn]:
 
 
 def _alternative(node: Any) -> Optional[Any]:
-    """The one place a node is written at when it has no condition, else None."""
+    """The one place a node is written at when it has no condition but ``when`` terms, else None."""
     alts = node.write_places if node.write_places is not None else node.places
     if len(alts) != 1:
         return None
     alt = alts[0]
-    if alt.when or alt.unless_same or alt.matches is not None:
+    if alt.unless_same or alt.matches is not None:
         return None
     return alt
+
+
+def _condition(alt: Any, node: Any, leaf: Any, value: str, parent_cls: type) -> Optional[str]:
+    """The test that one of the ``when`` terms of a leaf's one place is empty (the value is then
+    dropped: ``choose`` finds no place), each term where ``_term_value`` finds it: the value itself,
+    one of its sub-terms, a field of the parent object, a field of the invoice, else nowhere."""
+    if not alt.when:
+        return None
+    own = node.term
+    tests = []
+    for tid in alt.when:
+        expr = None
+        if tid == own:
+            expr = value
+        elif tid.startswith(own) and leaf.compound:
+            sub = next((f for f in model.term_fields(leaf.typ) if f.term == tid[len(own):]), None)
+            if sub is not None:
+                expr = f"{value}.{sub.name}"
+        if expr is None:
+            for holder, cls in (("obj", parent_cls), ("w.invoice", model.Invoice)):
+                field = next((f for f in model.term_fields(cls) if f.term == tid), None)
+                if field is not None:
+                    expr = f"{holder}.{field.name}"
+                    break
+            else:
+                expr = "None"
+        tests.append(f"is_empty({expr})")
+    return " or ".join(tests)
 
 
 def _plain(plan: Any, node: Any) -> Optional[tuple[tuple[str, ...], int, Optional[str]]]:
@@ -114,7 +142,7 @@ def _chain_of(plan: Any, node: Any, new_item: bool) -> Optional[tuple[tuple[str,
         return None
     tags, new_index, attr = plain
     if isinstance(node, GroupNode):
-        if attr is not None:
+        if attr is not None or _alternative(node).when:
             return None
     else:
         leaf = plan.leaves[id(node)]
@@ -173,7 +201,7 @@ def _group(src: Source, plan: Any, node: GroupNode, funcs: dict[int, str]) -> st
         for name in cache.values():
             src.line(f"{name} = None")
         for child in info.write_order:
-            _child(src, plan, child, funcs, cache)
+            _child(src, plan, child, funcs, cache, info.cls)
         if node.const:
             src.line("if mpath and not is_empty(obj):")
             with src.indent():
@@ -183,7 +211,7 @@ def _group(src: Source, plan: Any, node: GroupNode, funcs: dict[int, str]) -> st
     return fname
 
 
-def _child(src: Source, plan: Any, child: Any, funcs: dict, cache: dict) -> None:
+def _child(src: Source, plan: Any, child: Any, funcs: dict, cache: dict, parent_cls: type) -> None:
     f = child.field
     src.line(f"v = obj.{f.name}")
     if f.repeats:
@@ -200,7 +228,7 @@ def _child(src: Source, plan: Any, child: Any, funcs: dict, cache: dict) -> None
             src.line("for i, item in enumerate(items):")
             with src.indent():
                 src.line("variables['position'] = str(i + 1)")
-                _write(src, plan, child, "item", "f'{cpath}[{i}]'", child.repeats, funcs, cache)
+                _write(src, plan, child, "item", "f'{cpath}[{i}]'", child.repeats, funcs, cache, parent_cls)
             src.line("if outer is None:")
             src.line("    variables.pop('position', None)")
             src.line("else:")
@@ -208,20 +236,20 @@ def _child(src: Source, plan: Any, child: Any, funcs: dict, cache: dict) -> None
         return
     src.line("if v is not None and v != '' and v != []:")
     with src.indent():
-        _write(src, plan, child, "v", _path(f.name), False, funcs, cache)
+        _write(src, plan, child, "v", _path(f.name), False, funcs, cache, parent_cls)
     if isinstance(child, LeafNode) and child.default is not None:
         src.line("else:")
         src.line(f"    w.write_default({src.name(child, 'n')}, el, obj, {_path(f.name)})")
 
 
 def _write(src: Source, plan: Any, node: Any, value: str, path: str, new_item: bool, funcs: dict,
-           cache: dict) -> None:
+           cache: dict, parent_cls: type) -> None:
     """``w.write_node(node, value, el, obj, path, new_item=...)``, written out where it is plain."""
     cnode = src.name(node, "n")
     generic = f"w.write_node({cnode}, {value}, el, obj, {path}, new_item={new_item})"
     plain = _plain(plan, node)
     if isinstance(node, GroupNode):
-        if plain is None or plain[2] is not None:
+        if plain is None or plain[2] is not None or _alternative(node).when:
             src.line(generic)
             return
         tags, new_index, _ = plain
@@ -236,6 +264,12 @@ def _write(src: Source, plan: Any, node: Any, value: str, path: str, new_item: b
         return
     src.line(f"if type({value}) is {src.name(leaf.typ, 'k')}:")
     with src.indent():
+        condition = _condition(alt, node, leaf, value, parent_cls)
+        if condition is not None:           # a 'when' term empty: no place, the value is dropped
+            src.line(f"if {condition}:")
+            src.line(f"    w.drop({value}, {node.term!r}, {path})")
+            src.line("else:")
+            src.depth += 1
         if plain is not None:
             tags, new_index, attr = plain
             _ensure(src, "el", tags, new_index if new_item else -1, "t", cache)
@@ -249,6 +283,8 @@ def _write(src: Source, plan: Any, node: Any, value: str, path: str, new_item: b
             src.line("else:")
             with src.indent():
                 _put(src, plan, node, leaf, value, path, alt.path.target_attribute)
+        if condition is not None:
+            src.depth -= 1
     src.line("else:")
     src.line(f"    {generic}")
 
