@@ -159,15 +159,20 @@ def _candidates(invoice: Invoice) -> list[_Candidate]:
     return out
 
 
-def _matching(column_scheme, column_value, keys: tuple[tuple[str, str], ...]):
-    return sa.or_(*(sa.and_(column_scheme == sc, column_value == v) for sc, v in keys))
+def _pairs(keys: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    return [(sc, v) for sc, v in keys]
+
+
+# Built once: each look-up only binds its identifiers ((scheme, value) pairs, a row-value IN),
+# instead of building and hashing a new statement per invoice.
+_MEMBER = (sa.select(Partner).join(PartnerIdentifier)
+           .where(sa.tuple_(PartnerIdentifier.scheme, PartnerIdentifier.value).in_(sa.bindparam("keys", expanding=True)),
+                  Partner.active.is_(True))
+           .limit(1))
 
 
 def _member(session: Session, keys: tuple[tuple[str, str], ...]) -> Optional[Partner]:
-    return session.scalar(
-        sa.select(Partner).join(PartnerIdentifier)
-        .where(_matching(PartnerIdentifier.scheme, PartnerIdentifier.value, keys), Partner.active.is_(True))
-        .limit(1))
+    return session.scalar(_MEMBER, {"keys": _pairs(keys)})
 
 
 def _usable_networks():
@@ -175,14 +180,19 @@ def _usable_networks():
     return sa.and_(Network.active.is_(True), Partner.active.is_(True))
 
 
+_LISTINGS = (sa.select(NetworkParticipant)
+             .join(Network, NetworkParticipant.network_id == Network.id)
+             .join(Partner, Network.partner_id == Partner.id)
+             .where(sa.tuple_(NetworkParticipant.scheme, NetworkParticipant.value)
+                    .in_(sa.bindparam("keys", expanding=True)), _usable_networks())
+             .order_by(Network.id, NetworkParticipant.id))
+_USABLE_NETWORKS = (sa.select(sa.func.count()).select_from(Network).join(Partner, Network.partner_id == Partner.id)
+                    .where(_usable_networks()))
+
+
 def _listings(session: Session, keys: tuple[tuple[str, str], ...]) -> list[NetworkParticipant]:
     """Every usable network's listing of one of ``keys``, oldest network first."""
-    return list(session.scalars(
-        sa.select(NetworkParticipant)
-        .join(Network, NetworkParticipant.network_id == Network.id)
-        .join(Partner, Network.partner_id == Partner.id)
-        .where(_matching(NetworkParticipant.scheme, NetworkParticipant.value, keys), _usable_networks())
-        .order_by(Network.id, NetworkParticipant.id)))
+    return list(session.scalars(_LISTINGS, {"keys": _pairs(keys)}))
 
 
 def _annuaire(session: Session, candidates: list[_Candidate], day: date) -> Optional[tuple[AnnuaireAnswer, Optional[Partner]]]:
@@ -235,9 +245,7 @@ def resolve(session: Session, invoice: Invoice, *, today: Optional[date] = None)
             return route
     if _through_peppol(session, invoice, route):
         return route
-    route.networks_searched = session.scalar(
-        sa.select(sa.func.count()).select_from(Network).join(Partner, Network.partner_id == Partner.id)
-        .where(_usable_networks())) or 0
+    route.networks_searched = session.scalar(_USABLE_NETWORKS) or 0
     return route
 
 
