@@ -86,6 +86,13 @@ def _condition(alt: Any, node: Any, leaf: Any, value: str, parent_cls: type) -> 
     return " or ".join(tests)
 
 
+def _at_self(plan: Any, alt: Any) -> bool:
+    """Whether a place is its context element itself (``.``)."""
+    fp = plan.fast(alt.path)
+    return type(fp) is FastPath and not fp.absolute and fp.attribute is None and \
+        bool(fp.element_steps) and all(s.kind == "self" for s in fp.element_steps)
+
+
 def _plain(plan: Any, node: Any) -> Optional[tuple[tuple[str, ...], int, Optional[str]]]:
     """(tags, index created anew for a new item, target attribute) of a node written at one
     unconditional relative path of plain child steps; None otherwise."""
@@ -249,7 +256,11 @@ def _write(src: Source, plan: Any, node: Any, value: str, path: str, new_item: b
     generic = f"w.write_node({cnode}, {value}, el, obj, {path}, new_item={new_item})"
     plain = _plain(plan, node)
     if isinstance(node, GroupNode):
-        if plain is None or plain[2] is not None or _alternative(node).when:
+        alt = _alternative(node)
+        if alt is not None and not alt.when and _at_self(plan, alt):       # at: . (the element itself)
+            src.line(f"{funcs[id(node)]}(w, {value}, el, {path})")
+            return
+        if plain is None or plain[2] is not None or alt.when:
             src.line(generic)
             return
         tags, new_index, _ = plain
