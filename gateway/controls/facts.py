@@ -86,14 +86,27 @@ ROW = (ControlFacts.id, ControlFacts.document_id, ControlFacts.number, ControlFa
        ControlFacts.currency, ControlFacts.amount, ControlFacts.vat_rates)
 
 
+_HISTORY: dict[tuple[bool, bool, int], Any] = {}
+
+
+def _history_statement(by_currency: bool, with_amount: bool, limit: int):
+    """Built once per shape and limit (a handful), then only bound: no statement built per invoice."""
+    shape = (by_currency, with_amount, limit)
+    if shape not in _HISTORY:
+        q = sa.select(*ROW).where(ControlFacts.supplier_key == sa.bindparam("key"))
+        if by_currency:
+            q = q.where(ControlFacts.currency == sa.bindparam("currency"))
+        if with_amount:
+            q = q.where(ControlFacts.amount.is_not(None))
+        _HISTORY[shape] = q.order_by(ControlFacts.id.desc()).limit(limit)
+    return _HISTORY[shape]
+
+
 def history(s, key: str, limit: int, *, currency: Optional[str] = None,
             with_amount: bool = False, with_rates: bool = False) -> list[Any]:
     """The supplier's last ``limit`` invoices (newest first), at most ``MAX_HISTORY``, as rows
     with the columns of ``ROW``."""
-    q = sa.select(*ROW).where(ControlFacts.supplier_key == key)
-    if currency is not None:
-        q = q.where(ControlFacts.currency == currency)
-    if with_amount:
-        q = q.where(ControlFacts.amount.is_not(None))
-    rows = s.execute(q.order_by(ControlFacts.id.desc()).limit(max(1, min(int(limit), MAX_HISTORY)))).all()
+    q = _history_statement(currency is not None, with_amount, max(1, min(int(limit), MAX_HISTORY)))
+    params = {"key": key} if currency is None else {"key": key, "currency": currency}
+    rows = s.execute(q, params).all()
     return [r for r in rows if r.vat_rates] if with_rates else list(rows)

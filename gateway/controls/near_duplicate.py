@@ -19,6 +19,10 @@ MAX_CANDIDATES = 200
 # what it compares: no JSON column (up to MAX_CANDIDATES rows per invoice, each decoded otherwise)
 COLUMNS = (ControlFacts.document_id, ControlFacts.number, ControlFacts.issue_date, ControlFacts.currency,
            ControlFacts.amount)
+_CANDIDATES = (sa.select(*COLUMNS)
+               .where(ControlFacts.supplier_key == sa.bindparam("key"),
+                      ControlFacts.issue_date.between(sa.bindparam("first"), sa.bindparam("last")))
+               .order_by(ControlFacts.id.desc()).limit(MAX_CANDIDATES))
 
 
 def check(ctx: Context, thresholds: dict) -> list:
@@ -26,10 +30,8 @@ def check(ctx: Context, thresholds: dict) -> list:
     if f.issue_date is None or f.amount is None:
         return []
     window = timedelta(days=int(thresholds["window_days"]))
-    rows = ctx.session.execute(sa.select(*COLUMNS).where(
-        ControlFacts.supplier_key == f.supplier_key,
-        ControlFacts.issue_date.between(f.issue_date - window, f.issue_date + window))
-        .order_by(ControlFacts.id.desc()).limit(MAX_CANDIDATES)).all()
+    rows = ctx.session.execute(_CANDIDATES, {"key": f.supplier_key, "first": f.issue_date - window,
+                                             "last": f.issue_date + window}).all()
     amount = Decimal(f.amount).quantize(Decimal("0.01"))
     same = [r for r in rows if r.amount is not None and Decimal(r.amount).quantize(Decimal("0.01")) == amount
             and r.currency == f.currency and (r.number or "") != (f.number or "")]

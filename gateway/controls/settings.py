@@ -81,12 +81,14 @@ def check_threshold(control: str, name: str, value: Any) -> float:
     return int(number) if number == int(number) else number
 
 
+_GATEWAY_ROWS = sa.select(ControlSetting).where(ControlSetting.partner_id.is_(None))
+_ROWS = sa.select(ControlSetting).where(sa.or_(ControlSetting.partner_id.is_(None),
+                                               ControlSetting.partner_id == sa.bindparam("partner_id")))
+
+
 def _rows(s, partner_id: Optional[int]) -> dict[tuple[Optional[int], str], ControlSetting]:
-    q = sa.select(ControlSetting).where(ControlSetting.partner_id.is_(None))
-    if partner_id is not None:
-        q = sa.select(ControlSetting).where(sa.or_(ControlSetting.partner_id.is_(None),
-                                                   ControlSetting.partner_id == partner_id))
-    return {(r.partner_id, r.control): r for r in s.scalars(q)}
+    rows = s.scalars(_GATEWAY_ROWS) if partner_id is None else s.scalars(_ROWS, {"partner_id": partner_id})
+    return {(r.partner_id, r.control): r for r in rows}
 
 
 def effective(s, partner_id: Optional[int]) -> dict[str, Effective]:
