@@ -45,6 +45,7 @@ from tests.support.database import MigratedTemplate, copying_template, refusing_
 from tests.support.gateway_process import GatewayProcess
 from tests.support.memory_temp import memory_temp_root
 from tests.support.passwords import cheap_password_hashes
+from tests.support.url_rules import builders_compiled_once
 
 TESTS = Path(__file__).resolve().parent
 FOLDERS = {
@@ -192,6 +193,13 @@ def _new_sqlite_databases_are_copies(request: pytest.FixtureRequest,
 def _password_hashes_at_a_tests_cost() -> Iterator[None]:
     """See tests/support/passwords.py: scrypt, cheaper, in this process only."""
     with cheap_password_hashes():
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _url_builders_compiled_once() -> Iterator[None]:
+    """See tests/support/url_rules.py: most integration tests create the web app anew."""
+    with builders_compiled_once():
         yield
 
 

@@ -4,8 +4,10 @@ Every ``Gateway`` a test opens on a fresh home migrates an empty SQLite file to 
 which replays the whole Alembic history: about a second each, for thousands of tests. So the
 session migrates one file with the real migrations (``MigratedTemplate``, on first need), and
 while a test runs, an upgrade to head of a SQLite file that does not exist yet copies that
-file (``copying_template``). Everything else goes to Alembic as before: PostgreSQL, an
-existing file, another revision. The copy is the database the migrations made, rows and
+file (``copying_template``), and one of an existing file already at that head does nothing
+(what Alembic would do, after loading every migration script to find it out: a test reopening
+a home paid that each time). Everything else goes to Alembic as before: PostgreSQL, a file at
+another revision, another target. The copy is the database the migrations made, rows and
 pragmas included, so what a test sees does not change.
 
 Tests about the migrations themselves opt out with ``@pytest.mark.real_migrations``; the
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,25 +53,47 @@ class MigratedTemplate:
         self.file = (Path(folder) / "template.db").absolute()
         self._lock = threading.Lock()
         self._made = False
+        self.head: Optional[str] = None     # its revision, once made
 
     def path(self) -> Path:
         with self._lock:
             if not self._made:
                 self.file.parent.mkdir(parents=True, exist_ok=True)
                 migrate(f"sqlite:///{self.file}")
+                self.head = revision_of(self.file)
                 self._made = True
         return self.file
 
 
+def revision_of(file: Path) -> Optional[str]:
+    """The Alembic revision a SQLite file is at (None: no such table, or not one revision)."""
+    try:
+        conn = sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return rows[0][0] if len(rows) == 1 else None
+
+
 @contextmanager
 def copying_template(template: MigratedTemplate) -> Iterator[None]:
-    """While inside: an upgrade to head of a SQLite file that does not exist is ``template`` copied."""
+    """While inside: an upgrade to head of a SQLite file that does not exist is ``template`` copied,
+    one of a file already at the template's head does nothing."""
     upgrade = command.upgrade
 
     def upgrade_or_copy(config, revision, *args, **kwargs):
         target = sqlite_file(config.attributes.get("url"))
-        if (revision != "head" or args or kwargs or target is None or target == template.file
-                or target.exists()):
+        if revision != "head" or args or kwargs or target is None or target == template.file:
+            return upgrade(config, revision, *args, **kwargs)
+        if target.exists():
+            template.path()
+            if template.head is not None and revision_of(target) == template.head:
+                return None
             return upgrade(config, revision, *args, **kwargs)
         source = template.path()
         target.parent.mkdir(parents=True, exist_ok=True)
