@@ -1056,13 +1056,15 @@ FLAVOURS_HEADING = "Syntaxes, read (detected) and written (translate --to):"
 def flavours_help() -> str:
     """The root group's list of flavours, from the mapping files (a ``\\b`` paragraph for click);
     its heading and notes in the run's language (help texts: ``tools/translations.py`` lists them),
-    the flavours' summaries as their mapping files word them."""
+    the flavours' summaries as their mapping files word them in that language (``summary_fr``)."""
     from gateway.cli.helptext import tr
+    from gateway.cli.words import language
+    lang = language()
     found = flavours()
     width = max((len(f.name) for f in found), default=0) + 2
     lines = ["\b", tr(FLAVOURS_HEADING)]
     for i, f in enumerate(found):
-        lines.append(f"  {f.name:<{width}}{f.summary}")
+        lines.append(f"  {f.name:<{width}}{f.summary_in(lang)}")
         several = SYNTAXES[f.syntax].several
         if several and (i + 1 == len(found) or found[i + 1].syntax != f.syntax):
             lines.append(f"  {'':<{width}}({tr(several)})")

@@ -140,7 +140,7 @@ def _deep_merge(base: Any, over: Any) -> Any:
 
 
 # What a file says of itself only: a file that extends another does not inherit these.
-OWN_KEYS = ("name", "flavour", "description", "summary")
+OWN_KEYS = ("name", "flavour", "description", "summary", "summary_fr")
 
 Finder = Callable[[str, FsPath], FsPath]
 """``find(name, below)``: the file of the mapping ``name`` that the file ``below`` extends."""

@@ -24,6 +24,7 @@ from typing import Optional
 
 from gateway import mapping
 from gateway.mapping.spec import load_raw, read_file
+from gateway.mapping.summaries import pick, summaries as own_summaries
 from gateway.model.errors import MappingError
 
 
@@ -38,13 +39,15 @@ class Syntax:
     files_per_flavour: int = 1      # 0: any number, chosen on write by ``select``
     carries: str = ""               # a container: the flavour whose document it carries
     summary: str = ""               # a container's one line (others: their mapping files')
+    summary_fr: str = ""            # the same in French
 
 
 SYNTAXES: dict[str, Syntax] = {s.name: s for s in (
     Syntax("ubl", "UBL 2.1 Invoice/CreditNote", ".xml", "application/xml", files_per_flavour=0),
     Syntax("cii", "CII D16B", ".xml", "application/xml", files_per_flavour=0),
     Syntax("facturx", "Factur-X/ZUGFeRD 2 PDF", ".pdf", "application/pdf", carries="cii",
-           summary="Factur-X / ZUGFeRD PDF/A-3 with its CII XML"),
+           summary="Factur-X / ZUGFeRD PDF/A-3 with its CII XML",
+           summary_fr="PDF/A-3 Factur-X / ZUGFeRD avec son XML CII"),
     Syntax("edifact", "EDIFACT INVOIC interchanges", ".edi", "application/EDIFACT",
            several="an interchange may hold several invoices"),
     Syntax("csv", "CSV exports", ".csv", "text/csv", several="a CSV file may hold several invoices"),
@@ -59,6 +62,11 @@ class Flavour:
     mappings: tuple[str, ...]       # mapping names; a container's: those of the flavour it carries
     summary: str
     carries: Optional[str] = None   # a container: the flavour it carries
+    summaries: dict = field(default_factory=dict, hash=False, compare=False)   # language -> summary
+
+    def summary_in(self, lang: str) -> str:
+        """The summary in ``lang`` (its mapping file's ``summary_fr``...), else the English one."""
+        return pick(self.summaries, lang) or self.summary
 
     @property
     def extension(self) -> str:
@@ -78,6 +86,7 @@ class MappingFile:
     flavour: str = ""
     description: str = ""
     summary: str = ""
+    summaries: dict = field(default_factory=dict, hash=False)    # language -> summary (``summary_fr``...)
     select: dict = field(default_factory=dict, hash=False)
     replaces: Optional[Path] = None  # the file of the same name before it on the path
     error: Optional[MappingError] = field(default=None, hash=False)
@@ -161,7 +170,8 @@ def _registry(folders: tuple[Path, ...]) -> Registry:
         if carried is None:
             continue
         found[syntax.name] = Flavour(syntax.name, syntax.name, carried.mappings, syntax.summary,
-                                     carries=carried.name)
+                                     carries=carried.name,
+                                     summaries={"en": syntax.summary, "fr": syntax.summary_fr})
         for inner in [f for f in found.values() if f.syntax == carried.syntax]:
             section = by_name[inner.mappings[0]].carried_as.get(syntax.name)
             if not section:
@@ -176,7 +186,8 @@ def _registry(folders: tuple[Path, ...]) -> Registry:
             if label.replace(" ", "").lower() != str(section.get("profile")).replace("-", "").lower():
                 label = str(section.get("profile")).upper()     # EXTENDED-CTC-FR, whose XMP says EXTENDED
             found[name] = Flavour(name, syntax.name, inner.mappings, f"{syntax.summary}, {label} profile",
-                                  carries=inner.name)
+                                  carries=inner.name, summaries={"en": f"{syntax.summary}, {label} profile",
+                                                                 "fr": f"{syntax.summary_fr}, profil {label}"})
     order = list(SYNTAXES)
     position = {name: i for i, name in enumerate(found)}
     profile = {f.name for f in found.values() if not f.carries and by_name[f.mappings[0]].carried_as}
@@ -223,6 +234,7 @@ def _describe(name: str, path: Path, folders: tuple[Path, ...]) -> MappingFile:
     carried_as = {s.name: own[s.name] for s in SYNTAXES.values() if s.carries and own.get(s.name)}
     return MappingFile(name, path, syntax=merged.get("syntax") or "", flavour=flavour_name,
                        description=description, summary=own.get("summary") or description,
+                       summaries=own_summaries(own),
                        select=merged.get("select") or {}, replaces=replaces, carried_as=carried_as,
                        data=merged)
 
@@ -238,4 +250,5 @@ def _flavour(name: str, members: list[MappingFile]) -> Flavour:
         raise MappingError(f"flavour {name!r} has several files ({files}); a {syntax.name} flavour is one file "
                            "(several files are chosen among by 'select' in UBL and CII only)")
     default = next((m for m in members if not m.select), members[0])
-    return Flavour(name, syntax.name, tuple(m.name for m in members), default.summary)
+    return Flavour(name, syntax.name, tuple(m.name for m in members), default.summary,
+                   summaries=default.summaries)

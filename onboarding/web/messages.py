@@ -57,11 +57,6 @@ MESSAGES: dict[str, Any] = {
     'as2_id_hint': N_('the AS2-From of what you send'),
     'as2_certificate': N_('Your AS2 certificate'),
     'format': N_('Format'),
-    'fmt_ubl': N_('UBL 2.1 (XML, Peppol BIS 3)'),
-    'fmt_cii': N_('UN/CEFACT CII (XML)'),
-    'fmt_facturx': N_('Factur-X (PDF with embedded CII XML)'),
-    'fmt_edifact-d96a': N_('EDIFACT INVOIC D96A'),
-    'fmt_edifact-d01b': N_('EDIFACT INVOIC D01B'),
     'kept': N_('Certificate received: %(subject)s, valid until %(not_after)s. Choose a file only to replace it.'),
     'cert_hint': N_('PEM or DER, the certificate only (never your private key); RSA of 2048 bits or more, or EC.'),
     'ssh_key': N_('Your SSH public key'),
@@ -207,8 +202,8 @@ def channel_labels(lang: str) -> dict[str, str]:
 
 
 def format_labels(lang: str, flavours: list[str]) -> dict[str, str]:
-    """Each flavour as people read it: the catalogue's ``fmt_<flavour>``, else the flavour's own
-    summary (its mapping file's), else its name."""
+    """Each flavour as people read it: its summary in ``lang`` (its mapping file's ``summary`` or
+    ``summary_fr``: the wording is data beside the mapping), else its name."""
     from gateway.syntaxes import flavours as all_flavours
     known = {f.name: f for f in all_flavours()}
-    return {f: say_or(lang, f"fmt_{f}", getattr(known.get(f), "summary", "") or f) for f in flavours}
+    return {f: (known[f].summary_in(lang) if f in known else "") or f for f in flavours}

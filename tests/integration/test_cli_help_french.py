@@ -51,7 +51,7 @@ def english_again():
 
 def data() -> set[str]:
     found = flavours()
-    return {*COMMANDS, *(f.name for f in found), *(f.summary for f in found), "[x>=0]", "-", "main"}
+    return {*COMMANDS, *(f.name for f in found), *(f.summary_in("fr") for f in found), "[x>=0]", "-", "main"}
 
 
 def assert_french(text: str, judge: FrenchJudge, entries: str, extra: set[str] = frozenset()) -> list[str]:

@@ -19,9 +19,10 @@ def test_a_french_counterparty_gets_french_labels_and_french_errors(gw, client, 
     assert '<html lang="fr">' in body
     assert "Recevez vos factures électroniquement" in text(page) and "Raison sociale" in text(page)
     assert "Receive your invoices electronically" not in text(page)
-    # the formats an AS2 or SFTP counterparty may choose, in French too (the catalogues' fmt_<flavour>)
-    assert '<option value="facturx" >Factur-X (PDF avec le XML CII intégré)<' in body.replace('  ', ' ')
-    assert "embedded" not in body
+    # the formats an AS2 or SFTP counterparty may choose, in French too (the mapping files' summary_fr)
+    assert '<option value="facturx" >PDF/A-3 Factur-X / ZUGFeRD avec son XML CII<' in body.replace('  ', ' ')
+    assert '<option value="ubl" selected>OASIS UBL 2.1, facture et avoir (Peppol BIS 3)<' in body
+    assert "with its CII XML" not in body and "Invoice/CreditNote" not in body
     bad = client.post(link.url, data=dict(company_form(name="", terms=None, contact_phone="abc"),
                                           csrf_token=csrf_of(page)))
     assert bad.status_code == 422
@@ -35,6 +36,9 @@ def test_an_english_counterparty_gets_english_and_lang_switches(gw, client, app)
     link = invite(gw, app.secret_key, language="en")
     page = client.get(link.url)
     assert "Receive your invoices electronically" in text(page) and "Company name" in text(page)
+    body = page.get_data(as_text=True).replace('  ', ' ')
+    assert '<option value="ubl" selected>OASIS UBL 2.1 Invoice/CreditNote (Peppol BIS 3)<' in body
+    assert "facture et avoir" not in body
     assert 'href="?lang=fr"' in page.get_data(as_text=True)           # the FR/EN switch, no script
     french = client.get(link.url + "?lang=fr")
     assert "Recevez vos factures électroniquement" in text(french)

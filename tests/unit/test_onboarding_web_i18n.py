@@ -20,16 +20,16 @@ def test_every_message_has_its_french_in_the_catalogue() -> None:
     assert messages.say("fr", "optout_button") == "Me désinscrire" and messages.say("fr", "optout_title") == "Désinscription"
 
 
-# formats and words written the same in French and English
-SAME_IN_BOTH = {"fmt_ubl", "fmt_cii", "fmt_edifact-d96a", "fmt_edifact-d01b", "format", "contact_name"}
+# words written the same in French and English
+SAME_IN_BOTH = {"format", "contact_name"}
 
 
-def test_a_format_is_labelled_by_the_catalogue_else_by_its_flavours_summary() -> None:
+def test_the_offered_formats_are_labelled_by_their_mapping_files_summaries() -> None:
+    """The wording is the mapping files' (``summary``, ``summary_fr``): tests/unit/test_mapping_summaries.py."""
     from gateway.syntaxes import flavour
     from onboarding.web.channel_forms.base import offered_formats
     assert offered_formats() == ["ubl", "cii", "facturx", "edifact-d96a", "edifact-d01b"]
-    labels = messages.format_labels("fr", ["facturx", "edifact-d97a", "nonsense"])
-    assert labels == {"facturx": "Factur-X (PDF avec le XML CII intégré)",
-                      "edifact-d97a": flavour("edifact-d97a").summary, "nonsense": "nonsense"}
-    assert messages.format_labels("en", ["facturx"]) == {"facturx": "Factur-X (PDF with embedded CII XML)"}
-    assert all(f"fmt_{f}" in messages.MESSAGES for f in offered_formats())
+    for lang in ("fr", "en"):
+        assert messages.format_labels(lang, offered_formats()) == {
+            f: flavour(f).summary_in(lang) for f in offered_formats()}
+    assert not any(key.startswith("fmt_") for key in messages.MESSAGES)

@@ -22,7 +22,7 @@ from ..messages import DEFAULT as DEFAULT_LANGUAGE, say
 
 # The flavours a counterparty's own system may ask for when it registers for AS2 or SFTP: the
 # common ones, not every directory and profile (operators bind a partner to any flavour). Each is
-# labelled in the page's language by the catalogues' ``fmt_<flavour>`` (``messages.format_labels``).
+# labelled in the page's language by its mapping file's summary (``messages.format_labels``).
 OFFERED_FORMATS = ("ubl", "cii", "facturx", "edifact-d96a", "edifact-d01b")
 DEFAULT_FORMAT = "ubl"
 
