@@ -5,7 +5,7 @@ The same refusals as the administration CLI (``gateway.partners.checks``,
 files on disk: a private key is never accepted, a certificate must parse and
 be valid now, and keys must be strong enough (RSA ≥ 2048 bits, or EC).
 Each function returns the clean value or raises ``ValueError`` with a message
-fit to show next to the field.
+fit to show next to the field (a key's: ``KeyRefused``, worded in the page's language).
 """
 from __future__ import annotations
 
@@ -16,12 +16,11 @@ from typing import Optional
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gateway.db.sftp import key_lines
+from gateway.i18n import N_
 from gateway.partners.checks import CertificateFile, read_certificate_file
-from gateway.partners.ssh_keys import parse_public_key
+from gateway.partners.ssh_keys import KeyRefused, parse_public_key, public_keys_in
 
 MAX_CERTIFICATE_SIZE = 64 * 1024
-MAX_KEY_TEXT = 16 * 1024
 MIN_RSA_BITS = 2048
 
 
@@ -54,32 +53,16 @@ def check_certificate(data: bytes, filename: str, *, now: datetime) -> Certifica
     return cf
 
 
-def check_public_keys(text: str) -> list[str]:
-    """The OpenSSH public key lines in ``text`` (one or more, ``authorized_keys`` style),
-    each parsed; private keys and other formats are refused with what to do instead."""
-    text = (text or "").strip()
-    if not text:
-        raise ValueError("paste your SSH public key (the one line of your .pub file, 'ssh-ed25519 AAAA… comment')")
-    if len(text) > MAX_KEY_TEXT:
-        raise ValueError("this is too long for a public key: paste the one line of your .pub file")
-    if "PRIVATE KEY" in text:
-        raise ValueError("this is a PRIVATE key: paste your PUBLIC key instead (the .pub file, "
-                         "'ssh-ed25519 AAAA… comment'); never send a private key to anyone, and replace "
-                         "this one since it has left your hands")
-    if "BEGIN SSH2 PUBLIC KEY" in text:
-        raise ValueError("this key is in the RFC 4716 (SSH2) format: convert it with `ssh-keygen -i -f FILE` "
-                         "and paste the result")
-    if "BEGIN PUBLIC KEY" in text or "BEGIN RSA PUBLIC KEY" in text:
-        raise ValueError("this is a PEM public key: convert it with `ssh-keygen -i -m PKCS8 -f FILE` "
-                         "and paste the result")
-    lines = key_lines(text)
-    out: list[str] = []
-    for i, line in enumerate(lines, 1):
-        where = "the key" if len(lines) == 1 else f"line {i}"
-        key = parse_public_key(line, where)
-        if key.line not in out:
-            out.append(key.line)
-    return out
+def check_public_keys(text: str, lang: str) -> list[str]:
+    """The OpenSSH public key lines in ``text`` (one or more, ``authorized_keys`` style): the
+    partner service's own checks (``gateway.partners.ssh_keys.public_keys_in``, as the CLI and the
+    operator pages refuse a key), naming the key in ``lang``; ``KeyRefused`` otherwise, whose
+    ``worded(lang)`` is the message for the field."""
+    from gateway import i18n
+    if not (text or "").strip():
+        raise KeyRefused(N_("paste your SSH public key (the one line of your .pub file, 'ssh-ed25519 AAAA… comment')"))
+    keys = public_keys_in(text, i18n.gettext(lang, "the key"), i18n.gettext(lang, "line"))
+    return [k.line for k in keys]
 
 
 def fingerprint_of(line: str) -> Optional[str]:

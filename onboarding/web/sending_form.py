@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from gateway.model import identifiers
+from gateway.partners.ssh_keys import KeyRefused
 
 from ..models import SENDING_CHANNELS
 from .credentials import check_public_keys
@@ -50,9 +51,9 @@ def read(form: Mapping[str, str], values: dict[str, str], errors: Any, *, receiv
         detail["as2_id"] = as2_id
     elif how == "sftp" and receiving != "sftp":
         try:
-            keys = tuple(check_public_keys(values["sends_ssh_key"]))
-        except ValueError as exc:
-            errors["sends_ssh_key"] = str(exc)
+            keys = tuple(check_public_keys(values["sends_ssh_key"], errors.lang))
+        except KeyRefused as exc:
+            errors["sends_ssh_key"] = exc.worded(errors.lang)
             if "PRIVATE KEY" in values["sends_ssh_key"]:
                 values["sends_ssh_key"] = ""            # a private key is never shown back, nor kept
     elif how == "pa":

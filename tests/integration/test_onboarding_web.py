@@ -295,22 +295,47 @@ def test_an_as2_id_already_taken_is_refused(gw, client, secret) -> None:
     assert "already used by another partner" in field_error(r, "as2_id")
 
 
-def test_sftp_registration_checks_the_key_and_gives_the_account(gw, client, secret) -> None:
-    link = invite(gw, secret)
+DSA_LINE = "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2USZpRV1AIlH7WT2NWPq/xfW6MPbLm1Vs14E7"
+
+
+def shared_refusal(key: str, lang: str) -> str:
+    """What the partner service says of ``key`` (the CLI's and the operator pages' check), in ``lang``."""
+    from gateway import i18n
+    from gateway.partners.ssh_keys import KeyRefused, public_keys_in
+    with pytest.raises(KeyRefused) as refused:
+        public_keys_in(key, i18n.gettext(lang, "the key"), i18n.gettext(lang, "line"))
+    return refused.value.worded(lang)
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("en", ("is a private key: give", "an RSA key of 1024 bits is too weak", "key type 'ssh-dss' is not supported",
+            "does not parse", "not an OpenSSH public key line", "paste your SSH public key")),
+    ("fr", ("est une clé privée", "une clé RSA de 1024 bits est trop faible", "n'est pas pris en charge",
+            "est illisible", "ce n'est pas une ligne de clé publique OpenSSH", "collez votre clé publique SSH"))])
+def test_sftp_registration_refuses_a_bad_key_with_the_partner_services_words(gw, client, secret, lang, words) -> None:
+    """The registration page checks a key as the partner service does (gateway.partners.ssh_keys):
+    same refusals, same words, in the page's language."""
+    link = invite(gw, secret, language=lang)
     sftp = company_form(channel="sftp")
-    for key, message in ((ssh_private_key(), "this is a PRIVATE key"),
-                         (ssh_public_key("rsa", 1024), "an RSA key of 1024 bits is too weak"),
-                         ("ssh-ed25519 AAAAnotbase64!", "does not parse"),
-                         ("hello", "not an OpenSSH public key line"),
-                         ("", "paste your SSH public key")):
+    bad = (ssh_private_key(), ssh_public_key("rsa", 1024), DSA_LINE, "ssh-ed25519 AAAAnotbase64!", "hello", "")
+    for key, word in zip(bad, words):
         r = submit(client, link, dict(sftp, sftp_key=key))
-        assert r.status_code == 422 and message in field_error(r, "sftp_key"), field_error(r, "sftp_key")
+        said = field_error(r, "sftp_key")
+        assert r.status_code == 422 and word in said, said
+        if key:
+            assert said == shared_refusal(key, lang)
         assert input_value(r, "name") == "Dupont Fournitures SARL"
         shown = r.get_data(as_text=True).split('id="f-sftp_key"')[1].split("</textarea>")[0]
         if "PRIVATE KEY" in key:
             assert "PRIVATE KEY" not in shown                 # a private key is never shown back
         else:
             assert key in html.unescape(shown)                # anything else is kept for correcting
+    assert partners(gw) == []
+
+
+def test_sftp_registration_checks_the_key_and_gives_the_account(gw, client, secret) -> None:
+    link = invite(gw, secret)
+    sftp = company_form(channel="sftp")
     assert partners(gw) == []
     key = ssh_public_key()
     r = submit(client, link, dict(sftp, sftp_key=key))

@@ -6,6 +6,8 @@ from typing import Any, Mapping
 
 from sqlalchemy.orm import Session
 
+from gateway.partners.ssh_keys import KeyRefused
+
 from ..credentials import check_public_keys
 from .base import DEFAULT_FORMAT, ChannelForm, ChannelInput, ChannelPart, choose_format, offered_formats
 
@@ -14,9 +16,9 @@ def read(inp: ChannelInput) -> ChannelPart:
     v = inp.values
     extra: dict[str, Any] = {}
     try:
-        extra["sftp_keys"] = tuple(check_public_keys(v["sftp_key"]))
-    except ValueError as exc:
-        inp.errors["sftp_key"] = str(exc)
+        extra["sftp_keys"] = tuple(check_public_keys(v["sftp_key"], inp.errors.lang))
+    except KeyRefused as exc:
+        inp.errors["sftp_key"] = exc.worded(inp.errors.lang)       # the partner service's words
         if "PRIVATE KEY" in v["sftp_key"]:
             v["sftp_key"] = ""              # a private key is never shown back, nor kept
     return ChannelPart(preferred_format=choose_format(inp, "sftp_format"), extra=extra)
