@@ -73,6 +73,23 @@ REASONS: dict[str, str] = {
     "opted_out": N_("it opted out"),
     "no_address": N_("it has no e-mail address: add one first"),
     "address_bounced": N_("its address bounced: correct it first"),
+    # a campaign mail that could not be sent (onboarding.send_failures): what failed, what to do
+    "mail_unreachable": N_("the mail server %(server)s could not be reached (connection refused or no such host): "
+                           "check the gateway's SMTP address and that the server is running, then send again"),
+    "mail_timeout": N_("the mail server %(server)s did not answer in time: check the network and the server's load, "
+                       "then send again"),
+    "mail_tls": N_("the secure connection (TLS) to the mail server %(server)s failed: check its certificate and "
+                   "the TLS setting of the gateway's SMTP address"),
+    "mail_login": N_("the mail server %(server)s refused our login: check the user name and password in the "
+                     "gateway's SMTP address"),
+    "mail_recipient_refused": N_("the mail server %(server)s refused the address %(address)s (reply %(reply)s): "
+                                 "check the counterparty's e-mail address, or ask the server's administrator"),
+    "mail_refused": N_("the mail server %(server)s refused the mail (reply %(reply)s): ask the server's "
+                       "administrator why, then send again"),
+    "mail_lost": N_("the connection to the mail server %(server)s was lost: send again once it is reachable"),
+    "mail_not_built": N_("the mail could not be written from the campaign's template: correct the template, "
+                         "then send again"),
+    "mail_failed": N_("sending through the mail server %(server)s failed: see the technical detail"),
 }
 
 

@@ -64,6 +64,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.db import compare_and_set, utcnow
+from gateway.model.problems import Problem
 from gateway.transports.smtp import Mailer, SmtpPermanentError, SmtpTemporaryError
 from gateway.transports.throttle import Throttle
 
@@ -72,6 +73,8 @@ from .config import OnboardingSettings
 from .links import Secret
 from .mailing import LINK_STEPS_EXCLUDED, OPEN_INVITATION, RETRY, by_id_only, stop_reason
 from .models import Campaign, CampaignMail, Counterparty, Invitation, TrackingEvent
+from .reasons import stored
+from .send_failures import classify
 from .templating import TemplateProblem, TemplateSource, resolve, template_step
 from .tracking import record_bounce, record_event
 
@@ -118,6 +121,15 @@ class Claimed:
 class _Accepted:
     claimed: Claimed
     at: datetime
+
+
+def _failure_detail(step: str, error: str, said: Optional[Problem]) -> dict[str, Any]:
+    """A failed mail's event: the technical text (``reason``, what older events hold alone) and,
+    when known, the reason staff read in their language (``said``: ``onboarding.reasons``)."""
+    detail: dict[str, Any] = {"step": step, "reason": error[:500]}
+    if said is not None:
+        detail["said"] = stored(said)
+    return detail
 
 
 def _recipient_refused(e: SmtpPermanentError) -> bool:
@@ -294,7 +306,7 @@ class Sender:
                               mail_from=self.settings.mail_from, now=self._now(now))
             message = compose.to_bytes(p)
         except (TemplateProblem, ValueError, LookupError) as e:
-            return self._failed(c, f"cannot build the mail: {e}", now)
+            return self._failed(c, f"cannot build the mail: {e}", now, classify(None, ""))
         try:
             if isinstance(message, bytes):
                 self.mailer().send_bytes(message, sender=c.envelope_from, recipients=[c.recipient],
@@ -303,12 +315,12 @@ class Sender:
                 self.mailer().send(message, sender=c.envelope_from, recipients=[c.recipient])
         except SmtpPermanentError as e:
             return self._bounced(c.mail_id, str(e), now) if _recipient_refused(e) \
-                else self._retry(c.mail_id, str(e), now)
+                else self._retry(c.mail_id, str(e), now, classify(e, self._server()))
         except SmtpTemporaryError as e:
             if e.maybe_sent:
                 return self._uncertain(c.mail_id, f"{e}: it may have been delivered, so it is not sent again "
                                                   "automatically")
-            return self._retry(c.mail_id, str(e), now)
+            return self._retry(c.mail_id, str(e), now, classify(e, self._server()))
         except Exception as e:          # noqa: BLE001 - a bug mid-send: we cannot tell if it went out
             log.exception("campaign mail %d: unexpected error while sending", c.mail_id)
             return self._uncertain(c.mail_id, f"unexpected error while sending, not resent: {type(e).__name__}: {e}")
@@ -471,13 +483,18 @@ class Sender:
             return "cancelled" if n == 1 else s.scalar(sa.select(CampaignMail.status)
                                                        .where(CampaignMail.id == mail_id))
 
-    def _failed(self, c: Claimed, error: str, now: Optional[datetime]) -> str:
+    def _server(self) -> str:
+        """The SMTP server as staff name it (``host:port``), for a failure's reason."""
+        config = getattr(self.mailer(), "config", None)
+        return f"{config.host}:{config.port}" if config is not None else "?"
+
+    def _failed(self, c: Claimed, error: str, now: Optional[datetime], said: Optional[Problem] = None) -> str:
         with self.gw.session() as s:
             mail = s.get(CampaignMail, c.mail_id)
             if mail.status == "sending":
                 mail.status, mail.error = "failed", error
                 record_event(s, mail.invitation, "failed", now=self._now(now), mail_id=mail.id,
-                             detail={"step": mail.step, "reason": error[:500]})
+                             detail=_failure_detail(mail.step, error, said))
             return mail.status
 
     def _bounced(self, mail_id: int, reason: str, now: Optional[datetime]) -> str:
@@ -493,7 +510,7 @@ class Sender:
                 mail.status, mail.error = "uncertain", error
             return mail.status
 
-    def _retry(self, mail_id: int, error: str, now: Optional[datetime]) -> str:
+    def _retry(self, mail_id: int, error: str, now: Optional[datetime], said: Optional[Problem] = None) -> str:
         at = self._now(now)
         retry_at = None
         with self.gw.session() as s:
@@ -510,7 +527,7 @@ class Sender:
             else:
                 mail.status, mail.error = "failed", f"after {mail.attempts} attempts: {error}"
                 record_event(s, mail.invitation, "failed", now=at, mail_id=mail.id,
-                             detail={"step": mail.step, "reason": error[:500]})
+                             detail=_failure_detail(mail.step, mail.error, said))
             status = mail.status
         log.warning("campaign mail %d: %s (%s)", mail_id, error, status)
         if retry_at is not None:

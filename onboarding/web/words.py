@@ -125,7 +125,7 @@ def event_sentence(kind: str, detail: Optional[dict[str, Any]]) -> str:
         return _("Mail bounced (%(step)s): %(reason)s", step=step, reason=bounce_words(reason)) if reason \
             else _("Mail bounced (%(step)s)", step=step)
     if kind == "failed":
-        return _("Mail not sent (%(step)s): %(reason)s", step=step, reason=reason)
+        return _("Mail not sent (%(step)s): %(reason)s", step=step, reason=failure_words(d))
     if kind == "opened":
         return _("Mail opened (%(step)s)", step=step)
     if kind == "clicked":
@@ -141,6 +141,22 @@ def event_sentence(kind: str, detail: Optional[dict[str, Any]]) -> str:
     if kind == "reinvited":
         return _("Invited again by %(who)s: a new link, the old ones no longer work", who=d.get("by") or "?")
     return kind.replace("_", " ")
+
+
+def failure_words(detail: Optional[dict[str, Any]]) -> str:
+    """Why a mail was not sent, in the reader's language where its event kept the reason's code
+    (``said``); an older event's recorded text as it is."""
+    from gateway.web.kit.reader import current
+    from ..reasons import worded
+    d = detail or {}
+    reason = str(d.get("reason") or "")
+    return worded(d["said"], current(), reason) if d.get("said") else reason
+
+
+def failure_detail(kind: str, detail: Optional[dict[str, Any]]) -> str:
+    """The technical text behind a worded failure (shown one click away), else ""."""
+    d = detail or {}
+    return str(d.get("reason") or "") if kind == "failed" and d.get("said") else ""
 
 
 def bounce_words(reason: Optional[str]) -> str:
@@ -227,4 +243,4 @@ def helpers() -> dict[str, Any]:
             "origin_word": origin_word, "outcome_word": lambda o: str(OUTCOME.get(o, o)),
             "setup_words": lambda codes: ", ".join(str(SETUP.get(c, c)) for c in str(codes or "").split()),
             "sending_detail_word": lambda k: str(SENDING_DETAIL.get(k, k)), "registration_summary": registration_summary,
-            "bounce_words": bounce_words, "report_reasons": report_reasons}
+            "bounce_words": bounce_words, "failure_detail": failure_detail, "report_reasons": report_reasons}
