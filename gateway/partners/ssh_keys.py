@@ -93,7 +93,7 @@ def public_keys_in(text: str, where: str, line_word: str = "line") -> list[Publi
         raise KeyRefused(N_("%(where)s is too large for public keys (%(max)s KB at most)"),
                          where=where, max=MAX_KEY_TEXT // 1024)
     if "PRIVATE KEY" in text:
-        raise KeyRefused(N_("%(where)s is a private key: give the partner's PUBLIC key (its .pub file, "
+        raise KeyRefused(N_("%(where)s is a private key: give the PUBLIC key instead (its .pub file, "
                             "'ssh-ed25519 AAAA… comment'); a private key must never leave its owner, and one "
                             "that has been sent around should be replaced"), where=where)
     if "BEGIN SSH2 PUBLIC KEY" in text:

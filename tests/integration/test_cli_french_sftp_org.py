@@ -56,7 +56,7 @@ def test_org_and_sftp_speak_french(tmp_path) -> None:
 
     run(tmp_path, "partner", "add", "Acme")
     (line,) = french("sftp", "account", "add", "Acme", "--username", "acme", "--key", str(private), code=2)
-    assert line.startswith(f"Erreur : {private} est une clé privée : donnez la clé PUBLIQUE du partenaire"), line
+    assert line.startswith(f"Erreur : {private} est une clé privée : donnez plutôt la clé PUBLIQUE"), line
     lines = french("sftp", "account", "add", "Acme", "--username", "acme", "--key", str(public))
     assert lines[0] == f"compte SFTP acme pour le partenaire Acme : clé ssh-ed25519 {fp}", lines
     assert lines[1].startswith("attention : le partenaire « Acme » utilise le canal - :"), lines
