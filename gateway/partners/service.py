@@ -112,7 +112,8 @@ class PartnerService:
         self.s = session
         self.actor = actor
 
-    def _trail(self, action: str, owner: Any, summary: str, detail: dict[str, Any]) -> None:
+    def trail(self, action: str, owner: Any, summary: str, detail: dict[str, Any]) -> None:
+        """The change on the audit trail, under this service's actor (none: a change not made by someone)."""
         if self.actor:
             kind = "partner" if isinstance(owner, Partner) else "organisation"
             audit.record(self.s, self.actor, action, kind, owner.id, summary, detail)
@@ -137,7 +138,7 @@ class PartnerService:
         for key in [k for k, v in columns.items() if v is None]:
             setattr(p, key, None)
         self.s.flush()
-        self._trail("partner.create", p, f"partner {p.name} created",
+        self.trail("partner.create", p, f"partner {p.name} created",
                     {k: v for k, v in snapshot(p).items() if v not in (None, False, [], {})})
         return p
 
@@ -168,7 +169,7 @@ class PartnerService:
         if self.actor:
             detail = changed(before, snapshot(partner))
             if detail:
-                self._trail("partner.update", partner, f"changed {', '.join(sorted(detail))}", detail)
+                self.trail("partner.update", partner, f"changed {', '.join(sorted(detail))}", detail)
 
     def set_active(self, partner: Partner, active: bool) -> bool:
         """Exchange with ``partner`` again, or stop (its records stay); False: it already was."""
@@ -267,7 +268,7 @@ class PartnerService:
             cert.organisation = owner
         self.s.add(cert)
         self.s.flush()
-        self._trail("certificate.import", owner,
+        self.trail("certificate.import", owner,
                     f"certificate #{cert.id} imported ({cert.subject}, until {cert.not_after:%Y-%m-%d})",
                     {"certificate_id": cert.id, "fingerprint_sha256": cert.fingerprint_sha256, "usage": usage})
         elsewhere = self.s.scalars(sa.select(Certificate).where(
@@ -281,7 +282,7 @@ class PartnerService:
         cert.active = False
         self.s.flush()
         owner = cert.partner if cert.partner is not None else cert.organisation
-        self._trail("certificate.retire", owner,
+        self.trail("certificate.retire", owner,
                     f"certificate #{cert.id} retired ({cert.subject}, until {cert.not_after:%Y-%m-%d})",
                     {"certificate_id": cert.id, "fingerprint_sha256": cert.fingerprint_sha256})
         return True

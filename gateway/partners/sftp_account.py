@@ -9,7 +9,7 @@ fingerprints before and after (never a key itself, never a password).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional, Protocol
 
 import sqlalchemy as sa
 
@@ -19,8 +19,12 @@ from gateway.i18n import N_
 from gateway.partners.errors import PartnerError
 from gateway.partners.ssh_keys import KeyRefused, PublicKey, parse_public_key, public_keys_in
 
-if TYPE_CHECKING:
-    from gateway.partners.service import PartnerService
+class PartnerService(Protocol):
+    """What these functions need of ``gateway.partners.service.PartnerService``: its session and
+    its audit trail (named here, not imported: the service calls this module)."""
+    s: Any
+
+    def trail(self, action: str, owner: Any, summary: str, detail: dict[str, Any]) -> None: ...
 
 
 class SftpRefused(PartnerError):
@@ -60,7 +64,7 @@ def account_of(service: PartnerService, partner: Partner) -> Optional[SftpAccoun
 
 def _trail(service: PartnerService, action: str, acc: SftpAccount, summary: str,
            before: list[str], extra: Optional[dict[str, Any]] = None) -> None:
-    service._trail(action, acc.partner, summary,
+    service.trail(action, acc.partner, summary,
                    {"username": acc.username, "keys_before": before, "keys_after": fingerprints(acc),
                     "active": acc.active, **(extra or {})})
 
