@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml packaging/debian-packages.txt
 
 # The whole suite, on every core (pytest-xdist; tests sharing something outside their own temporary
 # folder carry an xdist_group and stay on one worker). WORKERS=1 for one process; PYTEST_ARGS=… to add.
+# One worker more than there are cores: many tests wait on a server, a peer or a browser they
+# started, and the extra worker runs meanwhile (on two cores: e2e 266 → 232 s, integration 294 → 250 s).
 # Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE): every
 # `edigate serve` and CLI process the suite starts then imports compiled modules, not source.
-WORKERS ?= auto
+WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test: $(STAMP)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
