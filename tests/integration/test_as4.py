@@ -229,6 +229,43 @@ def test_receiver_down_then_up_same_message_id(keys, sender):
         up.stop()
 
 
+def test_an_answer_cut_short_is_a_retryable_send_error(keys, sender):
+    """The receiver dies while its answer is on the wire (headers sent, body cut, as a SIGKILL of
+    the server does): no signal came back, so the message is to be sent again, as any other
+    transport failure, not an exception of the HTTP library's that ends the sender."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_then_die() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            seen = b""
+            while b"\r\n\r\n" not in seen:
+                seen += conn.recv(65536)
+            head, _, body = seen.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            while len(body) < length:
+                body += conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Length: 5813\r\n\r\n<env:")
+
+    t = threading.Thread(target=answer_then_die, daemon=True)
+    t.start()
+    out = as4.build(sbd(), identity=sender, partner=partner_b(keys, f"http://127.0.0.1:{port}/as4"),
+                    addressing=addressing())
+    try:
+        with pytest.raises(as4.As4SendError) as e:
+            as4.send(out, timeout=(2, 10))
+        assert e.value.retryable and "IncompleteRead" in str(e.value)
+    finally:
+        t.join(5)
+        listener.close()
+
+
 # --- the other implementation ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

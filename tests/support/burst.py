@@ -63,6 +63,10 @@ class RetryingSender:
                         self.connection_errors += 1
                     time.sleep(self.pause)
                     continue
+                except Exception as e:      # what the sender should have turned into retry_on: on record
+                    with self.lock:
+                        self.bad.append(f"{m.message_id}: {type(e).__name__}: {e}")
+                    break
                 with self.lock:
                     if outcome.delivered:
                         self.acked[m.message_id] = m.payload

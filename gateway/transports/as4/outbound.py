@@ -83,6 +83,7 @@ def send(outbound: OutboundMessage, *, timeout: Union[float, tuple] = (10, 300),
     """POST the message; the judged Receipt or Error signal. Raises ``As4SendError`` when no
     signal came back (connection errors, time-outs, 5xx without a signal: retryable)."""
     import requests
+    from urllib3.exceptions import HTTPError as Urllib3Error
 
     target = url or outbound.partner.url
     if not target:
@@ -106,7 +107,7 @@ def send(outbound: OutboundMessage, *, timeout: Union[float, tuple] = (10, 300),
         if refused is not None:
             raise As4SendError(f"endpoint URL refused: {refused}", retryable=False) from e
         raise As4SendError(f"{type(e).__name__}: {e}", retryable=True) from e
-    except OSError as e:
+    except (OSError, Urllib3Error) as e:     # the answer cut short (read from the raw stream: urllib3's own)
         raise As4SendError(f"{type(e).__name__}: {e}", retryable=True) from e
     if len(content) > MAX_ANSWER:
         raise As4SendError(f"HTTP {resp.status_code}: an answer over {MAX_ANSWER} bytes", retryable=True,
