@@ -9,7 +9,7 @@ know (each document ends ``held``, each exchange ``processed``). Two measures:
 * **inline**: in this process, one thread, no queue. ``receive_file`` (the
   payload store and the exchange record, as an SFTP upload or an API upload
   does) for ``--inline`` files, then ``process_exchange`` on each. Gives the
-  milliseconds and the SQL statements (counted by the engine,
+  milliseconds (wall, and CPU of this process: the figure load moves least) and the SQL statements (counted by the engine,
   ``gateway.db.session.statements``) per received file and per processed
   document. ``--profile`` runs the processing under cProfile and prints where
   the time went.
