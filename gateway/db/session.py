@@ -10,8 +10,6 @@ psycopg 3.
 """
 from __future__ import annotations
 
-import os
-
 import threading
 from contextlib import contextmanager
 from functools import lru_cache
@@ -154,37 +152,16 @@ def derived_commit(session: Session) -> None:
     PostgreSQL's WAL up to the later commit. Call it before the transaction's first write.
 
     SQLite: ``synchronous=NORMAL`` for this connection until it goes back to the pool (the
-    setting cannot change inside a transaction), and the WAL synced by this thread once the
-    writer lock is let go (``_sync_wal``: the lock is not held through the disk's wait, and a
-    reception's commit does not pay for this one's pages); PostgreSQL: ``synchronous_commit``
-    off for this transaction only."""
+    setting cannot change inside a transaction); PostgreSQL: ``synchronous_commit`` off for
+    this transaction only."""
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         raw = conn.connection.dbapi_connection
         if raw is not None and not raw.in_transaction and hasattr(raw, "__dict__"):   # ours: it can be marked
             raw._edigate_derived = True         # put back to FULL when it goes back to the pool
             raw.execute("PRAGMA synchronous=NORMAL")
-            database = conn.engine.url.database
-            if database and database != ":memory:" and not database.startswith("file:"):
-                sa.event.listen(session, "after_commit", lambda _s: _sync_wal(database), once=True)
     elif conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-
-
-def _sync_wal(database: str) -> None:
-    """After a derived commit, once the writer lock is let go: the WAL synced by the thread that
-    wrote it, so that the next durable commit (a reception someone waits for) syncs only its own
-    pages, not this transaction's too. Best effort: the commit did not depend on it."""
-    try:
-        fd = os.open(f"{database}-wal", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def compare_and_set(session: Session, model: Any, *conditions: Any, **values: Any) -> int:
