@@ -32,7 +32,7 @@ from gateway.transports.as4 import ns
 from gateway.transports.as4.signals import check_signal
 from tests.peers import as4_lib
 from tests.support.as4_endpoint import As4Receiver
-from tests.support.ports import free_port
+from tests.support.ports import steady_port
 
 DOCTYPE = "busdox-docid-qns::" + BIS3_INVOICE
 INVOICE = (b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2" '
@@ -205,7 +205,7 @@ def test_duplicate_gets_the_same_receipt_and_is_stored_once(keys, sender, receiv
 
 
 def test_receiver_down_then_up_same_message_id(keys, sender):
-    port = free_port()
+    port = steady_port()                # started on three times: out of the range connections take
     out = as4.build(sbd(), identity=sender, partner=partner_b(keys, f"http://127.0.0.1:{port}/as4"),
                     addressing=addressing())
     with pytest.raises(as4.As4SendError) as e:
