@@ -159,10 +159,6 @@ def _candidates(invoice: Invoice) -> list[_Candidate]:
     return out
 
 
-def _pairs(keys: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
-    return [(sc, v) for sc, v in keys]
-
-
 # Built once: each look-up only binds its identifiers ((scheme, value) pairs, a row-value IN),
 # instead of building and hashing a new statement per invoice.
 _MEMBER = (sa.select(Partner).join(PartnerIdentifier)
@@ -172,7 +168,7 @@ _MEMBER = (sa.select(Partner).join(PartnerIdentifier)
 
 
 def _member(session: Session, keys: tuple[tuple[str, str], ...]) -> Optional[Partner]:
-    return session.scalar(_MEMBER, {"keys": _pairs(keys)})
+    return session.scalar(_MEMBER, {"keys": list(keys)})
 
 
 def _usable_networks():
@@ -192,7 +188,7 @@ _USABLE_NETWORKS = (sa.select(sa.func.count()).select_from(Network).join(Partner
 
 def _listings(session: Session, keys: tuple[tuple[str, str], ...]) -> list[NetworkParticipant]:
     """Every usable network's listing of one of ``keys``, oldest network first."""
-    return list(session.scalars(_LISTINGS, {"keys": _pairs(keys)}))
+    return list(session.scalars(_LISTINGS, {"keys": list(keys)}))
 
 
 def _annuaire(session: Session, candidates: list[_Candidate], day: date) -> Optional[tuple[AnnuaireAnswer, Optional[Partner]]]:

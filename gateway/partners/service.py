@@ -139,7 +139,7 @@ class PartnerService:
             setattr(p, key, None)
         self.s.flush()
         self.trail("partner.create", p, f"partner {p.name} created",
-                    {k: v for k, v in snapshot(p).items() if v not in (None, False, [], {})})
+                   {k: v for k, v in snapshot(p).items() if v not in (None, False, [], {})})
         return p
 
     def update(self, partner: Partner, values: Mapping[str, Any], *,
@@ -269,8 +269,8 @@ class PartnerService:
         self.s.add(cert)
         self.s.flush()
         self.trail("certificate.import", owner,
-                    f"certificate #{cert.id} imported ({cert.subject}, until {cert.not_after:%Y-%m-%d})",
-                    {"certificate_id": cert.id, "fingerprint_sha256": cert.fingerprint_sha256, "usage": usage})
+                   f"certificate #{cert.id} imported ({cert.subject}, until {cert.not_after:%Y-%m-%d})",
+                   {"certificate_id": cert.id, "fingerprint_sha256": cert.fingerprint_sha256, "usage": usage})
         elsewhere = self.s.scalars(sa.select(Certificate).where(
             Certificate.fingerprint_sha256 == cert.fingerprint_sha256, Certificate.id != cert.id)).all()
         return Added(cert, list(elsewhere))
@@ -283,8 +283,8 @@ class PartnerService:
         self.s.flush()
         owner = cert.partner if cert.partner is not None else cert.organisation
         self.trail("certificate.retire", owner,
-                    f"certificate #{cert.id} retired ({cert.subject}, until {cert.not_after:%Y-%m-%d})",
-                    {"certificate_id": cert.id, "fingerprint_sha256": cert.fingerprint_sha256})
+                   f"certificate #{cert.id} retired ({cert.subject}, until {cert.not_after:%Y-%m-%d})",
+                   {"certificate_id": cert.id, "fingerprint_sha256": cert.fingerprint_sha256})
         return True
 
     # --- its account on our SFTP server (gateway.partners.sftp_account) ---------------------

@@ -19,6 +19,7 @@ from gateway.i18n import N_
 from gateway.partners.errors import PartnerError
 from gateway.partners.ssh_keys import KeyRefused, PublicKey, parse_public_key, public_keys_in
 
+
 class PartnerService(Protocol):
     """What these functions need of ``gateway.partners.service.PartnerService``: its session and
     its audit trail (named here, not imported: the service calls this module)."""
@@ -65,8 +66,8 @@ def account_of(service: PartnerService, partner: Partner) -> Optional[SftpAccoun
 def _trail(service: PartnerService, action: str, acc: SftpAccount, summary: str,
            before: list[str], extra: Optional[dict[str, Any]] = None) -> None:
     service.trail(action, acc.partner, summary,
-                   {"username": acc.username, "keys_before": before, "keys_after": fingerprints(acc),
-                    "active": acc.active, **(extra or {})})
+                  {"username": acc.username, "keys_before": before, "keys_after": fingerprints(acc),
+                   "active": acc.active, **(extra or {})})
 
 
 def save_account(service: PartnerService, partner: Partner, username: str,

@@ -185,9 +185,9 @@ def _registry(folders: tuple[Path, ...]) -> Registry:
             label = str(section.get("conformance") or "")
             if label.replace(" ", "").lower() != str(section.get("profile")).replace("-", "").lower():
                 label = str(section.get("profile")).upper()     # EXTENDED-CTC-FR, whose XMP says EXTENDED
-            found[name] = Flavour(name, syntax.name, inner.mappings, f"{syntax.summary}, {label} profile",
-                                  carries=inner.name, summaries={"en": f"{syntax.summary}, {label} profile",
-                                                                 "fr": f"{syntax.summary_fr}, profil {label}"})
+            english = f"{syntax.summary}, {label} profile"
+            found[name] = Flavour(name, syntax.name, inner.mappings, english, carries=inner.name,
+                                  summaries={"en": english, "fr": f"{syntax.summary_fr}, profil {label}"})
     order = list(SYNTAXES)
     position = {name: i for i, name in enumerate(found)}
     profile = {f.name for f in found.values() if not f.carries and by_name[f.mappings[0]].carried_as}
